@@ -1,0 +1,68 @@
+// Types shared by the core: row-major Eigen matrices, strided maps, and the sequence layout.
+#pragma once
+
+#include <Eigen/Core>
+
+namespace fastlstm {
+
+using Index = Eigen::Index;
+
+template <typename T>
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using Vector = Eigen::Matrix<T, 1, Eigen::Dynamic, Eigen::RowMajor>;
+
+// A strided window on a row-major buffer: `rows` rows of `cols` values, `stride` values apart.
+template <typename T>
+using MatMap = Eigen::Map<Matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <typename T>
+using ConstMatMap = Eigen::Map<const Matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+template <typename T>
+MatMap<T> map(T* data, Index rows, Index cols, Index stride) {
+  return MatMap<T>(data, rows, cols, Eigen::OuterStride<>(stride));
+}
+template <typename T>
+ConstMatMap<T> map(const T* data, Index rows, Index cols, Index stride) {
+  return ConstMatMap<T>(data, rows, cols, Eigen::OuterStride<>(stride));
+}
+template <typename T>
+MatMap<T> map(T* data, Index rows, Index cols) {
+  return map(data, rows, cols, cols);
+}
+template <typename T>
+ConstMatMap<T> map(const T* data, Index rows, Index cols) {
+  return map(data, rows, cols, cols);
+}
+
+template <typename T>
+Eigen::Map<const Vector<T>> row_vector(const T* data, Index n) {
+  return Eigen::Map<const Vector<T>>(data, n);
+}
+
+// Sizes of one sequence batch and the order of its rows.
+//
+// Every per-timestep buffer (x, y, gates, cell states, their gradients) is a (T*B, cols) row-major
+// matrix in the caller's order: batch-major rows are b*T + t, time-major rows are t*B + b. The
+// big GEMMs over all timesteps do not care about row order, and a step t is a strided window of B
+// rows, so neither layout is ever transposed.
+struct SeqShape {
+  Index B = 0;  // batch
+  Index T = 0;  // time steps
+  Index I = 0;  // input features
+  Index H = 0;  // hidden units
+  bool time_major = false;
+
+  Index rows() const { return T * B; }
+  // First row of step t for batch entry b, and the distance in rows between batch entries.
+  Index row(Index b, Index t) const { return time_major ? t * B + b : b * T + t; }
+  Index batch_stride() const { return time_major ? 1 : T; }
+
+  // Rows [b0, b0 + n) of step t in a buffer of `cols` columns.
+  template <typename P>
+  auto step(P* data, Index cols, Index t, Index b0, Index n) const {
+    return map(data + row(b0, t) * cols, n, cols, batch_stride() * cols);
+  }
+};
+
+}  // namespace fastlstm

@@ -1,0 +1,144 @@
+"""The functional LSTM API: NumPy arrays in, NumPy arrays out.
+
+Shapes use B (batch), T (time), I (input features), H (hidden units). Inputs are batch-major
+(B, T, I) unless ``time_major=True``, which takes and returns (T, B, ...) arrays.
+
+Weights use one layout (Keras's): ``kernel`` (I, 4H), ``recurrent_kernel`` (H, 4H), ``bias`` (4H,),
+gate blocks in the order i, f, g, o.
+
+Dtype rule: fastlstm computes in float64 when ``kernel`` is float64 and in float32 otherwise. Every
+other array is converted to that dtype (copied only when its dtype or memory layout differs);
+bool and integer arrays are accepted, complex, object and string arrays raise ``TypeError``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from . import _core
+
+State = Tuple[np.ndarray, np.ndarray]
+
+
+class LSTMGrads(NamedTuple):
+    """Gradients of a loss with respect to every input of :func:`lstm_forward`."""
+
+    x: np.ndarray  # like x: (B, T, I), or (T, B, I) when time-major
+    kernel: np.ndarray  # (I, 4H)
+    recurrent_kernel: np.ndarray  # (H, 4H)
+    bias: np.ndarray  # (4H,)
+    h0: np.ndarray  # (B, H)
+    c0: np.ndarray  # (B, H)
+
+
+class LSTMCache:
+    """What :func:`lstm_backward` needs from one :func:`lstm_forward` call.
+
+    It holds references to the call's input and weights, not copies: do not change them in place
+    between forward and backward. A cache may be used for several backward calls.
+    """
+
+    __slots__ = ("_saved", "time_major")
+
+    def __init__(self, saved: tuple, time_major: bool) -> None:
+        self._saved = saved
+        self.time_major = time_major
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._saved[1].dtype
+
+    def __repr__(self) -> str:
+        x = self._saved[0]
+        layout = "time-major" if self.time_major else "batch-major"
+        return f"LSTMCache(x shape={x.shape}, {layout}, dtype={self.dtype})"
+
+
+def _pair(value, name: str):
+    """(a, b) from a pair or None; names the argument when it is neither."""
+    if value is None:
+        return None, None
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return value[0], value[1]
+    got = f"a {type(value).__name__} of length {len(value)}" if hasattr(value, "__len__") else (
+        type(value).__name__
+    )
+    raise TypeError(f"{name}: expected a pair (h, c) of (batch, hidden) arrays or None, got {got}")
+
+
+def _flag(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
+
+
+def lstm(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    initial_state: Optional[State] = None,
+    *,
+    time_major: bool = False,
+) -> Tuple[np.ndarray, State]:
+    """Run an LSTM over a sequence (inference).
+
+    Args:
+        x: (B, T, I), or (T, B, I) with ``time_major=True``.
+        kernel: (I, 4H). recurrent_kernel: (H, 4H). bias: (4H,). Gate blocks i, f, g, o.
+        initial_state: ``(h0, c0)``, each (B, H); zeros when omitted.
+        time_major: take x and return y time-major.
+
+    Returns:
+        ``(y, (h, c))``: y is (B, T, H) (or (T, B, H)), the hidden state at every step; h and c
+        (B, H) are the final states. With T = 0, y is empty and (h, c) is the initial state.
+    """
+    h0, c0 = _pair(initial_state, "initial_state")
+    time_major = _flag(time_major, "time_major")
+    y, h, c, _ = _core.lstm_forward(x, kernel, recurrent_kernel, bias, h0, c0, time_major, False)
+    return y, (h, c)
+
+
+def lstm_forward(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    initial_state: Optional[State] = None,
+    *,
+    time_major: bool = False,
+) -> Tuple[np.ndarray, State, LSTMCache]:
+    """Like :func:`lstm`, and also return the cache that :func:`lstm_backward` needs.
+
+    Returns:
+        ``(y, (h, c), cache)``.
+    """
+    h0, c0 = _pair(initial_state, "initial_state")
+    time_major = _flag(time_major, "time_major")
+    y, h, c, saved = _core.lstm_forward(
+        x, kernel, recurrent_kernel, bias, h0, c0, time_major, True
+    )
+    return y, (h, c), LSTMCache(saved, time_major)
+
+
+def lstm_backward(cache: LSTMCache, dy, dstate: Optional[tuple] = None) -> LSTMGrads:
+    """Backpropagate through time for one :func:`lstm_forward` call.
+
+    Args:
+        cache: the cache that call returned.
+        dy: dL/dy, shaped like y; None when the loss does not depend on y.
+        dstate: ``(dh, dc)``, dL/dh and dL/dc for the final state, each (B, H); either or both
+            may be None (zero).
+
+    Returns:
+        :class:`LSTMGrads` with x, kernel, recurrent_kernel, bias, h0 and c0.
+    """
+    if not isinstance(cache, LSTMCache):
+        raise TypeError(
+            f"cache: expected the LSTMCache returned by lstm_forward, got {type(cache).__name__}"
+        )
+    dh, dc = _pair(dstate, "dstate")
+    grads = _core.lstm_backward(cache._saved, dy, dh, dc, cache.time_major)
+    return LSTMGrads(*grads)
