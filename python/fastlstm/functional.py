@@ -13,13 +13,13 @@ bool and integer arrays are accepted, complex, object and string arrays raise ``
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Tuple
+from typing import NamedTuple
 
 import numpy as np
 
 from . import _core
 
-State = Tuple[np.ndarray, np.ndarray]
+State = tuple[np.ndarray, np.ndarray]
 
 
 class LSTMGrads(NamedTuple):
@@ -62,8 +62,10 @@ def _pair(value, name: str):
         return None, None
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return value[0], value[1]
-    got = f"a {type(value).__name__} of length {len(value)}" if hasattr(value, "__len__") else (
-        type(value).__name__
+    got = (
+        f"a {type(value).__name__} of length {len(value)}"
+        if hasattr(value, "__len__")
+        else (type(value).__name__)
     )
     raise TypeError(f"{name}: expected a pair (h, c) of (batch, hidden) arrays or None, got {got}")
 
@@ -79,10 +81,10 @@ def lstm(
     kernel,
     recurrent_kernel,
     bias,
-    initial_state: Optional[State] = None,
+    initial_state: State | None = None,
     *,
     time_major: bool = False,
-) -> Tuple[np.ndarray, State]:
+) -> tuple[np.ndarray, State]:
     """Run an LSTM over a sequence (inference).
 
     Args:
@@ -106,10 +108,10 @@ def lstm_forward(
     kernel,
     recurrent_kernel,
     bias,
-    initial_state: Optional[State] = None,
+    initial_state: State | None = None,
     *,
     time_major: bool = False,
-) -> Tuple[np.ndarray, State, LSTMCache]:
+) -> tuple[np.ndarray, State, LSTMCache]:
     """Like :func:`lstm`, and also return the cache that :func:`lstm_backward` needs.
 
     Returns:
@@ -117,13 +119,11 @@ def lstm_forward(
     """
     h0, c0 = _pair(initial_state, "initial_state")
     time_major = _flag(time_major, "time_major")
-    y, h, c, saved = _core.lstm_forward(
-        x, kernel, recurrent_kernel, bias, h0, c0, time_major, True
-    )
+    y, h, c, saved = _core.lstm_forward(x, kernel, recurrent_kernel, bias, h0, c0, time_major, True)
     return y, (h, c), LSTMCache(saved, time_major)
 
 
-def lstm_backward(cache: LSTMCache, dy, dstate: Optional[tuple] = None) -> LSTMGrads:
+def lstm_backward(cache: LSTMCache, dy, dstate: tuple | None = None) -> LSTMGrads:
     """Backpropagate through time for one :func:`lstm_forward` call.
 
     Args:

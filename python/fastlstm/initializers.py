@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Tuple, Union
+from typing import Callable
 
 import numpy as np
 
-Initializer = Callable[[Tuple[int, ...], np.dtype, np.random.Generator], np.ndarray]
+Initializer = Callable[[tuple[int, ...], np.dtype, np.random.Generator], np.ndarray]
 
 
 def glorot_uniform(shape, dtype, rng: np.random.Generator) -> np.ndarray:
@@ -36,7 +36,7 @@ def ones(shape, dtype, rng: np.random.Generator) -> np.ndarray:
     return np.ones(shape, dtype=dtype)
 
 
-_BY_NAME: Dict[str, Initializer] = {
+_BY_NAME: dict[str, Initializer] = {
     "glorot_uniform": glorot_uniform,
     "orthogonal": orthogonal,
     "zeros": zeros,
@@ -44,10 +44,12 @@ _BY_NAME: Dict[str, Initializer] = {
 }
 
 
-def get(identifier: Union[str, Initializer], name: str) -> Initializer:
+def get(identifier: str | Initializer, name: str) -> Initializer:
     """An initialiser from its Keras name or a callable (shape, dtype, rng) -> array."""
     if callable(identifier):
         return identifier
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier]
-    raise ValueError(f"{name}: expected one of {sorted(_BY_NAME)} or a callable, got {identifier!r}")
+    raise ValueError(
+        f"{name}: expected one of {sorted(_BY_NAME)} or a callable, got {identifier!r}"
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
 
@@ -46,9 +46,9 @@ class LSTM:
         kernel_initializer: Any = "glorot_uniform",
         recurrent_initializer: Any = "orthogonal",
         bias_initializer: Any = "zeros",
-        seed: Optional[int] = None,
+        seed: int | None = None,
         dtype: str = "float32",
-        name: Optional[str] = None,
+        name: str | None = None,
     ) -> None:
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
             raise ValueError(f"units: expected a positive integer, got {units!r}")
@@ -70,7 +70,7 @@ class LSTM:
         self.seed = seed
         self.dtype = np.dtype(dtype)
         self.name = name or "lstm"
-        self._weights: Dict[str, np.ndarray] = {}
+        self._weights: dict[str, np.ndarray] = {}
 
     # -- weights ---------------------------------------------------------------------------
 
@@ -107,15 +107,23 @@ class LSTM:
             raise ValueError(f"{name}: expected shape {tuple(shape)}, got {arr.shape}")
         self._weights[name] = np.array(arr, dtype=self.dtype, order="C")
 
-    kernel = property(lambda self: self._weights.get("kernel"),
-                      lambda self, v: self._set("kernel", v), doc="(I, 4H) input weights.")
-    recurrent_kernel = property(lambda self: self._weights.get("recurrent_kernel"),
-                                lambda self, v: self._set("recurrent_kernel", v),
-                                doc="(H, 4H) recurrent weights.")
-    bias = property(lambda self: self._weights.get("bias"),
-                    lambda self, v: self._set("bias", v), doc="(4H,) bias.")
+    kernel = property(
+        lambda self: self._weights.get("kernel"),
+        lambda self, v: self._set("kernel", v),
+        doc="(I, 4H) input weights.",
+    )
+    recurrent_kernel = property(
+        lambda self: self._weights.get("recurrent_kernel"),
+        lambda self, v: self._set("recurrent_kernel", v),
+        doc="(H, 4H) recurrent weights.",
+    )
+    bias = property(
+        lambda self: self._weights.get("bias"),
+        lambda self, v: self._set("bias", v),
+        doc="(4H,) bias.",
+    )
 
-    def get_weights(self) -> List[np.ndarray]:
+    def get_weights(self) -> list[np.ndarray]:
         """[kernel, recurrent_kernel, bias], copies (empty before the layer is built)."""
         if not self.built:
             return []
@@ -127,9 +135,11 @@ class LSTM:
             raise ValueError("weights: expected [kernel, recurrent_kernel, bias]")
         kernel = np.asarray(weights[0])
         if kernel.ndim != 2:
-            raise ValueError(f"kernel: expected shape (input, {4 * self.units}), got {kernel.shape}")
+            raise ValueError(
+                f"kernel: expected shape (input, {4 * self.units}), got {kernel.shape}"
+            )
         shapes = self._shapes(kernel.shape[0])
-        staged: Dict[str, np.ndarray] = {}
+        staged: dict[str, np.ndarray] = {}
         previous, self._weights = self._weights, staged
         try:
             for name, value in zip(("kernel", "recurrent_kernel", "bias"), weights):
@@ -184,7 +194,7 @@ class LSTM:
             dh = dout if dh is None else np.add(dh, dout)
         return lstm_backward(cache, None, (dh, dc))
 
-    def stream(self, initial_state=None, *, batch_size: Optional[int] = None) -> LSTMStream:
+    def stream(self, initial_state=None, *, batch_size: int | None = None) -> LSTMStream:
         """A :class:`fastlstm.LSTMStream` with a copy of this layer's current weights."""
         if not self.built:
             raise ValueError("stream: the layer has no weights yet; call it or build() first")
@@ -199,8 +209,9 @@ class LSTM:
 
     # -- config ----------------------------------------------------------------------------
 
-    def get_config(self) -> Dict[str, Any]:
+    def get_config(self) -> dict[str, Any]:
         """Plain JSON data; ``LSTM.from_config(config)`` makes the same (unbuilt) layer."""
+
         def init_name(v):
             if isinstance(v, str):
                 return v
@@ -221,7 +232,7 @@ class LSTM:
         }
 
     @classmethod
-    def from_config(cls, config: Dict[str, Any]) -> "LSTM":
+    def from_config(cls, config: dict[str, Any]) -> LSTM:
         return cls(**config)
 
     def __repr__(self) -> str:

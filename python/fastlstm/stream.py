@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import numpy as np
 
 from . import _core
@@ -34,9 +32,9 @@ class LSTMStream:
         kernel,
         recurrent_kernel,
         bias,
-        initial_state: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+        initial_state: tuple[np.ndarray, np.ndarray] | None = None,
         *,
-        batch_size: Optional[int] = None,
+        batch_size: int | None = None,
     ) -> None:
         h0, _ = _pair(initial_state, "initial_state")
         if batch_size is None:
@@ -62,15 +60,15 @@ class LSTMStream:
         return self._impl.input_size
 
     @property
-    def state(self) -> Tuple[np.ndarray, np.ndarray]:
+    def state(self) -> tuple[np.ndarray, np.ndarray]:
         """A copy of the carried state ``(h, c)``, each (B, H)."""
         return self._impl.state()
 
     @state.setter
-    def state(self, value: Tuple[np.ndarray, np.ndarray]) -> None:
+    def state(self, value: tuple[np.ndarray, np.ndarray]) -> None:
         self.reset(value)
 
-    def reset(self, state: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> None:
+    def reset(self, state: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Start again from ``state`` = ``(h, c)``, or from zeros when it is None."""
         h, c = _pair(state, "state")
         self._impl.set_state(h, c)

@@ -1,0 +1,44 @@
+"""Shared test helpers: peers (torch, onnxruntime) and random LSTM problems."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+import pytest
+
+
+def import_peer(name: str):
+    """Import a peer library. Missing peers skip the test, or fail it when
+    FASTLSTM_REQUIRE_PEERS=1 (as in CI), so that a green run always means "compared"."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if os.environ.get("FASTLSTM_REQUIRE_PEERS") == "1":
+            pytest.fail(f"peer {name!r} is required (FASTLSTM_REQUIRE_PEERS=1): {exc}")
+        pytest.skip(f"peer {name!r} is not installed")
+
+
+@pytest.fixture(scope="session")
+def torch():
+    torch = import_peer("torch")
+    torch.set_num_threads(1)
+    return torch
+
+
+def make_problem(B, T, I, H, dtype=np.float64, seed=0, scale=0.5):
+    """Random x (B, T, I), weights and initial state (h0, c0) for an LSTM."""
+    rng = np.random.default_rng(seed)
+
+    def r(*shape):
+        return (scale * rng.standard_normal(shape)).astype(dtype)
+
+    return {
+        "x": r(B, T, I),
+        "kernel": r(I, 4 * H),
+        "recurrent_kernel": r(H, 4 * H),
+        "bias": r(4 * H),
+        "h0": r(B, H),
+        "c0": r(B, H),
+    }

@@ -1,0 +1,26 @@
+"""`python -m fastlstm` reports the build and passes its self-check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import fastlstm
+from fastlstm.__main__ import self_check
+
+
+def test_self_check_errors_are_small():
+    for dtype, err, tol, fast_us, oracle_us in self_check():
+        assert err <= tol, dtype
+        assert fast_us > 0
+        assert oracle_us > 0
+
+
+def test_command_prints_version_simd_and_threads():
+    out = subprocess.run(
+        [sys.executable, "-m", "fastlstm"], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    assert f"fastlstm {fastlstm.__version__}" in out
+    assert f"SIMD level: {fastlstm.simd_level()}" in out
+    assert "threads:" in out
+    assert "self-check passed" in out
