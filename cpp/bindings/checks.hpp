@@ -4,6 +4,11 @@
 
 #include <pybind11/numpy.h>
 
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
 #include <vector>
 #include <stdexcept>
 #include <string>
@@ -50,6 +55,27 @@ inline void expect_ndim(const py::array& a, const char* name, py::ssize_t ndim,
 
 namespace fastlstm::bindings {
 
+// Every buffer the core touches starts on a 64-byte boundary. Eigen peels scalar iterations off
+// unaligned vector loops, and scalar and vector paths round differently, so without this the same
+// call could give different last bits depending on where NumPy placed its arrays.
+constexpr std::size_t kAlign = 64;
+
+inline bool is_aligned(const void* p) {
+  return reinterpret_cast<std::uintptr_t>(p) % kAlign == 0;
+}
+
+// An uninitialised C-contiguous array whose data is 64-byte aligned.
+template <typename T>
+Array<T> aligned_empty(const std::vector<py::ssize_t>& shape) {
+  std::size_t n = 1;
+  for (auto d : shape) n *= static_cast<std::size_t>(d);
+  const std::size_t bytes = ((n * sizeof(T) + kAlign - 1) / kAlign + 1) * kAlign;
+  void* data = std::aligned_alloc(kAlign, bytes);
+  if (!data) throw std::bad_alloc();
+  py::capsule owner(data, [](void* p) { std::free(p); });
+  return Array<T>(shape, static_cast<T*>(data), owner);
+}
+
 // The one dtype rule: compute in float64 when the kernel is float64, in float32 otherwise.
 inline bool wants_double(const py::handle& kernel) {
   return py::isinstance<py::array>(kernel) &&
@@ -57,9 +83,10 @@ inline bool wants_double(const py::handle& kernel) {
 }
 
 // Any array-like of real numbers (bool, integer or float) as a C-contiguous array of T, copied
-// only when its dtype or layout differs. Complex, object and string data raise TypeError.
+// only when its dtype, layout or (with `align`) alignment differs. Complex, object and string
+// data raise TypeError.
 template <typename T>
-Array<T> as_array(const py::handle& obj, const char* name) {
+Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
   py::array a;
   try {
     a = py::array::ensure(obj);
@@ -81,7 +108,11 @@ Array<T> as_array(const py::handle& obj, const char* name) {
                          std::string(py::str(a.dtype())) + " to " +
                          std::string(py::str(py::dtype::of<T>())));
   }
-  return converted;
+  if (!align || converted.size() == 0 || is_aligned(converted.data())) return converted;
+  std::vector<py::ssize_t> shape(converted.shape(), converted.shape() + converted.ndim());
+  Array<T> aligned = aligned_empty<T>(shape);
+  std::memcpy(aligned.mutable_data(), converted.data(), sizeof(T) * converted.size());
+  return aligned;
 }
 
 }  // namespace fastlstm::bindings

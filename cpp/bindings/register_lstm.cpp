@@ -52,7 +52,7 @@ void expect_seq(const Array<T>& a, const char* name, const SeqShape& s, py::ssiz
 
 template <typename T>
 Array<T> zeros(const Shape& shape) {
-  Array<T> a(shape);
+  Array<T> a = aligned_empty<T>(shape);
   if (a.size()) std::memset(a.mutable_data(), 0, sizeof(T) * a.size());
   return a;
 }
@@ -79,8 +79,11 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
   const auto h0 = state_or_zeros<T>(h0_obj, "initial_state[0]", s);
   const auto c0 = state_or_zeros<T>(c0_obj, "initial_state[1]", s);
 
-  Array<T> y(seq_shape(s, s.H)), h({s.B, s.H}), c({s.B, s.H}), gates(seq_shape(s, 4 * s.H));
-  Array<T> c_all(training ? seq_shape(s, s.H) : Shape{0});
+  auto y = aligned_empty<T>(seq_shape(s, s.H));
+  auto h = aligned_empty<T>({s.B, s.H});
+  auto c = aligned_empty<T>({s.B, s.H});
+  auto gates = aligned_empty<T>(seq_shape(s, 4 * s.H));
+  auto c_all = aligned_empty<T>(training ? seq_shape(s, s.H) : Shape{0});
   const Weights<T> w{kernel.data(), recurrent.data(), bias.data()};
   const ForwardBuffers<T> buf{x.data(),           h0.data(),          c0.data(),
                               y.mutable_data(),   h.mutable_data(),   c.mutable_data(),
@@ -132,7 +135,8 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
   auto dkernel = zeros<T>({s.I, 4 * s.H});
   auto drecurrent = zeros<T>({s.H, 4 * s.H});
   auto dbias = zeros<T>({4 * s.H});
-  Array<T> dh0({s.B, s.H}), dc0({s.B, s.H});
+  auto dh0 = aligned_empty<T>({s.B, s.H});
+  auto dc0 = aligned_empty<T>({s.B, s.H});
   const Weights<T> w{kernel.data(), recurrent.data(), bias.data()};
   const BackwardBuffers<T> buf{x.data(),
                                h0.data(),
@@ -173,7 +177,7 @@ class StreamBinding {
 
   // x: (B, I). Returns h_t (B, H), written into `out` when one is given (no allocation).
   py::object step(const py::handle& x_obj, const py::handle& out_obj) {
-    const auto x = as_array<T>(x_obj, "x_t");
+    const auto x = as_array<T>(x_obj, "x_t", /*align=*/false);  // the core copies it in
     expect_shape(x, "x_t", {batch(), input_size()}, "(batch, input)");
     Array<T> out;
     if (out_obj.is_none()) {

@@ -15,6 +15,7 @@ __all__ = [
     "LSTMGrads",
     "LSTMStream",
     "__version__",
+    "cpu_capability",
     "initializers",
     "layers",
     "lstm",
@@ -28,3 +29,10 @@ __all__ = [
 def simd_level() -> str:
     """The SIMD instruction level the compiled core uses, e.g. "avx2" or "avx512"."""
     return _core.simd_level()
+
+
+def cpu_capability() -> str:
+    """The ISA level of the module in use: "baseline" (x86-64-v2), "v3" (AVX2) or "v4" (AVX-512).
+
+    Chosen at import from the CPU's features; ``FASTLSTM_CPU_CAPABILITY`` forces one."""
+    return _core.capability

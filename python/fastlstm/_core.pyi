@@ -5,6 +5,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 __version__: str
+capability: str  # the ISA level loaded: baseline, v3 or v4
+LEVELS: tuple[str, ...]
+
+def cpu_supports(level: str) -> bool: ...
 
 def simd_level() -> str: ...
 def simd_instructions() -> str: ...

@@ -17,6 +17,7 @@ class Stream {
         b_(row_vector(w.bias, Cell::kGates * H)),
         h_(Matrix<T>::Zero(B, H)),
         c_(Matrix<T>::Zero(B, H)),
+        x_(B, I),
         z_(B, Cell::kGates * H) {}
 
   Index batch() const { return h_.rows(); }
@@ -28,8 +29,10 @@ class Stream {
   // x: (B, I). Advances h and c by one step.
   void step(const T* x) {
     const Index B = batch(), H = hidden_size(), GH = Cell::kGates * H;
+    // Copied into an aligned buffer first: Eigen's rounding depends on alignment (see bindings).
+    x_ = map(x, B, input_size());
     auto z = map(z_.data(), B, GH);
-    z.noalias() = map(x, B, input_size()) * K_;
+    z.noalias() = x_ * K_;
     z.rowwise() += b_;
     z.noalias() += h_ * R_;  // reads h_{t-1} before the cell overwrites it
     auto c = map(c_.data(), B, H);
@@ -39,7 +42,7 @@ class Stream {
  private:
   Matrix<T> K_, R_;
   Vector<T> b_;
-  Matrix<T> h_, c_, z_;
+  Matrix<T> h_, c_, x_, z_;
 };
 
 }  // namespace fastlstm
