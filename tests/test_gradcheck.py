@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import fastlstm
 import numpy as np
 import pytest
+
+import fastlstm
 from conftest import make_problem
 from fastlstm import oracle
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-import fastlstm
 import numpy as np
 import pytest
+
+import fastlstm
 from fastlstm.layers import LSTM
 
 

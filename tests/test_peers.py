@@ -3,9 +3,10 @@ LSTM (forward), from the same weights converted by fastlstm.convert."""
 
 from __future__ import annotations
 
-import fastlstm
 import numpy as np
 import pytest
+
+import fastlstm
 from conftest import import_peer, make_problem
 from fastlstm import convert
 

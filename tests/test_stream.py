@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import tracemalloc
 
-import fastlstm
 import numpy as np
 import pytest
+
+import fastlstm
 from conftest import make_problem
 
 

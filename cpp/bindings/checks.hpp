@@ -77,9 +77,24 @@ Array<T> aligned_empty(const std::vector<py::ssize_t>& shape) {
 }
 
 // The one dtype rule: compute in float64 when the kernel is float64, in float32 otherwise.
+// Any 8-byte float counts, whatever its byte order or provenance (an unpickled array's dtype is
+// equal to, but not the same object as, NumPy's float64).
 inline bool wants_double(const py::handle& kernel) {
-  return py::isinstance<py::array>(kernel) &&
-         py::reinterpret_borrow<py::array>(kernel).dtype().is(py::dtype::of<double>());
+  if (!py::isinstance<py::array>(kernel)) return false;
+  const py::dtype dt = py::reinterpret_borrow<py::array>(kernel).dtype();
+  return dt.kind() == 'f' && dt.itemsize() == 8;
+}
+
+// "float32 array of shape (2, 3), not C-contiguous": what arrived, for error messages.
+inline std::string describe(const py::handle& obj) {
+  if (!py::isinstance<py::array>(obj)) {
+    return std::string(py::str(py::type::of(obj).attr("__name__")));
+  }
+  const auto a = py::reinterpret_borrow<py::array>(obj);
+  std::string s = std::string(py::str(a.dtype())) + " array of shape " + shape_str(a);
+  if (!(a.flags() & py::array::c_style)) s += ", not C-contiguous";
+  if (!a.writeable()) s += ", read-only";
+  return s;
 }
 
 // Any array-like of real numbers (bool, integer or float) as a C-contiguous array of T, copied

@@ -1,9 +1,12 @@
 // The extension module, built once per ISA level as fastlstm._core_<level> (FASTLSTM_MODULE);
 // fastlstm/_core.py imports the one this CPU runs best. One register_* call per binding file.
-#include <omp.h>
 #include <pybind11/pybind11.h>
 
+#include <stdexcept>
+#include <string>
+
 #include "fastlstm/info.hpp"
+#include "fastlstm/threads.hpp"
 
 namespace py = pybind11;
 
@@ -18,7 +21,17 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
   m.def("simd_level", &fastlstm::simd_level, "SIMD level the core was compiled for.");
   m.def("simd_instructions", &fastlstm::simd_instructions,
         "Vector instruction sets Eigen uses in this build.");
-  m.def("max_threads", &omp_get_max_threads, "Threads the core's parallel regions may use.");
+  m.def("get_num_threads", &fastlstm::num_threads, "Threads one call of the core may use.");
+  m.def(
+      "set_num_threads",
+      [](int n) {
+        if (n < 1) {
+          throw std::invalid_argument("n: expected a positive number of threads, got " +
+                                      std::to_string(n));
+        }
+        fastlstm::set_num_threads(n);
+      },
+      py::arg("n"), "Set the threads one call of the core may use.");
   fastlstm::bindings::register_lstm(m);
   fastlstm::bindings::register_cpu(m);
 }

@@ -15,17 +15,13 @@ namespace {
 
 using Shape = std::vector<py::ssize_t>;
 
-// Sizes from x (3-D) and recurrent_kernel (H, 4H), checked against kernel and bias.
+// H from recurrent_kernel (H, 4H), checked against kernel (I, 4H) and bias (4H,). I comes from x
+// when a sequence is given (input_size >= 0), else from the kernel.
 template <typename T>
-SeqShape check_sizes(const Array<T>& x, const Array<T>& kernel, const Array<T>& recurrent,
-                     const Array<T>& bias, bool time_major) {
-  expect_ndim(x, "x", 3, time_major ? "(time, batch, input)" : "(batch, time, input)");
+SeqShape check_weights(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias,
+                       py::ssize_t input_size = -1) {
   expect_ndim(recurrent, "recurrent_kernel", 2, "(hidden, 4*hidden)");
   SeqShape s;
-  s.time_major = time_major;
-  s.B = x.shape(time_major ? 1 : 0);
-  s.T = x.shape(time_major ? 0 : 1);
-  s.I = x.shape(2);
   s.H = recurrent.shape(0);
   if (s.H < 1) {
     throw std::invalid_argument(
@@ -34,8 +30,25 @@ SeqShape check_sizes(const Array<T>& x, const Array<T>& kernel, const Array<T>& 
   }
   const py::ssize_t G = 4 * s.H;
   expect_shape(recurrent, "recurrent_kernel", {s.H, G}, "(hidden, 4*hidden)");
+  if (input_size < 0) {
+    expect_ndim(kernel, "kernel", 2, "(input, 4*hidden)");
+    input_size = kernel.shape(0);
+  }
+  s.I = input_size;
   expect_shape(kernel, "kernel", {s.I, G}, "(input, 4*hidden) to match x and recurrent_kernel");
   expect_shape(bias, "bias", {G}, "(4*hidden,) to match recurrent_kernel");
+  return s;
+}
+
+// Sizes from x (3-D) and the weights, checked against each other.
+template <typename T>
+SeqShape check_sizes(const Array<T>& x, const Array<T>& kernel, const Array<T>& recurrent,
+                     const Array<T>& bias, bool time_major) {
+  expect_ndim(x, "x", 3, time_major ? "(time, batch, input)" : "(batch, time, input)");
+  SeqShape s = check_weights(kernel, recurrent, bias, x.shape(2));
+  s.time_major = time_major;
+  s.B = x.shape(time_major ? 1 : 0);
+  s.T = x.shape(time_major ? 0 : 1);
   return s;
 }
 
@@ -101,21 +114,28 @@ template <typename T>
 py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::handle& dh_obj,
                    const py::handle& dc_obj, bool time_major) {
   if (saved.size() != 9) throw std::invalid_argument("cache: not a cache from lstm_forward");
-  const auto x = as_array<T>(saved[0], "cache.x");
-  const auto kernel = as_array<T>(saved[1], "cache.kernel");
-  const auto recurrent = as_array<T>(saved[2], "cache.recurrent_kernel");
-  const auto bias = as_array<T>(saved[3], "cache.bias");
-  const SeqShape s = check_sizes(x, kernel, recurrent, bias, time_major);
-  const auto h0 = as_array<T>(saved[4], "cache.h0");
-  const auto c0 = as_array<T>(saved[5], "cache.c0");
-  const auto y = as_array<T>(saved[6], "cache.y");
-  const auto gates = as_array<T>(saved[7], "cache.gates");
-  const auto c_all = as_array<T>(saved[8], "cache.c");
-  expect_shape(h0, "cache.h0", {s.B, s.H}, "(batch, hidden)");
-  expect_shape(c0, "cache.c0", {s.B, s.H}, "(batch, hidden)");
-  expect_seq(y, "cache.y", s, s.H, "matching x");
-  expect_seq(gates, "cache.gates", s, 4 * s.H, "matching x");
-  expect_seq(c_all, "cache.c", s, s.H, "matching x");
+  SeqShape s;
+  Array<T> x, kernel, recurrent, bias, h0, c0, y, gates, c_all;
+  try {  // a cache that lstm_forward made always passes; anything else is named as the cache
+    x = as_array<T>(saved[0], "x");
+    kernel = as_array<T>(saved[1], "kernel");
+    recurrent = as_array<T>(saved[2], "recurrent_kernel");
+    bias = as_array<T>(saved[3], "bias");
+    s = check_sizes(x, kernel, recurrent, bias, time_major);
+    h0 = as_array<T>(saved[4], "h0");
+    c0 = as_array<T>(saved[5], "c0");
+    y = as_array<T>(saved[6], "y");
+    gates = as_array<T>(saved[7], "gates");
+    c_all = as_array<T>(saved[8], "c");
+    expect_shape(h0, "h0", {s.B, s.H}, "(batch, hidden)");
+    expect_shape(c0, "c0", {s.B, s.H}, "(batch, hidden)");
+    expect_seq(y, "y", s, s.H, "matching x");
+    expect_seq(gates, "gates", s, 4 * s.H, "matching x");
+    expect_seq(c_all, "c", s, s.H, "matching x");
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(std::string("cache: not a cache made by lstm_forward (") +
+                                e.what() + ")");
+  }
 
   // Each upstream gradient is optional: None means zero.
   const auto optional_grad = [&](const py::handle& obj, const char* name, const Shape& shape,
@@ -183,10 +203,10 @@ class StreamBinding {
     if (out_obj.is_none()) {
       out = Array<T>({batch(), hidden_size()});
     } else {
-      if (!py::isinstance<Array<T>>(out_obj) ||
-          !py::reinterpret_borrow<py::array>(out_obj).dtype().is(py::dtype::of<T>())) {
+      if (!py::isinstance<Array<T>>(out_obj)) {
         throw py::type_error(std::string("out: expected a C-contiguous ") +
-                             std::string(py::str(py::dtype::of<T>())) + " array");
+                             std::string(py::str(py::dtype::of<T>())) + " array, got " +
+                             describe(out_obj));
       }
       out = py::reinterpret_borrow<Array<T>>(out_obj);
       expect_shape(out, "out", {batch(), hidden_size()}, "(batch, hidden)");
@@ -209,10 +229,10 @@ class StreamBinding {
     return py::make_tuple(h, c);
   }
 
-  // Sets (h, c); None for either means zeros.
-  void set_state(const py::handle& h_obj, const py::handle& c_obj) {
-    const auto h = optional_state(h_obj, "state[0]");
-    const auto c = optional_state(c_obj, "state[1]");
+  // Sets (h, c); None for either means zeros. `name` is the argument's name in messages.
+  void set_state(const py::handle& h_obj, const py::handle& c_obj, const std::string& name) {
+    const auto h = optional_state(h_obj, (name + "[0]").c_str());
+    const auto c = optional_state(c_obj, (name + "[1]").c_str());
     const size_t bytes = sizeof(T) * batch() * hidden_size();
     std::lock_guard<std::mutex> lock(mu_);
     h ? (void)std::memcpy(core_.h(), h->data(), bytes) : (void)std::memset(core_.h(), 0, bytes);
@@ -229,20 +249,21 @@ class StreamBinding {
 
   StreamBinding(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias,
                 py::ssize_t batch)
-      : core_(checked_weights(kernel, recurrent, bias, batch), batch, kernel.shape(0),
-              recurrent.shape(0)) {}
+      : core_(make_core(kernel, recurrent, bias, batch)) {}
 
-  static Weights<T> checked_weights(const Array<T>& kernel, const Array<T>& recurrent,
-                                    const Array<T>& bias, py::ssize_t batch) {
+  static LstmStream<T> make_core(const Array<T>& kernel, const Array<T>& recurrent,
+                                 const Array<T>& bias, py::ssize_t batch) {
     if (batch < 1) {
       throw std::invalid_argument("batch_size: expected a positive integer, got " +
                                   std::to_string(batch));
     }
-    expect_ndim(kernel, "kernel", 2, "(input, 4*hidden)");
-    // A (batch, 1, input) stand-in for x lets the sequence checks cover the weights.
-    Array<T> x({batch, py::ssize_t{1}, kernel.shape(0)});
-    check_sizes(x, kernel, recurrent, bias, false);
-    return Weights<T>{kernel.data(), recurrent.data(), bias.data()};
+    const SeqShape s = check_weights(kernel, recurrent, bias);
+    try {
+      return LstmStream<T>({kernel.data(), recurrent.data(), bias.data()}, batch, s.I, s.H);
+    } catch (const std::bad_alloc&) {
+      throw std::invalid_argument("batch_size: " + std::to_string(batch) +
+                                  " streams do not fit in memory");
+    }
   }
 
   std::mutex mu_;
@@ -263,7 +284,7 @@ void register_stream(py::module_& m, const char* name) {
            "Advance one timestep. x_t: (batch, input). Returns h_t (batch, units); with `out` "
            "given, h_t is written into it and nothing is allocated.")
       .def("state", &S::state, "A copy of the carried state (h, c), each (batch, units).")
-      .def("set_state", &S::set_state, py::arg("h"), py::arg("c"),
+      .def("set_state", &S::set_state, py::arg("h"), py::arg("c"), py::arg("name") = "state",
            "Set the carried state; None for either means zeros.");
 }
 

@@ -51,7 +51,8 @@ def self_check(B=4, T=16, I=24, H=32, seed=0):
 def main() -> int:
     print(f"fastlstm {fastlstm.__version__}")
     print(f"SIMD level: {fastlstm.simd_level()} (Eigen: {_core.simd_instructions()})")
-    print("threads: 1 (the core runs each call on the calling thread)")
+    print(f"ISA level: {fastlstm.cpu_capability()}")
+    print(f"threads: {fastlstm.get_num_threads()}")
     print("self-check, forward + backward against the NumPy oracle (B=4, T=16, I=24, H=32):")
     ok = True
     for dtype, err, tol, fast_us, oracle_us in self_check():

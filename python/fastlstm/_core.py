@@ -28,7 +28,9 @@ def _load(level: str):
 def _choose():
     baseline = _load("baseline")
     if baseline is None:
-        raise ImportError("fastlstm: the compiled module _core_baseline is missing from the install")
+        raise ImportError(
+            "fastlstm: the compiled module _core_baseline is missing from the install"
+        )
     forced = os.environ.get(ENV, "").strip().lower()
     if forced:
         if forced not in LEVELS:

@@ -62,11 +62,10 @@ def _pair(value, name: str):
         return None, None
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return value[0], value[1]
-    got = (
-        f"a {type(value).__name__} of length {len(value)}"
-        if hasattr(value, "__len__")
-        else (type(value).__name__)
-    )
+    try:
+        got = f"a {type(value).__name__} of length {len(value)}"
+    except TypeError:  # no length: a scalar, a 0-d array, ...
+        got = type(value).__name__
     raise TypeError(f"{name}: expected a pair (h, c) of (batch, hidden) arrays or None, got {got}")
 
 

@@ -13,6 +13,14 @@ from .stream import LSTMStream
 _DTYPES = ("float32", "float64")
 
 
+def _as_array(value, name: str) -> np.ndarray:
+    """np.asarray that names the argument when NumPy cannot make an array of it."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name}: expected an array, got {type(value).__name__} ({exc})") from None
+
+
 class LSTM:
     """An LSTM layer (Keras's ``keras.layers.LSTM``) over NumPy arrays.
 
@@ -52,8 +60,16 @@ class LSTM:
     ) -> None:
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
             raise ValueError(f"units: expected a positive integer, got {units!r}")
-        if str(np.dtype(dtype)) not in _DTYPES:
+        try:
+            known = dtype is not None and np.dtype(dtype).name in _DTYPES
+        except TypeError:
+            known = False
+        if not known:
             raise TypeError(f"dtype: expected one of {_DTYPES}, got {dtype!r}")
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+        ):
+            raise TypeError(f"seed: expected None or a non-negative int, got {seed!r}")
         self.units = int(units)
         self.return_sequences = _flag(return_sequences, "return_sequences")
         self.return_state = _flag(return_state, "return_state")
@@ -100,7 +116,7 @@ class LSTM:
         self._assign(name, value, self._shapes(self._weights["kernel"].shape[0])[name])
 
     def _assign(self, name: str, value, shape) -> None:
-        arr = np.asarray(value)
+        arr = _as_array(value, name)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{name}: expected an array of real numbers, got dtype {arr.dtype}")
         if arr.shape != tuple(shape):
@@ -132,8 +148,15 @@ class LSTM:
     def set_weights(self, weights) -> None:
         """Set [kernel, recurrent_kernel, bias]; builds the layer from the kernel's shape."""
         if not isinstance(weights, (list, tuple)) or len(weights) != 3:
-            raise ValueError("weights: expected [kernel, recurrent_kernel, bias]")
-        kernel = np.asarray(weights[0])
+            got = (
+                f"a {type(weights).__name__} of length {len(weights)}"
+                if isinstance(weights, (list, tuple))
+                else type(weights).__name__
+            )
+            raise ValueError(
+                f"weights: expected a list [kernel, recurrent_kernel, bias], got {got}"
+            )
+        kernel = _as_array(weights[0], "kernel")
         if kernel.ndim != 2:
             raise ValueError(
                 f"kernel: expected shape (input, {4 * self.units}), got {kernel.shape}"

@@ -41,11 +41,15 @@ class LSTMStream:
             batch_size = np.shape(h0)[0] if h0 is not None and np.ndim(h0) == 2 else 1
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool):
             raise TypeError(f"batch_size: expected a positive integer, got {batch_size!r}")
+        if not 1 <= batch_size < 2**31:
+            raise ValueError(
+                f"batch_size: expected a positive integer below 2**31, got {batch_size}"
+            )
         self.dtype = _core.compute_dtype(kernel)
         impl = _core.LstmStreamF64 if self.dtype == np.float64 else _core.LstmStreamF32
         self._impl = impl(kernel, recurrent_kernel, bias, int(batch_size))
         self.step = self._impl.step
-        self.reset(initial_state)
+        self._set(initial_state, "initial_state")
 
     @property
     def batch_size(self) -> int:
@@ -70,8 +74,11 @@ class LSTMStream:
 
     def reset(self, state: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Start again from ``state`` = ``(h, c)``, or from zeros when it is None."""
-        h, c = _pair(state, "state")
-        self._impl.set_state(h, c)
+        self._set(state, "state")
+
+    def _set(self, state, name: str) -> None:
+        h, c = _pair(state, name)
+        self._impl.set_state(h, c, name)
 
     def __repr__(self) -> str:
         return (

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "fastlstm/threads.hpp"
 #include "fastlstm/types.hpp"
 
 namespace fastlstm {
@@ -91,49 +92,74 @@ void forward_steps(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<
 template <typename Cell, typename T>
 void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& buf) {
   const Index GH = Cell::kGates * s.H;
-  // Input projection for every timestep at once: the part of the work that is not serial.
-  auto Z = map(buf.gates, s.rows(), GH);
-  Z.noalias() = map(buf.x, s.rows(), s.I) * map(w.kernel, s.I, GH);
-  Z.rowwise() += row_vector(w.bias, GH);
-  forward_steps<Cell>(s, w, buf, 0, s.B);
+  // Input projection for every timestep at once, the part of the work that is not serial: one
+  // GEMM per thread over a block of rows.
+  const double flops = 2.0 * s.rows() * s.I * GH;
+  parallel_chunks(s.rows(), flops, [&](Index r0, Index r1) {
+    auto Z = map(buf.gates + r0 * GH, r1 - r0, GH);
+    Z.noalias() = map(buf.x + r0 * s.I, r1 - r0, s.I) * map(w.kernel, s.I, GH);
+    Z.rowwise() += row_vector(w.bias, GH);
+  });
+  // The recurrence: batch entries are independent, so each thread walks the whole sequence for
+  // its own block of the batch, with no synchronisation between steps.
+  const double step_flops = 2.0 * s.T * s.B * s.H * GH;
+  parallel_chunks(s.B, step_flops, [&](Index b0, Index b1) {
+    forward_steps<Cell>(s, w, buf, b0, b1 - b0);
+  });
+}
+
+// The serial part of backward for batch entries [b0, b0 + n): dZ_t for every step (into dz_all)
+// and the running dh, dc, which end as dL/dh0 and dL/dc0. Also gathers h_{t-1} into h_prev, rows
+// in dZ's order, so that dR is one GEMM afterwards.
+template <typename Cell, typename T>
+void backward_steps(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf,
+                    T* dz_all, T* h_prev, Index b0, Index n) {
+  const Index H = s.H, GH = Cell::kGates * s.H;
+  const auto R = map(w.recurrent, H, GH);
+  auto dh = map(buf.dh0 + b0 * H, n, H);  // dL/dh_t from the steps after t
+  auto dc = map(buf.dc0 + b0 * H, n, H);  // dL/dc_t
+  if (buf.dh_last) dh = map(buf.dh_last + b0 * H, n, H); else dh.setZero();
+  if (buf.dc_last) dc = map(buf.dc_last + b0 * H, n, H); else dc.setZero();
+  Matrix<T> dh_t(n, H), tc(n, H);
+  auto dh_t_map = map(dh_t.data(), n, H);
+  for (Index t = s.T - 1; t >= 0; --t) {
+    dh_t_map = dh;
+    if (buf.dy) dh_t_map += s.step(buf.dy, H, t, b0, n);
+    const auto c_prev = t == 0 ? map(buf.c0 + b0 * H, n, H) : s.step(buf.c_all, H, t - 1, b0, n);
+    auto dz = s.step(dz_all, GH, t, b0, n);
+    Cell::backward(s.step(buf.gates, GH, t, b0, n), c_prev, s.step(buf.c_all, H, t, b0, n),
+                   map(static_cast<const T*>(dh_t.data()), n, H), dc, dz,
+                   map(tc.data(), n, H));
+    dh.noalias() = dz * R.transpose();
+    s.step(h_prev, H, t, b0, n) =
+        t == 0 ? map(buf.h0 + b0 * H, n, H) : s.step(buf.y, H, t - 1, b0, n);
+  }
 }
 
 template <typename Cell, typename T>
 void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
-  const Index B = s.B, H = s.H, GH = Cell::kGates * s.H;
-  const auto R = map(w.recurrent, H, GH);
-  auto dh = map(buf.dh0, B, H);  // running dL/dh_{t}, from the steps after t
-  auto dc = map(buf.dc0, B, H);  // running dL/dc_{t}
-  if (buf.dh_last) dh = map(buf.dh_last, B, H); else dh.setZero();
-  if (buf.dc_last) dc = map(buf.dc_last, B, H); else dc.setZero();
+  const Index H = s.H, GH = Cell::kGates * s.H, rows = s.rows();
+  Matrix<T> dz_all(rows, GH), h_prev(rows, H);
+  parallel_chunks(s.B, 2.0 * s.T * s.B * H * GH, [&](Index b0, Index b1) {
+    backward_steps<Cell>(s, w, buf, dz_all.data(), h_prev.data(), b0, b1 - b0);
+  });
   if (s.T == 0) return;
 
-  Matrix<T> dz_all(s.rows(), GH), dh_t(B, H), tc(B, H);
-  auto dh_t_map = map(dh_t.data(), B, H);
-  auto tc_map = map(tc.data(), B, H);
-  for (Index t = s.T - 1; t >= 0; --t) {
-    dh_t_map = dh;
-    if (buf.dy) dh_t_map += s.step(buf.dy, H, t, 0, B);
-    const auto c_prev = t == 0 ? map(buf.c0, B, H) : s.step(buf.c_all, H, t - 1, 0, B);
-    auto dz = s.step(dz_all.data(), GH, t, 0, B);
-    Cell::backward(s.step(buf.gates, GH, t, 0, B), c_prev, s.step(buf.c_all, H, t, 0, B),
-                   map(static_cast<const T*>(dh_t.data()), B, H), dc, dz, tc_map);
-    dh.noalias() = dz * R.transpose();
-  }
-
-  // Weight and input gradients: single GEMMs over all timesteps.
-  const auto dZ = map(static_cast<const T*>(dz_all.data()), s.rows(), GH);
-  const auto X = map(buf.x, s.rows(), s.I);
-  map(buf.dx, s.rows(), s.I).noalias() += dZ * map(w.kernel, s.I, GH).transpose();
-  map(buf.dkernel, s.I, GH).noalias() += X.transpose() * dZ;
-  map(buf.dbias, 1, GH) += dZ.colwise().sum();
-  // h_{t-1} for every row, in the same row order as dZ, so that dR is one GEMM too.
-  Matrix<T> h_prev(s.rows(), H);
-  for (Index t = 0; t < s.T; ++t) {
-    s.step(h_prev.data(), H, t, 0, B) =
-        t == 0 ? map(buf.h0, B, H) : s.step(buf.y, H, t - 1, 0, B);
-  }
-  map(buf.drecurrent, H, GH).noalias() += h_prev.transpose() * dZ;
+  // Weight and input gradients: single GEMMs over all timesteps, split across threads by rows
+  // of dX and by columns (gate units) of dK, dR and db.
+  const auto dZ = map(static_cast<const T*>(dz_all.data()), rows, GH);
+  const auto X = map(buf.x, rows, s.I);
+  parallel_chunks(rows, 2.0 * rows * GH * s.I, [&](Index r0, Index r1) {
+    map(buf.dx + r0 * s.I, r1 - r0, s.I).noalias() +=
+        dZ.middleRows(r0, r1 - r0) * map(w.kernel, s.I, GH).transpose();
+  });
+  parallel_chunks(GH, 2.0 * rows * GH * (s.I + H), [&](Index c0, Index c1) {
+    const auto dZ_cols = dZ.middleCols(c0, c1 - c0);
+    map(buf.dkernel + c0, s.I, c1 - c0, GH).noalias() += X.transpose() * dZ_cols;
+    map(buf.drecurrent + c0, H, c1 - c0, GH).noalias() +=
+        map(static_cast<const T*>(h_prev.data()), rows, H).transpose() * dZ_cols;
+    map(buf.dbias + c0, 1, c1 - c0) += dZ_cols.colwise().sum();
+  });
 }
 
 }  // namespace fastlstm

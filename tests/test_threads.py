@@ -1,0 +1,59 @@
+"""Thread count: settable, repeatable results for a given count, rounding-level agreement across
+counts (the documented tolerance)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastlstm
+from conftest import make_problem
+
+
+@pytest.fixture
+def restore_threads():
+    before = fastlstm.get_num_threads()
+    yield
+    fastlstm.set_num_threads(before)
+
+
+def train_step(p):
+    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))
+    y, _, cache = fastlstm.lstm_forward(*args)
+    return (y, *fastlstm.lstm_backward(cache, np.cos(y)))
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_set_and_get():
+    fastlstm.set_num_threads(3)
+    assert fastlstm.get_num_threads() == 3
+    with pytest.raises(ValueError, match="n: expected a positive number of threads, got 0"):
+        fastlstm.set_num_threads(0)
+    with pytest.raises(TypeError, match="n: expected a positive int"):
+        fastlstm.set_num_threads(2.0)
+    assert fastlstm.get_num_threads() == 3
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("threads", [1, 2, 3, 4])
+def test_identical_run_to_run(threads):
+    fastlstm.set_num_threads(threads)
+    p = make_problem(32, 20, 48, 64, dtype=np.float32, seed=threads)
+    first = train_step(p)
+    for _ in range(3):
+        for a, b in zip(train_step(p), first):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_thread_counts_agree_to_rounding():
+    """Chunks change the blocking of the GEMMs, so results across thread counts agree to
+    rounding: within 1e-5 of the scale in float32 (documented in set_num_threads)."""
+    p = make_problem(32, 20, 48, 64, dtype=np.float32, seed=9)
+    fastlstm.set_num_threads(1)
+    reference = train_step(p)
+    for threads in (2, 3, 4):
+        fastlstm.set_num_threads(threads)
+        for a, b in zip(train_step(p), reference):
+            scale = max(1.0, float(np.abs(b).max()))
+            assert float(np.abs(a - b).max()) <= 1e-5 * scale
