@@ -8,10 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-
-#include <vector>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace fastlstm::bindings {
 
@@ -30,8 +29,8 @@ inline std::string shape_str(const py::array& a) {
 }
 
 // Raise unless `a` has exactly `dims`; `meaning` names the axes, e.g. "(batch, hidden)".
-inline void expect_shape(const py::array& a, const char* name,
-                         const std::vector<py::ssize_t>& dims, const char* meaning) {
+inline void expect_shape(const py::array& a, const char* name, const std::vector<py::ssize_t>& dims,
+                         const char* meaning) {
   bool ok = a.ndim() == static_cast<py::ssize_t>(dims.size());
   for (size_t d = 0; ok && d < dims.size(); ++d) ok = a.shape(d) == dims[d];
   if (!ok) {
@@ -60,9 +59,7 @@ namespace fastlstm::bindings {
 // call could give different last bits depending on where NumPy placed its arrays.
 constexpr std::size_t kAlign = 64;
 
-inline bool is_aligned(const void* p) {
-  return reinterpret_cast<std::uintptr_t>(p) % kAlign == 0;
-}
+inline bool is_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % kAlign == 0; }
 
 // An uninitialised C-contiguous array whose data is 64-byte aligned.
 template <typename T>

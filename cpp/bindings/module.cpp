@@ -13,7 +13,7 @@ namespace py = pybind11;
 namespace fastlstm::bindings {
 void register_lstm(py::module_& m);
 void register_cpu(py::module_& m);
-}
+}  // namespace fastlstm::bindings
 
 PYBIND11_MODULE(FASTLSTM_MODULE, m) {
   m.doc() = "fastlstm's compiled core. Use the functions of the fastlstm package instead.";

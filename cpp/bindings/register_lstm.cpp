@@ -98,16 +98,22 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
   auto gates = aligned_empty<T>(seq_shape(s, 4 * s.H));
   auto c_all = aligned_empty<T>(training ? seq_shape(s, s.H) : Shape{0});
   const Weights<T> w{kernel.data(), recurrent.data(), bias.data()};
-  const ForwardBuffers<T> buf{x.data(),           h0.data(),          c0.data(),
-                              y.mutable_data(),   h.mutable_data(),   c.mutable_data(),
-                              gates.mutable_data(), training ? c_all.mutable_data() : nullptr};
+  const ForwardBuffers<T> buf{x.data(),
+                              h0.data(),
+                              c0.data(),
+                              y.mutable_data(),
+                              h.mutable_data(),
+                              c.mutable_data(),
+                              gates.mutable_data(),
+                              training ? c_all.mutable_data() : nullptr};
   {
     py::gil_scoped_release nogil;
     lstm_forward<T>(s, w, buf);
   }
   if (!training) return py::make_tuple(y, h, c, py::none());
   // What backward needs besides x and the weights: the states it started from, y, the gates, c_t.
-  return py::make_tuple(y, h, c, py::make_tuple(x, kernel, recurrent, bias, h0, c0, y, gates, c_all));
+  return py::make_tuple(y, h, c,
+                        py::make_tuple(x, kernel, recurrent, bias, h0, c0, y, gates, c_all));
 }
 
 template <typename T>
@@ -145,9 +151,9 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
     expect_shape(a, name, shape, meaning);
     return a;
   };
-  const auto dy = optional_grad(dy_obj, "dy", seq_shape(s, s.H),
-                                time_major ? "(time, batch, hidden) like y"
-                                           : "(batch, time, hidden) like y");
+  const auto dy =
+      optional_grad(dy_obj, "dy", seq_shape(s, s.H),
+                    time_major ? "(time, batch, hidden) like y" : "(batch, time, hidden) like y");
   const auto dh = optional_grad(dh_obj, "dstate[0]", {s.B, s.H}, "(batch, hidden) like h");
   const auto dc = optional_grad(dc_obj, "dstate[1]", {s.B, s.H}, "(batch, hidden) like c");
 
@@ -188,8 +194,8 @@ class StreamBinding {
   StreamBinding(const py::handle& kernel_obj, const py::handle& recurrent_obj,
                 const py::handle& bias_obj, py::ssize_t batch)
       : StreamBinding(as_array<T>(kernel_obj, "kernel"),
-                      as_array<T>(recurrent_obj, "recurrent_kernel"),
-                      as_array<T>(bias_obj, "bias"), batch) {}
+                      as_array<T>(recurrent_obj, "recurrent_kernel"), as_array<T>(bias_obj, "bias"),
+                      batch) {}
 
   py::ssize_t batch() const { return core_.batch(); }
   py::ssize_t input_size() const { return core_.input_size(); }
@@ -275,8 +281,7 @@ void register_stream(py::module_& m, const char* name) {
   using S = StreamBinding<T>;
   py::class_<S>(m, name)
       .def(py::init<const py::handle&, const py::handle&, const py::handle&, py::ssize_t>(),
-           py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"),
-           py::arg("batch_size"))
+           py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("batch_size"))
       .def_property_readonly("batch_size", &S::batch)
       .def_property_readonly("input_size", &S::input_size)
       .def_property_readonly("units", &S::hidden_size)
@@ -306,13 +311,13 @@ void register_lstm(py::module_& m) {
                    ? forward<double>(x, kernel, recurrent, bias, h0, c0, time_major, training)
                    : forward<float>(x, kernel, recurrent, bias, h0, c0, time_major, training);
       },
-      py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"),
-      py::arg("h0"), py::arg("c0"), py::arg("time_major"), py::arg("training"),
+      py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("h0"),
+      py::arg("c0"), py::arg("time_major"), py::arg("training"),
       "LSTM over a sequence. Returns (y, h, c, saved); saved is None unless training.");
   m.def(
       "lstm_backward",
-      [](const py::tuple& saved, const py::handle& dy, const py::handle& dh,
-         const py::handle& dc, bool time_major) {
+      [](const py::tuple& saved, const py::handle& dy, const py::handle& dh, const py::handle& dc,
+         bool time_major) {
         if (saved.size() < 2) throw std::invalid_argument("cache: not a cache from lstm_forward");
         return wants_double(saved[1]) ? backward<double>(saved, dy, dh, dc, time_major)
                                       : backward<float>(saved, dy, dh, dc, time_major);

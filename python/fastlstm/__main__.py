@@ -11,10 +11,22 @@ import fastlstm
 from fastlstm import _core, oracle
 
 
+def timed(fn, repeats=5):
+    """fn's result and its median time in µs over `repeats` runs after one warm-up run."""
+    result = fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return result, float(np.median(times)) * 1e6
+
+
 def self_check(B=4, T=16, I=24, H=32, seed=0):
     """Forward and backward of the compiled core against the NumPy oracle, in float64 and float32.
 
-    Returns a list of (dtype, max relative error, tolerance, compiled µs, oracle µs).
+    Returns a list of (dtype, max relative error, tolerance, compiled µs, oracle µs), times being
+    medians of forward + backward.
     """
     rows = []
     for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
@@ -23,16 +35,17 @@ def self_check(B=4, T=16, I=24, H=32, seed=0):
         w = [0.5 * rng.standard_normal(s).astype(dtype) for s in ((I, 4 * H), (H, 4 * H), (4 * H,))]
         dy = rng.standard_normal((B, T, H)).astype(dtype)
 
-        start = time.perf_counter()
-        y, (h, c), cache = fastlstm.lstm_forward(x, *w, (h0, c0))
-        grads = fastlstm.lstm_backward(cache, dy)
-        fast_us = (time.perf_counter() - start) * 1e6
+        def fast():
+            y, (h, c), cache = fastlstm.lstm_forward(x, *w, (h0, c0))
+            return y, h, c, fastlstm.lstm_backward(cache, dy)
 
-        start = time.perf_counter()
-        y_ref, h_ref, c_ref, saved = oracle.forward(x.transpose(1, 0, 2), *w, h0, c0)
-        zeros = np.zeros_like(h0)
-        ref = oracle.backward(saved, dy.transpose(1, 0, 2), zeros, zeros)
-        oracle_us = (time.perf_counter() - start) * 1e6
+        def reference():
+            y, h, c, saved = oracle.forward(x.transpose(1, 0, 2), *w, h0, c0)
+            zeros = np.zeros_like(h0)
+            return y, h, c, oracle.backward(saved, dy.transpose(1, 0, 2), zeros, zeros)
+
+        (y, h, c, grads), fast_us = timed(fast)
+        (y_ref, h_ref, c_ref, ref), oracle_us = timed(reference)
 
         pairs = [
             (y, y_ref.transpose(1, 0, 2)),

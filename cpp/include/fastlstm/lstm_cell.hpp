@@ -9,8 +9,8 @@
 namespace fastlstm {
 
 struct LstmCell {
-  static constexpr int kGates = 4;         // gate blocks i, f, g, o, each H wide
-  static constexpr bool kHasCell = true;   // carries c_t beside h_t
+  static constexpr int kGates = 4;        // gate blocks i, f, g, o, each H wide
+  static constexpr bool kHasCell = true;  // carries c_t beside h_t
 
   // z: (n, 4H) pre-activations x*K + h_{t-1}*R + b, overwritten with the activated gates i, f, g, o
   //    (backward needs them). c_prev: (n, H) c_{t-1}. c, h: (n, H) c_t and h_t, written.

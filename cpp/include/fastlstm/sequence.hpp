@@ -46,9 +46,9 @@ struct BackwardBuffers {
   const T* gates;
   const T* c_all;
   // Upstream gradients; nullptr means zero.
-  const T* dy;      // (T*B, H)
-  const T* dh_last; // (B, H)
-  const T* dc_last; // (B, H)
+  const T* dy;       // (T*B, H)
+  const T* dh_last;  // (B, H)
+  const T* dc_last;  // (B, H)
   // Gradients: dx, dkernel, drecurrent and dbias are added into; dh0 and dc0 are written.
   T* dx;          // (T*B, I)
   T* dkernel;     // (I, G*H)
@@ -79,7 +79,7 @@ void forward_steps(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<
     const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), H, t - 1, b0, n);
     z.noalias() += h_prev * R;
     // Inference keeps c_t only in c_last, updated in place; training keeps every c_t.
-    const auto c_prev = t == 0 ? c0
+    const auto c_prev = t == 0      ? c0
                         : buf.c_all ? s.step(static_cast<const T*>(buf.c_all), H, t - 1, b0, n)
                                     : map(static_cast<const T*>(c_last.data()), n, H);
     auto c = buf.c_all ? s.step(buf.c_all, H, t, b0, n) : c_last;
@@ -103,9 +103,8 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& bu
   // The recurrence: batch entries are independent, so each thread walks the whole sequence for
   // its own block of the batch, with no synchronisation between steps.
   const double step_flops = 2.0 * s.T * s.B * s.H * GH;
-  parallel_chunks(s.B, step_flops, [&](Index b0, Index b1) {
-    forward_steps<Cell>(s, w, buf, b0, b1 - b0);
-  });
+  parallel_chunks(s.B, step_flops,
+                  [&](Index b0, Index b1) { forward_steps<Cell>(s, w, buf, b0, b1 - b0); });
 }
 
 // The serial part of backward for batch entries [b0, b0 + n): dZ_t for every step (into dz_all)
@@ -118,8 +117,14 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const BackwardBuffer
   const auto R = map(w.recurrent, H, GH);
   auto dh = map(buf.dh0 + b0 * H, n, H);  // dL/dh_t from the steps after t
   auto dc = map(buf.dc0 + b0 * H, n, H);  // dL/dc_t
-  if (buf.dh_last) dh = map(buf.dh_last + b0 * H, n, H); else dh.setZero();
-  if (buf.dc_last) dc = map(buf.dc_last + b0 * H, n, H); else dc.setZero();
+  if (buf.dh_last)
+    dh = map(buf.dh_last + b0 * H, n, H);
+  else
+    dh.setZero();
+  if (buf.dc_last)
+    dc = map(buf.dc_last + b0 * H, n, H);
+  else
+    dc.setZero();
   Matrix<T> dh_t(n, H), tc(n, H);
   auto dh_t_map = map(dh_t.data(), n, H);
   for (Index t = s.T - 1; t >= 0; --t) {
@@ -128,8 +133,7 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const BackwardBuffer
     const auto c_prev = t == 0 ? map(buf.c0 + b0 * H, n, H) : s.step(buf.c_all, H, t - 1, b0, n);
     auto dz = s.step(dz_all, GH, t, b0, n);
     Cell::backward(s.step(buf.gates, GH, t, b0, n), c_prev, s.step(buf.c_all, H, t, b0, n),
-                   map(static_cast<const T*>(dh_t.data()), n, H), dc, dz,
-                   map(tc.data(), n, H));
+                   map(static_cast<const T*>(dh_t.data()), n, H), dc, dz, map(tc.data(), n, H));
     dh.noalias() = dz * R.transpose();
     s.step(h_prev, H, t, b0, n) =
         t == 0 ? map(buf.h0 + b0 * H, n, H) : s.step(buf.y, H, t - 1, b0, n);

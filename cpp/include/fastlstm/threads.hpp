@@ -28,7 +28,8 @@ constexpr double kMinFlopsPerThread = 2e5;
 template <typename Fn>
 void parallel_chunks(Index n, double flops, Fn&& fn) {
   const Index by_work = static_cast<Index>(flops / kMinFlopsPerThread);
-  const int threads = static_cast<int>(std::max<Index>(1, std::min<Index>({num_threads(), n, by_work})));
+  const int threads =
+      static_cast<int>(std::max<Index>(1, std::min<Index>({num_threads(), n, by_work})));
   if (threads == 1) {
     fn(Index{0}, n);
     return;
