@@ -8,6 +8,7 @@ import pytest
 
 import fastlstm
 from conftest import make_problem
+from fastlstm import oracle
 
 
 @pytest.fixture
@@ -57,3 +58,33 @@ def test_thread_counts_agree_to_rounding():
         for a, b in zip(train_step(p), reference):
             scale = max(1.0, float(np.abs(b).max()))
             assert float(np.abs(a - b).max()) <= 1e-5 * scale
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("B", [1, 2])
+def test_small_batch_split_over_hidden_units_matches_oracle(B, threads):
+    """Small batches split the hidden units across threads (a barrier per step); forward, the
+    gates kept for backward, and every gradient must still match the oracle."""
+    fastlstm.set_num_threads(threads)
+    p = make_problem(B, 20, 24, 64, dtype=np.float64, seed=B + threads)
+    y, h, c, saved = oracle.forward(
+        p["x"].transpose(1, 0, 2), p["kernel"], p["recurrent_kernel"], p["bias"], p["h0"], p["c0"]
+    )
+    dy = np.cos(y)
+    expected = oracle.backward(saved, dy, np.zeros_like(h), np.zeros_like(c))
+    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))
+    y_fast, (h_fast, c_fast), cache = fastlstm.lstm_forward(*args)
+    y_inf, (h_inf, c_inf) = fastlstm.lstm(*args)
+    grads = fastlstm.lstm_backward(cache, dy.transpose(1, 0, 2))
+    for actual, ref in [
+        (y_fast, y.transpose(1, 0, 2)),
+        (y_inf, y.transpose(1, 0, 2)),
+        (h_fast, h),
+        (h_inf, h),
+        (c_fast, c),
+        (c_inf, c),
+        (grads.x, expected[0].transpose(1, 0, 2)),
+        *zip(grads[1:], expected[1:]),
+    ]:
+        np.testing.assert_allclose(actual, ref, rtol=0, atol=1e-12)

@@ -58,36 +58,58 @@ struct BackwardBuffers {
   T* dc0;         // (B, H)
 };
 
-// Forward over the whole sequence for batch entries [b0, b0 + n), after the input projection.
-template <typename Cell, typename T>
+// Forward over the whole sequence, after the input projection, for batch entries [b0, b0 + n)
+// and hidden units [u0, u0 + m) (all four gates of each). One thread either walks a block of the
+// batch through all units, or (small batches) a block of the units for the whole batch; then
+// `zk` is its (n, G*m) scratch for its gates, and `sync` is a barrier after each step so that
+// every thread sees the whole h_t before step t + 1.
+template <typename Cell, typename T, typename Sync>
 void forward_steps(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& buf, Index b0,
-                   Index n) {
+                   Index n, Index u0, Index m, T* zk, Sync&& sync) {
   const Index H = s.H, GH = Cell::kGates * s.H;
+  const bool all_units = m == H;
   const auto R = map(w.recurrent, H, GH);
   const auto h0 = map(buf.h0 + b0 * H, n, H);
   const auto c0 = map(buf.c0 + b0 * H, n, H);
-  auto h_last = map(buf.h_last + b0 * H, n, H);
-  auto c_last = map(buf.c_last + b0 * H, n, H);
+  auto h_last = cols(map(buf.h_last + b0 * H, n, H), u0, m);
+  auto c_last = cols(map(buf.c_last + b0 * H, n, H), u0, m);
   if (s.T == 0) {
-    h_last = h0;
-    c_last = c0;
+    h_last = cols(h0, u0, m);
+    c_last = cols(c0, u0, m);
     return;
   }
   for (Index t = 0; t < s.T; ++t) {
-    auto z = s.step(buf.gates, GH, t, b0, n);
-    auto h = s.step(buf.y, H, t, b0, n);
+    auto Z = s.step(buf.gates, GH, t, b0, n);
     const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), H, t - 1, b0, n);
-    z.noalias() += h_prev * R;
+    if (all_units) {
+      Z.noalias() += h_prev * R;
+    } else {  // this thread's units of each gate: its slice of R stays in its own cache
+      for (Index g = 0; g < Cell::kGates; ++g) {
+        auto zg = map(zk + g * m, n, m, Cell::kGates * m);
+        zg = cols(Z, g * H + u0, m);
+        zg.noalias() += h_prev * cols(R, g * H + u0, m);
+      }
+    }
+    auto z = all_units ? Z : map(zk, n, Cell::kGates * m);
     // Inference keeps c_t only in c_last, updated in place; training keeps every c_t.
-    const auto c_prev = t == 0      ? c0
-                        : buf.c_all ? s.step(static_cast<const T*>(buf.c_all), H, t - 1, b0, n)
-                                    : map(static_cast<const T*>(c_last.data()), n, H);
-    auto c = buf.c_all ? s.step(buf.c_all, H, t, b0, n) : c_last;
-    Cell::forward(z, c_prev, c, h);
+    const auto c_prev = t == 0 ? cols(c0, u0, m)
+                        : buf.c_all
+                            ? cols(s.step(static_cast<const T*>(buf.c_all), H, t - 1, b0, n), u0, m)
+                            : map(static_cast<const T*>(c_last.data()), n, m, H);
+    auto c = buf.c_all ? cols(s.step(buf.c_all, H, t, b0, n), u0, m) : c_last;
+    Cell::forward(z, c_prev, c, cols(s.step(buf.y, H, t, b0, n), u0, m));
+    if (!all_units && buf.c_all) {  // training: backward reads the activated gates from Z
+      for (Index g = 0; g < Cell::kGates; ++g) cols(Z, g * H + u0, m) = cols(z, g * m, m);
+    }
+    sync();
   }
-  h_last = s.step(static_cast<const T*>(buf.y), H, s.T - 1, b0, n);
-  if (buf.c_all) c_last = s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n);
+  h_last = cols(s.step(static_cast<const T*>(buf.y), H, s.T - 1, b0, n), u0, m);
+  if (buf.c_all) c_last = cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
 }
+
+// Batches smaller than this many rows per thread split the hidden units instead of the batch:
+// then R is read once per step in total, from the caches of all cores, instead of once per thread.
+constexpr Index kMinRowsPerThread = 4;
 
 template <typename Cell, typename T>
 void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& buf) {
@@ -100,11 +122,28 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& bu
     Z.noalias() = map(buf.x + r0 * s.I, r1 - r0, s.I) * map(w.kernel, s.I, GH);
     Z.rowwise() += row_vector(w.bias, GH);
   });
-  // The recurrence: batch entries are independent, so each thread walks the whole sequence for
-  // its own block of the batch, with no synchronisation between steps.
   const double step_flops = 2.0 * s.T * s.B * s.H * GH;
-  parallel_chunks(s.B, step_flops,
-                  [&](Index b0, Index b1) { forward_steps<Cell>(s, w, buf, b0, b1 - b0); });
+  const int threads = threads_for(s.B * s.H, step_flops);
+  const auto no_sync = [] {};
+  if (threads == 1 || s.B >= kMinRowsPerThread * threads) {
+    // Batch entries are independent: each thread walks the whole sequence for its own block of
+    // the batch, with no synchronisation between steps.
+    parallel_chunks(s.B, step_flops, [&](Index b0, Index b1) {
+      forward_steps<Cell>(s, w, buf, b0, b1 - b0, 0, s.H, static_cast<T*>(nullptr), no_sync);
+    });
+    return;
+  }
+  // Small batch: each thread owns a block of hidden units and meets the others once per step.
+  const Index per_thread = (s.H + threads - 1) / threads;
+  Matrix<T> scratch(threads, s.B * Cell::kGates * per_thread);
+#pragma omp parallel num_threads(threads)
+  {
+    const Index k = omp_get_thread_num();
+    const Index u0 = s.H * k / threads, u1 = s.H * (k + 1) / threads;
+    forward_steps<Cell>(s, w, buf, 0, s.B, u0, u1 - u0, scratch.row(k).data(), [] {
+#pragma omp barrier
+    });
+  }
 }
 
 // The serial part of backward for batch entries [b0, b0 + n): dZ_t for every step (into dz_all)

@@ -22,14 +22,18 @@ inline void set_num_threads(int n) { thread_setting().store(std::max(1, n)); }
 // Below this many flops per thread a parallel region (~2 us) costs more than it saves.
 constexpr double kMinFlopsPerThread = 2e5;
 
+// Threads worth using for `flops` of work spread over `items` independent items.
+inline int threads_for(Index items, double flops) {
+  const Index by_work = static_cast<Index>(flops / kMinFlopsPerThread);
+  return static_cast<int>(std::max<Index>(1, std::min<Index>({num_threads(), items, by_work})));
+}
+
 // Calls fn(begin, end) on contiguous chunks of [0, n), one chunk per thread, using no more
 // threads than there are items or than `flops` (the whole job's work) justifies. Chunk
 // boundaries depend only on n and the thread count, so results repeat run to run.
 template <typename Fn>
 void parallel_chunks(Index n, double flops, Fn&& fn) {
-  const Index by_work = static_cast<Index>(flops / kMinFlopsPerThread);
-  const int threads =
-      static_cast<int>(std::max<Index>(1, std::min<Index>({num_threads(), n, by_work})));
+  const int threads = threads_for(n, flops);
   if (threads == 1) {
     fn(Index{0}, n);
     return;

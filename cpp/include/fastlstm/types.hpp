@@ -35,6 +35,12 @@ ConstMatMap<T> map(const T* data, Index rows, Index cols) {
   return map(data, rows, cols, cols);
 }
 
+// Columns [c0, c0 + n) of a strided window, as a window of its own.
+template <typename M>
+auto cols(M m, Index c0, Index n) {
+  return map(m.data() + c0, m.rows(), n, m.outerStride());
+}
+
 template <typename T>
 Eigen::Map<const Vector<T>> row_vector(const T* data, Index n) {
   return Eigen::Map<const Vector<T>>(data, n);
