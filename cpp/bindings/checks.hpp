@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "fastlstm/types.hpp"
+
 namespace fastlstm::bindings {
 
 namespace py = pybind11;
@@ -125,6 +127,31 @@ Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
   Array<T> aligned = aligned_empty<T>(shape);
   std::memcpy(aligned.mutable_data(), converted.data(), sizeof(T) * converted.size());
   return aligned;
+}
+
+// H from recurrent_kernel (H, 4H), checked against kernel (I, 4H) and bias (4H,). I comes from x
+// when a sequence is given (input_size >= 0), else from the kernel.
+template <typename T>
+SeqShape check_lstm_weights(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias,
+                            py::ssize_t input_size = -1) {
+  expect_ndim(recurrent, "recurrent_kernel", 2, "(hidden, 4*hidden)");
+  SeqShape s;
+  s.H = recurrent.shape(0);
+  if (s.H < 1) {
+    throw std::invalid_argument(
+        "recurrent_kernel: expected shape (hidden, 4*hidden) with hidden >= 1, got " +
+        shape_str(recurrent));
+  }
+  const py::ssize_t G = 4 * s.H;
+  expect_shape(recurrent, "recurrent_kernel", {s.H, G}, "(hidden, 4*hidden)");
+  if (input_size < 0) {
+    expect_ndim(kernel, "kernel", 2, "(input, 4*hidden)");
+    input_size = kernel.shape(0);
+  }
+  s.I = input_size;
+  expect_shape(kernel, "kernel", {s.I, G}, "(input, 4*hidden) to match x and recurrent_kernel");
+  expect_shape(bias, "bias", {G}, "(4*hidden,) to match recurrent_kernel");
+  return s;
 }
 
 }  // namespace fastlstm::bindings

@@ -13,6 +13,7 @@ namespace py = pybind11;
 namespace fastlstm::bindings {
 void register_lstm(py::module_& m);
 void register_cpu(py::module_& m);
+void register_stream(py::module_& m);
 }  // namespace fastlstm::bindings
 
 PYBIND11_MODULE(FASTLSTM_MODULE, m) {
@@ -33,5 +34,6 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
       },
       py::arg("n"), "Set the threads one call of the core may use.");
   fastlstm::bindings::register_lstm(m);
+  fastlstm::bindings::register_stream(m);
   fastlstm::bindings::register_cpu(m);
 }

@@ -15,37 +15,12 @@ namespace {
 
 using Shape = std::vector<py::ssize_t>;
 
-// H from recurrent_kernel (H, 4H), checked against kernel (I, 4H) and bias (4H,). I comes from x
-// when a sequence is given (input_size >= 0), else from the kernel.
-template <typename T>
-SeqShape check_weights(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias,
-                       py::ssize_t input_size = -1) {
-  expect_ndim(recurrent, "recurrent_kernel", 2, "(hidden, 4*hidden)");
-  SeqShape s;
-  s.H = recurrent.shape(0);
-  if (s.H < 1) {
-    throw std::invalid_argument(
-        "recurrent_kernel: expected shape (hidden, 4*hidden) with hidden >= 1, got " +
-        shape_str(recurrent));
-  }
-  const py::ssize_t G = 4 * s.H;
-  expect_shape(recurrent, "recurrent_kernel", {s.H, G}, "(hidden, 4*hidden)");
-  if (input_size < 0) {
-    expect_ndim(kernel, "kernel", 2, "(input, 4*hidden)");
-    input_size = kernel.shape(0);
-  }
-  s.I = input_size;
-  expect_shape(kernel, "kernel", {s.I, G}, "(input, 4*hidden) to match x and recurrent_kernel");
-  expect_shape(bias, "bias", {G}, "(4*hidden,) to match recurrent_kernel");
-  return s;
-}
-
 // Sizes from x (3-D) and the weights, checked against each other.
 template <typename T>
 SeqShape check_sizes(const Array<T>& x, const Array<T>& kernel, const Array<T>& recurrent,
                      const Array<T>& bias, bool time_major) {
   expect_ndim(x, "x", 3, time_major ? "(time, batch, input)" : "(batch, time, input)");
-  SeqShape s = check_weights(kernel, recurrent, bias, x.shape(2));
+  SeqShape s = check_lstm_weights(kernel, recurrent, bias, x.shape(2));
   s.time_major = time_major;
   s.B = x.shape(time_major ? 1 : 0);
   s.T = x.shape(time_major ? 0 : 1);
@@ -186,113 +161,6 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
   return py::make_tuple(dx, dkernel, drecurrent, dbias, dh0, dc0);
 }
 
-// One timestep per call. The weights are copied in, so later changes to the caller's arrays do
-// not reach a running stream. A mutex makes concurrent steps on one stream safe (they serialise).
-template <typename T>
-class StreamBinding {
- public:
-  StreamBinding(const py::handle& kernel_obj, const py::handle& recurrent_obj,
-                const py::handle& bias_obj, py::ssize_t batch)
-      : StreamBinding(as_array<T>(kernel_obj, "kernel"),
-                      as_array<T>(recurrent_obj, "recurrent_kernel"), as_array<T>(bias_obj, "bias"),
-                      batch) {}
-
-  py::ssize_t batch() const { return core_.batch(); }
-  py::ssize_t input_size() const { return core_.input_size(); }
-  py::ssize_t hidden_size() const { return core_.hidden_size(); }
-
-  // x: (B, I). Returns h_t (B, H), written into `out` when one is given (no allocation).
-  py::object step(const py::handle& x_obj, const py::handle& out_obj) {
-    const auto x = as_array<T>(x_obj, "x_t", /*align=*/false);  // the core copies it in
-    expect_shape(x, "x_t", {batch(), input_size()}, "(batch, input)");
-    Array<T> out;
-    if (out_obj.is_none()) {
-      out = Array<T>({batch(), hidden_size()});
-    } else {
-      if (!py::isinstance<Array<T>>(out_obj)) {
-        throw py::type_error(std::string("out: expected a C-contiguous ") +
-                             std::string(py::str(py::dtype::of<T>())) + " array, got " +
-                             describe(out_obj));
-      }
-      out = py::reinterpret_borrow<Array<T>>(out_obj);
-      expect_shape(out, "out", {batch(), hidden_size()}, "(batch, hidden)");
-      if (!out.writeable()) throw std::invalid_argument("out: the array is read-only");
-    }
-    {
-      py::gil_scoped_release nogil;
-      std::lock_guard<std::mutex> lock(mu_);
-      core_.step(x.data());
-      std::memcpy(out.mutable_data(), core_.h(), sizeof(T) * out.size());
-    }
-    return std::move(out);
-  }
-
-  py::tuple state() {
-    Array<T> h({batch(), hidden_size()}), c({batch(), hidden_size()});
-    std::lock_guard<std::mutex> lock(mu_);
-    std::memcpy(h.mutable_data(), core_.h(), sizeof(T) * h.size());
-    std::memcpy(c.mutable_data(), core_.c(), sizeof(T) * c.size());
-    return py::make_tuple(h, c);
-  }
-
-  // Sets (h, c); None for either means zeros. `name` is the argument's name in messages.
-  void set_state(const py::handle& h_obj, const py::handle& c_obj, const std::string& name) {
-    const auto h = optional_state(h_obj, (name + "[0]").c_str());
-    const auto c = optional_state(c_obj, (name + "[1]").c_str());
-    const size_t bytes = sizeof(T) * batch() * hidden_size();
-    std::lock_guard<std::mutex> lock(mu_);
-    h ? (void)std::memcpy(core_.h(), h->data(), bytes) : (void)std::memset(core_.h(), 0, bytes);
-    c ? (void)std::memcpy(core_.c(), c->data(), bytes) : (void)std::memset(core_.c(), 0, bytes);
-  }
-
- private:
-  std::optional<Array<T>> optional_state(const py::handle& obj, const char* name) const {
-    if (obj.is_none()) return std::nullopt;
-    auto a = as_array<T>(obj, name);
-    expect_shape(a, name, {batch(), hidden_size()}, "(batch, hidden)");
-    return a;
-  }
-
-  StreamBinding(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias,
-                py::ssize_t batch)
-      : core_(make_core(kernel, recurrent, bias, batch)) {}
-
-  static LstmStream<T> make_core(const Array<T>& kernel, const Array<T>& recurrent,
-                                 const Array<T>& bias, py::ssize_t batch) {
-    if (batch < 1) {
-      throw std::invalid_argument("batch_size: expected a positive integer, got " +
-                                  std::to_string(batch));
-    }
-    const SeqShape s = check_weights(kernel, recurrent, bias);
-    try {
-      return LstmStream<T>({kernel.data(), recurrent.data(), bias.data()}, batch, s.I, s.H);
-    } catch (const std::bad_alloc&) {
-      throw std::invalid_argument("batch_size: " + std::to_string(batch) +
-                                  " streams do not fit in memory");
-    }
-  }
-
-  std::mutex mu_;
-  LstmStream<T> core_;
-};
-
-template <typename T>
-void register_stream(py::module_& m, const char* name) {
-  using S = StreamBinding<T>;
-  py::class_<S>(m, name)
-      .def(py::init<const py::handle&, const py::handle&, const py::handle&, py::ssize_t>(),
-           py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("batch_size"))
-      .def_property_readonly("batch_size", &S::batch)
-      .def_property_readonly("input_size", &S::input_size)
-      .def_property_readonly("units", &S::hidden_size)
-      .def("step", &S::step, py::arg("x_t"), py::arg("out") = py::none(),
-           "Advance one timestep. x_t: (batch, input). Returns h_t (batch, units); with `out` "
-           "given, h_t is written into it and nothing is allocated.")
-      .def("state", &S::state, "A copy of the carried state (h, c), each (batch, units).")
-      .def("set_state", &S::set_state, py::arg("h"), py::arg("c"), py::arg("name") = "state",
-           "Set the carried state; None for either means zeros.");
-}
-
 }  // namespace
 
 void register_lstm(py::module_& m) {
@@ -324,8 +192,6 @@ void register_lstm(py::module_& m) {
       },
       py::arg("saved"), py::arg("dy"), py::arg("dh"), py::arg("dc"), py::arg("time_major"),
       "Backward through lstm_forward. Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0).");
-  register_stream<float>(m, "LstmStreamF32");
-  register_stream<double>(m, "LstmStreamF64");
 }
 
 }  // namespace fastlstm::bindings
