@@ -1,75 +1,41 @@
-"""Bad input never crashes: it works with a documented result or raises a ValueError/TypeError
-whose message names the argument, what was expected and what arrived.
-
-Covers lstm, lstm_forward, lstm_backward, LSTMStream and layers.LSTM. Working cases are compared
-with the NumPy oracle or with the same call on clean input.
+"""Bad input to lstm, lstm_forward and lstm_backward: wrong shapes, dtypes and memory layouts,
+empty batches and zero-length sequences, NaN and inf. Working cases are compared with the NumPy
+oracle or with the same call on clean input.
 """
 
 from __future__ import annotations
 
 import pickle
-import re
 
 import numpy as np
 import pytest
 
+from badinput import (
+    DTYPES,
+    FORWARDS,
+    WEIGHTS,
+    B,
+    G,
+    H,
+    I,
+    T,
+    assert_outputs_same,
+    assert_same,
+    bad_kinds,
+    call,
+    raises,
+    reference,
+    shape_of,
+    strided,
+    tol,
+)
 from conftest import make_problem
-from fastlstm import LSTMCache, LSTMStream, lstm, lstm_backward, lstm_forward, oracle
-from fastlstm.layers import LSTM
-
-B, T, I, H = 3, 4, 5, 6  # distinct, so that every size in a message is unambiguous
-G = 4 * H
-WEIGHTS = ("kernel", "recurrent_kernel", "bias")
-FORWARDS = pytest.mark.parametrize("fn", [lstm, lstm_forward], ids=["lstm", "lstm_forward"])
-DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64])
+from fastlstm import LSTMCache, lstm, lstm_backward, lstm_forward, oracle
 
 
 @pytest.fixture
 def p():
     return make_problem(B, T, I, H)
-
-
-def raises(exc, name: str, expected: str, got: str):
-    """pytest.raises for a message "<name>: expected ...<expected>... got ...<got>"."""
-    pattern = rf"{re.escape(name)}: expected\b.*{re.escape(expected)}.*\bgot\b.*{re.escape(got)}"
-    return pytest.raises(exc, match=pattern)
-
-
-def call(fn, p, time_major=False, **changes):
-    """fn(x, kernel, recurrent_kernel, bias, (h0, c0)) with some arguments replaced."""
-    a = {**p, **changes}
-    state = (a["h0"], a["c0"])
-    return fn(a["x"], a["kernel"], a["recurrent_kernel"], a["bias"], state, time_major=time_major)
-
-
-def reference(p, **changes):
-    """The oracle's (y, h, c) for batch-major x."""
-    a = {**p, **changes}
-    x = np.swapaxes(np.asarray(a["x"], dtype=np.float64), 0, 1)
-    w = [np.asarray(a[n], dtype=np.float64) for n in (*WEIGHTS, "h0", "c0")]
-    y, h, c, _ = oracle.forward(x, *w)
-    return np.swapaxes(y, 0, 1), h, c
-
-
-def tol(dtype) -> float:
-    return 1e-5 if np.dtype(dtype) == np.float32 else 1e-12
-
-
-def assert_same(actual, expected):
-    """Same dtype and shape, equal values (NaN where expected has NaN)."""
-    assert actual.dtype == expected.dtype
-    np.testing.assert_allclose(actual, expected, rtol=0, atol=tol(expected.dtype))
-
-
-def assert_outputs_same(a, b):
-    """Two (y, (h, c), ...) results agree."""
-    assert_same(a[0], b[0])
-    assert_same(a[1][0], b[1][0])
-    assert_same(a[1][1], b[1][1])
-
-
-def shape_of(*dims) -> str:
-    return "(" + ", ".join(map(str, dims)) + ("," if len(dims) == 1 else "") + ")"
 
 
 # -- wrong ndim and mismatched sizes ---------------------------------------------------------
@@ -223,16 +189,6 @@ def test_nested_lists_work(fn, p):
     assert_outputs_same(out, expected)
 
 
-def bad_kinds(value):
-    """(array, how its dtype appears in the message) for complex, object and string data."""
-    v = np.asarray(value)
-    return [
-        (v.astype(np.complex128), "complex128"),
-        (v.astype(object), "object"),
-        (v.astype(str), "<U"),
-    ]
-
-
 @FORWARDS
 @pytest.mark.parametrize("arg", ["x", "kernel", "recurrent_kernel", "bias", "h0", "c0"])
 @pytest.mark.parametrize("kind", [0, 1, 2], ids=["complex", "object", "str"])
@@ -253,12 +209,6 @@ def test_non_arrays_raise_type_error(fn, p, value, got):
 
 
 # -- memory layout ---------------------------------------------------------------------------
-
-
-def strided(a):
-    """A non-contiguous view with a's values: every other element of a doubled last axis."""
-    big = np.repeat(a, 2, axis=-1)
-    return big[..., ::2]
 
 
 LAYOUTS = {
@@ -370,13 +320,6 @@ def test_empty_batch(steps):
         np.testing.assert_array_equal(getattr(g, name), np.zeros_like(p[name]))
 
 
-def test_layer_zero_length_sequence_returns_zero_state():
-    layer = LSTM(H, return_state=True, seed=0)
-    out, h, c = layer(np.zeros((B, 0, I)))
-    for a in (out, h, c):
-        np.testing.assert_array_equal(a, np.zeros((B, H), dtype=np.float32))
-
-
 # -- NaN and inf -----------------------------------------------------------------------------
 
 
@@ -429,20 +372,6 @@ def test_nan_in_backward_stays_in_its_batch_row(dtype):
         assert_same(g.x[b], clean.x[b])
         assert_same(g.h0[b], clean.h0[b])
         assert_same(g.c0[b], clean.c0[b])
-
-
-def test_nan_in_stream_stays_in_its_row_and_reset_clears_it(p):
-    stream, clean = (LSTMStream(*(p[n] for n in WEIGHTS), batch_size=B) for _ in range(2))
-    x_t = p["x"][:, 0].copy()
-    x_t[0, 1] = np.nan
-    h = stream.step(x_t)
-    want = clean.step(p["x"][:, 0])
-    assert np.isnan(h[0]).all()
-    assert np.isnan(stream.state[1][0]).all()
-    assert_same(h[1:], want[1:])
-    stream.reset()
-    clean.reset()
-    assert_same(stream.step(p["x"][:, 1]), clean.step(p["x"][:, 1]))
 
 
 # -- lstm_backward ---------------------------------------------------------------------------
@@ -572,399 +501,3 @@ def test_backward_integer_dy_equals_float(fwd):
     g, want = lstm_backward(cache, dy), lstm_backward(cache, dy.astype(np.float64))
     for name in g._fields:
         assert_same(getattr(g, name), getattr(want, name))
-
-
-# -- LSTMStream ------------------------------------------------------------------------------
-
-
-def weights(p, **changes):
-    a = {**p, **changes}
-    return [a[n] for n in WEIGHTS]
-
-
-@pytest.mark.parametrize(
-    ("arg", "value", "name", "expected", "got"),
-    [
-        ("kernel", np.zeros(I * G), "kernel", "2-D array (input, 4*hidden)", shape_of(I * G)),
-        ("kernel", np.zeros((1, I, G)), "kernel", "2-D array", shape_of(1, I, G)),
-        ("kernel", np.array(1.0), "kernel", "2-D array", "()"),
-        ("recurrent_kernel", np.zeros(H * G), "recurrent_kernel", "2-D array", shape_of(H * G)),
-        ("recurrent_kernel", np.array(1.0), "recurrent_kernel", "2-D array", "()"),
-        (
-            "recurrent_kernel",
-            np.zeros((H, G + 1)),
-            "recurrent_kernel",
-            shape_of(H, G),
-            shape_of(H, G + 1),
-        ),
-        (
-            "recurrent_kernel",
-            np.zeros((H + 1, G + 4)),
-            "kernel",
-            shape_of(I, G + 4),
-            shape_of(I, G),
-        ),
-        ("kernel", np.zeros((I, G - 4)), "kernel", shape_of(I, G), shape_of(I, G - 4)),
-        ("bias", np.zeros((1, G)), "bias", shape_of(G), shape_of(1, G)),
-        ("bias", np.zeros(G - 1), "bias", shape_of(G), shape_of(G - 1)),
-    ],
-)
-def test_stream_weights_of_the_wrong_shape(p, arg, value, name, expected, got):
-    with raises(ValueError, name, expected, got):
-        LSTMStream(*weights(p, **{arg: value}), batch_size=2)
-
-
-@pytest.mark.parametrize("arg", WEIGHTS)
-@pytest.mark.parametrize("kind", [0, 1, 2], ids=["complex", "object", "str"])
-def test_stream_weights_complex_object_string(p, arg, kind):
-    bad, dtype = bad_kinds(p[arg])[kind]
-    with raises(TypeError, arg, "array of real numbers", f"dtype {dtype}"):
-        LSTMStream(*weights(p, **{arg: bad}))
-
-
-@pytest.mark.parametrize(
-    ("batch_size", "exc", "got"),
-    [
-        (0, ValueError, "0"),
-        (-2, ValueError, "-2"),
-        (2.0, TypeError, "2.0"),
-        ("2", TypeError, "'2'"),
-        (True, TypeError, "True"),
-        (None, None, None),
-    ],
-)
-def test_stream_batch_size(p, batch_size, exc, got):
-    if exc is None:  # None: the default, 1
-        assert LSTMStream(*weights(p), batch_size=batch_size).batch_size == 1
-        return
-    with raises(exc, "batch_size", "a positive integer", got):
-        LSTMStream(*weights(p), batch_size=batch_size)
-
-
-def test_stream_batch_size_too_large_to_allocate(p):
-    with pytest.raises((ValueError, MemoryError, OverflowError), match="batch_size"):
-        LSTMStream(*weights(p), batch_size=2**62)
-
-
-@pytest.mark.parametrize(
-    ("state", "batch_size", "name", "expected", "got"),
-    [
-        (lambda p: (p["h0"], p["c0"]), 2, "initial_state[0]", shape_of(2, H), shape_of(B, H)),
-        (
-            lambda p: (p["h0"], p["c0"][:, :-1]),
-            None,
-            "initial_state[1]",
-            shape_of(B, H),
-            shape_of(B, H - 1),
-        ),
-        (
-            lambda p: (p["h0"][:1], p["c0"]),
-            None,
-            "initial_state[1]",
-            shape_of(1, H),
-            shape_of(B, H),
-        ),
-        (lambda p: (p["h0"], p["c0"] + 0j), None, "initial_state[1]", "real numbers", "complex128"),
-    ],
-)
-def test_stream_initial_state_of_the_wrong_shape(p, state, batch_size, name, expected, got):
-    exc = TypeError if got == "complex128" else ValueError
-    with raises(exc, name, expected, got):
-        LSTMStream(*weights(p), state(p), batch_size=batch_size)
-
-
-@pytest.fixture
-def stream(p):
-    """A float64 stream of batch B, stepped once so that its state is not zero."""
-    s = LSTMStream(*weights(p), (p["h0"], p["c0"]))
-    s.step(p["x"][:, 0])
-    return s
-
-
-def assert_state_unchanged(stream, before):
-    for a, b in zip(stream.state, before):
-        np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize(
-    "x_t",
-    [np.zeros((B, I + 1)), np.zeros((B + 1, I)), np.zeros(I), np.zeros((1, B, I))],
-    ids=["I", "B", "1-D", "3-D"],
-)
-def test_stream_step_wrong_shape_changes_nothing(stream, x_t):
-    before = stream.state
-    with raises(ValueError, "x_t", f"{shape_of(B, I)} (batch, input)", shape_of(*x_t.shape)):
-        stream.step(x_t)
-    assert_state_unchanged(stream, before)
-
-
-@pytest.mark.parametrize("kind", [0, 1, 2], ids=["complex", "object", "str"])
-def test_stream_step_complex_object_string(stream, p, kind):
-    bad, dtype = bad_kinds(p["x"][:, 1])[kind]
-    with raises(TypeError, "x_t", "array of real numbers", f"dtype {dtype}"):
-        stream.step(bad)
-
-
-@pytest.mark.parametrize(
-    ("out", "exc", "expected", "got"),
-    [
-        (np.empty((B, H), np.float32), TypeError, "float64", "float32"),
-        (np.empty((B, H), np.int64), TypeError, "float64", "int64"),
-        (np.empty((B, H + 1)), ValueError, shape_of(B, H), shape_of(B, H + 1)),
-        (np.empty(B * H), ValueError, shape_of(B, H), shape_of(B * H)),
-        (np.empty((H, B)).T, TypeError, "C-contiguous", ""),
-        (np.empty((B, 2 * H))[:, ::2], TypeError, "C-contiguous", ""),
-        ([[0.0] * H] * B, TypeError, "array", "list"),
-    ],
-    ids=["float32", "int64", "shape", "1-D", "fortran", "strided", "list"],
-)
-def test_stream_step_bad_out_changes_nothing(stream, p, out, exc, expected, got):
-    before = stream.state
-    with raises(exc, "out", expected, got):
-        stream.step(p["x"][:, 1], out=out)
-    assert_state_unchanged(stream, before)
-
-
-def test_stream_step_read_only_out(stream, p):
-    out = np.zeros((B, H))
-    out.flags.writeable = False
-    before = stream.state
-    with pytest.raises(ValueError, match=r"out: .*read-only"):
-        stream.step(p["x"][:, 1], out=out)
-    assert_state_unchanged(stream, before)
-    np.testing.assert_array_equal(out, 0)
-
-
-def test_stream_out_that_went_through_pickle(stream, p):
-    out = pickle.loads(pickle.dumps(np.zeros((B, H))))
-    clone = LSTMStream(*weights(p), stream.state)
-    assert stream.step(p["x"][:, 1], out=out) is out
-    assert_same(out, clone.step(p["x"][:, 1]))
-
-
-@pytest.mark.parametrize(
-    "convert",
-    [
-        lambda a: a.astype(np.int64),
-        lambda a: a.astype(bool),
-        np.asfortranarray,
-        strided,
-        lambda a: a.T.copy().T,
-        lambda a: a.tolist(),
-        "read-only",
-    ],
-    ids=["int", "bool", "fortran", "strided", "transposed", "list", "read-only"],
-)
-def test_stream_step_odd_inputs_equal_float(p, convert):
-    x_t = (3 * p["x"][:, 1]).astype(np.int64).astype(np.float64)  # exact as int and as bool
-    if convert == "read-only":
-        odd = x_t.copy()
-        odd.flags.writeable = False
-    else:
-        odd = convert(x_t)
-        x_t = np.asarray(odd, dtype=np.float64)
-    a, b = (LSTMStream(*weights(p), (p["h0"], p["c0"])) for _ in range(2))
-    out = np.empty((B, H))
-    assert_same(a.step(odd), b.step(x_t))
-    assert_same(a.step(odd, out=out), b.step(x_t))
-    assert_same(out, a.state[0])
-
-
-def test_stream_with_odd_weights_and_state_equals_lstm(p):
-    """Fortran, strided, list and integer weights and state are converted like lstm's."""
-    h0 = np.round(4 * p["h0"]).astype(np.int64)
-    odd = [np.asfortranarray(p["kernel"]), strided(p["recurrent_kernel"]), p["bias"].tolist()]
-    stream = LSTMStream(*odd, (h0, strided(p["c0"])))
-    assert stream.dtype == np.float64  # the kernel is float64
-    y, (h, c) = call(lstm, p, h0=h0.astype(np.float64))
-    for t in range(T):
-        assert_same(stream.step(p["x"][:, t]), y[:, t])
-    assert_same(stream.state[0], h)
-    assert_same(stream.state[1], c)
-
-
-@pytest.mark.parametrize(
-    ("state", "exc", "name", "expected", "got"),
-    [
-        (lambda p: (p["h0"][:1], p["c0"]), ValueError, "state[0]", shape_of(B, H), shape_of(1, H)),
-        (
-            lambda p: (p["h0"], p["c0"].ravel()),
-            ValueError,
-            "state[1]",
-            shape_of(B, H),
-            shape_of(B * H),
-        ),
-        (lambda p: (p["h0"], p["c0"] + 0j), TypeError, "state[1]", "real numbers", "complex128"),
-        (lambda p: (p["h0"],), TypeError, "state", "a pair (h, c)", "a tuple of length 1"),
-        (lambda p: p["h0"], TypeError, "state", "a pair (h, c)", "a ndarray of length 3"),
-    ],
-)
-@pytest.mark.parametrize("how", ["reset", "setter"])
-def test_stream_bad_state_changes_nothing(stream, p, state, exc, name, expected, got, how):
-    before = stream.state
-    with raises(exc, name, expected, got):
-        if how == "reset":
-            stream.reset(state(p))
-        else:
-            stream.state = state(p)
-    assert_state_unchanged(stream, before)
-
-
-def test_stream_reset_and_state(p):
-    stream = LSTMStream(*weights(p), batch_size=B)
-    stream.reset((p["h0"].astype(np.float32), np.asfortranarray(p["c0"])))
-    h, c = stream.state
-    assert_same(h, p["h0"].astype(np.float32).astype(np.float64))
-    assert_same(c, p["c0"])
-    h[:] = 7  # state is a copy
-    assert_same(stream.state[0], p["h0"].astype(np.float32).astype(np.float64))
-    stream.reset()
-    for a in stream.state:
-        np.testing.assert_array_equal(a, np.zeros((B, H)))
-
-
-# -- layers.LSTM -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "exc", "name", "expected", "got"),
-    [
-        ({"units": 0}, ValueError, "units", "a positive integer", "0"),
-        ({"units": -3}, ValueError, "units", "a positive integer", "-3"),
-        ({"units": 2.0}, (TypeError, ValueError), "units", "a positive integer", "2.0"),
-        ({"units": True}, (TypeError, ValueError), "units", "a positive integer", "True"),
-        ({"units": None}, (TypeError, ValueError), "units", "a positive integer", "None"),
-        ({"units": "4"}, (TypeError, ValueError), "units", "a positive integer", "'4'"),
-        ({"dtype": "int32"}, TypeError, "dtype", "float32", "int32"),
-        ({"dtype": "complex64"}, TypeError, "dtype", "float32", "complex64"),
-        ({"dtype": "float16"}, TypeError, "dtype", "float32", "float16"),
-        ({"dtype": "no-such-type"}, TypeError, "dtype", "float32", "no-such-type"),
-        ({"return_sequences": 1}, TypeError, "return_sequences", "True or False", "1"),
-        ({"return_state": "yes"}, TypeError, "return_state", "True or False", "'yes'"),
-        ({"time_major": None}, TypeError, "time_major", "True or False", "None"),
-        ({"unit_forget_bias": 0}, TypeError, "unit_forget_bias", "True or False", "0"),
-        (
-            {"kernel_initializer": "nope"},
-            ValueError,
-            "kernel_initializer",
-            "glorot_uniform",
-            "'nope'",
-        ),
-        ({"recurrent_initializer": 3}, ValueError, "recurrent_initializer", "orthogonal", "3"),
-        ({"bias_initializer": None}, ValueError, "bias_initializer", "zeros", "None"),
-    ],
-)
-def test_layer_constructor_args(kwargs, exc, name, expected, got):
-    kwargs = {"units": H, **kwargs}
-    with raises(exc, name, expected, got):
-        LSTM(**kwargs)
-
-
-@pytest.mark.parametrize("seed", ["abc", 1.5, [1, "x"]])
-def test_layer_bad_seed_names_seed(seed):
-    with pytest.raises((TypeError, ValueError), match="seed"):
-        LSTM(H, seed=seed)(np.zeros((B, T, I)))
-
-
-@pytest.fixture
-def layer(p):
-    layer = LSTM(H, dtype="float64")
-    layer.set_weights(weights(p))
-    return layer
-
-
-def assert_weights_unchanged(layer, p):
-    for a, b in zip(layer.get_weights(), weights(p)):
-        np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize(
-    ("value", "got"),
-    [
-        ("abc", "str"),
-        ({"kernel": 1}, "dict"),
-        (lambda p: weights(p)[:2], "2"),
-        (lambda p: [*weights(p), p["bias"]], "4"),
-        (None, "None"),
-    ],
-)
-def test_layer_set_weights_not_three_arrays(layer, p, value, got):
-    value = value(p) if callable(value) else value
-    with raises((TypeError, ValueError), "weights", "[kernel, recurrent_kernel, bias]", got):
-        layer.set_weights(value)
-    assert_weights_unchanged(layer, p)
-
-
-@pytest.mark.parametrize(
-    ("arg", "value", "exc", "expected", "got"),
-    [
-        ("kernel", np.zeros(G), ValueError, f"(input, {G})", shape_of(G)),
-        ("kernel", np.zeros((1, I, G)), ValueError, f"(input, {G})", shape_of(1, I, G)),
-        ("kernel", np.zeros((I, G + 1)), ValueError, shape_of(I, G), shape_of(I, G + 1)),
-        ("recurrent_kernel", np.zeros((H + 1, G)), ValueError, shape_of(H, G), shape_of(H + 1, G)),
-        ("bias", np.zeros(G + 4), ValueError, shape_of(G), shape_of(G + 4)),
-        ("bias", np.zeros(G, complex), TypeError, "real numbers", "complex128"),
-        ("recurrent_kernel", np.zeros((H, G), object), TypeError, "real numbers", "object"),
-        ("kernel", np.zeros((I, G), str), TypeError, "real numbers", "<U"),
-        ("kernel", [[1.0, 2.0], [3.0]], (TypeError, ValueError), "", ""),
-    ],
-)
-def test_layer_set_weights_bad_array_changes_nothing(layer, p, arg, value, exc, expected, got):
-    with raises(exc, arg, expected, got):
-        layer.set_weights(weights(p, **{arg: value}))
-    assert_weights_unchanged(layer, p)
-
-
-@pytest.mark.parametrize("arg", WEIGHTS)
-@pytest.mark.parametrize(
-    ("make", "exc", "expected", "got"),
-    [
-        (lambda a: a[..., :-1], ValueError, "shape", "shape"),
-        (lambda a: a[None], ValueError, "shape", "shape"),
-        (lambda a: a + 1j, TypeError, "real numbers", "complex128"),
-        (lambda a: a.astype(object), TypeError, "real numbers", "object"),
-        (lambda a: "abc", TypeError, "real numbers", "<U3"),
-    ],
-)
-def test_layer_weight_setters_reject(layer, p, arg, make, exc, expected, got):
-    value = make(p[arg])
-    if got == "shape":  # the message gives both shapes
-        expected, got = shape_of(*p[arg].shape), shape_of(*value.shape)
-    with raises(exc, arg, expected, got):
-        setattr(layer, arg, value)
-    assert_weights_unchanged(layer, p)
-
-
-def test_layer_setter_before_build():
-    with pytest.raises(ValueError, match=r"kernel: the layer has no weights yet"):
-        LSTM(H).kernel = np.zeros((I, G))
-
-
-@pytest.mark.parametrize(
-    "convert",
-    [lambda a: a.astype(np.int64), np.asfortranarray, strided, lambda a: a.tolist(), "read-only"],
-    ids=["int", "fortran", "strided", "list", "read-only"],
-)
-def test_layer_odd_weights_equal_float(p, convert):
-    exact = {n: np.round(4 * p[n]) for n in WEIGHTS}  # exact as integers
-    if convert == "read-only":
-        odd = {n: v.copy() for n, v in exact.items()}
-        for v in odd.values():
-            v.flags.writeable = False
-    else:
-        odd = {n: convert(v) for n, v in exact.items()}
-    a, b = LSTM(H, dtype="float64"), LSTM(H, dtype="float64")
-    a.set_weights([odd[n] for n in WEIGHTS])
-    b.set_weights([exact[n] for n in WEIGHTS])
-    a.kernel = odd["kernel"]
-    for w in a.get_weights():
-        assert w.dtype == np.float64
-        assert w.flags.c_contiguous
-    assert_same(a(p["x"]), b(p["x"]))
-
-
-def test_layer_call_with_the_wrong_input_size(layer, p):
-    with raises(ValueError, "kernel", shape_of(I + 1, G), shape_of(I, G)):
-        layer(np.zeros((B, T, I + 1)))
-    with raises(ValueError, "x", "3-D array (batch, time, input)", shape_of(B, I)):
-        LSTM(H)(np.zeros((B, I)))

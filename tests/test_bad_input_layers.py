@@ -1,0 +1,180 @@
+"""Bad input to layers.LSTM: constructor arguments, weights and their setters, and calls.
+A rejected call changes nothing; working cases equal the same layer with clean weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from badinput import (
+    WEIGHTS,
+    B,
+    G,
+    H,
+    I,
+    T,
+    assert_same,
+    raises,
+    shape_of,
+    strided,
+    weights,
+)
+from conftest import make_problem
+from fastlstm.layers import LSTM
+
+
+@pytest.fixture
+def p():
+    return make_problem(B, T, I, H)
+
+
+def test_layer_zero_length_sequence_returns_zero_state():
+    layer = LSTM(H, return_state=True, seed=0)
+    out, h, c = layer(np.zeros((B, 0, I)))
+    for a in (out, h, c):
+        np.testing.assert_array_equal(a, np.zeros((B, H), dtype=np.float32))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "name", "expected", "got"),
+    [
+        ({"units": 0}, ValueError, "units", "a positive integer", "0"),
+        ({"units": -3}, ValueError, "units", "a positive integer", "-3"),
+        ({"units": 2.0}, (TypeError, ValueError), "units", "a positive integer", "2.0"),
+        ({"units": True}, (TypeError, ValueError), "units", "a positive integer", "True"),
+        ({"units": None}, (TypeError, ValueError), "units", "a positive integer", "None"),
+        ({"units": "4"}, (TypeError, ValueError), "units", "a positive integer", "'4'"),
+        ({"dtype": "int32"}, TypeError, "dtype", "float32", "int32"),
+        ({"dtype": "complex64"}, TypeError, "dtype", "float32", "complex64"),
+        ({"dtype": "float16"}, TypeError, "dtype", "float32", "float16"),
+        ({"dtype": "no-such-type"}, TypeError, "dtype", "float32", "no-such-type"),
+        ({"return_sequences": 1}, TypeError, "return_sequences", "True or False", "1"),
+        ({"return_state": "yes"}, TypeError, "return_state", "True or False", "'yes'"),
+        ({"time_major": None}, TypeError, "time_major", "True or False", "None"),
+        ({"unit_forget_bias": 0}, TypeError, "unit_forget_bias", "True or False", "0"),
+        (
+            {"kernel_initializer": "nope"},
+            ValueError,
+            "kernel_initializer",
+            "glorot_uniform",
+            "'nope'",
+        ),
+        ({"recurrent_initializer": 3}, ValueError, "recurrent_initializer", "orthogonal", "3"),
+        ({"bias_initializer": None}, ValueError, "bias_initializer", "zeros", "None"),
+    ],
+)
+def test_layer_constructor_args(kwargs, exc, name, expected, got):
+    kwargs = {"units": H, **kwargs}
+    with raises(exc, name, expected, got):
+        LSTM(**kwargs)
+
+
+@pytest.mark.parametrize("seed", ["abc", 1.5, [1, "x"]])
+def test_layer_bad_seed_names_seed(seed):
+    with pytest.raises((TypeError, ValueError), match="seed"):
+        LSTM(H, seed=seed)(np.zeros((B, T, I)))
+
+
+@pytest.fixture
+def layer(p):
+    layer = LSTM(H, dtype="float64")
+    layer.set_weights(weights(p))
+    return layer
+
+
+def assert_weights_unchanged(layer, p):
+    for a, b in zip(layer.get_weights(), weights(p)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [
+        ("abc", "str"),
+        ({"kernel": 1}, "dict"),
+        (lambda p: weights(p)[:2], "2"),
+        (lambda p: [*weights(p), p["bias"]], "4"),
+        (None, "None"),
+    ],
+)
+def test_layer_set_weights_not_three_arrays(layer, p, value, got):
+    value = value(p) if callable(value) else value
+    with raises((TypeError, ValueError), "weights", "[kernel, recurrent_kernel, bias]", got):
+        layer.set_weights(value)
+    assert_weights_unchanged(layer, p)
+
+
+@pytest.mark.parametrize(
+    ("arg", "value", "exc", "expected", "got"),
+    [
+        ("kernel", np.zeros(G), ValueError, f"(input, {G})", shape_of(G)),
+        ("kernel", np.zeros((1, I, G)), ValueError, f"(input, {G})", shape_of(1, I, G)),
+        ("kernel", np.zeros((I, G + 1)), ValueError, shape_of(I, G), shape_of(I, G + 1)),
+        ("recurrent_kernel", np.zeros((H + 1, G)), ValueError, shape_of(H, G), shape_of(H + 1, G)),
+        ("bias", np.zeros(G + 4), ValueError, shape_of(G), shape_of(G + 4)),
+        ("bias", np.zeros(G, complex), TypeError, "real numbers", "complex128"),
+        ("recurrent_kernel", np.zeros((H, G), object), TypeError, "real numbers", "object"),
+        ("kernel", np.zeros((I, G), str), TypeError, "real numbers", "<U"),
+        ("kernel", [[1.0, 2.0], [3.0]], (TypeError, ValueError), "", ""),
+    ],
+)
+def test_layer_set_weights_bad_array_changes_nothing(layer, p, arg, value, exc, expected, got):
+    with raises(exc, arg, expected, got):
+        layer.set_weights(weights(p, **{arg: value}))
+    assert_weights_unchanged(layer, p)
+
+
+@pytest.mark.parametrize("arg", WEIGHTS)
+@pytest.mark.parametrize(
+    ("make", "exc", "expected", "got"),
+    [
+        (lambda a: a[..., :-1], ValueError, "shape", "shape"),
+        (lambda a: a[None], ValueError, "shape", "shape"),
+        (lambda a: a + 1j, TypeError, "real numbers", "complex128"),
+        (lambda a: a.astype(object), TypeError, "real numbers", "object"),
+        (lambda a: "abc", TypeError, "real numbers", "<U3"),
+    ],
+)
+def test_layer_weight_setters_reject(layer, p, arg, make, exc, expected, got):
+    value = make(p[arg])
+    if got == "shape":  # the message gives both shapes
+        expected, got = shape_of(*p[arg].shape), shape_of(*value.shape)
+    with raises(exc, arg, expected, got):
+        setattr(layer, arg, value)
+    assert_weights_unchanged(layer, p)
+
+
+def test_layer_setter_before_build():
+    with pytest.raises(ValueError, match=r"kernel: the layer has no weights yet"):
+        LSTM(H).kernel = np.zeros((I, G))
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [lambda a: a.astype(np.int64), np.asfortranarray, strided, lambda a: a.tolist(), "read-only"],
+    ids=["int", "fortran", "strided", "list", "read-only"],
+)
+def test_layer_odd_weights_equal_float(p, convert):
+    exact = {n: np.round(4 * p[n]) for n in WEIGHTS}  # exact as integers
+    if convert == "read-only":
+        odd = {n: v.copy() for n, v in exact.items()}
+        for v in odd.values():
+            v.flags.writeable = False
+    else:
+        odd = {n: convert(v) for n, v in exact.items()}
+    a, b = LSTM(H, dtype="float64"), LSTM(H, dtype="float64")
+    a.set_weights([odd[n] for n in WEIGHTS])
+    b.set_weights([exact[n] for n in WEIGHTS])
+    a.kernel = odd["kernel"]
+    for w in a.get_weights():
+        assert w.dtype == np.float64
+        assert w.flags.c_contiguous
+    assert_same(a(p["x"]), b(p["x"]))
+
+
+def test_layer_call_with_the_wrong_input_size(layer, p):
+    with raises(ValueError, "kernel", shape_of(I + 1, G), shape_of(I, G)):
+        layer(np.zeros((B, T, I + 1)))
+    with raises(ValueError, "x", "3-D array (batch, time, input)", shape_of(B, I)):
+        LSTM(H)(np.zeros((B, I)))
