@@ -1,0 +1,322 @@
+"""Peer benchmark: fastlstm against torch.nn.LSTM, ONNX Runtime's LSTM and a plain NumPy loop.
+
+For each configuration, every library gets the same float32 weights and input; each peer's answer
+is checked against fastlstm's before anything is timed; then the libraries are timed round robin
+(interleaved repetitions) and the table shows median µs per call and the ratio peer / fastlstm
+(> 1: fastlstm is faster). ``--json`` writes every raw time with the machine's description.
+
+    python bench/bench_peers.py            # full run, a few minutes
+    python bench/bench_peers.py --quick    # fewer repetitions, no biggest config
+    python bench/bench_peers.py --configs step-1x1x64x128,seq-1x100x64x256 --json out.json
+
+See bench/README.md for what each row means and the last results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+
+# (name, kind, B, T, I, H): a streaming service, one request, DeepBench's server shape, a small
+# batch, throughput, and two training steps. Kinds are described in peers.py.
+CONFIGS = [
+    ("step-1x1x64x128", "step", 1, 1, 64, 128),
+    ("seq-1x100x64x256", "seq", 1, 100, 64, 256),
+    ("seq-1x25x512x512", "seq", 1, 25, 512, 512),
+    ("seq-16x50x128x256", "seq", 16, 50, 128, 256),
+    ("seq-256x100x256x512", "seq", 256, 100, 256, 512),
+    ("train-64x50x64x128", "train", 64, 50, 64, 128),
+    ("train-32x100x128x512", "train", 32, 100, 128, 512),
+]
+BIGGEST = "seq-256x100x256x512"  # skipped by --quick; its NumPy loop only with --numpy-big
+PEERS_BY_KIND = {
+    "step": ["torch", "onnxruntime", "numpy"],
+    "seq": ["torch", "onnxruntime", "numpy"],
+    "train": ["torch"],
+}
+ALL_PEERS = ["torch", "onnxruntime", "numpy"]
+SHORT = {"fastlstm": "fl", "torch": "torch", "onnxruntime": "ORT", "numpy": "NumPy"}
+
+
+@dataclass
+class Case:
+    """One configuration with its data: x (B, T, I), weights, h0/c0 (step), dy (train)."""
+
+    name: str
+    kind: str
+    batch: int
+    steps: int
+    input_size: int
+    hidden: int
+    weights: dict = field(default_factory=dict)
+    x: object | None = None
+    h0: object | None = None
+    c0: object | None = None
+    dy: object | None = None
+
+    @property
+    def flops(self) -> int:
+        """Multiply-add FLOPs of the matmuls: 8·B·T·H·(I+H) forward, about 3× that to train."""
+        forward = 8 * self.batch * self.steps * self.hidden * (self.input_size + self.hidden)
+        return 3 * forward if self.kind == "train" else forward
+
+
+def make_case(config: tuple, seed: int) -> Case:
+    """The arrays for one configuration, from a seed: the same data for every library."""
+    import numpy as np
+
+    from peers import make_weights
+
+    name, kind, batch, steps, input_size, hidden = config
+    case = Case(name, kind, batch, steps, input_size, hidden)
+    case.weights = make_weights(input_size, hidden, seed)
+    rng = np.random.default_rng(seed + 1)
+    case.x = rng.standard_normal((batch, steps, input_size), dtype=np.float32)
+    if kind == "step":  # a non-zero carried state, so that the state path is checked too
+        case.h0 = np.tanh(rng.standard_normal((batch, hidden), dtype=np.float32))
+        case.c0 = rng.standard_normal((batch, hidden), dtype=np.float32)
+    if kind == "train":
+        case.dy = rng.standard_normal((batch, steps, hidden), dtype=np.float32)
+    return case
+
+
+def check_outputs(case: Case, runners: dict, tol: float) -> dict[str, float]:
+    """Each peer's max abs difference from fastlstm, scaled; exits when one exceeds ``tol``.
+
+    A difference is divided by the larger of 1 and the largest |value| of that output in fastlstm
+    (gradients summed over B·T terms grow with B·T); the worst over all outputs is returned.
+    """
+    import numpy as np
+
+    reference = runners["fastlstm"].output
+    errors = {}
+    for lib, runner in runners.items():
+        if lib == "fastlstm":
+            continue
+        worst = 0.0
+        for key, ref in reference.items():
+            got = np.asarray(runner.output[key])
+            if got.shape != ref.shape:
+                sys.exit(f"{case.name}: {lib} {key} has shape {got.shape}, fastlstm {ref.shape}")
+            scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
+            err = float(np.max(np.abs(got - ref))) / scale if ref.size else 0.0
+            if not err <= tol:  # also catches NaN
+                sys.exit(
+                    f"{case.name}: {lib} and fastlstm disagree on {key}: max abs difference "
+                    f"{err * scale:.3g} > allowed {tol * scale:.3g} (= tol × max(1, max |value|))."
+                    " Not timing wrong answers."
+                )
+            worst = max(worst, err)
+        errors[lib] = worst
+    return errors
+
+
+def peers_for(case: Case, args) -> list[str]:
+    """The peers timed for ``case``: by kind, minus the NumPy loop on the biggest config."""
+    peers = [p for p in PEERS_BY_KIND[case.kind] if p in args.peers]
+    if case.name == BIGGEST and not args.numpy_big and "numpy" in peers:
+        peers.remove("numpy")
+    return peers
+
+
+def run_case(case: Case, args) -> dict:
+    """Set up, check and time every library on one case; returns its raw and summary figures."""
+    from peers import LIBRARIES
+    from timing import interleave, median
+
+    libs = ["fastlstm", *peers_for(case, args)]
+    runners = {lib: LIBRARIES[lib](case, args.threads) for lib in libs}
+    errors = check_outputs(case, runners, args.tol)
+    calls = {lib: runner.call for lib, runner in runners.items()}
+    timed = interleave(calls, args.reps, args.min_time, args.warmup, args.settle)
+    medians = {lib: median(times) for lib, times in timed["times_us"].items()}
+    ratios = {lib: medians[lib] / medians["fastlstm"] for lib in libs if lib != "fastlstm"}
+    return {
+        "config": case.name,
+        "kind": case.kind,
+        "shape": {"B": case.batch, "T": case.steps, "I": case.input_size, "H": case.hidden},
+        "flops": case.flops,
+        "fastlstm_gflops": case.flops / medians["fastlstm"] / 1e3,
+        "max_scaled_error": errors,
+        "median_us": medians,
+        "ratio_vs_fastlstm": ratios,
+        **timed,
+    }
+
+
+def _cell(value: float | None, ratio: bool = False) -> str:
+    """A table cell: µs with thousands separators, a ratio to 2 decimals, "–" where not run."""
+    if value is None:
+        return "–"
+    return f"{value:.2f}" if ratio else f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def table_header() -> list[str]:
+    """Column names: config, median µs per library, ratios peer / fastlstm, fastlstm GFLOP/s."""
+    times = [f"{SHORT[lib]} µs" for lib in ["fastlstm", *ALL_PEERS]]
+    ratios = [f"{SHORT[lib]}/fl" for lib in ALL_PEERS]
+    return ["config (B×T×I×H)", *times, *ratios, "fl GFLOP/s"]
+
+
+def table_row(result: dict) -> list[str]:
+    """One table row for one case's result."""
+    medians, ratios = result["median_us"], result["ratio_vs_fastlstm"]
+    times = [_cell(medians.get(lib)) for lib in ["fastlstm", *ALL_PEERS]]
+    rel = [_cell(ratios.get(lib), ratio=True) for lib in ALL_PEERS]
+    return [result["config"], *times, *rel, f"{result['fastlstm_gflops']:.1f}"]
+
+
+def print_row(cells: list[str], widths: list[int], markdown: bool) -> None:
+    """Print one row, left-aligned config and right-aligned numbers, as Markdown or plain."""
+    padded = [cells[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:])]
+    print(("| " + " | ".join(padded) + " |") if markdown else "  ".join(padded), flush=True)
+
+
+def _loads(values) -> str:
+    """Load averages as "0.12, 0.34, 0.56"."""
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def parse_args(argv: list[str] | None = None):
+    """Command-line options; see --help."""
+    names = [c[0] for c in CONFIGS]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="threads for torch, ONNX Runtime and NumPy's BLAS "
+        "(default: CPUs available to this process)",
+    )
+    parser.add_argument(
+        "--reps", type=int, help="timed repetitions per library (default 15, 5 with --quick)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"fewer repetitions and shorter measurements; skip {BIGGEST}",
+    )
+    parser.add_argument(
+        "--configs",
+        help="comma-separated config names to run (default: all). Names: " + ", ".join(names),
+    )
+    parser.add_argument(
+        "--peers",
+        default=",".join(ALL_PEERS),
+        help="comma-separated peers to time beside fastlstm (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--numpy-big", action="store_true", help=f"also time the (slow) NumPy loop on {BIGGEST}"
+    )
+    parser.add_argument(
+        "--min-time",
+        type=float,
+        help="seconds one measurement lasts at least; "
+        "short calls are batched (default 0.02, 0.005 with --quick)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        help="seconds to pause between measurements, so that the previous library's idle "
+        "threads stop spinning before the next one runs (default 0.25, 0.2 with --quick)",
+    )
+    parser.add_argument("--warmup", type=int, default=2, help="untimed calls per library first")
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=1e-4,
+        help="allowed max abs difference from fastlstm, times max(1, max |value|)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for weights and data")
+    parser.add_argument("--json", metavar="PATH", help="write all raw and summary figures here")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    args.reps = args.reps or (5 if args.quick else 15)
+    args.min_time = args.min_time or (0.005 if args.quick else 0.02)
+    args.settle = args.settle if args.settle is not None else (0.2 if args.quick else 0.25)
+    args.peers = [p for p in args.peers.split(",") if p]
+    if set(args.peers) - set(ALL_PEERS):
+        parser.error(f"--peers: unknown {sorted(set(args.peers) - set(ALL_PEERS))}")
+    chosen = args.configs.split(",") if args.configs else names
+    unknown = [c for c in chosen if c not in names]
+    if unknown:
+        parser.error(f"--configs: unknown {unknown}; choose from {names}")
+    if args.quick and not args.configs:
+        chosen = [c for c in chosen if c != BIGGEST]
+    args.configs = [c for c in CONFIGS if c[0] in chosen]
+    return args
+
+
+def set_thread_env(threads: int) -> None:
+    """Thread counts for BLAS and OpenMP pools, set before numpy, torch or fastlstm load them."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the options, set thread counts, run every chosen config, print and save the table."""
+    args = parse_args(argv)
+    set_thread_env(args.threads)
+    from peers import apply_threads
+    from timing import machine_info
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    threading_note = apply_threads(args.threads)
+    info = machine_info(repo, args.threads)
+    info["fastlstm_threading"] = threading_note
+    commit = f"{info['commit']}{' + uncommitted changes' if info['dirty'] else ''}"
+    print(f"{info['cpu_model']}, {info['cpus_available']} CPUs available; commit {commit}")
+    print(
+        f"fastlstm {info['fastlstm']} (SIMD {info['fastlstm_simd_level']}); torch {info['torch']}; "
+        f"onnxruntime {info['onnxruntime']}; numpy {info['numpy']}"
+    )
+    print(f"threads: torch, ONNX Runtime, NumPy BLAS = {args.threads}; {threading_note}")
+    print(
+        f"median µs per call over {args.reps} interleaved reps; X/fl = X / fastlstm "
+        "(> 1: fastlstm faster)\n"
+    )
+    header = table_header()
+    widths = [max(len(header[0]), *(len(c[0]) for c in args.configs))]
+    widths += [max(len(h), 9) for h in header[1:]]
+    print_row(header, widths, args.markdown)
+    if args.markdown:
+        print(
+            "|"
+            + "|".join(
+                ":" + "-" * (w + 1) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)
+            )
+            + "|"
+        )
+    load_before = os.getloadavg()
+    results = []
+    for config in args.configs:
+        result = run_case(make_case(config, args.seed), args)
+        results.append(result)
+        print_row(table_row(result), widths, args.markdown)
+    load = {"before": load_before, "after": os.getloadavg()}
+    print(
+        f"\nload average (1, 5, 15 min) before: {_loads(load['before'])}; after: "
+        f"{_loads(load['after'])} (this run adds up to --threads; more: other work shared the CPUs)"
+    )
+    if args.json:
+        settings = {k: v for k, v in vars(args).items() if k not in ("configs", "json")}
+        settings["configs"] = [c[0] for c in args.configs]
+        report = {
+            "machine": info,
+            "load_average": load,
+            "settings": settings,
+            "results": results,
+        }
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
