@@ -1,6 +1,6 @@
 """Timing and machine description for the peer benchmark.
 
-Timing follows habit 9 of STYLE.md: warm up, then interleave — each repetition runs every library
+Timing: warm up, then interleave — each repetition runs every library
 once, in turn, so that a slow spell of a shared machine hits all of them alike — and summarise by
 the median. Calls shorter than ``min_time`` are run in a batch of ``inner`` calls per measurement
 (as timeit does) and the measurement divided by ``inner``.
