@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "fastlstm/small_gemm.hpp"
 #include "fastlstm/threads.hpp"
 #include "fastlstm/types.hpp"
 
@@ -59,16 +60,17 @@ struct BackwardBuffers {
 };
 
 // Forward over the whole sequence, after the input projection, for batch entries [b0, b0 + n)
-// and hidden units [u0, u0 + m) (all four gates of each). One thread either walks a block of the
-// batch through all units, or (small batches) a block of the units for the whole batch; then
-// `zk` is its (n, G*m) scratch for its gates, and `sync` is a barrier after each step so that
-// every thread sees the whole h_t before step t + 1.
+// and hidden units [u0, u0 + m) (all gates of each). One thread either walks a block of the batch
+// through all units, or (small batches) a block of the units for the whole batch. `r_units` is
+// the recurrent kernel's columns for those units, (H, G*m), gate blocks side by side (for all
+// units, R itself). Then `zk` is the thread's (n, G*m) scratch for its gates, and `sync` a
+// barrier after each step so that every thread sees the whole h_t before step t + 1.
 template <typename Cell, typename T, typename Sync>
-void forward_steps(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& buf, Index b0,
+void forward_steps(const SeqShape& s, const T* r_units, const ForwardBuffers<T>& buf, Index b0,
                    Index n, Index u0, Index m, T* zk, Sync&& sync) {
   const Index H = s.H, GH = Cell::kGates * s.H;
   const bool all_units = m == H;
-  const auto R = map(w.recurrent, H, GH);
+  const auto R = map(r_units, H, Cell::kGates * m);
   const auto h0 = map(buf.h0 + b0 * H, n, H);
   const auto c0 = map(buf.c0 + b0 * H, n, H);
   auto h_last = cols(map(buf.h_last + b0 * H, n, H), u0, m);
@@ -81,16 +83,11 @@ void forward_steps(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<
   for (Index t = 0; t < s.T; ++t) {
     auto Z = s.step(buf.gates, GH, t, b0, n);
     const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), H, t - 1, b0, n);
-    if (all_units) {
-      Z.noalias() += h_prev * R;
-    } else {  // this thread's units of each gate: its slice of R stays in its own cache
-      for (Index g = 0; g < Cell::kGates; ++g) {
-        auto zg = map(zk + g * m, n, m, Cell::kGates * m);
-        zg = cols(Z, g * H + u0, m);
-        zg.noalias() += h_prev * cols(R, g * H + u0, m);
-      }
-    }
     auto z = all_units ? Z : map(zk, n, Cell::kGates * m);
+    if (!all_units) {  // gather this thread's units of each gate
+      for (Index g = 0; g < Cell::kGates; ++g) cols(z, g * m, m) = cols(Z, g * H + u0, m);
+    }
+    step_product(h_prev, R, z);
     // Inference keeps c_t only in c_last, updated in place; training keeps every c_t.
     const auto c_prev = t == 0 ? cols(c0, u0, m)
                         : buf.c_all
@@ -129,18 +126,25 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& bu
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
     parallel_chunks(s.B, step_flops, [&](Index b0, Index b1) {
-      forward_steps<Cell>(s, w, buf, b0, b1 - b0, 0, s.H, static_cast<T*>(nullptr), no_sync);
+      forward_steps<Cell>(s, w.recurrent, buf, b0, b1 - b0, 0, s.H, static_cast<T*>(nullptr),
+                          no_sync);
     });
     return;
   }
-  // Small batch: each thread owns a block of hidden units and meets the others once per step.
-  const Index per_thread = (s.H + threads - 1) / threads;
-  Matrix<T> scratch(threads, s.B * Cell::kGates * per_thread);
+  // Small batch: each thread owns a block of hidden units and meets the others once per step. It
+  // copies its columns of R into one contiguous block first: read row after row, R's columns for
+  // a few units are short runs a page apart, which the prefetchers do not follow; the block
+  // streams, and stays in the thread's own cache for every step.
+  const Index per_thread = (s.H + threads - 1) / threads, G = Cell::kGates;
+  Matrix<T> r_units(threads, s.H * G * per_thread), scratch(threads, s.B * G * per_thread);
 #pragma omp parallel num_threads(threads)
   {
     const Index k = omp_get_thread_num();
-    const Index u0 = s.H * k / threads, u1 = s.H * (k + 1) / threads;
-    forward_steps<Cell>(s, w, buf, 0, s.B, u0, u1 - u0, scratch.row(k).data(), [] {
+    const Index u0 = s.H * k / threads, m = s.H * (k + 1) / threads - u0;
+    const auto R = map(w.recurrent, s.H, GH);
+    auto mine = map(r_units.row(k).data(), s.H, G * m);
+    for (Index g = 0; g < G; ++g) cols(mine, g * m, m) = cols(R, g * s.H + u0, m);
+    forward_steps<Cell>(s, r_units.row(k).data(), buf, 0, s.B, u0, m, scratch.row(k).data(), [] {
 #pragma omp barrier
     });
   }
@@ -148,12 +152,12 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& bu
 
 // The serial part of backward for batch entries [b0, b0 + n): dZ_t for every step (into dz_all)
 // and the running dh, dc, which end as dL/dh0 and dL/dc0. Also gathers h_{t-1} into h_prev, rows
-// in dZ's order, so that dR is one GEMM afterwards.
+// in dZ's order, so that dR is one GEMM afterwards. recurrent_t is R^T, (G*H, H) row-major.
 template <typename Cell, typename T>
-void backward_steps(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf,
+void backward_steps(const SeqShape& s, const T* recurrent_t, const BackwardBuffers<T>& buf,
                     T* dz_all, T* h_prev, Index b0, Index n) {
   const Index H = s.H, GH = Cell::kGates * s.H;
-  const auto R = map(w.recurrent, H, GH);
+  const auto Rt = map(recurrent_t, GH, H);
   auto dh = map(buf.dh0 + b0 * H, n, H);  // dL/dh_t from the steps after t
   auto dc = map(buf.dc0 + b0 * H, n, H);  // dL/dc_t
   if (buf.dh_last)
@@ -173,7 +177,8 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const BackwardBuffer
     auto dz = s.step(dz_all, GH, t, b0, n);
     Cell::backward(s.step(buf.gates, GH, t, b0, n), c_prev, s.step(buf.c_all, H, t, b0, n),
                    map(static_cast<const T*>(dh_t.data()), n, H), dc, dz, map(tc.data(), n, H));
-    dh.noalias() = dz * R.transpose();
+    dh.setZero();
+    step_product(map(static_cast<const T*>(dz.data()), n, GH, dz.outerStride()), Rt, dh);
     s.step(h_prev, H, t, b0, n) =
         t == 0 ? map(buf.h0 + b0 * H, n, H) : s.step(buf.y, H, t - 1, b0, n);
   }
@@ -183,8 +188,9 @@ template <typename Cell, typename T>
 void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
   const Index H = s.H, GH = Cell::kGates * s.H, rows = s.rows();
   Matrix<T> dz_all(rows, GH), h_prev(rows, H);
+  const Matrix<T> recurrent_t = map(w.recurrent, H, GH).transpose();  // row-major R^T for the steps
   parallel_chunks(s.B, 2.0 * s.T * s.B * H * GH, [&](Index b0, Index b1) {
-    backward_steps<Cell>(s, w, buf, dz_all.data(), h_prev.data(), b0, b1 - b0);
+    backward_steps<Cell>(s, recurrent_t.data(), buf, dz_all.data(), h_prev.data(), b0, b1 - b0);
   });
   if (s.T == 0) return;
 

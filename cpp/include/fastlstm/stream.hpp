@@ -3,6 +3,7 @@
 #pragma once
 
 #include "fastlstm/sequence.hpp"
+#include "fastlstm/small_gemm.hpp"
 #include "fastlstm/types.hpp"
 
 namespace fastlstm {
@@ -34,7 +35,7 @@ class Stream {
     auto z = map(z_.data(), B, GH);
     z.noalias() = x_ * K_;
     z.rowwise() += b_;
-    z.noalias() += h_ * R_;  // reads h_{t-1} before the cell overwrites it
+    step_product(map(static_cast<const T*>(h_.data()), B, H), map(R_.data(), H, GH), z);
     auto c = map(c_.data(), B, H);
     Cell::forward(z, map(static_cast<const T*>(c_.data()), B, H), c, map(h_.data(), B, H));
   }

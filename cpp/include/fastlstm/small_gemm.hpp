@@ -1,0 +1,119 @@
+// C += A * B for the few rows of a recurrent step (n = batch rows per thread, typically <= 16).
+//
+// Eigen's GEMM packs B into a blocked copy on every call. For a recurrent step B is the whole
+// recurrent kernel R (H, G*H) and A has only a handful of rows, so that copy costs as much as the
+// product. Here B is read where it lies: for a strip of columns, each row of B is loaded once into
+// registers and multiplied with every row of A (broadcast), so B streams from cache exactly once
+// per call and nothing is copied. Written with Eigen's packet primitives, so each ISA module gets
+// its own vector width (SSE, AVX2, AVX-512, NEON).
+#pragma once
+
+#include <Eigen/Core>
+
+#include "fastlstm/types.hpp"
+
+namespace fastlstm {
+
+namespace small_gemm_detail {
+
+using Eigen::internal::padd;
+using Eigen::internal::pload1;
+using Eigen::internal::ploadu;
+using Eigen::internal::pmadd;
+using Eigen::internal::pset1;
+using Eigen::internal::pstoreu;
+
+template <typename T>
+using Packet = typename Eigen::internal::packet_traits<T>::type;
+template <typename T>
+constexpr int kLanes = Eigen::internal::unpacket_traits<Packet<T>>::size;
+
+// C[0:MR, 0:NP*L] += A[0:MR, 0:K] * B[0:K, 0:NP*L]; MR*NP accumulators stay in registers.
+template <int MR, int NP, typename T>
+inline void block(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc, Index K) {
+  using P = Packet<T>;
+  constexpr int L = kLanes<T>;
+  P acc[MR][NP];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NP; ++j) acc[i][j] = pset1<P>(T(0));
+  for (Index k = 0; k < K; ++k) {
+    P b[NP];
+    for (int j = 0; j < NP; ++j) b[j] = ploadu<P>(B + k * ldb + j * L);
+    for (int i = 0; i < MR; ++i) {
+      const P a = pset1<P>(A[i * lda + k]);
+      for (int j = 0; j < NP; ++j) acc[i][j] = pmadd(a, b[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NP; ++j) {
+      T* c = C + i * ldc + j * L;
+      pstoreu(c, padd(ploadu<P>(c), acc[i][j]));
+    }
+}
+
+// Rows [0, MR) of C over all N columns: strips of NP packets, the rest in strips half as wide
+// (so that a narrow slice still keeps several accumulators busy), the last columns as scalars.
+template <int MR, int NP, typename T>
+inline void rows(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc, Index K, Index N) {
+  constexpr int L = kLanes<T>;
+  Index c = 0;
+  for (; c + NP * L <= N; c += NP * L) block<MR, NP>(A, lda, B + c, ldb, C + c, ldc, K);
+  if constexpr (NP > 1) {
+    rows<MR, NP / 2>(A, lda, B + c, ldb, C + c, ldc, K, N - c);
+  } else {
+    for (; c < N; ++c) {
+      for (int i = 0; i < MR; ++i) {
+        T sum = 0;
+        for (Index k = 0; k < K; ++k) sum += A[i * lda + k] * B[k * ldb + c];
+        C[i * ldc + c] += sum;
+      }
+    }
+  }
+}
+
+}  // namespace small_gemm_detail
+
+// Packets per strip: enough accumulators to hide the FMA latency, few enough to stay in the
+// vector registers (32 with AVX-512, 16 with AVX2, SSE and NEON).
+constexpr int kStrip = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 4 : 2;
+
+// C (n, N) += A (n, K) * B (K, N); row-major, row strides lda, ldb, ldc. Blocks of 8 rows x
+// kStrip/2 packets (each B load feeds 8 rows), then 4 x kStrip; fewer rows take wider strips so
+// that the accumulator count stays up.
+template <typename T>
+void small_gemm(Index n, Index N, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
+                Index ldc) {
+  using namespace small_gemm_detail;
+  Index r = 0;
+  for (; r + 8 <= n; r += 8) rows<8, kStrip / 2>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
+  for (; r + 4 <= n; r += 4) rows<4, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
+  switch (n - r) {
+    case 3:
+      rows<3, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
+      break;
+    case 2:
+      rows<2, 2 * kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
+      break;
+    case 1:
+      rows<1, 4 * kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
+      break;
+    default:
+      break;
+  }
+}
+
+// c += a * b on strided windows: small_gemm where it measured faster than Eigen's GEMM (with 32
+// vector registers up to 64 rows; with 16, for 2 to 4 rows), Eigen's GEMM elsewhere.
+template <typename A, typename B, typename C>
+void step_product(const A& a, const B& b, C&& c) {
+  const Index n = a.rows();
+  const bool small = kStrip == 4 ? n <= 64 : (n >= 2 && n <= 4);
+  if (small) {
+    small_gemm(n, b.cols(), a.cols(), a.data(), a.outerStride(), b.data(), b.outerStride(),
+               c.data(), c.outerStride());
+  } else {
+    c.noalias() += a * b;
+  }
+}
+
+}  // namespace fastlstm
