@@ -54,9 +54,11 @@ def test_forward_backward_match_oracle(sizes, with_state, time_major, dtype):
     assert_close(y, to_layout(y_ref), dtype, "y")
     assert_close(h, h_ref, dtype, "h")
     assert_close(c, c_ref, dtype, "c")
-    y2, (_h2, c2) = fastlstm.lstm(*args, time_major=time_major)
-    np.testing.assert_array_equal(y2, y)  # inference and training paths agree exactly
-    np.testing.assert_array_equal(c2, c)
+    # Inference adds x_t*K per step, training takes it from one GEMM: equal up to rounding.
+    y2, (h2, c2) = fastlstm.lstm(*args, time_major=time_major)
+    assert_close(y2, to_layout(y_ref), dtype, "y (inference)")
+    assert_close(h2, h_ref, dtype, "h (inference)")
+    assert_close(c2, c_ref, dtype, "c (inference)")
 
     g = fastlstm.lstm_backward(cache, to_layout(dy), (dh, dc))
     dx_ref = grads_ref[0].transpose(1, 0, 2)

@@ -88,3 +88,35 @@ def test_small_batch_split_over_hidden_units_matches_oracle(B, threads):
         *zip(grads[1:], expected[1:]),
     ]:
         np.testing.assert_allclose(actual, ref, rtol=0, atol=1e-12)
+
+
+def misaligned_copy(a, offset):
+    """a copied to an address `offset` elements past a 64-byte boundary."""
+    raw = np.empty(a.size + 64, a.dtype)
+    start = (-raw.ctypes.data % 64) // a.itemsize + offset
+    out = raw[start : start + a.size].reshape(a.shape)
+    out[...] = a
+    return out
+
+
+@pytest.mark.parametrize(("B", "H"), [(1, 64), (3, 40), (32, 48)])
+def test_identical_whatever_the_input_alignment(B, H):
+    """Large inputs are used where they lie (not copied to aligned memory): results must not depend
+    on where NumPy placed them."""
+    p = make_problem(B, 12, 40, H, dtype=np.float32, seed=B)
+    first = (
+        train_step(p)
+        + fastlstm.lstm(p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))[
+            1
+        ]
+    )
+    for offset in (1, 3, 7):
+        q = {k: misaligned_copy(v, offset) for k, v in p.items()}
+        again = (
+            train_step(q)
+            + fastlstm.lstm(
+                q["x"], q["kernel"], q["recurrent_kernel"], q["bias"], (q["h0"], q["c0"])
+            )[1]
+        )
+        for a, b in zip(again, first):
+            np.testing.assert_array_equal(a, b)

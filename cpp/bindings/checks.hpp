@@ -60,6 +60,8 @@ namespace fastlstm::bindings {
 // unaligned vector loops, and scalar and vector paths round differently, so without this the same
 // call could give different last bits depending on where NumPy placed its arrays.
 constexpr std::size_t kAlign = 64;
+// Inputs with at least this many elements are used where they are (see as_array).
+constexpr py::ssize_t kAlignCopyLimit = 4096;
 
 inline bool is_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % kAlign == 0; }
 
@@ -122,7 +124,13 @@ Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
                          std::string(py::str(a.dtype())) + " to " +
                          std::string(py::str(py::dtype::of<T>())));
   }
-  if (!align || converted.size() == 0 || is_aligned(converted.data())) return converted;
+  // Large inputs only meet Eigen's packed GEMM (which copies them into aligned blocks anyway), the
+  // small GEMM (unaligned loads, no peeling) and exact elementwise copies and sums, none of which
+  // depends on alignment; copying them would cost more than the call (megabytes of weights).
+  if (!align || converted.size() == 0 || converted.size() >= kAlignCopyLimit ||
+      is_aligned(converted.data())) {
+    return converted;
+  }
   std::vector<py::ssize_t> shape(converted.shape(), converted.shape() + converted.ndim());
   Array<T> aligned = aligned_empty<T>(shape);
   std::memcpy(aligned.mutable_data(), converted.data(), sizeof(T) * converted.size());

@@ -70,7 +70,8 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
   auto y = aligned_empty<T>(seq_shape(s, s.H));
   auto h = aligned_empty<T>({s.B, s.H});
   auto c = aligned_empty<T>({s.B, s.H});
-  auto gates = aligned_empty<T>(seq_shape(s, 4 * s.H));
+  // Training keeps the gates and every c_t for backward; inference keeps neither.
+  auto gates = aligned_empty<T>(training ? seq_shape(s, 4 * s.H) : Shape{0});
   auto c_all = aligned_empty<T>(training ? seq_shape(s, s.H) : Shape{0});
   const Weights<T> w{kernel.data(), recurrent.data(), bias.data()};
   const ForwardBuffers<T> buf{x.data(),
@@ -79,7 +80,7 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
                               y.mutable_data(),
                               h.mutable_data(),
                               c.mutable_data(),
-                              gates.mutable_data(),
+                              training ? gates.mutable_data() : nullptr,
                               training ? c_all.mutable_data() : nullptr};
   {
     py::gil_scoped_release nogil;

@@ -1,7 +1,8 @@
 // The sequence walk: one time loop shared by every cell. A cell (lstm_cell.hpp) supplies the gate
 // math; the walk does the GEMMs and the bookkeeping:
-//   forward:  Z = X*K + b for all timesteps at once (one GEMM), then per step Z_t += h_{t-1}*R
-//             (one GEMM) and the cell's fused gate update.
+//   forward:  per step Z_t = x_t*K + b + h_{t-1}*R and the cell's fused gate update. x*K + b is
+//             one GEMM over all timesteps, into the gates that training keeps for backward;
+//             inference with a large T*B adds x_t*K per step instead and keeps no such buffer.
 //   backward: per step only the serial part, dZ_t from the cell and dh_{t-1} = dZ_t*R^T; then
 //             dX, dK, dR and db as single GEMMs over all timesteps.
 // Buffers are (T*B, cols) row-major in the caller's row order (see SeqShape).
@@ -33,8 +34,9 @@ struct ForwardBuffers {
   T* y;         // (T*B, H) out: h_t for every step
   T* h_last;    // (B, H) out: h_T
   T* c_last;    // (B, H) out: c_T
-  T* gates;     // (T*B, G*H) scratch; out: the activated gates, which backward needs
-  T* c_all;     // (T*B, H) out: c_t for every step, for backward; nullptr for inference
+  // Training only (both nullptr for inference): what backward needs.
+  T* gates;  // (T*B, G*H) out: the activated gates
+  T* c_all;  // (T*B, H) out: c_t for every step
 };
 
 template <typename T>
@@ -59,18 +61,36 @@ struct BackwardBuffers {
   T* dc0;         // (B, H)
 };
 
-// Forward over the whole sequence, after the input projection, for batch entries [b0, b0 + n)
-// and hidden units [u0, u0 + m) (all gates of each). One thread either walks a block of the batch
-// through all units, or (small batches) a block of the units for the whole batch. `r_units` is
-// the recurrent kernel's columns for those units, (H, G*m), gate blocks side by side (for all
-// units, R itself). Then `zk` is the thread's (n, G*m) scratch for its gates, and `sync` a
-// barrier after each step so that every thread sees the whole h_t before step t + 1.
+// The weights for a block of hidden units [u0, u0 + m), all gates of each: kernel (I, G*m),
+// recurrent (H, G*m), bias (G*m), gate blocks side by side. For all units, the weights themselves.
+template <typename T>
+struct UnitWeights {
+  const T* kernel;
+  const T* recurrent;
+  const T* bias;
+  Index u0, m;
+};
+
+// Copies the columns of units [u0, u0 + m) of a (rows, G*H) matrix into a (rows, G*m) one.
+template <int G, typename T>
+void gather_units(const T* src, Index rows, Index H, Index u0, Index m, T* dst) {
+  const auto from = map(src, rows, G * H);
+  auto to = map(dst, rows, G * m);
+  for (Index g = 0; g < G; ++g) cols(to, g * m, m) = cols(from, g * H + u0, m);
+}
+
+// Forward over the whole sequence for batch entries [b0, b0 + n) and the units of `u`. One thread
+// either walks a block of the batch through all units, or (small batches) a block of the units
+// for the whole batch; then `sync` is a barrier after each step so that every thread sees the
+// whole h_t before step t + 1. `zk` is the thread's (n, G*m) scratch for its gates.
 template <typename Cell, typename T, typename Sync>
-void forward_steps(const SeqShape& s, const T* r_units, const ForwardBuffers<T>& buf, Index b0,
-                   Index n, Index u0, Index m, T* zk, Sync&& sync) {
-  const Index H = s.H, GH = Cell::kGates * s.H;
+void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuffers<T>& buf,
+                   Index b0, Index n, T* zk, Sync&& sync) {
+  constexpr Index G = Cell::kGates;
+  const Index H = s.H, GH = G * s.H, u0 = u.u0, m = u.m;
+  // precomputed: buf.gates holds x_t*K + b for every step; training: keep gates and every c_t.
+  const bool precomputed = buf.gates != nullptr, training = buf.c_all != nullptr;
   const bool all_units = m == H;
-  const auto R = map(r_units, H, Cell::kGates * m);
   const auto h0 = map(buf.h0 + b0 * H, n, H);
   const auto c0 = map(buf.c0 + b0 * H, n, H);
   auto h_last = cols(map(buf.h_last + b0 * H, n, H), u0, m);
@@ -81,70 +101,87 @@ void forward_steps(const SeqShape& s, const T* r_units, const ForwardBuffers<T>&
     return;
   }
   for (Index t = 0; t < s.T; ++t) {
-    auto Z = s.step(buf.gates, GH, t, b0, n);
-    const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), H, t - 1, b0, n);
-    auto z = all_units ? Z : map(zk, n, Cell::kGates * m);
-    if (!all_units) {  // gather this thread's units of each gate
-      for (Index g = 0; g < Cell::kGates; ++g) cols(z, g * m, m) = cols(Z, g * H + u0, m);
+    // z_t = x_t*K + b (from the input GEMM when precomputed) + h_{t-1}*R, this thread's units.
+    auto z = precomputed && all_units ? s.step(buf.gates, GH, t, b0, n) : map(zk, n, G * m);
+    if (!precomputed) {
+      z.rowwise() = row_vector(u.bias, G * m);
+      step_product(s.step(buf.x, s.I, t, b0, n), map(u.kernel, s.I, G * m), z);
+    } else if (!all_units) {
+      for (Index g = 0; g < G; ++g)
+        cols(z, g * m, m) = cols(s.step(buf.gates, GH, t, b0, n), g * H + u0, m);
     }
-    step_product(h_prev, R, z);
+    const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), H, t - 1, b0, n);
+    step_product(h_prev, map(u.recurrent, H, G * m), z);
     // Inference keeps c_t only in c_last, updated in place; training keeps every c_t.
     const auto c_prev = t == 0 ? cols(c0, u0, m)
-                        : buf.c_all
+                        : training
                             ? cols(s.step(static_cast<const T*>(buf.c_all), H, t - 1, b0, n), u0, m)
                             : map(static_cast<const T*>(c_last.data()), n, m, H);
-    auto c = buf.c_all ? cols(s.step(buf.c_all, H, t, b0, n), u0, m) : c_last;
+    auto c = training ? cols(s.step(buf.c_all, H, t, b0, n), u0, m) : c_last;
     Cell::forward(z, c_prev, c, cols(s.step(buf.y, H, t, b0, n), u0, m));
-    if (!all_units && buf.c_all) {  // training: backward reads the activated gates from Z
-      for (Index g = 0; g < Cell::kGates; ++g) cols(Z, g * H + u0, m) = cols(z, g * m, m);
+    if (training && !all_units) {  // backward reads the activated gates from the gates buffer
+      for (Index g = 0; g < G; ++g)
+        cols(s.step(buf.gates, GH, t, b0, n), g * H + u0, m) = cols(z, g * m, m);
     }
     sync();
   }
   h_last = cols(s.step(static_cast<const T*>(buf.y), H, s.T - 1, b0, n), u0, m);
-  if (buf.c_all) c_last = cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
+  if (training) c_last = cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
 }
 
 // Batches smaller than this many rows per thread split the hidden units instead of the batch:
 // then R is read once per step in total, from the caches of all cores, instead of once per thread.
 constexpr Index kMinRowsPerThread = 4;
 
+// Inference computes the input projection for all timesteps at once (as training does) while its
+// buffer stays this small; beyond, it adds x_t*K per step and keeps no (T*B, G*H) buffer at all.
+constexpr double kMaxProjectionBytes = 8 << 20;
+
 template <typename Cell, typename T>
-void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& buf) {
-  const Index GH = Cell::kGates * s.H;
-  // Input projection for every timestep at once, the part of the work that is not serial: one
-  // GEMM per thread over a block of rows.
-  const double flops = 2.0 * s.rows() * s.I * GH;
-  parallel_chunks(s.rows(), flops, [&](Index r0, Index r1) {
-    auto Z = map(buf.gates + r0 * GH, r1 - r0, GH);
-    Z.noalias() = map(buf.x + r0 * s.I, r1 - r0, s.I) * map(w.kernel, s.I, GH);
-    Z.rowwise() += row_vector(w.bias, GH);
-  });
-  const double step_flops = 2.0 * s.T * s.B * s.H * GH;
-  const int threads = threads_for(s.B * s.H, step_flops);
-  const auto no_sync = [] {};
+void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in) {
+  constexpr Index G = Cell::kGates;
+  const Index H = s.H, GH = G * s.H;
+  ForwardBuffers<T> buf = in;
+  Matrix<T> projection;
+  if (!buf.gates && double(s.rows()) * GH * sizeof(T) <= kMaxProjectionBytes) {
+    projection.resize(s.rows(), GH);
+    buf.gates = projection.data();
+  }
+  if (buf.gates) {  // the input projection for every timestep at once, one GEMM a thread
+    parallel_chunks(s.rows(), 2.0 * s.rows() * s.I * GH, [&](Index r0, Index r1) {
+      auto Z = map(buf.gates + r0 * GH, r1 - r0, GH);
+      Z.noalias() = map(buf.x + r0 * s.I, r1 - r0, s.I) * map(w.kernel, s.I, GH);
+      Z.rowwise() += row_vector(w.bias, GH);
+    });
+  }
+  const double flops = 2.0 * s.T * s.B * H * (s.I + H) * G;
+  const int threads = threads_for(s.B * H, flops);
   if (threads == 1 || s.B >= kMinRowsPerThread * threads) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
-    parallel_chunks(s.B, step_flops, [&](Index b0, Index b1) {
-      forward_steps<Cell>(s, w.recurrent, buf, b0, b1 - b0, 0, s.H, static_cast<T*>(nullptr),
-                          no_sync);
+    const UnitWeights<T> all{w.kernel, w.recurrent, w.bias, 0, H};
+    parallel_chunks(s.B, flops, [&](Index b0, Index b1) {
+      Matrix<T> zk(buf.gates ? 0 : b1 - b0, GH);  // z_t when there is no precomputed projection
+      forward_steps<Cell>(s, all, buf, b0, b1 - b0, zk.data(), [] {});
     });
     return;
   }
   // Small batch: each thread owns a block of hidden units and meets the others once per step. It
-  // copies its columns of R into one contiguous block first: read row after row, R's columns for
-  // a few units are short runs a page apart, which the prefetchers do not follow; the block
-  // streams, and stays in the thread's own cache for every step.
-  const Index per_thread = (s.H + threads - 1) / threads, G = Cell::kGates;
-  Matrix<T> r_units(threads, s.H * G * per_thread), scratch(threads, s.B * G * per_thread);
+  // copies its columns of the weights into contiguous blocks first: read row after row, the
+  // columns of a few units are short runs a page apart, which the prefetchers do not follow; the
+  // blocks stream, and stay in the thread's own cache for every step.
+  const Index most = (H + threads - 1) / threads;
+  Matrix<T> weights(threads, (s.I + H + 1) * G * most), scratch(threads, s.B * G * most);
 #pragma omp parallel num_threads(threads)
   {
     const Index k = omp_get_thread_num();
-    const Index u0 = s.H * k / threads, m = s.H * (k + 1) / threads - u0;
-    const auto R = map(w.recurrent, s.H, GH);
-    auto mine = map(r_units.row(k).data(), s.H, G * m);
-    for (Index g = 0; g < G; ++g) cols(mine, g * m, m) = cols(R, g * s.H + u0, m);
-    forward_steps<Cell>(s, r_units.row(k).data(), buf, 0, s.B, u0, m, scratch.row(k).data(), [] {
+    const Index u0 = H * k / threads, m = H * (k + 1) / threads - u0;
+    T* mine = weights.row(k).data();
+    gather_units<G>(w.kernel, s.I, H, u0, m, mine);
+    gather_units<G>(w.recurrent, H, H, u0, m, mine + s.I * G * m);
+    gather_units<G>(w.bias, 1, H, u0, m, mine + (s.I + H) * G * m);
+    const UnitWeights<T> units{mine, mine + s.I * G * m, mine + (s.I + H) * G * m, u0, m};
+    forward_steps<Cell>(s, units, buf, 0, s.B, scratch.row(k).data(), [] {
 #pragma omp barrier
     });
   }

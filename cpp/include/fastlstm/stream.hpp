@@ -33,8 +33,9 @@ class Stream {
     // Copied into an aligned buffer first: Eigen's rounding depends on alignment (see bindings).
     x_ = map(x, B, input_size());
     auto z = map(z_.data(), B, GH);
-    z.noalias() = x_ * K_;
-    z.rowwise() += b_;
+    z.rowwise() = b_;
+    step_product(map(static_cast<const T*>(x_.data()), B, input_size()),
+                 map(K_.data(), K_.rows(), GH), z);
     step_product(map(static_cast<const T*>(h_.data()), B, H), map(R_.data(), H, GH), z);
     auto c = map(c_.data(), B, H);
     Cell::forward(z, map(static_cast<const T*>(c_.data()), B, H), c, map(h_.data(), B, H));
