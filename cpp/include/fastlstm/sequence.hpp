@@ -205,7 +205,7 @@ void backward_steps(const SeqShape& s, const T* recurrent_t, const BackwardBuffe
     dc = map(buf.dc_last + b0 * H, n, H);
   else
     dc.setZero();
-  Matrix<T> dh_t(n, H), tc(n, H);
+  Matrix<T> dh_t(n, H);
   auto dh_t_map = map(dh_t.data(), n, H);
   for (Index t = s.T - 1; t >= 0; --t) {
     dh_t_map = dh;
@@ -213,7 +213,7 @@ void backward_steps(const SeqShape& s, const T* recurrent_t, const BackwardBuffe
     const auto c_prev = t == 0 ? map(buf.c0 + b0 * H, n, H) : s.step(buf.c_all, H, t - 1, b0, n);
     auto dz = s.step(dz_all, GH, t, b0, n);
     Cell::backward(s.step(buf.gates, GH, t, b0, n), c_prev, s.step(buf.c_all, H, t, b0, n),
-                   map(static_cast<const T*>(dh_t.data()), n, H), dc, dz, map(tc.data(), n, H));
+                   map(static_cast<const T*>(dh_t.data()), n, H), dc, dz);
     dh.setZero();
     step_product(map(static_cast<const T*>(dz.data()), n, GH, dz.outerStride()), Rt, dh);
     s.step(h_prev, H, t, b0, n) =
@@ -231,21 +231,28 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   });
   if (s.T == 0) return;
 
-  // Weight and input gradients: single GEMMs over all timesteps, split across threads by rows
-  // of dX and by columns (gate units) of dK, dR and db.
+  // Weight and input gradients: single GEMMs over all timesteps, each split across threads by
+  // rows of its result (so that every element is the same dot product whatever the split).
   const auto dZ = map(static_cast<const T*>(dz_all.data()), rows, GH);
   const auto X = map(buf.x, rows, s.I);
+  const auto Hp = map(static_cast<const T*>(h_prev.data()), rows, H);
   parallel_chunks(rows, 2.0 * rows * GH * s.I, [&](Index r0, Index r1) {
     map(buf.dx + r0 * s.I, r1 - r0, s.I).noalias() +=
         dZ.middleRows(r0, r1 - r0) * map(w.kernel, s.I, GH).transpose();
   });
-  parallel_chunks(GH, 2.0 * rows * GH * (s.I + H), [&](Index c0, Index c1) {
-    const auto dZ_cols = dZ.middleCols(c0, c1 - c0);
-    map(buf.dkernel + c0, s.I, c1 - c0, GH).noalias() += X.transpose() * dZ_cols;
-    map(buf.drecurrent + c0, H, c1 - c0, GH).noalias() +=
-        map(static_cast<const T*>(h_prev.data()), rows, H).transpose() * dZ_cols;
-    map(buf.dbias + c0, 1, c1 - c0) += dZ_cols.colwise().sum();
+  parallel_chunks(s.I + H, 2.0 * rows * GH * (s.I + H), [&](Index r0, Index r1) {
+    const Index k0 = std::min(r0, s.I), k1 = std::min(r1, s.I);  // rows of dK, then of dR
+    if (k1 > k0) {
+      map(buf.dkernel + k0 * GH, k1 - k0, GH).noalias() +=
+          X.middleCols(k0, k1 - k0).transpose() * dZ;
+    }
+    if (r1 > s.I) {
+      const Index h0 = std::max(r0, s.I) - s.I, h1 = r1 - s.I;
+      map(buf.drecurrent + h0 * GH, h1 - h0, GH).noalias() +=
+          Hp.middleCols(h0, h1 - h0).transpose() * dZ;
+    }
   });
+  map(buf.dbias, 1, GH) += dZ.colwise().sum();
 }
 
 }  // namespace fastlstm

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <cmath>
 
 #include "fastlstm/types.hpp"
 
@@ -26,7 +27,19 @@ using Eigen::internal::pstoreu;
 template <typename T>
 using Packet = typename Eigen::internal::packet_traits<T>::type;
 template <typename T>
-constexpr int kLanes = Eigen::internal::unpacket_traits<Packet<T>>::size;
+constexpr int kLanes = Eigen::internal::packet_traits<T>::size;
+
+// a * b + c rounded as one vector lane of pmadd rounds it: fused where the ISA fuses (FMA, NEON
+// on aarch64), else twice. So an element of C gets the same bits whether it falls in a vector
+// strip or in the scalar tail, and results do not depend on how rows and columns are split.
+template <typename T>
+inline T madd(T a, T b, T c) {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+  return std::fma(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
 
 // C[0:MR, 0:NP*L] += A[0:MR, 0:K] * B[0:K, 0:NP*L]; MR*NP accumulators stay in registers.
 template <int MR, int NP, typename T>
@@ -64,7 +77,7 @@ inline void rows(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc, 
     for (; c < N; ++c) {
       for (int i = 0; i < MR; ++i) {
         T sum = 0;
-        for (Index k = 0; k < K; ++k) sum += A[i * lda + k] * B[k * ldb + c];
+        for (Index k = 0; k < K; ++k) sum = madd(A[i * lda + k], B[k * ldb + c], sum);
         C[i * ldc + c] += sum;
       }
     }
