@@ -31,6 +31,18 @@ CONFIGS = [
     ("train-64x50x64x128", "train", 64, 50, 64, 128),
     ("train-32x100x128x512", "train", 32, 100, 128, 512),
 ]
+# The speed targets at 2 threads: fastlstm at least `ratio` times as fast as `peer` ("best": the
+# faster of torch and ONNX Runtime). The throughput row also asks for 90% of NumPy's matmul rate.
+TARGETS = {
+    "step-1x1x64x128": [("onnxruntime", 5.0), ("torch", 30.0)],
+    "seq-1x100x64x256": [("onnxruntime", 2.0)],
+    "seq-1x25x512x512": [("onnxruntime", 2.0)],
+    "seq-16x50x128x256": [("best", 1.2)],
+    "seq-256x100x256x512": [("best", 1.0)],
+    "train-64x50x64x128": [("torch", 1.25)],
+    "train-32x100x128x512": [("torch", 1.2)],
+}
+MATMUL_SHARE = 0.9  # of NumPy's float32 matmul GFLOP/s, on the throughput row
 BIGGEST = "seq-256x100x256x512"  # skipped by --quick; its NumPy loop only with --numpy-big
 PEERS_BY_KIND = {
     "step": ["torch", "onnxruntime", "numpy"],
@@ -154,19 +166,60 @@ def _cell(value: float | None, ratio: bool = False) -> str:
     return f"{value:.2f}" if ratio else f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
+def check_targets(result: dict, matmul_gflops: float | None) -> tuple[str, str]:
+    """The row's targets in words and whether this run met them: "yes", "no" or "–" (a peer
+    needed for the verdict was not timed)."""
+    ratios = result["ratio_vs_fastlstm"]
+    words, verdicts = [], []
+    for peer, want in TARGETS.get(result["config"], []):
+        if peer == "best":
+            got = min((ratios[p] for p in ("torch", "onnxruntime") if p in ratios), default=None)
+        else:
+            got = ratios.get(peer)
+        words.append(f"≥{want:g}× {'best' if peer == 'best' else SHORT[peer]}")
+        verdicts.append(None if got is None else got >= want)
+    if result["config"] == BIGGEST and matmul_gflops:
+        share = result["fastlstm_gflops"] / matmul_gflops
+        result["matmul_share"] = share
+        words.append(f"≥{MATMUL_SHARE:.0%} matmul ({share:.0%})")
+        verdicts.append(share >= MATMUL_SHARE)
+    met = "–" if not verdicts or None in verdicts else ("yes" if all(verdicts) else "no")
+    result["target"], result["target_met"] = ", ".join(words), met
+    return result["target"], met
+
+
+def numpy_matmul_gflops(threads: int) -> float:
+    """NumPy's float32 matmul rate on 1024 x 1024 matrices, median of 10: the compute ceiling."""
+    import time
+
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((1024, 1024), dtype=np.float32)
+    for _ in range(3):
+        a @ a
+    times = []
+    for _ in range(10):
+        start = time.perf_counter()
+        a @ a
+        times.append(time.perf_counter() - start)
+    return 2 * 1024**3 / float(np.median(times)) / 1e9
+
+
 def table_header() -> list[str]:
-    """Column names: config, median µs per library, ratios peer / fastlstm, fastlstm GFLOP/s."""
+    """Column names: config, median µs per library, ratios peer / fastlstm, fastlstm GFLOP/s,
+    the row's targets and whether they were met."""
     times = [f"{SHORT[lib]} µs" for lib in ["fastlstm", *ALL_PEERS]]
     ratios = [f"{SHORT[lib]}/fl" for lib in ALL_PEERS]
-    return ["config (B×T×I×H)", *times, *ratios, "fl GFLOP/s"]
+    return ["config (B×T×I×H)", *times, *ratios, "fl GFLOP/s", "target", "met"]
 
 
 def table_row(result: dict) -> list[str]:
-    """One table row for one case's result."""
+    """One table row for one case's result (check_targets must have run on it)."""
     medians, ratios = result["median_us"], result["ratio_vs_fastlstm"]
     times = [_cell(medians.get(lib)) for lib in ["fastlstm", *ALL_PEERS]]
     rel = [_cell(ratios.get(lib), ratio=True) for lib in ALL_PEERS]
-    return [result["config"], *times, *rel, f"{result['fastlstm_gflops']:.1f}"]
+    gflops = f"{result['fastlstm_gflops']:.1f}"
+    return [result["config"], *times, *rel, gflops, result["target"], result["target_met"]]
 
 
 def print_row(cells: list[str], widths: list[int], markdown: bool) -> None:
@@ -278,11 +331,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"threads: torch, ONNX Runtime, NumPy BLAS = {args.threads}; {threading_note}")
     print(
         f"median µs per call over {args.reps} interleaved reps; X/fl = X / fastlstm "
-        "(> 1: fastlstm faster)\n"
+        "(> 1: fastlstm faster)"
     )
+    matmul = numpy_matmul_gflops(args.threads)
+    print(f"NumPy float32 matmul (1024³): {matmul:.0f} GFLOP/s\n")
     header = table_header()
     widths = [max(len(header[0]), *(len(c[0]) for c in args.configs))]
-    widths += [max(len(h), 9) for h in header[1:]]
+    widths += [max(len(h), 9) for h in header[1:-2]] + [30, 3]
     print_row(header, widths, args.markdown)
     if args.markdown:
         print(
@@ -296,6 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for config in args.configs:
         result = run_case(make_case(config, args.seed), args)
+        check_targets(result, matmul)
         results.append(result)
         print_row(table_row(result), widths, args.markdown)
     load = {"before": load_before, "after": os.getloadavg()}
@@ -308,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         settings["configs"] = [c[0] for c in args.configs]
         report = {
             "machine": info,
+            "numpy_matmul_gflops": matmul,
             "load_average": load,
             "settings": settings,
             "results": results,

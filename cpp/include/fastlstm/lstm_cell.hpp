@@ -4,8 +4,7 @@
 //
 // Each is one fused pass over a row, a packet at a time; the last, partial packet of a row goes
 // through the same packet code on a padded copy. So an element's value never depends on its
-// address or on how rows and units were split across threads: results are bitwise identical
-// whatever the thread count.
+// address or on how rows and units were split across threads.
 #pragma once
 
 #include <algorithm>

@@ -231,8 +231,8 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   });
   if (s.T == 0) return;
 
-  // Weight and input gradients: single GEMMs over all timesteps, each split across threads by
-  // rows of its result (so that every element is the same dot product whatever the split).
+  // Weight and input gradients: single GEMMs over all timesteps, split across threads by rows of
+  // dX and by columns (gate units) of dK, dR and db; each thread reads only its columns of dZ.
   const auto dZ = map(static_cast<const T*>(dz_all.data()), rows, GH);
   const auto X = map(buf.x, rows, s.I);
   const auto Hp = map(static_cast<const T*>(h_prev.data()), rows, H);
@@ -240,19 +240,12 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
     map(buf.dx + r0 * s.I, r1 - r0, s.I).noalias() +=
         dZ.middleRows(r0, r1 - r0) * map(w.kernel, s.I, GH).transpose();
   });
-  parallel_chunks(s.I + H, 2.0 * rows * GH * (s.I + H), [&](Index r0, Index r1) {
-    const Index k0 = std::min(r0, s.I), k1 = std::min(r1, s.I);  // rows of dK, then of dR
-    if (k1 > k0) {
-      map(buf.dkernel + k0 * GH, k1 - k0, GH).noalias() +=
-          X.middleCols(k0, k1 - k0).transpose() * dZ;
-    }
-    if (r1 > s.I) {
-      const Index h0 = std::max(r0, s.I) - s.I, h1 = r1 - s.I;
-      map(buf.drecurrent + h0 * GH, h1 - h0, GH).noalias() +=
-          Hp.middleCols(h0, h1 - h0).transpose() * dZ;
-    }
+  parallel_chunks(GH, 2.0 * rows * GH * (s.I + H), [&](Index c0, Index c1) {
+    const auto dZ_cols = dZ.middleCols(c0, c1 - c0);
+    map(buf.dkernel + c0, s.I, c1 - c0, GH).noalias() += X.transpose() * dZ_cols;
+    map(buf.drecurrent + c0, H, c1 - c0, GH).noalias() += Hp.transpose() * dZ_cols;
+    map(buf.dbias + c0, 1, c1 - c0) += dZ_cols.colwise().sum();
   });
-  map(buf.dbias, 1, GH) += dZ.colwise().sum();
 }
 
 }  // namespace fastlstm
