@@ -120,3 +120,24 @@ def test_identical_whatever_the_input_alignment(B, H):
         )
         for a, b in zip(again, first):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize(
+    ("B", "T", "I", "H"),
+    [
+        (1, 6, 8, 256),  # a thread's recurrent columns too big to pack: used where they lie
+        (2, 2100, 16, 64),  # T*B too big to project all at once: x_t*K per step, packed columns
+    ],
+)
+def test_small_batch_weight_layouts_match_oracle(B, T, I, H):
+    fastlstm.set_num_threads(2)
+    # Small weights keep the recurrence contracting, so rounding differences cannot grow over the
+    # 2100 steps and the tolerance stays tight.
+    p = make_problem(B, T, I, H, dtype=np.float64, seed=T, scale=0.1)
+    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))
+    y_ref, h_ref, c_ref, _ = oracle.forward(p["x"].transpose(1, 0, 2), *args[1:4], *args[4])
+    y, (h, c) = fastlstm.lstm(*args)
+    np.testing.assert_allclose(y, y_ref.transpose(1, 0, 2), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(h, h_ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(c, c_ref, rtol=0, atol=1e-12)

@@ -61,22 +61,56 @@ struct BackwardBuffers {
   T* dc0;         // (B, H)
 };
 
-// The weights for a block of hidden units [u0, u0 + m), all gates of each: kernel (I, G*m),
-// recurrent (H, G*m), bias (G*m), gate blocks side by side. For all units, the weights themselves.
+// Where the columns of a block of units lie in a weight matrix: panel p starts at
+// data + p * step, holds columns [p * width, (p + 1) * width) of the block (the last panel may hold
+// fewer), and its rows are `ld` apart.
+template <typename T>
+struct Panels {
+  const T* data;
+  Index width, step, ld;
+};
+
+// The weights for a block of hidden units [u0, u0 + m), all gates of each, as (rows, G*m) blocks
+// with gate blocks side by side: kernel (I rows), recurrent (H rows), bias (G*m, contiguous).
 template <typename T>
 struct UnitWeights {
-  const T* kernel;
-  const T* recurrent;
+  Panels<T> kernel, recurrent;
   const T* bias;
   Index u0, m;
 };
 
-// Copies the columns of units [u0, u0 + m) of a (rows, G*H) matrix into a (rows, G*m) one.
+// The columns of units [u0, u0 + m) of a (rows, G*H) matrix, where they lie: one panel per gate.
 template <int G, typename T>
-void gather_units(const T* src, Index rows, Index H, Index u0, Index m, T* dst) {
-  const auto from = map(src, rows, G * H);
-  auto to = map(dst, rows, G * m);
-  for (Index g = 0; g < G; ++g) cols(to, g * m, m) = cols(from, g * H + u0, m);
+Panels<T> units_in_place(const T* w, Index H, Index u0, Index m) {
+  return {w + u0, m, H, G * H};
+}
+
+// Copies the columns of units [u0, u0 + m) of a (rows, G*H) matrix into contiguous column panels
+// `panel` wide, (rows, panel) each, panel after panel: each is one sequential stream for the step
+// product, which the prefetchers follow better than short runs a row apart.
+template <int G, typename T>
+Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index panel, T* dst) {
+  const Index width = G * m;
+  for (Index r = 0; r < rows; ++r) {
+    // Column c of the block is unit c % m of gate c / m; copy runs within one gate and panel.
+    for (Index c = 0; c < width;) {
+      const Index c0 = c / panel * panel;
+      const Index run = std::min(m - c % m, std::min(c0 + panel, width) - c);
+      const T* from = src + r * G * H + (c / m) * H + u0 + c % m;
+      std::copy(from, from + run, dst + c0 * rows + r * panel + (c - c0));
+      c += run;
+    }
+  }
+  return {dst, panel, panel * rows, panel};
+}
+
+// z += a * w, w being a block of units laid out as `w` says, (rows, width) in all.
+template <typename A, typename T, typename Z>
+void panel_product(const A& a, const Panels<T>& w, Index rows, Index width, Z& z) {
+  for (Index p = 0; p * w.width < width; ++p) {
+    const Index c0 = p * w.width, pw = std::min(w.width, width - c0);
+    step_product(a, map(w.data + p * w.step, rows, pw, w.ld), cols(z, c0, pw));
+  }
 }
 
 // Forward over the whole sequence for batch entries [b0, b0 + n) and the units of `u`. One thread
@@ -105,13 +139,13 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
     auto z = precomputed && all_units ? s.step(buf.gates, GH, t, b0, n) : map(zk, n, G * m);
     if (!precomputed) {
       z.rowwise() = row_vector(u.bias, G * m);
-      step_product(s.step(buf.x, s.I, t, b0, n), map(u.kernel, s.I, G * m), z);
+      panel_product(s.step(buf.x, s.I, t, b0, n), u.kernel, s.I, G * m, z);
     } else if (!all_units) {
       for (Index g = 0; g < G; ++g)
         cols(z, g * m, m) = cols(s.step(buf.gates, GH, t, b0, n), g * H + u0, m);
     }
     const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), H, t - 1, b0, n);
-    step_product(h_prev, map(u.recurrent, H, G * m), z);
+    panel_product(h_prev, u.recurrent, H, G * m, z);
     // Inference keeps c_t only in c_last, updated in place; training keeps every c_t.
     const auto c_prev = t == 0 ? cols(c0, u0, m)
                         : training
@@ -132,6 +166,11 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
 // Batches smaller than this many rows per thread split the hidden units instead of the batch:
 // then R is read once per step in total, from the caches of all cores, instead of once per thread.
 constexpr Index kMinRowsPerThread = 4;
+// Panel width of a thread's copy of its weights: the widest strip the small GEMM takes (16
+// packets of 16 floats), so that one strip reads one contiguous panel.
+constexpr Index kPanel = 256;
+// A thread packs its recurrent columns only while they fit in its L2 with room to spare.
+constexpr double kMaxPackedBytes = 768 << 10;
 
 // Inference computes the input projection for all timesteps at once (as training does) while its
 // buffer stays this small; beyond, it adds x_t*K per step and keeps no (T*B, G*H) buffer at all.
@@ -159,28 +198,39 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   if (threads == 1 || s.B >= kMinRowsPerThread * threads) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
-    const UnitWeights<T> all{w.kernel, w.recurrent, w.bias, 0, H};
+    const UnitWeights<T> all{{w.kernel, GH, 0, GH}, {w.recurrent, GH, 0, GH}, w.bias, 0, H};
     parallel_chunks(s.B, flops, [&](Index b0, Index b1) {
       Matrix<T> zk(buf.gates ? 0 : b1 - b0, GH);  // z_t when there is no precomputed projection
       forward_steps<Cell>(s, all, buf, b0, b1 - b0, zk.data(), [] {});
     });
     return;
   }
-  // Small batch: each thread owns a block of hidden units and meets the others once per step. It
-  // copies its columns of the weights into contiguous blocks first: read row after row, the
-  // columns of a few units are short runs a page apart, which the prefetchers do not follow; the
-  // blocks stream, and stay in the thread's own cache for every step.
+  // Small batch: each thread owns a block of hidden units and meets the others once per step.
+  // Where its recurrent columns fit in its own L2, it packs them into contiguous panels first
+  // (they then stream from L2 at every step); larger ones come from L3 either way, where packing
+  // would cost more than it saves. Likewise its input columns, when x_t*K is added per step.
   const Index most = (H + threads - 1) / threads;
-  Matrix<T> weights(threads, (s.I + H + 1) * G * most), scratch(threads, s.B * G * most);
+  const bool pack = double(H) * G * most * sizeof(T) <= kMaxPackedBytes;
+  const Index packed_rows = pack ? (buf.gates ? 0 : s.I) + H : 0;
+  const Index packed_cols = (G * most + kPanel - 1) / kPanel * kPanel;
+  Matrix<T> packed(threads, packed_rows * packed_cols), bias(threads, G * most);
+  Matrix<T> scratch(threads, s.B * G * most);
 #pragma omp parallel num_threads(threads)
   {
     const Index k = omp_get_thread_num();
     const Index u0 = H * k / threads, m = H * (k + 1) / threads - u0;
-    T* mine = weights.row(k).data();
-    gather_units<G>(w.kernel, s.I, H, u0, m, mine);
-    gather_units<G>(w.recurrent, H, H, u0, m, mine + s.I * G * m);
-    gather_units<G>(w.bias, 1, H, u0, m, mine + (s.I + H) * G * m);
-    const UnitWeights<T> units{mine, mine + s.I * G * m, mine + (s.I + H) * G * m, u0, m};
+    T* mine = packed.row(k).data();
+    UnitWeights<T> units{units_in_place<G>(w.kernel, H, u0, m),
+                         units_in_place<G>(w.recurrent, H, u0, m), bias.row(k).data(), u0, m};
+    for (Index g = 0; g < G; ++g) {
+      std::copy(w.bias + g * H + u0, w.bias + g * H + u0 + m, bias.row(k).data() + g * m);
+    }
+    if (pack) {
+      units.recurrent = pack_units<G>(w.recurrent, H, H, u0, m, kPanel, mine);
+      if (!buf.gates) {
+        units.kernel = pack_units<G>(w.kernel, s.I, H, u0, m, kPanel, mine + H * packed_cols);
+      }
+    }
     forward_steps<Cell>(s, units, buf, 0, s.B, scratch.row(k).data(), [] {
 #pragma omp barrier
     });
