@@ -305,6 +305,29 @@ def parse_args(argv: list[str] | None = None):
     return args
 
 
+def extra_rows(args) -> dict:
+    """The memory and concurrency rows (extra_rows.py), printed under the table."""
+    from extra_rows import CONCURRENCY_TARGET, measure_concurrency, measure_memory
+
+    memory = measure_memory(args.threads)
+    peaks = memory["peak_mib"]
+    shape = "x".join(map(str, memory["config"]))
+    print(
+        f"\nmemory, training step {shape}: peak above imports fastlstm {peaks['fastlstm']:.0f} MiB, "
+        f"torch {peaks['torch']:.0f} MiB, ratio {memory['ratio']:.2f} "
+        f"(target ≤ 1: {'yes' if memory['ratio'] <= 1 else 'no'})"
+    )
+    concurrency = measure_concurrency(reps=3 if args.quick else 7)
+    shape = "x".join(map(str, concurrency["config"]))
+    ok = concurrency["speedup"] >= CONCURRENCY_TARGET
+    print(
+        f"concurrency, lstm {shape} with 1 thread per call: two Python threads give "
+        f"{concurrency['speedup']:.2f}x one thread's throughput "
+        f"(target ≥ {CONCURRENCY_TARGET}: {'yes' if ok else 'no'})"
+    )
+    return {"memory": memory, "concurrency": concurrency}
+
+
 def set_thread_env(threads: int) -> None:
     """Thread counts for BLAS and OpenMP pools, set before numpy, torch or fastlstm load them."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -354,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         check_targets(result, matmul)
         results.append(result)
         print_row(table_row(result), widths, args.markdown)
+    extra = extra_rows(args)
     load = {"before": load_before, "after": os.getloadavg()}
     print(
         f"\nload average (1, 5, 15 min) before: {_loads(load['before'])}; after: "
@@ -368,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average": load,
             "settings": settings,
             "results": results,
+            "extra": extra,
         }
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
