@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -31,17 +32,31 @@ inline std::string shape_str(const py::array& a) {
 }
 
 // Raise unless `a` has exactly `dims`; `meaning` names the axes, e.g. "(batch, hidden)".
-inline void expect_shape(const py::array& a, const char* name, const std::vector<py::ssize_t>& dims,
-                         const char* meaning) {
+// (Takes any sequence of sizes: an initializer list costs no allocation on the streaming path.)
+template <typename Dims>
+void expect_shape_of(const py::array& a, const char* name, const Dims& dims, const char* meaning) {
   bool ok = a.ndim() == static_cast<py::ssize_t>(dims.size());
-  for (size_t d = 0; ok && d < dims.size(); ++d) ok = a.shape(d) == dims[d];
+  py::ssize_t d = 0;
+  for (auto it = dims.begin(); ok && it != dims.end(); ++it) ok = a.shape(d++) == *it;
   if (!ok) {
     std::string want = "(";
-    for (size_t d = 0; d < dims.size(); ++d) want += (d ? ", " : "") + std::to_string(dims[d]);
+    for (auto it = dims.begin(); it != dims.end(); ++it) {
+      want += (it == dims.begin() ? "" : ", ") + std::to_string(*it);
+    }
     want += dims.size() == 1 ? ",)" : ")";
     throw std::invalid_argument(std::string(name) + ": expected shape " + want + " " + meaning +
                                 ", got " + shape_str(a));
   }
+}
+
+inline void expect_shape(const py::array& a, const char* name,
+                         std::initializer_list<py::ssize_t> dims, const char* meaning) {
+  expect_shape_of(a, name, dims, meaning);
+}
+
+inline void expect_shape(const py::array& a, const char* name, const std::vector<py::ssize_t>& dims,
+                         const char* meaning) {
+  expect_shape_of(a, name, dims, meaning);
 }
 
 inline void expect_ndim(const py::array& a, const char* name, py::ssize_t ndim,
@@ -103,6 +118,13 @@ inline std::string describe(const py::handle& obj) {
 // data raise TypeError.
 template <typename T>
 Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
+  if (py::isinstance<Array<T>>(obj)) {  // already C-contiguous T: no conversion (the hot path)
+    auto ready = py::reinterpret_borrow<Array<T>>(obj);
+    if (!align || ready.size() == 0 || ready.size() >= kAlignCopyLimit ||
+        is_aligned(ready.data())) {
+      return ready;
+    }
+  }
   py::array a;
   try {
     a = py::array::ensure(obj);

@@ -10,39 +10,46 @@ namespace fastlstm {
 
 template <typename Cell, typename T>
 class Stream {
+  static constexpr Index G = Cell::kGates;
+
  public:
-  // kernel (I, G*H), recurrent (H, G*H), bias (G*H) are copied; the state is (B, H) zeros.
+  // kernel (I, G*H), recurrent (H, G*H), bias (G*H) are copied, into contiguous column panels
+  // (what a step streams from cache, once per step: sequential reads are faster than row runs);
+  // the state is (B, H) zeros.
   Stream(const Weights<T>& w, Index B, Index I, Index H)
-      : K_(map(w.kernel, I, Cell::kGates * H)),
-        R_(map(w.recurrent, H, Cell::kGates * H)),
-        b_(row_vector(w.bias, Cell::kGates * H)),
+      : I_(I),
+        packed_(I + H, (G * H + kPanel - 1) / kPanel * kPanel),
+        K_(pack_units<G>(w.kernel, I, H, 0, H, kPanel, packed_.data())),
+        R_(pack_units<G>(w.recurrent, H, H, 0, H, kPanel, packed_.data() + I * packed_.cols())),
+        b_(row_vector(w.bias, G * H)),
         h_(Matrix<T>::Zero(B, H)),
         c_(Matrix<T>::Zero(B, H)),
         x_(B, I),
-        z_(B, Cell::kGates * H) {}
+        z_(B, G * H) {}
 
   Index batch() const { return h_.rows(); }
-  Index input_size() const { return K_.rows(); }
+  Index input_size() const { return I_; }
   Index hidden_size() const { return h_.cols(); }
   T* h() { return h_.data(); }  // (B, H)
   T* c() { return c_.data(); }  // (B, H)
 
-  // x: (B, I). Advances h and c by one step.
+  // x: (B, I). Advances h and c by one step: z = b + x*K + h*R, then the cell.
   void step(const T* x) {
-    const Index B = batch(), H = hidden_size(), GH = Cell::kGates * H;
+    const Index B = batch(), H = hidden_size();
     // Copied into an aligned buffer first: Eigen's rounding depends on alignment (see bindings).
-    x_ = map(x, B, input_size());
-    auto z = map(z_.data(), B, GH);
+    x_ = map(x, B, I_);
+    auto z = map(z_.data(), B, G * H);
     z.rowwise() = b_;
-    step_product(map(static_cast<const T*>(x_.data()), B, input_size()),
-                 map(K_.data(), K_.rows(), GH), z);
-    step_product(map(static_cast<const T*>(h_.data()), B, H), map(R_.data(), H, GH), z);
+    panel_product(map(static_cast<const T*>(x_.data()), B, I_), K_, I_, G * H, z);
+    panel_product(map(static_cast<const T*>(h_.data()), B, H), R_, H, G * H, z);
     auto c = map(c_.data(), B, H);
     Cell::forward(z, map(static_cast<const T*>(c_.data()), B, H), c, map(h_.data(), B, H));
   }
 
  private:
-  Matrix<T> K_, R_;
+  Index I_;
+  Matrix<T> packed_;  // kernel then recurrent, each as panels (pack_units)
+  Panels<T> K_, R_;   // where they lie in packed_
   Vector<T> b_;
   Matrix<T> h_, c_, x_, z_;
 };
