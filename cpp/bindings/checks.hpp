@@ -71,9 +71,11 @@ inline void expect_ndim(const py::array& a, const char* name, py::ssize_t ndim,
 
 namespace fastlstm::bindings {
 
-// Every buffer the core touches starts on a 64-byte boundary. Eigen peels scalar iterations off
+// Arrays the binding makes, and small inputs, start on a 64-byte boundary. Eigen peels scalar
+// iterations off
 // unaligned vector loops, and scalar and vector paths round differently, so without this the same
-// call could give different last bits depending on where NumPy placed its arrays.
+// call could give different last bits depending on where NumPy placed its arrays. (Large inputs
+// are exempt: see as_array.)
 constexpr std::size_t kAlign = 64;
 // Inputs with at least this many elements are used where they are (see as_array).
 constexpr py::ssize_t kAlignCopyLimit = 4096;

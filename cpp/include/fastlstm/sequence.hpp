@@ -9,7 +9,6 @@
 #pragma once
 
 #include <algorithm>
-#include <vector>
 
 #include "fastlstm/small_gemm.hpp"
 #include "fastlstm/threads.hpp"

@@ -36,7 +36,8 @@ class Stream {
   // x: (B, I). Advances h and c by one step: z = b + x*K + h*R, then the cell.
   void step(const T* x) {
     const Index B = batch(), H = hidden_size();
-    // Copied into an aligned buffer first: Eigen's rounding depends on alignment (see bindings).
+    // Copied into an aligned buffer first: where step_product falls back to Eigen (ISAs with 16
+    // vector registers), Eigen's rounding can depend on the input's alignment (see bindings).
     x_ = map(x, B, I_);
     auto z = map(z_.data(), B, G * H);
     z.rowwise() = b_;
