@@ -1,4 +1,4 @@
-"""Layers that own their weights, with Keras's names, defaults and call semantics."""
+"""Recurrent layers with Keras's names, defaults and call semantics."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from . import initializers
-from .functional import LSTMCache, LSTMGrads, _flag, lstm, lstm_backward, lstm_forward
-from .stream import LSTMStream
+from .. import initializers
+from ..functional import LSTMCache, LSTMGrads, _flag, lstm, lstm_backward, lstm_forward
+from ..stream import LSTMStream
 
 _DTYPES = ("float32", "float64")
 

@@ -1,0 +1,5 @@
+"""Layers that own their weights, with Keras's names, defaults and call semantics."""
+
+from .recurrent import LSTM
+
+__all__ = ["LSTM"]
