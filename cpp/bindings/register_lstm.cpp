@@ -54,11 +54,22 @@ Array<T> state_or_zeros(const py::handle& obj, const char* name, const SeqShape&
   return a;
 }
 
+using Mask = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+
+// The (B, T) mask argument (nonzero = valid), or None.
+std::optional<Mask> mask_or_none(const py::handle& obj, const SeqShape& s) {
+  if (obj.is_none()) return std::nullopt;
+  Mask mask = Mask::ensure(obj);
+  if (!mask) throw std::invalid_argument("mask: expected a (batch, time) array of bools");
+  expect_shape(mask, "mask", {s.B, s.T}, "(batch, time)");
+  return mask;
+}
+
 template <typename T>
 py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
                   const py::handle& recurrent_obj, const py::handle& bias_obj,
-                  const py::handle& h0_obj, const py::handle& c0_obj, bool time_major,
-                  bool training) {
+                  const py::handle& h0_obj, const py::handle& c0_obj, const py::handle& mask_obj,
+                  bool zero_masked, bool time_major, bool training) {
   const auto x = as_array<T>(x_obj, "x");
   const auto kernel = as_array<T>(kernel_obj, "kernel");
   const auto recurrent = as_array<T>(recurrent_obj, "recurrent_kernel");
@@ -66,6 +77,7 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
   const SeqShape s = check_sizes(x, kernel, recurrent, bias, time_major);
   const auto h0 = state_or_zeros<T>(h0_obj, "initial_state[0]", s);
   const auto c0 = state_or_zeros<T>(c0_obj, "initial_state[1]", s);
+  const auto mask = mask_or_none(mask_obj, s);
 
   auto y = aligned_empty<T>(seq_shape(s, s.H));
   auto h = aligned_empty<T>({s.B, s.H});
@@ -81,23 +93,28 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
                               h.mutable_data(),
                               c.mutable_data(),
                               training ? gates.mutable_data() : nullptr,
-                              training ? c_all.mutable_data() : nullptr};
+                              training ? c_all.mutable_data() : nullptr,
+                              mask ? mask->data() : nullptr,
+                              mask && zero_masked};
   {
     py::gil_scoped_release nogil;
     lstm_forward<T>(s, w, buf);
   }
   if (!training) return py::make_tuple(y, h, c, py::none());
   // What backward needs besides x and the weights: the states it started from, y, the gates, c_t.
+  const py::object saved_mask = mask ? py::object(*mask) : py::none();
   return py::make_tuple(y, h, c,
-                        py::make_tuple(x, kernel, recurrent, bias, h0, c0, y, gates, c_all));
+                        py::make_tuple(x, kernel, recurrent, bias, h0, c0, y, gates, c_all,
+                                       saved_mask, mask && zero_masked));
 }
 
 template <typename T>
 py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::handle& dh_obj,
                    const py::handle& dc_obj, bool time_major) {
-  if (saved.size() != 9) throw std::invalid_argument("cache: not a cache from lstm_forward");
+  if (saved.size() != 11) throw std::invalid_argument("cache: not a cache from lstm_forward");
   SeqShape s;
   Array<T> x, kernel, recurrent, bias, h0, c0, y, gates, c_all;
+  std::optional<Mask> mask;
   try {  // a cache that lstm_forward made always passes; anything else is named as the cache
     x = as_array<T>(saved[0], "x");
     kernel = as_array<T>(saved[1], "kernel");
@@ -114,6 +131,7 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
     expect_seq(y, "y", s, s.H, "matching x");
     expect_seq(gates, "gates", s, 4 * s.H, "matching x");
     expect_seq(c_all, "c", s, s.H, "matching x");
+    mask = mask_or_none(saved[9], s);
   } catch (const std::exception& e) {
     throw std::invalid_argument(std::string("cache: not a cache made by lstm_forward (") +
                                 e.what() + ")");
@@ -154,7 +172,9 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
                                drecurrent.mutable_data(),
                                dbias.mutable_data(),
                                dh0.mutable_data(),
-                               dc0.mutable_data()};
+                               dc0.mutable_data(),
+                               mask ? mask->data() : nullptr,
+                               mask && saved[10].cast<bool>()};
   {
     py::gil_scoped_release nogil;
     lstm_backward<T>(s, w, buf);
@@ -174,14 +194,16 @@ void register_lstm(py::module_& m) {
   m.def(
       "lstm_forward",
       [](const py::handle& x, const py::handle& kernel, const py::handle& recurrent,
-         const py::handle& bias, const py::handle& h0, const py::handle& c0, bool time_major,
-         bool training) {
-        return wants_double(kernel)
-                   ? forward<double>(x, kernel, recurrent, bias, h0, c0, time_major, training)
-                   : forward<float>(x, kernel, recurrent, bias, h0, c0, time_major, training);
+         const py::handle& bias, const py::handle& h0, const py::handle& c0, const py::handle& mask,
+         bool zero_masked, bool time_major, bool training) {
+        return wants_double(kernel) ? forward<double>(x, kernel, recurrent, bias, h0, c0, mask,
+                                                      zero_masked, time_major, training)
+                                    : forward<float>(x, kernel, recurrent, bias, h0, c0, mask,
+                                                     zero_masked, time_major, training);
       },
       py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("h0"),
-      py::arg("c0"), py::arg("time_major"), py::arg("training"),
+      py::arg("c0"), py::arg("mask"), py::arg("zero_masked"), py::arg("time_major"),
+      py::arg("training"),
       "LSTM over a sequence. Returns (y, h, c, saved); saved is None unless training.");
   m.def(
       "lstm_backward",

@@ -21,6 +21,8 @@ def lstm_forward(
     bias: ArrayLike,
     h0: ArrayLike | None,
     c0: ArrayLike | None,
+    mask: np.ndarray | None,
+    zero_masked: bool,
     time_major: bool,
     training: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple | None]: ...

@@ -75,6 +75,40 @@ def _flag(value, name: str) -> bool:
     return bool(value)
 
 
+def _mask(mask, lengths, x, time_major: bool):
+    """The (B, T) uint8 mask the core takes (or None) and whether masked outputs are zeroed.
+
+    Both are batch-major whatever the layout of x. ``mask`` (B, T) bool: a masked step carries the state and repeats the previous output (Keras).
+    ``lengths`` (B,) ints in [0, T]: steps past each length are masked and their outputs are zero,
+    so the final state is the one at the last valid step (ONNX, PyTorch's packed sequences).
+    """
+    if mask is not None and lengths is not None:
+        raise ValueError("mask, lengths: expected at most one of them, got both")
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.dtype.kind not in "biu":
+            raise TypeError(
+                f"mask: expected a (batch, time) array of bools, got dtype {mask.dtype}"
+            )
+        mask = np.ascontiguousarray(mask if mask.dtype == np.bool_ else mask != 0)
+        return mask.view(np.uint8), False
+    if lengths is None:
+        return None, False
+    shape = np.shape(x)
+    if len(shape) != 3:
+        return None, False  # the core names x's shape as the problem
+    batch, steps = (shape[1], shape[0]) if time_major else (shape[0], shape[1])
+    lengths = np.asarray(lengths)
+    if lengths.dtype.kind not in "iu":
+        raise TypeError(f"lengths: expected an array of ints, got dtype {lengths.dtype}")
+    if lengths.shape != (batch,):
+        raise ValueError(f"lengths: expected shape ({batch},) (batch,), got {lengths.shape}")
+    if lengths.size and (lengths.min() < 0 or lengths.max() > steps):
+        bad = lengths[(lengths < 0) | (lengths > steps)][0]
+        raise ValueError(f"lengths: expected values in [0, {steps}] (time steps), got {bad}")
+    return (np.arange(steps) < lengths[:, None]).view(np.uint8), True
+
+
 def lstm(
     x,
     kernel,
@@ -83,6 +117,8 @@ def lstm(
     initial_state: State | None = None,
     *,
     time_major: bool = False,
+    mask=None,
+    lengths=None,
 ) -> tuple[np.ndarray, State]:
     """Run an LSTM over a sequence (inference).
 
@@ -91,6 +127,11 @@ def lstm(
         kernel: (I, 4H). recurrent_kernel: (H, 4H). bias: (4H,). Gate blocks i, f, g, o.
         initial_state: ``(h0, c0)``, each (B, H); zeros when omitted.
         time_major: take x and return y time-major.
+        mask: (B, T) bools (batch-major in either layout), False where a step is padding. A masked
+            step carries the state unchanged and its output repeats the previous one (Keras).
+        lengths: (B,) ints in [0, T], for right-padded batches (instead of a mask): outputs past
+            each length are zero and (h, c) is the state at the last valid step (ONNX, PyTorch's
+            packed sequences; no sorting needed).
 
     Returns:
         ``(y, (h, c))``: y is (B, T, H) (or (T, B, H)), the hidden state at every step; h and c
@@ -98,7 +139,10 @@ def lstm(
     """
     h0, c0 = _pair(initial_state, "initial_state")
     time_major = _flag(time_major, "time_major")
-    y, h, c, _ = _core.lstm_forward(x, kernel, recurrent_kernel, bias, h0, c0, time_major, False)
+    m, zero = _mask(mask, lengths, x, time_major)
+    y, h, c, _ = _core.lstm_forward(
+        x, kernel, recurrent_kernel, bias, h0, c0, m, zero, time_major, False
+    )
     return y, (h, c)
 
 
@@ -110,15 +154,21 @@ def lstm_forward(
     initial_state: State | None = None,
     *,
     time_major: bool = False,
+    mask=None,
+    lengths=None,
 ) -> tuple[np.ndarray, State, LSTMCache]:
-    """Like :func:`lstm`, and also return the cache that :func:`lstm_backward` needs.
+    """Like :func:`lstm`, and also return the cache that :func:`lstm_backward` needs (it
+    remembers the mask or lengths).
 
     Returns:
         ``(y, (h, c), cache)``.
     """
     h0, c0 = _pair(initial_state, "initial_state")
     time_major = _flag(time_major, "time_major")
-    y, h, c, saved = _core.lstm_forward(x, kernel, recurrent_kernel, bias, h0, c0, time_major, True)
+    m, zero = _mask(mask, lengths, x, time_major)
+    y, h, c, saved = _core.lstm_forward(
+        x, kernel, recurrent_kernel, bias, h0, c0, m, zero, time_major, True
+    )
     return y, (h, c), LSTMCache(saved, time_major)
 
 

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 
 #include "fastlstm/small_gemm.hpp"
 #include "fastlstm/threads.hpp"
@@ -36,6 +37,11 @@ struct ForwardBuffers {
   // Training only (both nullptr for inference): what backward needs.
   T* gates;  // (T*B, G*H) out: the activated gates
   T* c_all;  // (T*B, H) out: c_t for every step
+  // Optional (B, T) batch-major, nonzero = valid. A masked step carries the state unchanged and
+  // its output repeats h_{t-1} (Keras), or is zero with zero_masked (lengths: right padding only,
+  // since a valid step must not follow a zeroed output).
+  const std::uint8_t* mask = nullptr;
+  bool zero_masked = false;
 };
 
 template <typename T>
@@ -58,7 +64,15 @@ struct BackwardBuffers {
   T* dbias;       // (G*H)
   T* dh0;         // (B, H)
   T* dc0;         // (B, H)
+  // The mask forward used (see ForwardBuffers).
+  const std::uint8_t* mask = nullptr;
+  bool zero_masked = false;
 };
+
+// Whether batch entry b takes step t (a (B, T) mask, nullptr: every step).
+inline bool valid(const std::uint8_t* mask, const SeqShape& s, Index b, Index t) {
+  return mask == nullptr || mask[b * s.T + t] != 0;
+}
 
 // Where the columns of a block of units lie in a weight matrix: panel p starts at
 // data + p * step, holds columns [p * width, (p + 1) * width) of the block (the last panel may hold
@@ -133,6 +147,7 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
     c_last = cols(c0, u0, m);
     return;
   }
+  Matrix<T> kept(buf.mask ? n : 0, m);  // c_{t-1} of masked rows
   for (Index t = 0; t < s.T; ++t) {
     // z_t = x_t*K + b (from the input GEMM when precomputed) + h_{t-1}*R, this thread's units.
     auto z = precomputed && all_units ? s.step(buf.gates, GH, t, b0, n) : map(zk, n, G * m);
@@ -151,7 +166,20 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
                             ? cols(s.step(static_cast<const T*>(buf.c_all), H, t - 1, b0, n), u0, m)
                             : map(static_cast<const T*>(c_last.data()), n, m, H);
     auto c = training ? cols(s.step(buf.c_all, H, t, b0, n), u0, m) : c_last;
-    Cell::forward(z, c_prev, c, cols(s.step(buf.y, H, t, b0, n), u0, m));
+    auto h = cols(s.step(buf.y, H, t, b0, n), u0, m);
+    // Masked rows go through the cell with the others (cheaper than taking them out of the
+    // GEMM), then get their previous state back: c_prev may be c itself, so it is kept first.
+    const auto masked = [&](Index r) { return !valid(buf.mask, s, b0 + r, t); };
+    for (Index r = 0; buf.mask && r < n; ++r) {
+      if (masked(r)) kept.row(r) = c_prev.row(r);
+    }
+    Cell::forward(z, c_prev, c, h);
+    for (Index r = 0; buf.mask && r < n; ++r) {
+      if (masked(r)) {
+        c.row(r) = kept.row(r);
+        h.row(r) = cols(h_prev, u0, m).row(r);
+      }
+    }
     if (training && !all_units) {  // backward reads the activated gates from the gates buffer
       for (Index g = 0; g < G; ++g)
         cols(s.step(buf.gates, GH, t, b0, n), g * H + u0, m) = cols(z, g * m, m);
@@ -160,6 +188,13 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
   }
   h_last = cols(s.step(static_cast<const T*>(buf.y), H, s.T - 1, b0, n), u0, m);
   if (training) c_last = cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
+  if (!buf.zero_masked) return;
+  for (Index t = 0; t < s.T; ++t) {  // now that no step reads them as h_{t-1}
+    auto h = cols(s.step(buf.y, H, t, b0, n), u0, m);
+    for (Index r = 0; r < n; ++r) {
+      if (!valid(buf.mask, s, b0 + r, t)) h.row(r).setZero();
+    }
+  }
 }
 
 // Batches smaller than this many rows per thread split the hidden units instead of the batch:
@@ -254,17 +289,32 @@ void backward_steps(const SeqShape& s, const T* recurrent_t, const BackwardBuffe
     dc = map(buf.dc_last + b0 * H, n, H);
   else
     dc.setZero();
-  Matrix<T> dh_t(n, H);
+  Matrix<T> dh_t(n, H), kept(buf.mask ? n : 0, H);
   auto dh_t_map = map(dh_t.data(), n, H);
   for (Index t = s.T - 1; t >= 0; --t) {
+    const auto masked = [&](Index r) { return !valid(buf.mask, s, b0 + r, t); };
     dh_t_map = dh;
     if (buf.dy) dh_t_map += s.step(buf.dy, H, t, b0, n);
+    for (Index r = 0; buf.mask && r < n; ++r) {
+      if (!masked(r)) continue;
+      if (buf.zero_masked) dh_t_map.row(r) = dh.row(r);  // a zero output has no gradient
+      kept.row(r) = dc.row(r);
+    }
     const auto c_prev = t == 0 ? map(buf.c0 + b0 * H, n, H) : s.step(buf.c_all, H, t - 1, b0, n);
     auto dz = s.step(dz_all, GH, t, b0, n);
     Cell::backward(s.step(buf.gates, GH, t, b0, n), c_prev, s.step(buf.c_all, H, t, b0, n),
                    map(static_cast<const T*>(dh_t.data()), n, H), dc, dz);
+    // A masked step passed its state through unchanged: its gradients do too.
+    for (Index r = 0; buf.mask && r < n; ++r) {
+      if (!masked(r)) continue;
+      dz.row(r).setZero();
+      dc.row(r) = kept.row(r);
+    }
     dh.setZero();
     step_product(map(static_cast<const T*>(dz.data()), n, GH, dz.outerStride()), Rt, dh);
+    for (Index r = 0; buf.mask && r < n; ++r) {
+      if (masked(r)) dh.row(r) = dh_t_map.row(r);
+    }
     s.step(h_prev, H, t, b0, n) =
         t == 0 ? map(buf.h0 + b0 * H, n, H) : s.step(buf.y, H, t - 1, b0, n);
   }
