@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from fastlstm import convert
 
@@ -45,3 +46,134 @@ def test_onnx_gate_order_and_round_trip():
     np.testing.assert_array_equal(W[0, 3 * H :], k[:, 2 * H : 3 * H].T)
     for a, e in zip(convert.from_onnx(W, R, B), (k, r, b)):
         np.testing.assert_array_equal(a, e)
+
+
+def test_lstm_aliases():
+    assert convert.lstm_from_torch is convert.from_torch
+    assert convert.lstm_to_torch is convert.to_torch
+    assert convert.lstm_to_onnx is convert.to_onnx
+    assert convert.lstm_from_onnx is convert.from_onnx
+
+
+def cell_weights(gates, I=3, H=2, bias_shape=None, seed=1):
+    """Random kernel (I, gates*H), recurrent_kernel (H, gates*H) and bias."""
+    rng = np.random.default_rng(seed)
+    width = gates * H
+    return (
+        rng.standard_normal((I, width)),
+        rng.standard_normal((H, width)),
+        rng.standard_normal(bias_shape or (width,)),
+    )
+
+
+def test_gru_torch_gate_order_and_round_trip():
+    I, H = 3, 2
+    k, r, b = cell_weights(3, I, H, bias_shape=(2, 3 * H))
+    w_ih, w_hh, b_ih, b_hh = convert.gru_to_torch(k, r, b)
+    assert w_ih.shape == (3 * H, I)
+    assert w_hh.shape == (3 * H, H)
+    assert b_ih.shape == b_hh.shape == (3 * H,)
+    # torch's blocks are r, z, n; ours z, r, h.
+    np.testing.assert_array_equal(w_ih[:H], k[:, H : 2 * H].T)
+    np.testing.assert_array_equal(w_ih[H : 2 * H], k[:, :H].T)
+    np.testing.assert_array_equal(w_hh[2 * H :], r[:, 2 * H :].T)
+    np.testing.assert_array_equal(b_ih[:H], b[0, H : 2 * H])
+    np.testing.assert_array_equal(b_hh[H : 2 * H], b[1, :H])
+    for a, e in zip(convert.gru_from_torch(w_ih, w_hh, b_ih, b_hh), (k, r, b)):
+        np.testing.assert_array_equal(a, e)
+
+
+def test_gru_from_torch_without_biases():
+    k, r, _ = cell_weights(3)
+    w_ih, w_hh, _, _ = convert.gru_to_torch(k, r, np.zeros((2, 6)))
+    _, _, bias = convert.gru_from_torch(w_ih, w_hh)
+    np.testing.assert_array_equal(bias, np.zeros((2, 6)))
+
+
+def test_gru_reset_before_cannot_go_to_torch():
+    k, r, b = cell_weights(3)  # bias (3H,): reset_after=False
+    with pytest.raises(ValueError, match="reset_after=True"):
+        convert.gru_to_torch(k, r, b, reset_after=False)
+    with pytest.raises(ValueError, match="reset_after=True"):
+        convert.gru_to_torch(k, r, b)  # the bias's shape says reset_after=False
+    with pytest.raises(ValueError, match="reset_after=True"):
+        convert.gru_to_torch(k, r, np.stack([b, b]), reset_after=False)
+
+
+def test_gru_onnx_reset_after_round_trip():
+    I, H = 3, 2
+    k, r, b = cell_weights(3, I, H, bias_shape=(2, 3 * H))
+    W, R, B = convert.gru_to_onnx(k, r, b, reset_after=True)
+    assert W.shape == (1, 3 * H, I)
+    assert R.shape == (1, 3 * H, H)
+    assert B.shape == (1, 6 * H)
+    # Same gate order (z, r, h), transposed; B = [Wb, Rb].
+    np.testing.assert_array_equal(W[0], k.T)
+    np.testing.assert_array_equal(R[0], r.T)
+    np.testing.assert_array_equal(B[0], np.concatenate([b[0], b[1]]))
+    for a, e in zip(convert.gru_from_onnx(W, R, B, linear_before_reset=1), (k, r, b)):
+        np.testing.assert_array_equal(a, e)
+
+
+def test_gru_onnx_reset_before_round_trip():
+    I, H = 3, 2
+    k, r, b = cell_weights(3, I, H)
+    W, R, B = convert.gru_to_onnx(k, r, b, reset_after=False)
+    assert B.shape == (1, 6 * H)
+    np.testing.assert_array_equal(B[0, : 3 * H], b)  # the bias in Wb, Rb zero
+    np.testing.assert_array_equal(B[0, 3 * H :], np.zeros(3 * H))
+    for a, e in zip(convert.gru_from_onnx(W, R, B, linear_before_reset=0), (k, r, b)):
+        np.testing.assert_array_equal(a, e)
+    # linear_before_reset=0: Wb and Rb add in every gate, so a nonzero Rb is summed in.
+    B2 = np.concatenate([b, 2 * b])[None]
+    np.testing.assert_allclose(convert.gru_from_onnx(W, R, B2)[2], 3 * b)
+    # No B: zero bias of the convention's shape.
+    np.testing.assert_array_equal(convert.gru_from_onnx(W, R)[2], np.zeros(3 * H))
+    np.testing.assert_array_equal(
+        convert.gru_from_onnx(W, R, linear_before_reset=1)[2], np.zeros((2, 3 * H))
+    )
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_gru_bias_shape_must_match_convention(reset_after):
+    k, r, b = cell_weights(3, bias_shape=(3 * 2,) if reset_after else (2, 3 * 2))
+    with pytest.raises(ValueError, match="GRU bias with reset_after"):
+        convert.gru_to_onnx(k, r, b, reset_after=reset_after)
+
+
+def test_rnn_torch_round_trip_and_summed_biases():
+    I, H = 3, 4
+    k, r, b = cell_weights(1, I, H)
+    w_ih, w_hh, b_ih, b_hh = convert.rnn_to_torch(k, r, b)
+    assert w_ih.shape == (H, I)
+    assert w_hh.shape == (H, H)
+    np.testing.assert_array_equal(w_ih, k.T)
+    np.testing.assert_array_equal(b_hh, np.zeros(H))
+    for a, e in zip(convert.rnn_from_torch(w_ih, w_hh, b_ih, b_hh), (k, r, b)):
+        np.testing.assert_array_equal(a, e)
+    np.testing.assert_allclose(convert.rnn_from_torch(w_ih, w_hh, b, 2 * b)[2], 3 * b)
+
+
+def test_rnn_onnx_round_trip():
+    I, H = 3, 4
+    k, r, b = cell_weights(1, I, H)
+    W, R, B = convert.rnn_to_onnx(k, r, b)
+    assert W.shape == (1, H, I)
+    assert R.shape == (1, H, H)
+    assert B.shape == (1, 2 * H)
+    np.testing.assert_array_equal(R[0], r.T)
+    np.testing.assert_array_equal(B[0], np.concatenate([b, np.zeros(H)]))
+    for a, e in zip(convert.rnn_from_onnx(W, R, B), (k, r, b)):
+        np.testing.assert_array_equal(a, e)
+    np.testing.assert_allclose(convert.rnn_from_onnx(W, R, np.concatenate([b, b])[None])[2], 2 * b)
+    np.testing.assert_array_equal(convert.rnn_from_onnx(W, R)[2], np.zeros(H))
+
+
+def test_onnx_tensors_need_the_direction_axis():
+    k, r, b = cell_weights(1)
+    W, R, B = convert.rnn_to_onnx(k, r, b)
+    with pytest.raises(ValueError, match="leading direction axis"):
+        convert.rnn_from_onnx(W[0], R, B)
+    W, R, _ = convert.gru_to_onnx(*cell_weights(3), reset_after=False)
+    with pytest.raises(ValueError, match="leading direction axis"):
+        convert.gru_from_onnx(W, R, B=np.zeros(12))

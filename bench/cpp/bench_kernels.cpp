@@ -8,7 +8,7 @@
 //   cmake --build build-bench --target bench_kernels && build-bench/bench_kernels
 #include <benchmark/benchmark.h>
 
-#include "fastlstm/lstm.hpp"
+#include "fastlstm/cells.hpp"
 
 namespace {
 
@@ -58,9 +58,9 @@ struct Problem {
   }
 
   fastlstm::BackwardBuffers<float> backward() {
-    return {x.data(),     h0.data(), c0.data(), y.data(),   gates.data(),
-            c_all.data(), dy.data(), nullptr,   nullptr,    dx.data(),
-            dk.data(),    dr.data(), db.data(), dh0.data(), dc0.data()};
+    return {x.data(),  h0.data(), c0.data(),  y.data(),  gates.data(), c_all.data(),
+            dy.data(), nullptr,   nullptr,    dx.data(), dk.data(),    dr.data(),
+            db.data(), nullptr,   dh0.data(), dc0.data()};
   }
 };
 
@@ -76,28 +76,28 @@ void set_flops(benchmark::State& state, double per_call) {
 void BM_Forward(benchmark::State& state) {
   Problem p = make(state);
   const auto buf = p.forward(/*training=*/false);
-  for (auto _ : state) fastlstm::lstm_forward<float>(p.s, p.weights(), buf);
+  for (auto _ : state) fastlstm::forward<fastlstm::LstmCell, float>(p.s, p.weights(), buf);
   set_flops(state, 8.0 * p.s.B * p.s.T * p.s.H * (p.s.I + p.s.H));
 }
 
 void BM_ForwardTraining(benchmark::State& state) {
   Problem p = make(state);
   const auto buf = p.forward(/*training=*/true);
-  for (auto _ : state) fastlstm::lstm_forward<float>(p.s, p.weights(), buf);
+  for (auto _ : state) fastlstm::forward<fastlstm::LstmCell, float>(p.s, p.weights(), buf);
   set_flops(state, 8.0 * p.s.B * p.s.T * p.s.H * (p.s.I + p.s.H));
 }
 
 void BM_Backward(benchmark::State& state) {
   Problem p = make(state);
-  fastlstm::lstm_forward<float>(p.s, p.weights(), p.forward(/*training=*/true));
+  fastlstm::forward<fastlstm::LstmCell, float>(p.s, p.weights(), p.forward(/*training=*/true));
   const auto buf = p.backward();
-  for (auto _ : state) fastlstm::lstm_backward<float>(p.s, p.weights(), buf);
+  for (auto _ : state) fastlstm::backward<fastlstm::LstmCell, float>(p.s, p.weights(), buf);
   set_flops(state, 16.0 * p.s.B * p.s.T * p.s.H * (p.s.I + p.s.H));
 }
 
 void BM_Step(benchmark::State& state) {
   Problem p = make(state);
-  fastlstm::LstmStream<float> stream(p.weights(), p.s.B, p.s.I, p.s.H);
+  fastlstm::Stream<fastlstm::LstmCell, float> stream(p.weights(), p.s.B, p.s.I, p.s.H);
   for (auto _ : state) stream.step(p.x.data());
   set_flops(state, 8.0 * p.s.B * p.s.H * (p.s.I + p.s.H));
 }

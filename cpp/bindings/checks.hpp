@@ -161,28 +161,42 @@ Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
   return aligned;
 }
 
-// H from recurrent_kernel (H, 4H), checked against kernel (I, 4H) and bias (4H,). I comes from x
-// when a sequence is given (input_size >= 0), else from the kernel.
-template <typename T>
-SeqShape check_lstm_weights(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias,
-                            py::ssize_t input_size = -1) {
-  expect_ndim(recurrent, "recurrent_kernel", 2, "(hidden, 4*hidden)");
+// "(input, 4*hidden)" and the like, for G gate blocks.
+inline std::string gates_of(const char* rows, int G) {
+  return std::string("(") + rows + ", " + (G == 1 ? "" : std::to_string(G) + "*") + "hidden)";
+}
+
+// H from recurrent_kernel (H, G*H), checked against kernel (I, G*H) and bias: (G*H,), or (2, G*H)
+// (input bias, recurrent bias) for cells with a recurrent bias. I comes from x when a sequence is
+// given (input_size >= 0), else from the kernel.
+template <typename Cell, typename T>
+SeqShape check_weights(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias,
+                       py::ssize_t input_size = -1) {
+  constexpr int G = Cell::kGates;
+  const std::string rec = gates_of("hidden", G), ker = gates_of("input", G);
+  expect_ndim(recurrent, "recurrent_kernel", 2, rec.c_str());
   SeqShape s;
   s.H = recurrent.shape(0);
   if (s.H < 1) {
-    throw std::invalid_argument(
-        "recurrent_kernel: expected shape (hidden, 4*hidden) with hidden >= 1, got " +
-        shape_str(recurrent));
+    throw std::invalid_argument("recurrent_kernel: expected shape " + rec +
+                                " with hidden >= 1, got " + shape_str(recurrent));
   }
-  const py::ssize_t G = 4 * s.H;
-  expect_shape(recurrent, "recurrent_kernel", {s.H, G}, "(hidden, 4*hidden)");
+  const py::ssize_t GH = G * s.H;
+  expect_shape(recurrent, "recurrent_kernel", {s.H, GH}, rec.c_str());
   if (input_size < 0) {
-    expect_ndim(kernel, "kernel", 2, "(input, 4*hidden)");
+    expect_ndim(kernel, "kernel", 2, ker.c_str());
     input_size = kernel.shape(0);
   }
   s.I = input_size;
-  expect_shape(kernel, "kernel", {s.I, G}, "(input, 4*hidden) to match x and recurrent_kernel");
-  expect_shape(bias, "bias", {G}, "(4*hidden,) to match recurrent_kernel");
+  expect_shape(kernel, "kernel", {s.I, GH}, (ker + " to match x and recurrent_kernel").c_str());
+  const std::string cols = G == 1 ? "hidden" : std::to_string(G) + "*hidden";
+  if (Cell::kRecurrentBias) {
+    expect_shape(
+        bias, "bias", {2, GH},
+        ("(2, " + cols + ") (input bias, recurrent bias) to match recurrent_kernel").c_str());
+  } else {
+    expect_shape(bias, "bias", {GH}, ("(" + cols + ",) to match recurrent_kernel").c_str());
+  }
   return s;
 }
 

@@ -11,7 +11,7 @@
 namespace py = pybind11;
 
 namespace fastlstm::bindings {
-void register_lstm(py::module_& m);
+void register_rnn(py::module_& m);
 void register_cpu(py::module_& m);
 void register_stream(py::module_& m);
 }  // namespace fastlstm::bindings
@@ -33,7 +33,7 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
         fastlstm::set_num_threads(n);
       },
       py::arg("n"), "Set the threads one call of the core may use.");
-  fastlstm::bindings::register_lstm(m);
+  fastlstm::bindings::register_rnn(m);
   fastlstm::bindings::register_stream(m);
   fastlstm::bindings::register_cpu(m);
 }

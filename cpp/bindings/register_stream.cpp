@@ -1,21 +1,27 @@
-// Python binding for LSTMStream: one timestep per call, the state carried between calls.
+// Python bindings for the streams of every cell: one timestep per call, the state carried
+// between calls.
 #include <pybind11/pybind11.h>
 
 #include <cstring>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "cell_kind.hpp"
 #include "checks.hpp"
-#include "fastlstm/lstm.hpp"
 
 namespace fastlstm::bindings {
 namespace {
 
+using Shape = std::vector<py::ssize_t>;
+
 // One timestep per call. The weights are copied in, so later changes to the caller's arrays do
 // not reach a running stream. A mutex makes concurrent steps on one stream safe (they serialise).
-template <typename T>
+template <typename Cell, typename T>
 class StreamBinding {
+  static constexpr bool kCell = Cell::kHasCell;
+
  public:
   StreamBinding(const py::handle& kernel_obj, const py::handle& recurrent_obj,
                 const py::handle& bias_obj, py::ssize_t batch)
@@ -53,21 +59,24 @@ class StreamBinding {
     return std::move(out);
   }
 
+  // A copy of the carried state: (h, c), or (h,) for cells without a cell state.
   py::tuple state() {
-    Array<T> h({batch(), hidden_size()}), c({batch(), hidden_size()});
+    Array<T> h({batch(), hidden_size()}), c(kCell ? Shape{batch(), hidden_size()} : Shape{0});
     std::lock_guard<std::mutex> lock(mu_);
     std::memcpy(h.mutable_data(), core_.h(), sizeof(T) * h.size());
+    if (!kCell) return py::make_tuple(h);
     std::memcpy(c.mutable_data(), core_.c(), sizeof(T) * c.size());
     return py::make_tuple(h, c);
   }
 
-  // Sets (h, c); None for either means zeros. `name` is the argument's name in messages.
+  // Sets h (and c); None means zeros. `name` is the argument's name in messages.
   void set_state(const py::handle& h_obj, const py::handle& c_obj, const std::string& name) {
-    const auto h = optional_state(h_obj, (name + "[0]").c_str());
-    const auto c = optional_state(c_obj, (name + "[1]").c_str());
+    const auto h = optional_state(h_obj, kCell ? (name + "[0]").c_str() : name.c_str());
+    const auto c = kCell ? optional_state(c_obj, (name + "[1]").c_str()) : std::nullopt;
     const size_t bytes = sizeof(T) * batch() * hidden_size();
     std::lock_guard<std::mutex> lock(mu_);
     h ? (void)std::memcpy(core_.h(), h->data(), bytes) : (void)std::memset(core_.h(), 0, bytes);
+    if (!kCell) return;
     c ? (void)std::memcpy(core_.c(), c->data(), bytes) : (void)std::memset(core_.c(), 0, bytes);
   }
 
@@ -83,15 +92,16 @@ class StreamBinding {
                 py::ssize_t batch)
       : core_(make_core(kernel, recurrent, bias, batch)) {}
 
-  static LstmStream<T> make_core(const Array<T>& kernel, const Array<T>& recurrent,
-                                 const Array<T>& bias, py::ssize_t batch) {
+  static Stream<Cell, T> make_core(const Array<T>& kernel, const Array<T>& recurrent,
+                                   const Array<T>& bias, py::ssize_t batch) {
     if (batch < 1) {
       throw std::invalid_argument("batch_size: expected a positive integer, got " +
                                   std::to_string(batch));
     }
-    const SeqShape s = check_lstm_weights(kernel, recurrent, bias);
+    const SeqShape s = check_weights<Cell>(kernel, recurrent, bias);
+    const T* rb = Cell::kRecurrentBias ? bias.data() + bias.shape(1) : nullptr;
     try {
-      return LstmStream<T>({kernel.data(), recurrent.data(), bias.data()}, batch, s.I, s.H);
+      return Stream<Cell, T>({kernel.data(), recurrent.data(), bias.data(), rb}, batch, s.I, s.H);
     } catch (const std::bad_alloc&) {
       throw std::invalid_argument("batch_size: " + std::to_string(batch) +
                                   " streams do not fit in memory");
@@ -99,13 +109,13 @@ class StreamBinding {
   }
 
   std::mutex mu_;
-  LstmStream<T> core_;
+  Stream<Cell, T> core_;
 };
 
-template <typename T>
-void register_stream(py::module_& m, const char* name) {
-  using S = StreamBinding<T>;
-  py::class_<S>(m, name)
+template <typename Cell, typename T>
+void register_stream(py::module_& m, const std::string& name) {
+  using S = StreamBinding<Cell, T>;
+  py::class_<S>(m, name.c_str())
       .def(py::init<const py::handle&, const py::handle&, const py::handle&, py::ssize_t>(),
            py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("batch_size"))
       .def_property_readonly("batch_size", &S::batch)
@@ -114,16 +124,22 @@ void register_stream(py::module_& m, const char* name) {
       .def("step", &S::step, py::arg("x_t"), py::arg("out") = py::none(),
            "Advance one timestep. x_t: (batch, input). Returns h_t (batch, units); with `out` "
            "given, h_t is written into it and nothing is allocated.")
-      .def("state", &S::state, "A copy of the carried state (h, c), each (batch, units).")
+      .def("state", &S::state, "A copy of the carried state, (h, c) or (h,), each (batch, units).")
       .def("set_state", &S::set_state, py::arg("h"), py::arg("c"), py::arg("name") = "state",
            "Set the carried state; None for either means zeros.");
 }
 
 }  // namespace
 
+// One class per cell and dtype: Stream_<cell>_f32 and Stream_<cell>_f64.
 void register_stream(py::module_& m) {
-  register_stream<float>(m, "LstmStreamF32");
-  register_stream<double>(m, "LstmStreamF64");
+  for (const char* cell : {"lstm", "gru", "gru_reset_before", "rnn_tanh", "rnn_relu"}) {
+    with_cell(cell, [&](auto tag) {
+      using Cell = decltype(tag);
+      register_stream<Cell, float>(m, std::string("Stream_") + cell + "_f32");
+      register_stream<Cell, double>(m, std::string("Stream_") + cell + "_f64");
+    });
+  }
 }
 
 }  // namespace fastlstm::bindings

@@ -1,22 +1,48 @@
 """fastlstm: a fast, dependable LSTM for CPUs with a NumPy API.
 
 Functional API: :func:`lstm` (inference), :func:`lstm_forward` and :func:`lstm_backward`
-(training), :class:`LSTMStream` (one timestep per call). Layers: :mod:`fastlstm.layers`.
+(training), :class:`LSTMStream` (one timestep per call); the same for :func:`gru` and
+:func:`simple_rnn`. Layers: :mod:`fastlstm.layers`.
 """
 
 from . import _core, initializers, layers, oracle
-from .functional import LSTMCache, LSTMGrads, lstm, lstm_backward, lstm_forward
-from .stream import LSTMStream
+from .functional import (
+    GRUCache,
+    GRUGrads,
+    LSTMCache,
+    LSTMGrads,
+    SimpleRNNCache,
+    SimpleRNNGrads,
+    gru,
+    gru_backward,
+    gru_forward,
+    lstm,
+    lstm_backward,
+    lstm_forward,
+    simple_rnn,
+    simple_rnn_backward,
+    simple_rnn_forward,
+)
+from .stream import GRUStream, LSTMStream, SimpleRNNStream
 
 __version__: str = _core.__version__
 
 __all__ = [
+    "GRUCache",
+    "GRUGrads",
+    "GRUStream",
     "LSTMCache",
     "LSTMGrads",
     "LSTMStream",
+    "SimpleRNNCache",
+    "SimpleRNNGrads",
+    "SimpleRNNStream",
     "__version__",
     "cpu_capability",
     "get_num_threads",
+    "gru",
+    "gru_backward",
+    "gru_forward",
     "initializers",
     "layers",
     "lstm",
@@ -25,6 +51,9 @@ __all__ = [
     "oracle",
     "set_num_threads",
     "simd_level",
+    "simple_rnn",
+    "simple_rnn_backward",
+    "simple_rnn_forward",
 ]
 
 

@@ -3,7 +3,7 @@
 fastlstm ships one complete extension module per x86-64 instruction-set level: ``_core_baseline``
 (x86-64-v2: SSE4.2), ``_core_v3`` (AVX2 + FMA) and ``_core_v4`` (AVX-512); other architectures
 ship ``_core_baseline`` alone. This module imports the best one the CPU supports and re-exports
-its functions, so ``fastlstm._core.lstm_forward`` *is* the compiled function.
+its functions, so ``fastlstm._core.rnn_forward`` *is* the compiled function.
 
 ``FASTLSTM_CPU_CAPABILITY=baseline|v3|v4`` forces a level (for testing, or to match results
 across machines); forcing a level the CPU cannot run raises ImportError instead of crashing.

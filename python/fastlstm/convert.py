@@ -1,10 +1,39 @@
 """Weight conversion between fastlstm's layout and other frameworks', in one place.
 
-fastlstm (and Keras): kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,), gates i, f, g, o,
-applied as x @ kernel.
-PyTorch ``nn.LSTM``: weight_ih (4H, I), weight_hh (4H, H), bias_ih and bias_hh (4H,), gates
-i, f, g, o, applied as W @ x.
-ONNX ``LSTM``: W (D, 4H, I), R (D, 4H, H), B (D, 8H) = [Wb, Rb], gates i, o, f, c.
+fastlstm's layout is Keras's, applied as x @ kernel + h @ recurrent_kernel; PyTorch's and
+ONNX's weights are applied as W @ x, hence the transposes. ONNX tensors carry a leading
+direction axis D; these functions write and read one direction (the first).
+
+=========  ==============================  ========================  ===========================
+LSTM       fastlstm (= Keras)              PyTorch ``nn.LSTM``       ONNX ``LSTM``
+=========  ==============================  ========================  ===========================
+gates      i, f, g, o                      i, f, g, o                i, o, f, c
+input      kernel (I, 4H)                  weight_ih (4H, I)         W (D, 4H, I)
+recurrent  recurrent_kernel (H, 4H)        weight_hh (4H, H)         R (D, 4H, H)
+bias       bias (4H,)                      bias_ih, bias_hh (4H,)    B (D, 8H) = [Wb, Rb]
+=========  ==============================  ========================  ===========================
+GRU        fastlstm (= Keras)              PyTorch ``nn.GRU``        ONNX ``GRU``
+=========  ==============================  ========================  ===========================
+gates      z, r, h                         r, z, n                   z, r, h
+input      kernel (I, 3H)                  weight_ih (3H, I)         W (D, 3H, I)
+recurrent  recurrent_kernel (H, 3H)        weight_hh (3H, H)         R (D, 3H, H)
+bias       reset_after=True: (2, 3H) =     bias_ih, bias_hh (3H,)    B (D, 6H) = [Wb, Rb],
+           [input bias; recurrent bias]                              linear_before_reset=1
+bias       reset_after=False: (3H,)        (not representable)       B = [bias, 0],
+                                                                     linear_before_reset=0
+=========  ==============================  ========================  ===========================
+RNN        fastlstm (= Keras SimpleRNN)    PyTorch ``nn.RNN``        ONNX ``RNN``
+=========  ==============================  ========================  ===========================
+input      kernel (I, H)                   weight_ih (H, I)          W (D, H, I)
+recurrent  recurrent_kernel (H, H)         weight_hh (H, H)          R (D, H, H)
+bias       bias (H,)                       bias_ih, bias_hh (H,)     B (D, 2H) = [Wb, Rb]
+=========  ==============================  ========================  ===========================
+
+The LSTM functions keep their short names (``from_torch``, ``to_torch``, ``to_onnx``,
+``from_onnx``) and have ``lstm_*`` aliases. Where a peer has two biases and fastlstm one, the two
+are summed on the way in and the second is zero on the way out. A SimpleRNN's activation ("tanh"
+or "relu": torch's ``nonlinearity``, ONNX's ``activations=["Tanh"]`` or ``["Relu"]``) is not part
+of its weights and is not converted.
 Only NumPy is needed: pass arrays (for torch, ``tensor.detach().numpy()``).
 """
 
@@ -69,3 +98,143 @@ def from_onnx(W, R, B=None) -> Weights:
         B = np.asarray(B)[0]
         bias = B[:hidden4] + B[hidden4:]
     return reorder(W, 0).T.copy(), reorder(R, 0).T.copy(), reorder(bias, 0)
+
+
+lstm_from_torch = from_torch
+lstm_to_torch = to_torch
+lstm_to_onnx = to_onnx
+lstm_from_onnx = from_onnx
+
+
+def _one_direction(name: str, a) -> np.ndarray:
+    """Direction 0 of an ONNX W or R (D, gates*H, I or H), or B (D, 2*gates*H)."""
+    a = np.asarray(a)
+    ndim = 2 if name == "B" else 3
+    if a.ndim != ndim:
+        raise ValueError(
+            f"ONNX {name} must be {ndim}-D with a leading direction axis, got shape {a.shape}"
+        )
+    return a[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# GRU. fastlstm's (and ONNX's) gate blocks are z, r, h; torch's are r, z, n.
+
+# Position of each fastlstm gate block (z, r, h) in torch's order (r, z, n); a swap, so its own
+# inverse.
+_GRU_TORCH_ORDER = (1, 0, 2)
+
+
+def _swap_zr(a: np.ndarray, axis: int) -> np.ndarray:
+    """Exchange the first two of three gate blocks along axis: z, r, h <-> r, z, n."""
+    blocks = np.split(a, 3, axis=axis)
+    return np.concatenate([blocks[k] for k in _GRU_TORCH_ORDER], axis=axis)
+
+
+def _gru_bias(bias, hidden: int, reset_after: bool) -> np.ndarray:
+    bias = np.asarray(bias)
+    expected = (2, 3 * hidden) if reset_after else (3 * hidden,)
+    if bias.shape != expected:
+        raise ValueError(
+            f"a GRU bias with reset_after={reset_after} is {expected} for H={hidden}, "
+            f"got {bias.shape}"
+        )
+    return bias
+
+
+def gru_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
+    """(kernel, recurrent_kernel, bias) from ``nn.GRU``'s weights, for ``reset_after=True``
+    (torch's only convention): bias (2, 3H) = [bias_ih; bias_hh], reordered, missing ones zero."""
+    weight_ih, weight_hh = np.asarray(weight_ih), np.asarray(weight_hh)
+    bias = np.zeros((2, weight_ih.shape[0]), dtype=weight_ih.dtype)
+    for row, b in enumerate((bias_ih, bias_hh)):
+        if b is not None:
+            bias[row] = _swap_zr(np.asarray(b), 0)
+    return _swap_zr(weight_ih, 0).T.copy(), _swap_zr(weight_hh, 0).T.copy(), bias
+
+
+def gru_to_torch(
+    kernel, recurrent_kernel, bias, reset_after=True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(weight_ih, weight_hh, bias_ih, bias_hh) for ``nn.GRU``, from a ``reset_after=True`` GRU.
+
+    ``nn.GRU`` applies the reset gate after the recurrent product; a ``reset_after=False`` GRU
+    (bias (3H,)) computes something else, which no torch weights reproduce: ValueError.
+    """
+    kernel, recurrent_kernel = np.asarray(kernel), np.asarray(recurrent_kernel)
+    hidden = recurrent_kernel.shape[0]
+    if not reset_after or np.shape(bias) == (3 * hidden,):
+        raise ValueError(
+            "torch.nn.GRU only implements reset_after=True (bias (2, 3H)); a reset_after=False "
+            "GRU (bias (3H,)) cannot be converted to it (ONNX can hold it: gru_to_onnx)"
+        )
+    bias = _gru_bias(bias, hidden, reset_after=True)
+    return (
+        _swap_zr(kernel, 1).T.copy(),
+        _swap_zr(recurrent_kernel, 1).T.copy(),
+        _swap_zr(bias[0], 0),
+        _swap_zr(bias[1], 0),
+    )
+
+
+def gru_to_onnx(
+    kernel, recurrent_kernel, bias, reset_after=True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(W, R, B) inputs of an ONNX ``GRU`` node, one direction. Give the node
+    ``linear_before_reset=int(reset_after)``; for ``reset_after=False`` the bias goes in Wb and
+    Rb is zero."""
+    kernel, recurrent_kernel = np.asarray(kernel), np.asarray(recurrent_kernel)
+    bias = _gru_bias(bias, recurrent_kernel.shape[0], reset_after)
+    B = bias.reshape(-1) if reset_after else np.concatenate([bias, np.zeros_like(bias)])
+    return kernel.T.copy()[None], recurrent_kernel.T.copy()[None], B[None].copy()
+
+
+def gru_from_onnx(W, R, B=None, linear_before_reset=0) -> Weights:
+    """(kernel, recurrent_kernel, bias) from one direction of an ONNX ``GRU`` node.
+
+    ``linear_before_reset`` is the node's attribute (ONNX's default, 0): 1 gives a
+    ``reset_after=True`` GRU, bias (2, 3H) = [Wb; Rb]; 0 gives ``reset_after=False``, bias
+    Wb + Rb (3H,) (the two add in every gate there).
+    """
+    W, R = _one_direction("W", W), _one_direction("R", R)
+    hidden3 = W.shape[0]
+    bias = np.zeros(2 * hidden3, dtype=W.dtype) if B is None else _one_direction("B", B)
+    if bias.shape != (2 * hidden3,):
+        raise ValueError(f"ONNX GRU B must be (D, {2 * hidden3}), got {np.shape(B)}")
+    wb, rb = bias[:hidden3], bias[hidden3:]
+    bias = np.stack([wb, rb]) if linear_before_reset else wb + rb
+    return W.T.copy(), R.T.copy(), bias
+
+
+# ------------------------------------------------------------------------------------------------
+# SimpleRNN: one gate, so no reordering; the activation is not part of the weights.
+
+
+def rnn_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
+    """(kernel, recurrent_kernel, bias) from ``nn.RNN``'s weights; the two biases are summed."""
+    return from_torch(weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def rnn_to_torch(
+    kernel, recurrent_kernel, bias
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(weight_ih, weight_hh, bias_ih, bias_hh) for ``nn.RNN``; bias_hh is zero."""
+    return to_torch(kernel, recurrent_kernel, bias)
+
+
+def rnn_to_onnx(kernel, recurrent_kernel, bias) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(W, R, B) inputs of an ONNX ``RNN`` node, one direction; the recurrent bias is zero."""
+    kernel, recurrent_kernel, bias = map(np.asarray, (kernel, recurrent_kernel, bias))
+    B = np.concatenate([bias, np.zeros_like(bias)])
+    return kernel.T.copy()[None], recurrent_kernel.T.copy()[None], B[None]
+
+
+def rnn_from_onnx(W, R, B=None) -> Weights:
+    """(kernel, recurrent_kernel, bias) from one direction of an ONNX ``RNN`` node; bias Wb + Rb."""
+    W, R = _one_direction("W", W), _one_direction("R", R)
+    hidden = W.shape[0]
+    bias = np.zeros(hidden, dtype=W.dtype)
+    if B is not None:
+        B = _one_direction("B", B)
+        bias = B[:hidden] + B[hidden:]
+    return W.T.copy(), R.T.copy(), bias

@@ -1,14 +1,21 @@
-"""The functional LSTM API: NumPy arrays in, NumPy arrays out.
+"""The functional API: NumPy arrays in, NumPy arrays out, for the LSTM, the GRU and the plain RNN.
 
 Shapes use B (batch), T (time), I (input features), H (hidden units). Inputs are batch-major
 (B, T, I) unless ``time_major=True``, which takes and returns (T, B, ...) arrays.
 
-Weights use one layout (Keras's): ``kernel`` (I, 4H), ``recurrent_kernel`` (H, 4H), ``bias`` (4H,),
-gate blocks in the order i, f, g, o.
+Weights use one layout (Keras's), gate blocks side by side:
+  LSTM       kernel (I, 4H), recurrent_kernel (H, 4H), bias (4H,); gates i, f, g, o.
+  GRU        kernel (I, 3H), recurrent_kernel (H, 3H); gates z, r, h; bias (2, 3H) = [input bias;
+             recurrent bias] with ``reset_after=True`` (PyTorch's GRU), (3H,) without.
+  SimpleRNN  kernel (I, H), recurrent_kernel (H, H), bias (H,).
 
 Dtype rule: fastlstm computes in float64 when ``kernel`` is float64 and in float32 otherwise. Every
 other array is converted to that dtype (copied only when its dtype or memory layout differs);
 bool and integer arrays are accepted, complex, object and string arrays raise ``TypeError``.
+
+Variable-length batches: every function takes ``mask`` (B, T) bools (Keras: a masked step carries
+the state and repeats the previous output) or ``lengths`` (B,) ints (ONNX, PyTorch's packed
+sequences: outputs past each length are zero, the final state is the one at the last valid step).
 """
 
 from __future__ import annotations
@@ -33,16 +40,38 @@ class LSTMGrads(NamedTuple):
     c0: np.ndarray  # (B, H)
 
 
-class LSTMCache:
-    """What :func:`lstm_backward` needs from one :func:`lstm_forward` call.
+class GRUGrads(NamedTuple):
+    """Gradients of a loss with respect to every input of :func:`gru_forward`."""
+
+    x: np.ndarray  # like x
+    kernel: np.ndarray  # (I, 3H)
+    recurrent_kernel: np.ndarray  # (H, 3H)
+    bias: np.ndarray  # like bias: (2, 3H) or (3H,)
+    h0: np.ndarray  # (B, H)
+
+
+class SimpleRNNGrads(NamedTuple):
+    """Gradients of a loss with respect to every input of :func:`simple_rnn_forward`."""
+
+    x: np.ndarray  # like x
+    kernel: np.ndarray  # (I, H)
+    recurrent_kernel: np.ndarray  # (H, H)
+    bias: np.ndarray  # (H,)
+    h0: np.ndarray  # (B, H)
+
+
+class _Cache:
+    """What backward needs from one forward call.
 
     It holds references to the call's input and weights, not copies: do not change them in place
     between forward and backward. A cache may be used for several backward calls.
     """
 
-    __slots__ = ("_saved", "time_major")
+    __slots__ = ("_cell", "_saved", "time_major")
+    _default_cell = "lstm"
 
-    def __init__(self, saved: tuple, time_major: bool) -> None:
+    def __init__(self, saved: tuple, time_major: bool, cell: str | None = None) -> None:
+        self._cell = cell or self._default_cell  # the core's name for the cell
         self._saved = saved
         self.time_major = time_major
 
@@ -53,7 +82,27 @@ class LSTMCache:
     def __repr__(self) -> str:
         x = self._saved[0]
         layout = "time-major" if self.time_major else "batch-major"
-        return f"LSTMCache(x shape={x.shape}, {layout}, dtype={self.dtype})"
+        return f"{type(self).__name__}(x shape={x.shape}, {layout}, dtype={self.dtype})"
+
+
+class LSTMCache(_Cache):
+    """What :func:`lstm_backward` needs from one :func:`lstm_forward` call (see ``_Cache``)."""
+
+    __slots__ = ()
+
+
+class GRUCache(_Cache):
+    """What :func:`gru_backward` needs from one :func:`gru_forward` call (see ``_Cache``)."""
+
+    __slots__ = ()
+    _default_cell = "gru"
+
+
+class SimpleRNNCache(_Cache):
+    """What :func:`simple_rnn_backward` needs from one :func:`simple_rnn_forward` call."""
+
+    __slots__ = ()
+    _default_cell = "rnn_tanh"
 
 
 def _pair(value, name: str):
@@ -69,10 +118,31 @@ def _pair(value, name: str):
     raise TypeError(f"{name}: expected a pair (h, c) of (batch, hidden) arrays or None, got {got}")
 
 
+def _single(value, name: str):
+    """The initial state of a cell without a cell state: an array, or a list holding one array
+    (Keras passes states as lists)."""
+    if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], np.ndarray):
+        return value[0]
+    return value
+
+
 def _flag(value, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected True or False, got {value!r}")
     return bool(value)
+
+
+def _choice(value, name: str, options: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name}: expected one of {', '.join(options)}, got {value!r}")
+    return value
+
+
+def _check_cache(cache, cls, forward: str) -> None:
+    if not isinstance(cache, cls):
+        raise TypeError(
+            f"cache: expected the {cls.__name__} returned by {forward}, got {type(cache).__name__}"
+        )
 
 
 def _mask(mask, lengths, x, time_major: bool):
@@ -140,8 +210,8 @@ def lstm(
     h0, c0 = _pair(initial_state, "initial_state")
     time_major = _flag(time_major, "time_major")
     m, zero = _mask(mask, lengths, x, time_major)
-    y, h, c, _ = _core.lstm_forward(
-        x, kernel, recurrent_kernel, bias, h0, c0, m, zero, time_major, False
+    y, h, c, _ = _core.rnn_forward(
+        "lstm", x, kernel, recurrent_kernel, bias, h0, c0, m, zero, time_major, False
     )
     return y, (h, c)
 
@@ -166,8 +236,8 @@ def lstm_forward(
     h0, c0 = _pair(initial_state, "initial_state")
     time_major = _flag(time_major, "time_major")
     m, zero = _mask(mask, lengths, x, time_major)
-    y, h, c, saved = _core.lstm_forward(
-        x, kernel, recurrent_kernel, bias, h0, c0, m, zero, time_major, True
+    y, h, c, saved = _core.rnn_forward(
+        "lstm", x, kernel, recurrent_kernel, bias, h0, c0, m, zero, time_major, True
     )
     return y, (h, c), LSTMCache(saved, time_major)
 
@@ -184,10 +254,163 @@ def lstm_backward(cache: LSTMCache, dy, dstate: tuple | None = None) -> LSTMGrad
     Returns:
         :class:`LSTMGrads` with x, kernel, recurrent_kernel, bias, h0 and c0.
     """
-    if not isinstance(cache, LSTMCache):
-        raise TypeError(
-            f"cache: expected the LSTMCache returned by lstm_forward, got {type(cache).__name__}"
-        )
+    _check_cache(cache, LSTMCache, "lstm_forward")
     dh, dc = _pair(dstate, "dstate")
-    grads = _core.lstm_backward(cache._saved, dy, dh, dc, cache.time_major)
+    grads = _core.rnn_backward("lstm", cache._saved, dy, dh, dc, cache.time_major)
     return LSTMGrads(*grads)
+
+
+# -- GRU ------------------------------------------------------------------------------------------
+
+
+def _gru_cell(reset_after) -> str:
+    return "gru" if _flag(reset_after, "reset_after") else "gru_reset_before"
+
+
+def gru(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    initial_state=None,
+    *,
+    reset_after: bool = True,
+    time_major: bool = False,
+    mask=None,
+    lengths=None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run a GRU over a sequence (inference).
+
+    Per step, gate blocks z (update), r (reset), h (candidate):
+    ``u = σ(x·K_z + h·R_z + b_z)``, ``r = σ(x·K_r + h·R_r + b_r)``,
+    ``n = tanh(x·K_h + b_h + r ⊙ (h·R_h + b'_h))`` with ``reset_after=True`` (PyTorch, Keras's
+    default, ONNX ``linear_before_reset=1``; bias (2, 3H) = [b; b']) or
+    ``n = tanh(x·K_h + (r ⊙ h)·R_h + b_h)`` without (the original GRU, ONNX's default; bias (3H,)),
+    and ``h_t = u ⊙ h_{t-1} + (1 - u) ⊙ n``.
+
+    Args:
+        x: (B, T, I), or (T, B, I) with ``time_major=True``.
+        kernel: (I, 3H). recurrent_kernel: (H, 3H). bias: (2, 3H), or (3H,) without reset_after.
+        initial_state: h0 (B, H); zeros when omitted.
+        reset_after, time_major, mask, lengths: as above and in :func:`lstm`.
+
+    Returns:
+        ``(y, h)``: y (B, T, H) (or (T, B, H)) the hidden state at every step, h (B, H) the last.
+    """
+    cell = _gru_cell(reset_after)
+    time_major = _flag(time_major, "time_major")
+    m, zero = _mask(mask, lengths, x, time_major)
+    h0 = _single(initial_state, "initial_state")
+    y, h, _, _ = _core.rnn_forward(
+        cell, x, kernel, recurrent_kernel, bias, h0, None, m, zero, time_major, False
+    )
+    return y, h
+
+
+def gru_forward(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    initial_state=None,
+    *,
+    reset_after: bool = True,
+    time_major: bool = False,
+    mask=None,
+    lengths=None,
+) -> tuple[np.ndarray, np.ndarray, GRUCache]:
+    """Like :func:`gru`, and also return the cache :func:`gru_backward` needs: ``(y, h, cache)``."""
+    cell = _gru_cell(reset_after)
+    time_major = _flag(time_major, "time_major")
+    m, zero = _mask(mask, lengths, x, time_major)
+    h0 = _single(initial_state, "initial_state")
+    y, h, _, saved = _core.rnn_forward(
+        cell, x, kernel, recurrent_kernel, bias, h0, None, m, zero, time_major, True
+    )
+    return y, h, GRUCache(saved, time_major, cell)
+
+
+def gru_backward(cache: GRUCache, dy, dh=None) -> GRUGrads:
+    """Backpropagate through time for one :func:`gru_forward` call.
+
+    Args:
+        cache: the cache that call returned.
+        dy: dL/dy, shaped like y; None when the loss does not depend on y.
+        dh: dL/dh for the final state (B, H), or None (zero).
+
+    Returns:
+        :class:`GRUGrads` with x, kernel, recurrent_kernel, bias (shaped like bias) and h0.
+    """
+    _check_cache(cache, GRUCache, "gru_forward")
+    grads = _core.rnn_backward(cache._cell, cache._saved, dy, dh, None, cache.time_major)
+    return GRUGrads(*grads[:5])
+
+
+# -- SimpleRNN ------------------------------------------------------------------------------------
+
+_ACTIVATIONS = ("tanh", "relu")
+
+
+def simple_rnn(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    initial_state=None,
+    *,
+    activation: str = "tanh",
+    time_major: bool = False,
+    mask=None,
+    lengths=None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run a plain RNN over a sequence (inference): ``h_t = act(x_t·K + h_{t-1}·R + b)``.
+
+    Args:
+        x: (B, T, I), or (T, B, I) with ``time_major=True``.
+        kernel: (I, H). recurrent_kernel: (H, H). bias: (H,).
+        initial_state: h0 (B, H); zeros when omitted.
+        activation: "tanh" or "relu".
+        time_major, mask, lengths: as in :func:`lstm`.
+
+    Returns:
+        ``(y, h)`` as :func:`gru` does.
+    """
+    cell = "rnn_" + _choice(activation, "activation", _ACTIVATIONS)
+    time_major = _flag(time_major, "time_major")
+    m, zero = _mask(mask, lengths, x, time_major)
+    h0 = _single(initial_state, "initial_state")
+    y, h, _, _ = _core.rnn_forward(
+        cell, x, kernel, recurrent_kernel, bias, h0, None, m, zero, time_major, False
+    )
+    return y, h
+
+
+def simple_rnn_forward(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    initial_state=None,
+    *,
+    activation: str = "tanh",
+    time_major: bool = False,
+    mask=None,
+    lengths=None,
+) -> tuple[np.ndarray, np.ndarray, SimpleRNNCache]:
+    """Like :func:`simple_rnn`, and also return the cache :func:`simple_rnn_backward` needs."""
+    cell = "rnn_" + _choice(activation, "activation", _ACTIVATIONS)
+    time_major = _flag(time_major, "time_major")
+    m, zero = _mask(mask, lengths, x, time_major)
+    h0 = _single(initial_state, "initial_state")
+    y, h, _, saved = _core.rnn_forward(
+        cell, x, kernel, recurrent_kernel, bias, h0, None, m, zero, time_major, True
+    )
+    return y, h, SimpleRNNCache(saved, time_major, cell)
+
+
+def simple_rnn_backward(cache: SimpleRNNCache, dy, dh=None) -> SimpleRNNGrads:
+    """Backpropagate through time for one :func:`simple_rnn_forward` call (see
+    :func:`gru_backward`)."""
+    _check_cache(cache, SimpleRNNCache, "simple_rnn_forward")
+    grads = _core.rnn_backward(cache._cell, cache._saved, dy, dh, None, cache.time_major)
+    return SimpleRNNGrads(*grads[:5])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from .functional import _pair
+from .functional import _ACTIVATIONS, _choice, _gru_cell, _pair, _single
 
 
 class LSTMStream:
@@ -27,6 +27,8 @@ class LSTMStream:
     (B, H) array of the stream's dtype, h_t is written there and no array is allocated at all.
     """
 
+    _cell = "lstm"  # the core's name for the cell
+
     def __init__(
         self,
         kernel,
@@ -36,7 +38,7 @@ class LSTMStream:
         *,
         batch_size: int | None = None,
     ) -> None:
-        h0, _ = _pair(initial_state, "initial_state")
+        h0 = self._h0(initial_state)
         if batch_size is None:
             batch_size = np.shape(h0)[0] if h0 is not None and np.ndim(h0) == 2 else 1
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool):
@@ -46,7 +48,8 @@ class LSTMStream:
                 f"batch_size: expected a positive integer below 2**31, got {batch_size}"
             )
         self.dtype = _core.compute_dtype(kernel)
-        impl = _core.LstmStreamF64 if self.dtype == np.float64 else _core.LstmStreamF32
+        suffix = "f64" if self.dtype == np.float64 else "f32"
+        impl = getattr(_core, f"Stream_{self._cell}_{suffix}")
         self._impl = impl(kernel, recurrent_kernel, bias, int(batch_size))
         self.step = self._impl.step
         self._set(initial_state, "initial_state")
@@ -80,8 +83,75 @@ class LSTMStream:
         h, c = _pair(state, name)
         self._impl.set_state(h, c, name)
 
+    def _h0(self, initial_state):
+        return _pair(initial_state, "initial_state")[0]
+
     def __repr__(self) -> str:
         return (
-            f"LSTMStream(batch_size={self.batch_size}, input_size={self.input_size}, "
+            f"{type(self).__name__}(batch_size={self.batch_size}, input_size={self.input_size}, "
             f"units={self.units}, dtype={np.dtype(self.dtype).name})"
+        )
+
+
+class GRUStream(LSTMStream):
+    """A GRU that advances one timestep per :meth:`step` (see :class:`LSTMStream`).
+
+    Args:
+        kernel, recurrent_kernel, bias, reset_after: as for :func:`fastlstm.gru`.
+        initial_state: h0 (B, H); zeros when omitted.
+        batch_size: as for :class:`LSTMStream`.
+
+    ``state`` is h alone, (B, H).
+    """
+
+    def __init__(
+        self,
+        kernel,
+        recurrent_kernel,
+        bias,
+        initial_state=None,
+        *,
+        reset_after: bool = True,
+        batch_size: int | None = None,
+    ) -> None:
+        self._cell = _gru_cell(reset_after)
+        super().__init__(kernel, recurrent_kernel, bias, initial_state, batch_size=batch_size)
+
+    @property
+    def state(self) -> np.ndarray:
+        """A copy of the carried state h, (B, H)."""
+        return self._impl.state()[0]
+
+    @state.setter
+    def state(self, value) -> None:
+        self.reset(value)
+
+    def reset(self, state=None) -> None:
+        """Start again from ``state`` = h, or from zeros when it is None."""
+        self._set(state, "state")
+
+    def _set(self, state, name: str) -> None:
+        self._impl.set_state(_single(state, name), None, name)
+
+    def _h0(self, initial_state):
+        return _single(initial_state, "initial_state")
+
+
+class SimpleRNNStream(GRUStream):
+    """A plain RNN that advances one timestep per :meth:`step` (see :class:`GRUStream`);
+    ``activation`` is "tanh" or "relu"."""
+
+    def __init__(
+        self,
+        kernel,
+        recurrent_kernel,
+        bias,
+        initial_state=None,
+        *,
+        activation: str = "tanh",
+        batch_size: int | None = None,
+    ) -> None:
+        self._cell = "rnn_" + _choice(activation, "activation", _ACTIVATIONS)
+        LSTMStream.__init__(
+            self, kernel, recurrent_kernel, bias, initial_state, batch_size=batch_size
         )

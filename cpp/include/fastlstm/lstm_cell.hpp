@@ -1,83 +1,43 @@
-// The LSTM cell: gate math for one timestep, forward and backward. The sequence walk
-// (sequence.hpp) owns the matmuls and the time loop; a cell only turns pre-activations into a new
-// state and a state gradient into pre-activation gradients.
+// The LSTM cell: gate math for one timestep, forward and backward (see cell_common.hpp for the
+// contract). The sequence walk (sequence.hpp) owns the time loop and the big GEMMs; a cell turns
+// pre-activations into a new state and a state gradient into pre-activation gradients.
 //
-// Each is one fused pass over a row, a packet at a time; the last, partial packet of a row goes
-// through the same packet code on a padded copy. So an element's value never depends on its
-// address or on how rows and units were split across threads.
+//   z = x_t*K + b + h_{t-1}*R       blocks i, f, g, o
+//   c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g),   h_t = σ(o) ⊙ tanh(c_t)
 #pragma once
 
-#include <algorithm>
-
-#include "fastlstm/activations.hpp"
-#include "fastlstm/types.hpp"
+#include "fastlstm/cell_common.hpp"
 
 namespace fastlstm {
 
-namespace cell_detail {
-
-using Eigen::internal::padd;
-using Eigen::internal::pload1;
-using Eigen::internal::ploadu;
-using Eigen::internal::pmul;
-using Eigen::internal::pset1;
-using Eigen::internal::pstoreu;
-using Eigen::internal::psub;
-
-// Calls body(j, ptrs...) over the H units of a row, a packet at a time. `ins` are the row's input
-// pointers, `outs` its output pointers; for a last partial packet, body works on padded copies
-// and the valid lanes of the outputs are copied back. Outputs may alias inputs.
-template <int L, typename T, size_t NI, size_t NO, typename Body>
-void for_packets(Index H, const T* const (&ins)[NI], T* const (&outs)[NO], Body&& body) {
-  Index j = 0;
-  for (; j + L <= H; j += L) body(ins, outs, j);
-  if (j == H) return;
-  const Index len = H - j;
-  T in_copy[NI][L] = {}, out_copy[NO][L] = {};
-  const T* in_ptrs[NI];
-  T* out_ptrs[NO];
-  for (size_t k = 0; k < NI; ++k) {
-    std::copy(ins[k] + j, ins[k] + H, in_copy[k]);
-    in_ptrs[k] = in_copy[k] - j;  // so that body's [j, j + L) lands on the copy
-  }
-  for (size_t k = 0; k < NO; ++k) out_ptrs[k] = out_copy[k] - j;
-  body(in_ptrs, out_ptrs, j);
-  for (size_t k = 0; k < NO; ++k) std::copy(out_copy[k], out_copy[k] + len, outs[k] + j);
-}
-
-}  // namespace cell_detail
-
 struct LstmCell {
-  static constexpr int kGates = 4;        // gate blocks i, f, g, o, each H wide
-  static constexpr bool kHasCell = true;  // carries c_t beside h_t
+  static constexpr int kGates = 4;  // i, f, g, o
+  static constexpr int kSaved = 4;  // the activated gates
+  static constexpr bool kHasCell = true;
+  static constexpr bool kRecurrentBias = false;
+  static constexpr bool kSplitUnits = true;
+  static constexpr bool kSeparateRecurrentGrad = false;
+  static constexpr int recurrent_input(int) { return -1; }
 
-  // z: (n, 4H) pre-activations x*K + h_{t-1}*R + b, overwritten with the activated gates i, f, g, o
-  //    (backward needs them). c_prev: (n, H) c_{t-1}. c, h: (n, H) c_t and h_t, written.
-  // c may alias c_prev: each element is read before it is written.
-  template <typename T>
-  static void forward(MatMap<T> z, ConstMatMap<T> c_prev, MatMap<T> c, MatMap<T> h) {
+  // z ends as the activated gates i, f, g, o.
+  template <typename T, typename Rec>
+  static void forward(StepForward<T> f, Rec&& rec) {
     using namespace cell_detail;
-    using P = act::Packet<T>;
-    constexpr int L = act::packet_traits<T>::size;
-    const Index H = h.cols();
-    for (Index r = 0; r < h.rows(); ++r) {
-      T* zr = z.data() + r * z.outerStride();
-      const T* ins[] = {zr, zr + H, zr + 2 * H, zr + 3 * H,
-                        c_prev.data() + r * c_prev.outerStride()};
-      T* const outs[] = {zr,
-                         zr + H,
-                         zr + 2 * H,
-                         zr + 3 * H,
-                         c.data() + r * c.outerStride(),
-                         h.data() + r * h.outerStride()};
-      for_packets<L>(H, ins, outs, [](const auto& in, const auto& out, Index j) {
-        const P i = act::sigmoid(ploadu<P>(in[0] + j));
-        const P f = act::sigmoid(ploadu<P>(in[1] + j));
-        const P g = act::tanh(ploadu<P>(in[2] + j));
-        const P o = act::sigmoid(ploadu<P>(in[3] + j));
-        const P c_t = padd(pmul(f, ploadu<P>(in[4] + j)), pmul(i, g));
+    using Pk = P<T>;
+    rec(f.h_prev, 0, 4, f.z);
+    const Index m = f.h.cols();
+    for (Index r = 0; r < f.h.rows(); ++r) {
+      T* zr = row_ptr(f.z, r);
+      const T* ins[] = {zr, zr + m, zr + 2 * m, zr + 3 * m, row_ptr(f.c_prev, r)};
+      T* const outs[] = {zr, zr + m, zr + 2 * m, zr + 3 * m, row_ptr(f.c, r), row_ptr(f.h, r)};
+      for_packets<kLanes<T>>(m, ins, outs, [](const auto& in, const auto& out, Index j) {
+        const Pk i = act::sigmoid(ploadu<Pk>(in[0] + j));
+        const Pk fg = act::sigmoid(ploadu<Pk>(in[1] + j));
+        const Pk g = act::tanh(ploadu<Pk>(in[2] + j));
+        const Pk o = act::sigmoid(ploadu<Pk>(in[3] + j));
+        const Pk c_t = padd(pmul(fg, ploadu<Pk>(in[4] + j)), pmul(i, g));
         pstoreu(out[0] + j, i);
-        pstoreu(out[1] + j, f);
+        pstoreu(out[1] + j, fg);
         pstoreu(out[2] + j, g);
         pstoreu(out[3] + j, o);
         pstoreu(out[4] + j, c_t);
@@ -86,44 +46,42 @@ struct LstmCell {
     }
   }
 
-  // gates: (n, 4H) activated gates from forward. c_prev, c: (n, H) c_{t-1} and c_t.
-  // dh: (n, H) dL/dh_t, all paths. dc: (n, H) in dL/dc_t from step t+1, out dL/dc_{t-1}.
-  // dz: (n, 4H) dL/dz_t, written. tanh(c_t) is recomputed rather than stored by forward.
-  template <typename T>
-  static void backward(ConstMatMap<T> gates, ConstMatMap<T> c_prev, ConstMatMap<T> c,
-                       ConstMatMap<T> dh, MatMap<T> dc, MatMap<T> dz) {
+  // tanh(c_t) is recomputed rather than stored by forward.
+  template <typename T, typename RecT>
+  static void backward(StepBackward<T> b, RecT&& rec_t) {
     using namespace cell_detail;
-    using P = act::Packet<T>;
-    constexpr int L = act::packet_traits<T>::size;
-    const Index H = c.cols();
-    for (Index r = 0; r < c.rows(); ++r) {
-      const T* gr = gates.data() + r * gates.outerStride();
-      T* dzr = dz.data() + r * dz.outerStride();
-      T* dcr = dc.data() + r * dc.outerStride();
+    using Pk = P<T>;
+    const Index H = b.c.cols();
+    for (Index r = 0; r < b.c.rows(); ++r) {
+      const T* gr = row_ptr(b.saved, r);
+      T* dzr = row_ptr(b.dz, r);
+      T* dcr = row_ptr(b.dc, r);
       const T* ins[] = {gr,
                         gr + H,
                         gr + 2 * H,
                         gr + 3 * H,
-                        c_prev.data() + r * c_prev.outerStride(),
-                        c.data() + r * c.outerStride(),
-                        dh.data() + r * dh.outerStride(),
+                        row_ptr(b.c_prev, r),
+                        row_ptr(b.c, r),
+                        row_ptr(b.dh, r),
                         dcr};
       T* const outs[] = {dzr, dzr + H, dzr + 2 * H, dzr + 3 * H, dcr};
-      for_packets<L>(H, ins, outs, [](const auto& in, const auto& out, Index j) {
-        const P one = pset1<P>(T(1));
-        const P i = ploadu<P>(in[0] + j), f = ploadu<P>(in[1] + j);
-        const P g = ploadu<P>(in[2] + j), o = ploadu<P>(in[3] + j);
-        const P dh_t = ploadu<P>(in[6] + j);
-        const P tc = act::tanh(ploadu<P>(in[5] + j));
+      for_packets<kLanes<T>>(H, ins, outs, [](const auto& in, const auto& out, Index j) {
+        const Pk one = pset1<Pk>(T(1));
+        const Pk i = ploadu<Pk>(in[0] + j), f = ploadu<Pk>(in[1] + j);
+        const Pk g = ploadu<Pk>(in[2] + j), o = ploadu<Pk>(in[3] + j);
+        const Pk dh_t = ploadu<Pk>(in[6] + j);
+        const Pk tc = act::tanh(ploadu<Pk>(in[5] + j));
         // dL/dc_t: from step t+1, plus through h_t = o * tanh(c_t).
-        const P dc_t = padd(ploadu<P>(in[7] + j), pmul(pmul(dh_t, o), psub(one, pmul(tc, tc))));
+        const Pk dc_t = padd(ploadu<Pk>(in[7] + j), pmul(pmul(dh_t, o), psub(one, pmul(tc, tc))));
         pstoreu(out[0] + j, pmul(pmul(dc_t, g), pmul(i, psub(one, i))));
-        pstoreu(out[1] + j, pmul(pmul(dc_t, ploadu<P>(in[4] + j)), pmul(f, psub(one, f))));
+        pstoreu(out[1] + j, pmul(pmul(dc_t, ploadu<Pk>(in[4] + j)), pmul(f, psub(one, f))));
         pstoreu(out[2] + j, pmul(pmul(dc_t, i), psub(one, pmul(g, g))));
         pstoreu(out[3] + j, pmul(pmul(dh_t, tc), pmul(o, psub(one, o))));
         pstoreu(out[4] + j, pmul(dc_t, f));
       });
     }
+    b.dh_prev.setZero();
+    rec_t(b.dz, 0, 4, b.dh_prev);
   }
 };
 

@@ -1,42 +1,47 @@
-// The sequence walk: one time loop shared by every cell. A cell (lstm_cell.hpp) supplies the gate
-// math; the walk does the GEMMs and the bookkeeping:
-//   forward:  per step Z_t = x_t*K + b + h_{t-1}*R and the cell's fused gate update. x*K + b is
-//             one GEMM over all timesteps, into the gates that training keeps for backward;
-//             inference with a large T*B adds x_t*K per step instead and keeps no such buffer.
-//   backward: per step only the serial part, dZ_t from the cell and dh_{t-1} = dZ_t*R^T; then
-//             dX, dK, dR and db as single GEMMs over all timesteps.
-// Buffers are (T*B, cols) row-major in the caller's row order (see SeqShape).
+// The sequence walk: one time loop shared by every cell (LSTM, GRU, plain RNN). A cell
+// (cell_common.hpp) supplies the gate math and says which recurrent products it needs; the walk
+// does the GEMMs, the threads, masks and the bookkeeping:
+//   forward:  x*K + b as one GEMM over all timesteps, into the buffer that training keeps for
+//             backward (inference with a large T*B adds x_t*K per step instead and keeps no such
+//             buffer); per step, the cell adds h_{t-1}*R through the walk's step product and
+//             updates the state.
+//   backward: per step only the serial part, dZ_t and dh_{t-1} from the cell; then dX, dK, dR and
+//             db as single GEMMs over all timesteps.
+// Buffers are (T*B, cols) row-major in the caller's row order (see SeqShape). G = Cell::kGates
+// blocks of H columns in the weights, S = Cell::kSaved blocks per step kept for backward.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 
+#include "fastlstm/cell_common.hpp"
+#include "fastlstm/panels.hpp"
 #include "fastlstm/small_gemm.hpp"
 #include "fastlstm/threads.hpp"
 #include "fastlstm/types.hpp"
 
 namespace fastlstm {
 
-// Weights in the canonical layout: kernel (I, G*H), recurrent (H, G*H), bias (G*H), gate blocks in
-// the cell's order.
+// Weights in the canonical layout, gate blocks in the cell's order.
 template <typename T>
 struct Weights {
-  const T* kernel;
-  const T* recurrent;
-  const T* bias;
+  const T* kernel;                    // (I, G*H)
+  const T* recurrent;                 // (H, G*H)
+  const T* bias;                      // (G*H)
+  const T* recurrent_bias = nullptr;  // (G*H), cells with kRecurrentBias
 };
 
 template <typename T>
 struct ForwardBuffers {
   const T* x;   // (T*B, I)
   const T* h0;  // (B, H) initial hidden state
-  const T* c0;  // (B, H) initial cell state (cells with kHasCell)
+  const T* c0;  // (B, H) initial cell state (cells with kHasCell; else unused)
   T* y;         // (T*B, H) out: h_t for every step
   T* h_last;    // (B, H) out: h_T
-  T* c_last;    // (B, H) out: c_T
+  T* c_last;    // (B, H) out: c_T (cells with kHasCell)
   // Training only (both nullptr for inference): what backward needs.
-  T* gates;  // (T*B, G*H) out: the activated gates
-  T* c_all;  // (T*B, H) out: c_t for every step
+  T* gates;  // (T*B, S*H) out: what the cell saves per step
+  T* c_all;  // (T*B, H) out: c_t for every step (cells with kHasCell)
   // Optional (B, T) batch-major, nonzero = valid. A masked step carries the state unchanged and
   // its output repeats h_{t-1} (Keras), or is zero with zero_masked (lengths: right padding only,
   // since a valid step must not follow a zeroed output).
@@ -57,13 +62,15 @@ struct BackwardBuffers {
   const T* dy;       // (T*B, H)
   const T* dh_last;  // (B, H)
   const T* dc_last;  // (B, H)
-  // Gradients: dx, dkernel, drecurrent and dbias are added into; dh0 and dc0 are written.
-  T* dx;          // (T*B, I)
-  T* dkernel;     // (I, G*H)
-  T* drecurrent;  // (H, G*H)
-  T* dbias;       // (G*H)
-  T* dh0;         // (B, H)
-  T* dc0;         // (B, H)
+  // Gradients: dx, dkernel, drecurrent, dbias and drecurrent_bias are added into; dh0 and dc0 are
+  // written.
+  T* dx;               // (T*B, I)
+  T* dkernel;          // (I, G*H)
+  T* drecurrent;       // (H, G*H)
+  T* dbias;            // (G*H)
+  T* drecurrent_bias;  // (G*H), cells with kRecurrentBias
+  T* dh0;              // (B, H)
+  T* dc0;              // (B, H)
   // The mask forward used (see ForwardBuffers).
   const std::uint8_t* mask = nullptr;
   bool zero_masked = false;
@@ -74,120 +81,86 @@ inline bool valid(const std::uint8_t* mask, const SeqShape& s, Index b, Index t)
   return mask == nullptr || mask[b * s.T + t] != 0;
 }
 
-// Where the columns of a block of units lie in a weight matrix: panel p starts at
-// data + p * step, holds columns [p * width, (p + 1) * width) of the block (the last panel may hold
-// fewer), and its rows are `ld` apart.
+// p + k, or nullptr for a buffer the cell does not have.
 template <typename T>
-struct Panels {
-  const T* data;
-  Index width, step, ld;
-};
-
-// The weights for a block of hidden units [u0, u0 + m), all gates of each, as (rows, G*m) blocks
-// with gate blocks side by side: kernel (I rows), recurrent (H rows), bias (G*m, contiguous).
-template <typename T>
-struct UnitWeights {
-  Panels<T> kernel, recurrent;
-  const T* bias;
-  Index u0, m;
-};
-
-// The columns of units [u0, u0 + m) of a (rows, G*H) matrix, where they lie: one panel per gate.
-template <int G, typename T>
-Panels<T> units_in_place(const T* w, Index H, Index u0, Index m) {
-  return {w + u0, m, H, G * H};
+T* offset(T* p, Index k) {
+  return p ? p + k : p;
 }
 
-// Copies the columns of units [u0, u0 + m) of a (rows, G*H) matrix into contiguous column panels
-// `panel` wide, (rows, panel) each, panel after panel: each is one sequential stream for the step
-// product, which the prefetchers follow better than short runs a row apart.
-template <int G, typename T>
-Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index panel, T* dst) {
-  const Index width = G * m;
-  for (Index r = 0; r < rows; ++r) {
-    // Column c of the block is unit c % m of gate c / m; copy runs within one gate and panel.
-    for (Index c = 0; c < width;) {
-      const Index c0 = c / panel * panel;
-      const Index run = std::min(m - c % m, std::min(c0 + panel, width) - c);
-      const T* from = src + r * G * H + (c / m) * H + u0 + c % m;
-      std::copy(from, from + run, dst + c0 * rows + r * panel + (c - c0));
-      c += run;
-    }
-  }
-  return {dst, panel, panel * rows, panel};
-}
-
-// z += a * w, w being a block of units laid out as `w` says, (rows, width) in all.
-template <typename A, typename T, typename Z>
-void panel_product(const A& a, const Panels<T>& w, Index rows, Index width, Z& z) {
-  for (Index p = 0; p * w.width < width; ++p) {
-    const Index c0 = p * w.width, pw = std::min(w.width, width - c0);
-    step_product(a, map(w.data + p * w.step, rows, pw, w.ld), cols(z, c0, pw));
-  }
+// An empty (n, 0) window, for the cell state of cells without one.
+template <typename T>
+auto no_state(Index n) {
+  return map(static_cast<T*>(nullptr), n, 0, 0);
 }
 
 // Forward over the whole sequence for batch entries [b0, b0 + n) and the units of `u`. One thread
 // either walks a block of the batch through all units, or (small batches) a block of the units
 // for the whole batch; then `sync` is a barrier after each step so that every thread sees the
-// whole h_t before step t + 1. `zk` is the thread's (n, G*m) scratch for its gates.
+// whole h_t before step t + 1. `zk` is the thread's (n, S*m) scratch for its gates.
 template <typename Cell, typename T, typename Sync>
 void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuffers<T>& buf,
-                   Index b0, Index n, T* zk, Sync&& sync) {
-  constexpr Index G = Cell::kGates;
-  const Index H = s.H, GH = G * s.H, u0 = u.u0, m = u.m;
-  // precomputed: buf.gates holds x_t*K + b for every step; training: keep gates and every c_t.
-  const bool precomputed = buf.gates != nullptr, training = buf.c_all != nullptr;
-  const bool all_units = m == H;
+                   bool training, Index b0, Index n, T* zk, Sync&& sync) {
+  constexpr Index G = Cell::kGates, S = Cell::kSaved;
+  constexpr bool kCell = Cell::kHasCell;
+  const Index H = s.H, SH = S * H, u0 = u.u0, m = u.m;
+  // precomputed: buf.gates holds x_t*K + b for every step (training, or inference that fits).
+  const bool precomputed = buf.gates != nullptr, all_units = m == H;
   const auto h0 = map(buf.h0 + b0 * H, n, H);
-  const auto c0 = map(buf.c0 + b0 * H, n, H);
   auto h_last = cols(map(buf.h_last + b0 * H, n, H), u0, m);
-  auto c_last = cols(map(buf.c_last + b0 * H, n, H), u0, m);
+  T* const c_last = kCell ? buf.c_last + b0 * H + u0 : nullptr;  // (n, m), rows H apart
   if (s.T == 0) {
     h_last = cols(h0, u0, m);
-    c_last = cols(c0, u0, m);
+    if constexpr (kCell) map(c_last, n, m, H) = cols(map(buf.c0 + b0 * H, n, H), u0, m);
     return;
   }
-  Matrix<T> kept(buf.mask ? n : 0, m);  // c_{t-1} of masked rows
+  const auto rec = [&](const auto& a, Index g0, Index ng, auto out) {
+    panel_product(a, u.recurrent, H, g0 * m, (g0 + ng) * m, out);
+  };
+  Matrix<T> kept(buf.mask && kCell ? n : 0, m);  // c_{t-1} of masked rows
   for (Index t = 0; t < s.T; ++t) {
-    // z_t = x_t*K + b (from the input GEMM when precomputed) + h_{t-1}*R, this thread's units.
-    auto z = precomputed && all_units ? s.step(buf.gates, GH, t, b0, n) : map(zk, n, G * m);
+    // z_t = x_t*K + b for this thread's units (from the input GEMM when precomputed).
+    auto z = precomputed && all_units ? s.step(buf.gates, SH, t, b0, n) : map(zk, n, S * m);
     if (!precomputed) {
-      z.rowwise() = row_vector(u.bias, G * m);
-      panel_product(s.step(buf.x, s.I, t, b0, n), u.kernel, s.I, G * m, z);
+      cols(z, 0, G * m).rowwise() = row_vector(u.bias, G * m);
+      panel_product(s.step(buf.x, s.I, t, b0, n), u.kernel, s.I, 0, G * m, cols(z, 0, G * m));
     } else if (!all_units) {
       for (Index g = 0; g < G; ++g)
-        cols(z, g * m, m) = cols(s.step(buf.gates, GH, t, b0, n), g * H + u0, m);
+        cols(z, g * m, m) = cols(s.step(buf.gates, SH, t, b0, n), g * H + u0, m);
     }
     const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), H, t - 1, b0, n);
-    panel_product(h_prev, u.recurrent, H, G * m, z);
-    // Inference keeps c_t only in c_last, updated in place; training keeps every c_t.
-    const auto c_prev = t == 0 ? cols(c0, u0, m)
-                        : training
-                            ? cols(s.step(static_cast<const T*>(buf.c_all), H, t - 1, b0, n), u0, m)
-                            : map(static_cast<const T*>(c_last.data()), n, m, H);
-    auto c = training ? cols(s.step(buf.c_all, H, t, b0, n), u0, m) : c_last;
     auto h = cols(s.step(buf.y, H, t, b0, n), u0, m);
+    // Inference keeps c_t only in c_last, updated in place; training keeps every c_t.
+    const auto c_prev = [&]() -> ConstMatMap<T> {
+      if constexpr (!kCell) return no_state<const T>(n);
+      if (t == 0) return cols(map(buf.c0 + b0 * H, n, H), u0, m);
+      if (training) return cols(s.step(static_cast<const T*>(buf.c_all), H, t - 1, b0, n), u0, m);
+      return map(static_cast<const T*>(c_last), n, m, H);
+    }();
+    auto c = !kCell     ? no_state<T>(n)
+             : training ? cols(s.step(buf.c_all, H, t, b0, n), u0, m)
+                        : map(c_last, n, m, H);
     // Masked rows go through the cell with the others (cheaper than taking them out of the
     // GEMM), then get their previous state back: c_prev may be c itself, so it is kept first.
     const auto masked = [&](Index r) { return !valid(buf.mask, s, b0 + r, t); };
-    for (Index r = 0; buf.mask && r < n; ++r) {
+    for (Index r = 0; kCell && buf.mask && r < n; ++r) {
       if (masked(r)) kept.row(r) = c_prev.row(r);
     }
-    Cell::forward(z, c_prev, c, h);
+    Cell::forward(StepForward<T>{z, h_prev, u0, u.recurrent_bias, c_prev, c, h}, rec);
     for (Index r = 0; buf.mask && r < n; ++r) {
-      if (masked(r)) {
-        c.row(r) = kept.row(r);
-        h.row(r) = cols(h_prev, u0, m).row(r);
-      }
+      if (!masked(r)) continue;
+      h.row(r) = cols(h_prev, u0, m).row(r);
+      if (kCell) c.row(r) = kept.row(r);
     }
-    if (training && !all_units) {  // backward reads the activated gates from the gates buffer
-      for (Index g = 0; g < G; ++g)
-        cols(s.step(buf.gates, GH, t, b0, n), g * H + u0, m) = cols(z, g * m, m);
+    if (training && !all_units) {  // backward reads what the cell saved from the gates buffer
+      for (Index g = 0; g < S; ++g)
+        cols(s.step(buf.gates, SH, t, b0, n), g * H + u0, m) = cols(z, g * m, m);
     }
     sync();
   }
   h_last = cols(s.step(static_cast<const T*>(buf.y), H, s.T - 1, b0, n), u0, m);
-  if (training) c_last = cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
+  if (training && kCell) {
+    map(c_last, n, m, H) = cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
+  }
   if (!buf.zero_masked) return;
   for (Index t = 0; t < s.T; ++t) {  // now that no step reads them as h_{t-1}
     auto h = cols(s.step(buf.y, H, t, b0, n), u0, m);
@@ -207,35 +180,37 @@ constexpr Index kPanel = 256;
 constexpr double kMaxPackedBytes = 768 << 10;
 
 // Inference computes the input projection for all timesteps at once (as training does) while its
-// buffer stays this small; beyond, it adds x_t*K per step and keeps no (T*B, G*H) buffer at all.
+// buffer stays this small; beyond, it adds x_t*K per step and keeps no (T*B, S*H) buffer at all.
 constexpr double kMaxProjectionBytes = 8 << 20;
 
 template <typename Cell, typename T>
 void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in) {
-  constexpr Index G = Cell::kGates;
-  const Index H = s.H, GH = G * s.H;
+  constexpr Index G = Cell::kGates, S = Cell::kSaved;
+  const Index H = s.H, GH = G * s.H, SH = S * s.H;
+  const bool training = in.gates != nullptr;
   ForwardBuffers<T> buf = in;
   Matrix<T> projection;
-  if (!buf.gates && double(s.rows()) * GH * sizeof(T) <= kMaxProjectionBytes) {
-    projection.resize(s.rows(), GH);
+  if (!buf.gates && double(s.rows()) * SH * sizeof(T) <= kMaxProjectionBytes) {
+    projection.resize(s.rows(), SH);
     buf.gates = projection.data();
   }
   if (buf.gates) {  // the input projection for every timestep at once, one GEMM a thread
     parallel_chunks(s.rows(), 2.0 * s.rows() * s.I * GH, [&](Index r0, Index r1) {
-      auto Z = map(buf.gates + r0 * GH, r1 - r0, GH);
+      auto Z = map(buf.gates + r0 * SH, r1 - r0, GH, SH);
       Z.noalias() = map(buf.x + r0 * s.I, r1 - r0, s.I) * map(w.kernel, s.I, GH);
       Z.rowwise() += row_vector(w.bias, GH);
     });
   }
   const double flops = 2.0 * s.T * s.B * H * (s.I + H) * G;
   const int threads = threads_for(s.B * H, flops);
-  if (threads == 1 || s.B >= kMinRowsPerThread * threads) {
+  if (threads == 1 || s.B >= kMinRowsPerThread * threads || !Cell::kSplitUnits) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
-    const UnitWeights<T> all{{w.kernel, GH, 0, GH}, {w.recurrent, GH, 0, GH}, w.bias, 0, H};
+    const UnitWeights<T> all{
+        {w.kernel, GH, 0, GH}, {w.recurrent, GH, 0, GH}, w.bias, w.recurrent_bias, 0, H};
     parallel_chunks(s.B, flops, [&](Index b0, Index b1) {
-      Matrix<T> zk(buf.gates ? 0 : b1 - b0, GH);  // z_t when there is no precomputed projection
-      forward_steps<Cell>(s, all, buf, b0, b1 - b0, zk.data(), [] {});
+      Matrix<T> zk(buf.gates ? 0 : b1 - b0, SH);  // z_t when there is no precomputed projection
+      forward_steps<Cell>(s, all, buf, training, b0, b1 - b0, zk.data(), [] {});
     });
     return;
   }
@@ -247,49 +222,62 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const bool pack = double(H) * G * most * sizeof(T) <= kMaxPackedBytes;
   const Index packed_rows = pack ? (buf.gates ? 0 : s.I) + H : 0;
   const Index packed_cols = (G * most + kPanel - 1) / kPanel * kPanel;
-  Matrix<T> packed(threads, packed_rows * packed_cols), bias(threads, G * most);
-  Matrix<T> scratch(threads, s.B * G * most);
+  Matrix<T> packed(threads, packed_rows * packed_cols), biases(threads, 2 * G * most);
+  Matrix<T> scratch(threads, s.B * S * most);
 #pragma omp parallel num_threads(threads)
   {
     const Index k = omp_get_thread_num();
     const Index u0 = H * k / threads, m = H * (k + 1) / threads - u0;
     T* mine = packed.row(k).data();
-    UnitWeights<T> units{units_in_place<G>(w.kernel, H, u0, m),
-                         units_in_place<G>(w.recurrent, H, u0, m), bias.row(k).data(), u0, m};
+    T* bias = biases.row(k).data();  // the units' bias, then their recurrent bias
     for (Index g = 0; g < G; ++g) {
-      std::copy(w.bias + g * H + u0, w.bias + g * H + u0 + m, bias.row(k).data() + g * m);
+      std::copy(w.bias + g * H + u0, w.bias + g * H + u0 + m, bias + g * m);
+      if (w.recurrent_bias) {
+        const T* from = w.recurrent_bias + g * H + u0;
+        std::copy(from, from + m, bias + G * m + g * m);
+      }
     }
+    UnitWeights<T> units{units_in_place<G>(w.kernel, H, u0, m),
+                         units_in_place<G>(w.recurrent, H, u0, m),
+                         bias,
+                         w.recurrent_bias ? bias + G * m : nullptr,
+                         u0,
+                         m};
     if (pack) {
       units.recurrent = pack_units<G>(w.recurrent, H, H, u0, m, kPanel, mine);
       if (!buf.gates) {
         units.kernel = pack_units<G>(w.kernel, s.I, H, u0, m, kPanel, mine + H * packed_cols);
       }
     }
-    forward_steps<Cell>(s, units, buf, 0, s.B, scratch.row(k).data(), [] {
+    forward_steps<Cell>(s, units, buf, training, 0, s.B, scratch.row(k).data(), [] {
 #pragma omp barrier
     });
   }
 }
 
-// The serial part of backward for batch entries [b0, b0 + n): dZ_t for every step (into dz_all)
-// and the running dh, dc, which end as dL/dh0 and dL/dc0. Also gathers h_{t-1} into h_prev, rows
-// in dZ's order, so that dR is one GEMM afterwards. recurrent_t is R^T, (G*H, H) row-major.
+// The serial part of backward for batch entries [b0, b0 + n): dZ_t (and dZr_t, the recurrent
+// side, where the cell has a separate one) for every step, and the running dh, dc, which end as
+// dL/dh0 and dL/dc0. Also gathers h_{t-1} into h_prev, rows in dZ's order, so that dR is one GEMM
+// afterwards. recurrent_t is R^T, (G*H, H) row-major.
 template <typename Cell, typename T>
 void backward_steps(const SeqShape& s, const T* recurrent_t, const BackwardBuffers<T>& buf,
-                    T* dz_all, T* h_prev, Index b0, Index n) {
-  const Index H = s.H, GH = Cell::kGates * s.H;
-  const auto Rt = map(recurrent_t, GH, H);
-  auto dh = map(buf.dh0 + b0 * H, n, H);  // dL/dh_t from the steps after t
-  auto dc = map(buf.dc0 + b0 * H, n, H);  // dL/dc_t
+                    T* dz_all, T* dzr_all, T* h_prev, Index b0, Index n) {
+  constexpr bool kCell = Cell::kHasCell;
+  const Index H = s.H, GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H;
+  const auto rec_t = [&](const auto& d, Index g0, Index ng, auto out) {
+    step_product(d, map(recurrent_t + g0 * H * H, ng * H, H), out);
+  };
+  auto dh = map(buf.dh0 + b0 * H, n, H);                           // dL/dh_t from the steps after t
+  auto dc = kCell ? map(buf.dc0 + b0 * H, n, H) : no_state<T>(n);  // dL/dc_t
   if (buf.dh_last)
     dh = map(buf.dh_last + b0 * H, n, H);
   else
     dh.setZero();
-  if (buf.dc_last)
+  if (kCell && buf.dc_last)
     dc = map(buf.dc_last + b0 * H, n, H);
   else
     dc.setZero();
-  Matrix<T> dh_t(n, H), kept(buf.mask ? n : 0, H);
+  Matrix<T> dh_t(n, H), kept(buf.mask && kCell ? n : 0, H);
   auto dh_t_map = map(dh_t.data(), n, H);
   for (Index t = s.T - 1; t >= 0; --t) {
     const auto masked = [&](Index r) { return !valid(buf.mask, s, b0 + r, t); };
@@ -298,41 +286,47 @@ void backward_steps(const SeqShape& s, const T* recurrent_t, const BackwardBuffe
     for (Index r = 0; buf.mask && r < n; ++r) {
       if (!masked(r)) continue;
       if (buf.zero_masked) dh_t_map.row(r) = dh.row(r);  // a zero output has no gradient
-      kept.row(r) = dc.row(r);
+      if (kCell) kept.row(r) = dc.row(r);
     }
-    const auto c_prev = t == 0 ? map(buf.c0 + b0 * H, n, H) : s.step(buf.c_all, H, t - 1, b0, n);
+    const auto hp = t == 0 ? map(buf.h0 + b0 * H, n, H) : s.step(buf.y, H, t - 1, b0, n);
+    const auto c_prev = !kCell   ? no_state<const T>(n)
+                        : t == 0 ? map(buf.c0 + b0 * H, n, H)
+                                 : s.step(buf.c_all, H, t - 1, b0, n);
+    const auto c = kCell ? s.step(buf.c_all, H, t, b0, n) : no_state<const T>(n);
     auto dz = s.step(dz_all, GH, t, b0, n);
-    Cell::backward(s.step(buf.gates, GH, t, b0, n), c_prev, s.step(buf.c_all, H, t, b0, n),
-                   map(static_cast<const T*>(dh_t.data()), n, H), dc, dz);
+    auto dzr = s.step(dzr_all, GH, t, b0, n);
+    Cell::backward(StepBackward<T>{s.step(buf.gates, SH, t, b0, n), hp, c_prev, c,
+                                   map(static_cast<const T*>(dh_t.data()), n, H), dc, dz, dzr, dh},
+                   rec_t);
     // A masked step passed its state through unchanged: its gradients do too.
     for (Index r = 0; buf.mask && r < n; ++r) {
       if (!masked(r)) continue;
       dz.row(r).setZero();
-      dc.row(r) = kept.row(r);
+      dzr.row(r).setZero();
+      dh.row(r) = dh_t_map.row(r);
+      if (kCell) dc.row(r) = kept.row(r);
     }
-    dh.setZero();
-    step_product(map(static_cast<const T*>(dz.data()), n, GH, dz.outerStride()), Rt, dh);
-    for (Index r = 0; buf.mask && r < n; ++r) {
-      if (masked(r)) dh.row(r) = dh_t_map.row(r);
-    }
-    s.step(h_prev, H, t, b0, n) =
-        t == 0 ? map(buf.h0 + b0 * H, n, H) : s.step(buf.y, H, t - 1, b0, n);
+    s.step(h_prev, H, t, b0, n) = hp;
   }
 }
 
 template <typename Cell, typename T>
 void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
-  const Index H = s.H, GH = Cell::kGates * s.H, rows = s.rows();
-  Matrix<T> dz_all(rows, GH), h_prev(rows, H);
+  constexpr bool kSeparate = Cell::kSeparateRecurrentGrad;
+  const Index H = s.H, GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H, rows = s.rows();
+  Matrix<T> dz_all(rows, GH), dzr_all(kSeparate ? rows : 0, GH), h_prev(rows, H);
+  T* const dzr = kSeparate ? dzr_all.data() : dz_all.data();
   const Matrix<T> recurrent_t = map(w.recurrent, H, GH).transpose();  // row-major R^T for the steps
   parallel_chunks(s.B, 2.0 * s.T * s.B * H * GH, [&](Index b0, Index b1) {
-    backward_steps<Cell>(s, recurrent_t.data(), buf, dz_all.data(), h_prev.data(), b0, b1 - b0);
+    backward_steps<Cell>(s, recurrent_t.data(), buf, dz_all.data(), dzr, h_prev.data(), b0,
+                         b1 - b0);
   });
   if (s.T == 0) return;
 
   // Weight and input gradients: single GEMMs over all timesteps, split across threads by rows of
   // dX and by columns (gate units) of dK, dR and db; each thread reads only its columns of dZ.
   const auto dZ = map(static_cast<const T*>(dz_all.data()), rows, GH);
+  const auto dZr = map(static_cast<const T*>(dzr), rows, GH);
   const auto X = map(buf.x, rows, s.I);
   const auto Hp = map(static_cast<const T*>(h_prev.data()), rows, H);
   parallel_chunks(rows, 2.0 * rows * GH * s.I, [&](Index r0, Index r1) {
@@ -340,10 +334,20 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
         dZ.middleRows(r0, r1 - r0) * map(w.kernel, s.I, GH).transpose();
   });
   parallel_chunks(GH, 2.0 * rows * GH * (s.I + H), [&](Index c0, Index c1) {
-    const auto dZ_cols = dZ.middleCols(c0, c1 - c0);
-    map(buf.dkernel + c0, s.I, c1 - c0, GH).noalias() += X.transpose() * dZ_cols;
-    map(buf.drecurrent + c0, H, c1 - c0, GH).noalias() += Hp.transpose() * dZ_cols;
-    map(buf.dbias + c0, 1, c1 - c0) += dZ_cols.colwise().sum();
+    map(buf.dkernel + c0, s.I, c1 - c0, GH).noalias() += X.transpose() * dZ.middleCols(c0, c1 - c0);
+    map(buf.dbias + c0, 1, c1 - c0) += dZ.middleCols(c0, c1 - c0).colwise().sum();
+    if (Cell::kRecurrentBias) {
+      map(buf.drecurrent_bias + c0, 1, c1 - c0) += dZr.middleCols(c0, c1 - c0).colwise().sum();
+    }
+    // dR, a gate block at a time: its left operand is h_{t-1} or a block the cell saved.
+    for (Index c = c0; c < c1;) {
+      const Index g = c / H, end = std::min((g + 1) * H, c1);
+      const int k = Cell::recurrent_input(static_cast<int>(g));
+      const auto A = k < 0 ? Hp : map(buf.gates + k * H, rows, H, SH);
+      map(buf.drecurrent + c, H, end - c, GH).noalias() +=
+          A.transpose() * dZr.middleCols(c, end - c);
+      c = end;
+    }
   });
 }
 

@@ -1,0 +1,243 @@
+// Python bindings for every cell over a sequence: validate, map the NumPy buffers, release the
+// GIL, call the core. The cell is named by a string ("lstm", "gru", ...; see with_cell).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cell_kind.hpp"
+#include "checks.hpp"
+
+namespace fastlstm::bindings {
+namespace {
+
+using Shape = std::vector<py::ssize_t>;
+using Mask = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+
+// Sizes from x (3-D) and the weights, checked against each other.
+template <typename Cell, typename T>
+SeqShape check_sizes(const Array<T>& x, const Array<T>& kernel, const Array<T>& recurrent,
+                     const Array<T>& bias, bool time_major) {
+  expect_ndim(x, "x", 3, time_major ? "(time, batch, input)" : "(batch, time, input)");
+  SeqShape s = check_weights<Cell>(kernel, recurrent, bias, x.shape(2));
+  s.time_major = time_major;
+  s.B = x.shape(time_major ? 1 : 0);
+  s.T = x.shape(time_major ? 0 : 1);
+  return s;
+}
+
+// Shape of a per-timestep array with `cols` features, in the caller's layout.
+Shape seq_shape(const SeqShape& s, py::ssize_t cols) {
+  return s.time_major ? Shape{s.T, s.B, cols} : Shape{s.B, s.T, cols};
+}
+
+template <typename T>
+Array<T> zeros(const Shape& shape) {
+  Array<T> a = aligned_empty<T>(shape);
+  if (a.size()) std::memset(a.mutable_data(), 0, sizeof(T) * a.size());
+  return a;
+}
+
+// A (B, H) state argument, or zeros when it is None.
+template <typename T>
+Array<T> state_or_zeros(const py::handle& obj, const char* name, const SeqShape& s) {
+  if (obj.is_none()) return zeros<T>({s.B, s.H});
+  Array<T> a = as_array<T>(obj, name);
+  expect_shape(a, name, {s.B, s.H}, "(batch, hidden)");
+  return a;
+}
+
+// The (B, T) mask argument (nonzero = valid), or None.
+std::optional<Mask> mask_or_none(const py::handle& obj, const SeqShape& s) {
+  if (obj.is_none()) return std::nullopt;
+  Mask mask = Mask::ensure(obj);
+  if (!mask) throw std::invalid_argument("mask: expected a (batch, time) array of bools");
+  expect_shape(mask, "mask", {s.B, s.T}, "(batch, time)");
+  return mask;
+}
+
+template <typename Cell, typename T>
+Weights<T> weights(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias) {
+  const T* rb = Cell::kRecurrentBias ? bias.data() + bias.shape(1) : nullptr;
+  return {kernel.data(), recurrent.data(), bias.data(), rb};
+}
+
+const py::object none = py::none();
+
+// Returns (y, h, c, saved): c is None for cells without a cell state, saved None unless training.
+template <typename Cell, typename T>
+py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
+                  const py::handle& recurrent_obj, const py::handle& bias_obj,
+                  const py::handle& h0_obj, const py::handle& c0_obj, const py::handle& mask_obj,
+                  bool zero_masked, bool time_major, bool training) {
+  constexpr bool kCell = Cell::kHasCell;
+  const auto x = as_array<T>(x_obj, "x");
+  const auto kernel = as_array<T>(kernel_obj, "kernel");
+  const auto recurrent = as_array<T>(recurrent_obj, "recurrent_kernel");
+  const auto bias = as_array<T>(bias_obj, "bias");
+  const SeqShape s = check_sizes<Cell>(x, kernel, recurrent, bias, time_major);
+  const auto h0 = state_or_zeros<T>(h0_obj, kCell ? "initial_state[0]" : "initial_state", s);
+  const auto c0 = kCell ? state_or_zeros<T>(c0_obj, "initial_state[1]", s) : Array<T>();
+  const auto mask = mask_or_none(mask_obj, s);
+
+  auto y = aligned_empty<T>(seq_shape(s, s.H));
+  auto h = aligned_empty<T>({s.B, s.H});
+  auto c = aligned_empty<T>(kCell ? Shape{s.B, s.H} : Shape{0});
+  // Training keeps what the cell saves per step and every c_t for backward; inference neither.
+  auto gates = aligned_empty<T>(training ? seq_shape(s, Cell::kSaved * s.H) : Shape{0});
+  auto c_all = aligned_empty<T>(training && kCell ? seq_shape(s, s.H) : Shape{0});
+  const ForwardBuffers<T> buf{x.data(),
+                              h0.data(),
+                              kCell ? c0.data() : nullptr,
+                              y.mutable_data(),
+                              h.mutable_data(),
+                              kCell ? c.mutable_data() : nullptr,
+                              training ? gates.mutable_data() : nullptr,
+                              training && kCell ? c_all.mutable_data() : nullptr,
+                              mask ? mask->data() : nullptr,
+                              mask && zero_masked};
+  {
+    py::gil_scoped_release nogil;
+    fastlstm::forward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias), buf);
+  }
+  const py::object c_out = kCell ? py::object(c) : none;
+  if (!training) return py::make_tuple(y, h, c_out, none);
+  // What backward needs besides x and the weights: the states it started from, y, the saved
+  // gates, every c_t, the mask.
+  return py::make_tuple(
+      y, h, c_out,
+      py::make_tuple(x, kernel, recurrent, bias, h0, kCell ? py::object(c0) : none, y, gates,
+                     kCell ? py::object(c_all) : none, mask ? py::object(*mask) : none,
+                     mask && zero_masked));
+}
+
+template <typename Cell, typename T>
+py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::handle& dh_obj,
+                   const py::handle& dc_obj, bool time_major) {
+  constexpr bool kCell = Cell::kHasCell;
+  if (saved.size() != 11) throw std::invalid_argument("cache: not a cache from a forward call");
+  SeqShape s;
+  Array<T> x, kernel, recurrent, bias, h0, c0, y, gates, c_all;
+  std::optional<Mask> mask;
+  try {  // a cache that forward made always passes; anything else is named as the cache
+    x = as_array<T>(saved[0], "x");
+    kernel = as_array<T>(saved[1], "kernel");
+    recurrent = as_array<T>(saved[2], "recurrent_kernel");
+    bias = as_array<T>(saved[3], "bias");
+    s = check_sizes<Cell>(x, kernel, recurrent, bias, time_major);
+    h0 = as_array<T>(saved[4], "h0");
+    y = as_array<T>(saved[6], "y");
+    gates = as_array<T>(saved[7], "gates");
+    expect_shape(h0, "h0", {s.B, s.H}, "(batch, hidden)");
+    expect_shape(y, "y", seq_shape(s, s.H), "matching x");
+    expect_shape(gates, "gates", seq_shape(s, Cell::kSaved * s.H), "matching x");
+    if (kCell) {
+      c0 = as_array<T>(saved[5], "c0");
+      c_all = as_array<T>(saved[8], "c");
+      expect_shape(c0, "c0", {s.B, s.H}, "(batch, hidden)");
+      expect_shape(c_all, "c", seq_shape(s, s.H), "matching x");
+    }
+    mask = mask_or_none(saved[9], s);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(std::string("cache: not a cache made by a forward call (") +
+                                e.what() + ")");
+  }
+
+  // Each upstream gradient is optional: None means zero.
+  const auto optional_grad = [&](const py::handle& obj, const char* name, const Shape& shape,
+                                 const char* meaning) -> std::optional<Array<T>> {
+    if (obj.is_none()) return std::nullopt;
+    auto a = as_array<T>(obj, name);
+    expect_shape(a, name, shape, meaning);
+    return a;
+  };
+  const auto dy =
+      optional_grad(dy_obj, "dy", seq_shape(s, s.H),
+                    time_major ? "(time, batch, hidden) like y" : "(batch, time, hidden) like y");
+  const auto dh =
+      optional_grad(dh_obj, kCell ? "dstate[0]" : "dstate", {s.B, s.H}, "(batch, hidden) like h");
+  const auto dc = kCell ? optional_grad(dc_obj, "dstate[1]", {s.B, s.H}, "(batch, hidden) like c")
+                        : std::nullopt;
+
+  const py::ssize_t GH = Cell::kGates * s.H;
+  auto dx = zeros<T>(seq_shape(s, s.I));
+  auto dkernel = zeros<T>({s.I, GH});
+  auto drecurrent = zeros<T>({s.H, GH});
+  auto dbias = zeros<T>(Cell::kRecurrentBias ? Shape{2, GH} : Shape{GH});
+  auto dh0 = aligned_empty<T>({s.B, s.H});
+  auto dc0 = aligned_empty<T>(kCell ? Shape{s.B, s.H} : Shape{0});
+  const BackwardBuffers<T> buf{x.data(),
+                               h0.data(),
+                               kCell ? c0.data() : nullptr,
+                               y.data(),
+                               gates.data(),
+                               kCell ? c_all.data() : nullptr,
+                               dy ? dy->data() : nullptr,
+                               dh ? dh->data() : nullptr,
+                               dc ? dc->data() : nullptr,
+                               dx.mutable_data(),
+                               dkernel.mutable_data(),
+                               drecurrent.mutable_data(),
+                               dbias.mutable_data(),
+                               Cell::kRecurrentBias ? dbias.mutable_data() + GH : nullptr,
+                               dh0.mutable_data(),
+                               kCell ? dc0.mutable_data() : nullptr,
+                               mask ? mask->data() : nullptr,
+                               mask && saved[10].cast<bool>()};
+  {
+    py::gil_scoped_release nogil;
+    fastlstm::backward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias), buf);
+  }
+  return py::make_tuple(dx, dkernel, drecurrent, dbias, dh0, kCell ? py::object(dc0) : none);
+}
+
+}  // namespace
+
+void register_rnn(py::module_& m) {
+  m.def(
+      "compute_dtype",
+      [](const py::handle& kernel) {
+        return wants_double(kernel) ? py::dtype::of<double>() : py::dtype::of<float>();
+      },
+      py::arg("kernel"), "The dtype fastlstm computes in for these weights (the dtype rule).");
+  m.def(
+      "rnn_forward",
+      [](const std::string& cell, const py::handle& x, const py::handle& kernel,
+         const py::handle& recurrent, const py::handle& bias, const py::handle& h0,
+         const py::handle& c0, const py::handle& mask, bool zero_masked, bool time_major,
+         bool training) {
+        return with_cell(cell, [&](auto tag) {
+          using Cell = decltype(tag);
+          return wants_double(kernel)
+                     ? forward<Cell, double>(x, kernel, recurrent, bias, h0, c0, mask, zero_masked,
+                                             time_major, training)
+                     : forward<Cell, float>(x, kernel, recurrent, bias, h0, c0, mask, zero_masked,
+                                            time_major, training);
+        });
+      },
+      py::arg("cell"), py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"),
+      py::arg("bias"), py::arg("h0"), py::arg("c0"), py::arg("mask"), py::arg("zero_masked"),
+      py::arg("time_major"), py::arg("training"),
+      "A cell over a sequence. Returns (y, h, c, saved); c is None for cells without a cell "
+      "state, saved is None unless training.");
+  m.def(
+      "rnn_backward",
+      [](const std::string& cell, const py::tuple& saved, const py::handle& dy,
+         const py::handle& dh, const py::handle& dc, bool time_major) {
+        if (saved.size() < 2) throw std::invalid_argument("cache: not a cache from a forward call");
+        return with_cell(cell, [&](auto tag) {
+          using Cell = decltype(tag);
+          return wants_double(saved[1]) ? backward<Cell, double>(saved, dy, dh, dc, time_major)
+                                        : backward<Cell, float>(saved, dy, dh, dc, time_major);
+        });
+      },
+      py::arg("cell"), py::arg("saved"), py::arg("dy"), py::arg("dh"), py::arg("dc"),
+      py::arg("time_major"),
+      "Backward through rnn_forward. Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0); "
+      "dc0 is None for cells without a cell state.");
+}
+
+}  // namespace fastlstm::bindings

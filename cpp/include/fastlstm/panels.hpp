@@ -1,0 +1,68 @@
+// Where a thread's weight columns lie, and the step product over them. A thread owns a block of
+// hidden units [u0, u0 + m) and all gates of each: G*m columns of the (rows, G*H) kernel and
+// recurrent kernel, gate blocks side by side (column g*m + j is unit u0 + j of gate g).
+#pragma once
+
+#include <algorithm>
+
+#include "fastlstm/small_gemm.hpp"
+#include "fastlstm/types.hpp"
+
+namespace fastlstm {
+
+// Panel p starts at data + p * step, holds columns [p * width, (p + 1) * width) of the block (the
+// last panel may hold fewer), and its rows are `ld` apart.
+template <typename T>
+struct Panels {
+  const T* data;
+  Index width, step, ld;
+};
+
+// The weights for a block of units: kernel (I rows), recurrent (H rows), bias and recurrent bias
+// (G*m, contiguous; the recurrent bias is nullptr for cells without one).
+template <typename T>
+struct UnitWeights {
+  Panels<T> kernel, recurrent;
+  const T* bias;
+  const T* recurrent_bias;
+  Index u0, m;
+};
+
+// The columns of units [u0, u0 + m) of a (rows, G*H) matrix, where they lie: one panel per gate.
+template <int G, typename T>
+Panels<T> units_in_place(const T* w, Index H, Index u0, Index m) {
+  return {w + u0, m, H, G * H};
+}
+
+// Copies the columns of units [u0, u0 + m) of a (rows, G*H) matrix into contiguous column panels
+// `panel` wide, (rows, panel) each, panel after panel: each is one sequential stream for the step
+// product, which the prefetchers follow better than short runs a row apart.
+template <int G, typename T>
+Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index panel, T* dst) {
+  const Index width = G * m;
+  for (Index r = 0; r < rows; ++r) {
+    // Column c of the block is unit c % m of gate c / m; copy runs within one gate and panel.
+    for (Index c = 0; c < width;) {
+      const Index c0 = c / panel * panel;
+      const Index run = std::min(m - c % m, std::min(c0 + panel, width) - c);
+      const T* from = src + r * G * H + (c / m) * H + u0 + c % m;
+      std::copy(from, from + run, dst + c0 * rows + r * panel + (c - c0));
+      c += run;
+    }
+  }
+  return {dst, panel, panel * rows, panel};
+}
+
+// z += a * w[:, c_begin:c_end], w being a block of units laid out as `w` says; a is (n, rows),
+// z (n, c_end - c_begin).
+template <typename A, typename T, typename Z>
+void panel_product(const A& a, const Panels<T>& w, Index rows, Index c_begin, Index c_end, Z z) {
+  for (Index c = c_begin; c < c_end;) {
+    const Index p = c / w.width, end = std::min((p + 1) * w.width, c_end);
+    step_product(a, map(w.data + p * w.step + (c - p * w.width), rows, end - c, w.ld),
+                 cols(z, c - c_begin, end - c));
+    c = end;
+  }
+}
+
+}  // namespace fastlstm
