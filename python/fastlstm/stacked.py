@@ -1,0 +1,253 @@
+"""Stacked and bidirectional recurrent networks over the functional API, forward and backward.
+
+``rnn(x, weights, ...)`` runs ``num_layers`` layers of one cell ("lstm", "gru" or "simple_rnn"),
+each in one or both directions, as ``torch.nn.LSTM(num_layers=..., bidirectional=...)`` does:
+the input of layer l > 0 is the output of layer l - 1, both directions concatenated, with
+(inverted) dropout between layers while training.
+
+Weights and states are flat lists in PyTorch's order: layer 0 forward, layer 0 backward (when
+bidirectional), layer 1 forward, ... Each weight entry is ``(kernel, recurrent_kernel, bias)`` in
+fastlstm's layout for the cell (see :mod:`fastlstm.functional`); layer 0's kernel has I rows, a
+later layer's H or 2H. Each state entry is ``(h, c)`` for the LSTM and ``h`` for the others.
+
+The backward direction reads each sequence from its end: with ``lengths``, from its own last
+valid step (PyTorch's packed sequences, ONNX); otherwise, from step T - 1, masked steps included
+(Keras's ``go_backwards``). Its outputs are put back in input order before they are merged.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import functional as F
+
+_CELLS = {
+    "lstm": (F.lstm_forward, F.lstm_backward),
+    "gru": (F.gru_forward, F.gru_backward),
+    "simple_rnn": (F.simple_rnn_forward, F.simple_rnn_backward),
+}
+MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+class StackedGrads(NamedTuple):
+    """Gradients of :func:`rnn_backward`: dL/dx and, per weight and state entry (same order as
+    the forward call's lists), the cell's gradient tuple (fields kernel, recurrent_kernel, bias,
+    h0 and, for the LSTM, c0)."""
+
+    x: np.ndarray
+    layers: list
+
+
+class StackedCache:
+    """What :func:`rnn_backward` needs from one :func:`rnn_forward` call."""
+
+    __slots__ = ("backward", "caches", "directions", "drop", "merge_mode", "order", "y")
+
+    def __repr__(self) -> str:
+        n = len(self.caches) // self.directions
+        return f"StackedCache({n} layers, {self.directions} directions)"
+
+
+def _reverse_order(lengths, batch: int, steps: int) -> np.ndarray:
+    """(B, T) time indices that reverse each sequence: within its length when lengths are
+    given, else the whole axis. The permutation is its own inverse."""
+    t = np.arange(steps)
+    if lengths is None:
+        return np.broadcast_to(t[::-1], (batch, steps))
+    n = np.asarray(lengths)[:, None]
+    return np.where(t < n, n - 1 - t, t)
+
+
+def _permute(a, order, time_major: bool):
+    """a[b, order[b, t]] along the time axis (batch-major) or a[order[b, t], b] (time-major)."""
+    if a is None:
+        return None
+    if time_major:
+        return np.take_along_axis(a, order.T[:, :, None], axis=0)
+    return np.take_along_axis(a, order[:, :, None], axis=1)
+
+
+def _check_list(value, name: str, count: int, what: str) -> list:
+    if not isinstance(value, (list, tuple)) or len(value) != count:
+        got = f"{len(value)} entries" if isinstance(value, (list, tuple)) else type(value).__name__
+        raise ValueError(f"{name}: expected a list of {count} {what}, got {got}")
+    return list(value)
+
+
+def _merge(y_f, y_b, merge_mode):
+    if merge_mode == "concat":
+        return np.concatenate([y_f, y_b], axis=-1)
+    if merge_mode == "sum":
+        return y_f + y_b
+    if merge_mode == "mul":
+        return y_f * y_b
+    if merge_mode == "ave":
+        return (y_f + y_b) / 2
+    return y_f, y_b
+
+
+def _unmerge(dy, y_f, y_b, merge_mode):
+    """dL/dy_f, dL/dy_b from dL/d(merged output)."""
+    if dy is None:
+        return None, None
+    if merge_mode == "concat":
+        h = y_f.shape[-1]
+        return dy[..., :h], dy[..., h:]
+    if merge_mode == "sum":
+        return dy, dy
+    if merge_mode == "mul":
+        return dy * y_b, dy * y_f
+    if merge_mode == "ave":
+        return dy / 2, dy / 2
+    dy = _check_list(dy, "dy", 2, "arrays (merge_mode=None: one per direction)")
+    return dy[0], dy[1]
+
+
+def rnn_forward(
+    x,
+    weights,
+    initial_state=None,
+    *,
+    cell: str = "lstm",
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    merge_mode: str | None = "concat",
+    dropout: float = 0.0,
+    training: bool = False,
+    seed: int | None = None,
+    time_major: bool = False,
+    mask=None,
+    lengths=None,
+    **options,
+):
+    """Run the network and keep what :func:`rnn_backward` needs.
+
+    Args:
+        x: (B, T, I), or (T, B, I) with ``time_major=True``.
+        weights: ``num_layers * directions`` entries ``(kernel, recurrent_kernel, bias)``.
+        initial_state: None (zeros) or one state per weight entry.
+        cell: "lstm", "gru" or "simple_rnn"; ``options`` go to it (``reset_after``,
+            ``activation``).
+        merge_mode: how the last layer's two directions are combined: "concat" (B, T, 2H),
+            "sum", "mul", "ave" (B, T, H), or None for the pair ``(y_forward, y_backward)``.
+        dropout, training, seed: with ``training=True``, each input of layers 1.. has its
+            elements zeroed with probability ``dropout`` (the rest scaled by 1/(1 - dropout));
+            ``seed`` makes the masks reproducible.
+        time_major, mask, lengths: as in :func:`fastlstm.lstm`.
+
+    Returns:
+        ``(y, states, cache)``: states is one final state per weight entry.
+    """
+    if cell not in _CELLS:
+        raise ValueError(f"cell: expected one of {', '.join(_CELLS)}, got {cell!r}")
+    if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)):
+        raise TypeError(f"num_layers: expected a positive int, got {num_layers!r}")
+    if num_layers < 1:
+        raise ValueError(f"num_layers: expected a positive int, got {num_layers}")
+    if merge_mode not in MERGE_MODES:
+        raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
+    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout: expected a number in [0, 1), got {dropout!r}")
+    directions = 2 if F._flag(bidirectional, "bidirectional") else 1
+    time_major = F._flag(time_major, "time_major")
+    count = num_layers * directions
+    layout = f"{num_layers} layers x {directions} directions"
+    weights = _check_list(weights, "weights", count, f"(kernel, recurrent_kernel, bias) ({layout})")
+    states = [None] * count
+    if initial_state is not None:
+        states = _check_list(initial_state, "initial_state", count, f"states ({layout})")
+    forward_fn, backward_fn = _CELLS[cell]
+    x = np.asarray(x)
+    if x.ndim != 3:
+        order_name = "(time, batch, input)" if time_major else "(batch, time, input)"
+        raise ValueError(f"x: expected a 3-D array {order_name}, got shape {x.shape}")
+    batch, steps = (x.shape[1], x.shape[0]) if time_major else x.shape[:2]
+    F._mask(mask, lengths, x, time_major)  # checks them before any work is done
+    order = _reverse_order(lengths, batch, steps) if directions == 2 else None
+    rev_mask = None if mask is None or order is None else np.asarray(mask)[:, ::-1]
+    rng = np.random.default_rng(seed)
+
+    cache = StackedCache()
+    cache.caches, cache.drop, cache.y = [], [], []
+    final, inputs = [], x
+    for layer in range(num_layers):
+        drop = None
+        if layer > 0 and training and dropout > 0:
+            drop = (rng.random(inputs.shape) >= dropout) / (1 - dropout)
+            inputs = inputs * drop.astype(inputs.dtype, copy=False)
+        cache.drop.append(drop)
+        outs = []
+        for d in range(directions):
+            k = layer * directions + d
+            w = weights[k]
+            if not isinstance(w, (list, tuple)) or len(w) != 3:
+                raise ValueError(
+                    f"weights[{k}]: expected (kernel, recurrent_kernel, bias), got "
+                    f"{type(w).__name__}"
+                )
+            seq = inputs if d == 0 else _permute(inputs, order, time_major)
+            m = mask if d == 0 or mask is None else rev_mask
+            try:
+                y, state, c = forward_fn(
+                    seq, *w, states[k], time_major=time_major, mask=m, lengths=lengths, **options
+                )
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"layer {layer}, direction {d} (weights[{k}]): {exc}") from None
+            outs.append(y if d == 0 else _permute(y, order, time_major))
+            final.append(state)
+            cache.caches.append(c)
+        cache.y.append(outs)
+        inputs = outs[0] if directions == 1 else np.concatenate(outs, axis=-1)
+    outs = cache.y[-1]
+    y = outs[0] if directions == 1 else _merge(outs[0], outs[1], merge_mode)
+    cache.backward, cache.order, cache.directions = backward_fn, order, directions
+    cache.merge_mode = merge_mode
+    return y, final, cache
+
+
+def rnn(x, weights, initial_state=None, **kwargs):
+    """Inference: :func:`rnn_forward` without the cache. Returns ``(y, states)``."""
+    y, states, _ = rnn_forward(x, weights, initial_state, **kwargs)
+    return y, states
+
+
+def rnn_backward(cache: StackedCache, dy, dstates=None) -> StackedGrads:
+    """Backpropagate through every layer and direction of one :func:`rnn_forward` call.
+
+    Args:
+        dy: dL/dy, shaped like y (a pair for merge_mode=None); None for zero.
+        dstates: None or one entry per final state (an LSTM's entry is (dh, dc), either None).
+    """
+    if not isinstance(cache, StackedCache):
+        raise TypeError(
+            f"cache: expected the StackedCache returned by rnn_forward, got {type(cache).__name__}"
+        )
+    count, D = len(cache.caches), cache.directions
+    if dstates is None:
+        dstates = [None] * count
+    dstates = _check_list(dstates, "dstates", count, "state gradients (one per final state)")
+    time_major = cache.caches[0].time_major
+    grads: list = [None] * count
+    outs = cache.y[-1]
+    douts = [dy] if D == 1 else list(_unmerge(dy, outs[0], outs[1], cache.merge_mode))
+    dx = None
+    for layer in reversed(range(count // D)):
+        dinputs = None
+        for d in range(D):
+            k = layer * D + d
+            dout = douts[d] if d == 0 else _permute(douts[d], cache.order, time_major)
+            g = cache.backward(cache.caches[k], dout, dstates[k])
+            grads[k] = g
+            gx = g.x if d == 0 else _permute(g.x, cache.order, time_major)
+            dinputs = gx if dinputs is None else dinputs + gx
+        if cache.drop[layer] is not None:
+            dinputs = dinputs * cache.drop[layer].astype(dinputs.dtype, copy=False)
+        if layer > 0 and D == 2:
+            h = cache.y[layer - 1][0].shape[-1]
+            douts = [dinputs[..., :h], dinputs[..., h:]]
+        else:
+            douts = [dinputs]
+        dx = dinputs
+    return StackedGrads(dx, grads)
