@@ -181,3 +181,24 @@ def test_bad_masks_and_lengths(kwargs, error, message):
         fastlstm.lstm(p["x"], *w, state, **kwargs)
     with pytest.raises(error, match=message):
         fastlstm.lstm_forward(p["x"], *w, state, **kwargs)
+
+
+@pytest.mark.parametrize("time_major", [False, True])
+def test_cell_states_at_every_step(time_major):
+    """return_cell_states and cache.cell_states give c_t per step: the last is the final c, and
+    each equals the final c of the sequence cut after that step."""
+    p, w, state = problem(3, 5, 4, 6)
+    x = layout(p["x"], time_major)
+    y, (h, c), c_seq = fastlstm.lstm(x, *w, state, time_major=time_major, return_cell_states=True)
+    np.testing.assert_array_equal(h, layout(y, time_major)[:, -1])
+    _, _, cache = fastlstm.lstm_forward(x, *w, state, time_major=time_major)
+    assert c_seq.shape == y.shape
+    np.testing.assert_array_equal(cache.cell_states, c_seq)
+    assert not cache.cell_states.flags.writeable
+    c_seq = layout(c_seq, time_major)
+    np.testing.assert_array_equal(c_seq[:, -1], c)
+    for t in range(5):
+        _, (_, c_t) = fastlstm.lstm(p["x"][:, : t + 1], *w, state)
+        np.testing.assert_allclose(c_seq[:, t], c_t, rtol=1e-13, atol=1e-13)
+    with pytest.raises(TypeError, match="return_cell_states: expected True or False"):
+        fastlstm.lstm(x, *w, state, time_major=time_major, return_cell_states=1)

@@ -90,6 +90,13 @@ class LSTMCache(_Cache):
 
     __slots__ = ()
 
+    @property
+    def cell_states(self) -> np.ndarray:
+        """c_t for every step, shaped like y (read-only view of what backward uses)."""
+        c = self._saved[8].view()
+        c.flags.writeable = False
+        return c
+
 
 class GRUCache(_Cache):
     """What :func:`gru_backward` needs from one :func:`gru_forward` call (see ``_Cache``)."""
@@ -189,7 +196,8 @@ def lstm(
     time_major: bool = False,
     mask=None,
     lengths=None,
-) -> tuple[np.ndarray, State]:
+    return_cell_states: bool = False,
+):
     """Run an LSTM over a sequence (inference).
 
     Args:
@@ -202,18 +210,21 @@ def lstm(
         lengths: (B,) ints in [0, T], for right-padded batches (instead of a mask): outputs past
             each length are zero and (h, c) is the state at the last valid step (ONNX, PyTorch's
             packed sequences; no sorting needed).
+        return_cell_states: also return c_t for every step.
 
     Returns:
         ``(y, (h, c))``: y is (B, T, H) (or (T, B, H)), the hidden state at every step; h and c
         (B, H) are the final states. With T = 0, y is empty and (h, c) is the initial state.
+        With ``return_cell_states=True``, ``(y, (h, c), c_seq)``, c_seq shaped like y.
     """
     h0, c0 = _pair(initial_state, "initial_state")
     time_major = _flag(time_major, "time_major")
+    keep = _flag(return_cell_states, "return_cell_states")
     m, zero = _mask(mask, lengths, x, time_major)
-    y, h, c, _ = _core.rnn_forward(
-        "lstm", x, kernel, recurrent_kernel, bias, h0, c0, m, zero, time_major, False
+    y, h, c, saved = _core.rnn_forward(
+        "lstm", x, kernel, recurrent_kernel, bias, h0, c0, m, zero, time_major, keep
     )
-    return y, (h, c)
+    return (y, (h, c), saved[8]) if keep else (y, (h, c))
 
 
 def lstm_forward(
