@@ -183,12 +183,14 @@ SeqShape check_weights(const Array<T>& kernel, const Array<T>& recurrent, const 
   }
   const py::ssize_t GH = G * s.H;
   expect_shape(recurrent, "recurrent_kernel", {s.H, GH}, rec.c_str());
+  const char* match =
+      input_size < 0 ? " to match recurrent_kernel" : " to match x and recurrent_kernel";
   if (input_size < 0) {
     expect_ndim(kernel, "kernel", 2, ker.c_str());
     input_size = kernel.shape(0);
   }
   s.I = input_size;
-  expect_shape(kernel, "kernel", {s.I, GH}, (ker + " to match x and recurrent_kernel").c_str());
+  expect_shape(kernel, "kernel", {s.I, GH}, (ker + match).c_str());
   const std::string cols = G == 1 ? "hidden" : std::to_string(G) + "*hidden";
   if (Cell::kRecurrentBias) {
     expect_shape(

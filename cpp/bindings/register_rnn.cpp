@@ -158,7 +158,7 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
       optional_grad(dy_obj, "dy", seq_shape(s, s.H),
                     time_major ? "(time, batch, hidden) like y" : "(batch, time, hidden) like y");
   const auto dh =
-      optional_grad(dh_obj, kCell ? "dstate[0]" : "dstate", {s.B, s.H}, "(batch, hidden) like h");
+      optional_grad(dh_obj, kCell ? "dstate[0]" : "dh", {s.B, s.H}, "(batch, hidden) like h");
   const auto dc = kCell ? optional_grad(dc_obj, "dstate[1]", {s.B, s.H}, "(batch, hidden) like c")
                         : std::nullopt;
 

@@ -353,6 +353,7 @@ def gru_backward(cache: GRUCache, dy, dh=None) -> GRUGrads:
         :class:`GRUGrads` with x, kernel, recurrent_kernel, bias (shaped like bias) and h0.
     """
     _check_cache(cache, GRUCache, "gru_forward")
+    dh = _single(dh, "dh")
     grads = _core.rnn_backward(cache._cell, cache._saved, dy, dh, None, cache.time_major)
     return GRUGrads(*grads[:5])
 
@@ -423,5 +424,6 @@ def simple_rnn_backward(cache: SimpleRNNCache, dy, dh=None) -> SimpleRNNGrads:
     """Backpropagate through time for one :func:`simple_rnn_forward` call (see
     :func:`gru_backward`)."""
     _check_cache(cache, SimpleRNNCache, "simple_rnn_forward")
+    dh = _single(dh, "dh")
     grads = _core.rnn_backward(cache._cell, cache._saved, dy, dh, None, cache.time_major)
     return SimpleRNNGrads(*grads[:5])
