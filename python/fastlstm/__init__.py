@@ -2,10 +2,23 @@
 
 Functional API: :func:`lstm` (inference), :func:`lstm_forward` and :func:`lstm_backward`
 (training), :class:`LSTMStream` (one timestep per call); the same for :func:`gru` and
-:func:`simple_rnn`. Layers: :mod:`fastlstm.layers`.
+:func:`simple_rnn`; :mod:`fastlstm.stacked` for several layers and both directions.
+Models as in Keras: :class:`Sequential`, :mod:`fastlstm.layers`, :func:`load_model`. Layers: :mod:`fastlstm.layers`.
 """
 
-from . import _core, initializers, layers, oracle
+from . import (
+    _core,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    oracle,
+    regularizers,
+    stacked,
+)
 from .functional import (
     GRUCache,
     GRUGrads,
@@ -23,6 +36,9 @@ from .functional import (
     simple_rnn_backward,
     simple_rnn_forward,
 )
+from .layers import Input
+from .models import Sequential
+from .saving import load_model
 from .stream import GRUStream, LSTMStream, SimpleRNNStream
 
 __version__: str = _core.__version__
@@ -31,13 +47,16 @@ __all__ = [
     "GRUCache",
     "GRUGrads",
     "GRUStream",
+    "Input",
     "LSTMCache",
     "LSTMGrads",
     "LSTMStream",
+    "Sequential",
     "SimpleRNNCache",
     "SimpleRNNGrads",
     "SimpleRNNStream",
     "__version__",
+    "callbacks",
     "cpu_capability",
     "get_num_threads",
     "gru",
@@ -45,15 +64,22 @@ __all__ = [
     "gru_forward",
     "initializers",
     "layers",
+    "load_model",
+    "losses",
     "lstm",
     "lstm_backward",
     "lstm_forward",
+    "metrics",
+    "models",
+    "optimizers",
     "oracle",
+    "regularizers",
     "set_num_threads",
     "simd_level",
     "simple_rnn",
     "simple_rnn_backward",
     "simple_rnn_forward",
+    "stacked",
 ]
 
 

@@ -145,6 +145,13 @@ def _choice(value, name: str, options: tuple[str, ...]) -> str:
     return value
 
 
+def _run(cell, x, weights, h0, c0, time_major, mask, lengths, training: bool):
+    """The core's forward for one cell: (time_major as a bool, (y, h, c, saved))."""
+    time_major = _flag(time_major, "time_major")
+    m, zero = _mask(mask, lengths, x, time_major)
+    return time_major, _core.rnn_forward(cell, x, *weights, h0, c0, m, zero, time_major, training)
+
+
 def _check_cache(cache, cls, forward: str) -> None:
     if not isinstance(cache, cls):
         raise TypeError(
@@ -218,12 +225,9 @@ def lstm(
         With ``return_cell_states=True``, ``(y, (h, c), c_seq)``, c_seq shaped like y.
     """
     h0, c0 = _pair(initial_state, "initial_state")
-    time_major = _flag(time_major, "time_major")
     keep = _flag(return_cell_states, "return_cell_states")
-    m, zero = _mask(mask, lengths, x, time_major)
-    y, h, c, saved = _core.rnn_forward(
-        "lstm", x, kernel, recurrent_kernel, bias, h0, c0, m, zero, time_major, keep
-    )
+    weights = (kernel, recurrent_kernel, bias)
+    _, (y, h, c, saved) = _run("lstm", x, weights, h0, c0, time_major, mask, lengths, keep)
     return (y, (h, c), saved[8]) if keep else (y, (h, c))
 
 
@@ -245,11 +249,8 @@ def lstm_forward(
         ``(y, (h, c), cache)``.
     """
     h0, c0 = _pair(initial_state, "initial_state")
-    time_major = _flag(time_major, "time_major")
-    m, zero = _mask(mask, lengths, x, time_major)
-    y, h, c, saved = _core.rnn_forward(
-        "lstm", x, kernel, recurrent_kernel, bias, h0, c0, m, zero, time_major, True
-    )
+    weights = (kernel, recurrent_kernel, bias)
+    time_major, (y, h, c, saved) = _run("lstm", x, weights, h0, c0, time_major, mask, lengths, True)
     return y, (h, c), LSTMCache(saved, time_major)
 
 
@@ -309,12 +310,9 @@ def gru(
         ``(y, h)``: y (B, T, H) (or (T, B, H)) the hidden state at every step, h (B, H) the last.
     """
     cell = _gru_cell(reset_after)
-    time_major = _flag(time_major, "time_major")
-    m, zero = _mask(mask, lengths, x, time_major)
     h0 = _single(initial_state, "initial_state")
-    y, h, _, _ = _core.rnn_forward(
-        cell, x, kernel, recurrent_kernel, bias, h0, None, m, zero, time_major, False
-    )
+    weights = (kernel, recurrent_kernel, bias)
+    _, (y, h, _, _) = _run(cell, x, weights, h0, None, time_major, mask, lengths, False)
     return y, h
 
 
@@ -332,12 +330,9 @@ def gru_forward(
 ) -> tuple[np.ndarray, np.ndarray, GRUCache]:
     """Like :func:`gru`, and also return the cache :func:`gru_backward` needs: ``(y, h, cache)``."""
     cell = _gru_cell(reset_after)
-    time_major = _flag(time_major, "time_major")
-    m, zero = _mask(mask, lengths, x, time_major)
     h0 = _single(initial_state, "initial_state")
-    y, h, _, saved = _core.rnn_forward(
-        cell, x, kernel, recurrent_kernel, bias, h0, None, m, zero, time_major, True
-    )
+    weights = (kernel, recurrent_kernel, bias)
+    time_major, (y, h, _, saved) = _run(cell, x, weights, h0, None, time_major, mask, lengths, True)
     return y, h, GRUCache(saved, time_major, cell)
 
 
@@ -388,12 +383,9 @@ def simple_rnn(
         ``(y, h)`` as :func:`gru` does.
     """
     cell = "rnn_" + _choice(activation, "activation", _ACTIVATIONS)
-    time_major = _flag(time_major, "time_major")
-    m, zero = _mask(mask, lengths, x, time_major)
     h0 = _single(initial_state, "initial_state")
-    y, h, _, _ = _core.rnn_forward(
-        cell, x, kernel, recurrent_kernel, bias, h0, None, m, zero, time_major, False
-    )
+    weights = (kernel, recurrent_kernel, bias)
+    _, (y, h, _, _) = _run(cell, x, weights, h0, None, time_major, mask, lengths, False)
     return y, h
 
 
@@ -411,12 +403,9 @@ def simple_rnn_forward(
 ) -> tuple[np.ndarray, np.ndarray, SimpleRNNCache]:
     """Like :func:`simple_rnn`, and also return the cache :func:`simple_rnn_backward` needs."""
     cell = "rnn_" + _choice(activation, "activation", _ACTIVATIONS)
-    time_major = _flag(time_major, "time_major")
-    m, zero = _mask(mask, lengths, x, time_major)
     h0 = _single(initial_state, "initial_state")
-    y, h, _, saved = _core.rnn_forward(
-        cell, x, kernel, recurrent_kernel, bias, h0, None, m, zero, time_major, True
-    )
+    weights = (kernel, recurrent_kernel, bias)
+    time_major, (y, h, _, saved) = _run(cell, x, weights, h0, None, time_major, mask, lengths, True)
     return y, h, SimpleRNNCache(saved, time_major, cell)
 
 

@@ -23,10 +23,11 @@ import numpy as np
 
 from . import functional as F
 
+# Per cell: inference, forward keeping a cache, backward.
 _CELLS = {
-    "lstm": (F.lstm_forward, F.lstm_backward),
-    "gru": (F.gru_forward, F.gru_backward),
-    "simple_rnn": (F.simple_rnn_forward, F.simple_rnn_backward),
+    "lstm": (F.lstm, F.lstm_forward, F.lstm_backward),
+    "gru": (F.gru, F.gru_forward, F.gru_backward),
+    "simple_rnn": (F.simple_rnn, F.simple_rnn_forward, F.simple_rnn_backward),
 }
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -120,6 +121,7 @@ def rnn_forward(
     time_major: bool = False,
     mask=None,
     lengths=None,
+    _keep: bool = True,
     **options,
 ):
     """Run the network and keep what :func:`rnn_backward` needs.
@@ -158,7 +160,7 @@ def rnn_forward(
     states = [None] * count
     if initial_state is not None:
         states = _check_list(initial_state, "initial_state", count, f"states ({layout})")
-    forward_fn, backward_fn = _CELLS[cell]
+    infer_fn, forward_fn, backward_fn = _CELLS[cell]
     x = np.asarray(x)
     if x.ndim != 3:
         order_name = "(time, batch, input)" if time_major else "(batch, time, input)"
@@ -190,9 +192,11 @@ def rnn_forward(
             seq = inputs if d == 0 else _permute(inputs, order, time_major)
             m = mask if d == 0 or mask is None else rev_mask
             try:
-                y, state, c = forward_fn(
-                    seq, *w, states[k], time_major=time_major, mask=m, lengths=lengths, **options
-                )
+                kwargs = {"time_major": time_major, "mask": m, "lengths": lengths, **options}
+                if _keep:
+                    y, state, c = forward_fn(seq, *w, states[k], **kwargs)
+                else:  # inference keeps no training buffers
+                    (y, state), c = infer_fn(seq, *w, states[k], **kwargs), None
             except (ValueError, TypeError) as exc:
                 raise type(exc)(f"layer {layer}, direction {d} (weights[{k}]): {exc}") from None
             outs.append(y if d == 0 else _permute(y, order, time_major))
@@ -209,7 +213,7 @@ def rnn_forward(
 
 def rnn(x, weights, initial_state=None, **kwargs):
     """Inference: :func:`rnn_forward` without the cache. Returns ``(y, states)``."""
-    y, states, _ = rnn_forward(x, weights, initial_state, **kwargs)
+    y, states, _ = rnn_forward(x, weights, initial_state, _keep=False, **kwargs)
     return y, states
 
 

@@ -1,5 +1,60 @@
-"""Layers that own their weights, with Keras's names, defaults and call semantics."""
+"""Layers that own their weights, with Keras's names, defaults and call semantics.
 
-from .recurrent import LSTM
+Every layer implements the protocol described in :mod:`fastlstm.layers.base`.
+"""
 
-__all__ = ["LSTM"]
+from .base import Layer
+from .core import Dense, Dropout, Embedding, Input, Masking, TimeDistributed
+from .recurrent import GRU, LSTM, SimpleRNN
+from .wrappers import Bidirectional
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "Bidirectional",
+    "Dense",
+    "Dropout",
+    "Embedding",
+    "Input",
+    "Layer",
+    "Masking",
+    "SimpleRNN",
+    "TimeDistributed",
+    "deserialize",
+    "serialize",
+]
+
+# Only these classes may be made from a config (a saved model names its layers by class name).
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        LSTM,
+        GRU,
+        SimpleRNN,
+        Bidirectional,
+        Dense,
+        Dropout,
+        Embedding,
+        Masking,
+        TimeDistributed,
+    )
+}
+
+
+def serialize(layer: Layer) -> dict:
+    """``{"class_name": ..., "config": ...}``, plain JSON data."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(spec) -> Layer:
+    """A layer from :func:`serialize`'s output. Only fastlstm's own layer classes are made;
+    anything else raises ValueError."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+        raise TypeError(f"layer: expected {{'class_name': ..., 'config': {{...}}}}, got {spec!r}")
+    name = spec.get("class_name")
+    if name not in _CLASSES:
+        raise ValueError(f"layer: expected a class name in {sorted(_CLASSES)}, got {name!r}")
+    try:
+        return _CLASSES[name].from_config(spec["config"])
+    except TypeError as exc:  # unknown or missing arguments in the config
+        raise ValueError(f"layer {name}: bad config ({exc})") from None

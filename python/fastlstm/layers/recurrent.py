@@ -1,4 +1,11 @@
-"""Recurrent layers with Keras's names, defaults and call semantics."""
+"""Recurrent layers with Keras's names, defaults and call semantics.
+
+:class:`Recurrent` holds everything that is not cell-specific: the weights (kernel (I, gH),
+recurrent_kernel (H, gH), bias (gH,) for g gate blocks) and their initialisers, regularisers,
+input dropout, stateful operation, masks, and the layer protocol of :mod:`.base`. A cell is a
+small subclass that sets ``gates`` and ``state_names`` and implements ``_cell_call``,
+``_cell_forward`` and ``_cell_backward`` with its functional API; :class:`LSTM` is one.
+"""
 
 from __future__ import annotations
 
@@ -6,42 +13,77 @@ from typing import Any
 
 import numpy as np
 
-from .. import initializers
-from ..functional import LSTMCache, LSTMGrads, _flag, lstm, lstm_backward, lstm_forward
-from ..stream import LSTMStream
+from .. import initializers, regularizers
+from ..functional import (
+    _ACTIVATIONS,
+    LSTMCache,
+    LSTMGrads,
+    _choice,
+    _flag,
+    gru,
+    gru_backward,
+    gru_forward,
+    lstm,
+    lstm_backward,
+    lstm_forward,
+    simple_rnn,
+    simple_rnn_backward,
+    simple_rnn_forward,
+)
+from ..stream import GRUStream, LSTMStream, SimpleRNNStream
+from .base import (
+    Layer,
+    _as_array,
+    check_positive_int,
+    check_rate,
+    dropout_mask,
+    weight_property,
+)
 
-_DTYPES = ("float32", "float64")
+
+def _init_name(value, name: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError("get_config: only initialisers given by name can be serialised")
 
 
-def _as_array(value, name: str) -> np.ndarray:
-    """np.asarray that names the argument when NumPy cannot make an array of it."""
-    try:
-        return np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name}: expected an array, got {type(value).__name__} ({exc})") from None
+class RecurrentCache:
+    """What a recurrent layer's backward needs: the functional API's cache and the (B, I)
+    input-dropout mask of the call (None without dropout)."""
+
+    __slots__ = ("core", "dropout")
+
+    def __init__(self, core, dropout) -> None:
+        self.core = core
+        self.dropout = dropout
 
 
-class LSTM:
-    """An LSTM layer (Keras's ``keras.layers.LSTM``) over NumPy arrays.
-
-    The weights are made on the first call from the input's last dimension: ``kernel`` (I, 4H)
-    glorot-uniform, ``recurrent_kernel`` (H, 4H) orthogonal, ``bias`` (4H,) zeros with the forget
-    block at 1 (``unit_forget_bias``). ``seed`` makes them reproducible. Gate blocks are i, f, g, o.
-
-    Calling the layer on x (B, T, I) returns, as Keras does, the last hidden state (B, H), or the
-    whole sequence (B, T, H) with ``return_sequences=True``; with ``return_state=True`` it returns
-    ``[output, h, c]``.
+class Recurrent(Layer):
+    """Base of the recurrent layers: x (B, T, I) -> (B, H), or (B, T, H) with
+    ``return_sequences=True``; ``[output, *states]`` with ``return_state=True``.
 
     Args:
         units: H, the number of hidden units.
         return_sequences, return_state: what a call returns, as above.
         time_major: take and return (T, B, ...) arrays.
-        unit_forget_bias: start the forget gate's bias at 1.
+        go_backwards: read the sequence from its last step to its first (and the mask with it);
+            the output sequence is in that reversed order, as Keras returns it.
+        stateful: keep the final state of each call and start the next call from it (the
+            batch size must then stay the same); :meth:`reset_states` starts again from zeros.
+            In training, gradients stop at the batch boundary (truncated backpropagation).
+        dropout: rate of input dropout in training: one (B, I) mask per call, the same at every
+            timestep (as Keras), scaled by 1/(1 - rate).
         kernel_initializer, recurrent_initializer, bias_initializer: Keras names or callables
             ``(shape, dtype, rng) -> array``.
-        seed: an int for reproducible weights.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: e.g.
+            ``fastlstm.regularizers.L2(0.01)``; their penalty is added to a model's loss.
+        seed: an int for reproducible weights and dropout masks.
         dtype: "float32" (default) or "float64"; the weights' dtype and the compute dtype.
     """
+
+    gates = 1
+    state_names: tuple[str, ...] = ("h",)
+    weight_names = ("kernel", "recurrent_kernel", "bias")
 
     def __init__(
         self,
@@ -50,31 +92,29 @@ class LSTM:
         return_sequences: bool = False,
         return_state: bool = False,
         time_major: bool = False,
-        unit_forget_bias: bool = True,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        dropout: float = 0.0,
         kernel_initializer: Any = "glorot_uniform",
         recurrent_initializer: Any = "orthogonal",
         bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        recurrent_regularizer: Any = None,
+        bias_regularizer: Any = None,
         seed: int | None = None,
         dtype: str = "float32",
         name: str | None = None,
+        trainable: bool = True,
     ) -> None:
-        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"units: expected a positive integer, got {units!r}")
-        try:
-            known = dtype is not None and np.dtype(dtype).name in _DTYPES
-        except TypeError:
-            known = False
-        if not known:
-            raise TypeError(f"dtype: expected one of {_DTYPES}, got {dtype!r}")
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-        ):
-            raise TypeError(f"seed: expected None or a non-negative int, got {seed!r}")
-        self.units = int(units)
+        units = check_positive_int(units, "units")
+        super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable)
+        self.units = units
         self.return_sequences = _flag(return_sequences, "return_sequences")
         self.return_state = _flag(return_state, "return_state")
         self.time_major = _flag(time_major, "time_major")
-        self.unit_forget_bias = _flag(unit_forget_bias, "unit_forget_bias")
+        self.go_backwards = _flag(go_backwards, "go_backwards")
+        self.stateful = _flag(stateful, "stateful")
+        self.dropout = check_rate(dropout, "dropout")
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer
         self.bias_initializer = bias_initializer
@@ -83,45 +123,291 @@ class LSTM:
             "recurrent_kernel": initializers.get(recurrent_initializer, "recurrent_initializer"),
             "bias": initializers.get(bias_initializer, "bias_initializer"),
         }
-        self.seed = seed
-        self.dtype = np.dtype(dtype)
-        self.name = name or "lstm"
-        self._weights: dict[str, np.ndarray] = {}
+        self._regularizers = {
+            "kernel": regularizers.get(kernel_regularizer, "kernel_regularizer"),
+            "recurrent_kernel": regularizers.get(recurrent_regularizer, "recurrent_regularizer"),
+            "bias": regularizers.get(bias_regularizer, "bias_regularizer"),
+        }
+        self._states: tuple[np.ndarray, ...] | None = None
+
+    kernel_regularizer = property(lambda self: self._regularizers["kernel"])
+    recurrent_regularizer = property(lambda self: self._regularizers["recurrent_kernel"])
+    bias_regularizer = property(lambda self: self._regularizers["bias"])
+
+    # -- cell-specific hooks ---------------------------------------------------------------
+
+    def _cell_call(self, x, weights, states, mask):
+        """Inference: ``(y, states)``."""
+        raise NotImplementedError
+
+    def _cell_forward(self, x, weights, states, mask):
+        """Training: ``(y, states, cache)``."""
+        raise NotImplementedError
+
+    def _cell_backward(self, cache, dy, dstates):
+        """A gradient tuple (x, kernel, recurrent_kernel, bias, d_initial_states...)."""
+        raise NotImplementedError
+
+    def _initial_bias(self, bias: np.ndarray) -> np.ndarray:
+        """The bias after its initialiser (LSTM: the forget block set to 1)."""
+        return bias
 
     # -- weights ---------------------------------------------------------------------------
 
-    @property
-    def built(self) -> bool:
-        return bool(self._weights)
+    def _weight_shapes(self, first_shape):
+        """Every weight's shape from the kernel's; a cell with another bias shape overrides it."""
+        G = self.gates * self.units
+        if len(first_shape) != 2:
+            raise ValueError(f"kernel: expected shape (input, {G}), got {tuple(first_shape)}")
+        return {"kernel": (first_shape[0], G), "recurrent_kernel": (self.units, G), "bias": (G,)}
 
-    def build(self, input_size: int) -> None:
-        """Make the weights for inputs with ``input_size`` features."""
-        rng = np.random.default_rng(self.seed)
-        H = self.units
-        kernel = self._init["kernel"]((int(input_size), 4 * H), self.dtype, rng)
-        recurrent = self._init["recurrent_kernel"]((H, 4 * H), self.dtype, rng)
-        bias = self._init["bias"]((4 * H,), self.dtype, rng)
-        if self.unit_forget_bias:
-            bias[H : 2 * H] = 1
+    def _input_shape_from_weights(self):
+        return (None, None, self._weights["kernel"].shape[0])
+
+    def build(self, input_shape) -> None:
+        """Make the weights for inputs of ``input_shape`` ((B, T, I), or just I)."""
+        if isinstance(input_shape, (int, np.integer)):
+            input_size = int(input_shape)
+            input_shape = (None, None, input_size)
+        else:
+            input_shape = tuple(input_shape)
+            input_size = input_shape[-1]
+            if len(input_shape) != 3 or input_size is None:
+                raise ValueError(
+                    f"{self.name}: expected an input shape (batch, time, input), got {input_shape}"
+                )
+        rng = self._weight_rng()
+        shapes = self._weight_shapes((int(input_size), self.gates * self.units))
+        kernel = self._init["kernel"](shapes["kernel"], self.dtype, rng)
+        recurrent = self._init["recurrent_kernel"](shapes["recurrent_kernel"], self.dtype, rng)
+        bias = self._initial_bias(self._init["bias"](shapes["bias"], self.dtype, rng))
         self._weights = {}
         self.set_weights([kernel, recurrent, bias])
+        self.built_input_shape = input_shape
 
-    def _shapes(self, input_size: int):
-        H = self.units
-        return {"kernel": (input_size, 4 * H), "recurrent_kernel": (H, 4 * H), "bias": (4 * H,)}
+    def regularization_loss(self) -> float:
+        total = 0.0
+        for name, reg in self._regularizers.items():
+            if reg is not None and name in self._weights:
+                total += reg(self._weights[name])
+        return total
 
-    def _set(self, name: str, value) -> None:
+    def _weight_arrays(self):
+        """(kernel, recurrent_kernel, bias) without copies."""
         if not self.built:
-            raise ValueError(f"{name}: the layer has no weights yet; call it or build() first")
-        self._assign(name, value, self._shapes(self._weights["kernel"].shape[0])[name])
+            raise ValueError("the layer has no weights yet; call it or build() first")
+        w = self._weights
+        return w["kernel"], w["recurrent_kernel"], w["bias"]
 
-    def _assign(self, name: str, value, shape) -> None:
-        arr = _as_array(value, name)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{name}: expected an array of real numbers, got dtype {arr.dtype}")
-        if arr.shape != tuple(shape):
-            raise ValueError(f"{name}: expected shape {tuple(shape)}, got {arr.shape}")
-        self._weights[name] = np.array(arr, dtype=self.dtype, order="C")
+    # -- state -----------------------------------------------------------------------------
+
+    @property
+    def states(self) -> tuple[np.ndarray, ...] | None:
+        """The state a stateful layer carries into its next call (None: zeros)."""
+        return self._states
+
+    def reset_states(self, states=None) -> None:
+        """Start the next call of a stateful layer from ``states`` (zeros when None)."""
+        if states is None:
+            self._states = None
+            return
+        self.set_state_arrays(list(states) if isinstance(states, (tuple, list)) else [states])
+
+    def get_state_arrays(self) -> list[np.ndarray]:
+        return [] if self._states is None else [s.copy() for s in self._states]
+
+    def set_state_arrays(self, arrays) -> None:
+        if not arrays:
+            self._states = None
+            return
+        n = len(self.state_names)
+        if len(arrays) != n:
+            raise ValueError(f"states: expected {n} arrays {self.state_names}, got {len(arrays)}")
+        rows = np.shape(arrays[0])[0] if np.ndim(arrays[0]) == 2 else None
+        out = []
+        for name, a in zip(self.state_names, arrays):
+            a = _as_array(a, name)
+            if a.dtype.kind not in "biuf" or a.shape != (rows, self.units):
+                raise ValueError(
+                    f"states: expected {name} of shape (batch, {self.units}) in real numbers, "
+                    f"got {a.dtype} {a.shape}"
+                )
+            out.append(np.array(a, dtype=self.dtype))
+        self._states = tuple(out)
+
+    def _initial(self, x, initial_state):
+        if initial_state is not None or not self.stateful or self._states is None:
+            return initial_state
+        shape = np.shape(x)
+        batch = shape[1] if self.time_major else shape[0]
+        kept = self._states[0].shape[0]
+        if batch != kept:
+            raise ValueError(
+                f"x: expected a batch of {kept} rows (the state this stateful layer {self.name!r} "
+                f"keeps), got {batch}; call reset_states() to start over"
+            )
+        return self._states
+
+    # -- computation -----------------------------------------------------------------------
+
+    def _ensure_built(self, x) -> None:
+        if not self.built:
+            shape = np.shape(x)
+            if len(shape) != 3:
+                order = "(time, batch, input)" if self.time_major else "(batch, time, input)"
+                raise ValueError(f"x: expected a 3-D array {order}, got shape {shape}")
+            self.build(shape[2] if self.time_major else (None, *shape[1:]))
+
+    def _drop(self, x, training: bool):
+        """x with input dropout applied, and the (B, 1, I)-broadcastable mask (or None)."""
+        if not training or self.dropout == 0.0:
+            return x, None
+        x = np.asarray(x, dtype=self.dtype)
+        batch, features = (x.shape[1], x.shape[2]) if self.time_major else (x.shape[0], x.shape[2])
+        keep = dropout_mask(self.noise_rng, (batch, features), self.dropout, self.dtype)
+        keep = keep[None] if self.time_major else keep[:, None]
+        return x * keep, keep
+
+    def _reverse(self, a, mask=None):
+        """a (and a (B, T) mask) reversed in time, with go_backwards; else unchanged."""
+        if not self.go_backwards:
+            return a, mask
+        a = np.asarray(a)
+        a = a[::-1] if self.time_major else a[:, ::-1]
+        return a, None if mask is None else np.asarray(mask)[:, ::-1]
+
+    def _check_streamable(self) -> None:
+        if not self.built:
+            raise ValueError("stream: the layer has no weights yet; call it or build() first")
+        if self.go_backwards:
+            raise ValueError("stream: a go_backwards layer needs the whole sequence first")
+
+    def _outputs(self, y, states):
+        last = y if self.return_sequences else states[0]
+        return [last, *states] if self.return_state else last
+
+    def call(self, x, training: bool = False, mask=None, initial_state=None):
+        """Inference without a cache; see the class docstring for what is returned."""
+        self._ensure_built(x)
+        x, _ = self._drop(x, training)
+        x, mask = self._reverse(x, mask)
+        y, states = self._cell_call(x, self._weight_arrays(), self._initial(x, initial_state), mask)
+        if self.stateful:
+            self._states = states
+        return self._outputs(y, states)
+
+    def __call__(self, x, initial_state=None, *, training: bool = False, mask=None):
+        return self.call(x, training=training, mask=mask, initial_state=initial_state)
+
+    def forward(self, x, training: bool = False, mask=None, initial_state=None):
+        """Like a call, and also return the cache :meth:`backward` needs: ``(outputs, cache)``."""
+        self._ensure_built(x)
+        x, keep = self._drop(x, training)
+        x, mask = self._reverse(x, mask)
+        y, states, core = self._cell_forward(
+            x, self._weight_arrays(), self._initial(x, initial_state), mask
+        )
+        if self.stateful:
+            self._states = states
+        return self._outputs(y, states), RecurrentCache(core, keep)
+
+    def backward(self, cache, doutputs):
+        """Gradients from dL/d(outputs), shaped like what :meth:`forward` returned: one array,
+        or ``[doutput, *dstates]`` with ``return_state`` (any of them None). Returns the cell's
+        gradient tuple (x, kernel, recurrent_kernel, bias, initial states); the weight
+        gradients, with the regularisers', are also kept in ``grads``."""
+        n = len(self.state_names)
+        if self.return_state:
+            if not isinstance(doutputs, (list, tuple)) or len(doutputs) != n + 1:
+                names = ", ".join(f"d{s}" for s in self.state_names)
+                raise ValueError(f"doutputs: expected [doutput, {names}] for a return_state layer")
+            dout, dstates = doutputs[0], list(doutputs[1:])
+        else:
+            dout, dstates = doutputs, [None] * n
+        if not self.return_sequences and dout is not None:
+            dstates[0] = dout if dstates[0] is None else np.add(dstates[0], dout)
+            dout = None
+        core, keep = (
+            (cache.core, cache.dropout) if isinstance(cache, RecurrentCache) else (cache, None)
+        )
+        grads = self._cell_backward(core, dout, tuple(dstates))
+        if self.go_backwards:
+            grads = grads._replace(x=self._reverse(grads.x)[0])
+        if keep is not None:
+            grads = grads._replace(x=grads.x * keep)
+        weights = [grads.kernel, grads.recurrent_kernel, grads.bias]
+        for name, g in zip(self.weight_names, weights):
+            reg = self._regularizers[name]
+            if reg is not None:
+                reg.add_gradient(self._weights[name], g)
+        self.grads = weights if self.trainable else []
+        return grads
+
+    def compute_output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        if self.time_major:
+            steps, batch = input_shape[0], input_shape[1]
+            out = (steps, batch, self.units) if self.return_sequences else (batch, self.units)
+        else:
+            batch, steps = input_shape[0], input_shape[1]
+            out = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+        if self.return_state:
+            return [out, *[(batch, self.units)] * len(self.state_names)]
+        return out
+
+    def compute_mask(self, x, mask=None):
+        return mask if self.return_sequences else None
+
+    # -- config ----------------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        """Plain JSON data; ``from_config(config)`` makes the same (unbuilt) layer."""
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "time_major": self.time_major,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "dropout": self.dropout,
+            "kernel_initializer": _init_name(self.kernel_initializer, "kernel_initializer"),
+            "recurrent_initializer": _init_name(
+                self.recurrent_initializer, "recurrent_initializer"
+            ),
+            "bias_initializer": _init_name(self.bias_initializer, "bias_initializer"),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(units={self.units}, dtype={self.dtype.name}, built={self.built})"
+
+
+class LSTM(Recurrent):
+    """An LSTM layer (Keras's ``keras.layers.LSTM``) over NumPy arrays.
+
+    The weights are made on the first call from the input's last dimension: ``kernel`` (I, 4H)
+    glorot-uniform, ``recurrent_kernel`` (H, 4H) orthogonal, ``bias`` (4H,) zeros with the forget
+    block at 1 (``unit_forget_bias``). ``seed`` makes them reproducible. Gate blocks are i, f, g, o.
+
+    Calling the layer on x (B, T, I) returns, as Keras does, the last hidden state (B, H), or the
+    whole sequence (B, T, H) with ``return_sequences=True``; with ``return_state=True`` it returns
+    ``[output, h, c]``. A (B, T) bool ``mask`` (from Embedding(mask_zero=True) or Masking in a
+    model, or passed to a call) skips padding steps: the state is carried over them and the output
+    repeats the previous one, as Keras.
+
+    Args: those of :class:`Recurrent`, and ``unit_forget_bias``: start the forget gate's bias at 1.
+    """
+
+    gates = 4
+    state_names = ("h", "c")
+    default_name = "lstm"
+
+    def __init__(self, units: int, *, unit_forget_bias: bool = True, **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = _flag(unit_forget_bias, "unit_forget_bias")
 
     kernel = property(
         lambda self: self._weights.get("kernel"),
@@ -139,124 +425,135 @@ class LSTM:
         doc="(4H,) bias.",
     )
 
-    def get_weights(self) -> list[np.ndarray]:
-        """[kernel, recurrent_kernel, bias], copies (empty before the layer is built)."""
-        if not self.built:
-            return []
-        return [self._weights[n].copy() for n in ("kernel", "recurrent_kernel", "bias")]
+    def _initial_bias(self, bias: np.ndarray) -> np.ndarray:
+        if self.unit_forget_bias:
+            bias[self.units : 2 * self.units] = 1
+        return bias
 
-    def set_weights(self, weights) -> None:
-        """Set [kernel, recurrent_kernel, bias]; builds the layer from the kernel's shape."""
-        if not isinstance(weights, (list, tuple)) or len(weights) != 3:
-            got = (
-                f"a {type(weights).__name__} of length {len(weights)}"
-                if isinstance(weights, (list, tuple))
-                else type(weights).__name__
-            )
-            raise ValueError(
-                f"weights: expected a list [kernel, recurrent_kernel, bias], got {got}"
-            )
-        kernel = _as_array(weights[0], "kernel")
-        if kernel.ndim != 2:
-            raise ValueError(
-                f"kernel: expected shape (input, {4 * self.units}), got {kernel.shape}"
-            )
-        shapes = self._shapes(kernel.shape[0])
-        staged: dict[str, np.ndarray] = {}
-        previous, self._weights = self._weights, staged
-        try:
-            for name, value in zip(("kernel", "recurrent_kernel", "bias"), weights):
-                self._assign(name, value, shapes[name])
-        except Exception:
-            self._weights = previous  # nothing changes unless every weight is valid
-            raise
-
-    def count_params(self) -> int:
-        return sum(w.size for w in self._weights.values())
-
-    # -- computation -----------------------------------------------------------------------
-
-    def _ensure_built(self, x) -> None:
-        if not self.built:
-            shape = np.shape(x)
-            if len(shape) != 3:
-                order = "(time, batch, input)" if self.time_major else "(batch, time, input)"
-                raise ValueError(f"x: expected a 3-D array {order}, got shape {shape}")
-            self.build(shape[2])
-
-    def _outputs(self, y, h, c):
-        last = y if self.return_sequences else h
-        return [last, h, c] if self.return_state else last
-
-    def __call__(self, x, initial_state=None):
-        """Inference: see the class docstring for what is returned."""
-        self._ensure_built(x)
-        y, (h, c) = lstm(x, *self._weight_arrays(), initial_state, time_major=self.time_major)
-        return self._outputs(y, h, c)
-
-    def forward(self, x, initial_state=None):
-        """Like a call, and also return the cache :meth:`backward` needs: ``(outputs, cache)``."""
-        self._ensure_built(x)
-        y, (h, c), cache = lstm_forward(
-            x, *self._weight_arrays(), initial_state, time_major=self.time_major
-        )
-        return self._outputs(y, h, c), cache
-
-    def backward(self, cache: LSTMCache, doutputs) -> LSTMGrads:
-        """Gradients from dL/d(outputs), shaped like what :meth:`forward` returned: one array,
-        or ``[doutput, dh, dc]`` with ``return_state`` (any of them None)."""
-        if self.return_state:
-            if not isinstance(doutputs, (list, tuple)) or len(doutputs) != 3:
-                raise ValueError("doutputs: expected [doutput, dh, dc] for a return_state layer")
-            dout, dh, dc = doutputs
+    def _cell_call(self, x, weights, states, mask):
+        if mask is None:  # the keyword only when needed: the call stays the plain one
+            y, states = lstm(x, *weights, states, time_major=self.time_major)
         else:
-            dout, dh, dc = doutputs, None, None
-        if self.return_sequences:
-            return lstm_backward(cache, dout, (dh, dc))
-        if dout is not None:
-            dh = dout if dh is None else np.add(dh, dout)
-        return lstm_backward(cache, None, (dh, dc))
+            y, states = lstm(x, *weights, states, time_major=self.time_major, mask=mask)
+        return y, states
+
+    def _cell_forward(self, x, weights, states, mask):
+        if mask is None:
+            return lstm_forward(x, *weights, states, time_major=self.time_major)
+        return lstm_forward(x, *weights, states, time_major=self.time_major, mask=mask)
+
+    def _cell_backward(self, cache: LSTMCache, dy, dstates) -> LSTMGrads:
+        return lstm_backward(cache, dy, dstates)
 
     def stream(self, initial_state=None, *, batch_size: int | None = None) -> LSTMStream:
         """A :class:`fastlstm.LSTMStream` with a copy of this layer's current weights."""
-        if not self.built:
-            raise ValueError("stream: the layer has no weights yet; call it or build() first")
+        self._check_streamable()
         return LSTMStream(*self._weight_arrays(), initial_state, batch_size=batch_size)
 
-    def _weight_arrays(self):
-        """(kernel, recurrent_kernel, bias) without copies."""
-        if not self.built:
-            raise ValueError("the layer has no weights yet; call it or build() first")
-        w = self._weights
-        return w["kernel"], w["recurrent_kernel"], w["bias"]
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
 
-    # -- config ----------------------------------------------------------------------------
+
+class _SingleState(Recurrent):
+    """A cell whose state is h alone: the functional API takes and returns one array."""
+
+    def _cell_call(self, x, weights, states, mask):
+        y, h = self._fn[0](x, *weights, states, **self._kwargs(mask))
+        return y, (h,)
+
+    def _cell_forward(self, x, weights, states, mask):
+        y, h, cache = self._fn[1](x, *weights, states, **self._kwargs(mask))
+        return y, (h,), cache
+
+    def _cell_backward(self, cache, dy, dstates):
+        return self._fn[2](cache, dy, dstates[0])
+
+    def _kwargs(self, mask) -> dict[str, Any]:
+        kwargs = {"time_major": self.time_major, **self._options()}
+        if mask is not None:
+            kwargs["mask"] = mask
+        return kwargs
+
+
+class GRU(_SingleState):
+    """A GRU layer (Keras's ``keras.layers.GRU``) over NumPy arrays.
+
+    Weights: ``kernel`` (I, 3H) glorot-uniform, ``recurrent_kernel`` (H, 3H) orthogonal, gate blocks
+    z, r, h (Keras's order); ``bias`` (2, 3H) = [input bias; recurrent bias] with
+    ``reset_after=True`` (Keras's default, PyTorch's GRU), (3H,) without (the original GRU).
+    Calls return the last h (B, H), the sequence with ``return_sequences``, and ``[output, h]``
+    with ``return_state``; masks as for :class:`LSTM`.
+
+    Args: those of :class:`Recurrent`, and ``reset_after``.
+    """
+
+    gates = 3
+    default_name = "gru"
+    _fn = (gru, gru_forward, gru_backward)
+
+    def __init__(self, units: int, *, reset_after: bool = True, **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        self.reset_after = _flag(reset_after, "reset_after")
+
+    kernel = weight_property("kernel", "(I, 3H) input weights.")
+    recurrent_kernel = weight_property("recurrent_kernel", "(H, 3H) recurrent weights.")
+    bias = weight_property("bias", "(2, 3H) bias (reset_after), else (3H,).")
+
+    def _options(self) -> dict[str, Any]:
+        return {"reset_after": self.reset_after}
+
+    def _weight_shapes(self, first_shape):
+        shapes = super()._weight_shapes(first_shape)
+        if self.reset_after:
+            shapes["bias"] = (2, 3 * self.units)
+        return shapes
+
+    def stream(self, initial_state=None, *, batch_size: int | None = None) -> GRUStream:
+        """A :class:`fastlstm.GRUStream` with a copy of this layer's current weights."""
+        self._check_streamable()
+        return GRUStream(
+            *self._weight_arrays(),
+            initial_state,
+            reset_after=self.reset_after,
+            batch_size=batch_size,
+        )
 
     def get_config(self) -> dict[str, Any]:
-        """Plain JSON data; ``LSTM.from_config(config)`` makes the same (unbuilt) layer."""
+        return {**super().get_config(), "reset_after": self.reset_after}
 
-        def init_name(v):
-            if isinstance(v, str):
-                return v
-            raise ValueError("get_config: only initialisers given by name can be serialised")
 
-        return {
-            "units": self.units,
-            "return_sequences": self.return_sequences,
-            "return_state": self.return_state,
-            "time_major": self.time_major,
-            "unit_forget_bias": self.unit_forget_bias,
-            "kernel_initializer": init_name(self.kernel_initializer),
-            "recurrent_initializer": init_name(self.recurrent_initializer),
-            "bias_initializer": init_name(self.bias_initializer),
-            "seed": self.seed,
-            "dtype": self.dtype.name,
-            "name": self.name,
-        }
+class SimpleRNN(_SingleState):
+    """A fully-connected RNN layer (Keras's ``keras.layers.SimpleRNN``):
+    ``h_t = activation(x_t·kernel + h_{t-1}·recurrent_kernel + bias)``, activation "tanh"
+    (default) or "relu"; kernel (I, H), recurrent_kernel (H, H), bias (H,).
 
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> LSTM:
-        return cls(**config)
+    Args: those of :class:`Recurrent`, and ``activation``.
+    """
 
-    def __repr__(self) -> str:
-        return f"LSTM(units={self.units}, dtype={self.dtype.name}, built={self.built})"
+    gates = 1
+    default_name = "simple_rnn"
+    _fn = (simple_rnn, simple_rnn_forward, simple_rnn_backward)
+
+    def __init__(self, units: int, *, activation: str = "tanh", **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        self.activation = _choice(activation, "activation", _ACTIVATIONS)
+
+    kernel = weight_property("kernel", "(I, H) input weights.")
+    recurrent_kernel = weight_property("recurrent_kernel", "(H, H) recurrent weights.")
+    bias = weight_property("bias", "(H,) bias.")
+
+    def _options(self) -> dict[str, Any]:
+        return {"activation": self.activation}
+
+    def stream(self, initial_state=None, *, batch_size: int | None = None) -> SimpleRNNStream:
+        """A :class:`fastlstm.SimpleRNNStream` with a copy of this layer's current weights."""
+        self._check_streamable()
+        return SimpleRNNStream(
+            *self._weight_arrays(),
+            initial_state,
+            activation=self.activation,
+            batch_size=batch_size,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "activation": self.activation}

@@ -1,0 +1,415 @@
+"""The training, evaluation and prediction loops of :class:`fastlstm.models.Sequential`.
+
+One training step is: each layer's ``forward`` (keeping its cache and handing on its mask),
+the loss's value and gradient, each layer's ``backward`` in reverse, one optimizer step on the
+trainable weights, the metrics' updates. Batches are views into arrays permuted once per epoch,
+so a step copies no data; batch hooks run only when a callback overrides them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import callbacks as callbacks_module
+from . import metrics as metrics_lib
+from .layers.base import input_gradient
+
+
+def _verbosity(verbose) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}")
+    return int(verbose)
+
+
+def _batch_size(batch_size) -> int:
+    if batch_size is None:
+        return 32
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def _array(value, name: str) -> np.ndarray:
+    if value is None:
+        raise ValueError(f"{name}: expected an array, got None")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name}: expected an array, got {type(value).__name__} ({exc})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected an array of numbers, got dtype {arr.dtype}")
+    if arr.ndim == 0:
+        raise ValueError(f"{name}: expected an array with a batch axis, got a scalar")
+    return arr
+
+
+def _data(x, y=None, sample_weight=None, *, need_y=True):
+    """Checked (x, y, sample_weight) arrays with one sample per row."""
+    x = _array(x, "x")
+    if len(x) == 0:
+        raise ValueError(f"x: expected at least one sample, got shape {x.shape}")
+    if y is None:
+        if need_y:
+            raise ValueError("y: expected the targets (an array with one row per sample), got None")
+        return x, None, None
+    y = _array(y, "y")
+    if len(y) != len(x):
+        raise ValueError(
+            f"x, y: expected the same number of samples, got x with {len(x)} and y with {len(y)}"
+        )
+    if sample_weight is not None:
+        sample_weight = _array(sample_weight, "sample_weight")
+        if len(sample_weight) != len(x):
+            raise ValueError(
+                f"sample_weight: expected {len(x)} rows (one per sample of x), got "
+                f"{len(sample_weight)}"
+            )
+    return x, y, sample_weight
+
+
+def _rows(a, sl):
+    return None if a is None else a[sl]
+
+
+class Trainer:
+    """Mixin with the loops; the model supplies layers, loss, optimizer, metrics and build."""
+
+    # -- forward / backward ----------------------------------------------------------------
+
+    def __call__(self, x, training: bool = False, mask=None):
+        """The model's output for x, with as little Python as possible per layer."""
+        if not self.built:
+            self._ensure_built(x)
+        out = x
+        for layer in self.layers:
+            next_mask = layer.compute_mask(out, mask)
+            out = layer.call(out, training=training, mask=mask)
+            mask = next_mask
+        return out
+
+    def _forward(self, x, training: bool):
+        """Outputs and the mask at the end; caches kept in ``self._caches``."""
+        out, mask, caches = x, None, self._caches
+        for i, layer in enumerate(self.layers):
+            next_mask = layer.compute_mask(out, mask)
+            out, caches[i] = layer.forward(out, training=training, mask=mask)
+            mask = next_mask
+        return out, mask
+
+    def _backward(self, dout) -> None:
+        layers, caches = self.layers, self._caches
+        for i in range(len(layers) - 1, self._first_backward - 1, -1):
+            dout = input_gradient(layers[i].backward(caches[i], dout))
+            caches[i] = None  # free the step's activations early
+
+    def _regularization(self) -> float:
+        return sum(layer.regularization_loss() for layer in self._regularised)
+
+    def _train_step(self, x, y, sample_weight) -> float:
+        out, mask = self._forward(x, True)
+        loss, dout = self.loss.value_and_grad(y, out, sample_weight, mask)
+        if self._regularised:
+            loss += self._regularization()
+        self._backward(dout)
+        params, grads = [], []
+        for layer in self.layers:
+            if layer.trainable and layer.grads:
+                params += layer.trainable_weights
+                grads += layer.grads
+        self.optimizer.apply(grads, params)
+        for m in self._metrics:
+            m.update_state(y, out, sample_weight, mask)
+        return loss
+
+    def _test_step(self, x, y, sample_weight) -> float:
+        out, mask = self._forward_inference(x)
+        loss = self.loss(y, out, sample_weight, mask)
+        if self._regularised:
+            loss += self._regularization()
+        for m in self._metrics:
+            m.update_state(y, out, sample_weight, mask)
+        return loss
+
+    def _forward_inference(self, x):
+        out, mask = x, None
+        for layer in self.layers:
+            next_mask = layer.compute_mask(out, mask)
+            out = layer.call(out, training=False, mask=mask)
+            mask = next_mask
+        return out, mask
+
+    def loss_and_gradients(self, x, y, sample_weight=None, training: bool = True):
+        """The loss of one batch and the gradients of every trainable weight (in
+        ``trainable_weights`` order), without changing the weights: for custom loops and checks.
+        ``training=True`` turns dropout on."""
+        self._require_compiled("loss_and_gradients")
+        x, y, sample_weight = _data(x, y, sample_weight)
+        self._ensure_built(x)
+        out, mask = self._forward(x, training)
+        loss, dout = self.loss.value_and_grad(y, out, sample_weight, mask)
+        if self._regularised:
+            loss += self._regularization()
+        self._first_backward, first = 0, self._first_backward  # every gradient, not just updates
+        try:
+            self._backward(dout)
+        finally:
+            self._first_backward = first
+        grads = [g for layer in self.layers if layer.trainable for g in layer.grads]
+        return loss, grads
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise ValueError(
+                f"{what}: the model must be compiled first: call model.compile(optimizer, loss)"
+            )
+
+    def _prepare_metrics(self, y, x) -> None:
+        if self._metrics is not None:
+            return
+        out_shape = self._output_shapes[-1]
+        resolved = []
+        for spec in self._metric_specs:
+            if isinstance(spec, str):  # "accuracy"/"acc": chosen from the loss and the shapes
+                m = metrics_lib.resolve_accuracy(self.loss, np.shape(y), out_shape)
+                m.name = spec
+                resolved.append(m)
+            else:
+                resolved.append(spec)
+        self._metrics = resolved
+        self._metric_specs = list(resolved)
+
+    def _logs(self, tracker, prefix: str = "") -> dict:
+        logs = {f"{prefix}loss": tracker.result()}
+        for m in self._metrics:
+            logs[prefix + m.name] = m.result()
+        return logs
+
+    def _reset_metrics(self) -> None:
+        for m in self._metrics:
+            m.reset_state()
+
+    # -- fit -------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs: int = 1,
+        verbose="auto",
+        callbacks=None,
+        validation_split: float = 0.0,
+        validation_data=None,
+        shuffle: bool = True,
+        sample_weight=None,
+        initial_epoch: int = 0,
+        validation_batch_size=None,
+        validation_freq: int = 1,
+    ):
+        """Train for ``epochs`` epochs (Keras's arguments and meaning); returns the History.
+
+        ``validation_split`` holds out the last fraction of x and y (before any shuffling);
+        ``validation_data`` is ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``.
+        ``shuffle=True`` permutes the samples each epoch with the model's seeded generator.
+        """
+        self._require_compiled("fit")
+        verbose = _verbosity(verbose)
+        batch_size = _batch_size(batch_size)
+        for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
+        x, y, sample_weight = _data(x, y, sample_weight)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError(
+                    "validation_data: expected (x_val, y_val) or (x_val, y_val, sample_weight), "
+                    f"got {type(validation_data).__name__}"
+                )
+            val = _data(*validation_data)
+        elif validation_split:
+            if not 0.0 < float(validation_split) < 1.0:
+                raise ValueError(
+                    f"validation_split: expected a float in (0, 1), got {validation_split!r}"
+                )
+            split = int(len(x) * (1.0 - float(validation_split)))
+            if split == 0 or split == len(x):
+                raise ValueError(
+                    f"validation_split: {validation_split} of {len(x)} samples leaves an empty "
+                    "training or validation set"
+                )
+            val = (x[split:], y[split:], _rows(sample_weight, slice(split, None)))
+            x, y, sample_weight = x[:split], y[:split], _rows(sample_weight, slice(split))
+        self._ensure_built(x)
+        self._prepare_metrics(y, x)
+        n = len(x)
+        steps = math.ceil(n / batch_size)
+        history = callbacks_module.History()
+        extra = [callbacks_module.ProgbarLogger()] if verbose else []
+        user = list(callbacks or [])
+        cbs = callbacks_module.CallbackList(
+            [*extra, *user, history],
+            self,
+            {"epochs": int(epochs), "steps": steps, "verbose": verbose},
+        )
+        want_begin = cbs.wants("on_train_batch_begin")
+        want_end = cbs.wants("on_train_batch_end")
+        tracker = metrics_lib.Mean("loss")
+        self.stop_training = False
+        self.history = history
+        cbs.call("on_train_begin", None)
+        epoch_logs: dict = {}
+        for epoch in range(int(initial_epoch), int(epochs)):
+            tracker.reset_state()
+            self._reset_metrics()
+            cbs.call("on_epoch_begin", epoch, {})
+            if shuffle:
+                order = self._shuffler().permutation(n)
+                xs, ys, sws = x[order], y[order], _rows(sample_weight, order)
+            else:
+                xs, ys, sws = x, y, sample_weight
+            for step in range(steps):
+                sl = slice(step * batch_size, (step + 1) * batch_size)
+                if want_begin:
+                    cbs.call("on_train_batch_begin", step, {})
+                xb = xs[sl]
+                loss = self._train_step(xb, ys[sl], _rows(sws, sl))
+                tracker.update_state(loss, len(xb))
+                if want_end:
+                    cbs.call("on_train_batch_end", step, self._logs(tracker))
+                if self.stop_training:
+                    break
+            epoch_logs = self._logs(tracker)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                batch = _batch_size(validation_batch_size or batch_size)
+                results = self._evaluate(*val, batch, cbs=None)
+                epoch_logs.update({f"val_{k}": v for k, v in results.items()})
+            cbs.call("on_epoch_end", epoch, epoch_logs)
+            if self.stop_training:
+                break
+        cbs.call("on_train_end", epoch_logs)
+        return history
+
+    def _shuffler(self) -> np.random.Generator:
+        if self._shuffle_rng is None:
+            self._shuffle_rng = np.random.default_rng(
+                None if self.seed is None else [self.seed, 0x5EED]
+            )
+        return self._shuffle_rng
+
+    # -- evaluate / predict ----------------------------------------------------------------
+
+    def _evaluate(self, x, y, sample_weight, batch_size: int, cbs) -> dict:
+        tracker = metrics_lib.Mean("loss")
+        self._reset_metrics()
+        steps = math.ceil(len(x) / batch_size)
+        for step in range(steps):
+            sl = slice(step * batch_size, (step + 1) * batch_size)
+            xb = x[sl]
+            if cbs is not None:
+                cbs.call("on_test_batch_begin", step, {})
+            tracker.update_state(self._test_step(xb, y[sl], _rows(sample_weight, sl)), len(xb))
+            if cbs is not None:
+                cbs.call("on_test_batch_end", step, self._logs(tracker))
+        return self._logs(tracker)
+
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        callbacks=None,
+        return_dict: bool = False,
+    ):
+        """The loss (and metrics) over the data: a float without metrics, else
+        ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
+        self._require_compiled("evaluate")
+        verbose = _verbosity(verbose)
+        batch_size = _batch_size(batch_size)
+        x, y, sample_weight = _data(x, y, sample_weight)
+        self._ensure_built(x)
+        self._prepare_metrics(y, x)
+        extra = [callbacks_module.ProgbarLogger()] if verbose else []
+        cbs = callbacks_module.CallbackList(
+            [*extra, *(callbacks or [])],
+            self,
+            {"steps": math.ceil(len(x) / batch_size), "verbose": verbose},
+        )
+        cbs.call("on_test_begin", None)
+        logs = self._evaluate(x, y, sample_weight, batch_size, cbs)
+        cbs.call("on_test_end", logs)
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None) -> np.ndarray:
+        """The model's outputs for x, computed batch by batch into one array."""
+        verbose = _verbosity(verbose)
+        batch_size = _batch_size(batch_size)
+        x, _, _ = _data(x, need_y=False)
+        self._ensure_built(x)
+        steps = math.ceil(len(x) / batch_size)
+        extra = [callbacks_module.ProgbarLogger()] if verbose else []
+        cbs = callbacks_module.CallbackList(
+            [*extra, *(callbacks or [])], self, {"steps": steps, "verbose": verbose}
+        )
+        cbs.call("on_predict_begin", None)
+        result = None
+        for step in range(steps):
+            sl = slice(step * batch_size, (step + 1) * batch_size)
+            cbs.call("on_predict_batch_begin", step, {})
+            out = self(x[sl])
+            if result is None:
+                result = np.empty((len(x), *out.shape[1:]), dtype=out.dtype)
+            result[sl] = out
+            cbs.call("on_predict_batch_end", step, {"outputs": out})
+        cbs.call("on_predict_end", None)
+        return result
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """The outputs for one batch: the same as ``model(x)``."""
+        return self(x)
+
+    def train_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
+        """One optimizer step on one batch; returns that batch's loss (and metrics), the
+        metrics being reset first (per-batch values, as Keras 2's ``reset_metrics=True``)."""
+        self._require_compiled("train_on_batch")
+        x, y, sample_weight = _data(x, y, sample_weight)
+        self._ensure_built(x)
+        self._prepare_metrics(y, x)
+        self._reset_metrics()
+        logs = {"loss": self._train_step(x, y, sample_weight)}
+        logs.update({m.name: m.result() for m in self._metrics})
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
+        """The loss (and metrics) of one batch, without training."""
+        self._require_compiled("test_on_batch")
+        x, y, sample_weight = _data(x, y, sample_weight)
+        self._ensure_built(x)
+        self._prepare_metrics(y, x)
+        self._reset_metrics()
+        logs = {"loss": self._test_step(x, y, sample_weight)}
+        logs.update({m.name: m.result() for m in self._metrics})
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values

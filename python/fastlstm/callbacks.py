@@ -1,0 +1,510 @@
+"""Callbacks with Keras's names, hooks and behaviour.
+
+A callback overrides any of the hooks ``on_train_begin/end(logs)``, ``on_epoch_begin/end(epoch,
+logs)``, ``on_train_batch_begin/end(batch, logs)``, ``on_test_begin/end(logs)``,
+``on_test_batch_begin/end(batch, logs)``, ``on_predict_begin/end(logs)`` and
+``on_predict_batch_begin/end(batch, logs)``; ``self.model`` is the model and ``self.params``
+holds ``epochs``, ``steps`` and ``verbose``. Batch logs hold the running means of the epoch so
+far (as Keras 3); epoch logs hold the epoch's means and the ``val_`` results. Setting
+``model.stop_training = True`` ends training after the current batch.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import sys
+import time
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+_HOOKS = (
+    "on_train_begin",
+    "on_train_end",
+    "on_epoch_begin",
+    "on_epoch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_test_begin",
+    "on_test_end",
+    "on_test_batch_begin",
+    "on_test_batch_end",
+    "on_predict_begin",
+    "on_predict_end",
+    "on_predict_batch_begin",
+    "on_predict_batch_end",
+)
+
+
+class Callback:
+    """Base class: every hook does nothing."""
+
+    def __init__(self) -> None:
+        self.model = None
+        self.params: dict[str, Any] = {}
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+
+for _hook in _HOOKS:
+    if _hook.startswith(("on_epoch", "on_train_batch", "on_test_batch", "on_predict_batch")):
+        setattr(Callback, _hook, lambda self, index, logs=None: None)
+    else:
+        setattr(Callback, _hook, lambda self, logs=None: None)
+
+
+def _overrides(cb: Callback, hook: str) -> bool:
+    fn = getattr(cb, hook)
+    return getattr(fn, "__func__", None) is not getattr(Callback, hook)
+
+
+class CallbackList:
+    """Calls a hook on every callback in order. Batch hooks are skipped entirely when no callback
+    overrides them, so that a plain fit spends no time there."""
+
+    def __init__(self, callbacks, model, params: dict[str, Any]) -> None:
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    f"callbacks: expected fastlstm.callbacks.Callback instances, got "
+                    f"{type(cb).__name__}"
+                )
+            cb.set_model(model)
+            cb.set_params(params)
+        self._active = {
+            hook: [getattr(cb, hook) for cb in self.callbacks if _overrides(cb, hook)]
+            for hook in _HOOKS
+        }
+
+    def wants(self, hook: str) -> bool:
+        return bool(self._active[hook])
+
+    def call(self, hook: str, *args) -> None:
+        for fn in self._active[hook]:
+            fn(*args)
+
+
+class History(Callback):
+    """Records the epoch logs: ``history.history[key]`` is a list with one value per epoch,
+    ``history.epoch`` the epoch indices. ``fit`` returns it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, list] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+
+def _format_value(value: float) -> str:
+    return f"{value:.4f}" if abs(value) > 1e-3 or value == 0 else f"{value:.4e}"
+
+
+def _format_rate(seconds: float, unit: str) -> str:
+    if seconds >= 1:
+        return f"{seconds:.0f}s/{unit}"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.0f}ms/{unit}"
+    return f"{seconds * 1e6:.0f}us/{unit}"
+
+
+class Progbar:
+    """Keras's progress bar: ``12/32 ━━━━━━━───────────── 1s 12ms/step - loss: 0.6931``.
+
+    verbose=1: redrawn in place (at most every ``interval`` seconds) when stdout is a terminal,
+    else one line when the target is reached; verbose=2: one line at the end; 0: nothing.
+    During the run the time is the estimated time left, at the end the total."""
+
+    def __init__(
+        self,
+        target: int,
+        verbose: int = 1,
+        width: int = 20,
+        interval: float = 0.05,
+        unit_name: str = "step",
+    ) -> None:
+        self.target, self.verbose, self.width = target, verbose, width
+        self.interval, self.unit_name = interval, unit_name
+        self._start = time.perf_counter()
+        self._last = 0.0
+        self._prev_width = 0
+        self._stream = sys.stdout
+        self._dynamic = bool(getattr(self._stream, "isatty", lambda: False)())
+        encoding = getattr(self._stream, "encoding", None) or "ascii"
+        try:
+            "━─".encode(encoding)
+            self._full, self._empty = "━", "─"
+        except (UnicodeEncodeError, LookupError):
+            self._full, self._empty = "=", "."
+
+    def update(
+        self, current: int, values: dict[str, float] | None = None, finalize: bool | None = None
+    ) -> None:
+        if finalize is None:
+            finalize = current >= self.target
+        if self.verbose == 0 or (self.verbose == 2 and not finalize):
+            return
+        now = time.perf_counter()
+        if not finalize and (not self._dynamic or now - self._last < self.interval):
+            return
+        self._last = now
+        elapsed = now - self._start
+        per_unit = elapsed / current if current else 0.0
+        digits = len(str(self.target))
+        if self.verbose == 2:
+            line = f"{current}/{self.target} - {elapsed:.0f}s - {_format_rate(per_unit, self.unit_name)}"
+        else:
+            filled = int(self.width * min(current, self.target) / max(self.target, 1))
+            bar = self._full * filled + self._empty * (self.width - filled)
+            shown = elapsed if finalize else per_unit * (self.target - current)
+            line = (
+                f"{current:>{digits}}/{self.target} {bar} {shown:.0f}s "
+                f"{_format_rate(per_unit, self.unit_name)}"
+            )
+        for key, value in (values or {}).items():
+            line += f" - {key}: {_format_value(float(value))}"
+        if self._dynamic and self.verbose == 1:
+            pad = max(0, self._prev_width - len(line))
+            self._stream.write("\r" + line + " " * pad)
+            self._prev_width = len(line)
+            if finalize:
+                self._stream.write("\n")
+        else:
+            self._stream.write(line + "\n")
+        self._stream.flush()
+
+
+class ProgbarLogger(Callback):
+    """Prints progress to stdout: ``Epoch 1/3`` (with more than one epoch) then a progress bar
+    per epoch (verbose=1) or one line per epoch (verbose=2). fit, evaluate and predict add one
+    when their verbose is not 0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bar: Progbar | None = None
+        self._in_fit = False
+
+    def _verbose(self) -> int:
+        return self.params.get("verbose", 1)
+
+    def on_train_begin(self, logs=None) -> None:
+        self._in_fit = True
+
+    def on_train_end(self, logs=None) -> None:
+        self._in_fit = False
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        epochs = self.params.get("epochs", 1)
+        if self._verbose() and epochs > 1:
+            sys.stdout.write(f"Epoch {epoch + 1}/{epochs}\n")
+        self._bar = Progbar(self.params.get("steps", 0), self._verbose())
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        if self._bar is not None and self._verbose() == 1:
+            self._bar.update(batch + 1, logs, finalize=False)
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        if self._bar is not None:
+            self._bar.update(self._bar.target, logs, finalize=True)
+
+    def on_test_begin(self, logs=None) -> None:
+        if not self._in_fit:
+            self._bar = Progbar(self.params.get("steps", 0), self._verbose())
+
+    def on_test_batch_end(self, batch, logs=None) -> None:
+        if not self._in_fit and self._bar is not None and self._verbose() == 1:
+            self._bar.update(batch + 1, logs, finalize=False)
+
+    def on_test_end(self, logs=None) -> None:
+        if not self._in_fit and self._bar is not None:
+            self._bar.update(self._bar.target, logs, finalize=True)
+
+    def on_predict_begin(self, logs=None) -> None:
+        self._bar = Progbar(self.params.get("steps", 0), self._verbose())
+
+    def on_predict_batch_end(self, batch, logs=None) -> None:
+        if self._bar is not None and self._verbose() == 1:
+            self._bar.update(batch + 1, None, finalize=False)
+
+    def on_predict_end(self, logs=None) -> None:
+        if self._bar is not None:
+            self._bar.update(self._bar.target, None, finalize=True)
+
+
+def _direction(monitor: str, mode: str) -> str:
+    """ "min" or "max"; "auto" is "max" for accuracies (and AUC), else "min" (losses)."""
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        mode = "max" if ("acc" in monitor or "auc" in monitor) else "min"
+    return mode
+
+
+def _monitored(logs, monitor: str, who: str):
+    value = (logs or {}).get(monitor)
+    if value is None:
+        warnings.warn(
+            f"{who}: the monitored quantity {monitor!r} is not in the logs "
+            f"(available: {sorted(logs or {})}); skipping",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return value
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has stopped improving (Keras's rules).
+
+    An epoch improves when the value beats the best so far by more than ``min_delta`` (in the
+    direction ``mode`` gives; "auto": max for accuracies, else min). After ``patience`` epochs
+    without improvement training stops; with ``baseline``, the wait only restarts once the value
+    also beats the baseline. ``restore_best_weights`` sets the best epoch's weights back when it
+    stops. ``start_from_epoch`` ignores the first epochs."""
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        verbose: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ) -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.mode = _direction(monitor, mode)
+        self.min_delta = abs(float(min_delta))
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience: expected a non-negative int, got {patience!r}")
+        self.patience = patience
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = start_from_epoch
+        self.on_train_begin()
+
+    def _improves(self, value: float, reference: float | None) -> bool:
+        if reference is None:
+            return True
+        if self.mode == "max":
+            return value - self.min_delta > reference
+        return value + self.min_delta < reference
+
+    def on_train_begin(self, logs=None) -> None:
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        current = _monitored(logs, self.monitor, "EarlyStopping")
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()  # the first epoch counts as the best
+            self.best_epoch = epoch
+        self.wait += 1
+        if self._improves(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._improves(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.restore_best_weights and self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+
+    def on_train_end(self, logs=None) -> None:
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            sys.stdout.write(f"Epoch {self.stopped_epoch + 1}: early stopping\n")
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after each epoch to ``filepath`` formatted with ``epoch`` (1-based) and the
+    epoch logs, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.fastlstm"``. With ``save_best_only``,
+    only when ``monitor`` improves on the best so far (``initial_value_threshold`` is the bar to
+    beat at first). ``save_weights_only`` leaves the optimizer state out."""
+
+    def __init__(
+        self,
+        filepath: str,
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        initial_value_threshold: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.filepath = str(filepath)
+        self.monitor = monitor
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self.mode = _direction(monitor, mode)
+        if initial_value_threshold is not None:
+            self.best = float(initial_value_threshold)
+        else:
+            self.best = -math.inf if self.mode == "max" else math.inf
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        logs = logs or {}
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"filepath: could not format {self.filepath!r} with epoch and the logs "
+                f"{sorted(logs)}: {exc!r}"
+            ) from None
+        if self.save_best_only:
+            current = _monitored(logs, self.monitor, "ModelCheckpoint")
+            if current is None:
+                return
+            better = current > self.best if self.mode == "max" else current < self.best
+            if not better:
+                return
+            if self.verbose > 0:
+                sys.stdout.write(
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                    f"{current:.5f}, saving model to {path}\n"
+                )
+            self.best = current
+        self.model.save(path, include_optimizer=not self.save_weights_only)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` once ``monitor`` has not improved by more than
+    ``min_delta`` for ``patience`` epochs, then wait ``cooldown`` epochs; never below
+    ``min_lr``. Adds ``learning_rate`` to the epoch logs."""
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= float(factor) < 1.0:
+            raise ValueError(
+                f"factor: expected a float in [0, 1) (the rate must go down), got {factor!r}"
+            )
+        self.monitor, self.factor, self.patience = monitor, float(factor), patience
+        self.verbose, self.min_delta = verbose, float(min_delta)
+        self.cooldown, self.min_lr = cooldown, float(min_lr)
+        self.mode = _direction(monitor, mode)
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None) -> None:
+        self.best = -math.inf if self.mode == "max" else math.inf
+        self.wait = 0
+        self.cooldown_counter = 0
+
+    def _better(self, current: float) -> bool:
+        if self.mode == "max":
+            return current > self.best + self.min_delta
+        return current < self.best - self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = optimizer.learning_rate
+        current = _monitored(logs, self.monitor, "ReduceLROnPlateau")
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._better(current):
+            self.best = current
+            self.wait = 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = optimizer.learning_rate
+                if old > self.min_lr:
+                    optimizer.learning_rate = max(old * self.factor, self.min_lr)
+                    if self.verbose > 0:
+                        sys.stdout.write(
+                            f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                            f"{optimizer.learning_rate}.\n"
+                        )
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)`` (or
+    ``schedule(epoch)`` for a one-argument function); adds ``learning_rate`` to the logs."""
+
+    def __init__(self, schedule: Callable, verbose: int = 0) -> None:
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"schedule: expected a callable, got {type(schedule).__name__}")
+        self.schedule = schedule
+        self.verbose = verbose
+        try:
+            params = inspect.signature(schedule).parameters.values()
+            positional = [
+                p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
+            self._two = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+        except (TypeError, ValueError):  # builtins without a signature
+            self._two = True
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        optimizer = self.model.optimizer
+        lr = self.schedule(epoch, optimizer.learning_rate) if self._two else self.schedule(epoch)
+        if isinstance(lr, (bool, np.bool_)) or not isinstance(lr, (int, float, np.number)):
+            raise TypeError(f"schedule: expected it to return a float, got {lr!r}")
+        optimizer.learning_rate = float(lr)
+        if self.verbose > 0:
+            sys.stdout.write(
+                f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(lr)}.\n"
+            )
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        if logs is not None:
+            logs["learning_rate"] = self.model.optimizer.learning_rate
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch's loss is NaN or infinite."""
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            sys.stdout.write(f"Batch {batch}: invalid loss, terminating training\n")
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback from functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``."""
+
+    def __init__(self, **hooks: Callable) -> None:
+        super().__init__()
+        for name, fn in hooks.items():
+            if name not in _HOOKS:
+                raise ValueError(f"{name}: expected one of the hooks {list(_HOOKS)}")
+            setattr(self, name, fn)

@@ -1,0 +1,288 @@
+"""The layer protocol every fastlstm layer implements, and the base class that carries it.
+
+Shapes: B (batch), T (time), I (input features), H or U (units). Layers take and return NumPy
+arrays, batch-major, the batch dimension first; a shape tuple uses ``None`` for the batch.
+
+The protocol (what :class:`fastlstm.models.Sequential` relies on):
+
+``build(input_shape)``
+    Make the weights for inputs of ``input_shape`` (a tuple, batch first, e.g. ``(None, T, I)``).
+    Weights come from ``numpy.random.default_rng(seed)``, so a seed makes them reproducible.
+``call(x, training=False, mask=None) -> out``
+    Inference (or a training-mode pass whose gradients are not needed): the cheapest path.
+``forward(x, training=False, mask=None) -> (out, cache)``
+    The same output, and the cache :meth:`backward` needs. ``training=True`` turns dropout on.
+``backward(cache, dout) -> dx``
+    dL/dx from dL/dout. Stores the weight gradients in ``grads`` (one per entry of
+    ``trainable_weights``, same order), including the gradient of the layer's regularisation
+    penalty. ``dx`` is None for integer inputs (Embedding). The recurrent layers return their
+    functional API's gradient tuple (fields ``x``, ``kernel``, ..., and the initial states'),
+    whose first field ``x`` is dx, as they always have; :func:`input_gradient` reads either.
+``trainable_weights`` / ``grads``
+    The weight arrays themselves (not copies: an optimizer updates them in place) and the
+    matching gradients from the last :meth:`backward`.
+``compute_output_shape(input_shape)``, ``compute_mask(x, mask)``
+    The output shape, and the (B, T) bool mask the layer hands on (None for no mask):
+    Embedding(mask_zero=True) and Masking make one, most layers pass the incoming one through,
+    the recurrent layers consume it and pass it on only with ``return_sequences=True``.
+``regularization_loss() -> float``
+    The penalty the layer's regularisers add to the training loss.
+``get_config()`` / ``from_config(config)``
+    Plain JSON data (no callables) and back; the layer comes back unbuilt, with the same seed.
+``get_weights()`` / ``set_weights(weights)``, ``count_params()``
+    Copies of the weights in a fixed order; setting checks every shape and dtype and changes
+    nothing unless all are valid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..functional import _flag
+
+_DTYPES = ("float32", "float64")
+
+
+def _as_array(value, name: str) -> np.ndarray:
+    """np.asarray that names the argument when NumPy cannot make an array of it."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name}: expected an array, got {type(value).__name__} ({exc})") from None
+
+
+def check_dtype(dtype) -> np.dtype:
+    try:
+        known = dtype is not None and np.dtype(dtype).name in _DTYPES
+    except TypeError:
+        known = False
+    if not known:
+        raise TypeError(f"dtype: expected one of {_DTYPES}, got {dtype!r}")
+    return np.dtype(dtype)
+
+
+def check_seed(seed):
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise TypeError(f"seed: expected None or a non-negative int, got {seed!r}")
+    return None if seed is None else int(seed)
+
+
+def check_positive_int(value, name: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_rate(value, name: str) -> float:
+    """A dropout rate in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name}: expected a float in [0, 1), got {value!r}")
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{name}: expected a float in [0, 1), got {value!r}")
+    return float(value)
+
+
+def input_gradient(result):
+    """dx from what a layer's backward returned: an array, None, or a gradient tuple (x first)."""
+    return result[0] if isinstance(result, tuple) else result
+
+
+def weight_property(name: str, doc: str) -> property:
+    """A property reading a weight without a copy and setting it with shape/dtype checks."""
+    return property(
+        lambda self: self._weights.get(name), lambda self, v: self._set(name, v), doc=doc
+    )
+
+
+def dropout_mask(rng: np.random.Generator, shape, rate: float, dtype) -> np.ndarray:
+    """Inverted dropout: 1/(1-rate) where kept, 0 where dropped, so the expectation is unchanged."""
+    keep = rng.random(shape) >= rate
+    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - rate))
+
+
+class Layer:
+    """Base class: name, dtype, seed, trainable flag, weight bookkeeping, config and RNG state.
+
+    Subclasses set ``weight_names`` (the order of ``get_weights``), implement
+    ``_weight_shapes(first_shape)`` (every weight's shape, from the first weight's shape, or
+    raise), ``build``, ``forward``, ``backward`` and ``compute_output_shape``, and extend
+    ``get_config``.
+    """
+
+    weight_names: tuple[str, ...] = ()
+    default_name = "layer"
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        dtype: Any = "float32",
+        seed: int | None = None,
+        trainable: bool = True,
+    ) -> None:
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name: expected a str or None, got {name!r}")
+        self.dtype = check_dtype(dtype)
+        self.seed = check_seed(seed)
+        self.trainable = _flag(trainable, "trainable")
+        self.name = name or self.default_name
+        self._auto_name = name is None  # a model may rename it to keep names unique
+        self._weights: dict[str, np.ndarray] = {}
+        self.grads: list[np.ndarray] = []
+        self._noise: np.random.Generator | None = None
+        self.built_input_shape: tuple | None = None
+
+    # -- randomness ------------------------------------------------------------------------
+
+    def _weight_rng(self) -> np.random.Generator:
+        return np.random.default_rng(self.seed)
+
+    @property
+    def noise_rng(self) -> np.random.Generator:
+        """The generator for dropout masks: seeded from ``seed`` (a stream apart from the
+        weights'), made on first use so that a model can assign the seed before."""
+        if self._noise is None:
+            self._noise = np.random.default_rng(None if self.seed is None else [self.seed, 1])
+        return self._noise
+
+    # -- weights ---------------------------------------------------------------------------
+
+    @property
+    def built(self) -> bool:
+        return bool(self._weights) or (not self.weight_names and self.built_input_shape is not None)
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        if not self.trainable:
+            return []
+        return [self._weights[n] for n in self.weight_names if n in self._weights]
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        return [self._weights[n] for n in self.weight_names if n in self._weights]
+
+    def _weight_shapes(self, first_shape: tuple) -> dict[str, tuple]:
+        raise NotImplementedError
+
+    def _set(self, name: str, value) -> None:
+        if not self.built or name not in self._weights:
+            raise ValueError(f"{name}: the layer has no weights yet; call it or build() first")
+        first = self._weights[self.weight_names[0]].shape
+        self._assign(name, value, self._weight_shapes(first)[name])
+
+    def _assign(self, name: str, value, shape) -> None:
+        arr = _as_array(value, name)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: expected an array of real numbers, got dtype {arr.dtype}")
+        if arr.shape != tuple(shape):
+            raise ValueError(f"{name}: expected shape {tuple(shape)}, got {arr.shape}")
+        self._weights[name] = np.array(arr, dtype=self.dtype, order="C")
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights, in ``weight_names`` order (empty before the layer is built)."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set every weight (``weight_names`` order); builds the layer from the first's shape.
+        Nothing changes unless every weight is valid."""
+        names = self.weight_names
+        if not isinstance(weights, (list, tuple)) or len(weights) != len(names):
+            got = (
+                f"a {type(weights).__name__} of length {len(weights)}"
+                if isinstance(weights, (list, tuple))
+                else type(weights).__name__
+            )
+            raise ValueError(f"weights: expected a list [{', '.join(names)}], got {got}")
+        if not names:
+            return
+        first = _as_array(weights[0], names[0])
+        shapes = self._weight_shapes(first.shape)
+        staged: dict[str, np.ndarray] = {}
+        previous, self._weights = self._weights, staged
+        try:
+            for name, value in zip(names, weights):
+                self._assign(name, value, shapes[name])
+        except Exception:
+            self._weights = previous
+            raise
+        if self.built_input_shape is None:
+            self.built_input_shape = self._input_shape_from_weights()
+
+    def _input_shape_from_weights(self) -> tuple | None:
+        return None
+
+    def count_params(self) -> int:
+        return int(sum(w.size for w in self._weights.values()))
+
+    def regularization_loss(self) -> float:
+        return 0.0
+
+    # -- computation -----------------------------------------------------------------------
+
+    def build(self, input_shape) -> None:
+        self.built_input_shape = tuple(input_shape)
+
+    def _ensure_built(self, x) -> None:
+        if not self.built:
+            self.build((None, *np.shape(x)[1:]))
+
+    def call(self, x, training: bool = False, mask=None):
+        return self.forward(x, training=training, mask=mask)[0]
+
+    def __call__(self, x, training: bool = False, mask=None):
+        self._ensure_built(x)
+        return self.call(x, training=training, mask=mask)
+
+    def forward(self, x, training: bool = False, mask=None):
+        raise NotImplementedError
+
+    def backward(self, cache, dout):
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        return tuple(input_shape)
+
+    def compute_mask(self, x, mask=None):
+        return mask
+
+    # -- state beyond the weights (for exact save/resume) -----------------------------------
+
+    def get_rng_state(self):
+        return None if self._noise is None else self._noise.bit_generator.state
+
+    def set_rng_state(self, state) -> None:
+        if state is None:
+            self._noise = None
+            return
+        rng = np.random.default_rng()
+        rng.bit_generator.state = state
+        self._noise = rng
+
+    def get_state_arrays(self) -> list[np.ndarray]:
+        """Arrays a stateful layer carries between batches (none by default)."""
+        return []
+
+    def set_state_arrays(self, arrays: list[np.ndarray]) -> None:
+        if arrays:
+            raise ValueError(f"{self.name}: expected no state arrays, got {len(arrays)}")
+
+    # -- config ----------------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "dtype": self.dtype.name,
+            "seed": self.seed,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, built={self.built})"

@@ -1,0 +1,506 @@
+"""Core layers with Keras's names, defaults and semantics: Dense, Dropout, Embedding, Masking,
+TimeDistributed, and Input (declares the input shape of a model). See :mod:`.base` for the
+protocol they implement. Shapes: B (batch), T (time), I (input features), U (units).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import activations, initializers, regularizers
+from ..functional import _flag
+from .base import Layer, check_positive_int, check_rate, dropout_mask
+
+
+def _uniform(shape, dtype, rng: np.random.Generator) -> np.ndarray:
+    """Keras's "uniform" (RandomUniform): U(-0.05, 0.05)."""
+    return rng.uniform(-0.05, 0.05, size=shape).astype(dtype)
+
+
+def _initializer(identifier, name: str):
+    if identifier == "uniform":
+        return _uniform
+    return initializers.get(identifier, name)
+
+
+def _init_name(value, name: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"get_config: {name} is a callable; only initialisers given by name serialise")
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """x (..., F) as a 2-D (N, F) view, so that one matrix product covers every position."""
+    return x.reshape(-1, x.shape[-1])
+
+
+class Input:
+    """Declares a model's input shape without the batch: ``Input(shape=(T, I))``, as Keras.
+
+    Only meaningful as the first entry of a :class:`~fastlstm.models.Sequential`."""
+
+    def __init__(self, shape, dtype: Any = None, name: str | None = None) -> None:
+        if not isinstance(shape, (tuple, list)) or not all(
+            s is None or (isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0)
+            for s in shape
+        ):
+            raise ValueError(f"shape: expected a tuple of sizes without the batch, got {shape!r}")
+        self.shape = tuple(None if s is None else int(s) for s in shape)
+        self.dtype = dtype
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Input(shape={self.shape})"
+
+
+class Dense(Layer):
+    """``activation(x @ kernel + bias)`` over the last axis: x (..., I) -> (..., U).
+
+    kernel (I, U) glorot-uniform, bias (U,) zeros, as Keras. On (B, T, I) it applies the same
+    weights at every step, like TimeDistributed(Dense). It passes an incoming mask through.
+    """
+
+    default_name = "dense"
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = None,
+        use_bias: bool = True,
+        kernel_initializer: Any = "glorot_uniform",
+        bias_initializer: Any = "zeros",
+        kernel_regularizer: Any = None,
+        bias_regularizer: Any = None,
+        *,
+        seed: int | None = None,
+        dtype: Any = "float32",
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable)
+        self.units = check_positive_int(units, "units")
+        self.activation = activations.get(activation)
+        self.use_bias = _flag(use_bias, "use_bias")
+        self.weight_names = ("kernel", "bias") if self.use_bias else ("kernel",)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self._init_kernel = _initializer(kernel_initializer, "kernel_initializer")
+        self._init_bias = _initializer(bias_initializer, "bias_initializer")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
+        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
+
+    kernel = property(lambda self: self._weights.get("kernel"), doc="(I, U) weights.")
+    bias = property(lambda self: self._weights.get("bias"), doc="(U,) bias.")
+
+    def _weight_shapes(self, first_shape):
+        if len(first_shape) != 2:
+            raise ValueError(f"kernel: expected shape (input, {self.units}), got {first_shape}")
+        return {"kernel": (first_shape[0], self.units), "bias": (self.units,)}
+
+    def _input_shape_from_weights(self):
+        return (None, self._weights["kernel"].shape[0])
+
+    def build(self, input_shape) -> None:
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"{self.name}: expected an input shape (batch, ..., features), got {input_shape}"
+            )
+        rng = self._weight_rng()
+        weights = [self._init_kernel((int(input_shape[-1]), self.units), self.dtype, rng)]
+        if self.use_bias:
+            weights.append(self._init_bias((self.units,), self.dtype, rng))
+        self._weights = {}
+        self.set_weights(weights)
+        self.built_input_shape = input_shape
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        return (*tuple(input_shape)[:-1], self.units)
+
+    def _affine(self, x: np.ndarray) -> np.ndarray:
+        kernel = self._weights["kernel"]
+        if x.ndim < 1 or x.shape[-1] != kernel.shape[0]:
+            raise ValueError(
+                f"x: expected an array with {kernel.shape[0]} features in its last axis "
+                f"(the layer {self.name!r} was built for them), got shape {x.shape}"
+            )
+        z = x @ kernel  # works on (B, I) and (B, T, I) alike
+        if self.use_bias:
+            z += self._weights["bias"]
+        return z
+
+    def call(self, x, training: bool = False, mask=None):
+        x = np.asarray(x, dtype=self.dtype)
+        return activations.apply(self.activation, self._affine(x))
+
+    def forward(self, x, training: bool = False, mask=None):
+        self._ensure_built(x)
+        x = np.asarray(x, dtype=self.dtype)
+        y = activations.apply(self.activation, self._affine(x))
+        return y, (x, y)
+
+    def backward(self, cache, dout):
+        x, y = cache
+        dz = activations.backward(self.activation, y, np.asarray(dout, dtype=self.dtype))
+        kernel = self._weights["kernel"]
+        dz2 = _rows(dz)
+        dkernel = _rows(x).T @ dz2
+        if self.kernel_regularizer is not None:
+            self.kernel_regularizer.add_gradient(kernel, dkernel)
+        grads = [dkernel]
+        if self.use_bias:
+            dbias = dz2.sum(axis=0)
+            if self.bias_regularizer is not None:
+                self.bias_regularizer.add_gradient(self._weights["bias"], dbias)
+            grads.append(dbias)
+        self.grads = grads if self.trainable else []
+        return dz @ kernel.T
+
+    def regularization_loss(self) -> float:
+        total = 0.0
+        if self.kernel_regularizer is not None and self.built:
+            total += self.kernel_regularizer(self._weights["kernel"])
+        if self.bias_regularizer is not None and self.use_bias and self.built:
+            total += self.bias_regularizer(self._weights["bias"])
+        return total
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": _init_name(self.kernel_initializer, "kernel_initializer"),
+            "bias_initializer": _init_name(self.bias_initializer, "bias_initializer"),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        }
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each element with probability ``rate`` and scale the
+    rest by 1/(1 - rate); at inference, the identity. ``noise_shape`` (with None for "as the
+    input") shares one draw along axes of size 1, as Keras. Masks come from ``seed``."""
+
+    default_name = "dropout"
+
+    def __init__(
+        self,
+        rate: float,
+        noise_shape=None,
+        seed: int | None = None,
+        *,
+        dtype: Any = "float32",
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable)
+        self.rate = check_rate(rate, "rate")
+        if noise_shape is not None:
+            if not isinstance(noise_shape, (tuple, list)):
+                raise TypeError(f"noise_shape: expected None or a tuple, got {noise_shape!r}")
+            noise_shape = [None if s is None else int(s) for s in noise_shape]
+        self.noise_shape = noise_shape
+
+    def _mask(self, x: np.ndarray) -> np.ndarray:
+        shape = x.shape
+        if self.noise_shape is not None:
+            if len(self.noise_shape) != x.ndim:
+                raise ValueError(
+                    f"noise_shape: expected {x.ndim} entries to match x {x.shape}, "
+                    f"got {self.noise_shape}"
+                )
+            shape = tuple(d if s is None else s for s, d in zip(self.noise_shape, x.shape))
+        return dropout_mask(self.noise_rng, shape, self.rate, x.dtype)
+
+    def call(self, x, training: bool = False, mask=None):
+        x = np.asarray(x)
+        if not training or self.rate == 0.0:
+            return x
+        return x * self._mask(x)
+
+    def forward(self, x, training: bool = False, mask=None):
+        self._ensure_built(x)
+        x = np.asarray(x)
+        if not training or self.rate == 0.0:
+            return x, None
+        keep = self._mask(x)
+        return x * keep, keep
+
+    def backward(self, cache, dout):
+        self.grads = []
+        return dout if cache is None else dout * cache
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape}
+
+
+class Embedding(Layer):
+    """Integer indices (B, T) in [0, input_dim) -> vectors (B, T, output_dim), a lookup in
+    ``embeddings`` (input_dim, output_dim), initialised U(-0.05, 0.05) as Keras.
+
+    ``mask_zero=True`` treats index 0 as padding: the layer hands on the (B, T) mask ``x != 0``
+    (so index 0 must not be a real token, and input_dim counts it). Float inputs holding whole
+    numbers are accepted; an index outside [0, input_dim) raises ValueError.
+    """
+
+    default_name = "embedding"
+    weight_names = ("embeddings",)
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer: Any = "uniform",
+        embeddings_regularizer: Any = None,
+        mask_zero: bool = False,
+        *,
+        seed: int | None = None,
+        dtype: Any = "float32",
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable)
+        self.input_dim = check_positive_int(input_dim, "input_dim")
+        self.output_dim = check_positive_int(output_dim, "output_dim")
+        self.embeddings_initializer = embeddings_initializer
+        self._init = _initializer(embeddings_initializer, "embeddings_initializer")
+        self.embeddings_regularizer = regularizers.get(
+            embeddings_regularizer, "embeddings_regularizer"
+        )
+        self.mask_zero = _flag(mask_zero, "mask_zero")
+
+    embeddings = property(
+        lambda self: self._weights.get("embeddings"), doc="(input_dim, output_dim) vectors."
+    )
+
+    def _weight_shapes(self, first_shape):
+        return {"embeddings": (self.input_dim, self.output_dim)}
+
+    def _input_shape_from_weights(self):
+        return (None, None)
+
+    def build(self, input_shape) -> None:
+        shape = (self.input_dim, self.output_dim)
+        self._weights = {}
+        self.set_weights([self._init(shape, self.dtype, self._weight_rng())])
+        self.built_input_shape = tuple(input_shape)
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        return (*tuple(input_shape), self.output_dim)
+
+    def _indices(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype.kind in "iu":
+            idx = x
+        elif x.dtype.kind in "fb":
+            idx = x.astype(np.int64)
+            if x.dtype.kind == "f" and not np.array_equal(idx, x):
+                raise TypeError(
+                    f"x: expected integer indices (the layer {self.name!r} is an Embedding), "
+                    f"got {x.dtype} values that are not whole numbers"
+                )
+        else:
+            raise TypeError(f"x: expected an array of integer indices, got dtype {x.dtype}")
+        if idx.size:
+            lo, hi = int(idx.min()), int(idx.max())
+            if lo < 0 or hi >= self.input_dim:
+                bad = lo if lo < 0 else hi
+                raise ValueError(
+                    f"x: expected indices in [0, {self.input_dim}) (input_dim of {self.name!r}), "
+                    f"got {bad}"
+                )
+        return idx
+
+    def call(self, x, training: bool = False, mask=None):
+        return self._weights["embeddings"][self._indices(x)]
+
+    def forward(self, x, training: bool = False, mask=None):
+        self._ensure_built(x)
+        idx = self._indices(x)
+        return self._weights["embeddings"][idx], idx
+
+    def backward(self, cache, dout):
+        idx = cache
+        table = self._weights["embeddings"]
+        grad = np.zeros_like(table)
+        # add.at accumulates repeated indices (a plain fancy-index += would keep only one)
+        np.add.at(grad, idx.ravel(), np.asarray(dout, dtype=self.dtype).reshape(-1, table.shape[1]))
+        if self.embeddings_regularizer is not None:
+            self.embeddings_regularizer.add_gradient(table, grad)
+        self.grads = [grad] if self.trainable else []
+        # integer inputs (indices) have no gradient: dx is None
+
+    def compute_mask(self, x, mask=None):
+        if not self.mask_zero:
+            return None
+        return np.asarray(x) != 0
+
+    def regularization_loss(self) -> float:
+        if self.embeddings_regularizer is None or not self.built:
+            return 0.0
+        return self.embeddings_regularizer(self._weights["embeddings"])
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "embeddings_initializer": _init_name(
+                self.embeddings_initializer, "embeddings_initializer"
+            ),
+            "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "mask_zero": self.mask_zero,
+        }
+
+
+class Masking(Layer):
+    """Marks padding steps: a step of x (B, T, F) whose features all equal ``mask_value`` is
+    masked (the (B, T) mask handed on is False there) and its output zeroed, as Keras."""
+
+    default_name = "masking"
+
+    def __init__(
+        self,
+        mask_value: float = 0.0,
+        *,
+        dtype: Any = "float32",
+        name: str | None = None,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable)
+        if isinstance(mask_value, bool) or not isinstance(
+            mask_value, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(f"mask_value: expected a number, got {mask_value!r}")
+        self.mask_value = float(mask_value)
+
+    def _keep(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim < 3:
+            raise ValueError(f"x: expected a (batch, time, features) array, got shape {x.shape}")
+        return np.any(x != self.mask_value, axis=-1)
+
+    def call(self, x, training: bool = False, mask=None):
+        x = np.asarray(x)
+        return x * self._keep(x)[..., None]
+
+    def forward(self, x, training: bool = False, mask=None):
+        self._ensure_built(x)
+        x = np.asarray(x)
+        keep = self._keep(x)[..., None]
+        return x * keep, keep
+
+    def backward(self, cache, dout):
+        self.grads = []
+        return dout * cache
+
+    def compute_mask(self, x, mask=None):
+        return self._keep(np.asarray(x))
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["seed"]
+        return {**config, "mask_value": self.mask_value}
+
+
+class TimeDistributed(Layer):
+    """Applies ``layer`` to every step: x (B, T, ...) -> (B, T, ...) through one call on the
+    (B*T, ...) reshaped input, so the weights are shared across steps. The weights are the
+    wrapped layer's; an incoming mask is passed through."""
+
+    default_name = "time_distributed"
+
+    def __init__(self, layer: Layer, *, name: str | None = None) -> None:
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layer: expected a fastlstm layer, got {type(layer).__name__}")
+        self.layer = layer  # first: the properties below read through to it
+        super().__init__(name=name, dtype=layer.dtype, seed=layer.seed, trainable=layer.trainable)
+        self.weight_names = layer.weight_names
+
+    # the wrapped layer owns the weights; these read through to it
+    _weights = property(lambda self: self.layer._weights, lambda self, v: None)
+    grads = property(lambda self: self.layer.grads, lambda self, v: None)
+    trainable = property(
+        lambda self: self.layer.trainable, lambda self, v: setattr(self.layer, "trainable", v)
+    )
+    seed = property(lambda self: self.layer.seed, lambda self, v: setattr(self.layer, "seed", v))
+
+    def _weight_shapes(self, first_shape):
+        return self.layer._weight_shapes(first_shape)
+
+    def set_weights(self, weights) -> None:
+        self.layer.set_weights(weights)
+
+    def _input_shape_from_weights(self):
+        inner = self.layer._input_shape_from_weights()
+        return None if inner is None else (None, None, *inner[1:])
+
+    def _inner_shape(self, input_shape) -> tuple:
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 3:
+            raise ValueError(
+                f"{self.name}: expected an input shape (batch, time, ...), got {input_shape}"
+            )
+        return (None, *input_shape[2:])
+
+    def build(self, input_shape) -> None:
+        self.layer.build(self._inner_shape(input_shape))
+        self.built_input_shape = tuple(input_shape)
+
+    @property
+    def built(self) -> bool:
+        return self.layer.built
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        inner = self.layer.compute_output_shape(self._inner_shape(input_shape))
+        return (input_shape[0], input_shape[1], *inner[1:])
+
+    def _flat(self, x) -> np.ndarray:
+        x = np.asarray(x)
+        if x.ndim < 3:
+            raise ValueError(f"x: expected a (batch, time, ...) array, got shape {x.shape}")
+        return x.reshape(-1, *x.shape[2:])
+
+    def call(self, x, training: bool = False, mask=None):
+        x = np.asarray(x)
+        out = self.layer.call(self._flat(x), training=training)
+        return out.reshape(*x.shape[:2], *out.shape[1:])
+
+    def forward(self, x, training: bool = False, mask=None):
+        self._ensure_built(x)
+        x = np.asarray(x)
+        out, cache = self.layer.forward(self._flat(x), training=training)
+        return out.reshape(*x.shape[:2], *out.shape[1:]), (cache, x.shape)
+
+    def backward(self, cache, dout):
+        inner, shape = cache
+        dout = np.asarray(dout)
+        dx = self.layer.backward(inner, dout.reshape(-1, *dout.shape[2:]))
+        return None if dx is None else dx.reshape(shape)
+
+    def regularization_loss(self) -> float:
+        return self.layer.regularization_loss()
+
+    def get_rng_state(self):
+        return self.layer.get_rng_state()
+
+    def set_rng_state(self, state) -> None:
+        self.layer.set_rng_state(state)
+
+    def count_params(self) -> int:
+        return self.layer.count_params()
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "layer": {"class_name": type(self.layer).__name__, "config": self.layer.get_config()},
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        from . import deserialize  # the registry of the package's own layer classes
+
+        config = dict(config)
+        return cls(deserialize(config.pop("layer")), **config)

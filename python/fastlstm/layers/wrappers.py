@@ -1,0 +1,257 @@
+"""Bidirectional: a recurrent layer run over the sequence in both directions (Keras's
+``keras.layers.Bidirectional``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Layer
+from .recurrent import Recurrent
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+class Bidirectional(Layer):
+    """Runs ``layer`` forwards and a copy of it backwards (``go_backwards`` flipped, its own
+    weights, seeded apart) and merges the two outputs.
+
+    With ``return_sequences``, the backward layer's output sequence is put back in input order
+    first, so that step t of both halves belongs to input step t. ``merge_mode``: "concat"
+    (default; (..., 2H)), "sum", "mul", "ave" ((..., H)), or None for the list
+    ``[forward_output, backward_output]``. With ``return_state``, a call returns
+    ``[output, *forward_states, *backward_states]``. Weights: the forward layer's, then the
+    backward layer's.
+    """
+
+    default_name = "bidirectional"
+
+    def __init__(
+        self,
+        layer: Recurrent,
+        merge_mode: str | None = "concat",
+        *,
+        backward_layer: Recurrent | None = None,
+        name: str | None = None,
+    ) -> None:
+        if not isinstance(layer, Recurrent):
+            raise TypeError(f"layer: expected a recurrent layer, got {type(layer).__name__}")
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
+        if layer.stateful:
+            raise ValueError("layer: a stateful layer cannot run in both directions")
+        if backward_layer is None:
+            config = {**layer.get_config(), "go_backwards": not layer.go_backwards}
+            config["name"] = "backward_" + layer.name
+            if layer.seed is not None:
+                config["seed"] = layer.seed + 1  # its own weights, still reproducible
+            backward_layer = type(layer).from_config(config)
+        elif not isinstance(backward_layer, Recurrent):
+            raise TypeError(
+                f"backward_layer: expected a recurrent layer, got {type(backward_layer).__name__}"
+            )
+        for attr in ("units", "return_sequences", "return_state", "time_major"):
+            if getattr(backward_layer, attr) != getattr(layer, attr):
+                raise ValueError(
+                    f"backward_layer: expected {attr}={getattr(layer, attr)!r} like layer, "
+                    f"got {getattr(backward_layer, attr)!r}"
+                )
+        self.forward_layer, self.backward_layer = layer, backward_layer
+        super().__init__(name=name, dtype=layer.dtype, seed=layer.seed, trainable=layer.trainable)
+        self.merge_mode = merge_mode
+        self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
+
+    @property
+    def _halves(self) -> tuple[Recurrent, Recurrent]:
+        return self.forward_layer, self.backward_layer
+
+    @property
+    def weight_names(self) -> tuple[str, ...]:
+        names = self.forward_layer.weight_names
+        return tuple(f"forward_{n}" for n in names) + tuple(f"backward_{n}" for n in names)
+
+    # -- weights: the two layers' -----------------------------------------------------------
+
+    @property
+    def built(self) -> bool:
+        return self.forward_layer.built and self.backward_layer.built
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        return [w for half in self._halves for w in half.trainable_weights]
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        return [w for half in self._halves for w in half.weights]
+
+    grads = property(
+        lambda self: [g for half in self._halves for g in half.grads], lambda self, v: None
+    )
+    kernel_regularizer = property(lambda self: self.forward_layer.kernel_regularizer)
+    recurrent_regularizer = property(lambda self: self.forward_layer.recurrent_regularizer)
+    bias_regularizer = property(lambda self: self.forward_layer.bias_regularizer)
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [w for half in self._halves for w in half.get_weights()]
+
+    def set_weights(self, weights) -> None:
+        """The forward layer's weights, then the backward layer's; nothing changes unless all
+        are valid."""
+        n = len(self.forward_layer.weight_names)
+        if not isinstance(weights, (list, tuple)) or len(weights) != 2 * n:
+            got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
+            raise ValueError(
+                f"weights: expected a list of {2 * n} arrays (forward, backward), got {got}"
+            )
+        before = self.forward_layer.get_weights()
+        self.forward_layer.set_weights(list(weights[:n]))
+        try:
+            self.backward_layer.set_weights(list(weights[n:]))
+        except Exception:
+            if before:
+                self.forward_layer.set_weights(before)
+            else:
+                self.forward_layer._weights = {}
+            raise
+
+    def count_params(self) -> int:
+        return sum(half.count_params() for half in self._halves)
+
+    def regularization_loss(self) -> float:
+        return sum(half.regularization_loss() for half in self._halves)
+
+    def build(self, input_shape) -> None:
+        for half in self._halves:
+            half.build(input_shape)
+        self.built_input_shape = tuple(input_shape) if not np.isscalar(input_shape) else None
+
+    def _ensure_built(self, x) -> None:
+        for half in self._halves:
+            half._ensure_built(x)
+
+    # -- computation -----------------------------------------------------------------------
+
+    def _aligned(self, output):
+        """The backward layer's output sequence in input order (its last step is input step 0)."""
+        if not self.return_sequences:
+            return output
+        return output[::-1] if self.forward_layer.time_major else output[:, ::-1]
+
+    def _merge(self, outs):
+        f, b = outs[0][0], self._aligned(outs[1][0])
+        if self.merge_mode == "concat":
+            y = np.concatenate([f, b], axis=-1)
+        elif self.merge_mode == "sum":
+            y = f + b
+        elif self.merge_mode == "mul":
+            y = f * b
+        elif self.merge_mode == "ave":
+            y = (f + b) / 2
+        else:
+            y = [f, b]
+        if not self.return_state:
+            return y
+        return [y, *outs[0][1:], *outs[1][1:]]
+
+    def _parts(self, out) -> list:
+        return list(out) if self.return_state else [out]
+
+    def call(self, x, training: bool = False, mask=None):
+        self._ensure_built(x)
+        outs = [self._parts(h.call(x, training=training, mask=mask)) for h in self._halves]
+        return self._merge(outs)
+
+    def __call__(self, x, training: bool = False, mask=None):
+        return self.call(x, training=training, mask=mask)
+
+    def forward(self, x, training: bool = False, mask=None):
+        self._ensure_built(x)
+        results = [h.forward(x, training=training, mask=mask) for h in self._halves]
+        outs = [self._parts(out) for out, _ in results]
+        return self._merge(outs), ([c for _, c in results], outs)
+
+    def _split(self, dout, outs):
+        """dL/d(each half's output) from dL/d(merged output)."""
+        if dout is None:
+            return None, None
+        f, b = outs[0][0], self._aligned(outs[1][0])
+        if self.merge_mode == "concat":
+            df, db = dout[..., : f.shape[-1]], dout[..., f.shape[-1] :]
+        elif self.merge_mode == "sum":
+            df, db = dout, dout
+        elif self.merge_mode == "mul":
+            df, db = dout * b, dout * f
+        elif self.merge_mode == "ave":
+            df, db = dout / 2, dout / 2
+        else:
+            df, db = dout
+        return df, self._aligned(db)
+
+    def backward(self, cache, dout):
+        """dL/dx from dL/d(output) (``[doutput, *dstates]`` with return_state); the weight
+        gradients are kept in ``grads``, the forward layer's first."""
+        caches, outs = cache
+        n = len(self.forward_layer.state_names)
+        if self.return_state:
+            if not isinstance(dout, (list, tuple)) or len(dout) != 1 + 2 * n:
+                raise ValueError(
+                    f"doutputs: expected [doutput, {2 * n} state gradients] for a return_state "
+                    "layer"
+                )
+            dout, dstates = dout[0], list(dout[1:])
+        else:
+            dstates = [None] * (2 * n)
+        df, db = self._split(dout, outs)
+        dx = None
+        for k, (half, d) in enumerate(zip(self._halves, (df, db))):
+            douts = [d, *dstates[k * n : (k + 1) * n]] if self.return_state else d
+            g = half.backward(caches[k], douts)
+            dx = g.x if dx is None else dx + g.x
+        return dx
+
+    def compute_output_shape(self, input_shape):
+        shape = self.forward_layer.compute_output_shape(input_shape)
+        out, states = (shape[0], shape[1:]) if self.return_state else (shape, [])
+        units = self.forward_layer.units
+        merged = (*out[:-1], 2 * units) if self.merge_mode == "concat" else tuple(out)
+        if self.merge_mode is None:
+            merged = [tuple(out), tuple(out)]
+        return [merged, *states, *states] if self.return_state else merged
+
+    def compute_mask(self, x, mask=None):
+        return mask if self.return_sequences else None
+
+    # -- randomness and config -------------------------------------------------------------
+
+    def get_rng_state(self):
+        return [half.get_rng_state() for half in self._halves]
+
+    def set_rng_state(self, state) -> None:
+        if state is None:
+            state = [None, None]
+        for half, s in zip(self._halves, state):
+            half.set_rng_state(s)
+
+    def get_config(self) -> dict[str, Any]:
+        from . import serialize
+
+        return {
+            "name": self.name,
+            "merge_mode": self.merge_mode,
+            "layer": serialize(self.forward_layer),
+            "backward_layer": serialize(self.backward_layer),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        from . import deserialize  # the registry of the package's own layer classes
+
+        config = dict(config)
+        layer = deserialize(config.pop("layer"))
+        backward = config.pop("backward_layer", None)
+        backward = None if backward is None else deserialize(backward)
+        return cls(layer, backward_layer=backward, **config)
+
+    def __repr__(self) -> str:
+        return f"Bidirectional({self.forward_layer!r}, merge_mode={self.merge_mode!r})"

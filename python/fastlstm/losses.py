@@ -1,0 +1,400 @@
+"""Losses with Keras's names, formulas and reduction, each giving its value and its gradient.
+
+A loss compares y_true with y_pred (B, ..., C): it computes a per-sample value over the last axis
+(shape (B, ...)), weights it by ``sample_weight`` (broadcast from (B,) or (B, T)) and by a mask,
+and reduces as Keras's default "sum_over_batch_size": the weighted sum divided by the number of
+per-sample values. With a (B, T) mask (padding steps), masked values count as zero and the sum
+is divided by the number of unmasked ones, as Keras.
+
+``loss(y_true, y_pred, sample_weight=None)`` gives the value; ``loss.value_and_grad(...)`` also
+gives dL/dy_pred, shaped like y_pred. Probabilities are clipped to [1e-7, 1 - 1e-7] (Keras's
+epsilon) before a logarithm; ``from_logits=True`` works from logits with log-sum-exp, stable for
+any magnitude and usually the better choice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+EPSILON = 1e-7  # Keras's backend.epsilon()
+_REDUCTIONS = ("sum_over_batch_size", "sum", "none")
+
+
+def _floating(y_pred) -> np.ndarray:
+    y_pred = np.asarray(y_pred)
+    if y_pred.dtype.kind != "f":
+        y_pred = y_pred.astype(np.float64)
+    return y_pred
+
+
+def _dense_target(y_true, y_pred: np.ndarray, name: str) -> np.ndarray:
+    """y_true as y_pred's shape and dtype; a missing trailing axis of size 1 is added."""
+    y_true = np.asarray(y_true)
+    if y_true.dtype.kind not in "biuf":
+        raise TypeError(f"y_true: expected real numbers for {name}, got dtype {y_true.dtype}")
+    if y_true.shape != y_pred.shape:
+        if y_pred.shape[-1:] == (1,) and y_true.shape == y_pred.shape[:-1]:
+            y_true = y_true[..., None]
+        else:
+            raise ValueError(
+                f"y_true: expected shape {y_pred.shape} to match the model's output for {name}, "
+                f"got {y_true.shape}"
+            )
+    return y_true.astype(y_pred.dtype, copy=False)
+
+
+def sparse_labels(y_true, y_pred: np.ndarray, name: str) -> np.ndarray:
+    """Integer class indices of shape y_pred.shape[:-1], checked to lie in [0, C)."""
+    y_true = np.asarray(y_true)
+    target = y_pred.shape[:-1]
+    if y_true.shape != target:
+        if y_true.shape == (*target, 1):
+            y_true = y_true[..., 0]
+        else:
+            raise ValueError(
+                f"y_true: expected integer labels of shape {target} (the model's output "
+                f"{y_pred.shape} without its class axis) for {name}, got {y_true.shape}"
+            )
+    if y_true.dtype.kind in "iu":
+        labels = y_true
+    elif y_true.dtype.kind in "bf":
+        labels = y_true.astype(np.int64)
+        if y_true.dtype.kind == "f" and not np.array_equal(labels, y_true):
+            raise TypeError(f"y_true: expected integer labels for {name}, got non-whole floats")
+    else:
+        raise TypeError(f"y_true: expected integer labels for {name}, got dtype {y_true.dtype}")
+    classes = y_pred.shape[-1]
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        bad = labels.min() if labels.min() < 0 else labels.max()
+        raise ValueError(
+            f"y_true: expected labels in [0, {classes}) (the model's {classes} outputs) for "
+            f"{name}, got {bad}"
+        )
+    return labels
+
+
+def sample_weights(sample_weight, mask, shape: tuple, dtype) -> np.ndarray | None:
+    """The (shape) weights from sample_weight (broadcast over trailing axes) and a bool mask
+    (rescaled so that the masked mean is over unmasked values only), or None for all ones."""
+    w = None
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight)
+        if sw.dtype.kind not in "biuf":
+            raise TypeError(f"sample_weight: expected real numbers, got dtype {sw.dtype}")
+        if sw.ndim > len(shape) or sw.shape != shape[: sw.ndim]:
+            if not (sw.ndim == len(shape) + 1 and sw.shape[-1] == 1 and sw.shape[:-1] == shape):
+                raise ValueError(
+                    f"sample_weight: expected shape {shape[:1]} or {shape}, got {sw.shape}"
+                )
+            sw = sw[..., 0]
+        w = sw.astype(dtype, copy=False).reshape(sw.shape + (1,) * (len(shape) - sw.ndim))
+        w = np.broadcast_to(w, shape)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape == shape:
+            valid = int(np.count_nonzero(mask))
+            m = mask.astype(dtype) * dtype.type(mask.size / max(valid, 1))
+            w = m if w is None else w * m
+    return w
+
+
+class Loss:
+    """Base: subclasses implement ``_values(y_true, y_pred) -> (values, dvalues)`` with values
+    (B, ...) per sample and dvalues = d(values)/d(y_pred), shaped like y_pred."""
+
+    name = "loss"
+    sparse = False  # y_true holds class indices, not one value per output
+
+    def __init__(self, reduction: str = "sum_over_batch_size", name: str | None = None) -> None:
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"reduction: expected one of {_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+        if name is not None:
+            self.name = name
+
+    def _values(self, y_true, y_pred):
+        raise NotImplementedError
+
+    def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
+        if self.reduction == "none":
+            y_pred = _floating(y_pred)
+            values, _ = self._values(y_true, y_pred)
+            w = sample_weights(sample_weight, mask, values.shape, values.dtype)
+            return values if w is None else values * w
+        return self.value_and_grad(y_true, y_pred, sample_weight, mask)[0]
+
+    def value_and_grad(self, y_true, y_pred, sample_weight=None, mask=None):
+        """``(loss, dL/dy_pred)``: a float and an array shaped like y_pred."""
+        if self.reduction == "none":
+            raise ValueError("reduction: 'none' gives no scalar loss to differentiate")
+        y_pred = _floating(y_pred)
+        values, d = self._values(y_true, y_pred)
+        w = sample_weights(sample_weight, mask, values.shape, values.dtype)
+        n = values.size if self.reduction == "sum_over_batch_size" else 1
+        if n == 0:
+            return 0.0, np.zeros_like(y_pred)
+        scale = y_pred.dtype.type(1.0 / n)
+        if w is None:
+            loss = float(values.sum()) / n
+            d *= scale
+        else:
+            loss = float(np.vdot(values, w)) / n
+            d *= (w * scale)[..., None]
+        return loss, d
+
+    def get_config(self) -> dict[str, Any]:
+        return {"reduction": self.reduction, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.get_config()})"
+
+
+class MeanSquaredError(Loss):
+    """mean((y_pred - y_true)**2) over the last axis."""
+
+    name = "mean_squared_error"
+
+    def _values(self, y_true, y_pred):
+        diff = y_pred - _dense_target(y_true, y_pred, self.name)
+        values = np.square(diff).mean(axis=-1)
+        diff *= y_pred.dtype.type(2.0 / max(1, y_pred.shape[-1]))
+        return values, diff
+
+
+class MeanAbsoluteError(Loss):
+    """mean(|y_pred - y_true|) over the last axis; the gradient at 0 is 0."""
+
+    name = "mean_absolute_error"
+
+    def _values(self, y_true, y_pred):
+        diff = y_pred - _dense_target(y_true, y_pred, self.name)
+        values = np.abs(diff).mean(axis=-1)
+        d = np.sign(diff)
+        d *= y_pred.dtype.type(1.0 / max(1, y_pred.shape[-1]))
+        return values, d
+
+
+class Huber(Loss):
+    """Per element 0.5*e**2 where |e| <= delta, else delta*(|e| - 0.5*delta); mean over the
+    last axis."""
+
+    name = "huber_loss"
+
+    def __init__(self, delta: float = 1.0, reduction="sum_over_batch_size", name=None) -> None:
+        super().__init__(reduction, name)
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+            raise ValueError(f"delta: expected a positive float, got {delta!r}")
+        self.delta = float(delta)
+
+    def _values(self, y_true, y_pred):
+        diff = y_pred - _dense_target(y_true, y_pred, self.name)
+        a = np.abs(diff)
+        quad = np.minimum(a, self.delta)
+        values = (0.5 * quad * quad + self.delta * (a - quad)).mean(axis=-1)
+        d = np.clip(diff, -self.delta, self.delta)
+        d *= y_pred.dtype.type(1.0 / max(1, y_pred.shape[-1]))
+        return values, d
+
+    def get_config(self):
+        return {**super().get_config(), "delta": self.delta}
+
+
+class _Probabilistic(Loss):
+    def __init__(
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        reduction: str = "sum_over_batch_size",
+        name: str | None = None,
+    ) -> None:
+        super().__init__(reduction, name)
+        if not isinstance(from_logits, (bool, np.bool_)):
+            raise TypeError(f"from_logits: expected True or False, got {from_logits!r}")
+        self.from_logits = bool(from_logits)
+        if isinstance(label_smoothing, bool) or not 0.0 <= float(label_smoothing) <= 1.0:
+            raise ValueError(
+                f"label_smoothing: expected a float in [0, 1], got {label_smoothing!r}"
+            )
+        self.label_smoothing = float(label_smoothing)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+        }
+
+
+class BinaryCrossentropy(_Probabilistic):
+    """-mean(y*log(p) + (1-y)*log(1-p)) over the last axis; p = sigmoid(y_pred) with
+    ``from_logits``, else y_pred clipped to [eps, 1 - eps] (gradient 0 outside)."""
+
+    name = "binary_crossentropy"
+
+    def _values(self, y_true, y_pred):
+        y = _dense_target(y_true, y_pred, self.name)
+        if self.label_smoothing:
+            y = y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing
+        inv = y_pred.dtype.type(1.0 / max(1, y_pred.shape[-1]))
+        if self.from_logits:
+            z = y_pred
+            # max(z, 0) - z*y + log(1 + exp(-|z|)): no overflow for any z
+            values = (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=-1)
+            d = 0.5 * (1 + np.tanh(0.5 * z)) - y
+        else:
+            p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+            values = -(y * np.log(p) + (1 - y) * np.log1p(-p)).mean(axis=-1)
+            d = (p - y) / (p * (1 - p))
+            d *= (y_pred > EPSILON) & (y_pred < 1 - EPSILON)
+        d *= inv
+        return values, d
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+class CategoricalCrossentropy(_Probabilistic):
+    """-sum(y * log(p)) over the class axis, y one-hot (or soft) (B, ..., C); p = softmax(y_pred)
+    with ``from_logits``, else y_pred normalised to sum 1 and clipped to [eps, 1 - eps]."""
+
+    name = "categorical_crossentropy"
+
+    def _smooth(self, y: np.ndarray) -> np.ndarray:
+        if self.label_smoothing:
+            y = y * (1 - self.label_smoothing) + self.label_smoothing / y.shape[-1]
+        return y
+
+    def _values(self, y_true, y_pred):
+        y = self._smooth(_dense_target(y_true, y_pred, self.name))
+        return _crossentropy(y, y_pred, self.from_logits)
+
+
+def _crossentropy(y: np.ndarray, y_pred: np.ndarray, from_logits: bool):
+    if from_logits:
+        logp = _log_softmax(y_pred)
+        values = -(y * logp).sum(axis=-1)
+        d = np.exp(logp)
+        d *= y.sum(axis=-1, keepdims=True)
+        d -= y
+        return values, d
+    total = y_pred.sum(axis=-1, keepdims=True)
+    q = y_pred / total
+    p = np.clip(q, EPSILON, 1 - EPSILON)
+    values = -(y * np.log(p)).sum(axis=-1)
+    g = -y / p  # dL/dq, zero where the clip is active
+    g *= (q > EPSILON) & (q < 1 - EPSILON)
+    d = (g - (g * q).sum(axis=-1, keepdims=True)) / total  # through q = y_pred / sum(y_pred)
+    return values, d
+
+
+class SparseCategoricalCrossentropy(_Probabilistic):
+    """Categorical crossentropy with integer labels y_true (B, ...) in [0, C) instead of one-hot
+    rows; labels outside that range raise ValueError."""
+
+    name = "sparse_categorical_crossentropy"
+    sparse = True
+
+    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None) -> None:
+        super().__init__(from_logits, 0.0, reduction, name)
+
+    def _values(self, y_true, y_pred):
+        labels = sparse_labels(y_true, y_pred, self.name)
+        if self.from_logits:
+            logp = _log_softmax(y_pred)
+            picked = np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+            d = np.exp(logp)
+            rows = d.reshape(-1, d.shape[-1])  # a view: d is fresh and contiguous
+            rows[np.arange(labels.size), labels.ravel()] -= 1  # one label per row: no repeats
+            return -picked, d
+        y = np.zeros_like(y_pred)
+        np.put_along_axis(y, labels[..., None], 1, axis=-1)
+        return _crossentropy(y, y_pred, False)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["label_smoothing"]
+        return config
+
+
+def _per_sample(cls):
+    def fn(y_true, y_pred):
+        return cls(reduction="none")(y_true, y_pred)
+
+    fn.__name__ = fn.__qualname__ = cls.name
+    fn.__doc__ = f"Per-sample values (B, ...) of :class:`{cls.__name__}`, as Keras's function."
+    fn.loss_class = cls
+    return fn
+
+
+# Keras's functions: per-sample values, no reduction; compile() also takes them as losses.
+mean_squared_error = mse = _per_sample(MeanSquaredError)
+mean_absolute_error = mae = _per_sample(MeanAbsoluteError)
+huber = _per_sample(Huber)
+binary_crossentropy = _per_sample(BinaryCrossentropy)
+categorical_crossentropy = _per_sample(CategoricalCrossentropy)
+sparse_categorical_crossentropy = _per_sample(SparseCategoricalCrossentropy)
+
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        MeanSquaredError,
+        MeanAbsoluteError,
+        Huber,
+        BinaryCrossentropy,
+        CategoricalCrossentropy,
+        SparseCategoricalCrossentropy,
+    )
+}
+_ALIASES = {
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "huber": Huber,
+    "huber_loss": Huber,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+
+
+def get(identifier) -> Loss:
+    """A loss from a Keras name ("mse", "sparse_categorical_crossentropy", ...), a class, or an
+    instance."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if callable(identifier) and getattr(identifier, "loss_class", None) in _CLASSES.values():
+        return identifier.loss_class()
+    if isinstance(identifier, str) and identifier.lower() in _ALIASES:
+        return _ALIASES[identifier.lower()]()
+    raise ValueError(
+        f"loss: expected a fastlstm.losses.Loss or one of {sorted(_ALIASES)}, got {identifier!r}"
+    )
+
+
+def serialize(loss: Loss) -> dict[str, Any]:
+    if type(loss).__name__ not in _CLASSES or type(loss) is not _CLASSES[type(loss).__name__]:
+        raise ValueError(f"loss: only fastlstm's own losses can be saved, got {loss!r}")
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def deserialize(spec) -> Loss:
+    if not isinstance(spec, dict) or spec.get("class_name") not in _CLASSES:
+        raise ValueError(f"loss: expected a class name in {sorted(_CLASSES)}, got {spec!r}")
+    config = spec.get("config")
+    if not isinstance(config, dict):
+        raise TypeError(f"loss: expected a config dict, got {config!r}")
+    try:
+        return _CLASSES[spec["class_name"]].from_config(config)
+    except TypeError as exc:
+        raise ValueError(f"loss {spec['class_name']}: bad config ({exc})") from None

@@ -1,0 +1,237 @@
+"""Metrics with Keras's names: running means of a per-sample value over an epoch.
+
+Each metric computes a value per sample (per step for sequence outputs), weights it by
+``sample_weight`` and a mask, and keeps the weighted sum and the sum of weights, so that
+``result()`` after several ``update_state`` calls is the weighted mean over all of them.
+
+"accuracy" (or "acc") in ``compile(metrics=[...])`` is resolved as Keras does, from the loss:
+binary_crossentropy -> binary_accuracy, categorical_crossentropy -> categorical_accuracy,
+sparse_categorical_crossentropy -> sparse_categorical_accuracy; for other losses from the
+shapes (one output: binary; labels with one axis fewer than the output, or a last axis of 1:
+sparse; else categorical). With a ``from_logits`` binary loss the threshold is 0 (a logit of 0
+is a probability of 0.5), so that the accuracy is the same as from probabilities.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import losses
+
+
+class Metric:
+    """Base: subclasses implement ``_values(y_true, y_pred) -> (B, ...) per-sample values``."""
+
+    name = "metric"
+
+    def __init__(self, name: str | None = None) -> None:
+        if name is not None:
+            self.name = name
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self.total = 0.0
+        self.count = 0.0
+
+    def _values(self, y_true, y_pred) -> np.ndarray:
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
+        y_pred = np.asarray(y_pred)
+        values = self._values(y_true, y_pred)
+        w = losses.sample_weights(sample_weight, mask, values.shape, np.dtype(np.float64))
+        if w is None:
+            self.total += float(values.sum())
+            self.count += values.size
+        else:
+            self.total += float(np.vdot(values, w))
+            self.count += float(w.sum())
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
+        """The metric over one batch alone (the running state is left as it was)."""
+        saved = self.total, self.count
+        self.reset_state()
+        self.update_state(y_true, y_pred, sample_weight)
+        value = self.result()
+        self.total, self.count = saved
+        return value
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Accuracy(Metric):
+    """How often y_pred equals y_true exactly (Keras's ``Accuracy``)."""
+
+    name = "accuracy"
+
+    def _values(self, y_true, y_pred):
+        y_true = np.asarray(y_true)
+        if y_true.shape != y_pred.shape:
+            raise ValueError(f"y_true: expected shape {y_pred.shape}, got {y_true.shape}")
+        return (y_true == y_pred).astype(np.float64)
+
+
+class BinaryAccuracy(Metric):
+    """Mean over the last axis of (y_pred > threshold) == y_true."""
+
+    name = "binary_accuracy"
+
+    def __init__(self, name: str | None = None, threshold: float = 0.5) -> None:
+        self.threshold = float(threshold)
+        super().__init__(name)
+
+    def _values(self, y_true, y_pred):
+        y = losses._dense_target(y_true, y_pred.astype(np.float64, copy=False), self.name)
+        return ((y_pred > self.threshold) == (y > 0.5)).mean(axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
+
+
+class CategoricalAccuracy(Metric):
+    """argmax(y_pred) == argmax(y_true), y_true one-hot (B, ..., C)."""
+
+    name = "categorical_accuracy"
+
+    def _values(self, y_true, y_pred):
+        y = losses._dense_target(y_true, y_pred.astype(np.float64, copy=False), self.name)
+        return (y.argmax(axis=-1) == y_pred.argmax(axis=-1)).astype(np.float64)
+
+
+class SparseCategoricalAccuracy(Metric):
+    """argmax(y_pred) == y_true, y_true integer labels (B, ...)."""
+
+    name = "sparse_categorical_accuracy"
+
+    def _values(self, y_true, y_pred):
+        labels = losses.sparse_labels(y_true, y_pred, self.name)
+        return (labels == y_pred.argmax(axis=-1)).astype(np.float64)
+
+
+class _FromLoss(Metric):
+    loss_class: type = losses.Loss
+
+    def _values(self, y_true, y_pred):
+        y_pred = losses._floating(y_pred)
+        return self.loss_class(reduction="none")._values(y_true, y_pred)[0]
+
+
+class MeanSquaredError(_FromLoss):
+    name = "mean_squared_error"
+    loss_class = losses.MeanSquaredError
+
+
+class MeanAbsoluteError(_FromLoss):
+    name = "mean_absolute_error"
+    loss_class = losses.MeanAbsoluteError
+
+
+class Mean:
+    """A weighted running mean of scalars (the loss over an epoch's batches)."""
+
+    def __init__(self, name: str = "loss") -> None:
+        self.name = name
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self.total = 0.0
+        self.count = 0.0
+
+    def update_state(self, value: float, weight: float = 1.0) -> None:
+        self.total += value * weight
+        self.count += weight
+
+    def result(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        Accuracy,
+        BinaryAccuracy,
+        CategoricalAccuracy,
+        SparseCategoricalAccuracy,
+        MeanSquaredError,
+        MeanAbsoluteError,
+    )
+}
+_ALIASES = {
+    "binary_accuracy": BinaryAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+}
+
+
+def resolve_accuracy(loss: losses.Loss | None, y_true_shape, y_pred_shape) -> Metric:
+    """The accuracy Keras picks for "accuracy" given the loss (then the shapes)."""
+    if isinstance(loss, losses.BinaryCrossentropy):
+        return BinaryAccuracy(threshold=0.0 if loss.from_logits else 0.5)
+    if isinstance(loss, losses.SparseCategoricalCrossentropy):
+        return SparseCategoricalAccuracy()
+    if isinstance(loss, losses.CategoricalCrossentropy):
+        return CategoricalAccuracy()
+    if y_pred_shape[-1] == 1:
+        return BinaryAccuracy()
+    if len(y_true_shape) < len(y_pred_shape) or y_true_shape[-1] == 1:
+        return SparseCategoricalAccuracy()
+    return CategoricalAccuracy()
+
+
+def get(identifier) -> Metric | str:
+    """A metric from a Keras name, a class or an instance. "accuracy"/"acc" come back as the
+    string given: the model resolves them once it knows the loss and the shapes."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key in ("accuracy", "acc"):
+            return identifier
+        if key in _ALIASES:
+            return _ALIASES[key](name=identifier)  # logged under the name given, as Keras
+    raise ValueError(
+        f"metrics: expected fastlstm.metrics.Metric instances or names among "
+        f"{sorted([*_ALIASES, 'accuracy'])}, got {identifier!r}"
+    )
+
+
+def serialize(metric) -> dict[str, Any] | str:
+    if isinstance(metric, str):
+        return metric
+    cls = type(metric)
+    if _CLASSES.get(cls.__name__) is not cls:
+        raise ValueError(f"metrics: only fastlstm's own metrics can be saved, got {metric!r}")
+    return {"class_name": cls.__name__, "config": metric.get_config()}
+
+
+def deserialize(spec):
+    if isinstance(spec, str) and spec.lower() in ("accuracy", "acc"):
+        return spec
+    if not isinstance(spec, dict) or spec.get("class_name") not in _CLASSES:
+        raise ValueError(f"metrics: expected a class name in {sorted(_CLASSES)}, got {spec!r}")
+    config = spec.get("config")
+    if not isinstance(config, dict):
+        raise TypeError(f"metrics: expected a config dict, got {config!r}")
+    try:
+        return _CLASSES[spec["class_name"]].from_config(config)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metrics {spec['class_name']}: bad config ({exc})") from None

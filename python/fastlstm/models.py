@@ -1,0 +1,331 @@
+"""Keras-like models: :class:`Sequential`, a stack of fastlstm layers trained with NumPy arrays.
+
+    model = Sequential([Embedding(1000, 32, mask_zero=True), LSTM(64), Dense(1, "sigmoid")],
+                       seed=0)
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=32, epochs=5, validation_split=0.1)
+    probabilities = model.predict(x_new)
+
+Code written for Keras runs after changing the import. Shapes are batch-first throughout.
+
+Seeds: ``Sequential(..., seed=s)`` gives every layer built without its own seed the seed
+``SeedSequence([s, i]).generate_state(1)[0]`` (i its position), so the weights and dropout masks
+are reproducible, and draws each epoch's shuffle (``fit(shuffle=True)``) from one generator,
+``numpy.random.default_rng([s, 0x5EED])``, that advances across fit calls and is saved with the
+model: the same seeds give the same loss curve run to run, and a saved model resumes exactly.
+Without a seed these are drawn from fresh entropy, as Keras.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import layers as layers_module
+from . import losses, optimizers
+from . import metrics as metrics_lib
+from ._training import Trainer
+from .layers.base import Layer, check_seed
+from .layers.core import Input, TimeDistributed
+from .layers.recurrent import Recurrent
+from .layers.wrappers import Bidirectional
+
+
+class Sequential(Trainer):
+    """A linear stack of layers. ``layers`` may start with ``Input(shape)`` to build the model
+    at once; otherwise it is built from the first data it sees (or :meth:`build`)."""
+
+    def __init__(self, layers=None, name: str | None = None, seed: int | None = None) -> None:
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name: expected a str or None, got {name!r}")
+        self.name = name or "sequential"
+        self.seed = check_seed(seed)
+        self.layers: list[Layer] = []
+        self._build_shape: tuple | None = None
+        self._output_shapes: list = []
+        self._shuffle_rng: np.random.Generator | None = None
+        self._reset_compile()
+        self.stop_training = False
+        self.history = None
+        if layers is not None:
+            if not isinstance(layers, (list, tuple)):
+                raise TypeError(f"layers: expected a list of layers, got {type(layers).__name__}")
+            for layer in layers:
+                self.add(layer)
+
+    # -- structure -------------------------------------------------------------------------
+
+    def add(self, layer) -> None:
+        """Append a layer (or, first, an ``Input``)."""
+        if isinstance(layer, Input):
+            if self.layers:
+                raise ValueError("layer: an Input can only be the first entry of a Sequential")
+            self._build_shape = (None, *layer.shape)
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layer: expected a fastlstm layer, got {type(layer).__name__}")
+        if isinstance(layer, (Recurrent, Bidirectional)) and (
+            layer.return_state or getattr(layer, "time_major", False)
+        ):
+            what = "return_state=True" if layer.return_state else "time_major=True"
+            raise ValueError(
+                f"layer: a Sequential model passes one batch-major array between layers, "
+                f"so {layer.name!r} cannot have {what}"
+            )
+        if any(existing is layer for existing in self.layers):
+            raise ValueError(f"layer: {layer.name!r} is already in the model")
+        names = {existing.name for existing in self.layers}
+        old_name = layer.name
+        if layer.name in names:
+            if not layer._auto_name:
+                raise ValueError(f"layer: the name {layer.name!r} is already used in the model")
+            base, k = layer.name, 1
+            while f"{base}_{k}" in names:
+                k += 1
+            layer.name = f"{base}_{k}"
+        self.layers.append(layer)
+        if self._build_shape is not None:  # after an Input or a build: build as layers come
+            try:
+                self.build(self._build_shape)
+            except Exception:
+                self.layers.pop()  # a layer that does not fit is not added
+                layer.name = old_name
+                raise
+
+    def pop(self) -> Layer:
+        if not self.layers:
+            raise ValueError("pop: the model has no layers")
+        layer = self.layers.pop()
+        if self._output_shapes:
+            self._output_shapes.pop()
+            self._analyse()
+        return layer
+
+    def _layer_seed(self, index: int) -> int:
+        return int(np.random.SeedSequence([self.seed, index]).generate_state(1)[0])
+
+    def build(self, input_shape=None) -> None:
+        """Build every layer for inputs of ``input_shape`` (batch first, e.g. (None, T, I))."""
+        if input_shape is None:
+            input_shape = self._build_shape
+        if input_shape is None:
+            raise ValueError("input_shape: expected a shape (None, ...) to build the model from")
+        if not self.layers:
+            raise ValueError("build: the model has no layers")
+        shape = tuple(None if s is None else int(s) for s in input_shape)
+        shapes = []
+        current = shape
+        for i, layer in enumerate(self.layers):
+            if layer.seed is None and self.seed is not None and not layer.built:
+                layer.seed = self._layer_seed(i)
+            if not layer.built:
+                layer.build(current)
+            # weights made earlier (set_weights, a loaded file) must fit what arrives
+            fits = layer._input_shape_from_weights() if layer.weights else None
+            if fits and fits[-1] is not None and current[-1] not in (None, fits[-1]):
+                raise ValueError(
+                    f"layer {layer.name!r}: expected inputs with {fits[-1]} features (its weights' "
+                    f"size), got {current[-1]} from {'the input' if i == 0 else 'the layer before'}"
+                )
+            current = layer.compute_output_shape(current)
+            shapes.append(current)
+        self._build_shape = shape
+        self._output_shapes = shapes
+        self._analyse()
+
+    def _analyse(self) -> None:
+        """Facts the training loop uses every batch, worked out once."""
+        self._regularised = [l for l in self.layers if _has_regularizer(l)]
+        # layers before the first trainable one need no backward pass (nothing to update there)
+        trainable = [i for i, l in enumerate(self.layers) if l.trainable and l.weight_names]
+        self._first_backward = trainable[0] if trainable else len(self.layers)
+        self._caches = [None] * len(self.layers)
+
+    @property
+    def built(self) -> bool:
+        return bool(self._output_shapes) and len(self._output_shapes) == len(self.layers)
+
+    def _ensure_built(self, x) -> None:
+        if not self.built:
+            self.build(self._build_shape or (None, *np.shape(x)[1:]))
+
+    @property
+    def input_shape(self):
+        return self._build_shape
+
+    @property
+    def output_shape(self):
+        return self._output_shapes[-1] if self.built else None
+
+    # -- weights ---------------------------------------------------------------------------
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of every layer's weights, layer by layer."""
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights) -> None:
+        """Set every layer's weights from a list like :meth:`get_weights`'s; nothing changes
+        unless all are valid."""
+        if not self.built:
+            raise ValueError("set_weights: build the model first (fit, call, build or Input)")
+        counts = [len(layer.weights) for layer in self.layers]
+        if not isinstance(weights, (list, tuple)) or len(weights) != sum(counts):
+            got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
+            raise ValueError(f"weights: expected a list of {sum(counts)} arrays, got {got}")
+        before = self.get_weights()
+        start = 0
+        try:
+            for layer, n in zip(self.layers, counts):
+                if n:
+                    layer.set_weights(list(weights[start : start + n]))
+                start += n
+        except Exception:
+            start = 0
+            for layer, n in zip(self.layers, counts):
+                if n:
+                    layer.set_weights(before[start : start + n])
+                start += n
+            raise
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    def reset_states(self) -> None:
+        """Reset the state of every stateful layer to zeros."""
+        for layer in self.layers:
+            if isinstance(layer, Recurrent):
+                layer.reset_states()
+
+    # -- compile ---------------------------------------------------------------------------
+
+    def _reset_compile(self) -> None:
+        self.optimizer = None
+        self.loss = None
+        self._metric_specs: list = []
+        self._metrics: list | None = None
+        self.compiled = False
+
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None) -> None:
+        """Choose the optimizer, loss and metrics by Keras name or object."""
+        opt = optimizers.get(optimizer)
+        if loss is None:
+            raise ValueError("loss: expected a loss (a name such as 'mse' or a Loss), got None")
+        loss_obj = losses.get(loss)
+        if metrics is None:
+            metrics = []
+        if not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"metrics: expected a list, got {type(metrics).__name__}")
+        specs = [metrics_lib.get(m) for m in metrics]
+        self.optimizer, self.loss, self._metric_specs = opt, loss_obj, specs
+        self._metrics = None  # resolved against the data on first use ("accuracy")
+        self.compiled = True
+
+    @property
+    def metrics_names(self) -> list[str]:
+        names = [m if isinstance(m, str) else m.name for m in self._metric_specs]
+        return ["loss", *names]
+
+    # -- summary and config ----------------------------------------------------------------
+
+    def summary(self, line_length: int = 72, print_fn=None) -> None:
+        """Print a table of the layers: name (type), output shape, parameter count."""
+        print_fn = print_fn or print
+        widths = (int(line_length * 0.45), int(line_length * 0.33))
+        rule = "_" * line_length
+
+        def row(a, b, c):
+            return f" {a:<{widths[0] - 1}}{b:<{widths[1]}}{c:>{line_length - sum(widths)}}"
+
+        lines = [f'Model: "{self.name}"', rule, row("Layer (type)", "Output Shape", "Param #")]
+        lines.append("=" * line_length)
+        for i, layer in enumerate(self.layers):
+            shape = str(self._output_shapes[i]) if self.built else "?"
+            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+            lines.append(row(f"{layer.name} ({type(layer).__name__})", shape, params))
+        lines.append("=" * line_length)
+        total = self.count_params()
+        trainable = sum(w.size for w in self.trainable_weights)
+        lines += [
+            f"Total params: {total:,}",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {total - trainable:,}",
+            rule,
+        ]
+        for line in lines:
+            print_fn(line)
+
+    def get_config(self) -> dict[str, Any]:
+        """Plain JSON data: the name, seed, layers and the shape the model was built for."""
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "layers": [layers_module.serialize(layer) for layer in self.layers],
+            "build_input_shape": None if self._build_shape is None else list(self._build_shape),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """The same model, unbuilt weights re-made from the layers' seeds (built if the config
+        has a build shape). Only fastlstm's own layer classes are made."""
+        if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+            raise TypeError(f"config: expected a dict with a 'layers' list, got {config!r}")
+        unknown = set(config) - {"name", "seed", "layers", "build_input_shape"}
+        if unknown:
+            raise ValueError(f"config: unexpected keys {sorted(unknown)}")
+        model = cls(name=config.get("name"), seed=config.get("seed"))
+        for spec in config["layers"]:
+            model.add(layers_module.deserialize(spec))
+        shape = config.get("build_input_shape")
+        if shape is not None:
+            if not isinstance(shape, list) or not all(
+                s is None or (isinstance(s, int) and not isinstance(s, bool) and s >= 0)
+                for s in shape
+            ):
+                raise ValueError(f"build_input_shape: expected a list of sizes, got {shape!r}")
+            model.build(tuple(shape))
+        return model
+
+    # -- saving ----------------------------------------------------------------------------
+
+    def save(self, filepath, include_optimizer: bool = True) -> None:
+        """Write the model (config, weights, optimizer state, random generator states) to ONE
+        file; see :mod:`fastlstm.saving`."""
+        from . import saving
+
+        saving.save_model(self, filepath, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath) -> None:
+        """Save without the optimizer state (the same file format; :meth:`load_weights`)."""
+        self.save(filepath, include_optimizer=False)
+
+    def load_weights(self, filepath) -> None:
+        """Set the weights from a file saved by a model with the same layers."""
+        from . import saving
+
+        saving.load_weights(self, filepath)
+
+    def __reduce__(self):
+        # pickling goes through the same safe byte format as save(): no pickled code inside
+        from . import saving
+
+        return saving.model_from_bytes, (saving.model_to_bytes(self),)
+
+    def __repr__(self) -> str:
+        return f"Sequential(name={self.name!r}, layers={[l.name for l in self.layers]})"
+
+
+def _has_regularizer(layer) -> bool:
+    if isinstance(layer, TimeDistributed):
+        return _has_regularizer(layer.layer)
+    names = (
+        "kernel_regularizer",
+        "recurrent_regularizer",
+        "bias_regularizer",
+        "embeddings_regularizer",
+    )
+    return any(getattr(layer, n, None) is not None for n in names)

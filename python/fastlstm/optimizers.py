@@ -1,0 +1,424 @@
+"""Optimizers with Keras's names, defaults and update formulas, updating NumPy weights in place.
+
+Every optimizer takes ``learning_rate`` (a float; callbacks may change it between steps),
+``weight_decay`` (decoupled: w -= lr * weight_decay * w before the update, as Keras),
+``clipnorm`` (clip each gradient to this L2 norm), ``clipvalue`` (clip each element to
+[-v, v]) and ``global_clipnorm`` (scale all gradients together to this joint norm); at most one
+of clipnorm and global_clipnorm. One ``apply(grads, params)`` call is one step; ``iterations``
+counts them. The per-weight state ("slots": momenta, moments) is made on the first step, in the
+weights' dtype, and updated in place with preallocated scratch space, so a step allocates little.
+
+The formulas are Keras 3's (see each class); they equal torch.optim's except where the epsilon
+sits (Keras: Adam outside sqrt(v), without bias correction of epsilon; RMSprop inside the sqrt).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _positive(value, name: str, allow_none: bool = False, allow_zero: bool = False):
+    if value is None and allow_none:
+        return None
+    ok_type = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, bool
+    )
+    if not ok_type or not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        what = "a non-negative" if allow_zero else "a positive"
+        raise ValueError(
+            f"{name}: expected {what} finite float{' or None' if allow_none else ''}, got {value!r}"
+        )
+    return float(value)
+
+
+def _fraction(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a float in [0, 1), got {value!r}")
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"{name}: expected a float in [0, 1), got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Base: subclasses list their ``slot_names`` and implement ``_update(p, g, slots, scratch,
+    lr, step)`` changing p (and the slots) in place."""
+
+    slot_names: tuple[str, ...] = ()
+    name = "optimizer"
+
+    def __init__(
+        self,
+        learning_rate: float,
+        *,
+        weight_decay: float | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.learning_rate = learning_rate
+        self.weight_decay = _positive(weight_decay, "weight_decay", True, True)
+        self.clipnorm = _positive(clipnorm, "clipnorm", True)
+        self.clipvalue = _positive(clipvalue, "clipvalue", True)
+        self.global_clipnorm = _positive(global_clipnorm, "global_clipnorm", True)
+        if self.clipnorm is not None and self.global_clipnorm is not None:
+            raise ValueError(
+                "clipnorm, global_clipnorm: expected at most one of them, got both "
+                f"({self.clipnorm}, {self.global_clipnorm})"
+            )
+        if name is not None:
+            self.name = name
+        self.iterations = 0
+        self._slots: list[dict[str, np.ndarray]] | None = None
+        self._scratch: list[np.ndarray] = []
+
+    @property
+    def learning_rate(self) -> float:
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        self._learning_rate = _positive(value, "learning_rate", allow_zero=True)
+
+    # -- slots -----------------------------------------------------------------------------
+
+    @property
+    def built(self) -> bool:
+        return self._slots is not None
+
+    def build(self, params) -> None:
+        """Make zero slots for each weight array."""
+        self._slots = [{s: np.zeros_like(p) for s in self._slots_for(p)} for p in params]
+        self._scratch = [np.empty_like(p) for p in params]
+
+    def _slots_for(self, p) -> tuple[str, ...]:
+        return self.slot_names
+
+    def _check(self, params) -> None:
+        if self._slots is None:
+            self.build(params)
+            return
+        if len(params) != len(self._slots) or any(
+            p.shape != s.shape or p.dtype != s.dtype for p, s in zip(params, self._scratch)
+        ):
+            raise ValueError(
+                "params: expected the weights this optimizer was built for "
+                f"({[s.shape for s in self._scratch]}), got {[p.shape for p in params]}"
+            )
+
+    def get_slot_arrays(self) -> list[np.ndarray]:
+        """Every slot, weight by weight, in ``slot_names`` order (empty before the first step)."""
+        if self._slots is None:
+            return []
+        return [slots[n].copy() for slots in self._slots for n in slots]
+
+    def set_slot_arrays(self, params, arrays, iterations: int) -> None:
+        """Restore the state saved by :meth:`get_slot_arrays` for these weights."""
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+            raise ValueError(f"iterations: expected a non-negative int, got {iterations!r}")
+        if not arrays:
+            self._slots, self._scratch = None, []
+            self.iterations = iterations
+            return
+        expected = [(p, n) for p in params for n in self._slots_for(p)]
+        if len(arrays) != len(expected):
+            raise ValueError(
+                f"optimizer state: expected {len(expected)} slot arrays, got {len(arrays)}"
+            )
+        for (p, n), a in zip(expected, arrays):
+            if a.shape != p.shape or a.dtype.kind != "f":
+                raise ValueError(
+                    f"optimizer state: expected slot {n!r} of shape {p.shape}, got "
+                    f"{a.dtype} {a.shape}"
+                )
+        self.build(params)
+        it = iter(arrays)
+        for slots in self._slots:
+            for n in slots:
+                slots[n][...] = next(it)
+        self.iterations = iterations
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _clip(self, grads: list[np.ndarray]) -> list[np.ndarray]:
+        if self.global_clipnorm is not None:
+            norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+            if norm > self.global_clipnorm:
+                grads = [g * (self.global_clipnorm / norm) for g in grads]
+        elif self.clipnorm is not None:
+            out = []
+            for g in grads:
+                norm = float(np.sqrt(np.vdot(g, g)))
+                out.append(g * (self.clipnorm / norm) if norm > self.clipnorm else g)
+            grads = out
+        if self.clipvalue is not None:
+            grads = [np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads
+
+    def apply(self, grads, params) -> None:
+        """One step: update each array of ``params`` in place from the matching gradient."""
+        params = list(params)
+        grads = [np.asarray(g, dtype=p.dtype) for g, p in zip(grads, params)]
+        if len(grads) != len(params):
+            raise ValueError(
+                f"grads: expected {len(params)} arrays (one per weight), got {len(grads)}"
+            )
+        self._check(params)
+        grads = self._clip(grads)
+        lr = self._learning_rate
+        step = self.iterations + 1
+        for p, g, slots, scratch in zip(params, grads, self._slots, self._scratch):
+            if self.weight_decay:
+                p -= p * p.dtype.type(lr * self.weight_decay)
+            self._update(p, g, slots, scratch, lr, step)
+        self.iterations = step
+
+    def apply_gradients(self, grads_and_vars) -> None:
+        """Keras's form: an iterable of (gradient, weight) pairs."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def _update(self, p, g, slots, scratch, lr, step) -> None:
+        raise NotImplementedError
+
+    # -- config ----------------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "learning_rate": self._learning_rate,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
+            "global_clipnorm": self.global_clipnorm,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(learning_rate={self._learning_rate})"
+
+
+class SGD(Optimizer):
+    """Keras: with momentum m, ``v = m*v - lr*g; w += v`` (nesterov: ``w += m*v - lr*g``);
+    without, ``w -= lr*g``. Equals torch.optim.SGD (v = -lr * torch's buffer)."""
+
+    name = "SGD"
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.momentum = _fraction(momentum, "momentum")
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov: expected True or False, got {nesterov!r}")
+        self.nesterov = bool(nesterov)
+
+    def _slots_for(self, p):
+        return ("momentum",) if self.momentum else ()
+
+    def _update(self, p, g, slots, scratch, lr, step) -> None:
+        lr = p.dtype.type(lr)
+        if not self.momentum:
+            np.multiply(g, lr, out=scratch)
+            p -= scratch
+            return
+        v = slots["momentum"]
+        v *= p.dtype.type(self.momentum)
+        np.multiply(g, lr, out=scratch)
+        v -= scratch
+        if self.nesterov:
+            p -= scratch
+            np.multiply(v, p.dtype.type(self.momentum), out=scratch)
+        else:
+            scratch[...] = v
+        p += scratch
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Keras: ``m += (1-b1)*(g - m); v += (1-b2)*(g**2 - v);
+    w -= lr*sqrt(1-b2**t)/(1-b1**t) * m / (sqrt(v) + eps)`` (amsgrad: v replaced by its running
+    maximum)."""
+
+    name = "adam"
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        **kwargs,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _fraction(beta_1, "beta_1")
+        self.beta_2 = _fraction(beta_2, "beta_2")
+        self.epsilon = _positive(epsilon, "epsilon", allow_zero=True)
+        if not isinstance(amsgrad, (bool, np.bool_)):
+            raise TypeError(f"amsgrad: expected True or False, got {amsgrad!r}")
+        self.amsgrad = bool(amsgrad)
+
+    def _slots_for(self, p):
+        return ("m", "v", "v_hat") if self.amsgrad else ("m", "v")
+
+    def _update(self, p, g, slots, scratch, lr, step) -> None:
+        f = p.dtype.type
+        alpha = lr * np.sqrt(1 - self.beta_2**step) / (1 - self.beta_1**step)
+        m, v = slots["m"], slots["v"]
+        np.subtract(g, m, out=scratch)
+        scratch *= f(1 - self.beta_1)
+        m += scratch
+        np.multiply(g, g, out=scratch)
+        scratch -= v
+        scratch *= f(1 - self.beta_2)
+        v += scratch
+        if self.amsgrad:
+            np.maximum(slots["v_hat"], v, out=slots["v_hat"])
+            v = slots["v_hat"]
+        np.sqrt(v, out=scratch)
+        scratch += f(self.epsilon)
+        np.divide(m, scratch, out=scratch)
+        scratch *= f(alpha)
+        p -= scratch
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Keras's default 0.004): ``w -= lr*weight_decay*w``
+    before each Adam step, as torch.optim.AdamW."""
+
+    name = "adamw"
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs
+        )
+
+
+class RMSprop(Optimizer):
+    """Keras: ``v = rho*v + (1-rho)*g**2``; centered also ``a = rho*a + (1-rho)*g`` and
+    denominator ``v - a**2``; ``step = lr*g / sqrt(denominator + eps)``; with momentum
+    ``u = momentum*u + step; w -= u``, else ``w -= step``."""
+
+    name = "rmsprop"
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        rho=0.9,
+        momentum=0.0,
+        epsilon=1e-7,
+        centered=False,
+        **kwargs,
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _fraction(rho, "rho")
+        self.momentum = _fraction(momentum, "momentum")
+        self.epsilon = _positive(epsilon, "epsilon", allow_zero=True)
+        if not isinstance(centered, (bool, np.bool_)):
+            raise TypeError(f"centered: expected True or False, got {centered!r}")
+        self.centered = bool(centered)
+
+    def _slots_for(self, p):
+        return (
+            ("velocity",)
+            + (("momentum",) if self.momentum else ())
+            + (("average_gradient",) if self.centered else ())
+        )
+
+    def _update(self, p, g, slots, scratch, lr, step) -> None:
+        f = p.dtype.type
+        v = slots["velocity"]
+        np.multiply(g, g, out=scratch)
+        scratch *= f(1 - self.rho)
+        v *= f(self.rho)
+        v += scratch
+        if self.centered:
+            a = slots["average_gradient"]
+            a *= f(self.rho)
+            a += f(1 - self.rho) * g
+            np.multiply(a, a, out=scratch)
+            np.subtract(v, scratch, out=scratch)
+        else:
+            scratch[...] = v
+        scratch += f(self.epsilon)
+        np.sqrt(scratch, out=scratch)
+        np.divide(g, scratch, out=scratch)
+        scratch *= f(lr)
+        if self.momentum:
+            u = slots["momentum"]
+            u *= f(self.momentum)
+            u += scratch
+            p -= u
+        else:
+            p -= scratch
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
+
+
+_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop)}
+_ALIASES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+
+
+def get(identifier) -> Optimizer:
+    """An optimizer from a Keras name ("adam", "sgd", "rmsprop", "adamw"), a class or an
+    instance. Names give Keras's defaults."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
+    if isinstance(identifier, str) and identifier.lower() in _ALIASES:
+        return _ALIASES[identifier.lower()]()
+    raise ValueError(
+        f"optimizer: expected a fastlstm.optimizers.Optimizer or one of {sorted(_ALIASES)}, "
+        f"got {identifier!r}"
+    )
+
+
+def serialize(opt: Optimizer) -> dict[str, Any]:
+    cls = type(opt)
+    if _CLASSES.get(cls.__name__) is not cls:
+        raise ValueError(f"optimizer: only fastlstm's own optimizers can be saved, got {opt!r}")
+    return {"class_name": cls.__name__, "config": opt.get_config()}
+
+
+def deserialize(spec) -> Optimizer:
+    if not isinstance(spec, dict) or spec.get("class_name") not in _CLASSES:
+        raise ValueError(f"optimizer: expected a class name in {sorted(_CLASSES)}, got {spec!r}")
+    config = spec.get("config")
+    if not isinstance(config, dict):
+        raise TypeError(f"optimizer: expected a config dict, got {config!r}")
+    try:
+        return _CLASSES[spec["class_name"]].from_config(config)
+    except TypeError as exc:
+        raise ValueError(f"optimizer {spec['class_name']}: bad config ({exc})") from None

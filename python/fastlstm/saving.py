@@ -1,0 +1,393 @@
+"""Saving and loading models: ONE file that cannot run code.
+
+The file is a zip archive, uncompressed, with exactly two members:
+
+- ``fastlstm.json``: UTF-8 JSON with the format name and version, the model config (layer class
+  names and their plain-data configs), the compile config (optimizer, loss and metrics by class
+  name), the training state (optimizer step count, random generator states) and a manifest of
+  the arrays: name, dtype (little-endian float32/float64), shape, byte offset and byte count.
+- ``arrays.bin``: the raw arrays back to back (each at a 64-byte aligned offset): every layer's
+  weights, the optimizer's slots and the states of stateful layers.
+
+Loading never unpickles anything: it parses JSON and copies bytes into arrays. Every member,
+size, dtype, shape, offset and config entry is checked before use, members must be stored
+(uncompressed, so no size can expand), and only fastlstm's own layer, loss, metric and
+optimizer classes can be made; anything else raises ValueError. Saving builds the whole file
+in memory, writes it to a temporary file in the same directory, flushes and fsyncs it, and
+renames it over the target (``os.replace``), so a crash mid-save leaves the previous file whole.
+Pickling a model goes through the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import struct
+import tempfile
+import zipfile
+import zlib
+from typing import Any
+
+import numpy as np
+
+from . import _core, losses, optimizers
+from . import metrics as metrics_lib
+
+FORMAT, VERSION = "fastlstm.model", 1
+HEADER, BLOB = "fastlstm.json", "arrays.bin"
+MAX_HEADER = 64 << 20  # a header beyond this is not one fastlstm writes
+_DTYPES = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8")}
+_ALIGN = 64
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same model gives the same bytes
+_PARSE_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    EOFError,
+    struct.error,
+    UnicodeDecodeError,
+    NotImplementedError,
+    RuntimeError,
+    RecursionError,
+    zlib.error,
+    OSError,
+    MemoryError,
+)
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def _rng_state(rng) -> Any:
+    return None if rng is None else rng.bit_generator.state
+
+
+def _check_saveable(layer) -> None:
+    """Only classes the loader may make are saved: a file that cannot be loaded is an error now,
+    not later."""
+    from .layers import _CLASSES
+    from .layers.core import TimeDistributed
+
+    if _CLASSES.get(type(layer).__name__) is not type(layer):
+        raise ValueError(
+            f"layer {layer.name!r}: only fastlstm's own layer classes can be saved "
+            f"({sorted(_CLASSES)}), got {type(layer).__name__}"
+        )
+    if isinstance(layer, TimeDistributed):
+        _check_saveable(layer.layer)
+
+
+def model_to_bytes(model, include_optimizer: bool = True) -> bytes:
+    """The model as the bytes of a fastlstm model file."""
+    for layer in model.layers:
+        _check_saveable(layer)
+    arrays: list[tuple[str, np.ndarray]] = []
+    for i, layer in enumerate(model.layers):
+        arrays += [(f"weights/{i}/{k}", w) for k, w in enumerate(layer.weights)]
+        arrays += [(f"states/{i}/{k}", s) for k, s in enumerate(layer.get_state_arrays())]
+    compile_config = None
+    if include_optimizer and model.compiled:
+        compile_config = {
+            "optimizer": optimizers.serialize(model.optimizer),
+            "loss": losses.serialize(model.loss),
+            "metrics": [metrics_lib.serialize(m) for m in model._metric_specs],
+            "iterations": model.optimizer.iterations,
+        }
+        slots = model.optimizer.get_slot_arrays()
+        arrays += [(f"optimizer/{k}", s) for k, s in enumerate(slots)]
+    manifest, chunks, offset = [], [], 0
+    for name, a in arrays:
+        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+        pad = -offset % _ALIGN
+        chunks.append(b"\0" * pad)
+        offset += pad
+        manifest.append(
+            {
+                "name": name,
+                "dtype": a.dtype.str,
+                "shape": list(a.shape),
+                "offset": offset,
+                "nbytes": a.nbytes,
+            }
+        )
+        chunks.append(a.tobytes())
+        offset += a.nbytes
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "fastlstm_version": _core.__version__,
+        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "compile": compile_config,
+        "training": {
+            "shuffle_rng": _rng_state(model._shuffle_rng),
+            "layer_rng": [layer.get_rng_state() for layer in model.layers],
+        },
+        "arrays": manifest,
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+        for name, payload in (
+            (HEADER, json.dumps(header, allow_nan=False).encode()),
+            (BLOB, b"".join(chunks)),
+        ):
+            info = zipfile.ZipInfo(name, _ZIP_DATE)
+            info.compress_type = zipfile.ZIP_STORED
+            zf.writestr(info, payload)
+    return buffer.getvalue()
+
+
+def _write_bytes(f, data: bytes) -> None:
+    f.write(data)
+
+
+def save_model(model, filepath, include_optimizer: bool = True) -> None:
+    """Write ``model`` to ``filepath`` atomically (see the module docstring)."""
+    data = model_to_bytes(model, include_optimizer)  # any error here leaves the old file alone
+    path = os.fspath(filepath)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600; give the file the usual mode
+                umask = os.umask(0)
+                os.umask(umask)
+                os.fchmod(f.fileno(), 0o666 & ~umask)
+            _write_bytes(f, data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
+        try:
+            dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return
+        try:
+            with contextlib.suppress(OSError):
+                os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def _fail(reason: str):
+    raise ValueError(reason)
+
+
+def _int(value, what: str, limit: int = 1 << 62) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < limit:
+        _fail(f"{what}: expected an integer in [0, {limit}), got {value!r}")
+    return value
+
+
+def _read_members(data: bytes) -> tuple[dict, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        names = sorted(i.filename for i in infos)
+        if names != sorted([HEADER, BLOB]):
+            _fail(f"expected the members {[HEADER, BLOB]}, found {names[:10]}")
+        for info in infos:
+            if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+                _fail(f"member {info.filename!r} is compressed or encrypted")
+            if info.file_size != info.compress_size or info.file_size > len(data):
+                _fail(f"member {info.filename!r} declares {info.file_size} bytes")
+        if zf.getinfo(HEADER).file_size > MAX_HEADER:
+            _fail(f"{HEADER} is larger than {MAX_HEADER} bytes")
+        raw = zf.read(HEADER)  # zipfile checks each member's CRC-32 as it reads
+        blob = zf.read(BLOB)
+
+    def no_constants(name):
+        _fail(f"{HEADER}: {name} is not allowed")
+
+    header = json.loads(raw.decode("utf-8"), parse_constant=no_constants)
+    if not isinstance(header, dict):
+        _fail(f"{HEADER}: expected a JSON object")
+    if header.get("format") != FORMAT or header.get("version") != VERSION:
+        _fail(
+            f"expected format {FORMAT!r} version {VERSION}, got {header.get('format')!r} "
+            f"version {header.get('version')!r}"
+        )
+    return header, blob
+
+
+def _read_arrays(manifest, blob: bytes) -> dict[str, np.ndarray]:
+    if not isinstance(manifest, list):
+        _fail("arrays: expected a list")
+    arrays: dict[str, np.ndarray] = {}
+    end = 0  # arrays may not overlap, so the copies never exceed the file's size
+    for entry in manifest:
+        if not isinstance(entry, dict) or set(entry) != {
+            "name",
+            "dtype",
+            "shape",
+            "offset",
+            "nbytes",
+        }:
+            _fail(f"arrays: bad manifest entry {str(entry)[:200]}")
+        name = entry["name"]
+        if not isinstance(name, str) or name in arrays:
+            _fail(f"arrays: bad or repeated name {name!r}")
+        dtype = _DTYPES.get(entry["dtype"]) if isinstance(entry["dtype"], str) else None
+        if dtype is None:
+            _fail(f"array {name!r}: expected dtype in {sorted(_DTYPES)}, got {entry['dtype']!r}")
+        shape = entry["shape"]
+        if not isinstance(shape, list) or len(shape) > 8:
+            _fail(f"array {name!r}: bad shape {shape!r}")
+        count = 1
+        for s in shape:
+            count *= _int(s, f"array {name!r} shape", 1 << 40)
+        offset = _int(entry["offset"], f"array {name!r} offset")
+        nbytes = _int(entry["nbytes"], f"array {name!r} nbytes")
+        if nbytes != count * dtype.itemsize or offset < end or offset + nbytes > len(blob):
+            _fail(
+                f"array {name!r}: shape {shape} of {dtype} needs {count * dtype.itemsize} bytes "
+                f"at offset {offset}; the manifest says {nbytes}, the previous array ends at "
+                f"{end} and {BLOB} holds {len(blob)}"
+            )
+        end = offset + nbytes
+        a = np.frombuffer(blob, dtype=dtype, count=count, offset=offset).reshape(shape)
+        arrays[name] = a.astype(dtype.newbyteorder("="))  # a native, writable copy
+    return arrays
+
+
+def _check_rng_state(state, what: str):
+    if state is None:
+        return None
+    if isinstance(state, list) and len(state) == 2:  # a wrapper of two layers (Bidirectional)
+        return [_check_rng_state(s, what) for s in state]
+    ok = (
+        isinstance(state, dict)
+        and set(state) == {"bit_generator", "state", "has_uint32", "uinteger"}
+        and state["bit_generator"] == "PCG64"
+        and isinstance(state["state"], dict)
+        and set(state["state"]) == {"state", "inc"}
+    )
+    if not ok:
+        _fail(f"{what}: expected a PCG64 generator state, got {str(state)[:200]}")
+    _int(state["state"]["state"], what, 1 << 128)
+    _int(state["state"]["inc"], what, 1 << 128)
+    _int(state["has_uint32"], what, 2)
+    _int(state["uinteger"], what, 1 << 32)
+    return state
+
+
+def _take(arrays: dict, prefix: str) -> list[np.ndarray]:
+    out, k = [], 0
+    while f"{prefix}/{k}" in arrays:
+        out.append(arrays.pop(f"{prefix}/{k}"))
+        k += 1
+    return out
+
+
+def _restore(header: dict, arrays: dict):
+    from .models import Sequential
+
+    spec = header.get("model")
+    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
+        _fail(f"model: expected class Sequential, got {str(spec)[:200]}")
+    config = spec.get("config")
+    if not isinstance(config, dict):
+        _fail("model: expected a config object")
+    # Build from the saved arrays, never from the config's sizes: a layer whose weights are
+    # missing or mis-shaped is an error before anything of the config's size is allocated.
+    model = Sequential.from_config({**config, "build_input_shape": None})
+    shape = config.get("build_input_shape")
+    for i, layer in enumerate(model.layers):
+        weights = _take(arrays, f"weights/{i}")
+        expected = len(layer.weight_names) if shape is not None else 0
+        if len(weights) != expected:
+            _fail(f"layer {layer.name!r}: expected {expected} weight arrays, got {len(weights)}")
+        try:
+            if weights:
+                layer.set_weights(weights)
+            layer.set_state_arrays(_take(arrays, f"states/{i}"))
+        except (ValueError, TypeError) as exc:
+            _fail(f"layer {layer.name!r}: {exc}")
+    if shape is not None:
+        if not isinstance(shape, list):
+            _fail(f"build_input_shape: expected a list, got {shape!r}")
+        model.build(tuple(shape))
+    training = header.get("training")
+    if not isinstance(training, dict):
+        _fail("training: expected an object")
+    model._shuffle_rng = None
+    state = _check_rng_state(training.get("shuffle_rng"), "shuffle_rng")
+    if state is not None:
+        model._shuffle_rng = np.random.default_rng()
+        model._shuffle_rng.bit_generator.state = state
+    layer_rng = training.get("layer_rng")
+    if not isinstance(layer_rng, list) or len(layer_rng) != len(model.layers):
+        _fail("layer_rng: expected one entry per layer")
+    for layer, state in zip(model.layers, layer_rng):
+        layer.set_rng_state(_check_rng_state(state, f"layer {layer.name!r} rng"))
+    compile_config = header.get("compile")
+    if compile_config is not None:
+        if not isinstance(compile_config, dict) or not isinstance(
+            compile_config.get("metrics"), list
+        ):
+            _fail("compile: expected an object with optimizer, loss, metrics and iterations")
+        model.compile(
+            optimizer=optimizers.deserialize(compile_config.get("optimizer")),
+            loss=losses.deserialize(compile_config.get("loss")),
+            metrics=[metrics_lib.deserialize(m) for m in compile_config["metrics"]],
+        )
+        slots = _take(arrays, "optimizer")
+        model.optimizer.set_slot_arrays(
+            model.trainable_weights, slots, _int(compile_config.get("iterations"), "iterations")
+        )
+    if arrays:
+        _fail(f"arrays: unexpected entries {sorted(arrays)[:10]}")
+    return model
+
+
+def model_from_bytes(data: bytes):
+    """A model from the bytes of a fastlstm model file; ValueError if they are not one."""
+    return _load(data, "the data")
+
+
+def _load(data: bytes, source: str):
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data: expected bytes, got {type(data).__name__}")
+    try:
+        header, blob = _read_members(bytes(data))
+        arrays = _read_arrays(header.get("arrays"), blob)
+        return _restore(header, arrays)
+    except _PARSE_ERRORS as exc:
+        raise ValueError(
+            f"load_model: {source} is not a valid fastlstm model file: {exc}"
+        ) from None
+
+
+def load_model(filepath):
+    """The model saved at ``filepath`` by ``model.save``, compiled with its optimizer state
+    when it was saved compiled, so that training resumes exactly where it stopped."""
+    path = os.fspath(filepath)
+    with open(path, "rb") as f:
+        data = f.read()
+    return _load(data, repr(path))
+
+
+def load_weights(model, filepath) -> None:
+    """Set ``model``'s weights from a file saved by ``save``/``save_weights`` of a model with
+    the same layers; nothing changes unless they all fit."""
+    other = load_model(filepath)
+    if [type(l).__name__ for l in other.layers] != [type(l).__name__ for l in model.layers]:
+        raise ValueError(
+            f"filepath: the saved model's layers {[type(l).__name__ for l in other.layers]} do "
+            f"not match this model's {[type(l).__name__ for l in model.layers]}"
+        )
+    if not model.built and other.input_shape is not None:
+        model.build(other.input_shape)
+    model.set_weights(other.get_weights())

@@ -1,0 +1,267 @@
+"""fastlstm.losses: values against NumPy formulas and Keras's documented examples, gradients
+against finite differences, weights, masks, stability and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastlstm import losses
+
+RNG = np.random.default_rng(0)
+B, T, C = 4, 3, 5
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+def softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def probs(shape):
+    return RNG.uniform(0.05, 0.95, shape)
+
+
+# (loss, y_true, y_pred, per-sample NumPy formula)
+def cases():
+    yt = RNG.standard_normal((B, C))
+    yp = RNG.standard_normal((B, C))
+    bin_t = (RNG.random((B, C)) > 0.5).astype(float)
+    onehot = np.eye(C)[RNG.integers(0, C, B)]
+    labels = RNG.integers(0, C, B)
+    p_bin, p_cat = probs((B, C)), softmax(RNG.standard_normal((B, C)))
+    z = 2 * RNG.standard_normal((B, C))
+    huber = np.where(np.abs(yp - yt) <= 1, 0.5 * (yp - yt) ** 2, np.abs(yp - yt) - 0.5)
+    return [
+        ("mse", losses.MeanSquaredError(), yt, yp, ((yp - yt) ** 2).mean(-1)),
+        ("mae", losses.MeanAbsoluteError(), yt, yp, np.abs(yp - yt).mean(-1)),
+        ("huber", losses.Huber(), yt, yp, huber.mean(-1)),
+        (
+            "bce",
+            losses.BinaryCrossentropy(),
+            bin_t,
+            p_bin,
+            -(bin_t * np.log(p_bin) + (1 - bin_t) * np.log(1 - p_bin)).mean(-1),
+        ),
+        (
+            "bce_logits",
+            losses.BinaryCrossentropy(from_logits=True),
+            bin_t,
+            z,
+            -(bin_t * np.log(sigmoid(z)) + (1 - bin_t) * np.log(1 - sigmoid(z))).mean(-1),
+        ),
+        (
+            "cce",
+            losses.CategoricalCrossentropy(),
+            onehot,
+            p_cat * 1.7,  # unnormalised: Keras divides by the sum first
+            -(onehot * np.log(p_cat)).sum(-1),
+        ),
+        (
+            "cce_logits",
+            losses.CategoricalCrossentropy(from_logits=True),
+            onehot,
+            z,
+            -(onehot * np.log(softmax(z))).sum(-1),
+        ),
+        (
+            "scce",
+            losses.SparseCategoricalCrossentropy(),
+            labels,
+            p_cat,
+            -np.log(p_cat[np.arange(B), labels]),
+        ),
+        (
+            "scce_logits",
+            losses.SparseCategoricalCrossentropy(from_logits=True),
+            labels,
+            z,
+            -np.log(softmax(z)[np.arange(B), labels]),
+        ),
+    ]
+
+
+CASES = cases()
+IDS = [c[0] for c in CASES]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_value_matches_numpy_formula(case):
+    _, loss, yt, yp, per_sample = case
+    assert loss(yt, yp) == pytest.approx(per_sample.mean(), rel=1e-12)
+    w = RNG.uniform(0, 2, B)
+    assert loss(yt, yp, sample_weight=w) == pytest.approx((per_sample * w).mean(), rel=1e-12)
+    none = type(loss)(**{**loss.get_config(), "reduction": "none"})
+    np.testing.assert_allclose(none(yt, yp), per_sample, rtol=1e-12)
+    total = type(loss)(**{**loss.get_config(), "reduction": "sum"})
+    assert total(yt, yp) == pytest.approx(per_sample.sum(), rel=1e-12)
+
+
+def numeric_grad(f, x, eps=1e-6):
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        up = f(x)
+        x[i] = old - eps
+        down = f(x)
+        x[i] = old
+        g[i] = (up - down) / (2 * eps)
+    return g
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_gradient_matches_finite_differences(case, weighted):
+    _, loss, yt, yp, _ = case
+    w = RNG.uniform(0.1, 2, B) if weighted else None
+    value, grad = loss.value_and_grad(yt, yp.copy(), w)
+    assert value == pytest.approx(loss(yt, yp, w), rel=1e-14)
+    assert grad.shape == yp.shape
+    np.testing.assert_allclose(
+        grad, numeric_grad(lambda p: loss(yt, p, w), yp.copy()), rtol=1e-5, atol=1e-8
+    )
+
+
+@pytest.mark.parametrize(
+    ("loss", "y_true", "y_pred", "keras"),
+    [  # the examples in Keras's documentation of each class
+        (losses.MeanSquaredError(), [[0, 1], [0, 0]], [[1, 1], [1, 0]], 0.5),
+        (losses.MeanAbsoluteError(), [[0, 1], [0, 0]], [[1, 1], [1, 0]], 0.5),
+        (losses.Huber(), [[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]], 0.155),
+        (losses.BinaryCrossentropy(), [[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]], 0.815),
+        (
+            losses.CategoricalCrossentropy(),
+            [[0, 1, 0], [0, 0, 1]],
+            [[0.05, 0.95, 0], [0.1, 0.8, 0.1]],
+            1.177,
+        ),
+        (
+            losses.SparseCategoricalCrossentropy(),
+            [1, 2],
+            [[0.05, 0.95, 0], [0.1, 0.8, 0.1]],
+            1.177,
+        ),
+    ],
+)
+def test_keras_documented_values(loss, y_true, y_pred, keras):
+    assert loss(np.array(y_true), np.array(y_pred, dtype=np.float32)) == pytest.approx(
+        keras, abs=1e-3
+    )
+
+
+def test_sequence_outputs_with_mask_average_over_valid_steps():
+    yt, yp = RNG.standard_normal((B, T, C)), RNG.standard_normal((B, T, C))
+    mask = RNG.random((B, T)) > 0.4
+    mask[0, 0] = True
+    per_step = ((yp - yt) ** 2).mean(-1)
+    loss = losses.MeanSquaredError()
+    assert loss(yt, yp, mask=mask) == pytest.approx(per_step[mask].mean(), rel=1e-12)
+    w = RNG.uniform(0, 2, B)  # (B,) weights broadcast over time
+    expected = (per_step * w[:, None])[mask].sum() / mask.sum()
+    assert loss(yt, yp, w, mask) == pytest.approx(expected, rel=1e-12)
+    _, grad = loss.value_and_grad(yt, yp, w, mask)
+    assert np.all(grad[~mask] == 0)
+    np.testing.assert_allclose(
+        grad, numeric_grad(lambda p: loss(yt, p, w, mask), yp.copy()), rtol=1e-5, atol=1e-9
+    )
+
+
+def test_logits_are_stable_at_any_magnitude():
+    z = np.array([[-1000.0, 0.0, 1000.0]])
+    y = np.array([[1.0, 0.0, 1.0]])
+    v, g = losses.BinaryCrossentropy(from_logits=True).value_and_grad(y, z)
+    assert v == pytest.approx(1000 / 3 + np.log(2) / 3)  # max(z,0) - z*y + log1p(e^-|z|)
+    np.testing.assert_allclose(g, (np.array([[0.0, 0.5, 1.0]]) - y) / 3)
+    v, g = losses.SparseCategoricalCrossentropy(from_logits=True).value_and_grad([0], z)
+    assert v == pytest.approx(2000.0)
+    assert np.all(np.isfinite(g))
+    np.testing.assert_allclose(g, [[-1, 0, 1]], atol=1e-12)
+
+
+def test_probabilities_are_clipped_like_keras():
+    v = losses.BinaryCrossentropy()(np.array([[1.0]]), np.array([[0.0]]))
+    assert v == pytest.approx(-np.log(losses.EPSILON), rel=1e-6)  # finite, not inf
+    _, g = losses.BinaryCrossentropy().value_and_grad(np.array([[1.0]]), np.array([[0.0]]))
+    assert g[0, 0] == 0  # outside the clip range the gradient is zero, as Keras (TF)
+
+
+def test_label_smoothing():
+    y, p = np.array([[0.0, 1.0]]), np.array([[0.3, 0.7]])
+    smooth = y * 0.8 + 0.1
+    expected = -(smooth * np.log(p) + (1 - smooth) * np.log(1 - p)).mean()
+    assert losses.BinaryCrossentropy(label_smoothing=0.2)(y, p) == pytest.approx(expected)
+    smooth = y * 0.8 + 0.2 / 2
+    expected = -(smooth * np.log(p)).sum()
+    assert losses.CategoricalCrossentropy(label_smoothing=0.2)(y, p) == pytest.approx(expected)
+
+
+def test_float32_stays_float32():
+    yp = RNG.standard_normal((B, C)).astype(np.float32)
+    _, g = losses.MeanSquaredError().value_and_grad(np.zeros((B, C)), yp)
+    assert g.dtype == np.float32
+
+
+def test_get_aliases_and_functions():
+    assert isinstance(losses.get("mse"), losses.MeanSquaredError)
+    assert isinstance(losses.get("MAE"), losses.MeanAbsoluteError)
+    assert isinstance(
+        losses.get("sparse_categorical_crossentropy"), losses.SparseCategoricalCrossentropy
+    )
+    assert isinstance(losses.get(losses.Huber), losses.Huber)
+    assert isinstance(losses.get(losses.binary_crossentropy), losses.BinaryCrossentropy)
+    yt, yp = RNG.standard_normal((B, C)), RNG.standard_normal((B, C))
+    np.testing.assert_allclose(losses.mse(yt, yp), ((yp - yt) ** 2).mean(-1))
+    spec = losses.serialize(losses.Huber(delta=2.0))
+    clone = losses.deserialize(spec)
+    assert isinstance(clone, losses.Huber)
+    assert clone.delta == 2.0
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (lambda: losses.get("msee"), ValueError, r"loss: expected .* got 'msee'"),
+        (lambda: losses.get(42), ValueError, "loss: expected"),
+        (
+            lambda: losses.MeanSquaredError()(np.zeros((4, 3)), np.zeros((4, 2))),
+            ValueError,
+            r"y_true: expected shape \(4, 2\) .* got \(4, 3\)",
+        ),
+        (
+            lambda: losses.SparseCategoricalCrossentropy()(np.array([0, 5]), np.ones((2, 5)) / 5),
+            ValueError,
+            r"y_true: expected labels in \[0, 5\) .* got 5",
+        ),
+        (
+            lambda: losses.SparseCategoricalCrossentropy()(np.array([0, -1]), np.ones((2, 5)) / 5),
+            ValueError,
+            r"labels in \[0, 5\).*got -1",
+        ),
+        (
+            lambda: losses.SparseCategoricalCrossentropy()(np.array([0.5, 1]), np.ones((2, 5))),
+            TypeError,
+            "y_true: expected integer labels",
+        ),
+        (
+            lambda: losses.SparseCategoricalCrossentropy()(np.zeros((2, 3)), np.ones((2, 5))),
+            ValueError,
+            r"y_true: expected integer labels of shape \(2,\)",
+        ),
+        (
+            lambda: losses.MeanSquaredError()(np.zeros(4), np.zeros((4, 1)), np.ones(3)),
+            ValueError,
+            r"sample_weight: expected shape \(4,\)",
+        ),
+        (lambda: losses.MeanSquaredError(reduction="mean_all"), ValueError, "reduction"),
+        (lambda: losses.BinaryCrossentropy(from_logits="yes"), TypeError, "from_logits"),
+        (lambda: losses.Huber(delta=0), ValueError, "delta"),
+        (lambda: losses.deserialize({"class_name": "os.system"}), ValueError, "class name"),
+    ],
+)
+def test_bad_input_is_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

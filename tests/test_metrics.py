@@ -1,0 +1,98 @@
+"""fastlstm.metrics: values against NumPy formulas, running means over batches, weights and
+masks, and how "accuracy" is resolved."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastlstm import losses, metrics
+
+RNG = np.random.default_rng(1)
+B, C = 6, 4
+
+
+def test_each_metric_matches_numpy():
+    yt, yp = RNG.standard_normal((B, C)), RNG.standard_normal((B, C))
+    assert metrics.MeanSquaredError()(yt, yp) == pytest.approx(((yp - yt) ** 2).mean())
+    assert metrics.MeanAbsoluteError()(yt, yp) == pytest.approx(np.abs(yp - yt).mean())
+    bt = (RNG.random((B, C)) > 0.5).astype(float)
+    p = RNG.random((B, C))
+    assert metrics.BinaryAccuracy()(bt, p) == pytest.approx(((p > 0.5) == bt).mean())
+    assert metrics.BinaryAccuracy(threshold=0.8)(bt, p) == pytest.approx(((p > 0.8) == bt).mean())
+    onehot = np.eye(C)[RNG.integers(0, C, B)]
+    expected = (onehot.argmax(-1) == yp.argmax(-1)).mean()
+    assert metrics.CategoricalAccuracy()(onehot, yp) == pytest.approx(expected)
+    labels = RNG.integers(0, C, B)
+    expected = (labels == yp.argmax(-1)).mean()
+    assert metrics.SparseCategoricalAccuracy()(labels, yp) == pytest.approx(expected)
+    assert metrics.SparseCategoricalAccuracy()(labels[:, None], yp) == pytest.approx(expected)
+    assert metrics.Accuracy()(np.array([1, 2, 3, 4]), np.array([1, 2, 0, 4])) == 0.75
+
+
+def test_running_mean_over_batches_with_weights():
+    m = metrics.MeanAbsoluteError()
+    batches = [(RNG.standard_normal((n, 2)), RNG.standard_normal((n, 2))) for n in (3, 5, 1)]
+    weights = [RNG.uniform(0, 2, len(b[0])) for b in batches]
+    for (yt, yp), w in zip(batches, weights):
+        m.update_state(yt, yp, sample_weight=w)
+    per = np.concatenate([np.abs(yp - yt).mean(-1) for yt, yp in batches])
+    w = np.concatenate(weights)
+    assert m.result() == pytest.approx((per * w).sum() / w.sum())
+    m.reset_state()
+    assert m.result() == 0.0
+
+
+def test_mask_restricts_to_valid_steps():
+    yt = RNG.integers(0, C, (B, 5))
+    yp = RNG.standard_normal((B, 5, C))
+    mask = RNG.random((B, 5)) > 0.5
+    mask[0, 0] = True
+    m = metrics.SparseCategoricalAccuracy()
+    m.update_state(yt, yp, mask=mask)
+    assert m.result() == pytest.approx((yt == yp.argmax(-1))[mask].mean())
+
+
+@pytest.mark.parametrize(
+    ("loss", "y_shape", "out_shape", "cls", "threshold"),
+    [
+        (losses.BinaryCrossentropy(), (8, 1), (None, 1), metrics.BinaryAccuracy, 0.5),
+        (
+            losses.BinaryCrossentropy(from_logits=True),
+            (8, 1),
+            (None, 1),
+            metrics.BinaryAccuracy,
+            0.0,
+        ),
+        (losses.CategoricalCrossentropy(), (8, 3), (None, 3), metrics.CategoricalAccuracy, None),
+        (
+            losses.SparseCategoricalCrossentropy(),
+            (8,),
+            (None, 3),
+            metrics.SparseCategoricalAccuracy,
+            None,
+        ),
+        (losses.MeanSquaredError(), (8, 1), (None, 1), metrics.BinaryAccuracy, 0.5),
+        (losses.MeanSquaredError(), (8,), (None, 3), metrics.SparseCategoricalAccuracy, None),
+        (losses.MeanSquaredError(), (8, 3), (None, 3), metrics.CategoricalAccuracy, None),
+    ],
+)
+def test_accuracy_is_resolved_from_the_loss_then_shapes(loss, y_shape, out_shape, cls, threshold):
+    m = metrics.resolve_accuracy(loss, y_shape, out_shape)
+    assert type(m) is cls
+    if threshold is not None:
+        assert m.threshold == threshold
+
+
+def test_get_and_serialize():
+    assert metrics.get("accuracy") == "accuracy"
+    assert metrics.get("acc") == "acc"
+    mae = metrics.get("mae")
+    assert isinstance(mae, metrics.MeanAbsoluteError)
+    assert mae.name == "mae"  # logged under the name given, as Keras
+    clone = metrics.deserialize(metrics.serialize(metrics.BinaryAccuracy(threshold=0.3)))
+    assert clone.threshold == 0.3
+    with pytest.raises(ValueError, match=r"metrics: expected .* got 'acuracy'"):
+        metrics.get("acuracy")
+    with pytest.raises(ValueError, match="class name"):
+        metrics.deserialize({"class_name": "Exec", "config": {}})

@@ -1,0 +1,228 @@
+"""fastlstm.optimizers: Keras's update formulas written out by hand, torch.optim over several
+steps, clipping, weight decay, saved state and bad arguments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastlstm import optimizers
+
+STEPS = 6
+
+
+def problem(seed=0):
+    """Two weight arrays and a gradient sequence for each."""
+    rng = np.random.default_rng(seed)
+    params = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
+    grads = [[rng.standard_normal(p.shape) for p in params] for _ in range(STEPS)]
+    return params, grads
+
+
+def run(opt, params, grads):
+    params = [p.copy() for p in params]
+    for g in grads:
+        opt.apply(g, params)
+    return params
+
+
+# -- hand-written references (Keras 3's formulas, one weight at a time) -----------------------
+
+
+def ref_sgd(p, gs, lr, momentum=0.0, nesterov=False):
+    v = np.zeros_like(p)
+    for g in gs:
+        if momentum:
+            v = momentum * v - lr * g
+            p = p + (momentum * v - lr * g if nesterov else v)
+        else:
+            p = p - lr * g
+    return p
+
+
+def ref_adam(p, gs, lr, b1=0.9, b2=0.999, eps=1e-7, wd=0.0, amsgrad=False):
+    m, v, vhat = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(gs, start=1):
+        p = p - p * wd * lr
+        m = m + (g - m) * (1 - b1)
+        v = v + (g * g - v) * (1 - b2)
+        vhat = np.maximum(vhat, v)
+        alpha = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+        p = p - alpha * m / (np.sqrt(vhat if amsgrad else v) + eps)
+    return p
+
+
+def ref_rmsprop(p, gs, lr, rho=0.9, momentum=0.0, eps=1e-7, centered=False):
+    v, a, u = np.zeros_like(p), np.zeros_like(p), np.zeros_like(p)
+    for g in gs:
+        v = rho * v + (1 - rho) * g * g
+        if centered:
+            a = rho * a + (1 - rho) * g
+            denominator = v - a * a + eps
+        else:
+            denominator = v + eps
+        step = lr * g / np.sqrt(denominator)
+        if momentum:
+            u = momentum * u + step
+            p = p - u
+        else:
+            p = p - step
+    return p
+
+
+@pytest.mark.parametrize(
+    ("opt", "ref"),
+    [
+        (optimizers.SGD(0.1), lambda p, g: ref_sgd(p, g, 0.1)),
+        (optimizers.SGD(0.1, momentum=0.9), lambda p, g: ref_sgd(p, g, 0.1, 0.9)),
+        (optimizers.SGD(0.1, 0.8, nesterov=True), lambda p, g: ref_sgd(p, g, 0.1, 0.8, True)),
+        (optimizers.Adam(0.01), lambda p, g: ref_adam(p, g, 0.01)),
+        (optimizers.Adam(0.01, amsgrad=True), lambda p, g: ref_adam(p, g, 0.01, amsgrad=True)),
+        (optimizers.AdamW(0.01), lambda p, g: ref_adam(p, g, 0.01, wd=0.004)),
+        (optimizers.RMSprop(0.01), lambda p, g: ref_rmsprop(p, g, 0.01)),
+        (
+            optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+            lambda p, g: ref_rmsprop(p, g, 0.01, momentum=0.5, centered=True),
+        ),
+    ],
+    ids=["sgd", "momentum", "nesterov", "adam", "amsgrad", "adamw", "rmsprop", "rmsprop_c_m"],
+)
+def test_matches_keras_formulas(opt, ref):
+    params, grads = problem()
+    got = run(opt, params, grads)
+    for i, p in enumerate(params):
+        np.testing.assert_allclose(got[i], ref(p, [g[i] for g in grads]), rtol=1e-12, atol=1e-14)
+    assert opt.iterations == STEPS
+
+
+def test_keras_defaults():
+    assert optimizers.get("sgd").get_config()["learning_rate"] == 0.01
+    adam = optimizers.get("adam")
+    assert (adam.learning_rate, adam.beta_1, adam.beta_2, adam.epsilon) == (0.001, 0.9, 0.999, 1e-7)
+    assert optimizers.get("adamw").weight_decay == 0.004
+    rms = optimizers.get("rmsprop")
+    assert (rms.learning_rate, rms.rho, rms.momentum, rms.epsilon) == (0.001, 0.9, 0.0, 1e-7)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (lambda: optimizers.SGD(0.1, momentum=0.9), lambda t, ps: t.optim.SGD(ps, 0.1, 0.9)),
+        (
+            lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+            lambda t, ps: t.optim.SGD(ps, 0.1, 0.9, nesterov=True),
+        ),
+        # epsilon tiny on both sides: Keras and torch put it in different places
+        (
+            lambda: optimizers.Adam(0.01, epsilon=1e-12),
+            lambda t, ps: t.optim.Adam(ps, 0.01, eps=1e-12),
+        ),
+        (
+            lambda: optimizers.AdamW(0.01, weight_decay=0.1, epsilon=1e-12),
+            lambda t, ps: t.optim.AdamW(ps, 0.01, eps=1e-12, weight_decay=0.1),
+        ),
+        (
+            lambda: optimizers.RMSprop(0.01, rho=0.95, momentum=0.5, epsilon=1e-14),
+            lambda t, ps: t.optim.RMSprop(ps, 0.01, alpha=0.95, eps=1e-12, momentum=0.5),
+        ),
+        (
+            lambda: optimizers.RMSprop(0.01, centered=True, epsilon=1e-14),
+            lambda t, ps: t.optim.RMSprop(ps, 0.01, alpha=0.9, eps=1e-12, centered=True),
+        ),
+    ],
+    ids=["sgd_momentum", "sgd_nesterov", "adam", "adamw", "rmsprop_momentum", "rmsprop_centered"],
+)
+def test_matches_torch_optim(torch, ours, theirs):
+    params, grads = problem(3)
+    tparams = [torch.tensor(p.copy(), requires_grad=True) for p in params]
+    topt = theirs(torch, tparams)
+    for g in grads:
+        for tp, gi in zip(tparams, g):
+            tp.grad = torch.from_numpy(gi.copy())
+        topt.step()
+    got = run(ours(), params, grads)
+    for a, tp in zip(got, tparams):
+        np.testing.assert_allclose(a, tp.detach().numpy(), rtol=1e-6, atol=1e-9)
+
+
+def test_clipping_rules():
+    g = [np.array([3.0, 4.0]), np.array([0.0, 1.0])]  # norms 5 and 1, joint sqrt(26)
+    p = [np.zeros(2), np.zeros(2)]
+    optimizers.SGD(1.0, clipnorm=2.0).apply(g, p)
+    np.testing.assert_allclose(p[0], [-1.2, -1.6])  # scaled to norm 2
+    np.testing.assert_allclose(p[1], [0.0, -1.0])  # under the norm: unchanged
+    p = [np.zeros(2), np.zeros(2)]
+    optimizers.SGD(1.0, global_clipnorm=1.0).apply(g, p)
+    scale = 1 / np.sqrt(26)
+    np.testing.assert_allclose(p[0], -scale * g[0])
+    np.testing.assert_allclose(p[1], -scale * g[1])
+    p = [np.zeros(2), np.zeros(2)]
+    optimizers.SGD(1.0, clipvalue=0.5).apply(g, p)
+    np.testing.assert_allclose(p[0], [-0.5, -0.5])
+    assert g[0][0] == 3.0  # the caller's gradients are not changed
+
+
+def test_learning_rate_can_change_between_steps():
+    p = [np.ones(3)]
+    opt = optimizers.SGD(0.5)
+    opt.apply([np.ones(3)], p)
+    opt.learning_rate = 0.25
+    opt.apply([np.ones(3)], p)
+    np.testing.assert_allclose(p[0], 1 - 0.5 - 0.25)
+
+
+def test_float32_weights_stay_float32_in_place():
+    p = [np.ones((2, 2), np.float32)]
+    ref = p[0]
+    opt = optimizers.Adam(0.1)
+    opt.apply([np.ones((2, 2))], p)  # a float64 gradient is cast
+    assert p[0] is ref
+    assert ref.dtype == np.float32
+    assert np.all(ref < 1)
+    assert all(s.dtype == np.float32 for s in opt.get_slot_arrays())
+
+
+def test_state_round_trip_resumes_exactly():
+    params, grads = problem(5)
+    straight = optimizers.Adam(0.01)
+    a = run(straight, params, grads)
+    first = optimizers.Adam(0.01)
+    b = [p.copy() for p in params]
+    for g in grads[:3]:
+        first.apply(g, b)
+    resumed = optimizers.Adam.from_config(first.get_config())
+    resumed.set_slot_arrays(b, first.get_slot_arrays(), first.iterations)
+    for g in grads[3:]:
+        resumed.apply(g, b)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    with pytest.raises(ValueError, match="optimizer state: expected 4 slot arrays, got 3"):
+        resumed.set_slot_arrays(b, first.get_slot_arrays()[:3], 3)
+    with pytest.raises(ValueError, match=r"slot 'm' of shape \(3, 4\)"):
+        resumed.set_slot_arrays(b, [np.zeros((4, 3)), *first.get_slot_arrays()[1:]], 3)
+
+
+def test_weights_must_keep_their_shapes():
+    opt = optimizers.SGD(0.1, momentum=0.9)
+    opt.apply([np.ones(3)], [np.zeros(3)])
+    with pytest.raises(ValueError, match="params: expected the weights this optimizer was built"):
+        opt.apply([np.ones(4)], [np.zeros(4)])
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (lambda: optimizers.get("adamm"), ValueError, r"optimizer: expected .* got 'adamm'"),
+        (lambda: optimizers.get(None), ValueError, "optimizer: expected"),
+        (lambda: optimizers.Adam(learning_rate=-1), ValueError, "learning_rate: expected"),
+        (lambda: optimizers.Adam(learning_rate="fast"), ValueError, "learning_rate"),
+        (lambda: optimizers.SGD(momentum=1.5), ValueError, "momentum: expected a float in"),
+        (lambda: optimizers.SGD(nesterov=1), TypeError, "nesterov"),
+        (lambda: optimizers.Adam(clipnorm=1, global_clipnorm=1), ValueError, "at most one"),
+        (lambda: optimizers.Adam(beta_1=1.0), ValueError, "beta_1"),
+        (lambda: optimizers.deserialize({"class_name": "Evil", "config": {}}), ValueError, "class"),
+    ],
+)
+def test_bad_arguments_are_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()

@@ -1,0 +1,310 @@
+"""fastlstm.saving: round trips, exact resumption, pickling, atomic saves, and hostile or
+damaged files, which must raise a clear ValueError and never run code."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import pickletools
+import zipfile
+
+import numpy as np
+import pytest
+
+from fastlstm import losses, optimizers, saving
+from fastlstm.layers import LSTM, Dense, Dropout, Embedding
+from fastlstm.models import Sequential
+from fastlstm.saving import load_model
+
+V, T = 9, 5
+INVALID = "is not a valid fastlstm model file"
+
+
+def data(n=24):
+    rng = np.random.default_rng(0)
+    x = rng.integers(1, V, (n, T))
+    return x, (x.sum(1) % 3).astype(np.int64)
+
+
+def make_model(seed=0):
+    model = Sequential(
+        [
+            Embedding(V, 4, mask_zero=True),
+            LSTM(6, dropout=0.2, return_sequences=True),
+            LSTM(5),
+            Dropout(0.25),
+            Dense(3),
+        ],
+        seed=seed,
+    )
+    model.compile(
+        optimizers.Adam(0.02), losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"]
+    )
+    return model
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """A trained model and the bytes of its file."""
+    x, y = data()
+    model = make_model()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    path = tmp_path_factory.mktemp("m") / "model.fastlstm"
+    model.save(path)
+    return model, path.read_bytes()
+
+
+def test_round_trip_keeps_predictions_config_and_compile(saved, tmp_path):
+    model, blob = saved
+    path = tmp_path / "m.fastlstm"
+    path.write_bytes(blob)
+    loaded = load_model(path)
+    x, _ = data()
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert loaded.get_config() == model.get_config()
+    assert isinstance(loaded.loss, losses.SparseCategoricalCrossentropy)
+    assert loaded.loss.from_logits
+    assert loaded.optimizer.get_config() == model.optimizer.get_config()
+    assert loaded.optimizer.iterations == model.optimizer.iterations == 3
+    assert loaded.metrics_names == ["loss", "accuracy"]
+    loaded.save(tmp_path / "again.fastlstm")
+    assert (tmp_path / "again.fastlstm").read_bytes() == blob  # the same model, the same bytes
+
+
+def test_training_resumes_exactly(tmp_path):
+    x, y = data()
+    straight = make_model(1)
+    h = straight.fit(x, y, batch_size=8, epochs=3, verbose=0)
+    first = make_model(1)
+    first.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    first.save(tmp_path / "ckpt.fastlstm")
+    resumed = load_model(tmp_path / "ckpt.fastlstm")
+    h2 = resumed.fit(x, y, batch_size=8, epochs=3, initial_epoch=2, verbose=0)
+    assert h2.history["loss"] == h.history["loss"][2:]  # same shuffle, dropout and Adam state
+    for a, b in zip(resumed.get_weights(), straight.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_stateful_states_and_uncompiled_models(tmp_path):
+    model = Sequential([LSTM(3, stateful=True), Dense(1)], seed=0)
+    x = np.random.default_rng(0).standard_normal((2, 4, 2))
+    model.predict(x, verbose=0)
+    model.save(tmp_path / "s.fastlstm")
+    loaded = load_model(tmp_path / "s.fastlstm")
+    assert not loaded.compiled
+    np.testing.assert_array_equal(loaded.layers[0].states[0], model.layers[0].states[0])
+    np.testing.assert_array_equal(loaded(x), model(x))  # continues from the kept state
+
+
+def test_pickle_goes_through_the_safe_format(saved):
+    model, blob = saved
+    payload = pickle.dumps(model)
+    globals_ = [(op.name, arg) for op, arg, _ in pickletools.genops(payload) if "GLOBAL" in op.name]
+    assert globals_ == [("STACK_GLOBAL", None)]  # one import: the safe loader
+    assert b"model_from_bytes" in payload
+    assert blob in payload
+    x, _ = data()
+    np.testing.assert_array_equal(pickle.loads(payload)(x), model(x))
+
+
+def test_save_and_load_weights(saved, tmp_path):
+    model, _ = saved
+    model.save_weights(tmp_path / "w.fastlstm")
+    other = make_model(5)
+    other.build((None, T))
+    other.load_weights(tmp_path / "w.fastlstm")
+    for a, b in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="do not match this model's"):
+        Sequential([Dense(2)]).load_weights(tmp_path / "w.fastlstm")
+
+
+def test_crash_mid_save_keeps_the_old_file(saved, tmp_path, monkeypatch):
+    _, blob = saved
+    path = tmp_path / "model.fastlstm"
+    path.write_bytes(blob)
+
+    def crash(f, data):
+        f.write(data[: len(data) // 2])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(saving, "_write_bytes", crash)
+    with pytest.raises(OSError, match="disk full"):
+        make_model(3).save(path)
+    assert path.read_bytes() == blob
+    assert os.listdir(tmp_path) == ["model.fastlstm"]  # no temporary file left behind
+
+
+def test_unsaveable_models_leave_the_file_alone(saved, tmp_path):
+    _, blob = saved
+    path = tmp_path / "model.fastlstm"
+    path.write_bytes(blob)
+
+    class MyLoss(losses.MeanSquaredError):
+        pass
+
+    custom = Sequential([Dense(1)], seed=0)
+    custom.compile("sgd", MyLoss())
+    custom.build((None, 2))
+    with pytest.raises(ValueError, match="only fastlstm's own losses can be saved"):
+        custom.save(path)
+    assert path.read_bytes() == blob
+
+    class MyDense(Dense):
+        pass
+
+    custom = Sequential([MyDense(1)], seed=0)
+    custom.build((None, 2))
+    with pytest.raises(ValueError, match="only fastlstm's own layer classes can be saved"):
+        custom.save(path)
+    assert path.read_bytes() == blob
+
+
+# -- damaged and hostile files ----------------------------------------------------------------
+
+
+def rewrite(blob: bytes, change=None, arrays: bytes | None = None, extra=None, method=None):
+    """The file with its header changed by ``change(header)``, its arrays replaced, an extra
+    member, or a compression method."""
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        header = json.loads(zf.read(saving.HEADER))
+        data = zf.read(saving.BLOB)
+    if change is not None:
+        change(header)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", method or zipfile.ZIP_STORED) as zf:
+        zf.writestr(saving.HEADER, json.dumps(header))
+        zf.writestr(saving.BLOB, data if arrays is None else arrays)
+        if extra:
+            zf.writestr(*extra)
+    return out.getvalue()
+
+
+def layer_class(name):
+    def change(h):
+        h["model"]["config"]["layers"][0]["class_name"] = name
+
+    return change
+
+
+def set_entry(index, **values):
+    def change(h):
+        h["arrays"][index].update(values)
+
+    return change
+
+
+HOSTILE = {
+    "unknown_layer_class": lambda b: rewrite(b, layer_class("subprocess.Popen")),
+    "builtin_class_name": lambda b: rewrite(b, layer_class("__import__")),
+    "unknown_layer_argument": lambda b: rewrite(
+        b, lambda h: h["model"]["config"]["layers"][1]["config"].update(command="rm -rf /")
+    ),
+    "unknown_optimizer": lambda b: rewrite(
+        b, lambda h: h["compile"]["optimizer"].update(class_name="Evil")
+    ),
+    "unknown_loss": lambda b: rewrite(b, lambda h: h["compile"]["loss"].update(class_name="os")),
+    "wrong_shape_same_bytes": lambda b: rewrite(b, set_entry(1, shape=[4 * 6, 4])),
+    "shape_disagrees_with_nbytes": lambda b: rewrite(b, set_entry(1, shape=[5, 24])),
+    "huge_declared_shape": lambda b: rewrite(b, set_entry(0, shape=[2**39, 2**39], nbytes=2**60)),
+    "huge_offset": lambda b: rewrite(b, set_entry(0, offset=2**61)),
+    "negative_offset": lambda b: rewrite(b, set_entry(0, offset=-64)),
+    "overlapping_arrays": lambda b: rewrite(b, set_entry(1, offset=0)),
+    "object_dtype": lambda b: rewrite(b, set_entry(0, dtype="|O")),
+    "big_endian_int": lambda b: rewrite(b, set_entry(0, dtype=">i8")),
+    "missing_array": lambda b: rewrite(b, lambda h: h["arrays"].pop(2)),
+    "huge_layer_size": lambda b: rewrite(
+        b, lambda h: h["model"]["config"]["layers"][1]["config"].update(units=10**9)
+    ),
+    "bad_rng_state": lambda b: rewrite(
+        b, lambda h: h["training"].update(shuffle_rng={"bit_generator": "MT19937"})
+    ),
+    "wrong_format": lambda b: rewrite(b, lambda h: h.update(format="keras")),
+    "newer_version": lambda b: rewrite(b, lambda h: h.update(version=99)),
+    "truncated_arrays": lambda b: rewrite(b, arrays=b"\0" * 100),
+    "extra_member": lambda b: rewrite(b, extra=("payload.pkl", b"x")),
+    "compressed_members": lambda b: rewrite(b, method=zipfile.ZIP_DEFLATED),
+    "not_json": lambda b: _replace_member(b, b"{not json"),
+    "nan_in_json": lambda b: _replace_member(b, b'{"format": NaN}'),
+    "deep_json": lambda b: _replace_member(b, b"[" * 100000 + b"]" * 100000),
+    "empty_file": lambda b: b"",
+    "npy_file": lambda b: _npy(),
+}
+
+
+def _replace_member(blob: bytes, header: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr(saving.HEADER, header)
+        zf.writestr(saving.BLOB, b"")
+    return out.getvalue()
+
+
+def _npy() -> bytes:
+    out = io.BytesIO()
+    np.save(out, np.zeros(3))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_files_raise_value_error(saved, tmp_path, name):
+    _, blob = saved
+    path = tmp_path / "bad.fastlstm"
+    path.write_bytes(HOSTILE[name](blob))
+    with pytest.raises(ValueError, match=INVALID):
+        load_model(path)
+
+
+def test_a_pickle_renamed_is_rejected_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.mkdir, (str(marker),))
+
+    path = tmp_path / "model.fastlstm"
+    path.write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(ValueError, match=INVALID):
+        load_model(path)
+    assert not marker.exists()
+    with pytest.raises(ValueError, match=INVALID):
+        saving.model_from_bytes(pickle.dumps(Exploit()))
+    assert not marker.exists()
+
+
+def test_every_truncation_is_rejected(saved):
+    _, blob = saved
+    for n in [*range(0, len(blob), max(1, len(blob) // 150)), len(blob) - 1]:
+        with pytest.raises(ValueError, match=INVALID):
+            saving.model_from_bytes(blob[:n])
+
+
+def test_flipped_bytes_are_rejected_or_harmless(saved):
+    model, blob = saved
+    x, _ = data(4)
+    expected = model(x)
+    rng = np.random.default_rng(0)
+    rejected = 0
+    positions = rng.choice(len(blob), size=150, replace=False)
+    for pos in positions:
+        damaged = bytearray(blob)
+        damaged[pos] ^= 1 << int(rng.integers(8))
+        try:
+            loaded = saving.model_from_bytes(bytes(damaged))
+        except ValueError as exc:
+            message = str(exc)
+            rejected += 1
+        else:  # a flip in a field zip does not check (a timestamp): the model is intact
+            np.testing.assert_array_equal(loaded(x), expected)
+            continue
+        assert INVALID in message
+    assert rejected > 0.9 * len(positions)  # the CRC-32 catches data flips
+
+
+def test_missing_file_is_a_file_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "nope.fastlstm")
+    with pytest.raises(TypeError, match="data: expected bytes"):
+        saving.model_from_bytes("a string")
