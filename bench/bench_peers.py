@@ -1,4 +1,4 @@
-"""Peer benchmark: fastlstm against torch.nn.LSTM, ONNX Runtime's LSTM and a plain NumPy loop.
+"""Peer benchmark: fastlstm against torch, ONNX Runtime and a plain NumPy loop, LSTM/GRU/RNN.
 
 For each configuration, every library gets the same float32 weights and input; each peer's answer
 is checked against fastlstm's before anything is timed; then the libraries are timed round robin
@@ -8,6 +8,7 @@ is checked against fastlstm's before anything is timed; then the libraries are t
     python bench/bench_peers.py            # full run, a few minutes
     python bench/bench_peers.py --quick    # fewer repetitions, no biggest config
     python bench/bench_peers.py --configs step-1x1x64x128,seq-1x100x64x256 --json out.json
+    python bench/bench_peers.py --cells gru,rnn   # only the GRU and SimpleRNN rows
 
 See bench/README.md for what each row means and the last results.
 """
@@ -20,19 +21,29 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-# (name, kind, B, T, I, H): a streaming service, one request, DeepBench's server shape, a small
-# batch, throughput, and two training steps. Kinds are described in peers.py.
-CONFIGS = [
-    ("step-1x1x64x128", "step", 1, 1, 64, 128),
-    ("seq-1x100x64x256", "seq", 1, 100, 64, 256),
-    ("seq-1x25x512x512", "seq", 1, 25, 512, 512),
-    ("seq-16x50x128x256", "seq", 16, 50, 128, 256),
-    ("seq-256x100x256x512", "seq", 256, 100, 256, 512),
-    ("train-64x50x64x128", "train", 64, 50, 64, 128),
-    ("train-32x100x128x512", "train", 32, 100, 128, 512),
+# (name, cell, kind, B, T, I, H): a streaming service, one request, DeepBench's server shape, a
+# small batch, throughput, and two training steps. Kinds are described in peers.py, cells in
+# peers_family.py. The LSTM rows keep their unprefixed names; the others are "<cell>-<name>".
+LSTM_CONFIGS = [
+    ("step-1x1x64x128", "lstm", "step", 1, 1, 64, 128),
+    ("seq-1x100x64x256", "lstm", "seq", 1, 100, 64, 256),
+    ("seq-1x25x512x512", "lstm", "seq", 1, 25, 512, 512),
+    ("seq-16x50x128x256", "lstm", "seq", 16, 50, 128, 256),
+    ("seq-256x100x256x512", "lstm", "seq", 256, 100, 256, 512),
+    ("train-64x50x64x128", "lstm", "train", 64, 50, 64, 128),
+    ("train-32x100x128x512", "lstm", "train", 32, 100, 128, 512),
 ]
+RNN_ROWS = ("step-1x1x64x128", "seq-1x100x64x256", "seq-16x50x128x256", "train-64x50x64x128")
+CONFIGS = [
+    *LSTM_CONFIGS,
+    *((f"gru-{name}", "gru", *rest) for name, _, *rest in LSTM_CONFIGS),
+    *((f"rnn-{name}", "rnn", *rest) for name, _, *rest in LSTM_CONFIGS if name in RNN_ROWS),
+    ("bilstm2-seq-8x2000x256x256", "bilstm2", "seq", 8, 2000, 256, 256),
+]
+CELLS = ("lstm", "gru", "rnn", "bilstm2")
 # The speed targets at 2 threads: fastlstm at least `ratio` times as fast as `peer` ("best": the
 # faster of torch and ONNX Runtime). The throughput row also asks for 90% of NumPy's matmul rate.
+# The GRU rows share the LSTM rows' targets; the SimpleRNN and bilstm2 rows have none.
 TARGETS = {
     "step-1x1x64x128": [("onnxruntime", 5.0), ("torch", 30.0)],
     "seq-1x100x64x256": [("onnxruntime", 2.0)],
@@ -42,8 +53,11 @@ TARGETS = {
     "train-64x50x64x128": [("torch", 1.25)],
     "train-32x100x128x512": [("torch", 1.2)],
 }
-MATMUL_SHARE = 0.9  # of NumPy's float32 matmul GFLOP/s, on the throughput row
-BIGGEST = "seq-256x100x256x512"  # skipped by --quick; its NumPy loop only with --numpy-big
+TARGETS.update({f"gru-{name}": want for name, want in list(TARGETS.items())})
+MATMUL_SHARE = 0.9  # of NumPy's float32 matmul GFLOP/s, on the (LSTM) throughput row
+BIGGEST = "seq-256x100x256x512"  # the LSTM throughput row, which has the matmul-share target
+# Skipped by --quick (unless named in --configs); their NumPy loop runs only with --numpy-big.
+BIG = (BIGGEST, f"gru-{BIGGEST}", "bilstm2-seq-8x2000x256x256")
 PEERS_BY_KIND = {
     "step": ["torch", "onnxruntime", "numpy"],
     "seq": ["torch", "onnxruntime", "numpy"],
@@ -55,7 +69,8 @@ SHORT = {"fastlstm": "fl", "torch": "torch", "onnxruntime": "ORT", "numpy": "Num
 
 @dataclass
 class Case:
-    """One configuration with its data: x (B, T, I), weights, h0/c0 (step), dy (train)."""
+    """One configuration with its data: x (B, T, I), weights, h0/c0 (step; c0 for the LSTM
+    only), dy (train). ``cell``: "lstm", "gru", "rnn" or "bilstm2" (peers_family.py)."""
 
     name: str
     kind: str
@@ -63,6 +78,7 @@ class Case:
     steps: int
     input_size: int
     hidden: int
+    cell: str = "lstm"
     weights: dict = field(default_factory=dict)
     x: object | None = None
     h0: object | None = None
@@ -71,8 +87,15 @@ class Case:
 
     @property
     def flops(self) -> int:
-        """Multiply-add FLOPs of the matmuls: 8·B·T·H·(I+H) forward, about 3× that to train."""
-        forward = 8 * self.batch * self.steps * self.hidden * (self.input_size + self.hidden)
+        """Multiply-add FLOPs of the matmuls: 2·G·B·T·H·(I+H) forward with G gate blocks (LSTM 4,
+        GRU 3, RNN 1), about 3× that to train; bilstm2 sums its four LSTM passes (layer 1: I=2H)."""
+        from peers_family import GATES
+
+        per_step = 2 * self.batch * self.steps * self.hidden
+        if self.cell == "bilstm2":
+            h = self.hidden
+            return 2 * 4 * per_step * ((self.input_size + h) + (2 * h + h))
+        forward = GATES[self.cell] * per_step * (self.input_size + self.hidden)
         return 3 * forward if self.kind == "train" else forward
 
 
@@ -80,16 +103,17 @@ def make_case(config: tuple, seed: int) -> Case:
     """The arrays for one configuration, from a seed: the same data for every library."""
     import numpy as np
 
-    from peers import make_weights
+    from peers_family import make_cell_weights
 
-    name, kind, batch, steps, input_size, hidden = config
-    case = Case(name, kind, batch, steps, input_size, hidden)
-    case.weights = make_weights(input_size, hidden, seed)
+    name, cell, kind, batch, steps, input_size, hidden = config
+    case = Case(name, kind, batch, steps, input_size, hidden, cell)
+    case.weights = make_cell_weights(cell, input_size, hidden, seed)
     rng = np.random.default_rng(seed + 1)
     case.x = rng.standard_normal((batch, steps, input_size), dtype=np.float32)
     if kind == "step":  # a non-zero carried state, so that the state path is checked too
         case.h0 = np.tanh(rng.standard_normal((batch, hidden), dtype=np.float32))
-        case.c0 = rng.standard_normal((batch, hidden), dtype=np.float32)
+        c0 = rng.standard_normal((batch, hidden), dtype=np.float32)
+        case.c0 = c0 if cell == "lstm" else None
     if kind == "train":
         case.dy = rng.standard_normal((batch, steps, hidden), dtype=np.float32)
     return case
@@ -127,20 +151,22 @@ def check_outputs(case: Case, runners: dict, tol: float) -> dict[str, float]:
 
 
 def peers_for(case: Case, args) -> list[str]:
-    """The peers timed for ``case``: by kind, minus the NumPy loop on the biggest config."""
+    """The peers timed for ``case``: by kind, minus the NumPy loop on the big configs (without
+    --numpy-big) and on bilstm2 (no stacked NumPy loop)."""
     peers = [p for p in PEERS_BY_KIND[case.kind] if p in args.peers]
-    if case.name == BIGGEST and not args.numpy_big and "numpy" in peers:
+    if "numpy" in peers and (case.cell == "bilstm2" or (case.name in BIG and not args.numpy_big)):
         peers.remove("numpy")
     return peers
 
 
 def run_case(case: Case, args) -> dict:
     """Set up, check and time every library on one case; returns its raw and summary figures."""
-    from peers import LIBRARIES
+    from peers_family import libraries
     from timing import interleave, median
 
     libs = ["fastlstm", *peers_for(case, args)]
-    runners = {lib: LIBRARIES[lib](case, args.threads) for lib in libs}
+    setups = libraries(case.cell)
+    runners = {lib: setups[lib](case, args.threads) for lib in libs}
     errors = check_outputs(case, runners, args.tol)
     calls = {lib: runner.call for lib, runner in runners.items()}
     timed = interleave(calls, args.reps, args.min_time, args.warmup, args.settle)
@@ -148,6 +174,7 @@ def run_case(case: Case, args) -> dict:
     ratios = {lib: medians[lib] / medians["fastlstm"] for lib in libs if lib != "fastlstm"}
     return {
         "config": case.name,
+        "cell": case.cell,
         "kind": case.kind,
         "shape": {"B": case.batch, "T": case.steps, "I": case.input_size, "H": case.hidden},
         "flops": case.flops,
@@ -184,7 +211,7 @@ def check_targets(result: dict, matmul_gflops: float | None) -> tuple[str, str]:
         words.append(f"≥{MATMUL_SHARE:.0%} matmul ({share:.0%})")
         verdicts.append(share >= MATMUL_SHARE)
     met = "–" if not verdicts or None in verdicts else ("yes" if all(verdicts) else "no")
-    result["target"], result["target_met"] = ", ".join(words), met
+    result["target"], result["target_met"] = ", ".join(words) or "–", met
     return result["target"], met
 
 
@@ -250,11 +277,17 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"fewer repetitions and shorter measurements; skip {BIGGEST}",
+        help=f"fewer repetitions and shorter measurements; skip {', '.join(BIG)}",
     )
     parser.add_argument(
         "--configs",
         help="comma-separated config names to run (default: all). Names: " + ", ".join(names),
+    )
+    parser.add_argument(
+        "--cells",
+        default=",".join(CELLS),
+        help="comma-separated cells whose rows run (default: %(default)s); "
+        "with --configs, the named configs of these cells",
     )
     parser.add_argument(
         "--peers",
@@ -262,7 +295,9 @@ def parse_args(argv: list[str] | None = None):
         help="comma-separated peers to time beside fastlstm (default: %(default)s)",
     )
     parser.add_argument(
-        "--numpy-big", action="store_true", help=f"also time the (slow) NumPy loop on {BIGGEST}"
+        "--numpy-big",
+        action="store_true",
+        help=f"also time the (slow) NumPy loop on {BIGGEST} and gru-{BIGGEST}",
     )
     parser.add_argument(
         "--min-time",
@@ -295,13 +330,20 @@ def parse_args(argv: list[str] | None = None):
     args.peers = [p for p in args.peers.split(",") if p]
     if set(args.peers) - set(ALL_PEERS):
         parser.error(f"--peers: unknown {sorted(set(args.peers) - set(ALL_PEERS))}")
+    args.cells = [c for c in args.cells.split(",") if c]
+    if not args.cells or set(args.cells) - set(CELLS):
+        parser.error(
+            f"--cells: unknown {sorted(set(args.cells) - set(CELLS))}; choose from {CELLS}"
+        )
     chosen = args.configs.split(",") if args.configs else names
     unknown = [c for c in chosen if c not in names]
     if unknown:
         parser.error(f"--configs: unknown {unknown}; choose from {names}")
     if args.quick and not args.configs:
-        chosen = [c for c in chosen if c != BIGGEST]
-    args.configs = [c for c in CONFIGS if c[0] in chosen]
+        chosen = [c for c in chosen if c not in BIG]
+    args.configs = [c for c in CONFIGS if c[0] in chosen and c[1] in args.cells]
+    if not args.configs:
+        parser.error("no config left: --configs names none of the --cells rows")
     return args
 
 
@@ -377,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         check_targets(result, matmul)
         results.append(result)
         print_row(table_row(result), widths, args.markdown)
-    extra = extra_rows(args)
+    extra = extra_rows(args) if "lstm" in args.cells else {}  # both extra rows are LSTM rows
     load = {"before": load_before, "after": os.getloadavg()}
     print(
         f"\nload average (1, 5, 15 min) before: {_loads(load['before'])}; after: "

@@ -27,7 +27,7 @@ def sweep(threads: int, reps: int, batches=BATCHES) -> list[dict]:
     )
     results = []
     for b in batches:
-        result = run_case(make_case((f"seq-{b}x{T}x{I}x{H}", "seq", b, T, I, H), 0), args)
+        result = run_case(make_case((f"seq-{b}x{T}x{I}x{H}", "lstm", "seq", b, T, I, H), 0), args)
         results.append(result)
         medians = ", ".join(f"{lib} {result['median_us'][lib]:,.0f} µs" for lib in LIBRARIES)
         print(f"B={b}: {medians}", flush=True)
