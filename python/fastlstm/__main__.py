@@ -1,4 +1,7 @@
-"""`python -m fastlstm`: version, SIMD level, threads, and a quick self-check against the oracle."""
+"""`python -m fastlstm`: version, SIMD level, threads, and a quick self-check against the oracle.
+
+`python -m fastlstm demo [options]` runs the CO2 forecasting demo (:mod:`fastlstm.demo`).
+"""
 
 from __future__ import annotations
 
@@ -84,4 +87,10 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["demo"]:
+        # Imported only here: the demo's imports are not needed for the report and self-check.
+        from fastlstm.demo import main as demo_main
+
+        demo_main(sys.argv[2:])
+        sys.exit(0)
     sys.exit(main())

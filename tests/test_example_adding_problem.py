@@ -1,0 +1,32 @@
+"""The adding-problem example's data generator: shapes, exactly two markers, target = sum."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "adding_problem.py"
+
+
+def load_example():
+    # examples/ is not a package: load the script by path, as a user would run it.
+    spec = importlib.util.spec_from_file_location("example_adding_problem", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_adding_problem_data():
+    example = load_example()
+    x, y = example.adding_data(64, 20, np.random.default_rng(3))
+    assert x.shape == (64, 20, 2)
+    assert y.shape == (64, 1)
+    assert x.dtype == y.dtype == np.float32
+    markers = x[:, :, 1]
+    assert set(np.unique(markers)) <= {0.0, 1.0}
+    assert np.all(markers.sum(axis=1) == 2)
+    assert np.all(markers[:, :10].sum(axis=1) == 1)  # one marker in each half
+    np.testing.assert_allclose(y[:, 0], (x[:, :, 0] * markers).sum(axis=1), rtol=1e-6)
+    assert np.all((x[:, :, 0] >= 0) & (x[:, :, 0] < 1))
