@@ -65,7 +65,12 @@ Weights<T> weights(const Array<T>& kernel, const Array<T>& recurrent, const Arra
   return {kernel.data(), recurrent.data(), bias.data(), rb};
 }
 
-const py::object none = py::none();
+// An array, or None where the cell has no such buffer. (No global py::object for None: it would
+// be released after the interpreter has gone.)
+template <typename A>
+py::object or_none(bool present, const A& a) {
+  return present ? py::object(a) : py::object(py::none());
+}
 
 // Returns (y, h, c, saved): c is None for cells without a cell state, saved None unless training.
 template <typename Cell, typename T>
@@ -103,14 +108,14 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
     py::gil_scoped_release nogil;
     fastlstm::forward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias), buf);
   }
-  const py::object c_out = kCell ? py::object(c) : none;
-  if (!training) return py::make_tuple(y, h, c_out, none);
+  const py::object c_out = or_none(kCell, c);
+  if (!training) return py::make_tuple(y, h, c_out, py::none());
   // What backward needs besides x and the weights: the states it started from, y, the saved
   // gates, every c_t, the mask.
   return py::make_tuple(
       y, h, c_out,
-      py::make_tuple(x, kernel, recurrent, bias, h0, kCell ? py::object(c0) : none, y, gates,
-                     kCell ? py::object(c_all) : none, mask ? py::object(*mask) : none,
+      py::make_tuple(x, kernel, recurrent, bias, h0, or_none(kCell, c0), y, gates,
+                     or_none(kCell, c_all), mask ? py::object(*mask) : py::object(py::none()),
                      mask && zero_masked));
 }
 
@@ -191,7 +196,7 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
     py::gil_scoped_release nogil;
     fastlstm::backward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias), buf);
   }
-  return py::make_tuple(dx, dkernel, drecurrent, dbias, dh0, kCell ? py::object(dc0) : none);
+  return py::make_tuple(dx, dkernel, drecurrent, dbias, dh0, or_none(kCell, dc0));
 }
 
 }  // namespace

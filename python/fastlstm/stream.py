@@ -93,7 +93,30 @@ class LSTMStream:
         )
 
 
-class GRUStream(LSTMStream):
+class _HStream(LSTMStream):
+    """A stream whose state is h alone, (B, H): the GRU's and the plain RNN's."""
+
+    @property
+    def state(self) -> np.ndarray:
+        """A copy of the carried state h, (B, H)."""
+        return self._impl.state()[0]
+
+    @state.setter
+    def state(self, value) -> None:
+        self.reset(value)
+
+    def reset(self, state=None) -> None:
+        """Start again from ``state`` = h, or from zeros when it is None."""
+        self._set(state, "state")
+
+    def _set(self, state, name: str) -> None:
+        self._impl.set_state(_single(state, name), None, name)
+
+    def _h0(self, initial_state):
+        return _single(initial_state, "initial_state")
+
+
+class GRUStream(_HStream):
     """A GRU that advances one timestep per :meth:`step` (see :class:`LSTMStream`).
 
     Args:
@@ -117,27 +140,8 @@ class GRUStream(LSTMStream):
         self._cell = _gru_cell(reset_after)
         super().__init__(kernel, recurrent_kernel, bias, initial_state, batch_size=batch_size)
 
-    @property
-    def state(self) -> np.ndarray:
-        """A copy of the carried state h, (B, H)."""
-        return self._impl.state()[0]
 
-    @state.setter
-    def state(self, value) -> None:
-        self.reset(value)
-
-    def reset(self, state=None) -> None:
-        """Start again from ``state`` = h, or from zeros when it is None."""
-        self._set(state, "state")
-
-    def _set(self, state, name: str) -> None:
-        self._impl.set_state(_single(state, name), None, name)
-
-    def _h0(self, initial_state):
-        return _single(initial_state, "initial_state")
-
-
-class SimpleRNNStream(GRUStream):
+class SimpleRNNStream(_HStream):
     """A plain RNN that advances one timestep per :meth:`step` (see :class:`GRUStream`);
     ``activation`` is "tanh" or "relu"."""
 
@@ -152,6 +156,4 @@ class SimpleRNNStream(GRUStream):
         batch_size: int | None = None,
     ) -> None:
         self._cell = "rnn_" + _choice(activation, "activation", _ACTIVATIONS)
-        LSTMStream.__init__(
-            self, kernel, recurrent_kernel, bias, initial_state, batch_size=batch_size
-        )
+        super().__init__(kernel, recurrent_kernel, bias, initial_state, batch_size=batch_size)

@@ -81,12 +81,6 @@ inline bool valid(const std::uint8_t* mask, const SeqShape& s, Index b, Index t)
   return mask == nullptr || mask[b * s.T + t] != 0;
 }
 
-// p + k, or nullptr for a buffer the cell does not have.
-template <typename T>
-T* offset(T* p, Index k) {
-  return p ? p + k : p;
-}
-
 // An empty (n, 0) window, for the cell state of cells without one.
 template <typename T>
 auto no_state(Index n) {
