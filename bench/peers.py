@@ -193,8 +193,9 @@ def setup_torch(case, threads: int) -> Runner:
     return Runner(lambda: module(x), output)
 
 
-def _torch_train(module, x, dy) -> Runner:
-    """torch training step: forward, then backward of sum(y * dy), i.e. ``y.backward(dy)``."""
+def torch_train_call(module, x, dy):
+    """A torch training step of a one-layer module: forward, then backward of sum(y * dy), i.e.
+    ``y.backward(dy)``. Returns the timed call and the first call's y."""
     x.requires_grad_(True)  # fastlstm computes dx too
     params = [module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, module.bias_hh_l0]
 
@@ -205,7 +206,12 @@ def _torch_train(module, x, dy) -> Runner:
         y.backward(dy)
         return y
 
-    y = call()
+    return call, call()
+
+
+def _torch_train(module, x, dy) -> Runner:
+    """torch training step (torch_train_call), gradients in fastlstm's layout."""
+    call, y = torch_train_call(module, x, dy)
     output = {
         "y": y.detach().numpy(),
         "dx": x.grad.numpy(),

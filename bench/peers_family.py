@@ -23,7 +23,7 @@ import numpy as np
 
 import fastlstm
 from fastlstm import convert, oracle, stacked
-from peers import LIBRARIES, Runner, make_weights, ort_session
+from peers import LIBRARIES, Runner, make_weights, ort_session, torch_train_call
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # gate blocks per cell: kernel (I, G·H)
 TORCH_CLASS = {"gru": "GRU", "rnn": "RNN"}
@@ -252,17 +252,8 @@ def setup_torch(case, threads: int) -> Runner:
 def _torch_train(cell: str, module, x, dy) -> Runner:
     """torch training step: forward, then ``y.backward(dy)``; gradients back in fastlstm's layout
     (GRU: convert.gru_from_torch, linear in its arguments; RNN: transposes, bias_ih's gradient)."""
-    x.requires_grad_(True)  # fastlstm computes dx too
+    call, y = torch_train_call(module, x, dy)
     params = [module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, module.bias_hh_l0]
-
-    def call():
-        for tensor in (x, *params):
-            tensor.grad = None
-        y, _ = module(x)
-        y.backward(dy)
-        return y
-
-    y = call()
     grads = [p.grad.numpy() for p in params]
     if cell == "gru":
         dkernel, drecurrent, dbias = convert.gru_from_torch(*grads)
