@@ -1,5 +1,8 @@
 """The training, evaluation and prediction loops of :class:`fastlstm.models.Sequential`.
 
+``fit(class_weight=...)`` becomes the loss's sample weights before the loop
+(:func:`class_sample_weight`); the metrics keep the caller's ``sample_weight``.
+
 One training step is: each layer's ``forward`` (keeping its cache and handing on its mask),
 the loss's value and gradient, each layer's ``backward`` in reverse, one optimizer step on the
 trainable weights, the metrics' updates. Batches are views into arrays permuted once per epoch,
@@ -79,6 +82,95 @@ def _rows(a, sl):
     return None if a is None else a[sl]
 
 
+def _check_class_weight(class_weight) -> dict[int, float]:
+    """A {class index: weight} dict: keys ints >= 0, weights finite numbers >= 0."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(
+            f"class_weight: expected a dict {{class index: weight}}, got "
+            f"{type(class_weight).__name__}"
+        )
+    checked = {}
+    for key, weight in class_weight.items():
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or key < 0:
+            raise TypeError(
+                f"class_weight: expected class indices (ints >= 0) as keys, got {key!r}"
+            )
+        if isinstance(weight, bool) or not isinstance(
+            weight, (int, float, np.integer, np.floating)
+        ):
+            raise TypeError(
+                f"class_weight: expected numbers as weights, got {weight!r} for class {key}"
+            )
+        if not np.isfinite(weight) or weight < 0:
+            raise ValueError(
+                f"class_weight: expected finite weights >= 0, got {weight!r} for class {key}"
+            )
+        checked[int(key)] = float(weight)
+    return checked
+
+
+def _classes(y: np.ndarray, out_shape: tuple) -> np.ndarray:
+    """The class of each target in y, read as Keras reads it: one-hot rows (the last axis as
+    long as the model's output's, > 1) give their argmax, a trailing axis of size 1 is dropped
+    (binary 0/1 labels), anything else is a class index already (sparse labels). Shape: y's
+    without the class axis: (N,), or (N, T) for a label per step."""
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError("class_weight: expected class labels in y, got NaN or inf")
+    rank, width = len(out_shape), out_shape[-1]
+    if y.ndim == rank and y.shape[-1] == width and width != 1:
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(
+                f"class_weight: expected one-hot or probability rows (values in [0, 1]) in y of "
+                f"shape {y.shape}, got values in [{y.min()}, {y.max()}]; class_weight is for "
+                "classification targets"
+            )
+        return y.argmax(axis=-1)
+    if y.ndim == rank and y.shape[-1] == 1:
+        y = y[..., 0]
+    elif y.ndim != rank - 1:
+        raise ValueError(
+            f"class_weight: expected y of shape (N, ..., {width}) (one-hot rows) or (N, ...) or "
+            f"(N, ..., 1) (class indices) to match the model's output {out_shape}, got {y.shape}"
+        )
+    wrong = y < 0
+    if y.dtype.kind == "f":  # checked before the cast, which would wrap huge values
+        wrong |= (y != np.floor(y)) | (y >= 2.0**62)
+    if wrong.any():
+        raise ValueError(
+            f"class_weight: expected class labels in y (whole numbers >= 0), got "
+            f"{y[wrong].ravel()[0]}; class_weight is for classification targets"
+        )
+    return y.astype(np.int64)
+
+
+def class_sample_weight(class_weight, y, sample_weight, out_shape):
+    """Keras's class weighting as sample weights: each target's class weight (1 for a class the
+    dict does not name, as Keras 3), times ``sample_weight`` when given (multiplicative, as
+    Keras 2; Keras 3 refuses the two together). (N,) for one target per sample, (N, T) for one
+    per step (which Keras refuses)."""
+    weights = _check_class_weight(class_weight)
+    if not isinstance(out_shape, tuple):
+        raise TypeError(f"class_weight: expected a model with one output, got {out_shape}")
+    labels = _classes(np.asarray(y), out_shape)
+    present, where = np.unique(labels, return_inverse=True)  # the few distinct classes
+    table = np.array([weights.get(int(c), 1.0) for c in present], dtype=np.float64)
+    cw = table[where.reshape(-1)].reshape(labels.shape)
+    if sample_weight is None:
+        return cw
+    sw = np.asarray(sample_weight, dtype=np.float64)
+    if sw.ndim == cw.ndim + 1 and sw.shape[-1] == 1:
+        sw = sw[..., 0]
+    a, b = sw.reshape(sw.shape + (1,) * (cw.ndim - sw.ndim)), cw
+    b = b.reshape(b.shape + (1,) * (sw.ndim - cw.ndim))
+    try:
+        return a * b
+    except ValueError:
+        raise ValueError(
+            f"sample_weight: expected shape {cw.shape[:1]} or {cw.shape} to combine with the "
+            f"class weights of y, got {np.shape(sample_weight)}"
+        ) from None
+
+
 class Trainer:
     """Mixin with the loops; the model supplies layers, loss, optimizer, metrics and build."""
 
@@ -113,9 +205,12 @@ class Trainer:
     def _regularization(self) -> float:
         return sum(layer.regularization_loss() for layer in self._regularised)
 
-    def _train_step(self, x, y, sample_weight) -> float:
+    def _train_step(self, x, y, sample_weight, loss_weight=None) -> float:
+        """One step. ``loss_weight`` (class weights, times sample_weight), when given, weights
+        the loss in place of ``sample_weight``; the metrics see ``sample_weight`` alone."""
         out, mask = self._forward(x, True)
-        loss, dout = self.loss.value_and_grad(y, out, sample_weight, mask)
+        weight = sample_weight if loss_weight is None else loss_weight
+        loss, dout = self.loss.value_and_grad(y, out, weight, mask)
         if self._regularised:
             loss += self._regularization()
         self._backward(dout)
@@ -211,6 +306,7 @@ class Trainer:
         validation_split: float = 0.0,
         validation_data=None,
         shuffle: bool = True,
+        class_weight=None,
         sample_weight=None,
         initial_epoch: int = 0,
         validation_batch_size=None,
@@ -221,6 +317,9 @@ class Trainer:
         ``validation_split`` holds out the last fraction of x and y (before any shuffling);
         ``validation_data`` is ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``.
         ``shuffle=True`` permutes the samples each epoch with the model's seeded generator.
+        ``class_weight`` ``{class index: weight}`` multiplies each training sample's weight in
+        the loss by the weight of its class (see :func:`class_sample_weight`). As in Keras, it
+        weights neither the metrics nor the validation data.
         """
         self._require_compiled("fit")
         verbose = _verbosity(verbose)
@@ -253,6 +352,11 @@ class Trainer:
             val = (x[split:], y[split:], _rows(sample_weight, slice(split, None)))
             x, y, sample_weight = x[:split], y[:split], _rows(sample_weight, slice(split))
         self._ensure_built(x)
+        loss_weight = None
+        if class_weight is not None:
+            loss_weight = class_sample_weight(
+                class_weight, y, sample_weight, self._output_shapes[-1]
+            )
         self._prepare_metrics(y, x)
         n = len(x)
         steps = math.ceil(n / batch_size)
@@ -278,14 +382,15 @@ class Trainer:
             if shuffle:
                 order = self._shuffler().permutation(n)
                 xs, ys, sws = x[order], y[order], _rows(sample_weight, order)
+                lws = _rows(loss_weight, order)
             else:
-                xs, ys, sws = x, y, sample_weight
+                xs, ys, sws, lws = x, y, sample_weight, loss_weight
             for step in range(steps):
                 sl = slice(step * batch_size, (step + 1) * batch_size)
                 if want_begin:
                     cbs.call("on_train_batch_begin", step, {})
                 xb = xs[sl]
-                loss = self._train_step(xb, ys[sl], _rows(sws, sl))
+                loss = self._train_step(xb, ys[sl], _rows(sws, sl), _rows(lws, sl))
                 tracker.update_state(loss, len(xb))
                 if want_end:
                     cbs.call("on_train_batch_end", step, self._logs(tracker))
@@ -385,15 +490,23 @@ class Trainer:
         """The outputs for one batch: the same as ``model(x)``."""
         return self(x)
 
-    def train_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
+    def train_on_batch(
+        self, x, y, sample_weight=None, class_weight=None, return_dict: bool = False
+    ):
         """One optimizer step on one batch; returns that batch's loss (and metrics), the
-        metrics being reset first (per-batch values, as Keras 2's ``reset_metrics=True``)."""
+        metrics being reset first (per-batch values, as Keras 2's ``reset_metrics=True``).
+        ``class_weight`` as in :meth:`fit`."""
         self._require_compiled("train_on_batch")
         x, y, sample_weight = _data(x, y, sample_weight)
         self._ensure_built(x)
+        loss_weight = None
+        if class_weight is not None:
+            loss_weight = class_sample_weight(
+                class_weight, y, sample_weight, self._output_shapes[-1]
+            )
         self._prepare_metrics(y, x)
         self._reset_metrics()
-        logs = {"loss": self._train_step(x, y, sample_weight)}
+        logs = {"loss": self._train_step(x, y, sample_weight, loss_weight)}
         logs.update({m.name: m.result() for m in self._metrics})
         if return_dict:
             return logs

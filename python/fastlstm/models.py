@@ -33,8 +33,10 @@ from .layers.wrappers import Bidirectional
 
 
 class Sequential(Trainer):
-    """A linear stack of layers. ``layers`` may start with ``Input(shape)`` to build the model
-    at once; otherwise it is built from the first data it sees (or :meth:`build`)."""
+    """A linear stack of layers. ``layers`` may start with ``Input(shape)``, or with a layer
+    given Keras 2's ``input_shape=`` (``batch_input_shape=``, ``input_dim=``, Embedding's
+    ``input_length=``), to build the model at once; otherwise it is built from the first data
+    it sees (or :meth:`build`)."""
 
     def __init__(self, layers=None, name: str | None = None, seed: int | None = None) -> None:
         if name is not None and not isinstance(name, str):
@@ -57,7 +59,14 @@ class Sequential(Trainer):
     # -- structure -------------------------------------------------------------------------
 
     def add(self, layer) -> None:
-        """Append a layer (or, first, an ``Input``)."""
+        """Append a layer (or, first, an ``Input``). A first layer that declares its input shape
+        (``LSTM(32, input_shape=(T, I))``) builds the model like an ``Input`` before it; on a
+        later layer, or after an ``Input``, the declaration is ignored, as Keras does."""
+        self._add(layer, build=True)
+
+    def _add(self, layer, build: bool) -> None:
+        """``add``; with ``build=False`` a first layer's declared shape is kept for later but
+        nothing is built (the loader sets the weights from the file first)."""
         if isinstance(layer, Input):
             if self.layers:
                 raise ValueError("layer: an Input can only be the first entry of a Sequential")
@@ -84,14 +93,28 @@ class Sequential(Trainer):
             while f"{base}_{k}" in names:
                 k += 1
             layer.name = f"{base}_{k}"
+        declared = None
+        if not self.layers and self._build_shape is None:
+            declared = getattr(layer, "batch_input_shape", None)  # Keras 2's input_shape=
         self.layers.append(layer)
-        if self._build_shape is not None:  # after an Input or a build: build as layers come
+        if declared is not None:
+            self._build_shape = declared
+        if build and self._build_shape is not None:  # after an Input or a build: as layers come
             try:
                 self.build(self._build_shape)
-            except Exception:
+            except Exception as exc:
                 self.layers.pop()  # a layer that does not fit is not added
                 layer.name = old_name
-                raise
+                if declared is None:
+                    raise
+                self._build_shape = None
+                if not isinstance(exc, (ValueError, TypeError)):
+                    raise
+                kind = TypeError if isinstance(exc, TypeError) else ValueError
+                raise kind(
+                    f"input_shape: the input shape {declared} that layer {old_name!r} declares "
+                    f"does not fit it: {exc}"
+                ) from None
 
     def pop(self) -> Layer:
         if not self.layers:
@@ -271,7 +294,14 @@ class Sequential(Trainer):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
         """The same model, unbuilt weights re-made from the layers' seeds (built if the config
-        has a build shape). Only fastlstm's own layer classes are made."""
+        has a build shape or its first layer declares an input shape). Only fastlstm's own
+        layer classes are made."""
+        return cls._from_config(config, build=True)
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any], build: bool) -> Sequential:
+        """``from_config``; with ``build=False`` no weights are made from the config's sizes
+        (the loader builds from the file's arrays instead)."""
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise TypeError(f"config: expected a dict with a 'layers' list, got {config!r}")
         unknown = set(config) - {"name", "seed", "layers", "build_input_shape"}
@@ -279,15 +309,12 @@ class Sequential(Trainer):
             raise ValueError(f"config: unexpected keys {sorted(unknown)}")
         model = cls(name=config.get("name"), seed=config.get("seed"))
         for spec in config["layers"]:
-            model.add(layers_module.deserialize(spec))
+            model._add(layers_module.deserialize(spec), build=build)
         shape = config.get("build_input_shape")
         if shape is not None:
-            if not isinstance(shape, list) or not all(
-                s is None or (isinstance(s, int) and not isinstance(s, bool) and s >= 0)
-                for s in shape
-            ):
-                raise ValueError(f"build_input_shape: expected a list of sizes, got {shape!r}")
-            model.build(tuple(shape))
+            shape = check_build_shape(shape)
+            if build:
+                model.build(shape)
         return model
 
     # -- saving ----------------------------------------------------------------------------
@@ -317,6 +344,15 @@ class Sequential(Trainer):
 
     def __repr__(self) -> str:
         return f"Sequential(name={self.name!r}, layers={[l.name for l in self.layers]})"
+
+
+def check_build_shape(shape) -> tuple:
+    """A config's ``build_input_shape``: a list of sizes (ints >= 0 or None), batch first."""
+    if not isinstance(shape, list) or not all(
+        s is None or (isinstance(s, int) and not isinstance(s, bool) and s >= 0) for s in shape
+    ):
+        raise ValueError(f"build_input_shape: expected a list of sizes, got {shape!r}")
+    return tuple(shape)
 
 
 def _has_regularizer(layer) -> bool:

@@ -291,8 +291,20 @@ def _take(arrays: dict, prefix: str) -> list[np.ndarray]:
     return out
 
 
+def _check_declared_shape(layer) -> None:
+    """The input shape a first layer declares (Keras 2's input_shape=) must fit its weights:
+    the loader built it from the arrays, so a disagreeing declaration is a damaged config."""
+    declared = None if layer is None else layer.batch_input_shape
+    fits = layer._input_shape_from_weights() if declared is not None and layer.weights else None
+    if fits and fits[-1] is not None and declared[-1] not in (None, fits[-1]):
+        _fail(
+            f"layer {layer.name!r}: its config declares inputs of shape {declared}, its weights "
+            f"take {fits[-1]} features"
+        )
+
+
 def _restore(header: dict, arrays: dict):
-    from .models import Sequential
+    from .models import Sequential, check_build_shape
 
     spec = header.get("model")
     if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
@@ -300,9 +312,10 @@ def _restore(header: dict, arrays: dict):
     config = spec.get("config")
     if not isinstance(config, dict):
         _fail("model: expected a config object")
-    # Build from the saved arrays, never from the config's sizes: a layer whose weights are
-    # missing or mis-shaped is an error before anything of the config's size is allocated.
-    model = Sequential.from_config({**config, "build_input_shape": None})
+    # Build from the saved arrays, never from the config's sizes (nor from an input shape a
+    # first layer declares): a layer whose weights are missing or mis-shaped is an error before
+    # anything of the config's size is allocated.
+    model = Sequential._from_config(config, build=False)
     shape = config.get("build_input_shape")
     for i, layer in enumerate(model.layers):
         weights = _take(arrays, f"weights/{i}")
@@ -316,9 +329,8 @@ def _restore(header: dict, arrays: dict):
         except (ValueError, TypeError) as exc:
             _fail(f"layer {layer.name!r}: {exc}")
     if shape is not None:
-        if not isinstance(shape, list):
-            _fail(f"build_input_shape: expected a list, got {shape!r}")
-        model.build(tuple(shape))
+        model.build(check_build_shape(shape))
+        _check_declared_shape(model.layers[0] if model.layers else None)
     training = header.get("training")
     if not isinstance(training, dict):
         _fail("training: expected an object")

@@ -29,6 +29,11 @@ The protocol (what :class:`fastlstm.models.Sequential` relies on):
     The penalty the layer's regularisers add to the training loss.
 ``get_config()`` / ``from_config(config)``
     Plain JSON data (no callables) and back; the layer comes back unbuilt, with the same seed.
+``batch_input_shape``
+    The input shape declared by Keras 2's keywords (``input_shape=(T, I)``, with ``batch_size``,
+    or ``batch_input_shape=(B, T, I)``, or ``input_dim=I``), batch first, or None. It builds
+    nothing by itself: as the first layer of a Sequential it builds the model at once, like an
+    ``Input``; elsewhere it is ignored, as Keras ignores it. It is in the config when set.
 ``get_weights()`` / ``set_weights(weights)``, ``count_params()``
     Copies of the weights in a fixed order; setting checks every shape and dtype and changes
     nothing unless all are valid.
@@ -86,6 +91,59 @@ def check_rate(value, name: str) -> float:
     return float(value)
 
 
+def check_shape(value, name: str, what: str = "without the batch") -> tuple:
+    """A shape as a tuple: a tuple or list whose entries are non-negative ints or None."""
+    expected = f"a tuple of sizes {what} (ints >= 0 or None)"
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name}: expected {expected}, got {value!r}")
+    for s in value:
+        if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer))):
+            raise TypeError(f"{name}: expected {expected}, got {value!r} (entry {s!r})")
+        if s is not None and s < 0:
+            raise ValueError(f"{name}: expected {expected}, got {value!r} (entry {s!r})")
+    return tuple(None if s is None else int(s) for s in value)
+
+
+def declared_input_shape(input_shape, batch_input_shape, batch_size, input_dim) -> tuple | None:
+    """The batch-first shape Keras 2's layer keywords declare, or None when none is given:
+    ``input_shape`` (one sample's shape) with an optional ``batch_size``, ``batch_input_shape``
+    (the batch size first, None for any), or ``input_dim`` (``input_shape=(input_dim,)``)."""
+    given = [
+        n
+        for n, v in (
+            ("input_shape", input_shape),
+            ("batch_input_shape", batch_input_shape),
+            ("input_dim", input_dim),
+        )
+        if v is not None
+    ]
+    if len(given) > 1:
+        values = {"input_shape": input_shape, "batch_input_shape": batch_input_shape}
+        got = ", ".join(f"{n}={values.get(n, input_dim)!r}" for n in given)
+        raise ValueError(f"{', '.join(given)}: expected at most one of them, got {got}")
+    if batch_size is not None:
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if input_shape is None and input_dim is None:
+            raise ValueError(
+                "batch_size: expected only with input_shape or input_dim (batch_input_shape "
+                f"holds its own batch size), got batch_size={batch_size} with "
+                f"{given[0] if given else 'neither'}"
+            )
+    if input_dim is not None:
+        return (batch_size, check_positive_int(input_dim, "input_dim"))
+    if input_shape is not None:
+        return (batch_size, *check_shape(input_shape, "input_shape"))
+    if batch_input_shape is not None:
+        shape = check_shape(batch_input_shape, "batch_input_shape", "with the batch first")
+        if not shape or shape[0] == 0:
+            raise ValueError(
+                "batch_input_shape: expected the batch size (None or a positive int) first, "
+                f"got {batch_input_shape!r}"
+            )
+        return shape
+    return None
+
+
 def input_gradient(result):
     """dx from what a layer's backward returned: an array, None, or a gradient tuple (x first)."""
     return result[0] if isinstance(result, tuple) else result
@@ -110,7 +168,9 @@ class Layer:
     Subclasses set ``weight_names`` (the order of ``get_weights``), implement
     ``_weight_shapes(first_shape)`` (every weight's shape, from the first weight's shape, or
     raise), ``build``, ``forward``, ``backward`` and ``compute_output_shape``, and extend
-    ``get_config``.
+    ``get_config``. They pass ``**kwargs`` on, so that every layer takes Keras 2's
+    ``input_shape``, ``batch_input_shape``, ``batch_size`` and ``input_dim`` keywords (see
+    ``batch_input_shape`` in the module docstring); any other unknown keyword is a TypeError.
     """
 
     weight_names: tuple[str, ...] = ()
@@ -123,7 +183,16 @@ class Layer:
         dtype: Any = "float32",
         seed: int | None = None,
         trainable: bool = True,
+        input_shape=None,
+        batch_input_shape=None,
+        batch_size: int | None = None,
+        input_dim: int | None = None,
+        **unknown: Any,
     ) -> None:
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}: unexpected keyword argument(s) {sorted(unknown)}"
+            )
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name: expected a str or None, got {name!r}")
         self.dtype = check_dtype(dtype)
@@ -135,6 +204,9 @@ class Layer:
         self.grads: list[np.ndarray] = []
         self._noise: np.random.Generator | None = None
         self.built_input_shape: tuple | None = None
+        self.batch_input_shape = declared_input_shape(
+            input_shape, batch_input_shape, batch_size, input_dim
+        )
 
     # -- randomness ------------------------------------------------------------------------
 
@@ -272,12 +344,19 @@ class Layer:
 
     # -- config ----------------------------------------------------------------------------
 
+    def _shape_config(self) -> dict[str, Any]:
+        """``{"batch_input_shape": [...]}`` when the layer declares one (Keras 2's key), else {}."""
+        if self.batch_input_shape is None:
+            return {}
+        return {"batch_input_shape": list(self.batch_input_shape)}
+
     def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "dtype": self.dtype.name,
             "seed": self.seed,
             "trainable": self.trainable,
+            **self._shape_config(),
         }
 
     @classmethod

@@ -1,6 +1,10 @@
 """Core layers with Keras's names, defaults and semantics: Dense, Dropout, Embedding, Masking,
 TimeDistributed, and Input (declares the input shape of a model). See :mod:`.base` for the
 protocol they implement. Shapes: B (batch), T (time), I (input features), U (units).
+
+Every layer also takes Keras 2's ``input_shape`` (with ``batch_size``), ``batch_input_shape`` and
+``input_dim`` keywords; as the first layer of a Sequential they declare its input like an
+``Input``. Embedding also takes Keras 2's ``input_length`` (``input_shape=(input_length,)``).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import numpy as np
 
 from .. import activations, initializers, regularizers
 from ..functional import _flag
-from .base import Layer, check_positive_int, check_rate, dropout_mask
+from .base import Layer, check_positive_int, check_rate, check_shape, dropout_mask
 
 
 def _uniform(shape, dtype, rng: np.random.Generator) -> np.ndarray:
@@ -42,12 +46,10 @@ class Input:
     Only meaningful as the first entry of a :class:`~fastlstm.models.Sequential`."""
 
     def __init__(self, shape, dtype: Any = None, name: str | None = None) -> None:
-        if not isinstance(shape, (tuple, list)) or not all(
-            s is None or (isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0)
-            for s in shape
-        ):
-            raise ValueError(f"shape: expected a tuple of sizes without the batch, got {shape!r}")
-        self.shape = tuple(None if s is None else int(s) for s in shape)
+        try:
+            self.shape = check_shape(shape, "shape")
+        except TypeError as exc:  # Input has always raised ValueError for every bad shape
+            raise ValueError(str(exc)) from None
         self.dtype = dtype
         self.name = name
 
@@ -78,8 +80,9 @@ class Dense(Layer):
         dtype: Any = "float32",
         name: str | None = None,
         trainable: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable)
+        super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
         self.units = check_positive_int(units, "units")
         self.activation = activations.get(activation)
         self.use_bias = _flag(use_bias, "use_bias")
@@ -195,8 +198,9 @@ class Dropout(Layer):
         dtype: Any = "float32",
         name: str | None = None,
         trainable: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable)
+        super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
         self.rate = check_rate(rate, "rate")
         if noise_shape is not None:
             if not isinstance(noise_shape, (tuple, list)):
@@ -240,6 +244,8 @@ class Dropout(Layer):
 class Embedding(Layer):
     """Integer indices (B, T) in [0, input_dim) -> vectors (B, T, output_dim), a lookup in
     ``embeddings`` (input_dim, output_dim), initialised U(-0.05, 0.05) as Keras.
+    ``input_length=T`` (Keras 2) declares the input shape (T,), like ``input_shape=(T,)``; the
+    config keeps it as ``batch_input_shape``.
 
     ``mask_zero=True`` treats index 0 as padding: the layer hands on the (B, T) mask ``x != 0``
     (so index 0 must not be a real token, and input_dim counts it). Float inputs holding whole
@@ -257,12 +263,23 @@ class Embedding(Layer):
         embeddings_regularizer: Any = None,
         mask_zero: bool = False,
         *,
+        input_length: int | None = None,
         seed: int | None = None,
         dtype: Any = "float32",
         name: str | None = None,
         trainable: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable)
+        if input_length is not None:  # Keras 2: the length of the input sequences
+            length = check_positive_int(input_length, "input_length")
+            clash = [k for k in ("input_shape", "batch_input_shape") if kwargs.get(k) is not None]
+            if clash:
+                raise ValueError(
+                    f"input_length, {clash[0]}: expected at most one of them, got "
+                    f"input_length={input_length!r} and {clash[0]}={kwargs[clash[0]]!r}"
+                )
+            kwargs["input_shape"] = (length,)
+        super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
         self.input_dim = check_positive_int(input_dim, "input_dim")
         self.output_dim = check_positive_int(output_dim, "output_dim")
         self.embeddings_initializer = embeddings_initializer
@@ -369,8 +386,9 @@ class Masking(Layer):
         dtype: Any = "float32",
         name: str | None = None,
         trainable: bool = True,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable)
+        super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable, **kwargs)
         if isinstance(mask_value, bool) or not isinstance(
             mask_value, (int, float, np.integer, np.floating)
         ):
@@ -412,11 +430,13 @@ class TimeDistributed(Layer):
 
     default_name = "time_distributed"
 
-    def __init__(self, layer: Layer, *, name: str | None = None) -> None:
+    def __init__(self, layer: Layer, *, name: str | None = None, **kwargs: Any) -> None:
         if not isinstance(layer, Layer):
             raise TypeError(f"layer: expected a fastlstm layer, got {type(layer).__name__}")
         self.layer = layer  # first: the properties below read through to it
-        super().__init__(name=name, dtype=layer.dtype, seed=layer.seed, trainable=layer.trainable)
+        super().__init__(
+            name=name, dtype=layer.dtype, seed=layer.seed, trainable=layer.trainable, **kwargs
+        )
         self.weight_names = layer.weight_names
 
     # the wrapped layer owns the weights; these read through to it
@@ -496,6 +516,7 @@ class TimeDistributed(Layer):
         return {
             "name": self.name,
             "layer": {"class_name": type(self.layer).__name__, "config": self.layer.get_config()},
+            **self._shape_config(),
         }
 
     @classmethod

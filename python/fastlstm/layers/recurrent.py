@@ -79,6 +79,8 @@ class Recurrent(Layer):
             ``fastlstm.regularizers.L2(0.01)``; their penalty is added to a model's loss.
         seed: an int for reproducible weights and dropout masks.
         dtype: "float32" (default) or "float64"; the weights' dtype and the compute dtype.
+        input_shape, batch_input_shape, batch_size: Keras 2's way to declare (T, I) in the first
+            layer of a Sequential (see :mod:`.base`).
     """
 
     gates = 1
@@ -105,9 +107,10 @@ class Recurrent(Layer):
         dtype: str = "float32",
         name: str | None = None,
         trainable: bool = True,
+        **kwargs: Any,
     ) -> None:
         units = check_positive_int(units, "units")
-        super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable)
+        super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
         self.units = units
         self.return_sequences = _flag(return_sequences, "return_sequences")
         self.return_state = _flag(return_state, "return_state")

@@ -22,7 +22,8 @@ class Bidirectional(Layer):
     (default; (..., 2H)), "sum", "mul", "ave" ((..., H)), or None for the list
     ``[forward_output, backward_output]``. With ``return_state``, a call returns
     ``[output, *forward_states, *backward_states]``. Weights: the forward layer's, then the
-    backward layer's.
+    backward layer's. ``input_shape=(T, I)`` (Keras 2, on the wrapper) declares a Sequential's
+    input, as for any layer.
     """
 
     default_name = "bidirectional"
@@ -34,6 +35,7 @@ class Bidirectional(Layer):
         *,
         backward_layer: Recurrent | None = None,
         name: str | None = None,
+        **kwargs: Any,
     ) -> None:
         if not isinstance(layer, Recurrent):
             raise TypeError(f"layer: expected a recurrent layer, got {type(layer).__name__}")
@@ -58,9 +60,26 @@ class Bidirectional(Layer):
                     f"got {getattr(backward_layer, attr)!r}"
                 )
         self.forward_layer, self.backward_layer = layer, backward_layer
-        super().__init__(name=name, dtype=layer.dtype, seed=layer.seed, trainable=layer.trainable)
+        super().__init__(
+            name=name, dtype=layer.dtype, seed=layer.seed, trainable=layer.trainable, **kwargs
+        )
         self.merge_mode = merge_mode
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
+
+    @property
+    def seed(self) -> int | None:
+        """The forward layer's seed. Setting it (as a seeded Sequential does for a layer
+        without one) seeds the forward layer, and the backward one with seed + 1 unless it has
+        its own, so that both directions' weights are reproducible."""
+        return self.forward_layer.seed
+
+    @seed.setter
+    def seed(self, value: int | None) -> None:
+        if value is None:
+            return
+        self.forward_layer.seed = value
+        if self.backward_layer.seed is None:
+            self.backward_layer.seed = value + 1
 
     @property
     def _halves(self) -> tuple[Recurrent, Recurrent]:
@@ -241,6 +260,7 @@ class Bidirectional(Layer):
             "merge_mode": self.merge_mode,
             "layer": serialize(self.forward_layer),
             "backward_layer": serialize(self.backward_layer),
+            **self._shape_config(),
         }
 
     @classmethod
