@@ -10,8 +10,9 @@ import numpy as np
 from conftest import import_peer
 
 
-def recurrent_session(op, W, R, B, *, sequence_lens=False, **attributes):
-    """A session for one ``op`` node ("LSTM", "GRU" or "RNN") holding W, R, B (one direction).
+def recurrent_session(op, W, R, B, *, sequence_lens=False, P=None, **attributes):
+    """A session for one ``op`` node ("LSTM", "GRU" or "RNN") holding W, R, B (one direction),
+    and for an LSTM the peepholes P when given.
 
     Its inputs are X (T, B, I), initial_h (1, B, H), initial_c (1, B, H) for an LSTM, and with
     ``sequence_lens`` an int32 (B,) sequence_lens; its outputs Y (T, 1, B, H), Y_h (1, B, H) and,
@@ -23,12 +24,14 @@ def recurrent_session(op, W, R, B, *, sequence_lens=False, **attributes):
 
     lstm = op == "LSTM"
     hidden = np.shape(R)[-1]
-    # Optional inputs are positional: X, W, R, B, sequence_lens, initial_h[, initial_c].
+    # Optional inputs are positional: X, W, R, B, sequence_lens, initial_h[, initial_c[, P]].
     inputs = ["X", "W", "R", "B", "sequence_lens" if sequence_lens else "", "initial_h"]
     outputs = ["Y", "Y_h"]
     if lstm:
         inputs.append("initial_c")
         outputs.append("Y_c")
+    if P is not None:
+        inputs.append("P")
     node = helper.make_node(op, inputs, outputs, hidden_size=hidden, **attributes)
     graph_inputs = [
         helper.make_tensor_value_info(n, TensorProto.FLOAT, [None] * 3)
@@ -49,7 +52,8 @@ def recurrent_session(op, W, R, B, *, sequence_lens=False, **attributes):
         ],
         initializer=[
             numpy_helper.from_array(np.asarray(a, dtype=np.float32), name)
-            for a, name in ((W, "W"), (R, "R"), (B, "B"))
+            for a, name in ((W, "W"), (R, "R"), (B, "B"), (P, "P"))
+            if a is not None
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])

@@ -4,11 +4,13 @@
 
 #include <pybind11/numpy.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -200,6 +202,46 @@ SeqShape check_weights(const Array<T>& kernel, const Array<T>& recurrent, const 
     expect_shape(bias, "bias", {GH}, ("(" + cols + ",) to match recurrent_kernel").c_str());
   }
   return s;
+}
+
+// The LSTM's options as Python passes them: peepholes, a (3H,) array (blocks i, f, o) or None;
+// clip, a positive number or None. Other cells take neither.
+template <typename T>
+struct LstmOptions {
+  std::optional<Array<T>> peephole;
+  T clip = 0;  // 0: none
+  const T* peephole_data() const { return peephole ? peephole->data() : nullptr; }
+};
+
+template <typename Cell, typename T>
+LstmOptions<T> check_options(const py::handle& peephole, const py::handle& clip, py::ssize_t H) {
+  LstmOptions<T> o;
+  if (!Cell::kHasCell && !peephole.is_none()) {
+    throw std::invalid_argument("peephole: only the LSTM has peepholes, expected None");
+  }
+  if (!Cell::kHasCell && !clip.is_none()) {
+    throw std::invalid_argument("clip: only the LSTM has a cell clip, expected None");
+  }
+  if (!peephole.is_none()) {
+    o.peephole = as_array<T>(peephole, "peephole");
+    expect_shape(*o.peephole, "peephole", {3 * H},
+                 "(3*hidden,) (blocks i, f, o) to match recurrent_kernel");
+  }
+  if (clip.is_none()) return o;
+  double v = 0;
+  // Python and NumPy real scalars; not bools, which are ints in Python.
+  const py::object np_real = py::module_::import("numpy").attr("floating");
+  const py::object np_int = py::module_::import("numpy").attr("integer");
+  const bool number = !py::isinstance<py::bool_>(clip) &&
+                      (py::isinstance<py::float_>(clip) || py::isinstance<py::int_>(clip) ||
+                       py::isinstance(clip, np_real) || py::isinstance(clip, np_int));
+  if (number) v = py::float_(py::reinterpret_borrow<py::object>(clip)).cast<double>();
+  if (!number || !(v > 0) || !std::isfinite(v)) {
+    throw std::invalid_argument("clip: expected a positive finite number or None, got " +
+                                std::string(py::str(py::repr(clip))));
+  }
+  o.clip = static_cast<T>(v);
+  return o;
 }
 
 }  // namespace fastlstm::bindings

@@ -59,10 +59,20 @@ std::optional<Mask> mask_or_none(const py::handle& obj, const SeqShape& s) {
   return mask;
 }
 
+// The optional (B, H) recurrent dropout mask, or None.
+template <typename T>
+std::optional<Array<T>> recurrent_mask_or_none(const py::handle& obj, const SeqShape& s) {
+  if (obj.is_none()) return std::nullopt;
+  Array<T> a = as_array<T>(obj, "recurrent_dropout_mask");
+  expect_shape(a, "recurrent_dropout_mask", {s.B, s.H}, "(batch, hidden)");
+  return a;
+}
+
 template <typename Cell, typename T>
-Weights<T> weights(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias) {
+Weights<T> weights(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias,
+                   const LstmOptions<T>& options) {
   const T* rb = Cell::kRecurrentBias ? bias.data() + bias.shape(1) : nullptr;
-  return {kernel.data(), recurrent.data(), bias.data(), rb};
+  return {kernel.data(), recurrent.data(), bias.data(), rb, options.peephole_data(), options.clip};
 }
 
 // An array, or None where the cell has no such buffer. (No global py::object for None: it would
@@ -72,12 +82,20 @@ py::object or_none(bool present, const A& a) {
   return present ? py::object(a) : py::object(py::none());
 }
 
+// The optional arguments of a forward call.
+struct Extras {
+  py::handle mask;            // (B, T) or None
+  bool zero_masked;           // lengths: masked outputs are zero
+  py::handle recurrent_mask;  // (B, H) or None
+  py::handle peephole, clip;  // LSTM options, or None
+};
+
 // Returns (y, h, c, saved): c is None for cells without a cell state, saved None unless training.
 template <typename Cell, typename T>
 py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
                   const py::handle& recurrent_obj, const py::handle& bias_obj,
-                  const py::handle& h0_obj, const py::handle& c0_obj, const py::handle& mask_obj,
-                  bool zero_masked, bool time_major, bool training) {
+                  const py::handle& h0_obj, const py::handle& c0_obj, const Extras& extras,
+                  bool time_major, bool training) {
   constexpr bool kCell = Cell::kHasCell;
   const auto x = as_array<T>(x_obj, "x");
   const auto kernel = as_array<T>(kernel_obj, "kernel");
@@ -86,7 +104,10 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
   const SeqShape s = check_sizes<Cell>(x, kernel, recurrent, bias, time_major);
   const auto h0 = state_or_zeros<T>(h0_obj, kCell ? "initial_state[0]" : "initial_state", s);
   const auto c0 = kCell ? state_or_zeros<T>(c0_obj, "initial_state[1]", s) : Array<T>();
-  const auto mask = mask_or_none(mask_obj, s);
+  const auto mask = mask_or_none(extras.mask, s);
+  const bool zero_masked = extras.zero_masked;
+  const auto rmask = recurrent_mask_or_none<T>(extras.recurrent_mask, s);
+  const auto options = check_options<Cell, T>(extras.peephole, extras.clip, s.H);
 
   auto y = aligned_empty<T>(seq_shape(s, s.H));
   auto h = aligned_empty<T>({s.B, s.H});
@@ -103,30 +124,36 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
                               training ? gates.mutable_data() : nullptr,
                               training && kCell ? c_all.mutable_data() : nullptr,
                               mask ? mask->data() : nullptr,
-                              mask && zero_masked};
+                              mask && zero_masked,
+                              rmask ? rmask->data() : nullptr};
   {
     py::gil_scoped_release nogil;
-    fastlstm::forward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias), buf);
+    fastlstm::forward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias, options), buf);
   }
   const py::object c_out = or_none(kCell, c);
   if (!training) return py::make_tuple(y, h, c_out, py::none());
   // What backward needs besides x and the weights: the states it started from, y, the saved
-  // gates, every c_t, the mask.
+  // gates, every c_t, the masks, the options.
   return py::make_tuple(
       y, h, c_out,
-      py::make_tuple(x, kernel, recurrent, bias, h0, or_none(kCell, c0), y, gates,
-                     or_none(kCell, c_all), mask ? py::object(*mask) : py::object(py::none()),
-                     mask && zero_masked));
+      py::make_tuple(
+          x, kernel, recurrent, bias, h0, or_none(kCell, c0), y, gates, or_none(kCell, c_all),
+          mask ? py::object(*mask) : py::object(py::none()), mask && zero_masked,
+          rmask ? py::object(*rmask) : py::object(py::none()),
+          options.peephole ? py::object(*options.peephole) : py::object(py::none()),
+          options.clip > 0 ? py::object(py::float_(options.clip)) : py::object(py::none())));
 }
 
 template <typename Cell, typename T>
 py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::handle& dh_obj,
                    const py::handle& dc_obj, bool time_major) {
   constexpr bool kCell = Cell::kHasCell;
-  if (saved.size() != 11) throw std::invalid_argument("cache: not a cache from a forward call");
+  if (saved.size() != 14) throw std::invalid_argument("cache: not a cache from a forward call");
   SeqShape s;
   Array<T> x, kernel, recurrent, bias, h0, c0, y, gates, c_all;
   std::optional<Mask> mask;
+  std::optional<Array<T>> rmask;
+  LstmOptions<T> options;
   try {  // a cache that forward made always passes; anything else is named as the cache
     x = as_array<T>(saved[0], "x");
     kernel = as_array<T>(saved[1], "kernel");
@@ -146,6 +173,8 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
       expect_shape(c_all, "c", seq_shape(s, s.H), "matching x");
     }
     mask = mask_or_none(saved[9], s);
+    rmask = recurrent_mask_or_none<T>(saved[11], s);
+    options = check_options<Cell, T>(saved[12], saved[13], s.H);
   } catch (const std::exception& e) {
     throw std::invalid_argument(std::string("cache: not a cache made by a forward call (") +
                                 e.what() + ")");
@@ -174,6 +203,7 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
   auto dbias = zeros<T>(Cell::kRecurrentBias ? Shape{2, GH} : Shape{GH});
   auto dh0 = aligned_empty<T>({s.B, s.H});
   auto dc0 = aligned_empty<T>(kCell ? Shape{s.B, s.H} : Shape{0});
+  auto dpeephole = zeros<T>(options.peephole ? Shape{3 * s.H} : Shape{0});
   const BackwardBuffers<T> buf{x.data(),
                                h0.data(),
                                kCell ? c0.data() : nullptr,
@@ -191,12 +221,15 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
                                dh0.mutable_data(),
                                kCell ? dc0.mutable_data() : nullptr,
                                mask ? mask->data() : nullptr,
-                               mask && saved[10].cast<bool>()};
+                               mask && saved[10].cast<bool>(),
+                               rmask ? rmask->data() : nullptr,
+                               options.peephole ? dpeephole.mutable_data() : nullptr};
   {
     py::gil_scoped_release nogil;
-    fastlstm::backward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias), buf);
+    fastlstm::backward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias, options), buf);
   }
-  return py::make_tuple(dx, dkernel, drecurrent, dbias, dh0, or_none(kCell, dc0));
+  return py::make_tuple(dx, dkernel, drecurrent, dbias, dh0, or_none(kCell, dc0),
+                        or_none(bool(options.peephole), dpeephole));
 }
 
 }  // namespace
@@ -213,19 +246,21 @@ void register_rnn(py::module_& m) {
       [](const std::string& cell, const py::handle& x, const py::handle& kernel,
          const py::handle& recurrent, const py::handle& bias, const py::handle& h0,
          const py::handle& c0, const py::handle& mask, bool zero_masked, bool time_major,
-         bool training) {
+         bool training, const py::handle& recurrent_mask, const py::handle& peephole,
+         const py::handle& clip) {
+        const Extras extras{mask, zero_masked, recurrent_mask, peephole, clip};
         return with_cell(cell, [&](auto tag) {
           using Cell = decltype(tag);
-          return wants_double(kernel)
-                     ? forward<Cell, double>(x, kernel, recurrent, bias, h0, c0, mask, zero_masked,
-                                             time_major, training)
-                     : forward<Cell, float>(x, kernel, recurrent, bias, h0, c0, mask, zero_masked,
-                                            time_major, training);
+          return wants_double(kernel) ? forward<Cell, double>(x, kernel, recurrent, bias, h0, c0,
+                                                              extras, time_major, training)
+                                      : forward<Cell, float>(x, kernel, recurrent, bias, h0, c0,
+                                                             extras, time_major, training);
         });
       },
       py::arg("cell"), py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"),
       py::arg("bias"), py::arg("h0"), py::arg("c0"), py::arg("mask"), py::arg("zero_masked"),
-      py::arg("time_major"), py::arg("training"),
+      py::arg("time_major"), py::arg("training"), py::arg("recurrent_dropout_mask") = py::none(),
+      py::arg("peephole") = py::none(), py::arg("clip") = py::none(),
       "A cell over a sequence. Returns (y, h, c, saved); c is None for cells without a cell "
       "state, saved is None unless training.");
   m.def(
@@ -241,8 +276,8 @@ void register_rnn(py::module_& m) {
       },
       py::arg("cell"), py::arg("saved"), py::arg("dy"), py::arg("dh"), py::arg("dc"),
       py::arg("time_major"),
-      "Backward through rnn_forward. Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0); "
-      "dc0 is None for cells without a cell state.");
+      "Backward through rnn_forward. Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0, "
+      "dpeephole); dc0 is None for cells without a cell state, dpeephole without peepholes.");
 }
 
 }  // namespace fastlstm::bindings

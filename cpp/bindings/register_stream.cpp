@@ -24,10 +24,11 @@ class StreamBinding {
 
  public:
   StreamBinding(const py::handle& kernel_obj, const py::handle& recurrent_obj,
-                const py::handle& bias_obj, py::ssize_t batch)
+                const py::handle& bias_obj, py::ssize_t batch, const py::handle& peephole,
+                const py::handle& clip)
       : StreamBinding(as_array<T>(kernel_obj, "kernel"),
                       as_array<T>(recurrent_obj, "recurrent_kernel"), as_array<T>(bias_obj, "bias"),
-                      batch) {}
+                      batch, peephole, clip) {}
 
   py::ssize_t batch() const { return core_.batch(); }
   py::ssize_t input_size() const { return core_.input_size(); }
@@ -89,19 +90,23 @@ class StreamBinding {
   }
 
   StreamBinding(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias,
-                py::ssize_t batch)
-      : core_(make_core(kernel, recurrent, bias, batch)) {}
+                py::ssize_t batch, const py::handle& peephole, const py::handle& clip)
+      : core_(make_core(kernel, recurrent, bias, batch, peephole, clip)) {}
 
   static Stream<Cell, T> make_core(const Array<T>& kernel, const Array<T>& recurrent,
-                                   const Array<T>& bias, py::ssize_t batch) {
+                                   const Array<T>& bias, py::ssize_t batch,
+                                   const py::handle& peephole, const py::handle& clip) {
     if (batch < 1) {
       throw std::invalid_argument("batch_size: expected a positive integer, got " +
                                   std::to_string(batch));
     }
     const SeqShape s = check_weights<Cell>(kernel, recurrent, bias);
     const T* rb = Cell::kRecurrentBias ? bias.data() + bias.shape(1) : nullptr;
+    const auto options = check_options<Cell, T>(peephole, clip, s.H);
     try {
-      return Stream<Cell, T>({kernel.data(), recurrent.data(), bias.data(), rb}, batch, s.I, s.H);
+      return Stream<Cell, T>(
+          {kernel.data(), recurrent.data(), bias.data(), rb, options.peephole_data(), options.clip},
+          batch, s.I, s.H);
     } catch (const std::bad_alloc&) {
       throw std::invalid_argument("batch_size: " + std::to_string(batch) +
                                   " streams do not fit in memory");
@@ -116,8 +121,10 @@ template <typename Cell, typename T>
 void register_stream(py::module_& m, const std::string& name) {
   using S = StreamBinding<Cell, T>;
   py::class_<S>(m, name.c_str())
-      .def(py::init<const py::handle&, const py::handle&, const py::handle&, py::ssize_t>(),
-           py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("batch_size"))
+      .def(py::init<const py::handle&, const py::handle&, const py::handle&, py::ssize_t,
+                    const py::handle&, const py::handle&>(),
+           py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("batch_size"),
+           py::arg("peephole") = py::none(), py::arg("clip") = py::none())
       .def_property_readonly("batch_size", &S::batch)
       .def_property_readonly("input_size", &S::input_size)
       .def_property_readonly("units", &S::hidden_size)

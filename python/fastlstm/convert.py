@@ -11,6 +11,7 @@ gates      i, f, g, o                      i, f, g, o                i, o, f, c
 input      kernel (I, 4H)                  weight_ih (4H, I)         W (D, 4H, I)
 recurrent  recurrent_kernel (H, 4H)        weight_hh (4H, H)         R (D, 4H, H)
 bias       bias (4H,)                      bias_ih, bias_hh (4H,)    B (D, 8H) = [Wb, Rb]
+peepholes  peephole (3H,) i, f, o          (none)                    P (D, 3H) i, o, f
 =========  ==============================  ========================  ===========================
 GRU        fastlstm (= Keras)              PyTorch ``nn.GRU``        ONNX ``GRU``
 =========  ==============================  ========================  ===========================
@@ -98,6 +99,19 @@ def from_onnx(W, R, B=None) -> Weights:
         B = np.asarray(B)[0]
         bias = B[:hidden4] + B[hidden4:]
     return reorder(W, 0).T.copy(), reorder(R, 0).T.copy(), reorder(bias, 0)
+
+
+def peephole_to_onnx(peephole) -> np.ndarray:
+    """The ``P`` input of an ONNX ``LSTM`` node, one direction: (1, 3H) in ONNX's order i, o, f,
+    from fastlstm's peepholes (3H,) in the order i, f, o."""
+    p_i, p_f, p_o = np.split(np.asarray(peephole), 3)
+    return np.concatenate([p_i, p_o, p_f])[None]
+
+
+def peephole_from_onnx(P) -> np.ndarray:
+    """fastlstm's peepholes (3H,), blocks i, f, o, from one direction of an ONNX ``P`` (i, o, f)."""
+    p_i, p_o, p_f = np.split(np.asarray(P)[0], 3)
+    return np.concatenate([p_i, p_f, p_o])
 
 
 lstm_from_torch = from_torch

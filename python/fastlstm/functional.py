@@ -16,6 +16,10 @@ bool and integer arrays are accepted, complex, object and string arrays raise ``
 Variable-length batches: every function takes ``mask`` (B, T) bools (Keras: a masked step carries
 the state and repeats the previous output) or ``lengths`` (B,) ints (ONNX, PyTorch's packed
 sequences: outputs past each length are zero, the final state is the one at the last valid step).
+
+Recurrent dropout: every function takes ``recurrent_dropout_mask`` (B, H), which multiplies
+h_{t-1} where it enters the recurrent product (the same mask at every step, as in Keras; the state
+update and the outputs read h_{t-1} itself). Keras draws it as Bernoulli(1 - rate) / (1 - rate).
 """
 
 from __future__ import annotations
@@ -38,6 +42,18 @@ class LSTMGrads(NamedTuple):
     bias: np.ndarray  # (4H,)
     h0: np.ndarray  # (B, H)
     c0: np.ndarray  # (B, H)
+
+
+class LSTMPeepholeGrads(NamedTuple):
+    """:class:`LSTMGrads` and the peepholes' gradient, for a forward call with peepholes."""
+
+    x: np.ndarray
+    kernel: np.ndarray
+    recurrent_kernel: np.ndarray
+    bias: np.ndarray
+    h0: np.ndarray
+    c0: np.ndarray
+    peephole: np.ndarray  # (3H,), blocks i, f, o
 
 
 class GRUGrads(NamedTuple):
@@ -145,11 +161,14 @@ def _choice(value, name: str, options: tuple[str, ...]) -> str:
     return value
 
 
-def _run(cell, x, weights, h0, c0, time_major, mask, lengths, training: bool):
-    """The core's forward for one cell: (time_major as a bool, (y, h, c, saved))."""
+def _run(cell, x, weights, h0, c0, time_major, mask, lengths, training: bool, dropout, **options):
+    """The core's forward for one cell: (time_major as a bool, (y, h, c, saved)). ``dropout`` is
+    the recurrent dropout mask or None; ``options`` the LSTM's peephole and clip."""
     time_major = _flag(time_major, "time_major")
     m, zero = _mask(mask, lengths, x, time_major)
-    return time_major, _core.rnn_forward(cell, x, *weights, h0, c0, m, zero, time_major, training)
+    return time_major, _core.rnn_forward(
+        cell, x, *weights, h0, c0, m, zero, time_major, training, dropout, **options
+    )
 
 
 def _check_cache(cache, cls, forward: str) -> None:
@@ -204,6 +223,9 @@ def lstm(
     mask=None,
     lengths=None,
     return_cell_states: bool = False,
+    peephole=None,
+    clip: float | None = None,
+    recurrent_dropout_mask=None,
 ):
     """Run an LSTM over a sequence (inference).
 
@@ -218,6 +240,13 @@ def lstm(
             each length are zero and (h, c) is the state at the last valid step (ONNX, PyTorch's
             packed sequences; no sorting needed).
         return_cell_states: also return c_t for every step.
+        peephole: (3H,) peephole weights, blocks i, f, o (ONNX's ``P`` holds them as i, o, f):
+            ``p_i ⊙ c_{t-1}`` is added to the input gate's pre-activation, ``p_f ⊙ c_{t-1}`` to
+            the forget gate's and ``p_o ⊙ c_t`` to the output gate's.
+        clip: a positive number: every activation's input (the gates' pre-activations, after the
+            peepholes) is clipped to [-clip, clip] (ONNX's ``clip``); a clipped input has no
+            gradient. None: no clipping.
+        recurrent_dropout_mask: (B, H), see the module's notes.
 
     Returns:
         ``(y, (h, c))``: y is (B, T, H) (or (T, B, H)), the hidden state at every step; h and c
@@ -227,7 +256,20 @@ def lstm(
     h0, c0 = _pair(initial_state, "initial_state")
     keep = _flag(return_cell_states, "return_cell_states")
     weights = (kernel, recurrent_kernel, bias)
-    _, (y, h, c, saved) = _run("lstm", x, weights, h0, c0, time_major, mask, lengths, keep)
+    options = {"peephole": peephole, "clip": clip}
+    _, (y, h, c, saved) = _run(
+        "lstm",
+        x,
+        weights,
+        h0,
+        c0,
+        time_major,
+        mask,
+        lengths,
+        keep,
+        recurrent_dropout_mask,
+        **options,
+    )
     return (y, (h, c), saved[8]) if keep else (y, (h, c))
 
 
@@ -241,16 +283,32 @@ def lstm_forward(
     time_major: bool = False,
     mask=None,
     lengths=None,
+    peephole=None,
+    clip: float | None = None,
+    recurrent_dropout_mask=None,
 ) -> tuple[np.ndarray, State, LSTMCache]:
     """Like :func:`lstm`, and also return the cache that :func:`lstm_backward` needs (it
-    remembers the mask or lengths).
+    remembers the masks and options).
 
     Returns:
         ``(y, (h, c), cache)``.
     """
     h0, c0 = _pair(initial_state, "initial_state")
     weights = (kernel, recurrent_kernel, bias)
-    time_major, (y, h, c, saved) = _run("lstm", x, weights, h0, c0, time_major, mask, lengths, True)
+    options = {"peephole": peephole, "clip": clip}
+    time_major, (y, h, c, saved) = _run(
+        "lstm",
+        x,
+        weights,
+        h0,
+        c0,
+        time_major,
+        mask,
+        lengths,
+        True,
+        recurrent_dropout_mask,
+        **options,
+    )
     return y, (h, c), LSTMCache(saved, time_major)
 
 
@@ -264,12 +322,13 @@ def lstm_backward(cache: LSTMCache, dy, dstate: tuple | None = None) -> LSTMGrad
             may be None (zero).
 
     Returns:
-        :class:`LSTMGrads` with x, kernel, recurrent_kernel, bias, h0 and c0.
+        :class:`LSTMGrads` with x, kernel, recurrent_kernel, bias, h0 and c0; for a forward call
+        with peepholes, :class:`LSTMPeepholeGrads`, which adds peephole.
     """
     _check_cache(cache, LSTMCache, "lstm_forward")
     dh, dc = _pair(dstate, "dstate")
     grads = _core.rnn_backward("lstm", cache._saved, dy, dh, dc, cache.time_major)
-    return LSTMGrads(*grads)
+    return LSTMGrads(*grads[:6]) if grads[6] is None else LSTMPeepholeGrads(*grads)
 
 
 # -- GRU ------------------------------------------------------------------------------------------
@@ -290,6 +349,7 @@ def gru(
     time_major: bool = False,
     mask=None,
     lengths=None,
+    recurrent_dropout_mask=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run a GRU over a sequence (inference).
 
@@ -304,7 +364,8 @@ def gru(
         x: (B, T, I), or (T, B, I) with ``time_major=True``.
         kernel: (I, 3H). recurrent_kernel: (H, 3H). bias: (2, 3H), or (3H,) without reset_after.
         initial_state: h0 (B, H); zeros when omitted.
-        reset_after, time_major, mask, lengths: as above and in :func:`lstm`.
+        reset_after, time_major, mask, lengths, recurrent_dropout_mask: as above and in
+            :func:`lstm`.
 
     Returns:
         ``(y, h)``: y (B, T, H) (or (T, B, H)) the hidden state at every step, h (B, H) the last.
@@ -312,7 +373,9 @@ def gru(
     cell = _gru_cell(reset_after)
     h0 = _single(initial_state, "initial_state")
     weights = (kernel, recurrent_kernel, bias)
-    _, (y, h, _, _) = _run(cell, x, weights, h0, None, time_major, mask, lengths, False)
+    _, (y, h, _, _) = _run(
+        cell, x, weights, h0, None, time_major, mask, lengths, False, recurrent_dropout_mask
+    )
     return y, h
 
 
@@ -327,12 +390,15 @@ def gru_forward(
     time_major: bool = False,
     mask=None,
     lengths=None,
+    recurrent_dropout_mask=None,
 ) -> tuple[np.ndarray, np.ndarray, GRUCache]:
     """Like :func:`gru`, and also return the cache :func:`gru_backward` needs: ``(y, h, cache)``."""
     cell = _gru_cell(reset_after)
     h0 = _single(initial_state, "initial_state")
     weights = (kernel, recurrent_kernel, bias)
-    time_major, (y, h, _, saved) = _run(cell, x, weights, h0, None, time_major, mask, lengths, True)
+    time_major, (y, h, _, saved) = _run(
+        cell, x, weights, h0, None, time_major, mask, lengths, True, recurrent_dropout_mask
+    )
     return y, h, GRUCache(saved, time_major, cell)
 
 
@@ -369,6 +435,7 @@ def simple_rnn(
     time_major: bool = False,
     mask=None,
     lengths=None,
+    recurrent_dropout_mask=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run a plain RNN over a sequence (inference): ``h_t = act(x_t·K + h_{t-1}·R + b)``.
 
@@ -377,7 +444,7 @@ def simple_rnn(
         kernel: (I, H). recurrent_kernel: (H, H). bias: (H,).
         initial_state: h0 (B, H); zeros when omitted.
         activation: "tanh" or "relu".
-        time_major, mask, lengths: as in :func:`lstm`.
+        time_major, mask, lengths, recurrent_dropout_mask: as in :func:`lstm`.
 
     Returns:
         ``(y, h)`` as :func:`gru` does.
@@ -385,7 +452,9 @@ def simple_rnn(
     cell = "rnn_" + _choice(activation, "activation", _ACTIVATIONS)
     h0 = _single(initial_state, "initial_state")
     weights = (kernel, recurrent_kernel, bias)
-    _, (y, h, _, _) = _run(cell, x, weights, h0, None, time_major, mask, lengths, False)
+    _, (y, h, _, _) = _run(
+        cell, x, weights, h0, None, time_major, mask, lengths, False, recurrent_dropout_mask
+    )
     return y, h
 
 
@@ -400,12 +469,15 @@ def simple_rnn_forward(
     time_major: bool = False,
     mask=None,
     lengths=None,
+    recurrent_dropout_mask=None,
 ) -> tuple[np.ndarray, np.ndarray, SimpleRNNCache]:
     """Like :func:`simple_rnn`, and also return the cache :func:`simple_rnn_backward` needs."""
     cell = "rnn_" + _choice(activation, "activation", _ACTIVATIONS)
     h0 = _single(initial_state, "initial_state")
     weights = (kernel, recurrent_kernel, bias)
-    time_major, (y, h, _, saved) = _run(cell, x, weights, h0, None, time_major, mask, lengths, True)
+    time_major, (y, h, _, saved) = _run(
+        cell, x, weights, h0, None, time_major, mask, lengths, True, recurrent_dropout_mask
+    )
     return y, h, SimpleRNNCache(saved, time_major, cell)
 
 

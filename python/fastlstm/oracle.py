@@ -19,6 +19,12 @@ the backward pass the gradients pass straight through the step (dx is zero there
 Keras outputs zeros, not h0, at masked steps *before the first unmasked one*; the two agree
 whenever h0 is zero.
 
+Recurrent dropout: every ``*_forward`` takes ``recurrent_mask`` (B, H) or None; the recurrent
+products read h_{t-1} ⊙ recurrent_mask, everything else h_{t-1} (Keras). The LSTM also takes
+``peephole`` (3H,) blocks i, f, o, adding p_i ⊙ c_{t-1}, p_f ⊙ c_{t-1} and p_o ⊙ c_t to the
+pre-activations of i, f and o, and ``clip``: every pre-activation (after the peepholes) is clipped
+to [-clip, clip] and has no gradient where |z| >= clip (ONNX).
+
 Each ``*_forward`` returns the outputs and an opaque ``saved`` value for the matching
 ``*_backward``, which takes dL/dy (T, B, H) and dL/dh_T (and dL/dc_T) and returns the gradients
 of the inputs, weights, bias and initial state(s), each shaped like what it is the gradient of.
@@ -54,68 +60,102 @@ def _stack(ys: list, h0: np.ndarray) -> np.ndarray:
 # LSTM
 
 
-def forward(x, kernel, recurrent_kernel, bias, h0, c0, mask=None):
-    """LSTM. x (T, B, I), h0 and c0 (B, H), mask (T, B) bool or None.
+def _recurrent_mask(recurrent_mask, h0: np.ndarray) -> np.ndarray:
+    return np.ones_like(h0) if recurrent_mask is None else np.asarray(recurrent_mask)
+
+
+def forward(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    h0,
+    c0,
+    mask=None,
+    peephole=None,
+    clip=None,
+    recurrent_mask=None,
+):
+    """LSTM. x (T, B, I), h0 and c0 (B, H), mask (T, B) bool or None; the options as above.
 
     Returns y (T, B, H), h_T, c_T and the saved values for ``backward``.
     """
     mask = _mask(mask, x)
     hidden = recurrent_kernel.shape[0]
+    m = _recurrent_mask(recurrent_mask, h0)
+    # Without peepholes their terms are left out, not multiplied by zero (an infinite c stays so).
+    p_i, p_f, p_o = (0, 0, 0) if peephole is None else np.split(peephole, 3)
+    bound = np.inf if clip is None else clip
     h, c = h0, c0
     ys, steps = [], []
     for t in range(x.shape[0]):
         keep = mask[t][:, None]  # (B, 1): False where step t is skipped
-        z = x[t] @ kernel + h @ recurrent_kernel + bias  # (B, 4H)
-        i = _sigmoid(z[:, :hidden])
-        f = _sigmoid(z[:, hidden : 2 * hidden])
-        g = np.tanh(z[:, 2 * hidden : 3 * hidden])
-        o = _sigmoid(z[:, 3 * hidden :])
-        steps.append((h, c, i, f, g, o))
+        z = x[t] @ kernel + (h * m) @ recurrent_kernel + bias  # (B, 4H)
+        z_i = z[:, :hidden] + (0 if peephole is None else p_i * c)
+        z_f = z[:, hidden : 2 * hidden] + (0 if peephole is None else p_f * c)
+        z_g = z[:, 2 * hidden : 3 * hidden]
+        i = _sigmoid(np.clip(z_i, -bound, bound))
+        f = _sigmoid(np.clip(z_f, -bound, bound))
+        g = np.tanh(np.clip(z_g, -bound, bound))
         c_new = f * c + i * g
+        z_o = z[:, 3 * hidden :] + (0 if peephole is None else p_o * c_new)
+        o = _sigmoid(np.clip(z_o, -bound, bound))
+        inside = [np.abs(a) < bound for a in (z_i, z_f, z_g, z_o)]  # where gradients flow
+        steps.append((h, c, i, f, g, o, inside))
         h_new = o * np.tanh(c_new)
         c = np.where(keep, c_new, c)
         h = np.where(keep, h_new, h)
         ys.append(h)
-    return _stack(ys, h0), h, c, (x, kernel, recurrent_kernel, mask, steps)
+    saved = (x, kernel, recurrent_kernel, mask, steps, m, peephole)
+    return _stack(ys, h0), h, c, saved
 
 
 def backward(saved, dy, dh_last, dc_last):
     """LSTM gradients of a loss given dL/dy (T, B, H) and dL/dh_T, dL/dc_T (B, H).
 
-    Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0).
+    Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0), and dpeephole (3H,) last when
+    forward had peepholes.
     """
-    x, kernel, recurrent_kernel, mask, steps = saved
+    x, kernel, recurrent_kernel, mask, steps, m, peephole = saved
+    hidden = recurrent_kernel.shape[0]
+    p_i, p_f, p_o = np.split(np.zeros(3 * hidden) if peephole is None else peephole, 3)
+    peep = peephole is not None
     dx = np.zeros_like(x)
     dkernel = np.zeros_like(kernel)
     drecurrent = np.zeros_like(recurrent_kernel)
     dbias = np.zeros(kernel.shape[1], dtype=kernel.dtype)
+    dpeephole = np.zeros(3 * hidden, dtype=kernel.dtype)
     dh, dc = dh_last.copy(), dc_last.copy()  # dL/dh_t, dL/dc_t (B, H), from the later steps
     for t in reversed(range(len(steps))):
         keep = mask[t][:, None]
-        h_prev, c_prev, i, f, g, o = steps[t]
+        h_prev, c_prev, i, f, g, o, (in_i, in_f, in_g, in_o) = steps[t]
         c = f * c_prev + i * g
         tc = np.tanh(c)
         dh = dh + dy[t]  # y_t = h_t, masked or not
         # Only the rows that ran the cell at step t get gradients through it.
         dh_cell = np.where(keep, dh, 0.0)
+        dz_o = dh_cell * tc * o * (1 - o) * in_o
         dc_cell = np.where(keep, dc, 0.0) + dh_cell * o * (1 - tc**2)
-        dz = np.concatenate(
-            [
-                dc_cell * g * i * (1 - i),
-                dc_cell * c_prev * f * (1 - f),
-                dc_cell * i * (1 - g**2),
-                dh_cell * tc * o * (1 - o),
-            ],
-            axis=1,
-        )  # (B, 4H), zero in the skipped rows
+        if peep:
+            dc_cell = dc_cell + dz_o * p_o
+        dz_i = dc_cell * g * i * (1 - i) * in_i
+        dz_f = dc_cell * c_prev * f * (1 - f) * in_f
+        dz_g = dc_cell * i * (1 - g**2) * in_g
+        dz = np.concatenate([dz_i, dz_f, dz_g, dz_o], axis=1)  # (B, 4H), zero in skipped rows
         dx[t] = dz @ kernel.T
         dkernel += x[t].T @ dz
-        drecurrent += h_prev.T @ dz
+        drecurrent += (h_prev * m).T @ dz
         dbias += dz.sum(axis=0)
+        if peep:
+            dpeephole += np.concatenate(
+                [(dz_i * c_prev).sum(0), (dz_f * c_prev).sum(0), (dz_o * c).sum(0)]
+            )
         # Skipped rows: h_t = h_{t-1} and c_t = c_{t-1}, so dh and dc pass through unchanged.
-        dh = np.where(keep, dz @ recurrent_kernel.T, dh)
-        dc = np.where(keep, dc_cell * f, dc)
-    return dx, dkernel, drecurrent, dbias, dh, dc
+        dh = np.where(keep, (dz @ recurrent_kernel.T) * m, dh)
+        dc_prev = dc_cell * f + (dz_i * p_i + dz_f * p_f if peep else 0)
+        dc = np.where(keep, dc_prev, dc)
+    grads = (dx, dkernel, drecurrent, dbias, dh, dc)
+    return grads if peephole is None else (*grads, dpeephole)
 
 
 lstm_forward = forward
@@ -130,7 +170,9 @@ def _gru_bias_shape(hidden: int, reset_after: bool) -> tuple[int, ...]:
     return (2, 3 * hidden) if reset_after else (3 * hidden,)
 
 
-def gru_forward(x, kernel, recurrent_kernel, bias, h0, reset_after=True, mask=None):
+def gru_forward(
+    x, kernel, recurrent_kernel, bias, h0, reset_after=True, mask=None, recurrent_mask=None
+):
     """GRU. x (T, B, I), h0 (B, H), bias (2, 3H) if reset_after else (3H,), mask (T, B) or None.
 
     Returns y (T, B, H), h_T and the saved values for ``gru_backward``.
@@ -145,27 +187,28 @@ def gru_forward(x, kernel, recurrent_kernel, bias, h0, reset_after=True, mask=No
         )
     b_in = bias[0] if reset_after else bias  # (3H,)
     r_zr, r_h = recurrent_kernel[:, : 2 * hidden], recurrent_kernel[:, 2 * hidden :]
+    m = _recurrent_mask(recurrent_mask, h0)
     h = h0
     ys, steps = [], []
     for t in range(x.shape[0]):
         keep = mask[t][:, None]
         a = x[t] @ kernel + b_in  # (B, 3H): the input's part of every gate
         if reset_after:
-            u = h @ recurrent_kernel + bias[1]  # (B, 3H): the state's part, bias included
+            u = (h * m) @ recurrent_kernel + bias[1]  # (B, 3H): the state's part, bias included
             z = _sigmoid(a[:, :hidden] + u[:, :hidden])
             r = _sigmoid(a[:, hidden : 2 * hidden] + u[:, hidden : 2 * hidden])
             rec = u[:, 2 * hidden :]  # h·R_h + b_rec_h, which r multiplies
             n = np.tanh(a[:, 2 * hidden :] + r * rec)
         else:
-            u = h @ r_zr  # (B, 2H)
+            u = (h * m) @ r_zr  # (B, 2H)
             z = _sigmoid(a[:, :hidden] + u[:, :hidden])
             r = _sigmoid(a[:, hidden : 2 * hidden] + u[:, hidden:])
-            rec = r * h  # the reset state, which R_h multiplies
+            rec = r * h * m  # the reset state, which R_h multiplies
             n = np.tanh(a[:, 2 * hidden :] + rec @ r_h)
         steps.append((h, z, r, n, rec))
         h = np.where(keep, z * h + (1 - z) * n, h)
         ys.append(h)
-    saved = (x, kernel, recurrent_kernel, reset_after, mask, steps)
+    saved = (x, kernel, recurrent_kernel, reset_after, mask, steps, m)
     return _stack(ys, h0), h, saved
 
 
@@ -174,7 +217,7 @@ def gru_backward(saved, dy, dh_last):
 
     Returns (dx, dkernel, drecurrent_kernel, dbias, dh0); dbias is (2, 3H) if reset_after.
     """
-    x, kernel, recurrent_kernel, reset_after, mask, steps = saved
+    x, kernel, recurrent_kernel, reset_after, mask, steps, m = saved
     hidden = recurrent_kernel.shape[0]
     r_zr, r_h = recurrent_kernel[:, : 2 * hidden], recurrent_kernel[:, 2 * hidden :]
     dx = np.zeros_like(x)
@@ -194,19 +237,19 @@ def gru_backward(saved, dy, dh_last):
             dr = dn * rec * r * (1 - r)
             da = np.concatenate([dz, dr, dn], axis=1)  # (B, 3H), input part
             du = np.concatenate([dz, dr, dn * r], axis=1)  # (B, 3H), state part
-            drecurrent += h_prev.T @ du
+            drecurrent += (h_prev * m).T @ du
             dbias[0] += da.sum(axis=0)
             dbias[1] += du.sum(axis=0)
-            dh_prev = dh_cell * z + du @ recurrent_kernel.T
+            dh_prev = dh_cell * z + (du @ recurrent_kernel.T) * m
         else:
-            drec = dn @ r_h.T  # dL/d(r ⊙ h_{t-1})
-            dr = drec * h_prev * r * (1 - r)
+            drec = dn @ r_h.T  # dL/d(r ⊙ h_{t-1} ⊙ m)
+            dr = drec * h_prev * m * r * (1 - r)
             da = np.concatenate([dz, dr, dn], axis=1)
             du = np.concatenate([dz, dr], axis=1)  # (B, 2H)
-            drecurrent[:, : 2 * hidden] += h_prev.T @ du
+            drecurrent[:, : 2 * hidden] += (h_prev * m).T @ du
             drecurrent[:, 2 * hidden :] += rec.T @ dn
             dbias += da.sum(axis=0)
-            dh_prev = dh_cell * z + du @ r_zr.T + drec * r
+            dh_prev = dh_cell * z + (du @ r_zr.T + drec * r) * m
         dx[t] = da @ kernel.T
         dkernel += x[t].T @ da
         dh = np.where(keep, dh_prev, dh)
@@ -219,7 +262,9 @@ def gru_backward(saved, dy, dh_last):
 _ACTIVATIONS = ("tanh", "relu")
 
 
-def rnn_forward(x, kernel, recurrent_kernel, bias, h0, activation="tanh", mask=None):
+def rnn_forward(
+    x, kernel, recurrent_kernel, bias, h0, activation="tanh", mask=None, recurrent_mask=None
+):
     """SimpleRNN. x (T, B, I), h0 (B, H), activation "tanh" or "relu", mask (T, B) or None.
 
     Returns y (T, B, H), h_T and the saved values for ``rnn_backward``.
@@ -227,16 +272,17 @@ def rnn_forward(x, kernel, recurrent_kernel, bias, h0, activation="tanh", mask=N
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
     mask = _mask(mask, x)
+    m = _recurrent_mask(recurrent_mask, h0)
     h = h0
     ys, steps = [], []
     for t in range(x.shape[0]):
         keep = mask[t][:, None]
-        s = x[t] @ kernel + h @ recurrent_kernel + bias  # (B, H)
+        s = x[t] @ kernel + (h * m) @ recurrent_kernel + bias  # (B, H)
         h_new = np.tanh(s) if activation == "tanh" else np.maximum(s, 0.0)
         steps.append((h, h_new))
         h = np.where(keep, h_new, h)
         ys.append(h)
-    return _stack(ys, h0), h, (x, kernel, recurrent_kernel, activation, mask, steps)
+    return _stack(ys, h0), h, (x, kernel, recurrent_kernel, activation, mask, steps, m)
 
 
 def rnn_backward(saved, dy, dh_last):
@@ -244,7 +290,7 @@ def rnn_backward(saved, dy, dh_last):
 
     Returns (dx, dkernel, drecurrent_kernel, dbias, dh0).
     """
-    x, kernel, recurrent_kernel, activation, mask, steps = saved
+    x, kernel, recurrent_kernel, activation, mask, steps, m = saved
     dx = np.zeros_like(x)
     dkernel = np.zeros_like(kernel)
     drecurrent = np.zeros_like(recurrent_kernel)
@@ -259,7 +305,7 @@ def rnn_backward(saved, dy, dh_last):
         ds = np.where(keep, dh, 0.0) * slope  # (B, H)
         dx[t] = ds @ kernel.T
         dkernel += x[t].T @ ds
-        drecurrent += h_prev.T @ ds
+        drecurrent += (h_prev * m).T @ ds
         dbias += ds.sum(axis=0)
-        dh = np.where(keep, ds @ recurrent_kernel.T, dh)
+        dh = np.where(keep, (ds @ recurrent_kernel.T) * m, dh)
     return dx, dkernel, drecurrent, dbias, dh

@@ -22,6 +22,7 @@ class LSTMStream:
         initial_state: ``(h0, c0)``, each (B, H); zeros when omitted.
         batch_size: B, the number of independent streams advanced together. Defaults to the
             initial state's batch, else 1.
+        peephole, clip: the LSTM's options, as for :func:`fastlstm.lstm`.
 
     ``step(x_t, out=None)``: x_t is (B, I); returns h_t (B, H). With ``out``, a C-contiguous
     (B, H) array of the stream's dtype, h_t is written there and no array is allocated at all.
@@ -37,6 +38,8 @@ class LSTMStream:
         initial_state: tuple[np.ndarray, np.ndarray] | None = None,
         *,
         batch_size: int | None = None,
+        peephole=None,
+        clip: float | None = None,
     ) -> None:
         h0 = self._h0(initial_state)
         if batch_size is None:
@@ -50,7 +53,7 @@ class LSTMStream:
         self.dtype = _core.compute_dtype(kernel)
         suffix = "f64" if self.dtype == np.float64 else "f32"
         impl = getattr(_core, f"Stream_{self._cell}_{suffix}")
-        self._impl = impl(kernel, recurrent_kernel, bias, int(batch_size))
+        self._impl = impl(kernel, recurrent_kernel, bias, int(batch_size), peephole, clip)
         self.step = self._impl.step
         self._set(initial_state, "initial_state")
 

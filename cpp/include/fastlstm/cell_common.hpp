@@ -12,6 +12,8 @@
 //   kSeparateRecurrentGrad  dL/d(recurrent term) differs from dL/d(input term) (GRU, reset after)
 //   recurrent_input(g)      dR's left operand for gate block g: -1 = h_{t-1}, k = saved block k
 //   forward(StepForward, rec) and backward(StepBackward, rec_t): one step, see below.
+// The walk may make rec and rec_t read h_{t-1} ⊙ a fixed mask (recurrent dropout): a cell passes
+// them the operand it multiplies by R and gets back the product, or dL/d(that operand).
 #pragma once
 
 #include <algorithm>
@@ -30,6 +32,9 @@ struct StepForward {
   const T* rbias;         // (kGates*m) the units' recurrent bias, or nullptr
   ConstMatMap<T> c_prev;  // (n, m) c_{t-1} (cells with kHasCell)
   MatMap<T> c, h;         // (n, m) c_t and h_t, written; c may alias c_prev
+  // LSTM options (the walk passes them to every cell; the others have none):
+  const T* peephole = nullptr;  // (3*m) the units' peepholes, blocks i, f, o; nullptr: none
+  T clip = 0;                   // > 0: the activations' inputs are clipped to [-clip, clip]
 };
 // rec(a, g0, ng, out): out (n, ng*m) += a (n, H) * the recurrent kernel's gate blocks
 // [g0, g0 + ng), the thread's units only.
@@ -37,14 +42,16 @@ struct StepForward {
 // One backward step for n rows, all units.
 template <typename T>
 struct StepBackward {
-  ConstMatMap<T> saved;      // (n, kSaved*H) what forward kept
-  ConstMatMap<T> h_prev;     // (n, H) h_{t-1}
-  ConstMatMap<T> c_prev, c;  // (n, H) c_{t-1}, c_t (cells with kHasCell)
-  ConstMatMap<T> dh;         // (n, H) dL/dh_t, all paths
-  MatMap<T> dc;              // (n, H) in: dL/dc_t from step t+1; out: dL/dc_{t-1}
-  MatMap<T> dz;              // (n, kGates*H) out: dL/d(x_t*K + b)
-  MatMap<T> dzr;             // (n, kGates*H) out: dL/d(recurrent term); may be dz itself
-  MatMap<T> dh_prev;         // (n, H) out: dL/dh_{t-1}
+  ConstMatMap<T> saved;         // (n, kSaved*H) what forward kept
+  ConstMatMap<T> h_prev;        // (n, H) h_{t-1}
+  ConstMatMap<T> c_prev, c;     // (n, H) c_{t-1}, c_t (cells with kHasCell)
+  ConstMatMap<T> dh;            // (n, H) dL/dh_t, all paths
+  MatMap<T> dc;                 // (n, H) in: dL/dc_t from step t+1; out: dL/dc_{t-1}
+  MatMap<T> dz;                 // (n, kGates*H) out: dL/d(x_t*K + b)
+  MatMap<T> dzr;                // (n, kGates*H) out: dL/d(recurrent term); may be dz itself
+  MatMap<T> dh_prev;            // (n, H) out: dL/dh_{t-1}
+  const T* peephole = nullptr;  // (3*H), as in StepForward
+  T clip = 0;
 };
 // rec_t(d, g0, ng, out): out (n, H) += d (n, ng*H) * (gate blocks [g0, g0 + ng) of R)^T.
 
@@ -53,9 +60,12 @@ struct StepBackward {
 namespace fastlstm::cell_detail {
 
 using Eigen::internal::padd;
+using Eigen::internal::pand;
+using Eigen::internal::pcmp_lt;
 using Eigen::internal::pload1;
 using Eigen::internal::ploadu;
 using Eigen::internal::pmax;
+using Eigen::internal::pmin;
 using Eigen::internal::pmul;
 using Eigen::internal::pset1;
 using Eigen::internal::pstoreu;

@@ -19,13 +19,16 @@ struct Panels {
 };
 
 // The weights for a block of units: kernel (I rows), recurrent (H rows), bias and recurrent bias
-// (G*m, contiguous; the recurrent bias is nullptr for cells without one).
+// (G*m, contiguous; the recurrent bias is nullptr for cells without one), the LSTM's peepholes
+// (3*m, blocks i, f, o; nullptr: none) and cell clip (0: none).
 template <typename T>
 struct UnitWeights {
   Panels<T> kernel, recurrent;
   const T* bias;
   const T* recurrent_bias;
   Index u0, m;
+  const T* peephole = nullptr;
+  T clip = 0;
 };
 
 // The columns of units [u0, u0 + m) of a (rows, G*H) matrix, where they lie: one panel per gate.

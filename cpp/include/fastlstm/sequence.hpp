@@ -29,6 +29,9 @@ struct Weights {
   const T* recurrent;                 // (H, G*H)
   const T* bias;                      // (G*H)
   const T* recurrent_bias = nullptr;  // (G*H), cells with kRecurrentBias
+  // LSTM options (cell_common.hpp): peepholes (3H, blocks i, f, o) or nullptr; clip, 0 for none.
+  const T* peephole = nullptr;
+  T clip = 0;
 };
 
 template <typename T>
@@ -47,6 +50,9 @@ struct ForwardBuffers {
   // since a valid step must not follow a zeroed output).
   const std::uint8_t* mask = nullptr;
   bool zero_masked = false;
+  // Optional (B, H): recurrent dropout. The recurrent products read h_{t-1} ⊙ this, fixed over
+  // time (Keras); everything else (the state update, the outputs) reads h_{t-1}.
+  const T* recurrent_mask = nullptr;
 };
 
 template <typename T>
@@ -71,10 +77,18 @@ struct BackwardBuffers {
   T* drecurrent_bias;  // (G*H), cells with kRecurrentBias
   T* dh0;              // (B, H)
   T* dc0;              // (B, H)
-  // The mask forward used (see ForwardBuffers).
+  // The masks forward used (see ForwardBuffers).
   const std::uint8_t* mask = nullptr;
   bool zero_masked = false;
+  const T* recurrent_mask = nullptr;
+  T* dpeephole = nullptr;  // (3H), added into, where the weights have peepholes
 };
+
+// Multiplies the (n, H) rows of `a` for batch entries [b0, b0 + n) by a (B, H) mask, into `out`.
+template <typename T, typename A>
+void masked_rows(const A& a, const T* mask, Index b0, Matrix<T>& out) {
+  out = a.cwiseProduct(map(mask + b0 * a.cols(), a.rows(), a.cols()));
+}
 
 // Whether batch entry b takes step t (a (B, T) mask, nullptr: every step).
 inline bool valid(const std::uint8_t* mask, const SeqShape& s, Index b, Index t) {
@@ -107,8 +121,11 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
     if constexpr (kCell) map(c_last, n, m, H) = cols(map(buf.c0 + b0 * H, n, H), u0, m);
     return;
   }
+  Matrix<T> dropped;  // the recurrent product's operand under recurrent dropout
   const auto rec = [&](const auto& a, Index g0, Index ng, auto out) {
-    panel_product(a, u.recurrent, H, g0 * m, (g0 + ng) * m, out);
+    if (!buf.recurrent_mask) return panel_product(a, u.recurrent, H, g0 * m, (g0 + ng) * m, out);
+    masked_rows(a, buf.recurrent_mask, b0, dropped);
+    panel_product(dropped, u.recurrent, H, g0 * m, (g0 + ng) * m, out);
   };
   Matrix<T> kept(buf.mask && kCell ? n : 0, m);  // c_{t-1} of masked rows
   for (Index t = 0; t < s.T; ++t) {
@@ -139,7 +156,8 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
     for (Index r = 0; kCell && buf.mask && r < n; ++r) {
       if (masked(r)) kept.row(r) = c_prev.row(r);
     }
-    Cell::forward(StepForward<T>{z, h_prev, u0, u.recurrent_bias, c_prev, c, h}, rec);
+    Cell::forward(StepForward<T>{z, h_prev, u0, u.recurrent_bias, c_prev, c, h, u.peephole, u.clip},
+                  rec);
     for (Index r = 0; buf.mask && r < n; ++r) {
       if (!masked(r)) continue;
       h.row(r) = cols(h_prev, u0, m).row(r);
@@ -200,8 +218,14 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   if (threads == 1 || s.B >= kMinRowsPerThread * threads || !Cell::kSplitUnits) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
-    const UnitWeights<T> all{
-        {w.kernel, GH, 0, GH}, {w.recurrent, GH, 0, GH}, w.bias, w.recurrent_bias, 0, H};
+    const UnitWeights<T> all{{w.kernel, GH, 0, GH},
+                             {w.recurrent, GH, 0, GH},
+                             w.bias,
+                             w.recurrent_bias,
+                             0,
+                             H,
+                             w.peephole,
+                             w.clip};
     parallel_chunks(s.B, flops, [&](Index b0, Index b1) {
       Matrix<T> zk(buf.gates ? 0 : b1 - b0, SH);  // z_t when there is no precomputed projection
       forward_steps<Cell>(s, all, buf, training, b0, b1 - b0, zk.data(), [] {});
@@ -216,14 +240,16 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const bool pack = double(H) * G * most * sizeof(T) <= kMaxPackedBytes;
   const Index packed_rows = pack ? (buf.gates ? 0 : s.I) + H : 0;
   const Index packed_cols = (G * most + kPanel - 1) / kPanel * kPanel;
-  Matrix<T> packed(threads, packed_rows * packed_cols), biases(threads, 2 * G * most);
+  Matrix<T> packed(threads, packed_rows * packed_cols), biases(threads, (2 * G + 3) * most);
   Matrix<T> scratch(threads, s.B * S * most);
 #pragma omp parallel num_threads(threads)
   {
     const Index k = omp_get_thread_num();
     const Index u0 = H * k / threads, m = H * (k + 1) / threads - u0;
     T* mine = packed.row(k).data();
-    T* bias = biases.row(k).data();  // the units' bias, then their recurrent bias
+    // The units' bias, then their recurrent bias, then their peepholes.
+    T* bias = biases.row(k).data();
+    T* peephole = bias + 2 * G * m;
     for (Index g = 0; g < G; ++g) {
       std::copy(w.bias + g * H + u0, w.bias + g * H + u0 + m, bias + g * m);
       if (w.recurrent_bias) {
@@ -231,12 +257,17 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
         std::copy(from, from + m, bias + G * m + g * m);
       }
     }
+    for (Index g = 0; w.peephole && g < 3; ++g) {
+      std::copy(w.peephole + g * H + u0, w.peephole + g * H + u0 + m, peephole + g * m);
+    }
     UnitWeights<T> units{units_in_place<G>(w.kernel, H, u0, m),
                          units_in_place<G>(w.recurrent, H, u0, m),
                          bias,
                          w.recurrent_bias ? bias + G * m : nullptr,
                          u0,
-                         m};
+                         m,
+                         w.peephole ? peephole : nullptr,
+                         w.clip};
     if (pack) {
       units.recurrent = pack_units<G>(w.recurrent, H, H, u0, m, kPanel, mine);
       if (!buf.gates) {
@@ -251,15 +282,23 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
 
 // The serial part of backward for batch entries [b0, b0 + n): dZ_t (and dZr_t, the recurrent
 // side, where the cell has a separate one) for every step, and the running dh, dc, which end as
-// dL/dh0 and dL/dc0. Also gathers h_{t-1} into h_prev, rows in dZ's order, so that dR is one GEMM
-// afterwards. recurrent_t is R^T, (G*H, H) row-major.
+// dL/dh0 and dL/dc0. Also gathers h_{t-1} into h_prev (⊙ the recurrent mask: dR's operand) and,
+// for peepholes, c_{t-1} into c_prev_all (nullptr: not wanted), rows in dZ's order, so that dR
+// and the peephole gradients are single reductions afterwards. recurrent_t is R^T, (G*H, H)
+// row-major.
 template <typename Cell, typename T>
-void backward_steps(const SeqShape& s, const T* recurrent_t, const BackwardBuffers<T>& buf,
-                    T* dz_all, T* dzr_all, T* h_prev, Index b0, Index n) {
+void backward_steps(const SeqShape& s, const Weights<T>& w, const T* recurrent_t,
+                    const BackwardBuffers<T>& buf, T* dz_all, T* dzr_all, T* h_prev, T* c_prev_all,
+                    Index b0, Index n) {
   constexpr bool kCell = Cell::kHasCell;
   const Index H = s.H, GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H;
+  Matrix<T> product(buf.recurrent_mask ? n : 0, H);
   const auto rec_t = [&](const auto& d, Index g0, Index ng, auto out) {
-    step_product(d, map(recurrent_t + g0 * H * H, ng * H, H), out);
+    const auto Rt = map(recurrent_t + g0 * H * H, ng * H, H);
+    if (!buf.recurrent_mask) return step_product(d, Rt, out);
+    product.setZero();  // dL/d(h_{t-1} ⊙ mask), then the mask's factor
+    step_product(d, Rt, map(product.data(), n, H));
+    out += product.cwiseProduct(map(buf.recurrent_mask + b0 * H, n, H));
   };
   auto dh = map(buf.dh0 + b0 * H, n, H);                           // dL/dh_t from the steps after t
   auto dc = kCell ? map(buf.dc0 + b0 * H, n, H) : no_state<T>(n);  // dL/dc_t
@@ -290,7 +329,8 @@ void backward_steps(const SeqShape& s, const T* recurrent_t, const BackwardBuffe
     auto dz = s.step(dz_all, GH, t, b0, n);
     auto dzr = s.step(dzr_all, GH, t, b0, n);
     Cell::backward(StepBackward<T>{s.step(buf.gates, SH, t, b0, n), hp, c_prev, c,
-                                   map(static_cast<const T*>(dh_t.data()), n, H), dc, dz, dzr, dh},
+                                   map(static_cast<const T*>(dh_t.data()), n, H), dc, dz, dzr, dh,
+                                   w.peephole, w.clip},
                    rec_t);
     // A masked step passed its state through unchanged: its gradients do too.
     for (Index r = 0; buf.mask && r < n; ++r) {
@@ -300,7 +340,13 @@ void backward_steps(const SeqShape& s, const T* recurrent_t, const BackwardBuffe
       dh.row(r) = dh_t_map.row(r);
       if (kCell) dc.row(r) = kept.row(r);
     }
-    s.step(h_prev, H, t, b0, n) = hp;
+    if (buf.recurrent_mask)
+      s.step(h_prev, H, t, b0, n) = hp.cwiseProduct(map(buf.recurrent_mask + b0 * H, n, H));
+    else
+      s.step(h_prev, H, t, b0, n) = hp;
+    if constexpr (kCell) {
+      if (c_prev_all) s.step(c_prev_all, H, t, b0, n) = c_prev;
+    }
   }
 }
 
@@ -308,12 +354,14 @@ template <typename Cell, typename T>
 void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
   constexpr bool kSeparate = Cell::kSeparateRecurrentGrad;
   const Index H = s.H, GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H, rows = s.rows();
+  const bool peepholes = Cell::kHasCell && w.peephole;
   Matrix<T> dz_all(rows, GH), dzr_all(kSeparate ? rows : 0, GH), h_prev(rows, H);
+  Matrix<T> c_prev(peepholes ? rows : 0, H);
   T* const dzr = kSeparate ? dzr_all.data() : dz_all.data();
   const Matrix<T> recurrent_t = map(w.recurrent, H, GH).transpose();  // row-major R^T for the steps
   parallel_chunks(s.B, 2.0 * s.T * s.B * H * GH, [&](Index b0, Index b1) {
-    backward_steps<Cell>(s, recurrent_t.data(), buf, dz_all.data(), dzr, h_prev.data(), b0,
-                         b1 - b0);
+    backward_steps<Cell>(s, w, recurrent_t.data(), buf, dz_all.data(), dzr, h_prev.data(),
+                         peepholes ? c_prev.data() : nullptr, b0, b1 - b0);
   });
   if (s.T == 0) return;
 
@@ -323,6 +371,24 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   const auto dZr = map(static_cast<const T*>(dzr), rows, GH);
   const auto X = map(buf.x, rows, s.I);
   const auto Hp = map(static_cast<const T*>(h_prev.data()), rows, H);
+  if constexpr (Cell::kHasCell) {
+    if (peepholes) {
+      Cell::peephole_grads(dZ, map(static_cast<const T*>(c_prev.data()), rows, H),
+                           map(buf.c_all, rows, H), buf.dpeephole);
+    }
+  }
+  // Under recurrent dropout, dR's operands that the cell saved get the mask too (h_prev has it).
+  Matrix<T> saved_masked;
+  for (int g = 0; buf.recurrent_mask && g < Cell::kGates; ++g) {
+    const int k = Cell::recurrent_input(g);
+    if (k < 0 || saved_masked.size()) continue;
+    saved_masked.resize(rows, H);
+    for (Index r = 0; r < rows; ++r) {
+      const Index b = s.time_major ? r % s.B : r / s.T;
+      saved_masked.row(r) =
+          map(buf.gates + r * SH + k * H, 1, H).cwiseProduct(map(buf.recurrent_mask + b * H, 1, H));
+    }
+  }
   parallel_chunks(rows, 2.0 * rows * GH * s.I, [&](Index r0, Index r1) {
     map(buf.dx + r0 * s.I, r1 - r0, s.I).noalias() +=
         dZ.middleRows(r0, r1 - r0) * map(w.kernel, s.I, GH).transpose();
@@ -337,7 +403,10 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
     for (Index c = c0; c < c1;) {
       const Index g = c / H, end = std::min((g + 1) * H, c1);
       const int k = Cell::recurrent_input(static_cast<int>(g));
-      const auto A = k < 0 ? Hp : map(buf.gates + k * H, rows, H, SH);
+      const auto A = k < 0 ? Hp
+                     : saved_masked.size()
+                         ? map(static_cast<const T*>(saved_masked.data()), rows, H)
+                         : map(buf.gates + k * H, rows, H, SH);
       map(buf.drecurrent + c, H, end - c, GH).noalias() +=
           A.transpose() * dZr.middleCols(c, end - c);
       c = end;

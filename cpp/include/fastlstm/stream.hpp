@@ -14,9 +14,10 @@ class Stream {
   static constexpr Index G = Cell::kGates, S = Cell::kSaved;
 
  public:
-  // kernel (I, G*H), recurrent (H, G*H), bias (G*H) (and the recurrent bias, for cells with one)
-  // are copied, into contiguous column panels (what a step streams from cache, once per step:
-  // sequential reads are faster than row runs); the state is (B, H) zeros.
+  // kernel (I, G*H), recurrent (H, G*H), bias (G*H) (and the recurrent bias, for cells with one,
+  // and the LSTM's options) are copied, the kernels into contiguous column panels (what a step
+  // streams from cache, once per step: sequential reads are faster than row runs); the state is
+  // (B, H) zeros.
   Stream(const Weights<T>& w, Index B, Index I, Index H)
       : I_(I),
         packed_(I + H, (G * H + kPanel - 1) / kPanel * kPanel),
@@ -24,6 +25,8 @@ class Stream {
         R_(pack_units<G>(w.recurrent, H, H, 0, H, kPanel, packed_.data() + I * packed_.cols())),
         b_(row_vector(w.bias, G * H)),
         rb_(Cell::kRecurrentBias ? Vector<T>(row_vector(w.recurrent_bias, G * H)) : Vector<T>()),
+        peephole_(w.peephole ? Vector<T>(row_vector(w.peephole, 3 * H)) : Vector<T>()),
+        clip_(w.clip),
         h_(Matrix<T>::Zero(B, H)),
         c_(Matrix<T>::Zero(Cell::kHasCell ? B : 0, H)),
         x_(B, I),
@@ -51,18 +54,20 @@ class Stream {
     // h_{t-1} and h_t share a buffer: a cell reads all of h_{t-1} for its products before it
     // writes h_t, and reads each element before it writes it.
     const Index hc = Cell::kHasCell ? H : 0;
-    Cell::forward(StepForward<T>{z, map(static_cast<const T*>(h_.data()), B, H), 0,
-                                 Cell::kRecurrentBias ? rb_.data() : nullptr,
-                                 map(static_cast<const T*>(c_.data()), B, hc, H),
-                                 map(c_.data(), B, hc, H), map(h_.data(), B, H)},
-                  rec);
+    Cell::forward(
+        StepForward<T>{z, map(static_cast<const T*>(h_.data()), B, H), 0,
+                       Cell::kRecurrentBias ? rb_.data() : nullptr,
+                       map(static_cast<const T*>(c_.data()), B, hc, H), map(c_.data(), B, hc, H),
+                       map(h_.data(), B, H), peephole_.size() ? peephole_.data() : nullptr, clip_},
+        rec);
   }
 
  private:
   Index I_;
-  Matrix<T> packed_;  // kernel then recurrent, each as panels (pack_units)
-  Panels<T> K_, R_;   // where they lie in packed_
-  Vector<T> b_, rb_;
+  Matrix<T> packed_;             // kernel then recurrent, each as panels (pack_units)
+  Panels<T> K_, R_;              // where they lie in packed_
+  Vector<T> b_, rb_, peephole_;  // peephole_ is empty without peepholes
+  T clip_;
   Matrix<T> h_, c_, x_, z_;
 };
 
