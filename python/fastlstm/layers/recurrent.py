@@ -49,13 +49,15 @@ def _init_name(value, name: str) -> str:
 
 class RecurrentCache:
     """What a recurrent layer's backward needs: the functional API's cache and the (B, I)
-    input-dropout mask of the call (None without dropout)."""
+    input-dropout mask of the call (None without dropout). ``recurrent_dropout`` is the call's
+    (B, H) recurrent dropout mask (None without), which the core's cache also holds."""
 
-    __slots__ = ("core", "dropout")
+    __slots__ = ("core", "dropout", "recurrent_dropout")
 
-    def __init__(self, core, dropout) -> None:
+    def __init__(self, core, dropout, recurrent_dropout=None) -> None:
         self.core = core
         self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
 
 
 class Recurrent(Layer):
@@ -73,6 +75,9 @@ class Recurrent(Layer):
             In training, gradients stop at the batch boundary (truncated backpropagation).
         dropout: rate of input dropout in training: one (B, I) mask per call, the same at every
             timestep (as Keras), scaled by 1/(1 - rate).
+        recurrent_dropout: rate of recurrent dropout in training: one (B, H) mask per call,
+            likewise, multiplying h_{t-1} where the recurrent kernel reads it (as Keras; the
+            state update and the outputs read h_{t-1} itself).
         kernel_initializer, recurrent_initializer, bias_initializer: Keras names or callables
             ``(shape, dtype, rng) -> array``.
         kernel_regularizer, recurrent_regularizer, bias_regularizer: e.g.
@@ -97,6 +102,7 @@ class Recurrent(Layer):
         go_backwards: bool = False,
         stateful: bool = False,
         dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
         kernel_initializer: Any = "glorot_uniform",
         recurrent_initializer: Any = "orthogonal",
         bias_initializer: Any = "zeros",
@@ -118,6 +124,7 @@ class Recurrent(Layer):
         self.go_backwards = _flag(go_backwards, "go_backwards")
         self.stateful = _flag(stateful, "stateful")
         self.dropout = check_rate(dropout, "dropout")
+        self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout")
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer
         self.bias_initializer = bias_initializer
@@ -139,11 +146,12 @@ class Recurrent(Layer):
 
     # -- cell-specific hooks ---------------------------------------------------------------
 
-    def _cell_call(self, x, weights, states, mask):
-        """Inference: ``(y, states)``."""
+    def _cell_call(self, x, weights, states, options):
+        """Inference: ``(y, states)``. ``options``: the functional API's keywords besides
+        time_major (mask, recurrent_dropout_mask), only those in use."""
         raise NotImplementedError
 
-    def _cell_forward(self, x, weights, states, mask):
+    def _cell_forward(self, x, weights, states, options):
         """Training: ``(y, states, cache)``."""
         raise NotImplementedError
 
@@ -271,6 +279,23 @@ class Recurrent(Layer):
         keep = keep[None] if self.time_major else keep[:, None]
         return x * keep, keep
 
+    def _recurrent_drop(self, x, training: bool):
+        """The (B, H) recurrent dropout mask of a call, or None (drawn after the input's)."""
+        if not training or self.recurrent_dropout == 0.0:
+            return None
+        batch = np.shape(x)[1 if self.time_major else 0]
+        return dropout_mask(self.noise_rng, (batch, self.units), self.recurrent_dropout, self.dtype)
+
+    @staticmethod
+    def _options(mask, recurrent_mask) -> dict[str, Any]:
+        """The keywords in use, so that a plain call stays the plain one."""
+        options = {}
+        if mask is not None:
+            options["mask"] = mask
+        if recurrent_mask is not None:
+            options["recurrent_dropout_mask"] = recurrent_mask
+        return options
+
     def _reverse(self, a, mask=None):
         """a (and a (B, T) mask) reversed in time, with go_backwards; else unchanged."""
         if not self.go_backwards:
@@ -293,8 +318,11 @@ class Recurrent(Layer):
         """Inference without a cache; see the class docstring for what is returned."""
         self._ensure_built(x)
         x, _ = self._drop(x, training)
+        recurrent_mask = self._recurrent_drop(x, training)
         x, mask = self._reverse(x, mask)
-        y, states = self._cell_call(x, self._weight_arrays(), self._initial(x, initial_state), mask)
+        options = self._options(mask, recurrent_mask)
+        states = self._initial(x, initial_state)
+        y, states = self._cell_call(x, self._weight_arrays(), states, options)
         if self.stateful:
             self._states = states
         return self._outputs(y, states)
@@ -306,13 +334,14 @@ class Recurrent(Layer):
         """Like a call, and also return the cache :meth:`backward` needs: ``(outputs, cache)``."""
         self._ensure_built(x)
         x, keep = self._drop(x, training)
+        recurrent_mask = self._recurrent_drop(x, training)
         x, mask = self._reverse(x, mask)
-        y, states, core = self._cell_forward(
-            x, self._weight_arrays(), self._initial(x, initial_state), mask
-        )
+        options = self._options(mask, recurrent_mask)
+        states = self._initial(x, initial_state)
+        y, states, core = self._cell_forward(x, self._weight_arrays(), states, options)
         if self.stateful:
             self._states = states
-        return self._outputs(y, states), RecurrentCache(core, keep)
+        return self._outputs(y, states), RecurrentCache(core, keep, recurrent_mask)
 
     def backward(self, cache, doutputs):
         """Gradients from dL/d(outputs), shaped like what :meth:`forward` returned: one array,
@@ -374,6 +403,7 @@ class Recurrent(Layer):
             "go_backwards": self.go_backwards,
             "stateful": self.stateful,
             "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
             "kernel_initializer": _init_name(self.kernel_initializer, "kernel_initializer"),
             "recurrent_initializer": _init_name(
                 self.recurrent_initializer, "recurrent_initializer"
@@ -433,17 +463,11 @@ class LSTM(Recurrent):
             bias[self.units : 2 * self.units] = 1
         return bias
 
-    def _cell_call(self, x, weights, states, mask):
-        if mask is None:  # the keyword only when needed: the call stays the plain one
-            y, states = lstm(x, *weights, states, time_major=self.time_major)
-        else:
-            y, states = lstm(x, *weights, states, time_major=self.time_major, mask=mask)
-        return y, states
+    def _cell_call(self, x, weights, states, options):
+        return lstm(x, *weights, states, time_major=self.time_major, **options)
 
-    def _cell_forward(self, x, weights, states, mask):
-        if mask is None:
-            return lstm_forward(x, *weights, states, time_major=self.time_major)
-        return lstm_forward(x, *weights, states, time_major=self.time_major, mask=mask)
+    def _cell_forward(self, x, weights, states, options):
+        return lstm_forward(x, *weights, states, time_major=self.time_major, **options)
 
     def _cell_backward(self, cache: LSTMCache, dy, dstates) -> LSTMGrads:
         return lstm_backward(cache, dy, dstates)
@@ -460,22 +484,19 @@ class LSTM(Recurrent):
 class _SingleState(Recurrent):
     """A cell whose state is h alone: the functional API takes and returns one array."""
 
-    def _cell_call(self, x, weights, states, mask):
-        y, h = self._fn[0](x, *weights, states, **self._kwargs(mask))
+    def _cell_call(self, x, weights, states, options):
+        y, h = self._fn[0](x, *weights, states, **self._kwargs(options))
         return y, (h,)
 
-    def _cell_forward(self, x, weights, states, mask):
-        y, h, cache = self._fn[1](x, *weights, states, **self._kwargs(mask))
+    def _cell_forward(self, x, weights, states, options):
+        y, h, cache = self._fn[1](x, *weights, states, **self._kwargs(options))
         return y, (h,), cache
 
     def _cell_backward(self, cache, dy, dstates):
         return self._fn[2](cache, dy, dstates[0])
 
-    def _kwargs(self, mask) -> dict[str, Any]:
-        kwargs = {"time_major": self.time_major, **self._options()}
-        if mask is not None:
-            kwargs["mask"] = mask
-        return kwargs
+    def _kwargs(self, options) -> dict[str, Any]:
+        return {"time_major": self.time_major, **self._cell_options(), **options}
 
 
 class GRU(_SingleState):
@@ -502,7 +523,7 @@ class GRU(_SingleState):
     recurrent_kernel = weight_property("recurrent_kernel", "(H, 3H) recurrent weights.")
     bias = weight_property("bias", "(2, 3H) bias (reset_after), else (3H,).")
 
-    def _options(self) -> dict[str, Any]:
+    def _cell_options(self) -> dict[str, Any]:
         return {"reset_after": self.reset_after}
 
     def _weight_shapes(self, first_shape):
@@ -545,7 +566,7 @@ class SimpleRNN(_SingleState):
     recurrent_kernel = weight_property("recurrent_kernel", "(H, H) recurrent weights.")
     bias = weight_property("bias", "(H,) bias.")
 
-    def _options(self) -> dict[str, Any]:
+    def _cell_options(self) -> dict[str, Any]:
         return {"activation": self.activation}
 
     def stream(self, initial_state=None, *, batch_size: int | None = None) -> SimpleRNNStream:
