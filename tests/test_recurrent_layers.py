@@ -155,7 +155,7 @@ def test_config_round_trips_with_the_new_arguments():
         ({"stateful": 1}, TypeError, "stateful: expected True or False"),
         ({"kernel_regularizer": "l3"}, ValueError, "kernel_regularizer: expected"),
         ({"recurrent_regularizer": 0.01}, ValueError, "recurrent_regularizer: expected"),
-        ({"recurrent_dropout": 0.1}, TypeError, "recurrent_dropout"),
+        ({"recurrent_dropout": 1.0}, ValueError, "recurrent_dropout"),
     ],
 )
 def test_bad_new_arguments(kwargs, exc, match):
