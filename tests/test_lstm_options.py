@@ -1,9 +1,10 @@
-"""The LSTM's options (peepholes, cell clip) and recurrent dropout in every cell.
+"""The LSTM's options (peepholes, cell clip, projection) and recurrent dropout in every cell.
 
 The compiled core against the NumPy oracle (forward, backward, masks and lengths, both layouts,
 1 and 2 threads, including the path that splits hidden units across threads); the oracle against
-finite differences (float64); ONNX Runtime for peepholes and clip; streams; semantics that need
-no reference (a zero dropout mask is a zero recurrent kernel); bad input.
+finite differences (float64); ONNX Runtime for peepholes and clip; torch's ``proj_size`` for the
+projection; streams; semantics that need no reference (a zero dropout mask is a zero recurrent
+kernel); bad input.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from test_cells import make as make_cell
 DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 LAYOUTS = pytest.mark.parametrize("time_major", [False, True], ids=["batch_major", "time_major"])
 OPTIONS = pytest.mark.parametrize(
-    "options", [("peephole",), ("clip",), ("peephole", "clip")], ids=["peep", "clip", "peep+clip"]
+    "options",
+    [("peephole",), ("clip",), ("peephole", "clip"), ("projection",), ("peephole", "projection")],
+    ids=["peep", "clip", "peep+clip", "proj", "peep+proj"],
 )
 # (B, T, I, H): one row; a batch; B < 4 rows per thread with work enough for two threads (the
 # hidden units are split across threads); a batch split across threads.
@@ -40,27 +43,31 @@ def threads(request):
 
 def lstm_problem(B, T, I, H, dtype=np.float64, seed=0, options=(), dropout=False):
     """Batch-major x (B, T, I), weights, (h0, c0) and the options asked for; entries N(0, 0.25)
-    (x N(0, 1)), kernels scaled by fan-in so that float32 rounding is not amplified over steps."""
+    (x N(0, 1)), kernels scaled by fan-in so that float32 rounding is not amplified over steps.
+    With "projection", h is P = max(1, H // 2) wide."""
     rng = np.random.default_rng(seed)
 
     def r(*shape, s=0.5):
         return (s * rng.standard_normal(shape)).astype(dtype)
 
+    P = max(1, H // 2) if "projection" in options else H
     p = {
         "x": r(B, T, I, s=1.0),
         "kernel": r(I, 4 * H, s=1.5 / np.sqrt(I)),
-        "recurrent_kernel": r(H, 4 * H, s=1.5 / np.sqrt(H)),
+        "recurrent_kernel": r(P, 4 * H, s=1.5 / np.sqrt(P)),
         "bias": r(4 * H),
-        "h0": r(B, H),
+        "h0": r(B, P),
         "c0": r(B, H),
     }
     kw = {}
+    if "projection" in options:
+        kw["projection"] = r(H, P, s=1.2 / np.sqrt(H))
     if "peephole" in options:
         kw["peephole"] = r(3 * H, s=0.7)
     if "clip" in options:
         kw["clip"] = CLIP
     if dropout:
-        kw["recurrent_dropout_mask"] = dropout_mask(rng, B, H, dtype)
+        kw["recurrent_dropout_mask"] = dropout_mask(rng, B, P, dtype)
     return p, kw
 
 
@@ -80,6 +87,7 @@ def lstm_reference(p, kw, mask=None, lengths=None):
         "peephole": None if "peephole" not in kw else np.asarray(kw["peephole"], np.float64),
         "clip": kw.get("clip"),
         "recurrent_mask": kw.get("recurrent_dropout_mask"),
+        "projection": None if "projection" not in kw else np.asarray(kw["projection"], np.float64),
     }
     y, h, c, saved = oracle.forward(
         layout(a["x"], True), a["kernel"], a["recurrent_kernel"], a["bias"], a["h0"], a["c0"],
@@ -95,7 +103,7 @@ def lstm_reference(p, kw, mask=None, lengths=None):
         dx, *rest = oracle.backward(
             saved, dy, np.asarray(dh, np.float64), np.asarray(dc, np.float64)
         )
-        names = (*LSTM_NAMES, "peephole") if "peephole" in kw else LSTM_NAMES
+        names = LSTM_NAMES + tuple(n for n in ("peephole", "projection") if n in kw)
         return dict(zip(names, (layout(dx, True), *rest)))
 
     return layout(y, True), h, c, grads
@@ -108,24 +116,25 @@ def lstm_core(p, kw, dy, dh, dc, time_major=False, **masks):
     y_inf, (h_inf, c_inf) = fastlstm.lstm(*args, state, time_major=time_major, **masks, **kw)
     y, (h, c), cache = fastlstm.lstm_forward(*args, state, time_major=time_major, **masks, **kw)
     g = fastlstm.lstm_backward(cache, layout(dy, time_major), (dh, dc))._asdict()
+    g = {name: v for name, v in g.items() if v is not None}  # the options not used
     g["x"] = layout(g["x"], time_major)
     outputs = {"y": layout(y, time_major), "h": h, "c": c, "y_inf": layout(y_inf, time_major)}
     return outputs | {"h_inf": h_inf, "c_inf": c_inf}, g
 
 
-def cotangents(B, T, H, dtype, seed=1):
+def cotangents(B, T, P, dtype, seed=1, H=None):
+    """dL/dy (B, T, P), dL/dh (B, P) and dL/dc (B, H); H = P unless given."""
     rng = np.random.default_rng(seed)
     return (
-        rng.standard_normal((B, T, H)).astype(dtype),
-        rng.standard_normal((B, H)).astype(dtype),
-        rng.standard_normal((B, H)).astype(dtype),
+        rng.standard_normal((B, T, P)).astype(dtype),
+        rng.standard_normal((B, P)).astype(dtype),
+        rng.standard_normal((B, P if H is None else H)).astype(dtype),
     )
 
 
 def check_lstm(p, kw, dtype, time_major=False, **masks):
     B, T, _ = p["x"].shape
-    H = p["h0"].shape[1]
-    dy, dh, dc = cotangents(B, T, H, dtype)
+    dy, dh, dc = cotangents(B, T, p["h0"].shape[1], dtype, H=p["c0"].shape[1])
     out, g = lstm_core(p, kw, dy, dh, dc, time_major, **masks)
     y_ref, h_ref, c_ref, ref_grads = lstm_reference(p, kw, **masks)
     expected = {"y": y_ref, "h": h_ref, "c": c_ref, "y_inf": y_ref, "h_inf": h_ref, "c_inf": c_ref}
@@ -154,7 +163,8 @@ def test_lstm_options_match_oracle(options, sizes, time_major, dtype, threads):
         assert np.mean(np.abs(z) > CLIP) > 0.1
     # Bitwise repeatable with the same thread count (the same cotangents as check_lstm's).
     B, T, _, H = sizes
-    again, g2 = lstm_core(p, kw, *cotangents(B, T, H, dtype), time_major)
+    P = p["h0"].shape[1]
+    again, g2 = lstm_core(p, kw, *cotangents(B, T, P, dtype, H=H), time_major)
     np.testing.assert_array_equal(again["y"], out["y"])
     for name in g:
         np.testing.assert_array_equal(g2[name], g[name])
@@ -307,11 +317,12 @@ def test_lstm_options_finite_differences(options, masking):
         "mask": {"mask": np.array([[1, 0, 1, 1], [0, 1, 1, 0]], bool)},
         "lengths": {"lengths": np.array([3, 4])},
     }[masking]
-    dy, dh, dc = cotangents(B, T, H, np.float64, seed=10)
-    params = {**p, **({"peephole": kw["peephole"]} if "peephole" in kw else {})}
+    dy, dh, dc = cotangents(B, T, p["h0"].shape[1], np.float64, seed=10, H=H)
+    extra = [n for n in ("peephole", "projection") if n in kw]
+    params = {**p, **{n: kw[n] for n in extra}}
 
     def loss():
-        kw2 = {**kw, **({"peephole": params["peephole"]} if "peephole" in kw else {})}
+        kw2 = {**kw, **{n: params[n] for n in extra}}
         y, h, c, _ = lstm_reference(params, kw2, **masks)
         return float(np.sum(y * dy) + np.sum(h * dh) + np.sum(c * dc))
 
@@ -349,7 +360,9 @@ def test_recurrent_dropout_finite_differences(kind, opts):
 
 
 @pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "sequence_lens"])
-@OPTIONS
+@pytest.mark.parametrize(  # ONNX's LSTM has no projection
+    "options", [("peephole",), ("clip",), ("peephole", "clip")], ids=["peep", "clip", "peep+clip"]
+)
 def test_onnxruntime_peepholes_and_clip(options, masked):
     B, T, I, H = 5, 7, 37, 19
     p, kw = lstm_problem(B, T, I, H, dtype=np.float32, seed=14, options=options)
@@ -376,6 +389,58 @@ def test_peephole_conversion_round_trips():
     assert P.shape == (1, 12)
     np.testing.assert_array_equal(P[0], np.r_[p[:4], p[8:], p[4:8]])  # i, o, f
     np.testing.assert_array_equal(convert.peephole_from_onnx(P), p)
+
+
+# -- torch's proj_size ---------------------------------------------------------------------------
+
+
+@DTYPES
+@pytest.mark.parametrize("lengths", [None, [7, 2, 5, 1]], ids=["full", "packed"])
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+def test_projection_matches_torch(torch, lengths, dtype):
+    """nn.LSTM(proj_size=P): outputs, final states and every gradient, weight_hr included; with
+    lengths, against a packed sequence (unsorted)."""
+    B, T, I, H, P = 4, 7, 6, 9, 4
+    p, kw = lstm_problem(B, T, I, H, dtype=dtype, seed=17, options=("projection",))
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    net = torch.nn.LSTM(I, H, proj_size=P, batch_first=True).to(tdtype)
+    w_ih, w_hh, b_ih, b_hh = convert.to_torch(p["kernel"], p["recurrent_kernel"], p["bias"])
+    with torch.no_grad():
+        net.weight_ih_l0.copy_(torch.from_numpy(w_ih))
+        net.weight_hh_l0.copy_(torch.from_numpy(w_hh))
+        net.bias_ih_l0.copy_(torch.from_numpy(b_ih))
+        net.bias_hh_l0.copy_(torch.from_numpy(b_hh))
+        net.weight_hr_l0.copy_(torch.from_numpy(convert.projection_to_torch(kw["projection"])))
+    x = torch.from_numpy(p["x"]).requires_grad_()
+    h0 = torch.from_numpy(p["h0"][None].copy()).requires_grad_()
+    c0 = torch.from_numpy(p["c0"][None].copy()).requires_grad_()
+    dy, dh, dc = cotangents(B, T, P, dtype, seed=18, H=H)
+    if lengths is None:
+        out, (hT, cT) = net(x, (h0, c0))
+    else:
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            x, torch.tensor(lengths), batch_first=True, enforce_sorted=False
+        )
+        out, (hT, cT) = net(packed, (h0, c0))
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=T)
+    loss = (out * torch.from_numpy(dy)).sum() + (hT[0] * torch.from_numpy(dh)).sum()
+    (loss + (cT[0] * torch.from_numpy(dc)).sum()).backward()
+
+    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))
+    y, (h, c), cache = fastlstm.lstm_forward(*args, lengths=lengths, **kw)
+    g = fastlstm.lstm_backward(cache, dy, (dh, dc))
+    assert (y.shape, h.shape, c.shape) == ((B, T, P), (B, P), (B, H))
+    ours = {"y": y, "h": h, "c": c, "dx": g.x, "dh0": g.h0, "dc0": g.c0}
+    theirs = {"y": out, "h": hT[0], "c": cT[0], "dx": x.grad, "dh0": h0.grad[0], "dc0": c0.grad[0]}
+    for name, a in ours.items():
+        assert_close(a, theirs[name].detach().numpy().astype(np.float64), dtype, name)
+    kernel, recurrent, _ = convert.from_torch(net.weight_ih_l0.grad, net.weight_hh_l0.grad)
+    assert_close(g.kernel, kernel, dtype, "dkernel")
+    assert_close(g.recurrent_kernel, recurrent, dtype, "drecurrent_kernel")
+    assert_close(g.bias, net.bias_ih_l0.grad.numpy(), dtype, "dbias")
+    assert_close(g.bias, net.bias_hh_l0.grad.numpy(), dtype, "dbias (recurrent)")
+    projection = convert.projection_from_torch(net.weight_hr_l0.grad)
+    assert_close(g.projection, projection, dtype, "dprojection")
 
 
 # -- streams ------------------------------------------------------------------------------------
@@ -458,3 +523,42 @@ def test_stream_bad_options():
         fastlstm.LSTMStream(*args[1:], peephole=np.zeros(3))
     with pytest.raises(ValueError, match="clip: expected a positive finite number"):
         fastlstm.LSTMStream(*args[1:], clip=-2)
+
+
+def test_bad_projection():
+    B, T, I, H, P = 2, 3, 4, 5, 2
+    p, kw = lstm_problem(B, T, I, H, seed=19, options=("projection",))
+    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"])
+    state = (p["h0"], p["c0"])
+    with pytest.raises(ValueError, match=r"projection: expected a 2-D array \(hidden, proj\)"):
+        fastlstm.lstm(*args, state, projection=np.zeros(5))
+    with pytest.raises(
+        ValueError,
+        match=r"recurrent_kernel: expected shape \(3, 20\) \(proj, 4\*hidden\) to match projection",
+    ):
+        fastlstm.lstm(*args, state, projection=np.zeros((H, 3)))
+    with pytest.raises(ValueError, match=r"recurrent_kernel: expected shape \(2, 24\)"):
+        fastlstm.lstm(*args, projection=np.zeros((6, P)))  # H = 6 from the projection
+    with pytest.raises(
+        ValueError, match=r"initial_state\[0\]: expected shape \(2, 2\) \(batch, proj\)"
+    ):
+        fastlstm.lstm(*args, (np.zeros((B, H)), p["c0"]), **kw)
+    with pytest.raises(
+        ValueError, match=r"initial_state\[1\]: expected shape \(2, 5\) \(batch, hidden\)"
+    ):
+        fastlstm.lstm(*args, (p["h0"], np.zeros((B, P))), **kw)
+    with pytest.raises(ValueError, match="projection: expected shape"):
+        fastlstm.lstm(*args, state, projection=np.zeros((H, 0)))
+    _, _, cache = fastlstm.lstm_forward(*args, state, **kw)
+    with pytest.raises(ValueError, match=r"dy: expected shape \(2, 3, 2\)"):
+        fastlstm.lstm_backward(cache, np.zeros((B, T, H)))
+    with pytest.raises(ValueError, match=r"dstate\[0\]: expected shape \(2, 2\)"):
+        fastlstm.lstm_backward(cache, None, (np.zeros((B, H)), None))
+    with pytest.raises(ValueError, match=r"projection: expected a 2-D array"):
+        fastlstm.LSTMStream(*args[1:], projection=np.zeros(3))
+    g = make_cell("gru", {}, 2, 3, 4, 5)
+    with pytest.raises(ValueError, match="projection: only the LSTM has a projection"):
+        fastlstm._core.rnn_forward(
+            "gru", g["x"], g["kernel"], g["recurrent_kernel"], g["bias"], None, None, None,
+            False, False, False, projection=np.zeros((5, 2)),
+        )  # fmt: skip

@@ -170,23 +170,37 @@ inline std::string gates_of(const char* rows, int G) {
 
 // H from recurrent_kernel (H, G*H), checked against kernel (I, G*H) and bias: (G*H,), or (2, G*H)
 // (input bias, recurrent bias) for cells with a recurrent bias. I comes from x when a sequence is
-// given (input_size >= 0), else from the kernel.
+// given (input_size >= 0), else from the kernel. With an LSTM's (H, P) projection, H and P come
+// from it and recurrent_kernel is (P, 4H).
 template <typename Cell, typename T>
 SeqShape check_weights(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias,
-                       py::ssize_t input_size = -1) {
+                       py::ssize_t input_size = -1, const Array<T>* projection = nullptr) {
   constexpr int G = Cell::kGates;
-  const std::string rec = gates_of("hidden", G), ker = gates_of("input", G);
-  expect_ndim(recurrent, "recurrent_kernel", 2, rec.c_str());
+  const std::string ker = gates_of("input", G);
   SeqShape s;
-  s.H = recurrent.shape(0);
-  if (s.H < 1) {
-    throw std::invalid_argument("recurrent_kernel: expected shape " + rec +
-                                " with hidden >= 1, got " + shape_str(recurrent));
+  if (projection) {
+    expect_ndim(*projection, "projection", 2, "(hidden, proj)");
+    s.H = projection->shape(0);
+    s.P = projection->shape(1);
+    if (s.H < 1 || s.P < 1) {
+      throw std::invalid_argument("projection: expected shape (hidden, proj) with both >= 1, got " +
+                                  shape_str(*projection));
+    }
+    expect_shape(recurrent, "recurrent_kernel", {s.P, G * s.H},
+                 (gates_of("proj", G) + " to match projection (hidden, proj)").c_str());
+  } else {
+    const std::string rec = gates_of("hidden", G);
+    expect_ndim(recurrent, "recurrent_kernel", 2, rec.c_str());
+    s.H = recurrent.shape(0);
+    if (s.H < 1) {
+      throw std::invalid_argument("recurrent_kernel: expected shape " + rec +
+                                  " with hidden >= 1, got " + shape_str(recurrent));
+    }
+    expect_shape(recurrent, "recurrent_kernel", {s.H, G * s.H}, rec.c_str());
   }
   const py::ssize_t GH = G * s.H;
-  expect_shape(recurrent, "recurrent_kernel", {s.H, GH}, rec.c_str());
-  const char* match =
-      input_size < 0 ? " to match recurrent_kernel" : " to match x and recurrent_kernel";
+  const std::string source = projection ? "projection" : "recurrent_kernel";
+  const std::string match = (input_size < 0 ? " to match " : " to match x and ") + source;
   if (input_size < 0) {
     expect_ndim(kernel, "kernel", 2, ker.c_str());
     input_size = kernel.shape(0);
@@ -195,11 +209,10 @@ SeqShape check_weights(const Array<T>& kernel, const Array<T>& recurrent, const 
   expect_shape(kernel, "kernel", {s.I, GH}, (ker + match).c_str());
   const std::string cols = G == 1 ? "hidden" : std::to_string(G) + "*hidden";
   if (Cell::kRecurrentBias) {
-    expect_shape(
-        bias, "bias", {2, GH},
-        ("(2, " + cols + ") (input bias, recurrent bias) to match recurrent_kernel").c_str());
+    expect_shape(bias, "bias", {2, GH},
+                 ("(2, " + cols + ") (input bias, recurrent bias) to match " + source).c_str());
   } else {
-    expect_shape(bias, "bias", {GH}, ("(" + cols + ",) to match recurrent_kernel").c_str());
+    expect_shape(bias, "bias", {GH}, ("(" + cols + ",) to match " + source).c_str());
   }
   return s;
 }
@@ -212,6 +225,16 @@ struct LstmOptions {
   T clip = 0;  // 0: none
   const T* peephole_data() const { return peephole ? peephole->data() : nullptr; }
 };
+
+// The LSTM's optional (H, P) projection (shapes are checked by check_weights), or none.
+template <typename Cell, typename T>
+std::optional<Array<T>> projection_or_none(const py::handle& obj) {
+  if (obj.is_none()) return std::nullopt;
+  if (!Cell::kHasCell) {
+    throw std::invalid_argument("projection: only the LSTM has a projection, expected None");
+  }
+  return as_array<T>(obj, "projection");
+}
 
 template <typename Cell, typename T>
 LstmOptions<T> check_options(const py::handle& peephole, const py::handle& clip, py::ssize_t H) {

@@ -20,9 +20,11 @@ using Mask = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast
 // Sizes from x (3-D) and the weights, checked against each other.
 template <typename Cell, typename T>
 SeqShape check_sizes(const Array<T>& x, const Array<T>& kernel, const Array<T>& recurrent,
-                     const Array<T>& bias, bool time_major) {
+                     const Array<T>& bias, bool time_major,
+                     const std::optional<Array<T>>& projection) {
   expect_ndim(x, "x", 3, time_major ? "(time, batch, input)" : "(batch, time, input)");
-  SeqShape s = check_weights<Cell>(kernel, recurrent, bias, x.shape(2));
+  SeqShape s =
+      check_weights<Cell>(kernel, recurrent, bias, x.shape(2), projection ? &*projection : nullptr);
   s.time_major = time_major;
   s.B = x.shape(time_major ? 1 : 0);
   s.T = x.shape(time_major ? 0 : 1);
@@ -41,14 +43,18 @@ Array<T> zeros(const Shape& shape) {
   return a;
 }
 
-// A (B, H) state argument, or zeros when it is None.
+// A (B, width) state argument, or zeros when it is None.
 template <typename T>
-Array<T> state_or_zeros(const py::handle& obj, const char* name, const SeqShape& s) {
-  if (obj.is_none()) return zeros<T>({s.B, s.H});
+Array<T> state_or_zeros(const py::handle& obj, const char* name, const SeqShape& s,
+                        py::ssize_t width, const char* meaning) {
+  if (obj.is_none()) return zeros<T>({s.B, width});
   Array<T> a = as_array<T>(obj, name);
-  expect_shape(a, name, {s.B, s.H}, "(batch, hidden)");
+  expect_shape(a, name, {s.B, width}, meaning);
   return a;
 }
+
+// "(batch, hidden)", or "(batch, proj)" for h with a projection.
+const char* h_meaning(const SeqShape& s) { return s.P ? "(batch, proj)" : "(batch, hidden)"; }
 
 // The (B, T) mask argument (nonzero = valid), or None.
 std::optional<Mask> mask_or_none(const py::handle& obj, const SeqShape& s) {
@@ -64,15 +70,21 @@ template <typename T>
 std::optional<Array<T>> recurrent_mask_or_none(const py::handle& obj, const SeqShape& s) {
   if (obj.is_none()) return std::nullopt;
   Array<T> a = as_array<T>(obj, "recurrent_dropout_mask");
-  expect_shape(a, "recurrent_dropout_mask", {s.B, s.H}, "(batch, hidden)");
+  expect_shape(a, "recurrent_dropout_mask", {s.B, s.state_width()}, h_meaning(s));
   return a;
 }
 
 template <typename Cell, typename T>
 Weights<T> weights(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias,
-                   const LstmOptions<T>& options) {
+                   const LstmOptions<T>& options, const std::optional<Array<T>>& projection) {
   const T* rb = Cell::kRecurrentBias ? bias.data() + bias.shape(1) : nullptr;
-  return {kernel.data(), recurrent.data(), bias.data(), rb, options.peephole_data(), options.clip};
+  return {kernel.data(),
+          recurrent.data(),
+          bias.data(),
+          rb,
+          options.peephole_data(),
+          options.clip,
+          projection ? projection->data() : nullptr};
 }
 
 // An array, or None where the cell has no such buffer. (No global py::object for None: it would
@@ -88,6 +100,7 @@ struct Extras {
   bool zero_masked;           // lengths: masked outputs are zero
   py::handle recurrent_mask;  // (B, H) or None
   py::handle peephole, clip;  // LSTM options, or None
+  py::handle projection;      // the LSTM's (H, P) projection, or None
 };
 
 // Returns (y, h, c, saved): c is None for cells without a cell state, saved None unless training.
@@ -101,16 +114,20 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
   const auto kernel = as_array<T>(kernel_obj, "kernel");
   const auto recurrent = as_array<T>(recurrent_obj, "recurrent_kernel");
   const auto bias = as_array<T>(bias_obj, "bias");
-  const SeqShape s = check_sizes<Cell>(x, kernel, recurrent, bias, time_major);
-  const auto h0 = state_or_zeros<T>(h0_obj, kCell ? "initial_state[0]" : "initial_state", s);
-  const auto c0 = kCell ? state_or_zeros<T>(c0_obj, "initial_state[1]", s) : Array<T>();
+  const auto projection = projection_or_none<Cell, T>(extras.projection);
+  const SeqShape s = check_sizes<Cell>(x, kernel, recurrent, bias, time_major, projection);
+  const py::ssize_t P = s.state_width();
+  const auto h0 =
+      state_or_zeros<T>(h0_obj, kCell ? "initial_state[0]" : "initial_state", s, P, h_meaning(s));
+  const auto c0 =
+      kCell ? state_or_zeros<T>(c0_obj, "initial_state[1]", s, s.H, "(batch, hidden)") : Array<T>();
   const auto mask = mask_or_none(extras.mask, s);
   const bool zero_masked = extras.zero_masked;
   const auto rmask = recurrent_mask_or_none<T>(extras.recurrent_mask, s);
   const auto options = check_options<Cell, T>(extras.peephole, extras.clip, s.H);
 
-  auto y = aligned_empty<T>(seq_shape(s, s.H));
-  auto h = aligned_empty<T>({s.B, s.H});
+  auto y = aligned_empty<T>(seq_shape(s, P));
+  auto h = aligned_empty<T>({s.B, P});
   auto c = aligned_empty<T>(kCell ? Shape{s.B, s.H} : Shape{0});
   // Training keeps what the cell saves per step and every c_t for backward; inference neither.
   auto gates = aligned_empty<T>(training ? seq_shape(s, Cell::kSaved * s.H) : Shape{0});
@@ -128,7 +145,7 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
                               rmask ? rmask->data() : nullptr};
   {
     py::gil_scoped_release nogil;
-    fastlstm::forward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias, options), buf);
+    fastlstm::forward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias, options, projection), buf);
   }
   const py::object c_out = or_none(kCell, c);
   if (!training) return py::make_tuple(y, h, c_out, py::none());
@@ -141,30 +158,32 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
           mask ? py::object(*mask) : py::object(py::none()), mask && zero_masked,
           rmask ? py::object(*rmask) : py::object(py::none()),
           options.peephole ? py::object(*options.peephole) : py::object(py::none()),
-          options.clip > 0 ? py::object(py::float_(options.clip)) : py::object(py::none())));
+          options.clip > 0 ? py::object(py::float_(options.clip)) : py::object(py::none()),
+          projection ? py::object(*projection) : py::object(py::none())));
 }
 
 template <typename Cell, typename T>
 py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::handle& dh_obj,
                    const py::handle& dc_obj, bool time_major) {
   constexpr bool kCell = Cell::kHasCell;
-  if (saved.size() != 14) throw std::invalid_argument("cache: not a cache from a forward call");
+  if (saved.size() != 15) throw std::invalid_argument("cache: not a cache from a forward call");
   SeqShape s;
   Array<T> x, kernel, recurrent, bias, h0, c0, y, gates, c_all;
   std::optional<Mask> mask;
-  std::optional<Array<T>> rmask;
+  std::optional<Array<T>> rmask, projection;
   LstmOptions<T> options;
   try {  // a cache that forward made always passes; anything else is named as the cache
     x = as_array<T>(saved[0], "x");
     kernel = as_array<T>(saved[1], "kernel");
     recurrent = as_array<T>(saved[2], "recurrent_kernel");
     bias = as_array<T>(saved[3], "bias");
-    s = check_sizes<Cell>(x, kernel, recurrent, bias, time_major);
+    projection = projection_or_none<Cell, T>(saved[14]);
+    s = check_sizes<Cell>(x, kernel, recurrent, bias, time_major, projection);
     h0 = as_array<T>(saved[4], "h0");
     y = as_array<T>(saved[6], "y");
     gates = as_array<T>(saved[7], "gates");
-    expect_shape(h0, "h0", {s.B, s.H}, "(batch, hidden)");
-    expect_shape(y, "y", seq_shape(s, s.H), "matching x");
+    expect_shape(h0, "h0", {s.B, s.state_width()}, h_meaning(s));
+    expect_shape(y, "y", seq_shape(s, s.state_width()), "matching x");
     expect_shape(gates, "gates", seq_shape(s, Cell::kSaved * s.H), "matching x");
     if (kCell) {
       c0 = as_array<T>(saved[5], "c0");
@@ -188,22 +207,24 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
     expect_shape(a, name, shape, meaning);
     return a;
   };
+  const py::ssize_t P = s.state_width();
   const auto dy =
-      optional_grad(dy_obj, "dy", seq_shape(s, s.H),
+      optional_grad(dy_obj, "dy", seq_shape(s, P),
                     time_major ? "(time, batch, hidden) like y" : "(batch, time, hidden) like y");
-  const auto dh =
-      optional_grad(dh_obj, kCell ? "dstate[0]" : "dh", {s.B, s.H}, "(batch, hidden) like h");
+  const auto dh = optional_grad(dh_obj, kCell ? "dstate[0]" : "dh", {s.B, P},
+                                s.P ? "(batch, proj) like h" : "(batch, hidden) like h");
   const auto dc = kCell ? optional_grad(dc_obj, "dstate[1]", {s.B, s.H}, "(batch, hidden) like c")
                         : std::nullopt;
 
   const py::ssize_t GH = Cell::kGates * s.H;
   auto dx = zeros<T>(seq_shape(s, s.I));
   auto dkernel = zeros<T>({s.I, GH});
-  auto drecurrent = zeros<T>({s.H, GH});
+  auto drecurrent = zeros<T>({P, GH});
   auto dbias = zeros<T>(Cell::kRecurrentBias ? Shape{2, GH} : Shape{GH});
-  auto dh0 = aligned_empty<T>({s.B, s.H});
+  auto dh0 = aligned_empty<T>({s.B, P});
   auto dc0 = aligned_empty<T>(kCell ? Shape{s.B, s.H} : Shape{0});
   auto dpeephole = zeros<T>(options.peephole ? Shape{3 * s.H} : Shape{0});
+  auto dprojection = zeros<T>(projection ? Shape{s.H, P} : Shape{0});
   const BackwardBuffers<T> buf{x.data(),
                                h0.data(),
                                kCell ? c0.data() : nullptr,
@@ -223,13 +244,16 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
                                mask ? mask->data() : nullptr,
                                mask && saved[10].cast<bool>(),
                                rmask ? rmask->data() : nullptr,
-                               options.peephole ? dpeephole.mutable_data() : nullptr};
+                               options.peephole ? dpeephole.mutable_data() : nullptr,
+                               projection ? dprojection.mutable_data() : nullptr};
   {
     py::gil_scoped_release nogil;
-    fastlstm::backward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias, options), buf);
+    fastlstm::backward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias, options, projection),
+                                buf);
   }
   return py::make_tuple(dx, dkernel, drecurrent, dbias, dh0, or_none(kCell, dc0),
-                        or_none(bool(options.peephole), dpeephole));
+                        or_none(bool(options.peephole), dpeephole),
+                        or_none(bool(projection), dprojection));
 }
 
 }  // namespace
@@ -247,8 +271,8 @@ void register_rnn(py::module_& m) {
          const py::handle& recurrent, const py::handle& bias, const py::handle& h0,
          const py::handle& c0, const py::handle& mask, bool zero_masked, bool time_major,
          bool training, const py::handle& recurrent_mask, const py::handle& peephole,
-         const py::handle& clip) {
-        const Extras extras{mask, zero_masked, recurrent_mask, peephole, clip};
+         const py::handle& clip, const py::handle& projection) {
+        const Extras extras{mask, zero_masked, recurrent_mask, peephole, clip, projection};
         return with_cell(cell, [&](auto tag) {
           using Cell = decltype(tag);
           return wants_double(kernel) ? forward<Cell, double>(x, kernel, recurrent, bias, h0, c0,
@@ -261,6 +285,7 @@ void register_rnn(py::module_& m) {
       py::arg("bias"), py::arg("h0"), py::arg("c0"), py::arg("mask"), py::arg("zero_masked"),
       py::arg("time_major"), py::arg("training"), py::arg("recurrent_dropout_mask") = py::none(),
       py::arg("peephole") = py::none(), py::arg("clip") = py::none(),
+      py::arg("projection") = py::none(),
       "A cell over a sequence. Returns (y, h, c, saved); c is None for cells without a cell "
       "state, saved is None unless training.");
   m.def(
@@ -277,7 +302,8 @@ void register_rnn(py::module_& m) {
       py::arg("cell"), py::arg("saved"), py::arg("dy"), py::arg("dh"), py::arg("dc"),
       py::arg("time_major"),
       "Backward through rnn_forward. Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0, "
-      "dpeephole); dc0 is None for cells without a cell state, dpeephole without peepholes.");
+      "dpeephole, dprojection); dc0 is None for cells without a cell state, dpeephole without "
+      "peepholes, dprojection without a projection.");
 }
 
 }  // namespace fastlstm::bindings

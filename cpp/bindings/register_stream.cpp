@@ -25,14 +25,17 @@ class StreamBinding {
  public:
   StreamBinding(const py::handle& kernel_obj, const py::handle& recurrent_obj,
                 const py::handle& bias_obj, py::ssize_t batch, const py::handle& peephole,
-                const py::handle& clip)
+                const py::handle& clip, const py::handle& projection)
       : StreamBinding(as_array<T>(kernel_obj, "kernel"),
                       as_array<T>(recurrent_obj, "recurrent_kernel"), as_array<T>(bias_obj, "bias"),
-                      batch, peephole, clip) {}
+                      batch, peephole, clip, projection_or_none<Cell, T>(projection)) {}
 
   py::ssize_t batch() const { return core_.batch(); }
   py::ssize_t input_size() const { return core_.input_size(); }
   py::ssize_t hidden_size() const { return core_.hidden_size(); }
+  py::ssize_t state_size() const {
+    return core_.state_size();
+  }  // h's width: H, or the projection's
 
   // x: (B, I). Returns h_t (B, H), written into `out` when one is given (no allocation).
   py::object step(const py::handle& x_obj, const py::handle& out_obj) {
@@ -40,7 +43,7 @@ class StreamBinding {
     expect_shape(x, "x_t", {batch(), input_size()}, "(batch, input)");
     Array<T> out;
     if (out_obj.is_none()) {
-      out = Array<T>({batch(), hidden_size()});
+      out = Array<T>({batch(), state_size()});
     } else {
       if (!py::isinstance<Array<T>>(out_obj)) {
         throw py::type_error(std::string("out: expected a C-contiguous ") +
@@ -48,7 +51,8 @@ class StreamBinding {
                              describe(out_obj));
       }
       out = py::reinterpret_borrow<Array<T>>(out_obj);
-      expect_shape(out, "out", {batch(), hidden_size()}, "(batch, hidden)");
+      expect_shape(out, "out", {batch(), state_size()},
+                   state_size() == hidden_size() ? "(batch, hidden)" : "(batch, proj)");
       if (!out.writeable()) throw std::invalid_argument("out: the array is read-only");
     }
     {
@@ -62,7 +66,7 @@ class StreamBinding {
 
   // A copy of the carried state: (h, c), or (h,) for cells without a cell state.
   py::tuple state() {
-    Array<T> h({batch(), hidden_size()}), c(kCell ? Shape{batch(), hidden_size()} : Shape{0});
+    Array<T> h({batch(), state_size()}), c(kCell ? Shape{batch(), hidden_size()} : Shape{0});
     std::lock_guard<std::mutex> lock(mu_);
     std::memcpy(h.mutable_data(), core_.h(), sizeof(T) * h.size());
     if (!kCell) return py::make_tuple(h);
@@ -72,41 +76,50 @@ class StreamBinding {
 
   // Sets h (and c); None means zeros. `name` is the argument's name in messages.
   void set_state(const py::handle& h_obj, const py::handle& c_obj, const std::string& name) {
-    const auto h = optional_state(h_obj, kCell ? (name + "[0]").c_str() : name.c_str());
-    const auto c = kCell ? optional_state(c_obj, (name + "[1]").c_str()) : std::nullopt;
-    const size_t bytes = sizeof(T) * batch() * hidden_size();
+    const auto h =
+        optional_state(h_obj, kCell ? (name + "[0]").c_str() : name.c_str(), state_size());
+    const auto c =
+        kCell ? optional_state(c_obj, (name + "[1]").c_str(), hidden_size()) : std::nullopt;
+    const size_t h_bytes = sizeof(T) * batch() * state_size();
+    const size_t c_bytes = sizeof(T) * batch() * hidden_size();
     std::lock_guard<std::mutex> lock(mu_);
-    h ? (void)std::memcpy(core_.h(), h->data(), bytes) : (void)std::memset(core_.h(), 0, bytes);
+    h ? (void)std::memcpy(core_.h(), h->data(), h_bytes) : (void)std::memset(core_.h(), 0, h_bytes);
     if (!kCell) return;
-    c ? (void)std::memcpy(core_.c(), c->data(), bytes) : (void)std::memset(core_.c(), 0, bytes);
+    c ? (void)std::memcpy(core_.c(), c->data(), c_bytes) : (void)std::memset(core_.c(), 0, c_bytes);
   }
 
  private:
-  std::optional<Array<T>> optional_state(const py::handle& obj, const char* name) const {
+  std::optional<Array<T>> optional_state(const py::handle& obj, const char* name,
+                                         py::ssize_t width) const {
     if (obj.is_none()) return std::nullopt;
     auto a = as_array<T>(obj, name);
-    expect_shape(a, name, {batch(), hidden_size()}, "(batch, hidden)");
+    expect_shape(a, name, {batch(), width},
+                 width == hidden_size() ? "(batch, hidden)" : "(batch, proj)");
     return a;
   }
 
   StreamBinding(const Array<T>& kernel, const Array<T>& recurrent, const Array<T>& bias,
-                py::ssize_t batch, const py::handle& peephole, const py::handle& clip)
-      : core_(make_core(kernel, recurrent, bias, batch, peephole, clip)) {}
+                py::ssize_t batch, const py::handle& peephole, const py::handle& clip,
+                const std::optional<Array<T>>& projection)
+      : core_(make_core(kernel, recurrent, bias, batch, peephole, clip, projection)) {}
 
   static Stream<Cell, T> make_core(const Array<T>& kernel, const Array<T>& recurrent,
                                    const Array<T>& bias, py::ssize_t batch,
-                                   const py::handle& peephole, const py::handle& clip) {
+                                   const py::handle& peephole, const py::handle& clip,
+                                   const std::optional<Array<T>>& projection) {
     if (batch < 1) {
       throw std::invalid_argument("batch_size: expected a positive integer, got " +
                                   std::to_string(batch));
     }
-    const SeqShape s = check_weights<Cell>(kernel, recurrent, bias);
+    const SeqShape s =
+        check_weights<Cell>(kernel, recurrent, bias, -1, projection ? &*projection : nullptr);
     const T* rb = Cell::kRecurrentBias ? bias.data() + bias.shape(1) : nullptr;
     const auto options = check_options<Cell, T>(peephole, clip, s.H);
     try {
       return Stream<Cell, T>(
-          {kernel.data(), recurrent.data(), bias.data(), rb, options.peephole_data(), options.clip},
-          batch, s.I, s.H);
+          {kernel.data(), recurrent.data(), bias.data(), rb, options.peephole_data(), options.clip,
+           projection ? projection->data() : nullptr},
+          batch, s.I, s.H, s.state_width());
     } catch (const std::bad_alloc&) {
       throw std::invalid_argument("batch_size: " + std::to_string(batch) +
                                   " streams do not fit in memory");
@@ -122,12 +135,14 @@ void register_stream(py::module_& m, const std::string& name) {
   using S = StreamBinding<Cell, T>;
   py::class_<S>(m, name.c_str())
       .def(py::init<const py::handle&, const py::handle&, const py::handle&, py::ssize_t,
-                    const py::handle&, const py::handle&>(),
+                    const py::handle&, const py::handle&, const py::handle&>(),
            py::arg("kernel"), py::arg("recurrent_kernel"), py::arg("bias"), py::arg("batch_size"),
-           py::arg("peephole") = py::none(), py::arg("clip") = py::none())
+           py::arg("peephole") = py::none(), py::arg("clip") = py::none(),
+           py::arg("projection") = py::none())
       .def_property_readonly("batch_size", &S::batch)
       .def_property_readonly("input_size", &S::input_size)
       .def_property_readonly("units", &S::hidden_size)
+      .def_property_readonly("state_size", &S::state_size)
       .def("step", &S::step, py::arg("x_t"), py::arg("out") = py::none(),
            "Advance one timestep. x_t: (batch, input). Returns h_t (batch, units); with `out` "
            "given, h_t is written into it and nothing is allocated.")

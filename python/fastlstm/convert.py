@@ -12,6 +12,7 @@ input      kernel (I, 4H)                  weight_ih (4H, I)         W (D, 4H, I
 recurrent  recurrent_kernel (H, 4H)        weight_hh (4H, H)         R (D, 4H, H)
 bias       bias (4H,)                      bias_ih, bias_hh (4H,)    B (D, 8H) = [Wb, Rb]
 peepholes  peephole (3H,) i, f, o          (none)                    P (D, 3H) i, o, f
+projection projection (H, P)               weight_hr (P, H)          (none)
 =========  ==============================  ========================  ===========================
 GRU        fastlstm (= Keras)              PyTorch ``nn.GRU``        ONNX ``GRU``
 =========  ==============================  ========================  ===========================
@@ -112,6 +113,17 @@ def peephole_from_onnx(P) -> np.ndarray:
     """fastlstm's peepholes (3H,), blocks i, f, o, from one direction of an ONNX ``P`` (i, o, f)."""
     p_i, p_o, p_f = np.split(np.asarray(P)[0], 3)
     return np.concatenate([p_i, p_f, p_o])
+
+
+def projection_from_torch(weight_hr) -> np.ndarray:
+    """fastlstm's projection (H, P) from ``nn.LSTM(proj_size=P)``'s ``weight_hr_l0`` (P, H); the
+    recurrent kernel comes from ``from_torch`` as usual, (P, 4H)."""
+    return np.asarray(weight_hr).T.copy()
+
+
+def projection_to_torch(projection) -> np.ndarray:
+    """``weight_hr_l0`` (P, H) from fastlstm's projection (H, P)."""
+    return np.asarray(projection).T.copy()
 
 
 lstm_from_torch = from_torch

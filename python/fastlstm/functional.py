@@ -44,16 +44,18 @@ class LSTMGrads(NamedTuple):
     c0: np.ndarray  # (B, H)
 
 
-class LSTMPeepholeGrads(NamedTuple):
-    """:class:`LSTMGrads` and the peepholes' gradient, for a forward call with peepholes."""
+class LSTMOptionGrads(NamedTuple):
+    """:class:`LSTMGrads` and the gradients of the options a forward call used (None for an
+    option it did not use)."""
 
     x: np.ndarray
     kernel: np.ndarray
-    recurrent_kernel: np.ndarray
+    recurrent_kernel: np.ndarray  # (P, 4H) with a projection
     bias: np.ndarray
-    h0: np.ndarray
+    h0: np.ndarray  # (B, P) with a projection
     c0: np.ndarray
-    peephole: np.ndarray  # (3H,), blocks i, f, o
+    peephole: np.ndarray | None  # (3H,), blocks i, f, o
+    projection: np.ndarray | None  # (H, P)
 
 
 class GRUGrads(NamedTuple):
@@ -225,6 +227,7 @@ def lstm(
     return_cell_states: bool = False,
     peephole=None,
     clip: float | None = None,
+    projection=None,
     recurrent_dropout_mask=None,
 ):
     """Run an LSTM over a sequence (inference).
@@ -246,6 +249,9 @@ def lstm(
         clip: a positive number: every activation's input (the gates' pre-activations, after the
             peepholes) is clipped to [-clip, clip] (ONNX's ``clip``); a clipped input has no
             gradient. None: no clipping.
+        projection: (H, P), PyTorch's ``proj_size`` (``weight_hr_l0.T``): the state is
+            ``h_t = (o ⊙ tanh(c_t))·projection``, P wide, so y, h0, h and the recurrent_kernel's
+            rows ((P, 4H)) are P wide while c stays H wide.
         recurrent_dropout_mask: (B, H), see the module's notes.
 
     Returns:
@@ -256,7 +262,7 @@ def lstm(
     h0, c0 = _pair(initial_state, "initial_state")
     keep = _flag(return_cell_states, "return_cell_states")
     weights = (kernel, recurrent_kernel, bias)
-    options = {"peephole": peephole, "clip": clip}
+    options = {"peephole": peephole, "clip": clip, "projection": projection}
     _, (y, h, c, saved) = _run(
         "lstm",
         x,
@@ -285,6 +291,7 @@ def lstm_forward(
     lengths=None,
     peephole=None,
     clip: float | None = None,
+    projection=None,
     recurrent_dropout_mask=None,
 ) -> tuple[np.ndarray, State, LSTMCache]:
     """Like :func:`lstm`, and also return the cache that :func:`lstm_backward` needs (it
@@ -295,7 +302,7 @@ def lstm_forward(
     """
     h0, c0 = _pair(initial_state, "initial_state")
     weights = (kernel, recurrent_kernel, bias)
-    options = {"peephole": peephole, "clip": clip}
+    options = {"peephole": peephole, "clip": clip, "projection": projection}
     time_major, (y, h, c, saved) = _run(
         "lstm",
         x,
@@ -323,12 +330,15 @@ def lstm_backward(cache: LSTMCache, dy, dstate: tuple | None = None) -> LSTMGrad
 
     Returns:
         :class:`LSTMGrads` with x, kernel, recurrent_kernel, bias, h0 and c0; for a forward call
-        with peepholes, :class:`LSTMPeepholeGrads`, which adds peephole.
+        with peepholes or a projection, :class:`LSTMOptionGrads`, which adds peephole and
+        projection.
     """
     _check_cache(cache, LSTMCache, "lstm_forward")
     dh, dc = _pair(dstate, "dstate")
     grads = _core.rnn_backward("lstm", cache._saved, dy, dh, dc, cache.time_major)
-    return LSTMGrads(*grads[:6]) if grads[6] is None else LSTMPeepholeGrads(*grads)
+    if grads[6] is None and grads[7] is None:
+        return LSTMGrads(*grads[:6])
+    return LSTMOptionGrads(*grads)
 
 
 # -- GRU ------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ Recurrent dropout: every ``*_forward`` takes ``recurrent_mask`` (B, H) or None; 
 products read h_{t-1} ⊙ recurrent_mask, everything else h_{t-1} (Keras). The LSTM also takes
 ``peephole`` (3H,) blocks i, f, o, adding p_i ⊙ c_{t-1}, p_f ⊙ c_{t-1} and p_o ⊙ c_t to the
 pre-activations of i, f and o, and ``clip``: every pre-activation (after the peepholes) is clipped
-to [-clip, clip] and has no gradient where |z| >= clip (ONNX).
+to [-clip, clip] and has no gradient where |z| >= clip (ONNX), and ``projection`` (H, P):
+h_t = (o ⊙ tanh(c_t))·projection, P wide, with recurrent_kernel (P, 4H) (PyTorch's proj_size).
 
 Each ``*_forward`` returns the outputs and an opaque ``saved`` value for the matching
 ``*_backward``, which takes dL/dy (T, B, H) and dL/dh_T (and dL/dc_T) and returns the gradients
@@ -75,13 +76,14 @@ def forward(
     peephole=None,
     clip=None,
     recurrent_mask=None,
+    projection=None,
 ):
     """LSTM. x (T, B, I), h0 and c0 (B, H), mask (T, B) bool or None; the options as above.
 
     Returns y (T, B, H), h_T, c_T and the saved values for ``backward``.
     """
     mask = _mask(mask, x)
-    hidden = recurrent_kernel.shape[0]
+    hidden = kernel.shape[1] // 4
     m = _recurrent_mask(recurrent_mask, h0)
     # Without peepholes their terms are left out, not multiplied by zero (an infinite c stays so).
     p_i, p_f, p_o = (0, 0, 0) if peephole is None else np.split(peephole, 3)
@@ -103,21 +105,23 @@ def forward(
         inside = [np.abs(a) < bound for a in (z_i, z_f, z_g, z_o)]  # where gradients flow
         steps.append((h, c, i, f, g, o, inside))
         h_new = o * np.tanh(c_new)
+        if projection is not None:
+            h_new = h_new @ projection
         c = np.where(keep, c_new, c)
         h = np.where(keep, h_new, h)
         ys.append(h)
-    saved = (x, kernel, recurrent_kernel, mask, steps, m, peephole)
+    saved = (x, kernel, recurrent_kernel, mask, steps, m, peephole, projection)
     return _stack(ys, h0), h, c, saved
 
 
 def backward(saved, dy, dh_last, dc_last):
     """LSTM gradients of a loss given dL/dy (T, B, H) and dL/dh_T, dL/dc_T (B, H).
 
-    Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0), and dpeephole (3H,) last when
-    forward had peepholes.
+    Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0), then dpeephole (3H,) when forward
+    had peepholes and dprojection (H, P) when it had a projection.
     """
-    x, kernel, recurrent_kernel, mask, steps, m, peephole = saved
-    hidden = recurrent_kernel.shape[0]
+    x, kernel, recurrent_kernel, mask, steps, m, peephole, projection = saved
+    hidden = kernel.shape[1] // 4
     p_i, p_f, p_o = np.split(np.zeros(3 * hidden) if peephole is None else peephole, 3)
     peep = peephole is not None
     dx = np.zeros_like(x)
@@ -125,6 +129,7 @@ def backward(saved, dy, dh_last, dc_last):
     drecurrent = np.zeros_like(recurrent_kernel)
     dbias = np.zeros(kernel.shape[1], dtype=kernel.dtype)
     dpeephole = np.zeros(3 * hidden, dtype=kernel.dtype)
+    dprojection = None if projection is None else np.zeros_like(projection)
     dh, dc = dh_last.copy(), dc_last.copy()  # dL/dh_t, dL/dc_t (B, H), from the later steps
     for t in reversed(range(len(steps))):
         keep = mask[t][:, None]
@@ -134,6 +139,9 @@ def backward(saved, dy, dh_last, dc_last):
         dh = dh + dy[t]  # y_t = h_t, masked or not
         # Only the rows that ran the cell at step t get gradients through it.
         dh_cell = np.where(keep, dh, 0.0)
+        if projection is not None:  # h_t = (o ⊙ tanh(c_t))·W_p
+            dprojection += (o * tc).T @ dh_cell
+            dh_cell = dh_cell @ projection.T
         dz_o = dh_cell * tc * o * (1 - o) * in_o
         dc_cell = np.where(keep, dc, 0.0) + dh_cell * o * (1 - tc**2)
         if peep:
@@ -155,7 +163,9 @@ def backward(saved, dy, dh_last, dc_last):
         dc_prev = dc_cell * f + (dz_i * p_i + dz_f * p_f if peep else 0)
         dc = np.where(keep, dc_prev, dc)
     grads = (dx, dkernel, drecurrent, dbias, dh, dc)
-    return grads if peephole is None else (*grads, dpeephole)
+    if peephole is not None:
+        grads = (*grads, dpeephole)
+    return grads if projection is None else (*grads, dprojection)
 
 
 lstm_forward = forward

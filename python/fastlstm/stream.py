@@ -22,7 +22,8 @@ class LSTMStream:
         initial_state: ``(h0, c0)``, each (B, H); zeros when omitted.
         batch_size: B, the number of independent streams advanced together. Defaults to the
             initial state's batch, else 1.
-        peephole, clip: the LSTM's options, as for :func:`fastlstm.lstm`.
+        peephole, clip, projection: the LSTM's options, as for :func:`fastlstm.lstm` (with a
+            projection, h is (B, P)).
 
     ``step(x_t, out=None)``: x_t is (B, I); returns h_t (B, H). With ``out``, a C-contiguous
     (B, H) array of the stream's dtype, h_t is written there and no array is allocated at all.
@@ -40,6 +41,7 @@ class LSTMStream:
         batch_size: int | None = None,
         peephole=None,
         clip: float | None = None,
+        projection=None,
     ) -> None:
         h0 = self._h0(initial_state)
         if batch_size is None:
@@ -53,7 +55,9 @@ class LSTMStream:
         self.dtype = _core.compute_dtype(kernel)
         suffix = "f64" if self.dtype == np.float64 else "f32"
         impl = getattr(_core, f"Stream_{self._cell}_{suffix}")
-        self._impl = impl(kernel, recurrent_kernel, bias, int(batch_size), peephole, clip)
+        self._impl = impl(
+            kernel, recurrent_kernel, bias, int(batch_size), peephole, clip, projection
+        )
         self.step = self._impl.step
         self._set(initial_state, "initial_state")
 

@@ -94,6 +94,14 @@ struct LstmCell {
     rec_t(b.dz, 0, 4, b.dh_prev);
   }
 
+  // What forward wrote as h_t before a projection, o ⊙ tanh(c_t), from what it saved (rows, 4H)
+  // and c_t (rows, H), into out (rows, H).
+  template <typename T>
+  static void unprojected(ConstMatMap<T> saved, ConstMatMap<T> c, MatMap<T> out) {
+    const Index H = c.cols();
+    out = cols(saved, 3 * H, H).cwiseProduct(c.array().tanh().matrix());
+  }
+
   // dL/d(peepholes) (3H, blocks i, f, o) += the sums over rows of dZ_i ⊙ C_prev, dZ_f ⊙ C_prev and
   // dZ_o ⊙ C: dZ (rows, 4H), C_prev and C (rows, H).
   template <typename T>

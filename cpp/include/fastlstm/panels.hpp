@@ -20,7 +20,7 @@ struct Panels {
 
 // The weights for a block of units: kernel (I rows), recurrent (H rows), bias and recurrent bias
 // (G*m, contiguous; the recurrent bias is nullptr for cells without one), the LSTM's peepholes
-// (3*m, blocks i, f, o; nullptr: none) and cell clip (0: none).
+// (3*m, blocks i, f, o; nullptr: none), cell clip (0: none) and projection.
 template <typename T>
 struct UnitWeights {
   Panels<T> kernel, recurrent;
@@ -29,6 +29,7 @@ struct UnitWeights {
   Index u0, m;
   const T* peephole = nullptr;
   T clip = 0;
+  const T* projection = nullptr;  // (H, P) the LSTM's projection (all units only), or nullptr
 };
 
 // The columns of units [u0, u0 + m) of a (rows, G*H) matrix, where they lie: one panel per gate.

@@ -8,7 +8,9 @@
 //   backward: per step only the serial part, dZ_t and dh_{t-1} from the cell; then dX, dK, dR and
 //             db as single GEMMs over all timesteps.
 // Buffers are (T*B, cols) row-major in the caller's row order (see SeqShape). G = Cell::kGates
-// blocks of H columns in the weights, S = Cell::kSaved blocks per step kept for backward.
+// blocks of H columns in the weights, S = Cell::kSaved blocks per step kept for backward. h and
+// y are P = s.state_width() wide: H, or an LSTM's projection size (h_t = (o ⊙ tanh(c_t))·W_p,
+// PyTorch's proj_size), which the walk applies after the cell, one small GEMM per step.
 #pragma once
 
 #include <algorithm>
@@ -26,21 +28,22 @@ namespace fastlstm {
 template <typename T>
 struct Weights {
   const T* kernel;                    // (I, G*H)
-  const T* recurrent;                 // (H, G*H)
+  const T* recurrent;                 // (P, G*H)
   const T* bias;                      // (G*H)
   const T* recurrent_bias = nullptr;  // (G*H), cells with kRecurrentBias
   // LSTM options (cell_common.hpp): peepholes (3H, blocks i, f, o) or nullptr; clip, 0 for none.
   const T* peephole = nullptr;
   T clip = 0;
+  const T* projection = nullptr;  // (H, P) W_p, or nullptr (then P = H)
 };
 
 template <typename T>
 struct ForwardBuffers {
   const T* x;   // (T*B, I)
-  const T* h0;  // (B, H) initial hidden state
+  const T* h0;  // (B, P) initial hidden state
   const T* c0;  // (B, H) initial cell state (cells with kHasCell; else unused)
-  T* y;         // (T*B, H) out: h_t for every step
-  T* h_last;    // (B, H) out: h_T
+  T* y;         // (T*B, P) out: h_t for every step
+  T* h_last;    // (B, P) out: h_T
   T* c_last;    // (B, H) out: c_T (cells with kHasCell)
   // Training only (both nullptr for inference): what backward needs.
   T* gates;  // (T*B, S*H) out: what the cell saves per step
@@ -50,7 +53,7 @@ struct ForwardBuffers {
   // since a valid step must not follow a zeroed output).
   const std::uint8_t* mask = nullptr;
   bool zero_masked = false;
-  // Optional (B, H): recurrent dropout. The recurrent products read h_{t-1} ⊙ this, fixed over
+  // Optional (B, P): recurrent dropout. The recurrent products read h_{t-1} ⊙ this, fixed over
   // time (Keras); everything else (the state update, the outputs) reads h_{t-1}.
   const T* recurrent_mask = nullptr;
 };
@@ -65,23 +68,24 @@ struct BackwardBuffers {
   const T* gates;
   const T* c_all;
   // Upstream gradients; nullptr means zero.
-  const T* dy;       // (T*B, H)
-  const T* dh_last;  // (B, H)
+  const T* dy;       // (T*B, P)
+  const T* dh_last;  // (B, P)
   const T* dc_last;  // (B, H)
   // Gradients: dx, dkernel, drecurrent, dbias and drecurrent_bias are added into; dh0 and dc0 are
   // written.
   T* dx;               // (T*B, I)
   T* dkernel;          // (I, G*H)
-  T* drecurrent;       // (H, G*H)
+  T* drecurrent;       // (P, G*H)
   T* dbias;            // (G*H)
   T* drecurrent_bias;  // (G*H), cells with kRecurrentBias
-  T* dh0;              // (B, H)
+  T* dh0;              // (B, P)
   T* dc0;              // (B, H)
   // The masks forward used (see ForwardBuffers).
   const std::uint8_t* mask = nullptr;
   bool zero_masked = false;
   const T* recurrent_mask = nullptr;
-  T* dpeephole = nullptr;  // (3H), added into, where the weights have peepholes
+  T* dpeephole = nullptr;    // (3H), added into, where the weights have peepholes
+  T* dprojection = nullptr;  // (H, P), added into, where they have a projection
 };
 
 // Multiplies the (n, H) rows of `a` for batch entries [b0, b0 + n) by a (B, H) mask, into `out`.
@@ -110,24 +114,28 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
                    bool training, Index b0, Index n, T* zk, Sync&& sync) {
   constexpr Index G = Cell::kGates, S = Cell::kSaved;
   constexpr bool kCell = Cell::kHasCell;
-  const Index H = s.H, SH = S * H, u0 = u.u0, m = u.m;
+  const Index H = s.H, P = s.state_width(), SH = S * H, u0 = u.u0, m = u.m;
   // precomputed: buf.gates holds x_t*K + b for every step (training, or inference that fits).
   const bool precomputed = buf.gates != nullptr, all_units = m == H;
-  const auto h0 = map(buf.h0 + b0 * H, n, H);
-  auto h_last = cols(map(buf.h_last + b0 * H, n, H), u0, m);
+  // The columns of h this thread writes: its units, or all of h after a projection.
+  const bool project = u.projection != nullptr;
+  const Index hu0 = project ? 0 : u0, hm = project ? P : m;
+  const auto h0 = map(buf.h0 + b0 * P, n, P);
+  auto h_last = cols(map(buf.h_last + b0 * P, n, P), hu0, hm);
   T* const c_last = kCell ? buf.c_last + b0 * H + u0 : nullptr;  // (n, m), rows H apart
   if (s.T == 0) {
-    h_last = cols(h0, u0, m);
+    h_last = cols(h0, hu0, hm);
     if constexpr (kCell) map(c_last, n, m, H) = cols(map(buf.c0 + b0 * H, n, H), u0, m);
     return;
   }
   Matrix<T> dropped;  // the recurrent product's operand under recurrent dropout
   const auto rec = [&](const auto& a, Index g0, Index ng, auto out) {
-    if (!buf.recurrent_mask) return panel_product(a, u.recurrent, H, g0 * m, (g0 + ng) * m, out);
+    if (!buf.recurrent_mask) return panel_product(a, u.recurrent, P, g0 * m, (g0 + ng) * m, out);
     masked_rows(a, buf.recurrent_mask, b0, dropped);
-    panel_product(dropped, u.recurrent, H, g0 * m, (g0 + ng) * m, out);
+    panel_product(dropped, u.recurrent, P, g0 * m, (g0 + ng) * m, out);
   };
   Matrix<T> kept(buf.mask && kCell ? n : 0, m);  // c_{t-1} of masked rows
+  Matrix<T> unprojected(project ? n : 0, H);     // the cell's h_t before the projection
   for (Index t = 0; t < s.T; ++t) {
     // z_t = x_t*K + b for this thread's units (from the input GEMM when precomputed).
     auto z = precomputed && all_units ? s.step(buf.gates, SH, t, b0, n) : map(zk, n, S * m);
@@ -138,8 +146,9 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
       for (Index g = 0; g < G; ++g)
         cols(z, g * m, m) = cols(s.step(buf.gates, SH, t, b0, n), g * H + u0, m);
     }
-    const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), H, t - 1, b0, n);
-    auto h = cols(s.step(buf.y, H, t, b0, n), u0, m);
+    const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), P, t - 1, b0, n);
+    auto y_t = cols(s.step(buf.y, P, t, b0, n), hu0, hm);
+    auto h = project ? map(unprojected.data(), n, H) : y_t;
     // Inference keeps c_t only in c_last, updated in place; training keeps every c_t.
     const auto c_prev = [&]() -> ConstMatMap<T> {
       if constexpr (!kCell) return no_state<const T>(n);
@@ -158,9 +167,13 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
     }
     Cell::forward(StepForward<T>{z, h_prev, u0, u.recurrent_bias, c_prev, c, h, u.peephole, u.clip},
                   rec);
+    if (project) {
+      y_t.setZero();
+      step_product(h, map(u.projection, H, P), y_t);
+    }
     for (Index r = 0; buf.mask && r < n; ++r) {
       if (!masked(r)) continue;
-      h.row(r) = cols(h_prev, u0, m).row(r);
+      y_t.row(r) = cols(h_prev, hu0, hm).row(r);
       if (kCell) c.row(r) = kept.row(r);
     }
     if (training && !all_units) {  // backward reads what the cell saved from the gates buffer
@@ -169,13 +182,13 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
     }
     sync();
   }
-  h_last = cols(s.step(static_cast<const T*>(buf.y), H, s.T - 1, b0, n), u0, m);
+  h_last = cols(s.step(static_cast<const T*>(buf.y), P, s.T - 1, b0, n), hu0, hm);
   if (training && kCell) {
     map(c_last, n, m, H) = cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
   }
   if (!buf.zero_masked) return;
   for (Index t = 0; t < s.T; ++t) {  // now that no step reads them as h_{t-1}
-    auto h = cols(s.step(buf.y, H, t, b0, n), u0, m);
+    auto h = cols(s.step(buf.y, P, t, b0, n), hu0, hm);
     for (Index r = 0; r < n; ++r) {
       if (!valid(buf.mask, s, b0 + r, t)) h.row(r).setZero();
     }
@@ -213,9 +226,11 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
       Z.rowwise() += row_vector(w.bias, GH);
     });
   }
-  const double flops = 2.0 * s.T * s.B * H * (s.I + H) * G;
+  const Index P = s.state_width();
+  const double flops = 2.0 * s.T * s.B * H * ((s.I + P) * G + (w.projection ? P : 0));
   const int threads = threads_for(s.B * H, flops);
-  if (threads == 1 || s.B >= kMinRowsPerThread * threads || !Cell::kSplitUnits) {
+  // A projection needs all of a row's units before h_t: it splits by batch rows only.
+  if (threads == 1 || s.B >= kMinRowsPerThread * threads || !Cell::kSplitUnits || w.projection) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
     const UnitWeights<T> all{{w.kernel, GH, 0, GH},
@@ -225,7 +240,8 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
                              0,
                              H,
                              w.peephole,
-                             w.clip};
+                             w.clip,
+                             w.projection};
     parallel_chunks(s.B, flops, [&](Index b0, Index b1) {
       Matrix<T> zk(buf.gates ? 0 : b1 - b0, SH);  // z_t when there is no precomputed projection
       forward_steps<Cell>(s, all, buf, training, b0, b1 - b0, zk.data(), [] {});
@@ -282,55 +298,61 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
 
 // The serial part of backward for batch entries [b0, b0 + n): dZ_t (and dZr_t, the recurrent
 // side, where the cell has a separate one) for every step, and the running dh, dc, which end as
-// dL/dh0 and dL/dc0. Also gathers h_{t-1} into h_prev (⊙ the recurrent mask: dR's operand) and,
-// for peepholes, c_{t-1} into c_prev_all (nullptr: not wanted), rows in dZ's order, so that dR
-// and the peephole gradients are single reductions afterwards. recurrent_t is R^T, (G*H, H)
-// row-major.
+// dL/dh0 and dL/dc0. Also gathers h_{t-1} into h_prev (⊙ the recurrent mask: dR's operand),
+// for peepholes c_{t-1} into c_prev_all, and for a projection dL/dh_t into dh_all (each nullptr
+// when not wanted), rows in dZ's order, so that dR and the peephole and projection gradients are
+// single reductions afterwards. recurrent_t is R^T, (G*H, P) row-major; projection_t is W_p^T,
+// (P, H), or nullptr.
 template <typename Cell, typename T>
 void backward_steps(const SeqShape& s, const Weights<T>& w, const T* recurrent_t,
-                    const BackwardBuffers<T>& buf, T* dz_all, T* dzr_all, T* h_prev, T* c_prev_all,
-                    Index b0, Index n) {
+                    const T* projection_t, const BackwardBuffers<T>& buf, T* dz_all, T* dzr_all,
+                    T* h_prev, T* c_prev_all, T* dh_all, Index b0, Index n) {
   constexpr bool kCell = Cell::kHasCell;
-  const Index H = s.H, GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H;
-  Matrix<T> product(buf.recurrent_mask ? n : 0, H);
+  const Index H = s.H, P = s.state_width(), GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H;
+  Matrix<T> product(buf.recurrent_mask ? n : 0, P);
   const auto rec_t = [&](const auto& d, Index g0, Index ng, auto out) {
-    const auto Rt = map(recurrent_t + g0 * H * H, ng * H, H);
+    const auto Rt = map(recurrent_t + g0 * H * P, ng * H, P);
     if (!buf.recurrent_mask) return step_product(d, Rt, out);
     product.setZero();  // dL/d(h_{t-1} ⊙ mask), then the mask's factor
-    step_product(d, Rt, map(product.data(), n, H));
-    out += product.cwiseProduct(map(buf.recurrent_mask + b0 * H, n, H));
+    step_product(d, Rt, map(product.data(), n, P));
+    out += product.cwiseProduct(map(buf.recurrent_mask + b0 * P, n, P));
   };
-  auto dh = map(buf.dh0 + b0 * H, n, H);                           // dL/dh_t from the steps after t
+  auto dh = map(buf.dh0 + b0 * P, n, P);                           // dL/dh_t from the steps after t
   auto dc = kCell ? map(buf.dc0 + b0 * H, n, H) : no_state<T>(n);  // dL/dc_t
   if (buf.dh_last)
-    dh = map(buf.dh_last + b0 * H, n, H);
+    dh = map(buf.dh_last + b0 * P, n, P);
   else
     dh.setZero();
   if (kCell && buf.dc_last)
     dc = map(buf.dc_last + b0 * H, n, H);
   else
     dc.setZero();
-  Matrix<T> dh_t(n, H), kept(buf.mask && kCell ? n : 0, H);
-  auto dh_t_map = map(dh_t.data(), n, H);
+  Matrix<T> dh_t(n, P), kept(buf.mask && kCell ? n : 0, H);
+  Matrix<T> dm(projection_t ? n : 0, H);  // dL/d(the cell's h_t), before the projection
+  auto dh_t_map = map(dh_t.data(), n, P);
   for (Index t = s.T - 1; t >= 0; --t) {
     const auto masked = [&](Index r) { return !valid(buf.mask, s, b0 + r, t); };
     dh_t_map = dh;
-    if (buf.dy) dh_t_map += s.step(buf.dy, H, t, b0, n);
+    if (buf.dy) dh_t_map += s.step(buf.dy, P, t, b0, n);
     for (Index r = 0; buf.mask && r < n; ++r) {
       if (!masked(r)) continue;
       if (buf.zero_masked) dh_t_map.row(r) = dh.row(r);  // a zero output has no gradient
       if (kCell) kept.row(r) = dc.row(r);
     }
-    const auto hp = t == 0 ? map(buf.h0 + b0 * H, n, H) : s.step(buf.y, H, t - 1, b0, n);
+    const auto hp = t == 0 ? map(buf.h0 + b0 * P, n, P) : s.step(buf.y, P, t - 1, b0, n);
     const auto c_prev = !kCell   ? no_state<const T>(n)
                         : t == 0 ? map(buf.c0 + b0 * H, n, H)
                                  : s.step(buf.c_all, H, t - 1, b0, n);
     const auto c = kCell ? s.step(buf.c_all, H, t, b0, n) : no_state<const T>(n);
     auto dz = s.step(dz_all, GH, t, b0, n);
     auto dzr = s.step(dzr_all, GH, t, b0, n);
+    if (projection_t) {
+      dm.setZero();
+      step_product(dh_t_map, map(projection_t, P, H), dm);
+    }
+    const T* dh_cell = projection_t ? dm.data() : dh_t.data();
     Cell::backward(StepBackward<T>{s.step(buf.gates, SH, t, b0, n), hp, c_prev, c,
-                                   map(static_cast<const T*>(dh_t.data()), n, H), dc, dz, dzr, dh,
-                                   w.peephole, w.clip},
+                                   map(dh_cell, n, H), dc, dz, dzr, dh, w.peephole, w.clip},
                    rec_t);
     // A masked step passed its state through unchanged: its gradients do too.
     for (Index r = 0; buf.mask && r < n; ++r) {
@@ -341,9 +363,16 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const T* recurrent_t
       if (kCell) dc.row(r) = kept.row(r);
     }
     if (buf.recurrent_mask)
-      s.step(h_prev, H, t, b0, n) = hp.cwiseProduct(map(buf.recurrent_mask + b0 * H, n, H));
+      s.step(h_prev, P, t, b0, n) = hp.cwiseProduct(map(buf.recurrent_mask + b0 * P, n, P));
     else
-      s.step(h_prev, H, t, b0, n) = hp;
+      s.step(h_prev, P, t, b0, n) = hp;
+    if (projection_t) {  // dL/dh_t where the projection made h_t (a masked step did not)
+      auto d = s.step(dh_all, P, t, b0, n);
+      d = dh_t_map;
+      for (Index r = 0; buf.mask && r < n; ++r) {
+        if (masked(r)) d.row(r).setZero();
+      }
+    }
     if constexpr (kCell) {
       if (c_prev_all) s.step(c_prev_all, H, t, b0, n) = c_prev;
     }
@@ -353,15 +382,21 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const T* recurrent_t
 template <typename Cell, typename T>
 void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
   constexpr bool kSeparate = Cell::kSeparateRecurrentGrad;
-  const Index H = s.H, GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H, rows = s.rows();
+  const Index H = s.H, P = s.state_width(), GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H;
+  const Index rows = s.rows();
   const bool peepholes = Cell::kHasCell && w.peephole;
-  Matrix<T> dz_all(rows, GH), dzr_all(kSeparate ? rows : 0, GH), h_prev(rows, H);
-  Matrix<T> c_prev(peepholes ? rows : 0, H);
+  const bool project = Cell::kHasCell && w.projection;
+  Matrix<T> dz_all(rows, GH), dzr_all(kSeparate ? rows : 0, GH), h_prev(rows, P);
+  Matrix<T> c_prev(peepholes ? rows : 0, H), dh_all(project ? rows : 0, P);
   T* const dzr = kSeparate ? dzr_all.data() : dz_all.data();
-  const Matrix<T> recurrent_t = map(w.recurrent, H, GH).transpose();  // row-major R^T for the steps
-  parallel_chunks(s.B, 2.0 * s.T * s.B * H * GH, [&](Index b0, Index b1) {
-    backward_steps<Cell>(s, w, recurrent_t.data(), buf, dz_all.data(), dzr, h_prev.data(),
-                         peepholes ? c_prev.data() : nullptr, b0, b1 - b0);
+  const Matrix<T> recurrent_t = map(w.recurrent, P, GH).transpose();  // row-major R^T for the steps
+  Matrix<T> projection_t;
+  if (project) projection_t = map(w.projection, H, P).transpose();
+  const double flops = 2.0 * s.T * s.B * (P * GH + (project ? H * P : 0));
+  parallel_chunks(s.B, flops, [&](Index b0, Index b1) {
+    backward_steps<Cell>(s, w, recurrent_t.data(), project ? projection_t.data() : nullptr, buf,
+                         dz_all.data(), dzr, h_prev.data(), peepholes ? c_prev.data() : nullptr,
+                         project ? dh_all.data() : nullptr, b0, b1 - b0);
   });
   if (s.T == 0) return;
 
@@ -370,11 +405,17 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   const auto dZ = map(static_cast<const T*>(dz_all.data()), rows, GH);
   const auto dZr = map(static_cast<const T*>(dzr), rows, GH);
   const auto X = map(buf.x, rows, s.I);
-  const auto Hp = map(static_cast<const T*>(h_prev.data()), rows, H);
+  const auto Hp = map(static_cast<const T*>(h_prev.data()), rows, P);
   if constexpr (Cell::kHasCell) {
     if (peepholes) {
       Cell::peephole_grads(dZ, map(static_cast<const T*>(c_prev.data()), rows, H),
                            map(buf.c_all, rows, H), buf.dpeephole);
+    }
+    if (project) {  // dW_p = sum over steps of (o ⊙ tanh(c_t))^T dL/dh_t
+      Matrix<T> unprojected(rows, H);
+      Cell::unprojected(map(buf.gates, rows, SH), map(buf.c_all, rows, H),
+                        map(unprojected.data(), rows, H));
+      map(buf.dprojection, H, P).noalias() += unprojected.transpose() * dh_all;
     }
   }
   // Under recurrent dropout, dR's operands that the cell saved get the mask too (h_prev has it).
@@ -393,7 +434,7 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
     map(buf.dx + r0 * s.I, r1 - r0, s.I).noalias() +=
         dZ.middleRows(r0, r1 - r0) * map(w.kernel, s.I, GH).transpose();
   });
-  parallel_chunks(GH, 2.0 * rows * GH * (s.I + H), [&](Index c0, Index c1) {
+  parallel_chunks(GH, 2.0 * rows * GH * (s.I + P), [&](Index c0, Index c1) {
     map(buf.dkernel + c0, s.I, c1 - c0, GH).noalias() += X.transpose() * dZ.middleCols(c0, c1 - c0);
     map(buf.dbias + c0, 1, c1 - c0) += dZ.middleCols(c0, c1 - c0).colwise().sum();
     if (Cell::kRecurrentBias) {
@@ -407,7 +448,7 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
                      : saved_masked.size()
                          ? map(static_cast<const T*>(saved_masked.data()), rows, H)
                          : map(buf.gates + k * H, rows, H, SH);
-      map(buf.drecurrent + c, H, end - c, GH).noalias() +=
+      map(buf.drecurrent + c, P, end - c, GH).noalias() +=
           A.transpose() * dZr.middleCols(c, end - c);
       c = end;
     }

@@ -58,6 +58,9 @@ struct SeqShape {
   Index I = 0;  // input features
   Index H = 0;  // hidden units
   bool time_major = false;
+  Index P = 0;  // the width of h and y where it differs from H (an LSTM's projection), else 0
+
+  Index state_width() const { return P > 0 ? P : H; }
 
   Index rows() const { return T * B; }
   // First row of step t for batch entry b, and the distance in rows between batch entries.
