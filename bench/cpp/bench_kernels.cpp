@@ -97,7 +97,7 @@ void BM_Backward(benchmark::State& state) {
 
 void BM_Step(benchmark::State& state) {
   Problem p = make(state);
-  fastlstm::Stream<fastlstm::LstmCell, float> stream(p.weights(), p.s.B, p.s.I, p.s.H);
+  fastlstm::Stream<fastlstm::LstmCell, float> stream(p.weights(), p.s.B, p.s.I, p.s.H, p.s.H);
   for (auto _ : state) stream.step(p.x.data());
   set_flops(state, 8.0 * p.s.B * p.s.H * (p.s.I + p.s.H));
 }
