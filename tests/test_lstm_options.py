@@ -16,7 +16,7 @@ import fastlstm
 from fastlstm import convert, oracle
 from onnx_models import recurrent_session
 from onnx_models import run as ort_run
-from test_cells import TOL, assert_close, layout
+from test_cells import TOL, assert_close, layout, numeric_grad
 from test_cells import make as make_cell
 
 DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
@@ -292,19 +292,6 @@ def test_zero_dropout_mask_is_a_zero_recurrent_kernel(kind):
 # -- finite differences of the oracle (float64) -------------------------------------------------
 
 
-def fd_grad(f, a, eps=1e-6):
-    g = np.zeros_like(a)
-    for i in np.ndindex(a.shape):
-        old = a[i]
-        a[i] = old + eps
-        up = f()
-        a[i] = old - eps
-        down = f()
-        a[i] = old
-        g[i] = (up - down) / (2 * eps)
-    return g
-
-
 @pytest.mark.parametrize("masking", ["none", "mask", "lengths"])
 @OPTIONS
 def test_lstm_options_finite_differences(options, masking):
@@ -329,7 +316,7 @@ def test_lstm_options_finite_differences(options, masking):
     _, _, _, grads = lstm_reference(params, kw, **masks)
     analytic = grads(dy, dh, dc)
     for name, g in analytic.items():
-        np.testing.assert_allclose(g, fd_grad(loss, params[name]), rtol=1e-6, atol=1e-8,
+        np.testing.assert_allclose(g, numeric_grad(params, name, loss), rtol=1e-6, atol=1e-8,
                                    err_msg=name)  # fmt: skip
 
 
@@ -352,7 +339,7 @@ def test_recurrent_dropout_finite_differences(kind, opts):
 
     _, _, saved = f(*arrays.values(), mask=mask, recurrent_mask=m, **opts)
     for name, g in zip(CELL_NAMES, b(saved, dy, dh)):
-        np.testing.assert_allclose(g, fd_grad(loss, arrays[name]), rtol=1e-6, atol=1e-8,
+        np.testing.assert_allclose(g, numeric_grad(arrays, name, loss), rtol=1e-6, atol=1e-8,
                                    err_msg=name)  # fmt: skip
 
 

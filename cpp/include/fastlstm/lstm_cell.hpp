@@ -113,33 +113,32 @@ struct LstmCell {
   }
 
  private:
-  // Both options in one loop; without peepholes p reads a zero packet, without a clip the bound
-  // is infinite.
+  // Both options in one loop; without peepholes p is a zero packet (the loop reads, but does not
+  // use, the row's own gates in their place: no buffer of zeros, so no allocation per step),
+  // without a clip the bound is infinite.
   template <typename T>
   static void forward_options(StepForward<T> f) {
     using namespace cell_detail;
     using Pk = P<T>;
     const Index m = f.h.cols();
-    const Vector<T> none = Vector<T>::Zero(f.peephole ? 0 : 3 * m);
-    const T* pe = f.peephole ? f.peephole : none.data();
+    const bool peep = f.peephole != nullptr;
     const T bound = f.clip > 0 ? f.clip : std::numeric_limits<T>::infinity();
     for (Index r = 0; r < f.h.rows(); ++r) {
       T* zr = row_ptr(f.z, r);
+      const T* pe = peep ? f.peephole : zr;
       const T* ins[] = {zr, zr + m, zr + 2 * m, zr + 3 * m, row_ptr(f.c_prev, r),
                         pe, pe + m, pe + 2 * m};
       T* const outs[] = {zr, zr + m, zr + 2 * m, zr + 3 * m, row_ptr(f.c, r), row_ptr(f.h, r)};
-      for_packets<kLanes<T>>(m, ins, outs, [bound](const auto& in, const auto& out, Index j) {
+      for_packets<kLanes<T>>(m, ins, outs, [bound, peep](const auto& in, const auto& out, Index j) {
         const Pk hi = pset1<Pk>(bound), lo = pset1<Pk>(-bound);
+        const auto p = [&](int k) { return peep ? ploadu<Pk>(in[k] + j) : pset1<Pk>(T(0)); };
         const auto clip = [&](Pk z) { return pmin(pmax(z, lo), hi); };
         const Pk c_prev = ploadu<Pk>(in[4] + j);
-        const Pk i =
-            act::sigmoid(clip(padd(ploadu<Pk>(in[0] + j), pmul(ploadu<Pk>(in[5] + j), c_prev))));
-        const Pk fg =
-            act::sigmoid(clip(padd(ploadu<Pk>(in[1] + j), pmul(ploadu<Pk>(in[6] + j), c_prev))));
+        const Pk i = act::sigmoid(clip(padd(ploadu<Pk>(in[0] + j), pmul(p(5), c_prev))));
+        const Pk fg = act::sigmoid(clip(padd(ploadu<Pk>(in[1] + j), pmul(p(6), c_prev))));
         const Pk g = act::tanh(clip(ploadu<Pk>(in[2] + j)));
         const Pk c_t = padd(pmul(fg, c_prev), pmul(i, g));
-        const Pk o =
-            act::sigmoid(clip(padd(ploadu<Pk>(in[3] + j), pmul(ploadu<Pk>(in[7] + j), c_t))));
+        const Pk o = act::sigmoid(clip(padd(ploadu<Pk>(in[3] + j), pmul(p(7), c_t))));
         pstoreu(out[0] + j, i);
         pstoreu(out[1] + j, fg);
         pstoreu(out[2] + j, g);
@@ -156,8 +155,7 @@ struct LstmCell {
     using namespace cell_detail;
     using Pk = P<T>;
     const Index H = b.c.cols();
-    const Vector<T> none = Vector<T>::Zero(b.peephole ? 0 : 3 * H);
-    const T* pe = b.peephole ? b.peephole : none.data();
+    const bool peep = b.peephole != nullptr;
     // An activation strictly inside (act(-clip), act(clip)) had an unclipped input; without a
     // clip the bounds lie outside the activations' ranges.
     const bool clipped = b.clip > 0;
@@ -167,6 +165,7 @@ struct LstmCell {
     const T t_hi = clipped ? act_scalar<T>(false, b.clip) : T(2);
     for (Index r = 0; r < b.c.rows(); ++r) {
       const T* gr = row_ptr(b.saved, r);
+      const T* pe = peep ? b.peephole : gr;  // as in forward_options
       T* dzr = row_ptr(b.dz, r);
       T* dcr = row_ptr(b.dc, r);
       const T* ins[] = {gr,
@@ -183,6 +182,7 @@ struct LstmCell {
       T* const outs[] = {dzr, dzr + H, dzr + 2 * H, dzr + 3 * H, dcr};
       for_packets<kLanes<T>>(H, ins, outs, [&](const auto& in, const auto& out, Index j) {
         const Pk one = pset1<Pk>(T(1));
+        const auto p = [&](int k) { return peep ? ploadu<Pk>(in[k] + j) : pset1<Pk>(T(0)); };
         const auto inside = [](Pk a, T lo, T hi, Pk d) {
           return pand(pand(pcmp_lt(pset1<Pk>(lo), a), pcmp_lt(a, pset1<Pk>(hi))), d);
         };
@@ -194,7 +194,7 @@ struct LstmCell {
         // dL/dc_t: from step t+1, through h_t = o * tanh(c_t), and through o's peephole.
         const Pk dc_t =
             padd(padd(ploadu<Pk>(in[7] + j), pmul(pmul(dh_t, o), psub(one, pmul(tc, tc)))),
-                 pmul(dzo, ploadu<Pk>(in[10] + j)));
+                 pmul(dzo, p(10)));
         const Pk dzi = inside(i, s_lo, s_hi, pmul(pmul(dc_t, g), pmul(i, psub(one, i))));
         const Pk dzf = inside(f, s_lo, s_hi, pmul(pmul(dc_t, c_prev), pmul(f, psub(one, f))));
         pstoreu(out[0] + j, dzi);
@@ -202,8 +202,7 @@ struct LstmCell {
         pstoreu(out[2] + j, inside(g, t_lo, t_hi, pmul(pmul(dc_t, i), psub(one, pmul(g, g)))));
         pstoreu(out[3] + j, dzo);
         // dL/dc_{t-1}: through f, and through the peepholes of i and f.
-        pstoreu(out[4] + j, padd(pmul(dc_t, f), padd(pmul(dzi, ploadu<Pk>(in[8] + j)),
-                                                     pmul(dzf, ploadu<Pk>(in[9] + j)))));
+        pstoreu(out[4] + j, padd(pmul(dc_t, f), padd(pmul(dzi, p(8)), pmul(dzf, p(9)))));
       });
     }
   }
