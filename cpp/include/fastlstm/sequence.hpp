@@ -258,9 +258,7 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const Index packed_cols = (G * most + kPanel - 1) / kPanel * kPanel;
   Matrix<T> packed(threads, packed_rows * packed_cols), biases(threads, (2 * G + 3) * most);
   Matrix<T> scratch(threads, s.B * S * most);
-#pragma omp parallel num_threads(threads)
-  {
-    const Index k = omp_get_thread_num();
+  parallel_team(threads, [&](Index k, Barrier& barrier) {
     const Index u0 = H * k / threads, m = H * (k + 1) / threads - u0;
     T* mine = packed.row(k).data();
     // The units' bias, then their recurrent bias, then their peepholes.
@@ -290,10 +288,9 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
         units.kernel = pack_units<G>(w.kernel, s.I, H, u0, m, kPanel, mine + H * packed_cols);
       }
     }
-    forward_steps<Cell>(s, units, buf, training, 0, s.B, scratch.row(k).data(), [] {
-#pragma omp barrier
-    });
-  }
+    forward_steps<Cell>(s, units, buf, training, 0, s.B, scratch.row(k).data(),
+                        [&] { barrier.arrive_and_wait(); });
+  });
 }
 
 // The serial part of backward for batch entries [b0, b0 + n): dZ_t (and dZr_t, the recurrent

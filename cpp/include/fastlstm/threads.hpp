@@ -1,36 +1,61 @@
-// The core's thread pool size and the one way it splits work: contiguous chunks, one per thread.
+// The core's thread count and the two ways it splits work: contiguous chunks claimed by whichever
+// thread is free, and a team whose threads run at the same time and meet at a barrier.
 #pragma once
-
-#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <thread>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+#include "fastlstm/pool.hpp"
 #include "fastlstm/types.hpp"
 
 namespace fastlstm {
 
-// Threads a call may use. Starts at OpenMP's default, which honours OMP_NUM_THREADS and the CPUs
-// the process may run on.
+// OMP_NUM_THREADS when it holds a positive count (the first of a list), else the CPUs the
+// process may run on (its affinity mask on Linux), else the machine's.
+inline int default_threads() {
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (end != env && n > 0 && (*end == '\0' || *end == ','))
+      return static_cast<int>(std::min(n, 1024L));
+  }
+#if defined(__linux__)
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) return std::max(1, CPU_COUNT(&cpus));
+#endif
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+// Threads a call may use.
 inline std::atomic<int>& thread_setting() {
-  static std::atomic<int> threads{std::max(1, omp_get_max_threads())};
+  static std::atomic<int> threads{default_threads()};
   return threads;
 }
 inline int num_threads() { return thread_setting().load(std::memory_order_relaxed); }
 inline void set_num_threads(int n) { thread_setting().store(std::max(1, n)); }
 
-// Below this many flops per thread a parallel region (~2 us) costs more than it saves.
+// Below this many flops per thread, handing work to another thread (~2 us) costs more than it
+// saves.
 constexpr double kMinFlopsPerThread = 2e5;
 
-// Threads worth using for `flops` of work spread over `items` independent items.
+// Threads worth using for `flops` of work spread over `items` independent items: one inside
+// parallel work already.
 inline int threads_for(Index items, double flops) {
+  if (inside_job()) return 1;
   const Index by_work = static_cast<Index>(flops / kMinFlopsPerThread);
   return static_cast<int>(std::max<Index>(1, std::min<Index>({num_threads(), items, by_work})));
 }
 
 // Calls fn(begin, end) on contiguous chunks of [0, n), one chunk per thread, using no more
 // threads than there are items or than `flops` (the whole job's work) justifies. Chunk
-// boundaries depend only on n and the thread count, so results repeat run to run.
+// boundaries depend only on n and the thread count, so results repeat run to run, whichever
+// thread runs a chunk.
 template <typename Fn>
 void parallel_chunks(Index n, double flops, Fn&& fn) {
   const int threads = threads_for(n, flops);
@@ -38,11 +63,17 @@ void parallel_chunks(Index n, double flops, Fn&& fn) {
     fn(Index{0}, n);
     return;
   }
-#pragma omp parallel num_threads(threads)
-  {
-    const Index k = omp_get_thread_num();
-    fn(n * k / threads, n * (k + 1) / threads);
-  }
+  auto chunk = [&](Index k) { fn(n * k / threads, n * (k + 1) / threads); };
+  this_threads_pool().run(threads, chunk);
+}
+
+// Calls fn(k, barrier) for k in [0, threads), each on its own thread at the same time; fn may
+// wait for the others with barrier.arrive_and_wait().
+template <typename Fn>
+void parallel_team(int threads, Fn&& fn) {
+  Barrier barrier(threads);
+  auto member = [&](Index k) { fn(k, barrier); };
+  this_threads_pool().run(threads, member, &barrier);
 }
 
 }  // namespace fastlstm

@@ -1,0 +1,265 @@
+// The core's own worker threads: one small pool per calling thread, and a barrier.
+//
+// Why not OpenMP: with libgomp, a thread that waits (at a barrier, or for the team to finish)
+// spins for up to ~300,000 pause instructions, several milliseconds, before it sleeps; on a
+// machine where another process keeps a core busy, the thread it waits for is often the one that
+// cannot get a core, so a call of 0.5 ms took 10-150 ms. And libgomp's threads do not survive
+// fork(): a child process that calls the core after its parent did hangs (a pre-forking server).
+// Here every wait spins for tens of microseconds, then sleeps, giving the core back; work that
+// has no barrier is claimed item by item, so the caller does it all itself when a worker is slow
+// to wake; and a forked child starts a new pool.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
+
+#include "fastlstm/types.hpp"
+
+namespace fastlstm {
+
+// How long a waiting thread spins before it sleeps. Within a call (a barrier, the end of a job)
+// waits are a few microseconds when every thread has a core, and a sleep and wake-up costs more;
+// between calls a worker spins a little longer, so that a burst of calls finds it awake.
+constexpr std::chrono::microseconds kWaitSpin{50};
+constexpr std::chrono::microseconds kIdleSpin{200};
+// A barrier's spin once its team has been seen short of cores.
+constexpr std::chrono::microseconds kBusySpin{2};
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Sleeping for a condition that other threads make true. wait(ready) spins on ready() for up to
+// `spin`, then sleeps, and says whether it slept; whoever makes ready() true calls notify()
+// afterwards. A notify() finds no sleeper most of the time and then costs one atomic load.
+class Signal {
+ public:
+  template <typename Ready>
+  bool wait(Ready&& ready, std::chrono::microseconds spin) {
+    const auto until = std::chrono::steady_clock::now() + spin;
+    while (!ready()) {
+      if (std::chrono::steady_clock::now() < until) {
+        cpu_relax();
+        continue;
+      }
+      // Sleeping: a notifier that changed the state before seeing sleepers_ > 0 is impossible
+      // (both sides are sequentially consistent), and one that sees it takes the lock, so the
+      // notification waits until this thread is inside cv_.wait.
+      std::unique_lock<std::mutex> lock(mutex_);
+      sleepers_.fetch_add(1);
+      while (!ready()) cv_.wait(lock);
+      sleepers_.fetch_sub(1);
+      return true;
+    }
+    return false;
+  }
+
+  void notify() {
+    if (sleepers_.load() == 0) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    cv_.notify_all();
+  }
+
+ private:
+  std::atomic<int> sleepers_{0};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+};
+
+// Thrown out of a barrier that another thread of the team abandoned with an exception.
+struct TeamAborted {};
+
+// n threads meet once per step. Once a wait has had to sleep (a thread of the team lacks a core:
+// the machine is busy), later waits spin only briefly, so that they give their core to it at
+// once. If one of the threads fails, abort() releases the others (they get TeamAborted) instead
+// of leaving them waiting for ever.
+class Barrier {
+ public:
+  explicit Barrier(int n) : n_(n) {}
+
+  void arrive_and_wait() {
+    const std::uint32_t phase = phase_.load(std::memory_order_acquire);
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) {
+      arrived_.store(0, std::memory_order_relaxed);  // before the phase moves on
+      phase_.store(phase + 1);
+      signal_.notify();
+    } else {
+      const auto spin = busy_.load(std::memory_order_relaxed) ? kBusySpin : kWaitSpin;
+      if (signal_.wait([&] { return phase_.load() != phase || aborted_.load(); }, spin)) {
+        busy_.store(true, std::memory_order_relaxed);
+      }
+    }
+    if (aborted_.load()) throw TeamAborted{};
+  }
+
+  void abort() {
+    aborted_.store(true);
+    signal_.notify();
+  }
+
+ private:
+  const int n_;
+  std::atomic<int> arrived_{0};
+  std::atomic<std::uint32_t> phase_{0};
+  std::atomic<bool> aborted_{false}, busy_{false};
+  Signal signal_;
+};
+
+// fork() copies a pool's memory but not its threads: the child's pools must be replaced.
+inline std::atomic<unsigned>& fork_count() {
+  static std::atomic<unsigned> count{0};
+  return count;
+}
+
+// Whether this thread is running an item of a job (a worker, or a caller inside run()): then the
+// core runs any further parallel work on this thread alone.
+inline bool& inside_job() {
+  thread_local bool inside = false;
+  return inside;
+}
+
+// Workers that run the items of one job at a time for the thread that owns the pool.
+class Pool {
+ public:
+  Pool() = default;
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+  ~Pool() {
+    stop_.store(true);
+    ticket_.fetch_add(kNextJob);  // wakes every worker
+    wake_.notify();
+    for (auto& t : threads_) t.join();
+  }
+
+  // Runs fn(i) for every i in [0, n), on this thread and up to n - 1 workers. Without a team
+  // barrier, items go to whichever thread claims them first (fn must not depend on which thread
+  // runs it); with one, each item runs on its own thread at the same time as the others, so fn may
+  // wait for them at `team` (which an item that throws releases). The first exception any item
+  // throws is rethrown here.
+  template <typename Fn>
+  void run(Index n, Fn& fn, Barrier* team = nullptr) {
+    if (n <= 0) return;
+    grow(static_cast<int>(n - 1));
+    call_ = [](void* f, Index i) { (*static_cast<Fn*>(f))(i); };
+    context_ = &fn;
+    barrier_ = team;
+    count_.store(n, std::memory_order_relaxed);
+    error_ = nullptr;
+    finished_.store(0, std::memory_order_relaxed);
+    // The new job's ticket: its number in the high bits and the next unclaimed item in the low.
+    const std::uint64_t job = (ticket_.load() & ~kItemMask) + kNextJob;
+    ticket_.store(job);
+    wake_.notify();
+    inside_job() = true;
+    work(job >> kItemBits);
+    inside_job() = false;
+    done_.wait([&] { return finished_.load(std::memory_order_acquire) == n; }, kWaitSpin);
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  static constexpr int kItemBits = 32;
+  static constexpr std::uint64_t kItemMask = (std::uint64_t{1} << kItemBits) - 1;
+  static constexpr std::uint64_t kNextJob = std::uint64_t{1} << kItemBits;
+
+  // Claims the next item of job `number`; -1 when that job has no item left (or is over). A
+  // stale read of count_ (the owner writing the next job's) only meets a ticket that has moved on.
+  Index claim(std::uint64_t number) {
+    std::uint64_t t = ticket_.load(std::memory_order_acquire);
+    while ((t >> kItemBits) == number &&
+           Index(t & kItemMask) < count_.load(std::memory_order_relaxed)) {
+      if (ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel)) return t & kItemMask;
+    }
+    return -1;
+  }
+
+  // Runs items of job `number` until none is left; in a team, one item.
+  void work(std::uint64_t number) {
+    for (Index i; (i = claim(number)) >= 0;) {
+      // The job stays as it is until its last item is counted: read what is needed after that.
+      const Index count = count_.load(std::memory_order_relaxed);
+      Barrier* const team = barrier_;
+      try {
+        call_(context_, i);
+      } catch (const TeamAborted&) {
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex_);
+        if (!error_) error_ = std::current_exception();
+        if (team) team->abort();
+      }
+      // The owner may return (and fn's data go away) as soon as the last item is counted.
+      if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == count) done_.notify();
+      if (team) return;
+    }
+  }
+
+  // A worker starts knowing the last job it need not run: one made while it starts is its to run.
+  void worker(std::uint64_t seen) {
+    inside_job() = true;
+    for (;;) {
+      wake_.wait([&] { return (ticket_.load() >> kItemBits) != seen; }, kIdleSpin);
+      if (stop_.load()) return;
+      seen = ticket_.load() >> kItemBits;
+      work(seen);
+    }
+  }
+
+  void grow(int workers) {
+    const std::uint64_t seen = ticket_.load() >> kItemBits;
+    while (static_cast<int>(threads_.size()) < workers) {
+      threads_.emplace_back([this, seen] { worker(seen); });
+    }
+  }
+
+ public:
+  const unsigned forks = fork_count().load();  // the forks before this pool was made
+
+ private:
+  std::vector<std::thread> threads_;
+  std::atomic<std::uint64_t> ticket_{0};
+  std::atomic<bool> stop_{false};
+  Signal wake_, done_;
+  // The job, written by the owner before it publishes the ticket, read by a worker after it
+  // claims an item (so never while the owner writes the next one).
+  void (*call_)(void*, Index) = nullptr;
+  void* context_ = nullptr;
+  Barrier* barrier_ = nullptr;
+  std::atomic<Index> count_{0};
+  std::atomic<Index> finished_{0};
+  std::mutex error_mutex_;
+  std::exception_ptr error_;
+};
+
+// The calling thread's pool, made on first use and again in a forked child.
+inline Pool& this_threads_pool() {
+#if defined(__unix__) || defined(__APPLE__)
+  static const int registered = pthread_atfork(nullptr, nullptr, [] { fork_count().fetch_add(1); });
+  (void)registered;
+#endif
+  thread_local std::unique_ptr<Pool> pool;
+  if (pool && pool->forks != fork_count().load()) {
+    (void)pool.release();  // its threads are the parent's: it can be neither used nor joined
+  }
+  if (!pool) pool = std::make_unique<Pool>();
+  return *pool;
+}
+
+}  // namespace fastlstm

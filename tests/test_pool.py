@@ -1,0 +1,173 @@
+"""The core's worker threads (cpp/include/fastlstm/pool.hpp): a forked child can use them, the
+default count honours OMP_NUM_THREADS and the CPU affinity, concurrent callers each get the
+answer of a serial run on both ways of splitting work, and a Python thread's workers end with it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import fastlstm
+from conftest import make_problem
+
+# (B, T, I, H): a batch split over threads (chunks, no barrier) and a single sequence whose hidden
+# units are split over threads (a team that meets at a barrier every step).
+SPLITS = pytest.mark.parametrize(
+    "shape", [(16, 20, 24, 64), (1, 30, 32, 256)], ids=["batch-chunks", "unit-team"]
+)
+
+
+@pytest.fixture
+def restore_threads():
+    before = fastlstm.get_num_threads()
+    yield
+    fastlstm.set_num_threads(before)
+
+
+def train_step(p):
+    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))
+    y, state, cache = fastlstm.lstm_forward(*args)
+    y_inf, _ = fastlstm.lstm(*args)
+    return (y, *state, y_inf, *fastlstm.lstm_backward(cache, np.cos(y)))
+
+
+def wait_for_child(pid: int, seconds: float) -> int:
+    """The child's exit code; kills it and fails when it has not exited in time (a hang)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail(f"the forked child did not finish in {seconds} s: it hung")
+
+
+@SPLITS
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_computes_after_parent_used_threads(shape):
+    """A pre-forking server loads the model, warms it up, then forks its workers: the child's
+    calls must neither hang on the parent's threads nor give a different answer."""
+    fastlstm.set_num_threads(2)
+    p = make_problem(*shape, dtype=np.float32, seed=1)
+    expected = train_step(p)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit code, never return into pytest
+        code = 1
+        try:
+            os.close(read)
+            same = all(np.array_equal(a, b) for a, b in zip(train_step(p), expected))
+            code = 0 if same else 3
+        finally:
+            os._exit(code)
+    os.close(write)
+    os.close(read)
+    assert wait_for_child(pid, 60) == 0, "the child's results differ from the parent's"
+    # The parent's threads still work after the fork.
+    for a, b in zip(train_step(p), expected):
+        np.testing.assert_array_equal(a, b)
+
+
+def threads_in_child(env: dict, affinity: set | None = None) -> int:
+    code = "import fastlstm; print(fastlstm.get_num_threads())"
+    environment = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"} | env
+
+    def restrict():
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)
+
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=environment,
+        preexec_fn=restrict,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
+def test_default_threads_follow_omp_num_threads_then_affinity():
+    cpus = len(os.sched_getaffinity(0))
+    assert threads_in_child({}) == cpus
+    assert threads_in_child({}, affinity={min(os.sched_getaffinity(0))}) == 1
+    assert threads_in_child({"OMP_NUM_THREADS": "3"}) == 3
+    assert threads_in_child({"OMP_NUM_THREADS": "5,2"}) == 5  # nested levels: the outermost
+    for unusable in ("0", "-2", "two", "", "3x"):
+        assert threads_in_child({"OMP_NUM_THREADS": unusable}) == cpus, unusable
+
+
+@SPLITS
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("threads", [2, 3])
+def test_concurrent_callers_get_the_serial_answer(shape, threads):
+    """Four Python threads, each with its own pool of workers, call at once: every call gives the
+    bits a lone call gives with the same thread count."""
+    fastlstm.set_num_threads(threads)
+    problems = [make_problem(*shape, dtype=np.float32, seed=10 + i) for i in range(4)]
+    expected = [train_step(p) for p in problems]
+    failures = []
+    start = threading.Barrier(len(problems))
+
+    def work(i):
+        start.wait()
+        for _ in range(5):
+            for a, b in zip(train_step(problems[i]), expected[i]):
+                if not np.array_equal(a, b):
+                    failures.append(i)
+                    return
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(len(problems))]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert not any(w.is_alive() for w in workers), "a concurrent call hung"
+    assert failures == []
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_more_workers_than_a_call_needs():
+    """A pool grown for 4 threads then serves calls that use 2 (and 1): the spare workers must
+    neither take a team member's place twice nor change the answer."""
+    p = make_problem(1, 30, 32, 256, dtype=np.float64, seed=4)
+    fastlstm.set_num_threads(2)
+    expected = train_step(p)
+    fastlstm.set_num_threads(4)
+    train_step(p)
+    fastlstm.set_num_threads(2)
+    for _ in range(3):
+        for a, b in zip(train_step(p), expected):
+            np.testing.assert_array_equal(a, b)
+
+
+def thread_count() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+def test_workers_end_with_their_python_thread():
+    """Short-lived Python threads (a thread-per-request server) each get workers for their calls:
+    those must exit with the thread, not accumulate."""
+    fastlstm.set_num_threads(2)
+    p = make_problem(1, 30, 32, 256, dtype=np.float32, seed=5)
+    before = thread_count()
+    for _ in range(20):
+        t = threading.Thread(target=train_step, args=(p,))
+        t.start()
+        t.join()
+    deadline = time.monotonic() + 10
+    while thread_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert thread_count() <= before
