@@ -37,9 +37,12 @@ def make_weights(cell, I, H, layers, directions, dtype, seed=0):
     return weights
 
 
-def torch_module(torch, cell, I, H, layers, bidirectional, dtype, weights):
+def torch_module(torch, cell, I, H, layers, bidirectional, dtype, weights, proj_size=0):
+    """torch's module holding ``weights``; an LSTM entry's 4th item (its projection) goes to
+    ``weight_hr`` (give ``proj_size``)."""
     cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "simple_rnn": torch.nn.RNN}[cell]
-    net = cls(I, H, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+    extra = {"proj_size": proj_size} if proj_size else {}
+    net = cls(I, H, num_layers=layers, bidirectional=bidirectional, batch_first=True, **extra)
     net = net.to(getattr(torch, np.dtype(dtype).name))
     to_torch = {"lstm": convert.to_torch, "gru": convert.gru_to_torch}.get(
         cell, convert.rnn_to_torch
@@ -48,8 +51,12 @@ def torch_module(torch, cell, I, H, layers, bidirectional, dtype, weights):
     with torch.no_grad():
         for k, w in enumerate(weights):
             suffix = f"l{k // directions}" + ("_reverse" if k % directions else "")
-            for name, value in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), to_torch(*w)):
+            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            for name, value in zip(names, to_torch(*w[:3])):
                 getattr(net, f"{name}_{suffix}").copy_(torch.from_numpy(value))
+            if len(w) == 4:
+                weight_hr = convert.projection_to_torch(w[3])
+                getattr(net, f"weight_hr_{suffix}").copy_(torch.from_numpy(weight_hr))
     return net, to_torch
 
 

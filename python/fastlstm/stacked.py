@@ -10,6 +10,13 @@ bidirectional), layer 1 forward, ... Each weight entry is ``(kernel, recurrent_k
 fastlstm's layout for the cell (see :mod:`fastlstm.functional`); layer 0's kernel has I rows, a
 later layer's H or 2H. Each state entry is ``(h, c)`` for the LSTM and ``h`` for the others.
 
+An LSTM entry may hold a fourth item, its projection (H, P) (``nn.LSTM(proj_size=P)``'s
+``weight_hr_l{k}{_reverse}.T``, see :func:`fastlstm.convert.projection_from_torch`): that entry's
+outputs and h are P wide (its recurrent_kernel (P, 4H), its state ``(h (B, P), c (B, H))``) and
+the next layer's kernel has P or 2P rows. Each entry is its own functional call, so layers with
+and without a projection may be mixed, but the directions of one layer must give outputs of the
+same width (P, or H without a projection): the merge and the next layer read them side by side.
+
 The backward direction reads each sequence from its end: with ``lengths``, from its own last
 valid step (PyTorch's packed sequences, ONNX); otherwise, from step T - 1, masked steps included
 (Keras's ``go_backwards``). Its outputs are put back in input order before they are merged.
@@ -34,8 +41,10 @@ MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 class StackedGrads(NamedTuple):
     """Gradients of :func:`rnn_backward`: dL/dx and, per weight and state entry (same order as
-    the forward call's lists), the cell's gradient tuple (fields kernel, recurrent_kernel, bias,
-    h0 and, for the LSTM, c0)."""
+    the forward call's lists), the cell's gradient tuple: fields x (dL/d that entry's input
+    sequence), kernel, recurrent_kernel, bias, h0 and, for the LSTM, c0; an LSTM entry with a
+    projection gives :class:`fastlstm.functional.LSTMOptionGrads`, whose ``projection`` (H, P) is
+    dL/dprojection (its h0 and recurrent_kernel P wide, its ``peephole`` None)."""
 
     x: np.ndarray
     layers: list
@@ -75,6 +84,36 @@ def _check_list(value, name: str, count: int, what: str) -> list:
         got = f"{len(value)} entries" if isinstance(value, (list, tuple)) else type(value).__name__
         raise ValueError(f"{name}: expected a list of {count} {what}, got {got}")
     return list(value)
+
+
+def _entry(w, k: int, cell: str):
+    """Weight entry k as ``(kernel, recurrent_kernel, bias)`` and the options it holds: an LSTM
+    entry's 4th item is its projection (H, P); the other cells take 3 items."""
+    sizes = (3, 4) if cell == "lstm" else (3,)
+    if not isinstance(w, (list, tuple)) or len(w) not in sizes:
+        expected = "(kernel, recurrent_kernel, bias)"
+        if cell == "lstm":
+            expected += " or (kernel, recurrent_kernel, bias, projection)"
+        else:
+            expected += " (only an LSTM entry has a 4th item, its projection)"
+        got = f"{len(w)} items" if isinstance(w, (list, tuple)) else type(w).__name__
+        raise ValueError(f"weights[{k}]: expected {expected} for cell={cell!r}, got {got}")
+    return tuple(w[:3]), ({"projection": w[3]} if len(w) == 4 else {})
+
+
+def _check_options(options: dict) -> None:
+    """Reject the LSTM's weight-like options: one value would go to every layer and direction."""
+    if "projection" in options:
+        raise TypeError(
+            "projection: stacked.rnn takes no projection= keyword (it would go to every layer); "
+            "give each LSTM layer and direction its own as the 4th item of its weight entry, "
+            "(kernel, recurrent_kernel, bias, projection)"
+        )
+    if "peephole" in options:
+        raise TypeError(
+            "peephole: stacked.rnn takes no peephole= keyword (one (3H,) weight would be shared "
+            "by every layer and direction); run fastlstm.lstm per layer for peepholes"
+        )
 
 
 def _merge(y_f, y_b, merge_mode):
@@ -128,12 +167,16 @@ def rnn_forward(
 
     Args:
         x: (B, T, I), or (T, B, I) with ``time_major=True``.
-        weights: ``num_layers * directions`` entries ``(kernel, recurrent_kernel, bias)``.
-        initial_state: None (zeros) or one state per weight entry.
-        cell: "lstm", "gru" or "simple_rnn"; ``options`` go to it (``reset_after``,
-            ``activation``).
+        weights: ``num_layers * directions`` entries ``(kernel, recurrent_kernel, bias)``; an
+            LSTM entry may add its projection (H, P) as a 4th item (see the module's notes).
+        initial_state: None (zeros) or one state per weight entry (an LSTM entry with a
+            projection: ``(h (B, P), c (B, H))``).
+        cell: "lstm", "gru" or "simple_rnn"; ``options`` go to every layer (``reset_after``,
+            ``activation``, the LSTM's ``clip``); ``projection`` and ``peephole`` are weights of
+            one entry and are refused here.
         merge_mode: how the last layer's two directions are combined: "concat" (B, T, 2H),
-            "sum", "mul", "ave" (B, T, H), or None for the pair ``(y_forward, y_backward)``.
+            "sum", "mul", "ave" (B, T, H), or None for the pair ``(y_forward, y_backward)``
+            (P instead of H when the last layer has projections).
         dropout, training, seed: with ``training=True``, each input of layers 1.. has its
             elements zeroed with probability ``dropout`` (the rest scaled by 1/(1 - dropout));
             ``seed`` makes the masks reproducible.
@@ -156,7 +199,8 @@ def rnn_forward(
     time_major = F._flag(time_major, "time_major")
     count = num_layers * directions
     layout = f"{num_layers} layers x {directions} directions"
-    weights = _check_list(weights, "weights", count, f"(kernel, recurrent_kernel, bias) ({layout})")
+    _check_options(options)
+    weights = _check_list(weights, "weights", count, f"weight entries ({layout})")
     states = [None] * count
     if initial_state is not None:
         states = _check_list(initial_state, "initial_state", count, f"states ({layout})")
@@ -183,22 +227,24 @@ def rnn_forward(
         outs = []
         for d in range(directions):
             k = layer * directions + d
-            w = weights[k]
-            if not isinstance(w, (list, tuple)) or len(w) != 3:
-                raise ValueError(
-                    f"weights[{k}]: expected (kernel, recurrent_kernel, bias), got "
-                    f"{type(w).__name__}"
-                )
+            w, extra = _entry(weights[k], k, cell)
             seq = inputs if d == 0 else _permute(inputs, order, time_major)
             m = mask if d == 0 or mask is None else rev_mask
             try:
-                kwargs = {"time_major": time_major, "mask": m, "lengths": lengths, **options}
+                kwargs = {"time_major": time_major, "mask": m, "lengths": lengths}
+                kwargs |= extra | options
                 if _keep:
                     y, state, c = forward_fn(seq, *w, states[k], **kwargs)
                 else:  # inference keeps no training buffers
                     (y, state), c = infer_fn(seq, *w, states[k], **kwargs), None
             except (ValueError, TypeError) as exc:
                 raise type(exc)(f"layer {layer}, direction {d} (weights[{k}]): {exc}") from None
+            if d > 0 and y.shape[-1] != outs[0].shape[-1]:
+                raise ValueError(
+                    f"layer {layer}: weights[{k - d}] gives outputs {outs[0].shape[-1]} wide and "
+                    f"weights[{k}] {y.shape[-1]} wide; the directions of a layer must give the "
+                    "same width (P with a projection, else H)"
+                )
             outs.append(y if d == 0 else _permute(y, order, time_major))
             final.append(state)
             cache.caches.append(c)
@@ -222,7 +268,12 @@ def rnn_backward(cache: StackedCache, dy, dstates=None) -> StackedGrads:
 
     Args:
         dy: dL/dy, shaped like y (a pair for merge_mode=None); None for zero.
-        dstates: None or one entry per final state (an LSTM's entry is (dh, dc), either None).
+        dstates: None or one entry per final state (an LSTM's entry is (dh, dc), either None;
+            dh is P wide for an entry with a projection).
+
+    Returns:
+        :class:`StackedGrads`; ``layers[k]`` holds weight entry k's gradients, with
+        ``projection`` for an LSTM entry that has one.
     """
     if not isinstance(cache, StackedCache):
         raise TypeError(
@@ -242,7 +293,11 @@ def rnn_backward(cache: StackedCache, dy, dstates=None) -> StackedGrads:
         for d in range(D):
             k = layer * D + d
             dout = douts[d] if d == 0 else _permute(douts[d], cache.order, time_major)
-            g = cache.backward(cache.caches[k], dout, dstates[k])
+            try:
+                g = cache.backward(cache.caches[k], dout, dstates[k])
+            except (ValueError, TypeError) as exc:
+                where = f"layer {layer}, direction {d} (entry {k} of weights and dstates)"
+                raise type(exc)(f"{where}: {exc}") from None
             grads[k] = g
             gx = g.x if d == 0 else _permute(g.x, cache.order, time_major)
             dinputs = gx if dinputs is None else dinputs + gx
