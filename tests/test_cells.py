@@ -202,10 +202,13 @@ def test_thread_counts_agree_in_float32(kind, opts, sizes):
 
 
 @CELLS
-def test_long_sequence_inference_with_two_threads(kind, opts):
-    """T*B large enough that inference adds x_t*K per step instead of projecting every step at
-    once (a projection over 8 MB), on the small-batch path (B = 7 < 4 rows per thread * 2 threads)."""
-    B, I = 7, 8
+@pytest.mark.parametrize("B", [7, 16], ids=["unit-split", "batch-split"])
+def test_long_sequence_inference_with_two_threads(kind, opts, B):
+    """T*B large enough that inference projects x*K a block of timesteps at a time instead of
+    every step at once (a projection over 8 MB; blocks of ceil(128 / rows) steps, the last one
+    partial), on the small-batch path (B = 7 < 4 rows per thread * 2 threads: one block of all 7
+    rows per thread) and the batch-split path (B = 16: each thread its own 8 rows)."""
+    I = 8
     H, T = (384, 400) if kind == "rnn" else (160, 240)
     p = make(kind, opts, B, T, I, H, seed=T, fan_in=True)
     before = fastlstm.get_num_threads()

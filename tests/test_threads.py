@@ -127,7 +127,7 @@ def test_identical_whatever_the_input_alignment(B, H):
     ("B", "T", "I", "H"),
     [
         (1, 6, 8, 256),  # a thread's recurrent columns too big to pack: used where they lie
-        (2, 2100, 16, 64),  # T*B too big to project all at once: x_t*K per step, packed columns
+        (2, 2100, 16, 64),  # T*B too big to project all at once: blocks of 64 steps, packed R
     ],
 )
 def test_small_batch_weight_layouts_match_oracle(B, T, I, H):

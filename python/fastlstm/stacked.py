@@ -60,23 +60,27 @@ class StackedCache:
         return f"StackedCache({n} layers, {self.directions} directions)"
 
 
-def _reverse_order(lengths, batch: int, steps: int) -> np.ndarray:
-    """(B, T) time indices that reverse each sequence: within its length when lengths are
-    given, else the whole axis. The permutation is its own inverse."""
-    t = np.arange(steps)
-    if lengths is None:
-        return np.broadcast_to(t[::-1], (batch, steps))
-    n = np.asarray(lengths)[:, None]
-    return np.where(t < n, n - 1 - t, t)
+class _Reversal:
+    """Reverses each sequence in time: within its length when lengths are given (the padding
+    stays where it is), else the whole time axis. Applying it twice restores the order."""
 
+    def __init__(self, lengths):
+        self.lengths = None if lengths is None else np.asarray(lengths).tolist()
 
-def _permute(a, order, time_major: bool):
-    """a[b, order[b, t]] along the time axis (batch-major) or a[order[b, t], b] (time-major)."""
-    if a is None:
-        return None
-    if time_major:
-        return np.take_along_axis(a, order.T[:, :, None], axis=0)
-    return np.take_along_axis(a, order[:, :, None], axis=1)
+    def __call__(self, a, time_major: bool):
+        if a is None:
+            return None
+        if self.lengths is None:
+            return np.flip(a, axis=0 if time_major else 1)
+        out = np.array(a)
+        for b, n in enumerate(self.lengths):
+            if n == 0:
+                continue
+            if time_major:
+                out[:n, b] = a[n - 1 :: -1, b]
+            else:
+                out[b, :n] = a[b, n - 1 :: -1]
+        return out
 
 
 def _check_list(value, name: str, count: int, what: str) -> list:
@@ -209,9 +213,8 @@ def rnn_forward(
     if x.ndim != 3:
         order_name = "(time, batch, input)" if time_major else "(batch, time, input)"
         raise ValueError(f"x: expected a 3-D array {order_name}, got shape {x.shape}")
-    batch, steps = (x.shape[1], x.shape[0]) if time_major else x.shape[:2]
     F._mask(mask, lengths, x, time_major)  # checks them before any work is done
-    order = _reverse_order(lengths, batch, steps) if directions == 2 else None
+    order = _Reversal(lengths) if directions == 2 else None
     rev_mask = None if mask is None or order is None else np.asarray(mask)[:, ::-1]
     rng = np.random.default_rng(seed)
 
@@ -228,7 +231,7 @@ def rnn_forward(
         for d in range(directions):
             k = layer * directions + d
             w, extra = _entry(weights[k], k, cell)
-            seq = inputs if d == 0 else _permute(inputs, order, time_major)
+            seq = inputs if d == 0 else order(inputs, time_major)
             m = mask if d == 0 or mask is None else rev_mask
             try:
                 kwargs = {"time_major": time_major, "mask": m, "lengths": lengths}
@@ -245,7 +248,7 @@ def rnn_forward(
                     f"weights[{k}] {y.shape[-1]} wide; the directions of a layer must give the "
                     "same width (P with a projection, else H)"
                 )
-            outs.append(y if d == 0 else _permute(y, order, time_major))
+            outs.append(y if d == 0 else order(y, time_major))
             final.append(state)
             cache.caches.append(c)
         cache.y.append(outs)
@@ -292,14 +295,14 @@ def rnn_backward(cache: StackedCache, dy, dstates=None) -> StackedGrads:
         dinputs = None
         for d in range(D):
             k = layer * D + d
-            dout = douts[d] if d == 0 else _permute(douts[d], cache.order, time_major)
+            dout = douts[d] if d == 0 else cache.order(douts[d], time_major)
             try:
                 g = cache.backward(cache.caches[k], dout, dstates[k])
             except (ValueError, TypeError) as exc:
                 where = f"layer {layer}, direction {d} (entry {k} of weights and dstates)"
                 raise type(exc)(f"{where}: {exc}") from None
             grads[k] = g
-            gx = g.x if d == 0 else _permute(g.x, cache.order, time_major)
+            gx = g.x if d == 0 else cache.order(g.x, time_major)
             dinputs = gx if dinputs is None else dinputs + gx
         if cache.drop[layer] is not None:
             dinputs = dinputs * cache.drop[layer].astype(dinputs.dtype, copy=False)

@@ -2,9 +2,9 @@
 // (cell_common.hpp) supplies the gate math and says which recurrent products it needs; the walk
 // does the GEMMs, the threads, masks and the bookkeeping:
 //   forward:  x*K + b as one GEMM over all timesteps, into the buffer that training keeps for
-//             backward (inference with a large T*B adds x_t*K per step instead and keeps no such
-//             buffer); per step, the cell adds h_{t-1}*R through the walk's step product and
-//             updates the state.
+//             backward (inference with a large T*B computes it a block of timesteps at a time
+//             instead and keeps no such buffer); per step, the cell adds h_{t-1}*R through the
+//             walk's step product and updates the state.
 //   backward: per step only the serial part, dZ_t and dh_{t-1} from the cell; then dX, dK, dR and
 //             db as single GEMMs over all timesteps.
 // Buffers are (T*B, cols) row-major in the caller's row order (see SeqShape). G = Cell::kGates
@@ -105,13 +105,50 @@ auto no_state(Index n) {
   return map(static_cast<T*>(nullptr), n, 0, 0);
 }
 
+// A thread's scratch for z_t = x_t*K + b when the input projection is not precomputed for the
+// whole sequence: z for `steps` timesteps at a time, (steps*n, S*m) (rows in step order; the
+// cell's saved blocks after the G gate blocks), and, with more than one step, those steps' rows
+// of x gathered, (steps*n, I), so that K is read once per block by one GEMM instead of once per
+// step. With a precomputed projection, z is a (n, S*m) copy of the thread's columns when the
+// thread owns only some of the units.
+template <typename T>
+struct InputBlocks {
+  T* z;
+  T* x;
+  Index steps;
+};
+
+// Timesteps per input block: about kBlockRows rows of x for the GEMM (fewer rows than that and
+// the GEMM runs below speed), while the block's z stays within kMaxBlockBytes.
+constexpr Index kBlockRows = 128;
+constexpr double kMaxBlockBytes = 2 << 20;
+inline Index block_steps(Index T, Index n, Index z_cols, Index bytes) {
+  const Index by_rows = (kBlockRows + n - 1) / std::max<Index>(n, 1);
+  const Index by_size = static_cast<Index>(kMaxBlockBytes / (double(n) * z_cols * bytes));
+  return std::max<Index>(1, std::min({by_rows, by_size, T}));
+}
+
+// z = x*K + b for steps [t0, t0 + blocks.steps) ∩ [0, T), rows [b0, b0 + n), the units of `u`.
+template <int G, int S, typename T>
+void project_block(const SeqShape& s, const UnitWeights<T>& u, const T* x, Index t0, Index b0,
+                   Index n, const InputBlocks<T>& blocks) {
+  const Index m = u.m, steps = std::min(blocks.steps, s.T - t0);
+  auto z = map(blocks.z, steps * n, G * m, S * m);
+  z.rowwise() = row_vector(u.bias, G * m);
+  if (blocks.steps == 1)
+    return panel_product(s.step(x, s.I, t0, b0, n), u.kernel, s.I, 0, G * m, z);
+  auto gathered = map(blocks.x, steps * n, s.I);
+  for (Index t = 0; t < steps; ++t) gathered.middleRows(t * n, n) = s.step(x, s.I, t0 + t, b0, n);
+  panel_product(gathered, u.kernel, s.I, 0, G * m, z);
+}
+
 // Forward over the whole sequence for batch entries [b0, b0 + n) and the units of `u`. One thread
 // either walks a block of the batch through all units, or (small batches) a block of the units
 // for the whole batch; then `sync` is a barrier after each step so that every thread sees the
-// whole h_t before step t + 1. `zk` is the thread's (n, S*m) scratch for its gates.
+// whole h_t before step t + 1.
 template <typename Cell, typename T, typename Sync>
 void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuffers<T>& buf,
-                   bool training, Index b0, Index n, T* zk, Sync&& sync) {
+                   bool training, Index b0, Index n, const InputBlocks<T>& blocks, Sync&& sync) {
   constexpr Index G = Cell::kGates, S = Cell::kSaved;
   constexpr bool kCell = Cell::kHasCell;
   const Index H = s.H, P = s.state_width(), SH = S * H, u0 = u.u0, m = u.m;
@@ -138,11 +175,11 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
   Matrix<T> unprojected(project ? n : 0, H);     // the cell's h_t before the projection
   for (Index t = 0; t < s.T; ++t) {
     // z_t = x_t*K + b for this thread's units (from the input GEMM when precomputed).
-    auto z = precomputed && all_units ? s.step(buf.gates, SH, t, b0, n) : map(zk, n, S * m);
-    if (!precomputed) {
-      cols(z, 0, G * m).rowwise() = row_vector(u.bias, G * m);
-      panel_product(s.step(buf.x, s.I, t, b0, n), u.kernel, s.I, 0, G * m, cols(z, 0, G * m));
-    } else if (!all_units) {
+    if (!precomputed && t % blocks.steps == 0) project_block<G, S>(s, u, buf.x, t, b0, n, blocks);
+    auto z = precomputed && all_units ? s.step(buf.gates, SH, t, b0, n)
+             : precomputed            ? map(blocks.z, n, S * m)
+                                      : map(blocks.z + t % blocks.steps * n * S * m, n, S * m);
+    if (precomputed && !all_units) {
       for (Index g = 0; g < G; ++g)
         cols(z, g * m, m) = cols(s.step(buf.gates, SH, t, b0, n), g * H + u0, m);
     }
@@ -205,7 +242,8 @@ constexpr Index kPanel = 256;
 constexpr double kMaxPackedBytes = 768 << 10;
 
 // Inference computes the input projection for all timesteps at once (as training does) while its
-// buffer stays this small; beyond, it adds x_t*K per step and keeps no (T*B, S*H) buffer at all.
+// buffer stays this small; beyond, each thread computes it for a block of timesteps at a time
+// (InputBlocks) and no (T*B, S*H) buffer is kept at all.
 constexpr double kMaxProjectionBytes = 8 << 20;
 
 template <typename Cell, typename T>
@@ -243,8 +281,10 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
                              w.clip,
                              w.projection};
     parallel_chunks(s.B, flops, [&](Index b0, Index b1) {
-      Matrix<T> zk(buf.gates ? 0 : b1 - b0, SH);  // z_t when there is no precomputed projection
-      forward_steps<Cell>(s, all, buf, training, b0, b1 - b0, zk.data(), [] {});
+      const Index n = b1 - b0, steps = buf.gates ? 0 : block_steps(s.T, n, SH, sizeof(T));
+      Matrix<T> z(steps * n, SH), x(steps > 1 ? steps * n : 0, s.I);
+      forward_steps<Cell>(s, all, buf, training, b0, n, InputBlocks<T>{z.data(), x.data(), steps},
+                          [] {});
     });
     return;
   }
@@ -257,7 +297,9 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const Index packed_rows = pack ? (buf.gates ? 0 : s.I) + H : 0;
   const Index packed_cols = (G * most + kPanel - 1) / kPanel * kPanel;
   Matrix<T> packed(threads, packed_rows * packed_cols), biases(threads, (2 * G + 3) * most);
-  Matrix<T> scratch(threads, s.B * S * most);
+  const Index steps = buf.gates ? 1 : block_steps(s.T, s.B, S * most, sizeof(T));
+  Matrix<T> z_blocks(threads, steps * s.B * S * most);
+  Matrix<T> x_blocks(threads, steps > 1 ? steps * s.B * s.I : 0);
   parallel_team(threads, [&](Index k, Barrier& barrier) {
     const Index u0 = H * k / threads, m = H * (k + 1) / threads - u0;
     T* mine = packed.row(k).data();
@@ -288,7 +330,8 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
         units.kernel = pack_units<G>(w.kernel, s.I, H, u0, m, kPanel, mine + H * packed_cols);
       }
     }
-    forward_steps<Cell>(s, units, buf, training, 0, s.B, scratch.row(k).data(),
+    const InputBlocks<T> blocks{z_blocks.row(k).data(), x_blocks.row(k).data(), steps};
+    forward_steps<Cell>(s, units, buf, training, 0, s.B, blocks,
                         [&] { barrier.arrive_and_wait(); });
   });
 }
