@@ -60,11 +60,14 @@ class Signal {
         cpu_relax();
         continue;
       }
-      // Sleeping: a notifier that changed the state before seeing sleepers_ > 0 is impossible
-      // (both sides are sequentially consistent), and one that sees it takes the lock, so the
-      // notification waits until this thread is inside cv_.wait.
+      // Sleeping. The fences here and in notify() order "count myself, then look at the state"
+      // against the notifier's "change the state, then count sleepers" (whatever orders the
+      // state's own loads and stores use): a notifier cannot miss this thread while this thread
+      // misses the change. One that sees it takes the lock, so its notification waits until this
+      // thread is inside cv_.wait.
       std::unique_lock<std::mutex> lock(mutex_);
       sleepers_.fetch_add(1);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
       while (!ready()) cv_.wait(lock);
       sleepers_.fetch_sub(1);
       return true;
@@ -73,7 +76,8 @@ class Signal {
   }
 
   void notify() {
-    if (sleepers_.load() == 0) return;
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_relaxed) == 0) return;
     std::lock_guard<std::mutex> lock(mutex_);
     cv_.notify_all();
   }
