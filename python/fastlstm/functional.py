@@ -252,7 +252,7 @@ def lstm(
         projection: (H, P), PyTorch's ``proj_size`` (``weight_hr_l0.T``): the state is
             ``h_t = (o ⊙ tanh(c_t))·projection``, P wide, so y, h0, h and the recurrent_kernel's
             rows ((P, 4H)) are P wide while c stays H wide.
-        recurrent_dropout_mask: (B, H), see the module's notes.
+        recurrent_dropout_mask: (B, H), or (B, P) with a projection; see the module's notes.
 
     Returns:
         ``(y, (h, c))``: y is (B, T, H) (or (T, B, H)), the hidden state at every step; h and c

@@ -5,7 +5,8 @@ Every layer implements the protocol described in :mod:`fastlstm.layers.base`.
 
 from .base import Layer
 from .core import Dense, Dropout, Embedding, Input, Masking, TimeDistributed
-from .recurrent import GRU, LSTM, SimpleRNN
+from .lstm import LSTM
+from .recurrent import GRU, SimpleRNN
 from .wrappers import Bidirectional
 
 __all__ = [

@@ -4,7 +4,8 @@
 recurrent_kernel (H, gH), bias (gH,) for g gate blocks) and their initialisers, regularisers,
 input dropout, stateful operation, masks, and the layer protocol of :mod:`.base`. A cell is a
 small subclass that sets ``gates`` and ``state_names`` and implements ``_cell_call``,
-``_cell_forward`` and ``_cell_backward`` with its functional API; :class:`LSTM` is one.
+``_cell_forward`` and ``_cell_backward`` with its functional API: :class:`GRU` and
+:class:`SimpleRNN` here, :class:`fastlstm.layers.lstm.LSTM` (with its options) in its own module.
 """
 
 from __future__ import annotations
@@ -16,21 +17,16 @@ import numpy as np
 from .. import initializers, regularizers
 from ..functional import (
     _ACTIVATIONS,
-    LSTMCache,
-    LSTMGrads,
     _choice,
     _flag,
     gru,
     gru_backward,
     gru_forward,
-    lstm,
-    lstm_backward,
-    lstm_forward,
     simple_rnn,
     simple_rnn_backward,
     simple_rnn_forward,
 )
-from ..stream import GRUStream, LSTMStream, SimpleRNNStream
+from ..stream import GRUStream, SimpleRNNStream
 from .base import (
     Layer,
     _as_array,
@@ -50,7 +46,8 @@ def _init_name(value, name: str) -> str:
 class RecurrentCache:
     """What a recurrent layer's backward needs: the functional API's cache and the (B, I)
     input-dropout mask of the call (None without dropout). ``recurrent_dropout`` is the call's
-    (B, H) recurrent dropout mask (None without), which the core's cache also holds."""
+    (B, H) recurrent dropout mask ((B, P) for an LSTM with a projection; None without), which the
+    core's cache also holds."""
 
     __slots__ = ("core", "dropout", "recurrent_dropout")
 
@@ -75,9 +72,10 @@ class Recurrent(Layer):
             In training, gradients stop at the batch boundary (truncated backpropagation).
         dropout: rate of input dropout in training: one (B, I) mask per call, the same at every
             timestep (as Keras), scaled by 1/(1 - rate).
-        recurrent_dropout: rate of recurrent dropout in training: one (B, H) mask per call,
-            likewise, multiplying h_{t-1} where the recurrent kernel reads it (as Keras; the
-            state update and the outputs read h_{t-1} itself).
+        recurrent_dropout: rate of recurrent dropout in training: one (B, H) mask per call
+            ((B, P) for an LSTM with a projection: it is as wide as h), likewise, multiplying
+            h_{t-1} where the recurrent kernel reads it (as Keras; the state update and the
+            outputs read h_{t-1} itself).
         kernel_initializer, recurrent_initializer, bias_initializer: Keras names or callables
             ``(shape, dtype, rng) -> array``.
         kernel_regularizer, recurrent_regularizer, bias_regularizer: e.g.
@@ -163,6 +161,15 @@ class Recurrent(Layer):
         """The bias after its initialiser (LSTM: the forget block set to 1)."""
         return bias
 
+    @property
+    def _output_units(self) -> int:
+        """The width of the outputs and of h (an LSTM's proj_size when it has one)."""
+        return self.units
+
+    def _state_widths(self) -> tuple[int, ...]:
+        """The width of each state in ``state_names`` order."""
+        return (self._output_units,) * len(self.state_names)
+
     # -- weights ---------------------------------------------------------------------------
 
     def _weight_shapes(self, first_shape):
@@ -170,7 +177,8 @@ class Recurrent(Layer):
         G = self.gates * self.units
         if len(first_shape) != 2:
             raise ValueError(f"kernel: expected shape (input, {G}), got {tuple(first_shape)}")
-        return {"kernel": (first_shape[0], G), "recurrent_kernel": (self.units, G), "bias": (G,)}
+        rows = self._output_units  # the recurrent kernel reads h_{t-1}
+        return {"kernel": (first_shape[0], G), "recurrent_kernel": (rows, G), "bias": (G,)}
 
     def _input_shape_from_weights(self):
         return (None, None, self._weights["kernel"].shape[0])
@@ -189,11 +197,12 @@ class Recurrent(Layer):
                 )
         rng = self._weight_rng()
         shapes = self._weight_shapes((int(input_size), self.gates * self.units))
-        kernel = self._init["kernel"](shapes["kernel"], self.dtype, rng)
-        recurrent = self._init["recurrent_kernel"](shapes["recurrent_kernel"], self.dtype, rng)
-        bias = self._initial_bias(self._init["bias"](shapes["bias"], self.dtype, rng))
+        weights = []
+        for name in self.weight_names:  # drawn in this order: kernel, recurrent_kernel, bias, ...
+            w = self._init[name](shapes[name], self.dtype, rng)
+            weights.append(self._initial_bias(w) if name == "bias" else w)
         self._weights = {}
-        self.set_weights([kernel, recurrent, bias])
+        self.set_weights(weights)
         self.built_input_shape = input_shape
 
     def regularization_loss(self) -> float:
@@ -236,11 +245,11 @@ class Recurrent(Layer):
             raise ValueError(f"states: expected {n} arrays {self.state_names}, got {len(arrays)}")
         rows = np.shape(arrays[0])[0] if np.ndim(arrays[0]) == 2 else None
         out = []
-        for name, a in zip(self.state_names, arrays):
+        for name, width, a in zip(self.state_names, self._state_widths(), arrays):
             a = _as_array(a, name)
-            if a.dtype.kind not in "biuf" or a.shape != (rows, self.units):
+            if a.dtype.kind not in "biuf" or a.shape != (rows, width):
                 raise ValueError(
-                    f"states: expected {name} of shape (batch, {self.units}) in real numbers, "
+                    f"states: expected {name} of shape (batch, {width}) in real numbers, "
                     f"got {a.dtype} {a.shape}"
                 )
             out.append(np.array(a, dtype=self.dtype))
@@ -280,11 +289,12 @@ class Recurrent(Layer):
         return x * keep, keep
 
     def _recurrent_drop(self, x, training: bool):
-        """The (B, H) recurrent dropout mask of a call, or None (drawn after the input's)."""
+        """The (B, H) recurrent dropout mask of a call ((B, P) with a projection: it multiplies
+        h_{t-1}), or None (drawn after the input's)."""
         if not training or self.recurrent_dropout == 0.0:
             return None
-        batch = np.shape(x)[1 if self.time_major else 0]
-        return dropout_mask(self.noise_rng, (batch, self.units), self.recurrent_dropout, self.dtype)
+        shape = (np.shape(x)[1 if self.time_major else 0], self._output_units)
+        return dropout_mask(self.noise_rng, shape, self.recurrent_dropout, self.dtype)
 
     @staticmethod
     def _options(mask, recurrent_mask) -> dict[str, Any]:
@@ -346,8 +356,9 @@ class Recurrent(Layer):
     def backward(self, cache, doutputs):
         """Gradients from dL/d(outputs), shaped like what :meth:`forward` returned: one array,
         or ``[doutput, *dstates]`` with ``return_state`` (any of them None). Returns the cell's
-        gradient tuple (x, kernel, recurrent_kernel, bias, initial states); the weight
-        gradients, with the regularisers', are also kept in ``grads``."""
+        gradient tuple (x, kernel, recurrent_kernel, bias, initial states; an LSTM's options
+        add peephole and projection); the weight gradients, with the regularisers', are also
+        kept in ``grads``, in ``weight_names`` order."""
         n = len(self.state_names)
         if self.return_state:
             if not isinstance(doutputs, (list, tuple)) or len(doutputs) != n + 1:
@@ -367,9 +378,9 @@ class Recurrent(Layer):
             grads = grads._replace(x=self._reverse(grads.x)[0])
         if keep is not None:
             grads = grads._replace(x=grads.x * keep)
-        weights = [grads.kernel, grads.recurrent_kernel, grads.bias]
+        weights = [getattr(grads, name) for name in self.weight_names]
         for name, g in zip(self.weight_names, weights):
-            reg = self._regularizers[name]
+            reg = self._regularizers.get(name)
             if reg is not None:
                 reg.add_gradient(self._weights[name], g)
         self.grads = weights if self.trainable else []
@@ -377,14 +388,15 @@ class Recurrent(Layer):
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
+        units = self._output_units
         if self.time_major:
             steps, batch = input_shape[0], input_shape[1]
-            out = (steps, batch, self.units) if self.return_sequences else (batch, self.units)
+            out = (steps, batch, units) if self.return_sequences else (batch, units)
         else:
             batch, steps = input_shape[0], input_shape[1]
-            out = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+            out = (batch, steps, units) if self.return_sequences else (batch, units)
         if self.return_state:
-            return [out, *[(batch, self.units)] * len(self.state_names)]
+            return [out, *[(batch, width) for width in self._state_widths()]]
         return out
 
     def compute_mask(self, x, mask=None):
@@ -416,69 +428,6 @@ class Recurrent(Layer):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(units={self.units}, dtype={self.dtype.name}, built={self.built})"
-
-
-class LSTM(Recurrent):
-    """An LSTM layer (Keras's ``keras.layers.LSTM``) over NumPy arrays.
-
-    The weights are made on the first call from the input's last dimension: ``kernel`` (I, 4H)
-    glorot-uniform, ``recurrent_kernel`` (H, 4H) orthogonal, ``bias`` (4H,) zeros with the forget
-    block at 1 (``unit_forget_bias``). ``seed`` makes them reproducible. Gate blocks are i, f, g, o.
-
-    Calling the layer on x (B, T, I) returns, as Keras does, the last hidden state (B, H), or the
-    whole sequence (B, T, H) with ``return_sequences=True``; with ``return_state=True`` it returns
-    ``[output, h, c]``. A (B, T) bool ``mask`` (from Embedding(mask_zero=True) or Masking in a
-    model, or passed to a call) skips padding steps: the state is carried over them and the output
-    repeats the previous one, as Keras.
-
-    Args: those of :class:`Recurrent`, and ``unit_forget_bias``: start the forget gate's bias at 1.
-    """
-
-    gates = 4
-    state_names = ("h", "c")
-    default_name = "lstm"
-
-    def __init__(self, units: int, *, unit_forget_bias: bool = True, **kwargs: Any) -> None:
-        super().__init__(units, **kwargs)
-        self.unit_forget_bias = _flag(unit_forget_bias, "unit_forget_bias")
-
-    kernel = property(
-        lambda self: self._weights.get("kernel"),
-        lambda self, v: self._set("kernel", v),
-        doc="(I, 4H) input weights.",
-    )
-    recurrent_kernel = property(
-        lambda self: self._weights.get("recurrent_kernel"),
-        lambda self, v: self._set("recurrent_kernel", v),
-        doc="(H, 4H) recurrent weights.",
-    )
-    bias = property(
-        lambda self: self._weights.get("bias"),
-        lambda self, v: self._set("bias", v),
-        doc="(4H,) bias.",
-    )
-
-    def _initial_bias(self, bias: np.ndarray) -> np.ndarray:
-        if self.unit_forget_bias:
-            bias[self.units : 2 * self.units] = 1
-        return bias
-
-    def _cell_call(self, x, weights, states, options):
-        return lstm(x, *weights, states, time_major=self.time_major, **options)
-
-    def _cell_forward(self, x, weights, states, options):
-        return lstm_forward(x, *weights, states, time_major=self.time_major, **options)
-
-    def _cell_backward(self, cache: LSTMCache, dy, dstates) -> LSTMGrads:
-        return lstm_backward(cache, dy, dstates)
-
-    def stream(self, initial_state=None, *, batch_size: int | None = None) -> LSTMStream:
-        """A :class:`fastlstm.LSTMStream` with a copy of this layer's current weights."""
-        self._check_streamable()
-        return LSTMStream(*self._weight_arrays(), initial_state, batch_size=batch_size)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
 
 
 class _SingleState(Recurrent):

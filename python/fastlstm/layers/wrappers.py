@@ -20,7 +20,8 @@ class Bidirectional(Layer):
     With ``return_sequences``, the backward layer's output sequence is put back in input order
     first, so that step t of both halves belongs to input step t. ``merge_mode``: "concat"
     (default; (..., 2H)), "sum", "mul", "ave" ((..., H)), or None for the list
-    ``[forward_output, backward_output]``. With ``return_state``, a call returns
+    ``[forward_output, backward_output]``; H is P for an LSTM with ``proj_size=P``, whose
+    states are then ``(h (B, P), c (B, H))`` per direction. With ``return_state``, a call returns
     ``[output, *forward_states, *backward_states]``. Weights: the forward layer's, then the
     backward layer's. ``input_shape=(T, I)`` (Keras 2, on the wrapper) declares a Sequential's
     input, as for any layer.
@@ -53,11 +54,12 @@ class Bidirectional(Layer):
             raise TypeError(
                 f"backward_layer: expected a recurrent layer, got {type(backward_layer).__name__}"
             )
-        for attr in ("units", "return_sequences", "return_state", "time_major"):
-            if getattr(backward_layer, attr) != getattr(layer, attr):
+        # proj_size (an LSTM's; None for the other cells) sets the width of the outputs
+        for attr in ("units", "proj_size", "return_sequences", "return_state", "time_major"):
+            if getattr(backward_layer, attr, None) != getattr(layer, attr, None):
                 raise ValueError(
-                    f"backward_layer: expected {attr}={getattr(layer, attr)!r} like layer, "
-                    f"got {getattr(backward_layer, attr)!r}"
+                    f"backward_layer: expected {attr}={getattr(layer, attr, None)!r} like layer, "
+                    f"got {getattr(backward_layer, attr, None)!r}"
                 )
         self.forward_layer, self.backward_layer = layer, backward_layer
         super().__init__(
@@ -232,7 +234,7 @@ class Bidirectional(Layer):
     def compute_output_shape(self, input_shape):
         shape = self.forward_layer.compute_output_shape(input_shape)
         out, states = (shape[0], shape[1:]) if self.return_state else (shape, [])
-        units = self.forward_layer.units
+        units = self.forward_layer._output_units  # an LSTM's proj_size when it has one
         merged = (*out[:-1], 2 * units) if self.merge_mode == "concat" else tuple(out)
         if self.merge_mode is None:
             merged = [tuple(out), tuple(out)]
