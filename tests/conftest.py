@@ -42,3 +42,31 @@ def make_problem(B, T, I, H, dtype=np.float64, seed=0, scale=0.5):
         "h0": r(B, H),
         "c0": r(B, H),
     }
+
+
+@pytest.fixture
+def restore_threads():
+    """Puts fastlstm's thread count back after a test that changes it."""
+    import fastlstm
+
+    before = fastlstm.get_num_threads()
+    yield
+    fastlstm.set_num_threads(before)
+
+
+def check_model_gradients(model, x, y, grads, rng, eps=1e-6, per_weight=6):
+    """Compares a compiled float64 model's gradients (as loss_and_gradients returned them, in
+    trainable_weights order) with central differences of its loss at `per_weight` random entries
+    of every weight."""
+    weights = model.trainable_weights
+    assert [g.shape for g in grads] == [w.shape for w in weights]
+    for w, g in zip(weights, grads):
+        for flat in rng.choice(w.size, size=min(per_weight, w.size), replace=False):
+            i = np.unravel_index(flat, w.shape)
+            old = w[i]
+            w[i] = old + eps
+            up = model.loss(y, model(x))
+            w[i] = old - eps
+            down = model.loss(y, model(x))
+            w[i] = old
+            assert g[i] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-9)

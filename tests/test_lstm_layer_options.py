@@ -16,10 +16,12 @@ import pytest
 
 import fastlstm
 from badinput import raises
+from conftest import check_model_gradients
 from fastlstm import convert, losses, saving
 from fastlstm.layers import LSTM, Bidirectional, Dense, Embedding, deserialize, serialize
 from fastlstm.models import Sequential
 from test_cells import assert_close
+from test_keras_compat import _with_header
 from test_models_torch import BATCH, STEPS, assert_same_curve, optimizer_pair, torch_curve
 from test_models_torch import torch_linear as torch_dense
 from test_stacked import torch_module
@@ -329,20 +331,8 @@ def test_whole_model_gradients_match_finite_differences():
 
     model.compile("sgd", losses.SparseCategoricalCrossentropy(from_logits=True))
     _, grads = model.loss_and_gradients(x, y)
-    weights = model.trainable_weights
-    assert [g.shape for g in grads] == [w.shape for w in weights]
-    assert len(weights) == 1 + 5 + 5 + 2
-    eps = 1e-6
-    for w, g in zip(weights, grads):
-        for flat in rng.choice(w.size, size=min(6, w.size), replace=False):
-            i = np.unravel_index(flat, w.shape)
-            old = w[i]
-            w[i] = old + eps
-            up = model.loss(y, model(x))
-            w[i] = old - eps
-            down = model.loss(y, model(x))
-            w[i] = old
-            assert g[i] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-9)
+    assert len(model.trainable_weights) == 1 + 5 + 5 + 2
+    check_model_gradients(model, x, y, grads, rng)
 
 
 # -- (4) saving, (5) configs -----------------------------------------------------------------
@@ -395,17 +385,6 @@ def test_model_trains_saves_and_loads(tmp_path):
 def _header(blob: bytes) -> dict:
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         return json.loads(zf.read(saving.HEADER))
-
-
-def _with_header(blob: bytes, change) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-        header, data = json.loads(zf.read(saving.HEADER)), zf.read(saving.BLOB)
-    change(header)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr(saving.HEADER, json.dumps(header))
-        zf.writestr(saving.BLOB, data)
-    return out.getvalue()
 
 
 def test_files_without_the_new_keys_load_as_before():

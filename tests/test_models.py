@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import check_model_gradients
 from fastlstm import callbacks, losses, optimizers
 from fastlstm.layers import LSTM, Dense, Dropout, Embedding, Input, Masking, TimeDistributed
 from fastlstm.models import Sequential
@@ -176,20 +177,7 @@ def test_gradients_through_the_whole_model_match_finite_differences():
     )
     model.compile("sgd", losses.SparseCategoricalCrossentropy(from_logits=True))
     _, grads = model.loss_and_gradients(x, y)
-    weights = model.trainable_weights
-    assert [g.shape for g in grads] == [w.shape for w in weights]
-    rng = np.random.default_rng(1)
-    eps = 1e-6
-    for w, g in zip(weights, grads):
-        for flat in rng.choice(w.size, size=min(6, w.size), replace=False):
-            i = np.unravel_index(flat, w.shape)
-            old = w[i]
-            w[i] = old + eps
-            up = model.loss(y, model(x))
-            w[i] = old - eps
-            down = model.loss(y, model(x))
-            w[i] = old
-            assert g[i] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-9)
+    check_model_gradients(model, x, y, grads, np.random.default_rng(1))
 
 
 def test_masking_through_embedding_matches_unpadded_sequences():

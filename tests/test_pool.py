@@ -23,13 +23,6 @@ SPLITS = pytest.mark.parametrize(
 )
 
 
-@pytest.fixture
-def restore_threads():
-    before = fastlstm.get_num_threads()
-    yield
-    fastlstm.set_num_threads(before)
-
-
 def train_step(p):
     args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))
     y, state, cache = fastlstm.lstm_forward(*args)

@@ -11,13 +11,6 @@ from conftest import make_problem
 from fastlstm import oracle
 
 
-@pytest.fixture
-def restore_threads():
-    before = fastlstm.get_num_threads()
-    yield
-    fastlstm.set_num_threads(before)
-
-
 def train_step(p):
     args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))
     y, _, cache = fastlstm.lstm_forward(*args)
