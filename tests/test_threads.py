@@ -9,6 +9,7 @@ import pytest
 import fastlstm
 from conftest import make_problem
 from fastlstm import oracle
+from test_cells import NAMES, make, reference, reference_grads, run, train
 
 
 def train_step(p):
@@ -134,3 +135,48 @@ def test_small_batch_weight_layouts_match_oracle(B, T, I, H):
     np.testing.assert_allclose(y, y_ref.transpose(1, 0, 2), rtol=0, atol=1e-12)
     np.testing.assert_allclose(h, h_ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(c, c_ref, rtol=0, atol=1e-12)
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(
+    ("kind", "B", "T", "H"),
+    [
+        # Batch split with R packed into 256-column panels once per call, shared by the threads:
+        # G*H = 1200 columns (4 panels and a partial one); backward reads R^T from panels of
+        # 256 of its 300 columns (one full, one partial).
+        ("lstm", 6, 5, 300),
+        ("gru", 6, 5, 300),
+        ("rnn", 6, 5, 300),
+        ("lstm", 6, 3, 300),  # fewer steps than pay for the copy: R read where it lies
+        ("lstm", 160, 4, 20),  # 80 rows per thread at 2 threads: Eigen's GEMM, R in place
+    ],
+)
+def test_batch_split_weight_layouts_match_oracle(kind, B, T, H, threads):
+    """Forward, inference and every gradient on the batch-split path, whichever layout of the
+    recurrent kernel its step products read, against the oracle in float64."""
+    fastlstm.set_num_threads(threads)
+    I = 7
+    if kind == "lstm":
+        p = make_problem(B, T, I, H, dtype=np.float64, seed=H + B, scale=0.1)
+        args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))
+        y_ref, h_ref, c_ref, saved = oracle.forward(p["x"].transpose(1, 0, 2), *args[1:4], *args[4])
+        dy = np.cos(y_ref)
+        expected = oracle.backward(saved, dy, np.zeros_like(h_ref), np.zeros_like(c_ref))
+        y, (h, c), cache = fastlstm.lstm_forward(*args)
+        grads = fastlstm.lstm_backward(cache, dy.transpose(1, 0, 2))
+        y_inf = fastlstm.lstm(*args)[0]
+        pairs = [(y, y_ref.transpose(1, 0, 2)), (y_inf, y_ref.transpose(1, 0, 2)), (h, h_ref)]
+        pairs += [(c, c_ref), (grads.x, expected[0].transpose(1, 0, 2))]
+        pairs += list(zip(grads[1:], expected[1:]))
+    else:
+        opts = {"reset_after": True} if kind == "gru" else {"activation": "tanh"}
+        p = make(kind, opts, B, T, I, H, seed=H + B, scale=0.1)
+        y_ref, h_ref, saved = reference(kind, opts, p)
+        dy, dh = np.cos(y_ref), np.sin(h_ref)
+        y, h, g = train(kind, opts, p, dy, dh)
+        g_ref = reference_grads(kind, saved, dy, dh)
+        pairs = [(y, y_ref), (run(kind, opts, p)[0], y_ref), (h, h_ref)]
+        pairs += [(g[n], g_ref[n]) for n in NAMES]
+    for actual, ref in pairs:
+        np.testing.assert_allclose(actual, ref, rtol=0, atol=1e-12)

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fastlstm/blocks.hpp"
 #include "fastlstm/types.hpp"
 
 namespace fastlstm::bindings {
@@ -84,16 +85,19 @@ constexpr py::ssize_t kAlignCopyLimit = 4096;
 
 inline bool is_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % kAlign == 0; }
 
-// An uninitialised C-contiguous array whose data is 64-byte aligned.
+// An uninitialised C-contiguous array whose data is 64-byte aligned, in a block from the core's
+// block cache (blocks.hpp): the block's first kAlign bytes hold its size, for giving it back.
 template <typename T>
 Array<T> aligned_empty(const std::vector<py::ssize_t>& shape) {
+  static_assert(kAlign % kBlockAlign == 0 && kAlign >= sizeof(std::size_t));
   std::size_t n = 1;
   for (auto d : shape) n *= static_cast<std::size_t>(d);
   const std::size_t bytes = ((n * sizeof(T) + kAlign - 1) / kAlign + 1) * kAlign;
-  void* data = std::aligned_alloc(kAlign, bytes);
-  if (!data) throw std::bad_alloc();
-  py::capsule owner(data, [](void* p) { std::free(p); });
-  return Array<T>(shape, static_cast<T*>(data), owner);
+  auto* block = static_cast<unsigned char*>(block_cache().acquire(bytes));
+  *reinterpret_cast<std::size_t*>(block) = bytes;
+  py::capsule owner(block,
+                    [](void* p) { block_cache().release(p, *static_cast<const std::size_t*>(p)); });
+  return Array<T>(shape, reinterpret_cast<T*>(block + kAlign), owner);
 }
 
 // The one dtype rule: compute in float64 when the kernel is float64, in float32 otherwise.

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "fastlstm/blocks.hpp"
 #include "fastlstm/info.hpp"
 #include "fastlstm/threads.hpp"
 
@@ -33,6 +34,12 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
         fastlstm::set_num_threads(n);
       },
       py::arg("n"), "Set the threads one call of the core may use.");
+  m.def(
+      "cached_bytes", [] { return fastlstm::block_cache().held(); },
+      "Bytes of freed large buffers the core keeps for reuse.");
+  m.def(
+      "empty_cache", [] { return fastlstm::block_cache().clear(); },
+      "Free the large buffers the core keeps for reuse; returns their bytes.");
   fastlstm::bindings::register_rnn(m);
   fastlstm::bindings::register_stream(m);
   fastlstm::bindings::register_cpu(m);

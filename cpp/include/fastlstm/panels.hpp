@@ -38,13 +38,16 @@ Panels<T> units_in_place(const T* w, Index H, Index u0, Index m) {
   return {w + u0, m, H, G * H};
 }
 
-// Copies the columns of units [u0, u0 + m) of a (rows, G*H) matrix into contiguous column panels
-// `panel` wide, (rows, panel) each, panel after panel: each is one sequential stream for the step
-// product, which the prefetchers follow better than short runs a row apart.
+// Copies rows [r0, r1) of the columns of units [u0, u0 + m) of a (rows, G*H) matrix into
+// contiguous column panels `panel` wide, (rows, panel) each, panel after panel: each is one
+// sequential stream for the step product, which the prefetchers follow better than short runs a
+// row apart. dst holds (G*m rounded up to whole panels) * rows values; threads may fill disjoint
+// row ranges of it at once.
 template <int G, typename T>
-Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index panel, T* dst) {
+void pack_rows(const T* src, Index rows, Index H, Index u0, Index m, Index panel, T* dst, Index r0,
+               Index r1) {
   const Index width = G * m;
-  for (Index r = 0; r < rows; ++r) {
+  for (Index r = r0; r < r1; ++r) {
     // Column c of the block is unit c % m of gate c / m; copy runs within one gate and panel.
     for (Index c = 0; c < width;) {
       const Index c0 = c / panel * panel;
@@ -54,6 +57,12 @@ Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index
       c += run;
     }
   }
+}
+
+// All rows of the above, and where the panels lie.
+template <int G, typename T>
+Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index panel, T* dst) {
+  pack_rows<G>(src, rows, H, u0, m, panel, dst, 0, rows);
   return {dst, panel, panel * rows, panel};
 }
 

@@ -130,6 +130,10 @@ class Barrier {
 // fork() copies a pool's memory but not its threads: the child's pools must be replaced.
 inline std::atomic<unsigned>& fork_count() {
   static std::atomic<unsigned> count{0};
+#if defined(__unix__) || defined(__APPLE__)
+  static const int registered = pthread_atfork(nullptr, nullptr, [] { count.fetch_add(1); });
+  (void)registered;
+#endif
   return count;
 }
 
@@ -254,10 +258,6 @@ class Pool {
 
 // The calling thread's pool, made on first use and again in a forked child.
 inline Pool& this_threads_pool() {
-#if defined(__unix__) || defined(__APPLE__)
-  static const int registered = pthread_atfork(nullptr, nullptr, [] { fork_count().fetch_add(1); });
-  (void)registered;
-#endif
   thread_local std::unique_ptr<Pool> pool;
   if (pool && pool->forks != fork_count().load()) {
     (void)pool.release();  // its threads are the parent's: it can be neither used nor joined

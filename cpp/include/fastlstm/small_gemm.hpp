@@ -115,13 +115,15 @@ void small_gemm(Index n, Index N, Index K, const T* A, Index lda, const T* B, In
   }
 }
 
-// c += a * b on strided windows: small_gemm where it measured faster than Eigen's GEMM (with 32
-// vector registers up to 64 rows; with 16, for 2 to 4 rows), Eigen's GEMM elsewhere.
+// Whether step_product takes small_gemm for n rows: where it measured faster than Eigen's GEMM
+// (with 32 vector registers up to 64 rows; with 16, for 2 to 4 rows).
+inline bool small_rows(Index n) { return kStrip == 4 ? n <= 64 : (n >= 2 && n <= 4); }
+
+// c += a * b on strided windows: small_gemm for small_rows(a.rows()), Eigen's GEMM elsewhere.
 template <typename A, typename B, typename C>
 void step_product(const A& a, const B& b, C&& c) {
   const Index n = a.rows();
-  const bool small = kStrip == 4 ? n <= 64 : (n >= 2 && n <= 4);
-  if (small) {
+  if (small_rows(n)) {
     small_gemm(n, b.cols(), a.cols(), a.data(), a.outerStride(), b.data(), b.outerStride(),
                c.data(), c.outerStride());
   } else {

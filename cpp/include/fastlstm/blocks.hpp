@@ -1,0 +1,135 @@
+// Large buffers, kept for reuse once freed.
+//
+// A training loop asks for the same sizes at every step (at B=32, T=100, H=512 the saved gates
+// and dZ take 26 MB each, with ~30 MB more beside them). Memory fresh from the system costs a
+// page fault and the kernel's zeroing for every 4 KiB page: ~15,000 faults and up to a quarter of
+// that step's time, whenever the C library had handed the last step's memory back (which depends
+// on everything else the process allocates). So blocks of kMinCached bytes or more go to a
+// process-wide cache when released, up to kMaxCached bytes in all (the oldest leave first), and a
+// request takes a cached block of its size class. Smaller buffers come and go through the C
+// library as usual. Thread-safe; a forked child starts with an empty cache.
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+#include <deque>
+#include <iterator>
+#include <mutex>
+#include <new>
+
+#include "fastlstm/pool.hpp"  // pthread_atfork
+#include "fastlstm/types.hpp"
+
+namespace fastlstm {
+
+constexpr std::size_t kBlockAlign = 64;  // a cache line, and any ISA's vector width
+constexpr std::size_t kMinCached = std::size_t(1) << 20;
+constexpr std::size_t kMaxCached = std::size_t(512) << 20;
+
+// The size class of a request: `bytes` rounded up to a multiple of the largest power of two that
+// is at most an eighth of it (and at least kBlockAlign). Near sizes share blocks, at most 1/8 is
+// wasted, and a block's size follows from the request alone.
+inline std::size_t block_size(std::size_t bytes) {
+  std::size_t step = kBlockAlign;
+  while (step * 16 <= bytes) step *= 2;
+  return (bytes + step - 1) / step * step;
+}
+
+class BlockCache {
+ public:
+  // A block of at least `bytes` bytes, kBlockAlign-aligned, uninitialised; nullptr for 0.
+  void* acquire(std::size_t bytes) {
+    if (bytes == 0) return nullptr;
+    const std::size_t size = block_size(bytes);
+    if (size >= kMinCached) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto it = blocks_.rbegin(); it != blocks_.rend(); ++it) {  // the most recent first
+        if (it->size != size) continue;
+        void* data = it->data;
+        held_ -= size;
+        blocks_.erase(std::next(it).base());
+        return data;
+      }
+    }
+    void* data = std::aligned_alloc(kBlockAlign, size);
+    if (!data) throw std::bad_alloc();
+    return data;
+  }
+
+  // Gives back a block from acquire(bytes), with the same `bytes`.
+  void release(void* data, std::size_t bytes) {
+    if (!data) return;
+    const std::size_t size = block_size(bytes);
+    if (size < kMinCached || size > kMaxCached) return std::free(data);
+    std::lock_guard<std::mutex> lock(mutex_);
+    blocks_.push_back({data, size});
+    held_ += size;
+    while (held_ > kMaxCached) {
+      held_ -= blocks_.front().size;
+      std::free(blocks_.front().data);
+      blocks_.pop_front();
+    }
+  }
+
+  // Frees every cached block; returns their bytes.
+  std::size_t clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::size_t freed = held_;
+    for (const Block& b : blocks_) std::free(b.data);
+    blocks_.clear();
+    held_ = 0;
+    return freed;
+  }
+
+  std::size_t held() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return held_;
+  }
+
+ private:
+  struct Block {
+    void* data;
+    std::size_t size;
+  };
+  std::mutex mutex_;
+  std::deque<Block> blocks_;  // oldest first
+  std::size_t held_ = 0;
+};
+
+// The process's cache. Never destroyed: NumPy arrays holding blocks may be freed after static
+// destructors have run. A forked child gets a new one, since the parent's lock may have been held
+// by a thread that the child does not have (the cached blocks are left where they are).
+inline BlockCache*& block_cache_slot() {
+  static BlockCache* cache = new BlockCache;
+  return cache;
+}
+inline BlockCache& block_cache() {
+#if defined(__unix__) || defined(__APPLE__)
+  // The child handler runs while the child has one thread.
+  static const int registered =
+      pthread_atfork(nullptr, nullptr, [] { block_cache_slot() = new BlockCache; });
+  (void)registered;
+#endif
+  return *block_cache_slot();
+}
+
+// An uninitialised buffer of n values from the block cache, given back when it goes.
+template <typename T>
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(Index n)
+      : n_(n), data_(static_cast<T*>(block_cache().acquire(sizeof(T) * std::size_t(n)))) {}
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { block_cache().release(data_, sizeof(T) * std::size_t(n_)); }
+
+  T* data() const { return data_; }
+  Index size() const { return n_; }
+
+ private:
+  Index n_ = 0;
+  T* data_ = nullptr;
+};
+
+}  // namespace fastlstm

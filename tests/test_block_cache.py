@@ -1,0 +1,91 @@
+"""The core's cache of large buffers (1 MiB and up): freed buffers are kept and reused by the next
+calls, their old contents never reach a result, and empty_cache gives the memory back."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import fastlstm
+from conftest import make_problem
+
+# Big enough that every per-step buffer is over 1 MiB: the saved gates are 10 MiB.
+SIZES = (16, 40, 24, 256)
+
+
+def train_step(p):
+    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))
+    y, _, cache = fastlstm.lstm_forward(*args)
+    return [y, *fastlstm.lstm_backward(cache, np.cos(y))]
+
+
+def poison_and_drop(arrays):
+    """Fills every array with NaN and lets it go, so that its block goes back to the cache."""
+    for a in arrays:
+        a[...] = np.nan
+    arrays.clear()
+
+
+@pytest.fixture
+def problem():
+    return make_problem(*SIZES, dtype=np.float32, seed=3, scale=0.2)
+
+
+def test_freed_buffers_are_kept_and_empty_cache_frees_them(problem):
+    fastlstm.empty_cache()
+    assert fastlstm.cached_bytes() == 0
+    out = train_step(problem)
+    out.clear()
+    held = fastlstm.cached_bytes()
+    B, T, _, H = SIZES
+    assert held >= 4 * B * T * 4 * H  # at least the saved gates, (B*T, 4H) float32
+    assert held <= 512 << 20
+    assert fastlstm.empty_cache() == held
+    assert fastlstm.cached_bytes() == 0
+    assert fastlstm.empty_cache() == 0
+
+
+def test_reused_blocks_never_leak_into_results(problem):
+    fastlstm.empty_cache()
+    fresh = [a.copy() for a in train_step(problem)]
+    for _ in range(3):
+        out = train_step(problem)
+        for a, b in zip(out, fresh):
+            np.testing.assert_array_equal(a, b)
+        # The next call takes these very blocks back, full of NaN.
+        poison_and_drop(out)
+        assert fastlstm.cached_bytes() > 0
+    p = problem
+    y = fastlstm.lstm(p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))[0]
+    np.testing.assert_array_equal(y, fresh[0])
+
+
+def test_the_cache_follows_the_calls_shapes(problem):
+    """A call of another size takes no block that is too small: results stay right when sizes
+    alternate (as with a training loop's last, partial batch)."""
+    small = {k: v[:5] if k in ("x", "h0", "c0") else v for k, v in problem.items()}
+    expected = [train_step(problem), train_step(small)]
+    expected = [[a.copy() for a in e] for e in expected]
+    for _ in range(2):
+        for p, e in zip((problem, small), expected):
+            out = train_step(p)
+            for a, b in zip(out, e):
+                np.testing.assert_array_equal(a, b)
+            poison_and_drop(out)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="minor page faults are read from getrusage")
+def test_a_repeated_training_step_takes_no_fresh_pages(problem):
+    """Fresh memory costs a page fault per 4 KiB page; the second of two identical steps finds
+    its ~30 MB in the cache instead."""
+    import resource
+
+    train_step(problem)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    train_step(problem)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    B, T, I, H = SIZES
+    pages = 4 * B * T * (4 * H + 4 * H + 3 * H + I) // 4096  # gates, dZ, y, c, h_prev, dx
+    assert faults < pages // 4, f"{faults} page faults for ~{pages} pages of buffers"
