@@ -305,8 +305,9 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   if (buf.gates) {  // the input projection for every timestep at once, one GEMM a thread
     parallel_chunks(s.rows(), 2.0 * s.rows() * s.I * GH, [&](Index r0, Index r1) {
       auto Z = map(buf.gates + r0 * SH, r1 - r0, GH, SH);
-      Z.noalias() = map(buf.x + r0 * s.I, r1 - r0, s.I) * map(w.kernel, s.I, GH);
-      Z.rowwise() += row_vector(w.bias, GH);
+      // The bias first and the product added to it: `Z = X*K` would zero Z, then add the product.
+      Z.rowwise() = row_vector(w.bias, GH);
+      Z.noalias() += map(buf.x + r0 * s.I, r1 - r0, s.I) * map(w.kernel, s.I, GH);
     });
   }
   const Index P = s.state_width();
