@@ -94,3 +94,76 @@ def test_step_returns_a_fresh_array_without_out():
     b = stream.step(p["x"][:, 1])
     assert a is not b
     np.testing.assert_array_equal(a, a_copy)  # the first result is not overwritten
+
+
+SPLIT_CASES = [
+    # (stream class, extra arguments, I, H): each with 256 KiB or more of float32 weights.
+    (fastlstm.LSTMStream, {}, 64, 128),
+    (fastlstm.LSTMStream, {"peephole": True, "clip": 0.8}, 64, 128),
+    (fastlstm.LSTMStream, {"projection": True}, 128, 128),
+    (fastlstm.GRUStream, {}, 64, 128),
+    (fastlstm.SimpleRNNStream, {}, 512, 128),
+]
+
+
+def split_weights(cls, options, I, H, B, seed=0):
+    """Float32 weights, options filled in, and B rows of 8 inputs for one of SPLIT_CASES."""
+    rng = np.random.default_rng(seed)
+    G = {fastlstm.LSTMStream: 4, fastlstm.GRUStream: 3, fastlstm.SimpleRNNStream: 1}[cls]
+    P = 48 if options.get("projection") else H
+    w = [rng.standard_normal(s).astype(np.float32) * 0.1 for s in ((I, G * H), (P, G * H))]
+    w.append(rng.standard_normal((2, G * H) if cls is fastlstm.GRUStream else G * H))
+    w[2] = w[2].astype(np.float32)
+    kwargs = dict(options)
+    if kwargs.get("peephole"):
+        kwargs["peephole"] = rng.standard_normal(3 * H).astype(np.float32)
+    if kwargs.get("projection"):
+        kwargs["projection"] = (rng.standard_normal((H, P)) * 0.1).astype(np.float32)
+    xs = rng.standard_normal((8, B, I)).astype(np.float32)
+    return w, kwargs, xs
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("B", [1, 3])
+@pytest.mark.parametrize(("cls", "options", "I", "H"), SPLIT_CASES)
+def test_a_step_split_over_threads_changes_nothing(cls, options, I, H, B):
+    """A stream made while several threads are allowed splits its units into blocks that threads
+    take at each step; its states equal, bit for bit, those of a stream made with one thread,
+    whichever thread count runs either."""
+    w, kwargs, xs = split_weights(cls, options, I, H, B)
+    fastlstm.set_num_threads(1)
+    whole = cls(*w, batch_size=B, **kwargs)
+    fastlstm.set_num_threads(3)
+    split = cls(*w, batch_size=B, **kwargs)
+    assert whole._impl.blocks == 1
+    assert split._impl.blocks >= 2
+    for threads in (2, 1, 3):
+        fastlstm.set_num_threads(threads)
+        for x in xs:
+            np.testing.assert_array_equal(split.step(x), whole.step(x))
+        for a, b in zip(split.state, whole.state):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_a_split_stream_equals_the_whole_sequence():
+    B, T, I, H = 2, 8, 64, 128
+    p = make_problem(B, T, I, H, dtype=np.float32, seed=4, scale=0.1)
+    w = (p["kernel"], p["recurrent_kernel"], p["bias"])
+    fastlstm.set_num_threads(2)
+    y, (h, c) = fastlstm.lstm(p["x"], *w, (p["h0"], p["c0"]))
+    stream = fastlstm.LSTMStream(*w, (p["h0"], p["c0"]))
+    assert stream._impl.blocks == 2
+    steps = np.stack([stream.step(p["x"][:, t]) for t in range(T)], axis=1)
+    np.testing.assert_allclose(steps, y, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(stream.state[0], h, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(stream.state[1], c, rtol=0, atol=1e-6)
+
+
+def test_small_and_unsplittable_streams_keep_one_block(restore_threads):
+    fastlstm.set_num_threads(4)
+    w, _, _ = split_weights(fastlstm.LSTMStream, {}, 8, 32, 1)
+    assert fastlstm.LSTMStream(*w)._impl.blocks == 1  # 36 KiB of weights
+    w, _, _ = split_weights(fastlstm.GRUStream, {}, 64, 128, 1)
+    # reset_after=False needs all of r before (r ⊙ h)·R_h: no unit split.
+    assert fastlstm.GRUStream(w[0], w[1], w[2][0], reset_after=False)._impl.blocks == 1

@@ -33,6 +33,7 @@ class StreamBinding {
   py::ssize_t batch() const { return core_.batch(); }
   py::ssize_t input_size() const { return core_.input_size(); }
   py::ssize_t hidden_size() const { return core_.hidden_size(); }
+  py::ssize_t blocks() const { return core_.blocks(); }  // unit blocks a step is split into
   py::ssize_t state_size() const {
     return core_.state_size();
   }  // h's width: H, or the projection's
@@ -143,6 +144,7 @@ void register_stream(py::module_& m, const std::string& name) {
       .def_property_readonly("input_size", &S::input_size)
       .def_property_readonly("units", &S::hidden_size)
       .def_property_readonly("state_size", &S::state_size)
+      .def_property_readonly("blocks", &S::blocks)
       .def("step", &S::step, py::arg("x_t"), py::arg("out") = py::none(),
            "Advance one timestep. x_t: (batch, input). Returns h_t (batch, units); with `out` "
            "given, h_t is written into it and nothing is allocated.")

@@ -38,6 +38,13 @@ Panels<T> units_in_place(const T* w, Index H, Index u0, Index m) {
   return {w + u0, m, H, G * H};
 }
 
+// Copies units [u0, u0 + m) of each of the `blocks` blocks of H values in src (a bias's gate
+// blocks, an LSTM's peepholes) into dst, (blocks*m) contiguous.
+template <typename T>
+void gather_units(const T* src, Index blocks, Index H, Index u0, Index m, T* dst) {
+  for (Index g = 0; g < blocks; ++g) std::copy(src + g * H + u0, src + g * H + u0 + m, dst + g * m);
+}
+
 // Copies rows [r0, r1) of the columns of units [u0, u0 + m) of a (rows, G*H) matrix into
 // contiguous column panels `panel` wide, (rows, panel) each, panel after panel: each is one
 // sequential stream for the step product, which the prefetchers follow better than short runs a

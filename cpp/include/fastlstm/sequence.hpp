@@ -356,16 +356,9 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     // The units' bias, then their recurrent bias, then their peepholes.
     T* bias = biases.row(k).data();
     T* peephole = bias + 2 * G * m;
-    for (Index g = 0; g < G; ++g) {
-      std::copy(w.bias + g * H + u0, w.bias + g * H + u0 + m, bias + g * m);
-      if (w.recurrent_bias) {
-        const T* from = w.recurrent_bias + g * H + u0;
-        std::copy(from, from + m, bias + G * m + g * m);
-      }
-    }
-    for (Index g = 0; w.peephole && g < 3; ++g) {
-      std::copy(w.peephole + g * H + u0, w.peephole + g * H + u0 + m, peephole + g * m);
-    }
+    gather_units(w.bias, G, H, u0, m, bias);
+    if (w.recurrent_bias) gather_units(w.recurrent_bias, G, H, u0, m, bias + G * m);
+    if (w.peephole) gather_units(w.peephole, 3, H, u0, m, peephole);
     UnitWeights<T> units{units_in_place<G>(w.kernel, H, u0, m),
                          units_in_place<G>(w.recurrent, H, u0, m),
                          bias,

@@ -1,86 +1,136 @@
 // Streaming: one timestep per call with the state carried between calls, for services. Every
 // buffer is sized at construction, so a step allocates nothing.
+//
+// A step reads all of its weights once, (I + P) * G*H values, from cache. From 256 KiB of them
+// on, the hidden units are split into blocks, each with its own packed columns of K and R, and
+// the threads take the blocks at each step: a core then streams only its blocks' weights, from
+// its own L2. A unit's arithmetic is the same in whichever block it falls, and a block is the
+// same whichever thread runs it, so the results depend neither on the split nor on the threads.
 #pragma once
+
+#include <algorithm>
+#include <vector>
 
 #include "fastlstm/cell_common.hpp"
 #include "fastlstm/panels.hpp"
 #include "fastlstm/sequence.hpp"
+#include "fastlstm/threads.hpp"
 #include "fastlstm/types.hpp"
 
 namespace fastlstm {
+
+// Weight bytes per block of units: at (I, H) = (64, 128) an LSTM step's 384 KiB took 2.0 us on
+// one core; a hand-off to another thread costs a few tenths of a microsecond.
+constexpr double kStreamBlockBytes = 128 << 10;
+// The fewest units in a block: a whole packet of the widest ISA's floats.
+constexpr Index kMinBlockUnits = 16;
 
 template <typename Cell, typename T>
 class Stream {
   static constexpr Index G = Cell::kGates, S = Cell::kSaved;
 
+  // Units [u0, u0 + m) and what a step needs of them: their columns of K and R in panels, their
+  // biases (G*m; the recurrent bias, for cells with one, G*m more; an LSTM's peepholes 3*m) and
+  // their pre-activations z (B, S*m).
+  struct Block {
+    Index u0, m;
+    Panels<T> K, R;
+    const T* bias;
+    const T* rbias;
+    const T* peephole;
+    T* z;
+  };
+
  public:
   // kernel (I, G*H), recurrent (P, G*H), bias (G*H) (and the recurrent bias, for cells with one,
-  // and the LSTM's options and (H, P) projection) are copied, the kernels into contiguous column
-  // panels (what a step streams from cache, once per step: sequential reads are faster than row
-  // runs); the state is zeros, h (B, P) and c (B, H). P = H without a projection.
+  // and the LSTM's options and (H, P) projection) are copied; the state is zeros, h (B, P) and
+  // c (B, H). P = H without a projection. The split into blocks follows the thread count now.
   Stream(const Weights<T>& w, Index B, Index I, Index H, Index P)
       : I_(I),
         H_(H),
-        packed_(I + P, (G * H + kPanel - 1) / kPanel * kPanel),
-        K_(pack_units<G>(w.kernel, I, H, 0, H, kPanel, packed_.data())),
-        R_(pack_units<G>(w.recurrent, P, H, 0, H, kPanel, packed_.data() + I * packed_.cols())),
-        b_(row_vector(w.bias, G * H)),
-        rb_(Cell::kRecurrentBias ? Vector<T>(row_vector(w.recurrent_bias, G * H)) : Vector<T>()),
-        peephole_(w.peephole ? Vector<T>(row_vector(w.peephole, 3 * H)) : Vector<T>()),
         clip_(w.clip),
         projection_(w.projection ? Matrix<T>(map(w.projection, H, P)) : Matrix<T>()),
         h_(Matrix<T>::Zero(B, P)),
+        h_next_(B, P),
         c_(Matrix<T>::Zero(Cell::kHasCell ? B : 0, H)),
         x_(B, I),
-        z_(B, S * H),
-        unprojected_(w.projection ? B : 0, H) {}
+        unprojected_(w.projection ? B : 0, H) {
+    const double bytes = double(I + P) * G * H * sizeof(T);
+    Index n = Cell::kSplitUnits ? static_cast<Index>(bytes / kStreamBlockBytes) : 1;
+    n = std::max<Index>(1, std::min<Index>({n, num_threads(), H / kMinBlockUnits}));
+    const Index most = (H + n - 1) / n, width = padded_width(G * most);
+    packed_.resize(n, (I + P) * width);
+    vectors_.resize(n, (2 * G + 3) * most);
+    z_.resize(n, B * S * most);
+    for (Index k = 0; k < n; ++k) {
+      const Index u0 = H * k / n, m = H * (k + 1) / n - u0;
+      T* panels = packed_.row(k).data();
+      T* bias = vectors_.row(k).data();
+      gather_units(w.bias, G, H, u0, m, bias);
+      if (Cell::kRecurrentBias) gather_units(w.recurrent_bias, G, H, u0, m, bias + G * m);
+      if (w.peephole) gather_units(w.peephole, 3, H, u0, m, bias + 2 * G * m);
+      blocks_.push_back({u0, m, pack_units<G>(w.kernel, I, H, u0, m, kPanel, panels),
+                         pack_units<G>(w.recurrent, P, H, u0, m, kPanel, panels + I * width), bias,
+                         Cell::kRecurrentBias ? bias + G * m : nullptr,
+                         w.peephole ? bias + 2 * G * m : nullptr, z_.row(k).data()});
+    }
+  }
 
   Index batch() const { return h_.rows(); }
   Index input_size() const { return I_; }
   Index hidden_size() const { return H_; }        // H
   Index state_size() const { return h_.cols(); }  // P
-  T* h() { return h_.data(); }                    // (B, P)
-  T* c() { return c_.data(); }                    // (B, H) for cells with kHasCell, else empty
+  Index blocks() const { return static_cast<Index>(blocks_.size()); }
+  T* h() { return h_.data(); }  // (B, P)
+  T* c() { return c_.data(); }  // (B, H) for cells with kHasCell, else empty
 
-  // x: (B, I). Advances the state by one step: z = b + x*K, then the cell (which adds h*R).
+  // x: (B, I). Advances the state by one step: per block, z = b + x*K, then the cell (which adds
+  // h*R); h_t goes to a second buffer, since other blocks still read h_{t-1}.
   void step(const T* x) {
     const Index B = batch(), H = hidden_size(), P = state_size();
     // Copied into an aligned buffer first: where step_product falls back to Eigen (ISAs with 16
     // vector registers), Eigen's rounding can depend on the input's alignment (see bindings).
     x_ = map(x, B, I_);
-    auto z = map(z_.data(), B, S * H);
-    cols(z, 0, G * H).rowwise() = b_;
-    panel_product(map(static_cast<const T*>(x_.data()), B, I_), K_, I_, 0, G * H,
-                  cols(z, 0, G * H));
-    const auto rec = [&](const auto& a, Index g0, Index ng, auto out) {
-      panel_product(a, R_, P, g0 * H, (g0 + ng) * H, out);
-    };
-    // h_{t-1} and h_t share a buffer: a cell reads all of h_{t-1} for its products before it
-    // writes h_t, and reads each element before it writes it. With a projection the cell writes
-    // its output elsewhere, and h_t = that output * W_p.
-    const Index hc = Cell::kHasCell ? H : 0;
     const bool project = projection_.size() > 0;
-    Cell::forward(
-        StepForward<T>{z, map(static_cast<const T*>(h_.data()), B, P), 0,
-                       Cell::kRecurrentBias ? rb_.data() : nullptr,
-                       map(static_cast<const T*>(c_.data()), B, hc, H), map(c_.data(), B, hc, H),
-                       map(project ? unprojected_.data() : h_.data(), B, H),
-                       peephole_.size() ? peephole_.data() : nullptr, clip_},
-        rec);
-    if (!project) return;
-    h_.setZero();
-    step_product(map(static_cast<const T*>(unprojected_.data()), B, H),
-                 map(static_cast<const T*>(projection_.data()), H, P), map(h_.data(), B, P));
+    // The cells' h_t: the state itself, or o ⊙ tanh(c_t) before the projection.
+    T* out = project ? unprojected_.data() : h_next_.data();
+    parallel_items(blocks(), [&](Index k) { step_block(blocks_[k], out); });
+    if (project) {
+      h_next_.setZero();
+      step_product(map(static_cast<const T*>(unprojected_.data()), B, H),
+                   map(static_cast<const T*>(projection_.data()), H, P), map(h_next_.data(), B, P));
+    }
+    h_.swap(h_next_);
   }
 
  private:
+  // One block's share of a step; out: (B, H), the cells' h_t, this block's columns written.
+  void step_block(const Block& u, T* out) {
+    const Index B = batch(), H = hidden_size(), P = state_size(), m = u.m;
+    auto z = map(u.z, B, S * m);
+    cols(z, 0, G * m).rowwise() = row_vector(u.bias, G * m);
+    panel_product(map(static_cast<const T*>(x_.data()), B, I_), u.K, I_, 0, G * m,
+                  cols(z, 0, G * m));
+    const auto rec = [&](const auto& a, Index g0, Index ng, auto product) {
+      panel_product(a, u.R, P, g0 * m, (g0 + ng) * m, product);
+    };
+    const Index hc = Cell::kHasCell ? m : 0;
+    T* c = Cell::kHasCell ? c_.data() + u.u0 : c_.data();
+    Cell::forward(StepForward<T>{z, map(static_cast<const T*>(h_.data()), B, P), u.u0, u.rbias,
+                                 map(static_cast<const T*>(c), B, hc, H), map(c, B, hc, H),
+                                 map(out + u.u0, B, m, H), u.peephole, clip_},
+                  rec);
+  }
+
   Index I_, H_;
-  Matrix<T> packed_;             // kernel then recurrent, each as panels (pack_units)
-  Panels<T> K_, R_;              // where they lie in packed_
-  Vector<T> b_, rb_, peephole_;  // peephole_ is empty without peepholes
   T clip_;
-  Matrix<T> projection_;  // (H, P), or empty
-  Matrix<T> h_, c_, x_, z_, unprojected_;
+  Matrix<T> projection_;      // (H, P), or empty
+  Matrix<T> packed_;          // a row per block: its K then its R, each as panels (pack_units)
+  Matrix<T> vectors_;         // a row per block: its biases and peepholes
+  Matrix<T> z_;               // a row per block: its z
+  Matrix<T> h_, h_next_, c_;  // h_t and the buffer for h_{t+1}, (B, P); c_t (B, H)
+  Matrix<T> x_, unprojected_;
+  std::vector<Block> blocks_;
 };
 
 }  // namespace fastlstm

@@ -67,6 +67,19 @@ void parallel_chunks(Index n, double flops, Fn&& fn) {
   this_threads_pool().run(threads, chunk);
 }
 
+// Calls fn(k) for every k in [0, n), items worth a thread each: contiguous runs of them on up to
+// n threads (one inside parallel work), claimed by whichever thread is free.
+template <typename Fn>
+void parallel_items(Index n, Fn&& fn) {
+  const int threads = inside_job() ? 1 : static_cast<int>(std::min<Index>(num_threads(), n));
+  auto run = [&](Index b, Index e) {
+    for (Index k = b; k < e; ++k) fn(k);
+  };
+  if (threads <= 1) return run(0, n);
+  auto chunk = [&](Index k) { run(n * k / threads, n * (k + 1) / threads); };
+  this_threads_pool().run(threads, chunk);
+}
+
 // Calls fn(k, barrier) for k in [0, threads), each on its own thread at the same time; fn may
 // wait for the others with barrier.arrive_and_wait().
 template <typename Fn>
