@@ -22,13 +22,19 @@ import time
 import numpy as np
 
 # (name, cell, kind, B, T, I, H): a training step split by batch rows (threads meet once per
-# GEMM) and a single sequence split by hidden units (threads meet at every step).
+# GEMM), a single sequence split by hidden units (threads meet at every step), and one streaming
+# step whose unit blocks the threads take (a block no thread takes in time, the caller runs).
 CONFIGS = [
+    ("step-1x1x64x128", "lstm", "step", 1, 1, 64, 128),
     ("train-32x20x16x32", "lstm", "train", 32, 20, 16, 32),
     ("seq-1x50x64x256", "lstm", "seq", 1, 50, 64, 256),
     ("seq-16x50x128x256", "lstm", "seq", 16, 50, 128, 256),
 ]
-PEERS_BY_KIND = {"train": ["torch"], "seq": ["torch", "onnxruntime"]}
+PEERS_BY_KIND = {
+    "train": ["torch"],
+    "seq": ["torch", "onnxruntime"],
+    "step": ["torch", "onnxruntime"],
+}
 BUSY_LOOP = "while True: pass"
 
 
@@ -120,8 +126,8 @@ def main(argv=None) -> int:
     else:
         print("  ".join(f"{h:>14}" for h in header))
     for name, lib, idle_us, busy_us, ratio, p90, worst in rows:
-        cells = [name, lib, f"{idle_us:,.0f}", f"{busy_us:,.0f}", f"{ratio:.2f}"]
-        cells += [f"{p90:,.0f}", f"{worst:,.0f}"]
+        us = [f"{v:,.1f}" if v < 100 else f"{v:,.0f}" for v in (idle_us, busy_us, p90, worst)]
+        cells = [name, lib, us[0], us[1], f"{ratio:.2f}", us[2], us[3]]
         print(
             ("| " + " | ".join(cells) + " |")
             if args.markdown
