@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "fastlstm/small_gemm.hpp"
+#include "fastlstm/threads.hpp"
 #include "fastlstm/types.hpp"
 
 namespace fastlstm {
@@ -45,31 +46,26 @@ void gather_units(const T* src, Index blocks, Index H, Index u0, Index m, T* dst
   for (Index g = 0; g < blocks; ++g) std::copy(src + g * H + u0, src + g * H + u0 + m, dst + g * m);
 }
 
-// Copies rows [r0, r1) of the columns of units [u0, u0 + m) of a (rows, G*H) matrix into
-// contiguous column panels `panel` wide, (rows, panel) each, panel after panel: each is one
-// sequential stream for the step product, which the prefetchers follow better than short runs a
-// row apart. dst holds (G*m rounded up to whole panels) * rows values; threads may fill disjoint
-// row ranges of it at once.
-template <int G, typename T>
-void pack_rows(const T* src, Index rows, Index H, Index u0, Index m, Index panel, T* dst, Index r0,
-               Index r1) {
-  const Index width = G * m;
-  for (Index r = r0; r < r1; ++r) {
-    // Column c of the block is unit c % m of gate c / m; copy runs within one gate and panel.
-    for (Index c = 0; c < width;) {
-      const Index c0 = c / panel * panel;
-      const Index run = std::min(m - c % m, std::min(c0 + panel, width) - c);
-      const T* from = src + r * G * H + (c / m) * H + u0 + c % m;
-      std::copy(from, from + run, dst + c0 * rows + r * panel + (c - c0));
-      c += run;
-    }
-  }
-}
-
-// All rows of the above, and where the panels lie.
+// Copies the columns of units [u0, u0 + m) of a (rows, G*H) matrix into contiguous column panels
+// `panel` wide, (rows, panel) each, panel after panel: each is one sequential stream for the step
+// product, which the prefetchers follow better than short runs a row apart. dst holds (G*m
+// rounded up to whole panels) * rows values. Rows are split over the threads (one inside
+// parallel work, as in a unit-split team).
 template <int G, typename T>
 Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index panel, T* dst) {
-  pack_rows<G>(src, rows, H, u0, m, panel, dst, 0, rows);
+  const Index width = G * m;
+  parallel_chunks(rows, double(rows) * width, [&](Index r0, Index r1) {
+    for (Index r = r0; r < r1; ++r) {
+      // Column c of the block is unit c % m of gate c / m; copy runs within one gate and panel.
+      for (Index c = 0; c < width;) {
+        const Index c0 = c / panel * panel;
+        const Index run = std::min(m - c % m, std::min(c0 + panel, width) - c);
+        const T* from = src + r * G * H + (c / m) * H + u0 + c % m;
+        std::copy(from, from + run, dst + c0 * rows + r * panel + (c - c0));
+        c += run;
+      }
+    }
+  });
   return {dst, panel, panel * rows, panel};
 }
 

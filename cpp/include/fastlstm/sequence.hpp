@@ -279,15 +279,6 @@ Panels<T> transposed_panels(const T* src, Index rows, Index cols, Index panel, T
   return {dst, panel, panel * cols, panel};
 }
 
-// pack_units for all H units of a (rows, G*H) matrix, rows split over the threads.
-template <int G, typename T>
-Panels<T> pack_parallel(const T* src, Index rows, Index H, T* dst) {
-  parallel_chunks(rows, double(rows) * G * H, [&](Index r0, Index r1) {
-    pack_rows<G>(src, rows, H, 0, H, kPanel, dst, r0, r1);
-  });
-  return {dst, kPanel, kPanel * rows, kPanel};
-}
-
 // Inference computes the input projection for all timesteps at once (as training does) while its
 // buffer stays this small; beyond, each thread computes it for a block of timesteps at a time
 // (InputBlocks) and no (T*B, S*H) buffer is kept at all.
@@ -328,7 +319,7 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
                        w.projection};
     const bool pack = pack_shared(s, threads_for(s.B, flops));
     Buffer<T> shared(pack ? P * padded_width(GH) : 0);  // R in panels, read by every thread
-    if (pack) all.recurrent = pack_parallel<G>(w.recurrent, P, H, shared.data());
+    if (pack) all.recurrent = pack_units<G>(w.recurrent, P, H, 0, H, kPanel, shared.data());
     parallel_chunks(s.B, flops, [&](Index b0, Index b1) {
       const Index n = b1 - b0, steps = buf.gates ? 0 : block_steps(s.T, n, SH, sizeof(T));
       Buffer<T> z(steps * n * SH), x(steps > 1 ? steps * n * s.I : 0);
