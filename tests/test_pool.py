@@ -16,10 +16,10 @@ import pytest
 import fastlstm
 from conftest import make_problem
 
-# (B, T, I, H): a batch split over threads (chunks, no barrier) and a single sequence whose hidden
-# units are split over threads (a team that meets at a barrier every step).
+# (B, T, I, H): a batch split over threads (chunks, no meeting) and a single sequence whose hidden
+# units are split into blocks (rounds: every block's step is done before any block's next).
 SPLITS = pytest.mark.parametrize(
-    "shape", [(16, 20, 24, 64), (1, 30, 32, 256)], ids=["batch-chunks", "unit-team"]
+    "shape", [(16, 20, 24, 64), (1, 30, 32, 256)], ids=["batch-chunks", "unit-rounds"]
 )
 
 
@@ -132,7 +132,7 @@ def test_concurrent_callers_get_the_serial_answer(shape, threads):
 @pytest.mark.usefixtures("restore_threads")
 def test_more_workers_than_a_call_needs():
     """A pool grown for 4 threads then serves calls that use 2 (and 1): the spare workers must
-    neither take a team member's place twice nor change the answer."""
+    neither take one thread's block twice nor change the answer."""
     p = make_problem(1, 30, 32, 256, dtype=np.float64, seed=4)
     fastlstm.set_num_threads(2)
     expected = train_step(p)

@@ -50,7 +50,7 @@ void gather_units(const T* src, Index blocks, Index H, Index u0, Index m, T* dst
 // `panel` wide, (rows, panel) each, panel after panel: each is one sequential stream for the step
 // product, which the prefetchers follow better than short runs a row apart. dst holds (G*m
 // rounded up to whole panels) * rows values. Rows are split over the threads (one inside
-// parallel work, as in a unit-split team).
+// parallel work, as in the unit split).
 template <int G, typename T>
 Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index panel, T* dst) {
   const Index width = G * m;

@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "fastlstm/blocks.hpp"
 #include "fastlstm/cell_common.hpp"
@@ -143,65 +145,74 @@ void project_block(const SeqShape& s, const UnitWeights<T>& u, const T* x, Index
   panel_product(gathered, u.kernel, s.I, 0, G * m, z);
 }
 
-// Forward over the whole sequence for batch entries [b0, b0 + n) and the units of `u`. One thread
-// either walks a block of the batch through all units, or (small batches) a block of the units
-// for the whole batch; then `sync` is a barrier after each step so that every thread sees the
-// whole h_t before step t + 1.
-template <typename Cell, typename T, typename Sync>
-void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuffers<T>& buf,
-                   bool training, Index b0, Index n, const InputBlocks<T>& blocks, Sync&& sync) {
-  constexpr Index G = Cell::kGates, S = Cell::kSaved;
-  constexpr bool kCell = Cell::kHasCell;
-  const Index H = s.H, P = s.state_width(), SH = S * H, u0 = u.u0, m = u.m;
-  // precomputed: buf.gates holds x_t*K + b for every step (training, or inference that fits).
-  const bool precomputed = buf.gates != nullptr, all_units = m == H;
-  // The columns of h this thread writes: its units, or all of h after a projection.
-  const bool project = u.projection != nullptr;
-  const Index hu0 = project ? 0 : u0, hm = project ? P : m;
-  const auto h0 = map(buf.h0 + b0 * P, n, P);
-  auto h_last = cols(map(buf.h_last + b0 * P, n, P), hu0, hm);
-  T* const c_last = kCell ? buf.c_last + b0 * H + u0 : nullptr;  // (n, m), rows H apart
-  if (s.T == 0) {
-    h_last = cols(h0, hu0, hm);
-    if constexpr (kCell) map(c_last, n, m, H) = cols(map(buf.c0 + b0 * H, n, H), u0, m);
-    return;
-  }
-  Matrix<T> dropped;  // the recurrent product's operand under recurrent dropout
-  const auto rec = [&](const auto& a, Index g0, Index ng, auto out) {
-    if (!buf.recurrent_mask) return panel_product(a, u.recurrent, P, g0 * m, (g0 + ng) * m, out);
-    masked_rows(a, buf.recurrent_mask, b0, dropped);
-    panel_product(dropped, u.recurrent, P, g0 * m, (g0 + ng) * m, out);
-  };
-  Matrix<T> kept(buf.mask && kCell ? n : 0, m);  // c_{t-1} of masked rows
-  Matrix<T> unprojected(project ? n : 0, H);     // the cell's h_t before the projection
-  for (Index t = 0; t < s.T; ++t) {
-    // z_t = x_t*K + b for this thread's units (from the input GEMM when precomputed).
-    if (!precomputed && t % blocks.steps == 0) project_block<G, S>(s, u, buf.x, t, b0, n, blocks);
+// Forward for batch entries [b0, b0 + n) and the units of `u`, one step at a time. A thread
+// either walks a block of the batch through all units and steps, or (small batches) the threads
+// walk blocks of the units for the whole batch, meeting after each step so that every block sees
+// the whole h_t before step t + 1.
+template <typename Cell, typename T>
+class ForwardWalk {
+  static constexpr Index G = Cell::kGates, S = Cell::kSaved;
+  static constexpr bool kCell = Cell::kHasCell;
+
+ public:
+  ForwardWalk(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuffers<T>& buf,
+              bool training, Index b0, Index n, const InputBlocks<T>& blocks)
+      : s_(s),
+        u_(u),
+        buf_(buf),
+        training_(training),
+        b0_(b0),
+        n_(n),
+        blocks_(blocks),
+        // The columns of h this walk writes: its units, or all of h after a projection.
+        hu0_(u.projection ? 0 : u.u0),
+        hm_(u.projection ? s.state_width() : u.m),
+        c_last_(kCell ? buf.c_last + b0 * s.H + u.u0 : nullptr),
+        kept_(buf.mask && kCell ? n : 0, u.m),
+        unprojected_(u.projection ? n : 0, s.H) {}
+
+  // Step t, after step t - 1 of every walk that shares this one's rows of h.
+  void step(Index t) {
+    const SeqShape& s = s_;
+    const UnitWeights<T>& u = u_;
+    const ForwardBuffers<T>& buf = buf_;
+    const Index H = s.H, P = s.state_width(), SH = S * H, u0 = u.u0, m = u.m, b0 = b0_, n = n_;
+    // precomputed: buf.gates holds x_t*K + b for every step (training, or inference that fits).
+    const bool precomputed = buf.gates != nullptr, all_units = m == H;
+    const bool project = u.projection != nullptr;
+    const auto rec = [&](const auto& a, Index g0, Index ng, auto out) {
+      if (!buf.recurrent_mask) return panel_product(a, u.recurrent, P, g0 * m, (g0 + ng) * m, out);
+      masked_rows(a, buf.recurrent_mask, b0, dropped_);  // the operand under recurrent dropout
+      panel_product(dropped_, u.recurrent, P, g0 * m, (g0 + ng) * m, out);
+    };
+    // z_t = x_t*K + b for this walk's units (from the input GEMM when precomputed).
+    if (!precomputed && t % blocks_.steps == 0) project_block<G, S>(s, u, buf.x, t, b0, n, blocks_);
     auto z = precomputed && all_units ? s.step(buf.gates, SH, t, b0, n)
-             : precomputed            ? map(blocks.z, n, S * m)
-                                      : map(blocks.z + t % blocks.steps * n * S * m, n, S * m);
+             : precomputed            ? map(blocks_.z, n, S * m)
+                                      : map(blocks_.z + t % blocks_.steps * n * S * m, n, S * m);
     if (precomputed && !all_units) {
       for (Index g = 0; g < G; ++g)
         cols(z, g * m, m) = cols(s.step(buf.gates, SH, t, b0, n), g * H + u0, m);
     }
+    const auto h0 = map(buf.h0 + b0 * P, n, P);
     const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), P, t - 1, b0, n);
-    auto y_t = cols(s.step(buf.y, P, t, b0, n), hu0, hm);
-    auto h = project ? map(unprojected.data(), n, H) : y_t;
+    auto y_t = cols(s.step(buf.y, P, t, b0, n), hu0_, hm_);
+    auto h = project ? map(unprojected_.data(), n, H) : y_t;
     // Inference keeps c_t only in c_last, updated in place; training keeps every c_t.
     const auto c_prev = [&]() -> ConstMatMap<T> {
       if constexpr (!kCell) return no_state<const T>(n);
       if (t == 0) return cols(map(buf.c0 + b0 * H, n, H), u0, m);
-      if (training) return cols(s.step(static_cast<const T*>(buf.c_all), H, t - 1, b0, n), u0, m);
-      return map(static_cast<const T*>(c_last), n, m, H);
+      if (training_) return cols(s.step(static_cast<const T*>(buf.c_all), H, t - 1, b0, n), u0, m);
+      return map(static_cast<const T*>(c_last_), n, m, H);
     }();
-    auto c = !kCell     ? no_state<T>(n)
-             : training ? cols(s.step(buf.c_all, H, t, b0, n), u0, m)
-                        : map(c_last, n, m, H);
+    auto c = !kCell      ? no_state<T>(n)
+             : training_ ? cols(s.step(buf.c_all, H, t, b0, n), u0, m)
+                         : map(c_last_, n, m, H);
     // Masked rows go through the cell with the others (cheaper than taking them out of the
     // GEMM), then get their previous state back: c_prev may be c itself, so it is kept first.
     const auto masked = [&](Index r) { return !valid(buf.mask, s, b0 + r, t); };
     for (Index r = 0; kCell && buf.mask && r < n; ++r) {
-      if (masked(r)) kept.row(r) = c_prev.row(r);
+      if (masked(r)) kept_.row(r) = c_prev.row(r);
     }
     Cell::forward(StepForward<T>{z, h_prev, u0, u.recurrent_bias, c_prev, c, h, u.peephole, u.clip},
                   rec);
@@ -211,27 +222,54 @@ void forward_steps(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuff
     }
     for (Index r = 0; buf.mask && r < n; ++r) {
       if (!masked(r)) continue;
-      y_t.row(r) = cols(h_prev, hu0, hm).row(r);
-      if (kCell) c.row(r) = kept.row(r);
+      y_t.row(r) = cols(h_prev, hu0_, hm_).row(r);
+      if (kCell) c.row(r) = kept_.row(r);
     }
-    if (training && !all_units) {  // backward reads what the cell saved from the gates buffer
+    if (training_ && !all_units) {  // backward reads what the cell saved from the gates buffer
       for (Index g = 0; g < S; ++g)
         cols(s.step(buf.gates, SH, t, b0, n), g * H + u0, m) = cols(z, g * m, m);
     }
-    sync();
   }
-  h_last = cols(s.step(static_cast<const T*>(buf.y), P, s.T - 1, b0, n), hu0, hm);
-  if (training && kCell) {
-    map(c_last, n, m, H) = cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
-  }
-  if (!buf.zero_masked) return;
-  for (Index t = 0; t < s.T; ++t) {  // now that no step reads them as h_{t-1}
-    auto h = cols(s.step(buf.y, P, t, b0, n), hu0, hm);
-    for (Index r = 0; r < n; ++r) {
-      if (!valid(buf.mask, s, b0 + r, t)) h.row(r).setZero();
+
+  // After the last step of every walk that shares this one's rows of h (or instead of any, when
+  // T = 0): the final state, and zeros for masked outputs with zero_masked.
+  void finish() {
+    const SeqShape& s = s_;
+    const ForwardBuffers<T>& buf = buf_;
+    const Index H = s.H, P = s.state_width(), u0 = u_.u0, m = u_.m, b0 = b0_, n = n_;
+    auto h_last = cols(map(buf.h_last + b0 * P, n, P), hu0_, hm_);
+    if (s.T == 0) {
+      h_last = cols(map(buf.h0 + b0 * P, n, P), hu0_, hm_);
+      if constexpr (kCell) map(c_last_, n, m, H) = cols(map(buf.c0 + b0 * H, n, H), u0, m);
+      return;
+    }
+    h_last = cols(s.step(static_cast<const T*>(buf.y), P, s.T - 1, b0, n), hu0_, hm_);
+    if (training_ && kCell) {
+      map(c_last_, n, m, H) =
+          cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
+    }
+    if (!buf.zero_masked) return;
+    for (Index t = 0; t < s.T; ++t) {  // now that no step reads them as h_{t-1}
+      auto y = cols(s.step(buf.y, P, t, b0, n), hu0_, hm_);
+      for (Index r = 0; r < n; ++r) {
+        if (!valid(buf.mask, s, b0 + r, t)) y.row(r).setZero();
+      }
     }
   }
-}
+
+ private:
+  const SeqShape& s_;
+  UnitWeights<T> u_;
+  const ForwardBuffers<T>& buf_;
+  const bool training_;
+  const Index b0_, n_;
+  const InputBlocks<T> blocks_;
+  const Index hu0_, hm_;
+  T* const c_last_;        // (n, m), rows H apart
+  Matrix<T> kept_;         // c_{t-1} of masked rows
+  Matrix<T> unprojected_;  // the cell's h_t before the projection
+  Matrix<T> dropped_;      // the recurrent product's operand under recurrent dropout
+};
 
 // Batches smaller than this many rows per thread split the hidden units instead of the batch:
 // then R is read once per step in total, from the caches of all cores, instead of once per thread.
@@ -323,15 +361,20 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     parallel_chunks(s.B, flops, [&](Index b0, Index b1) {
       const Index n = b1 - b0, steps = buf.gates ? 0 : block_steps(s.T, n, SH, sizeof(T));
       Buffer<T> z(steps * n * SH), x(steps > 1 ? steps * n * s.I : 0);
-      forward_steps<Cell>(s, all, buf, training, b0, n, InputBlocks<T>{z.data(), x.data(), steps},
-                          [] {});
+      ForwardWalk<Cell, T> walk(s, all, buf, training, b0, n,
+                                InputBlocks<T>{z.data(), x.data(), steps});
+      for (Index t = 0; t < s.T; ++t) walk.step(t);
+      walk.finish();
     });
     return;
   }
-  // Small batch: each thread owns a block of hidden units and meets the others once per step.
-  // Where its recurrent columns fit in its own L2, it packs them into contiguous panels first
-  // (they then stream from L2 at every step); larger ones come from L3 either way, where packing
-  // would cost more than it saves. Likewise its input columns, when x*K is computed in blocks.
+  // Small batch: the hidden units are split into one block per thread, and the blocks meet once
+  // per step. Each block's step is taken by whichever thread gets to it first, its own thread
+  // first (parallel_rounds): a thread slow to get a core holds up no step it has not started.
+  // Where a block's recurrent columns fit in one core's L2, they are packed into contiguous panels
+  // first (they then stream from L2 at every step); larger ones come from L3 either way, where
+  // packing would cost more than it saves. Likewise its input columns, when x*K is computed in
+  // blocks. Round 0 prepares each block, rounds 1..T are the steps, round T + 1 the final state.
   const Index most = (H + threads - 1) / threads;
   const bool pack = double(H) * G * most * sizeof(T) <= max_packed_bytes();
   const Index packed_rows = pack ? (buf.gates ? 0 : s.I) + H : 0;
@@ -341,7 +384,10 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const Index steps = buf.gates ? 1 : block_steps(s.T, s.B, S * most, sizeof(T));
   const Index z_size = steps * s.B * S * most, x_size = steps > 1 ? steps * s.B * s.I : 0;
   Buffer<T> z_blocks(threads * z_size), x_blocks(threads * x_size);
-  parallel_team(threads, [&](Index k, Barrier& barrier) {
+  std::vector<std::optional<ForwardWalk<Cell, T>>> walks(threads);
+  parallel_rounds(s.T + 2, threads, [&](Index round, Index k) {
+    if (round > s.T) return walks[k]->finish();
+    if (round > 0) return walks[k]->step(round - 1);
     const Index u0 = H * k / threads, m = H * (k + 1) / threads - u0;
     T* mine = packed.data() + k * packed_rows * packed_cols;
     // The units' bias, then their recurrent bias, then their peepholes.
@@ -365,8 +411,7 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
       }
     }
     const InputBlocks<T> blocks{z_blocks.data() + k * z_size, x_blocks.data() + k * x_size, steps};
-    forward_steps<Cell>(s, units, buf, training, 0, s.B, blocks,
-                        [&] { barrier.arrive_and_wait(); });
+    walks[k].emplace(s, units, buf, training, 0, s.B, blocks);
   });
 }
 

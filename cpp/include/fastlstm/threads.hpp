@@ -1,5 +1,5 @@
-// The core's thread count and the two ways it splits work: contiguous chunks claimed by whichever
-// thread is free, and a team whose threads run at the same time and meet at a barrier.
+// The core's thread count and the ways it splits work: contiguous chunks or items claimed by
+// whichever thread is free, and rounds of items, each round after the one before.
 #pragma once
 
 #include <algorithm>
@@ -80,13 +80,22 @@ void parallel_items(Index n, Fn&& fn) {
   this_threads_pool().run(threads, chunk);
 }
 
-// Calls fn(k, barrier) for k in [0, threads), each on its own thread at the same time; fn may
-// wait for the others with barrier.arrive_and_wait().
+// Calls fn(r, j) for every round r in [0, rounds) and item j in [0, n), items worth a thread
+// each, on up to n threads (one inside parallel work): round r's items start once round r - 1's
+// are all done. Thread k takes item k of a round first, then any other still free (Rounds in
+// pool.hpp): fn must not depend on which thread runs it.
 template <typename Fn>
-void parallel_team(int threads, Fn&& fn) {
-  Barrier barrier(threads);
-  auto member = [&](Index k) { fn(k, barrier); };
-  this_threads_pool().run(threads, member, &barrier);
+void parallel_rounds(Index rounds, Index n, Fn&& fn) {
+  const int threads = inside_job() ? 1 : static_cast<int>(std::min<Index>(num_threads(), n));
+  if (threads <= 1) {
+    for (Index r = 0; r < rounds; ++r) {
+      for (Index j = 0; j < n; ++j) fn(r, j);
+    }
+    return;
+  }
+  Rounds state(n);
+  auto member = [&](Index k) { state.take_part(k, rounds, fn); };
+  this_threads_pool().run(threads, member);
 }
 
 }  // namespace fastlstm
