@@ -120,7 +120,10 @@ def test_identical_whatever_the_input_alignment(B, H):
 @pytest.mark.parametrize(
     ("B", "T", "I", "H"),
     [
-        (1, 6, 8, 1024),  # 16 MiB of recurrent columns per thread, above its L2: used in place
+        # 16 MiB of recurrent columns per thread, above its L2: used in place for a few steps,
+        # packed into panels for enough steps to pay for the copy.
+        (1, 6, 8, 1024),
+        (1, 8, 8, 1024),
         (2, 2100, 16, 64),  # T*B too big to project all at once: blocks of 64 steps, packed R
     ],
 )

@@ -277,17 +277,21 @@ constexpr Index kMinRowsPerThread = 4;
 // Panel width of a thread's copy of its weights: the widest strip the small GEMM takes (16
 // packets of 16 floats), so that one strip reads one contiguous panel.
 constexpr Index kPanel = 256;
-// A thread packs its recurrent columns while they fit in its L2 (as the CPU reports it; 768 KiB
-// where it reports nothing): they then stream from L2, or at worst in contiguous panels, at every
-// step. Measured at B=1, T=25, H=512 on a 2 MiB L2: packing the GRU's 1.5 MiB and the LSTM's
-// 2 MiB per thread made the call 1.5x faster than reading them in place. Larger ones come from L3
-// either way, where packing would cost more than it saves.
-inline double max_packed_bytes() {
-  static const double bytes = [] {
-    const std::ptrdiff_t l2 = Eigen::l2CacheSize();
-    return l2 > 0 ? double(l2) : double(768 << 10);
+// A unit-split block packs its recurrent columns into contiguous panels, which then stream at
+// every step: from its core's L2 where they fit (as the CPU reports it; 768 KiB where it reports
+// nothing), else from L3 or memory, still as one sequential stream that the prefetchers follow
+// better than runs of a few KiB a row apart. Measured, 2 threads: on a 2 MiB L2, B=1, T=25,
+// H=512 (the GRU's 1.5 MiB, the LSTM's 2 MiB per thread) 1.5x faster than reading R in place; on
+// a 1 MiB L2, LSTM B=1, T=25, H=512 1.05x, T=20, H=1024 1.38x, B=2, T=30, H=1024 1.53x, T=10,
+// H=1536 1.18x. The copy costs one to two steps' reading of columns that do not fit in L2, so
+// those wait for enough steps (B=1, T=2, H=1024 was 1.65x slower with it).
+constexpr Index kMinPackStepsBeyondL2 = 8;
+inline bool pack_blocks(double bytes_per_block, Index T) {
+  static const double l2 = [] {
+    const std::ptrdiff_t bytes = Eigen::l2CacheSize();
+    return bytes > 0 ? double(bytes) : double(768 << 10);
   }();
-  return bytes;
+  return bytes_per_block <= l2 || T >= kMinPackStepsBeyondL2;
 }
 
 // The batch split reads all of R at every step. Where the steps' products are small_gemm's,
@@ -371,12 +375,11 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   // Small batch: the hidden units are split into one block per thread, and the blocks meet once
   // per step. Each block's step is taken by whichever thread gets to it first, its own thread
   // first (parallel_rounds): a thread slow to get a core holds up no step it has not started.
-  // Where a block's recurrent columns fit in one core's L2, they are packed into contiguous panels
-  // first (they then stream from L2 at every step); larger ones come from L3 either way, where
-  // packing would cost more than it saves. Likewise its input columns, when x*K is computed in
-  // blocks. Round 0 prepares each block, rounds 1..T are the steps, round T + 1 the final state.
+  // A block's recurrent columns are first packed into contiguous panels (pack_blocks), and its
+  // input columns with them when x*K is computed in blocks. Round 0 prepares each block, rounds
+  // 1..T are the steps, round T + 1 the final state.
   const Index most = (H + threads - 1) / threads;
-  const bool pack = double(H) * G * most * sizeof(T) <= max_packed_bytes();
+  const bool pack = pack_blocks(double(H) * G * most * sizeof(T), s.T);
   const Index packed_rows = pack ? (buf.gates ? 0 : s.I) + H : 0;
   const Index packed_cols = padded_width(G * most);
   Buffer<T> packed(threads * packed_rows * packed_cols);
