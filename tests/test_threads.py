@@ -143,23 +143,26 @@ def test_small_batch_weight_layouts_match_oracle(B, T, I, H):
 @pytest.mark.usefixtures("restore_threads")
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(
-    ("kind", "B", "T", "H"),
+    ("kind", "B", "T", "I", "H"),
     [
         # Batch split with R packed into 256-column panels once per call, shared by the threads:
         # G*H = 1200 columns (4 panels and a partial one); backward reads R^T from panels of
         # 256 of its 300 columns (one full, one partial).
-        ("lstm", 6, 5, 300),
-        ("gru", 6, 5, 300),
-        ("rnn", 6, 5, 300),
-        ("lstm", 6, 3, 300),  # fewer steps than pay for the copy: R read where it lies
-        ("lstm", 160, 4, 20),  # 80 rows per thread at 2 threads: Eigen's GEMM, R in place
+        ("lstm", 6, 5, 7, 300),
+        ("gru", 6, 5, 7, 300),
+        ("rnn", 6, 5, 7, 300),
+        ("lstm", 6, 3, 7, 300),  # fewer steps than pay for the copy: R read where it lies
+        ("lstm", 160, 4, 7, 20),  # 80 rows per thread at 2 threads: Eigen's GEMM, R in place
+        # Fewer rows (B*T) than columns: x*K and dX = dZ*K^T split by columns, 16 at a time (the
+        # last group partial: I = 100, 70), instead of by rows.
+        ("lstm", 2, 10, 100, 100),
+        ("gru", 1, 12, 70, 96),
     ],
 )
-def test_batch_split_weight_layouts_match_oracle(kind, B, T, H, threads):
-    """Forward, inference and every gradient on the batch-split path, whichever layout of the
-    recurrent kernel its step products read, against the oracle in float64."""
+def test_weight_layouts_and_product_splits_match_oracle(kind, B, T, I, H, threads):
+    """Forward, inference and every gradient, whichever layout of the recurrent kernel the step
+    products read and whichever way the input products split, against the oracle in float64."""
     fastlstm.set_num_threads(threads)
-    I = 7
     if kind == "lstm":
         p = make_problem(B, T, I, H, dtype=np.float64, seed=H + B, scale=0.1)
         args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))

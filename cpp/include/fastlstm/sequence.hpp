@@ -326,6 +326,19 @@ Panels<T> transposed_panels(const T* src, Index rows, Index cols, Index panel, T
 // (InputBlocks) and no (T*B, S*H) buffer is kept at all.
 constexpr double kMaxProjectionBytes = 8 << 20;
 
+// Z = X*K + b for every row at once: X (rows, I), K (I, GH), Z (rows, GH) with rows `ld` apart.
+template <typename T>
+void project_all(const SeqShape& s, const T* x, const T* kernel, const T* bias, Index GH, T* z,
+                 Index ld) {
+  const Index rows = s.rows();
+  parallel_product(rows, GH, 2.0 * rows * s.I * GH, [&](Index r0, Index r1, Index c0, Index c1) {
+    auto Z = map(z + r0 * ld + c0, r1 - r0, c1 - c0, ld);
+    // The bias first and the product added to it: `Z = X*K` would zero Z, then add the product.
+    Z.rowwise() = row_vector(bias + c0, c1 - c0);
+    Z.noalias() += map(x + r0 * s.I, r1 - r0, s.I) * map(kernel + c0, s.I, c1 - c0, GH);
+  });
+}
+
 template <typename Cell, typename T>
 void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in) {
   constexpr Index G = Cell::kGates, S = Cell::kSaved;
@@ -335,14 +348,7 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const bool whole = !buf.gates && double(s.rows()) * SH * sizeof(T) <= kMaxProjectionBytes;
   Buffer<T> projection(whole ? s.rows() * SH : 0);
   if (whole) buf.gates = projection.data();
-  if (buf.gates) {  // the input projection for every timestep at once, one GEMM a thread
-    parallel_chunks(s.rows(), 2.0 * s.rows() * s.I * GH, [&](Index r0, Index r1) {
-      auto Z = map(buf.gates + r0 * SH, r1 - r0, GH, SH);
-      // The bias first and the product added to it: `Z = X*K` would zero Z, then add the product.
-      Z.rowwise() = row_vector(w.bias, GH);
-      Z.noalias() += map(buf.x + r0 * s.I, r1 - r0, s.I) * map(w.kernel, s.I, GH);
-    });
-  }
+  if (buf.gates) project_all(s, buf.x, w.kernel, w.bias, GH, buf.gates, SH);
   const Index P = s.state_width();
   const double flops = 2.0 * s.T * s.B * H * ((s.I + P) * G + (w.projection ? P : 0));
   const int threads = threads_for(s.B * H, flops);
@@ -526,8 +532,9 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
                          project ? dh_all.data() : nullptr, b0, b1 - b0);
   });
   if (s.T == 0) return;
-  // Weight and input gradients: single GEMMs over all timesteps, split across threads by rows of
-  // dX and by columns (gate units) of dK, dR and db; each thread reads only its columns of dZ.
+  // Weight and input gradients: single GEMMs over all timesteps, split across threads by rows
+  // (or columns: parallel_product) of dX and by columns (gate units) of dK, dR and db; each
+  // thread reads only its columns of dZ.
   const auto dZ = map(static_cast<const T*>(dz_all.data()), rows, GH);
   const auto dZr = map(static_cast<const T*>(dzr), rows, GH);
   const auto X = map(buf.x, rows, s.I);
@@ -558,9 +565,9 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
           map(buf.gates + r * SH + k * H, 1, H).cwiseProduct(map(buf.recurrent_mask + b * H, 1, H));
     }
   }
-  parallel_chunks(rows, 2.0 * rows * GH * s.I, [&](Index r0, Index r1) {
-    map(buf.dx + r0 * s.I, r1 - r0, s.I).noalias() +=
-        dZ.middleRows(r0, r1 - r0) * map(w.kernel, s.I, GH).transpose();
+  parallel_product(rows, s.I, 2.0 * rows * GH * s.I, [&](Index r0, Index r1, Index c0, Index c1) {
+    map(buf.dx + r0 * s.I + c0, r1 - r0, c1 - c0, s.I).noalias() +=
+        dZ.middleRows(r0, r1 - r0) * map(w.kernel + c0 * GH, c1 - c0, GH).transpose();
   });
   parallel_chunks(GH, 2.0 * rows * GH * (s.I + P), [&](Index c0, Index c1) {
     map(buf.dkernel + c0, s.I, c1 - c0, GH).noalias() += X.transpose() * dZ.middleCols(c0, c1 - c0);

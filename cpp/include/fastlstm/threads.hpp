@@ -67,6 +67,25 @@ void parallel_chunks(Index n, double flops, Fn&& fn) {
   this_threads_pool().run(threads, chunk);
 }
 
+// Calls fn(r0, r1, c0, c1) on blocks of a (rows, cols) matrix product, one block per thread,
+// using no more threads than `flops` justifies. An Eigen GEMM copies (packs) all of both operands
+// it reads: a thread with a block of rows copies the whole right-hand matrix, one with a block
+// of columns the whole left-hand one. The blocks are whole rows, unless there are fewer rows
+// than columns (then the right-hand matrix is the larger copy): then whole columns, in groups of
+// 16 (a packet of the widest ISA's floats). At B=1, T=25, I=H=512 on 2 threads, splitting x*K by
+// rows had each thread pack all 4 MiB of K; by columns the call was 1.07x faster.
+template <typename Fn>
+void parallel_product(Index rows, Index cols, double flops, Fn&& fn) {
+  if (rows >= cols) {
+    parallel_chunks(rows, flops, [&](Index r0, Index r1) { fn(r0, r1, Index{0}, cols); });
+    return;
+  }
+  constexpr Index kGroup = 16;
+  parallel_chunks((cols + kGroup - 1) / kGroup, flops, [&](Index g0, Index g1) {
+    fn(Index{0}, rows, g0 * kGroup, std::min(g1 * kGroup, cols));
+  });
+}
+
 // Calls fn(k) for every k in [0, n), items worth a thread each: contiguous runs of them on up to
 // n threads (one inside parallel work), claimed by whichever thread is free.
 template <typename Fn>
