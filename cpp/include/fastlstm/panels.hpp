@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <limits>
 
 #include "fastlstm/small_gemm.hpp"
 #include "fastlstm/threads.hpp"
@@ -12,13 +13,38 @@
 namespace fastlstm {
 
 // Panel p starts at data + p * step, holds columns [p * width, (p + 1) * width) of the block (the
-// last panel may hold fewer), and its rows are `ld` apart.
+// last panel may hold fewer), and its rows are `ld` apart. A packed copy (pack_units) ends
+// instead in a tail (from column `tail` to `cols`): panels of width/2, width/4, ... down to one
+// packet, each where the block has that many columns left, then the rest, each as wide as its
+// columns (rows that many apart), so that one row's product reads each as one stream.
 template <typename T>
 struct Panels {
   const T* data;
   Index width, step, ld;
-};
+  Index tail = std::numeric_limits<Index>::max(), cols = 0;
 
+  // The panel that holds column c: its data, first column, width and row stride.
+  struct Panel {
+    const T* data;
+    Index c0, width, ld;
+  };
+  Panel at(Index c) const {
+    if (c < tail) {
+      const Index p = c / width;
+      return {data + p * step, p * width, width, ld};
+    }
+    // Every panel of a packed copy is as wide as its rows are apart, so column c0 starts at
+    // c0 * rows.
+    const Index rows = step / width;
+    Index c0 = tail;
+    for (Index w = width / 2; w >= small_gemm_detail::kLanes<T>; w /= 2) {
+      if (cols - c0 < w) continue;
+      if (c < c0 + w) return {data + c0 * rows, c0, w, w};
+      c0 += w;
+    }
+    return {data + c0 * rows, c0, cols - c0, cols - c0};
+  }
+};
 // The weights for a block of units: kernel (I rows), recurrent (H rows), bias and recurrent bias
 // (G*m, contiguous; the recurrent bias is nullptr for cells without one), the LSTM's peepholes
 // (3*m, blocks i, f, o; nullptr: none), cell clip (0: none) and projection.
@@ -47,26 +73,27 @@ void gather_units(const T* src, Index blocks, Index H, Index u0, Index m, T* dst
 }
 
 // Copies the columns of units [u0, u0 + m) of a (rows, G*H) matrix into contiguous column panels
-// `panel` wide, (rows, panel) each, panel after panel: each is one sequential stream for the step
-// product, which the prefetchers follow better than short runs a row apart. dst holds (G*m
-// rounded up to whole panels) * rows values. Rows are split over the threads (one inside
-// parallel work, as in the unit split).
+// `panel` wide, (rows, panel) each, panel after panel, and a tail of narrower ones (see Panels):
+// each is one sequential stream for the step product, which the prefetchers follow better than
+// short runs a row apart. dst holds G*m * rows values. Rows are split over the threads (one
+// inside parallel work, as in the unit split).
 template <int G, typename T>
 Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index panel, T* dst) {
   const Index width = G * m;
+  const Panels<T> panels{dst, panel, panel * rows, panel, width / panel * panel, width};
   parallel_chunks(rows, double(rows) * width, [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) {
       // Column c of the block is unit c % m of gate c / m; copy runs within one gate and panel.
       for (Index c = 0; c < width;) {
-        const Index c0 = c / panel * panel;
-        const Index run = std::min(m - c % m, std::min(c0 + panel, width) - c);
+        const auto p = panels.at(c);
+        const Index run = std::min(m - c % m, p.c0 + p.width - c);
         const T* from = src + r * G * H + (c / m) * H + u0 + c % m;
-        std::copy(from, from + run, dst + c0 * rows + r * panel + (c - c0));
+        std::copy(from, from + run, dst + (p.data - dst) + r * p.ld + (c - p.c0));
         c += run;
       }
     }
   });
-  return {dst, panel, panel * rows, panel};
+  return panels;
 }
 
 // z += a * w[:, c_begin:c_end], w being a block of units laid out as `w` says; a is (n, rows),
@@ -74,9 +101,9 @@ Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index
 template <typename A, typename T, typename Z>
 void panel_product(const A& a, const Panels<T>& w, Index rows, Index c_begin, Index c_end, Z z) {
   for (Index c = c_begin; c < c_end;) {
-    const Index p = c / w.width, end = std::min((p + 1) * w.width, c_end);
-    step_product(a, map(w.data + p * w.step + (c - p * w.width), rows, end - c, w.ld),
-                 cols(z, c - c_begin, end - c));
+    const auto p = w.at(c);
+    const Index end = std::min(p.c0 + p.width, c_end);
+    step_product(a, map(p.data + (c - p.c0), rows, end - c, p.ld), cols(z, c - c_begin, end - c));
     c = end;
   }
 }

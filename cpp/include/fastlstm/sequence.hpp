@@ -440,8 +440,8 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const Panels<T>& rec
   Matrix<T> product(buf.recurrent_mask ? n : 0, P);
   const auto rec_t = [&](const auto& d, Index g0, Index ng, auto out) {
     // Gate blocks [g0, g0 + ng) of R are rows [g0*H, (g0 + ng)*H) of every panel of R^T.
-    const Panels<T> Rt{recurrent_t.data + g0 * H * recurrent_t.ld, recurrent_t.width,
-                       recurrent_t.step, recurrent_t.ld};
+    Panels<T> Rt = recurrent_t;
+    Rt.data += g0 * H * recurrent_t.ld;
     if (!buf.recurrent_mask) return panel_product(d, Rt, ng * H, 0, P, out);
     product.setZero();  // dL/d(h_{t-1} ⊙ mask), then the mask's factor
     panel_product(d, Rt, ng * H, 0, P, map(product.data(), n, P));
