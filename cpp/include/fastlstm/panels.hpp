@@ -45,6 +45,7 @@ struct Panels {
     return {data + c0 * rows, c0, cols - c0, cols - c0};
   }
 };
+
 // The weights for a block of units: kernel (I rows), recurrent (H rows), bias and recurrent bias
 // (G*m, contiguous; the recurrent bias is nullptr for cells without one), the LSTM's peepholes
 // (3*m, blocks i, f, o; nullptr: none), cell clip (0: none) and projection.
