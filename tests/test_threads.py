@@ -56,10 +56,12 @@ def test_thread_counts_agree_to_rounding():
 
 @pytest.mark.usefixtures("restore_threads")
 @pytest.mark.parametrize("threads", [2, 3])
-@pytest.mark.parametrize("B", [1, 2])
+# B=10 on 2 threads: 5 rows a thread, which a batch split would read R for twice per step, so
+# the units split (on 3 threads it is a batch split of 4 rows a thread).
+@pytest.mark.parametrize("B", [1, 2, 10])
 def test_small_batch_split_over_hidden_units_matches_oracle(B, threads):
-    """Small batches split the hidden units across threads (a barrier per step); forward, the
-    gates kept for backward, and every gradient must still match the oracle."""
+    """Small batches split the hidden units across threads (they meet after every step);
+    forward, the gates kept for backward, and every gradient must still match the oracle."""
     fastlstm.set_num_threads(threads)
     p = make_problem(B, 20, 24, 64, dtype=np.float64, seed=B + threads)
     y, h, c, saved = oracle.forward(

@@ -271,9 +271,19 @@ class ForwardWalk {
   Matrix<T> dropped_;      // the recurrent product's operand under recurrent dropout
 };
 
-// Batches smaller than this many rows per thread split the hidden units instead of the batch:
-// then R is read once per step in total, from the caches of all cores, instead of once per thread.
+// Whether a batch of B rows on `threads` threads splits its hidden units instead of its rows.
+// The batch split reads all of R at every step, once per block of rows the small GEMM takes (8,
+// then 4, then the rest); the unit split reads a thread's share of R, from that core's cache,
+// once per such block of the whole batch, and meets the other threads once per step. Below 4
+// rows per thread the unit split reads less of R; so it does from 5 to 7 rows, where the batch
+// split reads all of R twice (a block of 4 and the rest). Measured on 2 threads, unit split
+// against batch split: B=10, 12, 14 at H=128-384 1.08-1.27x; B=8 (4 rows a thread) 0.90x at
+// H=128, 1.07-1.13x at H=256, so it stays a batch split.
 constexpr Index kMinRowsPerThread = 4;
+inline bool split_units(Index B, int threads) {
+  const Index rows = (B + threads - 1) / threads;  // per thread, in a batch split
+  return rows < kMinRowsPerThread || (rows < 2 * kMinRowsPerThread && rows % kMinRowsPerThread);
+}
 // Panel width of a thread's copy of its weights: the widest strip the small GEMM takes (16
 // packets of 16 floats), so that one strip reads one contiguous panel.
 constexpr Index kPanel = 256;
@@ -353,7 +363,7 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const double flops = 2.0 * s.T * s.B * H * ((s.I + P) * G + (w.projection ? P : 0));
   const int threads = threads_for(s.B * H, flops);
   // A projection needs all of a row's units before h_t: it splits by batch rows only.
-  if (threads == 1 || s.B >= kMinRowsPerThread * threads || !Cell::kSplitUnits || w.projection) {
+  if (threads == 1 || !split_units(s.B, threads) || !Cell::kSplitUnits || w.projection) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
     UnitWeights<T> all{{w.kernel, GH, 0, GH},
