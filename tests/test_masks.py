@@ -11,8 +11,8 @@ import fastlstm
 from conftest import make_problem
 
 WEIGHTS = ("kernel", "recurrent_kernel", "bias")
-# (B, T, I, H): the second has B < 4 * threads and enough work for two threads, so it takes the
-# path that splits hidden units across threads (one barrier per step).
+# (B, T, I, H): the second has fewer than 4 rows per thread and enough work for two threads, so it
+# takes the path that splits hidden units across threads (meeting after every step).
 SIZES = [(5, 7, 4, 3), (2, 6, 8, 160)]
 
 
