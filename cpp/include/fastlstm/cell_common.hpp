@@ -8,7 +8,7 @@
 //   kHasCell                carries c_t beside h_t (LSTM)
 //   kRecurrentBias          has a second bias inside the recurrent term (GRU, reset after)
 //   kSplitUnits             one step can be split by hidden units over threads: a thread needs
-//                           only h_{t-1} and its own units' columns (no second barrier)
+//                           only h_{t-1} and its own units' columns (no second meeting)
 //   kSeparateRecurrentGrad  dL/d(recurrent term) differs from dL/d(input term) (GRU, reset after)
 //   recurrent_input(g)      dR's left operand for gate block g: -1 = h_{t-1}, k = saved block k
 //   forward(StepForward, rec) and backward(StepBackward, rec_t): one step, see below.

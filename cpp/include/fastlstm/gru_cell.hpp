@@ -9,7 +9,7 @@
 //   h_t = u ⊙ h_{t-1} + (1 - u) ⊙ n
 //
 // Reset-before needs all of r before its candidate product, so its step cannot be split by units
-// across threads without a second barrier; it is split by batch rows only.
+// across threads without a second meeting per step; it is split by batch rows only.
 #pragma once
 
 #include "fastlstm/cell_common.hpp"
