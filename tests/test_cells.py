@@ -144,10 +144,10 @@ def test_fast_matches_oracle(kind, opts, sizes, with_state, time_major, dtype):
 
 # -- threads -------------------------------------------------------------------------------------
 
-# (B, T, I, H): the first has fewer than 4 rows per thread and enough work for two threads, so the
-# GRU reset_after and the SimpleRNN split hidden units across threads (meeting after every step);
-# the GRU reset_before splits by batch whatever the size. The second splits the batch (8 rows a
-# thread on two threads), with enough work for two threads in every cell.
+# (B, T, I, H): the first has fewer than 4 rows per thread and enough work for two threads, so
+# every cell splits hidden units across threads, meeting after every step (the reset-before GRU
+# after each of its step's two phases). The second splits the batch (8 rows a thread on two
+# threads), with enough work for two threads in every cell.
 THREAD_SIZES = [(2, 6, 8, 160), (16, 8, 16, 64)]
 
 

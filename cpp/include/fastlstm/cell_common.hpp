@@ -8,7 +8,11 @@
 //   kHasCell                carries c_t beside h_t (LSTM)
 //   kRecurrentBias          has a second bias inside the recurrent term (GRU, reset after)
 //   kSplitUnits             one step can be split by hidden units over threads: a thread needs
-//                           only h_{t-1} and its own units' columns (no second meeting)
+//                           only h_{t-1} and its own units' columns
+//   kPhases                 a step's phases: a unit split meets after each. 1, or 2 for a cell
+//                           whose second product needs a value of every unit (the reset-before
+//                           GRU's r ⊙ h_{t-1}); such a cell has forward_phase(StepForward, rec,
+//                           phase), which exchanges that value through StepForward::shared
 //   kSeparateRecurrentGrad  dL/d(recurrent term) differs from dL/d(input term) (GRU, reset after)
 //   recurrent_input(g)      dR's left operand for gate block g: -1 = h_{t-1}, k = saved block k
 //   forward(StepForward, rec) and backward(StepBackward, rec_t): one step, see below.
@@ -35,6 +39,10 @@ struct StepForward {
   // LSTM options (the walk passes them to every cell; the others have none):
   const T* peephole = nullptr;  // (3*m) the units' peepholes, blocks i, f, o; nullptr: none
   T clip = 0;                   // > 0: the activations' inputs are clipped to [-clip, clip]
+  // Cells with kPhases > 1, in a unit split: (n, H), rows H apart, where each thread writes its
+  // units' columns in one phase and every thread reads all of them in the next; nullptr when
+  // this thread has every unit.
+  T* shared = nullptr;
 };
 // rec(a, g0, ng, out): out (n, ng*m) += a (n, H) * the recurrent kernel's gate blocks
 // [g0, g0 + ng), the thread's units only.

@@ -8,8 +8,8 @@
 //     n = tanh(x_t*K_h + (r ⊙ h_{t-1})*R_h + b_h)
 //   h_t = u ⊙ h_{t-1} + (1 - u) ⊙ n
 //
-// Reset-before needs all of r before its candidate product, so its step cannot be split by units
-// across threads without a second meeting per step; it is split by batch rows only.
+// Reset-before needs r ⊙ h_{t-1} of every unit before its candidate product: split by units, its
+// step is two phases, and the threads meet between them (kPhases).
 #pragma once
 
 #include "fastlstm/cell_common.hpp"
@@ -24,7 +24,8 @@ struct GruCell {
   static constexpr int kSaved = 4;
   static constexpr bool kHasCell = false;
   static constexpr bool kRecurrentBias = kResetAfter;
-  static constexpr bool kSplitUnits = kResetAfter;
+  static constexpr bool kSplitUnits = true;
+  static constexpr int kPhases = kResetAfter ? 1 : 2;
   static constexpr bool kSeparateRecurrentGrad = kResetAfter;
   static constexpr int recurrent_input(int g) { return !kResetAfter && g == 2 ? 3 : -1; }
 
@@ -33,9 +34,9 @@ struct GruCell {
     using namespace cell_detail;
     using Pk = P<T>;
     const Index m = f.h.cols(), n = f.h.rows();
-    rec(f.h_prev, 0, 2, cols(f.z, 0, 2 * m));
-    auto fourth = cols(f.z, 3 * m, m);
     if constexpr (kResetAfter) {
+      rec(f.h_prev, 0, 2, cols(f.z, 0, 2 * m));
+      auto fourth = cols(f.z, 3 * m, m);
       fourth.rowwise() = row_vector(f.rbias + 2 * m, m);
       rec(f.h_prev, 2, 1, fourth);
       for (Index r = 0; r < n; ++r) {
@@ -55,10 +56,24 @@ struct GruCell {
         });
       }
     } else {
-      // Two passes around the candidate product: u, r and r ⊙ h_{t-1} first, then n and h_t.
+      forward_phase(f, rec, 0);
+      forward_phase(f, rec, 1);
+    }
+  }
+
+  // Reset before, in two phases around the candidate product: u, r and r ⊙ h_{t-1} first (also
+  // into f.shared, where other threads' units are), then n and h_t.
+  template <typename T, typename Rec>
+  static void forward_phase(StepForward<T> f, Rec&& rec, int phase) {
+    using namespace cell_detail;
+    using Pk = P<T>;
+    const Index m = f.h.cols(), n = f.h.rows(), H = f.h_prev.cols();
+    auto fourth = cols(f.z, 3 * m, m);
+    if (phase == 0) {
+      rec(f.h_prev, 0, 2, cols(f.z, 0, 2 * m));
       for (Index r = 0; r < n; ++r) {
         T* zr = row_ptr(f.z, r);
-        const T* ins[] = {zr, zr + m, row_ptr(f.h_prev, r)};
+        const T* ins[] = {zr, zr + m, row_ptr(f.h_prev, r) + f.u0};
         T* const outs[] = {zr, zr + m, zr + 3 * m};
         for_packets<kLanes<T>>(m, ins, outs, [](const auto& in, const auto& out, Index j) {
           const Pk rs = act::sigmoid(ploadu<Pk>(in[1] + j));
@@ -67,19 +82,23 @@ struct GruCell {
           pstoreu(out[2] + j, pmul(rs, ploadu<Pk>(in[2] + j)));
         });
       }
-      rec(ConstMatMap<T>(fourth.data(), n, m, Eigen::OuterStride<>(fourth.outerStride())), 2, 1,
-          cols(f.z, 2 * m, m));
-      for (Index r = 0; r < n; ++r) {
-        T* zr = row_ptr(f.z, r);
-        const T* ins[] = {zr, zr + 2 * m, row_ptr(f.h_prev, r)};
-        T* const outs[] = {zr + 2 * m, row_ptr(f.h, r)};
-        for_packets<kLanes<T>>(m, ins, outs, [](const auto& in, const auto& out, Index j) {
-          const Pk one = pset1<Pk>(T(1));
-          const Pk u = ploadu<Pk>(in[0] + j), nc = act::tanh(ploadu<Pk>(in[1] + j));
-          pstoreu(out[0] + j, nc);
-          pstoreu(out[1] + j, padd(pmul(u, ploadu<Pk>(in[2] + j)), pmul(psub(one, u), nc)));
-        });
-      }
+      if (f.shared) cols(map(f.shared, n, H), f.u0, m) = fourth;
+      return;
+    }
+    const auto reset =
+        f.shared ? map(static_cast<const T*>(f.shared), n, H)
+                 : ConstMatMap<T>(fourth.data(), n, m, Eigen::OuterStride<>(fourth.outerStride()));
+    rec(reset, 2, 1, cols(f.z, 2 * m, m));
+    for (Index r = 0; r < n; ++r) {
+      T* zr = row_ptr(f.z, r);
+      const T* ins[] = {zr, zr + 2 * m, row_ptr(f.h_prev, r) + f.u0};
+      T* const outs[] = {zr + 2 * m, row_ptr(f.h, r)};
+      for_packets<kLanes<T>>(m, ins, outs, [](const auto& in, const auto& out, Index j) {
+        const Pk one = pset1<Pk>(T(1));
+        const Pk u = ploadu<Pk>(in[0] + j), nc = act::tanh(ploadu<Pk>(in[1] + j));
+        pstoreu(out[0] + j, nc);
+        pstoreu(out[1] + j, padd(pmul(u, ploadu<Pk>(in[2] + j)), pmul(psub(one, u), nc)));
+      });
     }
   }
 

@@ -24,6 +24,7 @@ struct LstmCell {
   static constexpr bool kHasCell = true;
   static constexpr bool kRecurrentBias = false;
   static constexpr bool kSplitUnits = true;
+  static constexpr int kPhases = 1;
   static constexpr bool kSeparateRecurrentGrad = false;
   static constexpr int recurrent_input(int) { return -1; }
 

@@ -15,6 +15,7 @@ struct RnnCell {
   static constexpr bool kHasCell = false;
   static constexpr bool kRecurrentBias = false;
   static constexpr bool kSplitUnits = true;
+  static constexpr int kPhases = 1;
   static constexpr bool kSeparateRecurrentGrad = false;
   static constexpr int recurrent_input(int) { return -1; }
 

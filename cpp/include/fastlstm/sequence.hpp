@@ -155,8 +155,10 @@ class ForwardWalk {
   static constexpr bool kCell = Cell::kHasCell;
 
  public:
+  // shared: for cells with phases, in a unit split, the (B, H) buffer every walk exchanges
+  // values of its units through between phases (StepForward::shared); else nullptr.
   ForwardWalk(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuffers<T>& buf,
-              bool training, Index b0, Index n, const InputBlocks<T>& blocks)
+              bool training, Index b0, Index n, const InputBlocks<T>& blocks, T* shared = nullptr)
       : s_(s),
         u_(u),
         buf_(buf),
@@ -169,10 +171,12 @@ class ForwardWalk {
         hm_(u.projection ? s.state_width() : u.m),
         c_last_(kCell ? buf.c_last + b0 * s.H + u.u0 : nullptr),
         kept_(buf.mask && kCell ? n : 0, u.m),
-        unprojected_(u.projection ? n : 0, s.H) {}
+        unprojected_(u.projection ? n : 0, s.H),
+        shared_(shared ? shared + b0 * s.H : nullptr) {}
 
-  // Step t, after step t - 1 of every walk that shares this one's rows of h.
-  void step(Index t) {
+  // Phase `phase` of step t (Cell::kPhases of them), after the phase before (of step t, or the
+  // last of step t - 1) of every walk that shares this one's rows of h.
+  void step(Index t, int phase = 0) {
     const SeqShape& s = s_;
     const UnitWeights<T>& u = u_;
     const ForwardBuffers<T>& buf = buf_;
@@ -186,11 +190,13 @@ class ForwardWalk {
       panel_product(dropped_, u.recurrent, P, g0 * m, (g0 + ng) * m, out);
     };
     // z_t = x_t*K + b for this walk's units (from the input GEMM when precomputed).
-    if (!precomputed && t % blocks_.steps == 0) project_block<G, S>(s, u, buf.x, t, b0, n, blocks_);
+    if (phase == 0 && !precomputed && t % blocks_.steps == 0) {
+      project_block<G, S>(s, u, buf.x, t, b0, n, blocks_);
+    }
     auto z = precomputed && all_units ? s.step(buf.gates, SH, t, b0, n)
              : precomputed            ? map(blocks_.z, n, S * m)
                                       : map(blocks_.z + t % blocks_.steps * n * S * m, n, S * m);
-    if (precomputed && !all_units) {
+    if (phase == 0 && precomputed && !all_units) {
       for (Index g = 0; g < G; ++g)
         cols(z, g * m, m) = cols(s.step(buf.gates, SH, t, b0, n), g * H + u0, m);
     }
@@ -211,11 +217,17 @@ class ForwardWalk {
     // Masked rows go through the cell with the others (cheaper than taking them out of the
     // GEMM), then get their previous state back: c_prev may be c itself, so it is kept first.
     const auto masked = [&](Index r) { return !valid(buf.mask, s, b0 + r, t); };
-    for (Index r = 0; kCell && buf.mask && r < n; ++r) {
+    for (Index r = 0; kCell && buf.mask && phase == 0 && r < n; ++r) {
       if (masked(r)) kept_.row(r) = c_prev.row(r);
     }
-    Cell::forward(StepForward<T>{z, h_prev, u0, u.recurrent_bias, c_prev, c, h, u.peephole, u.clip},
-                  rec);
+    const StepForward<T> f{z, h_prev, u0,         u.recurrent_bias, c_prev,
+                           c, h,      u.peephole, u.clip,           shared_};
+    if constexpr (Cell::kPhases == 1) {
+      Cell::forward(f, rec);
+    } else {
+      Cell::forward_phase(f, rec, phase);
+      if (phase < Cell::kPhases - 1) return;
+    }
     if (project) {
       y_t.setZero();
       step_product(h, map(u.projection, H, P), y_t);
@@ -269,6 +281,7 @@ class ForwardWalk {
   Matrix<T> kept_;         // c_{t-1} of masked rows
   Matrix<T> unprojected_;  // the cell's h_t before the projection
   Matrix<T> dropped_;      // the recurrent product's operand under recurrent dropout
+  T* const shared_;        // (n, H), rows H apart, or nullptr
 };
 
 // Whether a batch of B rows on `threads` threads splits its hidden units instead of its rows.
@@ -383,7 +396,9 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
       Buffer<T> z(steps * n * SH), x(steps > 1 ? steps * n * s.I : 0);
       ForwardWalk<Cell, T> walk(s, all, buf, training, b0, n,
                                 InputBlocks<T>{z.data(), x.data(), steps});
-      for (Index t = 0; t < s.T; ++t) walk.step(t);
+      for (Index t = 0; t < s.T; ++t) {
+        for (int phase = 0; phase < Cell::kPhases; ++phase) walk.step(t, phase);
+      }
       walk.finish();
     });
     return;
@@ -392,8 +407,9 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   // per step. Each block's step is taken by whichever thread gets to it first, its own thread
   // first (parallel_rounds): a thread slow to get a core holds up no step it has not started.
   // A block's recurrent columns are first packed into contiguous panels (pack_blocks), and its
-  // input columns with them when x*K is computed in blocks. Round 0 prepares each block, rounds
-  // 1..T are the steps, round T + 1 the final state.
+  // input columns with them when x*K is computed in blocks. Round 0 prepares each block, then
+  // come a round per step (per phase of a step, for cells with phases) and one for the final
+  // state.
   const Index most = (H + threads - 1) / threads;
   const bool pack = pack_blocks(double(H) * G * most * sizeof(T), s.T);
   const Index packed_rows = pack ? (buf.gates ? 0 : s.I) + H : 0;
@@ -403,10 +419,12 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const Index steps = buf.gates ? 1 : block_steps(s.T, s.B, S * most, sizeof(T));
   const Index z_size = steps * s.B * S * most, x_size = steps > 1 ? steps * s.B * s.I : 0;
   Buffer<T> z_blocks(threads * z_size), x_blocks(threads * x_size);
+  Buffer<T> shared(Cell::kPhases > 1 ? s.B * H : 0);
   std::vector<std::optional<ForwardWalk<Cell, T>>> walks(threads);
-  parallel_rounds(s.T + 2, threads, [&](Index round, Index k) {
-    if (round > s.T) return walks[k]->finish();
-    if (round > 0) return walks[k]->step(round - 1);
+  constexpr Index kPhases = Cell::kPhases;
+  parallel_rounds(s.T * kPhases + 2, threads, [&](Index round, Index k) {
+    if (round > s.T * kPhases) return walks[k]->finish();
+    if (round > 0) return walks[k]->step((round - 1) / kPhases, (round - 1) % kPhases);
     const Index u0 = H * k / threads, m = H * (k + 1) / threads - u0;
     T* mine = packed.data() + k * packed_rows * packed_cols;
     // The units' bias, then their recurrent bias, then their peepholes.
@@ -430,7 +448,7 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
       }
     }
     const InputBlocks<T> blocks{z_blocks.data() + k * z_size, x_blocks.data() + k * x_size, steps};
-    walks[k].emplace(s, units, buf, training, 0, s.B, blocks);
+    walks[k].emplace(s, units, buf, training, 0, s.B, blocks, shared.data());
   });
 }
 
