@@ -165,5 +165,6 @@ def test_small_and_unsplittable_streams_keep_one_block(restore_threads):
     w, _, _ = split_weights(fastlstm.LSTMStream, {}, 8, 32, 1)
     assert fastlstm.LSTMStream(*w)._impl.blocks == 1  # 36 KiB of weights
     w, _, _ = split_weights(fastlstm.GRUStream, {}, 64, 128, 1)
-    # reset_after=False needs all of r before (r ⊙ h)·R_h: no unit split.
+    # reset_after=False needs all of r before (r ⊙ h)·R_h, so its step has two phases; a stream
+    # of it stays whole (a split would need a second hand-off per step).
     assert fastlstm.GRUStream(w[0], w[1], w[2][0], reset_after=False)._impl.blocks == 1
