@@ -25,9 +25,10 @@ class LSTMStream:
     it) and every buffer is sized then, so a step allocates nothing inside the core. ``step`` is
     one line of Python over the compiled method, which takes its arguments positionally: a
     keyword ``out=`` through the binding's own argument parsing cost 0.19 µs more per step (0.48
-    against 0.35 µs for an empty step), this wrapper 0.035 µs for a positional call. Calling ``step`` T times equals one
-    :func:`fastlstm.lstm` call over the T steps. Concurrent steps on one stream are safe and run
-    one after another; give each thread its own stream to run them in parallel.
+    against 0.35 µs for an empty step), this wrapper 0.035 µs for a positional call. Calling
+    ``step`` T times equals one :func:`fastlstm.lstm` call over the T steps. Concurrent steps on
+    one stream are safe and run one after another; give each thread its own stream to run them
+    in parallel.
 
     Args:
         kernel, recurrent_kernel, bias: the weights, as for :func:`fastlstm.lstm`.

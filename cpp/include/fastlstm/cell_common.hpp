@@ -7,12 +7,12 @@
 //   kSaved                  blocks per step that forward keeps for backward (>= kGates)
 //   kHasCell                carries c_t beside h_t (LSTM)
 //   kRecurrentBias          has a second bias inside the recurrent term (GRU, reset after)
-//   kSplitUnits             one step can be split by hidden units over threads: a thread needs
-//                           only h_{t-1} and its own units' columns
-//   kPhases                 a step's phases: a unit split meets after each. 1, or 2 for a cell
-//                           whose second product needs a value of every unit (the reset-before
-//                           GRU's r ⊙ h_{t-1}); such a cell has forward_phase(StepForward, rec,
-//                           phase), which exchanges that value through StepForward::shared
+//   kPhases                 a step's phases: a step can be split by hidden units over threads,
+//                           which meet after each phase. 1 (a thread needs only h_{t-1} and its
+//                           own units' columns), or 2 for a cell whose second product needs a
+//                           value of every unit (the reset-before GRU's r ⊙ h_{t-1}); such a
+//                           cell has forward_phase(StepForward, rec, phase), which exchanges
+//                           that value through StepForward::shared
 //   kSeparateRecurrentGrad  dL/d(recurrent term) differs from dL/d(input term) (GRU, reset after)
 //   recurrent_input(g)      dR's left operand for gate block g: -1 = h_{t-1}, k = saved block k
 //   forward(StepForward, rec) and backward(StepBackward, rec_t): one step, see below.

@@ -24,7 +24,6 @@ struct GruCell {
   static constexpr int kSaved = 4;
   static constexpr bool kHasCell = false;
   static constexpr bool kRecurrentBias = kResetAfter;
-  static constexpr bool kSplitUnits = true;
   static constexpr int kPhases = kResetAfter ? 1 : 2;
   static constexpr bool kSeparateRecurrentGrad = kResetAfter;
   static constexpr int recurrent_input(int g) { return !kResetAfter && g == 2 ? 3 : -1; }

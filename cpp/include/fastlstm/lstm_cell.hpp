@@ -23,7 +23,6 @@ struct LstmCell {
   static constexpr int kSaved = 4;  // the activated gates
   static constexpr bool kHasCell = true;
   static constexpr bool kRecurrentBias = false;
-  static constexpr bool kSplitUnits = true;
   static constexpr int kPhases = 1;
   static constexpr bool kSeparateRecurrentGrad = false;
   static constexpr int recurrent_input(int) { return -1; }

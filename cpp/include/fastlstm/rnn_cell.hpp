@@ -14,7 +14,6 @@ struct RnnCell {
   static constexpr int kSaved = 1;  // h_t itself: both derivatives follow from it
   static constexpr bool kHasCell = false;
   static constexpr bool kRecurrentBias = false;
-  static constexpr bool kSplitUnits = true;
   static constexpr int kPhases = 1;
   static constexpr bool kSeparateRecurrentGrad = false;
   static constexpr int recurrent_input(int) { return -1; }

@@ -376,7 +376,7 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const double flops = 2.0 * s.T * s.B * H * ((s.I + P) * G + (w.projection ? P : 0));
   const int threads = threads_for(s.B * H, flops);
   // A projection needs all of a row's units before h_t: it splits by batch rows only.
-  if (threads == 1 || !split_units(s.B, threads) || !Cell::kSplitUnits || w.projection) {
+  if (threads == 1 || !split_units(s.B, threads) || w.projection) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
     UnitWeights<T> all{{w.kernel, GH, 0, GH},

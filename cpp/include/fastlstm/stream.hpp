@@ -57,8 +57,7 @@ class Stream {
         unprojected_(w.projection ? B : 0, H) {
     const double bytes = double(I + P) * G * H * sizeof(T);
     // A cell with phases would need a second hand-off per step: its streams stay whole.
-    Index n =
-        Cell::kSplitUnits && Cell::kPhases == 1 ? static_cast<Index>(bytes / kStreamBlockBytes) : 1;
+    Index n = Cell::kPhases == 1 ? static_cast<Index>(bytes / kStreamBlockBytes) : 1;
     n = std::max<Index>(1, std::min<Index>({n, num_threads(), H / kMinBlockUnits}));
     const Index most = (H + n - 1) / n, width = padded_width(G * most);
     packed_.resize(n, (I + P) * width);
