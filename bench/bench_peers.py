@@ -21,13 +21,16 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-# (name, cell, kind, B, T, I, H): a streaming service, one request, DeepBench's server shape, a
-# small batch, throughput, and two training steps. Kinds are described in peers.py, cells in
+# (name, cell, kind, B, T, I, H): a streaming service, one request, DeepBench's server shape (both
+# through the functional API, then served from a stream made once), a small batch, throughput,
+# and two training steps. Kinds are described in peers.py, cells in
 # peers_family.py. The LSTM rows keep their unprefixed names; the others are "<cell>-<name>".
 LSTM_CONFIGS = [
     ("step-1x1x64x128", "lstm", "step", 1, 1, 64, 128),
     ("seq-1x100x64x256", "lstm", "seq", 1, 100, 64, 256),
     ("seq-1x25x512x512", "lstm", "seq", 1, 25, 512, 512),
+    ("serve-1x100x64x256", "lstm", "serve", 1, 100, 64, 256),
+    ("serve-1x25x512x512", "lstm", "serve", 1, 25, 512, 512),
     ("seq-16x50x128x256", "lstm", "seq", 16, 50, 128, 256),
     ("seq-256x100x256x512", "lstm", "seq", 256, 100, 256, 512),
     ("train-64x50x64x128", "lstm", "train", 64, 50, 64, 128),
@@ -48,6 +51,8 @@ TARGETS = {
     "step-1x1x64x128": [("onnxruntime", 5.0), ("torch", 30.0)],
     "seq-1x100x64x256": [("onnxruntime", 2.0)],
     "seq-1x25x512x512": [("onnxruntime", 2.0)],
+    "serve-1x100x64x256": [("onnxruntime", 2.0)],
+    "serve-1x25x512x512": [("onnxruntime", 2.0)],
     "seq-16x50x128x256": [("best", 1.2)],
     "seq-256x100x256x512": [("best", 1.0)],
     "train-64x50x64x128": [("torch", 1.25)],
@@ -61,6 +66,7 @@ BIG = (BIGGEST, f"gru-{BIGGEST}", "bilstm2-seq-8x2000x256x256")
 PEERS_BY_KIND = {
     "step": ["torch", "onnxruntime", "numpy"],
     "seq": ["torch", "onnxruntime", "numpy"],
+    "serve": ["torch", "onnxruntime"],
     "train": ["torch"],
 }
 ALL_PEERS = ["torch", "onnxruntime", "numpy"]

@@ -10,6 +10,9 @@ place where another framework's layout appears (README of fastlstm, "weight layo
 Case kinds (see ``bench_peers.CONFIGS``):
   step   one timestep, the state (h, c) carried from call to call, as a streaming service does;
   seq    a whole sequence from a zero state, the output y at every step;
+  serve  the same, as a service answers a request with weights it loaded once: fastlstm from a
+         stream made once (its weights packed then: reset, then run), ONNX Runtime from its
+         session (whose weights it prepacked when it was made), torch from its module;
   train  forward and backward (x, weight and bias gradients) for a fixed dL/dy.
 """
 
@@ -139,7 +142,8 @@ def apply_threads(threads: int) -> str:
 
 
 def setup_fastlstm(case, threads: int) -> Runner:
-    """fastlstm: LSTMStream.step with ``out=`` (step), lstm (seq), lstm_forward+backward (train)."""
+    """fastlstm: LSTMStream.step with ``out=`` (step), lstm (seq), LSTMStream.run (serve),
+    lstm_forward+backward (train)."""
     del threads  # set once for the process by apply_threads
     w = case.weights
     args = (w["kernel"], w["recurrent_kernel"], w["bias"])
@@ -157,6 +161,8 @@ def setup_fastlstm(case, threads: int) -> Runner:
     if case.kind == "seq":
         y, (h, c) = fastlstm.lstm(case.x, *args)
         return Runner(lambda: fastlstm.lstm(case.x, *args), {"y": y, "h": h, "c": c})
+    if case.kind == "serve":
+        return serve_runner(fastlstm.LSTMStream(*args, batch_size=case.batch), case.x)
 
     def train():
         y, _, cache = fastlstm.lstm_forward(case.x, *args)
@@ -166,6 +172,21 @@ def setup_fastlstm(case, threads: int) -> Runner:
     output = {"y": y, "dx": grads.x, "dkernel": grads.kernel}
     output.update({"drecurrent_kernel": grads.recurrent_kernel, "dbias": grads.bias})
     return Runner(train, output)
+
+
+def serve_runner(stream, x: np.ndarray) -> Runner:
+    """fastlstm's serve call: ``stream`` (made once for the case) reset to a zero state, then run
+    over x (B, T, I) into a preallocated output. Output: y, and the final h (and c)."""
+    out = np.empty((*x.shape[:2], stream.units), x.dtype)
+
+    def call():
+        stream.reset()
+        return stream.run(x, out)
+
+    y = call().copy()
+    state = stream.state
+    h, c = state if isinstance(state, tuple) else (state, None)
+    return Runner(call, {"y": y, "h": h} if c is None else {"y": y, "h": h, "c": c})
 
 
 def setup_torch(case, threads: int) -> Runner:

@@ -23,7 +23,14 @@ import numpy as np
 
 import fastlstm
 from fastlstm import convert, oracle, stacked
-from peers import LIBRARIES, Runner, make_weights, ort_session, torch_train_call
+from peers import (
+    LIBRARIES,
+    Runner,
+    make_weights,
+    ort_session,
+    serve_runner,
+    torch_train_call,
+)
 
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # gate blocks per cell: kernel (I, G·H)
 TORCH_CLASS = {"gru": "GRU", "rnn": "RNN"}
@@ -180,7 +187,7 @@ def to_onnx_bilstm2_model(weights: dict) -> bytes:
 
 def setup_fastlstm(case, threads: int) -> Runner:
     """fastlstm: GRUStream / SimpleRNNStream.step with ``out=`` (step), gru / simple_rnn (seq),
-    *_forward + *_backward (train), fastlstm.stacked.rnn (bilstm2)."""
+    the stream's run (serve), *_forward + *_backward (train), fastlstm.stacked.rnn (bilstm2)."""
     del threads  # set once for the process by peers.apply_threads
     if case.cell == "bilstm2":
         ws = [_triple(w) for w in case.weights["layers"]]
@@ -206,6 +213,11 @@ def setup_fastlstm(case, threads: int) -> Runner:
 
         step()
         return Runner(step, {"h": stream.state})
+    if case.kind == "serve":
+        stream = (fastlstm.GRUStream if gru else fastlstm.SimpleRNNStream)(
+            *args, batch_size=case.batch
+        )
+        return serve_runner(stream, case.x)
     if case.kind == "seq":
         run = fastlstm.gru if gru else fastlstm.simple_rnn
         y, h = run(case.x, *args)

@@ -1,4 +1,5 @@
-"""Bad input to LSTMStream: weights, batch_size, initial state, step inputs, out= and state.
+"""Bad input to LSTMStream: weights, batch_size, initial state, step and run inputs, out= and
+state.
 A rejected call changes nothing; working cases equal the same call on clean input or lstm.
 """
 
@@ -286,3 +287,70 @@ def test_stream_reset_and_state(p):
     stream.reset()
     for a in stream.state:
         np.testing.assert_array_equal(a, np.zeros((B, H)))
+
+
+@pytest.mark.parametrize(
+    ("x", "expected"),
+    [
+        (np.zeros((B, T, I + 1)), f"{shape_of(B, T, I)} (batch, time, input)"),
+        (np.zeros((B + 1, T, I)), f"{shape_of(B, T, I)} (batch, time, input)"),
+        (np.zeros((B, I)), "3-D array (batch, time, input)"),
+        (np.zeros((1, B, T, I)), "3-D array (batch, time, input)"),
+    ],
+    ids=["I", "B", "2-D", "4-D"],
+)
+def test_stream_run_wrong_shape_changes_nothing(stream, x, expected):
+    before = stream.state
+    with raises(ValueError, "x", expected, shape_of(*x.shape)):
+        stream.run(x)
+    assert_state_unchanged(stream, before)
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2], ids=["complex", "object", "str"])
+def test_stream_run_complex_object_string(stream, p, kind):
+    bad, dtype = bad_kinds(p["x"])[kind]
+    before = stream.state
+    with raises(TypeError, "x", "array of real numbers", f"dtype {dtype}"):
+        stream.run(bad)
+    assert_state_unchanged(stream, before)
+
+
+@pytest.mark.parametrize(
+    ("out", "exc", "expected", "got"),
+    [
+        (np.empty((B, T, H), np.float32), TypeError, "float64", "float32"),
+        (np.empty((B, T + 1, H)), ValueError, shape_of(B, T, H), shape_of(B, T + 1, H)),
+        (np.empty((B, H)), ValueError, shape_of(B, T, H), shape_of(B, H)),
+        (np.empty((B, T, 2 * H))[:, :, ::2], TypeError, "C-contiguous", ""),
+        ("out", TypeError, "array", "str"),
+    ],
+    ids=["float32", "shape", "2-D", "strided", "str"],
+)
+def test_stream_run_bad_out_changes_nothing(stream, p, out, exc, expected, got):
+    before = stream.state
+    with raises(exc, "out", expected, got):
+        stream.run(p["x"], out)
+    assert_state_unchanged(stream, before)
+
+
+def test_stream_run_read_only_out(stream, p):
+    out = np.zeros((B, T, H))
+    out.flags.writeable = False
+    before = stream.state
+    with pytest.raises(ValueError, match=r"out: .*read-only"):
+        stream.run(p["x"], out)
+    assert_state_unchanged(stream, before)
+    np.testing.assert_array_equal(out, 0)
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [lambda a: a.astype(np.int64), np.asfortranarray, strided, lambda a: a.tolist()],
+    ids=["int", "fortran", "strided", "list"],
+)
+def test_stream_run_odd_inputs_equal_float(stream, p, convert):
+    clone = LSTMStream(*weights(p), stream.state)
+    expected = clone.run(np.asarray(convert(p["x"]), dtype=np.float64))
+    assert_same(stream.run(convert(p["x"])), expected)
+    for a, b in zip(stream.state, clone.state):
+        assert_same(a, b)

@@ -46,21 +46,30 @@ class StreamBinding {
     if (out_obj.is_none()) {
       out = Array<T>({batch(), state_size()});
     } else {
-      if (!py::isinstance<Array<T>>(out_obj)) {
-        throw py::type_error(std::string("out: expected a C-contiguous ") +
-                             std::string(py::str(py::dtype::of<T>())) + " array, got " +
-                             describe(out_obj));
-      }
-      out = py::reinterpret_borrow<Array<T>>(out_obj);
-      expect_shape(out, "out", {batch(), state_size()},
-                   state_size() == hidden_size() ? "(batch, hidden)" : "(batch, proj)");
-      if (!out.writeable()) throw std::invalid_argument("out: the array is read-only");
+      out = writable_out(out_obj, {batch(), state_size()});
     }
     {
       py::gil_scoped_release nogil;
       std::lock_guard<std::mutex> lock(mu_);
       core_.step(x.data());
       std::memcpy(out.mutable_data(), core_.h(), sizeof(T) * out.size());
+    }
+    return std::move(out);
+  }
+
+  // x: (B, T, I). Advances T steps; returns h_t for each, (B, T, H), written into `out` when one
+  // is given.
+  py::object run(const py::handle& x_obj, const py::handle& out_obj) {
+    const auto x = as_array<T>(x_obj, "x");
+    expect_ndim(x, "x", 3, "(batch, time, input)");
+    const py::ssize_t steps = x.shape(1);
+    expect_shape(x, "x", {batch(), steps, input_size()}, "(batch, time, input)");
+    const Shape shape{batch(), steps, state_size()};
+    Array<T> out = out_obj.is_none() ? aligned_empty<T>(shape) : writable_out(out_obj, shape);
+    {
+      py::gil_scoped_release nogil;
+      std::lock_guard<std::mutex> lock(mu_);
+      core_.run(x.data(), steps, out.mutable_data());
     }
     return std::move(out);
   }
@@ -90,6 +99,24 @@ class StreamBinding {
   }
 
  private:
+  // The caller's `out`: a C-contiguous, writable array of this dtype and shape (the last
+  // dimension h's width).
+  Array<T> writable_out(const py::handle& obj, const Shape& shape) const {
+    if (!py::isinstance<Array<T>>(obj)) {
+      throw py::type_error(std::string("out: expected a C-contiguous ") +
+                           std::string(py::str(py::dtype::of<T>())) + " array, got " +
+                           describe(obj));
+    }
+    auto out = py::reinterpret_borrow<Array<T>>(obj);
+    const bool seq = shape.size() == 3;
+    const char* meaning = state_size() == hidden_size()
+                              ? (seq ? "(batch, time, hidden)" : "(batch, hidden)")
+                              : (seq ? "(batch, time, proj)" : "(batch, proj)");
+    expect_shape(out, "out", shape, meaning);
+    if (!out.writeable()) throw std::invalid_argument("out: the array is read-only");
+    return out;
+  }
+
   std::optional<Array<T>> optional_state(const py::handle& obj, const char* name,
                                          py::ssize_t width) const {
     if (obj.is_none()) return std::nullopt;
@@ -148,6 +175,9 @@ void register_stream(py::module_& m, const std::string& name) {
       .def("step", &S::step, py::arg("x_t"), py::arg("out") = py::none(),
            "Advance one timestep. x_t: (batch, input). Returns h_t (batch, units); with `out` "
            "given, h_t is written into it and nothing is allocated.")
+      .def("run", &S::run, py::arg("x"), py::arg("out") = py::none(),
+           "Advance x.shape[1] timesteps. x: (batch, time, input). Returns h_t for each, "
+           "(batch, time, units); with `out` given, they are written into it.")
       .def("state", &S::state, "A copy of the carried state, (h, c) or (h,), each (batch, units).")
       .def("set_state", &S::set_state, py::arg("h"), py::arg("c"), py::arg("name") = "state",
            "Set the carried state; None for either means zeros.");

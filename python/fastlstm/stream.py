@@ -9,13 +9,14 @@ from .functional import _ACTIVATIONS, _choice, _gru_cell, _pair, _single
 
 
 def _positional(compiled):
-    """``step(x_t, out=None)`` over the compiled step, always called positionally."""
+    """``method(x, out=None)`` over a compiled method, always called positionally."""
 
-    def step(x_t, out=None):
-        return compiled(x_t, out)
+    def method(x, out=None):
+        return compiled(x, out)
 
-    step.__doc__ = compiled.__doc__
-    return step
+    method.__name__ = compiled.__name__
+    method.__doc__ = compiled.__doc__
+    return method
 
 
 class LSTMStream:
@@ -26,9 +27,14 @@ class LSTMStream:
     one line of Python over the compiled method, which takes its arguments positionally: a
     keyword ``out=`` through the binding's own argument parsing cost 0.19 µs more per step (0.48
     against 0.35 µs for an empty step), this wrapper 0.035 µs for a positional call. Calling
-    ``step`` T times equals one :func:`fastlstm.lstm` call over the T steps. Concurrent steps on
+    ``step`` T times equals one :func:`fastlstm.lstm` call over the T steps. Concurrent calls on
     one stream are safe and run one after another; give each thread its own stream to run them
     in parallel.
+
+    :meth:`run` advances a whole chunk of timesteps in one call, from the weights packed when the
+    stream was made: for a service that receives frames in chunks, or that answers requests of
+    the same batch size with the same weights (``reset()``, then ``run(x)``), where it saves the
+    per-call packing of the weights that :func:`fastlstm.lstm` does.
 
     Args:
         kernel, recurrent_kernel, bias: the weights, as for :func:`fastlstm.lstm`.
@@ -40,6 +46,10 @@ class LSTMStream:
 
     ``step(x_t, out=None)``: x_t is (B, I); returns h_t (B, H). With ``out``, a C-contiguous
     (B, H) array of the stream's dtype, h_t is written there and no array is allocated at all.
+
+    ``run(x, out=None)``: x is (B, T, I); returns h_t for every step, (B, T, H) (into ``out``
+    when given), and carries the state on, as T calls of ``step`` would (equal to float
+    rounding).
     """
 
     _cell = "lstm"  # the core's name for the cell
@@ -72,6 +82,7 @@ class LSTMStream:
             kernel, recurrent_kernel, bias, int(batch_size), peephole, clip, projection
         )
         self.step = _positional(self._impl.step)
+        self.run = _positional(self._impl.run)
         self._set(initial_state, "initial_state")
 
     @property

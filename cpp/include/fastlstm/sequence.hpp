@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "fastlstm/blocks.hpp"
@@ -362,6 +363,47 @@ void project_all(const SeqShape& s, const T* x, const T* kernel, const T* bias, 
   });
 }
 
+// The blocks' scratch for z_t = x_t*K + b (InputBlocks) in a unit split of `n` blocks of at most
+// `z_cols` columns of z each: with the projection precomputed, one step's z; else z for a block
+// of timesteps and the x rows it gathers.
+template <typename T>
+class UnitInputs {
+ public:
+  UnitInputs(const SeqShape& s, bool precomputed, Index n, Index z_cols)
+      : steps_(precomputed ? 1 : block_steps(s.T, s.B, z_cols, sizeof(T))),
+        z_size_(steps_ * s.B * z_cols),
+        x_size_(steps_ > 1 ? steps_ * s.B * s.I : 0),
+        z_(n * z_size_),
+        x_(n * x_size_) {}
+
+  InputBlocks<T> blocks(Index k) const {
+    return {z_.data() + k * z_size_, x_.data() + k * x_size_, steps_};
+  }
+
+ private:
+  Index steps_, z_size_, x_size_;
+  Buffer<T> z_, x_;
+};
+
+// Forward for the whole batch, its hidden units split into n blocks that meet once per step
+// (once per phase of a step, for cells with phases). Each block's step is taken by whichever
+// thread gets to it first, its own thread first (parallel_rounds): a thread slow to get a core
+// holds up no step it has not started. Round 0 makes each block's walk from make(k), which
+// returns the block's UnitWeights and InputBlocks; then come a round per step (per phase) and
+// one for the final state. shared: see ForwardWalk.
+template <typename Cell, typename T, typename Make>
+void walk_unit_blocks(const SeqShape& s, const ForwardBuffers<T>& buf, bool training, Index n,
+                      T* shared, Make&& make) {
+  constexpr Index kPhases = Cell::kPhases;
+  std::vector<std::optional<ForwardWalk<Cell, T>>> walks(n);
+  parallel_rounds(s.T * kPhases + 2, n, [&](Index round, Index k) {
+    if (round > s.T * kPhases) return walks[k]->finish();
+    if (round > 0) return walks[k]->step((round - 1) / kPhases, (round - 1) % kPhases);
+    const auto [units, blocks] = make(k);
+    walks[k].emplace(s, units, buf, training, 0, s.B, blocks, shared);
+  });
+}
+
 template <typename Cell, typename T>
 void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in) {
   constexpr Index G = Cell::kGates, S = Cell::kSaved;
@@ -403,28 +445,18 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     });
     return;
   }
-  // Small batch: the hidden units are split into one block per thread, and the blocks meet once
-  // per step. Each block's step is taken by whichever thread gets to it first, its own thread
-  // first (parallel_rounds): a thread slow to get a core holds up no step it has not started.
-  // A block's recurrent columns are first packed into contiguous panels (pack_blocks), and its
-  // input columns with them when x*K is computed in blocks. Round 0 prepares each block, then
-  // come a round per step (per phase of a step, for cells with phases) and one for the final
-  // state.
+  // Small batch: the hidden units are split into one block per thread (walk_unit_blocks). A
+  // block's recurrent columns are first packed into contiguous panels (pack_blocks), and its
+  // input columns with them when x*K is computed in blocks.
   const Index most = (H + threads - 1) / threads;
   const bool pack = pack_blocks(double(H) * G * most * sizeof(T), s.T);
   const Index packed_rows = pack ? (buf.gates ? 0 : s.I) + H : 0;
   const Index packed_cols = padded_width(G * most);
   Buffer<T> packed(threads * packed_rows * packed_cols);
   Matrix<T> biases(threads, (2 * G + 3) * most);
-  const Index steps = buf.gates ? 1 : block_steps(s.T, s.B, S * most, sizeof(T));
-  const Index z_size = steps * s.B * S * most, x_size = steps > 1 ? steps * s.B * s.I : 0;
-  Buffer<T> z_blocks(threads * z_size), x_blocks(threads * x_size);
+  const UnitInputs<T> inputs(s, buf.gates != nullptr, threads, S * most);
   Buffer<T> shared(Cell::kPhases > 1 ? s.B * H : 0);
-  std::vector<std::optional<ForwardWalk<Cell, T>>> walks(threads);
-  constexpr Index kPhases = Cell::kPhases;
-  parallel_rounds(s.T * kPhases + 2, threads, [&](Index round, Index k) {
-    if (round > s.T * kPhases) return walks[k]->finish();
-    if (round > 0) return walks[k]->step((round - 1) / kPhases, (round - 1) % kPhases);
+  walk_unit_blocks<Cell>(s, buf, training, threads, shared.data(), [&](Index k) {
     const Index u0 = H * k / threads, m = H * (k + 1) / threads - u0;
     T* mine = packed.data() + k * packed_rows * packed_cols;
     // The units' bias, then their recurrent bias, then their peepholes.
@@ -447,8 +479,7 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
         units.kernel = pack_units<G>(w.kernel, s.I, H, u0, m, kPanel, mine + H * packed_cols);
       }
     }
-    const InputBlocks<T> blocks{z_blocks.data() + k * z_size, x_blocks.data() + k * x_size, steps};
-    walks[k].emplace(s, units, buf, training, 0, s.B, blocks, shared.data());
+    return std::pair{units, inputs.blocks(k)};
   });
 }
 

@@ -1,5 +1,7 @@
 // Streaming: one timestep per call with the state carried between calls, for services. Every
-// buffer is sized at construction, so a step allocates nothing.
+// buffer is sized at construction, so a step allocates nothing. run() advances a chunk of
+// timesteps in one call from the same packed weights (a request answered with weights loaded
+// once, with no per-call packing of them).
 //
 // A step reads all of its weights once, (I + P) * G*H values, from cache. From 256 KiB of them
 // on, the hidden units are split into blocks, each with its own packed columns of K and R, and
@@ -88,10 +90,51 @@ class Stream {
   // x: (B, I). Advances the state by one step: per block, z = b + x*K, then the cell (which adds
   // h*R); h_t goes to a second buffer, since other blocks still read h_{t-1}.
   void step(const T* x) {
-    const Index B = batch(), H = hidden_size(), P = state_size();
     // Copied into an aligned buffer first: where step_product falls back to Eigen (ISAs with 16
     // vector registers), Eigen's rounding can depend on the input's alignment (see bindings).
-    x_ = map(x, B, I_);
+    x_ = map(x, batch(), I_);
+    step_copied();
+  }
+
+  // x: (B, steps, I), y: (B, steps, P) out, both batch-major. Advances the state by `steps`
+  // steps, as `steps` calls of step() would (to float rounding: x*K is one product per block of
+  // timesteps here), in one job: the blocks walk the sequence as forward()'s unit split does,
+  // meeting once per step, each from its own packed K and R, so nothing is packed per call.
+  // With a projection, which needs all of h_t before the next step, it is those step() calls.
+  void run(const T* x, Index steps, T* y) {
+    const Index B = batch(), P = state_size();
+    if (steps == 0) return;
+    if (projection_.size() > 0) {
+      for (Index t = 0; t < steps; ++t) {
+        x_ = map(x + t * I_, B, I_, steps * I_);  // step t of every row, a sequence apart
+        step_copied();
+        map(y + t * P, B, P, steps * P) = h_;
+      }
+      return;
+    }
+    SeqShape s;
+    s.B = B;
+    s.T = steps;
+    s.I = I_;
+    s.H = H_;
+    // c_t is updated in place, as inference's walk does from its second step on.
+    const ForwardBuffers<T> buf{x,         h_.data(), c_.data(), y, h_next_.data(),
+                                c_.data(), nullptr,   nullptr};
+    const Index most = (H_ + blocks() - 1) / blocks();
+    const UnitInputs<T> inputs(s, false, blocks(), S * most);
+    // Cells with phases make one block (see the constructor): they exchange nothing.
+    walk_unit_blocks<Cell>(s, buf, false, blocks(), static_cast<T*>(nullptr), [&](Index k) {
+      const Block& u = blocks_[k];
+      const UnitWeights<T> units{u.K, u.R, u.bias, u.rbias, u.u0, u.m, u.peephole, clip_};
+      return std::pair{units, inputs.blocks(k)};
+    });
+    h_.swap(h_next_);
+  }
+
+ private:
+  // step() for the input in x_.
+  void step_copied() {
+    const Index B = batch(), H = hidden_size(), P = state_size();
     const bool project = projection_.size() > 0;
     // The cells' h_t: the state itself, or o ⊙ tanh(c_t) before the projection.
     T* out = project ? unprojected_.data() : h_next_.data();
@@ -104,7 +147,6 @@ class Stream {
     h_.swap(h_next_);
   }
 
- private:
   // One block's share of a step; out: (B, H), the cells' h_t, this block's columns written.
   void step_block(const Block& u, T* out) {
     const Index B = batch(), H = hidden_size(), P = state_size(), m = u.m;
