@@ -98,14 +98,21 @@ Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index
 }
 
 // z += a * w[:, c_begin:c_end], w being a block of units laid out as `w` says; a is (n, rows),
-// z (n, c_end - c_begin).
+// z (n, c_end - c_begin). Panel by panel, from the last when `reverse`: a step loop that
+// alternates the direction starts each step on the panels the step before read last, still in
+// cache where the block is bigger than L2 (measured, one row: 2 MiB of panels 1.25x faster per
+// step on a 1 MiB L2, 1.25 MiB 1.3x; eight rows over 1 MiB 1.06-1.15x). Each column's sum runs
+// in the same order either way: the results are the same bits.
 template <typename A, typename T, typename Z>
-void panel_product(const A& a, const Panels<T>& w, Index rows, Index c_begin, Index c_end, Z z) {
-  for (Index c = c_begin; c < c_end;) {
-    const auto p = w.at(c);
-    const Index end = std::min(p.c0 + p.width, c_end);
-    step_product(a, map(p.data + (c - p.c0), rows, end - c, p.ld), cols(z, c - c_begin, end - c));
-    c = end;
+void panel_product(const A& a, const Panels<T>& w, Index rows, Index c_begin, Index c_end, Z z,
+                   bool reverse = false) {
+  for (Index c = reverse ? c_end : c_begin; reverse ? c > c_begin : c < c_end;) {
+    const auto p = w.at(reverse ? c - 1 : c);
+    const Index begin = reverse ? std::max(p.c0, c_begin) : c;
+    const Index end = reverse ? c : std::min(p.c0 + p.width, c_end);
+    step_product(a, map(p.data + (begin - p.c0), rows, end - begin, p.ld),
+                 cols(z, begin - c_begin, end - begin));
+    c = reverse ? begin : end;
   }
 }
 

@@ -185,10 +185,13 @@ class ForwardWalk {
     // precomputed: buf.gates holds x_t*K + b for every step (training, or inference that fits).
     const bool precomputed = buf.gates != nullptr, all_units = m == H;
     const bool project = u.projection != nullptr;
+    // R's panels in alternating directions, step to step (panel_product).
+    const bool reverse = t % 2 == 1;
     const auto rec = [&](const auto& a, Index g0, Index ng, auto out) {
-      if (!buf.recurrent_mask) return panel_product(a, u.recurrent, P, g0 * m, (g0 + ng) * m, out);
+      const Index c0 = g0 * m, c1 = (g0 + ng) * m;
+      if (!buf.recurrent_mask) return panel_product(a, u.recurrent, P, c0, c1, out, reverse);
       masked_rows(a, buf.recurrent_mask, b0, dropped_);  // the operand under recurrent dropout
-      panel_product(dropped_, u.recurrent, P, g0 * m, (g0 + ng) * m, out);
+      panel_product(dropped_, u.recurrent, P, c0, c1, out, reverse);
     };
     // z_t = x_t*K + b for this walk's units (from the input GEMM when precomputed).
     if (phase == 0 && !precomputed && t % blocks_.steps == 0) {
@@ -497,13 +500,14 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const Panels<T>& rec
   constexpr bool kCell = Cell::kHasCell;
   const Index H = s.H, P = s.state_width(), GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H;
   Matrix<T> product(buf.recurrent_mask ? n : 0, P);
+  bool reverse = false;  // R^T's panels in alternating directions, step to step (panel_product)
   const auto rec_t = [&](const auto& d, Index g0, Index ng, auto out) {
     // Gate blocks [g0, g0 + ng) of R are rows [g0*H, (g0 + ng)*H) of every panel of R^T.
     Panels<T> Rt = recurrent_t;
     Rt.data += g0 * H * recurrent_t.ld;
-    if (!buf.recurrent_mask) return panel_product(d, Rt, ng * H, 0, P, out);
+    if (!buf.recurrent_mask) return panel_product(d, Rt, ng * H, 0, P, out, reverse);
     product.setZero();  // dL/d(h_{t-1} ⊙ mask), then the mask's factor
-    panel_product(d, Rt, ng * H, 0, P, map(product.data(), n, P));
+    panel_product(d, Rt, ng * H, 0, P, map(product.data(), n, P), reverse);
     out += product.cwiseProduct(map(buf.recurrent_mask + b0 * P, n, P));
   };
   auto dh = map(buf.dh0 + b0 * P, n, P);                           // dL/dh_t from the steps after t
@@ -520,6 +524,7 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const Panels<T>& rec
   Matrix<T> dm(projection_t ? n : 0, H);  // dL/d(the cell's h_t), before the projection
   auto dh_t_map = map(dh_t.data(), n, P);
   for (Index t = s.T - 1; t >= 0; --t) {
+    reverse = t % 2 == 1;
     const auto masked = [&](Index r) { return !valid(buf.mask, s, b0 + r, t); };
     dh_t_map = dh;
     if (buf.dy) dh_t_map += s.step(buf.dy, P, t, b0, n);

@@ -139,6 +139,7 @@ class Stream {
     // The cells' h_t: the state itself, or o ⊙ tanh(c_t) before the projection.
     T* out = project ? unprojected_.data() : h_next_.data();
     parallel_items(blocks(), [&](Index k) { step_block(blocks_[k], out); });
+    reverse_ = !reverse_;
     if (project) {
       h_next_.setZero();
       step_product(map(static_cast<const T*>(unprojected_.data()), B, H),
@@ -155,7 +156,7 @@ class Stream {
     panel_product(map(static_cast<const T*>(x_.data()), B, I_), u.K, I_, 0, G * m,
                   cols(z, 0, G * m));
     const auto rec = [&](const auto& a, Index g0, Index ng, auto product) {
-      panel_product(a, u.R, P, g0 * m, (g0 + ng) * m, product);
+      panel_product(a, u.R, P, g0 * m, (g0 + ng) * m, product, reverse_);
     };
     const Index hc = Cell::kHasCell ? m : 0;
     T* c = Cell::kHasCell ? c_.data() + u.u0 : c_.data();
@@ -174,6 +175,7 @@ class Stream {
   Matrix<T> h_, h_next_, c_;  // h_t and the buffer for h_{t+1}, (B, P); c_t (B, H)
   Matrix<T> x_, unprojected_;
   std::vector<Block> blocks_;
+  bool reverse_ = false;  // R's panels in alternating directions, step to step (panel_product)
 };
 
 }  // namespace fastlstm
