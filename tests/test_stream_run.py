@@ -145,3 +145,21 @@ def test_run_into_out():
     assert a.run(x, out) is out
     np.testing.assert_array_equal(out, b.run(x))
     assert a.run(x, out=out) is out  # as a keyword too
+
+
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda: fastlstm.layers.LSTM(48, return_sequences=True, seed=1),
+        lambda: fastlstm.layers.GRU(48, return_sequences=True, seed=1),
+        lambda: fastlstm.layers.GRU(48, return_sequences=True, reset_after=False, seed=1),
+        lambda: fastlstm.layers.SimpleRNN(48, return_sequences=True, seed=1),
+    ],
+    ids=["lstm", "gru", "gru-reset-before", "simple-rnn"],
+)
+def test_a_layers_stream_runs_what_the_layer_computes(make_layer):
+    """layer.stream() then run(x) serves the sequence the layer's own call computes."""
+    x = np.random.default_rng(5).standard_normal((3, 11, 7)).astype(np.float32)
+    layer = make_layer()
+    expected = layer(x)
+    np.testing.assert_allclose(layer.stream(batch_size=3).run(x), expected, rtol=0, atol=ATOL32)

@@ -43,6 +43,9 @@ struct StepForward {
   // units' columns in one phase and every thread reads all of them in the next; nullptr when
   // this thread has every unit.
   T* shared = nullptr;
+  // The walk reads the recurrent kernel's panels from the last this step (panel_product): a cell
+  // that makes several products from one operand makes them from the last gate block first.
+  bool reverse = false;
 };
 // rec(a, g0, ng, out): out (n, ng*m) += a (n, H) * the recurrent kernel's gate blocks
 // [g0, g0 + ng), the thread's units only.

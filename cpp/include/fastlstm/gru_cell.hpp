@@ -34,10 +34,11 @@ struct GruCell {
     using Pk = P<T>;
     const Index m = f.h.cols(), n = f.h.rows();
     if constexpr (kResetAfter) {
-      rec(f.h_prev, 0, 2, cols(f.z, 0, 2 * m));
       auto fourth = cols(f.z, 3 * m, m);
       fourth.rowwise() = row_vector(f.rbias + 2 * m, m);
+      if (!f.reverse) rec(f.h_prev, 0, 2, cols(f.z, 0, 2 * m));
       rec(f.h_prev, 2, 1, fourth);
+      if (f.reverse) rec(f.h_prev, 0, 2, cols(f.z, 0, 2 * m));
       for (Index r = 0; r < n; ++r) {
         T* zr = row_ptr(f.z, r);
         const T* ins[] = {zr,      zr + m,     zr + 2 * m, zr + 3 * m, row_ptr(f.h_prev, r) + f.u0,

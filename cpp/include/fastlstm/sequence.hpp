@@ -224,8 +224,8 @@ class ForwardWalk {
     for (Index r = 0; kCell && buf.mask && phase == 0 && r < n; ++r) {
       if (masked(r)) kept_.row(r) = c_prev.row(r);
     }
-    const StepForward<T> f{z, h_prev, u0,         u.recurrent_bias, c_prev,
-                           c, h,      u.peephole, u.clip,           shared_};
+    const StepForward<T> f{z, h_prev,     u0,     u.recurrent_bias, c_prev, c,
+                           h, u.peephole, u.clip, shared_,          reverse};
     if constexpr (Cell::kPhases == 1) {
       Cell::forward(f, rec);
     } else {

@@ -162,7 +162,7 @@ class Stream {
     T* c = Cell::kHasCell ? c_.data() + u.u0 : c_.data();
     Cell::forward(StepForward<T>{z, map(static_cast<const T*>(h_.data()), B, P), u.u0, u.rbias,
                                  map(static_cast<const T*>(c), B, hc, H), map(c, B, hc, H),
-                                 map(out + u.u0, B, m, H), u.peephole, clip_},
+                                 map(out + u.u0, B, m, H), u.peephole, clip_, nullptr, reverse_},
                   rec);
   }
 
