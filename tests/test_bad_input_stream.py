@@ -354,3 +354,21 @@ def test_stream_run_odd_inputs_equal_float(stream, p, convert):
     assert_same(stream.run(convert(p["x"])), expected)
     for a, b in zip(stream.state, clone.state):
         assert_same(a, b)
+
+
+def test_stream_run_out_sharing_memory_with_x(p):
+    """With I == H the output could be written over x, which later steps still read: rejected,
+    nothing changed. (x has 4096 values or more, so that the core reads it where it lies.)"""
+    kernel = np.random.default_rng(1).standard_normal((H, G))  # I = H: x is (B, steps, H)
+    w = [kernel, p["recurrent_kernel"], p["bias"]]
+    stream = LSTMStream(*w, batch_size=B)
+    steps = 300
+    flat = np.random.default_rng(0).standard_normal(B * steps * H + 2 * H)
+    x = flat[: B * steps * H].reshape(B, steps, H)
+    before = stream.state
+    for out in (x, flat[H : H + B * steps * H].reshape(B, steps, H)):  # the same, or shifted
+        with raises(ValueError, "out", "does not share memory with x", "one that does"):
+            stream.run(x, out)
+        assert_state_unchanged(stream, before)
+    out = np.empty_like(x)  # a separate array is fine
+    assert stream.run(x, out) is out

@@ -66,6 +66,13 @@ class StreamBinding {
     expect_shape(x, "x", {batch(), steps, input_size()}, "(batch, time, input)");
     const Shape shape{batch(), steps, state_size()};
     Array<T> out = out_obj.is_none() ? aligned_empty<T>(shape) : writable_out(out_obj, shape);
+    // The walk writes h_t while later steps of x are still to be read.
+    const auto* x0 = reinterpret_cast<const char*>(x.data());
+    const auto* o0 = reinterpret_cast<const char*>(out.data());
+    if (x.size() > 0 && out.size() > 0 && o0 < x0 + x.nbytes() && x0 < o0 + out.nbytes()) {
+      throw std::invalid_argument(
+          "out: expected an array that does not share memory with x, got one that does");
+    }
     {
       py::gil_scoped_release nogil;
       std::lock_guard<std::mutex> lock(mu_);
