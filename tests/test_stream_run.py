@@ -163,3 +163,20 @@ def test_a_layers_stream_runs_what_the_layer_computes(make_layer):
     layer = make_layer()
     expected = layer(x)
     np.testing.assert_allclose(layer.stream(batch_size=3).run(x), expected, rtol=0, atol=ATOL32)
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("B", [1, 3])
+def test_a_long_run_projects_its_input_in_blocks_of_steps(B):
+    """Over 300 steps a block's x*K is computed a block of timesteps at a time (128 rows of x
+    each): every block boundary must carry on as one call of the functional API does."""
+    fastlstm.set_num_threads(2)
+    make, _ = make_stream(fastlstm.LSTMStream, {}, 64, 128, B)
+    stream = make()
+    assert stream._impl.blocks == 2
+    x = np.random.default_rng(6).standard_normal((B, 300, 64)).astype(np.float32)
+    lstm_weights = split_weights(fastlstm.LSTMStream, {}, 64, 128, B)[0]  # make_stream's
+    y, (h, c) = fastlstm.lstm(x, *lstm_weights)
+    np.testing.assert_allclose(stream.run(x), y, rtol=0, atol=ATOL32)
+    np.testing.assert_allclose(stream.state[0], h, rtol=0, atol=ATOL32)
+    np.testing.assert_allclose(stream.state[1], c, rtol=0, atol=ATOL32)
