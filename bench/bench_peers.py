@@ -37,16 +37,20 @@ LSTM_CONFIGS = [
     ("train-32x100x128x512", "lstm", "train", 32, 100, 128, 512),
 ]
 RNN_ROWS = ("step-1x1x64x128", "seq-1x100x64x256", "seq-16x50x128x256", "train-64x50x64x128")
+# The reset-before GRU (ONNX's default) against ONNX Runtime alone: torch has no such GRU.
+GRU_RB_ROWS = ("step-1x1x64x128", "seq-1x100x64x256", "serve-1x100x64x256", "seq-16x50x128x256")
 CONFIGS = [
     *LSTM_CONFIGS,
     *((f"gru-{name}", "gru", *rest) for name, _, *rest in LSTM_CONFIGS),
+    *((f"grurb-{name}", "gru_rb", *rest) for name, _, *rest in LSTM_CONFIGS if name in GRU_RB_ROWS),
     *((f"rnn-{name}", "rnn", *rest) for name, _, *rest in LSTM_CONFIGS if name in RNN_ROWS),
     ("bilstm2-seq-8x2000x256x256", "bilstm2", "seq", 8, 2000, 256, 256),
 ]
-CELLS = ("lstm", "gru", "rnn", "bilstm2")
+CELLS = ("lstm", "gru", "gru_rb", "rnn", "bilstm2")
 # The speed targets at 2 threads: fastlstm at least `ratio` times as fast as `peer` ("best": the
 # faster of torch and ONNX Runtime). The throughput row also asks for 90% of NumPy's matmul rate.
-# The GRU rows share the LSTM rows' targets; the SimpleRNN and bilstm2 rows have none.
+# The GRU rows share the LSTM rows' targets; the reset-before GRU, SimpleRNN and bilstm2 rows
+# have none.
 TARGETS = {
     "step-1x1x64x128": [("onnxruntime", 5.0), ("torch", 30.0)],
     "seq-1x100x64x256": [("onnxruntime", 2.0)],
@@ -76,7 +80,8 @@ SHORT = {"fastlstm": "fl", "torch": "torch", "onnxruntime": "ORT", "numpy": "Num
 @dataclass
 class Case:
     """One configuration with its data: x (B, T, I), weights, h0/c0 (step; c0 for the LSTM
-    only), dy (train). ``cell``: "lstm", "gru", "rnn" or "bilstm2" (peers_family.py)."""
+    only), dy (train). ``cell``: "lstm", "gru", "gru_rb", "rnn" or "bilstm2"
+    (peers_family.py)."""
 
     name: str
     kind: str
@@ -158,8 +163,11 @@ def check_outputs(case: Case, runners: dict, tol: float) -> dict[str, float]:
 
 def peers_for(case: Case, args) -> list[str]:
     """The peers timed for ``case``: by kind, minus the NumPy loop on the big configs (without
-    --numpy-big) and on bilstm2 (no stacked NumPy loop)."""
+    --numpy-big) and on bilstm2 (no stacked NumPy loop), and minus torch on the reset-before GRU
+    (torch has none)."""
     peers = [p for p in PEERS_BY_KIND[case.kind] if p in args.peers]
+    if case.cell == "gru_rb" and "torch" in peers:
+        peers.remove("torch")
     if "numpy" in peers and (case.cell == "bilstm2" or (case.name in BIG and not args.numpy_big)):
         peers.remove("numpy")
     return peers

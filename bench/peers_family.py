@@ -6,6 +6,8 @@ returns a :class:`peers.Runner` whose ``output`` names its arrays alike across l
   gru      fastlstm's default GRU (``reset_after=True``): torch.nn.GRU, ONNX ``GRU`` with
            ``linear_before_reset=1``; kernel (I, 3H), recurrent_kernel (H, 3H), bias (2, 3H) =
            [input bias; recurrent bias], gate blocks z, r, h (torch: r, z, n; fastlstm.convert).
+  gru_rb   the reset-before GRU (``reset_after=False``, ONNX's default): ONNX ``GRU`` with
+           ``linear_before_reset=0`` (torch has no such GRU); bias (3H,).
   rnn      SimpleRNN with tanh: torch.nn.RNN, ONNX ``RNN`` (Tanh); kernel (I, H), bias (H,).
   bilstm2  two bidirectional LSTM layers (fastlstm.stacked.rnn): torch.nn.LSTM(num_layers=2,
            bidirectional=True), ONNX two ``LSTM`` nodes with direction="bidirectional", the second
@@ -18,6 +20,8 @@ returns a :class:`peers.Runner` whose ``output`` names its arrays alike across l
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 
@@ -32,9 +36,9 @@ from peers import (
     torch_train_call,
 )
 
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # gate blocks per cell: kernel (I, G·H)
+GATES = {"lstm": 4, "gru": 3, "gru_rb": 3, "rnn": 1}  # gate blocks per cell: kernel (I, G·H)
 TORCH_CLASS = {"gru": "GRU", "rnn": "RNN"}
-ONNX_OP = {"gru": "GRU", "rnn": "RNN"}
+ONNX_OP = {"gru": "GRU", "gru_rb": "GRU", "rnn": "RNN"}
 STACK = (2, True)  # bilstm2: num_layers, bidirectional
 
 
@@ -117,7 +121,8 @@ def _finish(graph) -> bytes:
 
 
 def to_onnx_cell_model(cell: str, weights: dict, with_state: bool) -> bytes:
-    """A one-node model (opset 14): ONNX ``GRU`` (linear_before_reset=1) or ``RNN`` (Tanh).
+    """A one-node model (opset 14): ONNX ``GRU`` (linear_before_reset=1; 0 for gru_rb) or
+    ``RNN`` (Tanh).
 
     X is time-major (T, B, I); with ``with_state`` it also takes initial_h (1, B, H). Outputs
     Y (T, 1, B, H) and Y_h (1, B, H).
@@ -126,9 +131,9 @@ def to_onnx_cell_model(cell: str, weights: dict, with_state: bool) -> bytes:
 
     input_size, width = weights["kernel"].shape
     hidden = width // GATES[cell]
-    if cell == "gru":
-        w, r, b = convert.gru_to_onnx(*_triple(weights))
-        attrs = {"linear_before_reset": 1}
+    if cell in ("gru", "gru_rb"):
+        w, r, b = convert.gru_to_onnx(*_triple(weights), reset_after=cell == "gru")
+        attrs = {"linear_before_reset": int(cell == "gru")}
     else:
         w, r, b = convert.rnn_to_onnx(*_triple(weights))
         attrs = {"activations": ["Tanh"]}
@@ -202,9 +207,11 @@ def setup_fastlstm(case, threads: int) -> Runner:
         h, c = (np.stack([s[j] for s in states]) for j in range(2))
         return Runner(call, {"y": y, "h": h, "c": c})
     args = _triple(case.weights)
-    gru = case.cell == "gru"
+    gru = case.cell in ("gru", "gru_rb")
+    opts = {"reset_after": False} if case.cell == "gru_rb" else {}
+    stream_class = partial(fastlstm.GRUStream, **opts) if gru else fastlstm.SimpleRNNStream
     if case.kind == "step":
-        stream = (fastlstm.GRUStream if gru else fastlstm.SimpleRNNStream)(*args, case.h0)
+        stream = stream_class(*args, case.h0)
         x_t = np.ascontiguousarray(case.x[:, 0])
         out = np.empty_like(case.h0)
 
@@ -214,15 +221,12 @@ def setup_fastlstm(case, threads: int) -> Runner:
         step()
         return Runner(step, {"h": stream.state})
     if case.kind == "serve":
-        stream = (fastlstm.GRUStream if gru else fastlstm.SimpleRNNStream)(
-            *args, batch_size=case.batch
-        )
-        return serve_runner(stream, case.x)
+        return serve_runner(stream_class(*args, batch_size=case.batch), case.x)
     if case.kind == "seq":
-        run = fastlstm.gru if gru else fastlstm.simple_rnn
+        run = partial(fastlstm.gru, **opts) if gru else fastlstm.simple_rnn
         y, h = run(case.x, *args)
         return Runner(lambda: run(case.x, *args), {"y": y, "h": h})
-    forward = fastlstm.gru_forward if gru else fastlstm.simple_rnn_forward
+    forward = partial(fastlstm.gru_forward, **opts) if gru else fastlstm.simple_rnn_forward
     backward = fastlstm.gru_backward if gru else fastlstm.simple_rnn_backward
 
     def train():
@@ -306,7 +310,9 @@ def setup_numpy(case, threads: int) -> Runner:
     """fastlstm.oracle.gru_forward / rnn_forward: the plain NumPy loop, time-major."""
     del threads  # NumPy's BLAS threads are set by the environment (bench_peers sets it)
     args = _triple(case.weights)
-    loop = oracle.gru_forward if case.cell == "gru" else oracle.rnn_forward
+    loop = oracle.rnn_forward
+    if case.cell in ("gru", "gru_rb"):
+        loop = partial(oracle.gru_forward, reset_after=case.cell == "gru")
     x = np.ascontiguousarray(case.x.transpose(1, 0, 2))  # (T, B, I)
     if case.kind == "step":
         state = [case.h0]

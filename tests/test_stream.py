@@ -102,6 +102,9 @@ SPLIT_CASES = [
     (fastlstm.LSTMStream, {"peephole": True, "clip": 0.8}, 64, 128),
     (fastlstm.LSTMStream, {"projection": True}, 128, 128),
     (fastlstm.GRUStream, {}, 64, 128),
+    # Reset before: a step of two phases (all of r ⊙ h_{t-1} before the candidate's product),
+    # the blocks exchanging r ⊙ h_{t-1} between them.
+    (fastlstm.GRUStream, {"reset_after": False}, 64, 128),
     (fastlstm.SimpleRNNStream, {}, 512, 128),
 ]
 
@@ -112,8 +115,8 @@ def split_weights(cls, options, I, H, B, seed=0):
     G = {fastlstm.LSTMStream: 4, fastlstm.GRUStream: 3, fastlstm.SimpleRNNStream: 1}[cls]
     P = 48 if options.get("projection") else H
     w = [rng.standard_normal(s).astype(np.float32) * 0.1 for s in ((I, G * H), (P, G * H))]
-    w.append(rng.standard_normal((2, G * H) if cls is fastlstm.GRUStream else G * H))
-    w[2] = w[2].astype(np.float32)
+    two_biases = cls is fastlstm.GRUStream and options.get("reset_after", True)
+    w.append(rng.standard_normal((2, G * H) if two_biases else G * H).astype(np.float32))
     kwargs = dict(options)
     if kwargs.get("peephole"):
         kwargs["peephole"] = rng.standard_normal(3 * H).astype(np.float32)
@@ -160,11 +163,10 @@ def test_a_split_stream_equals_the_whole_sequence():
     np.testing.assert_allclose(stream.state[1], c, rtol=0, atol=1e-6)
 
 
-def test_small_and_unsplittable_streams_keep_one_block(restore_threads):
+def test_small_streams_keep_one_block(restore_threads):
     fastlstm.set_num_threads(4)
     w, _, _ = split_weights(fastlstm.LSTMStream, {}, 8, 32, 1)
     assert fastlstm.LSTMStream(*w)._impl.blocks == 1  # 36 KiB of weights
-    w, _, _ = split_weights(fastlstm.GRUStream, {}, 64, 128, 1)
-    # reset_after=False needs all of r before (r ⊙ h)·R_h, so its step has two phases; a stream
-    # of it stays whole (a split would need a second hand-off per step).
-    assert fastlstm.GRUStream(w[0], w[1], w[2][0], reset_after=False)._impl.blocks == 1
+    # 288 KiB: two blocks of at least 128 KiB, the two-phase reset-before GRU's too.
+    w, kwargs, _ = split_weights(fastlstm.GRUStream, {"reset_after": False}, 64, 128, 1)
+    assert fastlstm.GRUStream(*w, **kwargs)._impl.blocks == 2

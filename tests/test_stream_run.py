@@ -10,13 +10,8 @@ import fastlstm
 from test_stream import SPLIT_CASES, split_weights
 
 # Every stream class with the options that change its step: (class, options, I, H) as in
-# SPLIT_CASES (weights big enough to split at 2 threads); the GRU also in the reset-before
-# convention (one block: a step of two phases), the plain RNN with relu.
-CELLS = [
-    *SPLIT_CASES,
-    (fastlstm.GRUStream, {"reset_after": False}, 64, 128),
-    (fastlstm.SimpleRNNStream, {"activation": "relu"}, 512, 128),
-]
+# SPLIT_CASES (weights big enough to split at 2 threads), and the plain RNN with relu.
+CELLS = [*SPLIT_CASES, (fastlstm.SimpleRNNStream, {"activation": "relu"}, 512, 128)]
 
 
 # float32: run computes x*K as one product per block of timesteps, step as one per step; where
@@ -32,13 +27,7 @@ def cell_id(value):
 
 def make_stream(cls, options, I, H, B, seed=0):
     """A float32 stream for one of CELLS with random weights, and its (8, B, I) inputs."""
-    base = {k: v for k, v in options.items() if k not in ("reset_after", "activation")}
-    w, kwargs, xs = split_weights(cls, base, I, H, B, seed)
-    if options.get("reset_after") is False:
-        w[2] = w[2][0]  # the reset-before GRU's bias is (3H,)
-        kwargs["reset_after"] = False
-    if "activation" in options:
-        kwargs["activation"] = options["activation"]
+    w, kwargs, xs = split_weights(cls, options, I, H, B, seed)
     return (lambda: cls(*w, batch_size=B, **kwargs)), xs
 
 
@@ -66,8 +55,7 @@ def test_run_equals_steps(cls, options, I, H, B, threads):
     make, xs = make_stream(cls, options, I, H, B)
     x = np.ascontiguousarray(xs.transpose(1, 0, 2))  # (B, 8, I)
     a, b = make(), make()
-    # Split into blocks where it can be: the reset-before GRU's step has two phases.
-    assert b._impl.blocks == (1 if threads == 1 or options.get("reset_after") is False else 2)
+    assert b._impl.blocks == threads
     a.step(x[:, 0])  # a state that is not zero, the same in both
     b.step(x[:, 0])
     expected = steps(a, x)
