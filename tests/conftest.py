@@ -1,9 +1,11 @@
-"""Shared test helpers: peers (torch, onnxruntime) and random LSTM problems."""
+"""Shared test helpers: peers (torch, onnxruntime), random LSTM problems, the examples."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +20,16 @@ def import_peer(name: str):
         if os.environ.get("FASTLSTM_REQUIRE_PEERS") == "1":
             pytest.fail(f"peer {name!r} is required (FASTLSTM_REQUIRE_PEERS=1): {exc}")
         pytest.skip(f"peer {name!r} is not installed")
+
+
+def load_example(name: str):
+    """The script examples/<name>.py as a module. examples/ is not a package: the script is
+    loaded by path, as a user would run it."""
+    path = Path(__file__).resolve().parent.parent / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "adding_problem.py"
-
-
-def load_example():
-    # examples/ is not a package: load the script by path, as a user would run it.
-    spec = importlib.util.spec_from_file_location("example_adding_problem", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_example
 
 
 def test_adding_problem_data():
-    example = load_example()
+    example = load_example("adding_problem")
     x, y = example.adding_data(64, 20, np.random.default_rng(3))
     assert x.shape == (64, 20, 2)
     assert y.shape == (64, 1)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "char_lm.py"
+from conftest import load_example
+
 # A short run (about 3 s on 2 cores): 60,000 characters, LSTM(64), 3 epochs of batches of 16.
 QUICK = ["--chars", "60000", "--epochs", "3", "--units", "64", "--batch-size", "16"]
 # A tiny run (well under a second) for the checks that need no learning.
@@ -20,11 +20,7 @@ TINY = ["--chars", "8000", "--steps", "16", "--epochs", "2", "--units", "8", "--
 
 @pytest.fixture(scope="module")
 def example():
-    # examples/ is not a package: load the script by path, as a user would run it.
-    spec = importlib.util.spec_from_file_location("example_char_lm", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("char_lm")
 
 
 def test_text_comes_from_the_standard_library(example):

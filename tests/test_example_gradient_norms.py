@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "gradient_norms.py"
+from conftest import load_example
 
 
 @pytest.fixture(scope="module")
 def example():
-    # examples/ is not a package: load the script by path, as a user would run it.
-    spec = importlib.util.spec_from_file_location("example_gradient_norms", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("gradient_norms")
 
 
 @pytest.mark.parametrize("cell", ["SimpleRNN", "GRU", "LSTM"])

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "masked_classification.py"
+from conftest import load_example
+
 # A short run: T = 20, 1000 training sequences, 3 epochs at a higher learning rate; the masked
 # model reached 1.000 test accuracy on seeds 0-3 and the run takes a few seconds.
 QUICK = ["--length", "20", "--train", "1000", "--test", "200", "--epochs", "3"]
@@ -18,11 +18,7 @@ QUICK += ["--learning-rate", "0.01", "--seed", "1"]
 
 @pytest.fixture(scope="module")
 def example():
-    # examples/ is not a package: load the script by path, as a user would run it.
-    spec = importlib.util.spec_from_file_location("example_masked_classification", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("masked_classification")
 
 
 @pytest.fixture(scope="module")

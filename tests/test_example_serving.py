@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "serving.py"
+from conftest import load_example
 
 
 @pytest.fixture(scope="module")
 def example():
-    # examples/ is not a package: load the script by path, as a user would run it.
-    spec = importlib.util.spec_from_file_location("example_serving", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_example("serving")
 
 
 def test_a_short_run_agrees_and_times_every_way(example, capsys):
