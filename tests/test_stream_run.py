@@ -168,3 +168,15 @@ def test_a_long_run_projects_its_input_in_blocks_of_steps(B):
     np.testing.assert_allclose(stream.run(x), y, rtol=0, atol=ATOL32)
     np.testing.assert_allclose(stream.state[0], h, rtol=0, atol=ATOL32)
     np.testing.assert_allclose(stream.state[1], c, rtol=0, atol=ATOL32)
+
+
+def test_step_and_run_take_their_arguments_by_name():
+    make, xs = make_stream(fastlstm.LSTMStream, {}, 64, 128, 2)
+    a, b = make(), make()
+    out = np.empty((2, 128), np.float32)
+    assert a.step(x_t=xs[0], out=out) is out
+    np.testing.assert_array_equal(out, b.step(xs[0]))
+    x = np.ascontiguousarray(xs.transpose(1, 0, 2))
+    np.testing.assert_array_equal(a.run(x=x), b.run(x))
+    assert a.run.__name__ == "run"
+    assert a.step.__name__ == "step"

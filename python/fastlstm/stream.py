@@ -9,10 +9,17 @@ from .functional import _ACTIVATIONS, _choice, _gru_cell, _pair, _single
 
 
 def _positional(compiled):
-    """``method(x, out=None)`` over a compiled method, always called positionally."""
+    """``step(x_t, out=None)`` or ``run(x, out=None)`` over the compiled method of that name,
+    always called positionally (the arguments keep their documented names for keyword calls)."""
+    if compiled.__name__ == "step":
 
-    def method(x, out=None):
-        return compiled(x, out)
+        def method(x_t, out=None):
+            return compiled(x_t, out)
+
+    else:
+
+        def method(x, out=None):
+            return compiled(x, out)
 
     method.__name__ = compiled.__name__
     method.__doc__ = compiled.__doc__
