@@ -159,12 +159,11 @@ def test_a_long_run_projects_its_input_in_blocks_of_steps(B):
     """Over 300 steps a block's x*K is computed a block of timesteps at a time (128 rows of x
     each): every block boundary must carry on as one call of the functional API does."""
     fastlstm.set_num_threads(2)
-    make, _ = make_stream(fastlstm.LSTMStream, {}, 64, 128, B)
-    stream = make()
+    w, _, _ = split_weights(fastlstm.LSTMStream, {}, 64, 128, B)
+    stream = fastlstm.LSTMStream(*w, batch_size=B)
     assert stream._impl.blocks == 2
     x = np.random.default_rng(6).standard_normal((B, 300, 64)).astype(np.float32)
-    lstm_weights = split_weights(fastlstm.LSTMStream, {}, 64, 128, B)[0]  # make_stream's
-    y, (h, c) = fastlstm.lstm(x, *lstm_weights)
+    y, (h, c) = fastlstm.lstm(x, *w)
     np.testing.assert_allclose(stream.run(x), y, rtol=0, atol=ATOL32)
     np.testing.assert_allclose(stream.state[0], h, rtol=0, atol=ATOL32)
     np.testing.assert_allclose(stream.state[1], c, rtol=0, atol=ATOL32)
