@@ -68,12 +68,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the raw results here")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--reps", type=int, default=7, help="repetitions per batch size")
+    parser.add_argument(
+        "--batches",
+        default=",".join(map(str, BATCHES)),
+        help="comma-separated batch sizes (default: %(default)s)",
+    )
     opts = parser.parse_args(argv)
+    try:
+        batches = [int(b) for b in opts.batches.split(",")]
+    except ValueError:
+        parser.error(f"--batches: expected comma-separated integers, got {opts.batches!r}")
+    if min(batches) < 1:
+        parser.error(f"--batches: expected sizes of at least 1, got {batches}")
     set_thread_env(opts.threads)
     from peers import apply_threads
 
     apply_threads(opts.threads)
-    results = sweep(opts.threads, opts.reps)
+    results = sweep(opts.threads, opts.reps, batches)
     plot(results, opts.out, opts.threads)
     if opts.json:
         with open(opts.json, "w") as f:

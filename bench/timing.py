@@ -26,6 +26,10 @@ from typing import Callable
 Call = Callable[[], object]
 
 
+def _nothing() -> None:
+    """The default preparation: none."""
+
+
 def time_batch(call: Call, inner: int) -> float:
     """Seconds per call, averaged over ``inner`` back-to-back calls."""
     start = time.perf_counter()
@@ -48,16 +52,25 @@ def calibrate(call: Call, min_time: float, warmup: int) -> int:
 
 
 def interleave(
-    calls: dict[str, Call], reps: int, min_time: float, warmup: int, settle: float
+    calls: dict[str, Call],
+    reps: int,
+    min_time: float,
+    warmup: int,
+    settle: float,
+    prepare: dict[str, Call] | None = None,
 ) -> dict:
     """Time every call ``reps`` times, round robin; returns µs per call and batch sizes by name.
 
     The starting library rotates from one repetition to the next, so that none always runs right
     after the same neighbour (whose threads may still be spinning or whose data fills the cache).
+    ``prepare[name]``, where given, runs untimed before each of that call's measurements (e.g. to
+    set a process-wide thread count that differs from call to call).
     """
     names = list(calls)
+    prepare = prepare or {}
     inner = {}
     for name in names:
+        prepare.get(name, _nothing)()
         inner[name] = calibrate(calls[name], min_time, warmup)
         time.sleep(settle)
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -67,6 +80,7 @@ def interleave(
         for rep in range(reps):
             for k in range(len(names)):
                 name = names[(rep + k) % len(names)]
+                prepare.get(name, _nothing)()
                 times[name].append(time_batch(calls[name], inner[name]) * 1e6)
                 time.sleep(settle)  # let this library's idle threads stop spinning
     finally:
