@@ -57,6 +57,10 @@ def recurrent_session(op, W, R, B, *, sequence_lens=False, P=None, **attributes)
         ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
+    # make_model stamps the installed onnx's IR version, which an older ONNX Runtime rejects
+    # (onnx 1.23 wrote IR 14; ONNX Runtime 1.30 reads up to 13). IR 8 is read by every ONNX
+    # Runtime since 1.10 and holds everything opset 14 needs.
+    model.ir_version = 8
     onnx.checker.check_model(model)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1

@@ -165,6 +165,23 @@ def test_weight_layouts_and_product_splits_match_oracle(kind, B, T, I, H, thread
     """Forward, inference and every gradient, whichever layout of the recurrent kernel the step
     products read and whichever way the input products split, against the oracle in float64."""
     fastlstm.set_num_threads(threads)
+    assert_all_match_oracle(kind, B, T, I, H)
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("B", [64, 96])
+def test_many_threads_split_large_recurrent_weights_by_units(kind, B):
+    """16 threads and an R (float64, H=512: 8 MiB for the LSTM, 6 MiB for the GRU) beyond a
+    core's L2: on a CPU whose L2 holds twice a thread's share (1 MiB and up) the hidden units
+    split at 4 and 6 rows a thread, the blocks' step products taking all B rows (96: more than
+    small_gemm takes, so Eigen's GEMM). Elsewhere a batch split, checked the same way."""
+    fastlstm.set_num_threads(16)
+    assert_all_match_oracle(kind, B, 3, 8, 512)
+
+
+def assert_all_match_oracle(kind, B, T, I, H):
+    """Forward, inference and every gradient of one random float64 problem equal the oracle's."""
     if kind == "lstm":
         p = make_problem(B, T, I, H, dtype=np.float64, seed=H + B, scale=0.1)
         args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], (p["h0"], p["c0"]))

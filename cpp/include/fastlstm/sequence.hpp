@@ -288,6 +288,15 @@ class ForwardWalk {
   T* const shared_;        // (n, H), rows H apart, or nullptr
 };
 
+// A core's L2 in bytes, as the CPU reports it; 768 KiB where it reports nothing.
+inline double l2_bytes() {
+  static const double l2 = [] {
+    const std::ptrdiff_t bytes = Eigen::l2CacheSize();
+    return bytes > 0 ? double(bytes) : double(768 << 10);
+  }();
+  return l2;
+}
+
 // Whether a batch of B rows on `threads` threads splits its hidden units instead of its rows.
 // The batch split reads all of R at every step, once per block of rows the small GEMM takes (8,
 // then 4, then the rest); the unit split reads a thread's share of R, from that core's cache,
@@ -296,10 +305,19 @@ class ForwardWalk {
 // split reads all of R twice (a block of 4 and the rest). Measured on 2 threads, unit split
 // against batch split: B=10, 12, 14 at H=128-384 1.08-1.27x; B=8 (4 rows a thread) 0.90x at
 // H=128, 1.07-1.13x at H=256, so it stays a batch split.
+//
+// With many threads and an R (`recurrent_bytes`) larger than a core's L2, the batch split has
+// every thread stream all of R from L3 at every step (once per block of rows), and the threads
+// together outrun the L3: at B=256, T=100, I=256, H=512 on a 16-core Xeon (2 MiB L2) 16 threads
+// ran 7.6x faster than one. Where a thread's share of R fits in half its L2, the unit split
+// keeps that share there and reads only h_{t-1} (B, H) from the others at each step.
 constexpr Index kMinRowsPerThread = 4;
-inline bool split_units(Index B, int threads) {
+inline bool split_units(Index B, int threads, double recurrent_bytes) {
   const Index rows = (B + threads - 1) / threads;  // per thread, in a batch split
-  return rows < kMinRowsPerThread || (rows < 2 * kMinRowsPerThread && rows % kMinRowsPerThread);
+  if (rows < kMinRowsPerThread || (rows < 2 * kMinRowsPerThread && rows % kMinRowsPerThread)) {
+    return true;
+  }
+  return recurrent_bytes > l2_bytes() && recurrent_bytes / threads <= l2_bytes() / 2;
 }
 // Panel width of a thread's copy of its weights: the widest strip the small GEMM takes (16
 // packets of 16 floats), so that one strip reads one contiguous panel.
@@ -314,11 +332,7 @@ constexpr Index kPanel = 256;
 // those wait for enough steps (B=1, T=2, H=1024 was 1.65x slower with it).
 constexpr Index kMinPackStepsBeyondL2 = 8;
 inline bool pack_blocks(double bytes_per_block, Index T) {
-  static const double l2 = [] {
-    const std::ptrdiff_t bytes = Eigen::l2CacheSize();
-    return bytes > 0 ? double(bytes) : double(768 << 10);
-  }();
-  return bytes_per_block <= l2 || T >= kMinPackStepsBeyondL2;
+  return bytes_per_block <= l2_bytes() || T >= kMinPackStepsBeyondL2;
 }
 
 // The batch split reads all of R at every step. Where the steps' products are small_gemm's,
@@ -421,7 +435,7 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const double flops = 2.0 * s.T * s.B * H * ((s.I + P) * G + (w.projection ? P : 0));
   const int threads = threads_for(s.B * H, flops);
   // A projection needs all of a row's units before h_t: it splits by batch rows only.
-  if (threads == 1 || !split_units(s.B, threads) || w.projection) {
+  if (threads == 1 || !split_units(s.B, threads, double(P) * GH * sizeof(T)) || w.projection) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
     UnitWeights<T> all{{w.kernel, GH, 0, GH},
