@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import fastlstm
-from conftest import import_peer, make_problem
+from conftest import make_problem
 from fastlstm import convert
+from onnx_models import recurrent_session
 
 SIZES = [(1, 1, 5, 3), (1, 7, 37, 19), (4, 9, 37, 19), (3, 1, 8, 16), (6, 13, 16, 8)]
 TOL = {np.float32: 1e-5, np.float64: 1e-10}
@@ -76,40 +77,8 @@ def test_torch_forward_and_gradients(torch, sizes, with_state, time_major, dtype
 
 def onnx_lstm_session(p):
     """An ONNX Runtime session running one LSTM node with the problem's weights."""
-    onnx = import_peer("onnx")
-    ort = import_peer("onnxruntime")
-    from onnx import TensorProto, helper, numpy_helper
-
-    W, R, B = convert.to_onnx(p["kernel"], p["recurrent_kernel"], p["bias"])
-    H = p["recurrent_kernel"].shape[0]
-    node = helper.make_node(
-        "LSTM",
-        ["X", "W", "R", "B", "", "initial_h", "initial_c"],
-        ["Y", "Y_h", "Y_c"],
-        hidden_size=H,
-    )
-    graph = helper.make_graph(
-        [node],
-        "lstm",
-        [
-            helper.make_tensor_value_info(n, TensorProto.FLOAT, [None] * 3)
-            for n in ("X", "initial_h", "initial_c")
-        ],
-        [
-            helper.make_tensor_value_info(n, TensorProto.FLOAT, [None] * r)
-            for n, r in (("Y", 4), ("Y_h", 3), ("Y_c", 3))
-        ],
-        initializer=[
-            numpy_helper.from_array(a.astype(np.float32), name)
-            for a, name in ((W, "W"), (R, "R"), (B, "B"))
-        ],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
-    onnx.checker.check_model(model)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(
-        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    return recurrent_session(
+        "LSTM", *convert.to_onnx(p["kernel"], p["recurrent_kernel"], p["bias"])
     )
 
 
