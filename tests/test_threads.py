@@ -182,12 +182,13 @@ def test_many_threads_split_large_recurrent_weights_by_units(kind, B):
 
 @pytest.mark.usefixtures("restore_threads")
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-@pytest.mark.parametrize("I", [24, 600], ids=["blockwise", "all-steps"])
+@pytest.mark.parametrize("I", [24, 600], ids=["packed-kernel", "kernel-in-place"])
 def test_unit_split_input_products_match_oracle(kind, I):
-    """A unit split on 2 threads computes x*K + b in each block, from its packed columns of K,
-    where those fit in L2 (I=24); else for all steps at once before the steps (I=600: 2.4 MiB of
-    float64 K a thread for the LSTM, 1.8 MiB for the GRU, beyond a 1 MiB L2). Training and
-    inference take the same way, so they give the same bits (test_cells checks that)."""
+    """A unit split on 2 threads computes x*K + b in each block for blocks of steps: from a
+    packed copy of its columns of K where that fits in L2 (I=24), else from K where it lies
+    (I=600: 2.4 MiB of float64 K a thread for the LSTM, 1.8 MiB for the GRU, beyond a 1 MiB
+    L2). Training and inference take the same way, so they give the same bits (test_cells
+    checks that)."""
     fastlstm.set_num_threads(2)
     assert_all_match_oracle(kind, 1, 5, I, 256)
 

@@ -113,9 +113,8 @@ auto no_state(Index n) {
 // whole sequence: z for `steps` timesteps at a time, (steps*n, S*m) (rows in step order; the
 // cell's saved blocks after the G gate blocks), and, with more than one step, those steps' rows
 // of x gathered, (steps*n, I), so that K is read once per block by one GEMM instead of once per
-// step. With a precomputed projection (`precomputed`: the gates buffer holds x_t*K + b for
-// every step), z is a (n, S*m) copy of the thread's columns when the thread owns only some of
-// the units.
+// step. With `precomputed`, the gates buffer holds x_t*K + b for every step instead (a walk of
+// all the units only).
 template <typename T>
 struct InputBlocks {
   T* z;
@@ -195,17 +194,13 @@ class ForwardWalk {
       masked_rows(a, buf.recurrent_mask, b0, dropped_);  // the operand under recurrent dropout
       panel_product(dropped_, u.recurrent, P, c0, c1, out, reverse);
     };
-    // z_t = x_t*K + b for this walk's units (from the input GEMM when precomputed).
+    // z_t = x_t*K + b for this walk's units (from the input GEMM when precomputed, which only a
+    // walk of all units is).
     if (phase == 0 && !precomputed && t % blocks_.steps == 0) {
       project_block<G, S>(s, u, buf.x, t, b0, n, blocks_);
     }
-    auto z = precomputed && all_units ? s.step(buf.gates, SH, t, b0, n)
-             : precomputed            ? map(blocks_.z, n, S * m)
-                                      : map(blocks_.z + t % blocks_.steps * n * S * m, n, S * m);
-    if (phase == 0 && precomputed && !all_units) {
-      for (Index g = 0; g < G; ++g)
-        cols(z, g * m, m) = cols(s.step(buf.gates, SH, t, b0, n), g * H + u0, m);
-    }
+    auto z = precomputed ? s.step(buf.gates, SH, t, b0, n)
+                         : map(blocks_.z + t % blocks_.steps * n * S * m, n, S * m);
     const auto h0 = map(buf.h0 + b0 * P, n, P);
     const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), P, t - 1, b0, n);
     auto y_t = cols(s.step(buf.y, P, t, b0, n), hu0_, hm_);
@@ -385,25 +380,22 @@ void project_all(const SeqShape& s, const T* x, const T* kernel, const T* bias, 
 }
 
 // The blocks' scratch for z_t = x_t*K + b (InputBlocks) in a unit split of `n` blocks of at most
-// `z_cols` columns of z each: with the projection precomputed, one step's z; else z for a block
-// of timesteps and the x rows it gathers.
+// `z_cols` columns of z each: z for a block of timesteps and the x rows it gathers.
 template <typename T>
 class UnitInputs {
  public:
-  UnitInputs(const SeqShape& s, bool precomputed, Index n, Index z_cols)
-      : precomputed_(precomputed),
-        steps_(precomputed ? 1 : block_steps(s.T, s.B, z_cols, sizeof(T))),
+  UnitInputs(const SeqShape& s, Index n, Index z_cols)
+      : steps_(block_steps(s.T, s.B, z_cols, sizeof(T))),
         z_size_(steps_ * s.B * z_cols),
         x_size_(steps_ > 1 ? steps_ * s.B * s.I : 0),
         z_(n * z_size_),
         x_(n * x_size_) {}
 
   InputBlocks<T> blocks(Index k) const {
-    return {z_.data() + k * z_size_, x_.data() + k * x_size_, steps_, precomputed_};
+    return {z_.data() + k * z_size_, x_.data() + k * x_size_, steps_, false};
   }
 
  private:
-  bool precomputed_;
   Index steps_, z_size_, x_size_;
   Buffer<T> z_, x_;
 };
@@ -440,21 +432,20 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const bool by_rows =
       threads == 1 || !split_units(s.B, threads, double(P) * GH * sizeof(T)) || w.projection;
   const Index most = (H + threads - 1) / threads;  // units per block in a unit split
-  // x*K + b: for every step at once (one GEMM; training saves it in its gates buffer), or, in a
-  // unit split whose blocks' columns of K fit in L2, by each block for blocks of steps, from its
-  // packed columns. Training and inference take the same way, so they give the same bits.
-  // Measured, 2 threads, blockwise against at once, both call orders: inference at B=1, T=25,
-  // I=256, H=512 1.33-1.38x; T=50, I=H=256, T=200, I=H=128 and T=100, I=64, H=256 level to 1.2x;
-  // with I=H=512 (2 MiB of K a thread on a 1 MiB L2) 0.93x, so there the GEMM stays. Training
-  // steps (forward and backward) at B=1, T=25, I=256, H=512: 0.95-0.97x (the forward alone
-  // 1.08-1.11x); B=2, T=50, I=H=256 0.98-0.99x; B=1, T=50, I=128, H=256 level.
-  const bool blockwise = !by_rows && double(s.I) * G * most * sizeof(T) <= l2_bytes();
+  // x*K + b for every step at once (one GEMM; training keeps it in its gates buffer) in a batch
+  // split; in a unit split each block computes its own columns for blocks of steps, training
+  // and inference alike (so they give the same bits), from a packed copy of its columns of K
+  // where that fits in L2, else from K where it lies. Measured, 2 threads, blocks against the
+  // GEMM over all steps first, both call orders: inference at B=1, T=25, I=256, H=512
+  // 1.33-1.38x and B=2, T=25, I=H=512 1.29x; B=1, T=25, I=H=512 1.05x and T=20, I=1024, H=512
+  // 1.04-1.17x (K where it lies); T=50, I=H=256, T=200, I=H=128 and T=100, I=64, H=256 level to
+  // 1.2x; B=4, T=25, I=H=512 0.97-0.98x. Training steps at B=1, T=25, I=256, H=512 0.95-0.97x (the
+  // forward alone 1.08-1.11x), B=2, T=50, I=H=256 0.98-0.99x, B=1 and 2, T=25, I=H=512 level.
   const bool whole =
-      !buf.gates && !blockwise && double(s.rows()) * SH * sizeof(T) <= kMaxProjectionBytes;
+      !buf.gates && by_rows && double(s.rows()) * SH * sizeof(T) <= kMaxProjectionBytes;
   Buffer<T> projection(whole ? s.rows() * SH : 0);
   if (whole) buf.gates = projection.data();
-  const bool precomputed = buf.gates && !blockwise;
-  if (precomputed) project_all(s, buf.x, w.kernel, w.bias, GH, buf.gates, SH);
+  if (by_rows && buf.gates) project_all(s, buf.x, w.kernel, w.bias, GH, buf.gates, SH);
   if (by_rows) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
@@ -486,11 +477,12 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   // block's recurrent columns are first packed into contiguous panels (pack_blocks), and its
   // input columns with them when x*K is computed in blocks.
   const bool pack = pack_blocks(double(H) * G * most * sizeof(T), s.T);
-  const Index packed_rows = pack ? (precomputed ? 0 : s.I) + H : 0;
+  const bool pack_k = pack && double(s.I) * G * most * sizeof(T) <= l2_bytes();
+  const Index packed_rows = pack ? (pack_k ? s.I : 0) + H : 0;
   const Index packed_cols = padded_width(G * most);
   Buffer<T> packed(threads * packed_rows * packed_cols);
   Matrix<T> biases(threads, (2 * G + 3) * most);
-  const UnitInputs<T> inputs(s, precomputed, threads, S * most);
+  const UnitInputs<T> inputs(s, threads, S * most);
   Buffer<T> shared(Cell::kPhases > 1 ? s.B * H : 0);
   walk_unit_blocks<Cell>(s, buf, training, threads, shared.data(), [&](Index k) {
     const Index u0 = H * k / threads, m = H * (k + 1) / threads - u0;
@@ -511,7 +503,7 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
                          w.clip};
     if (pack) {
       units.recurrent = pack_units<G>(w.recurrent, H, H, u0, m, kPanel, mine);
-      if (!precomputed) {
+      if (pack_k) {
         units.kernel = pack_units<G>(w.kernel, s.I, H, u0, m, kPanel, mine + H * packed_cols);
       }
     }

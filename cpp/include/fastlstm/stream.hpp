@@ -121,7 +121,7 @@ class Stream {
     const ForwardBuffers<T> buf{x,         h_.data(), c_.data(), y, h_next_.data(),
                                 c_.data(), nullptr,   nullptr};
     const Index most = (H_ + blocks() - 1) / blocks();
-    const UnitInputs<T> inputs(s, false, blocks(), S * most);
+    const UnitInputs<T> inputs(s, blocks(), S * most);
     walk_unit_blocks<Cell>(s, buf, false, blocks(), shared(), [&](Index k) {
       const Block& u = blocks_[k];
       const UnitWeights<T> units{u.K, u.R, u.bias, u.rbias, u.u0, u.m, u.peephole, clip_};
