@@ -475,7 +475,7 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   }
   // Small batch: the hidden units are split into one block per thread (walk_unit_blocks). A
   // block's recurrent columns are first packed into contiguous panels (pack_blocks), and its
-  // input columns with them when x*K is computed in blocks.
+  // input columns with them where those fit in L2 (else its x*K reads K where it lies).
   const bool pack = pack_blocks(double(H) * G * most * sizeof(T), s.T);
   const bool pack_k = pack && double(s.I) * G * most * sizeof(T) <= l2_bytes();
   const Index packed_rows = pack ? (pack_k ? s.I : 0) + H : 0;
