@@ -137,15 +137,12 @@ class Stream {
     const bool project = projection_.size() > 0;
     // The cells' h_t: the state itself, or o ⊙ tanh(c_t) before the projection.
     T* out = project ? unprojected_.data() : h_next_.data();
-    if constexpr (Cell::kPhases == 1) {
-      parallel_items(blocks(), [&](Index k) { step_block(blocks_[k], out, 0); });
-    } else {
-      // A hand-off per phase, the blocks exchanging values through shared(). Measured, the
-      // reset-before GRU on 2 threads, split against whole: I=64, H=128 about equal (two
-      // hand-offs cost what the split saves), H=256 1.04x, I=128, H=512 1.56x.
-      for (int phase = 0; phase < Cell::kPhases; ++phase) {
-        parallel_items(blocks(), [&](Index k) { step_block(blocks_[k], out, phase); });
-      }
+    // A hand-off per phase, the blocks exchanging values through shared() between phases.
+    // Measured, the reset-before GRU (two phases) on 2 threads, split against whole: I=64,
+    // H=128 about equal (two hand-offs cost what the split saves), H=256 1.04x, I=128, H=512
+    // 1.56x.
+    for (int phase = 0; phase < Cell::kPhases; ++phase) {
+      parallel_items(blocks(), [&](Index k) { step_block(blocks_[k], out, phase); });
     }
     reverse_ = !reverse_;
     if (project) {
