@@ -129,6 +129,22 @@ def test_concurrent_callers_get_the_serial_answer(shape, threads):
     assert failures == []
 
 
+def test_jobs_of_different_sizes_hand_over_cleanly():
+    """Jobs of 1 to 16 items in turn, many times over, each item counting its runs: a worker still
+    looking for items of the job just done must not take an item of the next one. That ran an
+    item twice, or had the caller wait for ever (training hung on a 16-core machine). In a child
+    process, so that a hang fails this test instead of stopping the run."""
+    code = "from fastlstm import _core; print(_core.check_pool(400_000, 16))"
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=90, check=False
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the pool hung handing over from one job to the next")
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == 0, "items ran other than once"
+
+
 @pytest.mark.usefixtures("restore_threads")
 def test_more_workers_than_a_call_needs():
     """A pool grown for 4 threads then serves calls that use 2 (and 1): the spare workers must

@@ -22,8 +22,11 @@ def train_step(p):
 def test_set_and_get():
     fastlstm.set_num_threads(3)
     assert fastlstm.get_num_threads() == 3
-    with pytest.raises(ValueError, match="n: expected a positive number of threads, got 0"):
-        fastlstm.set_num_threads(0)
+    for bad in (0, -1, 1025, 2**40):
+        with pytest.raises(
+            ValueError, match=f"n: expected a number of threads from 1 to 1024, got {bad}"
+        ):
+            fastlstm.set_num_threads(bad)
     with pytest.raises(TypeError, match="n: expected a positive int"):
         fastlstm.set_num_threads(2.0)
     assert fastlstm.get_num_threads() == 3

@@ -2,8 +2,10 @@
 // fastlstm/_core.py imports the one this CPU runs best. One register_* call per binding file.
 #include <pybind11/pybind11.h>
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "fastlstm/blocks.hpp"
 #include "fastlstm/info.hpp"
@@ -27,13 +29,42 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
   m.def(
       "set_num_threads",
       [](int n) {
-        if (n < 1) {
-          throw std::invalid_argument("n: expected a positive number of threads, got " +
+        if (n < 1 || n > fastlstm::kMaxThreads) {
+          throw std::invalid_argument("n: expected a number of threads from 1 to " +
+                                      std::to_string(fastlstm::kMaxThreads) + ", got " +
                                       std::to_string(n));
         }
         fastlstm::set_num_threads(n);
       },
       py::arg("n"), "Set the threads one call of the core may use.");
+  m.def(
+      "max_threads", [] { return fastlstm::kMaxThreads; },
+      "The most threads set_num_threads takes.");
+  // For the tests: the pool's hand-over from one job to the next, many times over, with jobs of
+  // 1 to `items` items in turn. Returns the jobs in which an item did not run exactly once.
+  m.def(
+      "check_pool",
+      [](long jobs, int items) {
+        if (items < 1 || items > fastlstm::kMaxThreads) {
+          throw std::invalid_argument("items: expected 1 to " +
+                                      std::to_string(fastlstm::kMaxThreads) + ", got " +
+                                      std::to_string(items));
+        }
+        py::gil_scoped_release nogil;
+        std::vector<std::atomic<int>> runs(items);
+        long bad = 0;
+        for (long j = 0; j < jobs; ++j) {
+          // Every other job has them all, after one with fewer: a worker still claiming items
+          // of the smaller job must not take one of the larger.
+          const fastlstm::Index n = j % 2 ? items : 1 + j / 2 % items;
+          for (fastlstm::Index i = 0; i < n; ++i) runs[i].store(0);
+          auto item = [&](fastlstm::Index i) { runs[i].fetch_add(1); };
+          fastlstm::this_threads_pool().run(n, item);
+          for (fastlstm::Index i = 0; i < n; ++i) bad += runs[i].load() != 1 ? 1 : 0;
+        }
+        return bad;
+      },
+      py::arg("jobs"), py::arg("items"));
   m.def(
       "cached_bytes", [] { return fastlstm::block_cache().held(); },
       "Bytes of freed large buffers the core keeps for reuse.");

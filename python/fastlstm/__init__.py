@@ -99,10 +99,14 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Set the threads one call may use (at least 1). Results are identical run to run for a
+    """Set the threads one call may use (1 to 1024). Results are identical run to run for a
     given thread count; across thread counts they agree to rounding (float32: ~1e-6 relative)."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"n: expected a positive int, got {n!r}")
+    if not 1 <= n <= _core.max_threads():
+        raise ValueError(
+            f"n: expected a number of threads from 1 to {_core.max_threads()}, got {n}"
+        )
     _core.set_num_threads(n)
 
 

@@ -224,55 +224,68 @@ class Pool {
   Pool& operator=(const Pool&) = delete;
   ~Pool() {
     stop_.store(true);
-    ticket_.fetch_add(kNextJob);  // wakes every worker
+    ticket_.fetch_add(std::uint64_t{1} << kJobShift);  // a new job number wakes every worker
     wake_.notify();
     for (auto& t : threads_) t.join();
   }
 
-  // Runs fn(i) for every i in [0, n), on this thread and up to n - 1 workers, each item on
-  // whichever thread claims it first (fn must not depend on which thread runs it). The first
-  // exception any item throws is rethrown here.
+  // Runs fn(i) for every i in [0, n), n <= kMaxItems, on this thread and up to n - 1 workers,
+  // each item on whichever thread claims it first (fn must not depend on which thread runs it).
+  // The first exception any item throws is rethrown here.
   template <typename Fn>
   void run(Index n, Fn& fn) {
     if (n <= 0) return;
     grow(static_cast<int>(n - 1));
     call_ = [](void* f, Index i) { (*static_cast<Fn*>(f))(i); };
     context_ = &fn;
-    count_.store(n, std::memory_order_relaxed);
     error_ = nullptr;
     finished_.store(0, std::memory_order_relaxed);
-    // The new job's ticket: its number in the high bits and the next unclaimed item in the low.
-    const std::uint64_t job = (ticket_.load() & ~kItemMask) + kNextJob;
-    ticket_.store(job);
+    // The new job's ticket: its number, its item count and its next unclaimed item, all in one
+    // word, so that a claim sees either the old job whole or the new one whole.
+    const std::uint64_t job = ((ticket_.load() >> kJobShift) + 1) << kJobShift;
+    ticket_.store(job | std::uint64_t(n) << kCountShift);
     wake_.notify();
     inside_job() = true;
-    work(job >> kItemBits);
+    work(job >> kJobShift);
     inside_job() = false;
     done_.wait([&] { return finished_.load(std::memory_order_acquire) == n; }, kWaitSpin);
     if (error_) std::rethrow_exception(error_);
   }
 
- private:
-  static constexpr int kItemBits = 32;
-  static constexpr std::uint64_t kItemMask = (std::uint64_t{1} << kItemBits) - 1;
-  static constexpr std::uint64_t kNextJob = std::uint64_t{1} << kItemBits;
+  // The most items a job may have (the ticket's field for them).
+  static constexpr Index kMaxItems = 0xffff;
 
-  // Claims the next item of job `number`; -1 when that job has no item left (or is over). A
-  // stale read of count_ (the owner writing the next job's) only meets a ticket that has moved on.
-  Index claim(std::uint64_t number) {
+ private:
+  // A ticket: the job's number (high 32 bits), its item count (16) and its next unclaimed item
+  // (low 16). With the count kept apart from the ticket, a worker still claiming items of the
+  // job just finished could read the new job's count with the old job's ticket while the owner
+  // was between writing the two, claim an item past the old job's end, and run the new job's
+  // item of that number before the new job began (twice, or counted once too often: the owner
+  // then waited for ever; seen on 16 threads, and on 2 cores with 16 threads in a loop of jobs
+  // of 1 to 16 items).
+  static constexpr int kJobShift = 32, kCountShift = 16;
+  static constexpr std::uint64_t kField = 0xffff;
+  static std::uint64_t job_of(std::uint64_t t) { return t >> kJobShift; }
+  static Index count_of(std::uint64_t t) { return Index((t >> kCountShift) & kField); }
+  static Index item_of(std::uint64_t t) { return Index(t & kField); }
+
+  // Claims the next item of job `number`; -1 when that job has no item left (or is over). Also
+  // gives the job's item count.
+  Index claim(std::uint64_t number, Index& count) {
     std::uint64_t t = ticket_.load(std::memory_order_acquire);
-    while ((t >> kItemBits) == number &&
-           Index(t & kItemMask) < count_.load(std::memory_order_relaxed)) {
-      if (ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel)) return t & kItemMask;
+    while (job_of(t) == number && item_of(t) < count_of(t)) {
+      if (ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel)) {
+        count = count_of(t);
+        return item_of(t);
+      }
     }
     return -1;
   }
 
   // Runs items of job `number` until none is left.
   void work(std::uint64_t number) {
-    for (Index i; (i = claim(number)) >= 0;) {
-      // The job stays as it is until its last item is counted: read what is needed after that.
-      const Index count = count_.load(std::memory_order_relaxed);
+    Index count = 0;
+    for (Index i; (i = claim(number, count)) >= 0;) {
       try {
         call_(context_, i);
       } catch (...) {
@@ -288,15 +301,15 @@ class Pool {
   void worker(std::uint64_t seen) {
     inside_job() = true;
     for (;;) {
-      wake_.wait([&] { return (ticket_.load() >> kItemBits) != seen; }, kIdleSpin);
+      wake_.wait([&] { return job_of(ticket_.load()) != seen; }, kIdleSpin);
       if (stop_.load()) return;
-      seen = ticket_.load() >> kItemBits;
+      seen = job_of(ticket_.load());
       work(seen);
     }
   }
 
   void grow(int workers) {
-    const std::uint64_t seen = ticket_.load() >> kItemBits;
+    const std::uint64_t seen = job_of(ticket_.load());
     while (static_cast<int>(threads_.size()) < workers) {
       threads_.emplace_back([this, seen] { worker(seen); });
     }
@@ -314,7 +327,6 @@ class Pool {
   // claims an item (so never while the owner writes the next one).
   void (*call_)(void*, Index) = nullptr;
   void* context_ = nullptr;
-  std::atomic<Index> count_{0};
   std::atomic<Index> finished_{0};
   std::mutex error_mutex_;
   std::exception_ptr error_;

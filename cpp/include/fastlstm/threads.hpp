@@ -16,20 +16,26 @@
 
 namespace fastlstm {
 
-// OMP_NUM_THREADS when it holds a positive count (the first of a list), else the CPUs the
-// process may run on (its affinity mask on Linux), else the machine's.
+// The most threads a call may use (a job's items are counted in 16 bits: Pool::kMaxItems).
+constexpr int kMaxThreads = 1024;
+static_assert(kMaxThreads <= Pool::kMaxItems);
+
+// OMP_NUM_THREADS when it holds a positive count (the first of a list; at most kMaxThreads),
+// else the CPUs the process may run on (its affinity mask on Linux), else the machine's.
 inline int default_threads() {
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
     char* end = nullptr;
     const long n = std::strtol(env, &end, 10);
     if (end != env && n > 0 && (*end == '\0' || *end == ','))
-      return static_cast<int>(std::min(n, 1024L));
+      return static_cast<int>(std::min<long>(n, kMaxThreads));
   }
 #if defined(__linux__)
   cpu_set_t cpus;
-  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) return std::max(1, CPU_COUNT(&cpus));
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) {
+    return std::clamp(CPU_COUNT(&cpus), 1, kMaxThreads);
+  }
 #endif
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 1, kMaxThreads);
 }
 
 // Threads a call may use.
@@ -38,7 +44,7 @@ inline std::atomic<int>& thread_setting() {
   return threads;
 }
 inline int num_threads() { return thread_setting().load(std::memory_order_relaxed); }
-inline void set_num_threads(int n) { thread_setting().store(std::max(1, n)); }
+inline void set_num_threads(int n) { thread_setting().store(std::clamp(n, 1, kMaxThreads)); }
 
 // Below this many flops per thread, handing work to another thread (~2 us) costs more than it
 // saves.
