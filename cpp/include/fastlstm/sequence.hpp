@@ -598,6 +598,16 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const Panels<T>& rec
   }
 }
 
+// out (n values) += the column sums of a (rows, n) row-major block, summed row after row, each
+// row one contiguous stream. Eigen's colwise().sum() walked such a block column by column: 7% of
+// a backward at B=64, T=50, I=64, H=128 on one thread.
+template <typename A, typename T>
+void add_column_sums(const A& a, T* out) {
+  Matrix<T> sum = Matrix<T>::Zero(1, a.cols());
+  for (Index r = 0; r < a.rows(); ++r) sum += a.row(r);
+  map(out, 1, a.cols()) += sum;
+}
+
 template <typename Cell, typename T>
 void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
   constexpr bool kSeparate = Cell::kSeparateRecurrentGrad;
@@ -660,10 +670,9 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   });
   parallel_chunks(GH, 2.0 * rows * GH * (s.I + P), [&](Index c0, Index c1) {
     map(buf.dkernel + c0, s.I, c1 - c0, GH).noalias() += X.transpose() * dZ.middleCols(c0, c1 - c0);
-    map(buf.dbias + c0, 1, c1 - c0) += dZ.middleCols(c0, c1 - c0).colwise().sum();
-    if (Cell::kRecurrentBias) {
-      map(buf.drecurrent_bias + c0, 1, c1 - c0) += dZr.middleCols(c0, c1 - c0).colwise().sum();
-    }
+    add_column_sums(dZ.middleCols(c0, c1 - c0), buf.dbias + c0);
+    if (Cell::kRecurrentBias)
+      add_column_sums(dZr.middleCols(c0, c1 - c0), buf.drecurrent_bias + c0);
     // dR, one GEMM for each run of gate blocks with the same left operand: h_{t-1}, or a block
     // the cell saved.
     for (Index c = c0; c < c1;) {
