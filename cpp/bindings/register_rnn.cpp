@@ -164,7 +164,7 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
 
 template <typename Cell, typename T>
 py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::handle& dh_obj,
-                   const py::handle& dc_obj, bool time_major) {
+                   const py::handle& dc_obj, bool time_major, bool input_grad) {
   constexpr bool kCell = Cell::kHasCell;
   if (saved.size() != 15) throw std::invalid_argument("cache: not a cache from a forward call");
   SeqShape s;
@@ -217,7 +217,7 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
                         : std::nullopt;
 
   const py::ssize_t GH = Cell::kGates * s.H;
-  auto dx = zeros<T>(seq_shape(s, s.I));
+  auto dx = zeros<T>(input_grad ? seq_shape(s, s.I) : Shape{0});
   auto dkernel = zeros<T>({s.I, GH});
   auto drecurrent = zeros<T>({P, GH});
   auto dbias = zeros<T>(Cell::kRecurrentBias ? Shape{2, GH} : Shape{GH});
@@ -234,7 +234,7 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
                                dy ? dy->data() : nullptr,
                                dh ? dh->data() : nullptr,
                                dc ? dc->data() : nullptr,
-                               dx.mutable_data(),
+                               input_grad ? dx.mutable_data() : nullptr,
                                dkernel.mutable_data(),
                                drecurrent.mutable_data(),
                                dbias.mutable_data(),
@@ -251,8 +251,8 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
     fastlstm::backward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias, options, projection),
                                 buf);
   }
-  return py::make_tuple(dx, dkernel, drecurrent, dbias, dh0, or_none(kCell, dc0),
-                        or_none(bool(options.peephole), dpeephole),
+  return py::make_tuple(or_none(input_grad, dx), dkernel, drecurrent, dbias, dh0,
+                        or_none(kCell, dc0), or_none(bool(options.peephole), dpeephole),
                         or_none(bool(projection), dprojection));
 }
 
@@ -291,19 +291,20 @@ void register_rnn(py::module_& m) {
   m.def(
       "rnn_backward",
       [](const std::string& cell, const py::tuple& saved, const py::handle& dy,
-         const py::handle& dh, const py::handle& dc, bool time_major) {
+         const py::handle& dh, const py::handle& dc, bool time_major, bool input_grad) {
         if (saved.size() < 2) throw std::invalid_argument("cache: not a cache from a forward call");
         return with_cell(cell, [&](auto tag) {
           using Cell = decltype(tag);
-          return wants_double(saved[1]) ? backward<Cell, double>(saved, dy, dh, dc, time_major)
-                                        : backward<Cell, float>(saved, dy, dh, dc, time_major);
+          return wants_double(saved[1])
+                     ? backward<Cell, double>(saved, dy, dh, dc, time_major, input_grad)
+                     : backward<Cell, float>(saved, dy, dh, dc, time_major, input_grad);
         });
       },
       py::arg("cell"), py::arg("saved"), py::arg("dy"), py::arg("dh"), py::arg("dc"),
-      py::arg("time_major"),
+      py::arg("time_major"), py::arg("input_grad") = true,
       "Backward through rnn_forward. Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0, "
-      "dpeephole, dprojection); dc0 is None for cells without a cell state, dpeephole without "
-      "peepholes, dprojection without a projection.");
+      "dpeephole, dprojection); dx is None without input_grad, dc0 for cells without a cell "
+      "state, dpeephole without peepholes, dprojection without a projection.");
 }
 
 }  // namespace fastlstm::bindings

@@ -38,7 +38,8 @@ def rnn_backward(
     dh: ArrayLike | None,
     dc: ArrayLike | None,
     time_major: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]: ...
+    input_grad: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]: ...
 
 class _Stream:
     def __init__(

@@ -11,6 +11,8 @@ so a step copies no data; batch hooks run only when a callback overrides them.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 
 import numpy as np
@@ -18,6 +20,16 @@ import numpy as np
 from . import callbacks as callbacks_module
 from . import metrics as metrics_lib
 from .layers.base import input_gradient
+
+
+@functools.cache
+def _takes_input_grad(cls) -> bool:
+    """Whether ``cls.backward`` takes ``input_grad`` (the recurrent layers and Bidirectional do;
+    a layer of the user's need not)."""
+    try:
+        return "input_grad" in inspect.signature(cls.backward).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _verbosity(verbose) -> int:
@@ -198,8 +210,13 @@ class Trainer:
 
     def _backward(self, dout) -> None:
         layers, caches = self.layers, self._caches
-        for i in range(len(layers) - 1, self._first_backward - 1, -1):
-            dout = input_gradient(layers[i].backward(caches[i], dout))
+        first = self._first_backward
+        for i in range(len(layers) - 1, first - 1, -1):
+            if i == first and _takes_input_grad(type(layers[i])):
+                # Its dL/dx would go nowhere: a recurrent layer then skips that product.
+                layers[i].backward(caches[i], dout, input_grad=False)
+            else:
+                dout = input_gradient(layers[i].backward(caches[i], dout))
             caches[i] = None  # free the step's activations early
 
     def _regularization(self) -> float:

@@ -319,7 +319,9 @@ def lstm_forward(
     return y, (h, c), LSTMCache(saved, time_major)
 
 
-def lstm_backward(cache: LSTMCache, dy, dstate: tuple | None = None) -> LSTMGrads:
+def lstm_backward(
+    cache: LSTMCache, dy, dstate: tuple | None = None, *, input_grad: bool = True
+) -> LSTMGrads:
     """Backpropagate through time for one :func:`lstm_forward` call.
 
     Args:
@@ -327,6 +329,9 @@ def lstm_backward(cache: LSTMCache, dy, dstate: tuple | None = None) -> LSTMGrad
         dy: dL/dy, shaped like y; None when the loss does not depend on y.
         dstate: ``(dh, dc)``, dL/dh and dL/dc for the final state, each (B, H); either or both
             may be None (zero).
+        input_grad: False when dL/dx is not wanted (x is data, as for a model's first layer):
+            its product, about I / (2 * (I + H)) of backward's work, is skipped and ``x`` is
+            None. The other gradients are the same bits either way.
 
     Returns:
         :class:`LSTMGrads` with x, kernel, recurrent_kernel, bias, h0 and c0; for a forward call
@@ -335,7 +340,9 @@ def lstm_backward(cache: LSTMCache, dy, dstate: tuple | None = None) -> LSTMGrad
     """
     _check_cache(cache, LSTMCache, "lstm_forward")
     dh, dc = _pair(dstate, "dstate")
-    grads = _core.rnn_backward("lstm", cache._saved, dy, dh, dc, cache.time_major)
+    grads = _core.rnn_backward(
+        "lstm", cache._saved, dy, dh, dc, cache.time_major, _flag(input_grad, "input_grad")
+    )
     if grads[6] is None and grads[7] is None:
         return LSTMGrads(*grads[:6])
     return LSTMOptionGrads(*grads)
@@ -412,20 +419,23 @@ def gru_forward(
     return y, h, GRUCache(saved, time_major, cell)
 
 
-def gru_backward(cache: GRUCache, dy, dh=None) -> GRUGrads:
+def gru_backward(cache: GRUCache, dy, dh=None, *, input_grad: bool = True) -> GRUGrads:
     """Backpropagate through time for one :func:`gru_forward` call.
 
     Args:
         cache: the cache that call returned.
         dy: dL/dy, shaped like y; None when the loss does not depend on y.
         dh: dL/dh for the final state (B, H), or None (zero).
+        input_grad: False skips dL/dx (``x`` is None), as for :func:`lstm_backward`.
 
     Returns:
         :class:`GRUGrads` with x, kernel, recurrent_kernel, bias (shaped like bias) and h0.
     """
     _check_cache(cache, GRUCache, "gru_forward")
     dh = _single(dh, "dh")
-    grads = _core.rnn_backward(cache._cell, cache._saved, dy, dh, None, cache.time_major)
+    grads = _core.rnn_backward(
+        cache._cell, cache._saved, dy, dh, None, cache.time_major, _flag(input_grad, "input_grad")
+    )
     return GRUGrads(*grads[:5])
 
 
@@ -491,10 +501,14 @@ def simple_rnn_forward(
     return y, h, SimpleRNNCache(saved, time_major, cell)
 
 
-def simple_rnn_backward(cache: SimpleRNNCache, dy, dh=None) -> SimpleRNNGrads:
+def simple_rnn_backward(
+    cache: SimpleRNNCache, dy, dh=None, *, input_grad: bool = True
+) -> SimpleRNNGrads:
     """Backpropagate through time for one :func:`simple_rnn_forward` call (see
     :func:`gru_backward`)."""
     _check_cache(cache, SimpleRNNCache, "simple_rnn_forward")
     dh = _single(dh, "dh")
-    grads = _core.rnn_backward(cache._cell, cache._saved, dy, dh, None, cache.time_major)
+    grads = _core.rnn_backward(
+        cache._cell, cache._saved, dy, dh, None, cache.time_major, _flag(input_grad, "input_grad")
+    )
     return SimpleRNNGrads(*grads[:5])

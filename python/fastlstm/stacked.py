@@ -266,13 +266,15 @@ def rnn(x, weights, initial_state=None, **kwargs):
     return y, states
 
 
-def rnn_backward(cache: StackedCache, dy, dstates=None) -> StackedGrads:
+def rnn_backward(cache: StackedCache, dy, dstates=None, *, input_grad: bool = True) -> StackedGrads:
     """Backpropagate through every layer and direction of one :func:`rnn_forward` call.
 
     Args:
         dy: dL/dy, shaped like y (a pair for merge_mode=None); None for zero.
         dstates: None or one entry per final state (an LSTM's entry is (dh, dc), either None;
             dh is P wide for an entry with a projection).
+        input_grad: False skips dL/dx for the first layer (``x`` is then None, and so is each
+            first-layer entry's ``x`` in ``layers``); the layers above still get theirs.
 
     Returns:
         :class:`StackedGrads`; ``layers[k]`` holds weight entry k's gradients, with
@@ -286,6 +288,7 @@ def rnn_backward(cache: StackedCache, dy, dstates=None) -> StackedGrads:
     if dstates is None:
         dstates = [None] * count
     dstates = _check_list(dstates, "dstates", count, "state gradients (one per final state)")
+    input_grad = F._flag(input_grad, "input_grad")
     time_major = cache.caches[0].time_major
     grads: list = [None] * count
     outs = cache.y[-1]
@@ -297,13 +300,20 @@ def rnn_backward(cache: StackedCache, dy, dstates=None) -> StackedGrads:
             k = layer * D + d
             dout = douts[d] if d == 0 else cache.order(douts[d], time_major)
             try:
-                g = cache.backward(cache.caches[k], dout, dstates[k])
+                g = cache.backward(
+                    cache.caches[k], dout, dstates[k], input_grad=input_grad or layer > 0
+                )
             except (ValueError, TypeError) as exc:
                 where = f"layer {layer}, direction {d} (entry {k} of weights and dstates)"
                 raise type(exc)(f"{where}: {exc}") from None
             grads[k] = g
+            if g.x is None:  # the first layer without input_grad
+                continue
             gx = g.x if d == 0 else cache.order(g.x, time_major)
             dinputs = gx if dinputs is None else dinputs + gx
+        dx = dinputs
+        if dinputs is None:  # the first layer's, not wanted
+            break
         if cache.drop[layer] is not None:
             dinputs = dinputs * cache.drop[layer].astype(dinputs.dtype, copy=False)
         if layer > 0 and D == 2:
@@ -311,5 +321,4 @@ def rnn_backward(cache: StackedCache, dy, dstates=None) -> StackedGrads:
             douts = [dinputs[..., :h], dinputs[..., h:]]
         else:
             douts = [dinputs]
-        dx = dinputs
     return StackedGrads(dx, grads)

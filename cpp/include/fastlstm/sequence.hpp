@@ -77,7 +77,7 @@ struct BackwardBuffers {
   const T* dc_last;  // (B, H)
   // Gradients: dx, dkernel, drecurrent, dbias and drecurrent_bias are added into; dh0 and dc0 are
   // written.
-  T* dx;               // (T*B, I)
+  T* dx;               // (T*B, I), or nullptr where dL/dx is not wanted (its GEMM is skipped)
   T* dkernel;          // (I, G*H)
   T* drecurrent;       // (P, G*H)
   T* dbias;            // (G*H)
@@ -664,10 +664,12 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
           map(buf.gates + r * SH + k * H, 1, H).cwiseProduct(map(buf.recurrent_mask + b * H, 1, H));
     }
   }
-  parallel_product(rows, s.I, 2.0 * rows * GH * s.I, [&](Index r0, Index r1, Index c0, Index c1) {
-    map(buf.dx + r0 * s.I + c0, r1 - r0, c1 - c0, s.I).noalias() +=
-        dZ.middleRows(r0, r1 - r0) * map(w.kernel + c0 * GH, c1 - c0, GH).transpose();
-  });
+  if (buf.dx) {
+    parallel_product(rows, s.I, 2.0 * rows * GH * s.I, [&](Index r0, Index r1, Index c0, Index c1) {
+      map(buf.dx + r0 * s.I + c0, r1 - r0, c1 - c0, s.I).noalias() +=
+          dZ.middleRows(r0, r1 - r0) * map(w.kernel + c0 * GH, c1 - c0, GH).transpose();
+    });
+  }
   parallel_chunks(GH, 2.0 * rows * GH * (s.I + P), [&](Index c0, Index c1) {
     map(buf.dkernel + c0, s.I, c1 - c0, GH).noalias() += X.transpose() * dZ.middleCols(c0, c1 - c0);
     add_column_sums(dZ.middleCols(c0, c1 - c0), buf.dbias + c0);

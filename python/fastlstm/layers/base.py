@@ -18,6 +18,9 @@ The protocol (what :class:`fastlstm.models.Sequential` relies on):
     penalty. ``dx`` is None for integer inputs (Embedding). The recurrent layers return their
     functional API's gradient tuple (fields ``x``, ``kernel``, ..., and the initial states'),
     whose first field ``x`` is dx, as they always have; :func:`input_gradient` reads either.
+    A layer whose ``backward`` also takes ``input_grad`` (the recurrent layers, Bidirectional)
+    gets ``input_grad=False`` from a model where it is the first layer trained, whose dx would
+    go nowhere: it may skip computing dx and give None in its place.
 ``trainable_weights`` / ``grads``
     The weight arrays themselves (not copies: an optimizer updates them in place) and the
     matching gradients from the last :meth:`backward`.

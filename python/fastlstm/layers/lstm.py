@@ -134,8 +134,10 @@ class LSTM(Recurrent):
         options = {**self._lstm_options(), **options}
         return lstm_forward(x, *weights, states, time_major=self.time_major, **options)
 
-    def _cell_backward(self, cache: LSTMCache, dy, dstates) -> LSTMGrads | LSTMOptionGrads:
-        return lstm_backward(cache, dy, dstates)
+    def _cell_backward(
+        self, cache: LSTMCache, dy, dstates, input_grad
+    ) -> LSTMGrads | LSTMOptionGrads:
+        return lstm_backward(cache, dy, dstates, input_grad=input_grad)
 
     def stream(self, initial_state=None, *, batch_size: int | None = None) -> LSTMStream:
         """A :class:`fastlstm.LSTMStream` with a copy of this layer's current weights (and its

@@ -153,8 +153,9 @@ class Recurrent(Layer):
         """Training: ``(y, states, cache)``."""
         raise NotImplementedError
 
-    def _cell_backward(self, cache, dy, dstates):
-        """A gradient tuple (x, kernel, recurrent_kernel, bias, d_initial_states...)."""
+    def _cell_backward(self, cache, dy, dstates, input_grad):
+        """A gradient tuple (x, kernel, recurrent_kernel, bias, d_initial_states...); x is None
+        without ``input_grad``."""
         raise NotImplementedError
 
     def _initial_bias(self, bias: np.ndarray) -> np.ndarray:
@@ -353,12 +354,13 @@ class Recurrent(Layer):
             self._states = states
         return self._outputs(y, states), RecurrentCache(core, keep, recurrent_mask)
 
-    def backward(self, cache, doutputs):
+    def backward(self, cache, doutputs, input_grad: bool = True):
         """Gradients from dL/d(outputs), shaped like what :meth:`forward` returned: one array,
         or ``[doutput, *dstates]`` with ``return_state`` (any of them None). Returns the cell's
         gradient tuple (x, kernel, recurrent_kernel, bias, initial states; an LSTM's options
         add peephole and projection); the weight gradients, with the regularisers', are also
-        kept in ``grads``, in ``weight_names`` order."""
+        kept in ``grads``, in ``weight_names`` order. ``input_grad=False`` skips dL/dx (``x``
+        is None), which a model's first trained layer does not need."""
         n = len(self.state_names)
         if self.return_state:
             if not isinstance(doutputs, (list, tuple)) or len(doutputs) != n + 1:
@@ -373,10 +375,10 @@ class Recurrent(Layer):
         core, keep = (
             (cache.core, cache.dropout) if isinstance(cache, RecurrentCache) else (cache, None)
         )
-        grads = self._cell_backward(core, dout, tuple(dstates))
-        if self.go_backwards:
+        grads = self._cell_backward(core, dout, tuple(dstates), input_grad)
+        if self.go_backwards and grads.x is not None:
             grads = grads._replace(x=self._reverse(grads.x)[0])
-        if keep is not None:
+        if keep is not None and grads.x is not None:
             grads = grads._replace(x=grads.x * keep)
         weights = [getattr(grads, name) for name in self.weight_names]
         for name, g in zip(self.weight_names, weights):
@@ -441,8 +443,8 @@ class _SingleState(Recurrent):
         y, h, cache = self._fn[1](x, *weights, states, **self._kwargs(options))
         return y, (h,), cache
 
-    def _cell_backward(self, cache, dy, dstates):
-        return self._fn[2](cache, dy, dstates[0])
+    def _cell_backward(self, cache, dy, dstates, input_grad):
+        return self._fn[2](cache, dy, dstates[0], input_grad=input_grad)
 
     def _kwargs(self, options) -> dict[str, Any]:
         return {"time_major": self.time_major, **self._cell_options(), **options}

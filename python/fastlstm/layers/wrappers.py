@@ -209,9 +209,10 @@ class Bidirectional(Layer):
             df, db = dout
         return df, self._aligned(db)
 
-    def backward(self, cache, dout):
+    def backward(self, cache, dout, input_grad: bool = True):
         """dL/dx from dL/d(output) (``[doutput, *dstates]`` with return_state); the weight
-        gradients are kept in ``grads``, the forward layer's first."""
+        gradients are kept in ``grads``, the forward layer's first. ``input_grad=False`` skips
+        dL/dx and returns None."""
         caches, outs = cache
         n = len(self.forward_layer.state_names)
         if self.return_state:
@@ -227,8 +228,9 @@ class Bidirectional(Layer):
         dx = None
         for k, (half, d) in enumerate(zip(self._halves, (df, db))):
             douts = [d, *dstates[k * n : (k + 1) * n]] if self.return_state else d
-            g = half.backward(caches[k], douts)
-            dx = g.x if dx is None else dx + g.x
+            g = half.backward(caches[k], douts, input_grad)
+            if g.x is not None:
+                dx = g.x if dx is None else dx + g.x
         return dx
 
     def compute_output_shape(self, input_shape):
