@@ -39,7 +39,9 @@ def rnn_backward(
     dc: ArrayLike | None,
     time_major: bool,
     input_grad: bool = True,
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]: ...
+) -> tuple[
+    np.ndarray | None, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None
+]: ...
 
 class _Stream:
     def __init__(
