@@ -349,13 +349,21 @@ inline Index padded_width(Index width, Index panel = kPanel) {
 }
 
 // The transpose of a (rows, cols) matrix, (cols, rows), in column panels `panel` wide, (cols,
-// panel) each (the last may be partly unused), rows of the panels split over the threads.
+// panel) each (the last may be partly unused), rows of the panels split over the threads. A
+// tile of kTransposeTile columns at a time: each source row gives one cache line, and the tile's
+// output rows fill side by side, where a whole source row had scattered over all the thread's
+// output rows, evicting them before they filled (2.5% of a training step at B=32, T=100,
+// H=512).
+constexpr Index kTransposeTile = 16;
 template <typename T>
 Panels<T> transposed_panels(const T* src, Index rows, Index cols, Index panel, T* dst) {
   parallel_chunks(cols, double(rows) * cols, [&](Index k0, Index k1) {
-    for (Index j = 0; j < rows; ++j) {
-      T* to = dst + j / panel * panel * cols + j % panel;
-      for (Index k = k0; k < k1; ++k) to[k * panel] = src[j * cols + k];
+    for (Index t0 = k0; t0 < k1; t0 += kTransposeTile) {
+      const Index t1 = std::min(t0 + kTransposeTile, k1);
+      for (Index j = 0; j < rows; ++j) {
+        T* to = dst + j / panel * panel * cols + j % panel;
+        for (Index k = t0; k < t1; ++k) to[k * panel] = src[j * cols + k];
+      }
     }
   });
   return {dst, panel, panel * cols, panel};
