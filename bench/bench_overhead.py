@@ -6,7 +6,8 @@ with the mse loss, trained one epoch of ``--batches`` batches per call by
 ``fit(batch_size=B, epochs=1, verbose=0)`` (Keras's defaults otherwise: shuffled each epoch;
 also with ``shuffle=False``) and by a loop of ``train_on_batch``. The bare epoch does the same
 arithmetic on the same batches with nothing around it: per batch ``lstm_forward``, the Dense
-layer's matmul, the mse gradient, the Dense backward, ``lstm_backward`` and the optimizer's
+layer's matmul, the mse gradient, the Dense backward, ``lstm_backward`` (without dL/dx, which
+the model skips for its first layer too) and the optimizer's
 update written out in NumPy in place (SGD: ``w -= lr*g``; Adam: Keras's formula). Overhead per
 batch = (model epoch - bare epoch) / batches, the median over repetitions of the difference
 within each repetition; as a share of the model's median time per batch, the target is < 10%.
@@ -142,7 +143,8 @@ class BareStep:
         d_dense_kernel = h.T @ diff
         d_dense_bias = diff.sum(axis=0)
         dh = diff @ dense_kernel.T
-        g = fastlstm.lstm_backward(cache, None, (dh, None))
+        # dL/dx is not wanted (x is data), as the model knows for its first layer.
+        g = fastlstm.lstm_backward(cache, None, (dh, None), input_grad=False)
         return loss, [g.kernel, g.recurrent_kernel, g.bias, d_dense_kernel, d_dense_bias]
 
     def update(self, grads) -> None:
