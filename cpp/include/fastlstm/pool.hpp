@@ -55,6 +55,16 @@ inline void cpu_relax() {
 #endif
 }
 
+// A spin that has lasted this long also offers its core to the OS's other runnable threads,
+// which may be the very thread it waits for (more threads than free cores).
+constexpr std::chrono::microseconds kYieldAfter{5};
+inline void relax_or_yield(bool yield) {
+  if (yield)
+    std::this_thread::yield();
+  else
+    cpu_relax();
+}
+
 // Sleeping for a condition that other threads make true. wait(ready) spins on ready() for up to
 // `spin`, then sleeps, and says whether it slept; whoever makes ready() true calls notify()
 // afterwards. A notify() finds no sleeper most of the time and then costs one atomic load.
@@ -62,10 +72,12 @@ class Signal {
  public:
   template <typename Ready>
   bool wait(Ready&& ready, std::chrono::steady_clock::duration spin) {
-    const auto until = std::chrono::steady_clock::now() + spin;
+    const auto start = std::chrono::steady_clock::now();
+    const auto until = start + spin, yield_from = start + kYieldAfter;
     while (!ready()) {
-      if (std::chrono::steady_clock::now() < until) {
-        cpu_relax();
+      const auto now = std::chrono::steady_clock::now();
+      if (now < until) {
+        relax_or_yield(now >= yield_from);
         continue;
       }
       // Sleeping. The fences here and in notify() order "count myself, then look at the state"
@@ -155,8 +167,10 @@ class Rounds {
     const Slot& slot = slots_[j];
     const auto free = [&] { return slot.next.load(std::memory_order_acquire) == r; };
     if (!free() || slot.round.load(std::memory_order_acquire) < r - 1) return free();
-    const auto until = std::chrono::steady_clock::now() + grace;
-    while (free() && std::chrono::steady_clock::now() < until) cpu_relax();
+    const auto start = std::chrono::steady_clock::now();
+    for (auto now = start; free() && now < start + grace; now = std::chrono::steady_clock::now()) {
+      relax_or_yield(now >= start + kYieldAfter);
+    }
     return free();
   }
 
