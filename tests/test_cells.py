@@ -142,6 +142,25 @@ def test_fast_matches_oracle(kind, opts, sizes, with_state, time_major, dtype):
         assert_close(g[name], expected[name], dtype, f"d{name}")
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@CELLS
+def test_every_width_past_the_last_packet_matches_oracle(kind, opts, dtype):
+    """G*H columns for H = 1..17 leave every remainder past the widest packet (a GRU's 3H runs
+    through all of them mod 16), which the products take in narrower packets and then scalars;
+    B = 1, 3, 9, 13 take every block of rows (8, 4, 3, 2, 1) with them."""
+    for H in range(1, 18):
+        for B in (1, 3, 9, 13):
+            p = make(kind, opts, B, 2, 5, H, dtype=dtype, seed=H + B)
+            dy, dh = random_cotangents(B, 2, H, dtype)
+            y, h, g = train(kind, opts, p, dy, dh)
+            y_ref, h_ref, saved = reference(kind, opts, p)
+            expected = reference_grads(kind, saved, dy, dh)
+            assert_close(y, y_ref, dtype, f"y (B={B}, H={H})")
+            assert_close(h, h_ref, dtype, f"h (B={B}, H={H})")
+            for name in NAMES:
+                assert_close(g[name], expected[name], dtype, f"d{name} (B={B}, H={H})")
+
+
 # -- threads -------------------------------------------------------------------------------------
 
 # (B, T, I, H): the first has fewer than 4 rows per thread and enough work for two threads, so
