@@ -58,12 +58,27 @@ inline void cpu_relax() {
 // A spin that has lasted this long also offers its core to the OS's other runnable threads,
 // which may be the very thread it waits for (more threads than free cores).
 constexpr std::chrono::microseconds kYieldAfter{5};
-inline void relax_or_yield(bool yield) {
-  if (yield)
-    std::this_thread::yield();
-  else
-    cpu_relax();
-}
+
+// A spin of up to `length`: each next() pauses (after kYieldAfter, yields the core) and says
+// whether time is left, false once it is over.
+class Spin {
+ public:
+  explicit Spin(std::chrono::steady_clock::duration length)
+      : start_(std::chrono::steady_clock::now()), until_(start_ + length) {}
+
+  bool next() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until_) return false;
+    if (now >= start_ + kYieldAfter)
+      std::this_thread::yield();
+    else
+      cpu_relax();
+    return true;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_, until_;
+};
 
 // Sleeping for a condition that other threads make true. wait(ready) spins on ready() for up to
 // `spin`, then sleeps, and says whether it slept; whoever makes ready() true calls notify()
@@ -72,14 +87,9 @@ class Signal {
  public:
   template <typename Ready>
   bool wait(Ready&& ready, std::chrono::steady_clock::duration spin) {
-    const auto start = std::chrono::steady_clock::now();
-    const auto until = start + spin, yield_from = start + kYieldAfter;
+    Spin spinning(spin);
     while (!ready()) {
-      const auto now = std::chrono::steady_clock::now();
-      if (now < until) {
-        relax_or_yield(now >= yield_from);
-        continue;
-      }
+      if (spinning.next()) continue;
       // Sleeping. The fences here and in notify() order "count myself, then look at the state"
       // against the notifier's "change the state, then count sleepers" (whatever orders the
       // state's own loads and stores use): a notifier cannot miss this thread while this thread
@@ -167,9 +177,8 @@ class Rounds {
     const Slot& slot = slots_[j];
     const auto free = [&] { return slot.next.load(std::memory_order_acquire) == r; };
     if (!free() || slot.round.load(std::memory_order_acquire) < r - 1) return free();
-    const auto start = std::chrono::steady_clock::now();
-    for (auto now = start; free() && now < start + grace; now = std::chrono::steady_clock::now()) {
-      relax_or_yield(now >= start + kYieldAfter);
+    Spin spinning(grace);
+    while (free() && spinning.next()) {
     }
     return free();
   }
