@@ -27,13 +27,13 @@ using Eigen::internal::pstoreu;
 
 template <typename T>
 using Packet = typename Eigen::internal::packet_traits<T>::type;
-template <typename T>
-constexpr int kLanes = Eigen::internal::packet_traits<T>::size;
-// The packet half as wide as P (P itself where the ISA has none narrower), and P's lanes.
-template <typename P>
-using Half = typename Eigen::internal::unpacket_traits<P>::half;
+// Packet P's lanes, and the packet half as wide (P itself where the ISA has none narrower).
 template <typename P>
 constexpr int kSize = Eigen::internal::unpacket_traits<P>::size;
+template <typename P>
+using Half = typename Eigen::internal::unpacket_traits<P>::half;
+template <typename T>
+constexpr int kLanes = kSize<Packet<T>>;  // the widest packet's
 
 // a * b + c rounded as one vector lane of pmadd rounds it: fused where the ISA fuses (FMA, NEON
 // on aarch64), else twice. So an element of C gets the same bits whether it falls in a vector
