@@ -376,10 +376,11 @@ class Recurrent(Layer):
             (cache.core, cache.dropout) if isinstance(cache, RecurrentCache) else (cache, None)
         )
         grads = self._cell_backward(core, dout, tuple(dstates), input_grad)
-        if self.go_backwards and grads.x is not None:
-            grads = grads._replace(x=self._reverse(grads.x)[0])
-        if keep is not None and grads.x is not None:
-            grads = grads._replace(x=grads.x * keep)
+        if grads.x is not None:  # None without input_grad
+            if self.go_backwards:
+                grads = grads._replace(x=self._reverse(grads.x)[0])
+            if keep is not None:
+                grads = grads._replace(x=grads.x * keep)
         weights = [getattr(grads, name) for name in self.weight_names]
         for name, g in zip(self.weight_names, weights):
             reg = self._regularizers.get(name)
