@@ -157,7 +157,10 @@ def test_small_batch_weight_layouts_match_oracle(B, T, I, H):
         ("gru", 6, 5, 7, 300),
         ("rnn", 6, 5, 7, 300),
         ("lstm", 6, 3, 7, 300),  # fewer steps than pay for the copy: R read where it lies
-        ("lstm", 160, 4, 7, 20),  # 80 rows per thread at 2 threads: Eigen's GEMM, R in place
+        # 80 rows per thread at 2 threads, R in place: small_gemm past 64 rows where R is at most
+        # 512 KiB (13 KiB here), Eigen's GEMM where it is larger (578 KiB).
+        ("lstm", 160, 4, 7, 20),
+        ("lstm", 160, 4, 7, 136),
         # Fewer rows (B*T) than columns: x*K and dX = dZ*K^T split by columns, 16 at a time (the
         # last group partial: I = 100, 70), instead of by rows.
         ("lstm", 2, 10, 100, 100),
@@ -177,8 +180,9 @@ def test_weight_layouts_and_product_splits_match_oracle(kind, B, T, I, H, thread
 def test_many_threads_split_large_recurrent_weights_by_units(kind, B):
     """16 threads and an R (float64, H=512: 8 MiB for the LSTM, 6 MiB for the GRU) beyond a
     core's L2: on a CPU whose L2 holds twice a thread's share (1 MiB and up) the hidden units
-    split at 4 and 6 rows a thread, the blocks' step products taking all B rows (96: more than
-    small_gemm takes, so Eigen's GEMM). Elsewhere a batch split, checked the same way."""
+    split at 4 and 6 rows a thread, the blocks' step products taking all B rows (96: past 64
+    rows, small_gemm for a block's panels of at most 512 KiB). Elsewhere a batch split, checked
+    the same way."""
     fastlstm.set_num_threads(16)
     assert_all_match_oracle(kind, B, 3, 8, 512)
 
