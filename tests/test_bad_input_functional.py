@@ -6,6 +6,7 @@ oracle or with the same call on clean input.
 from __future__ import annotations
 
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -318,6 +319,40 @@ def test_empty_batch(steps):
     assert (g.x.shape, g.h0.shape, g.c0.shape) == ((0, steps, I), (0, H), (0, H))
     for name in WEIGHTS:
         np.testing.assert_array_equal(getattr(g, name), np.zeros_like(p[name]))
+
+
+def test_empty_batch_of_a_long_sequence_returns_at_once():
+    """No rows: nothing to walk, however many steps (this once took 0.04 s per million steps)."""
+    p = make_problem(0, 1, I, H)
+    x = np.zeros((0, 10**9, I))
+    start = time.perf_counter()
+    y, (h, _), cache = lstm_forward(x, p["kernel"], p["recurrent_kernel"], p["bias"])
+    g = lstm_backward(cache, None)
+    assert time.perf_counter() - start < 10
+    assert (y.shape, h.shape, g.x.shape) == ((0, 10**9, H), (0, H), (0, 10**9, I))
+    np.testing.assert_array_equal(g.kernel, np.zeros_like(p["kernel"]))
+
+
+def test_lengths_of_an_empty_batch_may_be_an_empty_list():
+    p = make_problem(0, T, I, H)
+    y, (h, _) = lstm(p["x"], p["kernel"], p["recurrent_kernel"], p["bias"], lengths=[])
+    assert (y.shape, h.shape) == ((0, T, H), (0, H))
+
+
+def test_input_too_large_to_convert_is_a_memory_error():
+    """A float32 view that must be copied to be used (broadcast: 2**48 values, 1 PiB, more than
+    any address space) reports NumPy's MemoryError naming the argument, not a dtype problem."""
+    p = make_problem(B, T, I, H, dtype=np.float32)
+    huge = np.broadcast_to(np.float32(0.5), (2**16, 2**16, 2**16))
+    with pytest.raises(MemoryError, match=r"^x: .*allocate"):
+        lstm(huge, p["kernel"], p["recurrent_kernel"], p["bias"])
+    with pytest.raises(MemoryError, match=r"^kernel: .*allocate"):
+        lstm(
+            p["x"],
+            np.broadcast_to(np.float32(0.5), (2**24, 2**24)),
+            p["recurrent_kernel"],
+            p["bias"],
+        )
 
 
 # -- NaN and inf -----------------------------------------------------------------------------

@@ -108,8 +108,10 @@ def test_layer_set_weights_not_three_arrays(layer, p, value, got):
 @pytest.mark.parametrize(
     ("arg", "value", "exc", "expected", "got"),
     [
-        ("kernel", np.zeros(G), ValueError, f"(input, {G})", shape_of(G)),
-        ("kernel", np.zeros((1, I, G)), ValueError, f"(input, {G})", shape_of(1, I, G)),
+        # A built layer keeps its shapes: the kernel's input size too.
+        ("kernel", np.zeros(G), ValueError, shape_of(I, G), shape_of(G)),
+        ("kernel", np.zeros((1, I, G)), ValueError, shape_of(I, G), shape_of(1, I, G)),
+        ("kernel", np.zeros((I + 1, G)), ValueError, shape_of(I, G), shape_of(I + 1, G)),
         ("kernel", np.zeros((I, G + 1)), ValueError, shape_of(I, G), shape_of(I, G + 1)),
         ("recurrent_kernel", np.zeros((H + 1, G)), ValueError, shape_of(H, G), shape_of(H + 1, G)),
         ("bias", np.zeros(G + 4), ValueError, shape_of(G), shape_of(G + 4)),
@@ -123,6 +125,14 @@ def test_layer_set_weights_bad_array_changes_nothing(layer, p, arg, value, exc, 
     with raises(exc, arg, expected, got):
         layer.set_weights(weights(p, **{arg: value}))
     assert_weights_unchanged(layer, p)
+
+
+@pytest.mark.parametrize("kernel", [np.zeros(G), np.zeros((1, I, G))], ids=["1-D", "3-D"])
+def test_unbuilt_layer_set_weights_names_the_kernel_shape_it_builds_from(p, kernel):
+    layer = LSTM(H)
+    with raises(ValueError, "kernel", f"(input, {G})", shape_of(*kernel.shape)):
+        layer.set_weights(weights(p, kernel=kernel))
+    assert not layer.built
 
 
 @pytest.mark.parametrize("arg", WEIGHTS)
@@ -174,7 +184,9 @@ def test_layer_odd_weights_equal_float(p, convert):
 
 
 def test_layer_call_with_the_wrong_input_size(layer, p):
-    with raises(ValueError, "kernel", shape_of(I + 1, G), shape_of(I, G)):
+    with raises(ValueError, "x", f"{I} features", shape_of(B, T, I + 1)):
         layer(np.zeros((B, T, I + 1)))
+    with raises(ValueError, "x", f"{I} features", shape_of(B, T, I - 1)):
+        layer.forward(np.zeros((B, T, I - 1)), training=True)
     with raises(ValueError, "x", "3-D array (batch, time, input)", shape_of(B, I)):
         LSTM(H)(np.zeros((B, I)))

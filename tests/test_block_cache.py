@@ -24,7 +24,9 @@ def train_step(p):
 def poison_and_drop(arrays):
     """Fills every array with NaN and lets it go, so that its block goes back to the cache."""
     for a in arrays:
-        a[...] = np.nan
+        # A training forward's y is a read-only view of the array that owns its block.
+        target = a if a.flags.writeable else a.base
+        target[...] = np.nan
     arrays.clear()
 
 

@@ -177,3 +177,20 @@ def test_onnx_tensors_need_the_direction_axis():
     W, R, _ = convert.gru_to_onnx(*cell_weights(3), reset_after=False)
     with pytest.raises(ValueError, match="leading direction axis"):
         convert.gru_from_onnx(W, R, B=np.zeros(12))
+    W, R, B = convert.to_onnx(*cell_weights(4, H=4))
+    for args in ((W[0], R, B), (W, R[0], B), (W, R, B[0])):
+        with pytest.raises(ValueError, match="leading direction axis"):
+            convert.from_onnx(*args)
+    with pytest.raises(ValueError, match=r"ONNX B must be \(D, 32\), got \(1, 31\)"):
+        convert.from_onnx(W, R, B[:, :-1])
+
+
+def test_torch_weights_are_checked():
+    k, r, b = cell_weights(4, H=4)
+    w_ih, w_hh, b_ih, b_hh = convert.to_torch(k, r, b)
+    with pytest.raises(ValueError, match=r"weight_ih: expected a 2-D array .*got shape \(16,\)"):
+        convert.from_torch(w_ih[:, 0], w_hh)
+    with pytest.raises(ValueError, match=r"weight_hh: expected a 2-D array \(16, H\).*\(12, 4\)"):
+        convert.from_torch(w_ih, w_hh[:12])
+    with pytest.raises(ValueError, match=r"bias_hh: expected shape \(16,\).*got \(15,\)"):
+        convert.from_torch(w_ih, w_hh, b_ih, b_hh[:-1])

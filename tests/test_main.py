@@ -24,3 +24,28 @@ def test_command_prints_version_simd_and_threads():
     assert f"SIMD level: {fastlstm.simd_level()}" in out
     assert "threads:" in out
     assert "self-check passed" in out
+
+
+def test_command_help_and_unknown_commands():
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "fastlstm", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    shown = run("--help")
+    assert shown.returncode == 0
+    assert "usage: python -m fastlstm" in shown.stdout
+    assert "SIMD level:" not in shown.stdout  # help only: no report, no self-check
+    wrong = run("bogus")
+    assert wrong.returncode == 2
+    assert "unknown command: 'bogus'" in wrong.stderr
+    assert wrong.stdout == ""
+
+
+def test_submodules_come_with_the_package():
+    code = "import fastlstm; fastlstm.convert.from_torch; fastlstm.datasets.co2"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

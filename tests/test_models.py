@@ -322,3 +322,28 @@ def test_bad_input_is_named(action, exc, match):
     model = Sequential([Embedding(V, 3), LSTM(4), Dense(2, name="dense")], seed=0)
     with pytest.raises(exc, match=match):
         action(model, x, y)
+
+
+def test_changing_trainable_weights_after_compile_says_to_compile_again():
+    x, y = tokens()
+    model = classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=20, verbose=0)
+    model.layers[1].trainable = False
+    with pytest.raises(ValueError, match=r"params: expected .*compile\(\) it again"):
+        model.fit(x, y, epochs=1, batch_size=20, verbose=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    frozen = model.layers[1].get_weights()
+    model.fit(x, y, epochs=1, batch_size=20, verbose=0)
+    for a, b in zip(model.layers[1].get_weights(), frozen):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_validation_data_is_named():
+    x, y = tokens()
+    model = classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"^validation_data: x, y: expected the same number"):
+        model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y[:3]))
+    with pytest.raises(ValueError, match=r"^validation_data: x: expected at least one sample"):
+        model.fit(x, y, epochs=1, verbose=0, validation_data=(x[:0], y[:0]))

@@ -4,6 +4,7 @@ protocol (call/forward/backward, grads, shapes, masks, config)."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -161,3 +162,28 @@ def test_config_round_trips_with_the_new_arguments():
 def test_bad_new_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         LSTM(H, **kwargs)
+
+
+@pytest.mark.parametrize("return_state", [False, True])
+def test_backward_checks_the_last_outputs_gradient_shape(return_state):
+    """Without return_sequences the output is h_T: its gradient is added to dL/dh_T, and a wrong
+    shape must not broadcast into it."""
+    layer = LSTM(H, return_state=return_state, seed=0)
+    outputs, cache = layer.forward(x_data())
+    name = r"doutputs\[0\]" if return_state else "doutputs"
+    for bad in (np.ones(H), np.ones((B, H + 1)), np.ones((1, H))):
+        dout = [bad, None, None] if return_state else bad
+        got = re.escape(str(bad.shape))
+        with pytest.raises(ValueError, match=rf"^{name}: expected shape \({B}, {H}\) .*got {got}"):
+            layer.backward(cache, dout)
+    good = np.ones((B, H))
+    layer.backward(cache, [good, None, None] if return_state else good)
+
+
+@pytest.mark.parametrize("make", [lambda: LSTM(H), lambda: fastlstm.layers.Dense(H)])
+def test_a_callable_initializer_cannot_be_saved_and_the_layer_is_named(make):
+    layer = make()
+    layer.kernel_initializer = lambda shape, rng, dtype: np.zeros(shape, dtype)
+    layer.name = "enc"
+    with pytest.raises(ValueError, match="get_config: layer 'enc'.s kernel_initializer is a"):
+        layer.get_config()

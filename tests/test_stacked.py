@@ -235,6 +235,9 @@ def test_time_major_equals_batch_major():
         ({"cell": "lstmx"}, ValueError, "cell: expected one of lstm, gru, simple_rnn"),
         ({"num_layers": 0}, ValueError, "num_layers: expected a positive int"),
         ({"dropout": 1.5}, ValueError, r"dropout: expected a number in \[0, 1\)"),
+        ({"dropout": np.float32(-0.5)}, ValueError, r"dropout: expected a number in \[0, 1\)"),
+        ({"dropout": "0.1"}, TypeError, r"dropout: expected a number in \[0, 1\), got '0.1'"),
+        ({"dropout": True}, TypeError, r"dropout: expected a number in \[0, 1\), got True"),
         ({"lengths": [9, 1]}, ValueError, r"lengths: expected values in \[0, 4\]"),
     ],
 )
@@ -244,6 +247,15 @@ def test_bad_arguments(kwargs, error, message):
     initial_state = kwargs.pop("initial_state", None)
     with pytest.raises(error, match=message):
         rnn(x, weights, initial_state, **kwargs)
+
+
+def test_dropout_may_be_a_numpy_float():
+    x = np.random.default_rng(0).standard_normal((2, 4, 3))
+    weights = make_weights("lstm", 3, 5, 2, 1, np.float64)
+    kwargs = {"num_layers": 2, "training": True, "seed": 1}
+    a, _ = rnn(x, weights, dropout=np.float32(0.25), **kwargs)
+    b, _ = rnn(x, weights, dropout=0.25, **kwargs)
+    np.testing.assert_array_equal(a, b)
 
 
 def test_a_bad_weight_names_its_layer_and_direction():

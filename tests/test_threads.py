@@ -30,6 +30,8 @@ def test_set_and_get():
     with pytest.raises(TypeError, match="n: expected a positive int"):
         fastlstm.set_num_threads(2.0)
     assert fastlstm.get_num_threads() == 3
+    fastlstm.set_num_threads(np.int64(2))  # NumPy's ints are ints
+    assert fastlstm.get_num_threads() == 2
 
 
 @pytest.mark.usefixtures("restore_threads")

@@ -150,6 +150,20 @@ Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
   }
   Array<T> converted = Array<T>::ensure(a);
   if (!converted) {
+    // ensure() drops NumPy's reason: a copy too large for memory would read as a dtype that
+    // cannot be converted. Converting again through NumPy gives the reason; a MemoryError comes
+    // out as one, naming the argument.
+    try {
+      converted = Array<T>::ensure(
+          py::module_::import("numpy").attr("ascontiguousarray")(a, py::dtype::of<T>()));
+    } catch (py::error_already_set& e) {
+      if (!e.matches(PyExc_MemoryError)) throw;
+      const std::string why = std::string(name) + ": " + std::string(py::str(e.value()));
+      PyErr_SetString(PyExc_MemoryError, why.c_str());
+      throw py::error_already_set();
+    }
+  }
+  if (!converted) {
     throw py::type_error(std::string(name) + ": cannot convert dtype " +
                          std::string(py::str(a.dtype())) + " to " +
                          std::string(py::str(py::dtype::of<T>())));

@@ -6,9 +6,13 @@ Functional API: :func:`lstm` (inference), :func:`lstm_forward` and :func:`lstm_b
 Models as in Keras: :class:`Sequential`, :mod:`fastlstm.layers`, :func:`load_model`. Layers: :mod:`fastlstm.layers`.
 """
 
+import numbers
+
 from . import (
     _core,
     callbacks,
+    convert,
+    datasets,
     initializers,
     layers,
     losses,
@@ -60,7 +64,9 @@ __all__ = [
     "__version__",
     "cached_bytes",
     "callbacks",
+    "convert",
     "cpu_capability",
+    "datasets",
     "empty_cache",
     "get_num_threads",
     "gru",
@@ -101,8 +107,9 @@ def get_num_threads() -> int:
 def set_num_threads(n: int) -> None:
     """Set the threads one call may use (1 to 1024). Results are identical run to run for a
     given thread count; across thread counts they agree to rounding (float32: ~1e-6 relative)."""
-    if isinstance(n, bool) or not isinstance(n, int):
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):  # int, NumPy's ints
         raise TypeError(f"n: expected a positive int, got {n!r}")
+    n = int(n)
     if not 1 <= n <= _core.max_threads():
         raise ValueError(
             f"n: expected a number of threads from 1 to {_core.max_threads()}, got {n}"

@@ -93,4 +93,11 @@ if __name__ == "__main__":
 
         demo_main(sys.argv[2:])
         sys.exit(0)
+    if sys.argv[1:]:
+        usage = "usage: python -m fastlstm [demo [options]]"
+        if sys.argv[1] in ("-h", "--help"):
+            print(f"{usage}\n\n{__doc__.strip()}")
+            sys.exit(0)
+        print(f"{usage}\nunknown command: {sys.argv[1]!r}", file=sys.stderr)
+        sys.exit(2)
     sys.exit(main())

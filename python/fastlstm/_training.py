@@ -354,7 +354,10 @@ class Trainer:
                     "validation_data: expected (x_val, y_val) or (x_val, y_val, sample_weight), "
                     f"got {type(validation_data).__name__}"
                 )
-            val = _data(*validation_data)
+            try:
+                val = _data(*validation_data)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"validation_data: {exc}") from None
         elif validation_split:
             if not 0.0 < float(validation_split) < 1.0:
                 raise ValueError(

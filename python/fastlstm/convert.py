@@ -56,10 +56,25 @@ def _blocks(a: np.ndarray, axis: int):
 def from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
     """(kernel, recurrent_kernel, bias) from ``nn.LSTM``'s weights; the two biases are summed."""
     weight_ih, weight_hh = np.asarray(weight_ih), np.asarray(weight_hh)
-    bias = np.zeros(weight_ih.shape[0], dtype=weight_ih.dtype)
-    for b in (bias_ih, bias_hh):
+    if weight_ih.ndim != 2:
+        raise ValueError(
+            f"weight_ih: expected a 2-D array (gates*H, I), got shape {weight_ih.shape}"
+        )
+    rows = weight_ih.shape[0]
+    if weight_hh.ndim != 2 or weight_hh.shape[0] != rows:
+        raise ValueError(
+            f"weight_hh: expected a 2-D array ({rows}, H) to match weight_ih, got shape "
+            f"{weight_hh.shape}"
+        )
+    bias = np.zeros(rows, dtype=weight_ih.dtype)
+    for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
         if b is not None:
-            bias = bias + np.asarray(b)
+            b = np.asarray(b)
+            if b.shape != (rows,):
+                raise ValueError(
+                    f"{name}: expected shape ({rows},) to match weight_ih, got {b.shape}"
+                )
+            bias = bias + b
     return weight_ih.T.copy(), weight_hh.T.copy(), bias
 
 
@@ -87,7 +102,7 @@ def to_onnx(kernel, recurrent_kernel, bias) -> tuple[np.ndarray, np.ndarray, np.
 
 def from_onnx(W, R, B=None) -> Weights:
     """(kernel, recurrent_kernel, bias) from one direction of an ONNX ``LSTM`` node."""
-    W, R = np.asarray(W)[0], np.asarray(R)[0]
+    W, R = _one_direction("W", W), _one_direction("R", R)
     inverse = np.argsort(_ONNX_ORDER)
 
     def reorder(a: np.ndarray, axis: int) -> np.ndarray:
@@ -97,8 +112,10 @@ def from_onnx(W, R, B=None) -> Weights:
     hidden4 = W.shape[0]
     bias = np.zeros(hidden4, dtype=W.dtype)
     if B is not None:
-        B = np.asarray(B)[0]
-        bias = B[:hidden4] + B[hidden4:]
+        b = _one_direction("B", B)
+        if b.shape != (2 * hidden4,):
+            raise ValueError(f"ONNX B must be (D, {2 * hidden4}), got {np.shape(B)}")
+        bias = b[:hidden4] + b[hidden4:]
     return reorder(W, 0).T.copy(), reorder(R, 0).T.copy(), reorder(bias, 0)
 
 

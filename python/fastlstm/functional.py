@@ -82,7 +82,9 @@ class _Cache:
     """What backward needs from one forward call.
 
     It holds references to the call's input and weights, not copies: do not change them in place
-    between forward and backward. A cache may be used for several backward calls.
+    between forward and backward. It also holds the y that forward returned, from which backward
+    reads every h_{t-1}: that y is read-only (``y.copy()`` gives one to change). A cache may be
+    used for several backward calls.
     """
 
     __slots__ = ("_cell", "_saved", "time_major")
@@ -96,6 +98,11 @@ class _Cache:
     @property
     def dtype(self) -> np.dtype:
         return self._saved[1].dtype
+
+    @property
+    def batch_size(self) -> int:
+        x = self._saved[0]
+        return x.shape[1] if self.time_major else x.shape[0]
 
     def __repr__(self) -> str:
         x = self._saved[0]
@@ -173,6 +180,14 @@ def _run(cell, x, weights, h0, c0, time_major, mask, lengths, training: bool, dr
     )
 
 
+def _kept(y: np.ndarray) -> np.ndarray:
+    """A training forward's y as a read-only view: its cache holds the array and backward reads
+    h_{t-1} from it, so an edit in place (``y *= mask``) would change every gradient silently."""
+    view = y.view()
+    view.flags.writeable = False
+    return view
+
+
 def _check_cache(cache, cls, forward: str) -> None:
     if not isinstance(cache, cls):
         raise TypeError(
@@ -204,6 +219,8 @@ def _mask(mask, lengths, x, time_major: bool):
         return None, False  # the core names x's shape as the problem
     batch, steps = (shape[1], shape[0]) if time_major else (shape[0], shape[1])
     lengths = np.asarray(lengths)
+    if lengths.size == 0 and lengths.dtype.kind == "f":  # [] for an empty batch
+        lengths = lengths.astype(np.int64)
     if lengths.dtype.kind not in "iu":
         raise TypeError(f"lengths: expected an array of ints, got dtype {lengths.dtype}")
     if lengths.shape != (batch,):
@@ -316,7 +333,7 @@ def lstm_forward(
         recurrent_dropout_mask,
         **options,
     )
-    return y, (h, c), LSTMCache(saved, time_major)
+    return _kept(y), (h, c), LSTMCache(saved, time_major)
 
 
 def lstm_backward(
@@ -416,7 +433,7 @@ def gru_forward(
     time_major, (y, h, _, saved) = _run(
         cell, x, weights, h0, None, time_major, mask, lengths, True, recurrent_dropout_mask
     )
-    return y, h, GRUCache(saved, time_major, cell)
+    return _kept(y), h, GRUCache(saved, time_major, cell)
 
 
 def gru_backward(cache: GRUCache, dy, dh=None, *, input_grad: bool = True) -> GRUGrads:
@@ -498,7 +515,7 @@ def simple_rnn_forward(
     time_major, (y, h, _, saved) = _run(
         cell, x, weights, h0, None, time_major, mask, lengths, True, recurrent_dropout_mask
     )
-    return y, h, SimpleRNNCache(saved, time_major, cell)
+    return _kept(y), h, SimpleRNNCache(saved, time_major, cell)
 
 
 def simple_rnn_backward(

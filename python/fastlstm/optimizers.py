@@ -105,7 +105,10 @@ class Optimizer:
         ):
             raise ValueError(
                 "params: expected the weights this optimizer was built for "
-                f"({[s.shape for s in self._scratch]}), got {[p.shape for p in params]}"
+                f"({[s.shape for s in self._scratch]}), got {[p.shape for p in params]}. An "
+                "optimizer keeps state per weight, for one model: after a model's trainable "
+                "weights change (a layer added, `trainable` switched), compile() it again with a "
+                "new optimizer"
             )
 
     def get_slot_arrays(self) -> list[np.ndarray]:

@@ -433,6 +433,7 @@ template <typename Cell, typename T>
 void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in) {
   constexpr Index G = Cell::kGates, S = Cell::kSaved;
   const Index H = s.H, GH = G * s.H, SH = S * s.H;
+  if (s.B == 0) return;  // no rows: nothing to compute, however long the sequence
   const bool training = in.gates != nullptr;
   ForwardBuffers<T> buf = in;
   const Index P = s.state_width();
@@ -620,6 +621,7 @@ void add_column_sums(const A& a, T* out) {
 
 template <typename Cell, typename T>
 void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
+  if (s.B == 0) return;  // no rows: no gradient to add, however long the sequence
   constexpr bool kSeparate = Cell::kSeparateRecurrentGrad;
   const Index H = s.H, P = s.state_width(), GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H;
   const Index rows = s.rows();

@@ -165,6 +165,16 @@ def dropout_mask(rng: np.random.Generator, shape, rate: float, dtype) -> np.ndar
     return keep.astype(dtype) * dtype.type(1.0 / (1.0 - rate))
 
 
+def _init_name(value, name: str, layer: str) -> str:
+    """An initialiser's name for get_config; a callable one cannot be saved."""
+    if isinstance(value, str):
+        return value
+    raise ValueError(
+        f"get_config: layer {layer!r}'s {name} is a callable; only initialisers given by name "
+        "can be serialised"
+    )
+
+
 class Layer:
     """Base class: name, dtype, seed, trainable flag, weight bookkeeping, config and RNG state.
 
@@ -262,8 +272,9 @@ class Layer:
         return [w.copy() for w in self.weights]
 
     def set_weights(self, weights) -> None:
-        """Set every weight (``weight_names`` order); builds the layer from the first's shape.
-        Nothing changes unless every weight is valid."""
+        """Set every weight (``weight_names`` order). A built layer keeps its shapes (as Keras's
+        does); an unbuilt one is built from the first weight's shape. Nothing changes unless every
+        weight is valid."""
         names = self.weight_names
         if not isinstance(weights, (list, tuple)) or len(weights) != len(names):
             got = (
@@ -274,8 +285,10 @@ class Layer:
             raise ValueError(f"weights: expected a list [{', '.join(names)}], got {got}")
         if not names:
             return
-        first = _as_array(weights[0], names[0])
-        shapes = self._weight_shapes(first.shape)
+        if self.built and names[0] in self._weights:
+            shapes = self._weight_shapes(self._weights[names[0]].shape)
+        else:
+            shapes = self._weight_shapes(_as_array(weights[0], names[0]).shape)
         staged: dict[str, np.ndarray] = {}
         previous, self._weights = self._weights, staged
         try:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import activations, initializers, regularizers
 from ..functional import _flag
-from .base import Layer, check_positive_int, check_rate, check_shape, dropout_mask
+from .base import Layer, _init_name, check_positive_int, check_rate, check_shape, dropout_mask
 
 
 def _uniform(shape, dtype, rng: np.random.Generator) -> np.ndarray:
@@ -27,12 +27,6 @@ def _initializer(identifier, name: str):
     if identifier == "uniform":
         return _uniform
     return initializers.get(identifier, name)
-
-
-def _init_name(value, name: str) -> str:
-    if isinstance(value, str):
-        return value
-    raise ValueError(f"get_config: {name} is a callable; only initialisers given by name serialise")
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
@@ -175,8 +169,10 @@ class Dense(Layer):
             "units": self.units,
             "activation": self.activation,
             "use_bias": self.use_bias,
-            "kernel_initializer": _init_name(self.kernel_initializer, "kernel_initializer"),
-            "bias_initializer": _init_name(self.bias_initializer, "bias_initializer"),
+            "kernel_initializer": _init_name(
+                self.kernel_initializer, "kernel_initializer", self.name
+            ),
+            "bias_initializer": _init_name(self.bias_initializer, "bias_initializer", self.name),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
         }
@@ -366,7 +362,7 @@ class Embedding(Layer):
             "input_dim": self.input_dim,
             "output_dim": self.output_dim,
             "embeddings_initializer": _init_name(
-                self.embeddings_initializer, "embeddings_initializer"
+                self.embeddings_initializer, "embeddings_initializer", self.name
             ),
             "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
             "mask_zero": self.mask_zero,

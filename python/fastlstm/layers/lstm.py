@@ -19,8 +19,8 @@ from ..functional import (
     lstm_forward,
 )
 from ..stream import LSTMStream
-from .base import weight_property
-from .recurrent import Recurrent, _init_name
+from .base import _init_name, weight_property
+from .recurrent import Recurrent
 
 
 class LSTM(Recurrent):
@@ -154,7 +154,7 @@ class LSTM(Recurrent):
         for name, default in _LSTM_OPTION_DEFAULTS.items():
             value = getattr(self, name)
             if name.endswith("_initializer"):
-                value = _init_name(value, name)
+                value = _init_name(value, name, self.name)
             if value != default:
                 config[name] = value
         return config

@@ -30,17 +30,12 @@ from ..stream import GRUStream, SimpleRNNStream
 from .base import (
     Layer,
     _as_array,
+    _init_name,
     check_positive_int,
     check_rate,
     dropout_mask,
     weight_property,
 )
-
-
-def _init_name(value, name: str) -> str:
-    if isinstance(value, str):
-        return value
-    raise ValueError("get_config: only initialisers given by name can be serialised")
 
 
 class RecurrentCache:
@@ -272,12 +267,18 @@ class Recurrent(Layer):
     # -- computation -----------------------------------------------------------------------
 
     def _ensure_built(self, x) -> None:
+        shape = np.shape(x)
         if not self.built:
-            shape = np.shape(x)
             if len(shape) != 3:
                 order = "(time, batch, input)" if self.time_major else "(batch, time, input)"
                 raise ValueError(f"x: expected a 3-D array {order}, got shape {shape}")
             self.build(shape[2] if self.time_major else (None, *shape[1:]))
+        features = self._weights["kernel"].shape[0]
+        if len(shape) == 3 and shape[2] != features:  # else the core would blame the kernel
+            raise ValueError(
+                f"x: expected {features} features in its last axis (the layer {self.name!r} was "
+                f"built for them), got shape {shape}"
+            )
 
     def _drop(self, x, training: bool):
         """x with input dropout applied, and the (B, 1, I)-broadcastable mask (or None)."""
@@ -321,6 +322,12 @@ class Recurrent(Layer):
         if self.go_backwards:
             raise ValueError("stream: a go_backwards layer needs the whole sequence first")
 
+    def _carry(self, states) -> None:
+        """A stateful layer keeps copies of the final states: the call returns the states
+        themselves, which the caller may change in place."""
+        if self.stateful:
+            self._states = tuple(np.copy(s) for s in states)
+
     def _outputs(self, y, states):
         last = y if self.return_sequences else states[0]
         return [last, *states] if self.return_state else last
@@ -334,8 +341,7 @@ class Recurrent(Layer):
         options = self._options(mask, recurrent_mask)
         states = self._initial(x, initial_state)
         y, states = self._cell_call(x, self._weight_arrays(), states, options)
-        if self.stateful:
-            self._states = states
+        self._carry(states)
         return self._outputs(y, states)
 
     def __call__(self, x, initial_state=None, *, training: bool = False, mask=None):
@@ -350,8 +356,7 @@ class Recurrent(Layer):
         options = self._options(mask, recurrent_mask)
         states = self._initial(x, initial_state)
         y, states, core = self._cell_forward(x, self._weight_arrays(), states, options)
-        if self.stateful:
-            self._states = states
+        self._carry(states)
         return self._outputs(y, states), RecurrentCache(core, keep, recurrent_mask)
 
     def backward(self, cache, doutputs, input_grad: bool = True):
@@ -369,12 +374,21 @@ class Recurrent(Layer):
             dout, dstates = doutputs[0], list(doutputs[1:])
         else:
             dout, dstates = doutputs, [None] * n
-        if not self.return_sequences and dout is not None:
-            dstates[0] = dout if dstates[0] is None else np.add(dstates[0], dout)
-            dout = None
         core, keep = (
             (cache.core, cache.dropout) if isinstance(cache, RecurrentCache) else (cache, None)
         )
+        if not self.return_sequences and dout is not None:
+            # The output is h_T: its gradient joins dL/dh_T, which must not broadcast into it.
+            batch = getattr(core, "batch_size", None)  # a foreign cache: the core says so below
+            want = (batch, self._output_units)
+            if batch is not None and np.shape(dout) != want:
+                name = "doutputs[0]" if self.return_state else "doutputs"
+                raise ValueError(
+                    f"{name}: expected shape {want} (batch, units) like the layer's output, got "
+                    f"{np.shape(dout)}"
+                )
+            dstates[0] = dout if dstates[0] is None else np.add(dstates[0], dout)
+            dout = None
         grads = self._cell_backward(core, dout, tuple(dstates), input_grad)
         if grads.x is not None:  # None without input_grad
             if self.go_backwards:
@@ -419,11 +433,13 @@ class Recurrent(Layer):
             "stateful": self.stateful,
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
-            "kernel_initializer": _init_name(self.kernel_initializer, "kernel_initializer"),
-            "recurrent_initializer": _init_name(
-                self.recurrent_initializer, "recurrent_initializer"
+            "kernel_initializer": _init_name(
+                self.kernel_initializer, "kernel_initializer", self.name
             ),
-            "bias_initializer": _init_name(self.bias_initializer, "bias_initializer"),
+            "recurrent_initializer": _init_name(
+                self.recurrent_initializer, "recurrent_initializer", self.name
+            ),
+            "bias_initializer": _init_name(self.bias_initializer, "bias_initializer", self.name),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
