@@ -30,7 +30,7 @@ from badinput import (
     strided,
     tol,
 )
-from conftest import make_problem
+from conftest import import_peer, make_problem
 from fastlstm import LSTMCache, lstm, lstm_backward, lstm_forward, oracle
 
 
@@ -180,6 +180,20 @@ def test_float64_kernel_that_went_through_pickle_computes_in_float64(fn, p):
     kernel = pickle.loads(pickle.dumps(p["kernel"]))
     assert kernel.dtype == np.float64
     assert_outputs_same(call(fn, p, kernel=kernel), call(fn, p))
+
+
+@FORWARDS
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_torch_kernel_picks_the_dtype_by_its_own(fn, p, dtype):
+    """Another library's array counts by the array it converts to (it used to mean float32
+    whatever its dtype); a tensor that cannot convert is named."""
+    torch = import_peer("torch")
+    kernel = torch.from_numpy(p["kernel"].astype(dtype))
+    out = call(fn, p, kernel=kernel)
+    assert out[0].dtype == np.dtype(dtype)
+    assert_outputs_same(out, call(fn, p, kernel=p["kernel"].astype(dtype)))
+    with pytest.raises(TypeError, match="kernel: expected an array of real numbers, got Tensor"):
+        call(fn, p, kernel=kernel.requires_grad_(True))
 
 
 @FORWARDS

@@ -169,7 +169,7 @@ def test_backward_checks_the_last_outputs_gradient_shape(return_state):
     """Without return_sequences the output is h_T: its gradient is added to dL/dh_T, and a wrong
     shape must not broadcast into it."""
     layer = LSTM(H, return_state=return_state, seed=0)
-    outputs, cache = layer.forward(x_data())
+    _, cache = layer.forward(x_data())
     name = r"doutputs\[0\]" if return_state else "doutputs"
     for bad in (np.ones(H), np.ones((B, H + 1)), np.ones((1, H))):
         dout = [bad, None, None] if return_state else bad
@@ -185,5 +185,5 @@ def test_a_callable_initializer_cannot_be_saved_and_the_layer_is_named(make):
     layer = make()
     layer.kernel_initializer = lambda shape, rng, dtype: np.zeros(shape, dtype)
     layer.name = "enc"
-    with pytest.raises(ValueError, match="get_config: layer 'enc'.s kernel_initializer is a"):
+    with pytest.raises(ValueError, match=r"get_config: layer 'enc''s kernel_initializer is a"):
         layer.get_config()
