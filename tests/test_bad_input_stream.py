@@ -292,12 +292,13 @@ def test_stream_reset_and_state(p):
 @pytest.mark.parametrize(
     ("x", "expected"),
     [
-        (np.zeros((B, T, I + 1)), f"{shape_of(B, T, I)} (batch, time, input)"),
-        (np.zeros((B + 1, T, I)), f"{shape_of(B, T, I)} (batch, time, input)"),
+        (np.zeros((B, T, I + 1)), f"({B}, time, {I}) (batch, time, input"),
+        (np.zeros((B + 1, T, I)), f"({B}, time, {I}) (batch, time, input"),
+        (np.zeros((T + 2, B, I)), f"({B}, time, {I}) (batch, time, input; batch-major"),
         (np.zeros((B, I)), "3-D array (batch, time, input)"),
         (np.zeros((1, B, T, I)), "3-D array (batch, time, input)"),
     ],
-    ids=["I", "B", "2-D", "4-D"],
+    ids=["I", "B", "time-major", "2-D", "4-D"],
 )
 def test_stream_run_wrong_shape_changes_nothing(stream, x, expected):
     before = stream.state

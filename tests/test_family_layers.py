@@ -200,7 +200,9 @@ def test_model_with_bidirectional_gru_trains_saves_and_loads(tmp_path):
         (lambda: Bidirectional(Dense(3)), TypeError, "layer: expected a recurrent layer"),
         (lambda: Bidirectional(make(GRU, stateful=True)), ValueError, "stateful"),
         (
-            lambda: Bidirectional(make(GRU), backward_layer=make(GRU, return_sequences=True)),
+            lambda: Bidirectional(
+                make(GRU), backward_layer=make(GRU, return_sequences=True, go_backwards=True)
+            ),
             ValueError,
             "backward_layer: expected return_sequences=False",
         ),

@@ -63,7 +63,11 @@ class StreamBinding {
     const auto x = as_array<T>(x_obj, "x");
     expect_ndim(x, "x", 3, "(batch, time, input)");
     const py::ssize_t steps = x.shape(1);
-    expect_shape(x, "x", {batch(), steps, input_size()}, "(batch, time, input)");
+    if (x.shape(0) != batch() || x.shape(2) != input_size()) {  // any number of steps will do
+      throw std::invalid_argument("x: expected shape (" + std::to_string(batch()) + ", time, " +
+                                  std::to_string(input_size()) +
+                                  ") (batch, time, input; batch-major), got " + shape_str(x));
+    }
     const Shape shape{batch(), steps, state_size()};
     Array<T> out = out_obj.is_none() ? aligned_empty<T>(shape) : writable_out(out_obj, shape);
     // The walk writes h_t while later steps of x are still to be read.

@@ -66,6 +66,17 @@ def _array(value, name: str) -> np.ndarray:
     return arr
 
 
+def _callbacks(callbacks) -> list:
+    """A list of callbacks from None, one Callback or a list of them."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, callbacks_module.Callback):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks: expected a list of Callback, got {type(callbacks).__name__}")
+    return list(callbacks)
+
+
 def _data(x, y=None, sample_weight=None, *, need_y=True):
     """Checked (x, y, sample_weight) arrays with one sample per row."""
     x = _array(x, "x")
@@ -344,6 +355,14 @@ class Trainer:
         for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
+        if (
+            isinstance(validation_freq, bool)
+            or not isinstance(validation_freq, (int, np.integer))
+            or validation_freq < 1
+        ):
+            raise ValueError(
+                f"validation_freq: expected a positive integer, got {validation_freq!r}"
+            )
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
         x, y, sample_weight = _data(x, y, sample_weight)
@@ -382,7 +401,7 @@ class Trainer:
         steps = math.ceil(n / batch_size)
         history = callbacks_module.History()
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
-        user = list(callbacks or [])
+        user = _callbacks(callbacks)
         cbs = callbacks_module.CallbackList(
             [*extra, *user, history],
             self,
@@ -470,7 +489,7 @@ class Trainer:
         self._prepare_metrics(y, x)
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
         cbs = callbacks_module.CallbackList(
-            [*extra, *(callbacks or [])],
+            [*extra, *_callbacks(callbacks)],
             self,
             {"steps": math.ceil(len(x) / batch_size), "verbose": verbose},
         )
@@ -491,7 +510,7 @@ class Trainer:
         steps = math.ceil(len(x) / batch_size)
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
         cbs = callbacks_module.CallbackList(
-            [*extra, *(callbacks or [])], self, {"steps": steps, "verbose": verbose}
+            [*extra, *_callbacks(callbacks)], self, {"steps": steps, "verbose": verbose}
         )
         cbs.call("on_predict_begin", None)
         result = None

@@ -75,9 +75,17 @@ class Sequential(Trainer):
         if not isinstance(layer, Layer):
             raise TypeError(f"layer: expected a fastlstm layer, got {type(layer).__name__}")
         if isinstance(layer, (Recurrent, Bidirectional)) and (
-            layer.return_state or getattr(layer, "time_major", False)
+            layer.return_state
+            or getattr(layer, "time_major", False)
+            or (isinstance(layer, Bidirectional) and layer.merge_mode is None)
         ):
-            what = "return_state=True" if layer.return_state else "time_major=True"
+            what = (
+                "return_state=True"
+                if layer.return_state
+                else "merge_mode=None (two outputs)"
+                if isinstance(layer, Bidirectional) and layer.merge_mode is None
+                else "time_major=True"
+            )
             raise ValueError(
                 f"layer: a Sequential model passes one batch-major array between layers, "
                 f"so {layer.name!r} cannot have {what}"
@@ -247,6 +255,8 @@ class Sequential(Trainer):
         self.optimizer, self.loss, self._metric_specs = opt, loss_obj, specs
         self._metrics = None  # resolved against the data on first use ("accuracy")
         self.compiled = True
+        if self.built:  # which layers train may have changed since the build (Keras: on compile)
+            self._analyse()
 
     @property
     def metrics_names(self) -> list[str]:
@@ -261,8 +271,8 @@ class Sequential(Trainer):
         widths = (int(line_length * 0.45), int(line_length * 0.33))
         rule = "_" * line_length
 
-        def row(a, b, c):
-            return f" {a:<{widths[0] - 1}}{b:<{widths[1]}}{c:>{line_length - sum(widths)}}"
+        def row(a, b, c):  # a column too long for its width still gets a space after it
+            return f" {a:<{widths[0] - 2}} {b:<{widths[1] - 1}} {c:>{line_length - sum(widths)}}"
 
         lines = [f'Model: "{self.name}"', rule, row("Layer (type)", "Output Shape", "Param #")]
         lines.append("=" * line_length)

@@ -162,12 +162,12 @@ class Optimizer:
 
     def apply(self, grads, params) -> None:
         """One step: update each array of ``params`` in place from the matching gradient."""
-        params = list(params)
-        grads = [np.asarray(g, dtype=p.dtype) for g, p in zip(grads, params)]
-        if len(grads) != len(params):
+        params, grads = list(params), list(grads)
+        if len(grads) != len(params):  # before zip, which would drop the extra ones
             raise ValueError(
                 f"grads: expected {len(params)} arrays (one per weight), got {len(grads)}"
             )
+        grads = [np.asarray(g, dtype=p.dtype) for g, p in zip(grads, params)]
         self._check(params)
         grads = self._clip(grads)
         lr = self._learning_rate

@@ -15,7 +15,15 @@ import numpy as np
 
 from .. import activations, initializers, regularizers
 from ..functional import _flag
-from .base import Layer, _init_name, check_positive_int, check_rate, check_shape, dropout_mask
+from .base import (
+    Layer,
+    _init_name,
+    check_positive_int,
+    check_rate,
+    check_shape,
+    dropout_mask,
+    input_gradient,
+)
 
 
 def _uniform(shape, dtype, rng: np.random.Generator) -> np.ndarray:
@@ -433,10 +441,13 @@ class TimeDistributed(Layer):
         super().__init__(
             name=name, dtype=layer.dtype, seed=layer.seed, trainable=layer.trainable, **kwargs
         )
-        self.weight_names = layer.weight_names
 
-    # the wrapped layer owns the weights; these read through to it
+    # The wrapped layer owns the weights; these read through to it, through its public names
+    # (a Bidirectional keeps its weights in its two halves, not in _weights).
     _weights = property(lambda self: self.layer._weights, lambda self, v: None)
+    weight_names = property(lambda self: self.layer.weight_names, lambda self, v: None)
+    weights = property(lambda self: self.layer.weights)
+    trainable_weights = property(lambda self: self.layer.trainable_weights)
     grads = property(lambda self: self.layer.grads, lambda self, v: None)
     trainable = property(
         lambda self: self.layer.trainable, lambda self, v: setattr(self.layer, "trainable", v)
@@ -445,6 +456,9 @@ class TimeDistributed(Layer):
 
     def _weight_shapes(self, first_shape):
         return self.layer._weight_shapes(first_shape)
+
+    def get_weights(self) -> list[np.ndarray]:
+        return self.layer.get_weights()
 
     def set_weights(self, weights) -> None:
         self.layer.set_weights(weights)
@@ -493,7 +507,8 @@ class TimeDistributed(Layer):
     def backward(self, cache, dout):
         inner, shape = cache
         dout = np.asarray(dout)
-        dx = self.layer.backward(inner, dout.reshape(-1, *dout.shape[2:]))
+        # A recurrent layer returns its gradient tuple, dL/dx first.
+        dx = input_gradient(self.layer.backward(inner, dout.reshape(-1, *dout.shape[2:])))
         return None if dx is None else dx.reshape(shape)
 
     def regularization_loss(self) -> float:

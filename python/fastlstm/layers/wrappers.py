@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..functional import _flag
 from .base import Layer
 from .recurrent import Recurrent
 
@@ -54,8 +55,20 @@ class Bidirectional(Layer):
             raise TypeError(
                 f"backward_layer: expected a recurrent layer, got {type(backward_layer).__name__}"
             )
+        if backward_layer.go_backwards == layer.go_backwards:
+            raise ValueError(
+                f"backward_layer: expected go_backwards={not layer.go_backwards} (the opposite "
+                f"of layer's), got {backward_layer.go_backwards}"
+            )
         # proj_size (an LSTM's; None for the other cells) sets the width of the outputs
-        for attr in ("units", "proj_size", "return_sequences", "return_state", "time_major"):
+        for attr in (
+            "units",
+            "proj_size",
+            "return_sequences",
+            "return_state",
+            "time_major",
+            "stateful",
+        ):
             if getattr(backward_layer, attr, None) != getattr(layer, attr, None):
                 raise ValueError(
                     f"backward_layer: expected {attr}={getattr(layer, attr, None)!r} like layer, "
@@ -86,6 +99,17 @@ class Bidirectional(Layer):
     @property
     def _halves(self) -> tuple[Recurrent, Recurrent]:
         return self.forward_layer, self.backward_layer
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the two halves train; setting it sets both (as Keras's wrapper does)."""
+        return self.forward_layer.trainable and self.backward_layer.trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        value = _flag(value, "trainable")
+        for half in self._halves:
+            half.trainable = value
 
     @property
     def weight_names(self) -> tuple[str, ...]:

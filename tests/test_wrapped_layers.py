@@ -1,0 +1,150 @@
+"""Wrappers inside models: TimeDistributed around recurrent and Bidirectional layers,
+Bidirectional's trainable flag and backward layer, and what a Sequential refuses or rechecks
+(merge_mode=None, trainable changed before compile(), fit's validation_freq and callbacks)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastlstm
+from fastlstm import callbacks, optimizers
+from fastlstm.layers import LSTM, Bidirectional, Dense, Input, TimeDistributed
+
+RNG = np.random.default_rng(0)
+
+
+def data(shape, out, n=4):
+    return (
+        RNG.standard_normal((n, *shape)).astype(np.float32),
+        RNG.standard_normal((n, out)).astype(np.float32),
+    )
+
+
+def weight_gradient_check(model, x, y, eps=1e-6):
+    """Each trainable weight's gradient against central differences (float64 model)."""
+    _, grads = model.loss_and_gradients(x, y)
+    weights = model.trainable_weights
+    assert len(grads) == len(weights)
+    for w, g in zip(weights, grads):
+        assert g.shape == w.shape
+        flat, gflat = w.reshape(-1), g.reshape(-1)
+        for i in RNG.choice(flat.size, size=min(5, flat.size), replace=False):
+            old = flat[i]
+            flat[i] = old + eps
+            up = model.loss_and_gradients(x, y)[0]
+            flat[i] = old - eps
+            down = model.loss_and_gradients(x, y)[0]
+            flat[i] = old
+            np.testing.assert_allclose(gflat[i], (up - down) / (2 * eps), rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "inner",
+    [
+        lambda: LSTM(3, seed=1, dtype="float64"),
+        lambda: Bidirectional(LSTM(3, seed=1, dtype="float64")),
+    ],
+    ids=["LSTM", "Bidirectional"],
+)
+def test_time_distributed_recurrent_layers_train_their_own_weights(inner, tmp_path):
+    x, y = data((3, 5, 2), 4)
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    td = TimeDistributed(inner())
+    model = fastlstm.Sequential([Input((3, 5, 2)), td, LSTM(4, seed=2, dtype="float64")], seed=0)
+    model.compile(optimizers.SGD(learning_rate=0.1), "mse")
+    assert [w.shape for w in td.weights] == [w.shape for w in td.layer.weights]
+    assert len(model.trainable_weights) == len(td.layer.weights) + 3
+    weight_gradient_check(model, x, y)
+    before = [w.copy() for w in td.get_weights()]
+    last = [w.copy() for w in model.layers[-1].get_weights()]
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    assert all(np.abs(a - b).max() > 0 for a, b in zip(td.get_weights(), before))
+    assert all(np.abs(a - b).max() > 0 for a, b in zip(model.layers[-1].get_weights(), last))
+    model.save(tmp_path / "m.fastlstm")
+    loaded = fastlstm.load_model(tmp_path / "m.fastlstm")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_optimizer_refuses_more_gradients_than_weights():
+    p = [np.zeros(3), np.zeros(2)]
+    with pytest.raises(ValueError, match=r"grads: expected 2 arrays .*got 3"):
+        optimizers.SGD().apply([np.ones(3), np.ones(2), np.ones(4)], p)
+    np.testing.assert_array_equal(p[0], np.zeros(3))
+
+
+def test_bidirectional_trainable_sets_both_halves_and_survives_saving(tmp_path):
+    b = Bidirectional(LSTM(4, seed=0))
+    model = fastlstm.Sequential([Input((5, 3)), b, Dense(1, seed=1)])
+    b.trainable = False
+    assert not b.forward_layer.trainable
+    assert not b.backward_layer.trainable
+    assert len(model.trainable_weights) == 2  # Dense's
+    model.compile("sgd", "mse")
+    frozen = b.get_weights()
+    x, y = data((5, 3), 1)
+    model.fit(x, y, verbose=0)
+    for a, w in zip(b.get_weights(), frozen):
+        np.testing.assert_array_equal(a, w)
+    model.save(tmp_path / "m.fastlstm")
+    assert not fastlstm.load_model(tmp_path / "m.fastlstm").layers[0].trainable
+    thawed = Bidirectional(LSTM(4, trainable=False))
+    assert not thawed.trainable
+    thawed.trainable = True
+    assert thawed.forward_layer.trainable
+    assert thawed.backward_layer.trainable
+    with pytest.raises(TypeError, match="trainable: expected"):
+        thawed.trainable = "yes"
+
+
+@pytest.mark.parametrize(
+    ("backward", "match"),
+    [
+        (lambda: LSTM(4), "backward_layer: expected go_backwards=True .*got False"),
+        (lambda: LSTM(4, go_backwards=True, stateful=True), "backward_layer: expected stateful"),
+    ],
+)
+def test_bidirectional_backward_layer_must_read_the_other_way(backward, match):
+    with pytest.raises(ValueError, match=match):
+        Bidirectional(LSTM(4), backward_layer=backward())
+
+
+def test_unfreezing_takes_effect_on_compile():
+    """Keras's fine-tuning: freeze, train, unfreeze, compile again, train."""
+    x, y = data((5, 3), 1)
+    model = fastlstm.Sequential([Input((5, 3)), LSTM(4, trainable=False, seed=0), Dense(1)])
+    model.compile("sgd", "mse")
+    model.fit(x, y, verbose=0)
+    lstm = model.layers[0]
+    lstm.trainable = True
+    model.compile("sgd", "mse")
+    before = [w.copy() for w in lstm.get_weights()]
+    model.fit(x, y, verbose=0)
+    assert all(np.abs(a - b).max() > 0 for a, b in zip(lstm.get_weights(), before))
+
+
+def test_sequential_refuses_a_bidirectional_with_two_outputs():
+    with pytest.raises(ValueError, match="cannot have merge_mode=None"):
+        fastlstm.Sequential([Input((5, 3)), Bidirectional(LSTM(4), merge_mode=None)])
+
+
+def test_fit_checks_validation_freq_and_takes_one_callback():
+    x, y = data((5, 3), 1, n=8)
+    model = fastlstm.Sequential([Input((5, 3)), LSTM(4, seed=0), Dense(1)])
+    model.compile("sgd", "mse")
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match=r"validation_freq: expected a positive integer"):
+            model.fit(x, y, validation_split=0.25, validation_freq=bad, verbose=0)
+    stop = callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=1e9)
+    history = model.fit(x, y, epochs=5, verbose=0, callbacks=stop)
+    assert len(history.history["loss"]) == 2  # stopped by the one callback given alone
+    with pytest.raises(TypeError, match="callbacks: expected a list of Callback, got int"):
+        model.fit(x, y, verbose=0, callbacks=3)
+
+
+def test_summary_keeps_a_space_after_a_long_name():
+    model = fastlstm.Sequential([Input((5, 3)), Bidirectional(LSTM(4), name="b" * 40), Dense(1)])
+    lines = []
+    model.summary(print_fn=lines.append)
+    row = next(line for line in lines if line.lstrip().startswith("b" * 40))
+    assert "(Bidirectional) (None, 8)" in row or "(Bidirectional)  " in row
