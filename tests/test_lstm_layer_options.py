@@ -478,13 +478,17 @@ def test_bidirectional_with_a_projection_equals_two_functional_calls():
 
     y_f, (h_f, c_f), cache_f = run(w_f, x, MASK)
     y_b, (h_b, c_b), cache_b = run(w_b, flip(x), flip(MASK))
-    expected = [np.concatenate([y_f, flip(y_b)], axis=-1), h_f, c_f, h_b, c_b]
+    # Both halves' outputs are zero at masked steps (Keras's Bidirectional), so they get no
+    # gradient there.
+    keep = np.asarray(MASK, dtype=bool)[..., None]
+    halves = [np.where(keep, y_f, 0), np.where(keep, flip(y_b), 0)]
+    expected = [np.concatenate(halves, axis=-1), h_f, c_f, h_b, c_b]
     for a, e in zip(out, expected):
         np.testing.assert_array_equal(a, e)
     dy = rng.standard_normal((B, T, 2 * P))
     dx = layer.backward(cache, [dy, None, None, None, None])
-    g_f = fastlstm.lstm_backward(cache_f, dy[..., :P])
-    g_b = fastlstm.lstm_backward(cache_b, flip(dy[..., P:]))
+    g_f = fastlstm.lstm_backward(cache_f, np.where(keep, dy[..., :P], 0))
+    g_b = fastlstm.lstm_backward(cache_b, flip(np.where(keep, dy[..., P:], 0)))
     np.testing.assert_allclose(dx, g_f.x + flip(g_b.x), rtol=1e-13, atol=1e-13)
     for g, e in zip(
         layer.grads, [getattr(g_f, n) for n in names] + [getattr(g_b, n) for n in names]

@@ -148,3 +148,40 @@ def test_summary_keeps_a_space_after_a_long_name():
     model.summary(print_fn=lines.append)
     row = next(line for line in lines if line.lstrip().startswith("b" * 40))
     assert "(Bidirectional) (None, 8)" in row or "(Bidirectional)  " in row
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
+@pytest.mark.parametrize("time_major", [False, True])
+def test_bidirectional_outputs_zero_at_masked_steps(merge_mode, time_major):
+    """Keras's Bidirectional: both halves give zeros at masked steps with return_sequences
+    (a single layer repeats its last output there), and those zeros have no gradient."""
+    mask = np.array([[1, 1, 1, 0, 0], [1, 0, 1, 1, 0], [0, 1, 1, 1, 1]], bool)
+    x = RNG.standard_normal((3, 5, 2))
+    layer = Bidirectional(
+        LSTM(3, return_sequences=True, time_major=time_major, seed=4, dtype="float64"),
+        merge_mode=merge_mode,
+    )
+    xin = x.transpose(1, 0, 2) if time_major else x
+    out, cache = layer.forward(xin, mask=mask)
+    halves = out if merge_mode is None else [out]
+    for h in halves:
+        h = h.transpose(1, 0, 2) if time_major else h
+        np.testing.assert_array_equal(h[~mask], 0)
+        assert np.all(np.abs(h[mask]).max(axis=-1) > 0)
+    np.testing.assert_array_equal(
+        np.asarray(layer(xin, mask=mask)), np.asarray(out)
+    )  # inference agrees
+    dout = [np.ones_like(h) for h in halves] if merge_mode is None else np.ones_like(out)
+    dx = layer.backward(cache, dout)
+    # Finite differences of sum(outputs) for one input element.
+    eps, (b, t, i) = 1e-6, (1, 2, 1)
+
+    def total(xv):
+        o = layer(xv.transpose(1, 0, 2) if time_major else xv, mask=mask)
+        return sum(float(np.sum(h)) for h in (o if merge_mode is None else [o]))
+
+    up, down = x.copy(), x.copy()
+    up[b, t, i] += eps
+    down[b, t, i] -= eps
+    grad = dx.transpose(1, 0, 2)[b, t, i] if time_major else dx[b, t, i]
+    np.testing.assert_allclose(grad, (total(up) - total(down)) / (2 * eps), rtol=1e-6)

@@ -19,7 +19,8 @@ class Bidirectional(Layer):
     weights, seeded apart) and merges the two outputs.
 
     With ``return_sequences``, the backward layer's output sequence is put back in input order
-    first, so that step t of both halves belongs to input step t. ``merge_mode``: "concat"
+    first, so that step t of both halves belongs to input step t; with a mask, both halves'
+    outputs are zero at masked steps (Keras's Bidirectional). ``merge_mode``: "concat"
     (default; (..., 2H)), "sum", "mul", "ave" ((..., H)), or None for the list
     ``[forward_output, backward_output]``; H is P for an LSTM with ``proj_size=P``, whose
     states are then ``(h (B, P), c (B, H))`` per direction. With ``return_state``, a call returns
@@ -202,10 +203,27 @@ class Bidirectional(Layer):
     def _parts(self, out) -> list:
         return list(out) if self.return_state else [out]
 
+    def _keeps(self, mask):
+        """Per half, where its output sequence is kept: (B, T, 1) (time-major: (T, B, 1)) bools
+        in that half's own step order; None without a mask or return_sequences. A masked step's
+        output is zero in both halves (Keras's Bidirectional; a single layer repeats the last
+        output there instead), so neither half leaks into steps it did not read."""
+        if mask is None or not self.return_sequences:
+            return None
+        keep = np.asarray(mask, dtype=bool)
+        keep = keep.T[..., None] if self.forward_layer.time_major else keep[..., None]
+        flipped = keep[::-1] if self.forward_layer.time_major else keep[:, ::-1]
+        return [flipped if h.go_backwards else keep for h in self._halves]
+
+    def _masked(self, outs, keeps):
+        if keeps is None:
+            return outs
+        return [[np.where(k, o[0], 0), *o[1:]] for o, k in zip(outs, keeps)]
+
     def call(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
         outs = [self._parts(h.call(x, training=training, mask=mask)) for h in self._halves]
-        return self._merge(outs)
+        return self._merge(self._masked(outs, self._keeps(mask)))
 
     def __call__(self, x, training: bool = False, mask=None):
         return self.call(x, training=training, mask=mask)
@@ -213,8 +231,9 @@ class Bidirectional(Layer):
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
         results = [h.forward(x, training=training, mask=mask) for h in self._halves]
-        outs = [self._parts(out) for out, _ in results]
-        return self._merge(outs), ([c for _, c in results], outs)
+        keeps = self._keeps(mask)
+        outs = self._masked([self._parts(out) for out, _ in results], keeps)
+        return self._merge(outs), ([c for _, c in results], outs, keeps)
 
     def _split(self, dout, outs):
         """dL/d(each half's output) from dL/d(merged output)."""
@@ -237,7 +256,7 @@ class Bidirectional(Layer):
         """dL/dx from dL/d(output) (``[doutput, *dstates]`` with return_state); the weight
         gradients are kept in ``grads``, the forward layer's first. ``input_grad=False`` skips
         dL/dx and returns None."""
-        caches, outs = cache
+        caches, outs, keeps = cache
         n = len(self.forward_layer.state_names)
         if self.return_state:
             if not isinstance(dout, (list, tuple)) or len(dout) != 1 + 2 * n:
@@ -249,6 +268,8 @@ class Bidirectional(Layer):
         else:
             dstates = [None] * (2 * n)
         df, db = self._split(dout, outs)
+        if keeps is not None and df is not None:  # a zeroed output has no gradient
+            df, db = (np.where(k, d, 0) for d, k in zip((df, db), keeps))
         dx = None
         for k, (half, d) in enumerate(zip(self._halves, (df, db))):
             douts = [d, *dstates[k * n : (k + 1) * n]] if self.return_state else d
