@@ -265,3 +265,31 @@ def test_get_aliases_and_functions():
 def test_bad_input_is_named(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+def test_summed_and_unreduced_losses_only_zero_masked_steps(reduction):
+    """Keras rescales a mask only for the mean over the batch; a sum or per-value loss just
+    drops the masked values."""
+    yt, yp = RNG.standard_normal((3, 4, 2)), RNG.standard_normal((3, 4, 2))
+    mask = RNG.random((3, 4)) > 0.4
+    mask[0, 0] = True
+    per_step = ((yp - yt) ** 2).mean(-1)
+    loss = losses.MeanSquaredError(reduction=reduction)
+    got = loss(yt, yp, mask=mask)
+    if reduction == "none":
+        np.testing.assert_allclose(got, per_step * mask, rtol=1e-12)
+        return
+    assert got == pytest.approx(per_step[mask].sum(), rel=1e-12)
+    _, grad = loss.value_and_grad(yt, yp, None, mask)
+    np.testing.assert_allclose(
+        grad, numeric_grad(lambda p: loss(yt, p, None, mask), yp.copy()), rtol=1e-5, atol=1e-9
+    )
+
+
+def test_one_weight_per_sample_may_carry_trailing_unit_axes():
+    yt, yp = RNG.standard_normal((3, 4, 2)), RNG.standard_normal((3, 4, 2))
+    w = RNG.uniform(0, 2, 3)
+    loss = losses.MeanSquaredError()
+    assert loss(yt, yp, w[:, None]) == pytest.approx(loss(yt, yp, w), rel=1e-15)
+    assert loss(yt, yp, w[:, None, None]) == pytest.approx(loss(yt, yp, w), rel=1e-15)

@@ -96,3 +96,30 @@ def test_get_and_serialize():
         metrics.get("acuracy")
     with pytest.raises(ValueError, match="class name"):
         metrics.deserialize({"class_name": "Exec", "config": {}})
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_masked_running_metric_does_not_depend_on_the_batches(weighted):
+    """The mask only zeroes: the metric is the (weighted) mean over valid steps however the
+    samples are split into batches (the loss's size/valid rescaling counted padding before)."""
+    yt = RNG.integers(0, C, (6, 5))
+    yp = RNG.standard_normal((6, 5, C))
+    mask = np.ones((6, 5), bool)
+    mask[1, 1:] = mask[4, 2:] = False  # two sequences mostly padding
+    w = RNG.uniform(0.5, 2, (6, 5)) if weighted else None
+    right = (yt == yp.argmax(-1)).astype(float)
+    weight = mask * (1.0 if w is None else w)
+    expected = (right * weight).sum() / weight.sum()
+    for size in (1, 2, 3, 6):
+        m = metrics.SparseCategoricalAccuracy()
+        for s in range(0, 6, size):
+            part = slice(s, s + size)
+            m.update_state(yt[part], yp[part], None if w is None else w[part], mask[part])
+        assert m.result() == pytest.approx(expected, rel=1e-12), size
+
+
+def test_binary_accuracy_compares_labels_as_keras_does():
+    """(y_pred > threshold) == y_true: a soft label matches neither class."""
+    assert metrics.BinaryAccuracy()(np.array([[0.7, 1.0, 0.0]]), np.array([[0.9, 0.9, 0.1]])) == (
+        pytest.approx(2 / 3)
+    )

@@ -347,3 +347,26 @@ def test_bad_validation_data_is_named():
         model.fit(x, y, epochs=1, verbose=0, validation_data=(x, y[:3]))
     with pytest.raises(ValueError, match=r"^validation_data: x: expected at least one sample"):
         model.fit(x, y, epochs=1, verbose=0, validation_data=(x[:0], y[:0]))
+
+
+def test_l1_l2_by_name_has_keras_factors():
+    from fastlstm import regularizers
+
+    assert regularizers.get("l1_l2", "kernel_regularizer") == regularizers.L1L2(l1=0.01, l2=0.01)
+    assert regularizers.get("l2", "kernel_regularizer") == L2(0.01)
+
+
+def test_a_frozen_layers_penalty_is_not_in_the_loss():
+    """Keras 3: only trained weights add their regulariser's penalty (after compile())."""
+    x = RNG.standard_normal((8, 3))
+    y = RNG.standard_normal((8, 1))
+    dense = Dense(1, kernel_regularizer=L2(1.0), seed=0)
+    model = Sequential([Input((3,)), dense])
+    model.compile(optimizer="sgd", loss="mse")
+    with_penalty = model.evaluate(x, y, verbose=0)
+    penalty = float(np.sum(dense.kernel**2))
+    plain = float(np.mean((model.predict(x, verbose=0) - y) ** 2))
+    assert with_penalty == pytest.approx(plain + penalty, rel=1e-5)
+    dense.trainable = False
+    model.compile(optimizer="sgd", loss="mse")
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(plain, rel=1e-5)

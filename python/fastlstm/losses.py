@@ -75,14 +75,20 @@ def sparse_labels(y_true, y_pred: np.ndarray, name: str) -> np.ndarray:
     return labels
 
 
-def sample_weights(sample_weight, mask, shape: tuple, dtype) -> np.ndarray | None:
-    """The (shape) weights from sample_weight (broadcast over trailing axes) and a bool mask
-    (rescaled so that the masked mean is over unmasked values only), or None for all ones."""
+def sample_weights(
+    sample_weight, mask, shape: tuple, dtype, rescale: bool = True
+) -> np.ndarray | None:
+    """The (shape) weights from sample_weight (broadcast over trailing axes; (B, 1, ...) as
+    (B,)) and a bool mask, or None for all ones. With ``rescale`` (a loss averaged over the
+    batch) the mask is scaled by size / valid, so that the mean over all values is the mean over
+    the unmasked ones; without (a summed loss, a running metric) it only zeroes (Keras)."""
     w = None
     if sample_weight is not None:
         sw = np.asarray(sample_weight)
         if sw.dtype.kind not in "biuf":
             raise TypeError(f"sample_weight: expected real numbers, got dtype {sw.dtype}")
+        if sw.ndim >= 2 and sw.shape[0] == shape[0] and all(d == 1 for d in sw.shape[1:]):
+            sw = sw.reshape(sw.shape[0])  # one weight per sample, whatever its trailing axes
         if sw.ndim > len(shape) or sw.shape != shape[: sw.ndim]:
             if not (sw.ndim == len(shape) + 1 and sw.shape[-1] == 1 and sw.shape[:-1] == shape):
                 raise ValueError(
@@ -94,8 +100,9 @@ def sample_weights(sample_weight, mask, shape: tuple, dtype) -> np.ndarray | Non
     if mask is not None:
         mask = np.asarray(mask)
         if mask.shape == shape:
-            valid = int(np.count_nonzero(mask))
-            m = mask.astype(dtype) * dtype.type(mask.size / max(valid, 1))
+            m = mask.astype(dtype)
+            if rescale:
+                m *= dtype.type(mask.size / max(int(np.count_nonzero(mask)), 1))
             w = m if w is None else w * m
     return w
 
@@ -121,7 +128,7 @@ class Loss:
         if self.reduction == "none":
             y_pred = _floating(y_pred)
             values, _ = self._values(y_true, y_pred)
-            w = sample_weights(sample_weight, mask, values.shape, values.dtype)
+            w = sample_weights(sample_weight, mask, values.shape, values.dtype, rescale=False)
             return values if w is None else values * w
         return self.value_and_grad(y_true, y_pred, sample_weight, mask)[0]
 
@@ -131,8 +138,9 @@ class Loss:
             raise ValueError("reduction: 'none' gives no scalar loss to differentiate")
         y_pred = _floating(y_pred)
         values, d = self._values(y_true, y_pred)
-        w = sample_weights(sample_weight, mask, values.shape, values.dtype)
-        n = values.size if self.reduction == "sum_over_batch_size" else 1
+        mean = self.reduction == "sum_over_batch_size"
+        w = sample_weights(sample_weight, mask, values.shape, values.dtype, rescale=mean)
+        n = values.size if mean else 1
         if n == 0:
             return 0.0, np.zeros_like(y_pred)
         scale = y_pred.dtype.type(1.0 / n)

@@ -41,7 +41,10 @@ class Metric:
     def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
         y_pred = np.asarray(y_pred)
         values = self._values(y_true, y_pred)
-        w = losses.sample_weights(sample_weight, mask, values.shape, np.dtype(np.float64))
+        # The mask only zeroes: count is then the weight of the valid values (Keras).
+        w = losses.sample_weights(
+            sample_weight, mask, values.shape, np.dtype(np.float64), rescale=False
+        )
         if w is None:
             self.total += float(values.sum())
             self.count += values.size
@@ -85,7 +88,8 @@ class Accuracy(Metric):
 
 
 class BinaryAccuracy(Metric):
-    """Mean over the last axis of (y_pred > threshold) == y_true."""
+    """Mean over the last axis of (y_pred > threshold) == y_true (Keras's: a soft label such
+    as 0.7 matches neither class)."""
 
     name = "binary_accuracy"
 
@@ -95,7 +99,7 @@ class BinaryAccuracy(Metric):
 
     def _values(self, y_true, y_pred):
         y = losses._dense_target(y_true, y_pred.astype(np.float64, copy=False), self.name)
-        return ((y_pred > self.threshold) == (y > 0.5)).mean(axis=-1)
+        return ((y_pred > self.threshold).astype(y.dtype) == y).mean(axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "threshold": self.threshold}

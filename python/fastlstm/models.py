@@ -167,7 +167,8 @@ class Sequential(Trainer):
 
     def _analyse(self) -> None:
         """Facts the training loop uses every batch, worked out once."""
-        self._regularised = [l for l in self.layers if _has_regularizer(l)]
+        # Keras 3: only trained weights add their penalty to the loss
+        self._regularised = [l for l in self.layers if l.trainable and _has_regularizer(l)]
         # layers before the first trainable one need no backward pass (nothing to update there)
         trainable = [i for i, l in enumerate(self.layers) if l.trainable and l.weight_names]
         self._first_backward = trainable[0] if trainable else len(self.layers)

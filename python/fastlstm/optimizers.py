@@ -9,7 +9,9 @@ counts them. The per-weight state ("slots": momenta, moments) is made on the fir
 weights' dtype, and updated in place with preallocated scratch space, so a step allocates little.
 
 The formulas are Keras 3's (see each class); they equal torch.optim's except where the epsilon
-sits (Keras: Adam outside sqrt(v), without bias correction of epsilon; RMSprop inside the sqrt).
+sits (Keras: Adam outside sqrt(v), without bias correction of epsilon; RMSprop inside the sqrt),
+and, for momentum, once the learning rate changes: Keras's velocity holds the rate it was made
+with (v = m*v - lr*g), while torch applies the new rate to its whole buffer.
 """
 
 from __future__ import annotations
@@ -208,7 +210,7 @@ class Optimizer:
 
 class SGD(Optimizer):
     """Keras: with momentum m, ``v = m*v - lr*g; w += v`` (nesterov: ``w += m*v - lr*g``);
-    without, ``w -= lr*g``. Equals torch.optim.SGD (v = -lr * torch's buffer)."""
+    without, ``w -= lr*g``. Equals torch.optim.SGD (v = -lr * torch's buffer) while the rate stays the same."""
 
     name = "SGD"
 

@@ -95,7 +95,9 @@ class L2(L1L2):
 
 l1, l2, l1_l2 = L1, L2, L1L2  # Keras's lower-case aliases
 
-_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": L1L2}
+# By name, each with the factor 0.01: the L1L2 class's own defaults are 0, and Keras gives the
+# name "l1_l2" 0.01 for both.
+_BY_NAME = {"l1": L1, "l2": L2, "l1_l2": lambda: L1L2(l1=0.01, l2=0.01)}
 _CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
 
 
