@@ -194,3 +194,34 @@ def test_torch_weights_are_checked():
         convert.from_torch(w_ih, w_hh[:12])
     with pytest.raises(ValueError, match=r"bias_hh: expected shape \(16,\).*got \(15,\)"):
         convert.from_torch(w_ih, w_hh, b_ih, b_hh[:-1])
+
+
+def test_each_direction_of_a_bidirectional_onnx_node():
+    fwd, bwd = cell_weights(4, H=4, seed=1), cell_weights(4, H=4, seed=2)
+    onnx = [np.concatenate(parts) for parts in zip(convert.to_onnx(*fwd), convert.to_onnx(*bwd))]
+    for direction, expected in enumerate((fwd, bwd)):
+        for a, e in zip(convert.from_onnx(*onnx, direction=direction), expected):
+            np.testing.assert_array_equal(a, e)
+    with pytest.raises(ValueError, match=r"direction: expected one of the node's 2 directions"):
+        convert.from_onnx(*onnx, direction=2)
+    p = np.arange(12.0)
+    both = np.concatenate([convert.peephole_to_onnx(p), convert.peephole_to_onnx(-p)])
+    np.testing.assert_array_equal(convert.peephole_from_onnx(both, direction=1), -p)
+    with pytest.raises(ValueError, match="ONNX P must be 2-D"):
+        convert.peephole_from_onnx(p)
+    W, R, B = convert.gru_to_onnx(*cell_weights(3, H=2, bias_shape=(2, 6)))
+    with pytest.raises(ValueError, match=r"ONNX W, R: expected \(D, 3\*H, I\)"):
+        convert.gru_from_onnx(W, R[:, :5], B, linear_before_reset=1)
+    W, R, B = convert.rnn_to_onnx(*cell_weights(1, H=2))
+    with pytest.raises(ValueError, match=r"ONNX RNN B must be \(D, 4\), got \(1, 2\)"):
+        convert.rnn_from_onnx(W, R, B[:, :2])
+
+
+def test_gru_torch_weights_are_checked():
+    k, r, b = cell_weights(3, H=2, bias_shape=(2, 6))
+    w_ih, w_hh, b_ih, b_hh = convert.gru_to_torch(k, r, b)
+    lstm_like = convert.to_torch(*cell_weights(4, H=2))
+    with pytest.raises(ValueError, match=r"expected nn.GRU's \(3H, I\) and \(3H, H\)"):
+        convert.gru_from_torch(*lstm_like)
+    with pytest.raises(ValueError, match=r"bias_hh: expected shape \(6,\)"):
+        convert.gru_from_torch(w_ih, w_hh, b_ih, b_hh[:5])

@@ -239,6 +239,12 @@ def test_time_major_equals_batch_major():
         ({"dropout": "0.1"}, TypeError, r"dropout: expected a number in \[0, 1\), got '0.1'"),
         ({"dropout": True}, TypeError, r"dropout: expected a number in \[0, 1\), got True"),
         ({"lengths": [9, 1]}, ValueError, r"lengths: expected values in \[0, 4\]"),
+        (
+            {"initial_state": (np.zeros((1, 2, 5)), np.zeros((1, 2, 5)))},  # PyTorch's (h0, c0)
+            ValueError,
+            r"initial_state: expected a list of 1 states .*pass list\(zip\(h0, c0\)\)",
+        ),
+        ({"return_cell_states": True}, TypeError, "return_cell_states: stacked.rnn returns final"),
     ],
 )
 def test_bad_arguments(kwargs, error, message):

@@ -153,8 +153,11 @@ Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
   } catch (const py::error_already_set&) {
   }
   if (!a) {
+    // A torch tensor converts only once it needs no gradient.
+    const bool grad = py::hasattr(obj, "requires_grad") && py::bool_(obj.attr("requires_grad"));
     throw py::type_error(std::string(name) + ": expected an array of real numbers, got " +
-                         std::string(py::str(py::type::of(obj).attr("__name__"))));
+                         std::string(py::str(py::type::of(obj).attr("__name__"))) +
+                         (grad ? " that requires grad (pass .detach())" : ""));
   }
   const char kind = a.dtype().kind();
   if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {

@@ -100,9 +100,10 @@ def to_onnx(kernel, recurrent_kernel, bias) -> tuple[np.ndarray, np.ndarray, np.
     return np.ascontiguousarray(W), np.ascontiguousarray(R), B
 
 
-def from_onnx(W, R, B=None) -> Weights:
-    """(kernel, recurrent_kernel, bias) from one direction of an ONNX ``LSTM`` node."""
-    W, R = _one_direction("W", W), _one_direction("R", R)
+def from_onnx(W, R, B=None, direction: int = 0) -> Weights:
+    """(kernel, recurrent_kernel, bias) from one direction of an ONNX ``LSTM`` node: 0 (its
+    forward one), or 1 for a bidirectional node's reverse direction."""
+    W, R = _onnx_weights(W, R, 4, direction)
     inverse = np.argsort(_ONNX_ORDER)
 
     def reorder(a: np.ndarray, axis: int) -> np.ndarray:
@@ -112,7 +113,7 @@ def from_onnx(W, R, B=None) -> Weights:
     hidden4 = W.shape[0]
     bias = np.zeros(hidden4, dtype=W.dtype)
     if B is not None:
-        b = _one_direction("B", B)
+        b = _one_direction("B", B, direction)
         if b.shape != (2 * hidden4,):
             raise ValueError(f"ONNX B must be (D, {2 * hidden4}), got {np.shape(B)}")
         bias = b[:hidden4] + b[hidden4:]
@@ -126,9 +127,12 @@ def peephole_to_onnx(peephole) -> np.ndarray:
     return np.concatenate([p_i, p_o, p_f])[None]
 
 
-def peephole_from_onnx(P) -> np.ndarray:
+def peephole_from_onnx(P, direction: int = 0) -> np.ndarray:
     """fastlstm's peepholes (3H,), blocks i, f, o, from one direction of an ONNX ``P`` (i, o, f)."""
-    p_i, p_o, p_f = np.split(np.asarray(P)[0], 3)
+    p = _one_direction("P", P, direction)
+    if p.shape[0] % 3:
+        raise ValueError(f"ONNX P must be (D, 3H), got {np.shape(P)}")
+    p_i, p_o, p_f = np.split(p, 3)
     return np.concatenate([p_i, p_f, p_o])
 
 
@@ -149,15 +153,35 @@ lstm_to_onnx = to_onnx
 lstm_from_onnx = from_onnx
 
 
-def _one_direction(name: str, a) -> np.ndarray:
-    """Direction 0 of an ONNX W or R (D, gates*H, I or H), or B (D, 2*gates*H)."""
+def _one_direction(name: str, a, direction: int = 0) -> np.ndarray:
+    """One direction of an ONNX W or R (D, gates*H, I or H), or B (D, 2*gates*H) or P (D, 3H):
+    0 is a node's forward direction, 1 a bidirectional node's reverse one."""
     a = np.asarray(a)
-    ndim = 2 if name == "B" else 3
+    ndim = 2 if name in ("B", "P") else 3
     if a.ndim != ndim:
         raise ValueError(
             f"ONNX {name} must be {ndim}-D with a leading direction axis, got shape {a.shape}"
         )
-    return a[0]
+    if isinstance(direction, bool) or not isinstance(direction, (int, np.integer)):
+        raise TypeError(f"direction: expected 0 or 1, got {direction!r}")
+    if not 0 <= direction < a.shape[0]:
+        raise ValueError(
+            f"direction: expected one of the node's {a.shape[0]} directions (0 to "
+            f"{a.shape[0] - 1}), got {direction}"
+        )
+    return a[direction]
+
+
+def _onnx_weights(W, R, gates: int, direction: int) -> tuple[np.ndarray, np.ndarray]:
+    """Direction `direction` of an ONNX node's W (gates*H, I) and R (gates*H, H), checked."""
+    W, R = _one_direction("W", W, direction), _one_direction("R", R, direction)
+    hidden = R.shape[1]
+    if R.shape[0] != gates * hidden or W.shape[0] != gates * hidden:
+        raise ValueError(
+            f"ONNX W, R: expected (D, {gates}*H, I) and (D, {gates}*H, H), got W {W.shape} and "
+            f"R {R.shape} for one direction"
+        )
+    return W, R
 
 
 # ------------------------------------------------------------------------------------------------
@@ -189,10 +213,21 @@ def gru_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
     """(kernel, recurrent_kernel, bias) from ``nn.GRU``'s weights, for ``reset_after=True``
     (torch's only convention): bias (2, 3H) = [bias_ih; bias_hh], reordered, missing ones zero."""
     weight_ih, weight_hh = np.asarray(weight_ih), np.asarray(weight_hh)
-    bias = np.zeros((2, weight_ih.shape[0]), dtype=weight_ih.dtype)
-    for row, b in enumerate((bias_ih, bias_hh)):
+    rows = weight_ih.shape[0] if weight_ih.ndim == 2 else -1
+    if weight_ih.ndim != 2 or rows % 3 or weight_hh.shape != (rows, rows // 3):
+        raise ValueError(
+            "weight_ih, weight_hh: expected nn.GRU's (3H, I) and (3H, H), got "
+            f"{weight_ih.shape} and {weight_hh.shape}"
+        )
+    bias = np.zeros((2, rows), dtype=weight_ih.dtype)
+    for row, (name, b) in enumerate((("bias_ih", bias_ih), ("bias_hh", bias_hh))):
         if b is not None:
-            bias[row] = _swap_zr(np.asarray(b), 0)
+            b = np.asarray(b)
+            if b.shape != (rows,):
+                raise ValueError(
+                    f"{name}: expected shape ({rows},) to match weight_ih, got {b.shape}"
+                )
+            bias[row] = _swap_zr(b, 0)
     return _swap_zr(weight_ih, 0).T.copy(), _swap_zr(weight_hh, 0).T.copy(), bias
 
 
@@ -232,16 +267,16 @@ def gru_to_onnx(
     return kernel.T.copy()[None], recurrent_kernel.T.copy()[None], B[None].copy()
 
 
-def gru_from_onnx(W, R, B=None, linear_before_reset=0) -> Weights:
+def gru_from_onnx(W, R, B=None, linear_before_reset=0, direction: int = 0) -> Weights:
     """(kernel, recurrent_kernel, bias) from one direction of an ONNX ``GRU`` node.
 
     ``linear_before_reset`` is the node's attribute (ONNX's default, 0): 1 gives a
     ``reset_after=True`` GRU, bias (2, 3H) = [Wb; Rb]; 0 gives ``reset_after=False``, bias
-    Wb + Rb (3H,) (the two add in every gate there).
+    Wb + Rb (3H,) (the two add in every gate there). ``direction``: as for :func:`from_onnx`.
     """
-    W, R = _one_direction("W", W), _one_direction("R", R)
+    W, R = _onnx_weights(W, R, 3, direction)
     hidden3 = W.shape[0]
-    bias = np.zeros(2 * hidden3, dtype=W.dtype) if B is None else _one_direction("B", B)
+    bias = np.zeros(2 * hidden3, dtype=W.dtype) if B is None else _one_direction("B", B, direction)
     if bias.shape != (2 * hidden3,):
         raise ValueError(f"ONNX GRU B must be (D, {2 * hidden3}), got {np.shape(B)}")
     wb, rb = bias[:hidden3], bias[hidden3:]
@@ -272,12 +307,15 @@ def rnn_to_onnx(kernel, recurrent_kernel, bias) -> tuple[np.ndarray, np.ndarray,
     return kernel.T.copy()[None], recurrent_kernel.T.copy()[None], B[None]
 
 
-def rnn_from_onnx(W, R, B=None) -> Weights:
-    """(kernel, recurrent_kernel, bias) from one direction of an ONNX ``RNN`` node; bias Wb + Rb."""
-    W, R = _one_direction("W", W), _one_direction("R", R)
+def rnn_from_onnx(W, R, B=None, direction: int = 0) -> Weights:
+    """(kernel, recurrent_kernel, bias) from one direction of an ONNX ``RNN`` node; bias Wb + Rb.
+    ``direction``: as for :func:`from_onnx`."""
+    W, R = _onnx_weights(W, R, 1, direction)
     hidden = W.shape[0]
     bias = np.zeros(hidden, dtype=W.dtype)
     if B is not None:
-        B = _one_direction("B", B)
-        bias = B[:hidden] + B[hidden:]
+        b = _one_direction("B", B, direction)
+        if b.shape != (2 * hidden,):
+            raise ValueError(f"ONNX RNN B must be (D, {2 * hidden}), got {np.shape(B)}")
+        bias = b[:hidden] + b[hidden:]
     return W.T.copy(), R.T.copy(), bias

@@ -119,6 +119,11 @@ def _check_options(options: dict) -> None:
             "peephole: stacked.rnn takes no peephole= keyword (one (3H,) weight would be shared "
             "by every layer and direction); run fastlstm.lstm per layer for peepholes"
         )
+    if "return_cell_states" in options:
+        raise TypeError(
+            "return_cell_states: stacked.rnn returns final states only; run fastlstm.lstm "
+            "per layer for the cell state at every step"
+        )
 
 
 def _merge(y_f, y_b, merge_mode):
@@ -211,6 +216,17 @@ def rnn_forward(
     weights = _check_list(weights, "weights", count, f"weight entries ({layout})")
     states = [None] * count
     if initial_state is not None:
+        if (
+            cell == "lstm"
+            and isinstance(initial_state, (list, tuple))
+            and len(initial_state) == 2
+            and all(not isinstance(s, (list, tuple)) and np.ndim(s) == 3 for s in initial_state)
+        ):  # PyTorch's (h0, c0), each (layers*directions, B, H)
+            raise ValueError(
+                f"initial_state: expected a list of {count} states ({layout}), one (h, c) per "
+                "weight entry, got a pair of 3-D arrays; from PyTorch's (h0, c0) pass "
+                "list(zip(h0, c0))"
+            )
         states = _check_list(initial_state, "initial_state", count, f"states ({layout})")
     infer_fn, forward_fn, backward_fn = _CELLS[cell]
     x = np.asarray(x)
