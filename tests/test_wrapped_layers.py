@@ -185,3 +185,27 @@ def test_bidirectional_outputs_zero_at_masked_steps(merge_mode, time_major):
     down[b, t, i] -= eps
     grad = dx.transpose(1, 0, 2)[b, t, i] if time_major else dx[b, t, i]
     np.testing.assert_allclose(grad, (total(up) - total(down)) / (2 * eps), rtol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_bidirectional_takes_keras_initial_states(cell):
+    """[forward layer's states, then backward layer's], as Keras's Bidirectional takes them."""
+    from fastlstm.layers import GRU
+
+    make = {"lstm": LSTM, "gru": GRU}[cell]
+    x = RNG.standard_normal((2, 4, 3))
+    layer = Bidirectional(make(5, return_sequences=True, seed=3, dtype="float64"))
+    n = 2 if cell == "lstm" else 1
+    states = [RNG.standard_normal((2, 5)) for _ in range(2 * n)]
+    out = layer(x, initial_state=states)
+    f, b = layer.forward_layer, layer.backward_layer
+    expected = np.concatenate(
+        [f(x, initial_state=states[:n]), b(x, initial_state=states[n:])[:, ::-1]], axis=-1
+    )
+    np.testing.assert_array_equal(out, expected)
+    y, cache = layer.forward(x, initial_state=states)
+    np.testing.assert_array_equal(y, out)
+    assert layer.backward(cache, np.ones_like(y)).shape == x.shape
+    assert np.abs(out - layer(x)).max() > 0  # the states were used
+    with pytest.raises(ValueError, match=rf"initial_state: expected a list of {2 * n} arrays"):
+        layer(x, initial_state=states[:n])

@@ -220,17 +220,42 @@ class Bidirectional(Layer):
             return outs
         return [[np.where(k, o[0], 0), *o[1:]] for o, k in zip(outs, keeps)]
 
-    def call(self, x, training: bool = False, mask=None):
+    def _states(self, initial_state) -> tuple:
+        """Each half's initial state from Keras's list: the forward layer's states, then the
+        backward layer's (None: zeros)."""
+        if initial_state is None:
+            return None, None
+        n = len(self.forward_layer.state_names)
+        if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2 * n:
+            names = ", ".join(self.forward_layer.state_names)
+            got = (
+                f"a list of {len(initial_state)}"
+                if isinstance(initial_state, (list, tuple))
+                else type(initial_state).__name__
+            )
+            raise ValueError(
+                f"initial_state: expected a list of {2 * n} arrays, the forward layer's ({names}) "
+                f"then the backward layer's, got {got}"
+            )
+        return list(initial_state[:n]), list(initial_state[n:])
+
+    def call(self, x, training: bool = False, mask=None, initial_state=None):
         self._ensure_built(x)
-        outs = [self._parts(h.call(x, training=training, mask=mask)) for h in self._halves]
+        outs = [
+            self._parts(h.call(x, training=training, mask=mask, initial_state=s))
+            for h, s in zip(self._halves, self._states(initial_state))
+        ]
         return self._merge(self._masked(outs, self._keeps(mask)))
 
-    def __call__(self, x, training: bool = False, mask=None):
-        return self.call(x, training=training, mask=mask)
+    def __call__(self, x, initial_state=None, *, training: bool = False, mask=None):
+        return self.call(x, training=training, mask=mask, initial_state=initial_state)
 
-    def forward(self, x, training: bool = False, mask=None):
+    def forward(self, x, training: bool = False, mask=None, initial_state=None):
         self._ensure_built(x)
-        results = [h.forward(x, training=training, mask=mask) for h in self._halves]
+        results = [
+            h.forward(x, training=training, mask=mask, initial_state=s)
+            for h, s in zip(self._halves, self._states(initial_state))
+        ]
         keeps = self._keeps(mask)
         outs = self._masked([self._parts(out) for out, _ in results], keeps)
         return self._merge(outs), ([c for _, c in results], outs, keeps)
