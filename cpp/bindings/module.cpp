@@ -10,6 +10,7 @@
 #include "fastlstm/blocks.hpp"
 #include "fastlstm/info.hpp"
 #include "fastlstm/threads.hpp"
+#include "without_gil.hpp"
 
 namespace py = pybind11;
 
@@ -40,6 +41,9 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
   m.def(
       "max_threads", [] { return fastlstm::kMaxThreads; },
       "The most threads set_num_threads takes.");
+  m.def("_at_exit", &fastlstm::bindings::at_exit,
+        "Registered with atexit by fastlstm._core: calls that end after it keep their thread "
+        "(other than the exiting one) from taking the GIL again (see without_gil.hpp).");
   // For the tests: the pool's hand-over from one job to the next, many times over, with jobs of
   // 1 to `items` items in turn. Returns the jobs in which an item did not run exactly once.
   m.def(

@@ -10,6 +10,7 @@
 
 #include "cell_kind.hpp"
 #include "checks.hpp"
+#include "without_gil.hpp"
 
 namespace fastlstm::bindings {
 namespace {
@@ -143,10 +144,9 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
                               mask ? mask->data() : nullptr,
                               mask && zero_masked,
                               rmask ? rmask->data() : nullptr};
-  {
-    py::gil_scoped_release nogil;
+  without_gil([&] {
     fastlstm::forward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias, options, projection), buf);
-  }
+  });
   const py::object c_out = or_none(kCell, c);
   if (!training) return py::make_tuple(y, h, c_out, py::none());
   // What backward needs besides x and the weights: the states it started from, y, the saved
@@ -246,11 +246,10 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
                                rmask ? rmask->data() : nullptr,
                                options.peephole ? dpeephole.mutable_data() : nullptr,
                                projection ? dprojection.mutable_data() : nullptr};
-  {
-    py::gil_scoped_release nogil;
+  without_gil([&] {
     fastlstm::backward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias, options, projection),
                                 buf);
-  }
+  });
   return py::make_tuple(or_none(input_grad, dx), dkernel, drecurrent, dbias, dh0,
                         or_none(kCell, dc0), or_none(bool(options.peephole), dpeephole),
                         or_none(bool(projection), dprojection));

@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "cell_kind.hpp"
 #include "checks.hpp"
+#include "without_gil.hpp"
 
 namespace fastlstm::bindings {
 namespace {
@@ -48,12 +50,12 @@ class StreamBinding {
     } else {
       out = writable_out(out_obj, {batch(), state_size()});
     }
-    {
-      py::gil_scoped_release nogil;
-      std::lock_guard<std::mutex> lock(mu_);
+    std::mutex& mu = lock_for_this_process();
+    without_gil([&] {
+      std::lock_guard<std::mutex> lock(mu);
       core_.step(x.data());
       std::memcpy(out.mutable_data(), core_.h(), sizeof(T) * out.size());
-    }
+    });
     return std::move(out);
   }
 
@@ -77,21 +79,26 @@ class StreamBinding {
       throw std::invalid_argument(
           "out: expected an array that does not share memory with x, got one that does");
     }
-    {
-      py::gil_scoped_release nogil;
-      std::lock_guard<std::mutex> lock(mu_);
+    std::mutex& mu = lock_for_this_process();
+    without_gil([&] {
+      std::lock_guard<std::mutex> lock(mu);
       core_.run(x.data(), steps, out.mutable_data());
-    }
+    });
     return std::move(out);
   }
 
   // A copy of the carried state: (h, c), or (h,) for cells without a cell state.
   py::tuple state() {
     Array<T> h({batch(), state_size()}), c(kCell ? Shape{batch(), hidden_size()} : Shape{0});
-    std::lock_guard<std::mutex> lock(mu_);
-    std::memcpy(h.mutable_data(), core_.h(), sizeof(T) * h.size());
+    T* const hd = h.mutable_data();
+    T* const cd = c.mutable_data();
+    std::mutex& mu = lock_for_this_process();
+    without_gil([&] {  // a run() in another thread may hold the lock for a long time
+      std::lock_guard<std::mutex> lock(mu);
+      std::memcpy(hd, core_.h(), sizeof(T) * batch() * state_size());
+      if (kCell) std::memcpy(cd, core_.c(), sizeof(T) * batch() * hidden_size());
+    });
     if (!kCell) return py::make_tuple(h);
-    std::memcpy(c.mutable_data(), core_.c(), sizeof(T) * c.size());
     return py::make_tuple(h, c);
   }
 
@@ -103,10 +110,15 @@ class StreamBinding {
         kCell ? optional_state(c_obj, (name + "[1]").c_str(), hidden_size()) : std::nullopt;
     const size_t h_bytes = sizeof(T) * batch() * state_size();
     const size_t c_bytes = sizeof(T) * batch() * hidden_size();
-    std::lock_guard<std::mutex> lock(mu_);
-    h ? (void)std::memcpy(core_.h(), h->data(), h_bytes) : (void)std::memset(core_.h(), 0, h_bytes);
-    if (!kCell) return;
-    c ? (void)std::memcpy(core_.c(), c->data(), c_bytes) : (void)std::memset(core_.c(), 0, c_bytes);
+    const T* const hd = h ? h->data() : nullptr;
+    const T* const cd = c ? c->data() : nullptr;
+    std::mutex& mu = lock_for_this_process();
+    without_gil([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      hd ? (void)std::memcpy(core_.h(), hd, h_bytes) : (void)std::memset(core_.h(), 0, h_bytes);
+      if (!kCell) return;
+      cd ? (void)std::memcpy(core_.c(), cd, c_bytes) : (void)std::memset(core_.c(), 0, c_bytes);
+    });
   }
 
  private:
@@ -165,7 +177,22 @@ class StreamBinding {
     }
   }
 
-  std::mutex mu_;
+  // The lock that serialises calls on this stream, taken with the GIL released. A child forked
+  // while another thread held it would wait for ever on the copy: the first call in a new
+  // process (under the GIL, so one at a time) gives the stream a new lock and leaves the old one
+  // unused (fastlstm::fork_count counts the forks).
+  std::mutex& lock_for_this_process() {
+    const unsigned forks = fork_count().load();
+    if (forks != forks_) {
+      (void)mu_.release();
+      mu_ = std::make_unique<std::mutex>();
+      forks_ = forks;
+    }
+    return *mu_;
+  }
+
+  std::unique_ptr<std::mutex> mu_ = std::make_unique<std::mutex>();
+  unsigned forks_ = fork_count().load();
   Stream<Cell, T> core_;
 };
 

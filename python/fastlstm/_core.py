@@ -11,6 +11,7 @@ across machines); forcing a level the CPU cannot run raises ImportError instead 
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 
@@ -51,4 +52,7 @@ def _choose():
 
 capability, _module = _choose()
 globals().update({k: v for k, v in vars(_module).items() if not k.startswith("__")})
+# At exit, calls still running in other (daemon) threads must not take the GIL back once the
+# interpreter finalizes (Python 3.11 aborts the process then): see cpp/bindings/without_gil.hpp.
+atexit.register(_module._at_exit)
 __version__: str = _module.__version__
