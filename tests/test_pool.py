@@ -217,3 +217,33 @@ print((switches() - before) / 200)
     assert done.returncode == 0, done.stderr[-2000:]
     per_call = float(done.stdout.split()[-1])
     assert per_call < 128, per_call  # fewer than half the idle workers
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS as on Linux")
+def test_a_refused_thread_leaves_the_call_to_the_threads_there_are():
+    """With too little address space for 1024 thread stacks, a call runs on the workers that
+    did start (it raised "RuntimeError: Resource temporarily unavailable")."""
+    code = """
+import mmap, resource, numpy as np, fastlstm
+rng = np.random.default_rng(0)
+x = rng.standard_normal((4096, 5, 8)).astype(np.float32)
+K = rng.standard_normal((8, 64)).astype(np.float32)
+R = rng.standard_normal((16, 64)).astype(np.float32)
+b = np.zeros(64, np.float32)
+expected = fastlstm.lstm(x, K, R, b)[0]
+with open("/proc/self/statm") as f:
+    used = int(f.read().split()[0]) * resource.getpagesize()
+# Room for about 60 more 8 MiB thread stacks, and address space held back (never touched) so
+# that the process has room again once the call is over.
+resource.setrlimit(resource.RLIMIT_AS, (used + (1024 << 20),) * 2)
+reserve = mmap.mmap(-1, 512 << 20)
+fastlstm.set_num_threads(1024)
+y = fastlstm.lstm(x, K, R, b)[0]
+reserve.close()
+print(float(np.abs(y - expected).max()))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.split()[-1]) < 1e-5

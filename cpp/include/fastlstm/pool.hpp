@@ -26,6 +26,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -338,10 +339,17 @@ class Pool {
     }
   }
 
+  // Up to `workers` workers. Where the system refuses a thread (its thread limit, or no address
+  // space for another stack) the pool stays as it is: whoever is there claims the items, the
+  // caller at least, so the job runs on fewer threads instead of failing.
   void grow(int workers) {
     const std::uint64_t seen = job_of(ticket_.load());
     while (static_cast<int>(threads_.size()) < workers) {
-      threads_.emplace_back([this, seen] { worker(seen); });
+      try {
+        threads_.emplace_back([this, seen] { worker(seen); });
+      } catch (const std::system_error&) {
+        return;
+      }
     }
   }
 
