@@ -352,17 +352,14 @@ class Trainer:
         self._require_compiled("fit")
         verbose = _verbosity(verbose)
         batch_size = _batch_size(batch_size)
-        for name, value in (("epochs", epochs), ("initial_epoch", initial_epoch)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{name}: expected a non-negative integer, got {value!r}")
-        if (
-            isinstance(validation_freq, bool)
-            or not isinstance(validation_freq, (int, np.integer))
-            or validation_freq < 1
+        for name, value, least in (
+            ("epochs", epochs, 0),
+            ("initial_epoch", initial_epoch, 0),
+            ("validation_freq", validation_freq, 1),
         ):
-            raise ValueError(
-                f"validation_freq: expected a positive integer, got {validation_freq!r}"
-            )
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                what = "a positive" if least else "a non-negative"
+                raise ValueError(f"{name}: expected {what} integer, got {value!r}")
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
         x, y, sample_weight = _data(x, y, sample_weight)

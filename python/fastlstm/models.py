@@ -74,18 +74,15 @@ class Sequential(Trainer):
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"layer: expected a fastlstm layer, got {type(layer).__name__}")
-        if isinstance(layer, (Recurrent, Bidirectional)) and (
-            layer.return_state
-            or getattr(layer, "time_major", False)
-            or (isinstance(layer, Bidirectional) and layer.merge_mode is None)
-        ):
-            what = (
-                "return_state=True"
-                if layer.return_state
-                else "merge_mode=None (two outputs)"
-                if isinstance(layer, Bidirectional) and layer.merge_mode is None
-                else "time_major=True"
-            )
+        what = None  # a setting that gives the next layer something other than one array
+        if isinstance(layer, (Recurrent, Bidirectional)):
+            if layer.return_state:
+                what = "return_state=True"
+            elif getattr(layer, "time_major", False):
+                what = "time_major=True"
+            elif isinstance(layer, Bidirectional) and layer.merge_mode is None:
+                what = "merge_mode=None (two outputs)"
+        if what:
             raise ValueError(
                 f"layer: a Sequential model passes one batch-major array between layers, "
                 f"so {layer.name!r} cannot have {what}"

@@ -220,7 +220,7 @@ class Bidirectional(Layer):
             return outs
         return [[np.where(k, o[0], 0), *o[1:]] for o, k in zip(outs, keeps)]
 
-    def _states(self, initial_state) -> tuple:
+    def _initial_states(self, initial_state) -> tuple:
         """Each half's initial state from Keras's list: the forward layer's states, then the
         backward layer's (None: zeros)."""
         if initial_state is None:
@@ -243,7 +243,7 @@ class Bidirectional(Layer):
         self._ensure_built(x)
         outs = [
             self._parts(h.call(x, training=training, mask=mask, initial_state=s))
-            for h, s in zip(self._halves, self._states(initial_state))
+            for h, s in zip(self._halves, self._initial_states(initial_state))
         ]
         return self._merge(self._masked(outs, self._keeps(mask)))
 
@@ -254,7 +254,7 @@ class Bidirectional(Layer):
         self._ensure_built(x)
         results = [
             h.forward(x, training=training, mask=mask, initial_state=s)
-            for h, s in zip(self._halves, self._states(initial_state))
+            for h, s in zip(self._halves, self._initial_states(initial_state))
         ]
         keeps = self._keeps(mask)
         outs = self._masked([self._parts(out) for out, _ in results], keeps)
