@@ -182,6 +182,32 @@ def test_workers_end_with_their_python_thread():
     assert thread_count() <= before
 
 
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+def test_a_lowered_thread_count_ends_the_spare_workers():
+    """After calls on 16 threads, lowering the count to 2 must end the workers no call can use any
+    more (they slept for the life of the calling thread), and the pool must grow again after."""
+    p = make_problem(128, 10, 16, 32, dtype=np.float64, seed=6)
+    args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"])
+    fastlstm.set_num_threads(2)
+    expected = fastlstm.lstm(*args)
+    base = thread_count()  # this thread's pool holds one worker now (others may hold theirs)
+    fastlstm.set_num_threads(16)
+    fastlstm.lstm(*args)
+    assert thread_count() >= base + 14, "the pool did not grow to 16 threads"
+    fastlstm.set_num_threads(2)
+    for a, b in zip(fastlstm.lstm(*args), expected):
+        np.testing.assert_array_equal(a, b)
+    assert thread_count() <= base
+    fastlstm.set_num_threads(1)
+    fastlstm.lstm(*args)
+    assert thread_count() <= base - 1
+    fastlstm.set_num_threads(4)
+    for a, b in zip(fastlstm.lstm(*args), fastlstm.lstm(*args)):
+        np.testing.assert_array_equal(a, b)
+    assert thread_count() >= base + 2, "the pool did not grow again"
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="context switches from getrusage")
 def test_a_job_wakes_only_the_workers_it_can_use():
     """After one call on 256 threads the pool keeps 255 workers asleep; a later job of 2 items

@@ -249,7 +249,7 @@ class Trainer:
                 grads += layer.grads
         self.optimizer.apply(grads, params)
         for m in self._metrics:
-            m.update_state(y, out, sample_weight, mask)
+            metrics_lib.update(m, y, out, sample_weight, mask)
         return loss
 
     def _test_step(self, x, y, sample_weight) -> float:
@@ -258,7 +258,7 @@ class Trainer:
         if self._regularised:
             loss += self._regularization()
         for m in self._metrics:
-            m.update_state(y, out, sample_weight, mask)
+            metrics_lib.update(m, y, out, sample_weight, mask)
         return loss
 
     def _forward_inference(self, x):
@@ -399,8 +399,9 @@ class Trainer:
         history = callbacks_module.History()
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
         user = _callbacks(callbacks)
+        # The progress bar last, as Keras adds it: it prints what the others put in the logs.
         cbs = callbacks_module.CallbackList(
-            [*extra, *user, history],
+            [*user, history, *extra],
             self,
             {"epochs": int(epochs), "steps": steps, "verbose": verbose},
         )
@@ -486,7 +487,7 @@ class Trainer:
         self._prepare_metrics(y, x)
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
         cbs = callbacks_module.CallbackList(
-            [*extra, *_callbacks(callbacks)],
+            [*_callbacks(callbacks), *extra],
             self,
             {"steps": math.ceil(len(x) / batch_size), "verbose": verbose},
         )
@@ -507,7 +508,7 @@ class Trainer:
         steps = math.ceil(len(x) / batch_size)
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
         cbs = callbacks_module.CallbackList(
-            [*extra, *_callbacks(callbacks)], self, {"steps": steps, "verbose": verbose}
+            [*_callbacks(callbacks), *extra], self, {"steps": steps, "verbose": verbose}
         )
         cbs.call("on_predict_begin", None)
         result = None

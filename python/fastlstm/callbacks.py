@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import metrics as metrics_lib
+
 _HOOKS = (
     "on_train_begin",
     "on_train_end",
@@ -241,13 +243,32 @@ class ProgbarLogger(Callback):
             self._bar.update(self._bar.target, None, finalize=True)
 
 
-def _direction(monitor: str, mode: str) -> str:
-    """ "min" or "max"; "auto" is "max" for accuracies (and AUC), else "min" (losses)."""
+def _check_mode(mode: str) -> str:
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
-    if mode == "auto":
-        mode = "max" if ("acc" in monitor or "auc" in monitor) else "min"
     return mode
+
+
+def _direction(who: str, monitor: str, mode: str, model) -> str:
+    """ "min" or "max" for ``monitor``. "auto" follows Keras 3: min for the loss, else the
+    direction of the compiled metric of that name (or of fastlstm's built-in metric of that
+    name); any other quantity (one a callback adds, say) is an error, since guessing from the
+    name could keep the worst epoch as the best."""
+    if mode != "auto":
+        return mode
+    name = monitor.removeprefix("val_")
+    if name == "loss":
+        return "min"
+    for m in getattr(model, "metrics", None) or []:
+        if getattr(m, "name", None) == name and getattr(m, "direction", None) in ("min", "max"):
+            return m.direction
+    known = metrics_lib.direction_of(name)
+    if known is not None:
+        return known
+    raise ValueError(
+        f"{who}: cannot tell whether {monitor!r} should go up or down (it is neither the loss "
+        f"nor a metric with a known direction): pass mode='max' or mode='min'"
+    )
 
 
 def _monitored(logs, monitor: str, who: str):
@@ -266,7 +287,7 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has stopped improving (Keras's rules).
 
     An epoch improves when the value beats the best so far by more than ``min_delta`` (in the
-    direction ``mode`` gives; "auto": max for accuracies, else min). After ``patience`` epochs
+    direction ``mode`` gives; "auto": see below). After ``patience`` epochs
     without improvement training stops; with ``baseline``, the wait only restarts once the value
     also beats the baseline. ``restore_best_weights`` sets the best epoch's weights back when it
     stops. ``start_from_epoch`` ignores the first epochs."""
@@ -284,7 +305,7 @@ class EarlyStopping(Callback):
     ) -> None:
         super().__init__()
         self.monitor = monitor
-        self.mode = _direction(monitor, mode)
+        self.mode = _check_mode(mode)  # "auto" is resolved at the first value seen
         self.min_delta = abs(float(min_delta))
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
             raise ValueError(f"patience: expected a non-negative int, got {patience!r}")
@@ -313,6 +334,7 @@ class EarlyStopping(Callback):
         current = _monitored(logs, self.monitor, "EarlyStopping")
         if current is None or epoch < self.start_from_epoch:
             return
+        self.mode = _direction("EarlyStopping", self.monitor, self.mode, self.model)
         if self.restore_best_weights and self.best_weights is None:
             self.best_weights = self.model.get_weights()  # the first epoch counts as the best
             self.best_epoch = epoch
@@ -358,11 +380,9 @@ class ModelCheckpoint(Callback):
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)
         self.save_weights_only = bool(save_weights_only)
-        self.mode = _direction(monitor, mode)
-        if initial_value_threshold is not None:
-            self.best = float(initial_value_threshold)
-        else:
-            self.best = -math.inf if self.mode == "max" else math.inf
+        self.mode = _check_mode(mode)  # "auto" is resolved at the first value seen
+        # The value to beat; None: the first value saves.
+        self.best = None if initial_value_threshold is None else float(initial_value_threshold)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         logs = logs or {}
@@ -377,12 +397,17 @@ class ModelCheckpoint(Callback):
             current = _monitored(logs, self.monitor, "ModelCheckpoint")
             if current is None:
                 return
-            better = current > self.best if self.mode == "max" else current < self.best
-            if not better:
-                return
+            self.mode = _direction("ModelCheckpoint", self.monitor, self.mode, self.model)
+            if self.best is not None:
+                better = current > self.best if self.mode == "max" else current < self.best
+                if not better:
+                    return
             if self.verbose > 0:
+                best = "inf" if self.best is None else f"{self.best:.5f}"
+                if self.best is None and self.mode == "max":
+                    best = "-inf"
                 sys.stdout.write(
-                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                    f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to "
                     f"{current:.5f}, saving model to {path}\n"
                 )
             self.best = current
@@ -413,15 +438,17 @@ class ReduceLROnPlateau(Callback):
         self.monitor, self.factor, self.patience = monitor, float(factor), patience
         self.verbose, self.min_delta = verbose, float(min_delta)
         self.cooldown, self.min_lr = cooldown, float(min_lr)
-        self.mode = _direction(monitor, mode)
+        self.mode = _check_mode(mode)  # "auto" is resolved at the first value seen
         self.on_train_begin()
 
     def on_train_begin(self, logs=None) -> None:
-        self.best = -math.inf if self.mode == "max" else math.inf
+        self.best = None  # none seen yet
         self.wait = 0
         self.cooldown_counter = 0
 
     def _better(self, current: float) -> bool:
+        if self.best is None:
+            return True
         if self.mode == "max":
             return current > self.best + self.min_delta
         return current < self.best - self.min_delta
@@ -433,6 +460,7 @@ class ReduceLROnPlateau(Callback):
         current = _monitored(logs, self.monitor, "ReduceLROnPlateau")
         if current is None:
             return
+        self.mode = _direction("ReduceLROnPlateau", self.monitor, self.mode, self.model)
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0

@@ -30,13 +30,16 @@ def _floating(y_pred) -> np.ndarray:
 
 
 def _dense_target(y_true, y_pred: np.ndarray, name: str) -> np.ndarray:
-    """y_true as y_pred's shape and dtype; a missing trailing axis of size 1 is added."""
+    """y_true as y_pred's shape and dtype; a trailing axis of size 1 that one has and the other
+    lacks is added or dropped (Keras)."""
     y_true = np.asarray(y_true)
     if y_true.dtype.kind not in "biuf":
         raise TypeError(f"y_true: expected real numbers for {name}, got dtype {y_true.dtype}")
     if y_true.shape != y_pred.shape:
         if y_pred.shape[-1:] == (1,) and y_true.shape == y_pred.shape[:-1]:
             y_true = y_true[..., None]
+        elif y_true.shape == (*y_pred.shape, 1):
+            y_true = y_true[..., 0]
         else:
             raise ValueError(
                 f"y_true: expected shape {y_pred.shape} to match the model's output for {name}, "
@@ -114,7 +117,11 @@ class Loss:
     name = "loss"
     sparse = False  # y_true holds class indices, not one value per output
 
-    def __init__(self, reduction: str = "sum_over_batch_size", name: str | None = None) -> None:
+    def __init__(
+        self, reduction: str | None = "sum_over_batch_size", name: str | None = None
+    ) -> None:
+        if reduction is None:  # Keras 3's spelling of no reduction
+            reduction = "none"
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction: expected one of {_REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction

@@ -14,6 +14,7 @@ is a probability of 0.5), so that the accuracy is the same as from probabilities
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -22,9 +23,15 @@ from . import losses
 
 
 class Metric:
-    """Base: subclasses implement ``_values(y_true, y_pred) -> (B, ...) per-sample values``."""
+    """Base: subclasses implement ``_values(y_true, y_pred) -> (B, ...) per-sample values``.
+
+    A Keras-style subclass may instead override ``update_state(y_true, y_pred,
+    sample_weight=None)``, ``result()`` and ``reset_state()``: the model then passes a mask
+    folded into ``sample_weight``, as Keras does."""
 
     name = "metric"
+    # Which way is better ("max" or "min"), for callbacks' mode="auto"; None: not known.
+    direction: str | None = None
 
     def __init__(self, name: str | None = None) -> None:
         if name is not None:
@@ -79,6 +86,7 @@ class Accuracy(Metric):
     """How often y_pred equals y_true exactly (Keras's ``Accuracy``)."""
 
     name = "accuracy"
+    direction = "max"
 
     def _values(self, y_true, y_pred):
         y_true = np.asarray(y_true)
@@ -92,6 +100,7 @@ class BinaryAccuracy(Metric):
     as 0.7 matches neither class)."""
 
     name = "binary_accuracy"
+    direction = "max"
 
     def __init__(self, name: str | None = None, threshold: float = 0.5) -> None:
         self.threshold = float(threshold)
@@ -109,6 +118,7 @@ class CategoricalAccuracy(Metric):
     """argmax(y_pred) == argmax(y_true), y_true one-hot (B, ..., C)."""
 
     name = "categorical_accuracy"
+    direction = "max"
 
     def _values(self, y_true, y_pred):
         y = losses._dense_target(y_true, y_pred.astype(np.float64, copy=False), self.name)
@@ -119,6 +129,7 @@ class SparseCategoricalAccuracy(Metric):
     """argmax(y_pred) == y_true, y_true integer labels (B, ...)."""
 
     name = "sparse_categorical_accuracy"
+    direction = "max"
 
     def _values(self, y_true, y_pred):
         labels = losses.sparse_labels(y_true, y_pred, self.name)
@@ -127,6 +138,7 @@ class SparseCategoricalAccuracy(Metric):
 
 class _FromLoss(Metric):
     loss_class: type = losses.Loss
+    direction = "min"
 
     def _values(self, y_true, y_pred):
         y_pred = losses._floating(y_pred)
@@ -141,6 +153,75 @@ class MeanSquaredError(_FromLoss):
 class MeanAbsoluteError(_FromLoss):
     name = "mean_absolute_error"
     loss_class = losses.MeanAbsoluteError
+
+
+class RootMeanSquaredError(MeanSquaredError):
+    """The square root of the weighted mean squared error over everything seen (Keras's: not a
+    mean of per-sample roots)."""
+
+    name = "root_mean_squared_error"
+
+    def result(self) -> float:
+        return float(np.sqrt(super().result()))
+
+
+class SparseTopKCategoricalAccuracy(Metric):
+    """Whether the label y_true (integer, (B, ...)) is among the ``k`` highest of y_pred
+    (B, ..., C); classes tied with the label's score count for it, as TensorFlow's in_top_k."""
+
+    name = "sparse_top_k_categorical_accuracy"
+    direction = "max"
+
+    def __init__(self, k: int = 5, name: str | None = None) -> None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k: expected an int >= 1, got {k!r}")
+        self.k = int(k)
+        super().__init__(name)
+
+    def _labels(self, y_true, y_pred):
+        return losses.sparse_labels(y_true, y_pred, self.name)
+
+    def _values(self, y_true, y_pred):
+        labels = self._labels(y_true, y_pred)
+        score = np.take_along_axis(y_pred, labels[..., None], axis=-1)
+        return ((y_pred > score).sum(axis=-1) < self.k).astype(np.float64)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
+
+class TopKCategoricalAccuracy(SparseTopKCategoricalAccuracy):
+    """As SparseTopKCategoricalAccuracy, with one-hot y_true (B, ..., C): its argmax is the
+    label."""
+
+    name = "top_k_categorical_accuracy"
+
+    def _labels(self, y_true, y_pred):
+        y = losses._dense_target(y_true, y_pred.astype(np.float64, copy=False), self.name)
+        return y.argmax(axis=-1)
+
+
+class MeanMetricWrapper(Metric):
+    """A function ``fn(y_true, y_pred)`` that returns a value per sample ((B,) or (B, T)), as a
+    running weighted mean named after the function (Keras's wrapping of ``metrics=[fn]``). A
+    function that returns one number for the batch counts it once per sample."""
+
+    def __init__(self, fn, name: str | None = None) -> None:
+        if not callable(fn):
+            raise TypeError(f"fn: expected a function (y_true, y_pred) -> values, got {fn!r}")
+        self.fn = fn
+        super().__init__(name or getattr(fn, "__name__", None) or "metric")
+
+    def _values(self, y_true, y_pred):
+        values = np.asarray(self.fn(y_true, y_pred), dtype=np.float64)
+        if values.ndim == 0:
+            values = np.full(len(y_pred), float(values))
+        if values.shape[:1] != y_pred.shape[:1]:
+            raise ValueError(
+                f"metric {self.name}: expected one value per sample (shape {y_pred.shape[:1]} "
+                f"or {y_pred.shape[:-1]}) from {self.fn!r}, got shape {values.shape}"
+            )
+        return values
 
 
 class Mean:
@@ -171,6 +252,9 @@ _CLASSES = {
         SparseCategoricalAccuracy,
         MeanSquaredError,
         MeanAbsoluteError,
+        RootMeanSquaredError,
+        SparseTopKCategoricalAccuracy,
+        TopKCategoricalAccuracy,
     )
 }
 _ALIASES = {
@@ -181,7 +265,45 @@ _ALIASES = {
     "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
+    "root_mean_squared_error": RootMeanSquaredError,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
 }
+
+
+def direction_of(name: str) -> str | None:
+    """The direction ("max"/"min") of fastlstm's built-in metric called ``name``, else None."""
+    if name.lower() in ("accuracy", "acc"):
+        return "max"
+    cls = _ALIASES.get(name.lower())
+    return cls.direction if cls is not None else None
+
+
+# Metric types whose update_state takes the mask as its own argument (fastlstm's own); others
+# (Keras-style) get it folded into sample_weight.
+_TAKES_MASK: dict[type, bool] = {}
+
+
+def update(metric, y_true, y_pred, sample_weight, mask) -> None:
+    """``metric.update_state`` for one batch, with the output mask where there is one."""
+    kind = type(metric)
+    if kind not in _TAKES_MASK:
+        try:
+            params = inspect.signature(metric.update_state).parameters
+        except (TypeError, ValueError):
+            params = {}
+        _TAKES_MASK[kind] = "mask" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+        )
+    if _TAKES_MASK[kind]:
+        metric.update_state(y_true, y_pred, sample_weight, mask=mask)
+        return
+    if mask is not None:
+        mask = np.asarray(mask)
+        sample_weight = losses.sample_weights(
+            sample_weight, mask, mask.shape, np.dtype(np.float64), rescale=False
+        )
+    metric.update_state(y_true, y_pred, sample_weight)
 
 
 def resolve_accuracy(loss: losses.Loss | None, y_true_shape, y_pred_shape) -> Metric:
@@ -212,9 +334,14 @@ def get(identifier) -> Metric | str:
             return identifier
         if key in _ALIASES:
             return _ALIASES[key](name=identifier)  # logged under the name given, as Keras
+        if identifier in _CLASSES:  # a class name, as Keras takes too
+            return _CLASSES[identifier]()
+    elif callable(identifier) and not isinstance(identifier, type):
+        return MeanMetricWrapper(identifier)
     raise ValueError(
-        f"metrics: expected fastlstm.metrics.Metric instances or names among "
-        f"{sorted([*_ALIASES, 'accuracy'])}, got {identifier!r}"
+        f"metrics: expected fastlstm.metrics.Metric instances, functions (y_true, y_pred) -> "
+        f"values per sample, or names among {sorted([*_ALIASES, 'accuracy'])}, "
+        f"got {identifier!r}"
     )
 
 
@@ -223,7 +350,10 @@ def serialize(metric) -> dict[str, Any] | str:
         return metric
     cls = type(metric)
     if _CLASSES.get(cls.__name__) is not cls:
-        raise ValueError(f"metrics: only fastlstm's own metrics can be saved, got {metric!r}")
+        raise ValueError(
+            f"metrics: only fastlstm's own metrics can be saved, got {metric!r} (compile the "
+            f"model without it to save, or save_weights)"
+        )
     return {"class_name": cls.__name__, "config": metric.get_config()}
 
 

@@ -6,7 +6,8 @@
     history = model.fit(x, y, batch_size=32, epochs=5, validation_split=0.1)
     probabilities = model.predict(x_new)
 
-Code written for Keras runs after changing the import. Shapes are batch-first throughout.
+Keras code for these layers runs after changing the import; the README lists what differs.
+Shapes are batch-first throughout.
 
 Seeds: ``Sequential(..., seed=s)`` gives every layer built without its own seed the seed
 ``SeedSequence([s, i]).generate_state(1)[0]`` (i its position), so the weights and dropout masks
@@ -193,6 +194,30 @@ class Sequential(Trainer):
     def trainable_weights(self) -> list[np.ndarray]:
         return [w for layer in self.layers for w in layer.trainable_weights]
 
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Every layer's weight arrays themselves (not copies), layer by layer."""
+        return [w for layer in self.layers for w in layer.weights]
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """The layer called ``name``, or at position ``index`` (as Keras's)."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer: expected exactly one of name= and index=")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise TypeError(f"index: expected an int, got {index!r}")
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(
+                    f"index: expected a position in [0, {len(self.layers)}), got {index}"
+                )
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"name: no layer called {name!r}; the layers are {[l.name for l in self.layers]}"
+        )
+
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every layer's weights, layer by layer."""
         return [w for layer in self.layers for w in layer.get_weights()]
@@ -255,6 +280,18 @@ class Sequential(Trainer):
         self.compiled = True
         if self.built:  # which layers train may have changed since the build (Keras: on compile)
             self._analyse()
+
+    @property
+    def metrics(self) -> list:
+        """The compiled metrics (fastlstm.metrics.Metric objects; "accuracy" given by name is
+        a string until the first fit or evaluate chooses which accuracy it is)."""
+        return list(self._metrics if self._metrics is not None else self._metric_specs)
+
+    def reset_metrics(self) -> None:
+        """Clear the running state of every compiled metric."""
+        for m in self.metrics:
+            if not isinstance(m, str):
+                m.reset_state()
 
     @property
     def metrics_names(self) -> list[str]:
@@ -352,6 +389,14 @@ class Sequential(Trainer):
 
     def __repr__(self) -> str:
         return f"Sequential(name={self.name!r}, layers={[l.name for l in self.layers]})"
+
+
+def load_model(filepath, compile: bool = True):
+    """The model saved at ``filepath`` (:func:`fastlstm.saving.load_model`), where Keras users
+    look for it."""
+    from . import saving
+
+    return saving.load_model(filepath, compile=compile)
 
 
 def check_build_shape(shape) -> tuple:

@@ -382,13 +382,17 @@ def _load(data: bytes, source: str):
         ) from None
 
 
-def load_model(filepath):
+def load_model(filepath, compile: bool = True):
     """The model saved at ``filepath`` by ``model.save``, compiled with its optimizer state
-    when it was saved compiled, so that training resumes exactly where it stopped."""
+    when it was saved compiled, so that training resumes exactly where it stopped;
+    ``compile=False`` leaves it uncompiled (for inference, or to compile it anew)."""
     path = os.fspath(filepath)
     with open(path, "rb") as f:
         data = f.read()
-    return _load(data, repr(path))
+    model = _load(data, repr(path))
+    if not compile:
+        model._reset_compile()
+    return model
 
 
 def load_weights(model, filepath) -> None:

@@ -46,6 +46,19 @@ inline std::atomic<int>& thread_setting() {
 inline int num_threads() { return thread_setting().load(std::memory_order_relaxed); }
 inline void set_num_threads(int n) { thread_setting().store(std::clamp(n, 1, kMaxThreads)); }
 
+// Ends the calling thread's workers that a lowered thread count no longer uses (Pool::shrink).
+// Not inside a job: its workers are at work.
+inline void drop_spare_workers() {
+  if (inside_job()) return;
+  if (const auto& pool = pool_slot()) pool->shrink(num_threads() - 1);
+}
+
+// The calling thread's pool, less the workers a lowered thread count no longer uses.
+inline Pool& call_pool() {
+  drop_spare_workers();
+  return this_threads_pool();
+}
+
 // Below this many flops per thread, handing work to another thread (~2 us) costs more than it
 // saves.
 constexpr double kMinFlopsPerThread = 2e5;
@@ -66,11 +79,12 @@ template <typename Fn>
 void parallel_chunks(Index n, double flops, Fn&& fn) {
   const int threads = threads_for(n, flops);
   if (threads == 1) {
+    drop_spare_workers();
     fn(Index{0}, n);
     return;
   }
   auto chunk = [&](Index k) { fn(n * k / threads, n * (k + 1) / threads); };
-  this_threads_pool().run(threads, chunk);
+  call_pool().run(threads, chunk);
 }
 
 // Calls fn(r0, r1, c0, c1) on blocks of a (rows, cols) matrix product, one block per thread,
@@ -100,9 +114,12 @@ void parallel_items(Index n, Fn&& fn) {
   auto run = [&](Index b, Index e) {
     for (Index k = b; k < e; ++k) fn(k);
   };
-  if (threads <= 1) return run(0, n);
+  if (threads <= 1) {
+    drop_spare_workers();
+    return run(0, n);
+  }
   auto chunk = [&](Index k) { run(n * k / threads, n * (k + 1) / threads); };
-  this_threads_pool().run(threads, chunk);
+  call_pool().run(threads, chunk);
 }
 
 // Calls fn(r, j) for every round r in [0, rounds) and item j in [0, n), items worth a thread
@@ -113,6 +130,7 @@ template <typename Fn>
 void parallel_rounds(Index rounds, Index n, Fn&& fn) {
   const int threads = inside_job() ? 1 : static_cast<int>(std::min<Index>(num_threads(), n));
   if (threads <= 1) {
+    drop_spare_workers();
     for (Index r = 0; r < rounds; ++r) {
       for (Index j = 0; j < n; ++j) fn(r, j);
     }
@@ -120,7 +138,7 @@ void parallel_rounds(Index rounds, Index n, Fn&& fn) {
   }
   Rounds state(n);
   auto member = [&](Index k) { state.take_part(k, rounds, fn); };
-  this_threads_pool().run(threads, member);
+  call_pool().run(threads, member);
 }
 
 }  // namespace fastlstm

@@ -7,6 +7,7 @@ from .base import Layer
 from .core import Dense, Dropout, Embedding, Input, Masking, TimeDistributed
 from .lstm import LSTM
 from .recurrent import GRU, SimpleRNN
+from .reshaping import RepeatVector
 from .wrappers import Bidirectional
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "Input",
     "Layer",
     "Masking",
+    "RepeatVector",
     "SimpleRNN",
     "TimeDistributed",
     "deserialize",
@@ -37,6 +39,7 @@ _CLASSES = {
         Dropout,
         Embedding,
         Masking,
+        RepeatVector,
         TimeDistributed,
     )
 }

@@ -326,10 +326,19 @@ class Layer:
         return self.call(x, training=training, mask=mask)
 
     def forward(self, x, training: bool = False, mask=None):
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__}.forward: a layer must implement forward(x, training=False, "
+            f"mask=None) -> (out, cache), and backward(cache, dout) -> dx to be trained: "
+            f"fastlstm has no automatic differentiation (see fastlstm.layers.base)"
+        )
 
     def backward(self, cache, dout):
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__}.backward: a layer that is trained through must implement "
+            f"backward(cache, dout) -> dx (dL/dx from dL/dout, storing its weights' gradients "
+            f"in self.grads): fastlstm has no automatic differentiation (see "
+            f"fastlstm.layers.base)"
+        )
 
     def compute_output_shape(self, input_shape) -> tuple:
         return tuple(input_shape)

@@ -26,17 +26,6 @@ from .base import (
 )
 
 
-def _uniform(shape, dtype, rng: np.random.Generator) -> np.ndarray:
-    """Keras's "uniform" (RandomUniform): U(-0.05, 0.05)."""
-    return rng.uniform(-0.05, 0.05, size=shape).astype(dtype)
-
-
-def _initializer(identifier, name: str):
-    if identifier == "uniform":
-        return _uniform
-    return initializers.get(identifier, name)
-
-
 def _rows(x: np.ndarray) -> np.ndarray:
     """x (..., F) as a 2-D (N, F) view, so that one matrix product covers every position."""
     return x.reshape(-1, x.shape[-1])
@@ -91,8 +80,8 @@ class Dense(Layer):
         self.weight_names = ("kernel", "bias") if self.use_bias else ("kernel",)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
-        self._init_kernel = _initializer(kernel_initializer, "kernel_initializer")
-        self._init_bias = _initializer(bias_initializer, "bias_initializer")
+        self._init_kernel = initializers.get(kernel_initializer, "kernel_initializer")
+        self._init_bias = initializers.get(bias_initializer, "bias_initializer")
         self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
         self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
 
@@ -287,7 +276,7 @@ class Embedding(Layer):
         self.input_dim = check_positive_int(input_dim, "input_dim")
         self.output_dim = check_positive_int(output_dim, "output_dim")
         self.embeddings_initializer = embeddings_initializer
-        self._init = _initializer(embeddings_initializer, "embeddings_initializer")
+        self._init = initializers.get(embeddings_initializer, "embeddings_initializer")
         self.embeddings_regularizer = regularizers.get(
             embeddings_regularizer, "embeddings_regularizer"
         )
