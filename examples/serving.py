@@ -6,7 +6,7 @@ sequence of T steps (B = 1), through:
 
     layer(x)                              the layer's call (Keras's way)
     fastlstm.lstm(x, kernel, ...)         the functional API, from the layer's weight arrays
-    stream.reset(); stream.run(x, out)    a stream made once by ``layer.stream(batch_size=1)``
+    stream.run(x, out, reset=True)        a stream made once by ``layer.stream(batch_size=1)``
 
 and, for data that arrives a frame at a time, ``stream.step(x_t, out_t)`` per frame. The stream
 holds a copy of the weights packed the way its steps read them, so a request answered from it
@@ -72,9 +72,8 @@ def main(argv: list[str] | None = None) -> dict:
     out = np.empty((1, T, H), np.float32)
     frame_out = np.empty((1, H), np.float32)
 
-    def by_stream(x):
-        stream.reset()
-        return stream.run(x, out)
+    def by_stream(x):  # the reset and the run in one call: safe on a stream threads share
+        return stream.run(x, out, reset=True)
 
     ways = {
         "layer(x)": layer,

@@ -190,7 +190,7 @@ def test_torch_weights_are_checked():
     w_ih, w_hh, b_ih, b_hh = convert.to_torch(k, r, b)
     with pytest.raises(ValueError, match=r"weight_ih: expected a 2-D array .*got shape \(16,\)"):
         convert.from_torch(w_ih[:, 0], w_hh)
-    with pytest.raises(ValueError, match=r"weight_hh: expected a 2-D array \(16, H\).*\(12, 4\)"):
+    with pytest.raises(ValueError, match=r"weight_hh: expected a 2-D array \(16, 4\).*\(12, 4\)"):
         convert.from_torch(w_ih, w_hh[:12])
     with pytest.raises(ValueError, match=r"bias_hh: expected shape \(16,\).*got \(15,\)"):
         convert.from_torch(w_ih, w_hh, b_ih, b_hh[:-1])

@@ -53,6 +53,39 @@ def test_exit_while_daemon_threads_are_inside_calls(call):
         assert "terminate called" not in done.stderr
 
 
+def test_an_exit_handler_can_wait_for_a_call_in_progress():
+    """A graceful shutdown registered before fastlstm was imported runs after fastlstm's own
+    exit hook and joins a thread inside a long call: the call must return (its thread slept for
+    ever, and the process hung), with the right answer."""
+    code = (
+        """
+import atexit, sys, threading
+results, workers = [], []
+def drain():
+    for t in workers:
+        t.join()
+    print("joined", len(results), results and results[0])
+atexit.register(drain)
+"""
+        + PROLOGUE.replace("(16, 100, 64)", "(1024, 100, 64)")
+        + """
+expected = float(fastlstm.lstm(x[:8], K, R, b)[0].sum())
+def work():
+    y = fastlstm.lstm(x, K, R, b)[0]  # about a second on 2 cores
+    results.append(bool(abs(float(y[:8].sum()) - expected) < 1e-3 * max(1.0, abs(expected))))
+t = threading.Thread(target=work, daemon=True)
+workers.append(t)
+t.start()
+sys.exit(4)
+"""
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 4, done.stderr[-2000:]
+    assert "joined 1 True" in done.stdout
+
+
 def test_a_child_forked_while_a_stream_is_busy_can_use_it():
     """A stream's lock, held by another thread at fork, must not block the child for ever."""
     done = run_script(

@@ -83,6 +83,29 @@ constexpr std::size_t kAlign = 64;
 // Inputs with at least this many elements are used where they are (see as_array).
 constexpr py::ssize_t kAlignCopyLimit = 4096;
 
+// The bytes of an array of `shape` with items of `item` bytes; MemoryError, naming `what`, where
+// no process could hold it (the product overflows, or passes PTRDIFF_MAX): a zero-size input of
+// 2^30 x 2^30 rows asks for outputs of 2^60 rows, and its size in size_t wraps round.
+inline std::size_t checked_bytes(const std::vector<py::ssize_t>& shape, std::size_t item,
+                                 const std::string& what) {
+  std::size_t bytes = item;
+  bool fits = true;
+  for (auto d : shape) {
+    const auto n = static_cast<std::size_t>(d);
+    if (n != 0 && bytes > std::size_t(PTRDIFF_MAX) / n) fits = false;
+    bytes *= n;
+  }
+  if (fits && bytes <= std::size_t(PTRDIFF_MAX) - 2 * kAlign) return bytes;
+  for (auto d : shape) {
+    if (d == 0) return 0;
+  }
+  std::string dims;
+  for (auto d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+  PyErr_SetString(PyExc_MemoryError,
+                  (what + ": cannot allocate an array of shape (" + dims + ")").c_str());
+  throw py::error_already_set();
+}
+
 inline bool is_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % kAlign == 0; }
 
 // An uninitialised C-contiguous array whose data is 64-byte aligned, in a block from the core's
@@ -90,9 +113,7 @@ inline bool is_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(
 template <typename T>
 Array<T> aligned_empty(const std::vector<py::ssize_t>& shape) {
   static_assert(kAlign % kBlockAlign == 0 && kAlign >= sizeof(std::size_t));
-  std::size_t n = 1;
-  for (auto d : shape) n *= static_cast<std::size_t>(d);
-  const std::size_t bytes = ((n * sizeof(T) + kAlign - 1) / kAlign + 1) * kAlign;
+  const std::size_t bytes = (checked_bytes(shape, sizeof(T), "an output") / kAlign + 2) * kAlign;
   auto* block = static_cast<unsigned char*>(block_cache().acquire(bytes));
   *reinterpret_cast<std::size_t*>(block) = bytes;
   py::capsule owner(block,
@@ -299,6 +320,11 @@ LstmOptions<T> check_options(const py::handle& peephole, const py::handle& clip,
                                 std::string(py::str(py::repr(clip))));
   }
   o.clip = static_cast<T>(v);
+  if (!(o.clip > 0) || !std::isfinite(o.clip)) {  // 0 would mean no clip at all
+    throw std::invalid_argument(
+        std::string("clip: expected a bound that ") + (sizeof(T) == 4 ? "float32" : "float64") +
+        " holds as a positive finite number, got " + std::string(py::str(py::repr(clip))));
+  }
   return o;
 }
 

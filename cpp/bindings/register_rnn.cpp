@@ -3,6 +3,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -118,6 +119,10 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
   const auto projection = projection_or_none<Cell, T>(extras.projection);
   const SeqShape s = check_sizes<Cell>(x, kernel, recurrent, bias, time_major, projection);
   const py::ssize_t P = s.state_width();
+  // Before the initial states are made: a y no process could hold is a MemoryError now, not
+  // after gigabytes of zeros for h0 and c0.
+  checked_bytes(seq_shape(s, training ? std::max<py::ssize_t>(P, Cell::kSaved * s.H) : P),
+                sizeof(T), "y");
   const auto h0 =
       state_or_zeros<T>(h0_obj, kCell ? "initial_state[0]" : "initial_state", s, P, h_meaning(s));
   const auto c0 =

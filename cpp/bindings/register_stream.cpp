@@ -60,8 +60,9 @@ class StreamBinding {
   }
 
   // x: (B, T, I). Advances T steps; returns h_t for each, (B, T, H), written into `out` when one
-  // is given.
-  py::object run(const py::handle& x_obj, const py::handle& out_obj) {
+  // is given. With `reset`, from a zero state, set under the same hold of the lock (two threads
+  // answering requests on one stream must not start from each other's states).
+  py::object run(const py::handle& x_obj, const py::handle& out_obj, bool reset) {
     const auto x = as_array<T>(x_obj, "x");
     expect_ndim(x, "x", 3, "(batch, time, input)");
     const py::ssize_t steps = x.shape(1);
@@ -82,6 +83,7 @@ class StreamBinding {
     std::mutex& mu = lock_for_this_process();
     without_gil([&] {
       std::lock_guard<std::mutex> lock(mu);
+      if (reset) zero_state();
       core_.run(x.data(), steps, out.mutable_data());
     });
     return std::move(out);
@@ -122,6 +124,12 @@ class StreamBinding {
   }
 
  private:
+  // h (and c) = 0; the caller holds the lock.
+  void zero_state() {
+    std::memset(core_.h(), 0, sizeof(T) * batch() * state_size());
+    if (kCell) std::memset(core_.c(), 0, sizeof(T) * batch() * hidden_size());
+  }
+
   // The caller's `out`: a C-contiguous, writable array of this dtype and shape (the last
   // dimension h's width).
   Array<T> writable_out(const py::handle& obj, const Shape& shape) const {
@@ -213,9 +221,10 @@ void register_stream(py::module_& m, const std::string& name) {
       .def("step", &S::step, py::arg("x_t"), py::arg("out") = py::none(),
            "Advance one timestep. x_t: (batch, input). Returns h_t (batch, units); with `out` "
            "given, h_t is written into it and nothing is allocated.")
-      .def("run", &S::run, py::arg("x"), py::arg("out") = py::none(),
+      .def("run", &S::run, py::arg("x"), py::arg("out") = py::none(), py::arg("reset") = false,
            "Advance x.shape[1] timesteps. x: (batch, time, input). Returns h_t for each, "
-           "(batch, time, units); with `out` given, they are written into it.")
+           "(batch, time, units); with `out` given, they are written into it. reset=True starts "
+           "from a zero state, set in the same step (one request on a shared stream).")
       .def("state", &S::state, "A copy of the carried state, (h, c) or (h,), each (batch, units).")
       .def("set_state", &S::set_state, py::arg("h"), py::arg("c"), py::arg("name") = "state",
            "Set the carried state; None for either means zeros.");

@@ -388,7 +388,7 @@ class ModelCheckpoint(Callback):
         logs = logs or {}
         try:
             path = self.filepath.format(epoch=epoch + 1, **logs)
-        except (KeyError, IndexError, ValueError) as exc:
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
             raise ValueError(
                 f"filepath: could not format {self.filepath!r} with epoch and the logs "
                 f"{sorted(logs)}: {exc!r}"

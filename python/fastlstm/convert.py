@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._arrays import real_array
+
 Weights = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 # Position of each fastlstm gate block (i, f, g, o) in ONNX's order (i, o, f, c).
@@ -53,23 +55,55 @@ def _blocks(a: np.ndarray, axis: int):
     return np.split(a, 4, axis=axis)
 
 
-def from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
-    """(kernel, recurrent_kernel, bias) from ``nn.LSTM``'s weights; the two biases are summed."""
-    weight_ih, weight_hh = np.asarray(weight_ih), np.asarray(weight_hh)
-    if weight_ih.ndim != 2:
+def _ours(kernel, recurrent_kernel, bias, gates: int):
+    """fastlstm's kernel (I, gates*H), recurrent_kernel (H or P, gates*H) and bias (gates*H,),
+    checked against each other (bias None: left to the caller)."""
+    kernel = real_array(kernel, "kernel")
+    recurrent_kernel = real_array(recurrent_kernel, "recurrent_kernel")
+    if kernel.ndim != 2 or kernel.shape[1] % gates or kernel.shape[1] == 0:
+        raise ValueError(f"kernel: expected a 2-D array (I, {gates}*H), got shape {kernel.shape}")
+    cols = kernel.shape[1]
+    if recurrent_kernel.ndim != 2 or recurrent_kernel.shape[1] != cols:
         raise ValueError(
-            f"weight_ih: expected a 2-D array (gates*H, I), got shape {weight_ih.shape}"
+            f"recurrent_kernel: expected a 2-D array (H, {cols}) to match kernel, got shape "
+            f"{recurrent_kernel.shape}"
+        )
+    if bias is not None:
+        bias = real_array(bias, "bias")
+        if bias.shape != (cols,):
+            raise ValueError(f"bias: expected shape ({cols},) to match kernel, got {bias.shape}")
+    return kernel, recurrent_kernel, bias
+
+
+def _theirs(weight_ih, weight_hh, gates: int):
+    """torch's weight_ih (gates*H, I) and weight_hh (gates*H, H or P), checked."""
+    weight_ih, weight_hh = real_array(weight_ih, "weight_ih"), real_array(weight_hh, "weight_hh")
+    if weight_ih.ndim != 2 or weight_ih.shape[0] % gates or weight_ih.shape[0] == 0:
+        raise ValueError(
+            f"weight_ih: expected a 2-D array ({gates}*H, I), got shape {weight_ih.shape}"
         )
     rows = weight_ih.shape[0]
-    if weight_hh.ndim != 2 or weight_hh.shape[0] != rows:
+    # H columns, or P < H with torch's proj_size
+    if weight_hh.ndim != 2 or weight_hh.shape[0] != rows or weight_hh.shape[1] > rows // gates:
         raise ValueError(
-            f"weight_hh: expected a 2-D array ({rows}, H) to match weight_ih, got shape "
-            f"{weight_hh.shape}"
+            f"weight_hh: expected a 2-D array ({rows}, {rows // gates}) (or ({rows}, P) with a "
+            f"projection) to match weight_ih, got shape {weight_hh.shape}"
         )
+    return weight_ih, weight_hh
+
+
+def from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
+    """(kernel, recurrent_kernel, bias) from ``nn.LSTM``'s weights; the two biases are summed."""
+    return _from_torch(weight_ih, weight_hh, bias_ih, bias_hh, 4)
+
+
+def _from_torch(weight_ih, weight_hh, bias_ih, bias_hh, gates: int) -> Weights:
+    weight_ih, weight_hh = _theirs(weight_ih, weight_hh, gates)
+    rows = weight_ih.shape[0]
     bias = np.zeros(rows, dtype=weight_ih.dtype)
     for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
         if b is not None:
-            b = np.asarray(b)
+            b = real_array(b, name)
             if b.shape != (rows,):
                 raise ValueError(
                     f"{name}: expected shape ({rows},) to match weight_ih, got {b.shape}"
@@ -82,13 +116,17 @@ def to_torch(
     kernel, recurrent_kernel, bias
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(weight_ih, weight_hh, bias_ih, bias_hh) for ``nn.LSTM``; bias_hh is zero."""
-    kernel, recurrent_kernel, bias = map(np.asarray, (kernel, recurrent_kernel, bias))
+    return _to_torch(kernel, recurrent_kernel, bias, 4)
+
+
+def _to_torch(kernel, recurrent_kernel, bias, gates: int):
+    kernel, recurrent_kernel, bias = _ours(kernel, recurrent_kernel, bias, gates)
     return kernel.T.copy(), recurrent_kernel.T.copy(), bias.copy(), np.zeros_like(bias)
 
 
 def to_onnx(kernel, recurrent_kernel, bias) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(W, R, B) inputs of an ONNX ``LSTM`` node, one direction; the recurrent bias is zero."""
-    kernel, recurrent_kernel, bias = map(np.asarray, (kernel, recurrent_kernel, bias))
+    kernel, recurrent_kernel, bias = _ours(kernel, recurrent_kernel, bias, 4)
 
     def reorder(a: np.ndarray, axis: int) -> np.ndarray:
         blocks = _blocks(a, axis)
@@ -123,7 +161,10 @@ def from_onnx(W, R, B=None, direction: int = 0) -> Weights:
 def peephole_to_onnx(peephole) -> np.ndarray:
     """The ``P`` input of an ONNX ``LSTM`` node, one direction: (1, 3H) in ONNX's order i, o, f,
     from fastlstm's peepholes (3H,) in the order i, f, o."""
-    p_i, p_f, p_o = np.split(np.asarray(peephole), 3)
+    peephole = real_array(peephole, "peephole")
+    if peephole.ndim != 1 or peephole.size % 3:
+        raise ValueError(f"peephole: expected a 1-D array (3H,), got shape {peephole.shape}")
+    p_i, p_f, p_o = np.split(peephole, 3)
     return np.concatenate([p_i, p_o, p_f])[None]
 
 
@@ -139,12 +180,19 @@ def peephole_from_onnx(P, direction: int = 0) -> np.ndarray:
 def projection_from_torch(weight_hr) -> np.ndarray:
     """fastlstm's projection (H, P) from ``nn.LSTM(proj_size=P)``'s ``weight_hr_l0`` (P, H); the
     recurrent kernel comes from ``from_torch`` as usual, (P, 4H)."""
-    return np.asarray(weight_hr).T.copy()
+    return _matrix(weight_hr, "weight_hr", "(P, H)").T.copy()
 
 
 def projection_to_torch(projection) -> np.ndarray:
     """``weight_hr_l0`` (P, H) from fastlstm's projection (H, P)."""
-    return np.asarray(projection).T.copy()
+    return _matrix(projection, "projection", "(H, P)").T.copy()
+
+
+def _matrix(a, name: str, meaning: str) -> np.ndarray:
+    a = real_array(a, name)
+    if a.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array {meaning}, got shape {a.shape}")
+    return a
 
 
 lstm_from_torch = from_torch
@@ -156,7 +204,7 @@ lstm_from_onnx = from_onnx
 def _one_direction(name: str, a, direction: int = 0) -> np.ndarray:
     """One direction of an ONNX W or R (D, gates*H, I or H), or B (D, 2*gates*H) or P (D, 3H):
     0 is a node's forward direction, 1 a bidirectional node's reverse one."""
-    a = np.asarray(a)
+    a = real_array(a, name)
     ndim = 2 if name in ("B", "P") else 3
     if a.ndim != ndim:
         raise ValueError(
@@ -199,7 +247,7 @@ def _swap_zr(a: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _gru_bias(bias, hidden: int, reset_after: bool) -> np.ndarray:
-    bias = np.asarray(bias)
+    bias = real_array(bias, "bias")
     expected = (2, 3 * hidden) if reset_after else (3 * hidden,)
     if bias.shape != expected:
         raise ValueError(
@@ -209,10 +257,29 @@ def _gru_bias(bias, hidden: int, reset_after: bool) -> np.ndarray:
     return bias
 
 
+def _gru_matrices(kernel, recurrent_kernel) -> tuple[np.ndarray, np.ndarray]:
+    """A GRU's kernel (I, 3H) and recurrent_kernel (H, 3H), checked."""
+    kernel, recurrent_kernel, _ = _ours(kernel, recurrent_kernel, None, 3)
+    if recurrent_kernel.shape[1] != 3 * recurrent_kernel.shape[0]:
+        raise ValueError(
+            f"recurrent_kernel: expected a GRU's (H, 3H), got shape {recurrent_kernel.shape}"
+        )
+    return kernel, recurrent_kernel
+
+
+def _flag(value, name: str) -> bool:
+    """An ONNX 0/1 attribute or a bool, as a bool."""
+    if isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, (int, np.integer)) and value in (0, 1)
+    ):
+        return bool(value)
+    raise ValueError(f"{name}: expected 0 or 1 (or a bool), got {value!r}")
+
+
 def gru_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
     """(kernel, recurrent_kernel, bias) from ``nn.GRU``'s weights, for ``reset_after=True``
     (torch's only convention): bias (2, 3H) = [bias_ih; bias_hh], reordered, missing ones zero."""
-    weight_ih, weight_hh = np.asarray(weight_ih), np.asarray(weight_hh)
+    weight_ih, weight_hh = real_array(weight_ih, "weight_ih"), real_array(weight_hh, "weight_hh")
     rows = weight_ih.shape[0] if weight_ih.ndim == 2 else -1
     if weight_ih.ndim != 2 or rows % 3 or weight_hh.shape != (rows, rows // 3):
         raise ValueError(
@@ -222,7 +289,7 @@ def gru_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
     bias = np.zeros((2, rows), dtype=weight_ih.dtype)
     for row, (name, b) in enumerate((("bias_ih", bias_ih), ("bias_hh", bias_hh))):
         if b is not None:
-            b = np.asarray(b)
+            b = real_array(b, name)
             if b.shape != (rows,):
                 raise ValueError(
                     f"{name}: expected shape ({rows},) to match weight_ih, got {b.shape}"
@@ -239,7 +306,7 @@ def gru_to_torch(
     ``nn.GRU`` applies the reset gate after the recurrent product; a ``reset_after=False`` GRU
     (bias (3H,)) computes something else, which no torch weights reproduce: ValueError.
     """
-    kernel, recurrent_kernel = np.asarray(kernel), np.asarray(recurrent_kernel)
+    kernel, recurrent_kernel = _gru_matrices(kernel, recurrent_kernel)
     hidden = recurrent_kernel.shape[0]
     if not reset_after or np.shape(bias) == (3 * hidden,):
         raise ValueError(
@@ -261,8 +328,8 @@ def gru_to_onnx(
     """(W, R, B) inputs of an ONNX ``GRU`` node, one direction. Give the node
     ``linear_before_reset=int(reset_after)``; for ``reset_after=False`` the bias goes in Wb and
     Rb is zero."""
-    kernel, recurrent_kernel = np.asarray(kernel), np.asarray(recurrent_kernel)
-    bias = _gru_bias(bias, recurrent_kernel.shape[0], reset_after)
+    kernel, recurrent_kernel = _gru_matrices(kernel, recurrent_kernel)
+    bias = _gru_bias(bias, recurrent_kernel.shape[0], _flag(reset_after, "reset_after"))
     B = bias.reshape(-1) if reset_after else np.concatenate([bias, np.zeros_like(bias)])
     return kernel.T.copy()[None], recurrent_kernel.T.copy()[None], B[None].copy()
 
@@ -274,6 +341,7 @@ def gru_from_onnx(W, R, B=None, linear_before_reset=0, direction: int = 0) -> We
     ``reset_after=True`` GRU, bias (2, 3H) = [Wb; Rb]; 0 gives ``reset_after=False``, bias
     Wb + Rb (3H,) (the two add in every gate there). ``direction``: as for :func:`from_onnx`.
     """
+    linear_before_reset = _flag(linear_before_reset, "linear_before_reset")
     W, R = _onnx_weights(W, R, 3, direction)
     hidden3 = W.shape[0]
     bias = np.zeros(2 * hidden3, dtype=W.dtype) if B is None else _one_direction("B", B, direction)
@@ -290,19 +358,19 @@ def gru_from_onnx(W, R, B=None, linear_before_reset=0, direction: int = 0) -> We
 
 def rnn_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
     """(kernel, recurrent_kernel, bias) from ``nn.RNN``'s weights; the two biases are summed."""
-    return from_torch(weight_ih, weight_hh, bias_ih, bias_hh)
+    return _from_torch(weight_ih, weight_hh, bias_ih, bias_hh, 1)
 
 
 def rnn_to_torch(
     kernel, recurrent_kernel, bias
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(weight_ih, weight_hh, bias_ih, bias_hh) for ``nn.RNN``; bias_hh is zero."""
-    return to_torch(kernel, recurrent_kernel, bias)
+    return _to_torch(kernel, recurrent_kernel, bias, 1)
 
 
 def rnn_to_onnx(kernel, recurrent_kernel, bias) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(W, R, B) inputs of an ONNX ``RNN`` node, one direction; the recurrent bias is zero."""
-    kernel, recurrent_kernel, bias = map(np.asarray, (kernel, recurrent_kernel, bias))
+    kernel, recurrent_kernel, bias = _ours(kernel, recurrent_kernel, bias, 1)
     B = np.concatenate([bias, np.zeros_like(bias)])
     return kernel.T.copy()[None], recurrent_kernel.T.copy()[None], B[None]
 

@@ -27,7 +27,7 @@ from . import layers as layers_module
 from . import losses, optimizers
 from . import metrics as metrics_lib
 from ._training import Trainer
-from .layers.base import Layer, check_seed
+from .layers.base import BUILD_LOCK, Layer, check_seed
 from .layers.core import Input, TimeDistributed
 from .layers.recurrent import Recurrent
 from .layers.wrappers import Bidirectional
@@ -178,7 +178,9 @@ class Sequential(Trainer):
 
     def _ensure_built(self, x) -> None:
         if not self.built:
-            self.build(self._build_shape or (None, *np.shape(x)[1:]))
+            with BUILD_LOCK:  # threads calling an unbuilt model at once build it once
+                if not self.built:
+                    self.build(self._build_shape or (None, *np.shape(x)[1:]))
 
     @property
     def input_shape(self):

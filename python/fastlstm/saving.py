@@ -147,18 +147,48 @@ def _write_bytes(f, data: bytes) -> None:
     f.write(data)
 
 
+def _umask() -> int:
+    """The process's umask, read without setting it where the system says it (os.umask sets it
+    for every thread, and a file another thread made meanwhile would get mode 0666)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o077)  # the narrowest mask in the meantime
+    os.umask(umask)
+    return umask
+
+
+def _target(filepath) -> str:
+    """The file to write for ``filepath``: a str or path-like (bytes are decoded as the file
+    system does), through any symbolic link (the link stays; its target gets the model)."""
+    try:
+        path = os.fsdecode(os.fspath(filepath))
+    except TypeError:
+        raise TypeError(
+            f"filepath: expected a str or os.PathLike, got {type(filepath).__name__}"
+        ) from None
+    if not path:
+        raise ValueError("filepath: expected a file path, got ''")
+    path = os.path.realpath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"filepath: expected a file path, got the directory {path!r}")
+    return path
+
+
 def save_model(model, filepath, include_optimizer: bool = True) -> None:
     """Write ``model`` to ``filepath`` atomically (see the module docstring)."""
+    path = _target(filepath)
     data = model_to_bytes(model, include_optimizer)  # any error here leaves the old file alone
-    path = os.fspath(filepath)
-    directory = os.path.dirname(os.path.abspath(path))
+    directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             if hasattr(os, "fchmod"):  # mkstemp makes 0600; give the file the usual mode
-                umask = os.umask(0)
-                os.umask(umask)
-                os.fchmod(f.fileno(), 0o666 & ~umask)
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
             _write_bytes(f, data)
             f.flush()
             os.fsync(f.fileno())

@@ -139,7 +139,18 @@ def _merge(y_f, y_b, merge_mode):
 
 
 def _unmerge(dy, y_f, y_b, merge_mode):
-    """dL/dy_f, dL/dy_b from dL/d(merged output)."""
+    """dL/dy_f, dL/dy_b from dL/d(merged output), which must be shaped like that output."""
+    if dy is not None and merge_mode is not None:
+        try:
+            dy = np.asarray(dy)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise TypeError(f"dy: expected an array, got {type(dy).__name__} ({exc})") from None
+        width = y_f.shape[-1] * (2 if merge_mode == "concat" else 1)
+        if dy.shape != (*y_f.shape[:-1], width):
+            raise ValueError(
+                f"dy: expected shape {(*y_f.shape[:-1], width)} (like y, merge_mode="
+                f"{merge_mode!r}), got {dy.shape}"
+            )
     if dy is None:
         return None, None
     if merge_mode == "concat":

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from .functional import _ACTIVATIONS, _choice, _gru_cell, _pair, _single
+from .functional import _ACTIVATIONS, _choice, _flag, _gru_cell, _pair, _single
 
 
 def _positional(compiled):
-    """``step(x_t, out=None)`` or ``run(x, out=None)`` over the compiled method of that name,
+    """``step(x_t, out=None)`` or ``run(x, out=None, *, reset=False)`` over the compiled method of
+    that name,
     always called positionally (the arguments keep their documented names for keyword calls)."""
     if compiled.__name__ == "step":
 
@@ -18,8 +19,10 @@ def _positional(compiled):
 
     else:
 
-        def method(x, out=None):
-            return compiled(x, out)
+        def method(x, out=None, *, reset=False):
+            if reset is not False and reset is not True:
+                reset = _flag(reset, "reset")
+            return compiled(x, out, reset)
 
     method.__name__ = compiled.__name__
     method.__doc__ = compiled.__doc__
@@ -41,7 +44,9 @@ class LSTMStream:
     :meth:`run` advances a whole chunk of timesteps in one call, from the weights packed when the
     stream was made: for a service that receives frames in chunks, or that answers requests of
     the same batch size with the same weights (``reset()``, then ``run(x)``), where it saves the
-    per-call packing of the weights that :func:`fastlstm.lstm` does.
+    per-call packing of the weights that :func:`fastlstm.lstm` does. Threads that share a stream
+    for such requests call ``run(x, reset=True)``: the reset and the run happen under one hold of
+    the stream's lock, where ``reset()`` then ``run(x)`` could start from another request's state.
 
     Args:
         kernel, recurrent_kernel, bias: the weights, as for :func:`fastlstm.lstm`.
@@ -54,9 +59,9 @@ class LSTMStream:
     ``step(x_t, out=None)``: x_t is (B, I); returns h_t (B, H). With ``out``, a C-contiguous
     (B, H) array of the stream's dtype, h_t is written there and no array is allocated at all.
 
-    ``run(x, out=None)``: x is (B, T, I); returns h_t for every step, (B, T, H) (into ``out``
-    when given), and carries the state on, as T calls of ``step`` would (equal to float
-    rounding).
+    ``run(x, out=None, *, reset=False)``: x is (B, T, I); returns h_t for every step, (B, T, H)
+    (into ``out`` when given), and carries the state on, as T calls of ``step`` would (equal to
+    float rounding); ``reset=True`` first sets the state to zeros.
     """
 
     _cell = "lstm"  # the core's name for the cell

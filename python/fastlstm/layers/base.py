@@ -44,13 +44,20 @@ The protocol (what :class:`fastlstm.models.Sequential` relies on):
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
 
+from .._arrays import real_array
 from ..functional import _flag
 
 _DTYPES = ("float32", "float64")
+
+# Held while a layer or model builds itself on its first call, so that threads calling it at once
+# neither build it twice (each with its own weights) nor use it half built. Re-entrant: a model's
+# build builds its layers.
+BUILD_LOCK = threading.RLock()
 
 
 def _as_array(value, name: str) -> np.ndarray:
@@ -59,6 +66,11 @@ def _as_array(value, name: str) -> np.ndarray:
         return np.asarray(value)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{name}: expected an array, got {type(value).__name__} ({exc})") from None
+
+
+def input_array(x, name: str = "x") -> np.ndarray:
+    """A layer's input as an array of real numbers, or TypeError naming it (see real_array)."""
+    return real_array(x, name)
 
 
 def check_dtype(dtype) -> np.dtype:
@@ -254,18 +266,20 @@ class Layer:
         raise NotImplementedError
 
     def _set(self, name: str, value) -> None:
-        if not self.built or name not in self._weights:
+        weights = self._weights
+        if not self.built or name not in weights:
             raise ValueError(f"{name}: the layer has no weights yet; call it or build() first")
-        first = self._weights[self.weight_names[0]].shape
-        self._assign(name, value, self._weight_shapes(first)[name])
+        first = weights[self.weight_names[0]].shape
+        new = self._converted(name, value, self._weight_shapes(first)[name])
+        self._weights = {**weights, name: new}
 
-    def _assign(self, name: str, value, shape) -> None:
+    def _converted(self, name: str, value, shape) -> np.ndarray:
         arr = _as_array(value, name)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{name}: expected an array of real numbers, got dtype {arr.dtype}")
         if arr.shape != tuple(shape):
             raise ValueError(f"{name}: expected shape {tuple(shape)}, got {arr.shape}")
-        self._weights[name] = np.array(arr, dtype=self.dtype, order="C")
+        return np.array(arr, dtype=self.dtype, order="C")
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights, in ``weight_names`` order (empty before the layer is built)."""
@@ -274,7 +288,8 @@ class Layer:
     def set_weights(self, weights) -> None:
         """Set every weight (``weight_names`` order). A built layer keeps its shapes (as Keras's
         does); an unbuilt one is built from the first weight's shape. Nothing changes unless every
-        weight is valid."""
+        weight is valid, and the new weights replace the old all at once: a call running in
+        another thread uses either."""
         names = self.weight_names
         if not isinstance(weights, (list, tuple)) or len(weights) != len(names):
             got = (
@@ -283,20 +298,19 @@ class Layer:
                 else type(weights).__name__
             )
             raise ValueError(f"weights: expected a list [{', '.join(names)}], got {got}")
-        if not names:
-            return
-        if self.built and names[0] in self._weights:
+        if names:
+            self._replace_weights(weights, keep_shapes=self.built and names[0] in self._weights)
+
+    def _replace_weights(self, weights, keep_shapes: bool = False) -> None:
+        """set_weights without the argument check; without ``keep_shapes`` (a build) the shapes
+        follow from the first weight's."""
+        names = self.weight_names
+        if keep_shapes:
             shapes = self._weight_shapes(self._weights[names[0]].shape)
         else:
             shapes = self._weight_shapes(_as_array(weights[0], names[0]).shape)
-        staged: dict[str, np.ndarray] = {}
-        previous, self._weights = self._weights, staged
-        try:
-            for name, value in zip(names, weights):
-                self._assign(name, value, shapes[name])
-        except Exception:
-            self._weights = previous
-            raise
+        staged = {n: self._converted(n, w, shapes[n]) for n, w in zip(names, weights)}
+        self._weights = staged  # one swap, after every weight is made
         if self.built_input_shape is None:
             self.built_input_shape = self._input_shape_from_weights()
 
@@ -316,7 +330,9 @@ class Layer:
 
     def _ensure_built(self, x) -> None:
         if not self.built:
-            self.build((None, *np.shape(x)[1:]))
+            with BUILD_LOCK:  # threads calling an unbuilt layer at once build it once
+                if not self.built:
+                    self.build((None, *np.shape(x)[1:]))
 
     def call(self, x, training: bool = False, mask=None):
         return self.forward(x, training=training, mask=mask)[0]

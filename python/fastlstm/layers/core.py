@@ -22,6 +22,7 @@ from .base import (
     check_rate,
     check_shape,
     dropout_mask,
+    input_array,
     input_gradient,
 )
 
@@ -106,15 +107,15 @@ class Dense(Layer):
         weights = [self._init_kernel((int(input_shape[-1]), self.units), self.dtype, rng)]
         if self.use_bias:
             weights.append(self._init_bias((self.units,), self.dtype, rng))
-        self._weights = {}
-        self.set_weights(weights)
+        self._replace_weights(weights)
         self.built_input_shape = input_shape
 
     def compute_output_shape(self, input_shape) -> tuple:
         return (*tuple(input_shape)[:-1], self.units)
 
     def _affine(self, x: np.ndarray) -> np.ndarray:
-        kernel = self._weights["kernel"]
+        weights = self._weights  # one set, whatever another thread's set_weights does
+        kernel = weights["kernel"]
         if x.ndim < 1 or x.shape[-1] != kernel.shape[0]:
             raise ValueError(
                 f"x: expected an array with {kernel.shape[0]} features in its last axis "
@@ -122,16 +123,16 @@ class Dense(Layer):
             )
         z = x @ kernel  # works on (B, I) and (B, T, I) alike
         if self.use_bias:
-            z += self._weights["bias"]
+            z += weights["bias"]
         return z
 
     def call(self, x, training: bool = False, mask=None):
-        x = np.asarray(x, dtype=self.dtype)
+        x = input_array(x).astype(self.dtype, copy=False)
         return activations.apply(self.activation, self._affine(x))
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
-        x = np.asarray(x, dtype=self.dtype)
+        x = input_array(x).astype(self.dtype, copy=False)
         y = activations.apply(self.activation, self._affine(x))
         return y, (x, y)
 
@@ -213,14 +214,14 @@ class Dropout(Layer):
         return dropout_mask(self.noise_rng, shape, self.rate, x.dtype)
 
     def call(self, x, training: bool = False, mask=None):
-        x = np.asarray(x)
+        x = input_array(x)
         if not training or self.rate == 0.0:
             return x
         return x * self._mask(x)
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
-        x = np.asarray(x)
+        x = input_array(x)
         if not training or self.rate == 0.0:
             return x, None
         keep = self._mask(x)
@@ -294,8 +295,7 @@ class Embedding(Layer):
 
     def build(self, input_shape) -> None:
         shape = (self.input_dim, self.output_dim)
-        self._weights = {}
-        self.set_weights([self._init(shape, self.dtype, self._weight_rng())])
+        self._replace_weights([self._init(shape, self.dtype, self._weight_rng())])
         self.built_input_shape = tuple(input_shape)
 
     def compute_output_shape(self, input_shape) -> tuple:
@@ -394,12 +394,12 @@ class Masking(Layer):
         return np.any(x != self.mask_value, axis=-1)
 
     def call(self, x, training: bool = False, mask=None):
-        x = np.asarray(x)
+        x = input_array(x)
         return x * self._keep(x)[..., None]
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
-        x = np.asarray(x)
+        x = input_array(x)
         keep = self._keep(x)[..., None]
         return x * keep, keep
 
@@ -408,7 +408,7 @@ class Masking(Layer):
         return dout * cache
 
     def compute_mask(self, x, mask=None):
-        return self._keep(np.asarray(x))
+        return self._keep(input_array(x))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -477,19 +477,19 @@ class TimeDistributed(Layer):
         return (input_shape[0], input_shape[1], *inner[1:])
 
     def _flat(self, x) -> np.ndarray:
-        x = np.asarray(x)
+        x = input_array(x)
         if x.ndim < 3:
             raise ValueError(f"x: expected a (batch, time, ...) array, got shape {x.shape}")
         return x.reshape(-1, *x.shape[2:])
 
     def call(self, x, training: bool = False, mask=None):
-        x = np.asarray(x)
+        x = input_array(x)
         out = self.layer.call(self._flat(x), training=training)
         return out.reshape(*x.shape[:2], *out.shape[1:])
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
-        x = np.asarray(x)
+        x = input_array(x)
         out, cache = self.layer.forward(self._flat(x), training=training)
         return out.reshape(*x.shape[:2], *out.shape[1:]), (cache, x.shape)
 

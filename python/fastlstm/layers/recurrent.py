@@ -34,6 +34,7 @@ from .base import (
     check_positive_int,
     check_rate,
     dropout_mask,
+    input_array,
     weight_property,
 )
 
@@ -197,8 +198,7 @@ class Recurrent(Layer):
         for name in self.weight_names:  # drawn in this order: kernel, recurrent_kernel, bias, ...
             w = self._init[name](shapes[name], self.dtype, rng)
             weights.append(self._initial_bias(w) if name == "bias" else w)
-        self._weights = {}
-        self.set_weights(weights)
+        self._replace_weights(weights)
         self.built_input_shape = input_shape
 
     def regularization_loss(self) -> float:
@@ -284,7 +284,7 @@ class Recurrent(Layer):
         """x with input dropout applied, and the (B, 1, I)-broadcastable mask (or None)."""
         if not training or self.dropout == 0.0:
             return x, None
-        x = np.asarray(x, dtype=self.dtype)
+        x = input_array(x).astype(self.dtype, copy=False)
         batch, features = (x.shape[1], x.shape[2]) if self.time_major else (x.shape[0], x.shape[2])
         keep = dropout_mask(self.noise_rng, (batch, features), self.dropout, self.dtype)
         keep = keep[None] if self.time_major else keep[:, None]

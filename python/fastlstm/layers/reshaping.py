@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer
+from .base import Layer, input_array
 
 
 class RepeatVector(Layer):
@@ -31,7 +31,7 @@ class RepeatVector(Layer):
         self.n = int(n)
 
     def _check(self, x) -> np.ndarray:
-        x = np.asarray(x)
+        x = input_array(x)
         if x.ndim != 2:
             raise ValueError(f"x: expected a (batch, features) array, got shape {x.shape}")
         return x
