@@ -22,6 +22,7 @@ from . import (
     oracle,
     regularizers,
     stacked,
+    utils,
 )
 from .functional import (
     GRUCache,
@@ -90,6 +91,7 @@ __all__ = [
     "simple_rnn_backward",
     "simple_rnn_forward",
     "stacked",
+    "utils",
 ]
 
 

@@ -64,11 +64,11 @@ class Metric:
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
         """The metric over one batch alone (the running state is left as it was)."""
-        saved = self.total, self.count
+        saved = dict(vars(self))
         self.reset_state()
         self.update_state(y_true, y_pred, sample_weight)
         value = self.result()
-        self.total, self.count = saved
+        vars(self).update(saved)
         return value
 
     def get_config(self) -> dict[str, Any]:
@@ -201,6 +201,58 @@ class TopKCategoricalAccuracy(SparseTopKCategoricalAccuracy):
         return y.argmax(axis=-1)
 
 
+class _Confusion(Metric):
+    """Weighted counts of true and false positives and false negatives over every value seen:
+    a value is predicted positive above ``thresholds``, and y_true counts as positive where it is
+    nonzero (Keras's Precision and Recall, one threshold)."""
+
+    direction = "max"
+
+    def __init__(self, thresholds: float = 0.5, name: str | None = None) -> None:
+        if isinstance(thresholds, bool) or not isinstance(thresholds, (int, float, np.number)):
+            raise TypeError(f"thresholds: expected one number, got {thresholds!r}")
+        self.thresholds = float(thresholds)
+        super().__init__(name)
+
+    def reset_state(self) -> None:
+        self.true_positives = self.false_positives = self.false_negatives = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
+        y_pred = losses._floating(y_pred)
+        actual = losses._dense_target(y_true, y_pred, self.name) != 0
+        predicted = y_pred > self.thresholds
+        w = losses.sample_weights(
+            sample_weight, mask, y_pred.shape, np.dtype(np.float64), rescale=False
+        )
+        w = np.ones(y_pred.shape) if w is None else w
+        self.true_positives += float(w[predicted & actual].sum())
+        self.false_positives += float(w[predicted & ~actual].sum())
+        self.false_negatives += float(w[~predicted & actual].sum())
+
+    def get_config(self):
+        return {**super().get_config(), "thresholds": self.thresholds}
+
+
+class Precision(_Confusion):
+    """TP / (TP + FP); 0 before any positive prediction."""
+
+    name = "precision"
+
+    def result(self) -> float:
+        seen = self.true_positives + self.false_positives
+        return self.true_positives / seen if seen else 0.0
+
+
+class Recall(_Confusion):
+    """TP / (TP + FN); 0 before any positive label."""
+
+    name = "recall"
+
+    def result(self) -> float:
+        seen = self.true_positives + self.false_negatives
+        return self.true_positives / seen if seen else 0.0
+
+
 class MeanMetricWrapper(Metric):
     """A function ``fn(y_true, y_pred)`` that returns a value per sample ((B,) or (B, T)), as a
     running weighted mean named after the function (Keras's wrapping of ``metrics=[fn]``). A
@@ -255,6 +307,8 @@ _CLASSES = {
         RootMeanSquaredError,
         SparseTopKCategoricalAccuracy,
         TopKCategoricalAccuracy,
+        Precision,
+        Recall,
     )
 }
 _ALIASES = {
@@ -268,6 +322,8 @@ _ALIASES = {
     "root_mean_squared_error": RootMeanSquaredError,
     "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
     "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "precision": Precision,
+    "recall": Recall,
 }
 
 

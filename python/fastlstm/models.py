@@ -71,7 +71,7 @@ class Sequential(Trainer):
         if isinstance(layer, Input):
             if self.layers:
                 raise ValueError("layer: an Input can only be the first entry of a Sequential")
-            self._build_shape = (None, *layer.shape)
+            self._build_shape = layer.batch_shape
             return
         if not isinstance(layer, Layer):
             raise TypeError(f"layer: expected a fastlstm layer, got {type(layer).__name__}")
@@ -181,6 +181,12 @@ class Sequential(Trainer):
             with BUILD_LOCK:  # threads calling an unbuilt model at once build it once
                 if not self.built:
                     self.build(self._build_shape or (None, *np.shape(x)[1:]))
+        # Named here, for the whole x: a layer would report the shape of one batch of it.
+        if len(np.shape(x)) != len(self._build_shape):
+            raise ValueError(
+                f"x: expected a {len(self._build_shape)}-D array, batch first, like "
+                f"{self._build_shape} (the model's input shape), got shape {np.shape(x)}"
+            )
 
     @property
     def input_shape(self):

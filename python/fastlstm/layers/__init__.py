@@ -6,6 +6,7 @@ Every layer implements the protocol described in :mod:`fastlstm.layers.base`.
 from .base import Layer
 from .core import Dense, Dropout, Embedding, Input, Masking, TimeDistributed
 from .lstm import LSTM
+from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from .recurrent import GRU, SimpleRNN
 from .reshaping import RepeatVector
 from .wrappers import Bidirectional
@@ -17,6 +18,8 @@ __all__ = [
     "Dense",
     "Dropout",
     "Embedding",
+    "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D",
     "Input",
     "Layer",
     "Masking",
@@ -38,6 +41,8 @@ _CLASSES = {
         Dense,
         Dropout,
         Embedding,
+        GlobalAveragePooling1D,
+        GlobalMaxPooling1D,
         Masking,
         RepeatVector,
         TimeDistributed,

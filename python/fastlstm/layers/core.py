@@ -20,7 +20,7 @@ from .base import (
     _init_name,
     check_positive_int,
     check_rate,
-    check_shape,
+    declared_input_shape,
     dropout_mask,
     input_array,
     input_gradient,
@@ -33,20 +33,40 @@ def _rows(x: np.ndarray) -> np.ndarray:
 
 
 class Input:
-    """Declares a model's input shape without the batch: ``Input(shape=(T, I))``, as Keras.
+    """Declares a model's input shape without the batch: ``Input(shape=(T, I))``, as Keras; with
+    ``batch_size=B``, or as ``Input(batch_shape=(B, T, I))``, a fixed batch size too (a stateful
+    model's).
 
     Only meaningful as the first entry of a :class:`~fastlstm.models.Sequential`."""
 
-    def __init__(self, shape, dtype: Any = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        shape=None,
+        batch_size: int | None = None,
+        dtype: Any = None,
+        name: str | None = None,
+        batch_shape=None,
+    ) -> None:
+        if shape is None and batch_shape is None:
+            raise ValueError("shape: expected a shape such as (T, I) (or batch_shape=), got None")
         try:
-            self.shape = check_shape(shape, "shape")
-        except TypeError as exc:  # Input has always raised ValueError for every bad shape
-            raise ValueError(str(exc)) from None
+            declared = declared_input_shape(shape, batch_shape, batch_size, None)
+        except (TypeError, ValueError) as exc:  # ValueError for every bad shape, as always
+            # the messages in Input's own argument names, not Keras 2's layer keywords
+            message = str(exc).replace("batch_input_shape", "batch_shape")
+            raise ValueError(message.replace("input_shape", "shape")) from None
+        self.batch_size, self.shape = declared[0], tuple(declared[1:])
         self.dtype = dtype
         self.name = name
 
+    @property
+    def batch_shape(self) -> tuple:
+        return (self.batch_size, *self.shape)
+
     def __repr__(self) -> str:
-        return f"Input(shape={self.shape})"
+        if self.batch_size is None:
+            return f"Input(shape={self.shape})"
+        return f"Input(batch_shape={self.batch_shape})"
 
 
 class Dense(Layer):
