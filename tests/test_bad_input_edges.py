@@ -197,3 +197,48 @@ def test_a_checkpoint_path_that_does_not_format_names_filepath(tmp_path):
     x, y = np.ones((4, 3, 2), np.float32), np.ones((4, 1), np.float32)
     with pytest.raises(ValueError, match="filepath: could not format"):
         m.fit(x, y, verbose=0, callbacks=[cb])
+
+
+def test_a_model_file_whose_layers_cannot_chain_is_refused_at_load():
+    """A file edited so that an LSTM without return_sequences feeds a Bidirectional loaded, then
+    failed at predict with a message that named no layer."""
+    import io
+    import json
+    import zipfile
+
+    from fastlstm import saving
+    from fastlstm.layers import Bidirectional
+
+    m = Sequential([Input((5, 3)), LSTM(4, return_sequences=True), Bidirectional(LSTM(2))], seed=0)
+    data = zipfile.ZipFile(io.BytesIO(saving.model_to_bytes(m)))
+    header = json.loads(data.read(saving.HEADER))
+    header["model"]["config"]["layers"][0]["config"]["return_sequences"] = False
+    edited = io.BytesIO()
+    with zipfile.ZipFile(edited, "w") as z:
+        z.writestr(saving.HEADER, json.dumps(header))
+        z.writestr(saving.BLOB, data.read(saving.BLOB))
+    with pytest.raises(ValueError, match=r"expected an input shape \(batch, time, input\)"):
+        saving.model_from_bytes(edited.getvalue())
+    with pytest.raises(ValueError, match=r"expected an input shape \(batch, time, input\)"):
+        Sequential([Input((5, 3)), TimeDistributed(LSTM(4))])
+
+
+def test_a_models_layer_errors_name_the_layer():
+    from fastlstm.layers import Layer
+
+    class Picky(Layer):
+        def forward(self, x, training=False, mask=None):
+            raise ValueError("x: expected something else")
+
+    m = Sequential([Input((5, 3)), LSTM(4), Picky(name="picky")], seed=0)
+    x = np.zeros((2, 5, 3), np.float32)
+    for run in (lambda: m.predict(x, verbose=0), lambda: m(x)):
+        with pytest.raises(ValueError, match=r"^layer 'picky' \(Picky\): x: expected something"):
+            run()
+
+
+def test_stacked_dropout_names_a_bad_seed():
+    x = np.zeros((2, 3, 4))
+    weights = [(np.zeros((4, 8)), np.zeros((2, 8)), np.zeros(8))] * 2
+    with pytest.raises(TypeError, match="seed: expected None or a non-negative int, got -1"):
+        stacked.rnn(x, weights, num_layers=2, dropout=0.5, training=True, seed=-1)

@@ -155,3 +155,38 @@ def test_a_wrongly_shaped_x_is_named_whole_not_by_its_batch():
     with pytest.raises(ValueError, match=r"x: expected a 3-D array.*got shape \(48, 1\)"):
         m.predict(x[0], verbose=0)
     assert m.predict(x, verbose=0).shape == (10, 1)
+
+
+def test_summary_columns_stay_aligned_with_long_layer_names():
+    m = Sequential(
+        [Input((5, 3)), LSTM(4, return_sequences=True), GlobalAveragePooling1D(), Dense(2)]
+    )
+    lines = []
+    m.summary(print_fn=lines.append)
+    rows = [l for l in lines if "(None" in l]
+    assert len(rows) == 3
+    header = next(l for l in lines if "Output Shape" in l)
+    starts = {l.index("(None") for l in rows}
+    assert starts == {header.index("Output Shape")}, lines
+    assert len({len(l) for l in [*rows, header]}) == 1, lines  # Param # right-aligned
+
+
+def test_train_on_batch_metrics_run_on_without_a_reset():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((8, 4, 2)).astype(np.float32)
+    y = rng.integers(0, 2, 8)
+    m = Sequential([Input((4, 2)), LSTM(3), Dense(2, activation="softmax")], seed=0)
+    m.compile("sgd", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    m.train_on_batch(x[:4], y[:4])
+    m.train_on_batch(x[4:], y[4:], reset_metrics=False)
+    (acc,) = m.metrics
+    assert acc.count == 8  # both batches counted
+    m.train_on_batch(x[4:], y[4:])
+    assert acc.count == 4  # reset first, as by default
+    m.reset_metrics()
+    assert acc.count == 0
+    logs = m.test_on_batch(x[4:], y[4:], return_dict=True)
+    expected = float((m.predict(x[4:], verbose=0).argmax(-1) == y[4:]).mean())
+    assert logs["accuracy"] == pytest.approx(expected)
+    with pytest.raises(TypeError, match="reset_metrics: expected True or False"):
+        m.train_on_batch(x, y, reset_metrics="no")

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import metrics as metrics_lib
+from .functional import _flag
 from .layers.base import input_gradient
 
 
@@ -194,6 +195,14 @@ def class_sample_weight(class_weight, y, sample_weight, out_shape):
         ) from None
 
 
+def _raise_naming(layer, exc: Exception):
+    """Re-raises a layer's ValueError or TypeError with the layer's name in front: inside a
+    model, "x: expected a 3-D array" does not say which layer's x."""
+    if type(exc) in (ValueError, TypeError) and not str(exc).startswith("layer "):
+        raise type(exc)(f"layer {layer.name!r} ({type(layer).__name__}): {exc}") from exc
+    raise exc
+
+
 class Trainer:
     """Mixin with the loops; the model supplies layers, loss, optimizer, metrics and build."""
 
@@ -205,8 +214,11 @@ class Trainer:
             self._ensure_built(x)
         out = x
         for layer in self.layers:
-            next_mask = layer.compute_mask(out, mask)
-            out = layer.call(out, training=training, mask=mask)
+            try:
+                next_mask = layer.compute_mask(out, mask)
+                out = layer.call(out, training=training, mask=mask)
+            except (ValueError, TypeError) as exc:
+                _raise_naming(layer, exc)
             mask = next_mask
         return out
 
@@ -214,8 +226,11 @@ class Trainer:
         """Outputs and the mask at the end; caches kept in ``self._caches``."""
         out, mask, caches = x, None, self._caches
         for i, layer in enumerate(self.layers):
-            next_mask = layer.compute_mask(out, mask)
-            out, caches[i] = layer.forward(out, training=training, mask=mask)
+            try:
+                next_mask = layer.compute_mask(out, mask)
+                out, caches[i] = layer.forward(out, training=training, mask=mask)
+            except (ValueError, TypeError) as exc:
+                _raise_naming(layer, exc)
             mask = next_mask
         return out, mask
 
@@ -264,8 +279,11 @@ class Trainer:
     def _forward_inference(self, x):
         out, mask = x, None
         for layer in self.layers:
-            next_mask = layer.compute_mask(out, mask)
-            out = layer.call(out, training=False, mask=mask)
+            try:
+                next_mask = layer.compute_mask(out, mask)
+                out = layer.call(out, training=False, mask=mask)
+            except (ValueError, TypeError) as exc:
+                _raise_naming(layer, exc)
             mask = next_mask
         return out, mask
 
@@ -528,11 +546,18 @@ class Trainer:
         return self(x)
 
     def train_on_batch(
-        self, x, y, sample_weight=None, class_weight=None, return_dict: bool = False
+        self,
+        x,
+        y,
+        sample_weight=None,
+        class_weight=None,
+        reset_metrics: bool = True,
+        return_dict: bool = False,
     ):
-        """One optimizer step on one batch; returns that batch's loss (and metrics), the
-        metrics being reset first (per-batch values, as Keras 2's ``reset_metrics=True``).
-        ``class_weight`` as in :meth:`fit`."""
+        """One optimizer step on one batch; returns that batch's loss (and metrics). The
+        metrics are reset first, so they are this batch's (Keras 2's ``reset_metrics=True``);
+        with ``reset_metrics=False`` they run on over the batches since the last reset (Keras 3
+        always does so; ``reset_metrics()`` clears them). ``class_weight`` as in :meth:`fit`."""
         self._require_compiled("train_on_batch")
         x, y, sample_weight = _data(x, y, sample_weight)
         self._ensure_built(x)
@@ -542,7 +567,8 @@ class Trainer:
                 class_weight, y, sample_weight, self._output_shapes[-1]
             )
         self._prepare_metrics(y, x)
-        self._reset_metrics()
+        if _flag(reset_metrics, "reset_metrics"):
+            self._reset_metrics()
         logs = {"loss": self._train_step(x, y, sample_weight, loss_weight)}
         logs.update({m.name: m.result() for m in self._metrics})
         if return_dict:
@@ -550,13 +576,17 @@ class Trainer:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
-        """The loss (and metrics) of one batch, without training."""
+    def test_on_batch(
+        self, x, y, sample_weight=None, reset_metrics: bool = True, return_dict: bool = False
+    ):
+        """The loss (and metrics) of one batch, without training; ``reset_metrics`` as in
+        :meth:`train_on_batch`."""
         self._require_compiled("test_on_batch")
         x, y, sample_weight = _data(x, y, sample_weight)
         self._ensure_built(x)
         self._prepare_metrics(y, x)
-        self._reset_metrics()
+        if _flag(reset_metrics, "reset_metrics"):
+            self._reset_metrics()
         logs = {"loss": self._test_step(x, y, sample_weight)}
         logs.update({m.name: m.result() for m in self._metrics})
         if return_dict:

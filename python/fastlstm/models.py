@@ -311,18 +311,29 @@ class Sequential(Trainer):
     def summary(self, line_length: int = 72, print_fn=None) -> None:
         """Print a table of the layers: name (type), output shape, parameter count."""
         print_fn = print_fn or print
-        widths = (int(line_length * 0.45), int(line_length * 0.33))
+        cells = [
+            (
+                f"{layer.name} ({type(layer).__name__})",
+                str(self._output_shapes[i]) if self.built else "?",
+                f"{layer.count_params():,}" if layer.built else "0 (unbuilt)",
+            )
+            for i, layer in enumerate(self.layers)
+        ]
+        # Columns of 45%, 33% and the rest of line_length, each widened to fit its longest entry
+        # (the table then grows past line_length rather than breaking its columns).
+        widths = [int(line_length * 0.45), int(line_length * 0.33), 0]
+        widths[2] = line_length - widths[0] - widths[1]
+        for k, extra in enumerate((3, 2, 0)):
+            widths[k] = max(widths[k], *(len(c[k]) + extra for c in cells), 0)
+        line_length = sum(widths)
         rule = "_" * line_length
 
-        def row(a, b, c):  # a column too long for its width still gets a space after it
-            return f" {a:<{widths[0] - 2}} {b:<{widths[1] - 1}} {c:>{line_length - sum(widths)}}"
+        def row(a, b, c):
+            return f" {a:<{widths[0] - 2}} {b:<{widths[1] - 1}} {c:>{widths[2]}}"
 
         lines = [f'Model: "{self.name}"', rule, row("Layer (type)", "Output Shape", "Param #")]
         lines.append("=" * line_length)
-        for i, layer in enumerate(self.layers):
-            shape = str(self._output_shapes[i]) if self.built else "?"
-            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-            lines.append(row(f"{layer.name} ({type(layer).__name__})", shape, params))
+        lines += [row(*c) for c in cells]
         lines.append("=" * line_length)
         total = self.count_params()
         trainable = sum(w.size for w in self.trainable_weights)

@@ -247,6 +247,10 @@ def rnn_forward(
     F._mask(mask, lengths, x, time_major)  # checks them before any work is done
     order = _Reversal(lengths) if directions == 2 else None
     rev_mask = None if mask is None or order is None else np.asarray(mask)[:, ::-1]
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise TypeError(f"seed: expected None or a non-negative int, got {seed!r}")
     rng = np.random.default_rng(seed)
 
     cache = StackedCache()

@@ -405,6 +405,12 @@ class Recurrent(Layer):
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
+        if len(input_shape) != 3:
+            order = "(time, batch, input)" if self.time_major else "(batch, time, input)"
+            raise ValueError(
+                f"{self.name}: expected an input shape {order}, got {input_shape} (a layer "
+                f"before it without return_sequences=True gives one vector per sequence)"
+            )
         units = self._output_units
         if self.time_major:
             steps, batch = input_shape[0], input_shape[1]
