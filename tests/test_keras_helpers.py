@@ -16,6 +16,7 @@ from fastlstm.layers import (
     GlobalAveragePooling1D,
     GlobalMaxPooling1D,
     Input,
+    SpatialDropout1D,
 )
 from fastlstm.models import Sequential, load_model
 
@@ -190,3 +191,31 @@ def test_train_on_batch_metrics_run_on_without_a_reset():
     assert logs["accuracy"] == pytest.approx(expected)
     with pytest.raises(TypeError, match="reset_metrics: expected True or False"):
         m.train_on_batch(x, y, reset_metrics="no")
+
+
+def test_embedding_starts_from_pretrained_vectors():
+    vectors = np.random.default_rng(6).standard_normal((6, 3)).astype(np.float32)
+    for given in (vectors, [vectors]):
+        layer = Embedding(6, 3, weights=given, mask_zero=True)
+        np.testing.assert_array_equal(layer(np.array([[5, 0, 2]])), vectors[[[5, 0, 2]]])
+    with pytest.raises(ValueError, match=r"weights: embeddings: expected shape \(6, 3\)"):
+        Embedding(6, 3, weights=np.ones((5, 3)))
+
+
+def test_spatial_dropout_drops_whole_features_for_every_step(tmp_path):
+    layer = SpatialDropout1D(0.5, seed=0)
+    y = layer(np.ones((4, 7, 5), np.float32), training=True)
+    assert set(np.unique(y)) == {0.0, 2.0}
+    np.testing.assert_array_equal(y, np.repeat(y[:, :1], 7, axis=1))  # the same at every step
+    np.testing.assert_array_equal(layer(np.ones((4, 7, 5)), training=False), np.ones((4, 7, 5)))
+    m = Sequential([Input((7, 5)), SpatialDropout1D(0.2), LSTM(2)], seed=0)
+    m.save(tmp_path / "m.fastlstm")
+    assert isinstance(load_model(tmp_path / "m.fastlstm").layers[0], SpatialDropout1D)
+
+
+def test_keras_backend_hints_are_accepted_and_change_nothing():
+    x = np.random.default_rng(7).standard_normal((2, 5, 3)).astype(np.float32)
+    plain = LSTM(4, seed=0)(x)
+    np.testing.assert_array_equal(LSTM(4, seed=0, unroll=True, use_cudnn=False)(x), plain)
+    with pytest.raises(ValueError, match="use_cudnn: expected 'auto', True or False"):
+        LSTM(4, use_cudnn="yes")

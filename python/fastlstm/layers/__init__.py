@@ -4,7 +4,15 @@ Every layer implements the protocol described in :mod:`fastlstm.layers.base`.
 """
 
 from .base import Layer
-from .core import Dense, Dropout, Embedding, Input, Masking, TimeDistributed
+from .core import (
+    Dense,
+    Dropout,
+    Embedding,
+    Input,
+    Masking,
+    SpatialDropout1D,
+    TimeDistributed,
+)
 from .lstm import LSTM
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from .recurrent import GRU, SimpleRNN
@@ -25,6 +33,7 @@ __all__ = [
     "Masking",
     "RepeatVector",
     "SimpleRNN",
+    "SpatialDropout1D",
     "TimeDistributed",
     "deserialize",
     "serialize",
@@ -45,6 +54,7 @@ _CLASSES = {
         GlobalMaxPooling1D,
         Masking,
         RepeatVector,
+        SpatialDropout1D,
         TimeDistributed,
     )
 }

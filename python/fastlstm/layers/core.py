@@ -255,6 +255,23 @@ class Dropout(Layer):
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape}
 
 
+class SpatialDropout1D(Dropout):
+    """Dropout of whole features: for x (B, T, F), one draw per sample and feature, the same at
+    every step (Keras's SpatialDropout1D; Dropout with noise_shape (B, 1, F))."""
+
+    default_name = "spatial_dropout1d"
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs: Any) -> None:
+        if "noise_shape" in kwargs:
+            raise TypeError("noise_shape: SpatialDropout1D's is (batch, 1, features), fixed")
+        super().__init__(rate, noise_shape=(None, 1, None), seed=seed, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["noise_shape"]
+        return config
+
+
 class Embedding(Layer):
     """Integer indices (B, T) in [0, input_dim) -> vectors (B, T, output_dim), a lookup in
     ``embeddings`` (input_dim, output_dim), initialised U(-0.05, 0.05) as Keras.
@@ -264,6 +281,9 @@ class Embedding(Layer):
     ``mask_zero=True`` treats index 0 as padding: the layer hands on the (B, T) mask ``x != 0``
     (so index 0 must not be a real token, and input_dim counts it). Float inputs holding whole
     numbers are accepted; an index outside [0, input_dim) raises ValueError.
+
+    ``weights``: pretrained vectors (input_dim, output_dim) to start from (Keras 3 takes the
+    array, Keras 2 a list holding it; both work), in place of the initialiser.
     """
 
     default_name = "embedding"
@@ -276,6 +296,7 @@ class Embedding(Layer):
         embeddings_initializer: Any = "uniform",
         embeddings_regularizer: Any = None,
         mask_zero: bool = False,
+        weights=None,
         *,
         input_length: int | None = None,
         seed: int | None = None,
@@ -302,6 +323,13 @@ class Embedding(Layer):
             embeddings_regularizer, "embeddings_regularizer"
         )
         self.mask_zero = _flag(mask_zero, "mask_zero")
+        if weights is not None:
+            if isinstance(weights, (list, tuple)) and len(weights) == 1:
+                weights = weights[0]  # Keras 2's [matrix]
+            try:
+                self._replace_weights([weights])
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"weights: {exc}") from None
 
     embeddings = property(
         lambda self: self._weights.get("embeddings"), doc="(input_dim, output_dim) vectors."

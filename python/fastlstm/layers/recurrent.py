@@ -107,9 +107,16 @@ class Recurrent(Layer):
         dtype: str = "float32",
         name: str | None = None,
         trainable: bool = True,
+        unroll: bool = False,
+        use_cudnn: Any = "auto",
         **kwargs: Any,
     ) -> None:
         units = check_positive_int(units, "units")
+        # Keras's hints for its backends: the results do not depend on them, so they are checked
+        # and otherwise ignored (fastlstm's one kernel serves both).
+        _flag(unroll, "unroll")
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(f"use_cudnn: expected 'auto', True or False, got {use_cudnn!r}")
         super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
         self.units = units
         self.return_sequences = _flag(return_sequences, "return_sequences")
