@@ -15,4 +15,4 @@ import sys
 from fastlstm.demo import main
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(sys.argv[1:], prog="python co2_forecast.py")

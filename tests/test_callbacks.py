@@ -55,6 +55,11 @@ def test_hook_order_in_fit_evaluate_predict():
         ("on_train_batch_end", 1),
         ("on_train_batch_begin", 2),
         ("on_train_batch_end", 2),
+        # the validation pass, as Keras's fit runs it (through evaluate, with the callbacks)
+        ("on_test_begin",),
+        ("on_test_batch_begin", 0),
+        ("on_test_batch_end", 0),
+        ("on_test_end",),
     ]
     assert hooks == [
         ("on_train_begin",),

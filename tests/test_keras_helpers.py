@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastlstm import metrics, optimizers, utils
+from fastlstm import callbacks, metrics, optimizers, utils
 from fastlstm.layers import (
     LSTM,
     Dense,
@@ -219,3 +219,59 @@ def test_keras_backend_hints_are_accepted_and_change_nothing():
     np.testing.assert_array_equal(LSTM(4, seed=0, unroll=True, use_cudnn=False)(x), plain)
     with pytest.raises(ValueError, match="use_cudnn: expected 'auto', True or False"):
         LSTM(4, use_cudnn="yes")
+
+
+def test_to_categorical_drops_a_last_axis_of_one():
+    np.testing.assert_array_equal(utils.to_categorical(np.array([[0], [2]]), 3), np.eye(3)[[0, 2]])
+
+
+def test_metrics_of_one_name_are_logged_apart():
+    """A second "precision" overwrote the first's value in the logs."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((32, 4, 2)).astype(np.float32)
+    y = rng.integers(0, 2, (32, 1))
+    m = Sequential([Input((4, 2)), LSTM(3), Dense(1, activation="sigmoid")], seed=0)
+    low, high = metrics.Precision(thresholds=0.3), metrics.Precision(thresholds=0.7)
+    m.compile("sgd", "binary_crossentropy", metrics=["precision", low, high])
+    assert m.metrics_names == ["loss", "precision", "precision_1", "precision_2"]
+    logs = m.evaluate(x, y, verbose=0, return_dict=True)
+    p = m.predict(x, verbose=0)
+    for key, threshold in (("precision", 0.5), ("precision_1", 0.3), ("precision_2", 0.7)):
+        predicted = p > threshold
+        expected = (predicted & (y == 1)).sum() / max(predicted.sum(), 1)
+        assert logs[key] == pytest.approx(expected), key
+
+
+def test_fit_validation_calls_the_test_hooks():
+    calls = []
+    hook = callbacks.LambdaCallback(
+        on_test_begin=lambda logs: calls.append("begin"),
+        on_test_batch_end=lambda batch, logs: calls.append("batch"),
+        on_test_end=lambda logs: calls.append(("end", sorted(logs))),
+    )
+    x = np.zeros((20, 4, 2), np.float32)
+    m = Sequential([Input((4, 2)), LSTM(3), Dense(1)], seed=0)
+    m.compile("sgd", "mse")
+    m.fit(
+        x,
+        np.zeros((20, 1)),
+        epochs=2,
+        batch_size=4,
+        validation_split=0.2,
+        verbose=0,
+        callbacks=[hook],
+    )
+    assert calls == ["begin", "batch", ("end", ["loss"])] * 2
+
+
+def test_odd_arguments_say_what_to_pass(tmp_path):
+    from fastlstm import optimizers
+
+    with pytest.raises(TypeError, match=r"lr: Keras 2's name, use learning_rate=0\.1"):
+        optimizers.Adam(lr=0.1)
+    m = Sequential([Input((4, 2)), LSTM(3)], seed=0)
+    with pytest.raises(TypeError, match=r"for a position, index=0"):
+        m.get_layer(0)
+    with pytest.raises(FileNotFoundError, match=r"filepath: the directory of .* does not exist"):
+        m.save(tmp_path / "nope" / "m.fastlstm")
+    assert list(tmp_path.iterdir()) == []

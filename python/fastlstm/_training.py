@@ -195,6 +195,21 @@ def class_sample_weight(class_weight, y, sample_weight, out_shape):
         ) from None
 
 
+def unique_names(names: list[str]) -> list[str]:
+    """Metric names for the logs, each once: a name already taken (by the loss or a metric
+    before it) gets _1, _2, ... (as Keras's), where a second "precision" would have overwritten
+    the first's value."""
+    taken, out = {"loss"}, []
+    for name in names:
+        unique, k = name, 0
+        while unique in taken:
+            k += 1
+            unique = f"{name}_{k}"
+        taken.add(unique)
+        out.append(unique)
+    return out
+
+
 def _raise_naming(layer, exc: Exception):
     """Re-raises a layer's ValueError or TypeError with the layer's name in front: inside a
     model, "x: expected a 3-D array" does not say which layer's x."""
@@ -326,6 +341,8 @@ class Trainer:
                 resolved.append(m)
             else:
                 resolved.append(spec)
+        for m, name in zip(resolved, unique_names([m.name for m in resolved])):
+            m.name = name
         self._metrics = resolved
         self._metric_specs = list(resolved)
 
@@ -454,7 +471,9 @@ class Trainer:
             epoch_logs = self._logs(tracker)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 batch = _batch_size(validation_batch_size or batch_size)
-                results = self._evaluate(*val, batch, cbs=None)
+                cbs.call("on_test_begin", None)  # as Keras's fit, which calls evaluate
+                results = self._evaluate(*val, batch, cbs=cbs)
+                cbs.call("on_test_end", results)
                 epoch_logs.update({f"val_{k}": v for k, v in results.items()})
             cbs.call("on_epoch_end", epoch, epoch_logs)
             if self.stop_training:
@@ -475,13 +494,15 @@ class Trainer:
         tracker = metrics_lib.Mean("loss")
         self._reset_metrics()
         steps = math.ceil(len(x) / batch_size)
+        want_begin = cbs is not None and cbs.wants("on_test_batch_begin")
+        want_end = cbs is not None and cbs.wants("on_test_batch_end")
         for step in range(steps):
             sl = slice(step * batch_size, (step + 1) * batch_size)
             xb = x[sl]
-            if cbs is not None:
+            if want_begin:
                 cbs.call("on_test_batch_begin", step, {})
             tracker.update_state(self._test_step(xb, y[sl], _rows(sample_weight, sl)), len(xb))
-            if cbs is not None:
+            if want_end:
                 cbs.call("on_test_batch_end", step, self._logs(tracker))
         return self._logs(tracker)
 

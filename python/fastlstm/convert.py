@@ -2,7 +2,9 @@
 
 fastlstm's layout is Keras's, applied as x @ kernel + h @ recurrent_kernel; PyTorch's and
 ONNX's weights are applied as W @ x, hence the transposes. ONNX tensors carry a leading
-direction axis D; these functions write and read one direction (the first).
+direction axis D: the ``to_onnx`` functions write one direction (D = 1), the ``from_onnx`` ones
+read the one their ``direction`` argument names (0, the forward one, by default; 1, the reverse
+one of a bidirectional node).
 
 =========  ==============================  ========================  ===========================
 LSTM       fastlstm (= Keras)              PyTorch ``nn.LSTM``       ONNX ``LSTM``

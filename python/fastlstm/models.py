@@ -26,7 +26,7 @@ import numpy as np
 from . import layers as layers_module
 from . import losses, optimizers
 from . import metrics as metrics_lib
-from ._training import Trainer
+from ._training import Trainer, unique_names
 from .layers.base import BUILD_LOCK, Layer, check_seed
 from .layers.core import Input, TimeDistributed
 from .layers.recurrent import Recurrent
@@ -211,6 +211,8 @@ class Sequential(Trainer):
         """The layer called ``name``, or at position ``index`` (as Keras's)."""
         if (name is None) == (index is None):
             raise ValueError("get_layer: expected exactly one of name= and index=")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name: expected a layer's name (for a position, index={name!r})")
         if index is not None:
             if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
                 raise TypeError(f"index: expected an int, got {index!r}")
@@ -304,7 +306,7 @@ class Sequential(Trainer):
     @property
     def metrics_names(self) -> list[str]:
         names = [m if isinstance(m, str) else m.name for m in self._metric_specs]
-        return ["loss", *names]
+        return ["loss", *unique_names(names)]
 
     # -- summary and config ----------------------------------------------------------------
 

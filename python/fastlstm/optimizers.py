@@ -59,7 +59,10 @@ class Optimizer:
         clipvalue: float | None = None,
         global_clipnorm: float | None = None,
         name: str | None = None,
+        lr: Any = None,
     ) -> None:
+        if lr is not None:
+            raise TypeError(f"lr: Keras 2's name, use learning_rate={lr!r} (as Keras 3 does)")
         self.learning_rate = learning_rate
         self.weight_decay = _positive(weight_decay, "weight_decay", True, True)
         self.clipnorm = _positive(clipnorm, "clipnorm", True)

@@ -176,6 +176,10 @@ def _target(filepath) -> str:
     path = os.path.realpath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(f"filepath: expected a file path, got the directory {path!r}")
+    if not os.path.isdir(os.path.dirname(path)):
+        raise FileNotFoundError(
+            f"filepath: the directory of {path!r} does not exist (make it first)"
+        )
     return path
 
 

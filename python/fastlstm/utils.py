@@ -55,11 +55,14 @@ def pad_sequences(
 
 def to_categorical(x, num_classes: int | None = None) -> np.ndarray:
     """Integer class labels (any shape) as one-hot float32 rows, shape + (num_classes,), as
-    Keras's; ``num_classes`` defaults to the largest label + 1."""
+    Keras's (a last axis of size 1 is dropped first: (N, 1) gives (N, C)); ``num_classes``
+    defaults to the largest label + 1."""
     labels = real_array(x, "x")
     if labels.dtype.kind == "f" and not np.array_equal(labels, np.round(labels)):
         raise ValueError("x: expected integer class labels, got non-whole numbers")
     labels = labels.astype(np.int64)
+    if labels.ndim > 1 and labels.shape[-1] == 1:  # (N, 1) labels give (N, C), as Keras
+        labels = labels[..., 0]
     if labels.size and labels.min() < 0:
         raise ValueError(f"x: expected labels >= 0, got {labels.min()}")
     top = int(labels.max()) + 1 if labels.size else 0
