@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 import numpy as np
@@ -43,9 +44,12 @@ def test_example_shows_the_vanishing_gradient(example, tmp_path, capsys):
     result = example.main(["--steps", "100", "--draws", "3", "--seed", "3", "--out", str(out)])
     printed = capsys.readouterr().out
 
-    assert result["plot"]
-    assert out.stat().st_size > 0
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # matplotlib is optional (not a test dependency): the plot is there exactly when it is
+    plotting = importlib.util.find_spec("matplotlib") is not None
+    assert result["plot"] == plotting
+    if plotting:
+        assert out.stat().st_size > 0
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "distance" in printed
     assert "parameters = 5,236" in printed  # the SimpleRNN's count, within 1% of the others
 

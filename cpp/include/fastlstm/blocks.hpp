@@ -20,13 +20,32 @@
 #include "fastlstm/pool.hpp"  // pthread_atfork
 #include "fastlstm/types.hpp"
 
-#if defined(__GLIBC__)
-#include <malloc.h>  // malloc_trim
+#if defined(__GLIBC__) || defined(_WIN32)
+#include <malloc.h>  // malloc_trim; _aligned_malloc
 #endif
 
 namespace fastlstm {
 
 constexpr std::size_t kBlockAlign = 64;  // a cache line, and any ISA's vector width
+
+// `size` bytes aligned to `align` (a power of two, a multiple of sizeof(void*)), or nullptr;
+// given back with free_aligned. posix_memalign rather than std::aligned_alloc, which macOS's
+// libc++ hides below macOS 10.15 and MSVC lacks.
+inline void* alloc_aligned(std::size_t align, std::size_t size) {
+#if defined(_WIN32)
+  return _aligned_malloc(size, align);
+#else
+  void* p = nullptr;
+  return posix_memalign(&p, align, size) == 0 ? p : nullptr;
+#endif
+}
+inline void free_aligned(void* p) {
+#if defined(_WIN32)
+  _aligned_free(p);
+#else
+  std::free(p);
+#endif
+}
 constexpr std::size_t kMinCached = std::size_t(1) << 20;
 constexpr std::size_t kMaxCached = std::size_t(512) << 20;
 
@@ -55,7 +74,7 @@ class BlockCache {
         return data;
       }
     }
-    void* data = std::aligned_alloc(kBlockAlign, size);
+    void* data = alloc_aligned(kBlockAlign, size);
     if (!data) throw std::bad_alloc();
     return data;
   }
@@ -64,13 +83,13 @@ class BlockCache {
   void release(void* data, std::size_t bytes) {
     if (!data) return;
     const std::size_t size = block_size(bytes);
-    if (size < kMinCached || size > kMaxCached) return std::free(data);
+    if (size < kMinCached || size > kMaxCached) return free_aligned(data);
     std::lock_guard<std::mutex> lock(mutex_);
     blocks_.push_back({data, size});
     held_ += size;
     while (held_ > kMaxCached) {
       held_ -= blocks_.front().size;
-      std::free(blocks_.front().data);
+      free_aligned(blocks_.front().data);
       blocks_.pop_front();
     }
   }
@@ -79,7 +98,7 @@ class BlockCache {
   std::size_t clear() {
     std::lock_guard<std::mutex> lock(mutex_);
     const std::size_t freed = held_;
-    for (const Block& b : blocks_) std::free(b.data);
+    for (const Block& b : blocks_) free_aligned(b.data);
     blocks_.clear();
     held_ = 0;
 #if defined(__GLIBC__)
