@@ -275,3 +275,37 @@ def test_odd_arguments_say_what_to_pass(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"filepath: the directory of .* does not exist"):
         m.save(tmp_path / "nope" / "m.fastlstm")
     assert list(tmp_path.iterdir()) == []
+
+
+def keras_auc(y, p, w, n=200):
+    """Keras's AUC (ROC, interpolation) written out threshold by threshold."""
+    t = np.concatenate([[-1e-7], np.arange(1, n - 1) / (n - 1), [1 + 1e-7]])
+    above = p.ravel()[None, :] > t[:, None]
+    actual, w = y.ravel() != 0, w.ravel()
+    tp, fp = (above * (w * actual)).sum(1), (above * (w * ~actual)).sum(1)
+    tpr, fpr = tp / (w * actual).sum(), fp / (w * ~actual).sum()
+    return np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2)
+
+
+def test_auc_is_keras_roc_auc_over_batches_weights_and_masks():
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 2, (300, 1))
+    p = np.clip(0.35 * y + 0.65 * rng.random((300, 1)), 0, 1)
+    w = rng.random(300)
+    m = metrics.get("auc")
+    for part in np.array_split(np.arange(300), 4):
+        m.update_state(y[part], p[part], w[part])
+    assert m.result() == pytest.approx(
+        keras_auc(y, p, np.broadcast_to(w[:, None], y.shape)), abs=1e-12
+    )
+    pos, neg = p[y == 1], p[y == 0]
+    exact = (pos[:, None] > neg[None, :]).mean()  # no ties in continuous scores
+    assert abs(metrics.AUC(num_thresholds=1000)(y, p) - exact) < 2e-3
+    # a (B, T) mask, as a padded sequence output's, leaves masked steps out
+    seq_y, seq_p = y.reshape(30, 10), p.reshape(30, 10)
+    mask = np.arange(10)[None, :] < rng.integers(1, 11, (30, 1))
+    masked = metrics.AUC()
+    masked.update_state(seq_y, seq_p, mask=mask)
+    assert masked.result() == pytest.approx(keras_auc(seq_y, seq_p, mask.astype(float)), abs=1e-12)
+    with pytest.raises(ValueError, match="curve: expected 'ROC'"):
+        metrics.AUC(curve="PR")

@@ -253,6 +253,71 @@ class Recall(_Confusion):
         return self.true_positives / seen if seen else 0.0
 
 
+class AUC(Metric):
+    """Area under the ROC curve, as Keras's ``AUC()`` computes it: true and false positive rates
+    at ``num_thresholds`` thresholds spread over [0, 1] (y_pred is a probability; y_true counts
+    as positive where nonzero), counted with weights over every value seen, and the trapezoids
+    between neighbouring thresholds summed. It approaches the exact AUC as the thresholds get
+    finer (within about 1/num_thresholds)."""
+
+    name = "auc"
+    direction = "max"
+
+    def __init__(self, num_thresholds: int = 200, curve: str = "ROC", name: str | None = None):
+        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)):
+            raise TypeError(f"num_thresholds: expected an int > 1, got {num_thresholds!r}")
+        if num_thresholds < 2:
+            raise ValueError(f"num_thresholds: expected an int > 1, got {num_thresholds}")
+        if curve != "ROC":
+            raise ValueError(f"curve: expected 'ROC' (the only curve fastlstm has), got {curve!r}")
+        self.num_thresholds, self.curve = int(num_thresholds), curve
+        inner = np.arange(1, num_thresholds - 1) / (num_thresholds - 1)
+        self.thresholds = np.concatenate([[-1e-7], inner, [1.0 + 1e-7]])  # Keras's
+        super().__init__(name)
+
+    def reset_state(self) -> None:
+        # Weighted positives and negatives above each threshold, and in all.
+        n = self.num_thresholds
+        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
+        self.positives = self.negatives = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
+        y_pred = losses._floating(y_pred)
+        actual = (losses._dense_target(y_true, y_pred, self.name) != 0).ravel()
+        w = losses.sample_weights(
+            sample_weight, mask, y_pred.shape, np.dtype(np.float64), rescale=False
+        )
+        w = np.ones(y_pred.size) if w is None else np.asarray(w, np.float64).ravel()
+        scores = y_pred.ravel()
+        # The weight of the positives (negatives) with a score above each threshold: sort the
+        # scores once and read cumulative sums where the thresholds fall.
+        order = np.argsort(scores, kind="stable")
+        s, pos, neg = scores[order], (w * actual)[order], (w * ~actual)[order]
+        first_above = np.searchsorted(s, self.thresholds, side="right")
+        pos_tail = np.concatenate([np.cumsum(pos[::-1])[::-1], [0.0]])
+        neg_tail = np.concatenate([np.cumsum(neg[::-1])[::-1], [0.0]])
+        self.true_positives += pos_tail[first_above]
+        self.false_positives += neg_tail[first_above]
+        self.positives += float(pos.sum())
+        self.negatives += float(neg.sum())
+
+    def result(self) -> float:
+        tpr = (
+            self.true_positives / self.positives
+            if self.positives
+            else np.zeros_like(self.true_positives)
+        )
+        fpr = (
+            self.false_positives / self.negatives
+            if self.negatives
+            else np.zeros_like(self.false_positives)
+        )
+        return float(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2))
+
+    def get_config(self):
+        return {**super().get_config(), "num_thresholds": self.num_thresholds, "curve": self.curve}
+
+
 class MeanMetricWrapper(Metric):
     """A function ``fn(y_true, y_pred)`` that returns a value per sample ((B,) or (B, T)), as a
     running weighted mean named after the function (Keras's wrapping of ``metrics=[fn]``). A
@@ -309,6 +374,7 @@ _CLASSES = {
         TopKCategoricalAccuracy,
         Precision,
         Recall,
+        AUC,
     )
 }
 _ALIASES = {
@@ -324,6 +390,7 @@ _ALIASES = {
     "top_k_categorical_accuracy": TopKCategoricalAccuracy,
     "precision": Precision,
     "recall": Recall,
+    "auc": AUC,
 }
 
 
