@@ -159,6 +159,8 @@ def _single(value, name: str):
 
 
 def _flag(value, name: str) -> bool:
+    if value is True or value is False:  # the common case, without the isinstance
+        return value
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected True or False, got {value!r}")
     return bool(value)
@@ -170,13 +172,42 @@ def _choice(value, name: str, options: tuple[str, ...]) -> str:
     return value
 
 
-def _run(cell, x, weights, h0, c0, time_major, mask, lengths, training: bool, dropout, **options):
+def _run(
+    cell,
+    x,
+    weights,
+    h0,
+    c0,
+    time_major,
+    mask,
+    lengths,
+    training: bool,
+    dropout,
+    peephole=None,
+    clip=None,
+    projection=None,
+):
     """The core's forward for one cell: (time_major as a bool, (y, h, c, saved)). ``dropout`` is
-    the recurrent dropout mask or None; ``options`` the LSTM's peephole and clip."""
+    the recurrent dropout mask or None; peephole, clip and projection the LSTM's options. Every
+    argument goes to the core positionally: keywords cost pybind11 about 1 µs a call."""
     time_major = _flag(time_major, "time_major")
-    m, zero = _mask(mask, lengths, x, time_major)
+    m, zero = (
+        (None, False) if mask is None and lengths is None else _mask(mask, lengths, x, time_major)
+    )
     return time_major, _core.rnn_forward(
-        cell, x, *weights, h0, c0, m, zero, time_major, training, dropout, **options
+        cell,
+        x,
+        *weights,
+        h0,
+        c0,
+        m,
+        zero,
+        time_major,
+        training,
+        dropout,
+        peephole,
+        clip,
+        projection,
     )
 
 
@@ -279,7 +310,6 @@ def lstm(
     h0, c0 = _pair(initial_state, "initial_state")
     keep = _flag(return_cell_states, "return_cell_states")
     weights = (kernel, recurrent_kernel, bias)
-    options = {"peephole": peephole, "clip": clip, "projection": projection}
     _, (y, h, c, saved) = _run(
         "lstm",
         x,
@@ -291,7 +321,9 @@ def lstm(
         lengths,
         keep,
         recurrent_dropout_mask,
-        **options,
+        peephole,
+        clip,
+        projection,
     )
     return (y, (h, c), saved[8]) if keep else (y, (h, c))
 
@@ -319,7 +351,6 @@ def lstm_forward(
     """
     h0, c0 = _pair(initial_state, "initial_state")
     weights = (kernel, recurrent_kernel, bias)
-    options = {"peephole": peephole, "clip": clip, "projection": projection}
     time_major, (y, h, c, saved) = _run(
         "lstm",
         x,
@@ -331,7 +362,9 @@ def lstm_forward(
         lengths,
         True,
         recurrent_dropout_mask,
-        **options,
+        peephole,
+        clip,
+        projection,
     )
     return _kept(y), (h, c), LSTMCache(saved, time_major)
 

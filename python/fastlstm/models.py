@@ -177,15 +177,16 @@ class Sequential(Trainer):
         return bool(self._output_shapes) and len(self._output_shapes) == len(self.layers)
 
     def _ensure_built(self, x) -> None:
+        shape = x.shape if type(x) is np.ndarray else np.shape(x)  # np.shape costs 0.1 µs more
         if not self.built:
             with BUILD_LOCK:  # threads calling an unbuilt model at once build it once
                 if not self.built:
-                    self.build(self._build_shape or (None, *np.shape(x)[1:]))
+                    self.build(self._build_shape or (None, *shape[1:]))
         # Named here, for the whole x: a layer would report the shape of one batch of it.
-        if len(np.shape(x)) != len(self._build_shape):
+        if len(shape) != len(self._build_shape):
             raise ValueError(
                 f"x: expected a {len(self._build_shape)}-D array, batch first, like "
-                f"{self._build_shape} (the model's input shape), got shape {np.shape(x)}"
+                f"{self._build_shape} (the model's input shape), got shape {shape}"
             )
 
     @property

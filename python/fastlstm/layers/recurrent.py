@@ -28,6 +28,7 @@ from ..functional import (
 )
 from ..stream import GRUStream, SimpleRNNStream
 from .base import (
+    BUILD_LOCK,
     Layer,
     _as_array,
     _init_name,
@@ -274,12 +275,14 @@ class Recurrent(Layer):
     # -- computation -----------------------------------------------------------------------
 
     def _ensure_built(self, x) -> None:
-        shape = np.shape(x)
+        shape = x.shape if type(x) is np.ndarray else np.shape(x)  # np.shape costs 0.1 µs more
         if not self.built:
             if len(shape) != 3:
                 order = "(time, batch, input)" if self.time_major else "(batch, time, input)"
                 raise ValueError(f"x: expected a 3-D array {order}, got shape {shape}")
-            self.build(shape[2] if self.time_major else (None, *shape[1:]))
+            with BUILD_LOCK:  # threads calling an unbuilt layer at once build it once
+                if not self.built:
+                    self.build(shape[2] if self.time_major else (None, *shape[1:]))
         features = self._weights["kernel"].shape[0]
         if len(shape) == 3 and shape[2] != features:  # else the core would blame the kernel
             raise ValueError(
