@@ -170,6 +170,10 @@ def test_summary_columns_stay_aligned_with_long_layer_names():
     starts = {l.index("(None") for l in rows}
     assert starts == {header.index("Output Shape")}, lines
     assert len({len(l) for l in [*rows, header]}) == 1, lines  # Param # right-aligned
+    narrow = []
+    m.summary(line_length=20, print_fn=narrow.append)  # narrower than the header itself
+    rule = next(l for l in narrow if l.startswith("_"))
+    assert all(len(l) <= len(rule) + 1 for l in narrow), narrow
 
 
 def test_train_on_batch_metrics_run_on_without_a_reset():
@@ -309,3 +313,64 @@ def test_auc_is_keras_roc_auc_over_batches_weights_and_masks():
     assert masked.result() == pytest.approx(keras_auc(seq_y, seq_p, mask.astype(float)), abs=1e-12)
     with pytest.raises(ValueError, match="curve: expected 'ROC'"):
         metrics.AUC(curve="PR")
+
+
+def test_review_edges_of_the_new_helpers():
+    # global average pooling of integers is a float mean, not an integer one
+    np.testing.assert_array_equal(GlobalAveragePooling1D()(np.array([[[2, 4], [4, 8]]])), [[3, 6]])
+    # Keras's argument order: data_format first; channels_first takes (B, F, T)
+    x = np.random.default_rng(10).standard_normal((2, 3, 4))
+    first = GlobalMaxPooling1D("channels_first", dtype="float64")
+    np.testing.assert_array_equal(first(x.transpose(0, 2, 1)), x.max(axis=1))
+    # Precision and Recall leave masked steps of a sequence output out
+    recall = metrics.Recall()
+    recall.update_state(np.array([[[1.0], [1.0]]]), np.array([[[0.9], [0.1]]]), mask=[[1, 0]])
+    assert recall.result() == 1.0
+    with pytest.raises(ValueError, match=r"mask: expected shape \(1, 2\)"):
+        recall.update_state(np.ones((1, 2, 1)), np.ones((1, 2, 1)), mask=[[1, 0, 1]])
+    # pad_sequences takes the step shape from the first sequence that has steps
+    padded = utils.pad_sequences([[], [[1, 2], [3, 4]]])
+    np.testing.assert_array_equal(padded, [[[0, 0], [0, 0]], [[1, 2], [3, 4]]])
+    assert utils.to_categorical([1], 2, dtype="int64").dtype == np.int64
+    with pytest.raises(ValueError, match=r"x: expected a \(batch, time, features\) array"):
+        SpatialDropout1D(0.5)(np.ones((2, 4)), training=True)
+    with pytest.raises(ValueError, match=r"use_cudnn: expected 'auto', True or False"):
+        LSTM(2, use_cudnn=1)
+    with pytest.raises(ValueError, match=r"^batch_size: expected only with shape \(batch_shape"):
+        Input(batch_shape=(None, 5, 3), batch_size=2)
+
+
+class KerasStyleF1(metrics.Metric):
+    """As Keras documents a custom metric: state made after super().__init__, a reset_state
+    that needs it, and **kwargs in update_state."""
+
+    def __init__(self, name="f1", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.counts = np.zeros(3)  # tp, fp, fn
+
+    def update_state(self, y_true, y_pred, sample_weight=None, **kwargs):
+        pred, true = np.asarray(y_pred) > 0.5, np.asarray(y_true) > 0.5
+        w = np.ones(pred.shape) if sample_weight is None else np.asarray(sample_weight)
+        w = w.reshape(w.shape + (1,) * (pred.ndim - w.ndim))
+        self.counts += [
+            (w * (pred & true)).sum(),
+            (w * (pred & ~true)).sum(),
+            (w * (~pred & true)).sum(),
+        ]
+
+    def reset_state(self):
+        self.counts[:] = 0
+
+    def result(self):
+        tp, fp, fn = self.counts
+        return 2 * tp / max(2 * tp + fp + fn, 1e-12)
+
+
+def test_a_keras_documented_custom_metric_works_and_sees_the_mask():
+    """Its __init__ raised (reset_state ran before its state existed), and with **kwargs in
+    update_state the mask went into kwargs unread."""
+    f1 = KerasStyleF1()
+    metrics.update(f1, np.ones((1, 2, 1)), np.full((1, 2, 1), 0.9), None, np.array([[True, False]]))
+    np.testing.assert_array_equal(f1.counts, [1, 0, 0])
+    f1.reset_state()
+    assert f1.result() == 0.0

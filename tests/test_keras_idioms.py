@@ -172,8 +172,25 @@ def test_a_function_metric_is_a_running_mean_named_after_it():
     m.compile("adam", "mse", metrics=[abs_error])
     logs = m.evaluate(x, y, batch_size=7, verbose=0, return_dict=True)
     assert logs["abs_error"] == pytest.approx(float(np.abs(y - m.predict(x, verbose=0)).mean()))
-    with pytest.raises(ValueError, match="only fastlstm's own metrics can be saved"):
-        m.save("unused.fastlstm")
+
+
+def test_a_model_compiled_with_a_metric_of_code_saves_and_loads_uncompiled(tmp_path):
+    """Saving raised (so did ModelCheckpoint, ending fit); Keras saves such a model, and loads it
+    with compile=False."""
+
+    def abs_error(y_true, y_pred):
+        return np.abs(y_true - y_pred).mean(axis=-1)
+
+    x = np.random.default_rng(2).standard_normal((16, 5, 2)).astype(np.float32)
+    m = Sequential([Input((5, 2)), LSTM(4), Dense(1)], seed=0)
+    m.compile("adam", "mse", metrics=[abs_error])
+    path = tmp_path / "m.fastlstm"
+    m.fit(x, x[:, 0, :1], verbose=0, callbacks=[callbacks.ModelCheckpoint(str(path))])
+    with pytest.raises(ValueError, match=r"'abs_error', a metric of your own code.*compile=False"):
+        load_model(path)
+    again = load_model(path, compile=False)
+    assert not again.compiled
+    np.testing.assert_array_equal(again.predict(x, verbose=0), m.predict(x, verbose=0))
 
 
 def test_top_k_accuracies_count_ties_for_the_label():

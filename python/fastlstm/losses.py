@@ -82,7 +82,7 @@ def sample_weights(
     sample_weight, mask, shape: tuple, dtype, rescale: bool = True
 ) -> np.ndarray | None:
     """The (shape) weights from sample_weight (broadcast over trailing axes; (B, 1, ...) as
-    (B,)) and a bool mask, or None for all ones. With ``rescale`` (a loss averaged over the
+    (B,)) and a bool mask (B, T), also broadcast over trailing axes, or None for all ones. With ``rescale`` (a loss averaged over the
     batch) the mask is scaled by size / valid, so that the mean over all values is the mean over
     the unmasked ones; without (a summed loss, a running metric) it only zeroes (Keras)."""
     w = None
@@ -102,11 +102,17 @@ def sample_weights(
         w = np.broadcast_to(w, shape)
     if mask is not None:
         mask = np.asarray(mask)
-        if mask.shape == shape:
-            m = mask.astype(dtype)
-            if rescale:
-                m *= dtype.type(mask.size / max(int(np.count_nonzero(mask)), 1))
-            w = m if w is None else w * m
+        # (B, T) against per-step values (B, T), or against every output (B, T, C) of a step
+        if mask.shape != shape[: mask.ndim]:
+            raise ValueError(
+                f"mask: expected shape {shape[:2]} (batch, time) to match values of shape "
+                f"{shape}, got {mask.shape}"
+            )
+        m = mask.astype(dtype)
+        if rescale:
+            m *= dtype.type(mask.size / max(int(np.count_nonzero(mask)), 1))
+        m = np.broadcast_to(m.reshape(m.shape + (1,) * (len(shape) - m.ndim)), shape)
+        w = m if w is None else w * m
     return w
 
 

@@ -26,17 +26,23 @@ class Metric:
     """Base: subclasses implement ``_values(y_true, y_pred) -> (B, ...) per-sample values``.
 
     A Keras-style subclass may instead override ``update_state(y_true, y_pred,
-    sample_weight=None)``, ``result()`` and ``reset_state()``: the model then passes a mask
-    folded into ``sample_weight``, as Keras does."""
+    sample_weight=None)``, ``result()`` and ``reset_state()``, making its state after
+    ``super().__init__(name=..., dtype=...)`` as in Keras: the model then passes a mask folded
+    into ``sample_weight``, as Keras does (only an ``update_state`` with a parameter named
+    ``mask`` gets it apart)."""
 
     name = "metric"
     # Which way is better ("max" or "min"), for callbacks' mode="auto"; None: not known.
     direction: str | None = None
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(self, name: str | None = None, dtype=None) -> None:
         if name is not None:
             self.name = name
-        self.reset_state()
+        self.dtype = dtype  # accepted as Keras's; the values are float64 whatever it is
+        # The running sums (reset_state's, set here directly: a Keras-style subclass makes its
+        # own state after this returns, which its reset_state may need)
+        self.total = 0.0
+        self.count = 0.0
 
     def reset_state(self) -> None:
         self.total = 0.0
@@ -142,7 +148,7 @@ class _FromLoss(Metric):
 
     def _values(self, y_true, y_pred):
         y_pred = losses._floating(y_pred)
-        return self.loss_class(reduction="none")._values(y_true, y_pred)[0]
+        return self.loss_class(reduction="none", name=self.name)._values(y_true, y_pred)[0]
 
 
 class MeanSquaredError(_FromLoss):
@@ -213,6 +219,7 @@ class _Confusion(Metric):
             raise TypeError(f"thresholds: expected one number, got {thresholds!r}")
         self.thresholds = float(thresholds)
         super().__init__(name)
+        self.reset_state()
 
     def reset_state(self) -> None:
         self.true_positives = self.false_positives = self.false_negatives = 0.0
@@ -274,6 +281,7 @@ class AUC(Metric):
         inner = np.arange(1, num_thresholds - 1) / (num_thresholds - 1)
         self.thresholds = np.concatenate([[-1e-7], inner, [1.0 + 1e-7]])  # Keras's
         super().__init__(name)
+        self.reset_state()
 
     def reset_state(self) -> None:
         # Weighted positives and negatives above each threshold, and in all.
@@ -402,8 +410,8 @@ def direction_of(name: str) -> str | None:
     return cls.direction if cls is not None else None
 
 
-# Metric types whose update_state takes the mask as its own argument (fastlstm's own); others
-# (Keras-style) get it folded into sample_weight.
+# Metric types whose update_state names a `mask` parameter (fastlstm's own); others (Keras-style)
+# get the mask folded into sample_weight.
 _TAKES_MASK: dict[type, bool] = {}
 
 
@@ -415,9 +423,7 @@ def update(metric, y_true, y_pred, sample_weight, mask) -> None:
             params = inspect.signature(metric.update_state).parameters
         except (TypeError, ValueError):
             params = {}
-        _TAKES_MASK[kind] = "mask" in params or any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
-        )
+        _TAKES_MASK[kind] = "mask" in params  # **kwargs would swallow it unread
     if _TAKES_MASK[kind]:
         metric.update_state(y_true, y_pred, sample_weight, mask=mask)
         return
@@ -473,16 +479,31 @@ def serialize(metric) -> dict[str, Any] | str:
         return metric
     cls = type(metric)
     if _CLASSES.get(cls.__name__) is not cls:
-        raise ValueError(
-            f"metrics: only fastlstm's own metrics can be saved, got {metric!r} (compile the "
-            f"model without it to save, or save_weights)"
-        )
+        # A function or a class of the caller's: code, which a model file does not hold. Its
+        # name is kept, so that loading can say what to do (load_model(compile=False)).
+        return {"class_name": CUSTOM, "config": {"name": str(metric.name)}}
     return {"class_name": cls.__name__, "config": metric.get_config()}
+
+
+# The class name a saved compile config gives a metric that is code (see serialize).
+CUSTOM = "<custom>"
+
+
+class CustomMetricError(ValueError):
+    """A saved model was compiled with a metric of the caller's code, which the file does not
+    hold: load it with compile=False."""
 
 
 def deserialize(spec):
     if isinstance(spec, str) and spec.lower() in ("accuracy", "acc"):
         return spec
+    if isinstance(spec, dict) and spec.get("class_name") == CUSTOM:
+        name = (spec.get("config") or {}).get("name")
+        raise CustomMetricError(
+            f"metrics: the model was compiled with {name!r}, a metric of your own code, which "
+            f"a model file does not hold: load_model(path, compile=False), then compile() "
+            f"with it again"
+        )
     if not isinstance(spec, dict) or spec.get("class_name") not in _CLASSES:
         raise ValueError(f"metrics: expected a class name in {sorted(_CLASSES)}, got {spec!r}")
     config = spec.get("config")

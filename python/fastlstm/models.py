@@ -326,8 +326,9 @@ class Sequential(Trainer):
         # (the table then grows past line_length rather than breaking its columns).
         widths = [int(line_length * 0.45), int(line_length * 0.33), 0]
         widths[2] = line_length - widths[0] - widths[1]
+        header = ("Layer (type)", "Output Shape", "Param #")
         for k, extra in enumerate((3, 2, 0)):
-            widths[k] = max(widths[k], *(len(c[k]) + extra for c in cells), 0)
+            widths[k] = max(widths[k], *(len(c[k]) + extra for c in [*cells, header]))
         line_length = sum(widths)
         rule = "_" * line_length
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from . import _core, losses, optimizers
 from . import metrics as metrics_lib
+from .functional import _flag
 
 FORMAT, VERSION = "fastlstm.model", 1
 HEADER, BLOB = "fastlstm.json", "arrays.bin"
@@ -337,7 +338,7 @@ def _check_declared_shape(layer) -> None:
         )
 
 
-def _restore(header: dict, arrays: dict):
+def _restore(header: dict, arrays: dict, compile: bool = True):
     from .models import Sequential, check_build_shape
 
     spec = header.get("model")
@@ -379,7 +380,9 @@ def _restore(header: dict, arrays: dict):
     for layer, state in zip(model.layers, layer_rng):
         layer.set_rng_state(_check_rng_state(state, f"layer {layer.name!r} rng"))
     compile_config = header.get("compile")
-    if compile_config is not None:
+    if compile_config is not None and not compile:
+        _take(arrays, "optimizer")  # the optimizer's state goes unused
+    elif compile_config is not None:
         if not isinstance(compile_config, dict) or not isinstance(
             compile_config.get("metrics"), list
         ):
@@ -403,13 +406,15 @@ def model_from_bytes(data: bytes):
     return _load(data, "the data")
 
 
-def _load(data: bytes, source: str):
+def _load(data: bytes, source: str, compile: bool = True):
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data: expected bytes, got {type(data).__name__}")
     try:
         header, blob = _read_members(bytes(data))
         arrays = _read_arrays(header.get("arrays"), blob)
-        return _restore(header, arrays)
+        return _restore(header, arrays, compile)
+    except metrics_lib.CustomMetricError:
+        raise  # a valid file: the message says how to load it
     except _PARSE_ERRORS as exc:
         raise ValueError(
             f"load_model: {source} is not a valid fastlstm model file: {exc}"
@@ -423,10 +428,7 @@ def load_model(filepath, compile: bool = True):
     path = os.fspath(filepath)
     with open(path, "rb") as f:
         data = f.read()
-    model = _load(data, repr(path))
-    if not compile:
-        model._reset_compile()
-    return model
+    return _load(data, repr(path), _flag(compile, "compile"))
 
 
 def load_weights(model, filepath) -> None:

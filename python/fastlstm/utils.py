@@ -29,9 +29,10 @@ def pad_sequences(
     for i, r in enumerate(rows):
         if r.ndim == 0:
             raise ValueError(f"sequences[{i}]: expected a sequence, got the scalar {r}")
-    step = rows[0].shape[1:] if rows else ()
+    # the shape of one step, from the first sequence that has one (an empty list has no steps)
+    step = next((r.shape[1:] for r in rows if len(r)), ())
     for i, r in enumerate(rows):
-        if r.shape[1:] != step:
+        if len(r) and r.shape[1:] != step:
             raise ValueError(
                 f"sequences[{i}]: expected steps of shape {step} like sequences[0]'s, got "
                 f"{r.shape[1:]}"
@@ -53,8 +54,9 @@ def pad_sequences(
     return out
 
 
-def to_categorical(x, num_classes: int | None = None) -> np.ndarray:
-    """Integer class labels (any shape) as one-hot float32 rows, shape + (num_classes,), as
+def to_categorical(x, num_classes: int | None = None, dtype="float32") -> np.ndarray:
+    """Integer class labels (any shape) as one-hot rows (``dtype``, float32 by default, as Keras
+    2's argument), shape + (num_classes,), as
     Keras's (a last axis of size 1 is dropped first: (N, 1) gives (N, C)); ``num_classes``
     defaults to the largest label + 1."""
     labels = real_array(x, "x")
@@ -74,4 +76,4 @@ def to_categorical(x, num_classes: int | None = None) -> np.ndarray:
         raise ValueError(
             f"num_classes: expected at least {top} (the largest label + 1), got {num_classes}"
         )
-    return np.eye(int(num_classes), dtype=np.float32)[labels]
+    return np.eye(int(num_classes), dtype=np.dtype(dtype))[labels]

@@ -198,7 +198,8 @@ class ForwardWalk {
     const auto rec = [&](const auto& a, Index g0, Index ng, auto out) {
       // From a zero state (the default initial state, a stream just reset) the first step's
       // products are zero: adding them changes nothing, and at B=1, T=25, H=512 they are one
-      // step's 4 MiB of R in 25.
+      // step's 4 MiB of R in 25. (A recurrent kernel holding inf or NaN would have made them
+      // NaN, 0 * inf: its NaN then first shows at step 1, not step 0.)
       if (t == 0 && zero_start_) return;
       const Index c0 = g0 * m, c1 = (g0 + ng) * m;
       if (!buf.recurrent_mask) return panel_product(a, u.recurrent, P, c0, c1, out, reverse);

@@ -54,6 +54,7 @@ class Input:
         except (TypeError, ValueError) as exc:  # ValueError for every bad shape, as always
             # the messages in Input's own argument names, not Keras 2's layer keywords
             message = str(exc).replace("batch_input_shape", "batch_shape")
+            message = message.replace(" or input_dim", "")  # Input has no input_dim
             raise ValueError(message.replace("input_shape", "shape")) from None
         self.batch_size, self.shape = declared[0], tuple(declared[1:])
         self.dtype = dtype
@@ -265,6 +266,11 @@ class SpatialDropout1D(Dropout):
         if "noise_shape" in kwargs:
             raise TypeError("noise_shape: SpatialDropout1D's is (batch, 1, features), fixed")
         super().__init__(rate, noise_shape=(None, 1, None), seed=seed, **kwargs)
+
+    def _mask(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim != 3:
+            raise ValueError(f"x: expected a (batch, time, features) array, got shape {x.shape}")
+        return super()._mask(x)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

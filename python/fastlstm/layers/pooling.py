@@ -12,10 +12,12 @@ from .base import Layer, input_array
 
 
 class _GlobalPooling1D(Layer):
-    """x (B, T, F) -> (B, F), or (B, 1, F) with ``keepdims``; hands on no mask."""
+    """x (B, T, F) -> (B, F), or (B, 1, F) with ``keepdims``; with ``data_format=
+    "channels_first"`` x is (B, F, T) (and keepdims gives (B, F, 1)). Hands on no mask."""
 
     def __init__(
         self,
+        data_format: str | None = None,
         keepdims: bool = False,
         *,
         dtype: Any = "float32",
@@ -26,31 +28,50 @@ class _GlobalPooling1D(Layer):
         super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable, **kwargs)
         if not isinstance(keepdims, (bool, np.bool_)):
             raise TypeError(f"keepdims: expected True or False, got {keepdims!r}")
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(
+                f"data_format: expected None, 'channels_last' or 'channels_first', got "
+                f"{data_format!r}"
+            )
         self.keepdims = bool(keepdims)
+        self.data_format = data_format or "channels_last"
+        self._first = self.data_format == "channels_first"
 
     def _check(self, x) -> np.ndarray:
+        """x as (B, T, F) floats, whatever the layout and dtype it came in."""
         x = input_array(x)
         if x.ndim != 3:
-            raise ValueError(f"x: expected a (batch, time, features) array, got shape {x.shape}")
-        return x
+            order = "(batch, features, time)" if self._first else "(batch, time, features)"
+            raise ValueError(f"x: expected a {order} array, got shape {x.shape}")
+        if x.dtype.kind != "f":  # an integer mean would round
+            x = x.astype(self.dtype)
+        return x.transpose(0, 2, 1) if self._first else x
 
     def call(self, x, training: bool = False, mask=None):
         return self.forward(x, training=training, mask=mask)[0]
 
     def _shaped(self, out: np.ndarray) -> np.ndarray:
-        return out[:, None, :] if self.keepdims else out
+        if not self.keepdims:
+            return out
+        return out[:, :, None] if self._first else out[:, None, :]
 
     def _unshaped(self, dout) -> np.ndarray:
         dout = np.asarray(dout)
-        return dout[:, 0, :] if self.keepdims else dout
+        if not self.keepdims:
+            return dout
+        return dout[:, :, 0] if self._first else dout[:, 0, :]
+
+    def _laid_out(self, dx: np.ndarray) -> np.ndarray:
+        """dL/dx (B, T, F) in the input's layout."""
+        return dx.transpose(0, 2, 1) if self._first else dx
 
     def compute_output_shape(self, input_shape) -> tuple:
         if len(input_shape) != 3:
-            raise ValueError(
-                f"x: expected a (batch, time, features) input, got shape {tuple(input_shape)}"
-            )
-        b, _, f = input_shape
-        return (b, 1, f) if self.keepdims else (b, f)
+            raise ValueError(f"x: expected a 3-D input, got shape {tuple(input_shape)}")
+        b, f = input_shape[0], input_shape[1 if self._first else 2]
+        if not self.keepdims:
+            return (b, f)
+        return (b, f, 1) if self._first else (b, 1, f)
 
     def compute_mask(self, x, mask=None):
         return None
@@ -58,7 +79,7 @@ class _GlobalPooling1D(Layer):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         del config["seed"]
-        return {**config, "keepdims": self.keepdims}
+        return {**config, "data_format": self.data_format, "keepdims": self.keepdims}
 
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
@@ -77,13 +98,13 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
             if valid.shape != x.shape[:2]:
                 raise ValueError(f"mask: expected shape {x.shape[:2]}, got {valid.shape}")
             count = np.maximum(valid.sum(axis=1, keepdims=True), 1)
-            weights = (valid / count).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+            weights = (valid / count).astype(x.dtype)
         out = np.einsum("btf,bt->bf", x, weights)
         return self._shaped(out), weights
 
     def backward(self, cache, dout):
         self.grads = []
-        return self._unshaped(dout)[:, None, :] * cache[:, :, None]
+        return self._laid_out(self._unshaped(dout)[:, None, :] * cache[:, :, None])
 
 
 class GlobalMaxPooling1D(_GlobalPooling1D):
@@ -103,4 +124,4 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
         self.grads = []
         at_max = cache
         share = at_max / at_max.sum(axis=1, keepdims=True)
-        return self._unshaped(dout)[:, None, :] * share
+        return self._laid_out(self._unshaped(dout)[:, None, :] * share)

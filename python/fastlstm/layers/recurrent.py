@@ -116,7 +116,7 @@ class Recurrent(Layer):
         # Keras's hints for its backends: the results do not depend on them, so they are checked
         # and otherwise ignored (fastlstm's one kernel serves both).
         _flag(unroll, "unroll")
-        if use_cudnn not in ("auto", True, False):
+        if not (use_cudnn is True or use_cudnn is False or use_cudnn == "auto"):
             raise ValueError(f"use_cudnn: expected 'auto', True or False, got {use_cudnn!r}")
         super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
         self.units = units
