@@ -395,8 +395,7 @@ class Pool {
 // every request (2 threads, B=1, T=25, H=256: 406 us a request against 199 from a thread that
 // lives on). At most kShelved are kept, idle; the rest are joined as before. Never destroyed (a
 // thread may end while static destructors run), so the kept pools' workers stay asleep until the
-// process ends. A forked child finds the parent's pools there and leaves them (their workers are
-// the parent's).
+// process ends.
 class PoolShelf {
  public:
   static constexpr std::size_t kShelved = 8;
@@ -428,9 +427,20 @@ class PoolShelf {
   std::vector<std::unique_ptr<Pool>> pools_;
 };
 
-inline PoolShelf& pool_shelf() {
+inline PoolShelf*& pool_shelf_slot() {
   static PoolShelf* shelf = new PoolShelf;
-  return *shelf;
+  return shelf;
+}
+inline PoolShelf& pool_shelf() {
+#if defined(__unix__) || defined(__APPLE__)
+  // A forked child starts with an empty shelf: the parent's lock may have been held by a thread
+  // the child does not have, and the parent's pools are of no use to it. (The handler runs while
+  // the child has one thread.)
+  static const int registered =
+      pthread_atfork(nullptr, nullptr, [] { pool_shelf_slot() = new PoolShelf; });
+  (void)registered;
+#endif
+  return *pool_shelf_slot();
 }
 
 // A thread's pool, handed to the shelf when the thread ends.
