@@ -3,6 +3,7 @@ no level leaks Eigen symbols that another could bind to."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import pathlib
@@ -79,3 +80,48 @@ def test_modules_export_no_eigen_symbols():
             ["nm", "-D", "--defined-only", str(path)], capture_output=True, text=True, check=True
         ).stdout
         assert "Eigen" not in symbols, f"{path.name} exports Eigen symbols"
+
+
+# CPU models QEMU emulates, with the levels each has (x86-64 psABI): qemu64 is below the baseline.
+EMULATED = {"qemu64": [], "Nehalem-v1": ["baseline"], "Haswell-v4": ["baseline", "v3"]}
+
+
+def load_by_path(name: str) -> str:
+    """Python that loads fastlstm's compiled module `name` from its file (not through the
+    package, whose __init__ imports NumPy: under QEMU's older CPU models NumPy itself may not)."""
+    module = importlib.import_module(f"fastlstm.{name}")
+    return (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location({name!r}, {module.__file__!r})\n"
+        f"{name} = importlib.util.module_from_spec(spec)\n"
+        f"spec.loader.exec_module({name})\n"
+    )
+
+
+def under_qemu(model: str, code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["qemu-x86_64", "-cpu", model, sys.executable, "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.skipif(shutil.which("qemu-x86_64") is None, reason="needs qemu-user (qemu-x86_64)")
+@pytest.mark.parametrize("model", sorted(EMULATED))
+def test_the_cpu_check_on_emulated_cpus(model):
+    """On a CPU below x86-64-v2 (QEMU's default model, Core 2), importing fastlstm stopped with an
+    illegal instruction in the baseline module, which ran the check: the check now has a module
+    of its own, built without -march, and the import raises ImportError. On each model the check
+    finds the psABI's levels, and the modules of those levels load."""
+    levels = "print([l for l in ('baseline', 'v3', 'v4') if _cpu.cpu_supports(l)])\n"
+    done = under_qemu(model, load_by_path("_cpu") + levels)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str(EMULATED[model])
+    for level in EMULATED[model]:
+        done = under_qemu(model, load_by_path(f"_core_{level}") + "print('ok')\n")
+        assert (done.returncode, done.stdout.strip()) == (0, "ok"), (level, done.stderr[-2000:])
+    if not EMULATED[model]:
+        done = under_qemu(model, "import fastlstm")
+        assert "ImportError: fastlstm: this CPU does not support the baseline" in done.stderr

@@ -70,6 +70,14 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
       },
       py::arg("jobs"), py::arg("items"));
   m.def(
+      "pool_workers",
+      [] {
+        const auto& pool = fastlstm::pool_slot();
+        return pool ? pool->workers() : std::size_t{0};
+      },
+      "For tests: the worker threads of the calling thread's pool (0 before its first parallel "
+      "call).");
+  m.def(
       "cached_bytes", [] { return fastlstm::block_cache().held(); },
       "Bytes of freed large buffers the core keeps for reuse.");
   m.def(

@@ -27,6 +27,16 @@ def _load(level: str):
 
 
 def _choose():
+    # The check first, from a module built without -march (the baseline module is built for
+    # x86-64-v2, and a CPU below it could stop on an illegal instruction while importing it).
+    try:
+        cpu = importlib.import_module(f"{__package__}._cpu")
+    except ImportError:
+        raise ImportError(
+            "fastlstm: the compiled module _cpu is missing from the install"
+        ) from None
+    if not cpu.cpu_supports("baseline"):
+        raise ImportError("fastlstm: this CPU does not support the baseline level (x86-64-v2)")
     baseline = _load("baseline")
     if baseline is None:
         raise ImportError(
@@ -36,14 +46,14 @@ def _choose():
     if forced:
         if forced not in LEVELS:
             raise ImportError(f"{ENV}: expected one of {', '.join(LEVELS)}, got {forced!r}")
-        if not baseline.cpu_supports(forced):
+        if not cpu.cpu_supports(forced):
             raise ImportError(f"{ENV}={forced}: this CPU does not support that level")
         module = _load(forced)
         if module is None:
             raise ImportError(f"{ENV}={forced}: this build of fastlstm has no module for it")
         return forced, module
     for level in reversed(LEVELS):
-        if baseline.cpu_supports(level):
+        if cpu.cpu_supports(level):
             module = baseline if level == "baseline" else _load(level)
             if module is not None:
                 return level, module

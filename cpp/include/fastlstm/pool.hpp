@@ -297,6 +297,9 @@ class Pool {
     threads_.resize(workers);
   }
 
+  // The worker threads the pool has (they end only in shrink and when the pool goes).
+  std::size_t workers() const { return threads_.size(); }
+
   // The most items a job may have (the ticket's field for them).
   static constexpr Index kMaxItems = 0xffff;
 
