@@ -122,7 +122,9 @@ def drive(cb, values, key="val_loss"):
         logs = {key: v}
         cb.on_epoch_end(epoch, logs)
         if stub.stop_training:
+            cb.on_train_end(logs)
             return epoch, stub, logs
+    cb.on_train_end(logs)
     return None, stub, logs
 
 
@@ -136,6 +138,13 @@ def test_early_stopping_patience_min_delta_and_restore():
     )
     assert stop == 3
     assert stub.weights == 1  # the best epoch's weights are back
+    # also when training runs all its epochs without stopping (Keras 3): they were left at the
+    # last epoch's
+    stop, stub, _ = drive(
+        callbacks.EarlyStopping(patience=10, restore_best_weights=True), [3, 1, 2, 2.5]
+    )
+    assert stop is None
+    assert stub.weights == 1
     stop, _, _ = drive(
         callbacks.EarlyStopping(monitor="val_accuracy", patience=1),
         [0.5, 0.6, 0.55],

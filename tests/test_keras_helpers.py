@@ -374,3 +374,14 @@ def test_a_keras_documented_custom_metric_works_and_sees_the_mask():
     np.testing.assert_array_equal(f1.counts, [1, 0, 0])
     f1.reset_state()
     assert f1.result() == 0.0
+
+
+def test_calling_a_metric_adds_the_batch_as_keras_3_does():
+    """m(y, p) left the running state alone (result() stayed 0.0 after it)."""
+    y, p = np.array([[1], [0], [1]]), np.array([[0.9], [0.8], [0.3]])
+    m = metrics.Precision()
+    assert m(y[:2], p[:2]) == 0.5
+    assert m.result() == 0.5
+    assert m(y[2:], p[2:]) == 0.5  # nothing new predicted positive
+    m.reset_state()
+    assert m(y, p) == 0.5

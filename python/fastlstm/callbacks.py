@@ -295,8 +295,9 @@ class EarlyStopping(Callback):
     An epoch improves when the value beats the best so far by more than ``min_delta`` (in the
     direction ``mode`` gives; "auto": see below). After ``patience`` epochs
     without improvement training stops; with ``baseline``, the wait only restarts once the value
-    also beats the baseline. ``restore_best_weights`` sets the best epoch's weights back when it
-    stops. ``start_from_epoch`` ignores the first epochs."""
+    also beats the baseline. ``restore_best_weights`` sets the best epoch's weights back when
+    training ends, whether it stopped early or ran all its epochs (Keras 3; Keras 2 did so only
+    when it stopped). ``start_from_epoch`` ignores the first epochs."""
 
     def __init__(
         self,
@@ -356,12 +357,17 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.restore_best_weights and self.best_weights is not None:
-                self.model.set_weights(self.best_weights)
 
     def on_train_end(self, logs=None) -> None:
         if self.stopped_epoch > 0 and self.verbose > 0:
             sys.stdout.write(f"Epoch {self.stopped_epoch + 1}: early stopping\n")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                sys.stdout.write(
+                    f"Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}.\n"
+                )
+            self.model.set_weights(self.best_weights)
 
 
 class ModelCheckpoint(Callback):

@@ -69,13 +69,10 @@ class Metric:
         return self.total / self.count if self.count else 0.0
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
-        """The metric over one batch alone (the running state is left as it was)."""
-        saved = dict(vars(self))
-        self.reset_state()
+        """``update_state`` then ``result()``, as Keras 3's: the batch is added to the running
+        state (``reset_state()`` first for one batch alone)."""
         self.update_state(y_true, y_pred, sample_weight)
-        value = self.result()
-        vars(self).update(saved)
-        return value
+        return self.result()
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name}
