@@ -385,3 +385,40 @@ def test_calling_a_metric_adds_the_batch_as_keras_3_does():
     assert m(y[2:], p[2:]) == 0.5  # nothing new predicted positive
     m.reset_state()
     assert m(y, p) == 0.5
+
+
+def test_metrics_are_unweighted_and_weighted_metrics_weighted_as_in_keras(tmp_path):
+    """compile(metrics=) weighted every metric by sample_weight, where Keras's are unweighted
+    (only the mask applies) and weighted_metrics are weighted by sample_weight and class_weight."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((24, 4, 2)).astype(np.float32)
+    y = rng.integers(0, 3, 24)
+    w = rng.random(24)
+    m = Sequential([Input((4, 2)), LSTM(3), Dense(3, activation="softmax")], seed=0)
+    m.compile(
+        "sgd",
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        weighted_metrics=["accuracy"],
+    )
+    assert m.metrics_names == ["loss", "accuracy", "accuracy_1"]
+    logs = m.evaluate(x, y, sample_weight=w, batch_size=5, verbose=0, return_dict=True)
+    hit = m.predict(x, verbose=0).argmax(-1) == y
+    assert logs["accuracy"] == pytest.approx(hit.mean())
+    assert logs["accuracy_1"] == pytest.approx((hit * w).sum() / w.sum())
+    # fit: the weighted metric also sees the class weights (lr 0: the weights do not move)
+    m.compile(
+        optimizers.SGD(0.0),
+        "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        weighted_metrics=["accuracy"],
+    )
+    cw = {0: 1.0, 1: 2.0, 2: 3.0}
+    history = m.fit(x, y, class_weight=cw, shuffle=False, batch_size=24, verbose=0)
+    per = np.array([cw[int(c)] for c in y])
+    assert history.history["accuracy"][0] == pytest.approx(hit.mean())
+    assert history.history["accuracy_1"][0] == pytest.approx((hit * per).sum() / per.sum())
+    m.save(tmp_path / "m.fastlstm")
+    again = load_model(tmp_path / "m.fastlstm")
+    assert again.metrics_names == ["loss", "accuracy", "accuracy_1"]
+    assert again.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True) == pytest.approx(logs)

@@ -265,7 +265,8 @@ class Trainer:
 
     def _train_step(self, x, y, sample_weight, loss_weight=None) -> float:
         """One step. ``loss_weight`` (class weights, times sample_weight), when given, weights
-        the loss in place of ``sample_weight``; the metrics see ``sample_weight`` alone."""
+        the loss and the weighted metrics in place of ``sample_weight``; the other metrics are
+        unweighted (Keras's metrics and weighted_metrics)."""
         out, mask = self._forward(x, True)
         weight = sample_weight if loss_weight is None else loss_weight
         loss, dout = self.loss.value_and_grad(y, out, weight, mask)
@@ -278,8 +279,8 @@ class Trainer:
                 params += layer.trainable_weights
                 grads += layer.grads
         self.optimizer.apply(grads, params)
-        for m in self._metrics:
-            metrics_lib.update(m, y, out, sample_weight, mask)
+        for m, weighted in zip(self._metrics, self._weighted):
+            metrics_lib.update(m, y, out, weight if weighted else None, mask)
         return loss
 
     def _test_step(self, x, y, sample_weight) -> float:
@@ -287,8 +288,8 @@ class Trainer:
         loss = self.loss(y, out, sample_weight, mask)
         if self._regularised:
             loss += self._regularization()
-        for m in self._metrics:
-            metrics_lib.update(m, y, out, sample_weight, mask)
+        for m, weighted in zip(self._metrics, self._weighted):
+            metrics_lib.update(m, y, out, sample_weight if weighted else None, mask)
         return loss
 
     def _forward_inference(self, x):
@@ -381,8 +382,9 @@ class Trainer:
         ``validation_data`` is ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``.
         ``shuffle=True`` permutes the samples each epoch with the model's seeded generator.
         ``class_weight`` ``{class index: weight}`` multiplies each training sample's weight in
-        the loss by the weight of its class (see :func:`class_sample_weight`). As in Keras, it
-        weights neither the metrics nor the validation data.
+        the loss and in the ``weighted_metrics`` by the weight of its class (see
+        :func:`class_sample_weight`). As in Keras, it weights neither the other metrics nor the
+        validation data.
         """
         self._require_compiled("fit")
         verbose = _verbosity(verbose)

@@ -272,21 +272,34 @@ class Sequential(Trainer):
         self.optimizer = None
         self.loss = None
         self._metric_specs: list = []
+        self._weighted: list[bool] = []  # per entry of _metric_specs: one of weighted_metrics
         self._metrics: list | None = None
         self.compiled = False
 
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None) -> None:
-        """Choose the optimizer, loss and metrics by Keras name or object."""
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: Any = None,
+        weighted_metrics: Any = None,
+    ) -> None:
+        """Choose the optimizer, loss and metrics by Keras name or object. As in Keras,
+        ``metrics`` are unweighted (only a mask leaves steps out) and ``weighted_metrics`` are
+        weighted by ``sample_weight`` and, in fit, ``class_weight``."""
         opt = optimizers.get(optimizer)
         if loss is None:
             raise ValueError("loss: expected a loss (a name such as 'mse' or a Loss), got None")
         loss_obj = losses.get(loss)
-        if metrics is None:
-            metrics = []
-        if not isinstance(metrics, (list, tuple)):
-            raise TypeError(f"metrics: expected a list, got {type(metrics).__name__}")
-        specs = [metrics_lib.get(m) for m in metrics]
-        self.optimizer, self.loss, self._metric_specs = opt, loss_obj, specs
+        lists = []
+        for name, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if given is None:
+                given = []
+            if not isinstance(given, (list, tuple)):
+                raise TypeError(f"{name}: expected a list, got {type(given).__name__}")
+            lists.append([metrics_lib.get(m) for m in given])
+        self.optimizer, self.loss = opt, loss_obj
+        self._metric_specs = lists[0] + lists[1]
+        self._weighted = [False] * len(lists[0]) + [True] * len(lists[1])
         self._metrics = None  # resolved against the data on first use ("accuracy")
         self.compiled = True
         if self.built:  # which layers train may have changed since the build (Keras: on compile)

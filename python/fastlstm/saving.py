@@ -98,7 +98,14 @@ def model_to_bytes(model, include_optimizer: bool = True) -> bytes:
         compile_config = {
             "optimizer": optimizers.serialize(model.optimizer),
             "loss": losses.serialize(model.loss),
-            "metrics": [metrics_lib.serialize(m) for m in model._metric_specs],
+            "metrics": [
+                metrics_lib.serialize(m)
+                for m, w in zip(model._metric_specs, model._weighted)
+                if not w
+            ],
+            "weighted_metrics": [
+                metrics_lib.serialize(m) for m, w in zip(model._metric_specs, model._weighted) if w
+            ],
             "iterations": model.optimizer.iterations,
         }
         slots = model.optimizer.get_slot_arrays()
@@ -383,14 +390,20 @@ def _restore(header: dict, arrays: dict, compile: bool = True):
     if compile_config is not None and not compile:
         _take(arrays, "optimizer")  # the optimizer's state goes unused
     elif compile_config is not None:
-        if not isinstance(compile_config, dict) or not isinstance(
-            compile_config.get("metrics"), list
+        if (
+            not isinstance(compile_config, dict)
+            or not isinstance(compile_config.get("metrics"), list)
+            or not isinstance(compile_config.get("weighted_metrics", []), list)
         ):
             _fail("compile: expected an object with optimizer, loss, metrics and iterations")
         model.compile(
             optimizer=optimizers.deserialize(compile_config.get("optimizer")),
             loss=losses.deserialize(compile_config.get("loss")),
             metrics=[metrics_lib.deserialize(m) for m in compile_config["metrics"]],
+            # files written before weighted_metrics existed have none
+            weighted_metrics=[
+                metrics_lib.deserialize(m) for m in compile_config.get("weighted_metrics", [])
+            ],
         )
         slots = _take(arrays, "optimizer")
         model.optimizer.set_slot_arrays(
