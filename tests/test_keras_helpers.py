@@ -422,3 +422,23 @@ def test_metrics_are_unweighted_and_weighted_metrics_weighted_as_in_keras(tmp_pa
     again = load_model(tmp_path / "m.fastlstm")
     assert again.metrics_names == ["loss", "accuracy", "accuracy_1"]
     assert again.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True) == pytest.approx(logs)
+
+
+def test_a_declared_batch_size_is_the_batch_size():
+    """Input(batch_shape=(4, ...)) with a stateful layer: fit with the default batch_size trained
+    on batches of 32 and left (32, units) states; Keras 2 takes the declared size and refuses
+    another, and a stateful model takes whole batches."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((16, 5, 2)).astype(np.float32)
+    y = rng.standard_normal((16, 1)).astype(np.float32)
+    m = Sequential([Input(batch_shape=(4, None, 2)), LSTM(3, stateful=True), Dense(1)], seed=0)
+    m.compile("sgd", "mse")
+    m.fit(x, y, epochs=1, shuffle=False, verbose=0)
+    assert m.layers[0].states[0].shape == (4, 3)
+    assert m.predict(x, verbose=0).shape == (16, 1)
+    with pytest.raises(ValueError, match=r"batch_size: expected 4 \(the batch size the model's"):
+        m.fit(x, y, batch_size=8, verbose=0)
+    with pytest.raises(
+        ValueError, match="takes whole batches: 10 samples is not a multiple of batch_size 4"
+    ):
+        m.predict(x[:10], verbose=0)

@@ -324,6 +324,36 @@ class Trainer:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _batch_size_for(self, batch_size) -> int:
+        """``batch_size``, or the batch size the model's input declares (``Input(batch_shape=
+        ...)``, Keras 2's ``batch_input_shape``) where it declares one: as Keras 2, which infers
+        it and refuses another (a stateful layer's state has that many rows)."""
+        declared = self._build_shape[0] if self._build_shape else None
+        if declared is None:
+            return _batch_size(batch_size)
+        if batch_size is None:
+            return int(declared)
+        batch_size = _batch_size(batch_size)
+        if batch_size != declared:
+            raise ValueError(
+                f"batch_size: expected {declared} (the batch size the model's input declares) "
+                f"or None, got {batch_size}"
+            )
+        return batch_size
+
+    def _check_whole_batches(self, n: int, batch_size: int) -> None:
+        """A stateful model takes whole batches: a last, shorter one would not match its state
+        (fewer samples than batch_size are one batch, whole)."""
+        if (
+            n > batch_size
+            and n % batch_size
+            and any(getattr(l, "stateful", False) for l in self.layers)
+        ):
+            raise ValueError(
+                f"x: a model with stateful layers takes whole batches: {n} samples is not a "
+                f"multiple of batch_size {batch_size}"
+            )
+
     def _require_compiled(self, what: str) -> None:
         if not self.compiled:
             raise ValueError(
@@ -388,7 +418,7 @@ class Trainer:
         """
         self._require_compiled("fit")
         verbose = _verbosity(verbose)
-        batch_size = _batch_size(batch_size)
+        batch_size = self._batch_size_for(batch_size)
         for name, value, least in (
             ("epochs", epochs, 0),
             ("initial_epoch", initial_epoch, 0),
@@ -400,6 +430,7 @@ class Trainer:
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
         x, y, sample_weight = _data(x, y, sample_weight)
+        self._check_whole_batches(len(x), batch_size)
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
@@ -522,8 +553,9 @@ class Trainer:
         ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
         self._require_compiled("evaluate")
         verbose = _verbosity(verbose)
-        batch_size = _batch_size(batch_size)
+        batch_size = self._batch_size_for(batch_size)
         x, y, sample_weight = _data(x, y, sample_weight)
+        self._check_whole_batches(len(x), batch_size)
         self._ensure_built(x)
         self._prepare_metrics(y, x)
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
@@ -543,8 +575,9 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None) -> np.ndarray:
         """The model's outputs for x, computed batch by batch into one array."""
         verbose = _verbosity(verbose)
-        batch_size = _batch_size(batch_size)
+        batch_size = self._batch_size_for(batch_size)
         x, _, _ = _data(x, need_y=False)
+        self._check_whole_batches(len(x), batch_size)
         self._ensure_built(x)
         steps = math.ceil(len(x) / batch_size)
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
