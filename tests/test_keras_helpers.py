@@ -442,3 +442,47 @@ def test_a_declared_batch_size_is_the_batch_size():
         ValueError, match="takes whole batches: 10 samples is not a multiple of batch_size 4"
     ):
         m.predict(x[:10], verbose=0)
+
+
+def test_csv_logger_writes_a_row_per_epoch(tmp_path):
+    import csv
+
+    x = np.random.default_rng(13).standard_normal((12, 4, 2)).astype(np.float32)
+    m = Sequential([Input((4, 2)), LSTM(3), Dense(1)], seed=0)
+    m.compile("sgd", "mse", metrics=["mae"])
+    path = tmp_path / "log.csv"
+    history = m.fit(
+        x,
+        x[:, 0, :1],
+        epochs=3,
+        validation_split=0.25,
+        verbose=0,
+        callbacks=[callbacks.CSVLogger(path)],
+    )
+    with path.open() as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["epoch", "loss", "mae", "val_loss", "val_mae"]
+    assert [int(r[0]) for r in rows[1:]] == [0, 1, 2]
+    for r, loss in zip(rows[1:], history.history["loss"]):
+        assert float(r[1]) == pytest.approx(loss)
+    m.fit(x, x[:, 0, :1], epochs=1, verbose=0, callbacks=[callbacks.CSVLogger(path, append=True)])
+    with path.open() as f:
+        rows = list(csv.reader(f))
+    assert len(rows) == 5  # one header, four epochs
+    assert rows[4][3] == "NA"  # no validation in that fit
+
+
+def test_clone_model_has_the_layers_and_weights_of_its_own():
+    from fastlstm.models import clone_model
+
+    x = np.random.default_rng(14).standard_normal((3, 4, 2)).astype(np.float32)
+    m = Sequential([Input((4, 2)), LSTM(3), Dense(1)], seed=0)
+    m.compile("adam", "mse")
+    m.fit(x, np.ones((3, 1)), epochs=2, verbose=0)
+    clone = clone_model(m)
+    assert [type(l) for l in clone.layers] == [type(l) for l in m.layers]
+    assert not clone.compiled
+    assert all(a is not b for a, b in zip(clone.weights, m.weights))
+    assert not np.array_equal(clone.predict(x, verbose=0), m.predict(x, verbose=0))  # fresh
+    clone.set_weights(m.get_weights())
+    np.testing.assert_array_equal(clone.predict(x, verbose=0), m.predict(x, verbose=0))

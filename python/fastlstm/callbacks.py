@@ -11,8 +11,10 @@ far (as Keras 3); epoch logs hold the epoch's means and the ``val_`` results. Se
 
 from __future__ import annotations
 
+import csv
 import inspect
 import math
+import os
 import sys
 import time
 import warnings
@@ -527,6 +529,50 @@ class LearningRateScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None) -> None:
         if logs is not None:
             logs["learning_rate"] = self.model.optimizer.learning_rate
+
+
+class CSVLogger(Callback):
+    """Appends each epoch's logs to a CSV file: a header ``epoch,<keys...>`` (keys sorted, as
+    Keras's), then one row per epoch; ``append=True`` adds to an existing file (no second
+    header). Each row is written and flushed when its epoch ends, so a crash loses no finished
+    epoch."""
+
+    def __init__(self, filename, separator: str = ",", append: bool = False) -> None:
+        super().__init__()
+        self.filename = os.fspath(filename)
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(f"separator: expected one character, got {separator!r}")
+        if not isinstance(append, (bool, np.bool_)):
+            raise TypeError(f"append: expected True or False, got {append!r}")
+        self.separator, self.append = separator, bool(append)
+        self._keys: list[str] | None = None
+        self._file = None
+
+    def on_train_begin(self, logs=None) -> None:
+        self._keys = None  # the columns, from the first epoch's logs or the file's header
+        if self.append and os.path.exists(self.filename) and os.path.getsize(self.filename):
+            with open(self.filename, newline="") as f:
+                header = next(csv.reader(f, delimiter=self.separator), None)
+            if header and header[0] == "epoch":
+                self._keys = header[1:]
+        self._file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115
+        self._writer = csv.writer(self._file, delimiter=self.separator)
+        self._write_header = self._keys is None
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        logs = logs or {}
+        if self._keys is None:
+            self._keys = sorted(logs)
+        if self._write_header:
+            self._writer.writerow(["epoch", *self._keys])
+            self._write_header = False
+        self._writer.writerow([epoch, *(logs.get(k, "NA") for k in self._keys)])
+        self._file.flush()
+
+    def on_train_end(self, logs=None) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 class TerminateOnNaN(Callback):

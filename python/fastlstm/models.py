@@ -427,6 +427,15 @@ class Sequential(Trainer):
         return f"Sequential(name={self.name!r}, layers={[l.name for l in self.layers]})"
 
 
+def clone_model(model: Sequential) -> Sequential:
+    """A new model with ``model``'s layers and settings and weights of its own, made afresh from
+    the layers' seeds (as Keras's ``clone_model``; ``clone.set_weights(model.get_weights())``
+    copies the trained ones). Uncompiled."""
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model: expected a Sequential, got {type(model).__name__}")
+    return Sequential.from_config(model.get_config())
+
+
 def load_model(filepath, compile: bool = True):
     """The model saved at ``filepath`` (:func:`fastlstm.saving.load_model`), where Keras users
     look for it."""
