@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import fastlstm
+from conftest import import_peer
 from fastlstm import callbacks, convert, stacked
 from fastlstm.layers import LSTM, Dense, Dropout, Input, Masking, TimeDistributed
 from fastlstm.models import Sequential, load_model
@@ -78,7 +79,7 @@ def test_layers_refuse_complex_and_object_inputs(layer):
 
 
 def test_layers_name_a_torch_tensor_that_requires_grad():
-    torch = pytest.importorskip("torch")
+    torch = import_peer("torch")
     x = torch.ones(2, 3, 4, requires_grad=True)
     for layer in (Dense(2, seed=0), LSTM(2, dropout=0.5, seed=0), Masking()):
         with pytest.raises(TypeError, match=r"x: .*requires grad \(pass \.detach\(\)\)"):

@@ -1,4 +1,4 @@
-"""Turning what a caller passes into NumPy arrays of real numbers, with errors that name it."""
+"""What a caller passes, as NumPy arrays of real numbers (and seeds), with errors naming it."""
 
 from __future__ import annotations
 
@@ -24,3 +24,11 @@ def real_array(value, name: str) -> np.ndarray:
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected an array of real numbers, got dtype {arr.dtype}")
     return arr
+
+
+def check_seed(seed):
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
+    ):
+        raise TypeError(f"seed: expected None or a non-negative int, got {seed!r}")
+    return None if seed is None else int(seed)

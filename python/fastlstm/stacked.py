@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import functional as F
+from ._arrays import check_seed, real_array
 
 # Per cell: inference, forward keeping a cache, backward.
 _CELLS = {
@@ -141,10 +142,7 @@ def _merge(y_f, y_b, merge_mode):
 def _unmerge(dy, y_f, y_b, merge_mode):
     """dL/dy_f, dL/dy_b from dL/d(merged output), which must be shaped like that output."""
     if dy is not None and merge_mode is not None:
-        try:
-            dy = np.asarray(dy)
-        except (ValueError, TypeError, RuntimeError) as exc:
-            raise TypeError(f"dy: expected an array, got {type(dy).__name__} ({exc})") from None
+        dy = real_array(dy, "dy")
         width = y_f.shape[-1] * (2 if merge_mode == "concat" else 1)
         if dy.shape != (*y_f.shape[:-1], width):
             raise ValueError(
@@ -247,11 +245,7 @@ def rnn_forward(
     F._mask(mask, lengths, x, time_major)  # checks them before any work is done
     order = _Reversal(lengths) if directions == 2 else None
     rev_mask = None if mask is None or order is None else np.asarray(mask)[:, ::-1]
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-    ):
-        raise TypeError(f"seed: expected None or a non-negative int, got {seed!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
 
     cache = StackedCache()
     cache.caches, cache.drop, cache.y = [], [], []

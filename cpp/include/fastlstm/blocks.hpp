@@ -17,7 +17,7 @@
 #include <mutex>
 #include <new>
 
-#include "fastlstm/pool.hpp"  // pthread_atfork
+#include "fastlstm/pool.hpp"  // renewed_at_fork
 #include "fastlstm/types.hpp"
 
 #if defined(__GLIBC__) || defined(_WIN32)
@@ -125,22 +125,10 @@ class BlockCache {
   std::size_t held_ = 0;
 };
 
-// The process's cache. Never destroyed: NumPy arrays holding blocks may be freed after static
-// destructors have run. A forked child gets a new one, since the parent's lock may have been held
-// by a thread that the child does not have (the cached blocks are left where they are).
-inline BlockCache*& block_cache_slot() {
-  static BlockCache* cache = new BlockCache;
-  return cache;
-}
-inline BlockCache& block_cache() {
-#if defined(__unix__) || defined(__APPLE__)
-  // The child handler runs while the child has one thread.
-  static const int registered =
-      pthread_atfork(nullptr, nullptr, [] { block_cache_slot() = new BlockCache; });
-  (void)registered;
-#endif
-  return *block_cache_slot();
-}
+// The process's cache: never destroyed (NumPy arrays holding blocks may be freed after static
+// destructors have run), a new one in a forked child (the parent's blocks are left where they
+// are).
+inline BlockCache& block_cache() { return renewed_at_fork<BlockCache>(); }
 
 // An uninitialised buffer of n values from the block cache, given back when it goes.
 template <typename T>

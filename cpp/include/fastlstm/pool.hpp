@@ -241,6 +241,19 @@ inline std::atomic<unsigned>& fork_count() {
   return count;
 }
 
+// The process's one T, never destroyed (threads may still use it while static destructors run),
+// and a new one in a forked child: the parent's may hold a lock taken by a thread the child does
+// not have. (The child handler runs while the child has one thread.)
+template <typename T>
+T& renewed_at_fork() {
+  static T* object = new T;
+#if defined(__unix__) || defined(__APPLE__)
+  static const int registered = pthread_atfork(nullptr, nullptr, [] { object = new T; });
+  (void)registered;
+#endif
+  return *object;
+}
+
 // Whether this thread is running an item of a job (a worker, or a caller inside run()): then the
 // core runs any further parallel work on this thread alone.
 inline bool& inside_job() {
@@ -430,21 +443,8 @@ class PoolShelf {
   std::vector<std::unique_ptr<Pool>> pools_;
 };
 
-inline PoolShelf*& pool_shelf_slot() {
-  static PoolShelf* shelf = new PoolShelf;
-  return shelf;
-}
-inline PoolShelf& pool_shelf() {
-#if defined(__unix__) || defined(__APPLE__)
-  // A forked child starts with an empty shelf: the parent's lock may have been held by a thread
-  // the child does not have, and the parent's pools are of no use to it. (The handler runs while
-  // the child has one thread.)
-  static const int registered =
-      pthread_atfork(nullptr, nullptr, [] { pool_shelf_slot() = new PoolShelf; });
-  (void)registered;
-#endif
-  return *pool_shelf_slot();
-}
+// A forked child starts with an empty shelf (the parent's pools are of no use to it).
+inline PoolShelf& pool_shelf() { return renewed_at_fork<PoolShelf>(); }
 
 // A thread's pool, handed to the shelf when the thread ends.
 struct PoolHolder {
@@ -453,8 +453,12 @@ struct PoolHolder {
   PoolHolder(const PoolHolder&) = delete;
   PoolHolder& operator=(const PoolHolder&) = delete;
   ~PoolHolder() {
-    if (pool && pool->forks == fork_count().load()) pool_shelf().put(std::move(pool));
-    if (pool && pool->forks != fork_count().load()) (void)pool.release();
+    if (!pool) return;
+    if (pool->forks != fork_count().load()) {
+      (void)pool.release();  // the parent's: it can be neither used nor joined
+      return;
+    }
+    pool_shelf().put(std::move(pool));
   }
 };
 

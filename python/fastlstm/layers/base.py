@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import real_array
+from .._arrays import check_seed, real_array
 from ..functional import _flag
 
 _DTYPES = ("float32", "float64")
@@ -81,14 +81,6 @@ def check_dtype(dtype) -> np.dtype:
     if not known:
         raise TypeError(f"dtype: expected one of {_DTYPES}, got {dtype!r}")
     return np.dtype(dtype)
-
-
-def check_seed(seed):
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-    ):
-        raise TypeError(f"seed: expected None or a non-negative int, got {seed!r}")
-    return None if seed is None else int(seed)
 
 
 def check_positive_int(value, name: str) -> int:
