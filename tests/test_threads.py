@@ -152,13 +152,22 @@ def test_small_batch_weight_layouts_match_oracle(B, T, I, H):
 @pytest.mark.parametrize(
     ("kind", "B", "T", "I", "H"),
     [
-        # Batch split with R packed into 256-column panels once per call, shared by the threads:
-        # G*H = 1200 columns (4 panels and a partial one); backward reads R^T from panels of
-        # 256 of its 300 columns (one full, one partial).
+        # Batch split (2 threads) with R packed once per call into panels as wide as the strips
+        # the step product reads for a thread's 3 rows (32 float64 columns with AVX-512): G*H =
+        # 1200 columns, 37 panels and narrower ones at the end (16, 8); backward reads R^T from
+        # panels of its 300 columns the same way.
         ("lstm", 6, 5, 7, 300),
         ("gru", 6, 5, 7, 300),
         ("rnn", 6, 5, 7, 300),
         ("lstm", 6, 3, 7, 300),  # fewer steps than pay for the copy: R read where it lies
+        # Unit split (2 threads), each block's R packed into panels for all B rows: for 1, 2
+        # and 3 rows as wide as the strips the product reads (16, 8 and 4 packets), for 12
+        # rows (blocks of 8 and 4) 256 columns; each block has 600 columns (450 for the GRU),
+        # which none of those widths divides.
+        ("lstm", 1, 5, 7, 300),
+        ("lstm", 2, 5, 7, 300),
+        ("gru", 3, 5, 7, 300),
+        ("lstm", 12, 5, 7, 300),
         # 80 rows per thread at 2 threads, R in place: small_gemm past 64 rows where R is at most
         # 512 KiB (13 KiB here), Eigen's GEMM where it is larger (578 KiB).
         ("lstm", 160, 4, 7, 20),

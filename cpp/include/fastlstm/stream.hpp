@@ -60,7 +60,9 @@ class Stream {
     const double bytes = double(I + P) * G * H * sizeof(T);
     Index n = static_cast<Index>(bytes / kStreamBlockBytes);
     n = std::max<Index>(1, std::min<Index>({n, num_threads(), H / kMinBlockUnits}));
-    const Index most = (H + n - 1) / n, width = padded_width(G * most);
+    // A step multiplies B rows by K and by R (run() more rows by K: a block of timesteps).
+    const Index most = (H + n - 1) / n, panel = panel_for<T>(B);
+    const Index width = padded_width(G * most, panel);
     packed_.resize(n, (I + P) * width);
     vectors_.resize(n, (2 * G + 3) * most);
     z_.resize(n, B * S * most);
@@ -71,8 +73,8 @@ class Stream {
       gather_units(w.bias, G, H, u0, m, bias);
       if (Cell::kRecurrentBias) gather_units(w.recurrent_bias, G, H, u0, m, bias + G * m);
       if (w.peephole) gather_units(w.peephole, 3, H, u0, m, bias + 2 * G * m);
-      blocks_.push_back({u0, m, pack_units<G>(w.kernel, I, H, u0, m, kPanel, panels),
-                         pack_units<G>(w.recurrent, P, H, u0, m, kPanel, panels + I * width), bias,
+      blocks_.push_back({u0, m, pack_units<G>(w.kernel, I, H, u0, m, panel, panels),
+                         pack_units<G>(w.recurrent, P, H, u0, m, panel, panels + I * width), bias,
                          Cell::kRecurrentBias ? bias + G * m : nullptr,
                          w.peephole ? bias + 2 * G * m : nullptr, z_.row(k).data()});
     }
