@@ -33,12 +33,29 @@ def test_stateful_carries_the_final_state_across_calls():
     np.testing.assert_allclose(h, h_ref, rtol=1e-12)
     np.testing.assert_allclose(c, c_ref, rtol=1e-12)
     parts.reset_states()
-    assert parts.states is None
+    assert not any(s.any() for s in parts.states)
     np.testing.assert_allclose(parts(x[:, :3]), y[:, :3], rtol=1e-12)  # from zeros again
     parts.forward(x[:, 3:5])  # forward (training) keeps the state too
     np.testing.assert_allclose(parts.states[0], y[:, 4], rtol=1e-12)
     with pytest.raises(ValueError, match=r"x: expected a batch of 3 rows .* got 2"):
         parts(x[:2, :3])
+
+
+def test_reset_states_shows_zeros_of_the_known_batch():
+    layer = LSTM(H, seed=1, stateful=True)
+    assert layer.states is None  # no call yet: the batch size is not known
+    layer(x_data())
+    layer.reset_states()
+    assert [s.shape for s in layer.states] == [(B, H), (B, H)]  # Keras: zero states
+    assert all(s.dtype == np.float32 and not s.any() for s in layer.states)
+    assert layer.get_state_arrays() == []  # nothing carried: a saved model keeps no state
+    layer(x_data(b=2))  # after a reset, another batch size starts afresh
+    assert layer.states[0].shape == (2, H)
+    assert layer.states[0].any()
+    declared = LSTM(H, stateful=True, batch_input_shape=(4, T, I))
+    declared.reset_states()
+    assert [s.shape for s in declared.states] == [(4, H), (4, H)]
+    assert LSTM(H, batch_input_shape=(4, T, I)).states is None  # not stateful
 
 
 def test_dropout_uses_one_input_mask_per_sequence():

@@ -141,6 +141,9 @@ class Recurrent(Layer):
             "bias": regularizers.get(bias_regularizer, "bias_regularizer"),
         }
         self._states: tuple[np.ndarray, ...] | None = None
+        # The rows of the state reset_states() zeroed, while no call has set another (None:
+        # not known): what `states` shows as zeros, as Keras's.
+        self._reset_rows: int | None = None
 
     kernel_regularizer = property(lambda self: self._regularizers["kernel"])
     recurrent_regularizer = property(lambda self: self._regularizers["recurrent_kernel"])
@@ -227,12 +230,19 @@ class Recurrent(Layer):
 
     @property
     def states(self) -> tuple[np.ndarray, ...] | None:
-        """The state a stateful layer carries into its next call (None: zeros)."""
+        """The state a stateful layer carries into its next call: zeros after
+        :meth:`reset_states` where the batch size is known (that of the state it reset, or one
+        declared with the input shape), None before the first call."""
+        if self._states is None and self._reset_rows is not None and self.stateful:
+            return tuple(np.zeros((self._reset_rows, w), self.dtype) for w in self._state_widths())
         return self._states
 
     def reset_states(self, states=None) -> None:
-        """Start the next call of a stateful layer from ``states`` (zeros when None)."""
+        """Start the next call of a stateful layer from ``states`` (zeros when None; the next
+        call may then have another batch size)."""
         if states is None:
+            declared = (self.batch_input_shape or (None,))[0]
+            self._reset_rows = self._states[0].shape[0] if self._states else declared
             self._states = None
             return
         self.set_state_arrays(list(states) if isinstance(states, (tuple, list)) else [states])
@@ -241,6 +251,7 @@ class Recurrent(Layer):
         return [] if self._states is None else [s.copy() for s in self._states]
 
     def set_state_arrays(self, arrays) -> None:
+        self._reset_rows = None
         if not arrays:
             self._states = None
             return
@@ -337,6 +348,7 @@ class Recurrent(Layer):
         themselves, which the caller may change in place."""
         if self.stateful:
             self._states = tuple(np.copy(s) for s in states)
+            self._reset_rows = None
 
     def _outputs(self, y, states):
         last = y if self.return_sequences else states[0]
