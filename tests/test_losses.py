@@ -35,10 +35,26 @@ def cases():
     p_bin, p_cat = probs((B, C)), softmax(RNG.standard_normal((B, C)))
     z = 2 * RNG.standard_normal((B, C))
     huber = np.where(np.abs(yp - yt) <= 1, 0.5 * (yp - yt) ** 2, np.abs(yp - yt) - 0.5)
+    pos_t, pos_p = RNG.uniform(0.1, 3, (B, C)), RNG.uniform(0.1, 3, (B, C))
     return [
         ("mse", losses.MeanSquaredError(), yt, yp, ((yp - yt) ** 2).mean(-1)),
         ("mae", losses.MeanAbsoluteError(), yt, yp, np.abs(yp - yt).mean(-1)),
         ("huber", losses.Huber(), yt, yp, huber.mean(-1)),
+        (
+            "mape",
+            losses.MeanAbsolutePercentageError(),
+            yt,
+            yp,
+            100 * np.abs((yt - yp) / np.abs(yt)).mean(-1),
+        ),
+        (
+            "msle",
+            losses.MeanSquaredLogarithmicError(),
+            pos_t,
+            pos_p,
+            ((np.log1p(pos_p) - np.log1p(pos_t)) ** 2).mean(-1),
+        ),
+        ("log_cosh", losses.LogCosh(), yt, yp, np.log(np.cosh(yp - yt)).mean(-1)),
         (
             "bce",
             losses.BinaryCrossentropy(),
@@ -132,6 +148,11 @@ def test_gradient_matches_finite_differences(case, weighted):
         (losses.MeanSquaredError(), [[0, 1], [0, 0]], [[1, 1], [1, 0]], 0.5),
         (losses.MeanAbsoluteError(), [[0, 1], [0, 0]], [[1, 1], [1, 0]], 0.5),
         (losses.Huber(), [[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]], 0.155),
+        # (100 * (1/2 + 0) / 2 + 100 * (1/2 + 3/3) / 2) / 2
+        (losses.MeanAbsolutePercentageError(), [[2, 1], [2, 3]], [[1, 1], [1, 0]], 50.0),
+        # log(2)**2 / 2 in each row
+        (losses.MeanSquaredLogarithmicError(), [[0, 1], [0, 0]], [[1, 1], [1, 0]], 0.240),
+        (losses.LogCosh(), [[0, 1], [0, 0]], [[1, 1], [0, 0]], 0.108),  # log(cosh(1)) / 4
         (losses.BinaryCrossentropy(), [[0, 1], [0, 0]], [[0.6, 0.4], [0.4, 0.6]], 0.815),
         (
             losses.CategoricalCrossentropy(),
@@ -182,6 +203,20 @@ def test_logits_are_stable_at_any_magnitude():
     np.testing.assert_allclose(g, [[-1, 0, 1]], atol=1e-12)
 
 
+def test_percentage_and_log_losses_at_their_edges():
+    # MAPE divides by max(|y_true|, 1e-7): a zero target gives a large, finite value.
+    assert losses.MeanAbsolutePercentageError()([[0.0]], [[1.0]]) == pytest.approx(1e9)
+    # MSLE floors y_pred at 1e-7: below it the value is flat and no gradient flows.
+    value, grad = losses.MeanSquaredLogarithmicError().value_and_grad([[1.0, 1.0]], [[-5.0, 2.0]])
+    assert value == pytest.approx((np.log(2) ** 2 + (np.log(3) - np.log(2)) ** 2) / 2, rel=1e-6)
+    assert grad[0, 0] == 0
+    assert grad[0, 1] == pytest.approx((np.log(3) - np.log(2)) / 3, rel=1e-6)
+    # log(cosh(x)) for errors where cosh overflows: |x| - log(2), gradient sign(x) / n.
+    value, grad = losses.LogCosh().value_and_grad([[0.0, 0.0]], [[1e4, -1e4]])
+    assert value == pytest.approx(1e4 - np.log(2))
+    np.testing.assert_allclose(grad, [[0.5, -0.5]])
+
+
 def test_probabilities_are_clipped_like_keras():
     v = losses.BinaryCrossentropy()(np.array([[1.0]]), np.array([[0.0]]))
     assert v == pytest.approx(-np.log(losses.EPSILON), rel=1e-6)  # finite, not inf
@@ -215,6 +250,16 @@ def test_get_aliases_and_functions():
     assert isinstance(losses.get(losses.binary_crossentropy), losses.BinaryCrossentropy)
     yt, yp = RNG.standard_normal((B, C)), RNG.standard_normal((B, C))
     np.testing.assert_allclose(losses.mse(yt, yp), ((yp - yt) ** 2).mean(-1))
+    for name, cls in [
+        ("mape", losses.MeanAbsolutePercentageError),
+        ("msle", losses.MeanSquaredLogarithmicError),
+        ("log_cosh", losses.LogCosh),
+        ("logcosh", losses.LogCosh),
+    ]:
+        assert isinstance(losses.get(name), cls)
+        assert isinstance(losses.get(getattr(losses, name)), cls)
+        assert isinstance(losses.deserialize(losses.serialize(cls())), cls)
+    np.testing.assert_allclose(losses.log_cosh(yt, yp), np.log(np.cosh(yp - yt)).mean(-1))
     spec = losses.serialize(losses.Huber(delta=2.0))
     clone = losses.deserialize(spec)
     assert isinstance(clone, losses.Huber)

@@ -16,6 +16,12 @@ def test_each_metric_matches_numpy():
     yt, yp = RNG.standard_normal((B, C)), RNG.standard_normal((B, C))
     assert metrics.MeanSquaredError()(yt, yp) == pytest.approx(((yp - yt) ** 2).mean())
     assert metrics.MeanAbsoluteError()(yt, yp) == pytest.approx(np.abs(yp - yt).mean())
+    mape = 100 * np.abs((yt - yp) / yt).mean()
+    assert metrics.MeanAbsolutePercentageError()(yt, yp) == pytest.approx(mape)
+    assert metrics.LogCoshError()(yt, yp) == pytest.approx(np.log(np.cosh(yp - yt)).mean())
+    pt, pp = np.abs(yt), np.abs(yp)
+    msle = ((np.log1p(pp) - np.log1p(pt)) ** 2).mean()
+    assert metrics.MeanSquaredLogarithmicError()(pt, pp) == pytest.approx(msle)
     bt = (RNG.random((B, C)) > 0.5).astype(float)
     p = RNG.random((B, C))
     assert metrics.BinaryAccuracy()(bt, p) == pytest.approx(((p > 0.5) == bt).mean())
@@ -90,6 +96,14 @@ def test_get_and_serialize():
     mae = metrics.get("mae")
     assert isinstance(mae, metrics.MeanAbsoluteError)
     assert mae.name == "mae"  # logged under the name given, as Keras
+    for name, cls in [
+        ("mape", metrics.MeanAbsolutePercentageError),
+        ("msle", metrics.MeanSquaredLogarithmicError),
+        ("logcosh", metrics.LogCoshError),
+    ]:
+        assert isinstance(metrics.get(name), cls)
+        assert metrics.direction_of(name) == "min"
+        assert isinstance(metrics.deserialize(metrics.serialize(cls())), cls)
     clone = metrics.deserialize(metrics.serialize(metrics.BinaryAccuracy(threshold=0.3)))
     assert clone.threshold == 0.3
     with pytest.raises(ValueError, match=r"metrics: expected .* got 'acuracy'"):

@@ -287,7 +287,7 @@ def _built_dense(inputs):
             r"y_true: expected labels in \[0, 2\)",
         ),
         (lambda m, x, y: m.compile("adamx", "mse"), ValueError, "optimizer: expected"),
-        (lambda m, x, y: m.compile("adam", "msle"), ValueError, "loss: expected"),
+        (lambda m, x, y: m.compile("adam", "mean_squared_eror"), ValueError, "loss: expected"),
         (lambda m, x, y: m.compile("adam", None), ValueError, "loss: expected a loss"),
         (lambda m, x, y: m.compile("adam", "mse", ["f1"]), ValueError, "metrics: expected"),
         (lambda m, x, y: m.compile("adam", "mse", "mae"), TypeError, "metrics: expected a list"),

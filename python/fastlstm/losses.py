@@ -226,6 +226,53 @@ class Huber(Loss):
         return {**super().get_config(), "delta": self.delta}
 
 
+# Keras's backend epsilon: the floor of |y_true| in MAPE and of the values MSLE takes logs of.
+EPSILON = 1e-7
+
+
+class MeanAbsolutePercentageError(Loss):
+    """100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7)) over the last axis (Keras's)."""
+
+    name = "mean_absolute_percentage_error"
+
+    def _values(self, y_true, y_pred):
+        y = _dense_target(y_true, y_pred, self.name)
+        scale = 100.0 / np.maximum(np.abs(y), EPSILON)
+        diff = y_pred - y
+        values = (np.abs(diff) * scale).mean(axis=-1)
+        d = (np.sign(diff) * scale / max(1, y_pred.shape[-1])).astype(y_pred.dtype, copy=False)
+        return values, d
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """mean((log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1))**2) over the last axis
+    (Keras's); no gradient flows where y_pred is below the floor."""
+
+    name = "mean_squared_logarithmic_error"
+
+    def _values(self, y_true, y_pred):
+        y = _dense_target(y_true, y_pred, self.name)
+        shifted = np.maximum(y_pred, EPSILON) + 1
+        diff = np.log(shifted) - np.log(np.maximum(y, EPSILON) + 1)
+        values = np.square(diff).mean(axis=-1)
+        d = 2.0 / max(1, y_pred.shape[-1]) * diff / shifted * (y_pred > EPSILON)
+        return values, d.astype(y_pred.dtype, copy=False)
+
+
+class LogCosh(Loss):
+    """mean(log(cosh(y_pred - y_true))) over the last axis, computed as x + softplus(-2x) -
+    log(2) so that large errors do not overflow (Keras's)."""
+
+    name = "log_cosh"
+
+    def _values(self, y_true, y_pred):
+        x = y_pred - _dense_target(y_true, y_pred, self.name)
+        values = (x + np.logaddexp(0, -2 * x) - np.log(2)).mean(axis=-1)
+        d = np.tanh(x)
+        d *= y_pred.dtype.type(1.0 / max(1, y_pred.shape[-1]))
+        return values, d
+
+
 class _Probabilistic(Loss):
     def __init__(
         self,
@@ -359,6 +406,9 @@ def _per_sample(cls):
 mean_squared_error = mse = _per_sample(MeanSquaredError)
 mean_absolute_error = mae = _per_sample(MeanAbsoluteError)
 huber = _per_sample(Huber)
+mean_absolute_percentage_error = mape = _per_sample(MeanAbsolutePercentageError)
+mean_squared_logarithmic_error = msle = _per_sample(MeanSquaredLogarithmicError)
+log_cosh = logcosh = _per_sample(LogCosh)
 binary_crossentropy = _per_sample(BinaryCrossentropy)
 categorical_crossentropy = _per_sample(CategoricalCrossentropy)
 sparse_categorical_crossentropy = _per_sample(SparseCategoricalCrossentropy)
@@ -369,6 +419,9 @@ _CLASSES = {
         MeanSquaredError,
         MeanAbsoluteError,
         Huber,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        LogCosh,
         BinaryCrossentropy,
         CategoricalCrossentropy,
         SparseCategoricalCrossentropy,
@@ -381,6 +434,12 @@ _ALIASES = {
     "mean_absolute_error": MeanAbsoluteError,
     "huber": Huber,
     "huber_loss": Huber,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "log_cosh": LogCosh,
+    "logcosh": LogCosh,
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,

@@ -158,6 +158,21 @@ class MeanAbsoluteError(_FromLoss):
     loss_class = losses.MeanAbsoluteError
 
 
+class MeanAbsolutePercentageError(_FromLoss):
+    name = "mean_absolute_percentage_error"
+    loss_class = losses.MeanAbsolutePercentageError
+
+
+class MeanSquaredLogarithmicError(_FromLoss):
+    name = "mean_squared_logarithmic_error"
+    loss_class = losses.MeanSquaredLogarithmicError
+
+
+class LogCoshError(_FromLoss):
+    name = "logcosh"
+    loss_class = losses.LogCosh
+
+
 class RootMeanSquaredError(MeanSquaredError):
     """The square root of the weighted mean squared error over everything seen (Keras's: not a
     mean of per-sample roots)."""
@@ -374,6 +389,9 @@ _CLASSES = {
         SparseCategoricalAccuracy,
         MeanSquaredError,
         MeanAbsoluteError,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        LogCoshError,
         RootMeanSquaredError,
         SparseTopKCategoricalAccuracy,
         TopKCategoricalAccuracy,
@@ -390,6 +408,12 @@ _ALIASES = {
     "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "logcosh": LogCoshError,
+    "log_cosh": LogCoshError,
     "root_mean_squared_error": RootMeanSquaredError,
     "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
     "top_k_categorical_accuracy": TopKCategoricalAccuracy,

@@ -1,6 +1,7 @@
 """Optimizers with Keras's names, defaults and update formulas, updating NumPy weights in place.
 
-Every optimizer takes ``learning_rate`` (a float; callbacks may change it between steps),
+Every optimizer takes ``learning_rate`` (a float, which callbacks may change between steps, or
+a schedule from :mod:`fastlstm.optimizers.schedules`, read at every step),
 ``weight_decay`` (decoupled: w -= lr * weight_decay * w before the update, as Keras),
 ``clipnorm`` (clip each gradient to this L2 norm), ``clipvalue`` (clip each element to
 [-v, v]) and ``global_clipnorm`` (scale all gradients together to this joint norm); at most one
@@ -19,6 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from . import schedules
 
 
 def _positive(value, name: str, allow_none: bool = False, allow_zero: bool = False):
@@ -81,10 +84,23 @@ class Optimizer:
 
     @property
     def learning_rate(self) -> float:
+        """The rate the next step uses: a schedule's value at ``iterations``."""
+        if self._schedule is not None:
+            return _positive(self._schedule(self.iterations), "learning_rate", allow_zero=True)
         return self._learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
+        if isinstance(value, schedules.LearningRateSchedule):
+            self._schedule, self._learning_rate = value, None
+            return
+        if getattr(self, "_schedule", None) is not None:
+            raise TypeError(
+                f"learning_rate: this optimizer follows the schedule {self._schedule!r}, so its "
+                "rate cannot be set (as in Keras); make the optimizer with a float "
+                "learning_rate to set it, e.g. from a callback"
+            )
+        self._schedule = None
         self._learning_rate = _positive(value, "learning_rate", allow_zero=True)
 
     # -- slots -----------------------------------------------------------------------------
@@ -175,7 +191,7 @@ class Optimizer:
         grads = [np.asarray(g, dtype=p.dtype) for g, p in zip(grads, params)]
         self._check(params)
         grads = self._clip(grads)
-        lr = self._learning_rate
+        lr = self.learning_rate
         step = self.iterations + 1
         for p, g, slots, scratch in zip(params, grads, self._slots, self._scratch):
             if self.weight_decay:
@@ -194,8 +210,11 @@ class Optimizer:
     # -- config ----------------------------------------------------------------------------
 
     def get_config(self) -> dict[str, Any]:
+        rate = self._learning_rate if self._schedule is None else self._schedule
+        if isinstance(rate, schedules.LearningRateSchedule):
+            rate = schedules.serialize(rate)
         return {
-            "learning_rate": self._learning_rate,
+            "learning_rate": rate,
             "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm,
             "clipvalue": self.clipvalue,
@@ -205,10 +224,13 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]):
+        if isinstance(config.get("learning_rate"), dict):
+            config = {**config, "learning_rate": schedules.deserialize(config["learning_rate"])}
         return cls(**config)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(learning_rate={self._learning_rate})"
+        rate = self._learning_rate if self._schedule is None else self._schedule
+        return f"{type(self).__name__}(learning_rate={rate})"
 
 
 class SGD(Optimizer):
