@@ -70,6 +70,28 @@ def ref_rmsprop(p, gs, lr, rho=0.9, momentum=0.0, eps=1e-7, centered=False):
     return p
 
 
+def ref_adagrad(p, gs, lr, initial=0.1, eps=1e-7):
+    a = np.full_like(p, initial)
+    for g in gs:
+        a = a + g * g
+        p = p - lr * g / np.sqrt(a + eps)
+    return p
+
+
+def ref_nadam(p, gs, lr, b1=0.9, b2=0.999, eps=1e-7):
+    """Keras 3's Nadam: the momentum schedule u_t = b1 * (1 - 0.5 * 0.96**t) and its running
+    product, one weight at a time."""
+    m, v, product = np.zeros_like(p), np.zeros_like(p), 1.0
+    for t, g in enumerate(gs, start=1):
+        u_t, u_next = b1 * (1 - 0.5 * 0.96**t), b1 * (1 - 0.5 * 0.96 ** (t + 1))
+        product *= u_t
+        m = m + (g - m) * (1 - b1)
+        v = v + (g * g - v) * (1 - b2)
+        m_hat = u_next * m / (1 - product * u_next) + (1 - u_t) * g / (1 - product)
+        p = p - lr * m_hat / (np.sqrt(v / (1 - b2**t)) + eps)
+    return p
+
+
 @pytest.mark.parametrize(
     ("opt", "ref"),
     [
@@ -84,8 +106,25 @@ def ref_rmsprop(p, gs, lr, rho=0.9, momentum=0.0, eps=1e-7, centered=False):
             optimizers.RMSprop(0.01, momentum=0.5, centered=True),
             lambda p, g: ref_rmsprop(p, g, 0.01, momentum=0.5, centered=True),
         ),
+        (optimizers.Adagrad(0.1), lambda p, g: ref_adagrad(p, g, 0.1)),
+        (optimizers.Adagrad(0.1, 0.5, 1e-3), lambda p, g: ref_adagrad(p, g, 0.1, 0.5, 1e-3)),
+        (optimizers.Nadam(0.01), lambda p, g: ref_nadam(p, g, 0.01)),
+        (optimizers.Nadam(0.01, 0.8, 0.99), lambda p, g: ref_nadam(p, g, 0.01, 0.8, 0.99)),
     ],
-    ids=["sgd", "momentum", "nesterov", "adam", "amsgrad", "adamw", "rmsprop", "rmsprop_c_m"],
+    ids=[
+        "sgd",
+        "momentum",
+        "nesterov",
+        "adam",
+        "amsgrad",
+        "adamw",
+        "rmsprop",
+        "rmsprop_c_m",
+        "adagrad",
+        "adagrad_options",
+        "nadam",
+        "nadam_betas",
+    ],
 )
 def test_matches_keras_formulas(opt, ref):
     params, grads = problem()
@@ -102,6 +141,17 @@ def test_keras_defaults():
     assert optimizers.get("adamw").weight_decay == 0.004
     rms = optimizers.get("rmsprop")
     assert (rms.learning_rate, rms.rho, rms.momentum, rms.epsilon) == (0.001, 0.9, 0.0, 1e-7)
+    ada = optimizers.get("adagrad")
+    assert (ada.learning_rate, ada.initial_accumulator_value, ada.epsilon) == (0.001, 0.1, 1e-7)
+    nadam = optimizers.get("nadam")
+    assert (nadam.learning_rate, nadam.beta_1, nadam.beta_2, nadam.epsilon) == (
+        0.001,
+        0.9,
+        0.999,
+        1e-7,
+    )
+    with pytest.raises(TypeError, match="amsgrad"):
+        optimizers.Nadam(amsgrad=True)
 
 
 @pytest.mark.parametrize(
@@ -129,8 +179,21 @@ def test_keras_defaults():
             lambda: optimizers.RMSprop(0.01, centered=True, epsilon=1e-14),
             lambda t, ps: t.optim.RMSprop(ps, 0.01, alpha=0.9, eps=1e-12, centered=True),
         ),
+        # torch adds epsilon to sqrt(a), Keras inside it: none on either side
+        (
+            lambda: optimizers.Adagrad(0.1, initial_accumulator_value=0.2, epsilon=0),
+            lambda t, ps: t.optim.Adagrad(ps, 0.1, initial_accumulator_value=0.2, eps=0),
+        ),
     ],
-    ids=["sgd_momentum", "sgd_nesterov", "adam", "adamw", "rmsprop_momentum", "rmsprop_centered"],
+    ids=[
+        "sgd_momentum",
+        "sgd_nesterov",
+        "adam",
+        "adamw",
+        "rmsprop_momentum",
+        "rmsprop_centered",
+        "adagrad",
+    ],
 )
 def test_matches_torch_optim(torch, ours, theirs):
     params, grads = problem(3)
@@ -182,20 +245,23 @@ def test_float32_weights_stay_float32_in_place():
     assert all(s.dtype == np.float32 for s in opt.get_slot_arrays())
 
 
-def test_state_round_trip_resumes_exactly():
+@pytest.mark.parametrize("cls", [optimizers.Adam, optimizers.Adagrad, optimizers.Nadam])
+def test_state_round_trip_resumes_exactly(cls):
     params, grads = problem(5)
-    straight = optimizers.Adam(0.01)
+    straight = cls(0.01)
     a = run(straight, params, grads)
-    first = optimizers.Adam(0.01)
+    first = cls(0.01)
     b = [p.copy() for p in params]
     for g in grads[:3]:
         first.apply(g, b)
-    resumed = optimizers.Adam.from_config(first.get_config())
+    resumed = cls.from_config(first.get_config())
     resumed.set_slot_arrays(b, first.get_slot_arrays(), first.iterations)
     for g in grads[3:]:
         resumed.apply(g, b)
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
+    if cls is not optimizers.Adam:
+        return
     with pytest.raises(ValueError, match="optimizer state: expected 4 slot arrays, got 3"):
         resumed.set_slot_arrays(b, first.get_slot_arrays()[:3], 3)
     with pytest.raises(ValueError, match=r"slot 'm' of shape \(3, 4\)"):

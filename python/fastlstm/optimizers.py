@@ -416,13 +416,107 @@ class RMSprop(Optimizer):
         }
 
 
-_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop)}
-_ALIASES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+class Adagrad(Optimizer):
+    """Keras: ``a += g**2; w -= lr*g / sqrt(a + eps)``, the accumulator a starting at
+    ``initial_accumulator_value``."""
+
+    name = "adagrad"
+
+    def __init__(
+        self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs
+    ) -> None:
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = _positive(
+            initial_accumulator_value, "initial_accumulator_value", allow_zero=True
+        )
+        self.epsilon = _positive(epsilon, "epsilon", allow_zero=True)
+
+    slot_names = ("accumulator",)
+
+    def build(self, params) -> None:
+        super().build(params)
+        for slots in self._slots:
+            slots["accumulator"][...] = self.initial_accumulator_value
+
+    def _update(self, p, g, slots, scratch, lr, step) -> None:
+        f = p.dtype.type
+        a = slots["accumulator"]
+        np.multiply(g, g, out=scratch)
+        a += scratch
+        np.add(a, f(self.epsilon), out=scratch)
+        np.sqrt(scratch, out=scratch)
+        np.divide(g, scratch, out=scratch)
+        scratch *= f(lr)
+        p -= scratch
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
+
+
+class Nadam(Adam):
+    """Keras: Adam with Nesterov momentum. With ``u_t = b1*(1 - 0.5*0.96**t)`` and
+    ``U_t = u_1*...*u_t``: ``m += (1-b1)*(g - m); v += (1-b2)*(g**2 - v);
+    w -= lr * (u_{t+1}*m/(1 - U_{t+1}) + (1-u_t)*g/(1 - U_t)) / (sqrt(v/(1-b2**t)) + eps)``."""
+
+    name = "nadam"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        # amsgrad=False given here: Keras's Nadam has none, and one passed is a TypeError.
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, False, **kwargs)
+        self._products = [1.0]  # U_0, U_1, ...: from the step count alone, so nothing to save
+
+    def _u(self, t: int) -> float:
+        return self.beta_1 * (1 - 0.5 * 0.96**t)
+
+    def _product(self, t: int) -> float:
+        while len(self._products) <= t:
+            self._products.append(self._products[-1] * self._u(len(self._products)))
+        return self._products[t]
+
+    def _update(self, p, g, slots, scratch, lr, step) -> None:
+        f = p.dtype.type
+        u_t, u_next = self._u(step), self._u(step + 1)
+        product, product_next = self._product(step), self._product(step) * u_next
+        m, v = slots["m"], slots["v"]
+        np.subtract(g, m, out=scratch)
+        scratch *= f(1 - self.beta_1)
+        m += scratch
+        np.multiply(g, g, out=scratch)
+        scratch -= v
+        scratch *= f(1 - self.beta_2)
+        v += scratch
+        np.multiply(v, f(1 / (1 - self.beta_2**step)), out=scratch)
+        np.sqrt(scratch, out=scratch)
+        scratch += f(self.epsilon)
+        m_hat = m * f(u_next / (1 - product_next)) + g * f((1 - u_t) / (1 - product))
+        np.divide(m_hat, scratch, out=scratch)
+        scratch *= f(lr)
+        p -= scratch
+
+    def get_config(self):
+        config = super().get_config()
+        del config["amsgrad"]
+        return config
+
+
+_CLASSES = {cls.__name__: cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Nadam)}
+_ALIASES = {
+    "sgd": SGD,
+    "adam": Adam,
+    "adamw": AdamW,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+    "nadam": Nadam,
+}
 
 
 def get(identifier) -> Optimizer:
-    """An optimizer from a Keras name ("adam", "sgd", "rmsprop", "adamw"), a class or an
-    instance. Names give Keras's defaults."""
+    """An optimizer from a Keras name ("adam", "sgd", "rmsprop", "adamw", "adagrad", "nadam"),
+    a class or an instance. Names give Keras's defaults."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
