@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import math
 
 import numpy as np
 
 from . import callbacks as callbacks_module
 from . import metrics as metrics_lib
+from ._batches import DatasetBatches, is_dataset
 from .functional import _flag
 from .layers.base import input_gradient
 
@@ -100,6 +102,21 @@ def _data(x, y=None, sample_weight=None, *, need_y=True):
                 f"{len(sample_weight)}"
             )
     return x, y, sample_weight
+
+
+def _dataset_only_arguments(y, sample_weight, batch_size, validation_split=0.0) -> None:
+    """A dataset makes its own batches: refuse what would have made them from arrays."""
+    for name, value in (("y", y), ("sample_weight", sample_weight), ("batch_size", batch_size)):
+        if value is not None:
+            raise ValueError(
+                f"{name}: expected None when x is a dataset (its batches hold the targets and "
+                f"weights and set their size), got {type(value).__name__}"
+            )
+    if validation_split:
+        raise ValueError(
+            f"validation_split: expected 0 when x is a dataset (pass validation_data), got "
+            f"{validation_split!r}"
+        )
 
 
 def _rows(a, sl):
@@ -405,8 +422,18 @@ class Trainer:
         initial_epoch: int = 0,
         validation_batch_size=None,
         validation_freq: int = 1,
+        steps_per_epoch=None,
+        validation_steps=None,
     ):
         """Train for ``epochs`` epochs (Keras's arguments and meaning); returns the History.
+
+        ``x`` is an array (with ``y``), or a dataset that makes its own batches (then no ``y``,
+        ``sample_weight`` or ``batch_size``): a :class:`fastlstm.utils.PyDataset` (Keras's
+        ``PyDataset``/``Sequence``), or a generator or iterator of batches ``(x, y)`` or
+        ``(x, y, sample_weight)``. ``steps_per_epoch`` caps a PyDataset's batches per epoch;
+        an iterator gives that many each epoch, or all it has in the first epoch (then as many
+        in each); one that runs out ends training with a warning. ``validation_data`` may be a
+        dataset too (``validation_steps`` batches of it; a PyDataset's all by default).
 
         ``validation_split`` holds out the last fraction of x and y (before any shuffling);
         ``validation_data`` is ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``.
@@ -418,7 +445,6 @@ class Trainer:
         """
         self._require_compiled("fit")
         verbose = _verbosity(verbose)
-        batch_size = self._batch_size_for(batch_size)
         for name, value, least in (
             ("epochs", epochs, 0),
             ("initial_epoch", initial_epoch, 0),
@@ -429,10 +455,26 @@ class Trainer:
                 raise ValueError(f"{name}: expected {what} integer, got {value!r}")
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
-        x, y, sample_weight = _data(x, y, sample_weight)
-        self._check_whole_batches(len(x), batch_size)
+        source = None
+        if is_dataset(x):
+            _dataset_only_arguments(y, sample_weight, batch_size, validation_split)
+            source = DatasetBatches(x, "x", steps_per_epoch, "steps_per_epoch")
+            x, y, _ = _data(*source.first())
+        else:
+            batch_size = self._batch_size_for(batch_size)
+            x, y, sample_weight = _data(x, y, sample_weight)
+            self._check_whole_batches(len(x), batch_size)
+            if steps_per_epoch is not None:
+                raise ValueError(
+                    "steps_per_epoch: expected None with arrays (their batches are batch_size "
+                    f"rows each), got {steps_per_epoch!r}"
+                )
         val = None
-        if validation_data is not None:
+        if is_dataset(validation_data):
+            val = DatasetBatches(
+                validation_data, "validation_data", validation_steps, "validation_steps"
+            )
+        elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError(
                     "validation_data: expected (x_val, y_val) or (x_val, y_val, sample_weight), "
@@ -457,22 +499,41 @@ class Trainer:
             x, y, sample_weight = x[:split], y[:split], _rows(sample_weight, slice(split))
         self._ensure_built(x)
         loss_weight = None
-        if class_weight is not None:
+        if class_weight is not None and source is None:
             loss_weight = class_sample_weight(
                 class_weight, y, sample_weight, self._output_shapes[-1]
             )
         self._prepare_metrics(y, x)
         n = len(x)
-        steps = math.ceil(n / batch_size)
+        steps = source.steps if source is not None else math.ceil(n / batch_size)
+
+        def epoch_batches():
+            """(x, y, sample_weight, loss_weight) batches of one epoch."""
+            if source is not None:
+                rng = self._shuffler() if shuffle else None
+                for xb, yb, swb in source.epoch(rng):
+                    xb, yb, swb = _data(xb, yb, swb)
+                    lwb = None
+                    if class_weight is not None:
+                        lwb = class_sample_weight(class_weight, yb, swb, self._output_shapes[-1])
+                    yield xb, yb, swb, lwb
+                return
+            if shuffle:
+                order = self._shuffler().permutation(n)
+                xs, ys, sws = x[order], y[order], _rows(sample_weight, order)
+                lws = _rows(loss_weight, order)
+            else:
+                xs, ys, sws, lws = x, y, sample_weight, loss_weight
+            for step in range(steps):
+                sl = slice(step * batch_size, (step + 1) * batch_size)
+                yield xs[sl], ys[sl], _rows(sws, sl), _rows(lws, sl)
+
         history = callbacks_module.History()
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
         user = _callbacks(callbacks)
         # The progress bar last, as Keras adds it: it prints what the others put in the logs.
-        cbs = callbacks_module.CallbackList(
-            [*user, history, *extra],
-            self,
-            {"epochs": int(epochs), "steps": steps, "verbose": verbose},
-        )
+        params = {"epochs": int(epochs), "steps": steps, "verbose": verbose}
+        cbs = callbacks_module.CallbackList([*user, history, *extra], self, params)
         want_begin = cbs.wants("on_train_batch_begin")
         want_end = cbs.wants("on_train_batch_end")
         tracker = metrics_lib.Mean("loss")
@@ -484,28 +545,34 @@ class Trainer:
             tracker.reset_state()
             self._reset_metrics()
             cbs.call("on_epoch_begin", epoch, {})
-            if shuffle:
-                order = self._shuffler().permutation(n)
-                xs, ys, sws = x[order], y[order], _rows(sample_weight, order)
-                lws = _rows(loss_weight, order)
-            else:
-                xs, ys, sws, lws = x, y, sample_weight, loss_weight
-            for step in range(steps):
-                sl = slice(step * batch_size, (step + 1) * batch_size)
+            batches = epoch_batches()
+            for step in itertools.count():
+                batch = next(batches, None)
+                if batch is None:  # the epoch's batches are done
+                    break
                 if want_begin:
                     cbs.call("on_train_batch_begin", step, {})
-                xb = xs[sl]
-                loss = self._train_step(xb, ys[sl], _rows(sws, sl), _rows(lws, sl))
-                tracker.update_state(loss, len(xb))
+                loss = self._train_step(*batch)
+                tracker.update_state(loss, len(batch[0]))
                 if want_end:
                     cbs.call("on_train_batch_end", step, self._logs(tracker))
                 if self.stop_training:
                     break
+            batches.close()
+            if source is not None and source.exhausted:
+                self.stop_training = True
+                if tracker.count == 0:
+                    break  # no batch this epoch: no logs to give the callbacks
+            if source is not None and params["steps"] is None:
+                params["steps"] = source.steps  # an iterator's first epoch told its length
             epoch_logs = self._logs(tracker)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                batch = _batch_size(validation_batch_size or batch_size)
                 cbs.call("on_test_begin", None)  # as Keras's fit, which calls evaluate
-                results = self._evaluate(*val, batch, cbs=cbs)
+                if isinstance(val, DatasetBatches):
+                    results = self._evaluate_batches(val.epoch(), cbs)
+                else:
+                    batch = _batch_size(validation_batch_size or batch_size)
+                    results = self._evaluate(*val, batch, cbs=cbs)
                 cbs.call("on_test_end", results)
                 epoch_logs.update({f"val_{k}": v for k, v in results.items()})
             cbs.call("on_epoch_end", epoch, epoch_logs)
@@ -524,17 +591,26 @@ class Trainer:
     # -- evaluate / predict ----------------------------------------------------------------
 
     def _evaluate(self, x, y, sample_weight, batch_size: int, cbs) -> dict:
+        steps = math.ceil(len(x) / batch_size)
+        batches = (
+            (x[sl], y[sl], _rows(sample_weight, sl))
+            for sl in (slice(k * batch_size, (k + 1) * batch_size) for k in range(steps))
+        )
+        return self._evaluate_batches(batches, cbs, checked=True)
+
+    def _evaluate_batches(self, batches, cbs, checked: bool = False) -> dict:
+        """The loss and metrics over (x, y, sample_weight) batches (``checked``: arrays
+        already; else each is checked, as a dataset's are)."""
         tracker = metrics_lib.Mean("loss")
         self._reset_metrics()
-        steps = math.ceil(len(x) / batch_size)
         want_begin = cbs is not None and cbs.wants("on_test_batch_begin")
         want_end = cbs is not None and cbs.wants("on_test_batch_end")
-        for step in range(steps):
-            sl = slice(step * batch_size, (step + 1) * batch_size)
-            xb = x[sl]
+        for step, (xb, yb, swb) in enumerate(batches):
+            if not checked:
+                xb, yb, swb = _data(xb, yb, swb)
             if want_begin:
                 cbs.call("on_test_batch_begin", step, {})
-            tracker.update_state(self._test_step(xb, y[sl], _rows(sample_weight, sl)), len(xb))
+            tracker.update_state(self._test_step(xb, yb, swb), len(xb))
             if want_end:
                 cbs.call("on_test_batch_end", step, self._logs(tracker))
         return self._logs(tracker)
@@ -548,33 +624,51 @@ class Trainer:
         sample_weight=None,
         callbacks=None,
         return_dict: bool = False,
+        steps=None,
     ):
         """The loss (and metrics) over the data: a float without metrics, else
-        ``[loss, *metrics]``, or a dict with ``return_dict=True``."""
+        ``[loss, *metrics]``, or a dict with ``return_dict=True``. ``x`` may be a dataset, as
+        in :meth:`fit` (``steps`` of its batches; all by default)."""
         self._require_compiled("evaluate")
         verbose = _verbosity(verbose)
-        batch_size = self._batch_size_for(batch_size)
-        x, y, sample_weight = _data(x, y, sample_weight)
-        self._check_whole_batches(len(x), batch_size)
+        source = None
+        if is_dataset(x):
+            _dataset_only_arguments(y, sample_weight, batch_size)
+            source = DatasetBatches(x, "x", steps)
+            x, y, _ = _data(*source.first())
+            count = source.steps
+        else:
+            batch_size = self._batch_size_for(batch_size)
+            x, y, sample_weight = _data(x, y, sample_weight)
+            self._check_whole_batches(len(x), batch_size)
+            count = math.ceil(len(x) / batch_size)
         self._ensure_built(x)
         self._prepare_metrics(y, x)
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
         cbs = callbacks_module.CallbackList(
-            [*_callbacks(callbacks), *extra],
-            self,
-            {"steps": math.ceil(len(x) / batch_size), "verbose": verbose},
+            [*_callbacks(callbacks), *extra], self, {"steps": count, "verbose": verbose}
         )
         cbs.call("on_test_begin", None)
-        logs = self._evaluate(x, y, sample_weight, batch_size, cbs)
+        if source is not None:
+            logs = self._evaluate_batches(source.epoch(), cbs)
+        else:
+            logs = self._evaluate(x, y, sample_weight, batch_size, cbs)
         cbs.call("on_test_end", logs)
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None) -> np.ndarray:
-        """The model's outputs for x, computed batch by batch into one array."""
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None, steps=None):
+        """The model's outputs for x, computed batch by batch into one array. ``x`` may be a
+        dataset, as in :meth:`fit`, whose batches may hold x alone (targets are ignored);
+        ``steps`` of its batches, all by default."""
         verbose = _verbosity(verbose)
+        if is_dataset(x):
+            _dataset_only_arguments(None, None, batch_size)
+            source = DatasetBatches(x, "x", steps, need_y=False)
+            self._ensure_built(_data(source.first()[0], need_y=False)[0])
+            return self._predict_batches(source, verbose, callbacks)
         batch_size = self._batch_size_for(batch_size)
         x, _, _ = _data(x, need_y=False)
         self._check_whole_batches(len(x), batch_size)
@@ -596,6 +690,20 @@ class Trainer:
             cbs.call("on_predict_batch_end", step, {"outputs": out})
         cbs.call("on_predict_end", None)
         return result
+
+    def _predict_batches(self, source: DatasetBatches, verbose: int, callbacks) -> np.ndarray:
+        extra = [callbacks_module.ProgbarLogger()] if verbose else []
+        cbs = callbacks_module.CallbackList(
+            [*_callbacks(callbacks), *extra], self, {"steps": source.steps, "verbose": verbose}
+        )
+        cbs.call("on_predict_begin", None)
+        outputs = []
+        for step, (xb, _, _) in enumerate(source.epoch()):
+            cbs.call("on_predict_batch_begin", step, {})
+            outputs.append(self(_data(xb, need_y=False)[0]))
+            cbs.call("on_predict_batch_end", step, {"outputs": outputs[-1]})
+        cbs.call("on_predict_end", None)
+        return np.concatenate(outputs)
 
     def predict_on_batch(self, x) -> np.ndarray:
         """The outputs for one batch: the same as ``model(x)``."""

@@ -133,11 +133,12 @@ class Progbar:
 
     verbose=1: redrawn in place (at most every ``interval`` seconds) when stdout is a terminal,
     else one line when the target is reached; verbose=2: one line at the end; 0: nothing.
-    During the run the time is the estimated time left, at the end the total."""
+    During the run the time is the estimated time left, at the end the total. A target of None
+    (a dataset of unknown length) shows ``12/Unknown`` and the time so far, without a bar."""
 
     def __init__(
         self,
-        target: int,
+        target: int | None,
         verbose: int = 1,
         width: int = 20,
         interval: float = 0.05,
@@ -148,6 +149,7 @@ class Progbar:
         self._start = time.perf_counter()
         self._last = 0.0
         self._prev_width = 0
+        self._seen = 0  # the last `current` given
         self._stream = sys.stdout
         self._dynamic = bool(getattr(self._stream, "isatty", lambda: False)())
         encoding = getattr(self._stream, "encoding", None) or "ascii"
@@ -158,10 +160,16 @@ class Progbar:
             self._full, self._empty = "=", "."
 
     def update(
-        self, current: int, values: dict[str, float] | None = None, finalize: bool | None = None
+        self,
+        current: int | None,
+        values: dict[str, float] | None = None,
+        finalize: bool | None = None,
     ) -> None:
+        """Shows progress to `current` (None: as far as the last call said)."""
+        current = self._seen if current is None else current
+        self._seen = current
         if finalize is None:
-            finalize = current >= self.target
+            finalize = self.target is not None and current >= self.target
         if self.verbose == 0 or (self.verbose == 2 and not finalize):
             return
         now = time.perf_counter()
@@ -171,7 +179,9 @@ class Progbar:
         elapsed = now - self._start
         per_unit = elapsed / current if current else 0.0
         digits = len(str(self.target))
-        if self.verbose == 2:
+        if self.target is None:
+            line = f"{current}/Unknown {elapsed:.0f}s {_format_rate(per_unit, self.unit_name)}"
+        elif self.verbose == 2:
             line = f"{current}/{self.target} - {elapsed:.0f}s - {_format_rate(per_unit, self.unit_name)}"
         else:
             filled = int(self.width * min(current, self.target) / max(self.target, 1))
@@ -220,7 +230,7 @@ class ProgbarLogger(Callback):
         self._bar = Progbar(self.params.get("steps", 0), self._verbose())
 
     def on_train_batch_end(self, batch, logs=None) -> None:
-        if self._bar is not None and self._verbose() == 1:
+        if self._bar is not None:  # verbose=2 draws nothing here; the count is kept
             self._bar.update(batch + 1, logs, finalize=False)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
@@ -232,7 +242,7 @@ class ProgbarLogger(Callback):
             self._bar = Progbar(self.params.get("steps", 0), self._verbose())
 
     def on_test_batch_end(self, batch, logs=None) -> None:
-        if not self._in_fit and self._bar is not None and self._verbose() == 1:
+        if not self._in_fit and self._bar is not None:
             self._bar.update(batch + 1, logs, finalize=False)
 
     def on_test_end(self, logs=None) -> None:
@@ -243,7 +253,7 @@ class ProgbarLogger(Callback):
         self._bar = Progbar(self.params.get("steps", 0), self._verbose())
 
     def on_predict_batch_end(self, batch, logs=None) -> None:
-        if self._bar is not None and self._verbose() == 1:
+        if self._bar is not None:
             self._bar.update(batch + 1, None, finalize=False)
 
     def on_predict_end(self, logs=None) -> None:

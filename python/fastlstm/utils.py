@@ -1,7 +1,10 @@
-"""Keras's data helpers for sequence models: padding lists of sequences into one array, and one-hot
-labels."""
+"""Keras's data helpers for sequence models: padding lists of sequences into one array, one-hot
+labels, datasets that make their own batches (:class:`PyDataset`) and windows of a time series
+(:func:`timeseries_dataset_from_array`)."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -77,3 +80,105 @@ def to_categorical(x, num_classes: int | None = None, dtype="float32") -> np.nda
             f"num_classes: expected at least {top} (the largest label + 1), got {num_classes}"
         )
     return np.eye(int(num_classes), dtype=np.dtype(dtype))[labels]
+
+
+class PyDataset:
+    """Keras's ``PyDataset`` (``keras.utils.Sequence``): batches by index, for data that is
+    loaded or made batch by batch. Subclass it and implement ``__len__`` (batches per epoch)
+    and ``__getitem__(index)`` (a batch: ``(x, y)`` or ``(x, y, sample_weight)``, arrays with
+    one row per sample; ``x`` alone for predict); ``on_epoch_end()`` runs after each epoch.
+    ``fit(dataset)`` takes the batches in a new random order each epoch (``shuffle=True``, the
+    default) or in index order. Batches are loaded on the thread that calls fit: ``workers``,
+    ``use_multiprocessing`` and ``max_queue_size`` are accepted, for Keras code, and unused."""
+
+    def __init__(self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size=10):
+        self.workers = workers
+        self.use_multiprocessing = use_multiprocessing
+        self.max_queue_size = max_queue_size
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__}: a PyDataset implements __len__")
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__}: a PyDataset implements __getitem__")
+
+    def on_epoch_end(self) -> None:
+        """Called after each epoch of fit (shuffle the samples here, for instance)."""
+
+
+Sequence = PyDataset  # Keras 2's name
+
+
+def _whole(value, name: str, least: int, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ValueError(f"{name}: expected an integer >= {least}, got {value!r}")
+    return int(value)
+
+
+class _Windows(PyDataset):
+    """The batches of :func:`timeseries_dataset_from_array`."""
+
+    def __init__(self, data, targets, starts, offsets, batch_size):
+        super().__init__()
+        self.data, self.targets = data, targets
+        self.starts, self.offsets, self.batch_size = starts, offsets, batch_size
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.starts) / self.batch_size)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"index: expected 0 to {len(self) - 1}, got {index}")
+        starts = self.starts[index * self.batch_size : (index + 1) * self.batch_size]
+        x = self.data[starts[:, None] + self.offsets]
+        return x if self.targets is None else (x, self.targets[starts])
+
+
+def timeseries_dataset_from_array(
+    data,
+    targets,
+    sequence_length: int,
+    sequence_stride: int = 1,
+    sampling_rate: int = 1,
+    batch_size: int = 128,
+    shuffle: bool = False,
+    seed: int | None = None,
+    start_index: int | None = None,
+    end_index: int | None = None,
+) -> PyDataset:
+    """Keras's sliding windows over a time series, as a dataset for fit, evaluate and predict.
+
+    Window i starts at row ``s_i = start_index + i * sequence_stride`` of ``data`` (T, ...) and
+    takes ``sequence_length`` rows ``sampling_rate`` apart; its target is ``targets[s_i]`` (None:
+    windows only, for predict). Windows lie within rows [start_index, end_index). Batches hold
+    ``batch_size`` windows, (batch, sequence_length, ...); ``shuffle`` orders the windows at
+    random once (``seed``), as Keras's does before batching; fit's own ``shuffle`` then also
+    draws the batches in a new order each epoch."""
+    data = real_array(data, "data")
+    if data.ndim == 0:
+        raise ValueError("data: expected an array with a time axis, got a scalar")
+    if targets is not None:
+        targets = real_array(targets, "targets")
+        if len(targets) != len(data):
+            raise ValueError(
+                f"targets: expected {len(data)} rows (one per row of data), got {len(targets)}"
+            )
+    sequence_length = _whole(sequence_length, "sequence_length", 1)
+    sequence_stride = _whole(sequence_stride, "sequence_stride", 1)
+    sampling_rate = _whole(sampling_rate, "sampling_rate", 1)
+    batch_size = _whole(batch_size, "batch_size", 1)
+    start = _whole(start_index, "start_index", 0, allow_none=True) or 0
+    end = _whole(end_index, "end_index", 0, allow_none=True)
+    end = len(data) if end is None else min(end, len(data))
+    span = (sequence_length - 1) * sampling_rate + 1  # rows a window covers
+    starts = np.arange(start, end - span + 1, sequence_stride)
+    if len(starts) == 0:
+        raise ValueError(
+            f"sequence_length: a window covers {span} rows, more than rows {start} to {end} hold"
+        )
+    if shuffle:
+        np.random.default_rng(seed).shuffle(starts)
+    offsets = np.arange(sequence_length) * sampling_rate
+    return _Windows(data, targets, starts, offsets, batch_size)

@@ -1,0 +1,112 @@
+"""Batches that fit, evaluate and predict take from a dataset instead of arrays: a
+:class:`fastlstm.utils.PyDataset` (Keras's ``PyDataset``/``Sequence``: ``__len__`` batches,
+``__getitem__(i)`` the i-th, ``on_epoch_end()`` after each epoch) or a Python generator or
+iterator yielding batches. A batch is ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``,
+each an array with one row per sample.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+
+
+def is_dataset(x) -> bool:
+    """Whether x is a dataset: an iterator (a generator, say) or an object with Keras's
+    PyDataset protocol (``__len__``, ``__getitem__`` and ``on_epoch_end``); arrays, lists and
+    tuples are data, not datasets."""
+    if isinstance(x, (np.ndarray, list, tuple)) or x is None:
+        return False
+    if isinstance(x, Iterator):
+        return True
+    return all(hasattr(x, name) for name in ("__len__", "__getitem__", "on_epoch_end"))
+
+
+def _steps(value, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected a positive integer or None, got {value!r}")
+    return int(value)
+
+
+def unpack(batch, name: str, need_y: bool):
+    """(x, y, sample_weight) from one batch a dataset gave; y and sample_weight may be None."""
+    if isinstance(batch, tuple) and 1 <= len(batch) <= 3:
+        x, y, sw = (*batch, None, None)[:3]
+    elif isinstance(batch, tuple):
+        raise ValueError(
+            f"{name}: expected batches x, (x,), (x, y) or (x, y, sample_weight), got a tuple of "
+            f"{len(batch)}"
+        )
+    else:
+        x, y, sw = batch, None, None
+    if need_y and y is None:
+        raise ValueError(f"{name}: expected batches (x, y) or (x, y, sample_weight), got x alone")
+    return x, y, sw
+
+
+class DatasetBatches:
+    """The batches of one dataset, epoch after epoch.
+
+    A PyDataset gives ``len(dataset)`` batches an epoch (at most ``steps``), in a new random
+    order each epoch with ``shuffle`` (``rng``), then its ``on_epoch_end()``. An iterator gives
+    ``steps`` batches an epoch, or all it has in the first; one that runs out ends training
+    with a warning, as Keras's fit does. The first batch is drawn early (:meth:`first`), for
+    the model to build from."""
+
+    def __init__(self, data, name: str, steps=None, steps_name: str = "steps", need_y=True):
+        self.data, self.name, self.need_y = data, name, need_y
+        self.steps = _steps(steps, steps_name)
+        self.indexed = not isinstance(data, Iterator)
+        if self.indexed:
+            count = len(data)
+            if count < 1:
+                raise ValueError(f"{name}: expected a dataset with at least one batch, got none")
+            self.steps = count if self.steps is None else min(self.steps, count)
+        self._held = None  # an iterator's batch drawn by first() and not yet given out
+        self.exhausted = False
+
+    def first(self):
+        """The first batch, (x, y, sample_weight) (drawn, not consumed, from an iterator)."""
+        if self.indexed:
+            return unpack(self.data[0], self.name, self.need_y)
+        if self._held is None:
+            try:
+                self._held = next(self.data)
+            except StopIteration:
+                raise ValueError(f"{self.name}: expected at least one batch, got none") from None
+        return unpack(self._held, self.name, self.need_y)
+
+    def epoch(self, rng=None):
+        """Yields one epoch's (x, y, sample_weight) batches."""
+        if self.indexed:
+            order = rng.permutation(self.steps) if rng is not None else range(self.steps)
+            for i in order:
+                yield unpack(self.data[int(i)], self.name, self.need_y)
+            self.data.on_epoch_end()
+            return
+        given = 0
+        while self.steps is None or given < self.steps:
+            if self._held is not None:
+                batch, self._held = self._held, None
+            else:
+                try:
+                    batch = next(self.data)
+                except StopIteration:
+                    break
+            given += 1
+            yield unpack(batch, self.name, self.need_y)
+        if self.steps is None:
+            self.steps = given  # the first epoch's length is every epoch's
+        elif given < self.steps:
+            self.exhausted = True
+            warnings.warn(
+                f"{self.name}: the iterator ran out of data after {given} of "
+                f"{self.steps} batches; give one that yields at least steps per epoch times "
+                "epochs batches",
+                RuntimeWarning,
+                stacklevel=3,
+            )

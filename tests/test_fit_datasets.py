@@ -1,0 +1,212 @@
+"""fit, evaluate and predict on datasets that make their own batches (utils.PyDataset,
+generators) against the same batches given as arrays; timeseries_dataset_from_array's windows
+against a loop; bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fastlstm import utils
+from fastlstm.layers import LSTM, Dense
+from fastlstm.models import Sequential
+
+RNG = np.random.default_rng(0)
+N, T, I, BATCH = 24, 5, 3, 8
+X = RNG.standard_normal((N, T, I))
+Y = RNG.standard_normal((N, 1))
+W = RNG.uniform(0.5, 2, N)
+
+
+def model(seed=0):
+    m = Sequential([LSTM(4, seed=seed), Dense(1, seed=seed + 1)])
+    m.compile("adam", "mse", metrics=["mae"])
+    return m
+
+
+class Batches(utils.PyDataset):
+    """The arrays in batches of BATCH rows, counting the calls."""
+
+    def __init__(self, x, y=None, w=None, batch=BATCH):
+        super().__init__()
+        self.x, self.y, self.w, self.batch = x, y, w, batch
+        self.seen, self.epochs = [], 0
+
+    def __len__(self):
+        return math.ceil(len(self.x) / self.batch)
+
+    def __getitem__(self, i):
+        self.seen.append(i)
+        sl = slice(i * self.batch, (i + 1) * self.batch)
+        if self.y is None:
+            return self.x[sl]
+        if self.w is None:
+            return self.x[sl], self.y[sl]
+        return self.x[sl], self.y[sl], self.w[sl]
+
+    def on_epoch_end(self):
+        self.epochs += 1
+
+
+def generator(epochs, with_weights=False):
+    for _ in range(epochs):
+        for k in range(0, N, BATCH):
+            sl = slice(k, k + BATCH)
+            yield (X[sl], Y[sl], W[sl]) if with_weights else (X[sl], Y[sl])
+
+
+def assert_same_weights(a, b):
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_pydataset_trains_as_the_same_batches_of_arrays():
+    arrays, dataset = model(), model()
+    h1 = arrays.fit(X, Y, batch_size=BATCH, epochs=3, shuffle=False, sample_weight=W, verbose=0)
+    data = Batches(X, Y, W)
+    h2 = dataset.fit(data, epochs=3, shuffle=False, verbose=0)
+    assert_same_weights(arrays, dataset)
+    assert h1.history == h2.history
+    assert data.epochs == 3  # on_epoch_end after each epoch
+    assert data.seen == [0] + [0, 1, 2] * 3  # the first batch (to build from), then in order
+
+
+def test_pydataset_batches_come_in_a_new_order_each_epoch_with_shuffle():
+    data = Batches(X, Y, batch=4)  # 6 batches
+    model().fit(data, epochs=3, verbose=0)
+    epochs = [data.seen[1 + 6 * e : 1 + 6 * (e + 1)] for e in range(3)]
+    assert all(sorted(e) == list(range(6)) for e in epochs)
+    assert len({tuple(e) for e in epochs}) > 1
+
+
+def test_generator_with_steps_per_epoch_trains_as_arrays():
+    arrays, gen = model(), model()
+    arrays.fit(X, Y, batch_size=BATCH, epochs=2, shuffle=False, sample_weight=W, verbose=0)
+    gen.fit(generator(2, with_weights=True), steps_per_epoch=N // BATCH, epochs=2, verbose=0)
+    assert_same_weights(arrays, gen)
+
+
+def test_generator_without_steps_is_one_epoch_then_runs_out():
+    arrays, gen = model(), model()
+    arrays.fit(X, Y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    with pytest.warns(RuntimeWarning, match="x: the iterator ran out of data after 0 of 3"):
+        history = gen.fit(generator(1), epochs=3, verbose=0)
+    assert_same_weights(arrays, gen)
+    assert len(history.history["loss"]) == 1
+
+
+def test_generator_running_out_mid_epoch_ends_training_with_that_epoch():
+    gen = model()
+    with pytest.warns(RuntimeWarning, match="after 1 of 2 batches"):
+        history = gen.fit(generator(1), steps_per_epoch=2, epochs=5, verbose=0)
+    assert len(history.history["loss"]) == 2  # 2 batches, then 1: that epoch is logged
+
+
+def test_validation_evaluate_and_predict_take_datasets():
+    m = model()
+    history = m.fit(X, Y, batch_size=BATCH, shuffle=False, validation_data=Batches(X, Y), verbose=0)
+    expected = m.evaluate(X, Y, batch_size=BATCH, verbose=0)
+    assert m.evaluate(Batches(X, Y), verbose=0) == expected
+    assert m.evaluate(generator(1), verbose=0) == expected
+    again = model()
+    h = again.fit(X, Y, batch_size=BATCH, shuffle=False, validation_data=(X, Y), verbose=0)
+    assert h.history["val_loss"] == history.history["val_loss"]
+    expected_y = m.predict(X, batch_size=BATCH, verbose=0)
+    np.testing.assert_array_equal(m.predict(Batches(X), verbose=0), expected_y)  # x alone
+    np.testing.assert_array_equal(m.predict(Batches(X, Y), verbose=0), expected_y)  # y ignored
+    np.testing.assert_array_equal(m.predict(iter([X[:10], X[10:]]), verbose=0), expected_y)
+    np.testing.assert_array_equal(m.predict(Batches(X), steps=2, verbose=0), expected_y[:16])
+
+
+def test_class_weight_applies_to_dataset_batches():
+    labels = (Y > 0).astype(float)
+    arrays, dataset = model(), model()
+    weights = {0: 0.5, 1: 2.0}
+    arrays.fit(X, labels, batch_size=BATCH, shuffle=False, class_weight=weights, verbose=0)
+    dataset.fit(Batches(X, labels), shuffle=False, class_weight=weights, verbose=0)
+    assert_same_weights(arrays, dataset)
+
+
+def test_progress_of_an_iterator_of_unknown_length(capsys):
+    model().fit(generator(1), epochs=1, verbose=2)
+    assert "3/Unknown" in capsys.readouterr().out
+    model().fit(Batches(X, Y), epochs=1, verbose=2)
+    assert "3/3" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (lambda m: m.fit(Batches(X, Y), Y), ValueError, "y: expected None when x is a dataset"),
+        (lambda m: m.fit(Batches(X, Y), batch_size=4), ValueError, "batch_size: expected None"),
+        (lambda m: m.fit(Batches(X, Y), sample_weight=W), ValueError, "sample_weight: expected"),
+        (lambda m: m.fit(Batches(X, Y), validation_split=0.2), ValueError, "validation_split"),
+        (lambda m: m.fit(X, Y, steps_per_epoch=2), ValueError, "steps_per_epoch: expected None"),
+        (lambda m: m.fit(Batches(X, Y), steps_per_epoch=0), ValueError, "steps_per_epoch: exp"),
+        (lambda m: m.fit(Batches(X)), ValueError, r"x: expected batches \(x, y\)"),
+        (lambda m: m.fit(iter([(X, Y, W, W)])), ValueError, "got a tuple of 4"),
+        (lambda m: m.fit(iter([])), ValueError, "x: expected at least one batch"),
+        (lambda m: m.fit(Batches(X[:0], Y[:0])), ValueError, "at least one batch, got none"),
+        (lambda m: m.fit(iter([(X, Y[:3])])), ValueError, "x, y: expected the same number"),
+        (lambda m: m.evaluate(Batches(X, Y), batch_size=4), ValueError, "batch_size: expected"),
+        (lambda m: utils.PyDataset()[0], NotImplementedError, "implements __getitem__"),
+    ],
+)
+def test_bad_input_is_named(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call(model())
+
+
+def test_timeseries_windows_match_a_loop():
+    data = np.arange(60.0).reshape(30, 2)
+    targets = np.arange(30) * 10
+    ds = utils.timeseries_dataset_from_array(
+        data,
+        targets,
+        4,
+        sequence_stride=3,
+        sampling_rate=2,
+        batch_size=2,
+        start_index=1,
+        end_index=25,
+    )
+    starts = list(range(1, 25 - 7 + 1, 3))  # a window covers (4 - 1) * 2 + 1 = 7 rows
+    windows = np.stack([data[s : s + 7 : 2] for s in starts])
+    x = np.concatenate([ds[i][0] for i in range(len(ds))])
+    y = np.concatenate([ds[i][1] for i in range(len(ds))])
+    np.testing.assert_array_equal(x, windows)
+    np.testing.assert_array_equal(y, targets[starts])
+    assert len(ds) == -(-len(starts) // 2)
+    shuffled = utils.timeseries_dataset_from_array(data, None, 4, shuffle=True, seed=3)
+    again = utils.timeseries_dataset_from_array(data, None, 4, shuffle=True, seed=3)
+    np.testing.assert_array_equal(shuffled[0], again[0])
+    rows = shuffled[0][:, 0, 0] / 2  # each window's first row
+    assert sorted(rows) == list(range(27))
+    assert list(rows) != list(range(27))
+
+
+def test_timeseries_dataset_trains_a_forecaster():
+    series = np.sin(np.arange(200) / 5.0)[:, None]
+    ds = utils.timeseries_dataset_from_array(series[:-10], series[10:], 10, batch_size=32)
+    m = model()
+    history = m.fit(ds, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert m.predict(ds, verbose=0).shape == (181, 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"sequence_length": 0}, ValueError, "sequence_length: expected an integer >= 1"),
+        ({"sequence_length": 40}, ValueError, "a window covers 40 rows"),
+        ({"sampling_rate": 1.5}, ValueError, "sampling_rate"),
+        ({"targets": np.zeros(5)}, ValueError, "targets: expected 30 rows"),
+        ({"data": "abc"}, TypeError, "data"),
+    ],
+)
+def test_timeseries_bad_arguments_are_named(kwargs, exc, match):
+    args = {"data": np.zeros((30, 2)), "targets": None, "sequence_length": 4, **kwargs}
+    with pytest.raises(exc, match=match):
+        utils.timeseries_dataset_from_array(**args)
