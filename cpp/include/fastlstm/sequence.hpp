@@ -333,11 +333,11 @@ inline bool split_units(Index B, int threads, double recurrent_bytes) {
 }
 // Panel width of a packed copy of weights that products of `rows` rows read. Below 8 rows, the
 // strips small_gemm reads them in (strip_columns), so that a strip is one sequential stream:
-// measured, 2 threads, B=2, T=50, I=128, H=256 1.20-1.26x faster than from panels of 256
-// columns, B=3 1.03-1.12x, B=1 1.03-1.08x. From 8 rows on (blocks of 8 rows, bound by the FMAs)
-// kPanel: 32-column panels there were 1.035x slower at B=16, T=50, I=128, H=256, as were
-// more, narrower product calls; and Eigen's GEMM, where it takes the product, copies what it
-// reads anyway.
+// measured, 2 threads, B=2, T=50, I=128, H=256 1.17-1.26x faster than from panels of 256
+// columns (GRU 1.08-1.12x), B=3 1.03-1.12x, B=1 (T=100, I=64) 1.01-1.08x. From 8 rows on
+// (blocks of 8 rows, bound by the FMAs) kPanel: 32-column panels, eight times the product
+// calls, were 1.035x slower at B=16, T=50, I=128, H=256. Eigen's GEMM, where it takes the
+// product, copies what it reads anyway.
 constexpr Index kPanel = 256;
 template <typename T>
 Index panel_for(Index rows) {

@@ -66,8 +66,8 @@ inline void in_register(P& p) {
 
 // Rows of B a block of one row asks the cache for ahead of its loads: kPrefetchBytes of its
 // strip. The hardware prefetchers alone left that product (bound by how fast B arrives) short of
-// the cache's rate: measured, one thread, B 512 KiB from L2 1.00-1.06x faster with it, 768 KiB
-// 1.24x, 2 MiB from L3 1.16-1.18x. Blocks of more rows (strips narrower than a panel, bound by
+// the cache's rate: measured, one thread, B 512 KiB and 768 KiB from L2 1.00-1.06x faster with
+// it, 2 MiB from L3 1.16-1.19x. Blocks of more rows (strips narrower than a panel, bound by
 // the FMAs sooner) measured 1.3-2x slower with it.
 constexpr int kPrefetchBytes = 2048;
 
