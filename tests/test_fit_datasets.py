@@ -110,6 +110,16 @@ def test_validation_evaluate_and_predict_take_datasets():
     expected = m.evaluate(X, Y, batch_size=BATCH, verbose=0)
     assert m.evaluate(Batches(X, Y), verbose=0) == expected
     assert m.evaluate(generator(1), verbose=0) == expected
+    h = model().fit(
+        X,
+        Y,
+        batch_size=BATCH,
+        shuffle=False,
+        validation_data=generator(2),
+        validation_steps=3,
+        verbose=0,
+    )
+    assert h.history["val_loss"] == history.history["val_loss"]
     again = model()
     h = again.fit(X, Y, batch_size=BATCH, shuffle=False, validation_data=(X, Y), verbose=0)
     assert h.history["val_loss"] == history.history["val_loss"]
@@ -118,6 +128,16 @@ def test_validation_evaluate_and_predict_take_datasets():
     np.testing.assert_array_equal(m.predict(Batches(X, Y), verbose=0), expected_y)  # y ignored
     np.testing.assert_array_equal(m.predict(iter([X[:10], X[10:]]), verbose=0), expected_y)
     np.testing.assert_array_equal(m.predict(Batches(X), steps=2, verbose=0), expected_y[:16])
+
+
+def test_a_validation_iterator_that_runs_out_stops_fit_with_an_error():
+    m = model()
+    with (
+        pytest.warns(RuntimeWarning, match="validation_data: the iterator ran out"),
+        pytest.raises(ValueError, match="validation_data: the iterator has no batches left"),
+    ):
+        m.fit(X, Y, epochs=2, validation_data=generator(1), validation_steps=3, verbose=0)
+    assert len(m.history.history["val_loss"]) == 1  # the first epoch's, kept
 
 
 def test_class_weight_applies_to_dataset_batches():
@@ -151,6 +171,11 @@ def test_progress_of_an_iterator_of_unknown_length(capsys):
         (lambda m: m.fit(Batches(X[:0], Y[:0])), ValueError, "at least one batch, got none"),
         (lambda m: m.fit(iter([(X, Y[:3])])), ValueError, "x, y: expected the same number"),
         (lambda m: m.evaluate(Batches(X, Y), batch_size=4), ValueError, "batch_size: expected"),
+        (
+            lambda m: m.fit(X, Y, validation_data=generator(1)),
+            ValueError,
+            "validation_steps: expected the batches",
+        ),
         (lambda m: utils.PyDataset()[0], NotImplementedError, "implements __getitem__"),
     ],
 )

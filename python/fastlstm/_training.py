@@ -474,6 +474,11 @@ class Trainer:
             val = DatasetBatches(
                 validation_data, "validation_data", validation_steps, "validation_steps"
             )
+            if not val.indexed and val.steps is None:
+                raise ValueError(
+                    "validation_steps: expected the batches to take from the validation "
+                    "iterator at each validation (it is drawn from anew each time), got None"
+                )
         elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError(
@@ -613,6 +618,8 @@ class Trainer:
             tracker.update_state(self._test_step(xb, yb, swb), len(xb))
             if want_end:
                 cbs.call("on_test_batch_end", step, self._logs(tracker))
+        if tracker.count == 0:
+            raise ValueError("validation_data: the iterator has no batches left to evaluate")
         return self._logs(tracker)
 
     def evaluate(
