@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
 #include <vector>
 
 #include "fastlstm/cell_common.hpp"
@@ -27,8 +28,46 @@ constexpr double kStreamBlockBytes = 128 << 10;
 // The fewest units in a block: a whole packet of the widest ISA's floats.
 constexpr Index kMinBlockUnits = 16;
 
+// Whether a stream's steps hand blocks to other threads, chosen by timing both ways. A hand-off
+// costs a few cache-line transfers between cores each step. On this project's 2-vCPU VM some
+// processes see those cost ~1.8 us more a step for their whole life (the threads on different
+// vCPUs, no steal time showing: the host's placement of the vCPUs, presumably), and there the
+// split step (I=64, H=128 on 2 threads: 1.65 us in other processes) took 3.5 us against 2.0 us
+// on one thread. A block's result does not depend on the thread that computes it, so the choice
+// changes no bits. Every kRetimeSteps steps, kTimedSteps steps go each way and the lower median
+// wins (a median: the first split step may wait for a worker thread to start or wake).
+class HandOff {
+ public:
+  static constexpr Index kTimedSteps = 16, kRetimeSteps = 4096;
+
+  // Whether this step splits its `blocks` blocks over threads.
+  bool split(Index blocks) {
+    step_ = blocks > 1 && num_threads() > 1 ? step_ + 1 : 0;
+    if (step_ == 0) return false;
+    phase_ = (step_ - 1) % kRetimeSteps;
+    return phase_ < 2 * kTimedSteps ? phase_ < kTimedSteps : split_;  // timed: split first
+  }
+  bool timing() const { return step_ > 0 && phase_ < 2 * kTimedSteps; }
+  void record(std::chrono::steady_clock::duration took) {
+    times_[phase_] = took;
+    if (phase_ + 1 < 2 * kTimedSteps) return;
+    const auto median = [](auto* begin) {
+      std::nth_element(begin, begin + kTimedSteps / 2, begin + kTimedSteps);
+      return begin[kTimedSteps / 2];
+    };
+    split_ = median(times_) <= median(times_ + kTimedSteps);
+  }
+
+ private:
+  Index step_ = 0;   // steps taken with more than one block and thread (0: none yet)
+  Index phase_ = 0;  // where this step lies in the kRetimeSteps cycle
+  bool split_ = true;
+  std::chrono::steady_clock::duration times_[2 * kTimedSteps] = {};
+};
+
 template <typename Cell, typename T>
 class Stream {
+  using Clock = std::chrono::steady_clock;
   static constexpr Index G = Cell::kGates, S = Cell::kSaved;
 
   // Units [u0, u0 + m) and what a step needs of them: their columns of K and R in panels, their
@@ -143,9 +182,17 @@ class Stream {
     // Measured, the reset-before GRU (two phases) on 2 threads, split against whole: I=64,
     // H=128 about equal (two hand-offs cost what the split saves), H=256 1.04x, I=128, H=512
     // 1.56x.
+    const bool split = handoff_.split(blocks());
+    const auto start = handoff_.timing() ? Clock::now() : Clock::time_point();
     for (int phase = 0; phase < Cell::kPhases; ++phase) {
-      parallel_items(blocks(), [&](Index k) { step_block(blocks_[k], out, phase); });
+      const auto block = [&](Index k) { step_block(blocks_[k], out, phase); };
+      if (split) {
+        parallel_items(blocks(), block);
+      } else {
+        for (Index k = 0; k < blocks(); ++k) block(k);
+      }
     }
+    if (handoff_.timing()) handoff_.record(Clock::now() - start);
     reverse_ = !reverse_;
     if (project) {
       h_next_.setZero();
@@ -202,6 +249,7 @@ class Stream {
   Matrix<T> x_, unprojected_;
   Matrix<T> shared_;  // (B, H) for a cell with phases in more than one block, else empty
   std::vector<Block> blocks_;
+  HandOff handoff_;
   bool reverse_ = false;  // R's panels in alternating directions, step to step (panel_product)
 };
 
