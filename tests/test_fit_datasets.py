@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from fastlstm import utils
-from fastlstm.layers import LSTM, Dense
+from fastlstm.layers import LSTM, Dense, Input
 from fastlstm.models import Sequential
 
 RNG = np.random.default_rng(0)
@@ -81,11 +81,29 @@ def test_pydataset_batches_come_in_a_new_order_each_epoch_with_shuffle():
     assert len({tuple(e) for e in epochs}) > 1
 
 
+def test_fewer_steps_per_epoch_than_batches_go_on_through_the_dataset():
+    data = Batches(X, Y, batch=4)  # 6 batches
+    model().fit(data, epochs=4, steps_per_epoch=4, shuffle=False, verbose=0)
+    assert data.seen == [0] + [0, 1, 2, 3, 4, 5] * 2 + [0, 1, 2, 3]  # Keras: where it stopped
+    assert data.epochs == 2  # after each whole pass over the dataset
+    shuffled = Batches(X, Y, batch=4)
+    model().fit(shuffled, epochs=3, steps_per_epoch=4, verbose=0)
+    passes = [shuffled.seen[1:7], shuffled.seen[7:13]]
+    assert all(sorted(p) == list(range(6)) for p in passes)
+
+
 def test_generator_with_steps_per_epoch_trains_as_arrays():
     arrays, gen = model(), model()
     arrays.fit(X, Y, batch_size=BATCH, epochs=2, shuffle=False, sample_weight=W, verbose=0)
     gen.fit(generator(2, with_weights=True), steps_per_epoch=N // BATCH, epochs=2, verbose=0)
     assert_same_weights(arrays, gen)
+
+
+def test_list_batches_are_read_as_tuples():
+    arrays, lists = model(), model()
+    arrays.fit(X, Y, batch_size=BATCH, shuffle=False, verbose=0)
+    lists.fit(iter([list(b) for b in generator(1)]), shuffle=False, verbose=0)
+    assert_same_weights(arrays, lists)
 
 
 def test_generator_without_steps_is_one_epoch_then_runs_out():
@@ -140,6 +158,20 @@ def test_a_validation_iterator_that_runs_out_stops_fit_with_an_error():
     assert len(m.history.history["val_loss"]) == 1  # the first epoch's, kept
 
 
+def test_a_declared_batch_size_holds_for_dataset_batches():
+    m = Sequential([Input(batch_shape=(4, T, I)), LSTM(3, stateful=True), Dense(1)])
+    m.compile("sgd", "mse")
+    m.fit(Batches(X, Y, batch=4), epochs=1, verbose=0)
+    match = r"x: expected batches of 4 rows \(the batch size the model's input declares\), got"
+    for call in (
+        lambda: m.fit(Batches(X, Y, batch=6), verbose=0),
+        lambda: m.evaluate(Batches(X, Y, batch=6), verbose=0),
+        lambda: m.predict(Batches(X, batch=6), verbose=0),
+    ):
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
 def test_class_weight_applies_to_dataset_batches():
     labels = (Y > 0).astype(float)
     arrays, dataset = model(), model()
@@ -167,6 +199,7 @@ def test_progress_of_an_iterator_of_unknown_length(capsys):
         (lambda m: m.fit(Batches(X, Y), steps_per_epoch=0), ValueError, "steps_per_epoch: exp"),
         (lambda m: m.fit(Batches(X)), ValueError, r"x: expected batches \(x, y\)"),
         (lambda m: m.fit(iter([(X, Y, W, W)])), ValueError, "got a tuple of 4"),
+        (lambda m: m.fit(iter([(X,)])), ValueError, r"got a tuple \(x,\)"),
         (lambda m: m.fit(iter([])), ValueError, "x: expected at least one batch"),
         (lambda m: m.fit(Batches(X[:0], Y[:0])), ValueError, "at least one batch, got none"),
         (lambda m: m.fit(iter([(X, Y[:3])])), ValueError, "x, y: expected the same number"),
@@ -229,6 +262,8 @@ def test_timeseries_dataset_trains_a_forecaster():
         ({"sampling_rate": 1.5}, ValueError, "sampling_rate"),
         ({"targets": np.zeros(5)}, ValueError, "targets: expected 30 rows"),
         ({"data": "abc"}, TypeError, "data"),
+        ({"start_index": 20, "end_index": 10}, ValueError, "start_index: expected a row before"),
+        ({"start_index": 40}, ValueError, r"start_index: .*end of data \(30\), got 40"),
     ],
 )
 def test_timeseries_bad_arguments_are_named(kwargs, exc, match):

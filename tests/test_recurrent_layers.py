@@ -52,6 +52,14 @@ def test_reset_states_shows_zeros_of_the_known_batch():
     layer(x_data(b=2))  # after a reset, another batch size starts afresh
     assert layer.states[0].shape == (2, H)
     assert layer.states[0].any()
+    layer.reset_states()  # again: still the zeros of the batch it knew
+    assert layer.states[0].shape == (2, H)
+    assert not layer.states[0].any()
+    model = fastlstm.Sequential(
+        [fastlstm.layers.Input(batch_shape=(5, T, I)), LSTM(H, stateful=True)]
+    )
+    model.reset_states()  # the model's declared batch size
+    assert [s.shape for s in model.layers[0].states] == [(5, H), (5, H)]
     declared = LSTM(H, stateful=True, batch_input_shape=(4, T, I))
     declared.reset_states()
     assert [s.shape for s in declared.states] == [(4, H), (4, H)]

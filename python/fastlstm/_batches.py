@@ -34,6 +34,8 @@ def _steps(value, name: str) -> int | None:
 
 def unpack(batch, name: str, need_y: bool):
     """(x, y, sample_weight) from one batch a dataset gave; y and sample_weight may be None."""
+    if isinstance(batch, list):  # Keras reads a list as a tuple
+        batch = tuple(batch)
     if isinstance(batch, tuple) and 1 <= len(batch) <= 3:
         x, y, sw = (*batch, None, None)[:3]
     elif isinstance(batch, tuple):
@@ -44,15 +46,17 @@ def unpack(batch, name: str, need_y: bool):
     else:
         x, y, sw = batch, None, None
     if need_y and y is None:
-        raise ValueError(f"{name}: expected batches (x, y) or (x, y, sample_weight), got x alone")
+        got = "a tuple (x,)" if isinstance(batch, tuple) else f"x alone ({type(batch).__name__})"
+        raise ValueError(f"{name}: expected batches (x, y) or (x, y, sample_weight), got {got}")
     return x, y, sw
 
 
 class DatasetBatches:
     """The batches of one dataset, epoch after epoch.
 
-    A PyDataset gives ``len(dataset)`` batches an epoch (at most ``steps``), in a new random
-    order each epoch with ``shuffle`` (``rng``), then its ``on_epoch_end()``. An iterator gives
+    A PyDataset gives ``len(dataset)`` batches an epoch, in a new random order each pass with
+    ``shuffle`` (``rng``), then its ``on_epoch_end()``; with fewer ``steps`` an epoch, the next
+    epoch goes on where the last stopped (Keras's), so every batch is used. An iterator gives
     ``steps`` batches an epoch, or all it has in the first; one that runs out ends training
     with a warning, as Keras's fit does. The first batch is drawn early (:meth:`first`), for
     the model to build from."""
@@ -67,6 +71,7 @@ class DatasetBatches:
                 raise ValueError(f"{name}: expected a dataset with at least one batch, got none")
             self.steps = count if self.steps is None else min(self.steps, count)
         self._held = None  # an iterator's batch drawn by first() and not yet given out
+        self._order: list[int] = []  # a PyDataset's batches left in the current pass
         self.exhausted = False
 
     def first(self):
@@ -83,10 +88,14 @@ class DatasetBatches:
     def epoch(self, rng=None):
         """Yields one epoch's (x, y, sample_weight) batches."""
         if self.indexed:
-            order = rng.permutation(self.steps) if rng is not None else range(self.steps)
-            for i in order:
-                yield unpack(self.data[int(i)], self.name, self.need_y)
-            self.data.on_epoch_end()
+            for _ in range(self.steps):
+                if not self._order:  # a new pass over the dataset
+                    count = len(self.data)
+                    self._order = list(rng.permutation(count) if rng is not None else range(count))
+                i = int(self._order.pop(0))
+                yield unpack(self.data[i], self.name, self.need_y)
+                if not self._order:
+                    self.data.on_epoch_end()
             return
         given = 0
         while self.steps is None or given < self.steps:

@@ -358,6 +358,16 @@ class Trainer:
             )
         return batch_size
 
+    def _check_dataset_batch(self, x) -> None:
+        """A dataset's batch has the batch size the model's input declares, where it declares
+        one (as batch_size must with arrays: a stateful layer's state has that many rows)."""
+        declared = self._build_shape[0] if self._build_shape else None
+        if declared is not None and len(x) != declared:
+            raise ValueError(
+                f"x: expected batches of {declared} rows (the batch size the model's input "
+                f"declares), got a batch of {len(x)}"
+            )
+
     def _check_whole_batches(self, n: int, batch_size: int) -> None:
         """A stateful model takes whole batches: a last, shorter one would not match its state
         (fewer samples than batch_size are one batch, whole)."""
@@ -430,9 +440,10 @@ class Trainer:
         ``x`` is an array (with ``y``), or a dataset that makes its own batches (then no ``y``,
         ``sample_weight`` or ``batch_size``): a :class:`fastlstm.utils.PyDataset` (Keras's
         ``PyDataset``/``Sequence``), or a generator or iterator of batches ``(x, y)`` or
-        ``(x, y, sample_weight)``. ``steps_per_epoch`` caps a PyDataset's batches per epoch;
-        an iterator gives that many each epoch, or all it has in the first epoch (then as many
-        in each); one that runs out ends training with a warning. ``validation_data`` may be a
+        ``(x, y, sample_weight)``. With ``steps_per_epoch``, an epoch takes that many batches: a
+        PyDataset's next ones (the next epoch goes on where it stopped), an iterator's; without,
+        a PyDataset's all, an iterator's all in the first epoch (then as many in each). One that
+        runs out ends training with a warning. ``validation_data`` may be a
         dataset too (``validation_steps`` batches of it; a PyDataset's all by default).
 
         ``validation_split`` holds out the last fraction of x and y (before any shuffling);
@@ -518,6 +529,7 @@ class Trainer:
                 rng = self._shuffler() if shuffle else None
                 for xb, yb, swb in source.epoch(rng):
                     xb, yb, swb = _data(xb, yb, swb)
+                    self._check_dataset_batch(xb)
                     lwb = None
                     if class_weight is not None:
                         lwb = class_sample_weight(class_weight, yb, swb, self._output_shapes[-1])
@@ -613,6 +625,7 @@ class Trainer:
         for step, (xb, yb, swb) in enumerate(batches):
             if not checked:
                 xb, yb, swb = _data(xb, yb, swb)
+                self._check_dataset_batch(xb)
             if want_begin:
                 cbs.call("on_test_batch_begin", step, {})
             tracker.update_state(self._test_step(xb, yb, swb), len(xb))
@@ -707,7 +720,9 @@ class Trainer:
         outputs = []
         for step, (xb, _, _) in enumerate(source.epoch()):
             cbs.call("on_predict_batch_begin", step, {})
-            outputs.append(self(_data(xb, need_y=False)[0]))
+            xb = _data(xb, need_y=False)[0]
+            self._check_dataset_batch(xb)
+            outputs.append(self(xb))
             cbs.call("on_predict_batch_end", step, {"outputs": outputs[-1]})
         cbs.call("on_predict_end", None)
         return np.concatenate(outputs)

@@ -261,10 +261,14 @@ class Sequential(Trainer):
         return sum(layer.count_params() for layer in self.layers)
 
     def reset_states(self) -> None:
-        """Reset the state of every stateful layer to zeros."""
+        """Reset the state of every stateful layer to zeros (of the batch size the model's
+        input declares, where the layer knows no other)."""
+        declared = self._build_shape[0] if self._build_shape else None
         for layer in self.layers:
             if isinstance(layer, Recurrent):
                 layer.reset_states()
+                if layer._reset_rows is None:
+                    layer._reset_rows = declared
 
     # -- compile ---------------------------------------------------------------------------
 

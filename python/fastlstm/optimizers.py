@@ -85,12 +85,23 @@ class Optimizer:
     @property
     def learning_rate(self) -> float:
         """The rate the next step uses: a schedule's value at ``iterations``."""
-        if self._schedule is not None:
-            return _positive(self._schedule(self.iterations), "learning_rate", allow_zero=True)
-        return self._learning_rate
+        if self._schedule is None:
+            return self._learning_rate
+        value = self._schedule(self.iterations)
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        try:
+            return _positive(value, "learning_rate", allow_zero=True)
+        except ValueError:
+            raise ValueError(
+                f"learning_rate: expected the schedule {self._schedule!r} to give a non-negative "
+                f"finite float at step {self.iterations}, got {value!r}"
+            ) from None
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
+        if callable(value) and not isinstance(value, schedules.LearningRateSchedule):
+            value = schedules.FromCallable(value)  # Keras 3's callable of no arguments
         if isinstance(value, schedules.LearningRateSchedule):
             self._schedule, self._learning_rate = value, None
             return
@@ -465,17 +476,26 @@ class Nadam(Adam):
     name = "nadam"
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
-        # amsgrad=False given here: Keras's Nadam has none, and one passed is a TypeError.
+        if "amsgrad" in kwargs:
+            raise TypeError("amsgrad: Nadam takes none (as Keras's); use Adam(amsgrad=True)")
         super().__init__(learning_rate, beta_1, beta_2, epsilon, False, **kwargs)
-        self._products = [1.0]  # U_0, U_1, ...: from the step count alone, so nothing to save
+        # U_t for the last t asked for: from the step count alone, so nothing to save.
+        self._product_at = (0, 1.0)
 
     def _u(self, t: int) -> float:
         return self.beta_1 * (1 - 0.5 * 0.96**t)
 
     def _product(self, t: int) -> float:
-        while len(self._products) <= t:
-            self._products.append(self._products[-1] * self._u(len(self._products)))
-        return self._products[t]
+        start, product = self._product_at
+        if t < start:  # an earlier step (a state set back): from U_0 again
+            start, product = 0, 1.0
+        while start < t and product != 0.0:
+            start += 1
+            product *= self._u(start)
+            if product < 1e-300:  # (by t ~ 6500) 1 - U is 1 long before: U is 0 from here on
+                product = 0.0
+        self._product_at = (t, product)
+        return product
 
     def _update(self, p, g, slots, scratch, lr, step) -> None:
         f = p.dtype.type

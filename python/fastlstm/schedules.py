@@ -59,6 +59,20 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({self.get_config()})"
 
 
+class FromCallable(LearningRateSchedule):
+    """An optimizer's ``learning_rate`` given as a function of no arguments (Keras 3 takes
+    one): called at every step. Like a schedule of your own, it cannot be saved."""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def __call__(self, step) -> float:
+        return self.fn()
+
+    def __repr__(self) -> str:
+        return f"FromCallable({self.fn!r})"
+
+
 class _RateDecay(LearningRateSchedule):
     """A rate decaying with p = step / decay_steps (floored with ``staircase``)."""
 
@@ -197,8 +211,6 @@ class CosineDecay(LearningRateSchedule):
             None if warmup_target is None else _number(warmup_target, "warmup_target")
         )
         self.warmup_steps = _number(warmup_steps, "warmup_steps")
-        if self.warmup_target is not None and self.warmup_steps == 0:
-            raise ValueError("warmup_steps: expected a positive number with warmup_target, got 0")
 
     def _decayed(self, step: float, start: float) -> float:
         cosine = 0.5 * (1 + math.cos(math.pi * min(step, self.decay_steps) / self.decay_steps))

@@ -172,6 +172,10 @@ def timeseries_dataset_from_array(
     start = _whole(start_index, "start_index", 0, allow_none=True) or 0
     end = _whole(end_index, "end_index", 0, allow_none=True)
     end = len(data) if end is None else min(end, len(data))
+    if start >= end:
+        raise ValueError(
+            f"start_index: expected a row before end_index and the end of data ({end}), got {start}"
+        )
     span = (sequence_length - 1) * sampling_rate + 1  # rows a window covers
     starts = np.arange(start, end - span + 1, sequence_stride)
     if len(starts) == 0:

@@ -241,8 +241,10 @@ class Recurrent(Layer):
         """Start the next call of a stateful layer from ``states`` (zeros when None; the next
         call may then have another batch size)."""
         if states is None:
-            declared = (self.batch_input_shape or (None,))[0]
-            self._reset_rows = self._states[0].shape[0] if self._states else declared
+            if self._states:
+                self._reset_rows = self._states[0].shape[0]
+            elif self._reset_rows is None:
+                self._reset_rows = (self.batch_input_shape or (None,))[0]
             self._states = None
             return
         self.set_state_arrays(list(states) if isinstance(states, (tuple, list)) else [states])
