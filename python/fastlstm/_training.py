@@ -6,7 +6,8 @@
 One training step is: each layer's ``forward`` (keeping its cache and handing on its mask),
 the loss's value and gradient, each layer's ``backward`` in reverse, one optimizer step on the
 trainable weights, the metrics' updates. Batches are views into arrays permuted once per epoch,
-so a step copies no data; batch hooks run only when a callback overrides them.
+so a step copies no data, or a dataset's own batches (_batches.py); batch hooks run only when a
+callback overrides them. The arguments are checked in _inputs.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,15 @@ import numpy as np
 from . import callbacks as callbacks_module
 from . import metrics as metrics_lib
 from ._batches import DatasetBatches, is_dataset
+from ._inputs import (
+    _batch_size,
+    _callbacks,
+    _data,
+    _dataset_only_arguments,
+    _rows,
+    _verbosity,
+    class_sample_weight,
+)
 from .functional import _flag
 from .layers.base import input_gradient
 
@@ -33,183 +43,6 @@ def _takes_input_grad(cls) -> bool:
         return "input_grad" in inspect.signature(cls.backward).parameters
     except (TypeError, ValueError):
         return False
-
-
-def _verbosity(verbose) -> int:
-    if verbose == "auto":
-        return 1
-    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-        raise ValueError(f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}")
-    return int(verbose)
-
-
-def _batch_size(batch_size) -> int:
-    if batch_size is None:
-        return 32
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
-    return int(batch_size)
-
-
-def _array(value, name: str) -> np.ndarray:
-    if value is None:
-        raise ValueError(f"{name}: expected an array, got None")
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name}: expected an array, got {type(value).__name__} ({exc})") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected an array of numbers, got dtype {arr.dtype}")
-    if arr.ndim == 0:
-        raise ValueError(f"{name}: expected an array with a batch axis, got a scalar")
-    return arr
-
-
-def _callbacks(callbacks) -> list:
-    """A list of callbacks from None, one Callback or a list of them."""
-    if callbacks is None:
-        return []
-    if isinstance(callbacks, callbacks_module.Callback):
-        return [callbacks]
-    if not isinstance(callbacks, (list, tuple)):
-        raise TypeError(f"callbacks: expected a list of Callback, got {type(callbacks).__name__}")
-    return list(callbacks)
-
-
-def _data(x, y=None, sample_weight=None, *, need_y=True):
-    """Checked (x, y, sample_weight) arrays with one sample per row."""
-    x = _array(x, "x")
-    if len(x) == 0:
-        raise ValueError(f"x: expected at least one sample, got shape {x.shape}")
-    if y is None:
-        if need_y:
-            raise ValueError("y: expected the targets (an array with one row per sample), got None")
-        return x, None, None
-    y = _array(y, "y")
-    if len(y) != len(x):
-        raise ValueError(
-            f"x, y: expected the same number of samples, got x with {len(x)} and y with {len(y)}"
-        )
-    if sample_weight is not None:
-        sample_weight = _array(sample_weight, "sample_weight")
-        if len(sample_weight) != len(x):
-            raise ValueError(
-                f"sample_weight: expected {len(x)} rows (one per sample of x), got "
-                f"{len(sample_weight)}"
-            )
-    return x, y, sample_weight
-
-
-def _dataset_only_arguments(y, sample_weight, batch_size, validation_split=0.0) -> None:
-    """A dataset makes its own batches: refuse what would have made them from arrays."""
-    for name, value in (("y", y), ("sample_weight", sample_weight), ("batch_size", batch_size)):
-        if value is not None:
-            raise ValueError(
-                f"{name}: expected None when x is a dataset (its batches hold the targets and "
-                f"weights and set their size), got {type(value).__name__}"
-            )
-    if validation_split:
-        raise ValueError(
-            f"validation_split: expected 0 when x is a dataset (pass validation_data), got "
-            f"{validation_split!r}"
-        )
-
-
-def _rows(a, sl):
-    return None if a is None else a[sl]
-
-
-def _check_class_weight(class_weight) -> dict[int, float]:
-    """A {class index: weight} dict: keys ints >= 0, weights finite numbers >= 0."""
-    if not isinstance(class_weight, dict):
-        raise TypeError(
-            f"class_weight: expected a dict {{class index: weight}}, got "
-            f"{type(class_weight).__name__}"
-        )
-    checked = {}
-    for key, weight in class_weight.items():
-        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or key < 0:
-            raise TypeError(
-                f"class_weight: expected class indices (ints >= 0) as keys, got {key!r}"
-            )
-        if isinstance(weight, bool) or not isinstance(
-            weight, (int, float, np.integer, np.floating)
-        ):
-            raise TypeError(
-                f"class_weight: expected numbers as weights, got {weight!r} for class {key}"
-            )
-        if not np.isfinite(weight) or weight < 0:
-            raise ValueError(
-                f"class_weight: expected finite weights >= 0, got {weight!r} for class {key}"
-            )
-        checked[int(key)] = float(weight)
-    return checked
-
-
-def _classes(y: np.ndarray, out_shape: tuple) -> np.ndarray:
-    """The class of each target in y, read as Keras reads it: one-hot rows (the last axis as
-    long as the model's output's, > 1) give their argmax, a trailing axis of size 1 is dropped
-    (binary 0/1 labels), anything else is a class index already (sparse labels). Shape: y's
-    without the class axis: (N,), or (N, T) for a label per step."""
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise ValueError("class_weight: expected class labels in y, got NaN or inf")
-    rank, width = len(out_shape), out_shape[-1]
-    if y.ndim == rank and y.shape[-1] == width and width != 1:
-        if y.size and (y.min() < 0 or y.max() > 1):
-            raise ValueError(
-                f"class_weight: expected one-hot or probability rows (values in [0, 1]) in y of "
-                f"shape {y.shape}, got values in [{y.min()}, {y.max()}]; class_weight is for "
-                "classification targets"
-            )
-        return y.argmax(axis=-1)
-    if y.ndim == rank and y.shape[-1] == 1:
-        y = y[..., 0]
-    elif y.ndim != rank - 1:
-        raise ValueError(
-            f"class_weight: expected y of shape (N, ..., {width}) (one-hot rows) or (N, ...) or "
-            f"(N, ..., 1) (class indices) to match the model's output {out_shape}, got {y.shape}"
-        )
-    wrong = y < 0
-    if y.dtype.kind == "f":  # checked before the cast, which would wrap huge values
-        wrong |= (y != np.floor(y)) | (y >= 2.0**62)
-    if wrong.any():
-        raise ValueError(
-            f"class_weight: expected class labels in y (whole numbers >= 0), got "
-            f"{y[wrong].ravel()[0]}; class_weight is for classification targets"
-        )
-    return y.astype(np.int64)
-
-
-def class_sample_weight(class_weight, y, sample_weight, out_shape):
-    """Keras's class weighting as sample weights: each target's class weight (1 for a class the
-    dict does not name, as Keras 3), times ``sample_weight`` when given (multiplicative, as
-    Keras 2; Keras 3 refuses the two together). (N,) for one target per sample, (N, T) for one
-    per step (which Keras refuses)."""
-    weights = _check_class_weight(class_weight)
-    if not isinstance(out_shape, tuple):
-        raise TypeError(f"class_weight: expected a model with one output, got {out_shape}")
-    labels = _classes(np.asarray(y), out_shape)
-    present, where = np.unique(labels, return_inverse=True)  # the few distinct classes
-    table = np.array([weights.get(int(c), 1.0) for c in present], dtype=np.float64)
-    cw = table[where.reshape(-1)].reshape(labels.shape)
-    if sample_weight is None:
-        return cw
-    sw = np.asarray(sample_weight, dtype=np.float64)
-    if sw.ndim == cw.ndim + 1 and sw.shape[-1] == 1:
-        sw = sw[..., 0]
-    a, b = sw.reshape(sw.shape + (1,) * (cw.ndim - sw.ndim)), cw
-    b = b.reshape(b.shape + (1,) * (sw.ndim - cw.ndim))
-    try:
-        return a * b
-    except ValueError:
-        raise ValueError(
-            f"sample_weight: expected shape {cw.shape[:1]} or {cw.shape} to combine with the "
-            f"class weights of y, got {np.shape(sample_weight)}"
-        ) from None
 
 
 def unique_names(names: list[str]) -> list[str]:
