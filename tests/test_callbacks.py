@@ -244,6 +244,9 @@ def test_model_checkpoint_formats_and_saves_only_the_best(tmp_path):
     np.testing.assert_array_equal(last.predict(x, verbose=0), m.predict(x, verbose=0))
     with pytest.raises(ValueError, match="filepath: could not format"):
         m.fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.ModelCheckpoint("{nope}.f")])
+    callbacks.ModelCheckpoint("m.fastlstm", save_freq="epoch")  # Keras's default, spelt out
+    with pytest.raises(ValueError, match=r"save_freq: expected 'epoch' .* got 100"):
+        callbacks.ModelCheckpoint("m.fastlstm", save_freq=100)
 
 
 def test_terminate_on_nan():

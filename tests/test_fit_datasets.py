@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fastlstm import utils
+from fastlstm._batches import DatasetBatches
 from fastlstm.layers import LSTM, Dense, Input
 from fastlstm.models import Sequential
 
@@ -32,7 +33,7 @@ class Batches(utils.PyDataset):
     def __init__(self, x, y=None, w=None, batch=BATCH):
         super().__init__()
         self.x, self.y, self.w, self.batch = x, y, w, batch
-        self.seen, self.epochs = [], 0
+        self.seen, self.epochs, self.begun = [], 0, 0
 
     def __len__(self):
         return math.ceil(len(self.x) / self.batch)
@@ -45,6 +46,9 @@ class Batches(utils.PyDataset):
         if self.w is None:
             return self.x[sl], self.y[sl]
         return self.x[sl], self.y[sl], self.w[sl]
+
+    def on_epoch_begin(self):
+        self.begun += 1
 
     def on_epoch_end(self):
         self.epochs += 1
@@ -85,7 +89,7 @@ def test_fewer_steps_per_epoch_than_batches_go_on_through_the_dataset():
     data = Batches(X, Y, batch=4)  # 6 batches
     model().fit(data, epochs=4, steps_per_epoch=4, shuffle=False, verbose=0)
     assert data.seen == [0] + [0, 1, 2, 3, 4, 5] * 2 + [0, 1, 2, 3]  # Keras: where it stopped
-    assert data.epochs == 2  # after each whole pass over the dataset
+    assert (data.begun, data.epochs) == (4, 4)  # Keras: the hooks at every epoch of fit
     shuffled = Batches(X, Y, batch=4)
     model().fit(shuffled, epochs=3, steps_per_epoch=4, verbose=0)
     passes = [shuffled.seen[1:7], shuffled.seen[7:13]]
@@ -184,6 +188,10 @@ def test_class_weight_applies_to_dataset_batches():
 def test_progress_of_an_iterator_of_unknown_length(capsys):
     model().fit(generator(1), epochs=1, verbose=2)
     assert "3/Unknown" in capsys.readouterr().out
+    m = model()
+    with pytest.warns(RuntimeWarning, match=r"x: the iterator ran out of data after 3 of 5"):
+        assert len(m.predict(generator(1), steps=5, verbose=2)) == N
+    assert "3/5" in capsys.readouterr().out  # the batches it ran
     model().fit(Batches(X, Y), epochs=1, verbose=2)
     assert "3/3" in capsys.readouterr().out
 
@@ -243,6 +251,22 @@ def test_timeseries_windows_match_a_loop():
     rows = shuffled[0][:, 0, 0] / 2  # each window's first row
     assert sorted(rows) == list(range(27))
     assert list(rows) != list(range(27))
+
+
+def test_fit_keeps_a_time_series_windows_in_order():
+    # Keras's timeseries dataset is a tf.data dataset, which fit does not shuffle: a stateful
+    # model carries its state from each window to the next.
+    series = np.arange(100.0)[:, None]
+    ds = utils.timeseries_dataset_from_array(series, series[:, 0], 5, sequence_stride=5)
+    ds.batch_size = 4  # 5 batches of 4 windows
+    batches = DatasetBatches(ds, "x")
+    rng = np.random.default_rng(0)  # fit's shuffle=True gives its generator
+    for _ in range(2):
+        starts = [x[:, 0, 0] for x, _, _ in batches.epoch(rng)]
+        np.testing.assert_array_equal(np.concatenate(starts), np.arange(0, 100, 5))
+    shuffled = DatasetBatches(Batches(X, Y, batch=4), "x")  # a PyDataset of one's own is
+    orders = [[float(x[0, 0, 0]) for x, _, _ in shuffled.epoch(rng)] for _ in range(3)]
+    assert len({tuple(o) for o in orders}) > 1
 
 
 def test_timeseries_dataset_trains_a_forecaster():

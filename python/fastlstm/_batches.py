@@ -55,8 +55,9 @@ class DatasetBatches:
     """The batches of one dataset, epoch after epoch.
 
     A PyDataset gives ``len(dataset)`` batches an epoch, in a new random order each pass with
-    ``shuffle`` (``rng``), then its ``on_epoch_end()``; with fewer ``steps`` an epoch, the next
-    epoch goes on where the last stopped (Keras's), so every batch is used. An iterator gives
+    ``shuffle`` (``rng``; not for one whose ``shuffled_by_fit`` is False), between its
+    ``on_epoch_begin()`` and ``on_epoch_end()``; with fewer ``steps`` an epoch, the next epoch
+    goes on where the last stopped (Keras's), so every batch is used. An iterator gives
     ``steps`` batches an epoch, or all it has in the first; one that runs out ends training
     with a warning, as Keras's fit does. The first batch is drawn early (:meth:`first`), for
     the model to build from."""
@@ -88,14 +89,17 @@ class DatasetBatches:
     def epoch(self, rng=None):
         """Yields one epoch's (x, y, sample_weight) batches."""
         if self.indexed:
+            if not getattr(self.data, "shuffled_by_fit", True):
+                rng = None  # batches whose order means something (a time series' windows)
+            hook = getattr(self.data, "on_epoch_begin", None)
+            if callable(hook):
+                hook()
             for _ in range(self.steps):
                 if not self._order:  # a new pass over the dataset
                     count = len(self.data)
                     self._order = list(rng.permutation(count) if rng is not None else range(count))
-                i = int(self._order.pop(0))
-                yield unpack(self.data[i], self.name, self.need_y)
-                if not self._order:
-                    self.data.on_epoch_end()
+                yield unpack(self.data[int(self._order.pop(0))], self.name, self.need_y)
+            self.data.on_epoch_end()
             return
         given = 0
         while self.steps is None or given < self.steps:
@@ -114,8 +118,8 @@ class DatasetBatches:
             self.exhausted = True
             warnings.warn(
                 f"{self.name}: the iterator ran out of data after {given} of "
-                f"{self.steps} batches; give one that yields at least steps per epoch times "
-                "epochs batches",
+                f"{self.steps} batches; give one that yields that many (in fit, for every "
+                "epoch: steps_per_epoch times epochs)",
                 RuntimeWarning,
                 stacklevel=3,
             )

@@ -235,7 +235,7 @@ class ProgbarLogger(Callback):
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         if self._bar is not None:
-            self._bar.update(self._bar.target, logs, finalize=True)
+            self._bar.update(None, logs, finalize=True)
 
     def on_test_begin(self, logs=None) -> None:
         if not self._in_fit:
@@ -247,7 +247,7 @@ class ProgbarLogger(Callback):
 
     def on_test_end(self, logs=None) -> None:
         if not self._in_fit and self._bar is not None:
-            self._bar.update(self._bar.target, logs, finalize=True)
+            self._bar.update(None, logs, finalize=True)
 
     def on_predict_begin(self, logs=None) -> None:
         self._bar = Progbar(self.params.get("steps", 0), self._verbose())
@@ -258,7 +258,7 @@ class ProgbarLogger(Callback):
 
     def on_predict_end(self, logs=None) -> None:
         if self._bar is not None:
-            self._bar.update(self._bar.target, None, finalize=True)
+            self._bar.update(None, None, finalize=True)
 
 
 def _check_mode(mode: str) -> str:
@@ -396,9 +396,15 @@ class ModelCheckpoint(Callback):
         save_best_only: bool = False,
         save_weights_only: bool = False,
         mode: str = "auto",
+        save_freq="epoch",
         initial_value_threshold: float | None = None,
     ) -> None:
         super().__init__()
+        if save_freq != "epoch":
+            raise ValueError(
+                f"save_freq: expected 'epoch' (a save at the end of each epoch; saving every N "
+                f"batches is not supported), got {save_freq!r}"
+            )
         self.filepath = str(filepath)
         self.monitor = monitor
         self.verbose = verbose

@@ -86,10 +86,14 @@ class PyDataset:
     """Keras's ``PyDataset`` (``keras.utils.Sequence``): batches by index, for data that is
     loaded or made batch by batch. Subclass it and implement ``__len__`` (batches per epoch)
     and ``__getitem__(index)`` (a batch: ``(x, y)`` or ``(x, y, sample_weight)``, arrays with
-    one row per sample; ``x`` alone for predict); ``on_epoch_end()`` runs after each epoch.
-    ``fit(dataset)`` takes the batches in a new random order each epoch (``shuffle=True``, the
-    default) or in index order. Batches are loaded on the thread that calls fit: ``workers``,
-    ``use_multiprocessing`` and ``max_queue_size`` are accepted, for Keras code, and unused."""
+    one row per sample; ``x`` alone for predict); ``on_epoch_begin()`` and ``on_epoch_end()``
+    run before and after each epoch. ``fit(dataset)`` takes the batches in a new random order
+    each pass (``shuffle=True``, the default) or in index order; a subclass whose batch order
+    matters sets ``shuffled_by_fit = False``. Batches are loaded on the thread that calls fit:
+    ``workers``, ``use_multiprocessing`` and ``max_queue_size`` are accepted, for Keras code, and
+    unused."""
+
+    shuffled_by_fit = True
 
     def __init__(self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size=10):
         self.workers = workers
@@ -101,6 +105,9 @@ class PyDataset:
 
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__}: a PyDataset implements __getitem__")
+
+    def on_epoch_begin(self) -> None:
+        """Called before each epoch of fit."""
 
     def on_epoch_end(self) -> None:
         """Called after each epoch of fit (shuffle the samples here, for instance)."""
@@ -118,7 +125,10 @@ def _whole(value, name: str, least: int, allow_none: bool = False) -> int | None
 
 
 class _Windows(PyDataset):
-    """The batches of :func:`timeseries_dataset_from_array`."""
+    """The batches of :func:`timeseries_dataset_from_array`: in time order in fit too (Keras's
+    is a tf.data dataset, which fit does not shuffle)."""
+
+    shuffled_by_fit = False
 
     def __init__(self, data, targets, starts, offsets, batch_size):
         super().__init__()
@@ -154,8 +164,8 @@ def timeseries_dataset_from_array(
     takes ``sequence_length`` rows ``sampling_rate`` apart; its target is ``targets[s_i]`` (None:
     windows only, for predict). Windows lie within rows [start_index, end_index). Batches hold
     ``batch_size`` windows, (batch, sequence_length, ...); ``shuffle`` orders the windows at
-    random once (``seed``), as Keras's does before batching; fit's own ``shuffle`` then also
-    draws the batches in a new order each epoch."""
+    random once (``seed``), as Keras's does before batching. fit takes the batches in order,
+    whatever its own ``shuffle`` (as Keras's fit takes a dataset's)."""
     data = real_array(data, "data")
     if data.ndim == 0:
         raise ValueError("data: expected an array with a time axis, got a scalar")

@@ -45,7 +45,7 @@ The protocol (what :class:`fastlstm.models.Sequential` relies on):
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -192,6 +192,8 @@ class Layer:
 
     weight_names: tuple[str, ...] = ()
     default_name = "layer"
+    # Keras keywords a layer refuses, with why (added to the TypeError).
+    _refused: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
@@ -207,8 +209,10 @@ class Layer:
         **unknown: Any,
     ) -> None:
         if unknown:
+            why = self._refused.keys() & unknown.keys()
             raise TypeError(
                 f"{type(self).__name__}: unexpected keyword argument(s) {sorted(unknown)}"
+                + "".join(f"; {k}: {self._refused[k]}" for k in sorted(why))
             )
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name: expected a str or None, got {name!r}")

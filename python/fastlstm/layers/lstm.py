@@ -4,7 +4,7 @@ sequence walk, states, masks, dropout, config) is :class:`.recurrent.Recurrent`'
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -59,6 +59,12 @@ class LSTM(Recurrent):
     gates = 4
     state_names = ("h", "c")
     default_name = "lstm"
+
+    _refused: ClassVar[dict[str, str]] = {
+        "activation": "fixed at tanh (with sigmoid gates), as cuDNN's LSTM; leave it out",
+        "recurrent_activation": "fixed at sigmoid, as cuDNN's LSTM; leave it out",
+        "use_bias": "always True, as cuDNN's LSTM (a zero bias_initializer starts it at 0)",
+    }
 
     def __init__(
         self,

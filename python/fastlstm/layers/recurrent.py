@@ -10,7 +10,7 @@ small subclass that sets ``gates`` and ``state_names`` and implements ``_cell_ca
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -512,6 +512,12 @@ class GRU(_SingleState):
     gates = 3
     default_name = "gru"
     _fn = (gru, gru_forward, gru_backward)
+
+    _refused: ClassVar[dict[str, str]] = {
+        "activation": "fixed at tanh (with sigmoid gates), as cuDNN's GRU; leave it out",
+        "recurrent_activation": "fixed at sigmoid, as cuDNN's GRU; leave it out",
+        "use_bias": "always True, as cuDNN's GRU (a zero bias_initializer starts it at 0)",
+    }
 
     def __init__(self, units: int, *, reset_after: bool = True, **kwargs: Any) -> None:
         super().__init__(units, **kwargs)
