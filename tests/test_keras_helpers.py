@@ -5,13 +5,16 @@ a wrongly shaped x named as the caller passed it. Expected values are computed h
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 
-from fastlstm import callbacks, metrics, optimizers, utils
+from fastlstm import _arrays, callbacks, metrics, optimizers, utils
 from fastlstm.layers import (
     LSTM,
     Dense,
+    Dropout,
     Embedding,
     GlobalAveragePooling1D,
     GlobalMaxPooling1D,
@@ -486,3 +489,37 @@ def test_clone_model_has_the_layers_and_weights_of_its_own():
     assert not np.array_equal(clone.predict(x, verbose=0), m.predict(x, verbose=0))  # fresh
     clone.set_weights(m.get_weights())
     np.testing.assert_array_equal(clone.predict(x, verbose=0), m.predict(x, verbose=0))
+
+
+@pytest.fixture
+def global_seed():
+    yield
+    _arrays._global_seed[:] = [None, 0]  # fresh entropy again for the other tests
+
+
+def test_set_random_seed_makes_unseeded_training_repeat(global_seed):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 4, 2)), rng.standard_normal((16, 1))
+
+    def trained():
+        model = Sequential([LSTM(3, dropout=0.3), Dropout(0.5), Dense(1)])  # no seeds anywhere
+        model.compile("adam", "mse")
+        model.fit(x, y, epochs=2, batch_size=4, verbose=0)  # shuffled batches, dropout masks
+        return model.get_weights()
+
+    utils.set_random_seed(7)
+    first, legacy, python = trained(), np.random.rand(), random.random()  # noqa: NPY002
+    utils.set_random_seed(7)
+    assert [np.array_equal(a, b) for a, b in zip(trained(), first)] == [True] * len(first)
+    assert (np.random.rand(), random.random()) == (legacy, python)  # noqa: NPY002
+    again = trained()  # the draws go on: another model
+    assert not all(np.array_equal(a, b) for a, b in zip(again, first))
+    seeded = LSTM(3, seed=1)
+    seeded.build((None, 4, 2))
+    utils.set_random_seed(8)
+    other = LSTM(3, seed=1)
+    other.build((None, 4, 2))
+    for a, b in zip(seeded.get_weights(), other.get_weights()):  # a layer's own seed wins
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match=r"seed: expected an int in \[0, 2\*\*32\), got -1"):
+        utils.set_random_seed(-1)

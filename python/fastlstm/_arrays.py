@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import threading
+
 import numpy as np
 
 
@@ -32,3 +35,35 @@ def check_seed(seed):
     ):
         raise TypeError(f"seed: expected None or a non-negative int, got {seed!r}")
     return None if seed is None else int(seed)
+
+
+# utils.set_random_seed's state: the seed sequence that generators made without a seed of their
+# own draw theirs from, in the order they are made, and how many have drawn (Keras's global
+# seed); None: they take fresh entropy.
+_global_seed: list = [None, 0]
+_global_lock = threading.Lock()
+
+
+def set_random_seed(seed) -> None:
+    """Seeds Python's ``random``, NumPy's global generator and every generator fastlstm makes
+    without a seed of its own from here on (layers' weights and dropout, a model's shuffling,
+    ``stacked.rnn``'s dropout, a shuffled time series), as ``keras.utils.set_random_seed``."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise TypeError(f"seed: expected an int in [0, 2**32), got {seed!r}")
+    random.seed(int(seed))
+    np.random.seed(int(seed))  # noqa: NPY002 (the legacy global, for NumPy code that uses it)
+    with _global_lock:
+        _global_seed[:] = [np.random.SeedSequence(int(seed)), 0]
+
+
+def generator(seed=None, *stream: int) -> np.random.Generator:
+    """``numpy.random.default_rng([seed, *stream])``; without a seed, one drawn from
+    :func:`set_random_seed`'s where it was called, else fresh entropy."""
+    if seed is None:
+        with _global_lock:
+            sequence, drawn = _global_seed
+            if sequence is None:
+                return np.random.default_rng()
+            _global_seed[1] = drawn + 1
+        seed = int(np.random.SeedSequence([sequence.entropy, drawn]).generate_state(1)[0])
+    return np.random.default_rng([seed, *stream] if stream else seed)

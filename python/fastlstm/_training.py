@@ -21,6 +21,7 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import metrics as metrics_lib
+from ._arrays import generator
 from ._batches import DatasetBatches, is_dataset
 from ._inputs import (
     _batch_size,
@@ -433,9 +434,7 @@ class Trainer:
 
     def _shuffler(self) -> np.random.Generator:
         if self._shuffle_rng is None:
-            self._shuffle_rng = np.random.default_rng(
-                None if self.seed is None else [self.seed, 0x5EED]
-            )
+            self._shuffle_rng = generator(self.seed, 0x5EED)
         return self._shuffle_rng
 
     # -- evaluate / predict ----------------------------------------------------------------

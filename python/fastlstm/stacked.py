@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import functional as F
-from ._arrays import check_seed, real_array
+from ._arrays import check_seed, generator, real_array
 
 # Per cell: inference, forward keeping a cache, backward.
 _CELLS = {
@@ -245,7 +245,7 @@ def rnn_forward(
     F._mask(mask, lengths, x, time_major)  # checks them before any work is done
     order = _Reversal(lengths) if directions == 2 else None
     rev_mask = None if mask is None or order is None else np.asarray(mask)[:, ::-1]
-    rng = np.random.default_rng(check_seed(seed))
+    rng = generator(check_seed(seed))
 
     cache = StackedCache()
     cache.caches, cache.drop, cache.y = [], [], []

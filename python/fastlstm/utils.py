@@ -1,6 +1,6 @@
 """Keras's data helpers for sequence models: padding lists of sequences into one array, one-hot
-labels, datasets that make their own batches (:class:`PyDataset`) and windows of a time series
-(:func:`timeseries_dataset_from_array`)."""
+labels, datasets that make their own batches (:class:`PyDataset`), windows of a time series
+(:func:`timeseries_dataset_from_array`) and :func:`set_random_seed`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ import math
 
 import numpy as np
 
-from ._arrays import real_array
+from ._arrays import (
+    check_seed,
+    generator,
+    real_array,
+    set_random_seed,  # noqa: F401 (keras.utils.set_random_seed)
+)
 
 
 def pad_sequences(
@@ -193,6 +198,6 @@ def timeseries_dataset_from_array(
             f"sequence_length: a window covers {span} rows, more than rows {start} to {end} hold"
         )
     if shuffle:
-        np.random.default_rng(seed).shuffle(starts)
+        generator(check_seed(seed)).shuffle(starts)
     offsets = np.arange(sequence_length) * sampling_rate
     return _Windows(data, targets, starts, offsets, batch_size)

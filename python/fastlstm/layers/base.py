@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._arrays import check_seed, real_array
+from .._arrays import check_seed, generator, real_array
 from ..functional import _flag
 
 _DTYPES = ("float32", "float64")
@@ -232,14 +232,14 @@ class Layer:
     # -- randomness ------------------------------------------------------------------------
 
     def _weight_rng(self) -> np.random.Generator:
-        return np.random.default_rng(self.seed)
+        return generator(self.seed)
 
     @property
     def noise_rng(self) -> np.random.Generator:
         """The generator for dropout masks: seeded from ``seed`` (a stream apart from the
         weights'), made on first use so that a model can assign the seed before."""
         if self._noise is None:
-            self._noise = np.random.default_rng(None if self.seed is None else [self.seed, 1])
+            self._noise = generator(self.seed, 1)
         return self._noise
 
     # -- weights ---------------------------------------------------------------------------
