@@ -72,7 +72,8 @@ class DatasetBatches:
                 raise ValueError(f"{name}: expected a dataset with at least one batch, got none")
             self.steps = count if self.steps is None else min(self.steps, count)
         self._held = None  # an iterator's batch drawn by first() and not yet given out
-        self._order: list[int] = []  # a PyDataset's batches left in the current pass
+        self._order: list[int] = []  # a PyDataset's batches in the current pass, and
+        self._next = 0  # the next of them
         self.exhausted = False
 
     def first(self):
@@ -95,10 +96,12 @@ class DatasetBatches:
             if callable(hook):
                 hook()
             for _ in range(self.steps):
-                if not self._order:  # a new pass over the dataset
+                if self._next == len(self._order):  # a new pass over the dataset
                     count = len(self.data)
                     self._order = list(rng.permutation(count) if rng is not None else range(count))
-                yield unpack(self.data[int(self._order.pop(0))], self.name, self.need_y)
+                    self._next = 0
+                self._next += 1
+                yield unpack(self.data[int(self._order[self._next - 1])], self.name, self.need_y)
             self.data.on_epoch_end()
             return
         given = 0
