@@ -150,6 +150,27 @@ def test_a_step_split_over_threads_changes_nothing(cls, options, I, H, B):
 
 
 @pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("B", [6, 9])
+@pytest.mark.parametrize(("cls", "options", "I", "H"), SPLIT_CASES[:1] + SPLIT_CASES[3:4])
+def test_a_split_of_more_rows_agrees_to_rounding_and_exactly_with_avx512(cls, options, I, H, B):
+    """With 16 vector registers (AVX2, SSE) Eigen's GEMM takes the step products of 5 or more
+    rows, and may sum a block's narrower columns in another order: the split stream then agrees
+    with the whole one to float rounding; with AVX-512 small_gemm takes them, the same bits."""
+    w, kwargs, xs = split_weights(cls, options, I, H, B)
+    fastlstm.set_num_threads(1)
+    whole = cls(*w, batch_size=B, **kwargs)
+    fastlstm.set_num_threads(3)
+    split = cls(*w, batch_size=B, **kwargs)
+    assert split._impl.blocks >= 2
+    for x in [*xs] * 5:
+        a, b = split.step(x), whole.step(x)
+        if fastlstm._core.capability == "v4":
+            np.testing.assert_array_equal(a, b)
+        else:
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+
+
+@pytest.mark.usefixtures("restore_threads")
 def test_a_split_stream_equals_the_whole_sequence():
     B, T, I, H = 2, 8, 64, 128
     p = make_problem(B, T, I, H, dtype=np.float32, seed=4, scale=0.1)

@@ -55,13 +55,17 @@ inline T madd(T a, T b, T c) {
 // 0.92x, so blocks of one row leave the load to the compiler.
 template <typename P>
 inline void in_register(P& p) {
+  if constexpr (std::is_arithmetic_v<P>) {
+    (void)p;  // a scalar "packet" (no SIMD: i386 without SSE, say): no vector register for it
+  } else {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  __asm__("" : "+v"(p));
+    __asm__("" : "+v"(p));
 #elif defined(__GNUC__) && defined(__aarch64__)
-  __asm__("" : "+w"(p));
+    __asm__("" : "+w"(p));
 #else
-  (void)p;
+    (void)p;
 #endif
+  }
 }
 
 // Rows of B a block of one row asks the cache for ahead of its loads: kPrefetchBytes of its

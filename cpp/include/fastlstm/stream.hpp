@@ -6,8 +6,10 @@
 // A step reads all of its weights once, (I + P) * G*H values, from cache. From 256 KiB of them
 // on, the hidden units are split into blocks, each with its own packed columns of K and R, and
 // the threads take the blocks at each step: a core then streams only its blocks' weights, from
-// its own L2. A unit's arithmetic is the same in whichever block it falls, and a block is the
-// same whichever thread runs it, so the results depend neither on the split nor on the threads.
+// its own L2. A block is the same whichever thread runs it, so the results do not depend on the
+// threads; nor on the split where small_gemm takes the step products (each column summed in
+// order: with 32 vector registers up to 64 rows), while Eigen's GEMM, which takes them elsewhere
+// (16 registers: one row, or 5 and more), may sum a narrower block in another order.
 #pragma once
 
 #include <algorithm>
