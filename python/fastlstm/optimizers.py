@@ -308,9 +308,8 @@ class Adam(Optimizer):
     def _slots_for(self, p):
         return ("m", "v", "v_hat") if self.amsgrad else ("m", "v")
 
-    def _update(self, p, g, slots, scratch, lr, step) -> None:
-        f = p.dtype.type
-        alpha = lr * np.sqrt(1 - self.beta_2**step) / (1 - self.beta_1**step)
+    def _moments(self, g, slots, scratch, f) -> tuple:
+        """``m += (1-b1)*(g - m); v += (1-b2)*(g**2 - v)`` in place; returns (m, v)."""
         m, v = slots["m"], slots["v"]
         np.subtract(g, m, out=scratch)
         scratch *= f(1 - self.beta_1)
@@ -319,6 +318,12 @@ class Adam(Optimizer):
         scratch -= v
         scratch *= f(1 - self.beta_2)
         v += scratch
+        return m, v
+
+    def _update(self, p, g, slots, scratch, lr, step) -> None:
+        f = p.dtype.type
+        alpha = lr * np.sqrt(1 - self.beta_2**step) / (1 - self.beta_1**step)
+        m, v = self._moments(g, slots, scratch, f)
         if self.amsgrad:
             np.maximum(slots["v_hat"], v, out=slots["v_hat"])
             v = slots["v_hat"]
@@ -501,14 +506,7 @@ class Nadam(Adam):
         f = p.dtype.type
         u_t, u_next = self._u(step), self._u(step + 1)
         product, product_next = self._product(step), self._product(step) * u_next
-        m, v = slots["m"], slots["v"]
-        np.subtract(g, m, out=scratch)
-        scratch *= f(1 - self.beta_1)
-        m += scratch
-        np.multiply(g, g, out=scratch)
-        scratch -= v
-        scratch *= f(1 - self.beta_2)
-        v += scratch
+        m, v = self._moments(g, slots, scratch, f)
         np.multiply(v, f(1 / (1 - self.beta_2**step)), out=scratch)
         np.sqrt(scratch, out=scratch)
         scratch += f(self.epsilon)
