@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import pathlib
+import platform
 import shutil
 import subprocess
 import sys
@@ -108,6 +109,9 @@ def under_qemu(model: str, code: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.skipif(
+    platform.machine() not in ("x86_64", "AMD64"), reason="x86-64's levels (this is another ISA)"
+)
 @pytest.mark.skipif(shutil.which("qemu-x86_64") is None, reason="needs qemu-user (qemu-x86_64)")
 @pytest.mark.parametrize("model", sorted(EMULATED))
 def test_the_cpu_check_on_emulated_cpus(model):

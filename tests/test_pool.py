@@ -276,7 +276,9 @@ for _ in range(200):
     fastlstm.lstm(*args)
 print((switches() - before) / 200)
 """
-    env = {**os.environ, "PYTHONPATH": os.path.dirname(__file__)}
+    # conftest beside this file, ahead of whatever path found fastlstm for this process.
+    path = [os.path.dirname(__file__), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     done = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
