@@ -249,6 +249,9 @@ class ForwardWalk {
       if (!masked(r)) continue;
       y_t.row(r) = cols(h_prev, hu0_, hm_).row(r);
       if (kCell) c.row(r) = kept_.row(r);
+      // What the cell saved of a masked step came from its x, which may be anything (NaN
+      // padding, say); backward's products read it against a zero gradient, and 0 * NaN is NaN.
+      if (training_) z.row(r).setZero();
     }
     if (training_ && !all_units) {  // backward reads what the cell saved from the gates buffer
       for (Index g = 0; g < S; ++g)
@@ -648,6 +651,27 @@ void add_column_sums(const A& a, T* out) {
   map(out, 1, a.cols()) += sum;
 }
 
+// x (rows, I) as dK's GEMM reads it: a masked step's x may be anything (NaN padding, say), and its
+// zero row of dZ times NaN would be NaN. Where a masked step's row holds inf or NaN, a copy with
+// every masked step's row zeroed (into `copy`); else x itself.
+template <typename T>
+const T* finite_masked_steps(const SeqShape& s, const T* x, const std::uint8_t* mask,
+                             Matrix<T>& copy) {
+  if (mask == nullptr) return x;
+  const auto masked = [&](Index r) {
+    return s.time_major ? !valid(mask, s, r % s.B, r / s.B) : !valid(mask, s, r / s.T, r % s.T);
+  };
+  const auto X = map(x, s.rows(), s.I);
+  bool finite = true;
+  for (Index r = 0; r < s.rows() && finite; ++r) finite = !masked(r) || X.row(r).allFinite();
+  if (finite) return x;
+  copy = X;
+  for (Index r = 0; r < s.rows(); ++r) {
+    if (masked(r)) copy.row(r).setZero();
+  }
+  return copy.data();
+}
+
 template <typename Cell, typename T>
 void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
   if (s.B == 0) return;  // no rows: no gradient to add, however long the sequence
@@ -679,7 +703,8 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   // thread reads only its columns of dZ.
   const auto dZ = map(static_cast<const T*>(dz_all.data()), rows, GH);
   const auto dZr = map(static_cast<const T*>(dzr), rows, GH);
-  const auto X = map(buf.x, rows, s.I);
+  Matrix<T> x_copy;
+  const auto X = map(finite_masked_steps(s, buf.x, buf.mask, x_copy), rows, s.I);
   const auto Hp = map(static_cast<const T*>(h_prev.data()), rows, P);
   if constexpr (Cell::kHasCell) {
     if (peepholes) {
