@@ -286,6 +286,12 @@ def print_row(cells: list[str], widths: list[int], markdown: bool) -> None:
     print(("| " + " | ".join(padded) + " |") if markdown else "  ".join(padded), flush=True)
 
 
+def print_rule(widths: list[int]) -> None:
+    """Markdown's line under the header: the first column left-aligned, the others right."""
+    cells = (":" + "-" * (w + 1) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths))
+    print("|" + "|".join(cells) + "|")
+
+
 def _loads(values) -> str:
     """Load averages as "0.12, 0.34, 0.56"."""
     return ", ".join(f"{v:.2f}" for v in values)
@@ -440,13 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     widths += [max(len(h), 9) for h in header[1:-2]] + [30, 3]
     print_row(header, widths, args.markdown)
     if args.markdown:
-        print(
-            "|"
-            + "|".join(
-                ":" + "-" * (w + 1) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)
-            )
-            + "|"
-        )
+        print_rule(widths)
     load_before = os.getloadavg()
     results = []
     for config in args.configs:

@@ -72,12 +72,15 @@ def to_torch_lstm(weights: dict[str, np.ndarray]):
     return module
 
 
-def to_onnx_model(weights: dict[str, np.ndarray], with_state: bool) -> bytes:
+def to_onnx_model(
+    weights: dict[str, np.ndarray], with_state: bool, with_lengths: bool = False
+) -> bytes:
     """A one-node ONNX model (opset 14) running the LSTM op with the same weights, serialised.
 
     Input X is time-major (T, B, I) (ONNX Runtime's CPU kernel rejects layout 1). W (1, 4H, I),
     R (1, 4H, H) and B (1, 8H) = [Wb, Rb] are initializers. With ``with_state`` the model also
-    takes initial_h and initial_c (1, B, H); it returns Y (T, 1, B, H), Y_h and Y_c (1, B, H).
+    takes initial_h and initial_c (1, B, H), with ``with_lengths`` sequence_lens (B,) int32; it
+    returns Y (T, 1, B, H), Y_h and Y_c (1, B, H).
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -90,11 +93,16 @@ def to_onnx_model(weights: dict[str, np.ndarray], with_state: bool) -> bytes:
         for name, a in (("W", w), ("R", r), ("B", b))
     ]
     inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", "B", input_size])]
-    node_inputs = ["X", "W", "R", "B"]
+    # Optional inputs are positional: "" skips one.
+    node_inputs = ["X", "W", "R", "B", "sequence_lens" if with_lengths else ""]
+    if with_lengths:
+        inputs.append(helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["B"]))
     if with_state:
         for name in ("initial_h", "initial_c"):
             inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, "B", hidden]))
-        node_inputs += ["", "initial_h", "initial_c"]  # "" skips sequence_lens
+        node_inputs += ["initial_h", "initial_c"]
+    while not node_inputs[-1]:
+        node_inputs.pop()
     outputs = [
         helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["T", 1, "B", hidden]),
         helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [1, "B", hidden]),
@@ -196,7 +204,7 @@ def setup_torch(case, threads: int) -> Runner:
     module = to_torch_lstm(case.weights)
     x = torch.from_numpy(case.x)
     if case.kind == "train":
-        return _torch_train(module, x, torch.from_numpy(case.dy))
+        return torch_train(module, x, torch.from_numpy(case.dy))
     module.requires_grad_(False)
     if case.kind == "step":
         # nn.LSTM wants (num_layers, B, H) states; the returned state is carried into the next call.
@@ -213,25 +221,27 @@ def setup_torch(case, threads: int) -> Runner:
     return Runner(lambda: module(x), output)
 
 
-def torch_train_call(module, x, dy):
+def torch_train_call(module, x, dy, forward=None):
     """A torch training step of a one-layer module: forward, then backward of sum(y * dy), i.e.
-    ``y.backward(dy)``. Returns the timed call and the first call's y."""
+    ``y.backward(dy)``. ``forward`` (default ``module(x)``) returns (y, state). Returns the timed
+    call and the first call's y."""
     x.requires_grad_(True)  # fastlstm computes dx too
     params = [module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, module.bias_hh_l0]
+    forward = forward or (lambda: module(x))
 
     def call():
         for tensor in (x, *params):
             tensor.grad = None
-        y, _ = module(x)
+        y, _ = forward()
         y.backward(dy)
         return y
 
     return call, call()
 
 
-def _torch_train(module, x, dy) -> Runner:
+def torch_train(module, x, dy, forward=None) -> Runner:
     """torch training step (torch_train_call), gradients in fastlstm's layout."""
-    call, y = torch_train_call(module, x, dy)
+    call, y = torch_train_call(module, x, dy, forward)
     output = {
         "y": y.detach().numpy(),
         "dx": x.grad.numpy(),

@@ -56,6 +56,22 @@ def make_problem(B, T, I, H, dtype=np.float64, seed=0, scale=0.5):
     }
 
 
+def assert_inference_matches_training(inference, training):
+    """Inference over a right-padded batch (lengths) computes only the valid steps, its rows
+    sorted by length, so a step's products have fewer rows than training's: with AVX-512
+    small_gemm takes every product of up to 64 rows, summing each row alike, and the results are
+    the same bits; with AVX2 or SSE, Eigen's GEMM takes some of them, and they agree to rounding."""
+    from fastlstm import _core
+
+    inference, training = np.asarray(inference), np.asarray(training)
+    if _core.capability == "v4":
+        np.testing.assert_array_equal(inference, training)
+        return
+    scale = max(1.0, float(np.max(np.abs(training)))) if training.size else 1.0
+    tol = 1e-5 if training.dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(inference, training, rtol=0, atol=tol * scale)
+
+
 @pytest.fixture
 def restore_threads():
     """Puts fastlstm's thread count back after a test that changes it."""

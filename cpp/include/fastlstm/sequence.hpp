@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "fastlstm/blocks.hpp"
+#include "fastlstm/buffers.hpp"
+#include "fastlstm/by_length.hpp"
 #include "fastlstm/cell_common.hpp"
 #include "fastlstm/panels.hpp"
 #include "fastlstm/small_gemm.hpp"
@@ -27,70 +29,6 @@
 #include "fastlstm/types.hpp"
 
 namespace fastlstm {
-
-// Weights in the canonical layout, gate blocks in the cell's order.
-template <typename T>
-struct Weights {
-  const T* kernel;                    // (I, G*H)
-  const T* recurrent;                 // (P, G*H)
-  const T* bias;                      // (G*H)
-  const T* recurrent_bias = nullptr;  // (G*H), cells with kRecurrentBias
-  // LSTM options (cell_common.hpp): peepholes (3H, blocks i, f, o) or nullptr; clip, 0 for none.
-  const T* peephole = nullptr;
-  T clip = 0;
-  const T* projection = nullptr;  // (H, P) W_p, or nullptr (then P = H)
-};
-
-template <typename T>
-struct ForwardBuffers {
-  const T* x;   // (T*B, I)
-  const T* h0;  // (B, P) initial hidden state
-  const T* c0;  // (B, H) initial cell state (cells with kHasCell; else unused)
-  T* y;         // (T*B, P) out: h_t for every step
-  T* h_last;    // (B, P) out: h_T
-  T* c_last;    // (B, H) out: c_T (cells with kHasCell)
-  // Training only (both nullptr for inference): what backward needs.
-  T* gates;  // (T*B, S*H) out: what the cell saves per step
-  T* c_all;  // (T*B, H) out: c_t for every step (cells with kHasCell)
-  // Optional (B, T) batch-major, nonzero = valid. A masked step carries the state unchanged and
-  // its output repeats h_{t-1} (Keras), or is zero with zero_masked (lengths: right padding only,
-  // since a valid step must not follow a zeroed output).
-  const std::uint8_t* mask = nullptr;
-  bool zero_masked = false;
-  // Optional (B, P): recurrent dropout. The recurrent products read h_{t-1} ⊙ this, fixed over
-  // time (Keras); everything else (the state update, the outputs) reads h_{t-1}.
-  const T* recurrent_mask = nullptr;
-};
-
-template <typename T>
-struct BackwardBuffers {
-  // What forward saw and kept.
-  const T* x;
-  const T* h0;
-  const T* c0;
-  const T* y;
-  const T* gates;
-  const T* c_all;
-  // Upstream gradients; nullptr means zero.
-  const T* dy;       // (T*B, P)
-  const T* dh_last;  // (B, P)
-  const T* dc_last;  // (B, H)
-  // Gradients: dx, dkernel, drecurrent, dbias and drecurrent_bias are added into; dh0 and dc0 are
-  // written.
-  T* dx;               // (T*B, I), or nullptr where dL/dx is not wanted (its GEMM is skipped)
-  T* dkernel;          // (I, G*H)
-  T* drecurrent;       // (P, G*H)
-  T* dbias;            // (G*H)
-  T* drecurrent_bias;  // (G*H), cells with kRecurrentBias
-  T* dh0;              // (B, P)
-  T* dc0;              // (B, H)
-  // The masks forward used (see ForwardBuffers).
-  const std::uint8_t* mask = nullptr;
-  bool zero_masked = false;
-  const T* recurrent_mask = nullptr;
-  T* dpeephole = nullptr;    // (3H), added into, where the weights have peepholes
-  T* dprojection = nullptr;  // (H, P), added into, where they have a projection
-};
 
 // Multiplies the (n, H) rows of `a` for batch entries [b0, b0 + n) by a (B, H) mask, into `out`.
 template <typename T, typename A>
@@ -164,9 +102,13 @@ class ForwardWalk {
 
  public:
   // shared: for cells with phases, in a unit split, the (B, H) buffer every walk exchanges
-  // values of its units through between phases (StepForward::shared); else nullptr.
+  // values of its units through between phases (StepForward::shared); else nullptr. prefix:
+  // the rows are right-padded and sorted by length, longest first (ByLength, inference), so that
+  // the rows a step has to compute are its first ones: a step computes only those, and leaves
+  // the rest (masked) unwritten until finish().
   ForwardWalk(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuffers<T>& buf,
-              bool training, Index b0, Index n, const InputBlocks<T>& blocks, T* shared = nullptr)
+              bool training, Index b0, Index n, const InputBlocks<T>& blocks, T* shared = nullptr,
+              bool prefix = false)
       : s_(s),
         u_(u),
         buf_(buf),
@@ -181,7 +123,8 @@ class ForwardWalk {
         kept_(buf.mask && kCell ? n : 0, u.m),
         unprojected_(u.projection ? n : 0, s.H),
         shared_(shared ? shared + b0 * s.H : nullptr),
-        zero_start_(all_zero(buf.h0 + b0 * s.state_width(), n * s.state_width())) {}
+        zero_start_(all_zero(buf.h0 + b0 * s.state_width(), n * s.state_width())),
+        prefix_(prefix) {}
 
   // Phase `phase` of step t (Cell::kPhases of them), after the phase before (of step t, or the
   // last of step t - 1) of every walk that shares this one's rows of h.
@@ -189,7 +132,9 @@ class ForwardWalk {
     const SeqShape& s = s_;
     const UnitWeights<T>& u = u_;
     const ForwardBuffers<T>& buf = buf_;
-    const Index H = s.H, P = s.state_width(), SH = S * H, u0 = u.u0, m = u.m, b0 = b0_, n = n_;
+    const Index H = s.H, P = s.state_width(), SH = S * H, u0 = u.u0, m = u.m, b0 = b0_;
+    const Index n = prefix_ ? valid_rows(t) : n_;  // the rows this step computes
+    if (n == 0) return;
     // precomputed: buf.gates holds x_t*K + b for every step (see forward()).
     const bool precomputed = blocks_.precomputed, all_units = m == H;
     const bool project = u.projection != nullptr;
@@ -209,7 +154,7 @@ class ForwardWalk {
     // z_t = x_t*K + b for this walk's units (from the input GEMM when precomputed, which only a
     // walk of all units is).
     if (phase == 0 && !precomputed && t % blocks_.steps == 0) {
-      project_block<G, S>(s, u, buf.x, t, b0, n, blocks_);
+      project_block<G, S>(s, u, buf.x, t, b0, n_, blocks_);
     }
     auto z = precomputed ? s.step(buf.gates, SH, t, b0, n)
                          : map(blocks_.z + t % blocks_.steps * n * S * m, n, S * m);
@@ -272,6 +217,17 @@ class ForwardWalk {
       return;
     }
     h_last = cols(s.step(static_cast<const T*>(buf.y), P, s.T - 1, b0, n), hu0_, hm_);
+    for (Index r = 0; prefix_ && r < n; ++r) {  // each row's state is that of its last valid step
+      Index steps = 0;
+      while (steps < s.T && valid(buf.mask, s, b0 + r, steps)) ++steps;
+      h_last.row(r) = cols(steps == 0 ? map(buf.h0 + b0 * P, n, P)
+                                      : s.step(static_cast<const T*>(buf.y), P, steps - 1, b0, n),
+                           hu0_, hm_)
+                          .row(r);
+      if (kCell && steps == 0) {  // c_t, in place in c_last, never written
+        map(c_last_, n, m, H).row(r) = cols(map(buf.c0 + b0 * H, n, H), u0, m).row(r);
+      }
+    }
     if (training_ && kCell) {
       map(c_last_, n, m, H) =
           cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
@@ -299,6 +255,14 @@ class ForwardWalk {
   Matrix<T> dropped_;      // the recurrent product's operand under recurrent dropout
   T* const shared_;        // (n, H), rows H apart, or nullptr
   const bool zero_start_;  // whether this walk's rows of h0 are all zero
+  const bool prefix_;      // see the constructor
+
+  // With prefix_: how many of this walk's rows are valid at step t (the first ones).
+  Index valid_rows(Index t) const {
+    Index n = 0;
+    while (n < n_ && valid(buf_.mask, s_, b0_ + n, t)) ++n;
+    return n;
+  }
 };
 
 // A core's L2 in bytes, as the CPU reports it; 768 KiB where it reports nothing.
@@ -462,6 +426,9 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   if (s.B == 0) return;  // no rows: nothing to compute, however long the sequence
   const bool training = in.gates != nullptr;
   ForwardBuffers<T> buf = in;
+  // A mask with every step valid changes nothing: it is dropped (its checks cost time).
+  if (buf.mask && std::all_of(buf.mask, buf.mask + s.rows(), [](std::uint8_t v) { return v; }))
+    buf.mask = nullptr;
   const Index P = s.state_width();
   const double flops = 2.0 * s.T * s.B * H * ((s.I + P) * G + (w.projection ? P : 0));
   const int threads = threads_for(s.B * H, flops);
@@ -480,9 +447,26 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   // forward alone 1.08-1.11x), B=2, T=50, I=H=256 0.98-0.99x, B=1 and 2, T=25, I=H=512 level.
   const bool whole =
       !buf.gates && by_rows && double(s.rows()) * SH * sizeof(T) <= kMaxProjectionBytes;
-  Buffer<T> projection(whole ? s.rows() * SH : 0);
-  if (whole) buf.gates = projection.data();
-  if (by_rows && buf.gates) project_all(s, buf.x, w.kernel, w.bias, GH, buf.gates, SH);
+  // Inference over a right-padded batch walks it sorted by length (ByLength), computing only the
+  // steps within each sequence's length.
+  const int chunks = threads_for(s.B, flops);
+  std::optional<ByLength<T>> sorted;
+  if (whole && buf.zero_masked && buf.mask && !buf.recurrent_mask)
+    sorted.emplace(s, buf, chunks, SH);
+  Buffer<T> projection(whole && !sorted ? s.rows() * SH : 0);
+  if (whole && !sorted) buf.gates = projection.data();
+  if (by_rows && buf.gates && !sorted) {
+    if (buf.zero_masked && buf.mask) {  // right padding: the valid steps only (by_length.hpp)
+      parallel_chunks(s.B, 2.0 * s.rows() * s.I * GH, [&](Index b0, Index b1) {
+        for (Index b = b0; b < b1; ++b) {
+          project_sequence(s, buf.x, w.kernel, w.bias, GH, SH, b, b, valid_steps(buf.mask, s.T, b),
+                           buf.gates, true);
+        }
+      });
+    } else {
+      project_all(s, buf.x, w.kernel, w.bias, GH, buf.gates, SH);
+    }
+  }
   if (by_rows) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
@@ -495,21 +479,24 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
                        w.peephole,
                        w.clip,
                        w.projection};
-    const int chunks = threads_for(s.B, flops);
+    const ForwardBuffers<T>& walked = sorted ? sorted->buffers() : buf;
     const bool pack = pack_shared(s, chunks);
     const Index panel = panel_for<T>((s.B + chunks - 1) / chunks);  // a thread's rows at most
     Buffer<T> shared(pack ? P * padded_width(GH, panel) : 0);  // R in panels, read by every thread
     if (pack) all.recurrent = pack_units<G>(w.recurrent, P, H, 0, H, panel, shared.data());
     parallel_chunks(s.B, flops, [&](Index b0, Index b1) {
-      const Index n = b1 - b0, steps = buf.gates ? 0 : block_steps(s.T, n, SH, sizeof(T));
+      const Index n = b1 - b0, steps = walked.gates ? 0 : block_steps(s.T, n, SH, sizeof(T));
       Buffer<T> z(steps * n * SH), x(steps > 1 ? steps * n * s.I : 0);
-      ForwardWalk<Cell, T> walk(s, all, buf, training, b0, n,
-                                InputBlocks<T>{z.data(), x.data(), steps, buf.gates != nullptr});
+      if (sorted) sorted->project(s, buf.x, w.kernel, w.bias, GH, SH, b0, b1);
+      ForwardWalk<Cell, T> walk(s, all, walked, training, b0, n,
+                                InputBlocks<T>{z.data(), x.data(), steps, walked.gates != nullptr},
+                                nullptr, sorted.has_value());
       for (Index t = 0; t < s.T; ++t) {
         for (int phase = 0; phase < Cell::kPhases; ++phase) walk.step(t, phase);
       }
       walk.finish();
     });
+    if (sorted) sorted->scatter(s, buf);
     return;
   }
   // Small batch: the hidden units are split into one block per thread (walk_unit_blocks). A

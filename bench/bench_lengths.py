@@ -1,0 +1,277 @@
+"""What a right-padded batch costs with its lengths given, against the same batch without them.
+
+Each library runs the same float32 LSTM twice: on the padded batch as if every sequence were
+full length, and with the lengths (fastlstm's ``lengths=``, torch's ``pack_padded_sequence`` with
+``enforce_sorted=False`` and ``pad_packed_sequence`` back, ONNX Runtime's ``sequence_lens``). The
+lengths are drawn uniformly from [1, T] in no order, one of them T. With lengths, every library's
+outputs are checked against fastlstm's before timing: y (zero past each length), the final state
+(at each sequence's last valid step) and, for training, every gradient. Timing is bench_peers's:
+interleaved repetitions, medians, one process, the same thread count everywhere.
+
+    python bench/bench_lengths.py            # both rows, about a minute
+    python bench/bench_lengths.py --json out.json --markdown
+
+Target (the recurrent family's): fastlstm with lengths costs no more than fastlstm without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+# (name, kind, B, T, I, H): bench_peers's small-batch inference row and small training step.
+CONFIGS = [
+    ("lengths-seq-16x50x128x256", "seq", 16, 50, 128, 256),
+    ("lengths-train-64x50x64x128", "train", 64, 50, 64, 128),
+]
+# Variants: (library, with lengths). fastlstm with lengths is the reference of every ratio.
+REFERENCE = ("fastlstm", True)
+SHORT = {"fastlstm": "fl", "torch": "torch", "onnxruntime": "ORT"}
+
+
+def label(variant: tuple[str, bool]) -> str:
+    """A variant's column name: "fl" (padded, no lengths) or "fl+len" (with them)."""
+    lib, lengths = variant
+    return SHORT[lib] + ("+len" if lengths else "")
+
+
+def make_data(kind: str, B: int, T: int, I: int, H: int, seed: int) -> dict:
+    """Weights (fastlstm's layout), x (B, T, I), lengths (B,) in [1, T] unsorted with one T, and
+    dy (B, T, H) for training."""
+    from peers import make_weights
+
+    rng = np.random.default_rng(seed + 1)
+    lengths = rng.integers(1, T + 1, size=B)
+    lengths[rng.integers(B)] = T
+    data = {
+        "weights": make_weights(I, H, seed),
+        "x": rng.standard_normal((B, T, I), dtype=np.float32),
+        "lengths": lengths,
+    }
+    if kind == "train":
+        data["dy"] = rng.standard_normal((B, T, H), dtype=np.float32)
+    return data
+
+
+def setup_fastlstm(kind: str, data: dict, lengths: bool):
+    """fastlstm.lstm, or lstm_forward + lstm_backward; returns (call, outputs of the first call)."""
+    import fastlstm
+
+    w = data["weights"]
+    args = (data["x"], w["kernel"], w["recurrent_kernel"], w["bias"])
+    extra = {"lengths": data["lengths"]} if lengths else {}
+    if kind == "seq":
+        y, (h, c) = fastlstm.lstm(*args, **extra)
+        return (lambda: fastlstm.lstm(*args, **extra)), {"y": y, "h": h, "c": c}
+
+    def train():
+        y, _, cache = fastlstm.lstm_forward(*args, **extra)
+        return y, fastlstm.lstm_backward(cache, data["dy"])
+
+    y, g = train()
+    grads = {"dx": g.x, "dkernel": g.kernel, "drecurrent_kernel": g.recurrent_kernel}
+    return train, {"y": y, **grads, "dbias": g.bias}
+
+
+def setup_torch(kind: str, data: dict, lengths: bool):
+    """torch.nn.LSTM on the padded batch, or on it packed (pack_padded_sequence, unsorted) and
+    padded back to T steps."""
+    import torch
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    from peers import to_torch_lstm, torch_train
+
+    module = to_torch_lstm(data["weights"])
+    x = torch.from_numpy(data["x"])
+    T = x.shape[1]
+    sizes = torch.from_numpy(data["lengths"])  # pack_padded_sequence wants them on the CPU
+
+    def forward():
+        if not lengths:
+            return module(x)
+        packed = pack_padded_sequence(x, sizes, batch_first=True, enforce_sorted=False)
+        out, state = module(packed)
+        return pad_packed_sequence(out, batch_first=True, total_length=T)[0], state
+
+    if kind == "seq":
+        module.requires_grad_(False)
+        y, (h, c) = forward()
+        return forward, {"y": y.numpy(), "h": h[0].numpy(), "c": c[0].numpy()}
+    runner = torch_train(module, x, torch.from_numpy(data["dy"]), forward)
+    return runner.call, runner.output
+
+
+def setup_onnxruntime(kind: str, data: dict, lengths: bool, threads: int):
+    """ONNX Runtime's LSTM op (inference only), with or without sequence_lens."""
+    from peers import ort_session, to_onnx_model
+
+    del kind  # inference rows only
+    model = to_onnx_model(data["weights"], with_state=False, with_lengths=lengths)
+    session = ort_session(model, threads)
+    feeds = {"X": np.ascontiguousarray(data["x"].transpose(1, 0, 2))}  # (T, B, I)
+    if lengths:
+        feeds["sequence_lens"] = data["lengths"].astype(np.int32)
+    y, h, c = session.run(None, feeds)
+    output = {"y": y[:, 0].transpose(1, 0, 2), "h": h[0], "c": c[0]}
+    return (lambda: session.run(None, feeds)), output
+
+
+def variants(kind: str) -> list[tuple[str, bool]]:
+    """The (library, with lengths) pairs a row times: ONNX Runtime on inference rows only."""
+    libs = ["fastlstm", "torch"] + (["onnxruntime"] if kind == "seq" else [])
+    return [(lib, with_lengths) for lib in libs for with_lengths in (True, False)]
+
+
+def check(name: str, reference: dict, got: dict, who: str, tol: float) -> float:
+    """The largest difference of ``got`` from fastlstm's outputs with lengths, scaled by
+    max(1, max |value|) per output; exits when one exceeds ``tol``."""
+    worst = 0.0
+    for key, ref in reference.items():
+        value = np.asarray(got[key])
+        if value.shape != ref.shape:
+            sys.exit(f"{name}: {who} {key} has shape {value.shape}, fastlstm {ref.shape}")
+        scale = max(1.0, float(np.max(np.abs(ref))))
+        err = float(np.max(np.abs(value - ref))) / scale
+        if not err <= tol:  # also catches NaN
+            sys.exit(f"{name}: {who} and fastlstm disagree on {key} by {err * scale:.3g}")
+        worst = max(worst, err)
+    return worst
+
+
+def run_row(config: tuple, args) -> dict:
+    """Set up every variant of one row, check the ones with lengths, time them all."""
+    from timing import interleave, median
+
+    name, kind, B, T, I, H = config
+    data = make_data(kind, B, T, I, H, args.seed)
+    calls, errors, reference = {}, {}, None
+    for variant in variants(kind):
+        lib, with_lengths = variant
+        if lib == "onnxruntime":
+            call, output = setup_onnxruntime(kind, data, with_lengths, args.threads)
+        else:
+            call, output = {"fastlstm": setup_fastlstm, "torch": setup_torch}[lib](
+                kind, data, with_lengths
+            )
+        calls[label(variant)] = call
+        if variant == REFERENCE:
+            reference = output
+        elif with_lengths:
+            errors[label(variant)] = check(name, reference, output, label(variant), args.tol)
+    timed = interleave(calls, args.reps, args.min_time, args.warmup, args.settle)
+    medians = {k: median(v) for k, v in timed["times_us"].items()}
+    base = medians[label(REFERENCE)]
+    return {
+        "config": name,
+        "kind": kind,
+        "shape": {"B": B, "T": T, "I": I, "H": H},
+        "lengths": data["lengths"].tolist(),
+        "max_scaled_error": errors,
+        "median_us": medians,
+        "ratio_vs_fastlstm_lengths": {k: v / base for k, v in medians.items()},
+        "lengths_cost": {
+            lib: medians[f"{s}+len"] / medians[s] for lib, s in SHORT.items() if s in medians
+        },
+        **timed,
+    }
+
+
+COLUMNS = ["fl+len", "fl", "torch+len", "torch", "ORT+len", "ORT"]
+
+
+def table(results: list[dict], markdown: bool) -> None:
+    """Median µs of each variant; each library's time with lengths over its time without; the
+    peers' times with lengths over fastlstm's; the target's verdict."""
+    from bench_peers import print_row, print_rule
+
+    header = ["config (B×T×I×H)", *(f"{c} µs" for c in COLUMNS)]
+    header += ["fl+len/fl", "torch+len/torch", "ORT+len/ORT", "torch+len/fl+len", "ORT+len/fl+len"]
+    header += ["target", "met"]
+    rows = []
+    for r in results:
+        med, cost, ratio = r["median_us"], r["lengths_cost"], r["ratio_vs_fastlstm_lengths"]
+        cells = [r["config"], *(f"{med[c]:,.0f}" if c in med else "–" for c in COLUMNS)]
+        cells += [f"{cost[lib]:.2f}" if lib in cost else "–" for lib in SHORT]
+        cells += [f"{ratio[c]:.2f}" if c in ratio else "–" for c in ("torch+len", "ORT+len")]
+        cells += ["fl+len ≤ fl", "yes" if r["target_met"] else "no"]
+        rows.append(cells)
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    print_row(header, widths, markdown)
+    if markdown:
+        print_rule(widths)
+    for cells in rows:
+        print_row(cells, widths, markdown)
+
+
+def parse_args(argv: list[str] | None = None):
+    """Command-line options; see --help."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="threads for every library (default: CPUs available)",
+    )
+    parser.add_argument("--reps", type=int, default=15, help="timed repetitions per variant")
+    parser.add_argument(
+        "--min-time",
+        type=float,
+        default=0.1,
+        help="seconds one measurement lasts at least (short calls batched)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.25,
+        help="seconds between measurements (see bench_peers.py)",
+    )
+    parser.add_argument("--warmup", type=int, default=2, help="untimed calls per variant first")
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=1e-4,
+        help="allowed difference from fastlstm, times max(1, max |value|)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for weights, data and lengths")
+    parser.add_argument("--json", metavar="PATH", help="write raw and summary figures here")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both rows and print the table (and write the JSON)."""
+    args = parse_args(argv)
+    from bench_peers import set_thread_env
+
+    set_thread_env(args.threads)
+    from peers import apply_threads
+    from timing import machine_info
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    note = apply_threads(args.threads)
+    info = machine_info(repo, args.threads)
+    commit = f"{info['commit']}{' + uncommitted changes' if info['dirty'] else ''}"
+    print(f"{info['cpu_model']}; commit {commit}; threads {args.threads} ({note})")
+    print(f"median µs per call over {args.reps} interleaved reps; X+len: with the lengths\n")
+    results = []
+    for config in CONFIGS:
+        result = run_row(config, args)
+        result["target_met"] = result["lengths_cost"]["fastlstm"] <= 1.0
+        results.append(result)
+    table(results, args.markdown)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "settings": vars(args), "results": results}, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Inference over a right-padded batch with ``lengths`` walks its rows sorted by length, dealt to
+the threads round robin, and computes only each sequence's valid steps (by_length.hpp). Every
+sequence must come out as it does alone, in the caller's row order, whatever the thread count,
+layout, cell or option; and as training's forward computes it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastlstm
+from conftest import assert_inference_matches_training
+
+# (B, threads): enough rows a thread (8 and more) for the batch split, chunks even and uneven.
+SPLITS = [(16, 1), (16, 2), (26, 3)]
+T, I, H = 12, 6, 32  # enough work for every thread of SPLITS (2e5 flops a thread)
+CELLS = {
+    "lstm": ("lstm", 4, {}),
+    "lstm-peephole-projection": ("lstm", 4, {"peephole": 3, "projection": 5}),
+    "gru-reset_after": ("gru", 3, {"reset_after": True}),
+    "gru-reset_before": ("gru", 3, {"reset_after": False}),
+    "rnn": ("simple_rnn", 1, {}),
+}
+
+
+def problem(name, B, time_major, seed=0):
+    fn, gates, options = CELLS[name]
+    rng = np.random.default_rng(seed)
+
+    def r(*shape):
+        return 0.5 * rng.standard_normal(shape)
+
+    P = options.get("projection", H)
+    weights = [r(I, gates * H), r(P, gates * H)]
+    weights.append(r(2, gates * H) if options.get("reset_after") else r(gates * H))
+    kwargs = {k: v for k, v in options.items() if k == "reset_after"}
+    if "peephole" in options:
+        kwargs["peephole"] = r(3 * H)
+    if "projection" in options:
+        kwargs["projection"] = r(H, P)
+    state = (r(B, P), r(B, H)) if fn == "lstm" else r(B, H)
+    lengths = rng.integers(0, T + 1, size=B)
+    lengths[[1, -1]] = T, 0  # a full and an empty sequence, unsorted
+    x = r(B, T, I)
+    return fn, x, weights, state, kwargs, lengths
+
+
+def row_state(state, b):
+    if isinstance(state, tuple):
+        return tuple(s[b : b + 1] for s in state)
+    return state[b : b + 1]
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("time_major", [False, True], ids=["batch_major", "time_major"])
+@pytest.mark.parametrize(("B", "threads"), SPLITS, ids=lambda v: str(v))
+@pytest.mark.parametrize("name", list(CELLS))
+def test_each_sequence_comes_out_as_it_does_alone(name, B, threads, time_major):
+    fn, x, weights, state, kwargs, lengths = problem(name, B, time_major)
+    fastlstm.set_num_threads(threads)
+    data = np.ascontiguousarray(x.transpose(1, 0, 2)) if time_major else x
+    y, final = getattr(fastlstm, fn)(
+        data, *weights, state, lengths=lengths, time_major=time_major, **kwargs
+    )
+    if time_major:
+        y = y.transpose(1, 0, 2)
+    finals = final if isinstance(final, tuple) else (final,)
+    fastlstm.set_num_threads(1)
+    for b, n in enumerate(lengths):
+        alone, alone_final = getattr(fastlstm, fn)(
+            x[b : b + 1, :n], *weights, row_state(state, b), **kwargs
+        )
+        np.testing.assert_allclose(y[b, :n], alone[0], rtol=0, atol=1e-12)
+        assert np.all(y[b, n:] == 0), "outputs past the length are zero"
+        for got, want in zip(
+            finals, alone_final if isinstance(alone_final, tuple) else (alone_final,)
+        ):
+            np.testing.assert_allclose(got[b], want[0], rtol=0, atol=1e-12)
+    fastlstm.set_num_threads(threads)
+    forward = getattr(fastlstm, f"{fn}_forward")
+    y_train, final_train, _ = forward(
+        data, *weights, state, lengths=lengths, time_major=time_major, **kwargs
+    )
+    if time_major:
+        y_train = y_train.transpose(1, 0, 2)
+    assert_inference_matches_training(y, y_train)
+    trains = final_train if isinstance(final_train, tuple) else (final_train,)
+    for got, want in zip(finals, trains):
+        assert_inference_matches_training(got, want)
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_a_long_padded_batch_in_float32_matches_the_unpadded_sequences():
+    """float32, more rows than small_gemm takes on one thread (64), steps of every length."""
+    fastlstm.set_num_threads(2)
+    rng = np.random.default_rng(4)
+    B, T, I, H = 150, 30, 8, 32
+    x = rng.standard_normal((B, T, I)).astype(np.float32)
+    w = [(0.3 * rng.standard_normal(s)).astype(np.float32) for s in ((I, 4 * H), (H, 4 * H), 4 * H)]
+    lengths = rng.integers(0, T + 1, size=B)
+    y, (h, c) = fastlstm.lstm(x, *w, lengths=lengths)
+    for b in range(0, B, 7):
+        n = lengths[b]
+        alone, (ha, ca) = fastlstm.lstm(x[b : b + 1, :n], *w)
+        np.testing.assert_allclose(y[b, :n], alone[0], rtol=0, atol=1e-5)
+        np.testing.assert_allclose(h[b], ha[0], rtol=0, atol=1e-5)
+        np.testing.assert_allclose(c[b], ca[0], rtol=0, atol=1e-5)
+        assert np.all(y[b, n:] == 0)
