@@ -317,10 +317,14 @@ Index panel_for(Index rows) {
 // H=512 (the GRU's 1.5 MiB, the LSTM's 2 MiB per thread) 1.5x faster than reading R in place; on
 // a 1 MiB L2, LSTM B=1, T=25, H=512 1.05x, T=20, H=1024 1.38x, B=2, T=30, H=1024 1.53x, T=10,
 // H=1536 1.18x. The copy costs one to two steps' reading of columns that do not fit in L2, so
-// those wait for enough steps (B=1, T=2, H=1024 was 1.65x slower with it).
+// those wait for enough steps (B=1, T=2, H=1024 was 1.65x slower with it). Columns that fit in L2
+// wait too: both threads copying from the caller's R at once, the copy cost about five steps'
+// reading of R in place (measured, 1 MiB L2, B=1, I=64, 2 threads, calls back to back: H=192
+// and 256 even at T=6 and 7; T=2 1.9-2.9x faster without it, T=3 1.4-1.9x, T=4 1.1-1.5x).
+constexpr Index kMinPackStepsInL2 = 6;
 constexpr Index kMinPackStepsBeyondL2 = 8;
 inline bool pack_blocks(double bytes_per_block, Index T) {
-  return bytes_per_block <= l2_bytes() || T >= kMinPackStepsBeyondL2;
+  return T >= (bytes_per_block <= l2_bytes() ? kMinPackStepsInL2 : kMinPackStepsBeyondL2);
 }
 
 // The batch split reads all of R at every step. Where the steps' products are small_gemm's for
