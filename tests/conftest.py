@@ -58,9 +58,10 @@ def make_problem(B, T, I, H, dtype=np.float64, seed=0, scale=0.5):
 
 def assert_inference_matches_training(inference, training):
     """Inference over a right-padded batch (lengths) computes only the valid steps, its rows
-    sorted by length, so a step's products have fewer rows than training's: with AVX-512
-    small_gemm takes every product of up to 64 rows, summing each row alike, and the results are
-    the same bits; with AVX2 or SSE, Eigen's GEMM takes some of them, and they agree to rounding."""
+    sorted by length, so a step's products have fewer rows than training's. With AVX-512,
+    small_gemm takes every product of up to 64 rows a thread (the tests' sizes), summing each row
+    alike: the same bits. With AVX2 or SSE (or more rows a thread), Eigen's GEMM takes some of
+    them, and the two agree to rounding."""
     from fastlstm import _core
 
     inference, training = np.asarray(inference), np.asarray(training)

@@ -106,3 +106,50 @@ def test_a_long_padded_batch_in_float32_matches_the_unpadded_sequences():
         np.testing.assert_allclose(h[b], ha[0], rtol=0, atol=1e-5)
         np.testing.assert_allclose(c[b], ca[0], rtol=0, atol=1e-5)
         assert np.all(y[b, n:] == 0)
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_zero_masked_mask_with_gaps_is_walked_step_by_step(threads):
+    """The core's zero_masked promises right padding (lengths); a caller of the core that passes
+    a mask with gaps gets the walk that sets masked steps aside, not the sorted one, which would
+    read steps it never wrote: inference equals training's forward, and every row itself alone."""
+    from fastlstm import _core
+
+    fastlstm.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    B, T, I, H = 16, 6, 3, 32
+    x = rng.standard_normal((B, T, I))
+    K, R, b = (0.5 * rng.standard_normal(s) for s in ((I, H), (H, H), H))
+    h0 = np.zeros((B, H))
+    mask = (rng.random((B, T)) < 0.7).astype(np.uint8)
+    mask[0] = [1, 0, 1, 1, 0, 1]  # gaps
+
+    def run(training, rows=slice(None)):
+        y, h, _, _ = _core.rnn_forward(
+            "rnn_tanh",
+            x[rows],
+            K,
+            R,
+            b,
+            h0[rows],
+            None,
+            mask[rows],
+            True,
+            False,
+            training,
+            None,
+            None,
+            None,
+            None,
+        )
+        return y, h
+
+    y, h = run(False)
+    y_train, h_train = run(True)
+    np.testing.assert_array_equal(y, y_train)
+    np.testing.assert_array_equal(h, h_train)
+    for r in range(B):
+        y1, h1 = run(False, slice(r, r + 1))
+        np.testing.assert_allclose(y[r], y1[0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(h[r], h1[0], rtol=0, atol=1e-12)

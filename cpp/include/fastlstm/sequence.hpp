@@ -41,6 +41,16 @@ inline bool valid(const std::uint8_t* mask, const SeqShape& s, Index b, Index t)
   return mask == nullptr || mask[b * s.T + t] != 0;
 }
 
+// Whether every row of a (B, T) mask is valid steps, then masked ones (right padding).
+inline bool right_padded(const std::uint8_t* mask, const SeqShape& s) {
+  for (Index b = 0; b < s.B; ++b) {
+    const std::uint8_t* row = mask + b * s.T;
+    const std::uint8_t* gap = std::find(row, row + s.T, 0);
+    if (std::any_of(gap, row + s.T, [](std::uint8_t v) { return v != 0; })) return false;
+  }
+  return true;
+}
+
 // An empty (n, 0) window, for the cell state of cells without one.
 template <typename T>
 auto no_state(Index n) {
@@ -124,7 +134,7 @@ class ForwardWalk {
         unprojected_(u.projection ? n : 0, s.H),
         shared_(shared ? shared + b0 * s.H : nullptr),
         zero_start_(all_zero(buf.h0 + b0 * s.state_width(), n * s.state_width())),
-        prefix_(prefix) {}
+        prefix_(prefix && blocks.precomputed) {}  // blocks of z for all n rows: every row steps
 
   // Phase `phase` of step t (Cell::kPhases of them), after the phase before (of step t, or the
   // last of step t - 1) of every walk that shares this one's rows of h.
@@ -452,15 +462,18 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const bool whole =
       !buf.gates && by_rows && double(s.rows()) * SH * sizeof(T) <= kMaxProjectionBytes;
   // Inference over a right-padded batch walks it sorted by length (ByLength), computing only the
-  // steps within each sequence's length.
+  // steps within each sequence's length; training computes x*K + b for those steps only, where
+  // there are sequences enough for the threads (else the GEMM over all rows splits its columns).
+  // zero_masked promises right padding; a mask that is not, from a caller of the core itself,
+  // takes the walk that sets every masked step aside.
   const int chunks = threads_for(s.B, flops);
+  const bool by_length = buf.zero_masked && buf.mask && right_padded(buf.mask, s);
   std::optional<ByLength<T>> sorted;
-  if (whole && buf.zero_masked && buf.mask && !buf.recurrent_mask)
-    sorted.emplace(s, buf, chunks, SH);
+  if (whole && by_length && !buf.recurrent_mask && s.B > 1) sorted.emplace(s, buf, chunks, SH);
   Buffer<T> projection(whole && !sorted ? s.rows() * SH : 0);
   if (whole && !sorted) buf.gates = projection.data();
   if (by_rows && buf.gates && !sorted) {
-    if (buf.zero_masked && buf.mask) {  // right padding: the valid steps only (by_length.hpp)
+    if (by_length && s.B >= threads) {
       parallel_chunks(s.B, 2.0 * s.rows() * s.I * GH, [&](Index b0, Index b1) {
         for (Index b = b0; b < b1; ++b) {
           project_sequence(s, buf.x, w.kernel, w.bias, GH, SH, b, b, valid_steps(buf.mask, s.T, b),
@@ -488,7 +501,8 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     const Index panel = panel_for<T>((s.B + chunks - 1) / chunks);  // a thread's rows at most
     Buffer<T> shared(pack ? P * padded_width(GH, panel) : 0);  // R in panels, read by every thread
     if (pack) all.recurrent = pack_units<G>(w.recurrent, P, H, 0, H, panel, shared.data());
-    parallel_chunks(s.B, flops, [&](Index b0, Index b1) {
+    // The chunks ByLength dealt its rows to: the count is not asked for twice.
+    run_chunks(s.B, chunks, [&](Index b0, Index b1) {
       const Index n = b1 - b0, steps = walked.gates ? 0 : block_steps(s.T, n, SH, sizeof(T));
       Buffer<T> z(steps * n * SH), x(steps > 1 ? steps * n * s.I : 0);
       if (sorted) sorted->project(s, buf.x, w.kernel, w.bias, GH, SH, b0, b1);

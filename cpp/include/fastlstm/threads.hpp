@@ -97,13 +97,10 @@ inline int threads_for(Index items, double flops) {
   return static_cast<int>(std::max<Index>(1, std::min<Index>({num_threads(), items, by_work})));
 }
 
-// Calls fn(begin, end) on contiguous chunks of [0, n), one chunk per thread, using no more
-// threads than there are items or than `flops` (the whole job's work) justifies. Chunk
-// boundaries depend only on n and the thread count, so results repeat run to run, whichever
-// thread runs a chunk.
+// parallel_chunks with the thread count given: `threads` chunks, for a caller that laid its data
+// out for that many (the count must not change in between, as another call's could).
 template <typename Fn>
-void parallel_chunks(Index n, double flops, Fn&& fn) {
-  const int threads = threads_for(n, flops);
+void run_chunks(Index n, int threads, Fn&& fn) {
   if (threads == 1) {
     drop_spare_workers();
     fn(Index{0}, n);
@@ -111,6 +108,15 @@ void parallel_chunks(Index n, double flops, Fn&& fn) {
   }
   auto chunk = [&](Index k) { fn(n * k / threads, n * (k + 1) / threads); };
   call_pool().run(threads, chunk);
+}
+
+// Calls fn(begin, end) on contiguous chunks of [0, n), one chunk per thread, using no more
+// threads than there are items or than `flops` (the whole job's work) justifies. Chunk
+// boundaries depend only on n and the thread count, so results repeat run to run, whichever
+// thread runs a chunk.
+template <typename Fn>
+void parallel_chunks(Index n, double flops, Fn&& fn) {
+  run_chunks(n, threads_for(n, flops), fn);
 }
 
 // Calls fn(r0, r1, c0, c1) on blocks of a (rows, cols) matrix product, one block per thread,
