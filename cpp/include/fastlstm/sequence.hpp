@@ -134,7 +134,8 @@ class ForwardWalk {
         unprojected_(u.projection ? n : 0, s.H),
         shared_(shared ? shared + b0 * s.H : nullptr),
         zero_start_(all_zero(buf.h0 + b0 * s.state_width(), n * s.state_width())),
-        prefix_(prefix && blocks.precomputed) {}  // blocks of z for all n rows: every row steps
+        // Only with z precomputed for every step: z made in blocks of steps holds all n rows.
+        prefix_(prefix && blocks.precomputed) {}
 
   // Phase `phase` of step t (Cell::kPhases of them), after the phase before (of step t, or the
   // last of step t - 1) of every walk that shares this one's rows of h.
