@@ -48,8 +48,9 @@ void project_sequence(const SeqShape& s, const T* x, const T* kernel, const T* b
 template <typename T>
 class ByLength {
  public:
-  // buf: the caller's inference buffers, with a right-padded mask (lengths); chunks: the chunks
-  // parallel_chunks(s.B, ...) will make; SH: the cell's saved width (the z buffer's row).
+  // buf: the caller's inference buffers, with a right-padded mask (lengths); chunks: how many
+  // chunks the walk will run in (run_chunks(s.B, chunks, ...)); SH: the cell's saved width (the
+  // z buffer's row).
   ByLength(const SeqShape& s, const ForwardBuffers<T>& buf, int chunks, Index SH)
       : length_(s.B),
         order_(s.B),
