@@ -209,13 +209,9 @@ def table(results: list[dict], markdown: bool) -> None:
 
 def parse_args(argv: list[str] | None = None):
     """Command-line options; see --help."""
+    from bench_peers import add_shared_options, parse_shared
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=len(os.sched_getaffinity(0)),
-        help="threads for every library (default: CPUs available)",
-    )
     parser.add_argument("--reps", type=int, default=15, help="timed repetitions per variant")
     parser.add_argument(
         "--min-time",
@@ -229,20 +225,8 @@ def parse_args(argv: list[str] | None = None):
         default=0.25,
         help="seconds between measurements (see bench_peers.py)",
     )
-    parser.add_argument("--warmup", type=int, default=2, help="untimed calls per variant first")
-    parser.add_argument(
-        "--tol",
-        type=float,
-        default=1e-4,
-        help="allowed difference from fastlstm, times max(1, max |value|)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed for weights, data and lengths")
-    parser.add_argument("--json", metavar="PATH", help="write raw and summary figures here")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error("--threads must be at least 1")
-    return args
+    add_shared_options(parser)
+    return parse_shared(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -297,17 +297,39 @@ def _loads(values) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
 
 
-def parse_args(argv: list[str] | None = None):
-    """Command-line options; see --help."""
-    names = [c[0] for c in CONFIGS]
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_shared_options(parser) -> None:
+    """The options every peer benchmark takes (this script's and bench_lengths.py's): threads,
+    warm-up, the answer check's tolerance, seed and output."""
     parser.add_argument(
         "--threads",
         type=int,
         default=len(os.sched_getaffinity(0)),
-        help="threads for torch, ONNX Runtime and NumPy's BLAS "
-        "(default: CPUs available to this process)",
+        help="threads for every library and NumPy's BLAS (default: CPUs available to this process)",
     )
+    parser.add_argument("--warmup", type=int, default=2, help="untimed calls per library first")
+    parser.add_argument(
+        "--tol",
+        type=float,
+        default=1e-4,
+        help="allowed max abs difference from fastlstm, times max(1, max |value|)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for weights and data")
+    parser.add_argument("--json", metavar="PATH", help="write all raw and summary figures here")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+
+
+def parse_shared(parser, argv: list[str] | None):
+    """The parsed options, the shared ones checked."""
+    args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+    return args
+
+
+def parse_args(argv: list[str] | None = None):
+    """Command-line options; see --help."""
+    names = [c[0] for c in CONFIGS]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--reps", type=int, help="timed repetitions per library (default 15, 5 with --quick)"
     )
@@ -348,19 +370,8 @@ def parse_args(argv: list[str] | None = None):
         help="seconds to pause between measurements, so that the previous library's idle "
         "threads stop spinning before the next one runs (default 0.25, 0.2 with --quick)",
     )
-    parser.add_argument("--warmup", type=int, default=2, help="untimed calls per library first")
-    parser.add_argument(
-        "--tol",
-        type=float,
-        default=1e-4,
-        help="allowed max abs difference from fastlstm, times max(1, max |value|)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed for weights and data")
-    parser.add_argument("--json", metavar="PATH", help="write all raw and summary figures here")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    args = parser.parse_args(argv)
-    if args.threads < 1:
-        parser.error("--threads must be at least 1")
+    add_shared_options(parser)
+    args = parse_shared(parser, argv)
     args.reps = args.reps or (5 if args.quick else 15)
     # After each --settle pause, a thread pool's second thread on this kind of VM can run at a
     # fraction of its speed for tens of ms (measured: fastlstm's worker took its half of the work
