@@ -57,20 +57,10 @@ def make_problem(B, T, I, H, dtype=np.float64, seed=0, scale=0.5):
 
 
 def assert_inference_matches_training(inference, training):
-    """Inference over a right-padded batch (lengths) computes only the valid steps, its rows
-    sorted by length, so a step's products have fewer rows than training's. With AVX-512,
-    small_gemm takes every product of up to 64 rows a thread (the tests' sizes), summing each row
-    alike: the same bits. With AVX2 or SSE (or more rows a thread), Eigen's GEMM takes some of
-    them, and the two agree to rounding."""
-    from fastlstm import _core
-
-    inference, training = np.asarray(inference), np.asarray(training)
-    if _core.capability == "v4":
-        np.testing.assert_array_equal(inference, training)
-        return
-    scale = max(1.0, float(np.max(np.abs(training)))) if training.size else 1.0
-    tol = 1e-5 if training.dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(inference, training, rtol=0, atol=tol * scale)
+    """Inference and training's forward over a right-padded batch (lengths) both walk the valid
+    steps only, sorted by length and packed (by_length.hpp), with the same products: the same
+    bits, at every SIMD level."""
+    np.testing.assert_array_equal(np.asarray(inference), np.asarray(training))
 
 
 @pytest.fixture

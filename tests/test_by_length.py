@@ -1,7 +1,9 @@
-"""Inference over a right-padded batch with ``lengths`` walks its rows sorted by length, dealt to
-the threads round robin, and computes only each sequence's valid steps (by_length.hpp). Every
-sequence must come out as it does alone, in the caller's row order, whatever the thread count,
-layout, cell or option; and as training's forward computes it."""
+"""A right-padded batch with ``lengths`` in a batch split walks its rows sorted by length,
+longest first, and computes only each sequence's valid steps, kept packed step after step
+(by_length.hpp): inference, and training forward and backward. Every sequence must come out as it
+does alone, in the caller's row order, whatever the thread count, layout, cell or option; training
+as the walk that sets padded steps aside computes it (the one recurrent dropout takes); and
+inference as training's forward computes it."""
 
 from __future__ import annotations
 
@@ -153,3 +155,120 @@ def test_a_zero_masked_mask_with_gaps_is_walked_step_by_step(threads):
         y1, h1 = run(False, slice(r, r + 1))
         np.testing.assert_allclose(y[r], y1[0], rtol=0, atol=1e-12)
         np.testing.assert_allclose(h[r], h1[0], rtol=0, atol=1e-12)
+
+
+# -- training ---------------------------------------------------------------------------------------
+
+
+def train(fn, x, weights, state, kwargs, lengths, time_major, threads, dropout=None, rng=None):
+    """forward and backward with lengths (and the recurrent dropout mask given): (y, final
+    states, cache, every gradient)."""
+    fastlstm.set_num_threads(threads)
+    forward = getattr(fastlstm, f"{fn}_forward")
+    backward = getattr(fastlstm, f"{fn}_backward")
+    options = {"lengths": lengths, "time_major": time_major, "recurrent_dropout_mask": dropout}
+    y, final, cache = forward(x, *weights, state, **options, **kwargs)
+    finals = final if isinstance(final, tuple) else (final,)
+    dy = rng.standard_normal(y.shape)
+    dfinal = tuple(rng.standard_normal(f.shape) for f in finals)
+    grads = backward(cache, dy, dfinal if fn == "lstm" else dfinal[0])
+    return y, finals, cache, [g for g in grads if g is not None]
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("time_major", [False, True], ids=["batch_major", "time_major"])
+@pytest.mark.parametrize(("B", "threads"), SPLITS, ids=lambda v: str(v))
+@pytest.mark.parametrize("name", list(CELLS))
+def test_training_over_the_valid_steps_matches_the_walk_of_every_step(name, B, threads, time_major):
+    """Training's forward and backward with lengths keep the valid steps only, packed; a
+    recurrent dropout mask of ones takes the walk of every step in the caller's order instead
+    (its mask rows are not sorted). Both give the same outputs, states, cell states and
+    gradients, and the gradients of the padded steps' inputs are zero."""
+    fn, x, weights, state, kwargs, lengths = problem(name, B, time_major)
+    data = np.ascontiguousarray(x.transpose(1, 0, 2)) if time_major else x
+    P = kwargs["projection"].shape[1] if "projection" in kwargs else H
+    ones = np.ones((B, P))
+    args = (fn, data, weights, state, kwargs, lengths, time_major, threads)
+    packed = train(*args, rng=np.random.default_rng(1))
+    walked = train(*args, ones, rng=np.random.default_rng(1))
+    # The cache says which walk forward took (backward follows it): both are exercised here.
+    assert packed[2]._saved[15]
+    assert not walked[2]._saved[15]
+    pairs = [(packed[0], walked[0]), *zip(packed[1], walked[1]), *zip(packed[3], walked[3])]
+    if fn == "lstm":
+        pairs.append((packed[2].cell_states, walked[2].cell_states))
+    for got, want in pairs:
+        scale = max(1.0, float(np.max(np.abs(want))))
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale)
+    dx = packed[3][0].transpose(1, 0, 2) if time_major else packed[3][0]
+    for b, n in enumerate(lengths):
+        assert np.all(dx[b, n:] == 0), "padded steps have no gradient"
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("name", ["lstm-peephole-projection", "gru-reset_before"])
+def test_backward_finds_the_packed_steps_at_another_thread_count(name):
+    """The packed order depends on the lengths alone: a cache made on 3 threads gives, on 1 and
+    2, the gradients it gives on 3, within rounding (the chunks differ)."""
+    fn, x, weights, state, kwargs, lengths = problem(name, 26, False)
+    fastlstm.set_num_threads(3)
+    y, _, cache = getattr(fastlstm, f"{fn}_forward")(x, *weights, state, lengths=lengths, **kwargs)
+    assert cache._saved[15]
+    dy = np.random.default_rng(2).standard_normal(y.shape)
+    backward = getattr(fastlstm, f"{fn}_backward")
+    want = backward(cache, dy)
+    for threads in (1, 2):
+        fastlstm.set_num_threads(threads)
+        for got, ref in zip(backward(cache, dy), want):
+            if ref is not None:
+                np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12 * max(1, np.abs(ref).max()))
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("time_major", [False, True], ids=["batch_major", "time_major"])
+def test_cell_states_with_lengths_repeat_the_last_valid_step(time_major):
+    """return_cell_states and cache.cell_states with lengths: c_t at the valid steps, then the
+    last valid c_t (c0 for an empty sequence) repeated, as the final c holds it."""
+    fastlstm.set_num_threads(2)
+    _, x, weights, (h0, c0), _, lengths = problem("lstm", 16, time_major)
+    data = np.ascontiguousarray(x.transpose(1, 0, 2)) if time_major else x
+    options = {"lengths": lengths, "time_major": time_major}
+    _, (_, c), c_seq = fastlstm.lstm(data, *weights, (h0, c0), return_cell_states=True, **options)
+    _, _, cache = fastlstm.lstm_forward(data, *weights, (h0, c0), **options)
+    np.testing.assert_array_equal(cache.cell_states, c_seq)
+    assert not cache.cell_states.flags.writeable
+    c_seq = c_seq.transpose(1, 0, 2) if time_major else c_seq
+    fastlstm.set_num_threads(1)
+    for b, n in enumerate(lengths):
+        state = (h0[b : b + 1], c0[b : b + 1])
+        _, _, alone = fastlstm.lstm(x[b : b + 1, :n], *weights, state, return_cell_states=True)
+        np.testing.assert_allclose(c_seq[b, :n], alone[0], rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(c_seq[b, n:], np.broadcast_to(c[b], (T - n, H)))
+        if n == 0:
+            np.testing.assert_array_equal(c[b], c0[b])
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_training_with_uneven_lengths_and_every_length_zero():
+    """Chunks balanced by valid steps hold different numbers of rows (one long sequence and many
+    short ones); a batch whose lengths are all zero has no valid step at all."""
+    rng = np.random.default_rng(7)
+    B, T, I, H = 40, 30, 5, 16
+    w = [0.4 * rng.standard_normal(s) for s in ((I, 4 * H), (H, 4 * H), 4 * H)]
+    x = rng.standard_normal((B, T, I))
+    state = (rng.standard_normal((B, H)), rng.standard_normal((B, H)))
+    for lengths in (np.r_[T, rng.integers(0, 4, size=B - 1)], np.zeros(B, dtype=int)):
+        ones = np.ones((B, H))
+        for threads in (1, 2, 3):
+            args = ("lstm", x, w, state, {}, lengths, False, threads)
+            packed = train(*args, rng=np.random.default_rng(3))
+            walked = train(*args, ones, rng=np.random.default_rng(3))
+            assert packed[2]._saved[15]
+            pairs = [(packed[0], walked[0]), *zip(packed[1], walked[1]), *zip(packed[3], walked[3])]
+            for got, want in pairs:
+                scale = max(1.0, float(np.max(np.abs(want))))
+                np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale)
+        if not lengths.any():
+            np.testing.assert_array_equal(packed[1][0], state[0])
+            assert not packed[0].any()
+            assert not packed[3][0].any()

@@ -105,6 +105,9 @@ struct Extras {
   py::handle projection;      // the LSTM's (H, P) projection, or None
 };
 
+// Items of a training forward's `saved` tuple.
+constexpr std::size_t kSavedItems = 16;
+
 // Returns (y, h, c, saved): c is None for cells without a cell state, saved None unless training.
 template <typename Cell, typename T>
 py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
@@ -149,13 +152,15 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
                               mask ? mask->data() : nullptr,
                               mask && zero_masked,
                               rmask ? rmask->data() : nullptr};
+  bool packed = false;
   without_gil([&] {
-    fastlstm::forward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias, options, projection), buf);
+    packed = fastlstm::forward<Cell, T>(
+        s, weights<Cell>(kernel, recurrent, bias, options, projection), buf);
   });
   const py::object c_out = or_none(kCell, c);
   if (!training) return py::make_tuple(y, h, c_out, py::none());
   // What backward needs besides x and the weights: the states it started from, y, the saved
-  // gates, every c_t, the masks, the options.
+  // gates, every c_t, the masks, the options, and whether gates and c_t are packed.
   return py::make_tuple(
       y, h, c_out,
       py::make_tuple(
@@ -164,14 +169,16 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
           rmask ? py::object(*rmask) : py::object(py::none()),
           options.peephole ? py::object(*options.peephole) : py::object(py::none()),
           options.clip > 0 ? py::object(py::float_(options.clip)) : py::object(py::none()),
-          projection ? py::object(*projection) : py::object(py::none())));
+          projection ? py::object(*projection) : py::object(py::none()), packed));
 }
 
 template <typename Cell, typename T>
 py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::handle& dh_obj,
                    const py::handle& dc_obj, bool time_major, bool input_grad) {
   constexpr bool kCell = Cell::kHasCell;
-  if (saved.size() != 15) throw std::invalid_argument("cache: not a cache from a forward call");
+  if (saved.size() != kSavedItems) {
+    throw std::invalid_argument("cache: not a cache from a forward call");
+  }
   SeqShape s;
   Array<T> x, kernel, recurrent, bias, h0, c0, y, gates, c_all;
   std::optional<Mask> mask;
@@ -250,7 +257,8 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
                                mask && saved[10].cast<bool>(),
                                rmask ? rmask->data() : nullptr,
                                options.peephole ? dpeephole.mutable_data() : nullptr,
-                               projection ? dprojection.mutable_data() : nullptr};
+                               projection ? dprojection.mutable_data() : nullptr,
+                               mask && saved[15].cast<bool>()};
   without_gil([&] {
     fastlstm::backward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias, options, projection),
                                 buf);
@@ -258,6 +266,33 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
   return py::make_tuple(or_none(input_grad, dx), dkernel, drecurrent, dbias, dh0,
                         or_none(kCell, dc0), or_none(bool(options.peephole), dpeephole),
                         or_none(bool(projection), dprojection));
+}
+
+// c_t for every step from a training forward's `saved` tuple, in the caller's layout: the kept
+// buffer itself, or, where it holds the valid steps only (packed), a copy with them in place and
+// each sequence's last c_t (c0 for an empty one) repeated past its length.
+template <typename T>
+py::object cell_states(const py::tuple& saved, bool time_major) {
+  if (saved.size() != kSavedItems || saved[8].is_none()) {
+    throw std::invalid_argument("cache: not an LSTM cache from a forward call");
+  }
+  if (!saved[15].cast<bool>()) return saved[8];
+  const auto c_all = as_array<T>(saved[8], "c");
+  const auto c0 = as_array<T>(saved[5], "c0");
+  expect_ndim(c_all, "c", 3, "like y");
+  SeqShape s;
+  s.time_major = time_major;
+  s.B = c_all.shape(time_major ? 1 : 0);
+  s.T = c_all.shape(time_major ? 0 : 1);
+  s.H = c_all.shape(2);
+  expect_shape(c0, "c0", {s.B, s.H}, "(batch, hidden)");
+  const auto mask = mask_or_none(saved[9], s);
+  if (!mask) throw std::invalid_argument("cache: packed cell states without a mask");
+  auto out = aligned_empty<T>(seq_shape(s, s.H));
+  const Packing packing(mask->data(), s.B, s.T);
+  T* const to = out.mutable_data();
+  without_gil([&] { packing.unpack(s, c_all.data(), s.H, to, c0.data()); });
+  return std::move(out);
 }
 
 }  // namespace
@@ -309,6 +344,15 @@ void register_rnn(py::module_& m) {
       "Backward through rnn_forward. Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0, "
       "dpeephole, dprojection); dx is None without input_grad, dc0 for cells without a cell "
       "state, dpeephole without peepholes, dprojection without a projection.");
+  m.def(
+      "cell_states",
+      [](const py::tuple& saved, bool time_major) {
+        if (saved.size() < 2) throw std::invalid_argument("cache: not a cache from a forward call");
+        return wants_double(saved[1]) ? cell_states<double>(saved, time_major)
+                                      : cell_states<float>(saved, time_major);
+      },
+      py::arg("saved"), py::arg("time_major"),
+      "c_t for every step, shaped like y, from an LSTM training forward's saved tuple.");
 }
 
 }  // namespace fastlstm::bindings

@@ -44,6 +44,7 @@ def rnn_backward(
 ) -> tuple[
     np.ndarray | None, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None
 ]: ...
+def cell_states(saved: tuple, time_major: bool) -> np.ndarray: ...
 
 class _Stream:
     def __init__(

@@ -117,8 +117,10 @@ class LSTMCache(_Cache):
 
     @property
     def cell_states(self) -> np.ndarray:
-        """c_t for every step, shaped like y (read-only view of what backward uses)."""
-        c = self._saved[8].view()
+        """c_t for every step, shaped like y, read-only: what backward uses (with lengths, in a
+        copy where forward kept the valid steps only, each sequence's last valid c_t repeated
+        past its length)."""
+        c = _core.cell_states(self._saved, self.time_major).view()
         c.flags.writeable = False
         return c
 
@@ -290,7 +292,8 @@ def lstm(
         lengths: (B,) ints in [0, T], for right-padded batches (instead of a mask): outputs past
             each length are zero and (h, c) is the state at the last valid step (ONNX, PyTorch's
             packed sequences; no sorting needed).
-        return_cell_states: also return c_t for every step.
+        return_cell_states: also return c_t for every step (with lengths, each sequence's last
+            valid c_t repeats past its length, as the final c holds it).
         peephole: (3H,) peephole weights, blocks i, f, o (ONNX's ``P`` holds them as i, o, f):
             ``p_i ⊙ c_{t-1}`` is added to the input gate's pre-activation, ``p_f ⊙ c_{t-1}`` to
             the forget gate's and ``p_o ⊙ c_t`` to the output gate's.
@@ -310,7 +313,7 @@ def lstm(
     h0, c0 = _pair(initial_state, "initial_state")
     keep = _flag(return_cell_states, "return_cell_states")
     weights = (kernel, recurrent_kernel, bias)
-    _, (y, h, c, saved) = _run(
+    time_major, (y, h, c, saved) = _run(
         "lstm",
         x,
         weights,
@@ -325,7 +328,7 @@ def lstm(
         clip,
         projection,
     )
-    return (y, (h, c), saved[8]) if keep else (y, (h, c))
+    return (y, (h, c), _core.cell_states(saved, time_major)) if keep else (y, (h, c))
 
 
 def lstm_forward(

@@ -1,14 +1,18 @@
-// Inference over a right-padded batch (lengths), its rows sorted by length inside the walk.
+// A right-padded batch (lengths) walked sorted by length, its padded steps skipped.
 //
-// A padded step does no work: with lengths, a sequence's steps past its length have zero outputs
-// and leave its state as it was. The batch split walks its rows together, one product per step
-// for all of them; sorted by length (longest first), the rows still running at a step are the
-// first ones, and the walk multiplies only those (ForwardWalk's `prefix`). The caller's rows are
-// not sorted: this keeps copies in sorted order, dealt round robin to the threads' chunks so
-// that each chunk holds long and short sequences alike, each chunk's rows longest first. x*K + b
-// is computed for each sequence's valid steps only, straight into the sorted copy; y and the
-// final state go back to the caller's order at the end. (Training walks the caller's order, its
-// x*K + b too for the valid steps only: project_sequence.)
+// With lengths, a sequence's steps past its length have zero outputs and leave its state as it
+// was: they need no work. A batch split walks its rows together, one product per step for all of
+// them; sorted by length, longest first, the rows still running at step t are the first
+// count(t), and the walk multiplies only those. The walk's buffers hold the valid steps only, in
+// the packed order (SeqShape::packed): step t's rows one after another, then step t + 1's. The
+// GEMMs over all steps (x*K + b forward, dK, dR and dX backward) then run over the valid rows
+// alone, one GEMM each.
+//
+// The order depends only on the lengths (a stable sort: rows of equal length keep the caller's
+// order), not on the thread count, so that backward, from the mask alone, finds training's saved
+// buffers where forward put them. The threads take contiguous runs of positions with about equal
+// numbers of valid steps (Packing::bounds). The caller's buffers keep the caller's order and
+// layout: x and the initial states are gathered in, y and the final states scattered back.
 #pragma once
 
 #include <algorithm>
@@ -18,6 +22,7 @@
 
 #include "fastlstm/blocks.hpp"
 #include "fastlstm/buffers.hpp"
+#include "fastlstm/threads.hpp"
 #include "fastlstm/types.hpp"
 
 namespace fastlstm {
@@ -29,101 +34,167 @@ inline Index valid_steps(const std::uint8_t* mask, Index T, Index b) {
   return n;
 }
 
-// z = x*K + b for the first n steps of the caller's row b of x, into the rows of row p of z (GH
-// columns, rows SH apart): one GEMM over the sequence's valid steps. With zero_rest, z's rows of
-// the steps past n are zeroed (what the projection of zero padding would leave there is the bias;
-// training's walk computes those steps and sets their results aside, so any finite value does).
-template <typename T>
-void project_sequence(const SeqShape& s, const T* x, const T* kernel, const T* bias, Index GH,
-                      Index SH, Index b, Index p, Index n, T* z, bool zero_rest) {
-  const Index x_step = s.time_major ? s.B * s.I : s.I, z_step = s.time_major ? s.B * SH : SH;
-  auto rows = map(z + s.row(p, 0) * SH, s.T, GH, z_step);
-  if (zero_rest) rows.bottomRows(s.T - n).setZero();
-  if (n == 0) return;
-  auto valid = rows.topRows(n);
-  valid.rowwise() = row_vector(bias, GH);
-  valid.noalias() += map(x + s.row(b, 0) * s.I, n, s.I, x_step) * map(kernel, s.I, GH);
-}
+// Copies cost a thread hand-off's worth (threads_for's kMinFlopsPerThread) from about 25k values.
+constexpr double kFlopsPerCopiedValue = 8;
 
+class Packing {
+ public:
+  // mask: (B, T), right-padded (see right_padded in sequence.hpp).
+  Packing(const std::uint8_t* mask, Index B, Index T)
+      : T_(T), order_(B), length_(B), offset_(T + 1, 0) {
+    std::vector<Index> steps(B);
+    for (Index b = 0; b < B; ++b) steps[b] = valid_steps(mask, T, b);
+    std::iota(order_.begin(), order_.end(), Index{0});
+    std::stable_sort(order_.begin(), order_.end(),
+                     [&](Index a, Index b) { return steps[a] > steps[b]; });
+    for (Index p = 0; p < B; ++p) length_[p] = steps[order_[p]];
+    // count(t): the positions whose length exceeds t, the first ones.
+    for (Index t = 0, n = B; t < T; ++t) {
+      while (n > 0 && length_[n - 1] <= t) --n;
+      offset_[t + 1] = offset_[t] + n;
+    }
+  }
+
+  // s with its rows in the packed order.
+  SeqShape shape(const SeqShape& s) const {
+    SeqShape packed = s;
+    packed.packed = offset_.data();
+    return packed;
+  }
+  Index rows() const { return offset_[T_]; }
+  Index caller_row(Index p) const { return order_[p]; }
+  Index length(Index p) const { return length_[p]; }
+
+  // Boundaries of `chunks` contiguous runs of positions (chunks + 1 values), each run non-empty
+  // (chunks <= B) and holding about the same number of valid steps; a row counts one step more,
+  // for the work of a row with none (its final state).
+  std::vector<Index> bounds(int chunks) const {
+    const Index B = static_cast<Index>(order_.size());
+    std::vector<Index> ends(chunks + 1, B);
+    ends[0] = 0;
+    const double total = double(rows() + B);
+    for (int k = 1; k < chunks; ++k) {
+      double done = 0;
+      Index p = 0;
+      while (p < B && done + double(length_[p] + 1) <= total * k / chunks) done += length_[p++] + 1;
+      ends[k] = std::clamp(p, ends[k - 1] + 1, B - (chunks - k));
+    }
+    return ends;
+  }
+
+  // (B, cols) rows, the caller's order to the sorted one, and back.
+  template <typename T>
+  void sort_rows(const T* from, Index cols, T* to) const {
+    for (Index p = 0; p < Index(order_.size()); ++p)
+      std::copy_n(from + order_[p] * cols, cols, to + p * cols);
+  }
+  template <typename T>
+  void unsort_rows(const T* from, Index cols, T* to) const {
+    for (Index p = 0; p < Index(order_.size()); ++p)
+      std::copy_n(from + p * cols, cols, to + order_[p] * cols);
+  }
+
+  // The valid steps of a (T*B, cols) buffer in the caller's layout `s`, into packed rows.
+  template <typename T>
+  void gather(const SeqShape& s, const T* from, Index cols, T* to) const {
+    each_row(cols, [&](Index p, Index b, Index t) {
+      std::copy_n(from + s.row(b, t) * cols, cols, to + (offset_[t] + p) * cols);
+    });
+  }
+  // Packed rows into a buffer in the caller's layout: the valid steps, then the steps past each
+  // length zero (initial nullptr), or repeating the row's last valid step (the (B, cols) row of
+  // `initial`, in the caller's order, for a row with none).
+  template <typename T>
+  void unpack(const SeqShape& s, const T* from, Index cols, T* to, const T* initial) const {
+    each_sequence(cols * T_, [&](Index p, Index b) {
+      const Index n = length_[p];
+      for (Index t = 0; t < n; ++t)
+        std::copy_n(from + (offset_[t] + p) * cols, cols, to + s.row(b, t) * cols);
+      for (Index t = n; t < T_; ++t) {
+        T* row = to + s.row(b, t) * cols;
+        if (!initial) std::fill_n(row, cols, T(0));
+        if (initial)
+          std::copy_n(n > 0 ? to + s.row(b, n - 1) * cols : initial + b * cols, cols, row);
+      }
+    });
+  }
+  // Packed rows added into the valid steps of a buffer in the caller's layout.
+  template <typename T>
+  void add_unpacked(const SeqShape& s, const T* from, Index cols, T* to) const {
+    each_row(cols, [&](Index p, Index b, Index t) {
+      map(to + s.row(b, t) * cols, 1, cols) += map(from + (offset_[t] + p) * cols, 1, cols);
+    });
+  }
+
+ private:
+  Index T_;
+  std::vector<Index> order_;   // position p in sorted order: the caller's row there
+  std::vector<Index> length_;  // position p: its valid steps, longest first
+  std::vector<Index> offset_;  // (T + 1): step t's first packed row; offset_[T] = rows()
+
+  // fn(p, b) for every position p (the caller's row b), positions split over the threads.
+  template <typename Fn>
+  void each_sequence(Index values, Fn&& fn) const {
+    const Index B = static_cast<Index>(order_.size());
+    parallel_chunks(B, kFlopsPerCopiedValue * double(values) * B, [&](Index p0, Index p1) {
+      for (Index p = p0; p < p1; ++p) fn(p, order_[p]);
+    });
+  }
+  // fn(p, b, t) for every valid step t of every position p.
+  template <typename Fn>
+  void each_row(Index cols, Fn&& fn) const {
+    each_sequence(cols * rows() / std::max<Index>(1, Index(order_.size())), [&](Index p, Index b) {
+      for (Index t = 0; t < length_[p]; ++t) fn(p, b, t);
+    });
+  }
+};
+
+// Forward's buffers for a right-padded batch walked in the packed order: h0 and c0 sorted, the
+// final states and y in buffers of their own until scatter(); for training, the caller's gates and
+// c_all buffers hold the valid steps packed (their first rows()), for backward; for inference,
+// buffers of its own for x*K + b.
 template <typename T>
 class ByLength {
  public:
-  // buf: the caller's inference buffers, with a right-padded mask (lengths); chunks: how many
-  // chunks the walk will run in (run_chunks(s.B, chunks, ...)); SH: the cell's saved width (the
-  // z buffer's row).
-  ByLength(const SeqShape& s, const ForwardBuffers<T>& buf, int chunks, Index SH)
-      : length_(s.B),
-        order_(s.B),
-        z_(s.rows() * SH),
-        y_(s.rows() * s.state_width()),
+  ByLength(const SeqShape& s, const ForwardBuffers<T>& buf, Index SH)
+      : packing_(buf.mask, s.B, s.T),
+        shape_(packing_.shape(s)),
+        z_(buf.gates ? 0 : packing_.rows() * SH),
+        y_(packing_.rows() * s.state_width()),
         h0_(s.B * s.state_width()),
         c0_(buf.c0 ? s.B * s.H : 0),
         h_last_(s.B * s.state_width()),
-        c_last_(buf.c_last ? s.B * s.H : 0),
-        mask_(s.B * s.T) {
-    for (Index b = 0; b < s.B; ++b) length_[b] = valid_steps(buf.mask, s.T, b);
-    std::vector<Index> by_length(s.B);
-    std::iota(by_length.begin(), by_length.end(), Index{0});
-    std::stable_sort(by_length.begin(), by_length.end(),
-                     [&](Index a, Index b) { return length_[a] > length_[b]; });
-    // Chunk k holds positions [B*k/C, B*(k+1)/C) (parallel_chunks's); the j-th longest sequence
-    // goes to the next chunk round robin that has room.
-    std::vector<Index> filled(chunks, 0);
-    int k = 0;
-    for (Index j = 0; j < s.B; ++j) {
-      const auto begin = [&](int c) { return s.B * c / chunks; };
-      while (begin(k) + filled[k] == begin(k + 1)) k = (k + 1) % chunks;
-      order_[begin(k) + filled[k]++] = by_length[j];
-      k = (k + 1) % chunks;
-    }
+        c_last_(buf.c_last ? s.B * s.H : 0) {
     const Index P = s.state_width();
-    for (Index p = 0; p < s.B; ++p) {
-      const Index b = order_[p];
-      std::copy_n(buf.h0 + b * P, P, h0_.data() + p * P);
-      if (buf.c0) std::copy_n(buf.c0 + b * s.H, s.H, c0_.data() + p * s.H);
-      std::copy_n(buf.mask + b * s.T, s.T, mask_.data() + p * s.T);
-    }
+    packing_.sort_rows(buf.h0, P, h0_.data());
+    if (buf.c0) packing_.sort_rows(buf.c0, s.H, c0_.data());
     sorted_ = buf;
-    sorted_.gates = z_.data();
+    if (!buf.gates) sorted_.gates = z_.data();
     sorted_.y = y_.data();
     sorted_.h0 = h0_.data();
     sorted_.c0 = buf.c0 ? c0_.data() : nullptr;
     sorted_.h_last = h_last_.data();
     sorted_.c_last = buf.c_last ? c_last_.data() : nullptr;
-    sorted_.mask = mask_.data();
+    sorted_.mask = nullptr;  // the packed order holds valid steps only
+    sorted_.zero_masked = false;
   }
 
-  // The buffers the walk runs on: rows in sorted order, x*K + b in `gates` (project()).
+  const Packing& packing() const { return packing_; }
+  // The shape and buffers the walk runs on: rows in the packed order, x*K + b in `gates`.
+  const SeqShape& shape() const { return shape_; }
   const ForwardBuffers<T>& buffers() const { return sorted_; }
 
-  // z = x*K + b for the valid steps of the sequences at positions [p0, p1): GH columns of rows
-  // SH apart, one GEMM per sequence over its steps.
-  void project(const SeqShape& s, const T* x, const T* kernel, const T* bias, Index GH, Index SH,
-               Index p0, Index p1) const {
-    for (Index p = p0; p < p1; ++p) {
-      const Index b = order_[p];
-      project_sequence(s, x, kernel, bias, GH, SH, b, p, length_[b], z_.data(), false);
-    }
-  }
-
-  // The walk's outputs into the caller's buffers, in the caller's row order.
+  // The walk's outputs into the caller's buffers, in the caller's row order and layout.
   void scatter(const SeqShape& s, const ForwardBuffers<T>& out) const {
-    const Index P = s.state_width();
-    for (Index p = 0; p < s.B; ++p) {
-      const Index b = order_[p];
-      for (Index t = 0; t < s.T; ++t) {
-        std::copy_n(y_.data() + s.row(p, t) * P, P, out.y + s.row(b, t) * P);
-      }
-      std::copy_n(h_last_.data() + p * P, P, out.h_last + b * P);
-      if (out.c_last) std::copy_n(c_last_.data() + p * s.H, s.H, out.c_last + b * s.H);
-    }
+    packing_.unpack(s, y_.data(), s.state_width(), out.y, static_cast<const T*>(nullptr));
+    packing_.unsort_rows(h_last_.data(), s.state_width(), out.h_last);
+    if (out.c_last) packing_.unsort_rows(c_last_.data(), s.H, out.c_last);
   }
 
  private:
-  std::vector<Index> length_;  // the caller's row b: its valid steps
-  std::vector<Index> order_;   // position p in sorted order: the caller's row there
+  Packing packing_;
+  SeqShape shape_;
   Buffer<T> z_, y_, h0_, c0_, h_last_, c_last_;
-  std::vector<std::uint8_t> mask_;
   ForwardBuffers<T> sorted_;
 };
 

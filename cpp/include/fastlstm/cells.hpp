@@ -18,7 +18,7 @@ using RnnTanh = RnnCell<Activation::kTanh>;
 using RnnRelu = RnnCell<Activation::kRelu>;
 
 #define FASTLSTM_CELL_TEMPLATES(prefix, Cell, T)                             \
-  prefix template void forward<Cell, T>(const SeqShape&, const Weights<T>&,  \
+  prefix template bool forward<Cell, T>(const SeqShape&, const Weights<T>&,  \
                                         const ForwardBuffers<T>&);           \
   prefix template void backward<Cell, T>(const SeqShape&, const Weights<T>&, \
                                          const BackwardBuffers<T>&);

@@ -112,13 +112,11 @@ class ForwardWalk {
 
  public:
   // shared: for cells with phases, in a unit split, the (B, H) buffer every walk exchanges
-  // values of its units through between phases (StepForward::shared); else nullptr. prefix:
-  // the rows are right-padded and sorted by length, longest first (ByLength, inference), so that
-  // the rows a step has to compute are its first ones: a step computes only those, and leaves
-  // the rest (masked) unwritten until finish().
+  // values of its units through between phases (StepForward::shared); else nullptr. With s in
+  // the packed order (ByLength: a walk of all units, z precomputed), the rows a step computes are
+  // its first ones, those still running: a step computes only those.
   ForwardWalk(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuffers<T>& buf,
-              bool training, Index b0, Index n, const InputBlocks<T>& blocks, T* shared = nullptr,
-              bool prefix = false)
+              bool training, Index b0, Index n, const InputBlocks<T>& blocks, T* shared = nullptr)
       : s_(s),
         u_(u),
         buf_(buf),
@@ -133,9 +131,7 @@ class ForwardWalk {
         kept_(buf.mask && kCell ? n : 0, u.m),
         unprojected_(u.projection ? n : 0, s.H),
         shared_(shared ? shared + b0 * s.H : nullptr),
-        zero_start_(all_zero(buf.h0 + b0 * s.state_width(), n * s.state_width())),
-        // Only with z precomputed for every step: z made in blocks of steps holds all n rows.
-        prefix_(prefix && blocks.precomputed) {}
+        zero_start_(all_zero(buf.h0 + b0 * s.state_width(), n * s.state_width())) {}
 
   // Phase `phase` of step t (Cell::kPhases of them), after the phase before (of step t, or the
   // last of step t - 1) of every walk that shares this one's rows of h.
@@ -144,7 +140,7 @@ class ForwardWalk {
     const UnitWeights<T>& u = u_;
     const ForwardBuffers<T>& buf = buf_;
     const Index H = s.H, P = s.state_width(), SH = S * H, u0 = u.u0, m = u.m, b0 = b0_;
-    const Index n = prefix_ ? valid_rows(t) : n_;  // the rows this step computes
+    const Index n = s.packed ? std::clamp(s.count(t) - b0, Index{0}, n_) : n_;  // rows to compute
     if (n == 0) return;
     // precomputed: buf.gates holds x_t*K + b for every step (see forward()).
     const bool precomputed = blocks_.precomputed, all_units = m == H;
@@ -222,26 +218,35 @@ class ForwardWalk {
     const ForwardBuffers<T>& buf = buf_;
     const Index H = s.H, P = s.state_width(), u0 = u_.u0, m = u_.m, b0 = b0_, n = n_;
     auto h_last = cols(map(buf.h_last + b0 * P, n, P), hu0_, hm_);
+    const auto h0 = cols(map(buf.h0 + b0 * P, n, P), hu0_, hm_);
+    const auto c0 = kCell ? cols(map(buf.c0 + b0 * H, n, H), u0, m) : no_state<const T>(n);
+    auto c_last = kCell ? map(c_last_, n, m, H) : no_state<T>(n);
+    if (s.packed) {  // each row's state is that of its last valid step
+      for (Index r = 0; r < n; ++r) {
+        Index steps = 0;
+        while (steps < s.T && s.count(steps) > b0 + r) ++steps;
+        if (steps == 0) {
+          h_last.row(r) = h0.row(r);
+          if constexpr (kCell) c_last.row(r) = c0.row(r);
+          continue;
+        }
+        h_last.row(r) =
+            cols(s.step(static_cast<const T*>(buf.y), P, steps - 1, b0 + r, 1), hu0_, hm_);
+        // Inference updated c_t in c_last in place; training kept every c_t.
+        if (kCell && training_)
+          c_last.row(r) =
+              cols(s.step(static_cast<const T*>(buf.c_all), H, steps - 1, b0 + r, 1), u0, m);
+      }
+      return;
+    }
     if (s.T == 0) {
-      h_last = cols(map(buf.h0 + b0 * P, n, P), hu0_, hm_);
-      if constexpr (kCell) map(c_last_, n, m, H) = cols(map(buf.c0 + b0 * H, n, H), u0, m);
+      h_last = h0;
+      c_last = c0;
       return;
     }
     h_last = cols(s.step(static_cast<const T*>(buf.y), P, s.T - 1, b0, n), hu0_, hm_);
-    for (Index r = 0; prefix_ && r < n; ++r) {  // each row's state is that of its last valid step
-      Index steps = 0;
-      while (steps < s.T && valid(buf.mask, s, b0 + r, steps)) ++steps;
-      h_last.row(r) = cols(steps == 0 ? map(buf.h0 + b0 * P, n, P)
-                                      : s.step(static_cast<const T*>(buf.y), P, steps - 1, b0, n),
-                           hu0_, hm_)
-                          .row(r);
-      if (kCell && steps == 0) {  // c_t, in place in c_last, never written
-        map(c_last_, n, m, H).row(r) = cols(map(buf.c0 + b0 * H, n, H), u0, m).row(r);
-      }
-    }
     if (training_ && kCell) {
-      map(c_last_, n, m, H) =
-          cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
+      c_last = cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
     }
     if (!buf.zero_masked) return;
     for (Index t = 0; t < s.T; ++t) {  // now that no step reads them as h_{t-1}
@@ -266,14 +271,6 @@ class ForwardWalk {
   Matrix<T> dropped_;      // the recurrent product's operand under recurrent dropout
   T* const shared_;        // (n, H), rows H apart, or nullptr
   const bool zero_start_;  // whether this walk's rows of h0 are all zero
-  const bool prefix_;      // see the constructor
-
-  // With prefix_: how many of this walk's rows are valid at step t (the first ones).
-  Index valid_rows(Index t) const {
-    Index n = 0;
-    while (n < n_ && valid(buf_.mask, s_, b0_ + n, t)) ++n;
-    return n;
-  }
 };
 
 // A core's L2 in bytes, as the CPU reports it; 768 KiB where it reports nothing.
@@ -345,8 +342,15 @@ inline bool pack_blocks(double bytes_per_block, Index T) {
 // rows than that take small_gemm only for an R of at most kSmallGemmBytes, read where it lies
 // (it stays in L2; at B=256, H=128 on 2 threads 1.03x Eigen's GEMM).
 constexpr Index kMinPackSteps = 4;
-inline bool pack_shared(const SeqShape& s, int threads) {
-  return s.T >= kMinPackSteps && small_rows((s.B + threads - 1) / threads);
+inline bool pack_shared(Index T, Index rows_per_thread) {
+  return T >= kMinPackSteps && small_rows(rows_per_thread);
+}
+
+// The most rows of the chunks that boundaries `ends` make.
+inline Index most_rows(const std::vector<Index>& ends) {
+  Index most = 0;
+  for (std::size_t k = 0; k + 1 < ends.size(); ++k) most = std::max(most, ends[k + 1] - ends[k]);
+  return most;
 }
 
 // Columns of a panel copy: `width` rounded up to whole panels.
@@ -434,11 +438,13 @@ void walk_unit_blocks(const SeqShape& s, const ForwardBuffers<T>& buf, bool trai
   });
 }
 
+// Returns whether training's gates and c_all buffers hold the valid steps only, packed
+// (ByLength): backward is to be told so (BackwardBuffers::packed).
 template <typename Cell, typename T>
-void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in) {
+bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in) {
   constexpr Index G = Cell::kGates, S = Cell::kSaved;
   const Index H = s.H, GH = G * s.H, SH = S * s.H;
-  if (s.B == 0) return;  // no rows: nothing to compute, however long the sequence
+  if (s.B == 0) return false;  // no rows: nothing to compute, however long the sequence
   const bool training = in.gates != nullptr;
   ForwardBuffers<T> buf = in;
   // A mask with every step valid changes nothing: it is dropped (its checks cost time).
@@ -462,28 +468,26 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   // forward alone 1.08-1.11x), B=2, T=50, I=H=256 0.98-0.99x, B=1 and 2, T=25, I=H=512 level.
   const bool whole =
       !buf.gates && by_rows && double(s.rows()) * SH * sizeof(T) <= kMaxProjectionBytes;
-  // Inference over a right-padded batch walks it sorted by length (ByLength), computing only the
-  // steps within each sequence's length; training computes x*K + b for those steps only, where
-  // there are sequences enough for the threads (else the GEMM over all rows splits its columns).
-  // zero_masked promises right padding; a mask that is not, from a caller of the core itself,
-  // takes the walk that sets every masked step aside.
-  const int chunks = threads_for(s.B, flops);
-  const bool by_length = buf.zero_masked && buf.mask && right_padded(buf.mask, s);
+  // A right-padded batch in a batch split walks its valid steps only, sorted by length and
+  // packed (ByLength): training always (its gates and c_all buffers hold those steps packed, and
+  // backward finds them there: the return value says so), inference where x*K + b for all steps
+  // fits (`whole`). Not under recurrent dropout, whose mask rows would need sorting too.
+  // zero_masked promises right padding; a mask that is not, from a caller of the core itself, takes
+  // the walk that sets every masked step aside.
+  const bool by_length = buf.zero_masked && buf.mask && !buf.recurrent_mask && by_rows &&
+                         (training || whole) && right_padded(buf.mask, s);
   std::optional<ByLength<T>> sorted;
-  if (whole && by_length && !buf.recurrent_mask && s.B > 1) sorted.emplace(s, buf, chunks, SH);
+  if (by_length) sorted.emplace(s, buf, SH);
+  const SeqShape& ws = sorted ? sorted->shape() : s;  // the walk's shape
+  const ForwardBuffers<T>& walked = sorted ? sorted->buffers() : buf;
   Buffer<T> projection(whole && !sorted ? s.rows() * SH : 0);
   if (whole && !sorted) buf.gates = projection.data();
-  if (by_rows && buf.gates && !sorted) {
-    if (by_length && s.B >= threads) {
-      parallel_chunks(s.B, 2.0 * s.rows() * s.I * GH, [&](Index b0, Index b1) {
-        for (Index b = b0; b < b1; ++b) {
-          project_sequence(s, buf.x, w.kernel, w.bias, GH, SH, b, b, valid_steps(buf.mask, s.T, b),
-                           buf.gates, true);
-        }
-      });
-    } else {
-      project_all(s, buf.x, w.kernel, w.bias, GH, buf.gates, SH);
-    }
+  if (sorted) {  // x*K + b for the valid steps: their rows of x gathered, one GEMM
+    Buffer<T> x(ws.rows() * s.I);
+    sorted->packing().gather(s, buf.x, s.I, x.data());
+    project_all(ws, x.data(), w.kernel, w.bias, GH, walked.gates, SH);
+  } else if (by_rows && buf.gates) {
+    project_all(s, buf.x, w.kernel, w.bias, GH, buf.gates, SH);
   }
   if (by_rows) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
@@ -497,26 +501,26 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
                        w.peephole,
                        w.clip,
                        w.projection};
-    const ForwardBuffers<T>& walked = sorted ? sorted->buffers() : buf;
-    const bool pack = pack_shared(s, chunks);
-    const Index panel = panel_for<T>((s.B + chunks - 1) / chunks);  // a thread's rows at most
+    const int chunks = threads_for(s.B, flops);
+    const std::vector<Index> ends =
+        sorted ? sorted->packing().bounds(chunks) : even_bounds(s.B, chunks);
+    const Index most = most_rows(ends);
+    const bool pack = pack_shared(s.T, most);
+    const Index panel = panel_for<T>(most);
     Buffer<T> shared(pack ? P * padded_width(GH, panel) : 0);  // R in panels, read by every thread
     if (pack) all.recurrent = pack_units<G>(w.recurrent, P, H, 0, H, panel, shared.data());
-    // The chunks ByLength dealt its rows to: the count is not asked for twice.
-    run_chunks(s.B, chunks, [&](Index b0, Index b1) {
+    run_bounds(ends, [&](Index b0, Index b1) {
       const Index n = b1 - b0, steps = walked.gates ? 0 : block_steps(s.T, n, SH, sizeof(T));
       Buffer<T> z(steps * n * SH), x(steps > 1 ? steps * n * s.I : 0);
-      if (sorted) sorted->project(s, buf.x, w.kernel, w.bias, GH, SH, b0, b1);
-      ForwardWalk<Cell, T> walk(s, all, walked, training, b0, n,
-                                InputBlocks<T>{z.data(), x.data(), steps, walked.gates != nullptr},
-                                nullptr, sorted.has_value());
+      ForwardWalk<Cell, T> walk(ws, all, walked, training, b0, n,
+                                InputBlocks<T>{z.data(), x.data(), steps, walked.gates != nullptr});
       for (Index t = 0; t < s.T; ++t) {
         for (int phase = 0; phase < Cell::kPhases; ++phase) walk.step(t, phase);
       }
       walk.finish();
     });
     if (sorted) sorted->scatter(s, buf);
-    return;
+    return sorted.has_value();
   }
   // Small batch: the hidden units are split into one block per thread (walk_unit_blocks). A
   // block's recurrent columns are first packed into contiguous panels (pack_blocks), and its
@@ -558,6 +562,7 @@ void forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     }
     return std::pair{units, inputs.blocks(k)};
   });
+  return false;
 }
 
 // The serial part of backward for batch entries [b0, b0 + n): dZ_t (and dZr_t, the recurrent
@@ -581,8 +586,8 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const Panels<T>& rec
     Rt.data += g0 * H * recurrent_t.ld;
     if (!buf.recurrent_mask) return panel_product(d, Rt, ng * H, 0, P, out, reverse);
     product.setZero();  // dL/d(h_{t-1} ⊙ mask), then the mask's factor
-    panel_product(d, Rt, ng * H, 0, P, map(product.data(), n, P), reverse);
-    out += product.cwiseProduct(map(buf.recurrent_mask + b0 * P, n, P));
+    panel_product(d, Rt, ng * H, 0, P, map(product.data(), d.rows(), P), reverse);
+    out += product.topRows(d.rows()).cwiseProduct(map(buf.recurrent_mask + b0 * P, d.rows(), P));
   };
   auto dh = map(buf.dh0 + b0 * P, n, P);                           // dL/dh_t from the steps after t
   auto dc = kCell ? map(buf.dc0 + b0 * H, n, H) : no_state<T>(n);  // dL/dc_t
@@ -596,10 +601,17 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const Panels<T>& rec
     dc.setZero();
   Matrix<T> dh_t(n, P), kept(buf.mask && kCell ? n : 0, H);
   Matrix<T> dm(projection_t ? n : 0, H);  // dL/d(the cell's h_t), before the projection
-  auto dh_t_map = map(dh_t.data(), n, P);
+  const Index all = n;
   for (Index t = s.T - 1; t >= 0; --t) {
+    // In the packed order, the rows still running at step t (the first ones); the others carry
+    // their dh and dc back unchanged.
+    const Index n = s.packed ? std::clamp(s.count(t) - b0, Index{0}, all) : all;
+    if (n == 0) continue;
     reverse = t % 2 == 1;
     const auto masked = [&](Index r) { return !valid(buf.mask, s, b0 + r, t); };
+    auto dh = map(buf.dh0 + b0 * P, n, P);
+    auto dc = kCell ? map(buf.dc0 + b0 * H, n, H) : no_state<T>(n);
+    auto dh_t_map = map(dh_t.data(), n, P);
     dh_t_map = dh;
     if (buf.dy) dh_t_map += s.step(buf.dy, P, t, b0, n);
     for (Index r = 0; buf.mask && r < n; ++r) {
@@ -615,8 +627,8 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const Panels<T>& rec
     auto dz = s.step(dz_all, GH, t, b0, n);
     auto dzr = s.step(dzr_all, GH, t, b0, n);
     if (projection_t) {
-      dm.setZero();
-      step_product(dh_t_map, map(projection_t, P, H), dm);
+      dm.topRows(n).setZero();
+      step_product(dh_t_map, map(projection_t, P, H), map(dm.data(), n, H));
     }
     const T* dh_cell = projection_t ? dm.data() : dh_t.data();
     Cell::backward(StepBackward<T>{s.step(buf.gates, SH, t, b0, n), hp, c_prev, c,
@@ -678,9 +690,11 @@ const T* finite_masked_steps(const SeqShape& s, const T* x, const std::uint8_t* 
   return copy.data();
 }
 
+// backward() for rows in the order and layout of s, the threads taking the chunks of batch
+// entries that boundaries `ends` make.
 template <typename Cell, typename T>
-void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
-  if (s.B == 0) return;  // no rows: no gradient to add, however long the sequence
+void backward_rows(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf,
+                   const std::vector<Index>& ends) {
   constexpr bool kSeparate = Cell::kSeparateRecurrentGrad;
   const Index H = s.H, P = s.state_width(), GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H;
   const Index rows = s.rows();
@@ -689,16 +703,14 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   Buffer<T> dz_all(rows * GH), dzr_all(kSeparate ? rows * GH : 0), h_prev(rows * P);
   Buffer<T> c_prev(peepholes ? rows * H : 0), dh_all(project ? rows * P : 0);
   T* const dzr = kSeparate ? dzr_all.data() : dz_all.data();
-  const double flops = 2.0 * s.T * s.B * (P * GH + (project ? H * P : 0));
   // R^T for the steps: in panels where forward would pack R, else one panel, plain row-major.
-  const int chunks = threads_for(s.B, flops);
-  const Index panel =
-      pack_shared(s, chunks) ? panel_for<T>((s.B + chunks - 1) / chunks) : std::max<Index>(P, 1);
+  const Index most = most_rows(ends);
+  const Index panel = pack_shared(s.T, most) ? panel_for<T>(most) : std::max<Index>(P, 1);
   Buffer<T> rt_data(padded_width(P, panel) * GH);
   const Panels<T> recurrent_t = transposed_panels(w.recurrent, P, GH, panel, rt_data.data());
   Matrix<T> projection_t;
   if (project) projection_t = map(w.projection, H, P).transpose();
-  parallel_chunks(s.B, flops, [&](Index b0, Index b1) {
+  run_bounds(ends, [&](Index b0, Index b1) {
     backward_steps<Cell>(s, w, recurrent_t, project ? projection_t.data() : nullptr, buf,
                          dz_all.data(), dzr, h_prev.data(), peepholes ? c_prev.data() : nullptr,
                          project ? dh_all.data() : nullptr, b0, b1 - b0);
@@ -766,6 +778,53 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
       c = end;
     }
   });
+}
+
+template <typename Cell, typename T>
+void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
+  if (s.B == 0) return;  // no rows: no gradient to add, however long the sequence
+  const Index P = s.state_width(), GH = Cell::kGates * s.H;
+  const double flops = 2.0 * s.T * s.B * (P * GH + (Cell::kHasCell && w.projection ? s.H * P : 0));
+  const int chunks = threads_for(s.B, flops);
+  if (!buf.packed) return backward_rows<Cell>(s, w, buf, even_bounds(s.B, chunks));
+  // Forward kept the valid steps only, packed (ByLength): the packed order again, from the mask,
+  // and x, y and dy gathered into it, the states sorted; dL/dx and the initial states' gradients
+  // go back to the caller's order.
+  const Packing packing(buf.mask, s.B, s.T);
+  const SeqShape ps = packing.shape(s);
+  const Index rows = ps.rows(), H = s.H;
+  constexpr bool kCell = Cell::kHasCell;
+  Buffer<T> x(rows * s.I), y(rows * P), dy(buf.dy ? rows * P : 0), dx(buf.dx ? rows * s.I : 0);
+  Buffer<T> states(3 * s.B * (P + H));  // sorted: h0, dh_last, dh0, then c0, dc_last, dc0
+  T* const h0 = states.data();
+  T *const dh_last = h0 + s.B * P, *const dh0 = dh_last + s.B * P;
+  T *const c0 = dh0 + s.B * P, *const dc_last = c0 + s.B * H, *const dc0 = dc_last + s.B * H;
+  packing.gather(s, buf.x, s.I, x.data());
+  packing.gather(s, buf.y, P, y.data());
+  if (buf.dy) packing.gather(s, buf.dy, P, dy.data());
+  packing.sort_rows(buf.h0, P, h0);
+  if (buf.dh_last) packing.sort_rows(buf.dh_last, P, dh_last);
+  if (kCell) packing.sort_rows(buf.c0, H, c0);
+  if (kCell && buf.dc_last) packing.sort_rows(buf.dc_last, H, dc_last);
+  BackwardBuffers<T> sorted = buf;
+  sorted.x = x.data();
+  sorted.h0 = h0;
+  sorted.c0 = kCell ? c0 : nullptr;
+  sorted.y = y.data();
+  sorted.dy = buf.dy ? dy.data() : nullptr;
+  sorted.dh_last = buf.dh_last ? dh_last : nullptr;
+  sorted.dc_last = buf.dc_last ? dc_last : nullptr;
+  sorted.dx = buf.dx ? dx.data() : nullptr;
+  sorted.dh0 = dh0;
+  sorted.dc0 = kCell ? dc0 : nullptr;
+  sorted.mask = nullptr;  // the packed order holds valid steps only
+  sorted.zero_masked = false;
+  sorted.packed = false;
+  if (buf.dx) std::fill_n(dx.data(), dx.size(), T(0));
+  backward_rows<Cell>(ps, w, sorted, packing.bounds(chunks));
+  if (buf.dx) packing.add_unpacked(s, static_cast<const T*>(dx.data()), s.I, buf.dx);
+  packing.unsort_rows(dh0, P, buf.dh0);
+  if (kCell) packing.unsort_rows(dc0, H, buf.dc0);
 }
 
 }  // namespace fastlstm

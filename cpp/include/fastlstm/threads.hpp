@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #if defined(__linux__)
 #include <sched.h>
@@ -97,8 +98,7 @@ inline int threads_for(Index items, double flops) {
   return static_cast<int>(std::max<Index>(1, std::min<Index>({num_threads(), items, by_work})));
 }
 
-// parallel_chunks with the thread count given: `threads` chunks, for a caller that laid its data
-// out for that many (the count must not change in between, as another call's could).
+// parallel_chunks with the thread count given: `threads` chunks.
 template <typename Fn>
 void run_chunks(Index n, int threads, Fn&& fn) {
   if (threads == 1) {
@@ -108,6 +108,27 @@ void run_chunks(Index n, int threads, Fn&& fn) {
   }
   auto chunk = [&](Index k) { fn(n * k / threads, n * (k + 1) / threads); };
   call_pool().run(threads, chunk);
+}
+
+// Calls fn(ends[k], ends[k + 1]) for the ends.size() - 1 chunks those boundaries make, one per
+// thread: run_chunks with boundaries of the caller's choosing.
+template <typename Fn>
+void run_bounds(const std::vector<Index>& ends, Fn&& fn) {
+  const int threads = static_cast<int>(ends.size()) - 1;
+  if (threads == 1) {
+    drop_spare_workers();
+    fn(ends[0], ends[1]);
+    return;
+  }
+  auto chunk = [&](Index k) { fn(ends[k], ends[k + 1]); };
+  call_pool().run(threads, chunk);
+}
+
+// run_chunks's boundaries: `threads` chunks of [0, n).
+inline std::vector<Index> even_bounds(Index n, int threads) {
+  std::vector<Index> ends(threads + 1);
+  for (int k = 0; k <= threads; ++k) ends[k] = n * k / threads;
+  return ends;
 }
 
 // Calls fn(begin, end) on contiguous chunks of [0, n), one chunk per thread, using no more

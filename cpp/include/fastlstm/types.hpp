@@ -52,6 +52,11 @@ Eigen::Map<const Vector<T>> row_vector(const T* data, Index n) {
 // matrix in the caller's order: batch-major rows are b*T + t, time-major rows are t*B + b. The
 // big GEMMs over all timesteps do not care about row order, and a step t is a strided window of B
 // rows, so neither layout is ever transposed.
+//
+// A third order holds only the valid steps of a right-padded batch sorted by length, longest
+// first (Packing, by_length.hpp): step t's rows are the first sequences, those still running,
+// from row packed[t] on, one after another; rows() is packed[T]. Rows past a step's count are
+// the next step's: a walk in this order touches only the valid rows of each step.
 struct SeqShape {
   Index B = 0;  // batch
   Index T = 0;  // time steps
@@ -59,13 +64,18 @@ struct SeqShape {
   Index H = 0;  // hidden units
   bool time_major = false;
   Index P = 0;  // the width of h and y where it differs from H (an LSTM's projection), else 0
+  const Index* packed = nullptr;  // (T + 1) step offsets in the packed order, or nullptr
 
   Index state_width() const { return P > 0 ? P : H; }
 
-  Index rows() const { return T * B; }
+  Index rows() const { return packed ? packed[T] : T * B; }
   // First row of step t for batch entry b, and the distance in rows between batch entries.
-  Index row(Index b, Index t) const { return time_major ? t * B + b : b * T + t; }
-  Index batch_stride() const { return time_major ? 1 : T; }
+  Index row(Index b, Index t) const {
+    return packed ? packed[t] + b : time_major ? t * B + b : b * T + t;
+  }
+  Index batch_stride() const { return packed || time_major ? 1 : T; }
+  // In the packed order: how many sequences step t has (the first ones).
+  Index count(Index t) const { return packed[t + 1] - packed[t]; }
 
   // Rows [b0, b0 + n) of step t in a buffer of `cols` columns.
   template <typename P>
