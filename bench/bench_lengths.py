@@ -1,17 +1,20 @@
-"""What a right-padded batch costs with its lengths given, against the same batch without them.
+"""What a padded batch costs with its lengths given, against the same batch without them.
 
 Each library runs the same float32 LSTM twice: on the padded batch as if every sequence were
 full length, and with the lengths (fastlstm's ``lengths=``, torch's ``pack_padded_sequence`` with
 ``enforce_sorted=False`` and ``pad_packed_sequence`` back, ONNX Runtime's ``sequence_lens``). The
 lengths are drawn uniformly from [1, T] in no order, one of them T. With lengths, every library's
 outputs are checked against fastlstm's before timing: y (zero past each length), the final state
-(at each sequence's last valid step) and, for training, every gradient. Timing is bench_peers's:
+(at each sequence's last valid step) and, for training, every gradient. A third row times
+fastlstm's training step under a Keras mask (``mask=``, the same lengths, left-padded as Keras's
+``pad_sequences`` pads by default) against the same step without it. Timing is bench_peers's:
 interleaved repetitions, medians, one process, the same thread count everywhere.
 
-    python bench/bench_lengths.py            # both rows, about a minute
+    python bench/bench_lengths.py            # the three rows, about a minute
     python bench/bench_lengths.py --json out.json --markdown
 
-Target (the recurrent family's): fastlstm with lengths costs no more than fastlstm without them.
+Target (the recurrent family's): fastlstm with lengths (or the mask) costs no more than fastlstm
+without them.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ import sys
 
 import numpy as np
 
-# (name, kind, B, T, I, H): bench_peers's small-batch inference row and small training step.
+# (name, kind, B, T, I, H): bench_peers's small-batch inference row and small training step, and
+# that step under a Keras mask instead of lengths ("mask": fastlstm only; the peers have no such
+# masks).
 CONFIGS = [
     ("lengths-seq-16x50x128x256", "seq", 16, 50, 128, 256),
     ("lengths-train-64x50x64x128", "train", 64, 50, 64, 128),
+    ("mask-train-64x50x64x128", "mask", 64, 50, 64, 128),
 ]
 # Variants: (library, with lengths). fastlstm with lengths is the reference of every ratio.
 REFERENCE = ("fastlstm", True)
@@ -52,7 +58,7 @@ def make_data(kind: str, B: int, T: int, I: int, H: int, seed: int) -> dict:
         "x": rng.standard_normal((B, T, I), dtype=np.float32),
         "lengths": lengths,
     }
-    if kind == "train":
+    if kind != "seq":
         data["dy"] = rng.standard_normal((B, T, H), dtype=np.float32)
     return data
 
@@ -64,6 +70,10 @@ def setup_fastlstm(kind: str, data: dict, lengths: bool):
     w = data["weights"]
     args = (data["x"], w["kernel"], w["recurrent_kernel"], w["bias"])
     extra = {"lengths": data["lengths"]} if lengths else {}
+    if kind == "mask" and lengths:
+        # Left padding, as Keras's pad_sequences pads by default: each row's valid steps last.
+        T = data["x"].shape[1]
+        extra = {"mask": np.arange(T) >= T - data["lengths"][:, None]}
     if kind == "seq":
         y, (h, c) = fastlstm.lstm(*args, **extra)
         return (lambda: fastlstm.lstm(*args, **extra)), {"y": y, "h": h, "c": c}
@@ -121,8 +131,10 @@ def setup_onnxruntime(kind: str, data: dict, lengths: bool, threads: int):
 
 
 def variants(kind: str) -> list[tuple[str, bool]]:
-    """The (library, with lengths) pairs a row times: ONNX Runtime on inference rows only."""
-    libs = ["fastlstm", "torch"] + (["onnxruntime"] if kind == "seq" else [])
+    """The (library, with lengths) pairs a row times: ONNX Runtime on inference rows only, only
+    fastlstm under a mask."""
+    libs = ["fastlstm"] if kind == "mask" else ["fastlstm", "torch"]
+    libs += ["onnxruntime"] if kind == "seq" else []
     return [(lib, with_lengths) for lib in libs for with_lengths in (True, False)]
 
 
@@ -243,7 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info(repo, args.threads)
     commit = f"{info['commit']}{' + uncommitted changes' if info['dirty'] else ''}"
     print(f"{info['cpu_model']}; commit {commit}; threads {args.threads} ({note})")
-    print(f"median µs per call over {args.reps} interleaved reps; X+len: with the lengths\n")
+    print(
+        f"median µs per call over {args.reps} interleaved reps; X+len: with the lengths "
+        "(the mask row: with a Keras mask, left-padded)\n"
+    )
     results = []
     for config in CONFIGS:
         result = run_row(config, args)

@@ -1,9 +1,10 @@
-"""A right-padded batch with ``lengths`` in a batch split walks its rows sorted by length,
-longest first, and computes only each sequence's valid steps, kept packed step after step
-(by_length.hpp): inference, and training forward and backward. Every sequence must come out as it
-does alone, in the caller's row order, whatever the thread count, layout, cell or option; training
-as the walk that sets padded steps aside computes it (the one recurrent dropout takes); and
-inference as training's forward computes it."""
+"""A padded batch in a batch split, with ``lengths`` or a mask whose rows are each one run of
+valid steps (left or right padding), walks its rows sorted by length, longest first, and computes
+only each sequence's valid steps, kept packed step after step (by_length.hpp): inference, and
+training forward and backward. Every sequence must come out as it does alone, in the caller's row
+order, whatever the thread count, layout, cell or option; training as the walk that sets padded
+steps aside computes it (the one recurrent dropout takes); and inference as training's forward
+computes it."""
 
 from __future__ import annotations
 
@@ -160,13 +161,13 @@ def test_a_zero_masked_mask_with_gaps_is_walked_step_by_step(threads):
 # -- training ---------------------------------------------------------------------------------------
 
 
-def train(fn, x, weights, state, kwargs, lengths, time_major, threads, dropout=None, rng=None):
-    """forward and backward with lengths (and the recurrent dropout mask given): (y, final
-    states, cache, every gradient)."""
+def train(fn, x, weights, state, kwargs, padding, time_major, threads, dropout=None, rng=None):
+    """forward and backward with the padding ({"lengths": ...} or {"mask": ...}) and the
+    recurrent dropout mask given: (y, final states, cache, every gradient)."""
     fastlstm.set_num_threads(threads)
     forward = getattr(fastlstm, f"{fn}_forward")
     backward = getattr(fastlstm, f"{fn}_backward")
-    options = {"lengths": lengths, "time_major": time_major, "recurrent_dropout_mask": dropout}
+    options = {"time_major": time_major, "recurrent_dropout_mask": dropout, **padding}
     y, final, cache = forward(x, *weights, state, **options, **kwargs)
     finals = final if isinstance(final, tuple) else (final,)
     dy = rng.standard_normal(y.shape)
@@ -175,20 +176,40 @@ def train(fn, x, weights, state, kwargs, lengths, time_major, threads, dropout=N
     return y, finals, cache, [g for g in grads if g is not None]
 
 
+def padded(kind, lengths, rng):
+    """The padding argument for rows of these lengths: lengths itself, or a Keras mask whose valid
+    steps are the first (right padding), the last (left padding, Keras's pad_sequences default)
+    or a run anywhere in the row."""
+    if kind == "lengths":
+        return {"lengths": lengths}
+    first = {
+        "mask-right": np.zeros_like(lengths),
+        "mask-left": T - lengths,
+        "mask-run": rng.integers(0, T - lengths + 1),
+    }[kind]
+    steps = np.arange(T)
+    return {"mask": (steps >= first[:, None]) & (steps < (first + lengths)[:, None])}
+
+
 @pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("padding", ["lengths", "mask-right", "mask-left", "mask-run"])
 @pytest.mark.parametrize("time_major", [False, True], ids=["batch_major", "time_major"])
 @pytest.mark.parametrize(("B", "threads"), SPLITS, ids=lambda v: str(v))
 @pytest.mark.parametrize("name", list(CELLS))
-def test_training_over_the_valid_steps_matches_the_walk_of_every_step(name, B, threads, time_major):
-    """Training's forward and backward with lengths keep the valid steps only, packed; a
-    recurrent dropout mask of ones takes the walk of every step in the caller's order instead
-    (its mask rows are not sorted). Both give the same outputs, states, cell states and
-    gradients, and the gradients of the padded steps' inputs are zero."""
+def test_training_over_the_valid_steps_matches_the_walk_of_every_step(
+    name, B, threads, time_major, padding
+):
+    """Training's forward and backward with lengths, or a mask whose rows are each one run of
+    valid steps, keep the valid steps only, packed; a recurrent dropout mask of ones takes the
+    walk of every step in the caller's order instead (its mask rows are not sorted). Both give
+    the same outputs (at masked steps too), states, cell states and gradients (dy at masked steps
+    included), and the gradients of the padded steps' inputs are zero."""
     fn, x, weights, state, kwargs, lengths = problem(name, B, time_major)
+    pad = padded(padding, lengths, np.random.default_rng(5))
     data = np.ascontiguousarray(x.transpose(1, 0, 2)) if time_major else x
     P = kwargs["projection"].shape[1] if "projection" in kwargs else H
     ones = np.ones((B, P))
-    args = (fn, data, weights, state, kwargs, lengths, time_major, threads)
+    args = (fn, data, weights, state, kwargs, pad, time_major, threads)
     packed = train(*args, rng=np.random.default_rng(1))
     walked = train(*args, ones, rng=np.random.default_rng(1))
     # The cache says which walk forward took (backward follows it): both are exercised here.
@@ -201,8 +222,33 @@ def test_training_over_the_valid_steps_matches_the_walk_of_every_step(name, B, t
         scale = max(1.0, float(np.max(np.abs(want))))
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale)
     dx = packed[3][0].transpose(1, 0, 2) if time_major else packed[3][0]
-    for b, n in enumerate(lengths):
-        assert np.all(dx[b, n:] == 0), "padded steps have no gradient"
+    valid = pad["mask"] if "mask" in pad else np.arange(T) < lengths[:, None]
+    assert np.all(dx[~valid] == 0), "padded steps have no gradient"
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("padding", ["mask-right", "mask-left", "mask-run"])
+@pytest.mark.parametrize("name", list(CELLS))
+def test_inference_under_a_mask_of_runs_matches_the_walk_of_every_step(name, padding):
+    """Inference under a mask whose rows are each one run walks the valid steps only, as
+    training does (the same bits), and matches the walk of every step (recurrent dropout of
+    ones) within rounding: masked steps repeat h0 before the run and its last h after it."""
+    fastlstm.set_num_threads(2)
+    fn, x, weights, state, kwargs, lengths = problem(name, 16, False)
+    pad = padded(padding, lengths, np.random.default_rng(6))
+    P = kwargs["projection"].shape[1] if "projection" in kwargs else H
+    run = getattr(fastlstm, fn)
+    y, final = run(x, *weights, state, **pad, **kwargs)
+    ones = {"recurrent_dropout_mask": np.ones((16, P))}
+    y_walked, final_walked = run(x, *weights, state, **ones, **pad, **kwargs)
+    y_train, final_train, _ = getattr(fastlstm, f"{fn}_forward")(
+        x, *weights, state, **pad, **kwargs
+    )
+    finals = [final, final_walked, final_train]
+    finals = [f if isinstance(f, tuple) else (f,) for f in finals]
+    for got, walked, trained in zip([y, *finals[0]], [y_walked, *finals[1]], [y_train, *finals[2]]):
+        assert_inference_matches_training(got, trained)
+        np.testing.assert_allclose(got, walked, rtol=0, atol=1e-12 * max(1, np.abs(walked).max()))
 
 
 @pytest.mark.usefixtures("restore_threads")
@@ -260,7 +306,7 @@ def test_training_with_uneven_lengths_and_every_length_zero():
     for lengths in (np.r_[T, rng.integers(0, 4, size=B - 1)], np.zeros(B, dtype=int)):
         ones = np.ones((B, H))
         for threads in (1, 2, 3):
-            args = ("lstm", x, w, state, {}, lengths, False, threads)
+            args = ("lstm", x, w, state, {}, {"lengths": lengths}, False, threads)
             packed = train(*args, rng=np.random.default_rng(3))
             walked = train(*args, ones, rng=np.random.default_rng(3))
             assert packed[2]._saved[15]

@@ -1,14 +1,16 @@
-// A right-padded batch (lengths) walked sorted by length, its padded steps skipped.
+// A padded batch walked sorted by length, its padded steps skipped: lengths (right padding), or
+// a mask whose rows are each one run of valid steps (left or right padding, Keras's masks).
 //
-// With lengths, a sequence's steps past its length have zero outputs and leave its state as it
-// was: they need no work. A batch split walks its rows together, one product per step for all of
-// them; sorted by length, longest first, the rows still running at step t are the first
-// count(t), and the walk multiplies only those. The walk's buffers hold the valid steps only, in
-// the packed order (SeqShape::packed): step t's rows one after another, then step t + 1's. The
-// GEMMs over all steps (x*K + b forward, dK, dR and dX backward) then run over the valid rows
-// alone, one GEMM each.
+// A padded step needs no work: with lengths its output is zero and the state stays as it was;
+// with a mask (Keras) the state stays and the output repeats the last one (h0 before the run). A
+// batch split walks its rows together, one product per step for all of them; with every
+// sequence started at step 0 and the rows sorted by length, longest first, the rows still running
+// at step t are the first count(t), and the walk multiplies only those. The walk's buffers hold
+// the valid steps only, in the packed order (SeqShape::packed): step t's rows one after another,
+// then step t + 1's. The GEMMs over all steps (x*K + b forward, dK, dR and dX backward) then run
+// over the valid rows alone, one GEMM each.
 //
-// The order depends only on the lengths (a stable sort: rows of equal length keep the caller's
+// The order depends only on the mask (a stable sort: rows of equal length keep the caller's
 // order), not on the thread count, so that backward, from the mask alone, finds training's saved
 // buffers where forward put them. The threads take contiguous runs of positions with about equal
 // numbers of valid steps (Packing::bounds). The caller's buffers keep the caller's order and
@@ -18,6 +20,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "fastlstm/blocks.hpp"
@@ -27,11 +31,25 @@
 
 namespace fastlstm {
 
-// The valid steps of row b of a right-padded (B, T) mask: the first ones.
-inline Index valid_steps(const std::uint8_t* mask, Index T, Index b) {
-  Index n = 0;
-  while (n < T && mask[b * T + n]) ++n;
-  return n;
+// Row b of a (B, T) mask as one run of valid steps: (its first step, its count); (0, 0) for a
+// row with none. Where the row's valid steps are not one run, the count is that of the first run.
+inline std::pair<Index, Index> valid_run(const std::uint8_t* mask, Index T, Index b) {
+  const std::uint8_t* row = mask + b * T;
+  Index first = 0, n = 0;
+  while (first < T && !row[first]) ++first;
+  while (first + n < T && row[first + n]) ++n;
+  return {n ? first : 0, n};
+}
+
+// Whether every row of a (B, T) mask is one run of valid steps (left padding, right padding or
+// both), which Packing takes.
+inline bool single_runs(const std::uint8_t* mask, Index B, Index T) {
+  for (Index b = 0; b < B; ++b) {
+    const auto [first, n] = valid_run(mask, T, b);
+    const std::uint8_t* row = mask + b * T;
+    if (std::any_of(row + first + n, row + T, [](std::uint8_t v) { return v != 0; })) return false;
+  }
+  return true;
 }
 
 // Copies cost a thread hand-off's worth (threads_for's kMinFlopsPerThread) from about 25k values.
@@ -39,16 +57,17 @@ constexpr double kFlopsPerCopiedValue = 8;
 
 class Packing {
  public:
-  // mask: (B, T), right-padded (see right_padded in sequence.hpp).
+  // mask: (B, T), each row one run of valid steps (single_runs). Sequence step τ of a row is the
+  // caller's step first + τ; the packed order starts every sequence at step 0.
   Packing(const std::uint8_t* mask, Index B, Index T)
-      : T_(T), order_(B), length_(B), offset_(T + 1, 0) {
-    std::vector<Index> steps(B);
-    for (Index b = 0; b < B; ++b) steps[b] = valid_steps(mask, T, b);
+      : T_(T), order_(B), first_(B), length_(B), offset_(T + 1, 0) {
+    std::vector<std::pair<Index, Index>> runs(B);
+    for (Index b = 0; b < B; ++b) runs[b] = valid_run(mask, T, b);
     std::iota(order_.begin(), order_.end(), Index{0});
     std::stable_sort(order_.begin(), order_.end(),
-                     [&](Index a, Index b) { return steps[a] > steps[b]; });
-    for (Index p = 0; p < B; ++p) length_[p] = steps[order_[p]];
-    // count(t): the positions whose length exceeds t, the first ones.
+                     [&](Index a, Index b) { return runs[a].second > runs[b].second; });
+    for (Index p = 0; p < B; ++p) std::tie(first_[p], length_[p]) = runs[order_[p]];
+    // count(τ): the positions whose length exceeds τ, the first ones.
     for (Index t = 0, n = B; t < T; ++t) {
       while (n > 0 && length_[n - 1] <= t) --n;
       offset_[t + 1] = offset_[t] + n;
@@ -98,23 +117,26 @@ class Packing {
   template <typename T>
   void gather(const SeqShape& s, const T* from, Index cols, T* to) const {
     each_row(cols, [&](Index p, Index b, Index t) {
-      std::copy_n(from + s.row(b, t) * cols, cols, to + (offset_[t] + p) * cols);
+      std::copy_n(from + s.row(b, first_[p] + t) * cols, cols, to + (offset_[t] + p) * cols);
     });
   }
-  // Packed rows into a buffer in the caller's layout: the valid steps, then the steps past each
-  // length zero (initial nullptr), or repeating the row's last valid step (the (B, cols) row of
-  // `initial`, in the caller's order, for a row with none).
+  // Packed rows into a buffer in the caller's layout: the valid steps, and the masked ones zero
+  // (initial nullptr), or carrying the state (Keras): before a row's run the (B, cols) row of
+  // `initial` (in the caller's order), after it the run's last step.
   template <typename T>
   void unpack(const SeqShape& s, const T* from, Index cols, T* to, const T* initial) const {
     each_sequence(cols * T_, [&](Index p, Index b) {
-      const Index n = length_[p];
-      for (Index t = 0; t < n; ++t)
-        std::copy_n(from + (offset_[t] + p) * cols, cols, to + s.row(b, t) * cols);
-      for (Index t = n; t < T_; ++t) {
+      const Index first = first_[p], n = length_[p];
+      for (Index t = 0; t < T_; ++t) {
         T* row = to + s.row(b, t) * cols;
-        if (!initial) std::fill_n(row, cols, T(0));
-        if (initial)
-          std::copy_n(n > 0 ? to + s.row(b, n - 1) * cols : initial + b * cols, cols, row);
+        if (t >= first && t < first + n) {
+          std::copy_n(from + (offset_[t - first] + p) * cols, cols, row);
+        } else if (!initial) {
+          std::fill_n(row, cols, T(0));
+        } else {
+          const bool before = t < first || n == 0;
+          std::copy_n(before ? initial + b * cols : to + s.row(b, first + n - 1) * cols, cols, row);
+        }
       }
     });
   }
@@ -122,13 +144,29 @@ class Packing {
   template <typename T>
   void add_unpacked(const SeqShape& s, const T* from, Index cols, T* to) const {
     each_row(cols, [&](Index p, Index b, Index t) {
-      map(to + s.row(b, t) * cols, 1, cols) += map(from + (offset_[t] + p) * cols, 1, cols);
+      map(to + s.row(b, first_[p] + t) * cols, 1, cols) +=
+          map(from + (offset_[t] + p) * cols, 1, cols);
+    });
+  }
+  // Where masked steps carry the state (unpack with `initial`), their outputs are h0 before a
+  // row's run and the run's last h after it: dL/dy at those steps (the caller's layout) is added
+  // to the packed dL/dy of the run's last step, and to dL/dh0 (`dh0`, (B, cols) sorted rows).
+  template <typename T>
+  void fold_masked(const SeqShape& s, const T* dy, Index cols, T* packed_dy, T* dh0) const {
+    each_sequence(cols * T_, [&](Index p, Index b) {
+      const Index first = first_[p], n = length_[p];
+      for (Index t = 0; t < T_; ++t) {
+        if (t >= first && t < first + n) continue;
+        T* to = n > 0 && t >= first + n ? packed_dy + (offset_[n - 1] + p) * cols : dh0 + p * cols;
+        map(to, 1, cols) += map(dy + s.row(b, t) * cols, 1, cols);
+      }
     });
   }
 
  private:
   Index T_;
   std::vector<Index> order_;   // position p in sorted order: the caller's row there
+  std::vector<Index> first_;   // position p: the caller's step its run starts at
   std::vector<Index> length_;  // position p: its valid steps, longest first
   std::vector<Index> offset_;  // (T + 1): step t's first packed row; offset_[T] = rows()
 
@@ -149,7 +187,7 @@ class Packing {
   }
 };
 
-// Forward's buffers for a right-padded batch walked in the packed order: h0 and c0 sorted, the
+// Forward's buffers for a padded batch walked in the packed order: h0 and c0 sorted, the
 // final states and y in buffers of their own until scatter(); for training, the caller's gates and
 // c_all buffers hold the valid steps packed (their first rows()), for backward; for inference,
 // buffers of its own for x*K + b.
@@ -186,7 +224,8 @@ class ByLength {
 
   // The walk's outputs into the caller's buffers, in the caller's row order and layout.
   void scatter(const SeqShape& s, const ForwardBuffers<T>& out) const {
-    packing_.unpack(s, y_.data(), s.state_width(), out.y, static_cast<const T*>(nullptr));
+    // With lengths (zero_masked) the padding's outputs are zero; with a mask they repeat h.
+    packing_.unpack(s, y_.data(), s.state_width(), out.y, out.zero_masked ? nullptr : out.h0);
     packing_.unsort_rows(h_last_.data(), s.state_width(), out.h_last);
     if (out.c_last) packing_.unsort_rows(c_last_.data(), s.H, out.c_last);
   }

@@ -468,14 +468,16 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   // forward alone 1.08-1.11x), B=2, T=50, I=H=256 0.98-0.99x, B=1 and 2, T=25, I=H=512 level.
   const bool whole =
       !buf.gates && by_rows && double(s.rows()) * SH * sizeof(T) <= kMaxProjectionBytes;
-  // A right-padded batch in a batch split walks its valid steps only, sorted by length and
-  // packed (ByLength): training always (its gates and c_all buffers hold those steps packed, and
+  // A padded batch in a batch split walks its valid steps only, sorted by length and packed
+  // (ByLength): training always (its gates and c_all buffers hold those steps packed, and
   // backward finds them there: the return value says so), inference where x*K + b for all steps
-  // fits (`whole`). Not under recurrent dropout, whose mask rows would need sorting too.
-  // zero_masked promises right padding; a mask that is not, from a caller of the core itself, takes
-  // the walk that sets every masked step aside.
-  const bool by_length = buf.zero_masked && buf.mask && !buf.recurrent_mask && by_rows &&
-                         (training || whole) && right_padded(buf.mask, s);
+  // fits (`whole`). Lengths (zero_masked) promise right padding; a mask qualifies where each row's
+  // valid steps are one run. Not under recurrent dropout, whose mask rows would need sorting
+  // too. Other masks, from the caller of the core itself for zero_masked, take the walk that sets
+  // every masked step aside.
+  const bool by_length =
+      buf.mask && !buf.recurrent_mask && by_rows && (training || whole) &&
+      (buf.zero_masked ? right_padded(buf.mask, s) : single_runs(buf.mask, s.B, s.T));
   std::optional<ByLength<T>> sorted;
   if (by_length) sorted.emplace(s, buf, SH);
   const SeqShape& ws = sorted ? sorted->shape() : s;  // the walk's shape
@@ -789,7 +791,8 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   if (!buf.packed) return backward_rows<Cell>(s, w, buf, even_bounds(s.B, chunks));
   // Forward kept the valid steps only, packed (ByLength): the packed order again, from the mask,
   // and x, y and dy gathered into it, the states sorted; dL/dx and the initial states' gradients
-  // go back to the caller's order.
+  // go back to the caller's order. Under a mask (not lengths) the masked steps' outputs repeat
+  // h0 or the run's last h: their dL/dy goes to those (Packing::fold_masked).
   const Packing packing(buf.mask, s.B, s.T);
   const SeqShape ps = packing.shape(s);
   const Index rows = ps.rows(), H = s.H;
@@ -801,7 +804,10 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   T *const c0 = dh0 + s.B * P, *const dc_last = c0 + s.B * H, *const dc0 = dc_last + s.B * H;
   packing.gather(s, buf.x, s.I, x.data());
   packing.gather(s, buf.y, P, y.data());
+  const bool fold = buf.dy && !buf.zero_masked;
+  Matrix<T> dh0_masked = Matrix<T>::Zero(fold ? s.B : 0, P);  // sorted rows
   if (buf.dy) packing.gather(s, buf.dy, P, dy.data());
+  if (fold) packing.fold_masked(s, buf.dy, P, dy.data(), dh0_masked.data());
   packing.sort_rows(buf.h0, P, h0);
   if (buf.dh_last) packing.sort_rows(buf.dh_last, P, dh_last);
   if (kCell) packing.sort_rows(buf.c0, H, c0);
@@ -823,6 +829,7 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   if (buf.dx) std::fill_n(dx.data(), dx.size(), T(0));
   backward_rows<Cell>(ps, w, sorted, packing.bounds(chunks));
   if (buf.dx) packing.add_unpacked(s, static_cast<const T*>(dx.data()), s.I, buf.dx);
+  if (fold) map(dh0, s.B, P) += dh0_masked;
   packing.unsort_rows(dh0, P, buf.dh0);
   if (kCell) packing.unsort_rows(dc0, H, buf.dc0);
 }
