@@ -17,6 +17,9 @@ from conftest import assert_inference_matches_training
 # (B, threads): enough rows a thread (8 and more) for the batch split, chunks even and uneven.
 SPLITS = [(16, 1), (16, 2), (26, 3)]
 T, I, H = 12, 6, 32  # enough work for every thread of SPLITS (2e5 flops a thread)
+# (B, threads, H): batch splits as above, and unit splits: under 4 rows a thread, the threads
+# split the hidden units instead (H = 96: enough work for them with every cell).
+ALL_SPLITS = [(B, threads, H) for B, threads in SPLITS] + [(4, 2, 96), (5, 3, 96)]
 CELLS = {
     "lstm": ("lstm", 4, {}),
     "lstm-peephole-projection": ("lstm", 4, {"peephole": 3, "projection": 5}),
@@ -26,7 +29,7 @@ CELLS = {
 }
 
 
-def problem(name, B, time_major, seed=0):
+def problem(name, B, time_major, seed=0, H=H):
     fn, gates, options = CELLS[name]
     rng = np.random.default_rng(seed)
 
@@ -194,17 +197,17 @@ def padded(kind, lengths, rng):
 @pytest.mark.usefixtures("restore_threads")
 @pytest.mark.parametrize("padding", ["lengths", "mask-right", "mask-left", "mask-run"])
 @pytest.mark.parametrize("time_major", [False, True], ids=["batch_major", "time_major"])
-@pytest.mark.parametrize(("B", "threads"), SPLITS, ids=lambda v: str(v))
+@pytest.mark.parametrize(("B", "threads", "H"), ALL_SPLITS, ids=lambda v: str(v))
 @pytest.mark.parametrize("name", list(CELLS))
 def test_training_over_the_valid_steps_matches_the_walk_of_every_step(
-    name, B, threads, time_major, padding
+    name, B, threads, H, time_major, padding
 ):
     """Training's forward and backward with lengths, or a mask whose rows are each one run of
     valid steps, keep the valid steps only, packed; a recurrent dropout mask of ones takes the
     walk of every step in the caller's order instead (its mask rows are not sorted). Both give
     the same outputs (at masked steps too), states, cell states and gradients (dy at masked steps
     included), and the gradients of the padded steps' inputs are zero."""
-    fn, x, weights, state, kwargs, lengths = problem(name, B, time_major)
+    fn, x, weights, state, kwargs, lengths = problem(name, B, time_major, H=H)
     pad = padded(padding, lengths, np.random.default_rng(5))
     data = np.ascontiguousarray(x.transpose(1, 0, 2)) if time_major else x
     P = kwargs["projection"].shape[1] if "projection" in kwargs else H
@@ -227,19 +230,21 @@ def test_training_over_the_valid_steps_matches_the_walk_of_every_step(
 
 
 @pytest.mark.usefixtures("restore_threads")
-@pytest.mark.parametrize("padding", ["mask-right", "mask-left", "mask-run"])
+@pytest.mark.parametrize("padding", ["lengths", "mask-right", "mask-left", "mask-run"])
+@pytest.mark.parametrize(("B", "H"), [(16, 32), (4, 96)], ids=["batch_split", "unit_split"])
 @pytest.mark.parametrize("name", list(CELLS))
-def test_inference_under_a_mask_of_runs_matches_the_walk_of_every_step(name, padding):
-    """Inference under a mask whose rows are each one run walks the valid steps only, as
-    training does (the same bits), and matches the walk of every step (recurrent dropout of
-    ones) within rounding: masked steps repeat h0 before the run and its last h after it."""
+def test_inference_over_the_valid_steps_matches_the_walk_of_every_step(name, B, H, padding):
+    """Inference with lengths, or under a mask whose rows are each one run, walks the valid
+    steps only, as training does (the same bits), and matches the walk of every step
+    (recurrent dropout of ones) within rounding: with a mask, masked steps repeat h0 before the
+    run and its last h after it."""
     fastlstm.set_num_threads(2)
-    fn, x, weights, state, kwargs, lengths = problem(name, 16, False)
+    fn, x, weights, state, kwargs, lengths = problem(name, B, False, H=H)
     pad = padded(padding, lengths, np.random.default_rng(6))
     P = kwargs["projection"].shape[1] if "projection" in kwargs else H
     run = getattr(fastlstm, fn)
     y, final = run(x, *weights, state, **pad, **kwargs)
-    ones = {"recurrent_dropout_mask": np.ones((16, P))}
+    ones = {"recurrent_dropout_mask": np.ones((B, P))}
     y_walked, final_walked = run(x, *weights, state, **ones, **pad, **kwargs)
     y_train, final_train, _ = getattr(fastlstm, f"{fn}_forward")(
         x, *weights, state, **pad, **kwargs

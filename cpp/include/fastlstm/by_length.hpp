@@ -187,27 +187,31 @@ class Packing {
   }
 };
 
-// Forward's buffers for a padded batch walked in the packed order: h0 and c0 sorted, the
-// final states and y in buffers of their own until scatter(); for training, the caller's gates and
-// c_all buffers hold the valid steps packed (their first rows()), for backward; for inference,
-// buffers of its own for x*K + b.
+// Forward's buffers for a padded batch walked in the packed order: x's valid steps gathered,
+// h0 and c0 sorted, the final states and y in buffers of their own until scatter(); for
+// training, the caller's gates and c_all buffers hold the valid steps packed (their first
+// rows()), for backward; for inference with `precomputed` (a batch split), a buffer of its own
+// for x*K + b over every valid step.
 template <typename T>
 class ByLength {
  public:
-  ByLength(const SeqShape& s, const ForwardBuffers<T>& buf, Index SH)
+  ByLength(const SeqShape& s, const ForwardBuffers<T>& buf, Index SH, bool precomputed)
       : packing_(buf.mask, s.B, s.T),
         shape_(packing_.shape(s)),
-        z_(buf.gates ? 0 : packing_.rows() * SH),
+        x_(packing_.rows() * s.I),
+        z_(buf.gates || !precomputed ? 0 : packing_.rows() * SH),
         y_(packing_.rows() * s.state_width()),
         h0_(s.B * s.state_width()),
         c0_(buf.c0 ? s.B * s.H : 0),
         h_last_(s.B * s.state_width()),
         c_last_(buf.c_last ? s.B * s.H : 0) {
     const Index P = s.state_width();
+    packing_.gather(s, buf.x, s.I, x_.data());
     packing_.sort_rows(buf.h0, P, h0_.data());
     if (buf.c0) packing_.sort_rows(buf.c0, s.H, c0_.data());
     sorted_ = buf;
-    if (!buf.gates) sorted_.gates = z_.data();
+    sorted_.x = x_.data();
+    if (!buf.gates) sorted_.gates = precomputed ? z_.data() : nullptr;
     sorted_.y = y_.data();
     sorted_.h0 = h0_.data();
     sorted_.c0 = buf.c0 ? c0_.data() : nullptr;
@@ -233,7 +237,7 @@ class ByLength {
  private:
   Packing packing_;
   SeqShape shape_;
-  Buffer<T> z_, y_, h0_, c0_, h_last_, c_last_;
+  Buffer<T> x_, z_, y_, h0_, c0_, h_last_, c_last_;
   ForwardBuffers<T> sorted_;
 };
 

@@ -88,10 +88,19 @@ inline Index block_steps(Index T, Index n, Index z_cols, Index bytes) {
 }
 
 // z = x*K + b for steps [t0, t0 + blocks.steps) ∩ [0, T), rows [b0, b0 + n), the units of `u`.
+// In the packed order (a unit split: the whole batch), the valid rows of those steps, one after
+// another in x as in z.
 template <int G, int S, typename T>
 void project_block(const SeqShape& s, const UnitWeights<T>& u, const T* x, Index t0, Index b0,
                    Index n, const InputBlocks<T>& blocks) {
   const Index m = u.m, steps = std::min(blocks.steps, s.T - t0);
+  if (s.packed) {
+    const Index rows = s.packed[t0 + steps] - s.packed[t0];
+    auto z = map(blocks.z, rows, G * m, S * m);
+    z.rowwise() = row_vector(u.bias, G * m);
+    if (rows > 0) panel_product(map(x + s.packed[t0] * s.I, rows, s.I), u.kernel, s.I, 0, G * m, z);
+    return;
+  }
   auto z = map(blocks.z, steps * n, G * m, S * m);
   z.rowwise() = row_vector(u.bias, G * m);
   if (blocks.steps == 1)
@@ -113,8 +122,9 @@ class ForwardWalk {
  public:
   // shared: for cells with phases, in a unit split, the (B, H) buffer every walk exchanges
   // values of its units through between phases (StepForward::shared); else nullptr. With s in
-  // the packed order (ByLength: a walk of all units, z precomputed), the rows a step computes are
-  // its first ones, those still running: a step computes only those.
+  // the packed order (ByLength: z precomputed in a batch split, the whole batch in a unit
+  // split), the rows a step computes are its first ones, those still running: a step computes
+  // only those.
   ForwardWalk(const SeqShape& s, const UnitWeights<T>& u, const ForwardBuffers<T>& buf,
               bool training, Index b0, Index n, const InputBlocks<T>& blocks, T* shared = nullptr)
       : s_(s),
@@ -163,8 +173,13 @@ class ForwardWalk {
     if (phase == 0 && !precomputed && t % blocks_.steps == 0) {
       project_block<G, S>(s, u, buf.x, t, b0, n_, blocks_);
     }
-    auto z = precomputed ? s.step(buf.gates, SH, t, b0, n)
-                         : map(blocks_.z + t % blocks_.steps * n * S * m, n, S * m);
+    // A block of steps holds n rows a step, or in the packed order (b0 = 0) each step's own.
+    auto z = [&] {
+      if (precomputed) return s.step(buf.gates, SH, t, b0, n);
+      const Index t0 = t - t % blocks_.steps;
+      const Index row = s.packed ? s.packed[t] - s.packed[t0] : (t - t0) * n;
+      return map(blocks_.z + row * S * m, n, S * m);
+    }();
     const auto h0 = map(buf.h0 + b0 * P, n, P);
     const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), P, t - 1, b0, n);
     auto y_t = cols(s.step(buf.y, P, t, b0, n), hu0_, hm_);
@@ -468,26 +483,25 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   // forward alone 1.08-1.11x), B=2, T=50, I=H=256 0.98-0.99x, B=1 and 2, T=25, I=H=512 level.
   const bool whole =
       !buf.gates && by_rows && double(s.rows()) * SH * sizeof(T) <= kMaxProjectionBytes;
-  // A padded batch in a batch split walks its valid steps only, sorted by length and packed
-  // (ByLength): training always (its gates and c_all buffers hold those steps packed, and
-  // backward finds them there: the return value says so), inference where x*K + b for all steps
-  // fits (`whole`). Lengths (zero_masked) promise right padding; a mask qualifies where each row's
+  // A padded batch walks its valid steps only, sorted by length and packed (ByLength):
+  // training always (its gates and c_all buffers hold those steps packed, and backward finds
+  // them there: the return value says so), inference in a unit split, and in a batch split where
+  // x*K + b for all steps fits (`whole`; a chunk's rows of a block of steps are not one run of
+  // the packed x). Lengths (zero_masked) promise right padding; a mask qualifies where each row's
   // valid steps are one run. Not under recurrent dropout, whose mask rows would need sorting
   // too. Other masks, from the caller of the core itself for zero_masked, take the walk that sets
   // every masked step aside.
   const bool by_length =
-      buf.mask && !buf.recurrent_mask && by_rows && (training || whole) &&
+      buf.mask && !buf.recurrent_mask && (!by_rows || training || whole) &&
       (buf.zero_masked ? right_padded(buf.mask, s) : single_runs(buf.mask, s.B, s.T));
   std::optional<ByLength<T>> sorted;
-  if (by_length) sorted.emplace(s, buf, SH);
+  if (by_length) sorted.emplace(s, buf, SH, by_rows);
   const SeqShape& ws = sorted ? sorted->shape() : s;  // the walk's shape
   const ForwardBuffers<T>& walked = sorted ? sorted->buffers() : buf;
   Buffer<T> projection(whole && !sorted ? s.rows() * SH : 0);
   if (whole && !sorted) buf.gates = projection.data();
-  if (sorted) {  // x*K + b for the valid steps: their rows of x gathered, one GEMM
-    Buffer<T> x(ws.rows() * s.I);
-    sorted->packing().gather(s, buf.x, s.I, x.data());
-    project_all(ws, x.data(), w.kernel, w.bias, GH, walked.gates, SH);
+  if (sorted && by_rows) {  // x*K + b for the valid steps, one GEMM
+    project_all(ws, walked.x, w.kernel, w.bias, GH, walked.gates, SH);
   } else if (by_rows && buf.gates) {
     project_all(s, buf.x, w.kernel, w.bias, GH, buf.gates, SH);
   }
@@ -539,7 +553,7 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   Buffer<T> packed(threads * packed_rows * packed_cols);
   Matrix<T> biases(threads, (2 * G + 3) * most);
   Buffer<T> shared(Cell::kPhases > 1 ? s.B * H : 0);
-  walk_unit_blocks<Cell>(s, buf, training, threads, shared.data(), [&](Index k) {
+  walk_unit_blocks<Cell>(ws, walked, training, threads, shared.data(), [&](Index k) {
     const Index u0 = H * k / threads, m = H * (k + 1) / threads - u0;
     T* mine = packed.data() + k * packed_rows * packed_cols;
     // The units' bias, then their recurrent bias, then their peepholes.
@@ -564,7 +578,8 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     }
     return std::pair{units, inputs.blocks(k)};
   });
-  return false;
+  if (sorted) sorted->scatter(s, buf);
+  return sorted.has_value();
 }
 
 // The serial part of backward for batch entries [b0, b0 + n): dZ_t (and dZr_t, the recurrent
