@@ -56,11 +56,19 @@ def make_problem(B, T, I, H, dtype=np.float64, seed=0, scale=0.5):
     }
 
 
-def assert_inference_matches_training(inference, training):
-    """Inference and training's forward over a right-padded batch (lengths) both walk the valid
-    steps only, sorted by length and packed (by_length.hpp), with the same products: the same
-    bits, at every SIMD level."""
-    np.testing.assert_array_equal(np.asarray(inference), np.asarray(training))
+def assert_inference_matches_training(inference, training, whole=True):
+    """Inference and training's forward over a padded batch (lengths, or a mask of one run a
+    row) both walk the valid steps only, sorted by length and packed (by_length.hpp). Where
+    inference computes x*K + b for all steps at once (`whole`, as training does: the tests'
+    sizes) they take the same products: the same bits, at every SIMD level. Beyond, inference
+    computes it for blocks of steps, with other GEMMs: the two agree to rounding."""
+    inference, training = np.asarray(inference), np.asarray(training)
+    if whole:
+        np.testing.assert_array_equal(inference, training)
+        return
+    scale = max(1.0, float(np.max(np.abs(training)))) if training.size else 1.0
+    tol = 1e-5 if training.dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(inference, training, rtol=0, atol=tol * scale)
 
 
 @pytest.fixture

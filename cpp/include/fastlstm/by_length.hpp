@@ -190,8 +190,8 @@ class Packing {
 // Forward's buffers for a padded batch walked in the packed order: x's valid steps gathered,
 // h0 and c0 sorted, the final states and y in buffers of their own until scatter(); for
 // training, the caller's gates and c_all buffers hold the valid steps packed (their first
-// rows()), for backward; for inference with `precomputed` (a batch split), a buffer of its own
-// for x*K + b over every valid step.
+// rows()), for backward; for inference with `precomputed` (a batch split whose x*K + b for all
+// steps fits), a buffer of its own for x*K + b over every valid step.
 template <typename T>
 class ByLength {
  public:

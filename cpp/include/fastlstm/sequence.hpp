@@ -87,26 +87,28 @@ inline Index block_steps(Index T, Index n, Index z_cols, Index bytes) {
   return std::max<Index>(1, std::min({by_rows, by_size, T}));
 }
 
-// z = x*K + b for steps [t0, t0 + blocks.steps) ∩ [0, T), rows [b0, b0 + n), the units of `u`.
-// In the packed order (a unit split: the whole batch), the valid rows of those steps, one after
-// another in x as in z.
+// z = x*K + b for steps [t0, t0 + blocks.steps) ∩ [0, T), rows [b0, b0 + n), the units of `u`:
+// each step's rows (all n, or in the packed order those still running) after the step before's.
 template <int G, int S, typename T>
 void project_block(const SeqShape& s, const UnitWeights<T>& u, const T* x, Index t0, Index b0,
                    Index n, const InputBlocks<T>& blocks) {
   const Index m = u.m, steps = std::min(blocks.steps, s.T - t0);
-  if (s.packed) {
-    const Index rows = s.packed[t0 + steps] - s.packed[t0];
-    auto z = map(blocks.z, rows, G * m, S * m);
-    z.rowwise() = row_vector(u.bias, G * m);
-    if (rows > 0) panel_product(map(x + s.packed[t0] * s.I, rows, s.I), u.kernel, s.I, 0, G * m, z);
-    return;
-  }
-  auto z = map(blocks.z, steps * n, G * m, S * m);
+  Index rows = 0;
+  for (Index t = t0; t < t0 + steps; ++t) rows += s.rows_at(t, b0, n);
+  auto z = map(blocks.z, rows, G * m, S * m);
   z.rowwise() = row_vector(u.bias, G * m);
+  if (rows == 0) return;
+  // In the packed order one step's rows are one run of x, and so are the whole batch's of
+  // several steps.
+  if (s.packed && (steps == 1 || (b0 == 0 && n == s.B))) {
+    return panel_product(map(x + s.row(b0, t0) * s.I, rows, s.I), u.kernel, s.I, 0, G * m, z);
+  }
   if (blocks.steps == 1)
     return panel_product(s.step(x, s.I, t0, b0, n), u.kernel, s.I, 0, G * m, z);
-  auto gathered = map(blocks.x, steps * n, s.I);
-  for (Index t = 0; t < steps; ++t) gathered.middleRows(t * n, n) = s.step(x, s.I, t0 + t, b0, n);
+  auto gathered = map(blocks.x, rows, s.I);
+  for (Index t = t0, r = 0; t < t0 + steps; r += s.rows_at(t++, b0, n)) {
+    gathered.middleRows(r, s.rows_at(t, b0, n)) = s.step(x, s.I, t, b0, s.rows_at(t, b0, n));
+  }
   panel_product(gathered, u.kernel, s.I, 0, G * m, z);
 }
 
@@ -150,7 +152,7 @@ class ForwardWalk {
     const UnitWeights<T>& u = u_;
     const ForwardBuffers<T>& buf = buf_;
     const Index H = s.H, P = s.state_width(), SH = S * H, u0 = u.u0, m = u.m, b0 = b0_;
-    const Index n = s.packed ? std::clamp(s.count(t) - b0, Index{0}, n_) : n_;  // rows to compute
+    const Index n = s.rows_at(t, b0, n_);  // the rows this step computes
     if (n == 0) return;
     // precomputed: buf.gates holds x_t*K + b for every step (see forward()).
     const bool precomputed = blocks_.precomputed, all_units = m == H;
@@ -173,11 +175,10 @@ class ForwardWalk {
     if (phase == 0 && !precomputed && t % blocks_.steps == 0) {
       project_block<G, S>(s, u, buf.x, t, b0, n_, blocks_);
     }
-    // A block of steps holds n rows a step, or in the packed order (b0 = 0) each step's own.
     auto z = [&] {
       if (precomputed) return s.step(buf.gates, SH, t, b0, n);
-      const Index t0 = t - t % blocks_.steps;
-      const Index row = s.packed ? s.packed[t] - s.packed[t0] : (t - t0) * n;
+      Index row = 0;  // the block's rows before step t's (project_block)
+      for (Index k = t - t % blocks_.steps; k < t; ++k) row += s.rows_at(k, b0, n_);
       return map(blocks_.z + row * S * m, n, S * m);
     }();
     const auto h0 = map(buf.h0 + b0 * P, n, P);
@@ -483,28 +484,22 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   // forward alone 1.08-1.11x), B=2, T=50, I=H=256 0.98-0.99x, B=1 and 2, T=25, I=H=512 level.
   const bool whole =
       !buf.gates && by_rows && double(s.rows()) * SH * sizeof(T) <= kMaxProjectionBytes;
-  // A padded batch walks its valid steps only, sorted by length and packed (ByLength):
-  // training always (its gates and c_all buffers hold those steps packed, and backward finds
-  // them there: the return value says so), inference in a unit split, and in a batch split where
-  // x*K + b for all steps fits (`whole`; a chunk's rows of a block of steps are not one run of
-  // the packed x). Lengths (zero_masked) promise right padding; a mask qualifies where each row's
-  // valid steps are one run. Not under recurrent dropout, whose mask rows would need sorting
-  // too. Other masks, from the caller of the core itself for zero_masked, take the walk that sets
-  // every masked step aside.
+  // A padded batch walks its valid steps only, sorted by length and packed (ByLength), training
+  // (its gates and c_all buffers hold those steps packed, and backward finds them there: the
+  // return value says so) and inference. Lengths (zero_masked) promise right padding; a mask
+  // qualifies where each row's valid steps are one run. Not under recurrent dropout, whose mask
+  // rows would need sorting too. Other masks, from the caller of the core itself for
+  // zero_masked, take the walk that sets every masked step aside.
   const bool by_length =
-      buf.mask && !buf.recurrent_mask && (!by_rows || training || whole) &&
+      buf.mask && !buf.recurrent_mask &&
       (buf.zero_masked ? right_padded(buf.mask, s) : single_runs(buf.mask, s.B, s.T));
   std::optional<ByLength<T>> sorted;
-  if (by_length) sorted.emplace(s, buf, SH, by_rows);
+  if (by_length) sorted.emplace(s, buf, SH, whole);
   const SeqShape& ws = sorted ? sorted->shape() : s;  // the walk's shape
-  const ForwardBuffers<T>& walked = sorted ? sorted->buffers() : buf;
   Buffer<T> projection(whole && !sorted ? s.rows() * SH : 0);
   if (whole && !sorted) buf.gates = projection.data();
-  if (sorted && by_rows) {  // x*K + b for the valid steps, one GEMM
-    project_all(ws, walked.x, w.kernel, w.bias, GH, walked.gates, SH);
-  } else if (by_rows && buf.gates) {
-    project_all(s, buf.x, w.kernel, w.bias, GH, buf.gates, SH);
-  }
+  const ForwardBuffers<T>& walked = sorted ? sorted->buffers() : buf;
+  if (by_rows && walked.gates) project_all(ws, walked.x, w.kernel, w.bias, GH, walked.gates, SH);
   if (by_rows) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
@@ -622,7 +617,7 @@ void backward_steps(const SeqShape& s, const Weights<T>& w, const Panels<T>& rec
   for (Index t = s.T - 1; t >= 0; --t) {
     // In the packed order, the rows still running at step t (the first ones); the others carry
     // their dh and dc back unchanged.
-    const Index n = s.packed ? std::clamp(s.count(t) - b0, Index{0}, all) : all;
+    const Index n = s.rows_at(t, b0, all);
     if (n == 0) continue;
     reverse = t % 2 == 1;
     const auto masked = [&](Index r) { return !valid(buf.mask, s, b0 + r, t); };

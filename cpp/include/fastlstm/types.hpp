@@ -2,6 +2,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 
 namespace fastlstm {
 
@@ -76,6 +77,11 @@ struct SeqShape {
   Index batch_stride() const { return packed || time_major ? 1 : T; }
   // In the packed order: how many sequences step t has (the first ones).
   Index count(Index t) const { return packed[t + 1] - packed[t]; }
+  // How many of rows [b0, b0 + n) step t has: all of them, or in the packed order those still
+  // running (the first ones).
+  Index rows_at(Index t, Index b0, Index n) const {
+    return packed ? std::clamp(count(t) - b0, Index{0}, n) : n;
+  }
 
   // Rows [b0, b0 + n) of step t in a buffer of `cols` columns.
   template <typename P>
