@@ -270,7 +270,7 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
 
 // c_t for every step from a training forward's `saved` tuple, in the caller's layout: the kept
 // buffer itself, or, where it holds the valid steps only (packed), a copy with them in place and
-// each sequence's last c_t (c0 for an empty one) repeated past its length.
+// the masked steps carrying the state: c0 before a row's valid steps, their last c_t after.
 template <typename T>
 py::object cell_states(const py::tuple& saved, bool time_major) {
   if (saved.size() != kSavedItems || saved[8].is_none()) {

@@ -117,9 +117,9 @@ class LSTMCache(_Cache):
 
     @property
     def cell_states(self) -> np.ndarray:
-        """c_t for every step, shaped like y, read-only: what backward uses (with lengths, in a
-        copy where forward kept the valid steps only, each sequence's last valid c_t repeated
-        past its length)."""
+        """c_t for every step, shaped like y, read-only: what backward uses, or a copy of it
+        where forward kept the valid steps only (lengths, masks of one run a row). Masked steps
+        carry the state: c0 before a row's valid steps, the last valid c_t after them."""
         c = _core.cell_states(self._saved, self.time_major).view()
         c.flags.writeable = False
         return c
@@ -292,8 +292,9 @@ def lstm(
         lengths: (B,) ints in [0, T], for right-padded batches (instead of a mask): outputs past
             each length are zero and (h, c) is the state at the last valid step (ONNX, PyTorch's
             packed sequences; no sorting needed).
-        return_cell_states: also return c_t for every step (with lengths, each sequence's last
-            valid c_t repeats past its length, as the final c holds it).
+        return_cell_states: also return c_t for every step (masked steps carry the state: with
+            lengths, each sequence's last valid c_t repeats past its length, as the final c
+            holds it).
         peephole: (3H,) peephole weights, blocks i, f, o (ONNX's ``P`` holds them as i, o, f):
             ``p_i ⊙ c_{t-1}`` is added to the input gate's pre-activation, ``p_f ⊙ c_{t-1}`` to
             the forget gate's and ``p_o ⊙ c_t`` to the output gate's.

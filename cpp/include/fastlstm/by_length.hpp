@@ -3,9 +3,9 @@
 //
 // A padded step needs no work: with lengths its output is zero and the state stays as it was;
 // with a mask (Keras) the state stays and the output repeats the last one (h0 before the run). A
-// batch split walks its rows together, one product per step for all of them; with every
-// sequence started at step 0 and the rows sorted by length, longest first, the rows still running
-// at step t are the first count(t), and the walk multiplies only those. The walk's buffers hold
+// walk multiplies its rows together, one product per step for all of them; with every sequence
+// started at step 0 and the rows sorted by length, longest first, the rows still running at step
+// t are the first count(t), and the walk multiplies only those. The walk's buffers hold
 // the valid steps only, in the packed order (SeqShape::packed): step t's rows one after another,
 // then step t + 1's. The GEMMs over all steps (x*K + b forward, dK, dR and dX backward) then run
 // over the valid rows alone, one GEMM each.
@@ -81,8 +81,6 @@ class Packing {
     return packed;
   }
   Index rows() const { return offset_[T_]; }
-  Index caller_row(Index p) const { return order_[p]; }
-  Index length(Index p) const { return length_[p]; }
 
   // Boundaries of `chunks` contiguous runs of positions (chunks + 1 values), each run non-empty
   // (chunks <= B) and holding about the same number of valid steps; a row counts one step more,

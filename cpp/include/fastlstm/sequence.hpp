@@ -7,7 +7,8 @@
 //             walk's step product and updates the state.
 //   backward: per step only the serial part, dZ_t and dh_{t-1} from the cell; then dX, dK, dR and
 //             db as single GEMMs over all timesteps.
-// Buffers are (T*B, cols) row-major in the caller's row order (see SeqShape). G = Cell::kGates
+// Buffers are (T*B, cols) row-major in the caller's row order (see SeqShape), or, for a padded
+// batch, its valid steps only, sorted by length and packed (by_length.hpp). G = Cell::kGates
 // blocks of H columns in the weights, S = Cell::kSaved blocks per step kept for backward. h and
 // y are P = s.state_width() wide: H, or an LSTM's projection size (h_t = (o ⊙ tanh(c_t))·W_p,
 // PyTorch's proj_size), which the walk applies after the cell, one small GEMM per step.
