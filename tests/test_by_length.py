@@ -1,10 +1,10 @@
-"""A padded batch in a batch split, with ``lengths`` or a mask whose rows are each one run of
-valid steps (left or right padding), walks its rows sorted by length, longest first, and computes
-only each sequence's valid steps, kept packed step after step (by_length.hpp): inference, and
-training forward and backward. Every sequence must come out as it does alone, in the caller's row
-order, whatever the thread count, layout, cell or option; training as the walk that sets padded
-steps aside computes it (the one recurrent dropout takes); and inference as training's forward
-computes it."""
+"""A padded batch, with ``lengths`` or a mask whose rows are each one run of valid steps (left or
+right padding), walks its rows sorted by length, longest first, and computes only each
+sequence's valid steps, kept packed step after step (by_length.hpp): inference, and training
+forward and backward, in batch splits and unit splits, with or without recurrent dropout. Every
+sequence must come out as it does alone, in the caller's row order, whatever the thread count,
+layout, cell or option; as the NumPy oracle's walk of every step computes it, gradients included;
+and inference as training's forward computes it."""
 
 from __future__ import annotations
 
@@ -164,19 +164,67 @@ def test_a_zero_masked_mask_with_gaps_is_walked_step_by_step(threads):
 # -- training ---------------------------------------------------------------------------------------
 
 
-def train(fn, x, weights, state, kwargs, padding, time_major, threads, dropout=None, rng=None):
+def train(fn, x, weights, state, kwargs, padding, time_major, threads, dropout=None, seed=1):
     """forward and backward with the padding ({"lengths": ...} or {"mask": ...}) and the
-    recurrent dropout mask given: (y, final states, cache, every gradient)."""
+    recurrent dropout mask given, batch-major whatever the layout: (y, final states, cache,
+    every gradient, dy, the final states' gradients)."""
     fastlstm.set_num_threads(threads)
     forward = getattr(fastlstm, f"{fn}_forward")
     backward = getattr(fastlstm, f"{fn}_backward")
     options = {"time_major": time_major, "recurrent_dropout_mask": dropout, **padding}
-    y, final, cache = forward(x, *weights, state, **options, **kwargs)
+    data = np.ascontiguousarray(x.transpose(1, 0, 2)) if time_major else x
+    y, final, cache = forward(data, *weights, state, **options, **kwargs)
     finals = final if isinstance(final, tuple) else (final,)
-    dy = rng.standard_normal(y.shape)
+    rng = np.random.default_rng(seed)
+    dy = rng.standard_normal((x.shape[0], x.shape[1], y.shape[2]))
     dfinal = tuple(rng.standard_normal(f.shape) for f in finals)
-    grads = backward(cache, dy, dfinal if fn == "lstm" else dfinal[0])
-    return y, finals, cache, [g for g in grads if g is not None]
+    dy_in = np.ascontiguousarray(dy.transpose(1, 0, 2)) if time_major else dy
+    grads = [
+        g for g in backward(cache, dy_in, dfinal if fn == "lstm" else dfinal[0]) if g is not None
+    ]
+    if time_major:
+        y, grads[0] = y.transpose(1, 0, 2), grads[0].transpose(1, 0, 2)
+    return y, finals, cache, grads, dy, dfinal
+
+
+def reference(fn, x, weights, state, kwargs, padding, dropout, dy=None, dfinal=None):
+    """The NumPy oracle (fastlstm.oracle, one step at a time, every step, masked ones set
+    aside) on train()'s call, batch-major: (y, final states, every gradient if dy is given)."""
+    from fastlstm import oracle
+
+    T = x.shape[1]
+    valid = padding["mask"] if "mask" in padding else np.arange(T) < padding["lengths"][:, None]
+    m = np.ascontiguousarray(np.asarray(valid, bool).T)  # (T, B)
+    xt = np.ascontiguousarray(x.transpose(1, 0, 2))
+    if fn == "lstm":
+        y, h, c, saved = oracle.forward(
+            xt, *weights, *state, mask=m, peephole=kwargs.get("peephole"),
+            recurrent_mask=dropout, projection=kwargs.get("projection"),
+        )  # fmt: skip
+        finals, backward = (h, c), oracle.backward
+    elif fn == "gru":
+        y, h, saved = oracle.gru_forward(
+            xt, *weights, state, reset_after=kwargs["reset_after"], mask=m, recurrent_mask=dropout
+        )
+        finals, backward = (h,), oracle.gru_backward
+    else:
+        y, h, saved = oracle.rnn_forward(xt, *weights, state, mask=m, recurrent_mask=dropout)
+        finals, backward = (h,), oracle.rnn_backward
+    zeroed = "lengths" in padding  # outputs past each length are zero: they have no gradient
+    if zeroed:
+        y = y * m[:, :, None]
+    if dy is None:
+        return y.transpose(1, 0, 2), finals, None
+    dyt = dy.transpose(1, 0, 2) * (m[:, :, None] if zeroed else 1)
+    grads = list(backward(saved, dyt, *dfinal))
+    grads[0] = grads[0].transpose(1, 0, 2)
+    return y.transpose(1, 0, 2), finals, grads
+
+
+def assert_matches(got, want):
+    for g, w in zip(got, want, strict=True):
+        scale = max(1.0, float(np.max(np.abs(w)))) if np.size(w) else 1.0
+        np.testing.assert_allclose(g, w, rtol=0, atol=1e-11 * scale)
 
 
 def padded(kind, lengths, rng):
@@ -194,39 +242,37 @@ def padded(kind, lengths, rng):
     return {"mask": (steps >= first[:, None]) & (steps < (first + lengths)[:, None])}
 
 
+def dropout_mask(B, P, seed=9, rate=0.3):
+    """Keras's recurrent dropout mask: Bernoulli(1 - rate) / (1 - rate)."""
+    return (np.random.default_rng(seed).random((B, P)) >= rate) / (1 - rate)
+
+
 @pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("dropout", [False, True], ids=["", "recurrent_dropout"])
 @pytest.mark.parametrize("padding", ["lengths", "mask-right", "mask-left", "mask-run"])
 @pytest.mark.parametrize("time_major", [False, True], ids=["batch_major", "time_major"])
 @pytest.mark.parametrize(("B", "threads", "H"), ALL_SPLITS, ids=lambda v: str(v))
 @pytest.mark.parametrize("name", list(CELLS))
-def test_training_over_the_valid_steps_matches_the_walk_of_every_step(
-    name, B, threads, H, time_major, padding
+def test_training_over_the_valid_steps_matches_the_oracle(
+    name, B, threads, H, time_major, padding, dropout
 ):
     """Training's forward and backward with lengths, or a mask whose rows are each one run of
-    valid steps, keep the valid steps only, packed; a recurrent dropout mask of ones takes the
-    walk of every step in the caller's order instead (its mask rows are not sorted). Both give
-    the same outputs (at masked steps too), states, cell states and gradients (dy at masked steps
-    included), and the gradients of the padded steps' inputs are zero."""
-    fn, x, weights, state, kwargs, lengths = problem(name, B, time_major, H=H)
+    valid steps, keep the valid steps only, packed (the cache says so), with or without
+    recurrent dropout: the same outputs (at masked steps too), final states and gradients (dy at
+    masked steps included) as the oracle's walk of every step; the padded steps' inputs get no
+    gradient."""
+    fn, x, weights, state, kwargs, lengths = problem(name, B, False, H=H)
     pad = padded(padding, lengths, np.random.default_rng(5))
-    data = np.ascontiguousarray(x.transpose(1, 0, 2)) if time_major else x
     P = kwargs["projection"].shape[1] if "projection" in kwargs else H
-    ones = np.ones((B, P))
-    args = (fn, data, weights, state, kwargs, pad, time_major, threads)
-    packed = train(*args, rng=np.random.default_rng(1))
-    walked = train(*args, ones, rng=np.random.default_rng(1))
-    # The cache says which walk forward took (backward follows it): both are exercised here.
-    assert packed[2]._saved[15]
-    assert not walked[2]._saved[15]
-    pairs = [(packed[0], walked[0]), *zip(packed[1], walked[1]), *zip(packed[3], walked[3])]
-    if fn == "lstm":
-        pairs.append((packed[2].cell_states, walked[2].cell_states))
-    for got, want in pairs:
-        scale = max(1.0, float(np.max(np.abs(want))))
-        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale)
-    dx = packed[3][0].transpose(1, 0, 2) if time_major else packed[3][0]
+    drop = dropout_mask(B, P) if dropout else None
+    y, finals, cache, grads, dy, dfinal = train(
+        fn, x, weights, state, kwargs, pad, time_major, threads, drop
+    )
+    assert cache._saved[15]
+    y_ref, finals_ref, grads_ref = reference(fn, x, weights, state, kwargs, pad, drop, dy, dfinal)
+    assert_matches([y, *finals, *grads], [y_ref, *finals_ref, *grads_ref])
     valid = pad["mask"] if "mask" in pad else np.arange(T) < lengths[:, None]
-    assert np.all(dx[~valid] == 0), "padded steps have no gradient"
+    assert np.all(grads[0][~valid] == 0), "padded steps have no gradient"
 
 
 @pytest.mark.usefixtures("restore_threads")
@@ -235,29 +281,25 @@ def test_training_over_the_valid_steps_matches_the_walk_of_every_step(
     ("B", "H"), [(16, 32), (4, 96), (200, 128)], ids=["batch_split", "unit_split", "blocks"]
 )
 @pytest.mark.parametrize("name", list(CELLS))
-def test_inference_over_the_valid_steps_matches_the_walk_of_every_step(name, B, H, padding):
+def test_inference_over_the_valid_steps_matches_the_oracle(name, B, H, padding):
     """Inference with lengths, or under a mask whose rows are each one run, walks the valid
-    steps only, as training does, and matches the walk of every step (recurrent dropout of ones)
-    within rounding: with a mask, masked steps repeat h0 before the run and its last h after
-    it. At B=200, x*K + b for all steps (the LSTM's and the GRU's) exceeds what inference
-    computes at once (kMaxProjectionBytes): each thread computes it for blocks of steps, from its
-    rows of the packed x."""
+    steps only, as training does, and matches the oracle: with a mask, masked steps repeat h0
+    before the run and its last h after it. At B=200, x*K + b for all steps (the LSTM's and the
+    GRU's) exceeds what inference computes at once (kMaxProjectionBytes): each thread computes it
+    for blocks of steps, from its rows of the packed x."""
     fastlstm.set_num_threads(2)
     fn, x, weights, state, kwargs, lengths = problem(name, B, False, H=H)
     pad = padded(padding, lengths, np.random.default_rng(6))
-    P = kwargs["projection"].shape[1] if "projection" in kwargs else H
-    run = getattr(fastlstm, fn)
-    y, final = run(x, *weights, state, **pad, **kwargs)
-    ones = {"recurrent_dropout_mask": np.ones((B, P))}
-    y_walked, final_walked = run(x, *weights, state, **ones, **pad, **kwargs)
+    y, final = getattr(fastlstm, fn)(x, *weights, state, **pad, **kwargs)
     y_train, final_train, _ = getattr(fastlstm, f"{fn}_forward")(
         x, *weights, state, **pad, **kwargs
     )
-    finals = [final, final_walked, final_train]
-    finals = [f if isinstance(f, tuple) else (f,) for f in finals]
-    for got, walked, trained in zip([y, *finals[0]], [y_walked, *finals[1]], [y_train, *finals[2]]):
+    finals = final if isinstance(final, tuple) else (final,)
+    trains = final_train if isinstance(final_train, tuple) else (final_train,)
+    for got, trained in zip([y, *finals], [y_train, *trains]):
         assert_inference_matches_training(got, trained, whole=B < 200)
-        np.testing.assert_allclose(got, walked, rtol=0, atol=1e-12 * max(1, np.abs(walked).max()))
+    y_ref, finals_ref, _ = reference(fn, x, weights, state, kwargs, pad, None)
+    assert_matches([y, *finals], [y_ref, *finals_ref])
 
 
 @pytest.mark.usefixtures("restore_threads")
@@ -313,17 +355,15 @@ def test_training_with_uneven_lengths_and_every_length_zero():
     x = rng.standard_normal((B, T, I))
     state = (rng.standard_normal((B, H)), rng.standard_normal((B, H)))
     for lengths in (np.r_[T, rng.integers(0, 4, size=B - 1)], np.zeros(B, dtype=int)):
-        ones = np.ones((B, H))
+        pad = {"lengths": lengths}
         for threads in (1, 2, 3):
-            args = ("lstm", x, w, state, {}, {"lengths": lengths}, False, threads)
-            packed = train(*args, rng=np.random.default_rng(3))
-            walked = train(*args, ones, rng=np.random.default_rng(3))
-            assert packed[2]._saved[15]
-            pairs = [(packed[0], walked[0]), *zip(packed[1], walked[1]), *zip(packed[3], walked[3])]
-            for got, want in pairs:
-                scale = max(1.0, float(np.max(np.abs(want))))
-                np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * scale)
+            y, finals, cache, grads, dy, dfinal = train(
+                "lstm", x, w, state, {}, pad, False, threads
+            )
+            assert cache._saved[15]
+            y_ref, finals_ref, grads_ref = reference("lstm", x, w, state, {}, pad, None, dy, dfinal)
+            assert_matches([y, *finals, *grads], [y_ref, *finals_ref, *grads_ref])
         if not lengths.any():
-            np.testing.assert_array_equal(packed[1][0], state[0])
-            assert not packed[0].any()
-            assert not packed[3][0].any()
+            np.testing.assert_array_equal(finals[0], state[0])
+            assert not y.any()
+            assert not grads[0].any()

@@ -14,7 +14,8 @@
 // order), not on the thread count, so that backward, from the mask alone, finds training's saved
 // buffers where forward put them. The threads take contiguous runs of positions with about equal
 // numbers of valid steps (Packing::bounds). The caller's buffers keep the caller's order and
-// layout: x and the initial states are gathered in, y and the final states scattered back.
+// layout: x, the initial states and the recurrent dropout mask are gathered in, y and the final
+// states scattered back.
 #pragma once
 
 #include <algorithm>
@@ -186,10 +187,10 @@ class Packing {
 };
 
 // Forward's buffers for a padded batch walked in the packed order: x's valid steps gathered,
-// h0 and c0 sorted, the final states and y in buffers of their own until scatter(); for
-// training, the caller's gates and c_all buffers hold the valid steps packed (their first
-// rows()), for backward; for inference with `precomputed` (a batch split whose x*K + b for all
-// steps fits), a buffer of its own for x*K + b over every valid step.
+// h0, c0 and the recurrent dropout mask sorted, the final states and y in buffers of their own
+// until scatter(); for training, the caller's gates and c_all buffers hold the valid steps packed
+// (their first rows()), for backward; for inference with `precomputed` (a batch split whose x*K + b
+// for all steps fits), a buffer of its own for x*K + b over every valid step.
 template <typename T>
 class ByLength {
  public:
@@ -200,18 +201,21 @@ class ByLength {
         z_(buf.gates || !precomputed ? 0 : packing_.rows() * SH),
         y_(packing_.rows() * s.state_width()),
         h0_(s.B * s.state_width()),
+        recurrent_mask_(buf.recurrent_mask ? s.B * s.state_width() : 0),
         c0_(buf.c0 ? s.B * s.H : 0),
         h_last_(s.B * s.state_width()),
         c_last_(buf.c_last ? s.B * s.H : 0) {
     const Index P = s.state_width();
     packing_.gather(s, buf.x, s.I, x_.data());
     packing_.sort_rows(buf.h0, P, h0_.data());
+    if (buf.recurrent_mask) packing_.sort_rows(buf.recurrent_mask, P, recurrent_mask_.data());
     if (buf.c0) packing_.sort_rows(buf.c0, s.H, c0_.data());
     sorted_ = buf;
     sorted_.x = x_.data();
     if (!buf.gates) sorted_.gates = precomputed ? z_.data() : nullptr;
     sorted_.y = y_.data();
     sorted_.h0 = h0_.data();
+    sorted_.recurrent_mask = buf.recurrent_mask ? recurrent_mask_.data() : nullptr;
     sorted_.c0 = buf.c0 ? c0_.data() : nullptr;
     sorted_.h_last = h_last_.data();
     sorted_.c_last = buf.c_last ? c_last_.data() : nullptr;
@@ -235,7 +239,7 @@ class ByLength {
  private:
   Packing packing_;
   SeqShape shape_;
-  Buffer<T> x_, z_, y_, h0_, c0_, h_last_, c_last_;
+  Buffer<T> x_, z_, y_, h0_, recurrent_mask_, c0_, h_last_, c_last_;
   ForwardBuffers<T> sorted_;
 };
 

@@ -488,12 +488,10 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   // A padded batch walks its valid steps only, sorted by length and packed (ByLength), training
   // (its gates and c_all buffers hold those steps packed, and backward finds them there: the
   // return value says so) and inference. Lengths (zero_masked) promise right padding; a mask
-  // qualifies where each row's valid steps are one run. Not under recurrent dropout, whose mask
-  // rows would need sorting too. Other masks, from the caller of the core itself for
-  // zero_masked, take the walk that sets every masked step aside.
+  // qualifies where each row's valid steps are one run. Other masks, from the caller of the core
+  // itself for zero_masked, take the walk that sets every masked step aside.
   const bool by_length =
-      buf.mask && !buf.recurrent_mask &&
-      (buf.zero_masked ? right_padded(buf.mask, s) : single_runs(buf.mask, s.B, s.T));
+      buf.mask && (buf.zero_masked ? right_padded(buf.mask, s) : single_runs(buf.mask, s.B, s.T));
   std::optional<ByLength<T>> sorted;
   if (by_length) sorted.emplace(s, buf, SH, whole);
   const SeqShape& ws = sorted ? sorted->shape() : s;  // the walk's shape
@@ -757,10 +755,12 @@ void backward_rows(const SeqShape& s, const Weights<T>& w, const BackwardBuffers
     const int k = Cell::recurrent_input(g);
     if (k < 0 || saved_masked.size()) continue;
     saved_masked.resize(rows, H);
-    for (Index r = 0; r < rows; ++r) {
-      const Index b = s.time_major ? r % s.B : r / s.T;
-      saved_masked.row(r) =
-          map(buf.gates + r * SH + k * H, 1, H).cwiseProduct(map(buf.recurrent_mask + b * H, 1, H));
+    for (Index t = 0; t < s.T; ++t) {
+      for (Index b = 0; b < s.rows_at(t, 0, s.B); ++b) {
+        const Index r = s.row(b, t);
+        saved_masked.row(r) = map(buf.gates + r * SH + k * H, 1, H)
+                                  .cwiseProduct(map(buf.recurrent_mask + b * H, 1, H));
+      }
     }
   }
   if (buf.dx) {
@@ -819,6 +819,8 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   Matrix<T> dh0_masked = Matrix<T>::Zero(fold ? s.B : 0, P);  // sorted rows
   if (buf.dy) packing.gather(s, buf.dy, P, dy.data());
   if (fold) packing.fold_masked(s, buf.dy, P, dy.data(), dh0_masked.data());
+  Matrix<T> recurrent_mask(buf.recurrent_mask ? s.B : 0, P);  // sorted rows
+  if (buf.recurrent_mask) packing.sort_rows(buf.recurrent_mask, P, recurrent_mask.data());
   packing.sort_rows(buf.h0, P, h0);
   if (buf.dh_last) packing.sort_rows(buf.dh_last, P, dh_last);
   if (kCell) packing.sort_rows(buf.c0, H, c0);
@@ -834,6 +836,7 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   sorted.dx = buf.dx ? dx.data() : nullptr;
   sorted.dh0 = dh0;
   sorted.dc0 = kCell ? dc0 : nullptr;
+  sorted.recurrent_mask = buf.recurrent_mask ? recurrent_mask.data() : nullptr;
   sorted.mask = nullptr;  // the packed order holds valid steps only
   sorted.zero_masked = false;
   sorted.packed = false;
