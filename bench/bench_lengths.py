@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 import numpy as np
@@ -242,18 +241,12 @@ def parse_args(argv: list[str] | None = None):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run both rows and print the table (and write the JSON)."""
+    """Run the rows and print the table (and write the JSON)."""
     args = parse_args(argv)
-    from bench_peers import set_thread_env
+    from bench_peers import start_run
 
-    set_thread_env(args.threads)
-    from peers import apply_threads
-    from timing import machine_info
-
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    note = apply_threads(args.threads)
-    info = machine_info(repo, args.threads)
-    commit = f"{info['commit']}{' + uncommitted changes' if info['dirty'] else ''}"
+    info, commit = start_run(args.threads)
+    note = info["fastlstm_threading"]
     print(f"{info['cpu_model']}; commit {commit}; threads {args.threads} ({note})")
     print(
         f"median µs per call over {args.reps} interleaved reps; X+len: with the lengths "

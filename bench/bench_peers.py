@@ -428,18 +428,26 @@ def set_thread_env(threads: int) -> None:
         os.environ[var] = str(threads)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the options, set thread counts, run every chosen config, print and save the table."""
-    args = parse_args(argv)
-    set_thread_env(args.threads)
+def start_run(threads: int) -> tuple[dict, str]:
+    """Sets every library's thread count (before they load) and describes the machine: (info,
+    the commit with a flag for uncommitted changes). info["fastlstm_threading"] says how
+    fastlstm holds to the count."""
+    set_thread_env(threads)
     from peers import apply_threads
     from timing import machine_info
 
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    threading_note = apply_threads(args.threads)
-    info = machine_info(repo, args.threads)
-    info["fastlstm_threading"] = threading_note
-    commit = f"{info['commit']}{' + uncommitted changes' if info['dirty'] else ''}"
+    note = apply_threads(threads)
+    info = machine_info(repo, threads)
+    info["fastlstm_threading"] = note
+    return info, f"{info['commit']}{' + uncommitted changes' if info['dirty'] else ''}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the options, set thread counts, run every chosen config, print and save the table."""
+    args = parse_args(argv)
+    info, commit = start_run(args.threads)
+    threading_note = info["fastlstm_threading"]
     print(f"{info['cpu_model']}, {info['cpus_available']} CPUs available; commit {commit}")
     print(
         f"fastlstm {info['fastlstm']} (SIMD {info['fastlstm_simd_level']}); torch {info['torch']}; "
