@@ -43,11 +43,12 @@ inline std::pair<Index, Index> valid_run(const std::uint8_t* mask, Index T, Inde
 }
 
 // Whether every row of a (B, T) mask is one run of valid steps (left padding, right padding or
-// both), which Packing takes.
-inline bool single_runs(const std::uint8_t* mask, Index B, Index T) {
+// both), which Packing takes; with from_start, each run from step 0 (right padding).
+inline bool single_runs(const std::uint8_t* mask, Index B, Index T, bool from_start) {
   for (Index b = 0; b < B; ++b) {
     const auto [first, n] = valid_run(mask, T, b);
     const std::uint8_t* row = mask + b * T;
+    if (from_start && first > 0) return false;
     if (std::any_of(row + first + n, row + T, [](std::uint8_t v) { return v != 0; })) return false;
   }
   return true;

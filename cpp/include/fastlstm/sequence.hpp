@@ -42,16 +42,6 @@ inline bool valid(const std::uint8_t* mask, const SeqShape& s, Index b, Index t)
   return mask == nullptr || mask[b * s.T + t] != 0;
 }
 
-// Whether every row of a (B, T) mask is valid steps, then masked ones (right padding).
-inline bool right_padded(const std::uint8_t* mask, const SeqShape& s) {
-  for (Index b = 0; b < s.B; ++b) {
-    const std::uint8_t* row = mask + b * s.T;
-    const std::uint8_t* gap = std::find(row, row + s.T, 0);
-    if (std::any_of(gap, row + s.T, [](std::uint8_t v) { return v != 0; })) return false;
-  }
-  return true;
-}
-
 // An empty (n, 0) window, for the cell state of cells without one.
 template <typename T>
 auto no_state(Index n) {
@@ -490,8 +480,7 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   // return value says so) and inference. Lengths (zero_masked) promise right padding; a mask
   // qualifies where each row's valid steps are one run. Other masks, from the caller of the core
   // itself for zero_masked, take the walk that sets every masked step aside.
-  const bool by_length =
-      buf.mask && (buf.zero_masked ? right_padded(buf.mask, s) : single_runs(buf.mask, s.B, s.T));
+  const bool by_length = buf.mask && single_runs(buf.mask, s.B, s.T, buf.zero_masked);
   std::optional<ByLength<T>> sorted;
   if (by_length) sorted.emplace(s, buf, SH, whole);
   const SeqShape& ws = sorted ? sorted->shape() : s;  // the walk's shape
