@@ -253,6 +253,18 @@ def test_timeseries_windows_match_a_loop():
     assert list(rows) != list(range(27))
 
 
+def test_timeseries_targets_shorter_than_data_end_the_windows():
+    # Keras's: (data, data[10:]) pairs each window with the row 10 after its start, for as
+    # many windows as have a target
+    data = np.arange(40.0)[:, None]
+    ds = utils.timeseries_dataset_from_array(data, data[10:, 0], 5, sequence_stride=2)
+    x = np.concatenate([ds[i][0] for i in range(len(ds))])
+    y = np.concatenate([ds[i][1] for i in range(len(ds))])
+    starts = list(range(0, 30, 2))  # windows start at rows 0..35; targets reach row 29
+    np.testing.assert_array_equal(x[:, 0, 0], starts)
+    np.testing.assert_array_equal(y, np.array(starts) + 10.0)
+
+
 def test_fit_keeps_a_time_series_windows_in_order():
     # Keras's timeseries dataset is a tf.data dataset, which fit does not shuffle: a stateful
     # model carries its state from each window to the next.
@@ -284,7 +296,12 @@ def test_timeseries_dataset_trains_a_forecaster():
         ({"sequence_length": 0}, ValueError, "sequence_length: expected an integer >= 1"),
         ({"sequence_length": 40}, ValueError, "a window covers 40 rows"),
         ({"sampling_rate": 1.5}, ValueError, "sampling_rate"),
-        ({"targets": np.zeros(5)}, ValueError, "targets: expected 30 rows"),
+        (
+            {"targets": np.zeros(5), "start_index": 10},
+            ValueError,
+            r"targets: expected a target for the first window \(row 10\), got 5 rows",
+        ),
+        ({"targets": np.float32(1)}, ValueError, "targets: expected one row per window start"),
         ({"data": "abc"}, TypeError, "data"),
         ({"start_index": 20, "end_index": 10}, ValueError, "start_index: expected a row before"),
         ({"start_index": 40}, ValueError, r"start_index: .*end of data \(30\), got 40"),

@@ -12,6 +12,7 @@ import pytest
 
 from fastlstm import _arrays, callbacks, metrics, optimizers, utils
 from fastlstm.layers import (
+    GRU,
     LSTM,
     Dense,
     Dropout,
@@ -144,6 +145,21 @@ def test_pad_sequences_as_keras():
         utils.pad_sequences([np.ones((2, 3)), np.ones((2, 4))])
 
 
+def test_pad_sequences_refuses_ids_its_dtype_cannot_hold():
+    # int32 (the default) would wrap 2**32 + 5 round to the valid-looking id 5
+    with pytest.raises(ValueError, match=r"sequences\[0\]: holds 4294967301, outside int32"):
+        utils.pad_sequences([[2**32 + 5, 7], [3]])
+    with pytest.raises(ValueError, match=r"sequences\[1\]: holds -200, outside int8"):
+        utils.pad_sequences([[1], [-200]], dtype="int8")
+    with pytest.raises(ValueError, match="value: expected a padding value in int8's range"):
+        utils.pad_sequences([[1]], dtype="int8", value=1000)
+    with pytest.raises(ValueError, match=r"sequences\[0\]: expected ids, got a non-finite"):
+        utils.pad_sequences([[1.0, np.nan]])
+    wide = utils.pad_sequences([[2**32 + 5, 7], [3]], dtype="int64")
+    np.testing.assert_array_equal(wide, [[2**32 + 5, 7], [0, 3]])
+    np.testing.assert_array_equal(utils.pad_sequences([[127]], dtype="int8", value=-128), [[127]])
+
+
 def test_to_categorical_as_keras():
     np.testing.assert_array_equal(utils.to_categorical([2, 0]), [[0, 0, 1], [1, 0, 0]])
     assert utils.to_categorical(np.zeros((2, 3), int), num_classes=4).shape == (2, 3, 4)
@@ -224,8 +240,12 @@ def test_keras_backend_hints_are_accepted_and_change_nothing():
     x = np.random.default_rng(7).standard_normal((2, 5, 3)).astype(np.float32)
     plain = LSTM(4, seed=0)(x)
     np.testing.assert_array_equal(LSTM(4, seed=0, unroll=True, use_cudnn=False)(x), plain)
+    np.testing.assert_array_equal(LSTM(4, seed=0, implementation=1)(x), plain)  # Keras 2's
+    np.testing.assert_array_equal(GRU(4, seed=0, implementation=2)(x), GRU(4, seed=0)(x))
     with pytest.raises(ValueError, match="use_cudnn: expected 'auto', True or False"):
         LSTM(4, use_cudnn="yes")
+    with pytest.raises(ValueError, match="implementation: expected 1 or 2, got 0"):
+        LSTM(4, implementation=0)
 
 
 def test_to_categorical_drops_a_last_axis_of_one():
@@ -276,6 +296,12 @@ def test_odd_arguments_say_what_to_pass(tmp_path):
 
     with pytest.raises(TypeError, match=r"lr: Keras 2's name, use learning_rate=0\.1"):
         optimizers.Adam(lr=0.1)
+    adam = optimizers.Adam(0.01)
+    with pytest.raises(AttributeError, match=r"lr: Keras 2's name; set learning_rate=0\.0001"):
+        adam.lr = 1e-4  # would otherwise make a stray attribute and change nothing
+    with pytest.raises(AttributeError, match="lr: Keras 2's name; use learning_rate"):
+        _ = adam.lr
+    assert adam.learning_rate == 0.01
     m = Sequential([Input((4, 2)), LSTM(3)], seed=0)
     with pytest.raises(TypeError, match=r"for a position, index=0"):
         m.get_layer(0)

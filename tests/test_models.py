@@ -339,6 +339,26 @@ def test_changing_trainable_weights_after_compile_says_to_compile_again():
         np.testing.assert_array_equal(a, b)
 
 
+def test_model_trainable_freezes_and_thaws_every_layer():
+    x, y = tokens()
+    model = classifier()
+    model.trainable = False  # Keras's way to freeze a whole model
+    assert not model.trainable
+    assert not any(layer.trainable for layer in model.layers)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.build((None, T))
+    before = model.get_weights()
+    model.fit(x, y, epochs=1, batch_size=20, verbose=0)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    model.trainable = True
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=20, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
+    with pytest.raises(TypeError, match="trainable: expected"):
+        model.trainable = "no"
+
+
 def test_bad_validation_data_is_named():
     x, y = tokens()
     model = classifier()

@@ -39,6 +39,29 @@ def weight_gradient_check(model, x, y, eps=1e-6):
             np.testing.assert_allclose(gflat[i], (up - down) / (2 * eps), rtol=1e-5, atol=1e-8)
 
 
+def test_freezing_one_bidirectional_half_trains_the_other(tmp_path):
+    b = Bidirectional(LSTM(4, seed=0))
+    model = fastlstm.Sequential([Input((5, 3)), b, Dense(1, seed=1)])
+    b.forward_layer.trainable = False
+    assert b.trainable  # one half still trains
+    assert len(model.trainable_weights) == 3 + 2  # the backward half's and Dense's
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = data((5, 3), 1)
+    _, grads = model.loss_and_gradients(x, y)
+    assert [g.shape for g in grads] == [w.shape for w in model.trainable_weights]
+    forward, backward = b.forward_layer.get_weights(), b.backward_layer.get_weights()
+    model.fit(x, y, verbose=0)
+    for a, w in zip(b.forward_layer.get_weights(), forward):
+        np.testing.assert_array_equal(a, w)
+    for a, w in zip(b.backward_layer.get_weights(), backward):
+        assert not np.array_equal(a, w)
+    model.save(tmp_path / "m.fastlstm")
+    loaded = fastlstm.load_model(tmp_path / "m.fastlstm").layers[0]
+    assert not loaded.forward_layer.trainable
+    assert loaded.backward_layer.trainable
+    assert not Bidirectional(LSTM(4), trainable=False).backward_layer.trainable
+
+
 @pytest.mark.parametrize(
     "inner",
     [

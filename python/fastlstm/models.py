@@ -27,6 +27,7 @@ from . import layers as layers_module
 from . import losses, optimizers
 from . import metrics as metrics_lib
 from ._training import Trainer, unique_names
+from .functional import _flag
 from .layers.base import BUILD_LOCK, Layer, check_seed
 from .layers.core import Input, TimeDistributed
 from .layers.recurrent import Recurrent
@@ -171,6 +172,18 @@ class Sequential(Trainer):
         trainable = [i for i, l in enumerate(self.layers) if l.trainable and l.weight_names]
         self._first_backward = trainable[0] if trainable else len(self.layers)
         self._caches = [None] * len(self.layers)
+
+    @property
+    def trainable(self) -> bool:
+        """Whether any layer trains. Setting it sets every layer's flag, as Keras's
+        ``model.trainable = False`` freezes the whole model."""
+        return any(layer.trainable for layer in self.layers)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        value = _flag(value, "trainable")
+        for layer in self.layers:
+            layer.trainable = value
 
     @property
     def built(self) -> bool:

@@ -114,6 +114,18 @@ class Optimizer:
         self._schedule = None
         self._learning_rate = _positive(value, "learning_rate", allow_zero=True)
 
+    # Keras 2's name for the rate. Refused, as in the constructor, rather than left to make a
+    # stray attribute: `optimizer.lr = 1e-4` would otherwise change nothing, silently.
+    @property
+    def lr(self):
+        raise AttributeError("lr: Keras 2's name; use learning_rate (as Keras 3 does)")
+
+    @lr.setter
+    def lr(self, value) -> None:
+        raise AttributeError(
+            f"lr: Keras 2's name; set learning_rate={value!r} instead (as Keras 3 does)"
+        )
+
     # -- slots -----------------------------------------------------------------------------
 
     @property

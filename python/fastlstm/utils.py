@@ -50,7 +50,10 @@ def pad_sequences(
         maxlen = longest
     elif isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 0:
         raise ValueError(f"maxlen: expected None or an int >= 0, got {maxlen!r}")
-    out = np.full((len(rows), int(maxlen), *step), value, dtype=np.dtype(dtype))
+    out_dtype = np.dtype(dtype)
+    if out_dtype.kind in "iu":
+        _check_fits(rows, value, out_dtype)
+    out = np.full((len(rows), int(maxlen), *step), value, dtype=out_dtype)
     for i, r in enumerate(rows):
         kept = r[-maxlen:] if truncating == "pre" else r[:maxlen]
         if maxlen == 0 or not len(kept):
@@ -60,6 +63,32 @@ def pad_sequences(
         else:
             out[i, -len(kept) :] = kept
     return out
+
+
+def _check_fits(rows, value, dtype: np.dtype) -> None:
+    """pad_sequences's values and padding value as integers of ``dtype``: an id outside its range
+    would wrap round to another, valid-looking id, and a NaN would become an arbitrary one."""
+    info = np.iinfo(dtype)
+    hint = "pass a wider dtype, e.g. dtype='int64'"
+    for i, r in enumerate(rows):
+        if not r.size or r.dtype.kind not in "iuf":
+            continue
+        if r.dtype.kind == "f" and not np.isfinite(r).all():
+            raise ValueError(f"sequences[{i}]: expected ids, got a non-finite value")
+        low, high = r.min(), r.max()
+        if low < info.min or high > info.max:
+            bad = high if high > info.max else low
+            raise ValueError(
+                f"sequences[{i}]: holds {bad}, outside {dtype}'s range [{info.min}, {info.max}]; "
+                + hint
+            )
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"value: expected a number for dtype {dtype}, got {value!r}")
+    if not np.isfinite(value) or not info.min <= value <= info.max:
+        raise ValueError(
+            f"value: expected a padding value in {dtype}'s range [{info.min}, {info.max}], got "
+            f"{value!r}"
+        )
 
 
 def to_categorical(x, num_classes: int | None = None, dtype="float32") -> np.ndarray:
@@ -167,7 +196,8 @@ def timeseries_dataset_from_array(
 
     Window i starts at row ``s_i = start_index + i * sequence_stride`` of ``data`` (T, ...) and
     takes ``sequence_length`` rows ``sampling_rate`` apart; its target is ``targets[s_i]`` (None:
-    windows only, for predict). Windows lie within rows [start_index, end_index). Batches hold
+    windows only, for predict). As Keras's, ``targets`` may be shorter than ``data`` (say
+    ``data[10:]``): windows past its end are left out. Windows lie within rows [start_index, end_index). Batches hold
     ``batch_size`` windows, (batch, sequence_length, ...); ``shuffle`` orders the windows at
     random once (``seed``), as Keras's does before batching. fit takes the batches in order,
     whatever its own ``shuffle`` (as Keras's fit takes a dataset's)."""
@@ -176,10 +206,8 @@ def timeseries_dataset_from_array(
         raise ValueError("data: expected an array with a time axis, got a scalar")
     if targets is not None:
         targets = real_array(targets, "targets")
-        if len(targets) != len(data):
-            raise ValueError(
-                f"targets: expected {len(data)} rows (one per row of data), got {len(targets)}"
-            )
+        if targets.ndim == 0:
+            raise ValueError("targets: expected one row per window start, got a scalar")
     sequence_length = _whole(sequence_length, "sequence_length", 1)
     sequence_stride = _whole(sequence_stride, "sequence_stride", 1)
     sampling_rate = _whole(sampling_rate, "sampling_rate", 1)
@@ -197,6 +225,13 @@ def timeseries_dataset_from_array(
         raise ValueError(
             f"sequence_length: a window covers {span} rows, more than rows {start} to {end} hold"
         )
+    if targets is not None:  # as Keras's: the windows whose start has a target
+        starts = starts[starts < len(targets)]
+        if len(starts) == 0:
+            raise ValueError(
+                f"targets: expected a target for the first window (row {start}), got "
+                f"{len(targets)} rows"
+            )
     if shuffle:
         generator(check_seed(seed)).shuffle(starts)
     offsets = np.arange(sequence_length) * sampling_rate

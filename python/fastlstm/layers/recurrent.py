@@ -110,14 +110,18 @@ class Recurrent(Layer):
         trainable: bool = True,
         unroll: bool = False,
         use_cudnn: Any = "auto",
+        implementation: int = 2,
         **kwargs: Any,
     ) -> None:
         units = check_positive_int(units, "units")
-        # Keras's hints for its backends: the results do not depend on them, so they are checked
-        # and otherwise ignored (fastlstm's one kernel serves both).
+        # Keras's hints for its backends (Keras 2's implementation 1 or 2: smaller or fewer,
+        # larger products): the results do not depend on them, so they are checked and otherwise
+        # ignored (fastlstm's one kernel serves them all).
         _flag(unroll, "unroll")
         if not (use_cudnn is True or use_cudnn is False or use_cudnn == "auto"):
             raise ValueError(f"use_cudnn: expected 'auto', True or False, got {use_cudnn!r}")
+        if isinstance(implementation, bool) or implementation not in (1, 2):
+            raise ValueError(f"implementation: expected 1 or 2, got {implementation!r}")
         super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
         self.units = units
         self.return_sequences = _flag(return_sequences, "return_sequences")

@@ -76,9 +76,14 @@ class Bidirectional(Layer):
                     f"got {getattr(backward_layer, attr, None)!r}"
                 )
         self.forward_layer, self.backward_layer = layer, backward_layer
-        super().__init__(
-            name=name, dtype=layer.dtype, seed=layer.seed, trainable=layer.trainable, **kwargs
-        )
+        # The halves keep their own flags (one may be frozen), unless trainable= is given here.
+        trainable = kwargs.pop("trainable", None)
+        flags = (layer.trainable, backward_layer.trainable)
+        super().__init__(name=name, dtype=layer.dtype, seed=layer.seed, **kwargs)
+        if trainable is None:
+            layer.trainable, backward_layer.trainable = flags
+        else:
+            self.trainable = trainable
         self.merge_mode = merge_mode
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
 
@@ -103,8 +108,9 @@ class Bidirectional(Layer):
 
     @property
     def trainable(self) -> bool:
-        """Whether the two halves train; setting it sets both (as Keras's wrapper does)."""
-        return self.forward_layer.trainable and self.backward_layer.trainable
+        """Whether either half trains (one may be frozen on its own:
+        ``forward_layer.trainable = False``); setting it sets both, as Keras's wrapper does."""
+        return self.forward_layer.trainable or self.backward_layer.trainable
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
@@ -131,8 +137,10 @@ class Bidirectional(Layer):
     def weights(self) -> list[np.ndarray]:
         return [w for half in self._halves for w in half.weights]
 
+    # The trained halves' gradients, in trainable_weights's order.
     grads = property(
-        lambda self: [g for half in self._halves for g in half.grads], lambda self, v: None
+        lambda self: [g for half in self._halves if half.trainable for g in half.grads],
+        lambda self, v: None,
     )
     kernel_regularizer = property(lambda self: self.forward_layer.kernel_regularizer)
     recurrent_regularizer = property(lambda self: self.forward_layer.recurrent_regularizer)
