@@ -22,6 +22,13 @@ def import_peer(name: str):
         pytest.skip(f"peer {name!r} is not installed")
 
 
+def child_timeout(seconds: float) -> float:
+    """The seconds a test gives a child process or thread, times FASTLSTM_TEST_TIME_SCALE where
+    the machine is slow: .ci/aarch64 runs the suite under emulation, where children that take
+    a few seconds here took 75 and 109 s."""
+    return seconds * float(os.environ.get("FASTLSTM_TEST_TIME_SCALE", "1"))
+
+
 def load_example(name: str):
     """The script examples/<name>.py as a module. examples/ is not a package: the script is
     loaded by path, as a user would run it."""

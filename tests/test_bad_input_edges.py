@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastlstm
-from conftest import import_peer
+from conftest import child_timeout, import_peer
 from fastlstm import callbacks, convert, stacked
 from fastlstm.layers import LSTM, Dense, Dropout, Input, Masking, TimeDistributed
 from fastlstm.models import Sequential, load_model
@@ -34,7 +34,11 @@ for H in (4, 16):
         print("MemoryError", exc)
 """
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=child_timeout(60),
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 
+from conftest import child_timeout
 from fastlstm import demo
 
 
@@ -42,7 +43,7 @@ def test_module_demo_help():
         capture_output=True,
         text=True,
         check=True,
-        timeout=60,
+        timeout=child_timeout(60),
     ).stdout
     assert "--epochs" in out
     assert "--out" in out

@@ -14,6 +14,7 @@ import sys
 
 import pytest
 
+from conftest import child_timeout
 from fastlstm import _core
 
 SIMD = {"baseline": "sse4.2", "v3": "avx2", "v4": "avx512"}
@@ -31,7 +32,7 @@ def run_forced(level: str) -> subprocess.CompletedProcess:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=child_timeout(120),
     )
 
 
@@ -57,7 +58,7 @@ def test_default_is_the_best_supported_level():
         capture_output=True,
         text=True,
         check=True,
-        timeout=60,
+        timeout=child_timeout(60),
     ).stdout.strip()
     best = [level for level in _core.LEVELS if _core.cpu_supports(level)][-1]
     assert out == best
@@ -105,7 +106,7 @@ def under_qemu(model: str, code: str) -> subprocess.CompletedProcess:
         check=False,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=child_timeout(600),
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastlstm
+from conftest import child_timeout
 
 PROLOGUE = """
 import os, sys, threading, time
@@ -28,7 +29,11 @@ x = rng.standard_normal((16, 100, 64)).astype(np.float32)
 def run_script(body: str, timeout: float = 60) -> subprocess.CompletedProcess:
     code = PROLOGUE + textwrap.dedent(body)
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=child_timeout(timeout),
+        check=False,
     )
 
 
@@ -80,7 +85,11 @@ sys.exit(4)
 """
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=child_timeout(120),
+        check=False,
     )
     assert done.returncode == 4, done.stderr[-2000:]
     assert "joined 1 True" in done.stdout
@@ -109,7 +118,7 @@ def test_a_child_forked_while_a_stream_is_busy_can_use_it():
         t.join()
         sys.exit(os.waitstatus_to_exitcode(status))
         """,
-        timeout=60,
+        timeout=child_timeout(60),
     )
     assert done.returncode == 0, done.stderr[-2000:]
 
@@ -135,7 +144,7 @@ def test_reading_a_stream_during_a_long_run_leaves_other_threads_running():
         print(took, max(pauses))
         sys.exit(0 if max(pauses) < took / 2 else 7)
         """,
-        timeout=120,
+        timeout=child_timeout(120),
     )
     assert done.returncode == 0, (done.stdout, done.stderr[-2000:])
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import fastlstm
+from conftest import child_timeout
 from fastlstm.__main__ import self_check
 
 
@@ -18,7 +19,11 @@ def test_self_check_errors_are_small():
 
 def test_command_prints_version_simd_and_threads():
     out = subprocess.run(
-        [sys.executable, "-m", "fastlstm"], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-m", "fastlstm"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=child_timeout(120),
     ).stdout
     assert f"fastlstm {fastlstm.__version__}" in out
     assert f"SIMD level: {fastlstm.simd_level()}" in out
@@ -32,7 +37,7 @@ def test_command_help_and_unknown_commands():
             [sys.executable, "-m", "fastlstm", *args],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=child_timeout(120),
             check=False,
         )
 
@@ -48,4 +53,4 @@ def test_command_help_and_unknown_commands():
 
 def test_submodules_come_with_the_package():
     code = "import fastlstm; fastlstm.convert.from_torch; fastlstm.datasets.co2"
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=child_timeout(120))

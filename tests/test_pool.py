@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import fastlstm
-from conftest import make_problem
+from conftest import child_timeout, make_problem
 from fastlstm import _core
 
 # (B, T, I, H): a batch split over threads (chunks, no meeting) and a single sequence whose hidden
@@ -125,7 +125,7 @@ def test_concurrent_callers_get_the_serial_answer(shape, threads):
     for w in workers:
         w.start()
     for w in workers:
-        w.join(timeout=120)
+        w.join(timeout=child_timeout(120))
     assert not any(w.is_alive() for w in workers), "a concurrent call hung"
     assert failures == []
 
@@ -138,7 +138,11 @@ def test_jobs_of_different_sizes_hand_over_cleanly():
     code = "from fastlstm import _core; print(_core.check_pool(400_000, 16))"
     try:
         out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, timeout=90, check=False
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=child_timeout(90),
+            check=False,
         )
     except subprocess.TimeoutExpired:
         pytest.fail("the pool hung handing over from one job to the next")
@@ -283,7 +287,7 @@ print((switches() - before) / 200)
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=child_timeout(120),
         env=env,
         check=False,
     )
@@ -316,7 +320,11 @@ reserve.close()
 print(float(np.abs(y - expected).max()))
 """
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=child_timeout(120),
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert float(done.stdout.split()[-1]) < 1e-5
