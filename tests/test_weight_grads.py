@@ -1,0 +1,91 @@
+"""Backward's weight gradients over many rows: with 32 vector registers (the v4 level) and at
+least 4 blocks of 64 rows a thread, dK, dR, db (the GRU's recurrent bias too) and dX are summed
+by blocks of rows, each thread its own chunk of rows, the chunks' sums added after in chunk order
+(grads_by_rows, sequence.hpp); elsewhere Eigen's GEMMs split by columns. Either way every
+gradient must be the oracle's, for every cell and option, with and without padding and recurrent
+dropout, on 1 to 3 threads; the same bits run to run and whether dL/dx is wanted or not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastlstm
+from test_by_length import CELLS, T, assert_matches, dropout_mask, padded, problem, reference, train
+
+B = 200  # 2,400 rows (about 1,300 valid with padding): 4 blocks of 64 a thread on 3 threads
+H = 32
+
+
+def setup(name, padding, dropout):
+    fn, x, weights, state, kwargs, lengths = problem(name, B, False, H=H)
+    if padding == "none":
+        pad, ref_pad = {}, {"lengths": np.full(B, T)}
+    else:
+        pad = ref_pad = padded(padding, lengths, np.random.default_rng(5))
+    P = kwargs["projection"].shape[1] if "projection" in kwargs else H
+    drop = dropout_mask(B, P) if dropout else None
+    return fn, x, weights, state, kwargs, pad, ref_pad, drop
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("dropout", [False, True], ids=["", "recurrent_dropout"])
+@pytest.mark.parametrize("padding", ["none", "lengths", "mask-left"])
+@pytest.mark.parametrize("time_major", [False, True], ids=["batch_major", "time_major"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("name", list(CELLS))
+def test_weight_gradients_over_many_rows_match_the_oracle(
+    name, threads, time_major, padding, dropout
+):
+    fn, x, weights, state, kwargs, pad, ref_pad, drop = setup(name, padding, dropout)
+    y, finals, _, grads, dy, dfinal = train(
+        fn, x, weights, state, kwargs, pad, time_major, threads, drop
+    )
+    y_ref, finals_ref, grads_ref = reference(
+        fn, x, weights, state, kwargs, ref_pad, drop, dy, dfinal
+    )
+    assert_matches([y, *finals, *grads], [y_ref, *finals_ref, *grads_ref])
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("name", ["lstm-peephole-projection", "gru-reset_before"])
+def test_weight_gradients_repeat_and_do_not_depend_on_input_grad(name, threads):
+    """In float32 (where a change of summation order shows): two backward calls give the same
+    bits, and without dL/dx the other gradients are the same bits as with it."""
+    fn, x, weights, state, kwargs, pad, _, _ = setup(name, "mask-left", False)
+    f32 = [np.float32(a) if np.isscalar(a) else np.asarray(a, np.float32) for a in weights]
+    options = {
+        k: v.astype(np.float32) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()
+    }
+    state32 = (
+        tuple(s.astype(np.float32) for s in state) if fn == "lstm" else state.astype(np.float32)
+    )
+    fastlstm.set_num_threads(threads)
+    forward = getattr(fastlstm, f"{fn}_forward")
+    backward = getattr(fastlstm, f"{fn}_backward")
+    y, _, cache = forward(x.astype(np.float32), *f32, state32, **pad, **options)
+    dy = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
+    first = backward(cache, dy)
+    again = backward(cache, dy)
+    without_dx = backward(cache, dy, input_grad=False)
+    assert without_dx[0] is None
+    for a, b, c in zip(first[1:], again[1:], without_dx[1:]):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    np.testing.assert_array_equal(first[0], again[0])
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_nan_at_masked_steps_reaches_no_weight_gradient():
+    """A masked step's x may hold anything (NaN padding): its zero dL/dz must keep it out of dK."""
+    fn, x, weights, state, kwargs, pad, _, _ = setup("lstm", "mask-left", False)
+    nan_padded = np.where(pad["mask"][:, :, None], x, np.nan)
+    zero_padded = np.where(pad["mask"][:, :, None], x, 0.0)
+    results = [
+        train(fn, data, weights, state, kwargs, pad, False, 2)[3]
+        for data in (nan_padded, zero_padded)
+    ]
+    for a, b in zip(*results):
+        assert np.all(np.isfinite(a))
+        np.testing.assert_array_equal(a, b)
