@@ -93,6 +93,25 @@ def test_layers_name_a_torch_tensor_that_requires_grad():
     )
 
 
+def test_a_model_names_a_torch_tensor_it_cannot_take_and_ragged_lists():
+    torch = import_peer("torch")
+    model = Sequential([Input((3, 4)), LSTM(2, seed=0)])
+    model.compile("sgd", "mse")
+    x = torch.ones(2, 3, 4, requires_grad=True)
+    with pytest.raises(TypeError, match=r"^x: .*requires grad \(pass \.detach\(\)\)"):
+        model.predict(x, verbose=0)
+    with pytest.raises(TypeError, match=r"^y: .*requires grad"):
+        model.fit(np.ones((2, 3, 4)), torch.ones(2, 2, requires_grad=True), verbose=0)
+    with pytest.raises(TypeError, match=r"^x: expected an array, got Tensor \(.*BFloat16"):
+        model.predict(torch.ones(2, 3, 4, dtype=torch.bfloat16), verbose=0)
+    np.testing.assert_array_equal(
+        model.predict(x.detach(), verbose=0), model.predict(np.ones((2, 3, 4)), verbose=0)
+    )
+    ragged = [[[1.0] * 4] * 3, [[1.0] * 4] * 2]
+    with pytest.raises(ValueError, match=r"^x: .*inhomogeneous.*utils\.pad_sequences makes them"):
+        model.predict(ragged, verbose=0)
+
+
 @pytest.mark.parametrize("merge_mode", ["mul", "sum", "ave", "concat"])
 def test_a_merged_dy_must_have_ys_shape(merge_mode):
     """With "mul", a scalar or (H,) dy was broadcast and used."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import callbacks as callbacks_module
+from ._arrays import real_array
 
 
 def _verbosity(verbose) -> int:
@@ -30,14 +31,18 @@ def _batch_size(batch_size) -> int:
 
 
 def _array(value, name: str) -> np.ndarray:
+    """``value`` as an array of real numbers with a batch axis (real_array: another library's
+    tensor that cannot convert says why)."""
     if value is None:
         raise ValueError(f"{name}: expected an array, got None")
     try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name}: expected an array, got {type(value).__name__} ({exc})") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected an array of numbers, got dtype {arr.dtype}")
+        arr = real_array(value, name)
+    except TypeError as exc:
+        if "inhomogeneous" not in str(exc):
+            raise
+        raise ValueError(
+            f"{exc}. Sequences of different lengths? utils.pad_sequences makes them one array"
+        ) from None
     if arr.ndim == 0:
         raise ValueError(f"{name}: expected an array with a batch axis, got a scalar")
     return arr
