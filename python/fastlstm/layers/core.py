@@ -422,7 +422,9 @@ class Embedding(Layer):
 
 class Masking(Layer):
     """Marks padding steps: a step of x (B, T, F) whose features all equal ``mask_value`` is
-    masked (the (B, T) mask handed on is False there) and its output zeroed, as Keras."""
+    masked (the (B, T) mask handed on is False there) and its output zeroed, as Keras. With
+    ``mask_value=np.nan``, the steps whose features are all NaN (gaps in a time series; Keras's
+    Masking compares with ==, which NaN never meets, and masks nothing)."""
 
     default_name = "masking"
 
@@ -445,17 +447,19 @@ class Masking(Layer):
     def _keep(self, x: np.ndarray) -> np.ndarray:
         if x.ndim < 3:
             raise ValueError(f"x: expected a (batch, time, features) array, got shape {x.shape}")
+        if np.isnan(self.mask_value):
+            return ~np.all(np.isnan(x), axis=-1)
         return np.any(x != self.mask_value, axis=-1)
 
     def call(self, x, training: bool = False, mask=None):
         x = input_array(x)
-        return x * self._keep(x)[..., None]
+        return np.where(self._keep(x)[..., None], x, 0)  # x * 0 would keep NaN and inf
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
         x = input_array(x)
         keep = self._keep(x)[..., None]
-        return x * keep, keep
+        return np.where(keep, x, 0), keep
 
     def backward(self, cache, dout):
         self.grads = []
@@ -467,7 +471,16 @@ class Masking(Layer):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         del config["seed"]
-        return {**config, "mask_value": self.mask_value}
+        # JSON has no NaN or inf: those are saved as the strings "nan", "inf", "-inf"
+        value = self.mask_value if np.isfinite(self.mask_value) else str(self.mask_value)
+        return {**config, "mask_value": value}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        value = config.get("mask_value")
+        if value in ("nan", "inf", "-inf"):
+            config = {**config, "mask_value": float(value)}
+        return cls(**config)
 
 
 class TimeDistributed(Layer):
