@@ -191,6 +191,20 @@ def test_a_model_compiled_with_a_metric_of_code_saves_and_loads_uncompiled(tmp_p
     again = load_model(path, compile=False)
     assert not again.compiled
     np.testing.assert_array_equal(again.predict(x, verbose=0), m.predict(x, verbose=0))
+    # Keras's custom_objects gives the metric back, and training resumes with the optimizer's
+    # state: one more epoch of each model ends with the same weights
+    with pytest.raises(ValueError, match=r"custom_objects=\{'abs_error': \.\.\.\}"):
+        load_model(path)
+    resumed = load_model(path, custom_objects={"abs_error": abs_error})
+    assert resumed.optimizer.iterations == m.optimizer.iterations
+    logs = resumed.evaluate(x, x[:, 0, :1], verbose=0, return_dict=True)
+    assert logs == m.evaluate(x, x[:, 0, :1], verbose=0, return_dict=True)
+    for model in (m, resumed):
+        model.fit(x, x[:, 0, :1], shuffle=False, verbose=0)
+    for a, b in zip(resumed.get_weights(), m.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match="custom_objects: expected None or a dict"):
+        load_model(path, custom_objects=[abs_error])
 
 
 def test_top_k_accuracies_count_ties_for_the_label():

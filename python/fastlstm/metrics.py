@@ -512,18 +512,22 @@ CUSTOM = "<custom>"
 
 class CustomMetricError(ValueError):
     """A saved model was compiled with a metric of the caller's code, which the file does not
-    hold: load it with compile=False."""
+    hold: load it with custom_objects={name: metric}, or with compile=False."""
 
 
-def deserialize(spec):
+def deserialize(spec, custom_objects=None):
+    """A metric from its saved spec; one of the caller's code (saved by name only) from
+    ``custom_objects``, a dict of name: metric (function or Metric), as Keras's."""
     if isinstance(spec, str) and spec.lower() in ("accuracy", "acc"):
         return spec
     if isinstance(spec, dict) and spec.get("class_name") == CUSTOM:
         name = (spec.get("config") or {}).get("name")
+        if custom_objects and name in custom_objects:
+            return custom_objects[name]
         raise CustomMetricError(
             f"metrics: the model was compiled with {name!r}, a metric of your own code, which "
-            f"a model file does not hold: load_model(path, compile=False), then compile() "
-            f"with it again"
+            f"a model file does not hold: load_model(path, custom_objects={{{name!r}: ...}}) "
+            f"with it, or load_model(path, compile=False), then compile() again"
         )
     if not isinstance(spec, dict) or spec.get("class_name") not in _CLASSES:
         raise ValueError(f"metrics: expected a class name in {sorted(_CLASSES)}, got {spec!r}")

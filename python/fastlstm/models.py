@@ -453,12 +453,12 @@ def clone_model(model: Sequential) -> Sequential:
     return Sequential.from_config(model.get_config())
 
 
-def load_model(filepath, compile: bool = True):
+def load_model(filepath, compile: bool = True, custom_objects=None):
     """The model saved at ``filepath`` (:func:`fastlstm.saving.load_model`), where Keras users
     look for it."""
     from . import saving
 
-    return saving.load_model(filepath, compile=compile)
+    return saving.load_model(filepath, compile=compile, custom_objects=custom_objects)
 
 
 def check_build_shape(shape) -> tuple:

@@ -345,7 +345,7 @@ def _check_declared_shape(layer) -> None:
         )
 
 
-def _restore(header: dict, arrays: dict, compile: bool = True):
+def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=None):
     from .models import Sequential, check_build_shape
 
     spec = header.get("model")
@@ -399,10 +399,11 @@ def _restore(header: dict, arrays: dict, compile: bool = True):
         model.compile(
             optimizer=optimizers.deserialize(compile_config.get("optimizer")),
             loss=losses.deserialize(compile_config.get("loss")),
-            metrics=[metrics_lib.deserialize(m) for m in compile_config["metrics"]],
+            metrics=[metrics_lib.deserialize(m, custom_objects) for m in compile_config["metrics"]],
             # files written before weighted_metrics existed have none
             weighted_metrics=[
-                metrics_lib.deserialize(m) for m in compile_config.get("weighted_metrics", [])
+                metrics_lib.deserialize(m, custom_objects)
+                for m in compile_config.get("weighted_metrics", [])
             ],
         )
         slots = _take(arrays, "optimizer")
@@ -419,13 +420,19 @@ def model_from_bytes(data: bytes):
     return _load(data, "the data")
 
 
-def _load(data: bytes, source: str, compile: bool = True):
+def _load(data: bytes, source: str, compile: bool = True, custom_objects=None):
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data: expected bytes, got {type(data).__name__}")
+    if custom_objects is not None and (
+        not isinstance(custom_objects, dict) or not all(isinstance(k, str) for k in custom_objects)
+    ):
+        raise TypeError(
+            f"custom_objects: expected None or a dict of name: metric, got {custom_objects!r}"
+        )
     try:
         header, blob = _read_members(bytes(data))
         arrays = _read_arrays(header.get("arrays"), blob)
-        return _restore(header, arrays, compile)
+        return _restore(header, arrays, compile, custom_objects)
     except metrics_lib.CustomMetricError:
         raise  # a valid file: the message says how to load it
     except _PARSE_ERRORS as exc:
@@ -434,14 +441,16 @@ def _load(data: bytes, source: str, compile: bool = True):
         ) from None
 
 
-def load_model(filepath, compile: bool = True):
+def load_model(filepath, compile: bool = True, custom_objects=None):
     """The model saved at ``filepath`` by ``model.save``, compiled with its optimizer state
     when it was saved compiled, so that training resumes exactly where it stopped;
-    ``compile=False`` leaves it uncompiled (for inference, or to compile it anew)."""
+    ``compile=False`` leaves it uncompiled (for inference, or to compile it anew). A metric of
+    the caller's own code is saved by name only: ``custom_objects={name: metric}`` gives it back
+    (Keras's argument; the file never holds code)."""
     path = os.fspath(filepath)
     with open(path, "rb") as f:
         data = f.read()
-    return _load(data, repr(path), _flag(compile, "compile"))
+    return _load(data, repr(path), _flag(compile, "compile"), custom_objects)
 
 
 def load_weights(model, filepath) -> None:
