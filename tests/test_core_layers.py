@@ -129,10 +129,15 @@ def test_embedding_lookup_init_and_gradient_with_repeats():
         (np.array([[1, 10]]), ValueError, r"x: expected indices in \[0, 10\) .* got 10"),
         (np.array([[-1, 3]]), ValueError, r"indices in \[0, 10\).*got -1"),
         (np.array([[1.5, 3]]), TypeError, "x: expected integer indices"),
+        (np.array([[np.nan, 3]]), TypeError, "x: expected integer indices"),
+        (np.array([[1e30]]), ValueError, r"indices in \[0, 10\).*got 1e\+30"),
+        (np.array([[2**40]]), ValueError, r"indices in \[0, 10\).*got 1099511627776"),
         (np.array([["a"]]), TypeError, "x: expected an array of integer indices"),
     ],
 )
 def test_embedding_bad_indices(x, exc, match):
+    # before the error, casting NaN or 1e30 to int64 printed NumPy's RuntimeWarning (an error
+    # under the suite's filterwarnings)
     with pytest.raises(exc, match=match):
         L.Embedding(10, 3, seed=0)(x)
 

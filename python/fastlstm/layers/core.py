@@ -357,26 +357,24 @@ class Embedding(Layer):
 
     def _indices(self, x) -> np.ndarray:
         x = np.asarray(x)
-        if x.dtype.kind in "iu":
-            idx = x
-        elif x.dtype.kind in "fb":
-            idx = x.astype(np.int64)
-            if x.dtype.kind == "f" and not np.array_equal(idx, x):
-                raise TypeError(
-                    f"x: expected integer indices (the layer {self.name!r} is an Embedding), "
-                    f"got {x.dtype} values that are not whole numbers"
-                )
-        else:
+        if x.dtype.kind not in "iufb":
             raise TypeError(f"x: expected an array of integer indices, got dtype {x.dtype}")
-        if idx.size:
-            lo, hi = int(idx.min()), int(idx.max())
+        # whole and in range before any cast: NaN or 1e30 cast to int64 is an arbitrary number
+        if x.dtype.kind == "f" and not (np.isfinite(x).all() and np.array_equal(x, np.floor(x))):
+            raise TypeError(
+                f"x: expected integer indices (the layer {self.name!r} is an Embedding), "
+                f"got {x.dtype} values that are not whole numbers"
+            )
+        if x.size:
+            lo, hi = x.min(), x.max()
             if lo < 0 or hi >= self.input_dim:
                 bad = lo if lo < 0 else hi
+                bad = bad.item() if x.dtype.kind in "iu" else format(bad, "g")
                 raise ValueError(
                     f"x: expected indices in [0, {self.input_dim}) (input_dim of {self.name!r}), "
                     f"got {bad}"
                 )
-        return idx
+        return x if x.dtype.kind in "iu" else x.astype(np.int64)
 
     def call(self, x, training: bool = False, mask=None):
         return self._weights["embeddings"][self._indices(x)]
