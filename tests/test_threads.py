@@ -211,6 +211,17 @@ def test_unit_split_input_products_match_oracle(kind, I):
     assert_all_match_oracle(kind, 1, 5, I, 256)
 
 
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("B", [16, 20])
+def test_eight_to_ten_rows_a_thread_with_a_large_r_split_units(kind, B):
+    """8 and 10 rows a thread on 2 threads, float64 R of 1.22 MiB (LSTM) and 0.92 MiB (GRU),
+    at least 0.9 of a 1 MiB L2: a unit split where the CPU reports such an L2, else a batch
+    split; either must give the oracle's answers."""
+    fastlstm.set_num_threads(2)
+    assert_all_match_oracle(kind, B, 4, 8, 200)
+
+
 def assert_all_match_oracle(kind, B, T, I, H):
     """Forward, inference and every gradient of one random float64 problem equal the oracle's."""
     if kind == "lstm":

@@ -306,12 +306,21 @@ inline double l2_bytes() {
 // keeps that share there and reads only h_{t-1} (B, H) from the others at each step. Measured
 // there, 16 threads: B=64, T=50, I=256, H=512 1.5x (15.4-16.1 ms before, 9.3-10.7 after); at
 // B=256 the runs spread too widely (77-113 ms) to tell.
+//
+// With 8 to 10 rows a thread, one block of 8 rows (and the rest) reads all of R from L3 at
+// every step where R does not fit in L2 beside the rest; a thread's share of R stays in its L2.
+// Measured on 2 threads (a 1 MiB L2), unit split against batch split, T=50, I=128 (64): LSTM
+// B=16, H=256 (R 1 MiB) 1.07-1.13x, H=224 (784 KiB) 1.08x, H=384 1.10x, H=512 1.08x, B=18 and
+// 20 at H=256 1.13x and 1.18x, B=20 at H=512 1.19x; GRU B=16, H=288 (972 KiB) 1.15x, H=256 (768
+// KiB) 0.96x; SimpleRNN (one gate) B=16, H=448 and 512 0.83x and 0.92x; LSTM B=22 and 24 (11 and
+// 12 rows) at H=256 0.97x and 0.96x. Hence cells of 3 or more gates with R at least 0.9 of L2.
 constexpr Index kMinRowsPerThread = 4;
-inline bool split_units(Index B, int threads, double recurrent_bytes) {
+inline bool split_units(Index B, int threads, double recurrent_bytes, int gates) {
   const Index rows = (B + threads - 1) / threads;  // per thread, in a batch split
   if (rows < kMinRowsPerThread || (rows < 2 * kMinRowsPerThread && rows % kMinRowsPerThread)) {
     return true;
   }
+  if (gates >= 3 && rows <= 10 && recurrent_bytes >= 0.9 * l2_bytes()) return true;
   return recurrent_bytes > l2_bytes() && recurrent_bytes / threads <= l2_bytes() / 2;
 }
 // Panel width of a packed copy of weights that products of `rows` rows read. Below 8 rows, the
@@ -463,7 +472,7 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const int threads = threads_for(s.B * H, flops);
   // A projection needs all of a row's units before h_t: it splits by batch rows only.
   const bool by_rows =
-      threads == 1 || !split_units(s.B, threads, double(P) * GH * sizeof(T)) || w.projection;
+      threads == 1 || !split_units(s.B, threads, double(P) * GH * sizeof(T), G) || w.projection;
   const Index most = (H + threads - 1) / threads;  // units per block in a unit split
   // x*K + b for every step at once (one GEMM; training keeps it in its gates buffer) in a batch
   // split; in a unit split each block computes its own columns for blocks of steps, training
