@@ -135,7 +135,7 @@ def test_a_merged_dy_must_have_ys_shape(merge_mode):
         (
             convert.to_torch,
             ((3, 16), (5, 20), (8,)),
-            r"recurrent_kernel: expected a 2-D array \(H, 16\)",
+            r"recurrent_kernel: expected a 2-D array \(4, 16\) to match kernel, or \(P, 16\)",
         ),
         (convert.to_torch, ((16,), (4, 16), (16,)), r"kernel: expected a 2-D array \(I, 4\*H\)"),
         (convert.to_onnx, ((3, 15), (4, 15), (15,)), r"kernel: expected a 2-D array \(I, 4\*H\)"),
@@ -143,7 +143,7 @@ def test_a_merged_dy_must_have_ys_shape(merge_mode):
         (
             convert.rnn_to_torch,
             ((3, 4), (4, 5), (4,)),
-            r"recurrent_kernel: expected a 2-D array \(H, 4\)",
+            r"recurrent_kernel: expected a 2-D array \(4, 4\) to match kernel, got",
         ),
         (convert.rnn_to_onnx, ((3, 4), (4, 4), (5,)), r"bias: expected shape \(4,\)"),
         (convert.from_torch, ((16, 3), (16, 5)), r"weight_hh: expected a 2-D array \(16, 4\)"),
@@ -151,7 +151,7 @@ def test_a_merged_dy_must_have_ys_shape(merge_mode):
         (
             convert.gru_to_onnx,
             ((3, 6), (3, 6), (2, 6)),
-            r"recurrent_kernel: expected a GRU's \(H, 3H\)",
+            r"recurrent_kernel: expected a 2-D array \(2, 6\) to match kernel, got",
         ),
         (convert.peephole_to_onnx, ((2, 6),), r"peephole: expected a 1-D array \(3H,\)"),
         (convert.projection_from_torch, ((6,),), r"weight_hr: expected a 2-D array \(P, H\)"),

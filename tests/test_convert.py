@@ -196,6 +196,29 @@ def test_torch_weights_are_checked():
         convert.from_torch(w_ih, w_hh, b_ih, b_hh[:-1])
 
 
+def test_a_recurrent_kernel_of_another_width_is_refused_where_no_projection_exists():
+    """A recurrent kernel narrower than H is an LSTM projection's (P, 4H): torch's LSTM holds
+    it, ONNX's and the other cells' do not (they returned weights their peer then refused); one
+    wider than H is no cell's."""
+    k, r, b = cell_weights(4, H=4)  # kernel (I, 16), recurrent (4, 16)
+    w_ih, w_hh, _, _ = convert.to_torch(k, r[:3], b)  # P = 3: torch's proj_size
+    assert w_hh.shape == (16, 3)
+    assert convert.from_torch(w_ih, w_hh)[1].shape == (3, 16)
+    with pytest.raises(ValueError, match=r"recurrent_kernel: expected .*\(4, 16\).*got shape"):
+        convert.to_onnx(k, r[:3], b)
+    with pytest.raises(ValueError, match=r"recurrent_kernel: expected .*\(4, 16\).*P < 4"):
+        convert.to_torch(k, np.vstack([r, r[:1]]), b)  # 5 rows
+    kr, rr, br = cell_weights(1, H=4)
+    with pytest.raises(ValueError, match=r"recurrent_kernel: expected a 2-D array \(4, 4\)"):
+        convert.rnn_to_torch(kr, rr[:2], br)
+    w_ih, w_hh, _, _ = convert.rnn_to_torch(kr, rr, br)
+    with pytest.raises(ValueError, match=r"weight_hh: expected a 2-D array \(4, 4\) to match"):
+        convert.rnn_from_torch(w_ih, w_hh[:, :2])
+    kg, rg, bg = cell_weights(3, H=4, bias_shape=(2, 12))
+    with pytest.raises(ValueError, match=r"recurrent_kernel: expected a 2-D array \(4, 12\)"):
+        convert.gru_to_onnx(kg, rg[:2], bg)
+
+
 def test_each_direction_of_a_bidirectional_onnx_node():
     fwd, bwd = cell_weights(4, H=4, seed=1), cell_weights(4, H=4, seed=2)
     onnx = [np.concatenate(parts) for parts in zip(convert.to_onnx(*fwd), convert.to_onnx(*bwd))]

@@ -57,18 +57,26 @@ def _blocks(a: np.ndarray, axis: int):
     return np.split(a, 4, axis=axis)
 
 
-def _ours(kernel, recurrent_kernel, bias, gates: int):
-    """fastlstm's kernel (I, gates*H), recurrent_kernel (H or P, gates*H) and bias (gates*H,),
+def _ours(kernel, recurrent_kernel, bias, gates: int, projection: bool = False):
+    """fastlstm's kernel (I, gates*H), recurrent_kernel (H, gates*H), or (P, gates*H) with P < H
+    where the target has a projection (``projection``: torch's LSTM), and bias (gates*H,),
     checked against each other (bias None: left to the caller)."""
     kernel = real_array(kernel, "kernel")
     recurrent_kernel = real_array(recurrent_kernel, "recurrent_kernel")
     if kernel.ndim != 2 or kernel.shape[1] % gates or kernel.shape[1] == 0:
         raise ValueError(f"kernel: expected a 2-D array (I, {gates}*H), got shape {kernel.shape}")
     cols = kernel.shape[1]
-    if recurrent_kernel.ndim != 2 or recurrent_kernel.shape[1] != cols:
+    hidden = cols // gates
+    rows = recurrent_kernel.shape[0] if recurrent_kernel.ndim == 2 else -1
+    if (
+        recurrent_kernel.ndim != 2
+        or recurrent_kernel.shape[1] != cols
+        or not (rows == hidden or (projection and 0 < rows < hidden))
+    ):
+        also = f", or (P, {cols}) with P < {hidden} for a projection" if projection else ""
         raise ValueError(
-            f"recurrent_kernel: expected a 2-D array (H, {cols}) to match kernel, got shape "
-            f"{recurrent_kernel.shape}"
+            f"recurrent_kernel: expected a 2-D array ({hidden}, {cols}) to match kernel{also}, "
+            f"got shape {recurrent_kernel.shape}"
         )
     if bias is not None:
         bias = real_array(bias, "bias")
@@ -77,30 +85,37 @@ def _ours(kernel, recurrent_kernel, bias, gates: int):
     return kernel, recurrent_kernel, bias
 
 
-def _theirs(weight_ih, weight_hh, gates: int):
-    """torch's weight_ih (gates*H, I) and weight_hh (gates*H, H or P), checked."""
+def _theirs(weight_ih, weight_hh, gates: int, projection: bool = False):
+    """torch's weight_ih (gates*H, I) and weight_hh (gates*H, H), or (gates*H, P) with P < H
+    where the module has a projection (``projection``: nn.LSTM's proj_size), checked."""
     weight_ih, weight_hh = real_array(weight_ih, "weight_ih"), real_array(weight_hh, "weight_hh")
     if weight_ih.ndim != 2 or weight_ih.shape[0] % gates or weight_ih.shape[0] == 0:
         raise ValueError(
             f"weight_ih: expected a 2-D array ({gates}*H, I), got shape {weight_ih.shape}"
         )
     rows = weight_ih.shape[0]
-    # H columns, or P < H with torch's proj_size
-    if weight_hh.ndim != 2 or weight_hh.shape[0] != rows or weight_hh.shape[1] > rows // gates:
+    hidden = rows // gates
+    cols = weight_hh.shape[1] if weight_hh.ndim == 2 else -1
+    if (
+        weight_hh.ndim != 2
+        or weight_hh.shape[0] != rows
+        or not (cols == hidden or (projection and 0 < cols < hidden))
+    ):
+        also = f" (or ({rows}, P) with P < {hidden} and proj_size)" if projection else ""
         raise ValueError(
-            f"weight_hh: expected a 2-D array ({rows}, {rows // gates}) (or ({rows}, P) with a "
-            f"projection) to match weight_ih, got shape {weight_hh.shape}"
+            f"weight_hh: expected a 2-D array ({rows}, {hidden}){also} to match weight_ih, got "
+            f"shape {weight_hh.shape}"
         )
     return weight_ih, weight_hh
 
 
 def from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
     """(kernel, recurrent_kernel, bias) from ``nn.LSTM``'s weights; the two biases are summed."""
-    return _from_torch(weight_ih, weight_hh, bias_ih, bias_hh, 4)
+    return _from_torch(weight_ih, weight_hh, bias_ih, bias_hh, 4, projection=True)
 
 
-def _from_torch(weight_ih, weight_hh, bias_ih, bias_hh, gates: int) -> Weights:
-    weight_ih, weight_hh = _theirs(weight_ih, weight_hh, gates)
+def _from_torch(weight_ih, weight_hh, bias_ih, bias_hh, gates: int, projection=False) -> Weights:
+    weight_ih, weight_hh = _theirs(weight_ih, weight_hh, gates, projection)
     rows = weight_ih.shape[0]
     bias = np.zeros(rows, dtype=weight_ih.dtype)
     for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
@@ -118,11 +133,11 @@ def to_torch(
     kernel, recurrent_kernel, bias
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(weight_ih, weight_hh, bias_ih, bias_hh) for ``nn.LSTM``; bias_hh is zero."""
-    return _to_torch(kernel, recurrent_kernel, bias, 4)
+    return _to_torch(kernel, recurrent_kernel, bias, 4, projection=True)
 
 
-def _to_torch(kernel, recurrent_kernel, bias, gates: int):
-    kernel, recurrent_kernel, bias = _ours(kernel, recurrent_kernel, bias, gates)
+def _to_torch(kernel, recurrent_kernel, bias, gates: int, projection=False):
+    kernel, recurrent_kernel, bias = _ours(kernel, recurrent_kernel, bias, gates, projection)
     return kernel.T.copy(), recurrent_kernel.T.copy(), bias.copy(), np.zeros_like(bias)
 
 
@@ -262,10 +277,6 @@ def _gru_bias(bias, hidden: int, reset_after: bool) -> np.ndarray:
 def _gru_matrices(kernel, recurrent_kernel) -> tuple[np.ndarray, np.ndarray]:
     """A GRU's kernel (I, 3H) and recurrent_kernel (H, 3H), checked."""
     kernel, recurrent_kernel, _ = _ours(kernel, recurrent_kernel, None, 3)
-    if recurrent_kernel.shape[1] != 3 * recurrent_kernel.shape[0]:
-        raise ValueError(
-            f"recurrent_kernel: expected a GRU's (H, 3H), got shape {recurrent_kernel.shape}"
-        )
     return kernel, recurrent_kernel
 
 
