@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fastlstm/blocks.hpp"
@@ -107,6 +108,24 @@ inline std::size_t checked_bytes(const std::vector<py::ssize_t>& shape, std::siz
 }
 
 inline bool is_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % kAlign == 0; }
+
+// Whether two arrays' elements may lie in the same bytes: the spans from their lowest to their
+// highest element overlap (strides of either sign).
+inline bool spans_overlap(const py::array& a, const py::array& b) {
+  const auto span = [](const py::array& x) {
+    const char* lo = static_cast<const char*>(x.data());
+    const char* hi = lo + x.itemsize();
+    for (py::ssize_t d = 0; d < x.ndim(); ++d) {
+      const py::ssize_t reach = (x.shape(d) - 1) * x.strides(d);
+      (reach < 0 ? lo : hi) += reach;
+    }
+    return std::pair{lo, hi};
+  };
+  if (a.size() == 0 || b.size() == 0) return false;
+  const auto [a0, a1] = span(a);
+  const auto [b0, b1] = span(b);
+  return a0 < b1 && b0 < a1;
+}
 
 // An uninitialised C-contiguous array whose data is 64-byte aligned, in a block from the core's
 // block cache (blocks.hpp): the block's first kAlign bytes hold its size, for giving it back.

@@ -73,10 +73,11 @@ class StreamBinding {
     }
     const Shape shape{batch(), steps, state_size()};
     Array<T> out = out_obj.is_none() ? aligned_empty<T>(shape) : writable_out(out_obj, shape);
-    // The walk writes h_t while later steps of x are still to be read.
-    const auto* x0 = reinterpret_cast<const char*>(x.data());
-    const auto* o0 = reinterpret_cast<const char*>(out.data());
-    if (x.size() > 0 && out.size() > 0 && o0 < x0 + x.nbytes() && x0 < o0 + out.nbytes()) {
+    // The walk writes h_t while later steps of x are still to be read. The caller's x is
+    // checked too, not only the copy that as_array may have made of it: whether a call is
+    // refused must not depend on where x happens to lie.
+    if (spans_overlap(out, x) || (py::isinstance<py::array>(x_obj) &&
+                                  spans_overlap(out, py::reinterpret_borrow<py::array>(x_obj)))) {
       throw std::invalid_argument(
           "out: expected an array that does not share memory with x, got one that does");
     }

@@ -130,6 +130,14 @@ class LSTMStream:
     def _h0(self, initial_state):
         return _pair(initial_state, "initial_state")[0]
 
+    def __copy__(self):
+        # copy.copy would share the native stream, its state included: a second session
+        # stepping it would move the first one's state
+        raise TypeError(
+            f"{type(self).__name__} cannot be copied (a copy would share its state): make "
+            "another stream from the weights for another session, and copy a state with .state"
+        )
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(batch_size={self.batch_size}, input_size={self.input_size}, "

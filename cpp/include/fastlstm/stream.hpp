@@ -36,17 +36,34 @@ constexpr Index kMinBlockUnits = 16;
 // vCPUs, no steal time showing: the host's placement of the vCPUs, presumably), and there the
 // split step (I=64, H=128 on 2 threads: 1.65 us in other processes) took 3.5 us against 2.0 us
 // on one thread. A block's result does not depend on the thread that computes it, so the choice
-// changes no bits. Every kRetimeSteps steps, kTimedSteps steps go each way and the lower median
-// wins (a median: the first split step may wait for a worker thread to start or wake).
+// changes no bits. A timing runs kTimedSteps steps each way and the lower median wins (a median:
+// the first split step may wait for a worker thread to start or wake). A stream times its first
+// steps, again kFirstGap steps later, then at gaps twice as long up to kRetimeSteps: a worker
+// woken from sleep can run at a fraction of its speed for tens of milliseconds, so the first
+// timing may rightly find the split no faster. Measured, I=256, H=512 on 2 threads, streams
+// made 0.2 s apart: one in eight stepped at one thread's speed (47 us, split or not) for its
+// first 256 steps and more, then split at 25 us; with one timing every 4096 steps such a stream
+// stayed at 47 us until step 4096.
 class HandOff {
  public:
-  static constexpr Index kTimedSteps = 16, kRetimeSteps = 4096;
+  static constexpr Index kTimedSteps = 16, kFirstGap = 256, kRetimeSteps = 4096;
+  static constexpr double kSplitMargin = 1.05;
 
   // Whether this step splits its `blocks` blocks over threads.
   bool split(Index blocks) {
-    step_ = blocks > 1 && num_threads() > 1 ? step_ + 1 : 0;
-    if (step_ == 0) return false;
-    phase_ = (step_ - 1) % kRetimeSteps;
+    if (blocks <= 1 || num_threads() <= 1) {
+      step_ = 0;
+      return false;
+    }
+    if (step_ == 0) {  // the first such step, or the first after steps that could not split
+      window_ = 0;
+      gap_ = kFirstGap;
+    } else if (step_ - window_ >= gap_) {
+      window_ = step_;
+      gap_ = std::min(2 * gap_, kRetimeSteps);
+    }
+    phase_ = step_ - window_;
+    ++step_;
     return phase_ < 2 * kTimedSteps ? phase_ < kTimedSteps : split_;  // timed: split first
   }
   bool timing() const { return step_ > 0 && phase_ < 2 * kTimedSteps; }
@@ -57,12 +74,17 @@ class HandOff {
       std::nth_element(begin, begin + kTimedSteps / 2, begin + kTimedSteps);
       return begin[kTimedSteps / 2];
     };
-    split_ = median(times_) <= median(times_ + kTimedSteps);
+    // Within kSplitMargin the split wins: a worker whose vCPU the host has set aside takes no
+    // item, the caller runs them all, and the two ways time alike; left idle by steps that stay
+    // whole, the worker was still set aside at every later timing.
+    split_ = median(times_) <= median(times_ + kTimedSteps) * kSplitMargin;
   }
 
  private:
-  Index step_ = 0;   // steps taken with more than one block and thread (0: none yet)
-  Index phase_ = 0;  // where this step lies in the kRetimeSteps cycle
+  Index step_ = 0;         // steps taken with more than one block and thread (0: none yet)
+  Index window_ = 0;       // the step the last timing began at
+  Index gap_ = kFirstGap;  // steps from that one to the next timing
+  Index phase_ = 0;        // steps since window_
   bool split_ = true;
   std::chrono::steady_clock::duration times_[2 * kTimedSteps] = {};
 };
