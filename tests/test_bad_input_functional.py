@@ -356,6 +356,24 @@ def test_lengths_of_an_empty_batch_may_be_an_empty_list():
     assert (y.shape, h.shape) == ((0, T, H), (0, H))
 
 
+def test_outputs_beyond_the_machines_memory_are_named_before_any_allocation():
+    """A zero-byte x whose outputs or default states need terabytes: y's MemoryError named it,
+    the default states' came out as C++'s bare std::bad_alloc; on Linux, which lets a process
+    allocate more than the machine has, sizes beyond its memory are refused up front (a
+    smaller excess could pass the allocator, then the out-of-memory killer ended the process)."""
+    K = np.zeros((4, 4 * H), np.float32)
+    R = np.zeros((H, 4 * H), np.float32)
+    b = np.zeros(4 * H, np.float32)
+    with pytest.raises(
+        MemoryError, match=r"^initial_state\[0\]: cannot allocate .*\(2199023255552, "
+    ):
+        lstm(np.empty((2**41, 0, 4), np.float32), K, R, b)
+    with pytest.raises(
+        MemoryError, match=r"^y: cannot allocate an array of shape \(1099511627776, 1, "
+    ):
+        lstm(np.empty((2**40, 1, 0), np.float32), np.zeros((0, 4 * H), np.float32), R, b)
+
+
 def test_input_too_large_to_convert_is_a_memory_error():
     """A float32 view that must be copied to be used (broadcast: 2**48 values, 1 PiB, more than
     any address space) reports NumPy's MemoryError naming the argument, not a dtype problem."""

@@ -112,6 +112,18 @@ def test_stream_batch_size_too_large_to_allocate(p):
         LSTMStream(*weights(p), batch_size=2**62)
 
 
+def test_stream_batch_beyond_the_machines_memory_is_refused_before_allocating():
+    """batch_size=10**9 of a small stream (45 GiB) passed the allocator (Linux lets a process
+    ask for more than the machine has) and the out-of-memory killer ended the process while
+    its buffers were zeroed. 2**31 - 1 rows of I=64, H=256 need 16 TiB."""
+    w = (np.zeros((64, 1024), np.float32), np.zeros((256, 1024), np.float32), np.zeros(1024))
+    with pytest.raises(
+        ValueError,
+        match=r"^batch_size: 2147483647 streams (need more than this machine's memory|do not fit)",
+    ):
+        LSTMStream(*w, batch_size=2**31 - 1)
+
+
 @pytest.mark.parametrize(
     ("state", "batch_size", "name", "expected", "got"),
     [

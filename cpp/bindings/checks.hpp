@@ -14,6 +14,10 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 #include <vector>
 
 #include "fastlstm/blocks.hpp"
@@ -84,9 +88,31 @@ constexpr std::size_t kAlign = 64;
 // Inputs with at least this many elements are used where they are (see as_array).
 constexpr py::ssize_t kAlignCopyLimit = 4096;
 
+// The machine's memory in bytes (0: unknown). Linux lets a process allocate far more than it
+// has, then the out-of-memory killer ends it while the pages are filled: a size beyond this is
+// refused with an error instead.
+inline double physical_memory() {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+  static const double bytes = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? double(pages) * double(page) : 0.0;
+  }();
+  return bytes;
+#else
+  return 0.0;
+#endif
+}
+
+// " (N GiB)" for a count of bytes.
+inline std::string gib(double bytes) {
+  return " (" + std::to_string(static_cast<long long>(std::ceil(bytes / double(1 << 30)))) +
+         " GiB)";
+}
+
 // The bytes of an array of `shape` with items of `item` bytes; MemoryError, naming `what`, where
-// no process could hold it (the product overflows, or passes PTRDIFF_MAX): a zero-size input of
-// 2^30 x 2^30 rows asks for outputs of 2^60 rows, and its size in size_t wraps round.
+// no process could hold it (the product overflows, or passes PTRDIFF_MAX: a zero-size input of
+// 2^30 x 2^30 rows asks for outputs of 2^60 rows, and its size in size_t wraps round) or where it
+// exceeds this machine's memory.
 inline std::size_t checked_bytes(const std::vector<py::ssize_t>& shape, std::size_t item,
                                  const std::string& what) {
   std::size_t bytes = item;
@@ -96,14 +122,20 @@ inline std::size_t checked_bytes(const std::vector<py::ssize_t>& shape, std::siz
     if (n != 0 && bytes > std::size_t(PTRDIFF_MAX) / n) fits = false;
     bytes *= n;
   }
-  if (fits && bytes <= std::size_t(PTRDIFF_MAX) - 2 * kAlign) return bytes;
+  const double memory = physical_memory();
+  if (fits && bytes <= std::size_t(PTRDIFF_MAX) - 2 * kAlign &&
+      (memory == 0 || double(bytes) <= memory)) {
+    return bytes;
+  }
   for (auto d : shape) {
     if (d == 0) return 0;
   }
   std::string dims;
   for (auto d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+  const std::string beyond =
+      fits && memory > 0 ? ", more than this machine's memory" + gib(memory) : std::string();
   PyErr_SetString(PyExc_MemoryError,
-                  (what + ": cannot allocate an array of shape (" + dims + ")").c_str());
+                  (what + ": cannot allocate an array of shape (" + dims + ")" + beyond).c_str());
   throw py::error_already_set();
 }
 

@@ -49,7 +49,10 @@ Array<T> zeros(const Shape& shape) {
 template <typename T>
 Array<T> state_or_zeros(const py::handle& obj, const char* name, const SeqShape& s,
                         py::ssize_t width, const char* meaning) {
-  if (obj.is_none()) return zeros<T>({s.B, width});
+  if (obj.is_none()) {
+    checked_bytes({s.B, width}, sizeof(T), name);  // a MemoryError naming it, not bad_alloc
+    return zeros<T>({s.B, width});
+  }
   Array<T> a = as_array<T>(obj, name);
   expect_shape(a, name, {s.B, width}, meaning);
   return a;

@@ -175,6 +175,15 @@ class StreamBinding {
         check_weights<Cell>(kernel, recurrent, bias, -1, projection ? &*projection : nullptr);
     const T* rb = Cell::kRecurrentBias ? bias.data() + bias.shape(1) : nullptr;
     const auto options = check_options<Cell, T>(peephole, clip, s.H);
+    // Its buffers hold at least x_t, h twice, c and the saved blocks for every row: a batch
+    // beyond the machine's memory is refused before the allocator says yes to it.
+    const double row_bytes =
+        double(s.I + 2 * s.state_width() + s.H + Cell::kSaved * s.H) * sizeof(T);
+    if (physical_memory() > 0 && double(batch) * row_bytes > physical_memory()) {
+      throw std::invalid_argument("batch_size: " + std::to_string(batch) +
+                                  " streams need more than this machine's memory" +
+                                  gib(physical_memory()));
+    }
     try {
       return Stream<Cell, T>(
           {kernel.data(), recurrent.data(), bias.data(), rb, options.peephole_data(), options.clip,
