@@ -50,6 +50,17 @@ def test_reset_and_state_setter():
     np.testing.assert_allclose(stream.step(p["x"][:, 3]), y[:, 0], atol=1e-6)
 
 
+def test_a_stream_takes_its_batch_size_from_c0_when_h0_is_none():
+    """fastlstm.lstm takes (None, c0); a stream made from it took its batch size from h0 only,
+    refusing the (4, H) c0 as the wrong shape for a batch of 1."""
+    p = make_problem(4, 5, 3, 8, dtype=np.float32)
+    w = (p["kernel"], p["recurrent_kernel"], p["bias"])
+    stream = fastlstm.LSTMStream(*w, (None, p["c0"]))
+    assert stream.batch_size == 4
+    y, _ = fastlstm.lstm(p["x"], *w, (None, p["c0"]))
+    np.testing.assert_allclose(stream.run(p["x"]), y, rtol=0, atol=1e-6)
+
+
 def test_weights_are_copied_at_construction():
     p = make_problem(1, 1, 3, 4, dtype=np.float32)
     kernel = p["kernel"].copy()

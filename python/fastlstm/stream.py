@@ -79,9 +79,9 @@ class LSTMStream:
         clip: float | None = None,
         projection=None,
     ) -> None:
-        h0 = self._h0(initial_state)
+        given = self._given_state(initial_state)
         if batch_size is None:
-            batch_size = np.shape(h0)[0] if h0 is not None and np.ndim(h0) == 2 else 1
+            batch_size = np.shape(given)[0] if given is not None and np.ndim(given) == 2 else 1
         if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool):
             raise TypeError(f"batch_size: expected a positive integer, got {batch_size!r}")
         if not 1 <= batch_size < 2**31:
@@ -127,8 +127,10 @@ class LSTMStream:
         h, c = _pair(state, name)
         self._impl.set_state(h, c, name)
 
-    def _h0(self, initial_state):
-        return _pair(initial_state, "initial_state")[0]
+    def _given_state(self, initial_state):
+        """An array of the initial state whose rows give the batch size: h, else c."""
+        h, c = _pair(initial_state, "initial_state")
+        return h if h is not None else c
 
     def __copy__(self):
         # copy.copy would share the native stream, its state included: a second session
@@ -164,7 +166,7 @@ class _HStream(LSTMStream):
     def _set(self, state, name: str) -> None:
         self._impl.set_state(_single(state, name), None, name)
 
-    def _h0(self, initial_state):
+    def _given_state(self, initial_state):
         return _single(initial_state, "initial_state")
 
 
