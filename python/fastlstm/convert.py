@@ -57,6 +57,11 @@ def _blocks(a: np.ndarray, axis: int):
     return np.split(a, 4, axis=axis)
 
 
+def _state_width_fits(width: int, hidden: int, projection: bool) -> bool:
+    """The recurrent weights' state width: H, or P < H where the target has a projection."""
+    return width == hidden or (projection and 0 < width < hidden)
+
+
 def _ours(kernel, recurrent_kernel, bias, gates: int, projection: bool = False):
     """fastlstm's kernel (I, gates*H), recurrent_kernel (H, gates*H), or (P, gates*H) with P < H
     where the target has a projection (``projection``: torch's LSTM), and bias (gates*H,),
@@ -67,11 +72,10 @@ def _ours(kernel, recurrent_kernel, bias, gates: int, projection: bool = False):
         raise ValueError(f"kernel: expected a 2-D array (I, {gates}*H), got shape {kernel.shape}")
     cols = kernel.shape[1]
     hidden = cols // gates
-    rows = recurrent_kernel.shape[0] if recurrent_kernel.ndim == 2 else -1
     if (
         recurrent_kernel.ndim != 2
         or recurrent_kernel.shape[1] != cols
-        or not (rows == hidden or (projection and 0 < rows < hidden))
+        or not _state_width_fits(recurrent_kernel.shape[0], hidden, projection)
     ):
         also = f", or (P, {cols}) with P < {hidden} for a projection" if projection else ""
         raise ValueError(
@@ -95,11 +99,10 @@ def _theirs(weight_ih, weight_hh, gates: int, projection: bool = False):
         )
     rows = weight_ih.shape[0]
     hidden = rows // gates
-    cols = weight_hh.shape[1] if weight_hh.ndim == 2 else -1
     if (
         weight_hh.ndim != 2
         or weight_hh.shape[0] != rows
-        or not (cols == hidden or (projection and 0 < cols < hidden))
+        or not _state_width_fits(weight_hh.shape[1], hidden, projection)
     ):
         also = f" (or ({rows}, P) with P < {hidden} and proj_size)" if projection else ""
         raise ValueError(
