@@ -10,6 +10,7 @@ import numbers
 
 from . import (
     _core,
+    _cpus,
     callbacks,
     convert,
     datasets,
@@ -48,6 +49,9 @@ from .saving import load_model
 from .stream import GRUStream, LSTMStream, SimpleRNNStream
 
 __version__: str = _core.__version__
+
+# A container's CPU limit caps the default thread count (see _cpus): set before any call.
+_core.set_num_threads(_cpus.capped_default(_core.get_num_threads()))
 
 __all__ = [
     "GRUCache",
@@ -101,7 +105,8 @@ def simd_level() -> str:
 
 
 def get_num_threads() -> int:
-    """Threads one call may use. Defaults to the CPUs this process may run on, or to
+    """Threads one call may use. Defaults to the CPUs this process may run on, at most the whole
+    CPUs its cgroup's CPU limit grants (a container's ``--cpus``, a Kubernetes CPU limit), or to
     ``OMP_NUM_THREADS`` when it is set."""
     return _core.get_num_threads()
 
