@@ -547,5 +547,10 @@ def test_set_random_seed_makes_unseeded_training_repeat(global_seed):
     other.build((None, 4, 2))
     for a, b in zip(seeded.get_weights(), other.get_weights()):  # a layer's own seed wins
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(TypeError, match=r"seed: expected an int in \[0, 2\*\*32\), got -1"):
-        utils.set_random_seed(-1)
+    for bad in (-1, 2**32):
+        with pytest.raises(
+            ValueError, match=rf"seed: expected an int in \[0, 2\*\*32\), got {bad}"
+        ):
+            utils.set_random_seed(bad)
+    with pytest.raises(TypeError, match=r"seed: expected an int in \[0, 2\*\*32\), got 1.0"):
+        utils.set_random_seed(1.0)

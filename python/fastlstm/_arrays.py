@@ -30,11 +30,15 @@ def real_array(value, name: str) -> np.ndarray:
 
 
 def check_seed(seed):
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-    ):
+    """``seed`` as an int, or None: TypeError for what is not an int, ValueError for a negative
+    one."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed: expected None or a non-negative int, got {seed!r}")
-    return None if seed is None else int(seed)
+    if seed < 0:
+        raise ValueError(f"seed: expected None or a non-negative int, got {seed!r}")
+    return int(seed)
 
 
 # utils.set_random_seed's state: the seed sequence that generators made without a seed of their
@@ -48,8 +52,10 @@ def set_random_seed(seed) -> None:
     """Seeds Python's ``random``, NumPy's global generator and every generator fastlstm makes
     without a seed of its own from here on (layers' weights and dropout, a model's shuffling,
     ``stacked.rnn``'s dropout, a shuffled time series), as ``keras.utils.set_random_seed``."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed: expected an int in [0, 2**32), got {seed!r}")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed: expected an int in [0, 2**32), got {seed!r}")
     random.seed(int(seed))
     np.random.seed(int(seed))  # noqa: NPY002 (the legacy global, for NumPy code that uses it)
     with _global_lock:
