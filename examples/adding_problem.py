@@ -31,6 +31,7 @@ import numpy as np
 
 import fastlstm
 from fastlstm import layers, optimizers
+from fastlstm.demo import positive_number, seed_value
 
 BASELINE = 1 / 6  # the MSE of always predicting 1: Var(U1 + U2) = 2/12
 
@@ -65,8 +66,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=100, help="sequence length T (default 100)")
     parser.add_argument("--train", type=int, default=10000, help="training sequences")
     parser.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
-    parser.add_argument("--learning-rate", type=float, default=0.01, help="Adam's (0.01)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for data, weights, shuffling")
+    parser.add_argument("--learning-rate", type=positive_number, default=0.01, help="Adam's (0.01)")
+    parser.add_argument(
+        "--seed", type=seed_value, default=0, help="seed for data, weights, shuffling"
+    )
     args = parser.parse_args(argv)
     if args.steps < 2 or args.train < 1 or args.epochs < 1:
         parser.error("--steps must be at least 2, --train and --epochs at least 1")

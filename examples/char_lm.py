@@ -60,6 +60,7 @@ import numpy as np
 
 import fastlstm
 from fastlstm import callbacks, layers, losses, optimizers
+from fastlstm.demo import plot_file, positive_number, seed_value
 
 # Pure-Python modules present in every CPython 3.9+ and never frozen into the interpreter, so
 # their .py files are in the standard library's directory. Sorted: the order is the text's.
@@ -211,16 +212,20 @@ def parse(argv):
     parser.add_argument("--units", type=int, default=128, help="LSTM hidden units (default 128)")
     parser.add_argument("--epochs", type=int, default=8, help="training epochs (default 8)")
     parser.add_argument("--batch-size", type=int, default=32, help="windows per batch (32)")
-    parser.add_argument("--learning-rate", type=float, default=0.01, help="Adam's (0.01)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling, samples")
-    parser.add_argument("--temperature", type=float, default=0.8, help="sampling temperature")
+    parser.add_argument("--learning-rate", type=positive_number, default=0.01, help="Adam's (0.01)")
+    parser.add_argument(
+        "--seed", type=seed_value, default=0, help="seed for weights, shuffling, samples"
+    )
+    parser.add_argument(
+        "--temperature", type=positive_number, default=0.8, help="sampling temperature"
+    )
     parser.add_argument("--length", type=int, default=400, help="characters per sample (400)")
-    parser.add_argument("--out", default="char_lm.png", help="where to save the plot")
+    parser.add_argument(
+        "--out", type=plot_file, default="char_lm.png", help="where to save the plot"
+    )
     args = parser.parse_args(argv)
     if args.steps < 2 or min(args.units, args.epochs, args.batch_size, args.length) < 1:
         parser.error("--steps must be at least 2; --units, --epochs, --batch-size, --length 1")
-    if args.temperature <= 0:
-        parser.error("--temperature must be positive")
     if args.chars < 20 * args.steps * len(MODULES):
         parser.error(f"--chars must be at least {20 * args.steps * len(MODULES)} for these --steps")
     return args

@@ -46,6 +46,7 @@ import numpy as np
 
 import fastlstm
 from fastlstm import initializers
+from fastlstm.demo import plot_file, seed_value
 
 INPUT_SIZE = 8
 BATCH = 32
@@ -144,12 +145,14 @@ def main(argv: list[str] | None = None) -> dict:
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--steps", type=int, default=100, help="sequence length T (default 100)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for weights and inputs")
+    parser.add_argument("--seed", type=seed_value, default=0, help="seed for weights and inputs")
     parser.add_argument("--draws", type=int, default=8, help="weight draws per series")
     parser.add_argument(
         "--forget-bias", type=float, default=3.0, help="forget bias of the extra LSTM series"
     )
-    parser.add_argument("--out", default="gradient_norms.png", help="where to save the plot")
+    parser.add_argument(
+        "--out", type=plot_file, default="gradient_norms.png", help="where to save the plot"
+    )
     args = parser.parse_args(argv)
     if args.steps < 1 or args.draws < 1:
         parser.error("--steps and --draws must be at least 1")

@@ -42,6 +42,7 @@ import time
 import numpy as np
 
 import fastlstm as keras
+from fastlstm.demo import plot_file, positive_number, seed_value
 
 PAD, A, B = 0, 1, 2  # 0 is the padding index (mask_zero); A and B are the two marker tokens
 VOCAB = 12  # 0 (padding), A, B and the filler tokens 3..11
@@ -178,9 +179,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--test", type=int, default=1000, help="validation and test sequences")
     parser.add_argument("--epochs", type=int, default=6, help="training epochs (default 6)")
     parser.add_argument("--units", type=int, default=32, help="LSTM units (default 32)")
-    parser.add_argument("--learning-rate", type=float, default=0.003, help="Adam's (0.003)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for data, weights, shuffling")
-    parser.add_argument("--out", default="masked_classification.png", help="where to save the plot")
+    parser.add_argument(
+        "--learning-rate", type=positive_number, default=0.003, help="Adam's (0.003)"
+    )
+    parser.add_argument(
+        "--seed", type=seed_value, default=0, help="seed for data, weights, shuffling"
+    )
+    parser.add_argument(
+        "--out", type=plot_file, default="masked_classification.png", help="where to save the plot"
+    )
     args = parser.parse_args(argv)
     if args.length < MIN_LENGTH or min(args.train, args.test, args.epochs, args.units) < 1:
         parser.error(f"--length must be at least {MIN_LENGTH}; the other sizes at least 1")

@@ -36,6 +36,7 @@ import time
 import numpy as np
 
 import fastlstm
+from fastlstm.demo import seed_value
 
 
 def percentiles(times: list[float]) -> tuple[float, float]:
@@ -55,10 +56,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--units", type=int, default=256, help="hidden units (H)")
     parser.add_argument("--requests", type=int, default=300, help="requests timed per way")
     parser.add_argument("--threads", type=int, default=None, help="fastlstm threads")
-    parser.add_argument("--seed", type=int, default=0, help="seed for weights and requests")
+    parser.add_argument("--seed", type=seed_value, default=0, help="seed for weights and requests")
     args = parser.parse_args(argv)
     if min(args.steps, args.inputs, args.units, args.requests) < 1:
         parser.error("--steps, --inputs, --units and --requests must be at least 1")
+    if args.threads is not None and not 1 <= args.threads <= 1024:
+        parser.error("--threads must be between 1 and 1024")
     if args.threads is not None:
         fastlstm.set_num_threads(args.threads)
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -44,6 +45,33 @@ from fastlstm.datasets import co2
 
 SPLIT = np.datetime64("1991-01-01")  # first test week: train on 1958-1990, test on 1991-2001
 YEAR = 52  # weeks in the seasonal lag (a year is 52.18 weeks; the baselines use 52)
+
+
+# Option types for this command line and those of examples/, so that a bad value is a usage
+# error naming the option (``error: argument --seed: ...``), not a traceback after the work.
+
+
+def positive_number(text: str) -> float:
+    """A learning rate, a temperature: a positive, finite number."""
+    value = float(text)  # argparse reports a ValueError as an invalid value
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def seed_value(text: str) -> int:
+    """A random seed: an int, at least 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an int of at least 0, got {text}")
+    return value
+
+
+def plot_file(text: str) -> str:
+    """Where to save a plot: a file in a directory that exists (checked before the work)."""
+    if not Path(text).absolute().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"no directory {Path(text).absolute().parent}")
+    return text
 
 
 def windows(z: np.ndarray, ends: np.ndarray, window: int) -> np.ndarray:
@@ -109,9 +137,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m fastlstm demo") -
     parser.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     parser.add_argument("--units", type=int, default=32, help="LSTM hidden units (default 32)")
     parser.add_argument("--window", type=int, default=52, help="input weeks (default 52)")
-    parser.add_argument("--learning-rate", type=float, default=0.005, help="Adam's (0.005)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for weights and shuffling")
-    parser.add_argument("--out", default="co2_forecast.png", help="where to save the plot")
+    parser.add_argument(
+        "--learning-rate", type=positive_number, default=0.005, help="Adam's (0.005)"
+    )
+    parser.add_argument("--seed", type=seed_value, default=0, help="seed for weights and shuffling")
+    parser.add_argument(
+        "--out", type=plot_file, default="co2_forecast.png", help="where to save the plot"
+    )
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.units < 1 or not 1 <= args.window <= 500:
         parser.error("--epochs and --units must be at least 1, --window between 1 and 500")
