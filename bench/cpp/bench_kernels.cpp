@@ -1,6 +1,7 @@
 // Google Benchmark micro-benchmarks of the core's kernels: forward (inference and training),
-// backward, and one streaming step, float32, at the peer benchmark's shapes. Built only with
-// -DFASTLSTM_BENCH=ON when Google Benchmark is installed (Debian: libbenchmark-dev):
+// backward, and one streaming step, float32, at the peer benchmark's shapes; and the rate at
+// which one row's product streams a core's weights (the hardware limit of a batch of one). Built
+// only with -DFASTLSTM_BENCH=ON when Google Benchmark is installed (Debian: libbenchmark-dev):
 //
 //   cmake -S . -B build-bench -DFASTLSTM_BENCH=ON -DCMAKE_BUILD_TYPE=Release \
 //         -DCMAKE_PREFIX_PATH="$(python -c 'import sysconfig;
@@ -9,6 +10,7 @@
 #include <benchmark/benchmark.h>
 
 #include "fastlstm/cells.hpp"
+#include "fastlstm/panels.hpp"
 
 namespace {
 
@@ -102,6 +104,30 @@ void BM_Step(benchmark::State& state) {
   set_flops(state, 8.0 * p.s.B * p.s.H * (p.s.I + p.s.H));
 }
 
+// One row times a (rows, cols) block of weights packed in panels, as a step of a batch of one
+// multiplies h_{t-1} by a thread's columns of R: the product that bounds such a step, which
+// reads every weight once for 2 flops. Each benchmark thread streams its own block, as the
+// threads of a unit split do (one each per core), so ->Threads(2) gives the rate with both
+// cores reading at once. bytes_per_second is the weights' rate from wherever the block lives
+// (a 1 MiB L2 holds 256 x 512; 512 x 1024 comes from L3).
+void BM_WeightStream(benchmark::State& state) {
+  const Index rows = state.range(0), cols = state.range(1);
+  const Index panel = fastlstm::panel_for<float>(1);
+  const Mat weights = Mat::Random(rows, cols);
+  std::vector<float> packed(rows * fastlstm::padded_width(cols, panel));
+  const auto panels =
+      fastlstm::pack_units<1>(weights.data(), rows, cols, 0, cols, panel, packed.data());
+  Mat h = Mat::Random(1, rows), z = Mat::Zero(1, cols);
+  bool reverse = false;  // alternating, as the step loop reads them
+  for (auto _ : state) {
+    fastlstm::panel_product(fastlstm::map(static_cast<const float*>(h.data()), 1, rows), panels,
+                            rows, 0, cols, fastlstm::map(z.data(), 1, cols), reverse);
+    reverse = !reverse;
+    benchmark::DoNotOptimize(z.data());
+  }
+  state.SetBytesProcessed(state.iterations() * rows * cols * Index(sizeof(float)));
+}
+
 const std::vector<std::string> kNames = {"B", "T", "I", "H"};
 
 }  // namespace
@@ -127,5 +153,18 @@ BENCHMARK(BM_Backward)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Step)->ArgNames(kNames)->Args({1, 1, 64, 128})->UseRealTime();
+// A core's share of a step's weights on 2 threads: the LSTM step row (I=64, H=128: (I + H) x 2H,
+// 192 KiB) and the GRU's ((I + H) x 1.5H, 144 KiB); R at B=1, H=256 (H x 2H, 512 KiB), the GRU's
+// at H=512 (H x 1.5H, 1.5 MiB) and the LSTM's (H x 2H, 2 MiB).
+BENCHMARK(BM_WeightStream)
+    ->ArgNames({"rows", "cols"})
+    ->Args({192, 256})
+    ->Args({192, 192})
+    ->Args({256, 512})
+    ->Args({512, 768})
+    ->Args({512, 1024})
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();
