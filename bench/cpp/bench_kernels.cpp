@@ -154,13 +154,14 @@ BENCHMARK(BM_Backward)
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Step)->ArgNames(kNames)->Args({1, 1, 64, 128})->UseRealTime();
 // A core's share of a step's weights on 2 threads: the LSTM step row (I=64, H=128: (I + H) x 2H,
-// 192 KiB) and the GRU's ((I + H) x 1.5H, 144 KiB); R at B=1, H=256 (H x 2H, 512 KiB), the GRU's
-// at H=512 (H x 1.5H, 1.5 MiB) and the LSTM's (H x 2H, 2 MiB).
+// 192 KiB) and the GRU's ((I + H) x 1.5H, 144 KiB); R at B=1: H=256, the LSTM's (H x 2H,
+// 512 KiB) and the GRU's (H x 1.5H, 384 KiB); H=512, the GRU's (1.5 MiB) and the LSTM's (2 MiB).
 BENCHMARK(BM_WeightStream)
     ->ArgNames({"rows", "cols"})
     ->Args({192, 256})
     ->Args({192, 192})
     ->Args({256, 512})
+    ->Args({256, 384})
     ->Args({512, 768})
     ->Args({512, 1024})
     ->Threads(1)
