@@ -8,6 +8,10 @@ import json
 import os
 import pickle
 import pickletools
+import stat
+import subprocess
+import sys
+import threading
 import zipfile
 
 import numpy as np
@@ -242,10 +246,48 @@ def _replace_member(blob: bytes, header: bytes) -> bytes:
     return out.getvalue()
 
 
+def _edit_header(blob: bytes, old: str, new: str) -> bytes:
+    """The file with text ``old`` of its JSON header replaced by ``new`` (once, and it must be
+    there), for values json.dumps cannot write."""
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        text, data = zf.read(saving.HEADER).decode(), zf.read(saving.BLOB)
+    assert text.count(old) == 1, old
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr(saving.HEADER, text.replace(old, new))
+        zf.writestr(saving.BLOB, data)
+    return out.getvalue()
+
+
 def _npy() -> bytes:
     out = io.BytesIO()
     np.save(out, np.zeros(3))
     return out.getvalue()
+
+
+# 1e999 is no NaN/Infinity token but parses to inf; a header beyond MAX_HEADER is refused unread.
+REASONS = {
+    "overflowing_number": (
+        lambda b: _edit_header(b, '"learning_rate": 0.02', '"learning_rate": 1e999'),
+        "the number 1e999 is out of float range",
+    ),
+    "negative_overflow": (
+        lambda b: _edit_header(b, '"learning_rate": 0.02', '"learning_rate": -1E400'),
+        "the number -1E400 is out of float range",
+    ),
+    "header_over_the_limit": (
+        lambda b: _replace_member(b, b'{"pad": "' + b"x" * saving.MAX_HEADER + b'"}'),
+        f"is larger than {saving.MAX_HEADER} bytes",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(REASONS))
+def test_hostile_files_name_the_reason(saved, name):
+    make, reason = REASONS[name]
+    with pytest.raises(ValueError, match=INVALID) as info:
+        saving.model_from_bytes(make(saved[1]))
+    assert reason in str(info.value)
 
 
 @pytest.mark.parametrize("name", list(HOSTILE))
@@ -308,3 +350,88 @@ def test_missing_file_is_a_file_error(tmp_path):
         load_model(tmp_path / "nope.fastlstm")
     with pytest.raises(TypeError, match="data: expected bytes"):
         saving.model_from_bytes("a string")
+
+
+# -- what lies at the path ---------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_is_neither_replaced_nor_read(saved, tmp_path):
+    model, _ = saved
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="exists and is not a regular file"):
+        model.save(fifo)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    outcome = []
+
+    def load():  # a blocking open would wait here for a writer that never comes
+        try:
+            load_model(fifo)
+        except ValueError as exc:
+            outcome.append(str(exc))
+
+    reader = threading.Thread(target=load, daemon=True)
+    reader.start()
+    reader.join(30)
+    assert outcome, "load_model blocked on the FIFO"
+    assert "is not a regular file" in outcome[0]
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="making a device node needs root"
+)
+def test_a_device_is_not_replaced(saved, tmp_path):
+    model, _ = saved
+    null = tmp_path / "null"  # the same device as /dev/null, made here so that no test risks it
+    os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    with pytest.raises(ValueError, match="exists and is not a regular file"):
+        model.save(null)
+    assert stat.S_ISCHR(os.stat(null).st_mode)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_an_endless_device_is_refused_before_reading():
+    # In a child limited to 2 GB of address space: read whole, /dev/zero would take it all.
+    code = (
+        "import resource, fastlstm\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+        "try:\n"
+        "    fastlstm.load_model('/dev/zero')\n"
+        "except ValueError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "'/dev/zero' is not a regular file" in out.stdout, out.stdout + out.stderr
+
+
+def test_saving_over_a_file_keeps_its_mode(saved, tmp_path):
+    model, blob = saved
+    path = tmp_path / "model.fastlstm"
+    path.write_bytes(blob)
+    for mode in (0o600, 0o640):
+        os.chmod(path, mode)
+        model.save(path)
+        assert stat.S_IMODE(os.stat(path).st_mode) == mode
+    assert os.listdir(tmp_path) == ["model.fastlstm"]
+
+
+def test_a_long_file_name_saves(saved, tmp_path):
+    model, _ = saved
+    path = tmp_path / ("m" * 240 + ".fastlstm")  # 249 characters: within the usual 255
+    model.save(path)
+    assert saving.model_from_bytes(path.read_bytes()).get_config() == model.get_config()
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_a_loop_of_links_is_refused(saved, tmp_path):
+    model, _ = saved
+    a, b = tmp_path / "a", tmp_path / "b"
+    os.symlink(b, a)
+    os.symlink(a, b)
+    with pytest.raises(ValueError, match="loop of symbolic links"):
+        model.save(a)
+    assert os.readlink(a) == str(b)
+    assert os.readlink(b) == str(a)

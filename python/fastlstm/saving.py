@@ -15,7 +15,11 @@ size, dtype, shape, offset and config entry is checked before use, members must 
 optimizer classes can be made; anything else raises ValueError. Saving builds the whole file
 in memory, writes it to a temporary file in the same directory, flushes and fsyncs it, and
 renames it over the target (``os.replace``), so a crash mid-save leaves the previous file whole.
-Pickling a model goes through the same bytes.
+The new file keeps an existing file's permission bits (and its owner, where the process may set
+it); being a new file, it is not another name of the old one (a hard link keeps the old model).
+Only regular files are written or read: a device, a FIFO or a socket at the path is refused, so
+``save("/dev/null")`` cannot replace the device and ``load_model`` cannot be fed an endless
+stream. Pickling a model goes through the same bytes.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
+import stat
 import struct
 import tempfile
 import zipfile
@@ -38,7 +44,9 @@ from .functional import _flag
 
 FORMAT, VERSION = "fastlstm.model", 1
 HEADER, BLOB = "fastlstm.json", "arrays.bin"
-MAX_HEADER = 64 << 20  # a header beyond this is not one fastlstm writes
+# A header beyond this is not one fastlstm writes (about 0.5 KiB a layer); parsing JSON takes
+# many times its size in memory (a 63 MB header of empty lists took 1.8 GB).
+MAX_HEADER = 4 << 20
 _DTYPES = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8")}
 _ALIGN = 64
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same model gives the same bytes
@@ -184,6 +192,14 @@ def _target(filepath) -> str:
     path = os.path.realpath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(f"filepath: expected a file path, got the directory {path!r}")
+    if os.path.islink(path):  # realpath stops at a loop of links
+        raise ValueError(f"filepath: {path!r} is a loop of symbolic links")
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ValueError(
+                f"filepath: {path!r} exists and is not a regular file (a device, a FIFO or a "
+                "socket); refusing to replace it"
+            )
     if not os.path.isdir(os.path.dirname(path)):
         raise FileNotFoundError(
             f"filepath: the directory of {path!r} does not exist (make it first)"
@@ -196,11 +212,19 @@ def save_model(model, filepath, include_optimizer: bool = True) -> None:
     path = _target(filepath)
     data = model_to_bytes(model, include_optimizer)  # any error here leaves the old file alone
     directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        old = os.stat(path)
+    except FileNotFoundError:
+        old = None
+    # A short name of its own: one built from the target's could pass the system's name limit.
+    fd, tmp = tempfile.mkstemp(prefix=".fastlstm-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            if hasattr(os, "fchmod"):  # mkstemp makes 0600; give the file the usual mode
-                os.fchmod(f.fileno(), 0o666 & ~_umask())
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600: the old file's mode, else the usual
+                os.fchmod(f.fileno(), stat.S_IMODE(old.st_mode) if old else 0o666 & ~_umask())
+            if old is not None and hasattr(os, "fchown"):
+                with contextlib.suppress(OSError):  # only where the process may
+                    os.fchown(f.fileno(), old.st_uid, old.st_gid)
             _write_bytes(f, data)
             f.flush()
             os.fsync(f.fileno())
@@ -253,7 +277,13 @@ def _read_members(data: bytes) -> tuple[dict, bytes]:
     def no_constants(name):
         _fail(f"{HEADER}: {name} is not allowed")
 
-    header = json.loads(raw.decode("utf-8"), parse_constant=no_constants)
+    def finite(text):  # 1e999 is no NaN/Infinity token, but parses to inf
+        value = float(text)
+        if not math.isfinite(value):
+            _fail(f"{HEADER}: the number {text[:40]} is out of float range")
+        return value
+
+    header = json.loads(raw.decode("utf-8"), parse_constant=no_constants, parse_float=finite)
     if not isinstance(header, dict):
         _fail(f"{HEADER}: expected a JSON object")
     if header.get("format") != FORMAT or header.get("version") != VERSION:
@@ -448,9 +478,17 @@ def load_model(filepath, compile: bool = True, custom_objects=None):
     the caller's own code is saved by name only: ``custom_objects={name: metric}`` gives it back
     (Keras's argument; the file never holds code)."""
     path = os.fspath(filepath)
-    with open(path, "rb") as f:
-        data = f.read()
-    return _load(data, repr(path), _flag(compile, "compile"), custom_objects)
+    return _load(_read_file(path), repr(path), _flag(compile, "compile"), custom_objects)
+
+
+def _read_file(path) -> bytes:
+    """The bytes of the regular file at ``path``. Opened without blocking (a FIFO would block
+    the open itself), then refused unless regular: /dev/zero would be read until memory ran out."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"filepath: {os.fsdecode(path)!r} is not a regular file")
+        return f.read()
 
 
 def load_weights(model, filepath) -> None:
