@@ -304,6 +304,11 @@ def test_get_aliases_and_functions():
         (lambda: losses.MeanSquaredError(reduction="mean_all"), ValueError, "reduction"),
         (lambda: losses.BinaryCrossentropy(from_logits="yes"), TypeError, "from_logits"),
         (lambda: losses.Huber(delta=0), ValueError, "delta"),
+        (lambda: losses.Huber(delta=float("inf")), ValueError, "delta: expected a finite"),
+        (lambda: losses.Huber(delta="1"), TypeError, "delta: expected a number"),
+        (lambda: losses.BinaryCrossentropy(label_smoothing="0.5"), TypeError, "label_smoothing"),
+        (lambda: losses.CategoricalCrossentropy(label_smoothing=1.5), ValueError, r"\[0, 1\]"),
+        (lambda: losses.MeanSquaredError(name=7), TypeError, "name: expected a str or None"),
         (lambda: losses.deserialize({"class_name": "os.system"}), ValueError, "class name"),
     ],
 )

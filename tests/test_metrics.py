@@ -137,3 +137,28 @@ def test_binary_accuracy_compares_labels_as_keras_does():
     assert metrics.BinaryAccuracy()(np.array([[0.7, 1.0, 0.0]]), np.array([[0.9, 0.9, 0.1]])) == (
         pytest.approx(2 / 3)
     )
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (
+            lambda: metrics.BinaryAccuracy(threshold="0.5"),
+            TypeError,
+            "threshold: expected a number",
+        ),
+        (lambda: metrics.BinaryAccuracy(threshold=True), TypeError, "threshold"),
+        (lambda: metrics.BinaryAccuracy(threshold=np.inf), ValueError, "threshold: expected a fin"),
+        (lambda: metrics.Precision(thresholds=-np.inf), ValueError, "thresholds: expected a fin"),
+        (lambda: metrics.Recall(thresholds=np.nan), ValueError, "thresholds: expected a finite"),
+        (lambda: metrics.AUC(num_thresholds=10**6 + 1), ValueError, r"from 2 to 1000000"),
+        (lambda: metrics.AUC(num_thresholds=1), ValueError, "num_thresholds"),
+        (lambda: metrics.Accuracy(name=7), TypeError, "name: expected a str or None, got 7"),
+        (lambda: metrics.MeanSquaredError(name=["x"]), TypeError, "name: expected a str"),
+    ],
+)
+def test_bad_arguments_are_named(call, exc, match):
+    """Each of these came back from a model file as a silent wrong answer (an infinite
+    threshold), gigabytes at load (AUC's thresholds) or an error deep in fit (a name of 7)."""
+    with pytest.raises(exc, match=match):
+        call()

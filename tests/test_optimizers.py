@@ -303,6 +303,7 @@ def test_weights_must_keep_their_shapes():
         (lambda: optimizers.SGD(nesterov=1), TypeError, "nesterov"),
         (lambda: optimizers.Adam(clipnorm=1, global_clipnorm=1), ValueError, "at most one"),
         (lambda: optimizers.Adam(beta_1=1.0), ValueError, "beta_1"),
+        (lambda: optimizers.Adam(name={"a": 1}), TypeError, "name: expected a str or None"),
         (lambda: optimizers.deserialize({"class_name": "Evil", "config": {}}), ValueError, "class"),
     ],
 )

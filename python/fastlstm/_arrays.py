@@ -29,6 +29,22 @@ def real_array(value, name: str) -> np.ndarray:
     return arr
 
 
+def real_number(value, name: str) -> float:
+    """``value`` as a float: TypeError unless it is a real number (bool, str and the like are
+    not), ValueError unless finite."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name}: expected a number, got {value!r}")
+    if isinstance(value, np.complexfloating) or not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    return float(value)
+
+
+def check_name(name) -> None:
+    """A metric's, loss's or optimizer's ``name``: a str, or None for the class's own."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name: expected a str or None, got {name!r}")
+
+
 def check_seed(seed):
     """``seed`` as an int, or None: TypeError for what is not an int, ValueError for a negative
     one."""

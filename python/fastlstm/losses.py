@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ._arrays import check_name, real_number
+
 EPSILON = 1e-7  # Keras's backend.epsilon()
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none")
 
@@ -131,6 +133,7 @@ class Loss:
         if reduction not in _REDUCTIONS:
             raise ValueError(f"reduction: expected one of {_REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
+        check_name(name)
         if name is not None:
             self.name = name
 
@@ -209,9 +212,9 @@ class Huber(Loss):
 
     def __init__(self, delta: float = 1.0, reduction="sum_over_batch_size", name=None) -> None:
         super().__init__(reduction, name)
-        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+        self.delta = real_number(delta, "delta")
+        if not self.delta > 0:
             raise ValueError(f"delta: expected a positive float, got {delta!r}")
-        self.delta = float(delta)
 
     def _values(self, y_true, y_pred):
         diff = y_pred - _dense_target(y_true, y_pred, self.name)
@@ -285,11 +288,11 @@ class _Probabilistic(Loss):
         if not isinstance(from_logits, (bool, np.bool_)):
             raise TypeError(f"from_logits: expected True or False, got {from_logits!r}")
         self.from_logits = bool(from_logits)
-        if isinstance(label_smoothing, bool) or not 0.0 <= float(label_smoothing) <= 1.0:
+        self.label_smoothing = real_number(label_smoothing, "label_smoothing")
+        if not 0.0 <= self.label_smoothing <= 1.0:
             raise ValueError(
                 f"label_smoothing: expected a float in [0, 1], got {label_smoothing!r}"
             )
-        self.label_smoothing = float(label_smoothing)
 
     def get_config(self):
         return {

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import losses
+from ._arrays import check_name, real_number
 
 
 class Metric:
@@ -36,6 +37,7 @@ class Metric:
     direction: str | None = None
 
     def __init__(self, name: str | None = None, dtype=None) -> None:
+        check_name(name)
         if name is not None:
             self.name = name
         self.dtype = dtype  # accepted as Keras's; the values are float64 whatever it is
@@ -106,7 +108,7 @@ class BinaryAccuracy(Metric):
     direction = "max"
 
     def __init__(self, name: str | None = None, threshold: float = 0.5) -> None:
-        self.threshold = float(threshold)
+        self.threshold = real_number(threshold, "threshold")
         super().__init__(name)
 
     def _values(self, y_true, y_pred):
@@ -227,9 +229,7 @@ class _Confusion(Metric):
     direction = "max"
 
     def __init__(self, thresholds: float = 0.5, name: str | None = None) -> None:
-        if isinstance(thresholds, bool) or not isinstance(thresholds, (int, float, np.number)):
-            raise TypeError(f"thresholds: expected one number, got {thresholds!r}")
-        self.thresholds = float(thresholds)
+        self.thresholds = real_number(thresholds, "thresholds")
         super().__init__(name)
         self.reset_state()
 
@@ -272,6 +272,11 @@ class Recall(_Confusion):
         return self.true_positives / seen if seen else 0.0
 
 
+# A million thresholds resolve the AUC to about 1e-6; more would only take memory (four float64
+# counts each), which a model file could otherwise ask for in gigabytes.
+MAX_THRESHOLDS = 10**6
+
+
 class AUC(Metric):
     """Area under the ROC curve, as Keras's ``AUC()`` computes it: true and false positive rates
     at ``num_thresholds`` thresholds spread over [0, 1] (y_pred is a probability; y_true counts
@@ -285,8 +290,10 @@ class AUC(Metric):
     def __init__(self, num_thresholds: int = 200, curve: str = "ROC", name: str | None = None):
         if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)):
             raise TypeError(f"num_thresholds: expected an int > 1, got {num_thresholds!r}")
-        if num_thresholds < 2:
-            raise ValueError(f"num_thresholds: expected an int > 1, got {num_thresholds}")
+        if not 2 <= num_thresholds <= MAX_THRESHOLDS:
+            raise ValueError(
+                f"num_thresholds: expected an int from 2 to {MAX_THRESHOLDS}, got {num_thresholds}"
+            )
         if curve != "ROC":
             raise ValueError(f"curve: expected 'ROC' (the only curve fastlstm has), got {curve!r}")
         self.num_thresholds, self.curve = int(num_thresholds), curve

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import schedules
+from ._arrays import check_name
 
 
 def _positive(value, name: str, allow_none: bool = False, allow_zero: bool = False):
@@ -76,6 +77,7 @@ class Optimizer:
                 "clipnorm, global_clipnorm: expected at most one of them, got both "
                 f"({self.clipnorm}, {self.global_clipnorm})"
             )
+        check_name(name)
         if name is not None:
             self.name = name
         self.iterations = 0
