@@ -210,6 +210,19 @@ def _first_layer(**values):
             lambda h: h["model"]["config"].update(build_input_shape=[None, T, True]),
             "build_input_shape: expected a list of sizes",
         ),
+        # a batch of 0 loaded, then predict divided by it; [] failed on an index
+        (
+            lambda h: h["model"]["config"].update(build_input_shape=[0, T, I]),
+            "build_input_shape: expected a list of sizes, the batch (None or positive) first",
+        ),
+        (
+            lambda h: h["model"]["config"].update(build_input_shape=[]),
+            "build_input_shape: expected a list of sizes",
+        ),
+        (
+            lambda h: h["model"]["config"].update(build_input_shape=[None, T + 1, I]),
+            "disagrees with the input shape (None, 7, 3) that the first layer declares",
+        ),
     ],
 )
 def test_declared_shapes_in_a_file_are_checked(tmp_path, change, match):

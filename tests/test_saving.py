@@ -435,3 +435,22 @@ def test_a_loop_of_links_is_refused(saved, tmp_path):
         model.save(a)
     assert os.readlink(a) == str(b)
     assert os.readlink(b) == str(a)
+
+
+def test_weights_of_another_dtype_are_refused_not_cast(tmp_path):
+    """float64 arrays for a float32 layer were cast on load: 1e300 became inf."""
+    model = Sequential([LSTM(3, dtype="float64"), Dense(1, dtype="float64")], seed=0)
+    model.build((None, 4, 2))
+    weights = model.get_weights()
+    weights[0][0, 0] = 1e300
+    model.set_weights(weights)
+    path = tmp_path / "m.fastlstm"
+    model.save(path)
+
+    def as_float32(h):
+        for layer in h["model"]["config"]["layers"]:
+            layer["config"]["dtype"] = "float32"
+
+    with pytest.raises(ValueError, match=INVALID) as info:
+        saving.model_from_bytes(rewrite(path.read_bytes(), as_float32))
+    assert "is float64, the layer's dtype float32" in str(info.value)

@@ -410,7 +410,9 @@ class Sequential(Trainer):
             model._add(layers_module.deserialize(spec), build=build)
         shape = config.get("build_input_shape")
         if shape is not None:
-            shape = check_build_shape(shape)
+            # The loader (build=False) checks the declaration against the weights first.
+            declared = model.layers[0].batch_input_shape if build and model.layers else None
+            shape = check_build_shape(shape, declared)
             if build:
                 model.build(shape)
         return model
@@ -461,12 +463,30 @@ def load_model(filepath, compile: bool = True, custom_objects=None):
     return saving.load_model(filepath, compile=compile, custom_objects=custom_objects)
 
 
-def check_build_shape(shape) -> tuple:
-    """A config's ``build_input_shape``: a list of sizes (ints >= 0 or None), batch first."""
-    if not isinstance(shape, list) or not all(
-        s is None or (isinstance(s, int) and not isinstance(s, bool) and s >= 0) for s in shape
+def check_build_shape(shape, declared: tuple | None = None) -> tuple:
+    """A config's ``build_input_shape``: a list of sizes (ints >= 0 or None), the batch first
+    (None or positive) and at least one more; where the first layer declares an input shape,
+    one that agrees with it."""
+    if (
+        not isinstance(shape, list)
+        or len(shape) < 2
+        or not all(
+            s is None or (isinstance(s, int) and not isinstance(s, bool) and s >= 0) for s in shape
+        )
+        or shape[0] == 0
     ):
-        raise ValueError(f"build_input_shape: expected a list of sizes, got {shape!r}")
+        raise ValueError(
+            "build_input_shape: expected a list of sizes, the batch (None or positive) first and "
+            f"at least one more, got {shape!r}"
+        )
+    if declared is not None and (
+        len(declared) != len(shape)
+        or any(a is not None and b is not None and a != b for a, b in zip(declared, shape))
+    ):
+        raise ValueError(
+            f"build_input_shape: {shape!r} disagrees with the input shape {declared} that the "
+            "first layer declares"
+        )
     return tuple(shape)
 
 

@@ -394,6 +394,9 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
         expected = len(layer.weight_names) if shape is not None else 0
         if len(weights) != expected:
             _fail(f"layer {layer.name!r}: expected {expected} weight arrays, got {len(weights)}")
+        for name, w in zip(layer.weight_names, weights):
+            if w.dtype != layer.dtype:  # a cast could overflow (1e300 to float32 is inf)
+                _fail(f"layer {layer.name!r}: {name} is {w.dtype}, the layer's dtype {layer.dtype}")
         try:
             if weights:
                 layer.set_weights(weights)
@@ -401,8 +404,9 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
         except (ValueError, TypeError) as exc:
             _fail(f"layer {layer.name!r}: {exc}")
     if shape is not None:
-        model.build(check_build_shape(shape))
-        _check_declared_shape(model.layers[0] if model.layers else None)
+        first = model.layers[0] if model.layers else None
+        _check_declared_shape(first)
+        model.build(check_build_shape(shape, first.batch_input_shape if first else None))
     training = header.get("training")
     if not isinstance(training, dict):
         _fail("training: expected an object")
