@@ -310,3 +310,39 @@ def test_weights_must_keep_their_shapes():
 def test_bad_arguments_are_named(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize(
+    ("opt", "slot", "value", "match"),
+    [
+        (lambda: optimizers.Adam(), 1, -1.0, "slot 'v' to hold finite values of at least 0"),
+        (lambda: optimizers.Adam(), 0, np.nan, "slot 'm' to hold finite values"),
+        (lambda: optimizers.Adam(amsgrad=True), 2, -1.0, "slot 'v_hat' to hold finite values of"),
+        (lambda: optimizers.RMSprop(), 0, -1.0, "slot 'velocity' to hold finite values of at"),
+        (lambda: optimizers.Adagrad(), 0, np.inf, "slot 'accumulator' to hold finite values"),
+        (lambda: optimizers.SGD(momentum=0.9), 0, np.inf, "slot 'momentum' to hold finite"),
+    ],
+)
+def test_slots_no_step_could_make_are_refused(opt, slot, value, match):
+    """A saved state with a negative second moment or a NaN trained every weight to NaN."""
+    params = [np.zeros((2, 3)), np.zeros(3)]
+    grads = [np.ones((2, 3)), np.ones(3)]
+    source = opt()
+    source.apply(grads, params)
+    arrays = source.get_slot_arrays()
+    arrays[slot] = arrays[slot].copy()
+    arrays[slot][0] = value
+    target = opt()
+    with pytest.raises(ValueError, match=match):
+        target.set_slot_arrays(params, arrays, 1)
+
+
+def test_negative_momenta_are_states_steps_make():
+    # Adam's m follows the gradient's sign; SGD's momentum (Keras's) the update's.
+    for make, sign in ((lambda: optimizers.Adam(), -1), (lambda: optimizers.SGD(momentum=0.9), 1)):
+        params = [np.zeros(3)]
+        source = make()
+        source.apply([sign * np.ones(3)], params)
+        arrays = source.get_slot_arrays()
+        assert (arrays[0] < 0).all()
+        make().set_slot_arrays(params, arrays, 1)

@@ -47,6 +47,10 @@ def _fraction(value, name: str) -> float:
     return float(value)
 
 
+# Slots that hold running sums or means of squares: never negative.
+_SQUARES = frozenset({"v", "v_hat", "velocity", "accumulator"})
+
+
 class Optimizer:
     """Base: subclasses list their ``slot_names`` and implement ``_update(p, g, slots, scratch,
     lr, step)`` changing p (and the slots) in place."""
@@ -182,6 +186,10 @@ class Optimizer:
                     f"optimizer state: expected slot {n!r} of shape {p.shape}, got "
                     f"{a.dtype} {a.shape}"
                 )
+            # What no step makes: from a damaged file, one epoch later every weight was NaN.
+            if not np.isfinite(a).all() or (n in _SQUARES and (a < 0).any()):
+                what = "finite values of at least 0" if n in _SQUARES else "finite values"
+                raise ValueError(f"optimizer state: expected slot {n!r} to hold {what}")
         self.build(params)
         it = iter(arrays)
         for slots in self._slots:
