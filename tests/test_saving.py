@@ -125,6 +125,35 @@ def test_save_and_load_weights(saved, tmp_path):
         Sequential([Dense(2)]).load_weights(tmp_path / "w.fastlstm")
 
 
+def test_load_weights_that_do_not_fit_leave_an_unbuilt_model_unbuilt(saved, tmp_path):
+    model, _ = saved
+    model.save_weights(tmp_path / "w.fastlstm")
+    narrower = Sequential(
+        [Embedding(V, 4), LSTM(6, return_sequences=True), LSTM(4), Dropout(0.25), Dense(3)]
+    )
+    with pytest.raises(ValueError, match=r"kernel: expected shape \(6, 16\), got \(6, 20\)"):
+        narrower.load_weights(tmp_path / "w.fastlstm")
+    assert not narrower.built
+    assert narrower.get_weights() == []
+
+
+def test_load_weights_ignores_the_compile_section(tmp_path):
+    """A file compiled with the caller's own metric loads its weights without custom_objects:
+    only load_model needs the metric back."""
+
+    def my_metric(y_true, y_pred):
+        return np.abs(y_true - y_pred).mean(axis=-1)
+
+    model = Sequential([LSTM(3), Dense(1)], seed=0)
+    model.compile("adam", "mse", metrics=[my_metric])
+    model.build((None, 4, 2))
+    model.save(tmp_path / "m.fastlstm")
+    other = Sequential([LSTM(3), Dense(1)], seed=1)
+    other.load_weights(tmp_path / "m.fastlstm")
+    for a, b in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_crash_mid_save_keeps_the_old_file(saved, tmp_path, monkeypatch):
     _, blob = saved
     path = tmp_path / "model.fastlstm"

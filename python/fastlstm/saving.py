@@ -498,12 +498,18 @@ def _read_file(path) -> bytes:
 def load_weights(model, filepath) -> None:
     """Set ``model``'s weights from a file saved by ``save``/``save_weights`` of a model with
     the same layers; nothing changes unless they all fit."""
-    other = load_model(filepath)
+    other = load_model(filepath, compile=False)  # the weights alone: no optimizer, no metrics
     if [type(l).__name__ for l in other.layers] != [type(l).__name__ for l in model.layers]:
         raise ValueError(
             f"filepath: the saved model's layers {[type(l).__name__ for l in other.layers]} do "
             f"not match this model's {[type(l).__name__ for l in model.layers]}"
         )
+    weights = other.get_weights()
     if not model.built and other.input_shape is not None:
+        # Tried on a copy first: a build cannot be undone, and weights that do not fit would
+        # leave this model built with fresh random weights.
+        probe = type(model).from_config(model.get_config())
+        probe.build(other.input_shape)
+        probe.set_weights(weights)
         model.build(other.input_shape)
-    model.set_weights(other.get_weights())
+    model.set_weights(weights)
