@@ -104,6 +104,27 @@ def test_dropout_is_inverted_seeded_and_identity_at_inference():
     assert np.all((shared == 0).all(axis=1) | (shared != 0).all(axis=1))
 
 
+@pytest.mark.parametrize(
+    ("noise_shape", "exc", "match"),
+    [
+        (["2", 3], TypeError, r"noise_shape: expected a tuple of sizes .* \(entry '2'\)"),
+        ([None, 3.9], TypeError, r"\(entry 3.9\)"),  # was truncated to 3
+        ([True, 1], TypeError, r"\(entry True\)"),
+        ([None, -1], ValueError, r"\(entry -1\)"),
+    ],
+)
+def test_dropout_noise_shape_entries_are_sizes(noise_shape, exc, match):
+    with pytest.raises(exc, match=match):
+        L.Dropout(0.5, noise_shape=noise_shape)
+
+
+def test_dropout_noise_shape_must_broadcast_before_any_mask_is_made():
+    x = np.ones((2, 3))
+    for noise_shape in ([None, 10**12], [2, 2]):  # 10**12 asked for terabytes at fit
+        with pytest.raises(ValueError, match=r"noise_shape: expected each entry None, 1 or x"):
+            L.Dropout(0.5, noise_shape=noise_shape).forward(x, training=True)
+
+
 def test_embedding_lookup_init_and_gradient_with_repeats():
     layer = L.Embedding(10, 3, seed=2, dtype="float64")
     x = np.array([[1, 2, 2], [9, 1, 0]])

@@ -338,8 +338,9 @@ def test_repeat_vector_forward_and_backward():
     assert layer.compute_output_shape((None, 3)) == (None, 3, 3)
     with pytest.raises(ValueError, match=r"x: expected a \(batch, features\) array"):
         layer(np.zeros((2, 3, 1)))
-    with pytest.raises(ValueError, match="n: expected an int >= 1"):
-        RepeatVector(0)
+    for bad in (0, 2**31, 2**63):  # 2**63 loaded from a file, then predict overflowed
+        with pytest.raises(ValueError, match=r"n: expected an int from 1 to 2\*\*31 - 1"):
+            RepeatVector(bad)
 
 
 def test_an_lstm_autoencoder_trains_and_reloads(tmp_path):

@@ -20,6 +20,7 @@ from .base import (
     _init_name,
     check_positive_int,
     check_rate,
+    check_shape,
     declared_input_shape,
     dropout_mask,
     input_array,
@@ -220,7 +221,7 @@ class Dropout(Layer):
         if noise_shape is not None:
             if not isinstance(noise_shape, (tuple, list)):
                 raise TypeError(f"noise_shape: expected None or a tuple, got {noise_shape!r}")
-            noise_shape = [None if s is None else int(s) for s in noise_shape]
+            noise_shape = list(check_shape(noise_shape, "noise_shape", "with the batch first"))
         self.noise_shape = noise_shape
 
     def _mask(self, x: np.ndarray) -> np.ndarray:
@@ -232,6 +233,11 @@ class Dropout(Layer):
                     f"got {self.noise_shape}"
                 )
             shape = tuple(d if s is None else s for s, d in zip(self.noise_shape, x.shape))
+            if any(s not in (1, d) for s, d in zip(shape, x.shape)):  # before any allocation
+                raise ValueError(
+                    f"noise_shape: expected each entry None, 1 or x's size there, got "
+                    f"{self.noise_shape} for x {x.shape}"
+                )
         return dropout_mask(self.noise_rng, shape, self.rate, x.dtype)
 
     def call(self, x, training: bool = False, mask=None):

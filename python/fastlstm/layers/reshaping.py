@@ -26,8 +26,8 @@ class RepeatVector(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable, **kwargs)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n: expected an int >= 1 (the repetitions), got {n!r}")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n < 2**31:
+            raise ValueError(f"n: expected an int from 1 to 2**31 - 1 (the repetitions), got {n!r}")
         self.n = int(n)
 
     def _check(self, x) -> np.ndarray:
