@@ -232,3 +232,10 @@ def test_bidirectional_takes_keras_initial_states(cell):
     assert np.abs(out - layer(x)).max() > 0  # the states were used
     with pytest.raises(ValueError, match=rf"initial_state: expected a list of {2 * n} arrays"):
         layer(x, initial_state=states[:n])
+
+
+@pytest.mark.parametrize("option", ["return_state", "time_major"])
+def test_time_distributed_refuses_a_layer_that_returns_states_or_time_first(option):
+    """Such a model built, then predict failed deep inside: a list has no reshape."""
+    with pytest.raises(ValueError, match=f"TimeDistributed takes a layer .* {option}=True"):
+        TimeDistributed(LSTM(3, **{option: True}))

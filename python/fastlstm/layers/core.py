@@ -497,6 +497,14 @@ class TimeDistributed(Layer):
     def __init__(self, layer: Layer, *, name: str | None = None, **kwargs: Any) -> None:
         if not isinstance(layer, Layer):
             raise TypeError(f"layer: expected a fastlstm layer, got {type(layer).__name__}")
+        # Each step goes through the layer as rows of one array: it must give one array back,
+        # batch first (predict failed with an AttributeError on the states' list).
+        for option in ("return_state", "time_major"):
+            if getattr(layer, option, False):
+                raise ValueError(
+                    f"layer: TimeDistributed takes a layer that returns one batch-first array, "
+                    f"got {type(layer).__name__} with {option}=True"
+                )
         self.layer = layer  # first: the properties below read through to it
         super().__init__(
             name=name, dtype=layer.dtype, seed=layer.seed, trainable=layer.trainable, **kwargs
