@@ -190,3 +190,30 @@ def test_layer_call_with_the_wrong_input_size(layer, p):
         layer.forward(np.zeros((B, T, I - 1)), training=True)
     with raises(ValueError, "x", "3-D array (batch, time, input)", shape_of(B, I)):
         LSTM(H)(np.zeros((B, I)))
+
+
+@pytest.mark.parametrize(
+    ("name", "exc", "match"),
+    [
+        ("\x1b[31mred", ValueError, r"name: expected printable characters, got '\\x1b'"),
+        ("tab\there", ValueError, "printable characters"),
+        ("lone\ud800", ValueError, "printable characters"),
+        ("x" * 1025, ValueError, "name: expected at most 1024 characters, got 1025"),
+        (7, TypeError, "name: expected a str or None, got 7"),
+    ],
+)
+def test_names_are_printable_strings(name, exc, match):
+    """From a model file, an escape sequence in a name drove the terminal through summary(),
+    and a lone surrogate made summary() fail to encode."""
+    from fastlstm import losses, metrics
+    from fastlstm.models import Sequential
+
+    for make in (
+        lambda: LSTM(H, name=name),
+        lambda: Sequential(name=name),
+        lambda: metrics.Accuracy(name=name),
+        lambda: losses.MeanSquaredError(name=name),
+    ):
+        with pytest.raises(exc, match=match):
+            make()
+    LSTM(H, name="ünïcödé layer 1")  # printable beyond ASCII is fine

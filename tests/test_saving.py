@@ -308,6 +308,25 @@ REASONS = {
         lambda b: _replace_member(b, b'{"pad": "' + b"x" * saving.MAX_HEADER + b'"}'),
         f"is larger than {saving.MAX_HEADER} bytes",
     ),
+    # 1.0 == 1 and True == 1 in Python
+    "float_version": (lambda b: rewrite(b, lambda h: h.update(version=1.0)), "version 1.0"),
+    "bool_version": (lambda b: rewrite(b, lambda h: h.update(version=True)), "version True"),
+    "unknown_top_level_key": (
+        lambda b: rewrite(b, lambda h: h.update(payload="x")),
+        "unexpected keys ['payload']",
+    ),
+    # zipfile reads an archive after other bytes: a file of another format with a model inside
+    "bytes_before_the_archive": (
+        lambda b: b"GIF89a" + b,
+        "expected a zip archive from its first byte to its last",
+    ),
+    "bytes_after_the_archive": (lambda b: b + b"\0" * 16, "from its first byte to its last"),
+    "escape_sequence_in_a_name": (
+        lambda b: rewrite(
+            b, lambda h: h["model"]["config"]["layers"][1]["config"].update(name="\x1b[2Jx")
+        ),
+        "name: expected printable characters, got '\\x1b'",
+    ),
 }
 
 
@@ -483,3 +502,10 @@ def test_weights_of_another_dtype_are_refused_not_cast(tmp_path):
     with pytest.raises(ValueError, match=INVALID) as info:
         saving.model_from_bytes(rewrite(path.read_bytes(), as_float32))
     assert "is float64, the layer's dtype float32" in str(info.value)
+
+
+def test_a_path_ending_in_a_separator_is_a_directory(saved, tmp_path):
+    model, _ = saved
+    with pytest.raises(IsADirectoryError, match="expected a file path, got the directory"):
+        model.save(str(tmp_path / "model.fastlstm") + "/")
+    assert os.listdir(tmp_path) == []

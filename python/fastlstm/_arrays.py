@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import unicodedata
 
 import numpy as np
 
@@ -39,10 +40,24 @@ def real_number(value, name: str) -> float:
     return float(value)
 
 
+# Longer names are no names a model needs, and error messages repeat them.
+MAX_NAME = 1024
+
+
 def check_name(name) -> None:
-    """A metric's, loss's or optimizer's ``name``: a str, or None for the class's own."""
-    if name is not None and not isinstance(name, str):
+    """A model's, layer's, metric's, loss's or optimizer's ``name``: None (the class's own), or
+    a str of at most MAX_NAME printable characters. A control character (an escape sequence
+    printed by summary() would drive the terminal) or a lone surrogate (which summary() cannot
+    encode) is refused."""
+    if name is None:
+        return
+    if not isinstance(name, str):
         raise TypeError(f"name: expected a str or None, got {name!r}")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"name: expected at most {MAX_NAME} characters, got {len(name)}")
+    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cs")), None)
+    if bad is not None:
+        raise ValueError(f"name: expected printable characters, got {bad!r} in {name[:100]!r}")
 
 
 def check_seed(seed):

@@ -529,6 +529,7 @@ def deserialize(spec, custom_objects=None):
         return spec
     if isinstance(spec, dict) and spec.get("class_name") == CUSTOM:
         name = (spec.get("config") or {}).get("name")
+        check_name(name)
         if custom_objects and name in custom_objects:
             return custom_objects[name]
         raise CustomMetricError(

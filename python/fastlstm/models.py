@@ -26,6 +26,7 @@ import numpy as np
 from . import layers as layers_module
 from . import losses, optimizers
 from . import metrics as metrics_lib
+from ._arrays import check_name
 from ._training import Trainer, unique_names
 from .functional import _flag
 from .layers.base import BUILD_LOCK, Layer, check_seed
@@ -41,8 +42,7 @@ class Sequential(Trainer):
     it sees (or :meth:`build`)."""
 
     def __init__(self, layers=None, name: str | None = None, seed: int | None = None) -> None:
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"name: expected a str or None, got {name!r}")
+        check_name(name)
         self.name = name or "sequential"
         self.seed = check_seed(seed)
         self.layers: list[Layer] = []

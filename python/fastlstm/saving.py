@@ -49,6 +49,7 @@ HEADER, BLOB = "fastlstm.json", "arrays.bin"
 MAX_HEADER = 4 << 20
 _DTYPES = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8")}
 _ALIGN = 64
+_KEYS = {"format", "version", "fastlstm_version", "model", "compile", "training", "arrays"}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same model gives the same bytes
 _PARSE_ERRORS = (
     zipfile.BadZipFile,
@@ -189,6 +190,8 @@ def _target(filepath) -> str:
         ) from None
     if not path:
         raise ValueError("filepath: expected a file path, got ''")
+    if path.endswith(("/", os.sep)):  # a directory's path: realpath would drop the separator
+        raise IsADirectoryError(f"filepath: expected a file path, got the directory {path!r}")
     path = os.path.realpath(path)
     if os.path.isdir(path):
         raise IsADirectoryError(f"filepath: expected a file path, got the directory {path!r}")
@@ -259,6 +262,10 @@ def _int(value, what: str, limit: int = 1 << 62) -> int:
 
 
 def _read_members(data: bytes) -> tuple[dict, bytes]:
+    # The archive alone, as save writes it: zipfile also reads one with other bytes before it
+    # or after it (another format's file, and a model inside: a polyglot).
+    if data[:4] != b"PK\x03\x04" or data[-22:-18] != b"PK\x05\x06":
+        _fail("expected a zip archive from its first byte to its last")
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         infos = zf.infolist()
         names = sorted(i.filename for i in infos)
@@ -286,11 +293,15 @@ def _read_members(data: bytes) -> tuple[dict, bytes]:
     header = json.loads(raw.decode("utf-8"), parse_constant=no_constants, parse_float=finite)
     if not isinstance(header, dict):
         _fail(f"{HEADER}: expected a JSON object")
-    if header.get("format") != FORMAT or header.get("version") != VERSION:
+    version = header.get("version")  # 1.0 and true equal 1 in Python
+    if header.get("format") != FORMAT or type(version) is not int or version != VERSION:
         _fail(
             f"expected format {FORMAT!r} version {VERSION}, got {header.get('format')!r} "
             f"version {header.get('version')!r}"
         )
+    unknown = set(header) - _KEYS
+    if unknown:
+        _fail(f"{HEADER}: unexpected keys {sorted(unknown)[:10]}")
     return header, blob
 
 

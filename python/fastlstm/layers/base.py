@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._arrays import check_seed, generator, real_array
+from .._arrays import check_name, check_seed, generator, real_array
 from ..functional import _flag
 
 _DTYPES = ("float32", "float64")
@@ -214,8 +214,7 @@ class Layer:
                 f"{type(self).__name__}: unexpected keyword argument(s) {sorted(unknown)}"
                 + "".join(f"; {k}: {self._refused[k]}" for k in sorted(why))
             )
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"name: expected a str or None, got {name!r}")
+        check_name(name)
         self.dtype = check_dtype(dtype)
         self.seed = check_seed(seed)
         self.trainable = _flag(trainable, "trainable")
