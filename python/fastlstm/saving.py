@@ -14,7 +14,8 @@ size, dtype, shape, offset and config entry is checked before use, members must 
 (uncompressed, so no size can expand), and only fastlstm's own layer, loss, metric and
 optimizer classes can be made; anything else raises ValueError. Saving builds the whole file
 in memory, writes it to a temporary file in the same directory, flushes and fsyncs it, and
-renames it over the target (``os.replace``), so a crash mid-save leaves the previous file whole.
+renames it over the target (``os.replace``), so a crash mid-save leaves the previous file whole
+(a process killed outright can leave its temporary ``.fastlstm-*.tmp`` file beside it).
 The new file keeps an existing file's permission bits (and its owner, where the process may set
 it); being a new file, it is not another name of the old one (a hard link keeps the old model).
 Only regular files are written or read: a device, a FIFO or a socket at the path is refused, so
