@@ -262,6 +262,25 @@ def _int(value, what: str, limit: int = 1 << 62) -> int:
     return value
 
 
+def _stored_member(data: bytes, info: zipfile.ZipInfo) -> memoryview:
+    """A stored member's bytes where they lie in ``data``, CRC-checked: zipfile's read would
+    copy them (a model's whole weights, once more at its peak memory)."""
+    at = info.header_offset
+    local = data[at : at + 30]
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        _fail(f"member {info.filename!r}: no local header at offset {at}")
+    name_length, extra_length = struct.unpack("<HH", local[26:30])
+    if data[at + 30 : at + 30 + name_length] != info.filename.encode():
+        _fail(f"member {info.filename!r}: its local header names another")
+    start = at + 30 + name_length + extra_length
+    if start + info.file_size > len(data):
+        _fail(f"member {info.filename!r} runs past the end of the file")
+    member = memoryview(data)[start : start + info.file_size]
+    if zlib.crc32(member) != info.CRC:
+        _fail(f"member {info.filename!r}: bad CRC-32")
+    return member
+
+
 def _read_members(data: bytes) -> tuple[dict, bytes]:
     # The archive alone, as save writes it: zipfile also reads one with other bytes before it
     # or after it (another format's file, and a model inside: a polyglot).
@@ -280,7 +299,7 @@ def _read_members(data: bytes) -> tuple[dict, bytes]:
         if zf.getinfo(HEADER).file_size > MAX_HEADER:
             _fail(f"{HEADER} is larger than {MAX_HEADER} bytes")
         raw = zf.read(HEADER)  # zipfile checks each member's CRC-32 as it reads
-        blob = zf.read(BLOB)
+        blob = _stored_member(data, zf.getinfo(BLOB))
 
     def no_constants(name):
         _fail(f"{HEADER}: {name} is not allowed")
@@ -342,7 +361,9 @@ def _read_arrays(manifest, blob: bytes) -> dict[str, np.ndarray]:
             )
         end = offset + nbytes
         a = np.frombuffer(blob, dtype=dtype, count=count, offset=offset).reshape(shape)
-        arrays[name] = a.astype(dtype.newbyteorder("="))  # a native, writable copy
+        # Native byte order; a read-only view of the file's bytes where that is theirs (every
+        # layer and optimizer copies what it is given, so the weights are not copied twice).
+        arrays[name] = a.astype(dtype.newbyteorder("="), copy=False)
     return arrays
 
 
