@@ -483,3 +483,18 @@ def test_sample_weight_that_does_not_combine_is_named():
 def assert_same_weights_list(a, b):
     for wa, wb in zip(a, b, strict=True):
         np.testing.assert_array_equal(wa, wb)
+
+
+@pytest.mark.parametrize("cell", [LSTM, GRU, SimpleRNN])
+def test_keras2_input_dim_and_input_length_of_a_recurrent_layer(cell):
+    """Keras 2: input_dim=I (and input_length=T) declare (T, I) for a recurrent layer; as a
+    Dense's input_dim they declared (None, I), which no sequence fits."""
+    model = Sequential([cell(2, input_dim=I, input_length=T)], seed=0)
+    assert model.input_shape == (None, T, I)
+    assert model.predict(np.zeros((3, T, I)), verbose=0).shape == (3, 2)
+    assert Sequential([cell(2, input_dim=I)]).input_shape == (None, None, I)
+    assert Sequential.from_config(model.get_config()).input_shape == (None, T, I)
+    with pytest.raises(ValueError, match="input_dim, input_shape: expected at most one of them"):
+        cell(2, input_dim=I, input_shape=(T, I))
+    with pytest.raises(ValueError, match="input_length: expected a positive integer, got 0"):
+        cell(2, input_dim=I, input_length=0)

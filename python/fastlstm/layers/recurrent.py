@@ -54,6 +54,27 @@ class RecurrentCache:
         self.recurrent_dropout = recurrent_dropout
 
 
+def _sequence_shape(kwargs: dict) -> dict:
+    """Keras 2's ``input_dim=I`` and ``input_length=T`` of a recurrent layer as the
+    ``input_shape=(T, I)`` they declare (either may be left out: None). The base Layer's
+    ``input_dim`` declares (None, I), one sample of I features, which a sequence is not."""
+    dim, length = kwargs.pop("input_dim", None), kwargs.pop("input_length", None)
+    if dim is None and length is None:
+        return kwargs
+    clash = [k for k in ("input_shape", "batch_input_shape") if kwargs.get(k) is not None]
+    if clash:
+        given = "input_dim" if dim is not None else "input_length"
+        raise ValueError(
+            f"{given}, {clash[0]}: expected at most one of them, got {given}="
+            f"{dim if dim is not None else length!r} and {clash[0]}={kwargs[clash[0]]!r}"
+        )
+    shape = tuple(
+        None if v is None else check_positive_int(v, n)
+        for n, v in (("input_length", length), ("input_dim", dim))
+    )
+    return {**kwargs, "input_shape": shape}
+
+
 class Recurrent(Layer):
     """Base of the recurrent layers: x (B, T, I) -> (B, H), or (B, T, H) with
     ``return_sequences=True``; ``[output, *states]`` with ``return_state=True``.
@@ -80,7 +101,8 @@ class Recurrent(Layer):
         seed: an int for reproducible weights and dropout masks.
         dtype: "float32" (default) or "float64"; the weights' dtype and the compute dtype.
         input_shape, batch_input_shape, batch_size: Keras 2's way to declare (T, I) in the first
-            layer of a Sequential (see :mod:`.base`).
+            layer of a Sequential (see :mod:`.base`); also Keras 2's ``input_dim=I`` with an
+            optional ``input_length=T``.
     """
 
     gates = 1
@@ -122,6 +144,7 @@ class Recurrent(Layer):
             raise ValueError(f"use_cudnn: expected 'auto', True or False, got {use_cudnn!r}")
         if isinstance(implementation, bool) or implementation not in (1, 2):
             raise ValueError(f"implementation: expected 1 or 2, got {implementation!r}")
+        kwargs = _sequence_shape(kwargs)
         super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
         self.units = units
         self.return_sequences = _flag(return_sequences, "return_sequences")
