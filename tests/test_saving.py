@@ -138,6 +138,21 @@ def test_load_weights_that_do_not_fit_leave_an_unbuilt_model_unbuilt(saved, tmp_
     assert narrower.get_weights() == []
 
 
+def test_load_weights_into_a_model_with_a_callable_initialiser(saved, tmp_path):
+    """Such a model has no config to try the weights on a copy of; it still loads them."""
+    model, _ = saved
+    model.save_weights(tmp_path / "w.fastlstm")
+
+    def zeros(shape, dtype, rng):
+        return np.zeros(shape, dtype)
+
+    other = make_model(1)
+    other.layers[1].kernel_initializer = zeros
+    other.load_weights(tmp_path / "w.fastlstm")
+    for a, b in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_load_weights_ignores_the_compile_section(tmp_path):
     """A file compiled with the caller's own metric loads its weights without custom_objects:
     only load_model needs the metric back."""

@@ -540,9 +540,14 @@ def load_weights(model, filepath) -> None:
     weights = other.get_weights()
     if not model.built and other.input_shape is not None:
         # Tried on a copy first: a build cannot be undone, and weights that do not fit would
-        # leave this model built with fresh random weights.
-        probe = type(model).from_config(model.get_config())
-        probe.build(other.input_shape)
-        probe.set_weights(weights)
+        # leave this model built with fresh random weights. A model whose config cannot be
+        # written (an initialiser given as a callable) is built untried.
+        try:
+            probe = type(model).from_config(model.get_config())
+        except ValueError:
+            probe = None
+        if probe is not None:
+            probe.build(other.input_shape)
+            probe.set_weights(weights)
         model.build(other.input_shape)
     model.set_weights(weights)
