@@ -275,3 +275,44 @@ def test_callbacks_must_be_callbacks():
     x, y = data()
     with pytest.raises(TypeError, match=r"callbacks: expected fastlstm\.callbacks\.Callback"):
         model().fit(x, y, verbose=0, callbacks=[print])
+
+
+def test_on_batch_begin_and_end_are_keras_aliases_of_the_training_batch_hooks():
+    """Keras's Callback.on_train_batch_* call on_batch_*; a callback written against those names
+    was never called (it meant to stop training: all epochs ran)."""
+    x, y = data()
+
+    class StopAtFirstBatch(callbacks.Callback):
+        calls = 0
+
+        def on_batch_end(self, batch, logs=None):
+            self.calls += 1
+            self.model.stop_training = True
+
+    stop = StopAtFirstBatch()
+    history = model().fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[stop])
+    assert stop.calls == 1
+    assert len(history.history["loss"]) == 1
+    seen = []
+    hooks = callbacks.LambdaCallback(on_batch_begin=lambda batch, logs: seen.append(batch))
+    model().fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[hooks])
+    assert seen == [0, 1, 2]
+
+
+def test_begin_and_end_hooks_get_a_logs_dict():
+    """Keras passes {} where there is nothing to log yet; logs.get(...) failed on None."""
+    x, y = data()
+    got = {}
+
+    class Record(callbacks.Callback):
+        def _keep(self, hook, logs):
+            got[hook] = logs
+
+    for hook in ("on_train_begin", "on_test_begin", "on_predict_begin", "on_predict_end"):
+        setattr(Record, hook, lambda self, logs=None, _h=hook: self._keep(_h, logs))
+    m = model()
+    m.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[Record()])
+    m.evaluate(x, y, verbose=0, callbacks=[Record()])
+    m.predict(x, verbose=0, callbacks=[Record()])
+    assert set(got) == {"on_train_begin", "on_test_begin", "on_predict_begin", "on_predict_end"}
+    assert all(isinstance(logs, dict) for logs in got.values()), got

@@ -390,7 +390,7 @@ class Trainer:
         tracker = metrics_lib.Mean("loss")
         self.stop_training = False
         self.history = history
-        cbs.call("on_train_begin", None)
+        cbs.call("on_train_begin", {})
         epoch_logs: dict = {}
         for epoch in range(int(initial_epoch), int(epochs)):
             tracker.reset_state()
@@ -418,7 +418,7 @@ class Trainer:
                 params["steps"] = source.steps  # an iterator's first epoch told its length
             epoch_logs = self._logs(tracker)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                cbs.call("on_test_begin", None)  # as Keras's fit, which calls evaluate
+                cbs.call("on_test_begin", {})  # as Keras's fit, which calls evaluate
                 if isinstance(val, DatasetBatches):
                     results = self._evaluate_batches(val.epoch(), cbs)
                 else:
@@ -500,7 +500,7 @@ class Trainer:
         cbs = callbacks_module.CallbackList(
             [*_callbacks(callbacks), *extra], self, {"steps": count, "verbose": verbose}
         )
-        cbs.call("on_test_begin", None)
+        cbs.call("on_test_begin", {})
         if source is not None:
             logs = self._evaluate_batches(source.epoch(), cbs)
         else:
@@ -530,7 +530,7 @@ class Trainer:
         cbs = callbacks_module.CallbackList(
             [*_callbacks(callbacks), *extra], self, {"steps": steps, "verbose": verbose}
         )
-        cbs.call("on_predict_begin", None)
+        cbs.call("on_predict_begin", {})
         result = None
         for step in range(steps):
             sl = slice(step * batch_size, (step + 1) * batch_size)
@@ -540,7 +540,7 @@ class Trainer:
                 result = np.empty((len(x), *out.shape[1:]), dtype=out.dtype)
             result[sl] = out
             cbs.call("on_predict_batch_end", step, {"outputs": out})
-        cbs.call("on_predict_end", None)
+        cbs.call("on_predict_end", {})
         return result
 
     def _predict_batches(self, source: DatasetBatches, verbose: int, callbacks) -> np.ndarray:
@@ -548,7 +548,7 @@ class Trainer:
         cbs = callbacks_module.CallbackList(
             [*_callbacks(callbacks), *extra], self, {"steps": source.steps, "verbose": verbose}
         )
-        cbs.call("on_predict_begin", None)
+        cbs.call("on_predict_begin", {})
         outputs = []
         for step, (xb, _, _) in enumerate(source.epoch()):
             cbs.call("on_predict_batch_begin", step, {})
@@ -556,7 +556,7 @@ class Trainer:
             self._check_dataset_batch(xb)
             outputs.append(self(xb))
             cbs.call("on_predict_batch_end", step, {"outputs": outputs[-1]})
-        cbs.call("on_predict_end", None)
+        cbs.call("on_predict_end", {})
         return np.concatenate(outputs)
 
     def predict_on_batch(self, x) -> np.ndarray:

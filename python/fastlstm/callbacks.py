@@ -40,10 +40,14 @@ _HOOKS = (
     "on_predict_batch_begin",
     "on_predict_batch_end",
 )
+# Keras's older names of the training batch hooks, still called through the new ones.
+_ALIASES = {"on_train_batch_begin": "on_batch_begin", "on_train_batch_end": "on_batch_end"}
 
 
 class Callback:
-    """Base class: every hook does nothing."""
+    """Base class: every hook does nothing, except that ``on_train_batch_begin`` and
+    ``on_train_batch_end`` call ``on_batch_begin`` and ``on_batch_end`` (Keras's older names,
+    which Keras keeps as these aliases), so a subclass may override either name."""
 
     def __init__(self) -> None:
         self.model = None
@@ -56,16 +60,29 @@ class Callback:
         self.params = params
 
 
-for _hook in _HOOKS:
-    if _hook.startswith(("on_epoch", "on_train_batch", "on_test_batch", "on_predict_batch")):
+for _hook in _HOOKS + tuple(_ALIASES.values()):
+    if _hook.startswith(("on_epoch", "on_test_batch", "on_predict_batch")):
+        setattr(Callback, _hook, lambda self, index, logs=None: None)
+    elif _hook in _ALIASES:
+        # on_train_batch_*: the alias's hook, which does nothing unless overridden
+        alias = _ALIASES[_hook]
+        setattr(
+            Callback, _hook, lambda self, index, logs=None, _a=alias: getattr(self, _a)(index, logs)
+        )
+    elif _hook.startswith("on_batch"):
         setattr(Callback, _hook, lambda self, index, logs=None: None)
     else:
         setattr(Callback, _hook, lambda self, logs=None: None)
 
 
 def _overrides(cb: Callback, hook: str) -> bool:
-    fn = getattr(cb, hook)
-    return getattr(fn, "__func__", None) is not getattr(Callback, hook)
+    """Whether ``cb`` does something at ``hook``: its own method, or its alias's."""
+
+    def own(name):
+        fn = getattr(cb, name)
+        return getattr(fn, "__func__", None) is not getattr(Callback, name)
+
+    return own(hook) or (hook in _ALIASES and own(_ALIASES[hook]))
 
 
 _NO_HOOKS: dict[str, tuple] = dict.fromkeys(_HOOKS, ())
@@ -607,6 +624,8 @@ class LambdaCallback(Callback):
     def __init__(self, **hooks: Callable) -> None:
         super().__init__()
         for name, fn in hooks.items():
-            if name not in _HOOKS:
-                raise ValueError(f"{name}: expected one of the hooks {list(_HOOKS)}")
+            if name not in _HOOKS and name not in _ALIASES.values():
+                raise ValueError(
+                    f"{name}: expected one of the hooks {[*_HOOKS, *_ALIASES.values()]}"
+                )
             setattr(self, name, fn)
