@@ -316,3 +316,13 @@ def test_begin_and_end_hooks_get_a_logs_dict():
     m.predict(x, verbose=0, callbacks=[Record()])
     assert set(got) == {"on_train_begin", "on_test_begin", "on_predict_begin", "on_predict_end"}
     assert all(isinstance(logs, dict) for logs in got.values()), got
+
+
+def test_checkpoint_of_the_best_without_the_monitored_value_saves_every_epoch(tmp_path):
+    """val_loss (the default monitor) without validation data: Keras warns and saves each
+    epoch; nothing was written."""
+    x, y = data()
+    ckpt = callbacks.ModelCheckpoint(str(tmp_path / "m-{epoch}.fastlstm"), save_best_only=True)
+    with pytest.warns(RuntimeWarning, match="'val_loss' is not in the logs .* saving this epoch"):
+        model().fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[ckpt])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"m-{e}.fastlstm" for e in (1, 2, 3)]

@@ -306,12 +306,12 @@ def _direction(who: str, monitor: str, mode: str, model) -> str:
     )
 
 
-def _monitored(logs, monitor: str, who: str):
+def _monitored(logs, monitor: str, who: str, instead: str = "skipping"):
     value = (logs or {}).get(monitor)
     if value is None:
         warnings.warn(
             f"{who}: the monitored quantity {monitor!r} is not in the logs "
-            f"(available: {sorted(logs or {})}); skipping",
+            f"(available: {sorted(logs or {})}); {instead}",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -440,10 +440,11 @@ class ModelCheckpoint(Callback):
                 f"filepath: could not format {self.filepath!r} with epoch and the logs "
                 f"{sorted(logs)}: {exc!r}"
             ) from None
+        current = None
         if self.save_best_only:
-            current = _monitored(logs, self.monitor, "ModelCheckpoint")
-            if current is None:
-                return
+            # Without the value (no validation data for val_loss, say), Keras saves every epoch.
+            current = _monitored(logs, self.monitor, "ModelCheckpoint", "saving this epoch")
+        if current is not None:
             self.mode = _direction("ModelCheckpoint", self.monitor, self.mode, self.model)
             if self.best is not None:
                 better = current > self.best if self.mode == "max" else current < self.best
