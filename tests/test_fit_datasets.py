@@ -311,3 +311,34 @@ def test_timeseries_bad_arguments_are_named(kwargs, exc, match):
     args = {"data": np.zeros((30, 2)), "targets": None, "sequence_length": 4, **kwargs}
     with pytest.raises(exc, match=match):
         utils.timeseries_dataset_from_array(**args)
+
+
+def test_steps_with_arrays_take_their_first_batches():
+    """Keras's steps= and validation_steps= with arrays take the first batches; they were
+    accepted and ignored (every sample counted)."""
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((12, 4, 2)), rng.standard_normal((12, 1))
+
+    def model():
+        m = Sequential([Input((4, 2)), LSTM(3), Dense(1)], seed=0)
+        m.compile("sgd", "mse")
+        return m
+
+    m = model()
+    assert m.evaluate(x, y, batch_size=4, steps=2, verbose=0) == m.evaluate(
+        x[:8], y[:8], batch_size=4, verbose=0
+    )
+    np.testing.assert_array_equal(
+        m.predict(x, batch_size=4, steps=1, verbose=0), m.predict(x[:4], verbose=0)
+    )
+    assert m.predict(x, batch_size=4, steps=9, verbose=0).shape == (12, 1)  # fewer there
+    a, b = model(), model()
+    ha = a.fit(x, y, batch_size=4, verbose=0, shuffle=False, validation_data=(x, y),
+               validation_steps=1)  # fmt: skip
+    hb = b.fit(x, y, batch_size=4, verbose=0, shuffle=False, validation_data=(x[:4], y[:4]))
+    assert ha.history["val_loss"] == hb.history["val_loss"]
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="steps: expected None or a positive integer"):
+            a.evaluate(x, y, steps=bad, verbose=0)
+        with pytest.raises(ValueError, match="validation_steps: expected None or a positive"):
+            a.fit(x, y, verbose=0, validation_data=(x, y), validation_steps=bad)

@@ -102,6 +102,16 @@ def _rows(a, sl):
     return None if a is None else a[sl]
 
 
+def _first_batches(steps, batch_size: int, name: str, *arrays):
+    """Keras's ``steps`` with arrays: the rows of their first ``steps`` batches (all of them for
+    None, or where they hold fewer)."""
+    if steps is None:
+        return arrays
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"{name}: expected None or a positive integer, got {steps!r}")
+    return tuple(_rows(a, slice(int(steps) * batch_size)) for a in arrays)
+
+
 def _check_class_weight(class_weight) -> dict[int, float]:
     """A {class index: weight} dict: keys ints >= 0, weights finite numbers >= 0."""
     if not isinstance(class_weight, dict):

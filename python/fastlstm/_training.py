@@ -28,6 +28,7 @@ from ._inputs import (
     _callbacks,
     _data,
     _dataset_only_arguments,
+    _first_batches,
     _rows,
     _verbosity,
     class_sample_weight,
@@ -278,7 +279,8 @@ class Trainer:
         PyDataset's next ones (the next epoch goes on where it stopped), an iterator's; without,
         a PyDataset's all, an iterator's all in the first epoch (then as many in each). One that
         runs out ends training with a warning. ``validation_data`` may be a
-        dataset too (``validation_steps`` batches of it; a PyDataset's all by default).
+        dataset too (``validation_steps`` batches of it; a PyDataset's all by default); of
+        validation arrays, ``validation_steps`` takes the first batches, as Keras does.
 
         ``validation_split`` holds out the last fraction of x and y (before any shuffling);
         ``validation_data`` is ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``.
@@ -347,6 +349,8 @@ class Trainer:
                 )
             val = (x[split:], y[split:], _rows(sample_weight, slice(split, None)))
             x, y, sample_weight = x[:split], y[:split], _rows(sample_weight, slice(split))
+        if val is not None and not isinstance(val, DatasetBatches):
+            _first_batches(validation_steps, 1, "validation_steps")  # checked before training
         self._ensure_built(x)
         loss_weight = None
         if class_weight is not None and source is None:
@@ -423,7 +427,8 @@ class Trainer:
                     results = self._evaluate_batches(val.epoch(), cbs)
                 else:
                     batch = _batch_size(validation_batch_size or batch_size)
-                    results = self._evaluate(*val, batch, cbs=cbs)
+                    taken = _first_batches(validation_steps, batch, "validation_steps", *val)
+                    results = self._evaluate(*taken, batch, cbs=cbs)
                 cbs.call("on_test_end", results)
                 epoch_logs.update({f"val_{k}": v for k, v in results.items()})
             cbs.call("on_epoch_end", epoch, epoch_logs)
@@ -480,7 +485,8 @@ class Trainer:
     ):
         """The loss (and metrics) over the data: a float without metrics, else
         ``[loss, *metrics]``, or a dict with ``return_dict=True``. ``x`` may be a dataset, as
-        in :meth:`fit` (``steps`` of its batches; all by default)."""
+        in :meth:`fit` (``steps`` of its batches; all by default); of arrays, ``steps`` takes
+        the first batches, as Keras does."""
         self._require_compiled("evaluate")
         verbose = _verbosity(verbose)
         source = None
@@ -492,6 +498,7 @@ class Trainer:
         else:
             batch_size = self._batch_size_for(batch_size)
             x, y, sample_weight = _data(x, y, sample_weight)
+            x, y, sample_weight = _first_batches(steps, batch_size, "steps", x, y, sample_weight)
             self._check_whole_batches(len(x), batch_size)
             count = math.ceil(len(x) / batch_size)
         self._ensure_built(x)
@@ -514,7 +521,7 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose="auto", callbacks=None, steps=None):
         """The model's outputs for x, computed batch by batch into one array. ``x`` may be a
         dataset, as in :meth:`fit`, whose batches may hold x alone (targets are ignored);
-        ``steps`` of its batches, all by default."""
+        ``steps`` of its batches, all by default (of arrays, the first ``steps`` batches)."""
         verbose = _verbosity(verbose)
         if is_dataset(x):
             _dataset_only_arguments(None, None, batch_size)
@@ -523,6 +530,7 @@ class Trainer:
             return self._predict_batches(source, verbose, callbacks)
         batch_size = self._batch_size_for(batch_size)
         x, _, _ = _data(x, need_y=False)
+        (x,) = _first_batches(steps, batch_size, "steps", x)
         self._check_whole_batches(len(x), batch_size)
         self._ensure_built(x)
         steps = math.ceil(len(x) / batch_size)
