@@ -430,11 +430,11 @@ def test_metrics_are_unweighted_and_weighted_metrics_weighted_as_in_keras(tmp_pa
         metrics=["accuracy"],
         weighted_metrics=["accuracy"],
     )
-    assert m.metrics_names == ["loss", "accuracy", "accuracy_1"]
+    assert m.metrics_names == ["loss", "accuracy", "weighted_accuracy"]  # Keras's names
     logs = m.evaluate(x, y, sample_weight=w, batch_size=5, verbose=0, return_dict=True)
     hit = m.predict(x, verbose=0).argmax(-1) == y
     assert logs["accuracy"] == pytest.approx(hit.mean())
-    assert logs["accuracy_1"] == pytest.approx((hit * w).sum() / w.sum())
+    assert logs["weighted_accuracy"] == pytest.approx((hit * w).sum() / w.sum())
     # fit: the weighted metric also sees the class weights (lr 0: the weights do not move)
     m.compile(
         optimizers.SGD(0.0),
@@ -446,10 +446,10 @@ def test_metrics_are_unweighted_and_weighted_metrics_weighted_as_in_keras(tmp_pa
     history = m.fit(x, y, class_weight=cw, shuffle=False, batch_size=24, verbose=0)
     per = np.array([cw[int(c)] for c in y])
     assert history.history["accuracy"][0] == pytest.approx(hit.mean())
-    assert history.history["accuracy_1"][0] == pytest.approx((hit * per).sum() / per.sum())
+    assert history.history["weighted_accuracy"][0] == pytest.approx((hit * per).sum() / per.sum())
     m.save(tmp_path / "m.fastlstm")
     again = load_model(tmp_path / "m.fastlstm")
-    assert again.metrics_names == ["loss", "accuracy", "accuracy_1"]
+    assert again.metrics_names == ["loss", "accuracy", "weighted_accuracy"]
     assert again.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True) == pytest.approx(logs)
 
 
@@ -554,3 +554,11 @@ def test_set_random_seed_makes_unseeded_training_repeat(global_seed):
             utils.set_random_seed(bad)
     with pytest.raises(TypeError, match=r"seed: expected an int in \[0, 2\*\*32\), got 1.0"):
         utils.set_random_seed(1.0)
+
+
+def test_weighted_metric_names_as_keras_gives_them():
+    """A weighted metric whose name an unweighted one has: Keras names it weighted_<name> (it was
+    mae_1, so history["weighted_mae"] was a KeyError); a name of its own it keeps."""
+    m = Sequential([Input((4, 2)), LSTM(3), Dense(1)], seed=0)
+    m.compile("sgd", "mse", metrics=["mae"], weighted_metrics=["mae", "mse"])
+    assert m.metrics_names == ["loss", "mae", "weighted_mae", "mse"]

@@ -47,12 +47,14 @@ def _takes_input_grad(cls) -> bool:
         return False
 
 
-def unique_names(names: list[str]) -> list[str]:
-    """Metric names for the logs, each once: a name already taken (by the loss or a metric
-    before it) gets _1, _2, ... (as Keras's), where a second "precision" would have overwritten
-    the first's value."""
+def unique_names(names: list[str], weighted: list[bool] | None = None) -> list[str]:
+    """Metric names for the logs, each once, as Keras's: a weighted metric whose name is taken
+    is "weighted_" + name; a name still taken (by the loss or a metric before it) gets _1, _2,
+    ..., where a second "precision" would have overwritten the first's value."""
     taken, out = {"loss"}, []
-    for name in names:
+    for name, is_weighted in zip(names, weighted or [False] * len(names)):
+        if is_weighted and name in taken:
+            name = f"weighted_{name}"
         unique, k = name, 0
         while unique in taken:
             k += 1
@@ -234,7 +236,8 @@ class Trainer:
                 resolved.append(m)
             else:
                 resolved.append(spec)
-        for m, name in zip(resolved, unique_names([m.name for m in resolved])):
+        names = unique_names([m.name for m in resolved], self._weighted)
+        for m, name in zip(resolved, names):
             m.name = name
         self._metrics = resolved
         self._metric_specs = list(resolved)

@@ -337,7 +337,7 @@ class Sequential(Trainer):
     @property
     def metrics_names(self) -> list[str]:
         names = [m if isinstance(m, str) else m.name for m in self._metric_specs]
-        return ["loss", *unique_names(names)]
+        return ["loss", *unique_names(names, self._weighted)]
 
     # -- summary and config ----------------------------------------------------------------
 
