@@ -57,7 +57,10 @@ class DatasetBatches:
     A PyDataset gives ``len(dataset)`` batches an epoch, in a new random order each pass with
     ``shuffle`` (``rng``; not for one whose ``shuffled_by_fit`` is False), between its
     ``on_epoch_begin()`` and ``on_epoch_end()``; with fewer ``steps`` an epoch, the next epoch
-    goes on where the last stopped (Keras's), so every batch is used. An iterator gives
+    goes on where the last stopped, wrapping round to the first batch within an epoch, so every
+    epoch has ``steps`` batches. (Keras 3 ends an epoch early where a pass runs out, with a
+    warning, and starts the next pass at the first batch: 5 batches at steps 3 give it 3, 2, 3
+    batches, here 3, 3, 3.) An iterator gives
     ``steps`` batches an epoch, or all it has in the first; one that runs out ends training
     with a warning, as Keras's fit does. The first batch is drawn early (:meth:`first`), for
     the model to build from."""
