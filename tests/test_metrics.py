@@ -162,3 +162,24 @@ def test_bad_arguments_are_named(call, exc, match):
     threshold), gigabytes at load (AUC's thresholds) or an error deep in fit (a name of 7)."""
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_a_function_giving_one_number_a_batch_counts_once_per_batch():
+    """Keras's mean weighs each batch's number alike; it was weighted by batch size."""
+    y = RNG.standard_normal((20, 1))
+    p = RNG.standard_normal((20, 1))
+
+    def batch_mae(y_true, y_pred):
+        return float(np.abs(y_true - y_pred).mean())
+
+    m = metrics.MeanMetricWrapper(batch_mae)
+    parts = (slice(0, 8), slice(8, 16), slice(16, 20))
+    for s in parts:
+        m.update_state(y[s], p[s])
+    assert m.result() == pytest.approx(np.mean([batch_mae(y[s], p[s]) for s in parts]))
+    weighted = metrics.MeanMetricWrapper(batch_mae)  # with weights: per sample, weighted
+    w = RNG.uniform(0.5, 2.0, 20)
+    for s in parts:
+        weighted.update_state(y[s], p[s], sample_weight=w[s])
+    expected = sum(batch_mae(y[s], p[s]) * w[s].sum() for s in parts) / w.sum()
+    assert weighted.result() == pytest.approx(expected)

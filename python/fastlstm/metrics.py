@@ -348,18 +348,25 @@ class AUC(Metric):
 class MeanMetricWrapper(Metric):
     """A function ``fn(y_true, y_pred)`` that returns a value per sample ((B,) or (B, T)), as a
     running weighted mean named after the function (Keras's wrapping of ``metrics=[fn]``). A
-    function that returns one number for the batch counts it once per sample."""
+    function that returns one number for the batch counts it once per batch, as Keras's mean
+    does (batches of 8, 8 and 4 weigh alike), or once per sample where sample weights or a
+    mask apply."""
 
     def __init__(self, fn, name: str | None = None) -> None:
         if not callable(fn):
             raise TypeError(f"fn: expected a function (y_true, y_pred) -> values, got {fn!r}")
         self.fn = fn
+        self._per_sample = False  # whether this update has weights or a mask
         super().__init__(name or getattr(fn, "__name__", None) or "metric")
+
+    def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
+        self._per_sample = sample_weight is not None or mask is not None
+        super().update_state(y_true, y_pred, sample_weight, mask)
 
     def _values(self, y_true, y_pred):
         values = np.asarray(self.fn(y_true, y_pred), dtype=np.float64)
         if values.ndim == 0:
-            values = np.full(len(y_pred), float(values))
+            return np.full(len(y_pred) if self._per_sample else 1, float(values))
         if values.shape[:1] != y_pred.shape[:1]:
             raise ValueError(
                 f"metric {self.name}: expected one value per sample (shape {y_pred.shape[:1]} "
