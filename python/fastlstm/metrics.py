@@ -4,7 +4,9 @@ Each metric computes a value per sample (per step for sequence outputs), weights
 ``sample_weight`` and a mask, and keeps the weighted sum and the sum of weights, so that
 ``result()`` after several ``update_state`` calls is the weighted mean over all of them.
 
-"accuracy" (or "acc") in ``compile(metrics=[...])`` is resolved as Keras does, from the loss:
+"accuracy" (or "acc") in ``compile(metrics=[...])`` is resolved as Keras 2 did, from the loss
+(Keras 3 looks at the shapes alone, and so takes multi-label binary_crossentropy's outputs for
+categories):
 binary_crossentropy -> binary_accuracy, categorical_crossentropy -> categorical_accuracy,
 sparse_categorical_crossentropy -> sparse_categorical_accuracy; for other losses from the
 shapes (one output: binary; labels with one axis fewer than the output, or a last axis of 1:
@@ -471,7 +473,7 @@ def update(metric, y_true, y_pred, sample_weight, mask) -> None:
 
 
 def resolve_accuracy(loss: losses.Loss | None, y_true_shape, y_pred_shape) -> Metric:
-    """The accuracy Keras picks for "accuracy" given the loss (then the shapes)."""
+    """The accuracy Keras 2 picks for "accuracy" given the loss (then the shapes)."""
     if isinstance(loss, losses.BinaryCrossentropy):
         return BinaryAccuracy(threshold=0.0 if loss.from_logits else 0.5)
     if isinstance(loss, losses.SparseCategoricalCrossentropy):
