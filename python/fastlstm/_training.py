@@ -584,9 +584,10 @@ class Trainer:
         return_dict: bool = False,
     ):
         """One optimizer step on one batch; returns that batch's loss (and metrics). The
-        metrics are reset first, so they are this batch's (Keras 2's ``reset_metrics=True``);
-        with ``reset_metrics=False`` they run on over the batches since the last reset (Keras 3
-        always does so; ``reset_metrics()`` clears them). ``class_weight`` as in :meth:`fit`."""
+        metrics are reset first, so they are this batch's (``reset_metrics=True``, as in Keras;
+        Keras 3.15 gave the same per-batch values in a check); with ``reset_metrics=False`` they
+        run on over the batches since the last reset (``reset_metrics()`` clears them).
+        ``class_weight`` as in :meth:`fit`."""
         self._require_compiled("train_on_batch")
         x, y, sample_weight = _data(x, y, sample_weight)
         self._ensure_built(x)
