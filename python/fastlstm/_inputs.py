@@ -102,14 +102,22 @@ def _rows(a, sl):
     return None if a is None else a[sl]
 
 
+def _check_steps(steps, name: str) -> int | None:
+    """A ``steps`` argument: None (all batches) or a positive int."""
+    if steps is not None and (
+        isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1
+    ):
+        raise ValueError(f"{name}: expected None or a positive integer, got {steps!r}")
+    return None if steps is None else int(steps)
+
+
 def _first_batches(steps, batch_size: int, name: str, *arrays):
     """Keras's ``steps`` with arrays: the rows of their first ``steps`` batches (all of them for
     None, or where they hold fewer)."""
+    steps = _check_steps(steps, name)
     if steps is None:
         return arrays
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"{name}: expected None or a positive integer, got {steps!r}")
-    return tuple(_rows(a, slice(int(steps) * batch_size)) for a in arrays)
+    return tuple(_rows(a, slice(steps * batch_size)) for a in arrays)
 
 
 def _check_class_weight(class_weight) -> dict[int, float]:

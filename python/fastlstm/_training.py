@@ -26,6 +26,7 @@ from ._batches import DatasetBatches, is_dataset
 from ._inputs import (
     _batch_size,
     _callbacks,
+    _check_steps,
     _data,
     _dataset_only_arguments,
     _first_batches,
@@ -353,7 +354,7 @@ class Trainer:
             val = (x[split:], y[split:], _rows(sample_weight, slice(split, None)))
             x, y, sample_weight = x[:split], y[:split], _rows(sample_weight, slice(split))
         if val is not None and not isinstance(val, DatasetBatches):
-            _first_batches(validation_steps, 1, "validation_steps")  # checked before training
+            _check_steps(validation_steps, "validation_steps")  # before training, not at validation
         self._ensure_built(x)
         loss_weight = None
         if class_weight is not None and source is None:
