@@ -72,6 +72,56 @@ def test_unknown_level_is_a_clear_error():
     )
 
 
+# Every level this CPU runs, imported into one process (the package loads the baseline and the
+# best; the rest are imported after): each must bind its classes and raise its errors as
+# Python's. Where the modules share pybind11's registry and each carries its own C++ runtime, the
+# second import failed ("already registered") and errors raised in all but the first module came
+# out as RuntimeError("Caught an unknown exception!").
+ALL_LEVELS = """
+import importlib, json
+import numpy as np
+import fastlstm
+from fastlstm import _core
+seen = {}
+for level in _core.LEVELS:
+    if not _core.cpu_supports(level):
+        continue
+    module = importlib.import_module("fastlstm._core_" + level)
+    k, r, b = np.ones((3, 8), np.float32), np.ones((2, 8), np.float32), np.zeros(8, np.float32)
+    stream = module.Stream_lstm_f32(k, r, b, 1)
+    errors = []
+    for call in (lambda: module.set_num_threads(0), lambda: module.Stream_lstm_f32(k, r, b, 0),
+                 lambda: stream.run(np.ones((2, 4, 3), np.float32))):
+        try:
+            call()
+            errors.append(None)
+        except Exception as e:
+            errors.append([type(e).__name__, str(e)])
+    seen[level] = [stream.units, errors]
+print(json.dumps(seen))
+"""
+
+
+def test_every_level_in_one_process_binds_and_raises_its_own_errors():
+    result = subprocess.run(
+        [sys.executable, "-c", ALL_LEVELS],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=child_timeout(120),
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert sorted(seen) == sorted(level for level in _core.LEVELS if _core.cpu_supports(level))
+    for level, (units, errors) in seen.items():
+        assert units == 2, level
+        kinds = [kind for kind, _ in errors]
+        assert kinds == ["ValueError"] * 3, (level, errors)
+        assert errors[0][1].startswith("n: expected a number of threads"), (level, errors)
+        assert errors[1][1].startswith("batch_size:"), (level, errors)
+        assert errors[2][1].startswith("x: expected shape (1, time, 3)"), (level, errors)
+
+
 @pytest.mark.skipif(shutil.which("nm") is None, reason="needs binutils' nm")
 def test_modules_export_no_eigen_symbols():
     folder = pathlib.Path(_core._module.__file__).parent  # where the build installed them
