@@ -326,3 +326,18 @@ def test_checkpoint_of_the_best_without_the_monitored_value_saves_every_epoch(tm
     with pytest.warns(RuntimeWarning, match="'val_loss' is not in the logs .* saving this epoch"):
         model().fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[ckpt])
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"m-{e}.fastlstm" for e in (1, 2, 3)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"factor": 1.0}, ValueError, r"factor: expected a number in \[0, 1\), got 1.0"),
+        ({"factor": "0.5"}, TypeError, r"factor: expected a number in \[0, 1\), got '0.5'"),
+        ({"min_lr": -1e-3}, ValueError, "min_lr: expected a finite number >= 0, got -0.001"),
+        ({"min_delta": np.nan}, ValueError, "min_delta: expected a finite number, got nan"),
+    ],
+)
+def test_reduce_lr_on_plateau_checks_its_numbers(kwargs, exc, match):
+    # A factor given as a str had been read as a number, and min_lr and min_delta not checked.
+    with pytest.raises(exc, match=match):
+        callbacks.ReduceLROnPlateau(**kwargs)

@@ -267,7 +267,7 @@ def test_set_weights_checks_and_changes_nothing_on_error():
         (lambda: L.Dense(3, kernel_initializer="he"), ValueError, "kernel_initializer"),
         (lambda: L.Dense(3, kernel_regularizer="l3"), ValueError, "kernel_regularizer"),
         (lambda: L.Dense(3, dtype="int8"), TypeError, "dtype: expected one of"),
-        (lambda: L.Dropout(1.0), ValueError, r"rate: expected a float in \[0, 1\)"),
+        (lambda: L.Dropout(1.0), ValueError, r"rate: expected a number in \[0, 1\), got 1.0"),
         (lambda: L.Dropout("half"), TypeError, "rate"),
         (lambda: L.Embedding(0, 3), ValueError, "input_dim: expected a positive integer"),
         (lambda: L.Embedding(3, 2, mask_zero=1), TypeError, "mask_zero"),

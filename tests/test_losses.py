@@ -305,7 +305,7 @@ def test_get_aliases_and_functions():
         (lambda: losses.BinaryCrossentropy(from_logits="yes"), TypeError, "from_logits"),
         (lambda: losses.Huber(delta=0), ValueError, "delta"),
         (lambda: losses.Huber(delta=float("inf")), ValueError, "delta: expected a finite"),
-        (lambda: losses.Huber(delta="1"), TypeError, "delta: expected a number"),
+        (lambda: losses.Huber(delta="1"), TypeError, "delta: expected a finite number, got '1'"),
         (lambda: losses.BinaryCrossentropy(label_smoothing="0.5"), TypeError, "label_smoothing"),
         (lambda: losses.CategoricalCrossentropy(label_smoothing=1.5), ValueError, r"\[0, 1\]"),
         (lambda: losses.MeanSquaredError(name=7), TypeError, "name: expected a str or None"),

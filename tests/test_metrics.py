@@ -145,7 +145,7 @@ def test_binary_accuracy_compares_labels_as_keras_does():
         (
             lambda: metrics.BinaryAccuracy(threshold="0.5"),
             TypeError,
-            "threshold: expected a number",
+            "threshold: expected a finite number, got '0.5'",
         ),
         (lambda: metrics.BinaryAccuracy(threshold=True), TypeError, "threshold"),
         (lambda: metrics.BinaryAccuracy(threshold=np.inf), ValueError, "threshold: expected a fin"),

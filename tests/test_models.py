@@ -304,7 +304,12 @@ def _built_dense(inputs):
         (
             lambda m, x, y: (m.compile("adam", "mse"), m.fit(x, y, validation_split=1.5)),
             ValueError,
-            "validation_split",
+            r"validation_split: expected a number in \(0, 1\), got 1.5",
+        ),
+        (
+            lambda m, x, y: (m.compile("adam", "mse"), m.fit(x, y, validation_split="0.2")),
+            TypeError,
+            r"validation_split: expected a number in \(0, 1\), got '0.2'",
         ),
         (lambda m, x, y: m.predict(np.array(["a", "b"])), TypeError, "x: expected an array of"),
         (lambda m, x, y: m.add("dense"), TypeError, "layer: expected a fastlstm layer"),

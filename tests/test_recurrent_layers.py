@@ -176,7 +176,7 @@ def test_config_round_trips_with_the_new_arguments():
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"dropout": 1.0}, ValueError, r"dropout: expected a float in \[0, 1\)"),
+        ({"dropout": 1.0}, ValueError, r"dropout: expected a number in \[0, 1\)"),
         ({"dropout": "0.1"}, TypeError, "dropout"),
         ({"stateful": 1}, TypeError, "stateful: expected True or False"),
         ({"kernel_regularizer": "l3"}, ValueError, "kernel_regularizer: expected"),

@@ -125,9 +125,14 @@ class Negative(schedules.LearningRateSchedule):
         (
             lambda: schedules.ExponentialDecay(0.1, 0, 0.5),
             ValueError,
-            "decay_steps: expected a pos",
+            "decay_steps: expected a finite number > 0, got 0",
         ),
         (lambda: schedules.ExponentialDecay("0.1", 1, 0.5), TypeError, "initial_learning_rate"),
+        (
+            lambda: schedules.ExponentialDecay(np.nan, 1, 0.5),
+            ValueError,
+            "initial_learning_rate: expected a finite number >= 0, got nan",
+        ),
         (lambda: schedules.ExponentialDecay(0.1, 1, 0.5, staircase=1), TypeError, "staircase"),
         (lambda: schedules.PiecewiseConstantDecay([1], [1.0]), ValueError, "one more value"),
         (lambda: schedules.PiecewiseConstantDecay([2, 1], [1, 2, 3]), ValueError, "increasing"),
@@ -136,7 +141,7 @@ class Negative(schedules.LearningRateSchedule):
         (
             lambda: schedules.PolynomialDecay(0.1, 1, -0.5),
             ValueError,
-            "end_learning_rate: expected a non-negative",
+            "end_learning_rate: expected a finite number >= 0, got -0.5",
         ),
         (
             lambda: optimizers.SGD(Negative()).apply([[1.0]], [np.zeros(1)]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import unicodedata
@@ -30,14 +31,49 @@ def real_array(value, name: str) -> np.ndarray:
     return arr
 
 
-def real_number(value, name: str) -> float:
-    """``value`` as a float: TypeError unless it is a real number (bool, str and the like are
-    not), ValueError unless finite."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
-        raise TypeError(f"{name}: expected a number, got {value!r}")
-    if isinstance(value, np.complexfloating) or not np.isfinite(value):
-        raise ValueError(f"{name}: expected a finite number, got {value!r}")
-    return float(value)
+def real_number(
+    value,
+    name: str,
+    *,
+    at_least: float | None = None,
+    above: float | None = None,
+    at_most: float | None = None,
+    below: float | None = None,
+    allow_none: bool = False,
+) -> float | None:
+    """``value`` as a float (None stays None where ``allow_none``). TypeError unless it is a real
+    number: bool, str (not read as a number), complex and the like are not. ValueError unless it
+    is finite and within the bounds given: >= at_least, > above, <= at_most, < below. Either
+    error names ``name``, what was expected and what arrived."""
+    if value is None and allow_none:
+        return None
+    low = ("[", at_least) if at_least is not None else ("(", above) if above is not None else None
+    high = ("]", at_most) if at_most is not None else (")", below) if below is not None else None
+    if low and high:
+        expected = f"a number in {low[0]}{low[1]:g}, {high[1]:g}{high[0]}"
+    elif low or high:
+        sign = {"[": ">=", "(": ">", "]": "<=", ")": "<"}[(low or high)[0]]
+        expected = f"a finite number {sign} {(low or high)[1]:g}"
+    else:
+        expected = "a finite number"
+    expected += " or None" if allow_none else ""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{name}: expected {expected}, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float's range
+        number = math.inf
+    if not (
+        math.isfinite(number)
+        and (at_least is None or number >= at_least)
+        and (above is None or number > above)
+        and (at_most is None or number <= at_most)
+        and (below is None or number < below)
+    ):
+        raise ValueError(f"{name}: expected {expected}, got {value!r}")
+    return number
 
 
 # Longer names are no names a model needs, and error messages repeat them.

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import metrics as metrics_lib
-from ._arrays import generator
+from ._arrays import generator, real_number
 from ._batches import DatasetBatches, is_dataset
 from ._inputs import (
     _batch_size,
@@ -341,11 +341,8 @@ class Trainer:
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"validation_data: {exc}") from None
         elif validation_split:
-            if not 0.0 < float(validation_split) < 1.0:
-                raise ValueError(
-                    f"validation_split: expected a float in (0, 1), got {validation_split!r}"
-                )
-            split = int(len(x) * (1.0 - float(validation_split)))
+            fraction = real_number(validation_split, "validation_split", above=0, below=1)
+            split = int(len(x) * (1.0 - fraction))
             if split == 0 or split == len(x):
                 raise ValueError(
                     f"validation_split: {validation_split} of {len(x)} samples leaves an empty "

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import metrics as metrics_lib
+from ._arrays import real_number
 
 _HOOKS = (
     "on_train_begin",
@@ -479,13 +480,11 @@ class ReduceLROnPlateau(Callback):
         min_lr: float = 0.0,
     ) -> None:
         super().__init__()
-        if not 0.0 <= float(factor) < 1.0:
-            raise ValueError(
-                f"factor: expected a float in [0, 1) (the rate must go down), got {factor!r}"
-            )
-        self.monitor, self.factor, self.patience = monitor, float(factor), patience
-        self.verbose, self.min_delta = verbose, float(min_delta)
-        self.cooldown, self.min_lr = cooldown, float(min_lr)
+        # factor < 1: the rate must go down.
+        self.factor = real_number(factor, "factor", at_least=0, below=1)
+        self.monitor, self.patience = monitor, patience
+        self.verbose, self.min_delta = verbose, real_number(min_delta, "min_delta")
+        self.cooldown, self.min_lr = cooldown, real_number(min_lr, "min_lr", at_least=0)
         self.mode = _check_mode(mode)  # "auto" is resolved at the first value seen
         self.on_train_begin()
 

@@ -288,11 +288,9 @@ class _Probabilistic(Loss):
         if not isinstance(from_logits, (bool, np.bool_)):
             raise TypeError(f"from_logits: expected True or False, got {from_logits!r}")
         self.from_logits = bool(from_logits)
-        self.label_smoothing = real_number(label_smoothing, "label_smoothing")
-        if not 0.0 <= self.label_smoothing <= 1.0:
-            raise ValueError(
-                f"label_smoothing: expected a float in [0, 1], got {label_smoothing!r}"
-            )
+        self.label_smoothing = real_number(
+            label_smoothing, "label_smoothing", at_least=0, at_most=1
+        )
 
     def get_config(self):
         return {

@@ -22,30 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import schedules
-from ._arrays import check_name
-
-
-def _positive(value, name: str, allow_none: bool = False, allow_zero: bool = False):
-    if value is None and allow_none:
-        return None
-    ok_type = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, bool
-    )
-    if not ok_type or not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        what = "a non-negative" if allow_zero else "a positive"
-        raise ValueError(
-            f"{name}: expected {what} finite float{' or None' if allow_none else ''}, got {value!r}"
-        )
-    return float(value)
-
-
-def _fraction(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a float in [0, 1), got {value!r}")
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name}: expected a float in [0, 1), got {value!r}")
-    return float(value)
-
+from ._arrays import check_name, real_number
 
 # Slots that hold running sums or means of squares: never negative.
 _SQUARES = frozenset({"v", "v_hat", "velocity", "accumulator"})
@@ -72,10 +49,12 @@ class Optimizer:
         if lr is not None:
             raise TypeError(f"lr: Keras 2's name, use learning_rate={lr!r} (as Keras 3 does)")
         self.learning_rate = learning_rate
-        self.weight_decay = _positive(weight_decay, "weight_decay", True, True)
-        self.clipnorm = _positive(clipnorm, "clipnorm", True)
-        self.clipvalue = _positive(clipvalue, "clipvalue", True)
-        self.global_clipnorm = _positive(global_clipnorm, "global_clipnorm", True)
+        self.weight_decay = real_number(weight_decay, "weight_decay", at_least=0, allow_none=True)
+        self.clipnorm = real_number(clipnorm, "clipnorm", above=0, allow_none=True)
+        self.clipvalue = real_number(clipvalue, "clipvalue", above=0, allow_none=True)
+        self.global_clipnorm = real_number(
+            global_clipnorm, "global_clipnorm", above=0, allow_none=True
+        )
         if self.clipnorm is not None and self.global_clipnorm is not None:
             raise ValueError(
                 "clipnorm, global_clipnorm: expected at most one of them, got both "
@@ -97,7 +76,7 @@ class Optimizer:
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value[()]
         try:
-            return _positive(value, "learning_rate", allow_zero=True)
+            return real_number(value, "learning_rate", at_least=0)
         except ValueError:
             raise ValueError(
                 f"learning_rate: expected the schedule {self._schedule!r} to give a non-negative "
@@ -118,7 +97,7 @@ class Optimizer:
                 "learning_rate to set it, e.g. from a callback"
             )
         self._schedule = None
-        self._learning_rate = _positive(value, "learning_rate", allow_zero=True)
+        self._learning_rate = real_number(value, "learning_rate", at_least=0)
 
     # Keras 2's name for the rate. Refused, as in the constructor, rather than left to make a
     # stray attribute: `optimizer.lr = 1e-4` would otherwise change nothing, silently.
@@ -274,7 +253,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs) -> None:
         super().__init__(learning_rate, **kwargs)
-        self.momentum = _fraction(momentum, "momentum")
+        self.momentum = real_number(momentum, "momentum", at_least=0, below=1)
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov: expected True or False, got {nesterov!r}")
         self.nesterov = bool(nesterov)
@@ -320,9 +299,9 @@ class Adam(Optimizer):
         **kwargs,
     ) -> None:
         super().__init__(learning_rate, **kwargs)
-        self.beta_1 = _fraction(beta_1, "beta_1")
-        self.beta_2 = _fraction(beta_2, "beta_2")
-        self.epsilon = _positive(epsilon, "epsilon", allow_zero=True)
+        self.beta_1 = real_number(beta_1, "beta_1", at_least=0, below=1)
+        self.beta_2 = real_number(beta_2, "beta_2", at_least=0, below=1)
+        self.epsilon = real_number(epsilon, "epsilon", at_least=0)
         if not isinstance(amsgrad, (bool, np.bool_)):
             raise TypeError(f"amsgrad: expected True or False, got {amsgrad!r}")
         self.amsgrad = bool(amsgrad)
@@ -403,9 +382,9 @@ class RMSprop(Optimizer):
         **kwargs,
     ) -> None:
         super().__init__(learning_rate, **kwargs)
-        self.rho = _fraction(rho, "rho")
-        self.momentum = _fraction(momentum, "momentum")
-        self.epsilon = _positive(epsilon, "epsilon", allow_zero=True)
+        self.rho = real_number(rho, "rho", at_least=0, below=1)
+        self.momentum = real_number(momentum, "momentum", at_least=0, below=1)
+        self.epsilon = real_number(epsilon, "epsilon", at_least=0)
         if not isinstance(centered, (bool, np.bool_)):
             raise TypeError(f"centered: expected True or False, got {centered!r}")
         self.centered = bool(centered)
@@ -464,10 +443,10 @@ class Adagrad(Optimizer):
         self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs
     ) -> None:
         super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value = _positive(
-            initial_accumulator_value, "initial_accumulator_value", allow_zero=True
+        self.initial_accumulator_value = real_number(
+            initial_accumulator_value, "initial_accumulator_value", at_least=0
         )
-        self.epsilon = _positive(epsilon, "epsilon", allow_zero=True)
+        self.epsilon = real_number(epsilon, "epsilon", at_least=0)
 
     slot_names = ("accumulator",)
 

@@ -11,14 +11,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _factor(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a non-negative float, got {value!r}")
-    value = float(value)
-    if not (value >= 0.0 and np.isfinite(value)):
-        raise ValueError(f"{name}: expected a non-negative finite float, got {value!r}")
-    return value
+from ._arrays import real_number
 
 
 class Regularizer:
@@ -52,8 +45,8 @@ class L1L2(Regularizer):
     """``l1 * sum(|w|) + l2 * sum(w**2)``."""
 
     def __init__(self, l1: float = 0.0, l2: float = 0.0) -> None:
-        self.l1 = _factor(l1, "l1")
-        self.l2 = _factor(l2, "l2")
+        self.l1 = real_number(l1, "l1", at_least=0)
+        self.l2 = real_number(l2, "l2", at_least=0)
 
     def __call__(self, w: np.ndarray) -> float:
         total = 0.0

@@ -11,32 +11,15 @@ files hold no code).
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
-
-def _number(value, name: str, *, positive: bool = False, fraction: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise TypeError(f"{name}: expected a finite number, got {value!r}")
-    if positive and not value > 0:
-        raise ValueError(f"{name}: expected a positive number, got {value!r}")
-    if not positive and value < 0:
-        raise ValueError(f"{name}: expected a non-negative number, got {value!r}")
-    if fraction and value > 1:
-        raise ValueError(f"{name}: expected a number in [0, 1], got {value!r}")
-    return float(value)
+from ._arrays import real_number
 
 
 def _flag(value, name: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name}: expected True or False, got {value!r}")
     return value
-
-
-def _step(step) -> float:
-    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not step >= 0:
-        raise ValueError(f"step: expected a non-negative number, got {step!r}")
-    return float(step)
 
 
 class LearningRateSchedule:
@@ -84,14 +67,16 @@ class _RateDecay(LearningRateSchedule):
         staircase: bool = False,
         name: str | None = None,
     ) -> None:
-        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
-        self.decay_steps = _number(decay_steps, "decay_steps", positive=True)
-        self.decay_rate = _number(decay_rate, "decay_rate")
+        self.initial_learning_rate = real_number(
+            initial_learning_rate, "initial_learning_rate", at_least=0
+        )
+        self.decay_steps = real_number(decay_steps, "decay_steps", above=0)
+        self.decay_rate = real_number(decay_rate, "decay_rate", at_least=0)
         self.staircase = _flag(staircase, "staircase")
         self.name = type(self).__name__ if name is None else name
 
     def _p(self, step) -> float:
-        p = _step(step) / self.decay_steps
+        p = real_number(step, "step", at_least=0) / self.decay_steps
         return math.floor(p) if self.staircase else p
 
     def get_config(self):
@@ -131,14 +116,14 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 "values: expected one more value than boundaries "
                 f"({len(boundaries) + 1}), got {len(values)}"
             )
-        self.boundaries = [_number(b, "boundaries") for b in boundaries]
+        self.boundaries = [real_number(b, "boundaries", at_least=0) for b in boundaries]
         if any(b >= c for b, c in zip(self.boundaries, self.boundaries[1:])):
             raise ValueError(f"boundaries: expected increasing steps, got {boundaries}")
-        self.values = [_number(v, "values") for v in values]
+        self.values = [real_number(v, "values", at_least=0) for v in values]
         self.name = name
 
     def __call__(self, step) -> float:
-        step = _step(step)
+        step = real_number(step, "step", at_least=0)
         for boundary, value in zip(self.boundaries, self.values):
             if step <= boundary:
                 return value
@@ -162,15 +147,17 @@ class PolynomialDecay(LearningRateSchedule):
         cycle: bool = False,
         name: str = "PolynomialDecay",
     ) -> None:
-        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
-        self.decay_steps = _number(decay_steps, "decay_steps", positive=True)
-        self.end_learning_rate = _number(end_learning_rate, "end_learning_rate")
-        self.power = _number(power, "power")
+        self.initial_learning_rate = real_number(
+            initial_learning_rate, "initial_learning_rate", at_least=0
+        )
+        self.decay_steps = real_number(decay_steps, "decay_steps", above=0)
+        self.end_learning_rate = real_number(end_learning_rate, "end_learning_rate", at_least=0)
+        self.power = real_number(power, "power", at_least=0)
         self.cycle = _flag(cycle, "cycle")
         self.name = name
 
     def __call__(self, step) -> float:
-        step, decay_steps = _step(step), self.decay_steps
+        step, decay_steps = real_number(step, "step", at_least=0), self.decay_steps
         if self.cycle:
             decay_steps *= 1.0 if step == 0 else math.ceil(step / decay_steps)
         else:
@@ -203,21 +190,25 @@ class CosineDecay(LearningRateSchedule):
         warmup_target: float | None = None,
         warmup_steps: int = 0,
     ) -> None:
-        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate")
-        self.decay_steps = _number(decay_steps, "decay_steps", positive=True)
-        self.alpha = _number(alpha, "alpha", fraction=True)
+        self.initial_learning_rate = real_number(
+            initial_learning_rate, "initial_learning_rate", at_least=0
+        )
+        self.decay_steps = real_number(decay_steps, "decay_steps", above=0)
+        self.alpha = real_number(alpha, "alpha", at_least=0, at_most=1)
         self.name = name
         self.warmup_target = (
-            None if warmup_target is None else _number(warmup_target, "warmup_target")
+            None
+            if warmup_target is None
+            else real_number(warmup_target, "warmup_target", at_least=0)
         )
-        self.warmup_steps = _number(warmup_steps, "warmup_steps")
+        self.warmup_steps = real_number(warmup_steps, "warmup_steps", at_least=0)
 
     def _decayed(self, step: float, start: float) -> float:
         cosine = 0.5 * (1 + math.cos(math.pi * min(step, self.decay_steps) / self.decay_steps))
         return start * ((1 - self.alpha) * cosine + self.alpha)
 
     def __call__(self, step) -> float:
-        step = _step(step)
+        step = real_number(step, "step", at_least=0)
         if self.warmup_target is None:
             return self._decayed(step, self.initial_learning_rate)
         if step < self.warmup_steps:

@@ -24,13 +24,12 @@ valid step (PyTorch's packed sequences, ONNX); otherwise, from step T - 1, maske
 
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from . import functional as F
-from ._arrays import check_seed, generator, real_array
+from ._arrays import check_seed, generator, real_array, real_number
 
 # Per cell: inference, forward keeping a cache, backward.
 _CELLS = {
@@ -212,11 +211,7 @@ def rnn_forward(
         raise ValueError(f"num_layers: expected a positive int, got {num_layers}")
     if merge_mode not in MERGE_MODES:
         raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):  # NumPy's too
-        raise TypeError(f"dropout: expected a number in [0, 1), got {dropout!r}")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout: expected a number in [0, 1), got {dropout!r}")
-    dropout = float(dropout)
+    dropout = real_number(dropout, "dropout", at_least=0, below=1)
     directions = 2 if F._flag(bidirectional, "bidirectional") else 1
     time_major = F._flag(time_major, "time_major")
     count = num_layers * directions

@@ -89,15 +89,6 @@ def check_positive_int(value, name: str) -> int:
     return int(value)
 
 
-def check_rate(value, name: str) -> float:
-    """A dropout rate in [0, 1)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"{name}: expected a float in [0, 1), got {value!r}")
-    if not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name}: expected a float in [0, 1), got {value!r}")
-    return float(value)
-
-
 def check_shape(value, name: str, what: str = "without the batch") -> tuple:
     """A shape as a tuple: a tuple or list whose entries are non-negative ints or None."""
     expected = f"a tuple of sizes {what} (ints >= 0 or None)"

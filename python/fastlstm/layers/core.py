@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 
 from .. import activations, initializers, regularizers
+from .._arrays import real_number
 from ..functional import _flag
 from .base import (
     Layer,
     _init_name,
     check_positive_int,
-    check_rate,
     check_shape,
     declared_input_shape,
     dropout_mask,
@@ -217,7 +217,7 @@ class Dropout(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
-        self.rate = check_rate(rate, "rate")
+        self.rate = real_number(rate, "rate", at_least=0, below=1)
         if noise_shape is not None:
             if not isinstance(noise_shape, (tuple, list)):
                 raise TypeError(f"noise_shape: expected None or a tuple, got {noise_shape!r}")

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import initializers, regularizers
+from .._arrays import real_number
 from ..functional import (
     _ACTIVATIONS,
     _choice,
@@ -33,7 +34,6 @@ from .base import (
     _as_array,
     _init_name,
     check_positive_int,
-    check_rate,
     dropout_mask,
     input_array,
     weight_property,
@@ -152,8 +152,10 @@ class Recurrent(Layer):
         self.time_major = _flag(time_major, "time_major")
         self.go_backwards = _flag(go_backwards, "go_backwards")
         self.stateful = _flag(stateful, "stateful")
-        self.dropout = check_rate(dropout, "dropout")
-        self.recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout")
+        self.dropout = real_number(dropout, "dropout", at_least=0, below=1)
+        self.recurrent_dropout = real_number(
+            recurrent_dropout, "recurrent_dropout", at_least=0, below=1
+        )
         self.kernel_initializer = kernel_initializer
         self.recurrent_initializer = recurrent_initializer
         self.bias_initializer = bias_initializer
