@@ -135,7 +135,7 @@ def test_a_merged_dy_must_have_ys_shape(merge_mode):
         (
             convert.to_torch,
             ((3, 16), (5, 20), (8,)),
-            r"recurrent_kernel: expected a 2-D array \(4, 16\) to match kernel, or \(P, 16\)",
+            r"recurrent_kernel: expected a 2-D array \(4, 16\) to match kernel, got shape \(5, 20\)$",
         ),
         (convert.to_torch, ((16,), (4, 16), (16,)), r"kernel: expected a 2-D array \(I, 4\*H\)"),
         (convert.to_onnx, ((3, 15), (4, 15), (15,)), r"kernel: expected a 2-D array \(I, 4\*H\)"),

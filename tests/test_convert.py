@@ -201,12 +201,12 @@ def test_a_recurrent_kernel_of_another_width_is_refused_where_no_projection_exis
     it, ONNX's and the other cells' do not (they returned weights their peer then refused); one
     wider than H is no cell's."""
     k, r, b = cell_weights(4, H=4)  # kernel (I, 16), recurrent (4, 16)
-    w_ih, w_hh, _, _ = convert.to_torch(k, r[:3], b)  # P = 3: torch's proj_size
+    w_ih, w_hh, _, _ = convert.to_torch(k, r[:3], b, proj_size=3)  # P = 3: torch's proj_size
     assert w_hh.shape == (16, 3)
-    assert convert.from_torch(w_ih, w_hh)[1].shape == (3, 16)
+    assert convert.from_torch(w_ih, w_hh, proj_size=3)[1].shape == (3, 16)
     with pytest.raises(ValueError, match=r"recurrent_kernel: expected .*\(4, 16\).*got shape"):
         convert.to_onnx(k, r[:3], b)
-    with pytest.raises(ValueError, match=r"recurrent_kernel: expected .*\(4, 16\).*P < 4"):
+    with pytest.raises(ValueError, match=r"recurrent_kernel: expected .*\(4, 16\).*\(5, 16\)$"):
         convert.to_torch(k, np.vstack([r, r[:1]]), b)  # 5 rows
     kr, rr, br = cell_weights(1, H=4)
     with pytest.raises(ValueError, match=r"recurrent_kernel: expected a 2-D array \(4, 4\)"):
@@ -248,3 +248,41 @@ def test_gru_torch_weights_are_checked():
         convert.gru_from_torch(*lstm_like)
     with pytest.raises(ValueError, match=r"bias_hh: expected shape \(6,\)"):
         convert.gru_from_torch(w_ih, w_hh, b_ih, b_hh[:5])
+
+
+def test_a_narrower_recurrent_weight_needs_proj_size():
+    """Without proj_size, a recurrent weight narrower than H is refused, not read as a
+    projection: weight_ih and weight_hh passed in each other's place look like one where I < H
+    (they had given weights of a projected LSTM, input H and state I)."""
+    I, H = 3, 4
+    k, r, b = cell_weights(4, I=I, H=H)
+    w_ih, w_hh, b_ih, b_hh = convert.to_torch(k, r, b)  # (16, 3) and (16, 4)
+    with pytest.raises(
+        ValueError,
+        match=r"weight_hh: expected a 2-D array \(16, 4\) to match "
+        r"weight_ih, got shape \(16, 3\) \(for a projection of 3 units, pass "
+        r"proj_size=3\)",
+    ):
+        convert.from_torch(w_hh, w_ih, b_ih, b_hh)  # swapped
+    with pytest.raises(
+        ValueError,
+        match=r"recurrent_kernel: expected a 2-D array \(4, 16\) .*"
+        r"got shape \(3, 16\) \(for a projection of 3 units, pass proj_size=3\)",
+    ):
+        convert.to_torch(r, k, b)  # swapped
+    with pytest.raises(
+        ValueError,
+        match=r"weight_hh: expected a 2-D array \(16, 2\) to match "
+        r"weight_ih and proj_size, got shape \(16, 4\)",
+    ):
+        convert.from_torch(w_ih, w_hh, proj_size=2)
+    with pytest.raises(
+        ValueError, match=r"proj_size: expected None or an int P with 0 < P < units = 4 .*got 4"
+    ):
+        convert.from_torch(w_ih, w_hh, proj_size=4)
+    with pytest.raises(
+        TypeError, match=r"proj_size: expected None or an int P with 0 < P < units = 4, got 2\.0"
+    ):
+        convert.to_torch(k, r, b, proj_size=2.0)
+    for none in (None, 0):  # torch's default proj_size is 0
+        np.testing.assert_array_equal(convert.from_torch(w_ih, w_hh, proj_size=none)[1], r)

@@ -261,7 +261,9 @@ def test_projected_model_matches_torch(torch, dtype):
     theirs = torch.nn.functional.mse_loss(prediction, torch.from_numpy(y))
     theirs.backward()
     assert_close(np.array(loss), np.array(theirs.item()), dtype, "loss")
-    kernel, recurrent, _ = convert.from_torch(net.weight_ih_l0.grad, net.weight_hh_l0.grad)
+    kernel, recurrent, _ = convert.from_torch(
+        net.weight_ih_l0.grad, net.weight_hh_l0.grad, proj_size=P
+    )
     expected = {
         "kernel": kernel,
         "recurrent_kernel": recurrent,

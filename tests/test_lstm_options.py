@@ -391,7 +391,9 @@ def test_projection_matches_torch(torch, lengths, dtype):
     p, kw = lstm_problem(B, T, I, H, dtype=dtype, seed=17, options=("projection",))
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
     net = torch.nn.LSTM(I, H, proj_size=P, batch_first=True).to(tdtype)
-    w_ih, w_hh, b_ih, b_hh = convert.to_torch(p["kernel"], p["recurrent_kernel"], p["bias"])
+    w_ih, w_hh, b_ih, b_hh = convert.to_torch(
+        p["kernel"], p["recurrent_kernel"], p["bias"], proj_size=P
+    )
     with torch.no_grad():
         net.weight_ih_l0.copy_(torch.from_numpy(w_ih))
         net.weight_hh_l0.copy_(torch.from_numpy(w_hh))
@@ -421,7 +423,9 @@ def test_projection_matches_torch(torch, lengths, dtype):
     theirs = {"y": out, "h": hT[0], "c": cT[0], "dx": x.grad, "dh0": h0.grad[0], "dc0": c0.grad[0]}
     for name, a in ours.items():
         assert_close(a, theirs[name].detach().numpy().astype(np.float64), dtype, name)
-    kernel, recurrent, _ = convert.from_torch(net.weight_ih_l0.grad, net.weight_hh_l0.grad)
+    kernel, recurrent, _ = convert.from_torch(
+        net.weight_ih_l0.grad, net.weight_hh_l0.grad, proj_size=P
+    )
     assert_close(g.kernel, kernel, dtype, "dkernel")
     assert_close(g.recurrent_kernel, recurrent, dtype, "drecurrent_kernel")
     assert_close(g.bias, net.bias_ih_l0.grad.numpy(), dtype, "dbias")

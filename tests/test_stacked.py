@@ -52,7 +52,8 @@ def torch_module(torch, cell, I, H, layers, bidirectional, dtype, weights, proj_
         for k, w in enumerate(weights):
             suffix = f"l{k // directions}" + ("_reverse" if k % directions else "")
             names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-            for name, value in zip(names, to_torch(*w[:3])):
+            extra = {"proj_size": w[3].shape[1]} if len(w) == 4 else {}
+            for name, value in zip(names, to_torch(*w[:3], **extra)):
                 getattr(net, f"{name}_{suffix}").copy_(torch.from_numpy(value))
             if len(w) == 4:
                 weight_hr = convert.projection_to_torch(w[3])

@@ -96,7 +96,7 @@ def test_projection_matches_torch(torch, bidirectional, lengths, dtype):
         assert_close(g.layers[k].h0, dh0[k], dtype, f"dh0[{k}]")
         assert_close(g.layers[k].c0, dc0[k], dtype, f"dc0[{k}]")
         gk = g.layers[k]
-        w_ih, w_hh, b_ih, _ = convert.to_torch(gk.kernel, gk.recurrent_kernel, gk.bias)
+        w_ih, w_hh, b_ih, _ = convert.to_torch(gk.kernel, gk.recurrent_kernel, gk.bias, proj_size=P)
         mine = {
             "weight_ih": w_ih,
             "weight_hh": w_hh,

@@ -96,6 +96,21 @@ def check_name(name) -> None:
         raise ValueError(f"name: expected printable characters, got {bad!r} in {name[:100]!r}")
 
 
+def check_proj_size(value, units: int) -> int | None:
+    """None, or an int P with 0 < P < units (PyTorch's proj_size < hidden_size)."""
+    if value is None:
+        return None
+    expected = f"None or an int P with 0 < P < units = {units}"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"proj_size: expected {expected}, got {value!r}")
+    if not 0 < value < units:
+        raise ValueError(
+            f"proj_size: expected {expected} (PyTorch's proj_size < hidden_size: a projection "
+            f"as wide as the cell would project nothing away), got {value!r}"
+        )
+    return int(value)
+
+
 def check_seed(seed):
     """``seed`` as an int, or None: TypeError for what is not an int, ValueError for a negative
     one."""

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._arrays import real_array
+from ._arrays import check_proj_size, real_array
 
 Weights = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -57,30 +57,43 @@ def _blocks(a: np.ndarray, axis: int):
     return np.split(a, 4, axis=axis)
 
 
-def _state_width_fits(width: int, hidden: int, projection: bool) -> bool:
-    """The recurrent weights' state width: H, or P < H where the target has a projection."""
-    return width == hidden or (projection and 0 < width < hidden)
+def _torch_proj_size(value, hidden: int) -> int | None:
+    """torch's proj_size: None or 0 (its default: none), or an int P with 0 < P < H."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value == 0:
+        return None
+    return check_proj_size(value, hidden)
 
 
-def _ours(kernel, recurrent_kernel, bias, gates: int, projection: bool = False):
-    """fastlstm's kernel (I, gates*H), recurrent_kernel (H, gates*H), or (P, gates*H) with P < H
-    where the target has a projection (``projection``: torch's LSTM), and bias (gates*H,),
-    checked against each other (bias None: left to the caller)."""
+def _width_hint(width: int, hidden: int, proj_size: int | None, projection: bool) -> str | None:
+    """None where the recurrent weights' state width is right: H, or the proj_size P given for a
+    target with a projection (``projection``: torch's LSTM). Else what the error adds: advice to
+    pass proj_size where the width could be a projection's, or "". A narrower width is not read
+    as a projection unasked: weights passed in each other's place look like one where I < H."""
+    if width == (proj_size or hidden):
+        return None
+    if projection and proj_size is None and 0 < width < hidden:
+        return f" (for a projection of {width} units, pass proj_size={width})"
+    return ""
+
+
+def _ours(kernel, recurrent_kernel, bias, gates: int, projection=False, proj_size=None):
+    """fastlstm's kernel (I, gates*H), recurrent_kernel (H, gates*H), or (P, gates*H) where the
+    target has a projection (``projection``: torch's LSTM) and proj_size P < H is given, and bias
+    (gates*H,), checked against each other (bias None: left to the caller)."""
     kernel = real_array(kernel, "kernel")
     recurrent_kernel = real_array(recurrent_kernel, "recurrent_kernel")
     if kernel.ndim != 2 or kernel.shape[1] % gates or kernel.shape[1] == 0:
         raise ValueError(f"kernel: expected a 2-D array (I, {gates}*H), got shape {kernel.shape}")
     cols = kernel.shape[1]
     hidden = cols // gates
-    if (
-        recurrent_kernel.ndim != 2
-        or recurrent_kernel.shape[1] != cols
-        or not _state_width_fits(recurrent_kernel.shape[0], hidden, projection)
-    ):
-        also = f", or (P, {cols}) with P < {hidden} for a projection" if projection else ""
+    proj_size = _torch_proj_size(proj_size, hidden)
+    width = recurrent_kernel.shape[0] if recurrent_kernel.ndim == 2 else -1
+    wrong = _width_hint(width, hidden, proj_size, projection)
+    if recurrent_kernel.ndim != 2 or recurrent_kernel.shape[1] != cols or wrong is not None:
         raise ValueError(
-            f"recurrent_kernel: expected a 2-D array ({hidden}, {cols}) to match kernel{also}, "
-            f"got shape {recurrent_kernel.shape}"
+            f"recurrent_kernel: expected a 2-D array ({proj_size or hidden}, {cols}) to match "
+            f"kernel{'' if proj_size is None else ' and proj_size'}, got shape "
+            f"{recurrent_kernel.shape}{wrong or ''}"
         )
     if bias is not None:
         bias = real_array(bias, "bias")
@@ -89,9 +102,9 @@ def _ours(kernel, recurrent_kernel, bias, gates: int, projection: bool = False):
     return kernel, recurrent_kernel, bias
 
 
-def _theirs(weight_ih, weight_hh, gates: int, projection: bool = False):
-    """torch's weight_ih (gates*H, I) and weight_hh (gates*H, H), or (gates*H, P) with P < H
-    where the module has a projection (``projection``: nn.LSTM's proj_size), checked."""
+def _theirs(weight_ih, weight_hh, gates: int, projection=False, proj_size=None):
+    """torch's weight_ih (gates*H, I) and weight_hh (gates*H, H), or (gates*H, P) where the
+    module has a projection (``projection``: nn.LSTM) and proj_size P < H is given, checked."""
     weight_ih, weight_hh = real_array(weight_ih, "weight_ih"), real_array(weight_hh, "weight_hh")
     if weight_ih.ndim != 2 or weight_ih.shape[0] % gates or weight_ih.shape[0] == 0:
         raise ValueError(
@@ -99,26 +112,29 @@ def _theirs(weight_ih, weight_hh, gates: int, projection: bool = False):
         )
     rows = weight_ih.shape[0]
     hidden = rows // gates
-    if (
-        weight_hh.ndim != 2
-        or weight_hh.shape[0] != rows
-        or not _state_width_fits(weight_hh.shape[1], hidden, projection)
-    ):
-        also = f" (or ({rows}, P) with P < {hidden} and proj_size)" if projection else ""
+    proj_size = _torch_proj_size(proj_size, hidden)
+    width = weight_hh.shape[1] if weight_hh.ndim == 2 else -1
+    wrong = _width_hint(width, hidden, proj_size, projection)
+    if weight_hh.ndim != 2 or weight_hh.shape[0] != rows or wrong is not None:
         raise ValueError(
-            f"weight_hh: expected a 2-D array ({rows}, {hidden}){also} to match weight_ih, got "
-            f"shape {weight_hh.shape}"
+            f"weight_hh: expected a 2-D array ({rows}, {proj_size or hidden}) to match "
+            f"weight_ih{'' if proj_size is None else ' and proj_size'}, got shape "
+            f"{weight_hh.shape}{wrong or ''}"
         )
     return weight_ih, weight_hh
 
 
-def from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
-    """(kernel, recurrent_kernel, bias) from ``nn.LSTM``'s weights; the two biases are summed."""
-    return _from_torch(weight_ih, weight_hh, bias_ih, bias_hh, 4, projection=True)
+def from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, proj_size=None) -> Weights:
+    """(kernel, recurrent_kernel, bias) from ``nn.LSTM``'s weights; the two biases are summed.
+    For ``nn.LSTM(proj_size=P)`` pass ``proj_size=P``: weight_hh is then (4H, P), and the
+    projection comes from ``projection_from_torch(weight_hr)``."""
+    return _from_torch(weight_ih, weight_hh, bias_ih, bias_hh, 4, True, proj_size)
 
 
-def _from_torch(weight_ih, weight_hh, bias_ih, bias_hh, gates: int, projection=False) -> Weights:
-    weight_ih, weight_hh = _theirs(weight_ih, weight_hh, gates, projection)
+def _from_torch(
+    weight_ih, weight_hh, bias_ih, bias_hh, gates: int, projection=False, proj_size=None
+) -> Weights:
+    weight_ih, weight_hh = _theirs(weight_ih, weight_hh, gates, projection, proj_size)
     rows = weight_ih.shape[0]
     bias = np.zeros(rows, dtype=weight_ih.dtype)
     for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
@@ -133,14 +149,18 @@ def _from_torch(weight_ih, weight_hh, bias_ih, bias_hh, gates: int, projection=F
 
 
 def to_torch(
-    kernel, recurrent_kernel, bias
+    kernel, recurrent_kernel, bias, *, proj_size=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(weight_ih, weight_hh, bias_ih, bias_hh) for ``nn.LSTM``; bias_hh is zero."""
-    return _to_torch(kernel, recurrent_kernel, bias, 4, projection=True)
+    """(weight_ih, weight_hh, bias_ih, bias_hh) for ``nn.LSTM``; bias_hh is zero. With a
+    projection, pass ``proj_size=P`` (recurrent_kernel is then (P, 4H)), and the projection goes
+    through ``projection_to_torch``."""
+    return _to_torch(kernel, recurrent_kernel, bias, 4, True, proj_size)
 
 
-def _to_torch(kernel, recurrent_kernel, bias, gates: int, projection=False):
-    kernel, recurrent_kernel, bias = _ours(kernel, recurrent_kernel, bias, gates, projection)
+def _to_torch(kernel, recurrent_kernel, bias, gates: int, projection=False, proj_size=None):
+    kernel, recurrent_kernel, bias = _ours(
+        kernel, recurrent_kernel, bias, gates, projection, proj_size
+    )
     return kernel.T.copy(), recurrent_kernel.T.copy(), bias.copy(), np.zeros_like(bias)
 
 

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import initializers
+from .._arrays import check_proj_size
 from ..functional import (
     LSTMCache,
     LSTMGrads,
@@ -80,7 +81,7 @@ class LSTM(Recurrent):
     ) -> None:
         super().__init__(units, **kwargs)
         self.unit_forget_bias = _flag(unit_forget_bias, "unit_forget_bias")
-        self.proj_size = _check_proj_size(proj_size, self.units)
+        self.proj_size = check_proj_size(proj_size, self.units)
         self.use_peepholes = _flag(use_peepholes, "use_peepholes")
         self.clip = _check_clip(clip)
         self.peephole_initializer = peephole_initializer
@@ -173,21 +174,6 @@ _LSTM_OPTION_DEFAULTS = {
     "peephole_initializer": "zeros",
     "projection_initializer": "glorot_uniform",
 }
-
-
-def _check_proj_size(value, units: int) -> int | None:
-    """None, or an int P with 0 < P < units (PyTorch's proj_size < hidden_size)."""
-    if value is None:
-        return None
-    expected = f"None or an int P with 0 < P < units = {units}"
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"proj_size: expected {expected}, got {value!r}")
-    if not 0 < value < units:
-        raise ValueError(
-            f"proj_size: expected {expected} (PyTorch's proj_size < hidden_size: a projection "
-            f"as wide as the cell would project nothing away), got {value!r}"
-        )
-    return int(value)
 
 
 def _check_clip(value) -> float | None:
