@@ -3,11 +3,14 @@ counts (the documented tolerance)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 import fastlstm
-from conftest import make_problem
+from conftest import child_timeout, make_problem
 from fastlstm import oracle
 from test_cells import NAMES, make, reference, reference_grads, run, train
 
@@ -220,6 +223,50 @@ def test_eight_to_ten_rows_a_thread_with_a_large_r_split_units(kind, B):
     split; either must give the oracle's answers."""
     fastlstm.set_num_threads(2)
     assert_all_match_oracle(kind, B, 4, 8, 200)
+
+
+# Calls of B=1, T=20000, I=H=16 on 2 threads for 0.3 s in a fresh process (no workers left
+# spinning by earlier tests); prints the process's CPU time over the wall time.
+FEW_UNITS = """
+import resource, sys, time
+import numpy as np
+import fastlstm
+kind = sys.argv[1]
+fastlstm.set_num_threads(2)
+rng = np.random.default_rng(0)
+G = {"lstm": 4, "gru": 3, "simple_rnn": 1}[kind]
+x = rng.standard_normal((1, 20000, 16)).astype(np.float32)
+k, r = (0.3 * rng.standard_normal((16, G * 16)).astype(np.float32) for _ in range(2))
+b = np.zeros((2, G * 16) if kind == "gru" else G * 16, np.float32)
+call = getattr(fastlstm, kind)
+call(x, k, r, b)
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+cpu0, wall0 = cpu(), time.perf_counter()
+while time.perf_counter() - wall0 < 0.3:  # CPU time counts in ticks of a few ms
+    call(x, k, r, b)
+print((cpu() - cpu0) / (time.perf_counter() - wall0))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process CPU time as on Linux")
+@pytest.mark.parametrize("kind", ["lstm", "gru", "simple_rnn"])
+def test_a_long_sequence_with_few_units_walks_on_one_thread(kind):
+    """B=1, I=H=16, T=20000 on 2 threads: a step is too little work (R of 1-4 KiB) to split its
+    units over threads that meet after every step, so one thread walks (the input GEMM still
+    takes both). The unit split had kept both threads busy the whole call (CPU time 1.9-2.0x the
+    wall time) and made it 3-4x slower than one thread; one walking thread: 1.1-1.3x."""
+    done = subprocess.run(
+        [sys.executable, "-c", FEW_UNITS, kind],
+        capture_output=True,
+        text=True,
+        timeout=child_timeout(120),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    ratio = float(done.stdout.split()[-1])
+    assert ratio < 1.6, f"CPU time {ratio:.2f}x the wall time: both threads worked every step"
 
 
 def assert_all_match_oracle(kind, B, T, I, H):

@@ -16,7 +16,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -323,6 +325,23 @@ inline bool split_units(Index B, int threads, double recurrent_bytes, int gates)
   if (gates >= 3 && rows <= 10 && recurrent_bytes >= 0.9 * l2_bytes()) return true;
   return recurrent_bytes > l2_bytes() && recurrent_bytes / threads <= l2_bytes() / 2;
 }
+
+// The threads a unit split takes (1: split the rows instead). Its threads meet once per step, so
+// each one's share of R must take long enough to stream to pay for that: at least
+// kMinUnitShareBytes where a thread would have one row or none in a batch split, twice that
+// where it would have more (and walk them with no meetings). Measured on 2 threads (1 MiB L2),
+// T=1000, I=H, the unit split against one thread at B=1: LSTM H=16, 32, 48 (R 16, 36 KiB) 3.2x,
+// 1.7x and 1.5x slower, H=64 (64 KiB) 0.65x; GRU H=64 (48 KiB) 1.09x, H=96 0.66x; SimpleRNN H=64
+// 1.9x, H=128 (64 KiB) 0.74x. Against the batch split: B=2, LSTM H=32 and 48 2.0x slower, H=64
+// 0.95x, H=96 0.88x; B=4, H=64 1.19x, H=96 (144 KiB) 1.03x; GRU B=2, H=64 1.35x; SimpleRNN B=4,
+// H=128 1.17x. (In those of this VM's processes whose cores meet slowly, a whole process long,
+// the unit split of B=1, H=64 ran 1.5x slower than one thread.)
+constexpr double kMinUnitShareBytes = 32 << 10;
+inline int unit_threads(Index B, int threads, double recurrent_bytes, int gates) {
+  if (threads < 2 || !split_units(B, threads, recurrent_bytes, gates)) return 1;
+  const double share = (B <= threads ? 1 : 2) * kMinUnitShareBytes;
+  return static_cast<int>(std::min<double>(threads, std::floor(recurrent_bytes / share)));
+}
 // Panel width of a packed copy of weights that products of `rows` rows read. Below 8 rows, the
 // strips small_gemm reads them in (strip_columns), so that a strip is one sequential stream:
 // measured, 2 threads, B=2, T=50, I=128, H=256 1.17-1.26x faster than from panels of 256
@@ -469,10 +488,12 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     buf.mask = nullptr;
   const Index P = s.state_width();
   const double flops = 2.0 * s.T * s.B * H * ((s.I + P) * G + (w.projection ? P : 0));
-  const int threads = threads_for(s.B * H, flops);
+  const int most_threads = threads_for(s.B * H, flops);
   // A projection needs all of a row's units before h_t: it splits by batch rows only.
-  const bool by_rows =
-      threads == 1 || !split_units(s.B, threads, double(P) * GH * sizeof(T), G) || w.projection;
+  const int unit =
+      w.projection ? 1 : unit_threads(s.B, most_threads, double(P) * GH * sizeof(T), G);
+  const bool by_rows = unit < 2;
+  const int threads = by_rows ? most_threads : unit;
   const Index most = (H + threads - 1) / threads;  // units per block in a unit split
   // x*K + b for every step at once (one GEMM; training keeps it in its gates buffer) in a batch
   // split; in a unit split each block computes its own columns for blocks of steps, training
