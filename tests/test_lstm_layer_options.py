@@ -563,6 +563,7 @@ def test_stateful_layer_carries_h_of_width_p(tmp_path):
         ({"clip": True}, TypeError, "clip", "a positive finite number", "True"),
         ({"clip": "1"}, TypeError, "clip", "a positive finite number", "'1'"),
         ({"clip": [1.0]}, TypeError, "clip", "a positive finite number", "[1.0]"),
+        ({"clip": 10**400}, ValueError, "clip", "a positive finite number", "1000"),
         ({"peephole_initializer": "nope"}, ValueError, "peephole_initializer", "zeros", "'nope'"),
         ({"projection_initializer": 3}, ValueError, "projection_initializer", "glorot", "3"),
     ],

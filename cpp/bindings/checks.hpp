@@ -365,11 +365,15 @@ LstmOptions<T> check_options(const py::handle& peephole, const py::handle& clip,
   const bool number = !py::isinstance<py::bool_>(clip) &&
                       (py::isinstance<py::float_>(clip) || py::isinstance<py::int_>(clip) ||
                        py::isinstance(clip, np_real) || py::isinstance(clip, np_int));
-  if (number) v = py::float_(py::reinterpret_borrow<py::object>(clip)).cast<double>();
-  if (!number || !(v > 0) || !std::isfinite(v)) {
-    throw std::invalid_argument("clip: expected a positive finite number or None, got " +
-                                std::string(py::str(py::repr(clip))));
+  const std::string expected = "clip: expected a positive finite number or None, got " +
+                               std::string(py::str(py::repr(clip)));
+  if (!number) throw py::type_error(expected);  // a str, a bool, an array: not a number
+  try {
+    v = py::float_(py::reinterpret_borrow<py::object>(clip)).cast<double>();
+  } catch (const py::error_already_set&) {  // an int beyond a double's range (OverflowError)
+    v = HUGE_VAL;
   }
+  if (!(v > 0) || !std::isfinite(v)) throw std::invalid_argument(expected);
   o.clip = static_cast<T>(v);
   if (!(o.clip > 0) || !std::isfinite(o.clip)) {  // 0 would mean no clip at all
     throw std::invalid_argument(

@@ -4,6 +4,7 @@ sequence walk, states, masks, dropout, config) is :class:`.recurrent.Recurrent`'
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import numpy as np
@@ -183,6 +184,10 @@ def _check_clip(value) -> float | None:
     expected = "None or a positive finite number (ONNX's clip of the gate pre-activations)"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"clip: expected {expected}, got {value!r}")
-    if not (np.isfinite(value) and value > 0):
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float's range
+        number = math.inf
+    if not (math.isfinite(number) and number > 0):
         raise ValueError(f"clip: expected {expected}, got {value!r}")
-    return float(value)
+    return number
