@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+import fastlstm
 from badinput import (
     DTYPES,
     FORWARDS,
@@ -571,3 +572,31 @@ def test_backward_integer_dy_equals_float(fwd):
     g, want = lstm_backward(cache, dy), lstm_backward(cache, dy.astype(np.float64))
     for name in g._fields:
         assert_same(getattr(g, name), getattr(want, name))
+
+
+def test_what_numpy_cannot_convert_says_why(torch):
+    """An array-like NumPy cannot read is a TypeError with NumPy's reason: a ragged list, a
+    bfloat16 tensor (the message had named the type alone)."""
+    k, r, b = np.zeros((4, 8), np.float32), np.zeros((2, 8), np.float32), np.zeros(8, np.float32)
+    with pytest.raises(TypeError, match=r"x: expected an array of real numbers, got list \("):
+        fastlstm.lstm([[[1.0, 2.0, 3.0, 4.0]], [[1.0]]], k, r, b)
+    with pytest.raises(TypeError, match=r"got Tensor \(TypeError: .*BFloat16\)$"):
+        fastlstm.lstm(torch.zeros(2, 3, 4, dtype=torch.bfloat16), k, r, b)
+
+
+def test_a_list_holding_a_tensor_is_a_single_state(torch):
+    """Keras passes states as lists: [h] with h another library's tensor is the state h, as
+    [h, c] of tensors is for the LSTM (it had been read as an array of shape (1, B, H))."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    k, r = (rng.standard_normal((n, 15)).astype(np.float32) for n in (4, 5))
+    b = rng.standard_normal((2, 15)).astype(np.float32)
+    h0 = rng.standard_normal((2, 5)).astype(np.float32)
+    expected = fastlstm.gru(x, k, r, b, h0)
+    for state in ([torch.from_numpy(h0)], (torch.from_numpy(h0),)):
+        for a, e in zip(fastlstm.gru(x, k, r, b, state), expected):
+            np.testing.assert_array_equal(a, e)
+    stream = fastlstm.GRUStream(k, r, b, [torch.from_numpy(h0)])
+    assert stream.batch_size == 2
+    # A stream's input product is per step, the call's one GEMM: equal to rounding.
+    np.testing.assert_allclose(stream.run(x), expected[0], rtol=1e-5, atol=1e-6)

@@ -219,17 +219,20 @@ Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
       return ready;
     }
   }
-  py::array a;
-  try {
-    a = py::array::ensure(obj);
-  } catch (const py::error_already_set&) {
-  }
+  py::array a = py::array::ensure(obj);  // empty where NumPy cannot convert obj
   if (!a) {
     // A torch tensor converts only once it needs no gradient.
     const bool grad = py::hasattr(obj, "requires_grad") && py::bool_(obj.attr("requires_grad"));
+    std::string why;  // else what NumPy says (ensure() cleared it): a ragged list, a bfloat16
+    try {
+      py::module_::import("numpy").attr("asarray")(obj);
+    } catch (const py::error_already_set& e) {
+      why = " (" + std::string(py::str(e.type().attr("__name__"))) + ": " +
+            std::string(py::str(e.value())) + ")";
+    }
     throw py::type_error(std::string(name) + ": expected an array of real numbers, got " +
                          std::string(py::str(py::type::of(obj).attr("__name__"))) +
-                         (grad ? " that requires grad (pass .detach())" : ""));
+                         (grad ? " that requires grad (pass .detach())" : why));
   }
   const char kind = a.dtype().kind();
   if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {

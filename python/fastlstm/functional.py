@@ -154,8 +154,9 @@ def _pair(value, name: str):
 
 def _single(value, name: str):
     """The initial state of a cell without a cell state: an array, or a list holding one array
-    (Keras passes states as lists)."""
-    if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], np.ndarray):
+    or another library's tensor (Keras passes states as lists). A nested list of one row stays
+    as it is: its item has no shape."""
+    if isinstance(value, (list, tuple)) and len(value) == 1 and hasattr(value[0], "shape"):
         return value[0]
     return value
 
