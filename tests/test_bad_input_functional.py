@@ -600,3 +600,33 @@ def test_a_list_holding_a_tensor_is_a_single_state(torch):
     assert stream.batch_size == 2
     # A stream's input product is per step, the call's one GEMM: equal to rounding.
     np.testing.assert_allclose(stream.run(x), expected[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("cell", "G"), [("lstm", 4), ("gru", 3), ("simple_rnn", 1)])
+def test_weights_in_the_peers_layout_are_named_as_such(cell, G):
+    """PyTorch's and ONNX's weights are (G*H, I) and (G*H, H): passed as they are, the error says
+    so. The recurrent kernel's rows had been read as H (an expected shape of (80, 320) for a
+    transposed (80, 20)), and a stream's kernel rows as I."""
+    I, H = 5, 20
+    k, r = np.zeros((I, G * H), np.float32), np.zeros((H, G * H), np.float32)
+    b = np.zeros((2, G * H) if cell == "gru" else G * H, np.float32)
+    x = np.zeros((2, 3, I), np.float32)
+    call = getattr(fastlstm, cell)
+    stream = {"lstm": fastlstm.LSTMStream, "gru": fastlstm.GRUStream}.get(
+        cell, fastlstm.SimpleRNNStream
+    )
+    layout = r"got its transpose \({0}, {1}\) \(PyTorch's and ONNX's layout"
+    with pytest.raises(
+        ValueError, match=rf"kernel: expected shape \(5, {G * H}\) .*" + layout.format(G * H, I)
+    ):
+        call(x, k.T, r, b)
+    with pytest.raises(
+        ValueError, match=rf"kernel: expected shape \(5, {G * H}\) .*" + layout.format(G * H, I)
+    ):
+        stream(k.T, r, b, batch_size=1)
+    if G > 1:  # a square SimpleRNN recurrent kernel has no telling layout
+        with pytest.raises(
+            ValueError,
+            match=rf"recurrent_kernel: expected shape \(20, {G * H}\) .*" + layout.format(G * H, H),
+        ):
+            call(x, k, r.T, b)

@@ -67,6 +67,18 @@ inline void expect_shape(const py::array& a, const char* name, const std::vector
   expect_shape_of(a, name, dims, meaning);
 }
 
+// A 2-D weight given as (cols, rows) where (rows, cols) was expected: PyTorch's and ONNX's
+// layout (W @ x) for fastlstm's (x @ kernel). Said so, rather than read with its sizes swapped.
+inline void refuse_transposed(const py::array& a, const char* name, py::ssize_t rows,
+                              py::ssize_t cols, const std::string& meaning) {
+  if (a.ndim() != 2 || rows == cols || a.shape(0) != cols || a.shape(1) != rows) return;
+  throw std::invalid_argument(std::string(name) + ": expected shape (" + std::to_string(rows) +
+                              ", " + std::to_string(cols) + ") " + meaning +
+                              ", got its transpose " + shape_str(a) +
+                              " (PyTorch's and ONNX's layout: fastlstm.convert's from_torch and "
+                              "from_onnx functions convert their weights)");
+}
+
 inline void expect_ndim(const py::array& a, const char* name, py::ssize_t ndim,
                         const char* meaning) {
   if (a.ndim() != ndim) {
@@ -301,6 +313,10 @@ SeqShape check_weights(const Array<T>& kernel, const Array<T>& recurrent, const 
   } else {
     const std::string rec = gates_of("hidden", G);
     expect_ndim(recurrent, "recurrent_kernel", 2, rec.c_str());
+    // (G*h, h): the transpose of an (h, G*h) recurrent kernel (one gate: square, either way).
+    if (G > 1)
+      refuse_transposed(recurrent, "recurrent_kernel", recurrent.shape(1), G * recurrent.shape(1),
+                        rec);
     s.H = recurrent.shape(0);
     if (s.H < 1) {
       throw std::invalid_argument("recurrent_kernel: expected shape " + rec +
@@ -313,9 +329,11 @@ SeqShape check_weights(const Array<T>& kernel, const Array<T>& recurrent, const 
   const std::string match = (input_size < 0 ? " to match " : " to match x and ") + source;
   if (input_size < 0) {
     expect_ndim(kernel, "kernel", 2, ker.c_str());
+    refuse_transposed(kernel, "kernel", kernel.shape(1), GH, ker + match);
     input_size = kernel.shape(0);
   }
   s.I = input_size;
+  refuse_transposed(kernel, "kernel", s.I, GH, ker + match);
   expect_shape(kernel, "kernel", {s.I, GH}, (ker + match).c_str());
   const std::string cols = G == 1 ? "hidden" : std::to_string(G) + "*hidden";
   if (Cell::kRecurrentBias) {
