@@ -18,7 +18,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -342,6 +341,7 @@ inline int unit_threads(Index B, int threads, double recurrent_bytes, int gates)
   const double share = (B <= threads ? 1 : 2) * kMinUnitShareBytes;
   return static_cast<int>(std::min<double>(threads, std::floor(recurrent_bytes / share)));
 }
+
 // Panel width of a packed copy of weights that products of `rows` rows read. Below 8 rows, the
 // strips small_gemm reads them in (strip_columns), so that a strip is one sequential stream:
 // measured, 2 threads, B=2, T=50, I=128, H=256 1.17-1.26x faster than from panels of 256
