@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,20 @@ def child_timeout(seconds: float) -> float:
     the machine is slow: .ci/aarch64 runs the suite under emulation, where children that take
     a few seconds here took 75 and 109 s."""
     return seconds * float(os.environ.get("FASTLSTM_TEST_TIME_SCALE", "1"))
+
+
+def child_output(code: str, *args: str, seconds: float = 120) -> str:
+    """The stdout of ``python -c code args...`` in a fresh process (no state, threads or memory
+    from earlier tests), which must succeed within child_timeout(seconds)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=child_timeout(seconds),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
 
 
 def load_example(name: str):

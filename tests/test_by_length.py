@@ -144,6 +144,7 @@ def test_a_zero_masked_mask_with_gaps_is_walked_step_by_step(threads):
             True,
             False,
             training,
+            False,
             None,
             None,
             None,

@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from conftest import child_timeout
+from conftest import child_output, child_timeout
 from fastlstm import _core
 
 SIMD = {"baseline": "sse4.2", "v3": "avx2", "v4": "avx512"}
@@ -103,15 +103,7 @@ print(json.dumps(seen))
 
 
 def test_every_level_in_one_process_binds_and_raises_its_own_errors():
-    result = subprocess.run(
-        [sys.executable, "-c", ALL_LEVELS],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=child_timeout(120),
-    )
-    assert result.returncode == 0, result.stderr
-    seen = json.loads(result.stdout)
+    seen = json.loads(child_output(ALL_LEVELS))
     assert sorted(seen) == sorted(level for level in _core.LEVELS if _core.cpu_supports(level))
     for level, (units, errors) in seen.items():
         assert units == 2, level

@@ -3,14 +3,13 @@ counts (the documented tolerance)."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 import fastlstm
-from conftest import child_timeout, make_problem
+from conftest import child_output, make_problem
 from fastlstm import oracle
 from test_cells import NAMES, make, reference, reference_grads, run, train
 
@@ -257,15 +256,7 @@ def test_a_long_sequence_with_few_units_walks_on_one_thread(kind):
     units over threads that meet after every step, so one thread walks (the input GEMM still
     takes both). The unit split had kept both threads busy the whole call (CPU time 1.9-2.0x the
     wall time) and made it 3-4x slower than one thread; one walking thread: 1.1-1.3x."""
-    done = subprocess.run(
-        [sys.executable, "-c", FEW_UNITS, kind],
-        capture_output=True,
-        text=True,
-        timeout=child_timeout(120),
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    ratio = float(done.stdout.split()[-1])
+    ratio = float(child_output(FEW_UNITS, kind).split()[-1])
     assert ratio < 1.6, f"CPU time {ratio:.2f}x the wall time: both threads worked every step"
 
 

@@ -111,12 +111,14 @@ struct Extras {
 // Items of a training forward's `saved` tuple.
 constexpr std::size_t kSavedItems = 16;
 
-// Returns (y, h, c, saved): c is None for cells without a cell state, saved None unless training.
+// Returns (y, h, c, saved): c is None for cells without a cell state, saved None unless training
+// or `cells` (an LSTM's c_t for every step asked for: saved then holds them, for cell_states, and
+// None for the gates, which inference does not keep).
 template <typename Cell, typename T>
 py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
                   const py::handle& recurrent_obj, const py::handle& bias_obj,
                   const py::handle& h0_obj, const py::handle& c0_obj, const Extras& extras,
-                  bool time_major, bool training) {
+                  bool time_major, bool training, bool cells) {
   constexpr bool kCell = Cell::kHasCell;
   const auto x = as_array<T>(x_obj, "x");
   const auto kernel = as_array<T>(kernel_obj, "kernel");
@@ -127,7 +129,10 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
   const py::ssize_t P = s.state_width();
   // Before the initial states are made: a y no process could hold is a MemoryError now, not
   // after gigabytes of zeros for h0 and c0.
-  checked_bytes(seq_shape(s, training ? std::max<py::ssize_t>(P, Cell::kSaved * s.H) : P),
+  const bool keep_c = kCell && (training || cells);
+  checked_bytes(seq_shape(s, training ? std::max<py::ssize_t>(P, Cell::kSaved * s.H)
+                             : keep_c ? std::max<py::ssize_t>(P, s.H)
+                                      : P),
                 sizeof(T), "y");
   const auto h0 =
       state_or_zeros<T>(h0_obj, kCell ? "initial_state[0]" : "initial_state", s, P, h_meaning(s));
@@ -141,9 +146,10 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
   auto y = aligned_empty<T>(seq_shape(s, P));
   auto h = aligned_empty<T>({s.B, P});
   auto c = aligned_empty<T>(kCell ? Shape{s.B, s.H} : Shape{0});
-  // Training keeps what the cell saves per step and every c_t for backward; inference neither.
+  // Training keeps what the cell saves per step and every c_t for backward; inference neither,
+  // but every c_t where the caller asks for them.
   auto gates = aligned_empty<T>(training ? seq_shape(s, Cell::kSaved * s.H) : Shape{0});
-  auto c_all = aligned_empty<T>(training && kCell ? seq_shape(s, s.H) : Shape{0});
+  auto c_all = aligned_empty<T>(keep_c ? seq_shape(s, s.H) : Shape{0});
   const ForwardBuffers<T> buf{x.data(),
                               h0.data(),
                               kCell ? c0.data() : nullptr,
@@ -151,7 +157,7 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
                               h.mutable_data(),
                               kCell ? c.mutable_data() : nullptr,
                               training ? gates.mutable_data() : nullptr,
-                              training && kCell ? c_all.mutable_data() : nullptr,
+                              keep_c ? c_all.mutable_data() : nullptr,
                               mask ? mask->data() : nullptr,
                               mask && zero_masked,
                               rmask ? rmask->data() : nullptr};
@@ -161,15 +167,15 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
         s, weights<Cell>(kernel, recurrent, bias, options, projection), buf);
   });
   const py::object c_out = or_none(kCell, c);
-  if (!training) return py::make_tuple(y, h, c_out, py::none());
+  if (!training && !keep_c) return py::make_tuple(y, h, c_out, py::none());
   // What backward needs besides x and the weights: the states it started from, y, the saved
   // gates, every c_t, the masks, the options, and whether gates and c_t are packed.
   return py::make_tuple(
       y, h, c_out,
       py::make_tuple(
-          x, kernel, recurrent, bias, h0, or_none(kCell, c0), y, gates, or_none(kCell, c_all),
-          mask ? py::object(*mask) : py::object(py::none()), mask && zero_masked,
-          rmask ? py::object(*rmask) : py::object(py::none()),
+          x, kernel, recurrent, bias, h0, or_none(kCell, c0), y, or_none(training, gates),
+          or_none(kCell, c_all), mask ? py::object(*mask) : py::object(py::none()),
+          mask && zero_masked, rmask ? py::object(*rmask) : py::object(py::none()),
           options.peephole ? py::object(*options.peephole) : py::object(py::none()),
           options.clip > 0 ? py::object(py::float_(options.clip)) : py::object(py::none()),
           projection ? py::object(*projection) : py::object(py::none()), packed));
@@ -312,24 +318,24 @@ void register_rnn(py::module_& m) {
       [](const std::string& cell, const py::handle& x, const py::handle& kernel,
          const py::handle& recurrent, const py::handle& bias, const py::handle& h0,
          const py::handle& c0, const py::handle& mask, bool zero_masked, bool time_major,
-         bool training, const py::handle& recurrent_mask, const py::handle& peephole,
+         bool training, bool cells, const py::handle& recurrent_mask, const py::handle& peephole,
          const py::handle& clip, const py::handle& projection) {
         const Extras extras{mask, zero_masked, recurrent_mask, peephole, clip, projection};
         return with_cell(cell, [&](auto tag) {
           using Cell = decltype(tag);
           return wants_double(kernel) ? forward<Cell, double>(x, kernel, recurrent, bias, h0, c0,
-                                                              extras, time_major, training)
+                                                              extras, time_major, training, cells)
                                       : forward<Cell, float>(x, kernel, recurrent, bias, h0, c0,
-                                                             extras, time_major, training);
+                                                             extras, time_major, training, cells);
         });
       },
       py::arg("cell"), py::arg("x"), py::arg("kernel"), py::arg("recurrent_kernel"),
       py::arg("bias"), py::arg("h0"), py::arg("c0"), py::arg("mask"), py::arg("zero_masked"),
-      py::arg("time_major"), py::arg("training"), py::arg("recurrent_dropout_mask") = py::none(),
-      py::arg("peephole") = py::none(), py::arg("clip") = py::none(),
-      py::arg("projection") = py::none(),
+      py::arg("time_major"), py::arg("training"), py::arg("cells") = false,
+      py::arg("recurrent_dropout_mask") = py::none(), py::arg("peephole") = py::none(),
+      py::arg("clip") = py::none(), py::arg("projection") = py::none(),
       "A cell over a sequence. Returns (y, h, c, saved); c is None for cells without a cell "
-      "state, saved is None unless training.");
+      "state, saved is None unless training or `cells` (every c_t kept, for cell_states).");
   m.def(
       "rnn_backward",
       [](const std::string& cell, const py::tuple& saved, const py::handle& dy,

@@ -32,6 +32,11 @@ def rnn_forward(
     zero_masked: bool,
     time_major: bool,
     training: bool,
+    cells: bool = ...,
+    recurrent_dropout_mask: ArrayLike | None = ...,
+    peephole: ArrayLike | None = ...,
+    clip: float | None = ...,
+    projection: ArrayLike | None = ...,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple | None]: ...
 def rnn_backward(
     cell: str,

@@ -189,10 +189,13 @@ def _run(
     peephole=None,
     clip=None,
     projection=None,
+    cells: bool = False,
 ):
     """The core's forward for one cell: (time_major as a bool, (y, h, c, saved)). ``dropout`` is
-    the recurrent dropout mask or None; peephole, clip and projection the LSTM's options. Every
-    argument goes to the core positionally: keywords cost pybind11 about 1 µs a call."""
+    the recurrent dropout mask or None; peephole, clip and projection the LSTM's options;
+    ``cells``: inference that keeps every c_t (in saved, for ``_core.cell_states``) without what
+    else training keeps. Every argument goes to the core positionally: keywords cost pybind11
+    about 1 µs a call."""
     time_major = _flag(time_major, "time_major")
     m, zero = (
         (None, False) if mask is None and lengths is None else _mask(mask, lengths, x, time_major)
@@ -207,6 +210,7 @@ def _run(
         zero,
         time_major,
         training,
+        cells,
         dropout,
         peephole,
         clip,
@@ -324,11 +328,12 @@ def lstm(
         time_major,
         mask,
         lengths,
-        keep,
+        False,
         recurrent_dropout_mask,
         peephole,
         clip,
         projection,
+        keep,
     )
     return (y, (h, c), _core.cell_states(saved, time_major)) if keep else (y, (h, c))
 

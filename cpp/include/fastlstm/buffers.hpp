@@ -29,9 +29,9 @@ struct ForwardBuffers {
   T* y;         // (T*B, P) out: h_t for every step
   T* h_last;    // (B, P) out: h_T
   T* c_last;    // (B, H) out: c_T (cells with kHasCell)
-  // Training only (both nullptr for inference): what backward needs. Over a right-padded batch
-  // (lengths) in a batch split, only the valid steps, packed (forward's return value says so;
-  // by_length.hpp).
+  // What backward needs: both for training; for inference, gates nullptr, and c_all nullptr
+  // unless the caller asks for every c_t. Over a right-padded batch (lengths), only the valid
+  // steps, packed (forward's return value says so; by_length.hpp).
   T* gates;  // (T*B, S*H) out: what the cell saves per step
   T* c_all;  // (T*B, H) out: c_t for every step (cells with kHasCell)
   // Optional (B, T) batch-major, nonzero = valid. A masked step carries the state unchanged and

@@ -178,15 +178,16 @@ class ForwardWalk {
     const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), P, t - 1, b0, n);
     auto y_t = cols(s.step(buf.y, P, t, b0, n), hu0_, hm_);
     auto h = project ? map(unprojected_.data(), n, H) : y_t;
-    // Inference keeps c_t only in c_last, updated in place; training keeps every c_t.
+    // With c_all (training, or a caller that asks for every c_t) each c_t goes there; else
+    // c_t lives only in c_last, updated in place.
     const auto c_prev = [&]() -> ConstMatMap<T> {
       if constexpr (!kCell) return no_state<const T>(n);
       if (t == 0) return cols(map(buf.c0 + b0 * H, n, H), u0, m);
-      if (training_) return cols(s.step(static_cast<const T*>(buf.c_all), H, t - 1, b0, n), u0, m);
+      if (buf.c_all) return cols(s.step(static_cast<const T*>(buf.c_all), H, t - 1, b0, n), u0, m);
       return map(static_cast<const T*>(c_last_), n, m, H);
     }();
     auto c = !kCell      ? no_state<T>(n)
-             : training_ ? cols(s.step(buf.c_all, H, t, b0, n), u0, m)
+             : buf.c_all ? cols(s.step(buf.c_all, H, t, b0, n), u0, m)
                          : map(c_last_, n, m, H);
     // Masked rows go through the cell with the others (cheaper than taking them out of the
     // GEMM), then get their previous state back: c_prev may be c itself, so it is kept first.
@@ -241,8 +242,8 @@ class ForwardWalk {
         }
         h_last.row(r) =
             cols(s.step(static_cast<const T*>(buf.y), P, steps - 1, b0 + r, 1), hu0_, hm_);
-        // Inference updated c_t in c_last in place; training kept every c_t.
-        if (kCell && training_)
+        // Without c_all, c_t was updated in c_last in place.
+        if (kCell && buf.c_all)
           c_last.row(r) =
               cols(s.step(static_cast<const T*>(buf.c_all), H, steps - 1, b0 + r, 1), u0, m);
       }
@@ -254,7 +255,7 @@ class ForwardWalk {
       return;
     }
     h_last = cols(s.step(static_cast<const T*>(buf.y), P, s.T - 1, b0, n), hu0_, hm_);
-    if (training_ && kCell) {
+    if (kCell && buf.c_all) {
       c_last = cols(s.step(static_cast<const T*>(buf.c_all), H, s.T - 1, b0, n), u0, m);
     }
     if (!buf.zero_masked) return;
