@@ -264,8 +264,8 @@ def test_a_models_layer_errors_name_the_layer():
 def test_stacked_dropout_names_a_bad_seed():
     x = np.zeros((2, 3, 4))
     weights = [(np.zeros((4, 8)), np.zeros((2, 8)), np.zeros(8))] * 2
-    with pytest.raises(ValueError, match="seed: expected None or a non-negative int, got -1"):
+    with pytest.raises(ValueError, match="seed: expected a non-negative integer or None, got -1"):
         stacked.rnn(x, weights, num_layers=2, dropout=0.5, training=True, seed=-1)
     for bad in (1.5, "1", True):  # not an int: a TypeError
-        with pytest.raises(TypeError, match="seed: expected None or a non-negative int, got"):
+        with pytest.raises(TypeError, match="seed: expected a non-negative integer or None, got"):
             stacked.rnn(x, weights, num_layers=2, dropout=0.5, training=True, seed=bad)

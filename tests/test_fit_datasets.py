@@ -293,9 +293,9 @@ def test_timeseries_dataset_trains_a_forecaster():
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"sequence_length": 0}, ValueError, "sequence_length: expected an integer >= 1"),
+        ({"sequence_length": 0}, ValueError, "sequence_length: expected a positive integer, got 0"),
         ({"sequence_length": 40}, ValueError, "a window covers 40 rows"),
-        ({"sampling_rate": 1.5}, ValueError, "sampling_rate"),
+        ({"sampling_rate": 1.5}, TypeError, "sampling_rate: expected a positive integer, got 1.5"),
         (
             {"targets": np.zeros(5), "start_index": 10},
             ValueError,
@@ -337,8 +337,8 @@ def test_steps_with_arrays_take_their_first_batches():
                validation_steps=1)  # fmt: skip
     hb = b.fit(x, y, batch_size=4, verbose=0, shuffle=False, validation_data=(x[:4], y[:4]))
     assert ha.history["val_loss"] == hb.history["val_loss"]
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="steps: expected None or a positive integer"):
+    for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="steps: expected a positive integer or None"):
             a.evaluate(x, y, steps=bad, verbose=0)
-        with pytest.raises(ValueError, match="validation_steps: expected None or a positive"):
+        with pytest.raises(error, match="validation_steps: expected a positive integer or None"):
             a.fit(x, y, verbose=0, validation_data=(x, y), validation_steps=bad)

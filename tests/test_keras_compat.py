@@ -258,7 +258,7 @@ def test_declared_shapes_in_a_file_are_checked(tmp_path, change, match):
             r"input_shape, batch_input_shape: expected at most one of them, got input_shape=",
         ),
         ({"input_dim": 0}, ValueError, "input_dim: expected a positive integer, got 0"),
-        ({"input_dim": "3"}, ValueError, "input_dim: expected a positive integer, got '3'"),
+        ({"input_dim": "3"}, TypeError, "input_dim: expected a positive integer, got '3'"),
         ({"input_shapes": (T, I)}, TypeError, r"LSTM: unexpected keyword argument\(s\)"),
     ],
 )
@@ -268,15 +268,19 @@ def test_bad_declared_shapes_are_named(kwargs, exc, match):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("kwargs", "error", "match"),
     [
-        ({"input_length": 0}, "input_length: expected a positive integer, got 0"),
-        ({"input_length": 2.5}, "input_length: expected a positive integer, got 2.5"),
-        ({"input_length": T, "input_shape": (T,)}, "input_length, input_shape: expected at most"),
+        ({"input_length": 0}, ValueError, "input_length: expected a positive integer, got 0"),
+        ({"input_length": 2.5}, TypeError, "input_length: expected a positive integer, got 2.5"),
+        (
+            {"input_length": T, "input_shape": (T,)},
+            ValueError,
+            "input_length, input_shape: expected at most",
+        ),
     ],
 )
-def test_bad_input_length_is_named(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_input_length_is_named(kwargs, error, match):
+    with pytest.raises(error, match=match):
         Embedding(10, 4, **kwargs)
 
 

@@ -127,7 +127,7 @@ def test_float64_layer_computes_in_float64():
     ("kwargs", "error", "match"),
     [
         ({"units": 0}, ValueError, "units: expected a positive integer, got 0"),
-        ({"units": 2.5}, ValueError, "units: expected a positive integer"),
+        ({"units": 2.5}, TypeError, "units: expected a positive integer, got 2.5"),
         ({"units": 4, "dtype": "int32"}, TypeError, "dtype: expected one of"),
         ({"units": 4, "kernel_initializer": "nope"}, ValueError, "kernel_initializer: expected"),
         ({"units": 4, "return_sequences": "yes"}, TypeError, "return_sequences: expected True"),

@@ -155,8 +155,8 @@ def test_fit_checks_validation_freq_and_takes_one_callback():
     x, y = data((5, 3), 1, n=8)
     model = fastlstm.Sequential([Input((5, 3)), LSTM(4, seed=0), Dense(1)])
     model.compile("sgd", "mse")
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match=r"validation_freq: expected a positive integer"):
+    for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match=r"validation_freq: expected a positive integer, got"):
             model.fit(x, y, validation_split=0.25, validation_freq=bad, verbose=0)
     stop = callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=1e9)
     history = model.fit(x, y, epochs=5, verbose=0, callbacks=stop)

@@ -3,10 +3,8 @@
 Functional API: :func:`lstm` (inference), :func:`lstm_forward` and :func:`lstm_backward`
 (training), :class:`LSTMStream` (one timestep per call); the same for :func:`gru` and
 :func:`simple_rnn`; :mod:`fastlstm.stacked` for several layers and both directions.
-Models as in Keras: :class:`Sequential`, :mod:`fastlstm.layers`, :func:`load_model`. Layers: :mod:`fastlstm.layers`.
+Models as in Keras: :class:`Sequential`, :mod:`fastlstm.layers`, :func:`load_model`.
 """
-
-import numbers
 
 from . import (
     _core,
@@ -25,6 +23,7 @@ from . import (
     stacked,
     utils,
 )
+from ._arrays import integer
 from .functional import (
     GRUCache,
     GRUGrads,
@@ -115,14 +114,7 @@ def set_num_threads(n: int) -> None:
     """Set the threads one call may use (1 to 1024). Results are identical run to run for a
     given thread count; across thread counts they agree to rounding (float32: within 1e-5 of
     the scale; about 1e-6 seen)."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):  # int, NumPy's ints
-        raise TypeError(f"n: expected a positive int, got {n!r}")
-    n = int(n)
-    if not 1 <= n <= _core.max_threads():
-        raise ValueError(
-            f"n: expected a number of threads from 1 to {_core.max_threads()}, got {n}"
-        )
-    _core.set_num_threads(n)
+    _core.set_num_threads(integer(n, "n", at_least=1, at_most=_core.max_threads()))
 
 
 def cached_bytes() -> int:

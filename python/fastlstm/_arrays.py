@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import random
 import threading
 import unicodedata
@@ -76,6 +77,51 @@ def real_number(
     return number
 
 
+def _bound(n: int) -> str:
+    """A bound as a reader knows it: 2**31 rather than 2147483648."""
+    return f"2**{n.bit_length() - 1}" if n >= 1 << 16 and n & (n - 1) == 0 else str(n)
+
+
+def integer(
+    value,
+    name: str,
+    *,
+    at_least: int | None = None,
+    at_most: int | None = None,
+    below: int | None = None,
+    allow_none: bool = False,
+) -> int | None:
+    """``value`` as an int (None stays None where ``allow_none``), as :func:`real_number` for
+    numbers: TypeError unless it is an int (Python's or NumPy's; bool, float, str are not),
+    ValueError unless it lies within the bounds given: >= at_least, <= at_most, < below."""
+    if value is None and allow_none:
+        return None
+    high = ("]", at_most) if at_most is not None else (")", below) if below is not None else None
+    if at_least in (0, 1):  # the common bounds, in words
+        expected = ("a positive" if at_least else "a non-negative") + " integer"
+        if high:
+            expected += f" {'up to' if high[0] == ']' else 'below'} {_bound(high[1])}"
+    elif at_least is not None and high:
+        expected = f"an integer in [{at_least}, {_bound(high[1])}{high[0]}"
+    elif at_least is not None:
+        expected = f"an integer >= {at_least}"
+    elif high:
+        expected = f"an integer {'<=' if high[0] == ']' else '<'} {_bound(high[1])}"
+    else:
+        expected = "an integer"
+    expected += " or None" if allow_none else ""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected {expected}, got {value!r}")
+    whole = int(value)
+    if not (
+        (at_least is None or whole >= at_least)
+        and (at_most is None or whole <= at_most)
+        and (below is None or whole < below)
+    ):
+        raise ValueError(f"{name}: expected {expected}, got {value!r}")
+    return whole
+
+
 # Longer names are no names a model needs, and error messages repeat them.
 MAX_NAME = 1024
 
@@ -101,7 +147,7 @@ def check_proj_size(value, units: int) -> int | None:
     if value is None:
         return None
     expected = f"None or an int P with 0 < P < units = {units}"
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"proj_size: expected {expected}, got {value!r}")
     if not 0 < value < units:
         raise ValueError(
@@ -114,13 +160,7 @@ def check_proj_size(value, units: int) -> int | None:
 def check_seed(seed):
     """``seed`` as an int, or None: TypeError for what is not an int, ValueError for a negative
     one."""
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed: expected None or a non-negative int, got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"seed: expected None or a non-negative int, got {seed!r}")
-    return int(seed)
+    return integer(seed, "seed", at_least=0, allow_none=True)
 
 
 # utils.set_random_seed's state: the seed sequence that generators made without a seed of their
@@ -134,10 +174,7 @@ def set_random_seed(seed) -> None:
     """Seeds Python's ``random``, NumPy's global generator and every generator fastlstm makes
     without a seed of its own from here on (layers' weights and dropout, a model's shuffling,
     ``stacked.rnn``'s dropout, a shuffled time series), as ``keras.utils.set_random_seed``."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed: expected an int in [0, 2**32), got {seed!r}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed: expected an int in [0, 2**32), got {seed!r}")
+    seed = integer(seed, "seed", at_least=0, below=2**32)
     random.seed(int(seed))
     np.random.seed(int(seed))  # noqa: NPY002 (the legacy global, for NumPy code that uses it)
     with _global_lock:

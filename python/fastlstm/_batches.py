@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ._arrays import integer
+
 
 def is_dataset(x) -> bool:
     """Whether x is a dataset: an iterator (a generator, say) or an object with Keras's
@@ -22,14 +24,6 @@ def is_dataset(x) -> bool:
     if isinstance(x, Iterator):
         return True
     return all(hasattr(x, name) for name in ("__len__", "__getitem__", "on_epoch_end"))
-
-
-def _steps(value, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer or None, got {value!r}")
-    return int(value)
 
 
 def unpack(batch, name: str, need_y: bool):
@@ -67,7 +61,7 @@ class DatasetBatches:
 
     def __init__(self, data, name: str, steps=None, steps_name: str = "steps", need_y=True):
         self.data, self.name, self.need_y = data, name, need_y
-        self.steps = _steps(steps, steps_name)
+        self.steps = integer(steps, steps_name, at_least=1, allow_none=True)
         self.indexed = not isinstance(data, Iterator)
         if self.indexed:
             count = len(data)

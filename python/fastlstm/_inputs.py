@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import callbacks as callbacks_module
-from ._arrays import real_array
+from ._arrays import integer, real_array
 
 
 def _verbosity(verbose) -> int:
@@ -19,15 +19,7 @@ def _verbosity(verbose) -> int:
 
 
 def _batch_size(batch_size) -> int:
-    if batch_size is None:
-        return 32
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
-    return int(batch_size)
+    return 32 if batch_size is None else integer(batch_size, "batch_size", at_least=1)
 
 
 def _array(value, name: str) -> np.ndarray:
@@ -104,11 +96,7 @@ def _rows(a, sl):
 
 def _check_steps(steps, name: str) -> int | None:
     """A ``steps`` argument: None (all batches) or a positive int."""
-    if steps is not None and (
-        isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1
-    ):
-        raise ValueError(f"{name}: expected None or a positive integer, got {steps!r}")
-    return None if steps is None else int(steps)
+    return integer(steps, name, at_least=1, allow_none=True)
 
 
 def _first_batches(steps, batch_size: int, name: str, *arrays):

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import metrics as metrics_lib
-from ._arrays import generator, real_number
+from ._arrays import generator, integer, real_number
 from ._batches import DatasetBatches, is_dataset
 from ._inputs import (
     _batch_size,
@@ -296,14 +296,9 @@ class Trainer:
         """
         self._require_compiled("fit")
         verbose = _verbosity(verbose)
-        for name, value, least in (
-            ("epochs", epochs, 0),
-            ("initial_epoch", initial_epoch, 0),
-            ("validation_freq", validation_freq, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-                what = "a positive" if least else "a non-negative"
-                raise ValueError(f"{name}: expected {what} integer, got {value!r}")
+        epochs = integer(epochs, "epochs", at_least=0)
+        initial_epoch = integer(initial_epoch, "initial_epoch", at_least=0)
+        validation_freq = integer(validation_freq, "validation_freq", at_least=1)
         if not isinstance(shuffle, (bool, np.bool_)):
             raise TypeError(f"shuffle: expected True or False, got {shuffle!r}")
         source = None

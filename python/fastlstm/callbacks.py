@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import metrics as metrics_lib
-from ._arrays import real_number
+from ._arrays import integer, real_number
 
 _HOOKS = (
     "on_train_begin",
@@ -343,14 +343,12 @@ class EarlyStopping(Callback):
         super().__init__()
         self.monitor = monitor
         self.mode = _check_mode(mode)  # "auto" is resolved at the first value seen
-        self.min_delta = abs(float(min_delta))
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience: expected a non-negative int, got {patience!r}")
-        self.patience = patience
-        self.verbose = verbose
-        self.baseline = baseline
+        self.min_delta = abs(real_number(min_delta, "min_delta"))
+        self.patience = integer(patience, "patience", at_least=0)
+        self.verbose = integer(verbose, "verbose", at_least=0)
+        self.baseline = real_number(baseline, "baseline", allow_none=True)
         self.restore_best_weights = bool(restore_best_weights)
-        self.start_from_epoch = start_from_epoch
+        self.start_from_epoch = integer(start_from_epoch, "start_from_epoch", at_least=0)
         self.on_train_begin()
 
     def _improves(self, value: float, reference: float | None) -> bool:
@@ -425,12 +423,12 @@ class ModelCheckpoint(Callback):
             )
         self.filepath = str(filepath)
         self.monitor = monitor
-        self.verbose = verbose
+        self.verbose = integer(verbose, "verbose", at_least=0)
         self.save_best_only = bool(save_best_only)
         self.save_weights_only = bool(save_weights_only)
         self.mode = _check_mode(mode)  # "auto" is resolved at the first value seen
         # The value to beat; None: the first value saves.
-        self.best = None if initial_value_threshold is None else float(initial_value_threshold)
+        self.best = real_number(initial_value_threshold, "initial_value_threshold", allow_none=True)
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         logs = logs or {}
@@ -482,9 +480,12 @@ class ReduceLROnPlateau(Callback):
         super().__init__()
         # factor < 1: the rate must go down.
         self.factor = real_number(factor, "factor", at_least=0, below=1)
-        self.monitor, self.patience = monitor, patience
-        self.verbose, self.min_delta = verbose, real_number(min_delta, "min_delta")
-        self.cooldown, self.min_lr = cooldown, real_number(min_lr, "min_lr", at_least=0)
+        self.monitor = monitor
+        self.patience = integer(patience, "patience", at_least=0)
+        self.verbose = integer(verbose, "verbose", at_least=0)
+        self.min_delta = real_number(min_delta, "min_delta")
+        self.cooldown = integer(cooldown, "cooldown", at_least=0)
+        self.min_lr = real_number(min_lr, "min_lr", at_least=0)
         self.mode = _check_mode(mode)  # "auto" is resolved at the first value seen
         self.on_train_begin()
 
@@ -538,7 +539,7 @@ class LearningRateScheduler(Callback):
         if not callable(schedule):
             raise TypeError(f"schedule: expected a callable, got {type(schedule).__name__}")
         self.schedule = schedule
-        self.verbose = verbose
+        self.verbose = integer(verbose, "verbose", at_least=0)
         try:
             params = inspect.signature(schedule).parameters.values()
             positional = [

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import losses
-from ._arrays import check_name, real_number
+from ._arrays import check_name, integer, real_number
 
 
 class Metric:
@@ -195,9 +195,7 @@ class SparseTopKCategoricalAccuracy(Metric):
     direction = "max"
 
     def __init__(self, k: int = 5, name: str | None = None) -> None:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k: expected an int >= 1, got {k!r}")
-        self.k = int(k)
+        self.k = integer(k, "k", at_least=1)
         super().__init__(name)
 
     def _labels(self, y_true, y_pred):
@@ -290,12 +288,9 @@ class AUC(Metric):
     direction = "max"
 
     def __init__(self, num_thresholds: int = 200, curve: str = "ROC", name: str | None = None):
-        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)):
-            raise TypeError(f"num_thresholds: expected an int > 1, got {num_thresholds!r}")
-        if not 2 <= num_thresholds <= MAX_THRESHOLDS:
-            raise ValueError(
-                f"num_thresholds: expected an int from 2 to {MAX_THRESHOLDS}, got {num_thresholds}"
-            )
+        num_thresholds = integer(
+            num_thresholds, "num_thresholds", at_least=2, at_most=MAX_THRESHOLDS
+        )
         if curve != "ROC":
             raise ValueError(f"curve: expected 'ROC' (the only curve fastlstm has), got {curve!r}")
         self.num_thresholds, self.curve = int(num_thresholds), curve

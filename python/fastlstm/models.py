@@ -26,7 +26,7 @@ import numpy as np
 from . import layers as layers_module
 from . import losses, optimizers
 from . import metrics as metrics_lib
-from ._arrays import check_name
+from ._arrays import check_name, integer
 from ._training import Trainer, unique_names
 from .functional import _flag
 from .layers.base import BUILD_LOCK, Layer, check_seed
@@ -228,12 +228,7 @@ class Sequential(Trainer):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name: expected a layer's name (for a position, index={name!r})")
         if index is not None:
-            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-                raise TypeError(f"index: expected an int, got {index!r}")
-            if not -len(self.layers) <= index < len(self.layers):
-                raise ValueError(
-                    f"index: expected a position in [0, {len(self.layers)}), got {index}"
-                )
+            index = integer(index, "index", at_least=-len(self.layers), below=len(self.layers))
             return self.layers[index]
         for layer in self.layers:
             if layer.name == name:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import schedules
-from ._arrays import check_name, real_number
+from ._arrays import check_name, integer, real_number
 
 # Slots that hold running sums or means of squares: never negative.
 _SQUARES = frozenset({"v", "v_hat", "velocity", "accumulator"})
@@ -148,8 +148,7 @@ class Optimizer:
 
     def set_slot_arrays(self, params, arrays, iterations: int) -> None:
         """Restore the state saved by :meth:`get_slot_arrays` for these weights."""
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
-            raise ValueError(f"iterations: expected a non-negative int, got {iterations!r}")
+        iterations = integer(iterations, "iterations", at_least=0)
         if not arrays:
             self._slots, self._scratch = None, []
             self.iterations = iterations

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import functional as F
-from ._arrays import check_seed, generator, real_array, real_number
+from ._arrays import check_seed, generator, integer, real_array, real_number
 
 # Per cell: inference, forward keeping a cache, backward.
 _CELLS = {
@@ -205,10 +205,7 @@ def rnn_forward(
     """
     if cell not in _CELLS:
         raise ValueError(f"cell: expected one of {', '.join(_CELLS)}, got {cell!r}")
-    if isinstance(num_layers, bool) or not isinstance(num_layers, (int, np.integer)):
-        raise TypeError(f"num_layers: expected a positive int, got {num_layers!r}")
-    if num_layers < 1:
-        raise ValueError(f"num_layers: expected a positive int, got {num_layers}")
+    num_layers = integer(num_layers, "num_layers", at_least=1)
     if merge_mode not in MERGE_MODES:
         raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
     dropout = real_number(dropout, "dropout", at_least=0, below=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
+from ._arrays import integer
 from .functional import _ACTIVATIONS, _choice, _flag, _gru_cell, _pair, _single
 
 
@@ -82,12 +83,7 @@ class LSTMStream:
         given = self._given_state(initial_state)
         if batch_size is None:
             batch_size = np.shape(given)[0] if given is not None and np.ndim(given) == 2 else 1
-        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool):
-            raise TypeError(f"batch_size: expected a positive integer, got {batch_size!r}")
-        if not 1 <= batch_size < 2**31:
-            raise ValueError(
-                f"batch_size: expected a positive integer below 2**31, got {batch_size}"
-            )
+        batch_size = integer(batch_size, "batch_size", at_least=1, below=2**31)
         self.dtype = _core.compute_dtype(kernel)
         suffix = "f64" if self.dtype == np.float64 else "f32"
         impl = getattr(_core, f"Stream_{self._cell}_{suffix}")

@@ -11,6 +11,7 @@ import numpy as np
 from ._arrays import (
     check_seed,
     generator,
+    integer,
     real_array,
     set_random_seed,  # noqa: F401 (keras.utils.set_random_seed)
 )
@@ -46,10 +47,7 @@ def pad_sequences(
                 f"{r.shape[1:]}"
             )
     longest = max((len(r) for r in rows), default=0)
-    if maxlen is None:
-        maxlen = longest
-    elif isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 0:
-        raise ValueError(f"maxlen: expected None or an int >= 0, got {maxlen!r}")
+    maxlen = longest if maxlen is None else integer(maxlen, "maxlen", at_least=0)
     out_dtype = np.dtype(dtype)
     if out_dtype.kind in "iu":
         _check_fits(rows, value, out_dtype)
@@ -105,10 +103,9 @@ def to_categorical(x, num_classes: int | None = None, dtype="float32") -> np.nda
     if labels.size and labels.min() < 0:
         raise ValueError(f"x: expected labels >= 0, got {labels.min()}")
     top = int(labels.max()) + 1 if labels.size else 0
+    num_classes = integer(num_classes, "num_classes", at_least=0, allow_none=True)
     if num_classes is None:
         num_classes = top
-    elif isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise TypeError(f"num_classes: expected an int, got {num_classes!r}")
     elif num_classes < top:
         raise ValueError(
             f"num_classes: expected at least {top} (the largest label + 1), got {num_classes}"
@@ -148,14 +145,6 @@ class PyDataset:
 
 
 Sequence = PyDataset  # Keras 2's name
-
-
-def _whole(value, name: str, least: int, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-        raise ValueError(f"{name}: expected an integer >= {least}, got {value!r}")
-    return int(value)
 
 
 class _Windows(PyDataset):
@@ -208,12 +197,12 @@ def timeseries_dataset_from_array(
         targets = real_array(targets, "targets")
         if targets.ndim == 0:
             raise ValueError("targets: expected one row per window start, got a scalar")
-    sequence_length = _whole(sequence_length, "sequence_length", 1)
-    sequence_stride = _whole(sequence_stride, "sequence_stride", 1)
-    sampling_rate = _whole(sampling_rate, "sampling_rate", 1)
-    batch_size = _whole(batch_size, "batch_size", 1)
-    start = _whole(start_index, "start_index", 0, allow_none=True) or 0
-    end = _whole(end_index, "end_index", 0, allow_none=True)
+    sequence_length = integer(sequence_length, "sequence_length", at_least=1)
+    sequence_stride = integer(sequence_stride, "sequence_stride", at_least=1)
+    sampling_rate = integer(sampling_rate, "sampling_rate", at_least=1)
+    batch_size = integer(batch_size, "batch_size", at_least=1)
+    start = integer(start_index, "start_index", at_least=0, allow_none=True) or 0
+    end = integer(end_index, "end_index", at_least=0, allow_none=True)
     end = len(data) if end is None else min(end, len(data))
     if start >= end:
         raise ValueError(

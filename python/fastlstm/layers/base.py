@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._arrays import check_name, check_seed, generator, real_array
+from .._arrays import check_name, check_seed, generator, integer, real_array
 from ..functional import _flag
 
 _DTYPES = ("float32", "float64")
@@ -83,12 +83,6 @@ def check_dtype(dtype) -> np.dtype:
     return np.dtype(dtype)
 
 
-def check_positive_int(value, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-    return int(value)
-
-
 def check_shape(value, name: str, what: str = "without the batch") -> tuple:
     """A shape as a tuple: a tuple or list whose entries are non-negative ints or None."""
     expected = f"a tuple of sizes {what} (ints >= 0 or None)"
@@ -120,7 +114,7 @@ def declared_input_shape(input_shape, batch_input_shape, batch_size, input_dim) 
         got = ", ".join(f"{n}={values.get(n, input_dim)!r}" for n in given)
         raise ValueError(f"{', '.join(given)}: expected at most one of them, got {got}")
     if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
+        batch_size = integer(batch_size, "batch_size", at_least=1)
         if input_shape is None and input_dim is None:
             raise ValueError(
                 "batch_size: expected only with input_shape or input_dim (batch_input_shape "
@@ -128,7 +122,7 @@ def declared_input_shape(input_shape, batch_input_shape, batch_size, input_dim) 
                 f"{given[0] if given else 'neither'}"
             )
     if input_dim is not None:
-        return (batch_size, check_positive_int(input_dim, "input_dim"))
+        return (batch_size, integer(input_dim, "input_dim", at_least=1))
     if input_shape is not None:
         return (batch_size, *check_shape(input_shape, "input_shape"))
     if batch_input_shape is not None:

@@ -14,12 +14,11 @@ from typing import Any
 import numpy as np
 
 from .. import activations, initializers, regularizers
-from .._arrays import real_number
+from .._arrays import integer, real_number
 from ..functional import _flag
 from .base import (
     Layer,
     _init_name,
-    check_positive_int,
     check_shape,
     declared_input_shape,
     dropout_mask,
@@ -97,7 +96,7 @@ class Dense(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
-        self.units = check_positive_int(units, "units")
+        self.units = integer(units, "units", at_least=1)
         self.activation = activations.get(activation)
         self.use_bias = _flag(use_bias, "use_bias")
         self.weight_names = ("kernel", "bias") if self.use_bias else ("kernel",)
@@ -318,7 +317,7 @@ class Embedding(Layer):
         **kwargs: Any,
     ) -> None:
         if input_length is not None:  # Keras 2: the length of the input sequences
-            length = check_positive_int(input_length, "input_length")
+            length = integer(input_length, "input_length", at_least=1)
             clash = [k for k in ("input_shape", "batch_input_shape") if kwargs.get(k) is not None]
             if clash:
                 raise ValueError(
@@ -327,8 +326,8 @@ class Embedding(Layer):
                 )
             kwargs["input_shape"] = (length,)
         super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
-        self.input_dim = check_positive_int(input_dim, "input_dim")
-        self.output_dim = check_positive_int(output_dim, "output_dim")
+        self.input_dim = integer(input_dim, "input_dim", at_least=1)
+        self.output_dim = integer(output_dim, "output_dim", at_least=1)
         self.embeddings_initializer = embeddings_initializer
         self._init = initializers.get(embeddings_initializer, "embeddings_initializer")
         self.embeddings_regularizer = regularizers.get(

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import initializers, regularizers
-from .._arrays import real_number
+from .._arrays import integer, real_number
 from ..functional import (
     _ACTIVATIONS,
     _choice,
@@ -33,7 +33,6 @@ from .base import (
     Layer,
     _as_array,
     _init_name,
-    check_positive_int,
     dropout_mask,
     input_array,
     weight_property,
@@ -69,7 +68,7 @@ def _sequence_shape(kwargs: dict) -> dict:
             f"{dim if dim is not None else length!r} and {clash[0]}={kwargs[clash[0]]!r}"
         )
     shape = tuple(
-        None if v is None else check_positive_int(v, n)
+        None if v is None else integer(v, n, at_least=1)  # None: not declared
         for n, v in (("input_length", length), ("input_dim", dim))
     )
     return {**kwargs, "input_shape": shape}
@@ -135,7 +134,7 @@ class Recurrent(Layer):
         implementation: int = 2,
         **kwargs: Any,
     ) -> None:
-        units = check_positive_int(units, "units")
+        units = integer(units, "units", at_least=1)
         # Keras's hints for its backends (Keras 2's implementation 1 or 2: smaller or fewer,
         # larger products): the results do not depend on them, so they are checked and otherwise
         # ignored (fastlstm's one kernel serves them all).

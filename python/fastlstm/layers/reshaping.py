@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._arrays import integer
 from .base import Layer, input_array
 
 
@@ -26,9 +27,7 @@ class RepeatVector(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable, **kwargs)
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n < 2**31:
-            raise ValueError(f"n: expected an int from 1 to 2**31 - 1 (the repetitions), got {n!r}")
-        self.n = int(n)
+        self.n = integer(n, "n", at_least=1, below=2**31)
 
     def _check(self, x) -> np.ndarray:
         x = input_array(x)
