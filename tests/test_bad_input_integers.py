@@ -85,6 +85,9 @@ CASES = [
     ("batch_size", lambda v: MODEL.predict(X, batch_size=v, verbose=0), 4, 0, "a positive"),
     ("steps", lambda v: MODEL.evaluate(X, Y, steps=v, verbose=0), 1, 0, "a positive integer"),
     ("index", lambda v: MODEL.get_layer(index=v), 1, 2, "an integer in [-2, 2)"),
+    ("line_length", lambda v: MODEL.summary(line_length=v, print_fn=len), 60, 0, "a positive"),
+    ("width", lambda v: callbacks.Progbar(10, width=v), 20, 0, "a positive integer"),
+    ("target", lambda v: callbacks.Progbar(v), 10, -1, "a non-negative integer or None"),
     ("seed", lambda v: utils.set_random_seed(v), 3, 2**32, "a non-negative integer below 2**32"),
 ]
 IDS = [f"{name}-{i}" for i, (name, *_) in enumerate(CASES)]

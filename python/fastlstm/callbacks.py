@@ -162,8 +162,11 @@ class Progbar:
         interval: float = 0.05,
         unit_name: str = "step",
     ) -> None:
-        self.target, self.verbose, self.width = target, verbose, width
-        self.interval, self.unit_name = interval, unit_name
+        self.target = integer(target, "target", at_least=0, allow_none=True)
+        self.verbose = integer(verbose, "verbose", at_least=0)
+        self.width = integer(width, "width", at_least=1)
+        self.interval = real_number(interval, "interval", at_least=0)
+        self.unit_name = unit_name
         self._start = time.perf_counter()
         self._last = 0.0
         self._prev_width = 0

@@ -338,6 +338,7 @@ class Sequential(Trainer):
 
     def summary(self, line_length: int = 72, print_fn=None) -> None:
         """Print a table of the layers: name (type), output shape, parameter count."""
+        line_length = integer(line_length, "line_length", at_least=1)
         print_fn = print_fn or print
         cells = [
             (
