@@ -28,13 +28,13 @@ softmax(logits / ``--temperature``) with a generator seeded alike for every samp
 first, the middle and the last epoch.
 
 What the default run prints (seed 0, 240,000 characters, LSTM(128), 8 epochs of batches of 32,
-about 30 s on 2 cores; CPython 3.11's library): validation 2.11 bits per character against 4.39
+10-30 s on 2 cores; CPython 3.11's library): validation 2.11 bits per character against 4.39
 for the unigram model, 3.42 for the bigram model and 6.57 untrained; it is below the bigram
 model from the first epoch (3.24). The training loss ends at 1.93, below the validation loss
 since epoch 5: a gap is opening, and more epochs on this text buy little (10 give 2.07).
-After one epoch the sample is indented lines of made-up words; after four it has comments,
-``return`` lines and calls with arguments; after eight it opens methods with ``(self, ...):``,
-``if ... :`` blocks and docstring quotes, though most names are still invented. At
+After one epoch the sample is indented lines of made-up words and brackets; after four it has
+``return`` lines, calls with arguments and a docstring's ``=====`` rule; after eight, docstring
+quotes, ``else:`` and ``Return ...`` lines, though most names are still invented. At
 temperatures of 0.5 and below, samples fall into long runs of spaces (after an indent, the
 likeliest next character is another space).
 

@@ -124,6 +124,7 @@ class Sequential(Trainer):
                 ) from None
 
     def pop(self) -> Layer:
+        """Remove the last layer and return it (as Keras's); ValueError when there is none."""
         if not self.layers:
             raise ValueError("pop: the model has no layers")
         layer = self.layers.pop()
@@ -214,6 +215,7 @@ class Sequential(Trainer):
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:
+        """The weight arrays that training updates (of layers with ``trainable=True``)."""
         return [w for layer in self.layers for w in layer.trainable_weights]
 
     @property
@@ -266,6 +268,7 @@ class Sequential(Trainer):
             raise
 
     def count_params(self) -> int:
+        """The number of weights, trainable or not, of every built layer."""
         return sum(layer.count_params() for layer in self.layers)
 
     def reset_states(self) -> None:

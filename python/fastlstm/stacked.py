@@ -192,6 +192,10 @@ def rnn_forward(
         cell: "lstm", "gru" or "simple_rnn"; ``options`` go to every layer (``reset_after``,
             ``activation``, the LSTM's ``clip``); ``projection`` and ``peephole`` are weights of
             one entry and are refused here.
+        num_layers: layers stacked, each reading the (merged) output of the one below.
+        bidirectional: each layer runs forward and, with its own weights, over the reversed
+            sequence (within each length, with ``lengths``); entries go layer by layer, the
+            forward direction first.
         merge_mode: how the last layer's two directions are combined: "concat" (B, T, 2H),
             "sum", "mul", "ave" (B, T, H), or None for the pair ``(y_forward, y_backward)``
             (P instead of H when the last layer has projections).
@@ -282,7 +286,11 @@ def rnn_forward(
 
 
 def rnn(x, weights, initial_state=None, **kwargs):
-    """Inference: :func:`rnn_forward` without the cache. Returns ``(y, states)``."""
+    """Inference: :func:`rnn_forward` without the cache. Returns ``(y, states)``.
+
+    Keyword arguments as :func:`rnn_forward`'s: ``cell``, ``num_layers``, ``bidirectional``,
+    ``merge_mode``, ``dropout``, ``training``, ``seed``, ``time_major``, ``mask``, ``lengths``
+    and the cell's options."""
     y, states, _ = rnn_forward(x, weights, initial_state, _keep=False, **kwargs)
     return y, states
 

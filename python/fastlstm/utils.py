@@ -13,8 +13,17 @@ from ._arrays import (
     generator,
     integer,
     real_array,
-    set_random_seed,  # noqa: F401 (keras.utils.set_random_seed)
+    set_random_seed,
 )
+
+__all__ = [
+    "PyDataset",
+    "Sequence",
+    "pad_sequences",
+    "set_random_seed",
+    "timeseries_dataset_from_array",
+    "to_categorical",
+]
 
 
 def pad_sequences(
