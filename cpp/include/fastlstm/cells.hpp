@@ -7,7 +7,7 @@
 #include "fastlstm/gru_cell.hpp"
 #include "fastlstm/lstm_cell.hpp"
 #include "fastlstm/rnn_cell.hpp"
-#include "fastlstm/sequence.hpp"
+#include "fastlstm/sequence_backward.hpp"
 #include "fastlstm/stream.hpp"
 
 namespace fastlstm {
