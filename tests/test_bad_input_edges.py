@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastlstm
-from conftest import child_timeout, import_peer
+from conftest import child_output, child_timeout, import_peer
 from fastlstm import callbacks, convert, stacked
 from fastlstm.layers import LSTM, Dense, Dropout, Input, Masking, TimeDistributed
 from fastlstm.models import Sequential, load_model
@@ -46,6 +46,33 @@ for H in (4, 16):
     assert all(
         line.startswith("MemoryError y: cannot allocate an array of shape (") for line in lines
     )
+
+
+def test_weights_no_process_can_hold_name_their_layer():
+    """NumPy's MemoryError named only an array's shape ("(2, 4000000000) and data type
+    float64"), not the layer whose units or input size asked for it."""
+    code = """
+import resource, numpy as np, fastlstm
+from fastlstm.layers import LSTM, Dense, Embedding, Input
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+for make in (
+    lambda: fastlstm.Sequential([Input((3, 2)), LSTM(10**6, name="huge")]),
+    lambda: fastlstm.Sequential([Input((3, 2)), Dense(10**12, name="huge")]),
+    lambda: Embedding(10**13, 8, name="huge")(np.zeros((1, 3))),
+):
+    try:
+        make()
+    except MemoryError as exc:
+        print(exc)
+"""
+    lines = child_output(code, seconds=60).splitlines()
+    assert len(lines) == 3
+    for line, kind, shape in zip(
+        lines, ("LSTM", "Dense", "Embedding"), ("(None, 3, 2)",) * 2 + ("(None, 3)",)
+    ):
+        assert line.startswith(
+            f"layer 'huge' ({kind}): its weights for inputs of shape {shape} do not fit in memory"
+        ), line
 
 
 @pytest.mark.parametrize("clip", [1e-50, 1e300])

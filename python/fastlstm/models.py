@@ -151,7 +151,7 @@ class Sequential(Trainer):
             if layer.seed is None and self.seed is not None and not layer.built:
                 layer.seed = self._layer_seed(i)
             if not layer.built:
-                layer.build(current)
+                layer._build_named(current)
             # weights made earlier (set_weights, a loaded file) must fit what arrives
             fits = layer._input_shape_from_weights() if layer.weights else None
             if fits and fits[-1] is not None and current[-1] not in (None, fits[-1]):

@@ -308,11 +308,22 @@ class Layer:
     def build(self, input_shape) -> None:
         self.built_input_shape = tuple(input_shape)
 
+    def _build_named(self, input_shape) -> None:
+        """build(), with a MemoryError that says which layer's weights did not fit (NumPy's
+        names only an array's shape)."""
+        try:
+            self.build(input_shape)
+        except MemoryError as exc:
+            raise MemoryError(
+                f"layer {self.name!r} ({type(self).__name__}): its weights for inputs of shape "
+                f"{tuple(input_shape)} do not fit in memory ({exc})"
+            ) from None
+
     def _ensure_built(self, x) -> None:
         if not self.built:
             with BUILD_LOCK:  # threads calling an unbuilt layer at once build it once
                 if not self.built:
-                    self.build((None, *np.shape(x)[1:]))
+                    self._build_named((None, *np.shape(x)[1:]))
 
     def call(self, x, training: bool = False, mask=None):
         return self.forward(x, training=training, mask=mask)[0]
