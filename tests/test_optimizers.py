@@ -264,8 +264,13 @@ def test_state_round_trip_resumes_exactly(cls):
         return
     with pytest.raises(ValueError, match="optimizer state: expected 4 slot arrays, got 3"):
         resumed.set_slot_arrays(b, first.get_slot_arrays()[:3], 3)
-    with pytest.raises(ValueError, match=r"slot 'm' of shape \(3, 4\)"):
+    with pytest.raises(ValueError, match=r"slot 'm' float64 of shape \(3, 4\), got float64 \(4"):
         resumed.set_slot_arrays(b, [np.zeros((4, 3)), *first.get_slot_arrays()[1:]], 3)
+    # float64 state for float32 weights had passed the finite check, then become inf in the cast
+    b32 = [p.astype(np.float32) for p in b]
+    huge = [np.full(p.shape, 1e300) for p in first.get_slot_arrays()]
+    with pytest.raises(ValueError, match=r"slot 'm' float32 of shape \(3, 4\), got float64"):
+        resumed.set_slot_arrays(b32, huge, 3)
 
 
 @pytest.mark.parametrize("cls", [optimizers.Adagrad, optimizers.Nadam])

@@ -133,7 +133,8 @@ class Trainer:
             if layer.trainable and layer.grads:
                 params += layer.trainable_weights
                 grads += layer.grads
-        self.optimizer.apply(grads, params)
+        with self._update_lock:
+            self.optimizer.apply(grads, params)
         for m, weighted in zip(self._metrics, self._weighted):
             metrics_lib.update(m, y, out, weight if weighted else None, mask)
         return loss

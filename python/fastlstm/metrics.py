@@ -509,12 +509,17 @@ def get(identifier) -> Metric | str:
 def serialize(metric) -> dict[str, Any] | str:
     if isinstance(metric, str):
         return metric
-    cls = type(metric)
-    if _CLASSES.get(cls.__name__) is not cls:
+    if is_custom(metric):
         # A function or a class of the caller's: code, which a model file does not hold. Its
         # name is kept, so that loading can say what to do (load_model(compile=False)).
         return {"class_name": CUSTOM, "config": {"name": str(metric.name)}}
-    return {"class_name": cls.__name__, "config": metric.get_config()}
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def is_custom(metric) -> bool:
+    """Whether a compiled metric is of the caller's code (a function, wrapped, or a class of
+    theirs), which a model file holds by name only."""
+    return not isinstance(metric, str) and _CLASSES.get(type(metric).__name__) is not type(metric)
 
 
 # The class name a saved compile config gives a metric that is code (see serialize).
@@ -533,6 +538,8 @@ def deserialize(spec, custom_objects=None):
         return spec
     if isinstance(spec, dict) and spec.get("class_name") == CUSTOM:
         name = (spec.get("config") or {}).get("name")
+        if not isinstance(name, str):
+            raise ValueError(f"metrics: expected the name of a metric of your code, got {name!r}")
         check_name(name)
         if custom_objects and name in custom_objects:
             return custom_objects[name]

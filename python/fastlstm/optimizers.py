@@ -17,6 +17,7 @@ with (v = m*v - lr*g), while torch applies the new rate to its whole buffer.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -72,7 +73,10 @@ class Optimizer:
         """The rate the next step uses: a schedule's value at ``iterations``."""
         if self._schedule is None:
             return self._learning_rate
-        value = self._schedule(self.iterations)
+        try:
+            value = self._schedule(self.iterations)
+        except OverflowError:  # a growing ExponentialDecay passes float's range
+            value = math.inf
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value[()]
         try:
@@ -125,13 +129,20 @@ class Optimizer:
     def _slots_for(self, p) -> tuple[str, ...]:
         return self.slot_names
 
+    def built_for(self, params) -> bool:
+        """Whether the state kept is for weights of these shapes and dtypes (or none is kept)."""
+        return self._slots is None or (
+            len(params) == len(self._slots)
+            and all(
+                p.shape == s.shape and p.dtype == s.dtype for p, s in zip(params, self._scratch)
+            )
+        )
+
     def _check(self, params) -> None:
         if self._slots is None:
             self.build(params)
             return
-        if len(params) != len(self._slots) or any(
-            p.shape != s.shape or p.dtype != s.dtype for p, s in zip(params, self._scratch)
-        ):
+        if not self.built_for(params):
             raise ValueError(
                 "params: expected the weights this optimizer was built for "
                 f"({[s.shape for s in self._scratch]}), got {[p.shape for p in params]}. An "
@@ -159,9 +170,10 @@ class Optimizer:
                 f"optimizer state: expected {len(expected)} slot arrays, got {len(arrays)}"
             )
         for (p, n), a in zip(expected, arrays):
-            if a.shape != p.shape or a.dtype.kind != "f":
+            # The weight's dtype exactly: a cast could overflow (1e300 to float32 is inf).
+            if a.shape != p.shape or a.dtype != p.dtype:
                 raise ValueError(
-                    f"optimizer state: expected slot {n!r} of shape {p.shape}, got "
+                    f"optimizer state: expected slot {n!r} {p.dtype} of shape {p.shape}, got "
                     f"{a.dtype} {a.shape}"
                 )
             # What no step makes: from a damaged file, one epoch later every weight was NaN.

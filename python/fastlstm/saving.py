@@ -96,7 +96,14 @@ def _check_saveable(layer) -> None:
 
 
 def model_to_bytes(model, include_optimizer: bool = True) -> bytes:
-    """The model as the bytes of a fastlstm model file."""
+    """The model as the bytes of a fastlstm model file: its weights and optimizer state as a
+    training step in another thread leaves them, never halfway through one."""
+    include_optimizer = _flag(include_optimizer, "include_optimizer")
+    with model._update_lock:
+        return _model_bytes(model, include_optimizer)
+
+
+def _model_bytes(model, include_optimizer: bool) -> bytes:
     for layer in model.layers:
         _check_saveable(layer)
     arrays: list[tuple[str, np.ndarray]] = []
@@ -105,6 +112,12 @@ def model_to_bytes(model, include_optimizer: bool = True) -> bytes:
         arrays += [(f"states/{i}/{k}", s) for k, s in enumerate(layer.get_state_arrays())]
     compile_config = None
     if include_optimizer and model.compiled:
+        if not model.optimizer.built_for(model.trainable_weights):
+            raise ValueError(
+                "include_optimizer: the optimizer's state is for other weights than the model's "
+                "trainable ones (a layer added or removed, or `trainable` switched since it "
+                "trained): compile() the model again, or save with include_optimizer=False"
+            )
         compile_config = {
             "optimizer": optimizers.serialize(model.optimizer),
             "loss": losses.serialize(model.loss),
@@ -220,8 +233,16 @@ def save_model(model, filepath, include_optimizer: bool = True) -> None:
         old = os.stat(path)
     except FileNotFoundError:
         old = None
+    # The rename below would replace a file its mode forbids writing, as open() would not.
+    if old is not None and not os.access(path, os.W_OK):
+        raise PermissionError(f"filepath: {path!r} is read-only; refusing to replace it")
     # A short name of its own: one built from the target's could pass the system's name limit.
-    fd, tmp = tempfile.mkstemp(prefix=".fastlstm-", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".fastlstm-", suffix=".tmp", dir=directory)
+    except PermissionError as exc:  # its message names the temporary file
+        raise PermissionError(
+            f"filepath: cannot write a file in the directory of {path!r} ({exc.strerror})"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as f:
             if hasattr(os, "fchmod"):  # mkstemp makes 0600: the old file's mode, else the usual
@@ -288,9 +309,13 @@ def _read_members(data: bytes) -> tuple[dict, bytes]:
         _fail("expected a zip archive from its first byte to its last")
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         infos = zf.infolist()
+        # zipfile moves every member by the bytes found before the archive it describes
+        if min((i.header_offset for i in infos), default=0) != 0:
+            _fail("expected a zip archive from its first byte to its last")
         names = sorted(i.filename for i in infos)
         if names != sorted([HEADER, BLOB]):
-            _fail(f"expected the members {[HEADER, BLOB]}, found {names[:10]}")
+            shown = [n if len(n) <= 40 else n[:40] + "..." for n in names[:10]]
+            _fail(f"expected the members {[HEADER, BLOB]}, found {shown}")
         for info in infos:
             if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
                 _fail(f"member {info.filename!r} is compressed or encrypted")
@@ -482,9 +507,10 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
     return model
 
 
-def model_from_bytes(data: bytes):
-    """A model from the bytes of a fastlstm model file; ValueError if they are not one."""
-    return _load(data, "the data")
+def model_from_bytes(data: bytes, custom_objects=None):
+    """A model from the bytes of a fastlstm model file; ValueError if they are not one.
+    ``custom_objects``: as :func:`load_model`'s."""
+    return _load(data, "the data", custom_objects=custom_objects)
 
 
 def _load(data: bytes, source: str, compile: bool = True, custom_objects=None):
@@ -522,9 +548,23 @@ def _read_file(path) -> bytes:
     """The bytes of the regular file at ``path``. Opened without blocking (a FIFO would block
     the open itself), then refused unless regular: /dev/zero would be read until memory ran out."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):  # fdopen's own error would name the descriptor, not the path
+            raise IsADirectoryError(f"filepath: expected a file, got the directory {path!r}")
+        if not stat.S_ISREG(mode):
             raise ValueError(f"filepath: {os.fsdecode(path)!r} is not a regular file")
+        # A model file starts as a zip archive does: another file is not read whole first.
+        head = os.pread(fd, 4, 0) if hasattr(os, "pread") else b"PK\x03\x04"
+        if head != b"PK\x03\x04":
+            raise ValueError(
+                f"load_model: {path!r} is not a valid fastlstm model file: expected a zip "
+                "archive from its first byte to its last"
+            )
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as f:
         return f.read()
 
 

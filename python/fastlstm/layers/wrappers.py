@@ -69,11 +69,13 @@ class Bidirectional(Layer):
             "return_state",
             "time_major",
             "stateful",
+            "dtype",  # one dtype for the layer's output, and the file that holds both halves
         ):
-            if getattr(backward_layer, attr, None) != getattr(layer, attr, None):
+            ours, theirs = getattr(layer, attr, None), getattr(backward_layer, attr, None)
+            if theirs != ours:
+                shown = str if attr == "dtype" else repr  # float32, not dtype('float32')
                 raise ValueError(
-                    f"backward_layer: expected {attr}={getattr(layer, attr, None)!r} like layer, "
-                    f"got {getattr(backward_layer, attr, None)!r}"
+                    f"backward_layer: expected {attr}={shown(ours)} like layer, got {shown(theirs)}"
                 )
         self.forward_layer, self.backward_layer = layer, backward_layer
         # The halves keep their own flags (one may be frozen), unless trainable= is given here.

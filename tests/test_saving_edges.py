@@ -1,0 +1,230 @@
+"""Model files at the edges a review found: a save that would write a file no load can read, a
+save while another thread trains, copies of models compiled with the caller's metrics, files
+that cost too much to read, and paths whose errors named the wrong thing. Each fails without
+its fix."""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import pickle
+import sys
+import threading
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+import fastlstm
+from conftest import child_output, child_timeout
+from fastlstm import optimizers, saving, schedules
+from fastlstm.layers import LSTM, Bidirectional, Dense, Input
+from fastlstm.models import Sequential, load_model
+
+INVALID = "is not a valid fastlstm model file"
+rng = np.random.default_rng(0)
+X = rng.standard_normal((16, 5, 3)).astype(np.float32)
+Y = rng.standard_normal((16, 2)).astype(np.float32)
+
+
+def trained(**compile_args):
+    model = Sequential([Input((5, 3)), LSTM(4), Dense(2), Dense(2)], seed=0)
+    model.compile("adam", "mse", **compile_args)
+    model.fit(X, Y, batch_size=8, epochs=1, verbose=0)
+    return model
+
+
+def mean_error(y_true, y_pred):  # a metric of the caller's code, as a module-level function
+    return np.abs(y_true - y_pred).mean(-1)
+
+
+@pytest.mark.parametrize("change", ["freeze", "pop", "add"])
+def test_a_save_whose_optimizer_state_fits_no_weights_is_refused(tmp_path, change):
+    """The file had been written, with the optimizer state of the weights before the change,
+    and then no load could read it ("optimizer state: expected 4 slot arrays, got 10")."""
+    model = trained()
+    path = tmp_path / "m.fastlstm"
+    model.save(path)
+    before = path.read_bytes()
+    {
+        "freeze": lambda: setattr(model.layers[0], "trainable", False),
+        "pop": model.pop,
+        "add": lambda: model.add(Dense(2)),
+    }[change]()
+    with pytest.raises(ValueError, match=r"include_optimizer: the optimizer's state is for other"):
+        model.save(path)
+    assert path.read_bytes() == before
+    model.save(path, include_optimizer=False)
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+    model.compile("adam", "mse")  # compiled again: its state fits, and the file loads
+    model.fit(X, Y, epochs=1, verbose=0)
+    model.save(path)
+    assert load_model(path).optimizer.iterations == model.optimizer.iterations
+
+
+def test_include_optimizer_must_be_a_bool(tmp_path):
+    model = trained()
+    for bad in ("False", 0.0, np.array([True])):
+        with pytest.raises(TypeError, match="include_optimizer: expected True or False"):
+            model.save(tmp_path / "m.fastlstm", include_optimizer=bad)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_bidirectional_layer_has_one_dtype():
+    """A float64 backward half beside a float32 forward one was saved, then refused on load."""
+    with pytest.raises(ValueError, match=r"backward_layer: expected dtype=float32 like layer"):
+        Bidirectional(LSTM(3), backward_layer=LSTM(3, go_backwards=True, dtype="float64"))
+
+
+def test_copies_of_a_model_compiled_with_a_metric_function_keep_it():
+    """copy.deepcopy and pickle went through the file format, which names such a metric only,
+    and failed with advice for load_model."""
+    model = trained(metrics=[mean_error, "mae"])
+    expected = model.evaluate(X, Y, verbose=0)
+    for copied in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert copied.evaluate(X, Y, verbose=0) == expected
+        assert copied.metrics_names == model.metrics_names
+        copied.fit(X, Y, epochs=1, verbose=0)  # its own optimizer state and metrics
+    assert model.evaluate(X, Y, verbose=0) == expected
+
+
+def test_a_save_while_another_thread_trains_holds_one_step():
+    """A save from another thread had recorded the optimizer's step count of one step with
+    the weights of a later one (7 against 18 seen): a resumed Adam then corrected its
+    moments for the wrong step, silently. Each snapshot must hold the weights and optimizer
+    state that a run of the same batches has after the step count it records."""
+    model = Sequential([Input((5, 3)), LSTM(8), Dense(2)], seed=0)
+    model.compile(optimizers.Adam(1e-3), "mse")
+    model.build((None, 5, 3))
+    reference = copy.deepcopy(model)
+    x, y = np.repeat(X, 4, axis=0), np.repeat(Y, 4, axis=0)
+    epochs, batch = 4, 4
+    after = [(reference.get_weights(), [])]  # weights and slots after each step
+    for _ in range(epochs):
+        for i in range(0, len(x), batch):
+            reference.train_on_batch(x[i : i + batch], y[i : i + batch])
+            after.append((reference.get_weights(), reference.optimizer.get_slot_arrays()))
+    snapshots, done = [], threading.Event()
+
+    def train():
+        try:
+            model.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, verbose=0)
+        finally:
+            done.set()
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads take turns often: a torn save shows at once
+    try:
+        worker = threading.Thread(target=train)
+        worker.start()
+        while not done.is_set():
+            snapshots.append(saving.model_to_bytes(model))
+        worker.join(child_timeout(60))
+    finally:
+        sys.setswitchinterval(switch)
+    assert len(snapshots) >= 5
+    for data in snapshots[:: max(1, len(snapshots) // 300)]:
+        saved = saving.model_from_bytes(data)
+        weights, slots = after[saved.optimizer.iterations]
+        for a, b in zip(saved.get_weights(), weights):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(saved.optimizer.get_slot_arrays(), slots):
+            np.testing.assert_array_equal(a, b)
+
+
+def _junk_before(blob: bytes) -> bytes:
+    """A model file behind a local-header signature and other bytes: zipfile reads the archive
+    at the end all the same."""
+    return b"PK\x03\x04" + b"\0" * 60 + blob
+
+
+def test_bytes_before_the_archive_are_refused(tmp_path):
+    model = trained()
+    blob = saving.model_to_bytes(model)
+    with zipfile.ZipFile(io.BytesIO(_junk_before(blob))) as zf:  # what zipfile makes of it
+        assert sorted(zf.namelist()) == sorted([saving.HEADER, saving.BLOB])
+    with pytest.raises(ValueError, match=f"{INVALID}: expected a zip archive from its first"):
+        saving.model_from_bytes(_junk_before(blob))
+
+
+def test_a_file_of_many_layers_loads_in_linear_time():
+    """Each layer added had scanned the model for its name: 30,000 layers (a 1.3 MB file)
+    took a minute to load."""
+    config = {"layers": [{"class_name": "Masking", "config": {}}] * 30000}
+    model = Sequential.from_config(config)
+    model.build((None, 3, 3))
+    data = saving.model_to_bytes(model)
+    start = time.perf_counter()
+    loaded = saving.model_from_bytes(data)
+    assert time.perf_counter() - start < child_timeout(5)
+    assert len({layer.name for layer in loaded.layers}) == 30000
+
+
+def test_a_large_file_that_is_no_model_is_refused_before_it_is_read():
+    """A model is read whole; a 3 GiB file of another kind had been read whole before its
+    first bytes were checked (10 s, or a MemoryError under a memory limit)."""
+    code = """
+import os, resource, sys, tempfile, fastlstm
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+path = os.path.join(tempfile.mkdtemp(), "big.bin")
+with open(path, "wb") as f:
+    f.truncate(8 << 30)  # sparse: no disk used
+try:
+    fastlstm.load_model(path)
+except ValueError as exc:
+    print(exc)
+finally:
+    os.unlink(path)
+"""
+    out = child_output(code, seconds=60)
+    assert INVALID in out
+    assert "expected a zip archive" in out
+
+
+def test_a_directory_is_named_by_its_path(tmp_path):
+    with pytest.raises(
+        IsADirectoryError, match=f"expected a file, got the directory .*{tmp_path.name}"
+    ):
+        load_model(tmp_path)
+    with pytest.raises(IsADirectoryError, match="got the directory"):
+        trained().load_weights(tmp_path)
+
+
+def test_a_read_only_file_is_not_replaced(tmp_path, monkeypatch):
+    """The save's rename replaced a file whose mode forbids writing it, where open() would
+    have refused. (Root may write any file: the check asks the system, as open() does.)"""
+    model = trained()
+    path = tmp_path / "m.fastlstm"
+    path.write_bytes(b"kept")
+    monkeypatch.setattr(saving.os, "access", lambda p, mode: False)
+    with pytest.raises(PermissionError, match=r"filepath: .*m.fastlstm' is read-only"):
+        model.save(path)
+    assert path.read_bytes() == b"kept"
+
+
+def test_a_directory_that_cannot_be_written_is_named(tmp_path, monkeypatch):
+    """The error had named the temporary file, .fastlstm-xxxx.tmp, not the path asked for."""
+
+    def refuse(**kwargs):
+        raise PermissionError(13, "Permission denied", os.path.join(kwargs["dir"], ".f.tmp"))
+
+    monkeypatch.setattr(saving.tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError, match=r"in the directory of .*m.fastlstm' \(Permission"):
+        trained().save(tmp_path / "m.fastlstm")
+
+
+def test_a_schedule_that_outgrows_float_is_named():
+    """An ExponentialDecay with a rate above 1 raised a bare OverflowError mid-training."""
+    optimizer = optimizers.Adam(schedules.ExponentialDecay(1e-3, 10, 1.5))
+    optimizer.iterations = 20000
+    with pytest.raises(ValueError, match=r"learning_rate: expected the schedule Exponential"):
+        _ = optimizer.learning_rate
+
+
+def test_a_custom_metric_without_a_name_is_refused():
+    spec = {"class_name": fastlstm.metrics.CUSTOM, "config": {"name": None}}
+    with pytest.raises(ValueError, match="metrics: expected the name of a metric of your code"):
+        fastlstm.metrics.deserialize(spec)
