@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import os
 import pickle
 import sys
@@ -228,3 +229,61 @@ def test_a_custom_metric_without_a_name_is_refused():
     spec = {"class_name": fastlstm.metrics.CUSTOM, "config": {"name": None}}
     with pytest.raises(ValueError, match="metrics: expected the name of a metric of your code"):
         fastlstm.metrics.deserialize(spec)
+
+
+def _edited(blob: bytes, change) -> bytes:
+    """The file with its header changed by ``change(header)``."""
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        header = json.loads(zf.read(saving.HEADER))
+        data = zf.read(saving.BLOB)
+    change(header)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(saving.HEADER, json.dumps(header))
+        zf.writestr(saving.BLOB, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (  # had been NumPy's "state must be a dict"
+            lambda h: h["training"].update(layer_rng=[[None, None], None, None]),
+            "layer 'lstm': expected a random generator's state (a dict) or None, got list",
+        ),
+        (  # had been "unhashable type: 'list'"
+            lambda h: h["model"]["config"]["layers"][0].update(class_name=["LSTM"]),
+            "layer: expected a class name in",
+        ),
+        (  # had loaded, then failed at the first predict
+            lambda h: h["model"]["config"]["layers"][0]["config"].update(clip=1e300),
+            "clip: expected a bound that float32 holds (the layer's dtype), got 1e+300",
+        ),
+    ],
+)
+def test_edited_headers_name_the_field(change, reason):
+    model = Sequential([Input((5, 3)), LSTM(4, name="lstm"), Dense(2), Dense(2)], seed=0)
+    with pytest.raises(ValueError, match=INVALID) as info:
+        saving.model_from_bytes(_edited(saving.model_to_bytes(model), change))
+    assert reason in str(info.value)
+
+
+def test_a_clip_the_dtype_cannot_hold_is_refused_when_the_layer_is_made():
+    with pytest.raises(ValueError, match=r"clip: expected a bound that float32 holds"):
+        LSTM(3, clip=1e300)
+    with pytest.raises(ValueError, match=r"clip: expected a bound that float32 holds"):
+        LSTM(3, clip=1e-50)
+    assert LSTM(3, clip=1e300, dtype="float64").clip == 1e300
+
+
+def test_weights_that_do_not_fit_name_their_layer(tmp_path):
+    """load_weights and set_weights said "kernel: expected shape (2, 16), got (2, 12)", not
+    whose kernel."""
+    small = Sequential([Input((5, 3)), LSTM(3, name="encoder"), Dense(2)], seed=0)
+    wide = Sequential([Input((5, 3)), LSTM(4, name="encoder"), Dense(2)], seed=0)
+    small.save(tmp_path / "small.fastlstm")
+    before = wide.get_weights()
+    with pytest.raises(ValueError, match=r"^layer 'encoder': kernel: expected shape \(3, 16\)"):
+        wide.load_weights(tmp_path / "small.fastlstm")
+    for a, b in zip(wide.get_weights(), before):
+        np.testing.assert_array_equal(a, b)

@@ -270,7 +270,10 @@ class Sequential(Trainer):
         try:
             for layer, n in zip(self.layers, counts):
                 if n:
-                    layer.set_weights(list(weights[start : start + n]))
+                    try:
+                        layer.set_weights(list(weights[start : start + n]))
+                    except (ValueError, TypeError) as exc:  # which layer's arrays did not fit
+                        raise type(exc)(f"layer {layer.name!r}: {exc}") from None
                 start += n
         except Exception:
             start = 0

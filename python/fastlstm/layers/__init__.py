@@ -71,7 +71,7 @@ def deserialize(spec) -> Layer:
     if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
         raise TypeError(f"layer: expected {{'class_name': ..., 'config': {{...}}}}, got {spec!r}")
     name = spec.get("class_name")
-    if name not in _CLASSES:
+    if not isinstance(name, str) or name not in _CLASSES:  # a list is no key: not even looked up
         raise ValueError(f"layer: expected a class name in {sorted(_CLASSES)}, got {name!r}")
     try:
         return _CLASSES[name].from_config(spec["config"])

@@ -362,6 +362,11 @@ class Layer:
         if state is None:
             self._noise = None
             return
+        if not isinstance(state, dict):  # NumPy's own error names no layer
+            raise TypeError(
+                f"layer {self.name!r}: expected a random generator's state (a dict) or None, "
+                f"got {type(state).__name__}"
+            )
         rng = np.random.default_rng()
         rng.bit_generator.state = state
         self._noise = rng

@@ -84,7 +84,7 @@ class LSTM(Recurrent):
         self.unit_forget_bias = _flag(unit_forget_bias, "unit_forget_bias")
         self.proj_size = check_proj_size(proj_size, self.units)
         self.use_peepholes = _flag(use_peepholes, "use_peepholes")
-        self.clip = _check_clip(clip)
+        self.clip = _check_clip(clip, self.dtype)
         self.peephole_initializer = peephole_initializer
         self.projection_initializer = projection_initializer
         self._init["peephole"] = initializers.get(peephole_initializer, "peephole_initializer")
@@ -177,8 +177,10 @@ _LSTM_OPTION_DEFAULTS = {
 }
 
 
-def _check_clip(value) -> float | None:
-    """None, or a positive finite number (ONNX's clip)."""
+def _check_clip(value, dtype) -> float | None:
+    """None, or a positive finite number (ONNX's clip) that ``dtype`` holds: as the core's
+    check, here rather than at the first call (a model file with clip=1e300 for float32 had
+    loaded, then failed to predict)."""
     if value is None:
         return None
     expected = "None or a positive finite number (ONNX's clip of the gate pre-activations)"
@@ -190,4 +192,11 @@ def _check_clip(value) -> float | None:
         number = math.inf
     if not (math.isfinite(number) and number > 0):
         raise ValueError(f"clip: expected {expected}, got {value!r}")
+    with np.errstate(over="ignore", under="ignore"):
+        held = np.dtype(dtype).type(number)
+    if not (np.isfinite(held) and held > 0):
+        raise ValueError(
+            f"clip: expected a bound that {np.dtype(dtype).name} holds (the layer's dtype), "
+            f"got {value!r}"
+        )
     return number
