@@ -465,7 +465,9 @@ class Sequential(Trainer):
         custom = {}
         for spec in self._metric_specs if self.compiled else []:
             if metrics_lib.is_custom(spec):
-                custom[spec.name] = getattr(spec, "fn", spec)  # a wrapper's function, re-wrapped
+                # a plain function's wrapper gives back the function (compile wraps it anew)
+                plain = type(spec) is metrics_lib.MeanMetricWrapper
+                custom[spec.name] = spec.fn if plain else spec
         return custom or None
 
     def __repr__(self) -> str:
