@@ -41,6 +41,23 @@ def mean_error(y_true, y_pred):  # a metric of the caller's code, as a module-le
     return np.abs(y_true - y_pred).mean(-1)
 
 
+class LargestError(fastlstm.metrics.Metric):
+    """A metric class of the caller's code: the largest absolute error seen."""
+
+    def __init__(self, name="largest_error"):
+        super().__init__(name=name)
+        self.largest = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.largest = max(self.largest, float(np.abs(y_true - y_pred).max()))
+
+    def result(self):
+        return self.largest
+
+    def reset_state(self):
+        self.largest = 0.0
+
+
 @pytest.mark.parametrize("change", ["freeze", "pop", "add"])
 def test_a_save_whose_optimizer_state_fits_no_weights_is_refused(tmp_path, change):
     """The file had been written, with the optimizer state of the weights before the change,
@@ -83,11 +100,13 @@ def test_a_bidirectional_layer_has_one_dtype():
 def test_copies_of_a_model_compiled_with_a_metric_function_keep_it():
     """copy.deepcopy and pickle went through the file format, which names such a metric only,
     and failed with advice for load_model."""
-    model = trained(metrics=[mean_error, "mae"])
+    model = trained(metrics=[mean_error, "mae", LargestError()])
     expected = model.evaluate(X, Y, verbose=0)
     for copied in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
         assert copied.evaluate(X, Y, verbose=0) == expected
         assert copied.metrics_names == model.metrics_names
+        assert type(copied.metrics[-1]) is LargestError
+        assert copied.metrics[-1] is not model.metrics[-1]  # a state of its own
         copied.fit(X, Y, epochs=1, verbose=0)  # its own optimizer state and metrics
     assert model.evaluate(X, Y, verbose=0) == expected
 
