@@ -502,3 +502,62 @@ def test_keras2_input_dim_and_input_length_of_a_recurrent_layer(cell):
         cell(2, input_dim=I, input_shape=(T, I))
     with pytest.raises(ValueError, match="input_length: expected a positive integer, got 0"):
         cell(2, input_dim=I, input_length=0)
+
+
+# -- what code ported from Keras spells out ---------------------------------------------------
+
+
+def test_keras_defaults_spelled_out_are_taken():
+    """LSTM(4, activation="tanh") and the like had been TypeErrors: fastlstm's only choice is
+    Keras's default, and ported code often names it. Other values stay refused."""
+    for cell in (LSTM, GRU):
+        same = cell(3, activation="tanh", recurrent_activation="sigmoid", use_bias=True, seed=0)
+        plain = cell(3, seed=0)
+        assert same.get_config() == plain.get_config()
+        for kwargs in ({"activation": "relu"}, {"use_bias": False}, {"use_bias": 1}):
+            with pytest.raises(
+                TypeError, match=f"unexpected keyword argument.*{next(iter(kwargs))}"
+            ):
+                cell(3, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("verbose", "prints"), [(True, True), (False, False), (np.int64(0), False)]
+)
+def test_verbose_takes_bools_as_keras_does(capsys, verbose, prints):
+    model = Sequential([Input((T, I)), LSTM(2), Dense(1)], seed=0)
+    model.compile("sgd", "mse")
+    x, y = np.zeros((4, T, I), np.float32), np.zeros((4, 1), np.float32)
+    model.fit(x, y, verbose=verbose)
+    model.predict(x, verbose=verbose)
+    assert bool(capsys.readouterr().out) is prints
+    for bad, error in ((1.0, TypeError), (3, ValueError), ("yes", ValueError)):
+        with pytest.raises(error, match="verbose: expected 'auto', 0, 1 or 2"):
+            model.predict(x, verbose=bad)
+
+
+def test_compile_takes_keras_backend_hints():
+    """jit_compile=, run_eagerly=, steps_per_execution= had been unexpected keywords."""
+    model = Sequential([Input((T, I)), LSTM(2), Dense(1)], seed=0)
+    model.compile("adam", "mse", jit_compile=False, run_eagerly=True, steps_per_execution=8)
+    assert model.compiled
+    with pytest.raises(TypeError, match="jit_compile: expected True, False or 'auto'"):
+        model.compile("adam", "mse", jit_compile="xla")
+    with pytest.raises(ValueError, match="steps_per_execution: expected a positive integer"):
+        model.compile("adam", "mse", steps_per_execution=0)
+    with pytest.raises(ValueError, match=r"loss_weights: expected None \(a Sequential has one"):
+        model.compile("adam", "mse", loss_weights=[0.5])
+
+
+def test_reset_state_is_keras_3s_name():
+    layer = LSTM(2, stateful=True, seed=0)
+    model = Sequential([Input((T, I), batch_size=2), layer])
+    x = np.ones((2, T, I), np.float32)
+    first = model.predict(x, verbose=0)
+    assert not np.array_equal(model.predict(x, verbose=0), first)  # the state carried
+    layer.reset_state()
+    np.testing.assert_array_equal(model.predict(x, verbose=0), first)
+
+
+def test_sgd_takes_a_momentum_of_one_as_keras_does():
+    assert optimizers.SGD(0.1, momentum=1.0).momentum == 1.0

@@ -314,7 +314,7 @@ def test_weights_must_keep_their_shapes():
         (
             lambda: optimizers.SGD(momentum=1.5),
             ValueError,
-            r"momentum: expected a number in \[0, 1\)",
+            r"momentum: expected a number in \[0, 1\], got 1.5",
         ),
         (lambda: optimizers.SGD(nesterov=1), TypeError, "nesterov"),
         (lambda: optimizers.Adam(clipnorm=1, global_clipnorm=1), ValueError, "at most one"),

@@ -1,6 +1,6 @@
 """Wrappers inside models: TimeDistributed around recurrent and Bidirectional layers,
 Bidirectional's trainable flag and backward layer, and what a Sequential refuses or rechecks
-(merge_mode=None, trainable changed before compile(), fit's validation_freq and callbacks)."""
+(merge_mode=None, trainable changed before or after compile(), fit's validation_freq and callbacks)."""
 
 from __future__ import annotations
 
@@ -144,6 +144,30 @@ def test_unfreezing_takes_effect_on_compile():
     before = [w.copy() for w in lstm.get_weights()]
     model.fit(x, y, verbose=0)
     assert all(np.abs(a - b).max() > 0 for a, b in zip(lstm.get_weights(), before))
+
+
+def test_a_layer_unfrozen_after_compile_trains_on_its_own_gradients():
+    """Which layers had a backward pass was settled at compile(): a layer unfrozen after it got
+    none, and each step applied the gradients it had kept from an earlier fit (3 epochs moved
+    it by exactly 3 times those). It now trains as in a model compiled after the change."""
+    x, y = data((5, 3), 1, n=16)
+
+    def model():
+        return fastlstm.Sequential([Input((5, 3)), LSTM(4, seed=0), Dense(1, seed=1)])
+
+    changed = model()
+    changed.compile(optimizers.SGD(0.1), "mse")
+    changed.fit(x, y, batch_size=8, shuffle=False, verbose=0)  # leaves the LSTM's gradients
+    changed.layers[0].trainable = False
+    changed.compile(optimizers.SGD(0.1), "mse")
+    changed.layers[0].trainable = True  # a change of mind, without compiling again
+    reference = model()
+    reference.set_weights(changed.get_weights())
+    reference.compile(optimizers.SGD(0.1), "mse")
+    for m in (changed, reference):
+        m.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+    for a, b in zip(changed.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_sequential_refuses_a_bidirectional_with_two_outputs():

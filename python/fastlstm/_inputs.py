@@ -11,10 +11,19 @@ from ._arrays import integer, real_array
 
 
 def _verbosity(verbose) -> int:
-    if verbose == "auto":
+    """Keras's verbose: "auto" (1), 0, 1 or 2; True and False as 1 and 0 (Keras compares with
+    1 and 0, and ported code passes bools)."""
+    expected = f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}"
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    if isinstance(verbose, str):
+        if verbose != "auto":
+            raise ValueError(expected)
         return 1
-    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-        raise ValueError(f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}")
+    if not isinstance(verbose, (int, np.integer)):
+        raise TypeError(expected)
+    if verbose not in (0, 1, 2):
+        raise ValueError(expected)
     return int(verbose)
 
 

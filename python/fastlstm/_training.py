@@ -122,6 +122,10 @@ class Trainer:
         """One step. ``loss_weight`` (class weights, times sample_weight), when given, weights
         the loss and the weighted metrics in place of ``sample_weight``; the other metrics are
         unweighted (Keras's metrics and weighted_metrics)."""
+        # A layer unfrozen since compile() would have had no backward pass, and its update
+        # would have taken the gradients it kept from an earlier step.
+        if [layer.trainable for layer in self.layers] != self._trainable_flags:
+            self._analyse()
         out, mask = self._forward(x, True)
         weight = sample_weight if loss_weight is None else loss_weight
         loss, dout = self.loss.value_and_grad(y, out, weight, mask)

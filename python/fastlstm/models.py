@@ -179,7 +179,9 @@ class Sequential(Trainer):
         self._analyse()
 
     def _analyse(self) -> None:
-        """Facts the training loop uses every batch, worked out once."""
+        """Facts the training loop uses every batch, worked out once (again when a layer's
+        ``trainable`` has changed since: see _train_step)."""
+        self._trainable_flags = [layer.trainable for layer in self.layers]
         # Keras 3: only trained weights add their penalty to the loss
         self._regularised = [l for l in self.layers if l.trainable and _has_regularizer(l)]
         # layers before the first trainable one need no backward pass (nothing to update there)
@@ -313,10 +315,29 @@ class Sequential(Trainer):
         loss: Any = None,
         metrics: Any = None,
         weighted_metrics: Any = None,
+        *,
+        loss_weights: Any = None,
+        run_eagerly: bool = False,
+        jit_compile: Any = "auto",
+        steps_per_execution: int = 1,
+        auto_scale_loss: bool = True,
     ) -> None:
         """Choose the optimizer, loss and metrics by Keras name or object. As in Keras,
         ``metrics`` are unweighted (only a mask leaves steps out) and ``weighted_metrics`` are
-        weighted by ``sample_weight`` and, in fit, ``class_weight``."""
+        weighted by ``sample_weight`` and, in fit, ``class_weight``. Keras's hints for its
+        backends (``run_eagerly``, ``jit_compile``, ``steps_per_execution``,
+        ``auto_scale_loss``) are checked and otherwise change nothing here; ``loss_weights``
+        (for models of several outputs) must be None."""
+        _flag(run_eagerly, "run_eagerly")
+        _flag(auto_scale_loss, "auto_scale_loss")
+        if not (isinstance(jit_compile, (bool, np.bool_)) or jit_compile == "auto"):
+            raise TypeError(f"jit_compile: expected True, False or 'auto', got {jit_compile!r}")
+        integer(steps_per_execution, "steps_per_execution", at_least=1)
+        if loss_weights is not None:
+            raise ValueError(
+                f"loss_weights: expected None (a Sequential has one output and one loss), got "
+                f"{loss_weights!r}"
+            )
         opt = optimizers.get(optimizer)
         if loss is None:
             raise ValueError("loss: expected a loss (a name such as 'mse' or a Loss), got None")

@@ -264,7 +264,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs) -> None:
         super().__init__(learning_rate, **kwargs)
-        self.momentum = real_number(momentum, "momentum", at_least=0, below=1)
+        self.momentum = real_number(momentum, "momentum", at_least=0, at_most=1)  # Keras: [0, 1]
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov: expected True or False, got {nesterov!r}")
         self.nesterov = bool(nesterov)

@@ -177,8 +177,10 @@ class Layer:
 
     weight_names: tuple[str, ...] = ()
     default_name = "layer"
-    # Keras keywords a layer refuses, with why (added to the TypeError).
+    # Keras keywords a layer refuses, with why (added to the TypeError), and the one value of
+    # each that it takes (Keras's default: code ported from Keras often spells it out).
     _refused: ClassVar[dict[str, str]] = {}
+    _fixed: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
@@ -193,6 +195,10 @@ class Layer:
         input_dim: int | None = None,
         **unknown: Any,
     ) -> None:
+        for key, value in list(unknown.items()):
+            fixed = self._fixed.get(key)
+            if key in self._fixed and type(value) is type(fixed) and value == fixed:
+                del unknown[key]
         if unknown:
             why = self._refused.keys() & unknown.keys()
             raise TypeError(

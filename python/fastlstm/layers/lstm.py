@@ -63,9 +63,14 @@ class LSTM(Recurrent):
     default_name = "lstm"
 
     _refused: ClassVar[dict[str, str]] = {
-        "activation": "fixed at tanh (with sigmoid gates), as cuDNN's LSTM; leave it out",
-        "recurrent_activation": "fixed at sigmoid, as cuDNN's LSTM; leave it out",
+        "activation": "fixed at tanh (with sigmoid gates), as cuDNN's LSTM: 'tanh' or leave it out",
+        "recurrent_activation": "fixed at sigmoid, as cuDNN's LSTM: 'sigmoid' or leave it out",
         "use_bias": "always True, as cuDNN's LSTM (a zero bias_initializer starts it at 0)",
+    }
+    _fixed: ClassVar[dict[str, Any]] = {
+        "activation": "tanh",
+        "recurrent_activation": "sigmoid",
+        "use_bias": True,
     }
 
     def __init__(

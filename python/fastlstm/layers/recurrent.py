@@ -277,6 +277,10 @@ class Recurrent(Layer):
             return
         self.set_state_arrays(list(states) if isinstance(states, (tuple, list)) else [states])
 
+    def reset_state(self, states=None) -> None:
+        """Keras 3's name for :meth:`reset_states`."""
+        self.reset_states(states)
+
     def get_state_arrays(self) -> list[np.ndarray]:
         return [] if self._states is None else [s.copy() for s in self._states]
 
@@ -542,9 +546,14 @@ class GRU(_SingleState):
     _fn = (gru, gru_forward, gru_backward)
 
     _refused: ClassVar[dict[str, str]] = {
-        "activation": "fixed at tanh (with sigmoid gates), as cuDNN's GRU; leave it out",
-        "recurrent_activation": "fixed at sigmoid, as cuDNN's GRU; leave it out",
+        "activation": "fixed at tanh (with sigmoid gates), as cuDNN's GRU: 'tanh' or leave it out",
+        "recurrent_activation": "fixed at sigmoid, as cuDNN's GRU: 'sigmoid' or leave it out",
         "use_bias": "always True, as cuDNN's GRU (a zero bias_initializer starts it at 0)",
+    }
+    _fixed: ClassVar[dict[str, Any]] = {
+        "activation": "tanh",
+        "recurrent_activation": "sigmoid",
+        "use_bias": True,
     }
 
     def __init__(self, units: int, *, reset_after: bool = True, **kwargs: Any) -> None:
