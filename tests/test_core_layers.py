@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import import_peer
 from fastlstm import layers as L
 from fastlstm.regularizers import L2
 
@@ -50,17 +51,78 @@ ACTIVATIONS = {
     "tanh": np.tanh,
     "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
     "softmax": lambda z: np.exp(z) / np.exp(z).sum(-1, keepdims=True),
+    # Keras 3's formulas, written out
+    "elu": lambda z: np.where(z > 0, z, np.exp(z) - 1),
+    "selu": lambda z: 1.0507009873554805 * np.where(z > 0, z, 1.6732632423543772 * (np.exp(z) - 1)),
+    "softplus": lambda z: np.log(1 + np.exp(z)),
+    "softsign": lambda z: z / (1 + np.abs(z)),
+    "silu": lambda z: z / (1 + np.exp(-z)),
+    "swish": lambda z: z / (1 + np.exp(-z)),
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.2 * z),
+    "relu6": lambda z: np.minimum(np.maximum(z, 0), 6),
+    "hard_sigmoid": lambda z: np.minimum(np.maximum(z + 3, 0), 6) / 6,
+    "hard_silu": lambda z: z * np.minimum(np.maximum(z + 3, 0), 6) / 6,
+    "hard_swish": lambda z: z * np.minimum(np.maximum(z + 3, 0), 6) / 6,
+    "exponential": np.exp,
+    "mish": lambda z: z * np.tanh(np.log(1 + np.exp(z))),
 }
 
 
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_dense_matches_numpy_and_finite_differences(activation):
     layer = L.Dense(3, activation=activation, seed=1, dtype="float64")
-    x = RNG.standard_normal((4, 5))
+    x = 2 * RNG.standard_normal((4, 5))  # pre-activations on both sides of relu6's and the
+    # hard ones' kinks (-3, 0, 3, 6), which central differences must not straddle
     out = layer(x)
     expected = ACTIVATIONS[activation](x @ layer.kernel + layer.bias)
     np.testing.assert_allclose(out, expected, rtol=1e-12)
     check_layer_gradients(layer, x)
+
+
+TORCH_ACTIVATIONS = {  # torch.nn.functional's, with Keras's parameters
+    "relu": "relu",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+    "elu": "elu",
+    "selu": "selu",
+    "softplus": "softplus",
+    "softsign": "softsign",
+    "silu": "silu",
+    "leaky_relu": ("leaky_relu", {"negative_slope": 0.2}),
+    "relu6": "relu6",
+    "hard_sigmoid": "hardsigmoid",
+    "hard_silu": "hardswish",
+    "mish": "mish",
+    "exponential": None,  # torch.exp
+}
+
+
+@pytest.mark.parametrize("activation", list(TORCH_ACTIVATIONS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dense_activations_match_torch_forward_and_backward(activation, dtype):
+    torch = import_peer("torch")
+    spec = TORCH_ACTIVATIONS[activation]
+    name, kwargs = spec if isinstance(spec, tuple) else (spec, {})
+    fn = torch.exp if name is None else getattr(torch.nn.functional, name)
+    layer = L.Dense(6, activation=activation, seed=2, dtype=dtype)
+    x = (3 * RNG.standard_normal((5, 4, 7))).astype(dtype)
+    y, cache = layer.forward(x)
+    dy = RNG.standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(cache, dy)
+    tx = torch.tensor(x, requires_grad=True)
+    tk = torch.tensor(layer.kernel, requires_grad=True)
+    tb = torch.tensor(layer.bias, requires_grad=True)
+    ty = fn(tx @ tk + tb, **kwargs)
+    ty.backward(torch.tensor(dy))
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == "float32" else {"rtol": 1e-10, "atol": 1e-12}
+    if activation == "hard_sigmoid" and dtype == "float64":
+        tol = {"rtol": 1e-7, "atol": 1e-12}  # torch's backward has 1/6 as a float32 constant
+    assert y.dtype == dx.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(y, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), **tol)
+    for grad, expected in zip(layer.grads, (tk.grad, tb.grad)):
+        assert grad.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(grad, expected.numpy(), **tol)
 
 
 def test_dense_keras_initialisation_and_shapes():
@@ -263,7 +325,7 @@ def test_set_weights_checks_and_changes_nothing_on_error():
     ("make", "exc", "match"),
     [
         (lambda: L.Dense(0), ValueError, "units: expected a positive integer, got 0"),
-        (lambda: L.Dense(3, activation="swish"), ValueError, r"activation: expected .*'swish'"),
+        (lambda: L.Dense(3, activation="gelu"), ValueError, r"activation: expected .*, got 'gelu'"),
         (lambda: L.Dense(3, kernel_initializer="he"), ValueError, "kernel_initializer"),
         (lambda: L.Dense(3, kernel_regularizer="l3"), ValueError, "kernel_regularizer"),
         (lambda: L.Dense(3, dtype="int8"), TypeError, "dtype: expected one of"),

@@ -154,12 +154,13 @@ class Dense(Layer):
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
         x = input_array(x).astype(self.dtype, copy=False)
-        y = activations.apply(self.activation, self._affine(x))
-        return y, (x, y)
+        z = self._affine(x)
+        y = activations.apply(self.activation, z)
+        return y, (x, y, z if self.activation in activations.NEEDS_Z else None)
 
     def backward(self, cache, dout):
-        x, y = cache
-        dz = activations.backward(self.activation, y, np.asarray(dout, dtype=self.dtype))
+        x, y, z = cache
+        dz = activations.backward(self.activation, y, np.asarray(dout, dtype=self.dtype), z)
         kernel = self._weights["kernel"]
         dz2 = _rows(dz)
         dkernel = _rows(x).T @ dz2
