@@ -12,6 +12,7 @@ callback overrides them. The arguments are checked in _inputs.py.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import itertools
@@ -73,6 +74,15 @@ def _raise_naming(layer, exc: Exception):
     raise exc
 
 
+def _copied(metric):
+    """A copy of a metric with a state of its own, or the metric itself where it cannot be
+    copied (one of the caller's classes holding, say, a lock): shared as before."""
+    try:
+        return copy.deepcopy(metric)
+    except (TypeError, copy.Error):
+        return metric
+
+
 class Trainer:
     """Mixin with the loops; the model supplies layers, loss, optimizer, metrics and build."""
 
@@ -82,15 +92,20 @@ class Trainer:
         """The model's output for x, with as little Python as possible per layer."""
         if not self.built:
             self._ensure_built(x)
+        return self._call_layers(x, training, mask)[0]
+
+    def _call_layers(self, x, training: bool, mask=None):
+        """The output and mask at the end, keeping no caches."""
         out = x
-        for layer in self.layers:
-            try:
-                next_mask = layer.compute_mask(out, mask)
-                out = layer.call(out, training=training, mask=mask)
-            except (ValueError, TypeError) as exc:
-                _raise_naming(layer, exc)
-            mask = next_mask
-        return out
+        with self._weights_lock.reading:  # the weights of one training step throughout
+            for layer in self.layers:
+                try:
+                    next_mask = layer.compute_mask(out, mask)
+                    out = layer.call(out, training=training, mask=mask)
+                except (ValueError, TypeError) as exc:
+                    _raise_naming(layer, exc)
+                mask = next_mask
+        return out, mask
 
     def _forward(self, x, training: bool):
         """Outputs and the mask at the end; caches kept in ``self._caches``."""
@@ -137,31 +152,23 @@ class Trainer:
             if layer.trainable and layer.grads:
                 params += layer.trainable_weights
                 grads += layer.grads
-        with self._update_lock:
+        with self._weights_lock.writing:
             self.optimizer.apply(grads, params)
         for m, weighted in zip(self._metrics, self._weighted):
             metrics_lib.update(m, y, out, weight if weighted else None, mask)
         return loss
 
-    def _test_step(self, x, y, sample_weight) -> float:
+    def _test_step(self, x, y, sample_weight, metrics: list) -> float:
         out, mask = self._forward_inference(x)
         loss = self.loss(y, out, sample_weight, mask)
         if self._regularised:
             loss += self._regularization()
-        for m, weighted in zip(self._metrics, self._weighted):
+        for m, weighted in zip(metrics, self._weighted):
             metrics_lib.update(m, y, out, sample_weight if weighted else None, mask)
         return loss
 
     def _forward_inference(self, x):
-        out, mask = x, None
-        for layer in self.layers:
-            try:
-                next_mask = layer.compute_mask(out, mask)
-                out = layer.call(out, training=False, mask=mask)
-            except (ValueError, TypeError) as exc:
-                _raise_naming(layer, exc)
-            mask = next_mask
-        return out, mask
+        return self._call_layers(x, training=False)
 
     def loss_and_gradients(self, x, y, sample_weight=None, training: bool = True):
         """The loss of one batch and the gradients of every trainable weight (in
@@ -248,11 +255,20 @@ class Trainer:
         self._metrics = resolved
         self._metric_specs = list(resolved)
 
-    def _logs(self, tracker, prefix: str = "") -> dict:
-        logs = {f"{prefix}loss": tracker.result()}
-        for m in self._metrics:
-            logs[prefix + m.name] = m.result()
+    def _logs(self, tracker, metrics: list | None = None) -> dict:
+        logs = {"loss": tracker.result()}
+        for m in self._metrics if metrics is None else metrics:
+            logs[m.name] = m.result()
         return logs
+
+    def _evaluation_metrics(self) -> list:
+        """Fresh copies of the compiled metrics for one evaluation: two threads evaluating one
+        model (or one evaluating beside fit) had updated the same objects, each reading
+        the other's batches in its results."""
+        metrics = [_copied(m) for m in self._metrics]
+        for m in metrics:
+            m.reset_state()
+        return metrics
 
     def _reset_metrics(self) -> None:
         for m in self._metrics:
@@ -457,7 +473,7 @@ class Trainer:
         """The loss and metrics over (x, y, sample_weight) batches (``checked``: arrays
         already; else each is checked, as a dataset's are)."""
         tracker = metrics_lib.Mean("loss")
-        self._reset_metrics()
+        metrics = self._evaluation_metrics()
         want_begin = cbs is not None and cbs.wants("on_test_batch_begin")
         want_end = cbs is not None and cbs.wants("on_test_batch_end")
         for step, (xb, yb, swb) in enumerate(batches):
@@ -466,12 +482,12 @@ class Trainer:
                 self._check_dataset_batch(xb)
             if want_begin:
                 cbs.call("on_test_batch_begin", step, {})
-            tracker.update_state(self._test_step(xb, yb, swb), len(xb))
+            tracker.update_state(self._test_step(xb, yb, swb, metrics), len(xb))
             if want_end:
-                cbs.call("on_test_batch_end", step, self._logs(tracker))
+                cbs.call("on_test_batch_end", step, self._logs(tracker, metrics))
         if tracker.count == 0:
             raise ValueError("validation_data: the iterator has no batches left to evaluate")
-        return self._logs(tracker)
+        return self._logs(tracker, metrics)
 
     def evaluate(
         self,
@@ -613,10 +629,11 @@ class Trainer:
         x, y, sample_weight = _data(x, y, sample_weight)
         self._ensure_built(x)
         self._prepare_metrics(y, x)
-        if _flag(reset_metrics, "reset_metrics"):
-            self._reset_metrics()
-        logs = {"loss": self._test_step(x, y, sample_weight)}
-        logs.update({m.name: m.result() for m in self._metrics})
+        # this batch alone: copies of its own; run on: the model's running metrics
+        reset = _flag(reset_metrics, "reset_metrics")
+        metrics = self._evaluation_metrics() if reset else self._metrics
+        logs = {"loss": self._test_step(x, y, sample_weight, metrics)}
+        logs.update({m.name: m.result() for m in metrics})
         if return_dict:
             return logs
         values = list(logs.values())

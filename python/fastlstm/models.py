@@ -19,7 +19,6 @@ Without a seed these are drawn from fresh entropy, as Keras.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ from . import layers as layers_module
 from . import losses, optimizers
 from . import metrics as metrics_lib
 from ._arrays import check_name, integer
+from ._locks import WeightsLock
 from ._training import Trainer, unique_names
 from .functional import _flag
 from .layers.base import BUILD_LOCK, Layer, check_seed
@@ -50,9 +50,10 @@ class Sequential(Trainer):
         self._build_shape: tuple | None = None
         self._output_shapes: list = []
         self._shuffle_rng: np.random.Generator | None = None
-        # Held while a training step updates the weights and the optimizer's state, and while
-        # they are saved: a save from another thread sees them both before or both after a step.
-        self._update_lock = threading.Lock()
+        # Written while a training step updates the weights (and the optimizer's state) or
+        # set_weights replaces them, read while a call, a save or get_weights uses them: each
+        # sees the weights of one step, never some of the next.
+        self._weights_lock = WeightsLock()
         self._reset_compile()
         self.stop_training = False
         self.history = None
@@ -255,8 +256,9 @@ class Sequential(Trainer):
         )
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of every layer's weights, layer by layer."""
-        return [w for layer in self.layers for w in layer.get_weights()]
+        """Copies of every layer's weights, layer by layer (of one step, beside fit)."""
+        with self._weights_lock.reading:
+            return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights) -> None:
         """Set every layer's weights from a list like :meth:`get_weights`'s; nothing changes
@@ -268,6 +270,10 @@ class Sequential(Trainer):
             got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
             raise ValueError(f"weights: expected a list of {sum(counts)} arrays, got {got}")
         before = self.get_weights()
+        with self._weights_lock.writing:  # a call in another thread sees the old or the new
+            self._set_layer_weights(weights, counts, before)
+
+    def _set_layer_weights(self, weights, counts: list[int], before: list) -> None:
         start = 0
         try:
             for layer, n in zip(self.layers, counts):

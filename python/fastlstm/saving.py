@@ -99,7 +99,7 @@ def model_to_bytes(model, include_optimizer: bool = True) -> bytes:
     """The model as the bytes of a fastlstm model file: its weights and optimizer state as a
     training step in another thread leaves them, never halfway through one."""
     include_optimizer = _flag(include_optimizer, "include_optimizer")
-    with model._update_lock:
+    with model._weights_lock.reading:
         return _model_bytes(model, include_optimizer)
 
 

@@ -44,20 +44,21 @@ The protocol (what :class:`fastlstm.models.Sequential` relies on):
 
 from __future__ import annotations
 
-import threading
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .._arrays import check_name, check_seed, generator, integer, real_array
+from .._locks import BuildLock
 from ..functional import _flag
 
 _DTYPES = ("float32", "float64")
 
 # Held while a layer or model builds itself on its first call, so that threads calling it at once
 # neither build it twice (each with its own weights) nor use it half built. Re-entrant: a model's
-# build builds its layers.
-BUILD_LOCK = threading.RLock()
+# build builds its layers. Renewed in a forked child (a fork during another thread's build had
+# left the child's first build waiting for ever).
+BUILD_LOCK = BuildLock()
 
 
 def _as_array(value, name: str) -> np.ndarray:
@@ -276,6 +277,13 @@ class Layer:
         does); an unbuilt one is built from the first weight's shape. Nothing changes unless every
         weight is valid, and the new weights replace the old all at once: a call running in
         another thread uses either."""
+        staged = self._staged_weights(weights)
+        if staged is not None:
+            self._swap_weights(staged)
+
+    def _staged_weights(self, weights) -> dict | None:
+        """set_weights' checks and conversions: the new weights by name, not yet in place (None
+        for a layer without weights)."""
         names = self.weight_names
         if not isinstance(weights, (list, tuple)) or len(weights) != len(names):
             got = (
@@ -284,21 +292,28 @@ class Layer:
                 else type(weights).__name__
             )
             raise ValueError(f"weights: expected a list [{', '.join(names)}], got {got}")
-        if names:
-            self._replace_weights(weights, keep_shapes=self.built and names[0] in self._weights)
+        if not names:
+            return None
+        return self._converted_all(weights, keep_shapes=self.built and names[0] in self._weights)
 
-    def _replace_weights(self, weights, keep_shapes: bool = False) -> None:
-        """set_weights without the argument check; without ``keep_shapes`` (a build) the shapes
+    def _converted_all(self, weights, keep_shapes: bool) -> dict:
+        """Every weight checked and converted; without ``keep_shapes`` (a build) the shapes
         follow from the first weight's."""
         names = self.weight_names
         if keep_shapes:
             shapes = self._weight_shapes(self._weights[names[0]].shape)
         else:
             shapes = self._weight_shapes(_as_array(weights[0], names[0]).shape)
-        staged = {n: self._converted(n, w, shapes[n]) for n, w in zip(names, weights)}
+        return {n: self._converted(n, w, shapes[n]) for n, w in zip(names, weights)}
+
+    def _swap_weights(self, staged: dict) -> None:
         self._weights = staged  # one swap, after every weight is made
         if self.built_input_shape is None:
             self.built_input_shape = self._input_shape_from_weights()
+
+    def _replace_weights(self, weights, keep_shapes: bool = False) -> None:
+        """set_weights without the argument check (a build's)."""
+        self._swap_weights(self._converted_all(weights, keep_shapes))
 
     def _input_shape_from_weights(self) -> tuple | None:
         return None

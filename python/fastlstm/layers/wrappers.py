@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._locks import WeightsLock
 from ..functional import _flag
 from .base import Layer
 from .recurrent import Recurrent
@@ -78,6 +79,7 @@ class Bidirectional(Layer):
                     f"backward_layer: expected {attr}={shown(ours)} like layer, got {shown(theirs)}"
                 )
         self.forward_layer, self.backward_layer = layer, backward_layer
+        self._pair_lock = WeightsLock()  # the halves' weights change together (set_weights)
         # The halves keep their own flags (one may be frozen), unless trainable= is given here.
         trainable = kwargs.pop("trainable", None)
         flags = (layer.trainable, backward_layer.trainable)
@@ -153,23 +155,19 @@ class Bidirectional(Layer):
 
     def set_weights(self, weights) -> None:
         """The forward layer's weights, then the backward layer's; nothing changes unless all
-        are valid."""
+        are valid, and a call in another thread uses the old pair or the new one."""
         n = len(self.forward_layer.weight_names)
         if not isinstance(weights, (list, tuple)) or len(weights) != 2 * n:
             got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
             raise ValueError(
                 f"weights: expected a list of {2 * n} arrays (forward, backward), got {got}"
             )
-        before = self.forward_layer.get_weights()
-        self.forward_layer.set_weights(list(weights[:n]))
-        try:
-            self.backward_layer.set_weights(list(weights[n:]))
-        except Exception:
-            if before:
-                self.forward_layer.set_weights(before)
-            else:
-                self.forward_layer._weights = {}
-            raise
+        staged = [
+            h._staged_weights(list(w)) for h, w in zip(self._halves, (weights[:n], weights[n:]))
+        ]
+        with self._pair_lock.writing:
+            for half, new in zip(self._halves, staged):
+                half._swap_weights(new)
 
     def count_params(self) -> int:
         return sum(half.count_params() for half in self._halves)
@@ -251,10 +249,11 @@ class Bidirectional(Layer):
 
     def call(self, x, training: bool = False, mask=None, initial_state=None):
         self._ensure_built(x)
-        outs = [
-            self._parts(h.call(x, training=training, mask=mask, initial_state=s))
-            for h, s in zip(self._halves, self._initial_states(initial_state))
-        ]
+        with self._pair_lock.reading:  # both halves' weights of one set_weights
+            outs = [
+                self._parts(h.call(x, training=training, mask=mask, initial_state=s))
+                for h, s in zip(self._halves, self._initial_states(initial_state))
+            ]
         return self._merge(self._masked(outs, self._keeps(mask)))
 
     def __call__(self, x, initial_state=None, *, training: bool = False, mask=None):
@@ -262,10 +261,11 @@ class Bidirectional(Layer):
 
     def forward(self, x, training: bool = False, mask=None, initial_state=None):
         self._ensure_built(x)
-        results = [
-            h.forward(x, training=training, mask=mask, initial_state=s)
-            for h, s in zip(self._halves, self._initial_states(initial_state))
-        ]
+        with self._pair_lock.reading:
+            results = [
+                h.forward(x, training=training, mask=mask, initial_state=s)
+                for h, s in zip(self._halves, self._initial_states(initial_state))
+            ]
         keeps = self._keeps(mask)
         outs = self._masked([self._parts(out) for out, _ in results], keeps)
         return self._merge(outs), ([c for _, c in results], outs, keeps)

@@ -1,0 +1,197 @@
+"""A model or layer that threads share while its weights change: calls beside fit see the
+weights of one training step, set_weights swaps a Bidirectional's halves together, two
+evaluations of one model keep their metrics apart, and a fork during another thread's build or
+step leaves a child that works. Each failed before (found by a review of concurrent use)."""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import fastlstm
+from conftest import child_output, child_timeout
+from fastlstm import optimizers
+from fastlstm.layers import LSTM, Bidirectional, Dense, Input
+from fastlstm.models import Sequential
+
+rng = np.random.default_rng(0)
+
+
+def _switching_often():
+    """The threads take turns often: a call that spans two steps shows at once."""
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    return switch
+
+
+def test_predict_beside_fit_sees_the_weights_of_one_step():
+    """The optimizer updates the weights in place, array after array, while predict's core
+    call read them without the GIL: 31 of 799 predictions matched no step's weights."""
+    model = Sequential([Input((5, 3)), LSTM(32), Dense(2)], seed=0)
+    model.compile(optimizers.SGD(0.05), "mse")
+    x = rng.standard_normal((64, 5, 3)).astype(np.float32)
+    y = rng.standard_normal((64, 2)).astype(np.float32)
+    query = x[:4]
+    outputs = {model.predict(query, verbose=0).tobytes()}  # before any step
+
+    class Record(fastlstm.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            outputs.add(model.predict(query, verbose=0).tobytes())  # this step's answer
+
+    seen, done = [], threading.Event()
+
+    def serve():
+        while not done.is_set():
+            seen.append(model(query).tobytes())
+
+    switch = _switching_often()
+    server = threading.Thread(target=serve)
+    server.start()
+    try:
+        model.fit(x, y, batch_size=4, epochs=3, shuffle=False, verbose=0, callbacks=[Record()])
+    finally:
+        done.set()
+        server.join(child_timeout(60))
+        sys.setswitchinterval(switch)
+    assert len(seen) >= 10
+    torn = sum(out not in outputs for out in seen)
+    assert torn == 0, f"{torn} of {len(seen)} answers matched no step's weights"
+
+
+def test_set_weights_swaps_both_halves_of_a_bidirectional_layer_together():
+    """Its set_weights had set the forward half, then the backward one: 17,153 of 42,761 calls
+    in other threads mixed the old forward half with the new backward one."""
+    layer = Bidirectional(LSTM(16, seed=1))
+    x = rng.standard_normal((2, 6, 4)).astype(np.float32)
+    layer(x)
+    old = layer.get_weights()
+    new = [w + 0.5 for w in old]
+    answers = {layer(x).tobytes()}
+    layer.set_weights(new)
+    answers.add(layer(x).tobytes())
+    seen, done = [], threading.Event()
+
+    def call():
+        while not done.is_set():
+            seen.append(layer(x).tobytes())
+
+    switch = _switching_often()
+    caller = threading.Thread(target=call)
+    caller.start()
+    try:
+        for _ in range(300):
+            layer.set_weights(old)
+            layer.set_weights(new)
+    finally:
+        done.set()
+        caller.join(child_timeout(60))
+        sys.setswitchinterval(switch)
+    assert len(seen) >= 10
+    assert all(out in answers for out in seen)
+
+
+def test_a_bidirectional_set_weights_that_fails_changes_neither_half():
+    layer = Bidirectional(LSTM(3, seed=1))
+    layer(np.ones((1, 2, 4), np.float32))
+    before = layer.get_weights()
+    bad = [w + 1 for w in before]
+    bad[-1] = np.zeros(5, np.float32)  # the backward bias, of the wrong size
+    with pytest.raises(ValueError, match="bias"):
+        layer.set_weights(bad)
+    for a, b in zip(layer.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_two_threads_evaluating_one_model_keep_their_metrics_apart():
+    """Both had updated the model's metric objects: accuracies of 1.0 and 0.0 came out near
+    0.5 each."""
+    model = Sequential([Input((4, 3)), LSTM(4), Dense(2, activation="softmax")], seed=0)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = rng.standard_normal((32, 4, 3)).astype(np.float32)
+    predicted = model.predict(x, verbose=0).argmax(-1)
+    right, wrong = predicted, 1 - predicted  # accuracy exactly 1 and exactly 0
+    results = {"right": [], "wrong": []}
+
+    def evaluate(name, labels):
+        for _ in range(15):
+            results[name].append(model.evaluate(x, labels, batch_size=4, verbose=0)[1])
+
+    switch = _switching_often()
+    try:
+        threads = [
+            threading.Thread(target=evaluate, args=(n, labels))
+            for n, labels in (("right", right), ("wrong", wrong))
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(child_timeout(120))
+    finally:
+        sys.setswitchinterval(switch)
+    assert results["right"] == [1.0] * 15
+    assert results["wrong"] == [0.0] * 15
+    # test_on_batch of one batch alone, too
+    assert model.test_on_batch(x[:8], right[:8])[1] == 1.0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("during", ["build", "step"])
+def test_a_fork_during_another_threads_build_or_step_leaves_a_working_child(during):
+    """The lock a build (or a training step's update) holds was inherited held by the child,
+    whose first build (or save) then waited for ever."""
+    code = f"""
+import os, signal, threading, time
+import numpy as np
+import fastlstm
+from fastlstm.layers import LSTM, Dense, Input
+during = {during!r}
+started = threading.Event()
+if during == "build":
+    import fastlstm.initializers as init
+    slow = init.get("orthogonal", "kernel")
+    def held(shape, dtype, rng):
+        started.set()
+        time.sleep(1.0)  # the fork lands while this build holds the lock
+        return slow(shape, dtype, rng)
+    big = LSTM(8, recurrent_initializer=held, seed=1)
+    work = lambda: big(np.ones((1, 2, 3), np.float32))
+    model = fastlstm.Sequential([Input((2, 3)), LSTM(3), Dense(1)], seed=0)
+else:
+    model = fastlstm.Sequential([Input((2, 3)), LSTM(3), Dense(1)], seed=0)
+    model.compile("sgd", "mse")
+    apply = model.optimizer.apply
+    def held_apply(grads, params):
+        started.set()
+        time.sleep(1.0)  # the fork lands while this step holds the weights
+        apply(grads, params)
+    model.optimizer.apply = held_apply
+    work = lambda: model.fit(np.ones((4, 2, 3), np.float32), np.ones((4, 1), np.float32),
+                             verbose=0)
+threading.Thread(target=work).start()
+started.wait(30)
+pid = os.fork()
+if pid == 0:
+    signal.alarm(20)  # a hang ends the child with SIGALRM
+    LSTM(2)(np.ones((1, 2, 3), np.float32))
+    model.predict(np.ones((1, 2, 3), np.float32), verbose=0)
+    model.get_weights()
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("child", os.waitstatus_to_exitcode(status))
+"""
+    assert child_output(code, seconds=60).strip().endswith("child 0")
+
+
+def test_layers_copy_with_locks_of_their_own():
+    layer = Bidirectional(LSTM(3, seed=1))
+    x = np.ones((1, 2, 4), np.float32)
+    expected = layer(x)
+    for copied in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert copied._pair_lock is not layer._pair_lock
+        np.testing.assert_array_equal(copied(x), expected)
