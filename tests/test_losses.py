@@ -291,6 +291,11 @@ def test_get_aliases_and_functions():
             TypeError,
             "y_true: expected integer labels",
         ),
+        (  # had been "got non-whole floats"
+            lambda: losses.SparseCategoricalCrossentropy()(np.array([0, np.nan]), np.ones((2, 5))),
+            ValueError,
+            "y_true: expected integer labels for sparse_categorical_crossentropy, got nan",
+        ),
         (
             lambda: losses.SparseCategoricalCrossentropy()(np.zeros((2, 3)), np.ones((2, 5))),
             ValueError,

@@ -65,6 +65,9 @@ def sparse_labels(y_true, y_pred: np.ndarray, name: str) -> np.ndarray:
     if y_true.dtype.kind in "iu":
         labels = y_true
     elif y_true.dtype.kind in "bf":
+        if y_true.dtype.kind == "f" and not np.isfinite(y_true).all():
+            bad = y_true[~np.isfinite(y_true)].flat[0]
+            raise ValueError(f"y_true: expected integer labels for {name}, got {bad}")
         labels = y_true.astype(np.int64)
         if y_true.dtype.kind == "f" and not np.array_equal(labels, y_true):
             raise TypeError(f"y_true: expected integer labels for {name}, got non-whole floats")
