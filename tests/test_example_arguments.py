@@ -15,6 +15,7 @@ CASES = {
     "char_lm": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY],
     "gradient_norms": [["--seed", "-1"], NO_DIRECTORY],
     "masked_classification": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY],
+    "anomaly_detection": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY, ["--epochs", "0"]],
     "serving": [["--seed", "-1"], ["--threads", "0"], ["--threads", "1025"]],
     "demo": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY],
 }
