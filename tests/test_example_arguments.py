@@ -16,6 +16,7 @@ CASES = {
     "gradient_norms": [["--seed", "-1"], NO_DIRECTORY],
     "masked_classification": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY],
     "anomaly_detection": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY, ["--epochs", "0"]],
+    "session_recommendation": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY, ["--units", "0"]],
     "serving": [["--seed", "-1"], ["--threads", "0"], ["--threads", "1025"]],
     "demo": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY],
 }
