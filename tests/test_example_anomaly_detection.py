@@ -3,6 +3,8 @@ limit alarm cannot."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -69,7 +71,8 @@ def test_the_lstm_finds_the_faults_a_limit_alarm_cannot(run):
         assert zscore[fault] < 0.1, fault
         assert result["auc"]["z-score"][fault] < 0.65, fault
     assert zscore["spike"] > 0.95
-    assert out.stat().st_size > 0
+    # matplotlib is optional (not a test dependency): the plot is there exactly when it is
+    assert out.exists() == (importlib.util.find_spec("matplotlib") is not None)
 
 
 def test_roc_auc_counts_ties_half(example):

@@ -3,6 +3,8 @@ recall matches the model's own metric, and the GRU knows what a next-item table 
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -60,4 +62,5 @@ def test_the_gru_knows_where_the_session_goes_next(run):
     assert table > popular + 0.4
     into = result["third"]
     assert into["GRU"] > 1.6 * into["next-item table"]
-    assert out.stat().st_size > 0
+    # matplotlib is optional (not a test dependency): the plot is there exactly when it is
+    assert out.exists() == (importlib.util.find_spec("matplotlib") is not None)
