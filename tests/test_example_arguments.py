@@ -17,6 +17,7 @@ CASES = {
     "masked_classification": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY],
     "anomaly_detection": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY, ["--epochs", "0"]],
     "session_recommendation": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY, ["--units", "0"]],
+    "speech_commands": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY, ["--train", "0"]],
     "serving": [["--seed", "-1"], ["--threads", "0"], ["--threads", "1025"]],
     "demo": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY],
 }
