@@ -258,6 +258,47 @@ def test_a_lowered_thread_count_ends_the_spare_workers():
     assert _core.pool_workers() == 3, "the pool did not grow again"
 
 
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+def test_a_pool_a_new_thread_takes_from_the_shelf_sheds_a_higher_counts_workers():
+    """Threads that ended after calls on 16 threads left pools of 15 workers on the shelf; a new
+    thread took one for its first call on 2 threads and kept all 15 asleep (a thread-per-request
+    server: 380 threads after the count went from 64 to 2). The first call now sheds them."""
+    p = make_problem(128, 10, 16, 32, dtype=np.float64, seed=7)  # work for 16 threads
+    wide_args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"])
+    q = make_problem(1, 25, 64, 128, dtype=np.float64, seed=8)  # a request: one parallel walk
+    args = (q["x"], q["kernel"], q["recurrent_kernel"], q["bias"])
+    fastlstm.set_num_threads(2)
+    expected = fastlstm.lstm(*args)
+    fastlstm.set_num_threads(16)
+    barrier = threading.Barrier(4)
+
+    def wide():
+        barrier.wait()
+        fastlstm.lstm(*wide_args)
+
+    threads = [threading.Thread(target=wide) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    fastlstm.set_num_threads(2)
+    workers, answers = [], []
+
+    def request():
+        answers.append(fastlstm.lstm(*args))
+        workers.append(_core.pool_workers())
+
+    for _ in range(6):  # one after another: each takes a pool an ended thread left
+        t = threading.Thread(target=request)
+        t.start()
+        t.join()
+    assert workers == [1] * 6
+    for got in answers:
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="context switches from getrusage")
 def test_a_job_wakes_only_the_workers_it_can_use():
     """After one call on 256 threads the pool keeps 255 workers asleep; a later job of 2 items

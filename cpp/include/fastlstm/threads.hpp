@@ -80,10 +80,13 @@ inline void drop_spare_workers() {
   if (const auto& pool = pool_slot()) pool->shrink(num_threads() - 1);
 }
 
-// The calling thread's pool, less the workers a lowered thread count no longer uses.
+// The calling thread's pool, less the workers a lowered thread count no longer uses: also a
+// pool just taken from the shelf, made by an ended thread for a higher count (a server that
+// starts a thread per request had kept 380 threads asleep after the count went from 64 to 2).
 inline Pool& call_pool() {
+  Pool& pool = this_threads_pool();
   drop_spare_workers();
-  return this_threads_pool();
+  return pool;
 }
 
 // Below this many flops per thread, handing work to another thread (~2 us) costs more than it
