@@ -51,7 +51,7 @@ import time
 import numpy as np
 
 import fastlstm as keras
-from fastlstm.demo import plot_file, positive_number, seed_value
+from fastlstm.demo import plot_file, positive_int, positive_number, seed_value
 
 T, CHANNELS = 50, 3
 PERIOD = 25.0  # readings per turn of the machine
@@ -180,17 +180,18 @@ def main(argv: list[str] | None = None) -> dict:
         description="Anomaly detection in sensor windows: an LSTM that predicts the next "
         "reading, against a per-reading z-score."
     )
-    parser.add_argument("--train", type=int, default=4000, help="training windows (4000)")
-    parser.add_argument("--test", type=int, default=500, help="test windows of each kind (500)")
-    parser.add_argument("--epochs", type=int, default=8, help="training epochs (default 8)")
-    parser.add_argument("--units", type=int, default=32, help="LSTM units (default 32)")
+    parser.add_argument("--train", type=positive_int, default=4000, help="training windows (4000)")
+    parser.add_argument(
+        "--test", type=positive_int, default=500, help="test windows of each kind (500)"
+    )
+    parser.add_argument(
+        "--epochs", type=positive_int, default=8, help="training epochs (default 8)"
+    )
+    parser.add_argument("--units", type=positive_int, default=32, help="LSTM units (default 32)")
     parser.add_argument("--learning-rate", type=positive_number, default=0.01, help="Adam's")
     parser.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0)")
     parser.add_argument("--out", type=plot_file, default="anomaly_detection.png", help="plot")
     args = parser.parse_args(argv)
-    for name in ("train", "test", "epochs", "units"):
-        if getattr(args, name) < 1:
-            parser.error(f"argument --{name}: expected a positive int, got {getattr(args, name)}")
 
     rng = np.random.default_rng(args.seed)
     train = normal_windows(args.train, rng)

@@ -47,7 +47,7 @@ import time
 import numpy as np
 
 import fastlstm as keras
-from fastlstm.demo import plot_file, positive_number, seed_value
+from fastlstm.demo import plot_file, positive_int, positive_number, seed_value
 
 CATEGORIES, PER_CATEGORY = 12, 24
 ITEMS = CATEGORIES * PER_CATEGORY  # items 1..ITEMS; 0 pads
@@ -176,17 +176,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         description="Session-based recommendation: a GRU against popularity and a next-item table."
     )
-    parser.add_argument("--train", type=int, default=6000, help="training sessions (6000)")
-    parser.add_argument("--test", type=int, default=1000, help="test sessions (1000)")
-    parser.add_argument("--epochs", type=int, default=6, help="training epochs (default 6)")
-    parser.add_argument("--units", type=int, default=64, help="GRU units (default 64)")
+    parser.add_argument("--train", type=positive_int, default=6000, help="training sessions (6000)")
+    parser.add_argument("--test", type=positive_int, default=1000, help="test sessions (1000)")
+    parser.add_argument(
+        "--epochs", type=positive_int, default=6, help="training epochs (default 6)"
+    )
+    parser.add_argument("--units", type=positive_int, default=64, help="GRU units (default 64)")
     parser.add_argument("--learning-rate", type=positive_number, default=0.01, help="Adam's")
     parser.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0)")
     parser.add_argument("--out", type=plot_file, default="session_recommendation.png")
     args = parser.parse_args(argv)
-    for name in ("train", "test", "epochs", "units"):
-        if getattr(args, name) < 1:
-            parser.error(f"argument --{name}: expected a positive int, got {getattr(args, name)}")
 
     rng = np.random.default_rng(args.seed)
     train, _ = make_sessions(args.train, rng)

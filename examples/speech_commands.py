@@ -44,7 +44,7 @@ import time
 import numpy as np
 
 import fastlstm as keras
-from fastlstm.demo import plot_file, positive_number, seed_value
+from fastlstm.demo import plot_file, positive_int, positive_number, seed_value
 
 BANDS = 20
 # The sounds: the bands of their formants (centre, on the 20-band scale).
@@ -112,29 +112,10 @@ def pad(recordings: list[np.ndarray], length: int) -> np.ndarray:
     return x
 
 
-def build_lstm(units: int, seed: int, learning_rate: float) -> keras.Sequential:
+def build_model(reader, seed: int, learning_rate: float) -> keras.Sequential:
+    """Masking(0) -> ``reader`` (a layer that turns the frames into one vector) -> softmax."""
     model = keras.Sequential(
-        [
-            keras.layers.Masking(0.0),
-            keras.layers.Bidirectional(keras.layers.LSTM(units)),
-            keras.layers.Dense(len(NAMES), activation="softmax"),
-        ],
-        seed=seed,
-    )
-    model.compile(
-        keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy", ["accuracy"]
-    )
-    return model
-
-
-def build_average(seed: int, learning_rate: float) -> keras.Sequential:
-    """The softmax of the masked average frame: the sounds, not their order."""
-    model = keras.Sequential(
-        [
-            keras.layers.Masking(0.0),
-            keras.layers.GlobalAveragePooling1D(),
-            keras.layers.Dense(len(NAMES), activation="softmax"),
-        ],
+        [keras.layers.Masking(0.0), reader, keras.layers.Dense(len(NAMES), activation="softmax")],
         seed=seed,
     )
     model.compile(
@@ -182,17 +163,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         description="Keyword spotting: a bidirectional LSTM against the average frame."
     )
-    parser.add_argument("--train", type=int, default=3000, help="training recordings (3000)")
-    parser.add_argument("--test", type=int, default=1000, help="test recordings (1000)")
-    parser.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
-    parser.add_argument("--units", type=int, default=32, help="LSTM units (default 32)")
+    parser.add_argument(
+        "--train", type=positive_int, default=3000, help="training recordings (3000)"
+    )
+    parser.add_argument("--test", type=positive_int, default=1000, help="test recordings (1000)")
+    parser.add_argument(
+        "--epochs", type=positive_int, default=10, help="training epochs (default 10)"
+    )
+    parser.add_argument("--units", type=positive_int, default=32, help="LSTM units (default 32)")
     parser.add_argument("--learning-rate", type=positive_number, default=0.01, help="Adam's")
     parser.add_argument("--seed", type=seed_value, default=0, help="random seed (default 0)")
     parser.add_argument("--out", type=plot_file, default="speech_commands.png", help="plot")
     args = parser.parse_args(argv)
-    for name in ("train", "test", "epochs", "units"):
-        if getattr(args, name) < 1:
-            parser.error(f"argument --{name}: expected a positive int, got {getattr(args, name)}")
 
     rng = np.random.default_rng(args.seed)
     train, y_train = make_dataset(args.train, rng)
@@ -202,8 +184,13 @@ def main(argv: list[str] | None = None) -> dict:
 
     result = {"accuracy": {}, "confusion": {}}
     models = {
-        "BiLSTM": build_lstm(args.units, args.seed, args.learning_rate),
-        "average frame": build_average(args.seed, args.learning_rate),
+        "BiLSTM": build_model(
+            keras.layers.Bidirectional(keras.layers.LSTM(args.units)), args.seed, args.learning_rate
+        ),
+        # the masked average frame: the sounds, not their order
+        "average frame": build_model(
+            keras.layers.GlobalAveragePooling1D(), args.seed, args.learning_rate
+        ),
     }
     for name, model in models.items():
         start = time.perf_counter()

@@ -59,6 +59,14 @@ def positive_number(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    """A count (of epochs, units, samples): an int, at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, got {text}")
+    return value
+
+
 def seed_value(text: str) -> int:
     """A random seed: an int, at least 0."""
     value = int(text)
