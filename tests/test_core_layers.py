@@ -4,6 +4,7 @@ NumPy formulas and finite differences, with the layer protocol, config and bad i
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -65,6 +66,7 @@ ACTIVATIONS = {
     "hard_swish": lambda z: z * np.minimum(np.maximum(z + 3, 0), 6) / 6,
     "exponential": np.exp,
     "mish": lambda z: z * np.tanh(np.log(1 + np.exp(z))),
+    "gelu": lambda z: 0.5 * z * (1 + np.vectorize(math.erf)(z / math.sqrt(2))),
 }
 
 
@@ -93,6 +95,7 @@ TORCH_ACTIVATIONS = {  # torch.nn.functional's, with Keras's parameters
     "hard_sigmoid": "hardsigmoid",
     "hard_silu": "hardswish",
     "mish": "mish",
+    "gelu": "gelu",
     "exponential": None,  # torch.exp
 }
 
@@ -325,7 +328,7 @@ def test_set_weights_checks_and_changes_nothing_on_error():
     ("make", "exc", "match"),
     [
         (lambda: L.Dense(0), ValueError, "units: expected a positive integer, got 0"),
-        (lambda: L.Dense(3, activation="gelu"), ValueError, r"activation: expected .*, got 'gelu'"),
+        (lambda: L.Dense(3, activation="glu"), ValueError, r"activation: expected .*, got 'glu'"),
         (lambda: L.Dense(3, kernel_initializer="he"), ValueError, "kernel_initializer"),
         (lambda: L.Dense(3, kernel_regularizer="l3"), ValueError, "kernel_regularizer"),
         (lambda: L.Dense(3, dtype="int8"), TypeError, "dtype: expected one of"),

@@ -1,8 +1,10 @@
 // The extension module, built once per ISA level as fastlstm._core_<level> (FASTLSTM_MODULE);
 // fastlstm/_core.py imports the one this CPU runs best. One register_* call per binding file.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <atomic>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -15,6 +17,25 @@
 namespace py = pybind11;
 
 namespace fastlstm::bindings {
+namespace {
+
+// erf of every element, for the gelu activation (NumPy has no erf). Any shape; the result is a
+// new C-ordered array of x's dtype (float32 or float64: activations.py passes only those).
+template <typename T>
+py::array_t<T> erf_of(const py::array_t<T, py::array::c_style>& x) {
+  py::array_t<T> y(std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  const T* in = x.data();
+  T* out = y.mutable_data();
+  const py::ssize_t n = x.size();
+  {
+    py::gil_scoped_release nogil;
+    for (py::ssize_t i = 0; i < n; ++i) out[i] = std::erf(in[i]);
+  }
+  return y;
+}
+
+}  // namespace
+
 void register_rnn(py::module_& m);
 void register_cpu(py::module_& m);
 void register_stream(py::module_& m);
@@ -77,6 +98,10 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
       },
       "For tests: the worker threads of the calling thread's pool (0 before its first parallel "
       "call).");
+  m.def("erf", &fastlstm::bindings::erf_of<float>, py::arg("x").noconvert(),
+        "The error function of every element of a float32 array.");
+  m.def("erf", &fastlstm::bindings::erf_of<double>, py::arg("x").noconvert(),
+        "The error function of every element of a float64 array.");
   m.def(
       "cached_bytes", [] { return fastlstm::block_cache().held(); },
       "Bytes of freed large buffers the core keeps for reuse.");

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _core
+
 
 def linear(z: np.ndarray) -> np.ndarray:
     return z
@@ -91,8 +93,21 @@ def mish(z: np.ndarray) -> np.ndarray:
     return z * np.tanh(softplus(z))
 
 
+_SQRT_HALF, _INV_SQRT_2PI = 0.7071067811865476, 0.3989422804014327
+
+
+def gelu(z: np.ndarray) -> np.ndarray:
+    """z * Phi(z), Phi the standard normal CDF: 0.5 * z * (1 + erf(z / sqrt(2))) (Keras 3's
+    "gelu", approximate=False; torch's GELU())."""
+    phi = _core.erf(np.ascontiguousarray(z * z.dtype.type(_SQRT_HALF)))
+    phi += 1
+    phi *= z
+    phi *= 0.5
+    return phi
+
+
 # Those whose derivative needs z: a layer keeps z for them.
-NEEDS_Z = frozenset({"silu", "hard_silu", "mish"})
+NEEDS_Z = frozenset({"silu", "hard_silu", "mish", "gelu"})
 
 
 def backward(name: str, y: np.ndarray, dy: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
@@ -132,6 +147,9 @@ def _backward(name: str, y, dy, z):
         return dy * (s * (1 + z * (1 - s)))
     if name == "hard_silu":  # hard_sigmoid(z) + z * hard_sigmoid'(z)
         return dy * (hard_sigmoid(z) + z * ((z > -3) & (z < 3)) / 6)
+    if name == "gelu":  # Phi(z) + z * phi(z), phi the standard normal density
+        cdf = 0.5 * (1 + _core.erf(np.ascontiguousarray(z * z.dtype.type(_SQRT_HALF))))
+        return dy * (cdf + z * _INV_SQRT_2PI * np.exp(-0.5 * z * z))
     # mish: tanh(sp) + z * (1 - tanh(sp)^2) * sigmoid(z), sp = softplus(z)
     t = np.tanh(softplus(z))
     return dy * (t + z * (1 - t * t) * sigmoid(z))
@@ -154,6 +172,7 @@ _BY_NAME = {
     "hard_silu": hard_silu,
     "exponential": exponential,
     "mish": mish,
+    "gelu": gelu,
 }
 _ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}  # Keras's other names
 
