@@ -115,7 +115,7 @@ def test_time_major_names_its_layout(fn, p):
     [
         (lambda p: (p["h0"],), "a tuple of length 1"),
         (lambda p: (p["h0"], p["c0"], p["h0"]), "a tuple of length 3"),
-        (lambda p: np.stack([p["h0"], p["c0"]]), "a ndarray of length 2"),
+        (lambda p: np.stack([p["h0"], p["c0"]]), f"one array of shape {shape_of(2, B, H)}"),
         (lambda p: {"h": p["h0"], "c": p["c0"]}, "a dict of length 2"),
         (lambda p: "hc", "a str of length 2"),
         (lambda p: 5, "int"),
@@ -525,7 +525,7 @@ def test_backward_dstate_of_the_wrong_shape(fwd, dstate, name, got):
     ("dstate", "got"),
     [
         ((np.zeros((B, H)),), "a tuple of length 1"),
-        (np.zeros((2, B, H)), "a ndarray of length 2"),
+        (np.zeros((2, B, H)), f"one array of shape {shape_of(2, B, H)} (pass the tuple"),
         (1.0, "float"),
         (np.array(0.0), ""),
     ],

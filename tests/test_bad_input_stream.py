@@ -289,7 +289,13 @@ def test_stream_with_odd_weights_and_state_equals_lstm(p):
         ),
         (lambda p: (p["h0"], p["c0"] + 0j), TypeError, "state[1]", "real numbers", "complex128"),
         (lambda p: (p["h0"],), TypeError, "state", "a pair (h, c)", "a tuple of length 1"),
-        (lambda p: p["h0"], TypeError, "state", "a pair (h, c)", "a ndarray of length 3"),
+        (
+            lambda p: p["h0"],
+            TypeError,
+            "state",
+            "a pair (h, c)",
+            f"one array of shape {shape_of(B, H)}",
+        ),
     ],
 )
 @pytest.mark.parametrize("how", ["reset", "setter"])

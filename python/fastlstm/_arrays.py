@@ -23,6 +23,8 @@ def real_array(value, name: str) -> np.ndarray:
             f"{name}: expected an array, got a {type(value).__name__} that requires grad "
             f"(pass .detach())"
         )
+    else:
+        refuse_masked(value, name)
     try:
         arr = np.asarray(value)
     except (ValueError, TypeError, RuntimeError) as exc:
@@ -30,6 +32,16 @@ def real_array(value, name: str) -> np.ndarray:
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected an array of real numbers, got dtype {arr.dtype}")
     return arr
+
+
+def refuse_masked(value, name: str) -> None:
+    """TypeError for a NumPy masked array: its mask would be ignored (the values under it used)."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name}: expected an array, got a numpy.ma.MaskedArray, whose mask would be ignored; "
+            "pass its data (np.ma.getdata) and say which steps are valid with mask= or lengths=, "
+            "or a Masking layer"
+        )
 
 
 def real_number(

@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _core
+from ._arrays import refuse_masked
 
 State = tuple[np.ndarray, np.ndarray]
 
@@ -81,19 +82,25 @@ class SimpleRNNGrads(NamedTuple):
 class _Cache:
     """What backward needs from one forward call.
 
-    It holds references to the call's input and weights, not copies: do not change them in place
-    between forward and backward. It also holds the y that forward returned, from which backward
+    It holds references to the call's input, weights and recurrent dropout mask, not copies: do
+    not change them in place between forward and backward (the mask is copied: backward finds
+    the valid steps from it). It also holds the y that forward returned, from which backward
     reads every h_{t-1}: that y is read-only (``y.copy()`` gives one to change). A cache may be
     used for several backward calls.
     """
 
-    __slots__ = ("_cell", "_saved", "time_major")
+    __slots__ = ("_cell", "_saved", "_time_major")
     _default_cell = "lstm"
 
     def __init__(self, saved: tuple, time_major: bool, cell: str | None = None) -> None:
         self._cell = cell or self._default_cell  # the core's name for the cell
         self._saved = saved
-        self.time_major = time_major
+        self._time_major = time_major
+
+    @property
+    def time_major(self) -> bool:
+        """The layout of forward's x, read-only: backward reads the saved arrays in it."""
+        return self._time_major
 
     @property
     def dtype(self) -> np.dtype:
@@ -145,11 +152,17 @@ def _pair(value, name: str):
         return None, None
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return value[0], value[1]
-    try:
-        got = f"a {type(value).__name__} of length {len(value)}"
-    except TypeError:  # no length: a scalar, a 0-d array, ...
-        got = type(value).__name__
-    raise TypeError(f"{name}: expected a pair (h, c) of (batch, hidden) arrays or None, got {got}")
+    if isinstance(value, np.ndarray):  # np.stack([h, c]), say: one array, not two
+        got = f"one array of shape {value.shape} (pass the tuple (h, c))"
+    else:
+        try:
+            got = f"a {type(value).__name__} of length {len(value)}"
+        except TypeError:  # no length: a scalar, ...
+            got = type(value).__name__
+    raise TypeError(
+        f"{name}: expected a pair (h, c) of (batch, hidden) arrays as a tuple or list, or None, "
+        f"got {got}"
+    )
 
 
 def _single(value, name: str):
@@ -197,6 +210,8 @@ def _run(
     else training keeps. Every argument goes to the core positionally: keywords cost pybind11
     about 1 µs a call."""
     time_major = _flag(time_major, "time_major")
+    if type(x) is not np.ndarray:
+        refuse_masked(x, "x")
     m, zero = (
         (None, False) if mask is None and lengths is None else _mask(mask, lengths, x, time_major)
     )
@@ -248,7 +263,9 @@ def _mask(mask, lengths, x, time_major: bool):
             raise TypeError(
                 f"mask: expected a (batch, time) array of bools, got dtype {mask.dtype}"
             )
-        mask = np.ascontiguousarray(mask if mask.dtype == np.bool_ else mask != 0)
+        # A copy, whatever the dtype: a cache keeps it, and backward finds the steps forward
+        # computed from it (the caller's array, changed in place, had sent it to unwritten rows).
+        mask = np.array(mask if mask.dtype == np.bool_ else mask != 0, dtype=np.bool_, order="C")
         return mask.view(np.uint8), False
     if lengths is None:
         return None, False
@@ -266,7 +283,13 @@ def _mask(mask, lengths, x, time_major: bool):
     if lengths.size and (lengths.min() < 0 or lengths.max() > steps):
         bad = lengths[(lengths < 0) | (lengths > steps)][0]
         raise ValueError(f"lengths: expected values in [0, {steps}] (time steps), got {bad}")
-    return (np.arange(steps) < lengths[:, None]).view(np.uint8), True
+    try:
+        return (np.arange(steps) < lengths[:, None]).view(np.uint8), True
+    except MemoryError:  # x holds no values (I = 0) but many steps
+        raise MemoryError(
+            f"lengths: the (batch, time) mask they make, {batch} x {steps} bytes, does not fit "
+            "in memory"
+        ) from None
 
 
 def lstm(

@@ -207,13 +207,14 @@ def rnn_forward(
     Returns:
         ``(y, states, cache)``: states is one final state per weight entry.
     """
-    if cell not in _CELLS:
+    if not isinstance(cell, str) or cell not in _CELLS:
         raise ValueError(f"cell: expected one of {', '.join(_CELLS)}, got {cell!r}")
     num_layers = integer(num_layers, "num_layers", at_least=1)
     if merge_mode not in MERGE_MODES:
         raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
     dropout = real_number(dropout, "dropout", at_least=0, below=1)
     directions = 2 if F._flag(bidirectional, "bidirectional") else 1
+    training = F._flag(training, "training")
     time_major = F._flag(time_major, "time_major")
     count = num_layers * directions
     layout = f"{num_layers} layers x {directions} directions"
@@ -234,13 +235,21 @@ def rnn_forward(
             )
         states = _check_list(initial_state, "initial_state", count, f"states ({layout})")
     infer_fn, forward_fn, backward_fn = _CELLS[cell]
-    x = np.asarray(x)
+    x = real_array(x, "x")
     if x.ndim != 3:
         order_name = "(time, batch, input)" if time_major else "(batch, time, input)"
         raise ValueError(f"x: expected a 3-D array {order_name}, got shape {x.shape}")
-    F._mask(mask, lengths, x, time_major)  # checks them before any work is done
+    # Checked before any work is done; the mask as the core takes it (a copy: see F._mask).
+    m, _ = F._mask(mask, lengths, x, time_major)
+    if mask is not None:
+        batch, steps = x.shape[:2][::-1] if time_major else x.shape[:2]
+        if m.shape != (batch, steps):
+            raise ValueError(
+                f"mask: expected shape ({batch}, {steps}) (batch, time), got {m.shape}"
+            )
+        mask = m.view(np.bool_)
     order = _Reversal(lengths) if directions == 2 else None
-    rev_mask = None if mask is None or order is None else np.asarray(mask)[:, ::-1]
+    rev_mask = None if mask is None or order is None else mask[:, ::-1]
     rng = generator(check_seed(seed))
 
     cache = StackedCache()

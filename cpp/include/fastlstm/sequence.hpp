@@ -138,7 +138,9 @@ class ForwardWalk {
         kept_(buf.mask && kCell ? n : 0, u.m),
         unprojected_(u.projection ? n : 0, s.H),
         shared_(shared ? shared + b0 * s.H : nullptr),
-        zero_start_(all_zero(buf.h0 + b0 * s.state_width(), n * s.state_width())) {}
+        // Over the whole batch, not this walk's rows: whether step 0 skips its product (see
+        // step()) must not depend on how the rows are split over threads.
+        zero_start_(all_zero(buf.h0, s.B * s.state_width())) {}
 
   // Phase `phase` of step t (Cell::kPhases of them), after the phase before (of step t, or the
   // last of step t - 1) of every walk that shares this one's rows of h.
@@ -158,7 +160,7 @@ class ForwardWalk {
       // From a zero state (the default initial state, a stream just reset) the first step's
       // products are zero: adding them changes nothing, and at B=1, T=25, H=512 they are one
       // step's 4 MiB of R in 25. (A recurrent kernel holding inf or NaN would have made them
-      // NaN, 0 * inf: its NaN then first shows at step 1, not step 0.)
+      // NaN, 0 * inf: its NaN then first shows at step 1, not step 0; README, "NaN and inf".)
       if (t == 0 && zero_start_) return;
       const Index c0 = g0 * m, c1 = (g0 + ng) * m;
       if (!buf.recurrent_mask) return panel_product(a, u.recurrent, P, c0, c1, out, reverse);
@@ -282,7 +284,7 @@ class ForwardWalk {
   Matrix<T> unprojected_;  // the cell's h_t before the projection
   Matrix<T> dropped_;      // the recurrent product's operand under recurrent dropout
   T* const shared_;        // (n, H), rows H apart, or nullptr
-  const bool zero_start_;  // whether this walk's rows of h0 are all zero
+  const bool zero_start_;  // whether every row of h0 is zero
 };
 
 // Inference computes the input projection for all timesteps at once (as training does) while its
