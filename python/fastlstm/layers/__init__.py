@@ -16,22 +16,25 @@ from .core import (
 from .lstm import LSTM
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from .recurrent import GRU, SimpleRNN
-from .reshaping import RepeatVector
+from .reshaping import Activation, Flatten, RepeatVector, Reshape
 from .wrappers import Bidirectional
 
 __all__ = [
     "GRU",
     "LSTM",
+    "Activation",
     "Bidirectional",
     "Dense",
     "Dropout",
     "Embedding",
+    "Flatten",
     "GlobalAveragePooling1D",
     "GlobalMaxPooling1D",
     "Input",
     "Layer",
     "Masking",
     "RepeatVector",
+    "Reshape",
     "SimpleRNN",
     "SpatialDropout1D",
     "TimeDistributed",
@@ -46,14 +49,17 @@ _CLASSES = {
         LSTM,
         GRU,
         SimpleRNN,
+        Activation,
         Bidirectional,
         Dense,
         Dropout,
         Embedding,
+        Flatten,
         GlobalAveragePooling1D,
         GlobalMaxPooling1D,
         Masking,
         RepeatVector,
+        Reshape,
         SpatialDropout1D,
         TimeDistributed,
     )
