@@ -405,7 +405,8 @@ class ModelCheckpoint(Callback):
     """Save the model after each epoch to ``filepath`` formatted with ``epoch`` (1-based) and the
     epoch logs, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.fastlstm"``. With ``save_best_only``,
     only when ``monitor`` improves on the best so far (``initial_value_threshold`` is the bar to
-    beat at first). ``save_weights_only`` leaves the optimizer state out."""
+    beat at first). ``save_weights_only`` leaves the optimizer state out. A directory in the path
+    that does not exist yet is made (Keras's)."""
 
     def __init__(
         self,
@@ -461,6 +462,14 @@ class ModelCheckpoint(Callback):
                     f"{current:.5f}, saving model to {path}\n"
                 )
             self.best = current
+        folder = os.path.dirname(path)
+        if folder:  # made as Keras makes it ("ckpt/model-{epoch:02d}.keras" into a new ckpt/)
+            try:
+                os.makedirs(folder, exist_ok=True)
+            except OSError as exc:
+                raise type(exc)(
+                    f"filepath: could not make the directory {folder!r} to save in ({exc})"
+                ) from None
         self.model.save(path, include_optimizer=not self.save_weights_only)
 
 

@@ -235,6 +235,11 @@ class Sequential(Trainer):
         return [w for layer in self.layers for w in layer.trainable_weights]
 
     @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The weight arrays of frozen layers (``trainable=False``), which training leaves."""
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
+
+    @property
     def weights(self) -> list[np.ndarray]:
         """Every layer's weight arrays themselves (not copies), layer by layer."""
         return [w for layer in self.layers for w in layer.weights]
@@ -382,9 +387,25 @@ class Sequential(Trainer):
 
     # -- summary and config ----------------------------------------------------------------
 
-    def summary(self, line_length: int = 72, print_fn=None) -> None:
-        """Print a table of the layers: name (type), output shape, parameter count."""
-        line_length = integer(line_length, "line_length", at_least=1)
+    def summary(
+        self,
+        line_length: int | None = None,
+        positions=None,
+        print_fn=None,
+        expand_nested: bool = False,
+        show_trainable: bool = False,
+        layer_range=None,
+    ) -> None:
+        """Print a table of the layers: name (type), output shape, parameter count, and with
+        ``show_trainable`` whether each trains. Keras's arguments: ``line_length`` None is 72
+        characters; ``expand_nested`` changes nothing (a Sequential holds no models);
+        ``positions`` and ``layer_range`` are not supported."""
+        line_length = integer(72 if line_length is None else line_length, "line_length", at_least=1)
+        _flag(expand_nested, "expand_nested")
+        show_trainable = _flag(show_trainable, "show_trainable")
+        for name, value in (("positions", positions), ("layer_range", layer_range)):
+            if value is not None:
+                raise ValueError(f"{name}: only None is supported, got {value!r}")
         print_fn = print_fn or print
         cells = [
             (
@@ -392,22 +413,27 @@ class Sequential(Trainer):
                 str(self._output_shapes[i]) if self.built else "?",
                 f"{layer.count_params():,}" if layer.built else "0 (unbuilt)",
             )
+            + (("Y" if layer.trainable else "N",) if show_trainable else ())
             for i, layer in enumerate(self.layers)
         ]
         # Columns of 45%, 33% and the rest of line_length, each widened to fit its longest entry
         # (the table then grows past line_length rather than breaking its columns).
+        # A "Trainable" column, where asked, of 11 more.
         widths = [int(line_length * 0.45), int(line_length * 0.33), 0]
         widths[2] = line_length - widths[0] - widths[1]
         header = ("Layer (type)", "Output Shape", "Param #")
-        for k, extra in enumerate((3, 2, 0)):
+        if show_trainable:
+            widths, header = [*widths, 11], (*header, "Trainable")
+        for k, extra in enumerate((3, 2, 0, 0)[: len(widths)]):
             widths[k] = max(widths[k], *(len(c[k]) + extra for c in [*cells, header]))
         line_length = sum(widths)
         rule = "_" * line_length
 
-        def row(a, b, c):
-            return f" {a:<{widths[0] - 2}} {b:<{widths[1] - 1}} {c:>{widths[2]}}"
+        def row(a, b, c, *trains):
+            line = f" {a:<{widths[0] - 2}} {b:<{widths[1] - 1}} {c:>{widths[2]}}"
+            return line + "".join(f"{t:>{widths[3]}}" for t in trains)
 
-        lines = [f'Model: "{self.name}"', rule, row("Layer (type)", "Output Shape", "Param #")]
+        lines = [f'Model: "{self.name}"', rule, row(*header)]
         lines.append("=" * line_length)
         lines += [row(*c) for c in cells]
         lines.append("=" * line_length)
@@ -462,21 +488,29 @@ class Sequential(Trainer):
 
     # -- saving ----------------------------------------------------------------------------
 
-    def save(self, filepath, include_optimizer: bool = True) -> None:
+    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Write the model (config, weights, optimizer state, random generator states) to ONE
-        file; see :mod:`fastlstm.saving`."""
+        file; see :mod:`fastlstm.saving`. ``overwrite=False`` refuses an existing file (Keras
+        asks at the terminal)."""
         from . import saving
 
-        saving.save_model(self, filepath, include_optimizer=include_optimizer)
+        saving.save_model(self, filepath, overwrite, include_optimizer=include_optimizer)
 
-    def save_weights(self, filepath) -> None:
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
         """Save without the optimizer state (the same file format; :meth:`load_weights`)."""
-        self.save(filepath, include_optimizer=False)
+        self.save(filepath, overwrite, include_optimizer=False)
 
-    def load_weights(self, filepath) -> None:
-        """Set the weights from a file saved by a model with the same layers."""
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
+        """Set the weights from a file saved by a model with the same layers. Keras's
+        ``skip_mismatch=True`` (leave out the layers that do not fit) is not supported: nothing
+        changes unless every layer fits."""
         from . import saving
 
+        if _flag(skip_mismatch, "skip_mismatch"):
+            raise ValueError(
+                "skip_mismatch: True is not supported (every layer's weights must fit; nothing "
+                "changes otherwise)"
+            )
         saving.load_weights(self, filepath)
 
     def __reduce__(self):
@@ -510,12 +544,12 @@ def clone_model(model: Sequential) -> Sequential:
     return Sequential.from_config(model.get_config())
 
 
-def load_model(filepath, compile: bool = True, custom_objects=None):
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
     """The model saved at ``filepath`` (:func:`fastlstm.saving.load_model`), where Keras users
     look for it."""
     from . import saving
 
-    return saving.load_model(filepath, compile=compile, custom_objects=custom_objects)
+    return saving.load_model(filepath, custom_objects, compile, safe_mode)
 
 
 def check_build_shape(shape, declared: tuple | None = None) -> tuple:

@@ -52,6 +52,11 @@ _DTYPES = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8")}
 _ALIGN = 64
 _KEYS = {"format", "version", "fastlstm_version", "model", "compile", "training", "arrays"}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same model gives the same bytes
+_HDF5 = b"\x89HDF\r\n\x1a\n"  # the signature of HDF5 files (Keras 2's .h5, Keras 3's weights)
+_FROM_KERAS = (
+    "fastlstm reads its own files only; its layers keep Keras's weight layout, so "
+    "model.set_weights(keras_model.get_weights()) moves them"
+)
 _PARSE_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -224,9 +229,12 @@ def _target(filepath) -> str:
     return path
 
 
-def save_model(model, filepath, include_optimizer: bool = True) -> None:
-    """Write ``model`` to ``filepath`` atomically (see the module docstring)."""
+def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+    """Write ``model`` to ``filepath`` atomically (see the module docstring); with
+    ``overwrite=False``, FileExistsError where a file is there already."""
     path = _target(filepath)
+    if not _flag(overwrite, "overwrite") and os.path.lexists(path):
+        raise FileExistsError(f"filepath: {path!r} exists, and overwrite=False")
     data = model_to_bytes(model, include_optimizer)  # any error here leaves the old file alone
     directory = os.path.dirname(path)
     try:
@@ -315,7 +323,8 @@ def _read_members(data: bytes) -> tuple[dict, bytes]:
         names = sorted(i.filename for i in infos)
         if names != sorted([HEADER, BLOB]):
             shown = [n if len(n) <= 40 else n[:40] + "..." for n in names[:10]]
-            _fail(f"expected the members {[HEADER, BLOB]}, found {shown}")
+            keras = " (a Keras model file: " + _FROM_KERAS + ")" if "config.json" in names else ""
+            _fail(f"expected the members {[HEADER, BLOB]}, found {shown}{keras}")
         for info in infos:
             if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
                 _fail(f"member {info.filename!r} is compressed or encrypted")
@@ -534,12 +543,14 @@ def _load(data: bytes, source: str, compile: bool = True, custom_objects=None):
         ) from None
 
 
-def load_model(filepath, compile: bool = True, custom_objects=None):
+def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
     """The model saved at ``filepath`` by ``model.save``, compiled with its optimizer state
     when it was saved compiled, so that training resumes exactly where it stopped;
     ``compile=False`` leaves it uncompiled (for inference, or to compile it anew). A metric of
     the caller's own code is saved by name only: ``custom_objects={name: metric}`` gives it back
-    (Keras's argument; the file never holds code)."""
+    (Keras's argument; the file never holds code). Keras's arguments in Keras's order;
+    ``safe_mode`` changes nothing: with the file holding no code, loading is always safe."""
+    _flag(safe_mode, "safe_mode")
     path = os.fspath(filepath)
     return _load(_read_file(path), repr(path), _flag(compile, "compile"), custom_objects)
 
@@ -555,11 +566,12 @@ def _read_file(path) -> bytes:
         if not stat.S_ISREG(mode):
             raise ValueError(f"filepath: {os.fsdecode(path)!r} is not a regular file")
         # A model file starts as a zip archive does: another file is not read whole first.
-        head = os.pread(fd, 4, 0) if hasattr(os, "pread") else b"PK\x03\x04"
-        if head != b"PK\x03\x04":
+        head = os.pread(fd, 8, 0) if hasattr(os, "pread") else b"PK\x03\x04"
+        if not head.startswith(b"PK\x03\x04"):
+            keras = f" (an HDF5 file, as Keras's .h5: {_FROM_KERAS})" if head == _HDF5 else ""
             raise ValueError(
                 f"load_model: {path!r} is not a valid fastlstm model file: expected a zip "
-                "archive from its first byte to its last"
+                f"archive from its first byte to its last{keras}"
             )
     except BaseException:
         os.close(fd)

@@ -157,15 +157,22 @@ Sequence = PyDataset  # Keras 2's name
 
 
 class _Windows(PyDataset):
-    """The batches of :func:`timeseries_dataset_from_array`: in time order in fit too (Keras's
-    is a tf.data dataset, which fit does not shuffle)."""
+    """The batches of :func:`timeseries_dataset_from_array`, in their own order in fit too
+    (Keras's is a tf.data dataset, which fit does not shuffle); ``rng``: the generator that
+    shuffled the windows, which shuffles them again after each epoch of fit (None: in time
+    order always)."""
 
     shuffled_by_fit = False
 
-    def __init__(self, data, targets, starts, offsets, batch_size):
+    def __init__(self, data, targets, starts, offsets, batch_size, rng=None):
         super().__init__()
         self.data, self.targets = data, targets
         self.starts, self.offsets, self.batch_size = starts, offsets, batch_size
+        self._rng = rng
+
+    def on_epoch_end(self) -> None:
+        if self._rng is not None:
+            self.starts = self._rng.permutation(self.starts)
 
     def __len__(self) -> int:
         return math.ceil(len(self.starts) / self.batch_size)
@@ -197,8 +204,9 @@ def timeseries_dataset_from_array(
     windows only, for predict). As Keras's, ``targets`` may be shorter than ``data`` (say
     ``data[10:]``): windows past its end are left out. Windows lie within rows [start_index, end_index). Batches hold
     ``batch_size`` windows, (batch, sequence_length, ...); ``shuffle`` orders the windows at
-    random once (``seed``), as Keras's does before batching. fit takes the batches in order,
-    whatever its own ``shuffle`` (as Keras's fit takes a dataset's)."""
+    random (``seed``), and again after each epoch of fit, as Keras's dataset gives a new order
+    each pass. fit takes the batches in this order, whatever its own ``shuffle`` (as Keras's fit
+    takes a dataset's)."""
     data = real_array(data, "data")
     if data.ndim == 0:
         raise ValueError("data: expected an array with a time axis, got a scalar")
@@ -230,7 +238,8 @@ def timeseries_dataset_from_array(
                 f"targets: expected a target for the first window (row {start}), got "
                 f"{len(targets)} rows"
             )
-    if shuffle:
-        generator(check_seed(seed)).shuffle(starts)
+    rng = generator(check_seed(seed)) if shuffle else None
+    if rng is not None:
+        rng.shuffle(starts)
     offsets = np.arange(sequence_length) * sampling_rate
-    return _Windows(data, targets, starts, offsets, batch_size)
+    return _Windows(data, targets, starts, offsets, batch_size, rng)

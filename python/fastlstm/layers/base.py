@@ -48,6 +48,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .. import activations
 from .._arrays import check_name, check_seed, generator, integer, real_array
 from .._locks import BuildLock
 from ..functional import _flag
@@ -165,6 +166,26 @@ def _init_name(value, name: str, layer: str) -> str:
     )
 
 
+# Keras keywords no fastlstm layer takes, but for None (Keras's default), with why.
+_UNSUPPORTED = {
+    "constraint": "constraints are not supported (None, Keras's default, is accepted)",
+    "activity_regularizer": "not supported (None, Keras's default, is accepted)",
+}
+
+
+def _is_fixed(value, fixed) -> bool:
+    """Whether ``value`` is the one value a layer takes for a keyword: the value itself, or for
+    an activation the function of that name (``activation=activations.tanh``)."""
+    if type(value) is type(fixed) and value == fixed:
+        return True
+    if isinstance(fixed, str) and callable(value):
+        try:
+            return activations.get(value) == fixed
+        except ValueError:
+            return False
+    return False
+
+
 class Layer:
     """Base class: name, dtype, seed, trainable flag, weight bookkeeping, config and RNG state.
 
@@ -197,14 +218,17 @@ class Layer:
         **unknown: Any,
     ) -> None:
         for key, value in list(unknown.items()):
-            fixed = self._fixed.get(key)
-            if key in self._fixed and type(value) is type(fixed) and value == fixed:
+            if key in self._fixed and _is_fixed(value, self._fixed[key]):
                 del unknown[key]
+            elif value is None and (key.endswith("_constraint") or key == "activity_regularizer"):
+                del unknown[key]  # Keras's default spelt out: no constraint, no such penalty
         if unknown:
-            why = self._refused.keys() & unknown.keys()
+            refused = self._refused | {k: _UNSUPPORTED[k] for k in unknown if k in _UNSUPPORTED}
+            refused |= {k: _UNSUPPORTED["constraint"] for k in unknown if k.endswith("_constraint")}
+            why = refused.keys() & unknown.keys()
             raise TypeError(
                 f"{type(self).__name__}: unexpected keyword argument(s) {sorted(unknown)}"
-                + "".join(f"; {k}: {self._refused[k]}" for k in sorted(why))
+                + "".join(f"; {k}: {refused[k]}" for k in sorted(why))
             )
         check_name(name)
         self.dtype = check_dtype(dtype)
@@ -244,6 +268,10 @@ class Layer:
         if not self.trainable:
             return []
         return [self._weights[n] for n in self.weight_names if n in self._weights]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        return [] if self.trainable else self.weights
 
     @property
     def weights(self) -> list[np.ndarray]:
@@ -350,8 +378,18 @@ class Layer:
         return self.forward(x, training=training, mask=mask)[0]
 
     def __call__(self, x, training: bool = False, mask=None):
+        self._refuse_input(x)
         self._ensure_built(x)
         return self.call(x, training=training, mask=mask)
+
+    def _refuse_input(self, x) -> None:
+        """TypeError for a layer called on an Input (Keras's functional API)."""
+        if getattr(x, "_declares_input", False):
+            raise TypeError(
+                "x: expected an array, got an Input: the functional API (a layer called on an "
+                "Input) is not supported; list the layers in "
+                f"Sequential([Input(shape), {type(self).__name__}(...), ...])"
+            )
 
     def forward(self, x, training: bool = False, mask=None):
         raise NotImplementedError(

@@ -39,6 +39,8 @@ class Input:
 
     Only meaningful as the first entry of a :class:`~fastlstm.models.Sequential`."""
 
+    _declares_input = True  # a layer called on one says the functional API is not supported
+
     def __init__(
         self,
         shape=None,
@@ -516,6 +518,7 @@ class TimeDistributed(Layer):
     weight_names = property(lambda self: self.layer.weight_names, lambda self, v: None)
     weights = property(lambda self: self.layer.weights)
     trainable_weights = property(lambda self: self.layer.trainable_weights)
+    non_trainable_weights = property(lambda self: self.layer.non_trainable_weights)
     grads = property(lambda self: self.layer.grads, lambda self, v: None)
     trainable = property(
         lambda self: self.layer.trainable, lambda self, v: setattr(self.layer, "trainable", v)

@@ -401,6 +401,7 @@ class Recurrent(Layer):
         return self._outputs(y, states)
 
     def __call__(self, x, initial_state=None, *, training: bool = False, mask=None):
+        self._refuse_input(x)
         return self.call(x, training=training, mask=mask, initial_state=initial_state)
 
     def forward(self, x, training: bool = False, mask=None, initial_state=None):

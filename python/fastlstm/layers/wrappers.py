@@ -138,6 +138,10 @@ class Bidirectional(Layer):
         return [w for half in self._halves for w in half.trainable_weights]
 
     @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        return [w for half in self._halves for w in half.non_trainable_weights]
+
+    @property
     def weights(self) -> list[np.ndarray]:
         return [w for half in self._halves for w in half.weights]
 
@@ -257,6 +261,7 @@ class Bidirectional(Layer):
         return self._merge(self._masked(outs, self._keeps(mask)))
 
     def __call__(self, x, initial_state=None, *, training: bool = False, mask=None):
+        self._refuse_input(x)
         return self.call(x, training=training, mask=mask, initial_state=initial_state)
 
     def forward(self, x, training: bool = False, mask=None, initial_state=None):

@@ -1,0 +1,173 @@
+"""Keras 3 code ported as it is written, from a review that ported a forecaster and a text model:
+a checkpoint into a directory not made yet, Keras's defaults spelt out, its save and load
+arguments in its order, summary's and the weights' attributes, a layer called on an Input,
+Keras's own files, and windows reshuffled each epoch. Each failed before."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+import fastlstm
+from fastlstm import activations, callbacks
+from fastlstm.layers import LSTM, Bidirectional, Dense, Embedding, Input, TimeDistributed
+from fastlstm.models import Sequential, load_model
+from fastlstm.utils import timeseries_dataset_from_array
+
+rng = np.random.default_rng(3)
+X = rng.standard_normal((16, 5, 3)).astype(np.float32)
+Y = rng.standard_normal((16, 2)).astype(np.float32)
+
+
+def compiled() -> Sequential:
+    model = Sequential([Input((5, 3)), LSTM(4), Dense(2)], seed=0)
+    model.compile("adam", "mse")
+    return model
+
+
+def test_a_checkpoint_makes_its_directory(tmp_path):
+    """It had raised FileNotFoundError at the end of the first epoch, its training spent."""
+    model = compiled()
+    path = tmp_path / "ckpts" / "run1" / "model_{epoch:02d}.keras"
+    model.fit(X, Y, epochs=2, verbose=0, callbacks=[callbacks.ModelCheckpoint(str(path))])
+    saved = sorted(p.name for p in (tmp_path / "ckpts" / "run1").iterdir())
+    assert saved == ["model_01.keras", "model_02.keras"]
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "ckpts" / "run1" / "model_02.keras").predict(X, verbose=0),
+        model.predict(X, verbose=0),
+    )
+    (tmp_path / "file").write_text("")  # a directory in the path that is a file
+    blocked = callbacks.ModelCheckpoint(str(tmp_path / "file" / "m.keras"))
+    with pytest.raises(OSError, match=r"filepath: could not make the directory"):
+        model.fit(X, Y, epochs=1, verbose=0, callbacks=[blocked])
+
+
+def test_keras_defaults_spelt_out_are_taken():
+    layers = [
+        Dense(4, kernel_constraint=None, bias_constraint=None, activity_regularizer=None),
+        LSTM(4, activity_regularizer=None, recurrent_constraint=None, activation=activations.tanh),
+        LSTM(4, recurrent_activation=activations.sigmoid),
+        Embedding(10, 3, embeddings_constraint=None),
+    ]
+    assert [type(layer).__name__ for layer in layers] == ["Dense", "LSTM", "LSTM", "Embedding"]
+    with pytest.raises(TypeError, match=r"kernel_constraint: constraints are not supported"):
+        Dense(4, kernel_constraint="non_neg")
+    with pytest.raises(TypeError, match=r"activity_regularizer: not supported"):
+        LSTM(4, activity_regularizer="l2")
+    with pytest.raises(TypeError, match=r"activation: fixed at tanh"):
+        LSTM(4, activation=activations.relu)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: LSTM(4), lambda: Dense(3), lambda: Bidirectional(LSTM(2))],
+    ids=["LSTM", "Dense", "Bidirectional"],
+)
+def test_a_layer_called_on_an_input_says_the_functional_api_is_not_supported(make):
+    """LSTM's error had been 'expected a 3-D array, got shape (5, 2)', Dense's 'dtype object'."""
+    with pytest.raises(TypeError, match=r"functional API .* is not supported; list the layers"):
+        make()(Input((5, 2)))
+
+
+def test_non_trainable_weights_are_the_frozen_layers():
+    model = Sequential(
+        [Input((5, 3)), Bidirectional(LSTM(3, return_sequences=True)), TimeDistributed(Dense(2))],
+        seed=0,
+    )
+    model.build((None, 5, 3))
+    assert model.non_trainable_weights == []
+    model.layers[0].backward_layer.trainable = False
+    model.layers[1].trainable = False
+    frozen = [*model.layers[0].backward_layer.weights, *model.layers[1].weights]
+    assert [id(w) for w in model.non_trainable_weights] == [id(w) for w in frozen]
+    assert len(model.trainable_weights) + len(model.non_trainable_weights) == len(model.weights)
+    assert model.layers[0].forward_layer.non_trainable_weights == []
+
+
+def test_summary_takes_keras_arguments():
+    model = compiled()
+    model.layers[0].trainable = False
+    lines: list[str] = []
+    model.summary(line_length=None, expand_nested=True, show_trainable=True, print_fn=lines.append)
+    header = next(line for line in lines if "Layer (type)" in line)
+    assert header.rstrip().endswith("Trainable")
+    rows = {
+        line.split()[0]: line.split()[-1] for line in lines if "(LSTM)" in line or "(Dense)" in line
+    }
+    assert rows == {"lstm": "N", "dense": "Y"}
+    plain: list[str] = []
+    model.summary(print_fn=plain.append)
+    assert len(plain[1]) == 72  # line_length None: 72
+    assert plain[2].split() == ["Layer", "(type)", "Output", "Shape", "Param", "#"]
+    with pytest.raises(ValueError, match=r"layer_range: only None is supported"):
+        model.summary(layer_range=["lstm", "dense"])
+
+
+def test_save_and_load_take_keras_arguments_in_keras_order(tmp_path):
+    model = compiled()
+    model.fit(X, Y, epochs=1, verbose=0)
+    path = tmp_path / "m.keras"
+    model.save(path, overwrite=True)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match=r"exists, and overwrite=False"):
+        model.save(path, overwrite=False)
+    with pytest.raises(FileExistsError):
+        model.save_weights(path, False)
+    assert path.read_bytes() == before
+    model.save(tmp_path / "new.keras", overwrite=False)  # no file there: saved
+    loaded = load_model(path, None, True, safe_mode=True)  # Keras's positions
+    assert loaded.optimizer is not None
+    np.testing.assert_array_equal(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+    assert fastlstm.load_model(path, compile=False, safe_mode=False).optimizer is None
+    fresh = compiled()
+    fresh.load_weights(path, skip_mismatch=False)
+    with pytest.raises(ValueError, match=r"skip_mismatch: True is not supported"):
+        fresh.load_weights(path, skip_mismatch=True)
+
+
+def test_keras_files_are_named_with_the_way_to_move_their_weights(tmp_path):
+    h5 = tmp_path / "model.weights.h5"
+    h5.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match=r"an HDF5 file, as Keras's .h5: .*set_weights"):
+        load_model(h5)
+    keras = tmp_path / "model.keras"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name in ("metadata.json", "config.json", "model.weights.h5"):
+            zf.writestr(name, "{}")
+    keras.write_bytes(buffer.getvalue())
+    with pytest.raises(ValueError, match=r"a Keras model file: .*get_weights"):
+        load_model(keras)
+
+
+def test_shuffled_windows_come_in_a_new_order_each_epoch():
+    """Keras's dataset reshuffles on each pass; the windows had kept one order for every epoch."""
+    data = np.arange(200, dtype=np.float32).reshape(100, 2)
+    targets = np.arange(100, dtype=np.float32) * 10
+
+    def make():
+        return timeseries_dataset_from_array(data, targets, 5, batch_size=8, shuffle=True, seed=4)
+
+    windows = make()
+    orders = []
+    for _ in range(3):  # as fit takes an epoch: every batch, then on_epoch_end
+        batches = [windows[i] for i in range(len(windows))]
+        orders.append(np.concatenate([x[:, 0, 0] for x, _ in batches]))
+        for x, y in batches:  # each window still with its own target
+            np.testing.assert_array_equal(y, x[:, 0, 0] * 5)
+        windows.on_epoch_end()
+    assert sorted(orders[0]) == sorted(orders[1]) == sorted(orders[2])
+    assert not np.array_equal(orders[0], orders[1])
+    assert not np.array_equal(orders[1], orders[2])
+    again = make()  # the same seed: the same orders
+    np.testing.assert_array_equal(again[0][0], make()[0][0])
+    # fit calls on_epoch_end: two fits of one epoch each see different first batches
+    model = Sequential([Input((5, 2)), LSTM(3), Dense(1)], seed=0)
+    model.compile("sgd", "mse")
+    windows = make()
+    first = windows[0][0].copy()
+    model.fit(windows, epochs=1, verbose=0)
+    assert not np.array_equal(windows[0][0], first)
