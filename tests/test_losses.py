@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from fastlstm import losses
+from fastlstm.layers import LSTM, Dense, Input
+from fastlstm.models import Sequential
 
 RNG = np.random.default_rng(0)
 B, T, C = 4, 3, 5
@@ -264,6 +266,36 @@ def test_get_aliases_and_functions():
     clone = losses.deserialize(spec)
     assert isinstance(clone, losses.Huber)
     assert clone.delta == 2.0
+
+
+def test_every_class_name_and_function_name_gives_that_loss():
+    """Keras 3 takes a loss's class name ("MeanSquaredError") as metrics' (which fastlstm's
+    metrics took and its losses refused), and its function's name."""
+    functions = {k: v for k, v in vars(losses).items() if hasattr(v, "loss_class")}
+    assert {fn.loss_class for fn in functions.values()} == set(losses._CLASSES.values())
+    yt, labels = RNG.uniform(0.1, 0.9, (B, C)), RNG.integers(0, C, B)
+    yp = RNG.uniform(0.1, 0.9, (B, C))
+    for name, cls in losses._CLASSES.items():
+        loss = losses.get(name)
+        assert type(loss) is cls
+        y = labels if cls.sparse else yt
+        assert loss(y, yp) == cls()(y, yp)
+    for name, fn in functions.items():
+        assert type(losses.get(name)) is fn.loss_class, name
+        assert type(losses.get(fn)) is fn.loss_class, name
+    with pytest.raises(ValueError, match=r"class name in \['BinaryCrossentropy'"):
+        losses.get("MeanSquaredErrors")
+
+
+def test_compile_takes_a_loss_class_name():
+    x, y = RNG.standard_normal((8, 3, 2)), RNG.standard_normal((8, 1))
+    values = []
+    for loss in ("MeanSquaredError", losses.MeanSquaredError(), "Huber", losses.Huber()):
+        model = Sequential([Input((3, 2)), LSTM(2), Dense(1)], seed=0)
+        model.compile("sgd", loss)
+        values.append(model.evaluate(x, y, verbose=0))
+    assert values[0] == values[1]
+    assert values[2] == values[3]
 
 
 @pytest.mark.parametrize(

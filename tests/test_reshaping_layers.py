@@ -13,22 +13,9 @@ from fastlstm import layers as L
 from fastlstm import optimizers
 from fastlstm.models import Sequential
 from fastlstm.saving import model_from_bytes, model_to_bytes
-from test_core_layers import ACTIVATIONS  # the activations' formulas, written out
+from test_core_layers import ACTIVATIONS, numeric_grad  # the formulas, written out
 
 RNG = np.random.default_rng(0)
-
-
-def numeric_grad(f, x, eps=1e-6):
-    g = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        up = f()
-        x[i] = old - eps
-        down = f()
-        x[i] = old
-        g[i] = (up - down) / (2 * eps)
-    return g
 
 
 def check_input_gradient(layer, x):

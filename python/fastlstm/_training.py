@@ -258,7 +258,7 @@ class Trainer:
     def _logs(self, tracker, metrics: list | None = None) -> dict:
         logs = {"loss": tracker.result()}
         for m in self._metrics if metrics is None else metrics:
-            logs[m.name] = m.result()
+            logs[m.name] = metrics_lib.result_value(m)
         return logs
 
     def _evaluation_metrics(self) -> list:
@@ -614,7 +614,7 @@ class Trainer:
         if _flag(reset_metrics, "reset_metrics"):
             self._reset_metrics()
         logs = {"loss": self._train_step(x, y, sample_weight, loss_weight)}
-        logs.update({m.name: m.result() for m in self._metrics})
+        logs.update({m.name: metrics_lib.result_value(m) for m in self._metrics})
         if return_dict:
             return logs
         values = list(logs.values())
@@ -633,7 +633,7 @@ class Trainer:
         reset = _flag(reset_metrics, "reset_metrics")
         metrics = self._evaluation_metrics() if reset else self._metrics
         logs = {"loss": self._test_step(x, y, sample_weight, metrics)}
-        logs.update({m.name: m.result() for m in metrics})
+        logs.update({m.name: metrics_lib.result_value(m) for m in metrics})
         if return_dict:
             return logs
         values = list(logs.values())

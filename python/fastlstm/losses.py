@@ -14,11 +14,12 @@ any magnitude and usually the better choice.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
-from ._arrays import check_name, real_number
+from ._arrays import check_name, integer, real_number
 
 EPSILON = 1e-7  # Keras's backend.epsilon()
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none")
@@ -50,8 +51,9 @@ def _dense_target(y_true, y_pred: np.ndarray, name: str) -> np.ndarray:
     return y_true.astype(y_pred.dtype, copy=False)
 
 
-def sparse_labels(y_true, y_pred: np.ndarray, name: str) -> np.ndarray:
-    """Integer class indices of shape y_pred.shape[:-1], checked to lie in [0, C)."""
+def sparse_labels(y_true, y_pred: np.ndarray, name: str, ignore_class=None) -> np.ndarray:
+    """Integer class indices of shape y_pred.shape[:-1], checked to lie in [0, C) or to equal
+    ``ignore_class`` (which may lie outside, as Keras's -1 or 255)."""
     y_true = np.asarray(y_true)
     target = y_pred.shape[:-1]
     if y_true.shape != target:
@@ -74,11 +76,13 @@ def sparse_labels(y_true, y_pred: np.ndarray, name: str) -> np.ndarray:
     else:
         raise TypeError(f"y_true: expected integer labels for {name}, got dtype {y_true.dtype}")
     classes = y_pred.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        bad = labels.min() if labels.min() < 0 else labels.max()
+    kept = labels if ignore_class is None else labels[labels != ignore_class]
+    if kept.size and (kept.min() < 0 or kept.max() >= classes):
+        bad = kept.min() if kept.min() < 0 else kept.max()
+        also = "" if ignore_class is None else f" or ignore_class {ignore_class}"
         raise ValueError(
-            f"y_true: expected labels in [0, {classes}) (the model's {classes} outputs) for "
-            f"{name}, got {bad}"
+            f"y_true: expected labels in [0, {classes}) (the model's {classes} outputs){also} "
+            f"for {name}, got {bad}"
         )
     return labels
 
@@ -143,10 +147,15 @@ class Loss:
     def _values(self, y_true, y_pred):
         raise NotImplementedError
 
+    def _masked_values(self, y_true, y_pred, mask):
+        """``_values`` and the mask to reduce them with: the model's, and, where a loss leaves
+        entries out itself (SparseCategoricalCrossentropy's ignore_class), without those."""
+        return (*self._values(y_true, y_pred), mask)
+
     def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
         if self.reduction == "none":
             y_pred = _floating(y_pred)
-            values, _ = self._values(y_true, y_pred)
+            values, _, mask = self._masked_values(y_true, y_pred, mask)
             w = sample_weights(sample_weight, mask, values.shape, values.dtype, rescale=False)
             return values if w is None else values * w
         return self.value_and_grad(y_true, y_pred, sample_weight, mask)[0]
@@ -156,7 +165,7 @@ class Loss:
         if self.reduction == "none":
             raise ValueError("reduction: 'none' gives no scalar loss to differentiate")
         y_pred = _floating(y_pred)
-        values, d = self._values(y_true, y_pred)
+        values, d, mask = self._masked_values(y_true, y_pred, mask)
         mean = self.reduction == "sum_over_batch_size"
         w = sample_weights(sample_weight, mask, values.shape, values.dtype, rescale=mean)
         n = values.size if mean else 1
@@ -367,41 +376,85 @@ def _crossentropy(y: np.ndarray, y_pred: np.ndarray, from_logits: bool):
     return values, d
 
 
+def _sparse_crossentropy(labels: np.ndarray, y_pred: np.ndarray, from_logits: bool):
+    """Values (B, ...) and their gradient (B, ..., C) for class indices ``labels`` (B, ...)."""
+    if from_logits:
+        logp = _log_softmax(y_pred)
+        picked = np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+        d = np.exp(logp)
+        rows = d.reshape(-1, d.shape[-1])  # a view: d is fresh and contiguous
+        rows[np.arange(labels.size), labels.ravel()] -= 1  # one label per row: no repeats
+        return -picked, d
+    y = np.zeros_like(y_pred)
+    np.put_along_axis(y, labels[..., None], 1, axis=-1)
+    return _crossentropy(y, y_pred, False)
+
+
+def _both(mask, valid: np.ndarray):
+    """Where the model's mask (B, T) and a loss's own ``valid`` (B, T, ...) both hold; a mask
+    of another shape is handed on as it is, for sample_weights to name."""
+    if mask is None:
+        return valid
+    mask = np.asarray(mask)
+    if mask.shape != valid.shape[: mask.ndim]:
+        return mask
+    return valid & mask.astype(bool).reshape(mask.shape + (1,) * (valid.ndim - mask.ndim))
+
+
 class SparseCategoricalCrossentropy(_Probabilistic):
     """Categorical crossentropy with integer labels y_true (B, ...) in [0, C) instead of one-hot
-    rows; labels outside that range raise ValueError."""
+    rows; labels outside that range raise ValueError.
+
+    ``ignore_class`` (Keras 3's; an integer, which may lie outside [0, C), such as -1 or 255 for
+    padding): entries whose label equals it count as masked steps do. Their value is 0 and no
+    gradient reaches their outputs; with "sum_over_batch_size" the loss is the (weighted) sum
+    over the other entries divided by their number, not by all B*T (sample weights do not change
+    that number), and 0 when every entry is ignored; "sum" only leaves them out, "none" gives 0
+    there. Keras 3 masks them so (a mask of its own, joined with the model's: where both hold),
+    and so does torch's ``cross_entropy(ignore_index=...)`` without class weights. Metrics do
+    not see ignore_class, as in Keras: "accuracy" counts an ignored label in [0, C) as any
+    other, and raises on one outside (which Keras counts as a miss)."""
 
     name = "sparse_categorical_crossentropy"
     sparse = True
 
-    def __init__(self, from_logits=False, reduction="sum_over_batch_size", name=None) -> None:
+    def __init__(
+        self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size", name=None
+    ) -> None:
         super().__init__(from_logits, 0.0, reduction, name)
+        self.ignore_class = integer(ignore_class, "ignore_class", allow_none=True)
 
     def _values(self, y_true, y_pred):
-        labels = sparse_labels(y_true, y_pred, self.name)
-        if self.from_logits:
-            logp = _log_softmax(y_pred)
-            picked = np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
-            d = np.exp(logp)
-            rows = d.reshape(-1, d.shape[-1])  # a view: d is fresh and contiguous
-            rows[np.arange(labels.size), labels.ravel()] -= 1  # one label per row: no repeats
-            return -picked, d
-        y = np.zeros_like(y_pred)
-        np.put_along_axis(y, labels[..., None], 1, axis=-1)
-        return _crossentropy(y, y_pred, False)
+        return self._masked_values(y_true, y_pred, None)[:2]
+
+    def _masked_values(self, y_true, y_pred, mask):
+        labels = sparse_labels(y_true, y_pred, self.name, self.ignore_class)
+        if self.ignore_class is None:
+            return (*_sparse_crossentropy(labels, y_pred, self.from_logits), mask)
+        valid = labels != self.ignore_class  # (B, ...), as the values
+        values = np.zeros(labels.shape, y_pred.dtype)
+        d = np.zeros_like(y_pred)  # (B, ..., C): nothing reaches an ignored entry's outputs
+        # Only the kept rows are computed: an ignored one may hold anything (zeros: no log).
+        values[valid], d[valid] = _sparse_crossentropy(
+            labels[valid], y_pred[valid], self.from_logits
+        )
+        return values, d, _both(mask, valid)
 
     def get_config(self):
         config = super().get_config()
         del config["label_smoothing"]
-        return config
+        return {**config, "ignore_class": self.ignore_class}
 
 
 def _per_sample(cls):
-    def fn(y_true, y_pred):
-        return cls(reduction="none")(y_true, y_pred)
+    def fn(y_true, y_pred, **options):
+        return cls(reduction="none", **options)(y_true, y_pred)
 
     fn.__name__ = fn.__qualname__ = cls.name
-    fn.__doc__ = f"Per-sample values (B, ...) of :class:`{cls.__name__}`, as Keras's function."
+    fn.__doc__ = (
+        f"Per-sample values (B, ...) of :class:`{cls.__name__}`, as Keras's function; keyword "
+        f"options (``from_logits``, ``ignore_class``, ...) are the class's."
+    )
     fn.loss_class = cls
     return fn
 
@@ -451,18 +504,28 @@ _ALIASES = {
 
 
 def get(identifier) -> Loss:
-    """A loss from a Keras name ("mse", "sparse_categorical_crossentropy", ...), a class, or an
-    instance."""
+    """A loss from a Keras name: a function's name or alias ("mse",
+    "sparse_categorical_crossentropy", any case) or a class name ("MeanSquaredError", as Keras 3
+    takes); a class or an instance; one of this module's functions, or a ``functools.partial``
+    of one with keyword options (``partial(sparse_categorical_crossentropy, ignore_class=-1)``,
+    the class's options)."""
     if isinstance(identifier, Loss):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
-    if callable(identifier) and getattr(identifier, "loss_class", None) in _CLASSES.values():
-        return identifier.loss_class()
-    if isinstance(identifier, str) and identifier.lower() in _ALIASES:
-        return _ALIASES[identifier.lower()]()
+    fn, options = identifier, {}
+    if isinstance(identifier, functools.partial) and not identifier.args:
+        fn, options = identifier.func, identifier.keywords
+    if callable(fn) and getattr(fn, "loss_class", None) in _CLASSES.values():
+        return fn.loss_class(**options)
+    if isinstance(identifier, str):
+        if identifier in _CLASSES:
+            return _CLASSES[identifier]()
+        if identifier.lower() in _ALIASES:
+            return _ALIASES[identifier.lower()]()
     raise ValueError(
-        f"loss: expected a fastlstm.losses.Loss or one of {sorted(_ALIASES)}, got {identifier!r}"
+        f"loss: expected a fastlstm.losses.Loss, one of {sorted(_ALIASES)} or a class name in "
+        f"{sorted(_CLASSES)}, got {identifier!r}"
     )
 
 

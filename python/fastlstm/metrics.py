@@ -17,12 +17,144 @@ is a probability of 0.5), so that the accuracy is the same as from probabilities
 from __future__ import annotations
 
 import inspect
+import numbers
 from typing import Any
 
 import numpy as np
 
 from . import losses
-from ._arrays import check_name, integer, real_number
+from ._arrays import check_name, integer, real_array, real_number
+
+
+class Variable:
+    """A metric's state as ``Metric.add_weight`` makes it (Keras 3's variable): a float64 array
+    of a fixed shape that only ``assign``, ``assign_add`` and ``assign_sub`` change. Arithmetic,
+    comparisons, indexing and NumPy functions read its value (``self.total / self.count`` and
+    ``np.sqrt(v)`` are arrays), ``float(v)`` that of a shape () variable. A value read before an
+    assign keeps what it read. ``v += 1`` rebinds the name to an array, as with Keras's
+    variables: use ``assign_add``."""
+
+    def __init__(self, value: np.ndarray, name: str) -> None:
+        self.name = name
+        self._value = value
+        self._value.flags.writeable = False
+
+    @property
+    def value(self) -> np.ndarray:
+        return self._value
+
+    @property
+    def shape(self) -> tuple:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> str:
+        return "float64"
+
+    def numpy(self) -> np.ndarray:
+        return self._value.copy()
+
+    def assign(self, value) -> np.ndarray:
+        new = np.array(real_array(value, "value"), dtype=np.float64)  # a copy, its own
+        if new.shape != self._value.shape:
+            raise ValueError(
+                f"value: expected shape {self._value.shape} (variable {self.name!r}), "
+                f"got {new.shape}"
+            )
+        new.flags.writeable = False  # a new array each time: what was read stays as it was
+        self._value = new
+        return new
+
+    def assign_add(self, value) -> np.ndarray:
+        return self.assign(self._value + real_array(value, "value"))
+
+    def assign_sub(self, value) -> np.ndarray:
+        return self.assign(self._value - real_array(value, "value"))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self._value if dtype is None and not copy else np.array(self._value, dtype)
+
+    def __float__(self) -> float:
+        if self._value.ndim:
+            raise TypeError(
+                f"float(): expected a variable of shape (), got {self.name!r} of shape "
+                f"{self._value.shape}"
+            )
+        return float(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __format__(self, spec: str) -> str:
+        return format(self._value[()] if self._value.ndim == 0 else self._value, spec)
+
+    def __reduce__(self):  # copies and pickles: a value of their own, read-only again
+        return Variable, (self._value, self.name)
+
+    def __repr__(self) -> str:
+        return f"<Variable {self.name!r} shape={self._value.shape} value={self._value}>"
+
+
+def _reading(method: str):
+    """Variable's ``method``: ndarray's, on its value (identity hash kept, as __eq__ is added
+    after the class is made)."""
+    op = getattr(np.ndarray, method)
+
+    def read(self, *args):
+        return op(self._value, *(a._value if isinstance(a, Variable) else a for a in args))
+
+    read.__name__ = method
+    return read
+
+
+for _method in (
+    *(f"__{op}__" for op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul")),
+    *(f"__r{op}__" for op in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul")),
+    *("__neg__", "__pos__", "__abs__", "__getitem__"),
+    *("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"),
+):
+    setattr(Variable, _method, _reading(_method))
+
+
+# Keras's names for the constant initialisers a metric's state may start from.
+_CONSTANTS = {"zeros": 0.0, "zero": 0.0, "Zeros": 0.0, "ones": 1.0, "one": 1.0, "Ones": 1.0}
+
+
+def _initial_value(initializer, shape: tuple) -> np.ndarray:
+    """``shape`` float64 values from a name in _CONSTANTS, a number or a function (shape,
+    dtype=None) -> array (Keras's initialisers are such functions)."""
+    if isinstance(initializer, str) and initializer in _CONSTANTS:
+        return np.full(shape, _CONSTANTS[initializer])
+    if isinstance(initializer, numbers.Real) and not isinstance(initializer, (bool, np.bool_)):
+        return np.full(shape, float(initializer))
+    if callable(initializer) and not isinstance(initializer, type):
+        value = real_array(initializer(shape, dtype="float64"), "initializer")
+        if value.shape != shape:
+            raise ValueError(
+                f"initializer: expected an array of shape {shape} from {initializer!r}, got "
+                f"shape {value.shape}"
+            )
+        return value.astype(np.float64)
+    raise (ValueError if isinstance(initializer, str) else TypeError)(
+        f"initializer: expected one of {sorted(_CONSTANTS)}, a number or a function "
+        f"(shape, dtype=None) -> array, got {initializer!r}"
+    )
+
+
+def _variable_shape(shape) -> tuple:
+    if isinstance(shape, str):  # Keras 2 took the name first
+        raise TypeError(
+            f"shape: expected a tuple of sizes (Keras 3's order is shape, initializer, dtype, "
+            f"name: give the name by keyword), got {shape!r}"
+        )
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"shape: expected a tuple of sizes, got {shape!r}") from None
+    return tuple(integer(d, "shape", at_least=0) for d in dims)
 
 
 class Metric:
@@ -32,7 +164,9 @@ class Metric:
     sample_weight=None)``, ``result()`` and ``reset_state()``, making its state after
     ``super().__init__(name=..., dtype=...)`` as in Keras: the model then passes a mask folded
     into ``sample_weight``, as Keras does (only an ``update_state`` with a parameter named
-    ``mask`` gets it apart)."""
+    ``mask`` gets it apart). Its state may be Keras 3's variables, from :meth:`add_weight`,
+    which the base ``reset_state()`` zeroes; ``result()`` may return one of them or a NumPy
+    scalar or 0-d array (the model logs it as a float)."""
 
     name = "metric"
     # Which way is better ("max" or "min"), for callbacks' mode="auto"; None: not known.
@@ -43,14 +177,62 @@ class Metric:
         if name is not None:
             self.name = name
         self.dtype = dtype  # accepted as Keras's; the values are float64 whatever it is
+        self._variables: list[Variable] = []  # add_weight's, in order (Keras's `variables`)
         # The running sums (reset_state's, set here directly: a Keras-style subclass makes its
         # own state after this returns, which its reset_state may need)
         self.total = 0.0
         self.count = 0.0
 
+    def add_weight(self, shape=(), initializer="zeros", dtype=None, name=None) -> Variable:
+        """A state variable (Keras 3's ``add_weight``; its argument order): a float64 array of
+        ``shape`` that starts from ``initializer``, "zeros" or "ones" (or Keras's other names
+        for them, "zero", "Zeros", ...), a number or a function (shape, dtype=None) -> array.
+        ``dtype`` is accepted as Keras's: the values are float64 whatever it is."""
+        if "_variables" not in self.__dict__:
+            raise RuntimeError(
+                f"{type(self).__name__}.add_weight: call super().__init__() first (it makes "
+                "the metric's list of variables)"
+            )
+        check_name(name)
+        shape = _variable_shape(shape)
+        variable = Variable(_initial_value(initializer, shape), name or "variable")
+        self._variables.append(variable)
+        return variable
+
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """Keras 3's other name for :meth:`add_weight` (``aggregation`` is accepted and does
+        nothing: one process holds the state)."""
+        return self.add_weight(shape, initializer, dtype, name)
+
+    @property
+    def variables(self) -> list[Variable]:
+        """The variables add_weight made, then those of the metrics held as attributes (Keras
+        3's list)."""
+        found = list(self.__dict__.get("_variables", ()))
+        for held in self._held_metrics():
+            found += held.__dict__.get("_variables", ())
+        return found
+
+    def _held_metrics(self) -> list[Metric]:
+        return [v for v in vars(self).values() if isinstance(v, Metric) and v is not self]
+
     def reset_state(self) -> None:
-        self.total = 0.0
-        self.count = 0.0
+        """Keras 3's default: zeroes every variable made by add_weight (zeros, as Keras 3's,
+        whatever the initializer was) and resets the metrics held as attributes; and, as
+        always, this base's running sums ``total`` and ``count`` (unless a subclass made
+        variables of those names: they are zeroed as variables).
+
+        State a subclass keeps in other plain attributes is its own: without a reset_state of
+        its own that resets it, it runs on across epochs and evaluations (each evaluation
+        starting from a copy of the metric), as in Keras, whose reset_state also zeroes only
+        the variables."""
+        for variable in self.__dict__.get("_variables", ()):
+            variable.assign(np.zeros(variable.shape))
+        for held in self._held_metrics():
+            held.reset_state()
+        for name in ("total", "count"):
+            if not isinstance(getattr(self, name, None), Variable):
+                setattr(self, name, 0.0)
 
     def _values(self, y_true, y_pred) -> np.ndarray:
         raise NotImplementedError
@@ -432,6 +614,23 @@ _ALIASES = {
     "recall": Recall,
     "auc": AUC,
 }
+
+
+def result_value(metric) -> float:
+    """``metric.result()`` as a float, for the logs: a Keras-style metric may give a Variable,
+    a NumPy scalar or a 0-d array."""
+    value = metric.result()
+    if type(value) is float:
+        return value
+    try:
+        number = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number.size != 1:
+        raise TypeError(
+            f"metric {metric.name!r}: expected result() to give one number, got {value!r}"
+        )
+    return float(number.reshape(()))
 
 
 def direction_of(name: str) -> str | None:
