@@ -171,3 +171,15 @@ def test_shuffled_windows_come_in_a_new_order_each_epoch():
     first = windows[0][0].copy()
     model.fit(windows, epochs=1, verbose=0)
     assert not np.array_equal(windows[0][0], first)
+
+
+def test_keras_older_homes_of_the_helpers_and_input_layer():
+    from fastlstm import preprocessing, utils
+    from fastlstm.layers import InputLayer
+    from fastlstm.preprocessing.sequence import pad_sequences
+
+    assert pad_sequences is utils.pad_sequences
+    assert preprocessing.timeseries_dataset_from_array is utils.timeseries_dataset_from_array
+    model = Sequential([InputLayer(shape=(5, 3)), LSTM(2)], seed=0)
+    assert model.built
+    assert model.input_shape == (None, 5, 3)

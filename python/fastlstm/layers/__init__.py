@@ -19,6 +19,8 @@ from .recurrent import GRU, SimpleRNN
 from .reshaping import Activation, Flatten, RepeatVector, Reshape
 from .wrappers import Bidirectional
 
+InputLayer = Input  # Keras 3's name for it as a Sequential's first entry
+
 __all__ = [
     "GRU",
     "LSTM",
@@ -31,6 +33,7 @@ __all__ = [
     "GlobalAveragePooling1D",
     "GlobalMaxPooling1D",
     "Input",
+    "InputLayer",
     "Layer",
     "Masking",
     "RepeatVector",
