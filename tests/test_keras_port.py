@@ -183,3 +183,20 @@ def test_keras_older_homes_of_the_helpers_and_input_layer():
     model = Sequential([InputLayer(shape=(5, 3)), LSTM(2)], seed=0)
     assert model.built
     assert model.input_shape == (None, 5, 3)
+
+
+def test_pad_sequences_pads_tokens_with_dtype_object():
+    from fastlstm.utils import pad_sequences
+
+    padded = pad_sequences([["a", "b", "c"], ["d"]], maxlen=2, dtype=object, value="<pad>")
+    assert padded.tolist() == [["b", "c"], ["<pad>", "d"]]
+    post = pad_sequences([["a"], []], maxlen=2, dtype=object, value="<pad>", padding="post")
+    assert post.tolist() == [["a", "<pad>"], ["<pad>", "<pad>"]]
+    assert pad_sequences([["ab"], ["c", "d"]], dtype="U2", value="_").tolist() == [
+        ["_", "ab"],
+        ["c", "d"],
+    ]
+    with pytest.raises(
+        TypeError, match=r"sequences\[0\]: expected numbers for dtype int32, got strings"
+    ):
+        pad_sequences([["a"]])

@@ -37,13 +37,22 @@ def pad_sequences(
     """Sequences of different lengths as one (N, maxlen, ...) array, as Keras's: each padded with
     ``value`` (before it with ``padding="pre"``, Keras's default, or after with "post") or cut to
     ``maxlen`` (dropping its start with ``truncating="pre"``, or its end with "post"). ``maxlen``
-    defaults to the longest. Entries may be lists or arrays whose steps share one shape."""
+    defaults to the longest. Entries may be lists or arrays whose steps share one shape. With
+    ``dtype=object`` (or a str dtype), the entries may be strings, tokens not yet ids, padded
+    with ``value`` (say "<pad>"), as Keras's."""
     for name, v in (("padding", padding), ("truncating", truncating)):
         if v not in ("pre", "post"):
             raise ValueError(f"{name}: expected 'pre' or 'post', got {v!r}")
     if isinstance(sequences, (str, bytes)) or not hasattr(sequences, "__len__"):
         raise TypeError(f"sequences: expected a list of sequences, got {type(sequences).__name__}")
-    rows = [real_array(s, f"sequences[{i}]") for i, s in enumerate(sequences)]
+    try:
+        out_dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected a NumPy dtype, got {dtype!r}") from None
+    if out_dtype.kind in "OSU":  # tokens: any values, kept as they are
+        rows = [np.asarray(s, dtype=object) for s in sequences]
+    else:
+        rows = [_numbers(s, f"sequences[{i}]", out_dtype) for i, s in enumerate(sequences)]
     for i, r in enumerate(rows):
         if r.ndim == 0:
             raise ValueError(f"sequences[{i}]: expected a sequence, got the scalar {r}")
@@ -57,7 +66,6 @@ def pad_sequences(
             )
     longest = max((len(r) for r in rows), default=0)
     maxlen = longest if maxlen is None else integer(maxlen, "maxlen", at_least=0)
-    out_dtype = np.dtype(dtype)
     if out_dtype.kind in "iu":
         _check_fits(rows, value, out_dtype)
     out = np.full((len(rows), int(maxlen), *step), value, dtype=out_dtype)
@@ -70,6 +78,19 @@ def pad_sequences(
         else:
             out[i, -len(kept) :] = kept
     return out
+
+
+def _numbers(sequence, name: str, dtype: np.dtype) -> np.ndarray:
+    """One of pad_sequences's entries as numbers; strings get a hint at dtype=object."""
+    try:
+        return real_array(sequence, name)
+    except TypeError:
+        if np.asarray(sequence).dtype.kind in "SU":
+            raise TypeError(
+                f"{name}: expected numbers for dtype {dtype}, got strings (dtype=object pads "
+                "tokens)"
+            ) from None
+        raise
 
 
 def _check_fits(rows, value, dtype: np.dtype) -> None:
