@@ -227,6 +227,69 @@ class CosineDecay(LearningRateSchedule):
         }
 
 
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR), Keras 3's formula: with f = step /
+    first_decay_steps and t = t_mul, the period i = floor(log(1 - f*(1 - t)) / log(t)) (floor(f)
+    where t = 1), the fraction of it done f' = (f - (1 - t**i)/(1 - t)) / t**i (f - i), and the
+    rate initial_learning_rate * ((1 - alpha) * 0.5 * m_mul**i * (1 + cos(pi * f')) + alpha).
+    Period i lasts first_decay_steps * t_mul**i steps and starts at m_mul**i times the rate
+    (alpha is not scaled by it). As in Keras, the floor of the logarithms' ratio can fall one
+    short at a period's first step (t_mul=3, first_decay_steps=1: step 121 gets period 4's end,
+    alpha). With t_mul < 1 the periods end (after first_decay_steps / (1 - t_mul) steps): a
+    step past that is refused (Keras gives NaN)."""
+
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        first_decay_steps: int,
+        t_mul: float = 2.0,
+        m_mul: float = 1.0,
+        alpha: float = 0.0,
+        name: str = "SGDRDecay",
+    ) -> None:
+        self.initial_learning_rate = real_number(
+            initial_learning_rate, "initial_learning_rate", at_least=0
+        )
+        self.first_decay_steps = real_number(first_decay_steps, "first_decay_steps", above=0)
+        self.t_mul = real_number(t_mul, "t_mul", above=0)
+        self.m_mul = real_number(m_mul, "m_mul", at_least=0)
+        self.alpha = real_number(alpha, "alpha", at_least=0, at_most=1)
+        self.name = name
+
+    def _period(self, fraction: float) -> tuple[int, float]:
+        """The restart i and the fraction done of period i, from the fraction of the first."""
+        t = self.t_mul
+        if t == 1.0:
+            i = math.floor(fraction)
+            return i, fraction - i
+        inside = 1.0 - fraction * (1.0 - t)
+        if inside <= 0:
+            raise ValueError(
+                f"step: CosineDecayRestarts with t_mul={t} < 1 ends after "
+                f"{self.first_decay_steps / (1 - t)} steps, got step "
+                f"{fraction * self.first_decay_steps}"
+            )
+        i = math.floor(math.log(inside) / math.log(t))
+        done = (1.0 - t**i) / (1.0 - t)
+        return i, (fraction - done) / t**i
+
+    def __call__(self, step) -> float:
+        fraction = real_number(step, "step", at_least=0) / self.first_decay_steps
+        i, fraction = self._period(fraction)
+        cosine = 0.5 * self.m_mul**i * (1.0 + math.cos(math.pi * fraction))
+        return self.initial_learning_rate * ((1 - self.alpha) * cosine + self.alpha)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self.t_mul,
+            "m_mul": self.m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+        }
+
+
 _CLASSES = {
     cls.__name__: cls
     for cls in (
@@ -235,6 +298,7 @@ _CLASSES = {
         PiecewiseConstantDecay,
         PolynomialDecay,
         CosineDecay,
+        CosineDecayRestarts,
     )
 }
 
