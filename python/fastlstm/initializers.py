@@ -1,38 +1,90 @@
-"""Weight initialisers with Keras's names and formulas. Each takes (shape, dtype, rng).
+"""Weight initialisers: Keras 3's classes (``GlorotUniform(seed=None)``, ``Constant(value)``, ...),
+Keras's names for them (``"glorot_uniform"``), and the functions ``(shape, dtype, rng)`` that the
+names stood for before the classes (``glorot_uniform(shape, dtype, rng)``).
 
-Fans as Keras computes them for a matrix: fan_in = shape[0], fan_out = shape[-1]. The
-"truncated" normals redraw values beyond two standard deviations, and their scale is divided by
-0.8796 (the standard deviation of a unit normal truncated there) so that the variance is the one
-asked for.
+Formulas, as Keras 3's. Fans from the shape: () -> (1, 1), (n,) -> (n, n), (i, o) -> (i, o),
+(..., i, o) -> (r*i, r*o) with r the product of the leading sizes. ``VarianceScaling(scale,
+mode, distribution)`` takes n = max(1, fan_in | fan_out | (fan_in + fan_out) / 2) and draws
+"truncated_normal": N(0, sqrt(scale / n) / 0.8796...) redrawn beyond two standard deviations
+(0.8796 is the standard deviation of a unit normal truncated there, so that the variance is
+scale / n), "untruncated_normal": N(0, sqrt(scale / n)), or "uniform": U(+-sqrt(3 scale / n)).
+Glorot is (1, fan_avg), He (2, fan_in), Lecun (1, fan_in), each a truncated normal or a uniform.
+
+Where the random values come from (a layer draws its weights in ``weight_names`` order):
+
+- An instance without a seed, given to a layer, draws from the layer's generator, exactly as
+  its name does: ``LSTM(8, kernel_initializer=GlorotUniform(), seed=3)`` has the weights of
+  ``LSTM(8, seed=3)``, and the layer's ``seed`` (or its model's) makes them reproducible.
+- An instance with a seed draws from that seed alone and gives the same values at every call,
+  as Keras 3's: two layers given ``GlorotUniform(seed=1)`` get the same kernel whatever their
+  own seeds. The layer's other weights still come from the layer's seed, drawn after the
+  weights before them; the seeded one takes nothing from the layer's generator.
+- An instance without a seed called directly (``init(shape)``) draws a seed at its first such
+  call (from ``utils.set_random_seed``'s sequence where that was called, else fresh entropy)
+  and keeps it: it too gives the same values at every direct call, as Keras 3's unseeded
+  initialisers do. Only a layer's build draws it afresh, from the layer's generator.
+
+``Constant`` takes a number or an array that broadcasts to the weight's shape (Keras's
+``value * ones(shape)``), e.g. pretrained embeddings. A model file holds configs as JSON, not
+arrays: a layer whose ``Constant`` holds an array cannot be saved (ValueError); give the array
+as the layer's weights instead (``Embedding(weights=[matrix])`` or ``set_weights``).
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+import math
+import numbers
+import re
+import threading
+from typing import Any, Callable
 
 import numpy as np
 
-Initializer = Callable[[tuple[int, ...], np.dtype, np.random.Generator], np.ndarray]
+from ._arrays import generator, integer, real_array, real_number
+
+RngInitializer = Callable[[tuple, np.dtype, np.random.Generator], np.ndarray]
+
+# Guards an unseeded instance's first direct call, which draws the seed it keeps.
+_DIRECT_SEED_LOCK = threading.Lock()
 
 
-def glorot_uniform(shape, dtype, rng: np.random.Generator) -> np.ndarray:
-    """Uniform in +-sqrt(6 / (fan_in + fan_out)) for a (fan_in, fan_out) matrix."""
-    fan_in, fan_out = shape[0], shape[-1]
-    limit = np.sqrt(6.0 / max(1, fan_in + fan_out))
-    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+def _shape(shape) -> tuple[int, ...]:
+    """``shape`` as a tuple of sizes >= 0; TypeError or ValueError naming it."""
+    expected = "a tuple of sizes (ints >= 0)"
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, (tuple, list, np.ndarray)):
+        raise TypeError(f"shape: expected {expected}, got {shape!r}")
+    for s in shape:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, numbers.Integral):
+            raise TypeError(f"shape: expected {expected}, got {shape!r} (entry {s!r})")
+        if s < 0:
+            raise ValueError(f"shape: expected {expected}, got {shape!r} (entry {s!r})")
+    return tuple(int(s) for s in shape)
 
 
-def orthogonal(shape, dtype, rng: np.random.Generator) -> np.ndarray:
-    """A matrix with orthonormal rows or columns (whichever are fewer), from the QR of a normal
-    sample, signs fixed so that the distribution is uniform (Saxe et al., 2014)."""
-    rows, cols = shape[0], int(np.prod(shape[1:]))
-    a = rng.standard_normal((max(rows, cols), min(rows, cols)))
-    q, r = np.linalg.qr(a)
-    q *= np.sign(np.diag(r))
-    if rows < cols:
-        q = q.T
-    return q.reshape(shape).astype(dtype)
+def _dtype(dtype) -> np.dtype:
+    """None (Keras's floatx, float32) or a floating-point dtype."""
+    if dtype is None:
+        return np.dtype("float32")
+    try:
+        out = np.dtype(dtype)
+    except TypeError:
+        out = None
+    if out is None or out.kind != "f":
+        raise TypeError(
+            f"dtype: expected a floating-point dtype (float32, float64) or None, got {dtype!r}"
+        )
+    return out
+
+
+def compute_fans(shape: tuple) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight shape, as Keras 3 counts them (see the module docstring)."""
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = math.prod(shape[:-2])  # 1 for a matrix
+    return shape[-2] * receptive, shape[-1] * receptive
 
 
 def _truncated_normal(shape, stddev: float, rng: np.random.Generator) -> np.ndarray:
@@ -45,66 +97,460 @@ def _truncated_normal(shape, stddev: float, rng: np.random.Generator) -> np.ndar
     return out * stddev
 
 
-def _variance_scaling(scale: float, fan: str, distribution: str) -> Initializer:
-    """Keras's VarianceScaling: variance scale / fan, from a truncated normal or a uniform."""
+class Initializer:
+    """Keras's base class: ``init(shape, dtype=None)`` -> an array of ``shape`` (dtype float32
+    by default). fastlstm adds ``rng``: the generator an unseeded instance draws from, which is
+    how a layer hands it its own (see the module docstring). A subclass of fastlstm's gives its
+    values from ``_draw(shape, dtype, rng)``; one of the caller's own may instead define
+    ``__call__(shape, dtype=None)`` as in Keras (a layer takes it, a model file cannot hold it).
+    """
 
-    def init(shape, dtype, rng: np.random.Generator) -> np.ndarray:
-        fan_in, fan_out = shape[0], shape[-1]
-        n = max(1.0, {"in": fan_in, "avg": (fan_in + fan_out) / 2.0}[fan])
-        if distribution == "uniform":
-            limit = np.sqrt(3.0 * scale / n)
+    def __call__(self, shape, dtype=None, rng: np.random.Generator | None = None) -> np.ndarray:
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng: expected a numpy.random.Generator or None, got {rng!r}")
+        shape = _shape(shape)
+        self._check_fits(shape)
+        return self._draw(shape, _dtype(dtype), self._generator(rng))
+
+    def _generator(self, rng: np.random.Generator | None) -> np.random.Generator | None:
+        return rng  # constants draw nothing
+
+    def _check_fits(self, shape: tuple, name: str | None = None) -> None:
+        """ValueError naming ``name`` (the layer's argument) when this initialiser cannot make a
+        weight of ``shape``; by default it can make any."""
+
+    def _draw(self, shape: tuple, dtype: np.dtype, rng) -> np.ndarray:
+        raise NotImplementedError(
+            f"{type(self).__name__}: an initializer must implement __call__(shape, dtype=None)"
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        return cls(**config)
+
+    def clone(self):
+        return type(self).from_config(self.get_config())
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other.get_config() == self.get_config()
+
+    def __hash__(self) -> int:
+        return hash(type(self).__name__)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+# -- constants -------------------------------------------------------------------------------
+
+
+def _constant_value(value):
+    """A finite real number (kept as a Python int or float) or an array of them (not copied: a
+    pretrained matrix can be large)."""
+    expected = "a finite real number or an array of them"
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise TypeError(f"value: expected {expected}, got {value!r}")
+    if isinstance(value, numbers.Real):
+        real_number(value, "value")  # finite
+        return value.item() if isinstance(value, np.generic) else value
+    arr = real_array(value, "value")
+    if arr.dtype.kind == "b":
+        raise TypeError(f"value: expected {expected}, got an array of bool")
+    if arr.ndim == 0:
+        return _constant_value(arr.item())
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"value: expected {expected}, got an array holding NaN or inf")
+    return arr
+
+
+class Constant(Initializer):
+    """Every value ``value``: a number, or an array that broadcasts to the weight's shape (e.g.
+    pretrained embeddings (input_dim, output_dim)), given exactly (cast to the dtype)."""
+
+    def __init__(self, value=0.0) -> None:
+        self.value = _constant_value(value)
+
+    def _check_fits(self, shape, name=None, what="the shape asked for") -> None:
+        value = self.value
+        if isinstance(value, np.ndarray):
+            try:
+                fits = np.broadcast_shapes(value.shape, shape) == shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(
+                    f"{name or 'value'}: expected a Constant value that broadcasts to {shape} "
+                    f"({what}), got one of shape {value.shape}"
+                )
+
+    def _draw(self, shape, dtype, rng) -> np.ndarray:
+        if isinstance(self.value, np.ndarray):
+            return np.array(np.broadcast_to(self.value, shape), dtype=dtype)  # a copy
+        return np.full(shape, self.value, dtype=dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        value = self.value
+        return {"value": value.tolist() if isinstance(value, np.ndarray) else value}
+
+    def __repr__(self) -> str:
+        if isinstance(self.value, np.ndarray):
+            return f"Constant(<array of shape {self.value.shape}>)"
+        return super().__repr__()
+
+
+class Zeros(Initializer):
+    """Every value 0."""
+
+    def _draw(self, shape, dtype, rng) -> np.ndarray:
+        return np.zeros(shape, dtype=dtype)
+
+
+class Ones(Initializer):
+    """Every value 1."""
+
+    def _draw(self, shape, dtype, rng) -> np.ndarray:
+        return np.ones(shape, dtype=dtype)
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix (a 2-D shape; rectangular ones have ones on the
+    diagonal)."""
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = real_number(gain, "gain")
+
+    def _check_fits(self, shape, name=None) -> None:
+        if len(shape) != 2:
+            raise ValueError(
+                f"{name or 'shape'}: expected a 2-D shape (rows, cols) for Identity, got {shape}"
+            )
+
+    def _draw(self, shape, dtype, rng) -> np.ndarray:
+        return (self.gain * np.eye(*shape)).astype(dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain}
+
+
+# -- random ----------------------------------------------------------------------------------
+
+
+class _Random(Initializer):
+    """An initialiser that draws: its own ``seed``, else the generator it is handed, else (a
+    direct call) a seed drawn at the first direct call and kept (see the module docstring)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.seed = integer(seed, "seed", at_least=0, allow_none=True)
+        self._direct_seed: int | None = None
+
+    def _generator(self, rng):
+        if self.seed is not None:
+            return generator(self.seed)  # the same values at every call, as Keras 3's
+        if rng is not None:
+            return rng
+        with _DIRECT_SEED_LOCK:
+            if self._direct_seed is None:
+                self._direct_seed = int(generator().integers(2**63))
+        return generator(self._direct_seed)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self.seed}
+
+
+class _MeanStddev(_Random):
+    """A normal distribution's mean and standard deviation, and the seed."""
+
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05, seed: int | None = None) -> None:
+        self.mean = real_number(mean, "mean")
+        self.stddev = real_number(stddev, "stddev", at_least=0)
+        super().__init__(seed)
+
+    def _shifted(self, out: np.ndarray, dtype) -> np.ndarray:
+        if self.mean:  # adding 0.0 would turn -0.0 to 0.0: the names' values stay bit for bit
+            out += self.mean
+        return out.astype(dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+class RandomNormal(_MeanStddev):
+    """N(mean, stddev)."""
+
+    def _draw(self, shape, dtype, rng) -> np.ndarray:
+        return self._shifted(rng.standard_normal(size=shape) * self.stddev, dtype)
+
+
+class TruncatedNormal(_MeanStddev):
+    """N(mean, stddev), each value redrawn until within two standard deviations of the mean."""
+
+    def _draw(self, shape, dtype, rng) -> np.ndarray:
+        return self._shifted(_truncated_normal(shape, self.stddev, rng), dtype)
+
+
+class RandomUniform(_Random):
+    """U(minval, maxval)."""
+
+    def __init__(
+        self, minval: float = -0.05, maxval: float = 0.05, seed: int | None = None
+    ) -> None:
+        self.minval = real_number(minval, "minval")
+        self.maxval = real_number(maxval, "maxval", at_least=self.minval)
+        super().__init__(seed)
+
+    def _draw(self, shape, dtype, rng) -> np.ndarray:
+        return rng.uniform(self.minval, self.maxval, size=shape).astype(dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
+
+
+_MODES = ("fan_avg", "fan_in", "fan_out")
+_DISTRIBUTIONS = ("truncated_normal", "uniform", "untruncated_normal")
+
+
+def _choice(value, name: str, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected one of {list(allowed)}, got {value!r}")
+    if value not in allowed:
+        raise ValueError(f"{name}: expected one of {list(allowed)}, got {value!r}")
+    return value
+
+
+class VarianceScaling(_Random):
+    """Variance ``scale / n`` with n the fan ``mode`` counts, from ``distribution`` (see the
+    module docstring; "normal" is Keras's old name for "truncated_normal")."""
+
+    def __init__(
+        self,
+        scale: float = 1.0,
+        mode: str = "fan_in",
+        distribution: str = "truncated_normal",
+        seed: int | None = None,
+    ) -> None:
+        self.scale = real_number(scale, "scale", above=0)
+        self.mode = _choice(mode, "mode", _MODES)
+        if isinstance(distribution, str):
+            distribution = distribution.lower()
+            distribution = "truncated_normal" if distribution == "normal" else distribution
+        self.distribution = _choice(distribution, "distribution", _DISTRIBUTIONS)
+        super().__init__(seed)
+
+    def _draw(self, shape, dtype, rng) -> np.ndarray:
+        fan_in, fan_out = compute_fans(shape)
+        fans = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}
+        n = max(1.0, fans[self.mode])
+        # The arithmetic below is the order the names always used, so that their values (and
+        # models saved with them) do not move by a rounding.
+        if self.distribution == "uniform":
+            limit = np.sqrt(3.0 * self.scale / n)
             return rng.uniform(-limit, limit, size=shape).astype(dtype)
-        return _truncated_normal(shape, np.sqrt(scale / n) / 0.87962566103423978, rng).astype(dtype)
+        if self.distribution == "untruncated_normal":
+            return (rng.standard_normal(size=shape) * np.sqrt(self.scale / n)).astype(dtype)
+        stddev = np.sqrt(self.scale / n) / 0.87962566103423978
+        return _truncated_normal(shape, stddev, rng).astype(dtype)
 
-    return init
-
-
-glorot_normal = _variance_scaling(1.0, "avg", "normal")
-he_normal = _variance_scaling(2.0, "in", "normal")
-he_uniform = _variance_scaling(2.0, "in", "uniform")
-lecun_normal = _variance_scaling(1.0, "in", "normal")
-lecun_uniform = _variance_scaling(1.0, "in", "uniform")
-
-
-def random_normal(shape, dtype, rng: np.random.Generator) -> np.ndarray:
-    """Keras's RandomNormal: N(0, 0.05)."""
-    return (rng.standard_normal(size=shape) * 0.05).astype(dtype)
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            **super().get_config(),
+        }
 
 
-def random_uniform(shape, dtype, rng: np.random.Generator) -> np.ndarray:
-    """Keras's RandomUniform: U(-0.05, 0.05)."""
-    return rng.uniform(-0.05, 0.05, size=shape).astype(dtype)
+class _FixedScaling(VarianceScaling):
+    """A VarianceScaling whose scale, mode and distribution are fixed: its config is the seed."""
+
+    _args: tuple[float, str, str]
+
+    def __init__(self, seed: int | None = None) -> None:
+        super().__init__(*self._args, seed=seed)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self.seed}
 
 
-def truncated_normal(shape, dtype, rng: np.random.Generator) -> np.ndarray:
-    """Keras's TruncatedNormal: N(0, 0.05) within two standard deviations."""
-    return _truncated_normal(shape, 0.05, rng).astype(dtype)
+class GlorotUniform(_FixedScaling):
+    """U(+-sqrt(6 / (fan_in + fan_out)))."""
+
+    _args = (1.0, "fan_avg", "uniform")
 
 
-def zeros(shape, dtype, rng: np.random.Generator) -> np.ndarray:
-    return np.zeros(shape, dtype=dtype)
+class GlorotNormal(_FixedScaling):
+    """Truncated normal, standard deviation sqrt(2 / (fan_in + fan_out))."""
+
+    _args = (1.0, "fan_avg", "truncated_normal")
 
 
-def ones(shape, dtype, rng: np.random.Generator) -> np.ndarray:
-    return np.ones(shape, dtype=dtype)
+class HeUniform(_FixedScaling):
+    """U(+-sqrt(6 / fan_in))."""
+
+    _args = (2.0, "fan_in", "uniform")
 
 
-_BY_NAME: dict[str, Initializer] = {
-    "glorot_uniform": glorot_uniform,
-    "glorot_normal": glorot_normal,
-    "he_normal": he_normal,
-    "he_uniform": he_uniform,
-    "lecun_normal": lecun_normal,
-    "lecun_uniform": lecun_uniform,
-    "orthogonal": orthogonal,
-    "random_normal": random_normal,
-    "normal": random_normal,
-    "random_uniform": random_uniform,
-    "uniform": random_uniform,
-    "truncated_normal": truncated_normal,
-    "zeros": zeros,
-    "ones": ones,
+class HeNormal(_FixedScaling):
+    """Truncated normal, standard deviation sqrt(2 / fan_in)."""
+
+    _args = (2.0, "fan_in", "truncated_normal")
+
+
+class LecunUniform(_FixedScaling):
+    """U(+-sqrt(3 / fan_in))."""
+
+    _args = (1.0, "fan_in", "uniform")
+
+
+class LecunNormal(_FixedScaling):
+    """Truncated normal, standard deviation sqrt(1 / fan_in)."""
+
+    _args = (1.0, "fan_in", "truncated_normal")
+
+
+class Orthogonal(_Random):
+    """``gain`` times a matrix with orthonormal rows or columns (whichever are fewer), from the
+    QR of a normal sample, signs fixed so that the distribution is uniform (Saxe et al., 2014).
+    A shape (..., n) is made as a (product of the rest, n) matrix, as Keras's; a 1-D shape (n,)
+    gives a unit vector (Keras refuses it)."""
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None) -> None:
+        self.gain = real_number(gain, "gain")
+        super().__init__(seed)
+
+    def _check_fits(self, shape, name=None) -> None:
+        if len(shape) == 0:
+            raise ValueError(
+                f"{name or 'shape'}: expected a shape of at least one dimension for Orthogonal, "
+                "got ()"
+            )
+
+    def _draw(self, shape, dtype, rng) -> np.ndarray:
+        # (n,) is the column (n, 1), as the name always made it; transposed, Keras's (1, n).
+        rows, cols = (shape[0], 1) if len(shape) == 1 else (math.prod(shape[:-1]), shape[-1])
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        q *= np.sign(np.diag(r))
+        if rows < cols:
+            q = q.T
+        if self.gain != 1.0:
+            q = self.gain * q
+        return q.reshape(shape).astype(dtype)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"gain": self.gain, **super().get_config()}
+
+
+# -- names, configs, get ---------------------------------------------------------------------
+
+_CLASSES: dict[str, type[Initializer]] = {
+    cls.__name__: cls
+    for cls in (
+        Constant,
+        Zeros,
+        Ones,
+        Identity,
+        RandomNormal,
+        RandomUniform,
+        TruncatedNormal,
+        VarianceScaling,
+        GlorotUniform,
+        GlorotNormal,
+        HeUniform,
+        HeNormal,
+        LecunUniform,
+        LecunNormal,
+        Orthogonal,
+    )
 }
+# Keras's names: each class's in snake case, and its aliases.
+_BY_NAME: dict[str, type[Initializer]] = {
+    re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(): cls for name, cls in _CLASSES.items()
+} | {"normal": RandomNormal, "uniform": RandomUniform, "one": Ones, "zero": Zeros}
+# A class name in a string or a config: the classes' own, and Keras 3's longer spellings.
+_BY_CLASS_NAME = _CLASSES | {"OrthogonalInitializer": Orthogonal, "IdentityInitializer": Identity}
+
+
+def _expected(name: str, got) -> ValueError:
+    return ValueError(
+        f"{name}: expected one of {sorted(_BY_NAME)} (or a class name, e.g. 'GlorotUniform'), an "
+        f"instance of fastlstm.initializers' classes, its config dict or a callable, got {got!r}"
+    )
+
+
+def deserialize(config, name: str = "initializer") -> Initializer:
+    """One of this module's classes from ``{"class_name": ..., "config": {...}}`` (Keras's
+    ``module`` and ``registered_name`` keys are allowed and ignored). No other class is ever
+    made: a model file's config cannot name code to run."""
+    if not isinstance(config, dict):
+        raise TypeError(
+            f"{name}: expected a config {{'class_name': ..., 'config': ...}}, got {config!r}"
+        )
+    extra = set(config) - {"class_name", "config", "module", "registered_name"}
+    if extra:
+        raise ValueError(
+            f"{name}: expected the keys class_name and config, got also {sorted(extra)}"
+        )
+    class_name = config.get("class_name")
+    cls = _BY_CLASS_NAME.get(class_name) if isinstance(class_name, str) else None
+    if cls is None:
+        raise ValueError(
+            f"{name}: expected a class_name among {sorted(_CLASSES)}, got {class_name!r}"
+        )
+    params = config.get("config", {})
+    if not isinstance(params, dict):
+        raise TypeError(f"{name}: expected {class_name}'s config as a dict, got {params!r}")
+    allowed = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"{name}: expected {class_name}'s config keys among {allowed}, got {unknown}"
+        )
+    try:
+        return cls.from_config(params)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{name}: {class_name}: {exc}") from None
+
+
+def serialize(initializer) -> str | dict[str, Any]:
+    """Config data: a name stays a name; an instance of this module's classes (or the class,
+    or a config dict) becomes ``{"class_name": ..., "config": {...}}``. ValueError for anything
+    else (a function, or an initialiser class of the caller's own), which a file cannot hold."""
+    if isinstance(initializer, str):
+        return initializer
+    if isinstance(initializer, dict):
+        initializer = deserialize(initializer)
+    elif isinstance(initializer, type) and initializer in _CLASSES.values():
+        initializer = initializer()
+    if _CLASSES.get(type(initializer).__name__) is not type(initializer):
+        raise ValueError(
+            f"initializer: expected a name or an instance of {sorted(_CLASSES)}, got "
+            f"{initializer!r}"
+        )
+    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+def get(identifier, name: str = "initializer"):
+    """Keras's ``initializers.get``: None stays None; a name ("glorot_uniform", "GlorotUniform")
+    or a class gives a new instance with the default arguments; a config dict is deserialised;
+    an instance or any other callable is returned as it is. ValueError naming ``name`` else."""
+    if identifier is None:
+        return None
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier) or _BY_CLASS_NAME.get(identifier)
+        if cls is None:
+            raise _expected(name, identifier)
+        return cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier, name)
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise _expected(name, identifier)
 
 
 def _takes_rng(fn) -> bool:
@@ -119,21 +565,113 @@ def _takes_rng(fn) -> bool:
     return sum(p.kind in positional for p in params) >= 3
 
 
-def get(identifier: str | Initializer, name: str) -> Initializer:
-    """An initialiser from its Keras name or a callable: (shape, dtype, rng) -> array, or
-    Keras's (shape, dtype=None) -> array (then its values are its own affair: no seed)."""
-    if callable(identifier):
-        if _takes_rng(identifier):
-            return identifier
-        keras_style = identifier
+class _ForLayer:
+    """An instance of this module's classes as a layer calls it, ``(shape, dtype, rng)``, with
+    its shape errors naming the layer's argument. A class, not a closure: layers pickle."""
 
-        def init(shape, dtype, rng: np.random.Generator) -> np.ndarray:
-            return np.asarray(keras_style(shape, dtype=dtype), dtype=dtype)
+    def __init__(self, initializer: Initializer, name: str) -> None:
+        self.initializer, self.name = initializer, name
 
-        init.keras_style = keras_style  # type: ignore[attr-defined]
-        return init
-    if isinstance(identifier, str) and identifier in _BY_NAME:
-        return _BY_NAME[identifier]
-    raise ValueError(
-        f"{name}: expected one of {sorted(_BY_NAME)} or a callable, got {identifier!r}"
-    )
+    def __call__(self, shape, dtype, rng: np.random.Generator) -> np.ndarray:
+        self.initializer._check_fits(tuple(shape), self.name)
+        return self.initializer(shape, dtype, rng)
+
+
+class _KerasStyle:
+    """A function ``(shape, dtype=None)`` (Keras's) as a layer calls it: it draws no seed."""
+
+    def __init__(self, fn) -> None:
+        self.keras_style = fn
+
+    def __call__(self, shape, dtype, rng: np.random.Generator) -> np.ndarray:
+        return np.asarray(self.keras_style(shape, dtype=dtype), dtype=dtype)
+
+
+def resolve(identifier, name: str) -> RngInitializer:
+    """What a layer calls as ``init(shape, dtype, rng)`` for its argument ``name``: a name, an
+    instance, class or config dict of this module's (drawing from the layer's ``rng`` unless
+    seeded), a function ``(shape, dtype, rng)``, or Keras's ``(shape, dtype=None)`` (then its
+    values are its own affair: no seed)."""
+    if identifier is None:
+        raise _expected(name, None)
+    init = get(identifier, name)
+    if isinstance(init, Initializer) and type(init).__call__ is Initializer.__call__:
+        return _ForLayer(init, name)
+    return init if _takes_rng(init) else _KerasStyle(init)
+
+
+def check_fits(identifier, shape: tuple, name: str, what: str) -> None:
+    """ValueError naming ``name`` when ``identifier`` (a layer's argument) is a Constant whose
+    value cannot make a weight of ``shape`` (``what``: which weight), checked where the layer
+    knows the shape before its build."""
+    init = identifier if isinstance(identifier, Constant) else None
+    if isinstance(identifier, dict):
+        init = deserialize(identifier, name)
+    if isinstance(init, Constant):
+        init._check_fits(tuple(shape), name, what)
+
+
+def _array_shape(value) -> tuple | None:
+    """The shape of the array a Constant (or its config dict) holds; None for anything else."""
+    if isinstance(value, Constant) and isinstance(value.value, np.ndarray):
+        return value.value.shape
+    if isinstance(value, dict) and isinstance(value.get("class_name"), str):
+        inner = value.get("config")
+        if _BY_CLASS_NAME.get(value["class_name"]) is Constant and isinstance(inner, dict):
+            held = inner.get("value")
+            return np.shape(held) if isinstance(held, list) else None
+    return None
+
+
+def refuse_arrays(layer, _seen: set | None = None) -> None:
+    """ValueError when ``layer``, or a layer it wraps, has a Constant initialiser holding an
+    array: a model file keeps configs as JSON, which the array would make as large as itself (a
+    pretrained embedding: megabytes). Read from the layer's attributes, so that no config is
+    made (its array as lists of floats) only to be refused."""
+    from .layers.base import Layer  # here: the layers import this module
+
+    seen = set() if _seen is None else _seen
+    if id(layer) in seen:
+        return
+    seen.add(id(layer))
+    for key, value in vars(layer).items():
+        shape = _array_shape(value) if key.endswith("_initializer") else None
+        if shape is not None:
+            raise ValueError(
+                f"layer {layer.name!r}: {key} is a Constant holding an array of shape {shape}, "
+                "which a model file cannot hold (its config is JSON): give the array as the "
+                "layer's weights instead (Embedding(..., weights=[matrix]) or "
+                "layer.set_weights(...)), which the file holds"
+            )
+        for inner in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(inner, Layer):  # Bidirectional's halves, TimeDistributed's layer
+                refuse_arrays(inner, seen)
+
+
+# -- the functions (shape, dtype, rng) the names stood for -------------------------------------
+
+
+def _function(cls: type[Initializer]) -> RngInitializer:
+    """``cls()``'s values drawn from ``rng``: what the name gives a layer."""
+    instance = cls()
+
+    def init(shape, dtype, rng: np.random.Generator) -> np.ndarray:
+        return instance(shape, dtype, rng)
+
+    init.__name__ = init.__qualname__ = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()
+    init.__doc__ = f"{cls.__name__}()'s values from ``rng``: {cls.__doc__}"
+    return init
+
+
+glorot_uniform = _function(GlorotUniform)
+glorot_normal = _function(GlorotNormal)
+he_normal = _function(HeNormal)
+he_uniform = _function(HeUniform)
+lecun_normal = _function(LecunNormal)
+lecun_uniform = _function(LecunUniform)
+orthogonal = _function(Orthogonal)
+random_normal = _function(RandomNormal)
+random_uniform = _function(RandomUniform)
+truncated_normal = _function(TruncatedNormal)
+zeros = _function(Zeros)
+ones = _function(Ones)

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, losses, optimizers
+from . import _core, initializers, losses, optimizers
 from . import metrics as metrics_lib
 from .functional import _flag
 
@@ -111,6 +111,7 @@ def model_to_bytes(model, include_optimizer: bool = True) -> bytes:
 def _model_bytes(model, include_optimizer: bool) -> bytes:
     for layer in model.layers:
         _check_saveable(layer)
+        initializers.refuse_arrays(layer)
     arrays: list[tuple[str, np.ndarray]] = []
     for i, layer in enumerate(model.layers):
         arrays += [(f"weights/{i}/{k}", w) for k, w in enumerate(layer.weights)]

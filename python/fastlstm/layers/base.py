@@ -48,7 +48,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import activations
+from .. import activations, initializers
 from .._arrays import check_name, check_seed, generator, integer, real_array
 from .._locks import BuildLock
 from ..functional import _flag
@@ -156,14 +156,20 @@ def dropout_mask(rng: np.random.Generator, shape, rate: float, dtype) -> np.ndar
     return keep.astype(dtype) * dtype.type(1.0 / (1.0 - rate))
 
 
-def _init_name(value, name: str, layer: str) -> str:
-    """An initialiser's name for get_config; a callable one cannot be saved."""
+def _init_name(value, name: str, layer: str) -> str | dict[str, Any]:
+    """An initialiser as config data: its name, or ``{"class_name": ..., "config": {...}}`` for
+    an instance of :mod:`fastlstm.initializers`' classes; a function (or an initialiser class of
+    the caller's own) cannot be serialised."""
     if isinstance(value, str):
         return value
-    raise ValueError(
-        f"get_config: layer {layer!r}'s {name} is a callable; only initialisers given by name "
-        "can be serialised"
-    )
+    try:
+        return initializers.serialize(value)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"get_config: layer {layer!r}'s {name} is a callable ({type(value).__name__}); only "
+            "initialisers given by name or as instances of fastlstm.initializers' classes "
+            "(GlorotUniform(seed=1), ...) can be serialised"
+        ) from None
 
 
 # Keras keywords no fastlstm layer takes, but for None (Keras's default), with why.

@@ -104,8 +104,8 @@ class Dense(Layer):
         self.weight_names = ("kernel", "bias") if self.use_bias else ("kernel",)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
-        self._init_kernel = initializers.get(kernel_initializer, "kernel_initializer")
-        self._init_bias = initializers.get(bias_initializer, "bias_initializer")
+        self._init_kernel = initializers.resolve(kernel_initializer, "kernel_initializer")
+        self._init_bias = initializers.resolve(bias_initializer, "bias_initializer")
         self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
         self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
 
@@ -297,7 +297,9 @@ class Embedding(Layer):
     numbers are accepted; an index outside [0, input_dim) raises ValueError.
 
     ``weights``: pretrained vectors (input_dim, output_dim) to start from (Keras 3 takes the
-    array, Keras 2 a list holding it; both work), in place of the initialiser.
+    array, Keras 2 a list holding it; both work), in place of the initialiser. Keras's other
+    spelling, ``embeddings_initializer=initializers.Constant(matrix)``, gives the same weights,
+    but a model file cannot hold its array (``save`` raises): ``weights`` can be saved.
     """
 
     default_name = "embedding"
@@ -332,7 +334,14 @@ class Embedding(Layer):
         self.input_dim = integer(input_dim, "input_dim", at_least=1)
         self.output_dim = integer(output_dim, "output_dim", at_least=1)
         self.embeddings_initializer = embeddings_initializer
-        self._init = initializers.get(embeddings_initializer, "embeddings_initializer")
+        self._init = initializers.resolve(embeddings_initializer, "embeddings_initializer")
+        if weights is None:  # pretrained vectors as Constant(matrix): a wrong shape fails now
+            initializers.check_fits(
+                embeddings_initializer,
+                (self.input_dim, self.output_dim),
+                "embeddings_initializer",
+                "the embeddings' shape (input_dim, output_dim)",
+            )
         self.embeddings_regularizer = regularizers.get(
             embeddings_regularizer, "embeddings_regularizer"
         )

@@ -92,8 +92,8 @@ class LSTM(Recurrent):
         self.clip = _check_clip(clip, self.dtype)
         self.peephole_initializer = peephole_initializer
         self.projection_initializer = projection_initializer
-        self._init["peephole"] = initializers.get(peephole_initializer, "peephole_initializer")
-        self._init["projection"] = initializers.get(
+        self._init["peephole"] = initializers.resolve(peephole_initializer, "peephole_initializer")
+        self._init["projection"] = initializers.resolve(
             projection_initializer, "projection_initializer"
         )
         self.weight_names = (

@@ -93,8 +93,9 @@ class Recurrent(Layer):
             ((B, P) for an LSTM with a projection: it is as wide as h), likewise, multiplying
             h_{t-1} where the recurrent kernel reads it (as Keras; the state update and the
             outputs read h_{t-1} itself).
-        kernel_initializer, recurrent_initializer, bias_initializer: Keras names or callables
-            ``(shape, dtype, rng) -> array``.
+        kernel_initializer, recurrent_initializer, bias_initializer: Keras names, instances
+            of :mod:`fastlstm.initializers`' classes (``Orthogonal(gain=0.5)``) or their config
+            dicts, or callables ``(shape, dtype, rng) -> array`` or ``(shape, dtype=None)``.
         kernel_regularizer, recurrent_regularizer, bias_regularizer: e.g.
             ``fastlstm.regularizers.L2(0.01)``; their penalty is added to a model's loss.
         seed: an int for reproducible weights and dropout masks.
@@ -159,9 +160,11 @@ class Recurrent(Layer):
         self.recurrent_initializer = recurrent_initializer
         self.bias_initializer = bias_initializer
         self._init = {
-            "kernel": initializers.get(kernel_initializer, "kernel_initializer"),
-            "recurrent_kernel": initializers.get(recurrent_initializer, "recurrent_initializer"),
-            "bias": initializers.get(bias_initializer, "bias_initializer"),
+            "kernel": initializers.resolve(kernel_initializer, "kernel_initializer"),
+            "recurrent_kernel": initializers.resolve(
+                recurrent_initializer, "recurrent_initializer"
+            ),
+            "bias": initializers.resolve(bias_initializer, "bias_initializer"),
         }
         self._regularizers = {
             "kernel": regularizers.get(kernel_regularizer, "kernel_regularizer"),
