@@ -340,8 +340,8 @@ def test_auc_is_keras_roc_auc_over_batches_weights_and_masks():
     masked = metrics.AUC()
     masked.update_state(seq_y, seq_p, mask=mask)
     assert masked.result() == pytest.approx(keras_auc(seq_y, seq_p, mask.astype(float)), abs=1e-12)
-    with pytest.raises(ValueError, match="curve: expected 'ROC'"):
-        metrics.AUC(curve="PR")
+    with pytest.raises(ValueError, match="curve: expected 'ROC' or 'PR'"):
+        metrics.AUC(curve="PRC")  # "PR" is taken now: see test_metrics_more
 
 
 def test_review_edges_of_the_new_helpers():

@@ -3,6 +3,9 @@
 Each metric computes a value per sample (per step for sequence outputs), weights it by
 ``sample_weight`` and a mask, and keeps the weighted sum and the sum of weights, so that
 ``result()`` after several ``update_state`` calls is the weighted mean over all of them.
+Others keep weighted counts or sums over everything seen since the last reset and compute their
+result from those, as Keras 3's: Precision, Recall, AUC, F1Score and FBetaScore (defined in
+``_metrics_classification``), R2Score (``_metrics_regression``) and Sum.
 
 "accuracy" (or "acc") in ``compile(metrics=[...])`` is resolved as Keras 2 did, from the loss
 (Keras 3 looks at the shapes alone, and so takes multi-label binary_crossentropy's outputs for
@@ -329,9 +332,11 @@ class _FromLoss(Metric):
     loss_class: type = losses.Loss
     direction = "min"
 
+    def _loss(self) -> losses.Loss:
+        return self.loss_class(reduction="none", name=self.name)
+
     def _values(self, y_true, y_pred):
-        y_pred = losses._floating(y_pred)
-        return self.loss_class(reduction="none", name=self.name)._values(y_true, y_pred)[0]
+        return self._loss()._values(y_true, losses._floating(y_pred))[0]
 
 
 class MeanSquaredError(_FromLoss):
@@ -369,6 +374,62 @@ class RootMeanSquaredError(MeanSquaredError):
         return float(np.sqrt(super().result()))
 
 
+def _last_axis(axis) -> int:
+    if isinstance(axis, (bool, np.bool_)) or axis != -1:
+        raise ValueError(
+            f"axis: expected -1 (the class axis, the only one fastlstm takes), got {axis!r}"
+        )
+    return -1
+
+
+class BinaryCrossentropy(_FromLoss):
+    """Keras 3's metric: the mean of :class:`losses.BinaryCrossentropy`'s per-sample values
+    (its ``from_logits`` and ``label_smoothing``), weighted and masked as every mean here."""
+
+    name = "binary_crossentropy"
+    loss_class = losses.BinaryCrossentropy
+
+    def __init__(self, name=None, dtype=None, from_logits=False, label_smoothing=0.0, axis=-1):
+        self.axis = _last_axis(axis)
+        options = {"from_logits": from_logits, "label_smoothing": label_smoothing}
+        checked = self.loss_class(**options, reduction="none")  # names a bad option
+        self.from_logits, self.label_smoothing = checked.from_logits, checked.label_smoothing
+        super().__init__(name, dtype)
+
+    def _loss(self):
+        return self.loss_class(self.from_logits, self.label_smoothing, "none", self.name)
+
+    def get_config(self):
+        config = {**super().get_config(), "from_logits": self.from_logits}
+        return {**config, "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class CategoricalCrossentropy(BinaryCrossentropy):
+    """As BinaryCrossentropy, from :class:`losses.CategoricalCrossentropy` (one-hot y_true)."""
+
+    name = "categorical_crossentropy"
+    loss_class = losses.CategoricalCrossentropy
+
+
+class SparseCategoricalCrossentropy(_FromLoss):
+    """As BinaryCrossentropy, from :class:`losses.SparseCategoricalCrossentropy` (integer
+    y_true); no label smoothing, as Keras 3's."""
+
+    name = "sparse_categorical_crossentropy"
+    loss_class = losses.SparseCategoricalCrossentropy
+
+    def __init__(self, name=None, dtype=None, from_logits=False, axis=-1):
+        self.axis = _last_axis(axis)
+        self.from_logits = self.loss_class(from_logits, reduction="none").from_logits
+        super().__init__(name, dtype)
+
+    def _loss(self):
+        return self.loss_class(self.from_logits, None, "none", self.name)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "axis": self.axis}
+
+
 class SparseTopKCategoricalAccuracy(Metric):
     """Whether the label y_true (integer, (B, ...)) is among the ``k`` highest of y_pred
     (B, ..., C); classes tied with the label's score count for it, as TensorFlow's in_top_k."""
@@ -403,127 +464,6 @@ class TopKCategoricalAccuracy(SparseTopKCategoricalAccuracy):
         return y.argmax(axis=-1)
 
 
-class _Confusion(Metric):
-    """Weighted counts of true and false positives and false negatives over every value seen:
-    a value is predicted positive above ``thresholds``, and y_true counts as positive where it is
-    nonzero (Keras's Precision and Recall, one threshold)."""
-
-    direction = "max"
-
-    def __init__(self, thresholds: float = 0.5, name: str | None = None) -> None:
-        self.thresholds = real_number(thresholds, "thresholds")
-        super().__init__(name)
-        self.reset_state()
-
-    def reset_state(self) -> None:
-        self.true_positives = self.false_positives = self.false_negatives = 0.0
-
-    def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
-        y_pred = losses._floating(y_pred)
-        actual = losses._dense_target(y_true, y_pred, self.name) != 0
-        predicted = y_pred > self.thresholds
-        w = losses.sample_weights(
-            sample_weight, mask, y_pred.shape, np.dtype(np.float64), rescale=False
-        )
-        w = np.ones(y_pred.shape) if w is None else w
-        self.true_positives += float(w[predicted & actual].sum())
-        self.false_positives += float(w[predicted & ~actual].sum())
-        self.false_negatives += float(w[~predicted & actual].sum())
-
-    def get_config(self):
-        return {**super().get_config(), "thresholds": self.thresholds}
-
-
-class Precision(_Confusion):
-    """TP / (TP + FP); 0 before any positive prediction."""
-
-    name = "precision"
-
-    def result(self) -> float:
-        seen = self.true_positives + self.false_positives
-        return self.true_positives / seen if seen else 0.0
-
-
-class Recall(_Confusion):
-    """TP / (TP + FN); 0 before any positive label."""
-
-    name = "recall"
-
-    def result(self) -> float:
-        seen = self.true_positives + self.false_negatives
-        return self.true_positives / seen if seen else 0.0
-
-
-# A million thresholds resolve the AUC to about 1e-6; more would only take memory (four float64
-# counts each), which a model file could otherwise ask for in gigabytes.
-MAX_THRESHOLDS = 10**6
-
-
-class AUC(Metric):
-    """Area under the ROC curve, as Keras's ``AUC()`` computes it: true and false positive rates
-    at ``num_thresholds`` thresholds spread over [0, 1] (y_pred is a probability; y_true counts
-    as positive where nonzero), counted with weights over every value seen, and the trapezoids
-    between neighbouring thresholds summed. It approaches the exact AUC as the thresholds get
-    finer (within about 1/num_thresholds)."""
-
-    name = "auc"
-    direction = "max"
-
-    def __init__(self, num_thresholds: int = 200, curve: str = "ROC", name: str | None = None):
-        num_thresholds = integer(
-            num_thresholds, "num_thresholds", at_least=2, at_most=MAX_THRESHOLDS
-        )
-        if curve != "ROC":
-            raise ValueError(f"curve: expected 'ROC' (the only curve fastlstm has), got {curve!r}")
-        self.num_thresholds, self.curve = int(num_thresholds), curve
-        inner = np.arange(1, num_thresholds - 1) / (num_thresholds - 1)
-        self.thresholds = np.concatenate([[-1e-7], inner, [1.0 + 1e-7]])  # Keras's
-        super().__init__(name)
-        self.reset_state()
-
-    def reset_state(self) -> None:
-        # Weighted positives and negatives above each threshold, and in all.
-        n = self.num_thresholds
-        self.true_positives, self.false_positives = np.zeros(n), np.zeros(n)
-        self.positives = self.negatives = 0.0
-
-    def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
-        y_pred = losses._floating(y_pred)
-        actual = (losses._dense_target(y_true, y_pred, self.name) != 0).ravel()
-        w = losses.sample_weights(
-            sample_weight, mask, y_pred.shape, np.dtype(np.float64), rescale=False
-        )
-        w = np.ones(y_pred.size) if w is None else np.asarray(w, np.float64).ravel()
-        scores = y_pred.ravel()
-        # The weight of the positives (negatives) with a score above each threshold: sort the
-        # scores once and read cumulative sums where the thresholds fall.
-        order = np.argsort(scores, kind="stable")
-        s, pos, neg = scores[order], (w * actual)[order], (w * ~actual)[order]
-        first_above = np.searchsorted(s, self.thresholds, side="right")
-        pos_tail = np.concatenate([np.cumsum(pos[::-1])[::-1], [0.0]])
-        neg_tail = np.concatenate([np.cumsum(neg[::-1])[::-1], [0.0]])
-        self.true_positives += pos_tail[first_above]
-        self.false_positives += neg_tail[first_above]
-        self.positives += float(pos.sum())
-        self.negatives += float(neg.sum())
-
-    def result(self) -> float:
-        tpr = (
-            self.true_positives / self.positives
-            if self.positives
-            else np.zeros_like(self.true_positives)
-        )
-        fpr = (
-            self.false_positives / self.negatives
-            if self.negatives
-            else np.zeros_like(self.false_positives)
-        )
-        return float(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2))
-
-    def get_config(self):
-        return {**super().get_config(), "num_thresholds": self.num_thresholds, "curve": self.curve}
-
-
 class MeanMetricWrapper(Metric):
     """A function ``fn(y_true, y_pred)`` that returns a value per sample ((B,) or (B, T)), as a
     running weighted mean named after the function (Keras's wrapping of ``metrics=[fn]``). A
@@ -554,6 +494,29 @@ class MeanMetricWrapper(Metric):
         return values
 
 
+class Sum(Metric):
+    """Keras 3's Sum: the weighted sum of every value given to ``update_state(values,
+    sample_weight=None)`` (a weight of shape (B,) weighs all of sample b's values). A model
+    passes (y_true, y_pred), not values, so compile() refuses it, as Keras's cannot be compiled
+    either: use it on its own, in a loop of yours or a callback."""
+
+    name = "sum"
+
+    def __init__(self, name=None, dtype=None) -> None:
+        super().__init__(name, dtype)
+        self.total = self.add_weight(name="total")
+
+    def update_state(self, values, sample_weight=None) -> None:
+        values = real_array(values, "values").astype(np.float64, copy=False)
+        w = losses.sample_weights(
+            sample_weight, None, values.shape, np.dtype(np.float64), rescale=False
+        )
+        self.total.assign_add(values.sum() if w is None else np.vdot(values, w))
+
+    def result(self) -> float:
+        return float(self.total)
+
+
 class Mean:
     """A weighted running mean of scalars (the loss over an epoch's batches)."""
 
@@ -573,6 +536,17 @@ class Mean:
         return self.total / self.count if self.count else 0.0
 
 
+# Precision, Recall, AUC, F1Score, FBetaScore and R2Score live in modules of their own, which
+# derive them from Metric above: imported here, once Metric exists, and re-exported.
+from ._metrics_classification import (
+    AUC,
+    F1Score,
+    FBetaScore,
+    Precision,
+    Recall,
+)
+from ._metrics_regression import R2Score
+
 _CLASSES = {
     cls.__name__: cls
     for cls in (
@@ -591,6 +565,12 @@ _CLASSES = {
         Precision,
         Recall,
         AUC,
+        F1Score,
+        FBetaScore,
+        R2Score,
+        BinaryCrossentropy,
+        CategoricalCrossentropy,
+        SparseCategoricalCrossentropy,
     )
 }
 _ALIASES = {
@@ -613,6 +593,14 @@ _ALIASES = {
     "precision": Precision,
     "recall": Recall,
     "auc": AUC,
+    "f1_score": F1Score,
+    "fbeta_score": FBetaScore,  # its default name
+    "f_beta_score": FBetaScore,  # Keras 3's key (snake case of the class name)
+    "r2_score": R2Score,
+    "binary_crossentropy": BinaryCrossentropy,
+    "bce": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
 }
 
 
@@ -683,7 +671,15 @@ def resolve_accuracy(loss: losses.Loss | None, y_true_shape, y_pred_shape) -> Me
 
 def get(identifier) -> Metric | str:
     """A metric from a Keras name, a class or an instance. "accuracy"/"acc" come back as the
-    string given: the model resolves them once it knows the loss and the shapes."""
+    string given: the model resolves them once it knows the loss and the shapes. Sum is
+    refused: its update_state takes values, not (y_true, y_pred)."""
+    named = isinstance(identifier, str) and identifier.lower() == "sum"
+    if named or identifier is Sum or type(identifier) is Sum:
+        raise ValueError(
+            f"metrics: {identifier!r} is Keras's Sum, which adds up the values given to "
+            f"update_state(values, sample_weight): a model gives (y_true, y_pred), so it "
+            f"cannot be compiled (nor can Keras's); use metrics.Sum() on its own"
+        )
     if isinstance(identifier, Metric):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric):

@@ -1,0 +1,123 @@
+"""Keras 3's R2Score: the coefficient of determination from weighted sums over every value seen.
+
+Re-exported by :mod:`fastlstm.metrics`, which must be imported first (it is, by ``import
+fastlstm``): R2Score derives from its ``Metric``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from . import losses
+from ._arrays import integer
+from .metrics import Metric
+
+_AGGREGATIONS = (None, "uniform_average", "variance_weighted_average")
+
+
+class R2Score(Metric):
+    """Keras 3's coefficient of determination over every value seen since the last reset (not
+    a mean of per-batch scores): per output column, 1 - SS_res / SS_tot from weighted sums,
+    SS_tot = sum(w*y^2) - sum(w*y)^2 / sum(w); a column whose score is infinite (a constant
+    target) scores 0, and a column with nothing to compare (0 / 0) is NaN, as Keras's.
+
+    ``class_aggregation``: "uniform_average" the mean over the columns, "variance_weighted_
+    average" weighted by SS_tot, None the score of each column (which the logs, one number a
+    metric, take only for one column). ``num_regressors`` p > 0 gives the adjusted score
+    1 - (1 - R2) (n - 1) / (n - p - 1), n every value seen (Keras's count: samples times
+    columns, weights aside; a masked step is not seen), with Keras's warning and the plain
+    score where n - 1 <= p. y (B, C), or (B, T, C): B*T rows weighed by the mask. 0 before
+    any value (Keras's gives NaN after a reset)."""
+
+    name = "r2_score"
+    direction = "max"
+
+    def __init__(
+        self, class_aggregation="uniform_average", num_regressors=0, name=None, dtype=None
+    ):
+        if not (class_aggregation is None or isinstance(class_aggregation, str)) or (
+            class_aggregation not in _AGGREGATIONS
+        ):
+            raise ValueError(
+                f"class_aggregation: expected one of {_AGGREGATIONS}, got {class_aggregation!r}"
+            )
+        self.class_aggregation = class_aggregation
+        self.num_regressors = integer(num_regressors, "num_regressors", at_least=0)
+        super().__init__(name, dtype)
+        self.num_samples = self.add_weight(name="num_samples")
+        self._columns = None
+
+    def _build(self, columns: int) -> None:
+        if self.class_aggregation is None and columns != 1:
+            raise ValueError(
+                f"class_aggregation: None gives one {self.name} for each of the {columns} "
+                f"outputs, and the logs take one number a metric: pass 'uniform_average' or "
+                f"'variance_weighted_average'"
+            )
+        for name in ("squared_sum", "sum", "total_mse", "count"):
+            setattr(self, name, self.add_weight((columns,), name=name))
+        self._columns = columns
+
+    def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
+        y_pred = losses._floating(y_pred).astype(np.float64, copy=False)
+        y = losses._dense_target(y_true, y_pred, self.name)
+        w = losses.sample_weights(
+            sample_weight, mask, y_pred.shape, np.dtype(np.float64), rescale=False
+        )
+        w = np.ones(y_pred.shape) if w is None else w
+        seen = (
+            y.size
+            if mask is None
+            else np.count_nonzero(
+                losses.sample_weights(None, mask, y.shape, np.dtype(np.float64), rescale=False)
+            )
+        )
+        columns = y.shape[-1] if y.ndim >= 2 else 1
+        y, p, w = y.reshape(-1, columns), y_pred.reshape(-1, columns), w.reshape(-1, columns)
+        if self._columns is None:
+            self._build(columns)
+        elif columns != self._columns:
+            raise ValueError(
+                f"y_pred: expected {self._columns} outputs on its last axis, as before, got "
+                f"shape {y_pred.shape}"
+            )
+        self.sum.assign_add((y * w).sum(axis=0))
+        self.squared_sum.assign_add((y * y * w).sum(axis=0))
+        self.total_mse.assign_add(((y - p) ** 2 * w).sum(axis=0))
+        self.count.assign_add(w.sum(axis=0))
+        self.num_samples.assign_add(seen)
+
+    def result(self) -> float:
+        if self._columns is None or not self.num_samples:  # nothing seen since the reset
+            return 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = self.sum / self.count
+            total = self.squared_sum - self.sum * mean
+            raw = 1 - self.total_mse / total
+            raw = np.where(np.isinf(raw), 0.0, raw)
+            if self.class_aggregation == "variance_weighted_average":
+                score = float(np.sum(total * raw) / np.sum(total))
+            else:
+                score = float(np.mean(raw))
+        n, p = float(self.num_samples), self.num_regressors
+        if p == 0:
+            return score
+        if p >= n - 1:
+            warnings.warn(
+                "More independent predictors than datapoints in adjusted R2 score. Falling "
+                "back to standard R2 score."
+                if p > n - 1
+                else "Division by zero in Adjusted R2 score. Falling back to standard R2 score.",
+                stacklevel=2,
+            )
+            return score
+        return 1.0 - (1.0 - score) * (n - 1.0) / (n - p - 1.0)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "class_aggregation": self.class_aggregation,
+            "num_regressors": self.num_regressors,
+        }
