@@ -10,6 +10,9 @@ is divided by the number of unmasked ones, as Keras.
 gives dL/dy_pred, shaped like y_pred. Probabilities are clipped to [1e-7, 1 - 1e-7] (Keras's
 epsilon) before a logarithm; ``from_logits=True`` works from logits with log-sum-exp, stable for
 any magnitude and usually the better choice.
+
+Poisson, KLDivergence, CosineSimilarity, the hinge losses and the focal crossentropies live in
+:mod:`fastlstm._losses_more` and are registered here with the others.
 """
 
 from __future__ import annotations
@@ -131,6 +134,9 @@ class Loss:
 
     name = "loss"
     sparse = False  # y_true holds class indices, not one value per output
+    # The axis of y_pred that ``_values`` reduces (a loss with an ``axis`` option returns it):
+    # the weights, shaped like the values, broadcast back along it onto the gradient.
+    _reduced_axis = -1
 
     def __init__(
         self, reduction: str | None = "sum_over_batch_size", name: str | None = None
@@ -177,7 +183,7 @@ class Loss:
             d *= scale
         else:
             loss = float(np.vdot(values, w)) / n
-            d *= (w * scale)[..., None]
+            d *= np.expand_dims(w * scale, self._reduced_axis)
         return loss, d
 
     def get_config(self) -> dict[str, Any]:
@@ -446,6 +452,19 @@ class SparseCategoricalCrossentropy(_Probabilistic):
         return {**config, "ignore_class": self.ignore_class}
 
 
+# Registered below with the others; they subclass Loss, so they come once it is defined.
+from ._losses_more import (
+    BinaryFocalCrossentropy,
+    CategoricalFocalCrossentropy,
+    CategoricalHinge,
+    CosineSimilarity,
+    Hinge,
+    KLDivergence,
+    Poisson,
+    SquaredHinge,
+)
+
+
 def _per_sample(cls):
     def fn(y_true, y_pred, **options):
         return cls(reduction="none", **options)(y_true, y_pred)
@@ -469,6 +488,14 @@ log_cosh = logcosh = _per_sample(LogCosh)
 binary_crossentropy = _per_sample(BinaryCrossentropy)
 categorical_crossentropy = _per_sample(CategoricalCrossentropy)
 sparse_categorical_crossentropy = _per_sample(SparseCategoricalCrossentropy)
+poisson = _per_sample(Poisson)
+kl_divergence = kld = _per_sample(KLDivergence)
+cosine_similarity = _per_sample(CosineSimilarity)
+hinge = _per_sample(Hinge)
+squared_hinge = _per_sample(SquaredHinge)
+categorical_hinge = _per_sample(CategoricalHinge)
+binary_focal_crossentropy = _per_sample(BinaryFocalCrossentropy)
+categorical_focal_crossentropy = _per_sample(CategoricalFocalCrossentropy)
 
 _CLASSES = {
     cls.__name__: cls
@@ -482,6 +509,14 @@ _CLASSES = {
         BinaryCrossentropy,
         CategoricalCrossentropy,
         SparseCategoricalCrossentropy,
+        Poisson,
+        KLDivergence,
+        CosineSimilarity,
+        Hinge,
+        SquaredHinge,
+        CategoricalHinge,
+        BinaryFocalCrossentropy,
+        CategoricalFocalCrossentropy,
     )
 }
 _ALIASES = {
@@ -500,6 +535,15 @@ _ALIASES = {
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "poisson": Poisson,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,  # and "KLD": names are looked up in lower case
+    "cosine_similarity": CosineSimilarity,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
+    "binary_focal_crossentropy": BinaryFocalCrossentropy,
+    "categorical_focal_crossentropy": CategoricalFocalCrossentropy,
 }
 
 
