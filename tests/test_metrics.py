@@ -70,7 +70,21 @@ def test_mask_restricts_to_valid_steps():
             metrics.BinaryAccuracy,
             0.0,
         ),
+        (
+            losses.BinaryFocalCrossentropy(from_logits=True),
+            (8, 3),  # several outputs: binary all the same, as with BinaryCrossentropy
+            (None, 3),
+            metrics.BinaryAccuracy,
+            0.0,
+        ),
         (losses.CategoricalCrossentropy(), (8, 3), (None, 3), metrics.CategoricalAccuracy, None),
+        (
+            losses.CategoricalFocalCrossentropy(),
+            (8, 1),  # one class per row, one-hot: categorical, not the shapes' binary
+            (None, 1),
+            metrics.CategoricalAccuracy,
+            None,
+        ),
         (
             losses.SparseCategoricalCrossentropy(),
             (8,),

@@ -656,11 +656,11 @@ def update(metric, y_true, y_pred, sample_weight, mask) -> None:
 
 def resolve_accuracy(loss: losses.Loss | None, y_true_shape, y_pred_shape) -> Metric:
     """The accuracy Keras 2 picks for "accuracy" given the loss (then the shapes)."""
-    if isinstance(loss, losses.BinaryCrossentropy):
+    if isinstance(loss, (losses.BinaryCrossentropy, losses.BinaryFocalCrossentropy)):
         return BinaryAccuracy(threshold=0.0 if loss.from_logits else 0.5)
     if isinstance(loss, losses.SparseCategoricalCrossentropy):
         return SparseCategoricalAccuracy()
-    if isinstance(loss, losses.CategoricalCrossentropy):
+    if isinstance(loss, (losses.CategoricalCrossentropy, losses.CategoricalFocalCrossentropy)):
         return CategoricalAccuracy()
     if y_pred_shape[-1] == 1:
         return BinaryAccuracy()
