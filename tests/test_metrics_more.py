@@ -562,19 +562,24 @@ B, T, F = 24, 6, 3
 
 def _data(classes):
     rng = np.random.default_rng(classes)
-    x = rng.standard_normal((B, T, F)).astype(np.float32)
+    x = rng.standard_normal((B, T, F))  # float64, as the model: compared at 1e-9 below
     lengths = rng.integers(2, T + 1, B)
     mask = np.arange(T)[None, :] < lengths[:, None]
     x[~mask] = 0.0  # what the Masking layer leaves out
-    y = rng.integers(0, 2, (B, T, classes)).astype(np.float32)
+    y = rng.integers(0, 2, (B, T, classes)).astype(np.float64)
     return x, y, mask, rng.uniform(0.5, 2.0, B)
 
 
 def _model(classes):
     return Sequential(
-        [Input((T, F)), Masking(0.0), LSTM(5, return_sequences=True), Dense(classes, activation="sigmoid")],
+        [
+            Input((T, F)),
+            Masking(0.0, dtype="float64"),
+            LSTM(5, return_sequences=True, dtype="float64"),
+            Dense(classes, activation="sigmoid", dtype="float64"),
+        ],
         seed=3,
-    )  # fmt: skip
+    )  # fmt: skip  (float64: the metrics are compared with float64 formulas at 1e-9)
 
 
 def test_in_a_model_by_name_with_a_mask_and_weights(tmp_path):
