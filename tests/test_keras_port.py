@@ -153,7 +153,7 @@ def test_shuffled_windows_come_in_a_new_order_each_epoch():
 
     windows = make()
     orders = []
-    for _ in range(3):  # as fit takes an epoch: every batch, then on_epoch_end
+    for _ in range(3):  # passes as fit takes them: every batch in turn
         batches = [windows[i] for i in range(len(windows))]
         orders.append(np.concatenate([x[:, 0, 0] for x, _ in batches]))
         for x, y in batches:  # each window still with its own target
@@ -164,13 +164,26 @@ def test_shuffled_windows_come_in_a_new_order_each_epoch():
     assert not np.array_equal(orders[1], orders[2])
     again = make()  # the same seed: the same orders
     np.testing.assert_array_equal(again[0][0], make()[0][0])
-    # fit calls on_epoch_end: two fits of one epoch each see different first batches
+    # In fit, with steps_per_epoch shorter than a pass: every window once a pass, epochs spanning
+    # passes (a reshuffle after each epoch had skipped some windows and repeated others)
     model = Sequential([Input((5, 2)), LSTM(3), Dense(1)], seed=0)
     model.compile("sgd", "mse")
-    windows = make()
-    first = windows[0][0].copy()
-    model.fit(windows, epochs=1, verbose=0)
-    assert not np.array_equal(windows[0][0], first)
+    windows, seen = make(), []
+
+    class Seen(type(windows)):  # the same windows, each batch given recorded
+        def __getitem__(self, index):
+            batch = super().__getitem__(index)
+            seen.append(batch[0][:, 0, 0].copy())
+            return batch
+
+    windows.__class__ = Seen
+    passes, per_pass = 3, len(windows)
+    model.fit(windows, epochs=passes * per_pass // 4, steps_per_epoch=4, verbose=0)
+    del seen[0]  # the batch fit reads first to build the model
+    assert len(seen) == passes * per_pass
+    for k in range(passes):
+        chunk = np.concatenate(seen[k * per_pass : (k + 1) * per_pass])
+        np.testing.assert_array_equal(np.sort(chunk), np.sort(orders[0]))
 
 
 def test_keras_older_homes_of_the_helpers_and_input_layer():

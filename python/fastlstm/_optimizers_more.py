@@ -13,7 +13,8 @@ class Adamax(Optimizer):
     """Keras 3's Adamax (Adam with the infinity norm): ``m += (1-b1)*(g - m);
     u = max(b2*u, |g|); w -= lr*m / ((1 - b1**t) * (u + eps))``. torch.optim.Adamax puts
     epsilon inside the max (``u = max(b2*u, |g| + eps); w -= lr/(1 - b1**t) * m/u``): the two
-    agree with epsilon 0."""
+    agree with epsilon 0, which, as in both, makes a weight whose gradients have all been 0 NaN
+    (0/0)."""
 
     name = "adamax"
     slot_names = ("m", "u")

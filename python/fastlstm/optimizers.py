@@ -13,7 +13,9 @@ fastlstm's does neither; ``ema_momentum`` and ``ema_overwrite_frequency`` are ch
 in Keras without ``use_ema``, change nothing. One ``apply(grads, params)`` call is one step;
 ``iterations`` counts them. The per-weight state ("slots": momenta, moments) is made on the
 first step, in the weights' dtype, and updated in place with preallocated scratch space, so a
-step allocates little.
+step allocates little. As in Keras and torch, an epsilon of 0 (or Ftrl's
+initial_accumulator_value of 0 without l2 or beta) makes a weight whose gradients have all been 0
+(an embedding row never seen) NaN: 0/0.
 
 The formulas are Keras 3's (see each class); they equal torch.optim's except where the epsilon
 sits (Keras: Adam outside sqrt(v), without bias correction of epsilon; RMSprop inside the sqrt;

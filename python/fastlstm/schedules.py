@@ -233,10 +233,11 @@ class CosineDecayRestarts(LearningRateSchedule):
     where t = 1), the fraction of it done f' = (f - (1 - t**i)/(1 - t)) / t**i (f - i), and the
     rate initial_learning_rate * ((1 - alpha) * 0.5 * m_mul**i * (1 + cos(pi * f')) + alpha).
     Period i lasts first_decay_steps * t_mul**i steps and starts at m_mul**i times the rate
-    (alpha is not scaled by it). As in Keras, the floor of the logarithms' ratio can fall one
-    short at a period's first step (t_mul=3, first_decay_steps=1: step 121 gets period 4's end,
-    alpha). With t_mul < 1 the periods end (after first_decay_steps / (1 - t_mul) steps): a
-    step past that is refused (Keras gives NaN)."""
+    (alpha is not scaled by it). The logarithms' ratio can round to just under a whole number at
+    a period's first step (t_mul=3, first_decay_steps=1, step 121: 4.9999...); i is then moved to
+    the period whose bounds hold the step, so a restart starts at its full rate (as Keras's float32
+    arithmetic gives there, and torch). With t_mul < 1 the periods end (after first_decay_steps /
+    (1 - t_mul) steps): a step past that is refused (Keras gives NaN)."""
 
     def __init__(
         self,
@@ -270,8 +271,16 @@ class CosineDecayRestarts(LearningRateSchedule):
                 f"{fraction * self.first_decay_steps}"
             )
         i = math.floor(math.log(inside) / math.log(t))
-        done = (1.0 - t**i) / (1.0 - t)
-        return i, (fraction - done) / t**i
+
+        def start(k: int) -> float:  # period k's first step, as a fraction of the first period
+            return (1.0 - t**k) / (1.0 - t)
+
+        # The logarithms round: the period whose bounds hold the fraction, one either way.
+        if fraction >= start(i + 1):
+            i += 1
+        elif i > 0 and fraction < start(i):
+            i -= 1
+        return i, max(0.0, (fraction - start(i)) / t**i)
 
     def __call__(self, step) -> float:
         fraction = real_number(step, "step", at_least=0) / self.first_decay_steps

@@ -180,8 +180,9 @@ Sequence = PyDataset  # Keras 2's name
 class _Windows(PyDataset):
     """The batches of :func:`timeseries_dataset_from_array`, in their own order in fit too
     (Keras's is a tf.data dataset, which fit does not shuffle); ``rng``: the generator that
-    shuffled the windows, which shuffles them again after each epoch of fit (None: in time
-    order always)."""
+    shuffled the windows, which shuffles them again when a pass over them ends, at the first
+    batch asked for after it (a pass may span epochs, with ``steps_per_epoch``: each window
+    comes once a pass, as from Keras's dataset); None: in time order always."""
 
     shuffled_by_fit = False
 
@@ -190,10 +191,7 @@ class _Windows(PyDataset):
         self.data, self.targets = data, targets
         self.starts, self.offsets, self.batch_size = starts, offsets, batch_size
         self._rng = rng
-
-    def on_epoch_end(self) -> None:
-        if self._rng is not None:
-            self.starts = self._rng.permutation(self.starts)
+        self._served = 0  # batches given since the windows were last shuffled
 
     def __len__(self) -> int:
         return math.ceil(len(self.starts) / self.batch_size)
@@ -201,6 +199,9 @@ class _Windows(PyDataset):
     def __getitem__(self, index):
         if not 0 <= index < len(self):
             raise IndexError(f"index: expected 0 to {len(self) - 1}, got {index}")
+        if index == 0 and self._rng is not None and self._served >= len(self):
+            self.starts, self._served = self._rng.permutation(self.starts), 0  # a new pass
+        self._served += 1
         starts = self.starts[index * self.batch_size : (index + 1) * self.batch_size]
         x = self.data[starts[:, None] + self.offsets]
         return x if self.targets is None else (x, self.targets[starts])
