@@ -474,28 +474,47 @@ def test_a_model_of_every_class_saves_and_loads():
     )
 
 
-def test_a_constant_array_is_refused_at_save_naming_the_layer_and_the_way_out():
-    matrix = np.ones((10, 4))
+def test_a_constant_array_is_refused_at_save_naming_the_layer_and_the_way_out(tmp_path):
+    matrix = np.ones((2000, 4))  # beyond the values a config holds
+    assert matrix.size > initializers.MAX_SAVED_CONSTANT
     model = fastlstm.Sequential(
-        [Input((5,)), Embedding(10, 4, embeddings_initializer=Constant(matrix), name="glove")]
+        [Input((5,)), Embedding(2000, 4, embeddings_initializer=Constant(matrix), name="glove")]
     )
     with pytest.raises(
         ValueError,
         match=r"layer 'glove': embeddings_initializer is a Constant "
-        r"holding an array of shape \(10, 4\).*weights=\[matrix\]",
+        r"holding an array of shape \(2000, 4\).*weights=\[matrix\]",
     ):
         saving.model_to_bytes(model)
+    # A checkpoint says so before training, not after the first epoch (and trains nothing)
+    model.add(fastlstm.layers.Dense(1))
+    model.compile("sgd", "mse")
+    before = model.get_weights()
+    checkpoint = fastlstm.callbacks.ModelCheckpoint(str(tmp_path / "m.keras"))
+    x, y = np.ones((4, 5)), np.ones((4, 5, 1))
+    with pytest.raises(ValueError, match=r"layer 'glove': embeddings_initializer is a Constant"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[checkpoint])
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    # A small array (a bias's values) is kept in the config, as Keras keeps it
     wrapped = fastlstm.Sequential(
-        [Input((3, 2)), Bidirectional(LSTM(2, bias_initializer=Constant(np.zeros(8))))]
+        [
+            Input((3, 2)),
+            Bidirectional(
+                LSTM(2, unit_forget_bias=False, bias_initializer=Constant(np.arange(8.0)))
+            ),
+        ]
     )
-    with pytest.raises(ValueError, match=r"bias_initializer is a Constant holding an array"):
-        saving.model_to_bytes(wrapped)
+    loaded = saving.model_from_bytes(saving.model_to_bytes(wrapped))
+    _weights_equal(loaded, wrapped)
+    fresh = fastlstm.models.clone_model(loaded)  # made again from the saved config
+    np.testing.assert_array_equal(fresh.layers[0].forward_layer.bias, np.arange(8.0))
     # the way out: the same weights, given as weights, save
-    good = fastlstm.Sequential([Input((5,)), Embedding(10, 4, weights=[matrix], trainable=False)])
+    good = fastlstm.Sequential([Input((5,)), Embedding(2000, 4, weights=[matrix], trainable=False)])
     _weights_equal(saving.model_from_bytes(saving.model_to_bytes(good)), good)
     # in memory, the config round trip holds the array (as Keras's does)
     clone = fastlstm.models.clone_model(model)
-    _weights_equal(clone, model)
+    np.testing.assert_array_equal(clone.layers[0].get_weights()[0], matrix)
 
 
 def _with_header(blob: bytes, change) -> bytes:

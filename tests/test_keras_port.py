@@ -213,3 +213,85 @@ def test_pad_sequences_pads_tokens_with_dtype_object():
         TypeError, match=r"sequences\[0\]: expected numbers for dtype int32, got strings"
     ):
         pad_sequences([["a"]])
+
+
+def test_padding_labels_that_a_loss_ignores_pass_accuracy_and_class_weight():
+    """Sequence labelling with padded steps labelled -1, masked (Embedding(mask_zero)) and left
+    out by the loss (ignore_class=-1): "accuracy" had refused the -1 ("expected labels in [0,
+    3)"), and class_weight too; Keras counts such a label as a miss of weight 0, and weighs a
+    class the dict does not name by 1."""
+    from fastlstm import losses
+
+    x = np.array([[3, 4, 5, 0], [6, 7, 0, 0]])  # 0: padding
+    y = np.array([[0, 1, 2, -1], [2, 1, -1, -1]])  # -1 only where x is padding
+    model = Sequential(
+        [Embedding(10, 4, mask_zero=True), LSTM(4, return_sequences=True), Dense(3)], seed=0
+    )
+    loss = losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)
+    model.compile("sgd", loss, metrics=["accuracy", "sparse_top_k_categorical_accuracy"])
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0)
+    valid = x != 0
+    assert logs["accuracy"] == pytest.approx(np.mean(p.argmax(-1)[valid] == y[valid]))
+    assert logs["sparse_top_k_categorical_accuracy"] == 1.0  # k=5 of 3 classes: every valid step
+    model.fit(x, y, class_weight={0: 1.0, 1: 2.0, 2: 3.0}, epochs=1, verbose=0)
+    model.fit(x, y, class_weight={-1: 0.0, 0: 1.0}, epochs=1, verbose=0)
+
+
+def test_metrics_by_class_name_are_logged_as_keras_logs_them(tmp_path):
+    """metrics=["AUC"] had been logged as "AUC", so EarlyStopping("val_auc") never found it."""
+    import warnings
+
+    from fastlstm import losses
+
+    x = rng.standard_normal((16, 5, 3))
+    y = (x[:, 0, :1] > 0).astype(float)
+    model = Sequential([Input((5, 3)), LSTM(4), Dense(1, activation="sigmoid")], seed=0)
+    model.compile("adam", "binary_crossentropy", metrics=["AUC", "Precision", "auc"])
+    assert model.metrics_names == ["loss", "auc", "precision", "auc_1"]
+    stop = callbacks.EarlyStopping("val_auc", patience=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a monitor not found warns
+        model.fit(x, y, epochs=2, validation_data=(x, y), verbose=0, callbacks=[stop])
+    # The losses' functions and Keras's names of the losses as metrics: minimised, and saved
+    counts = np.abs(rng.standard_normal((16, 2)))
+    model = Sequential([Input((5, 3)), LSTM(4), Dense(2, activation="softplus")], seed=0)
+    model.compile("adam", "poisson", metrics=[losses.poisson, "kl_divergence", "hinge"])
+    assert model.metrics_names == ["loss", "poisson", "kl_divergence", "hinge"]
+    logs = model.evaluate(x, counts, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0).astype(np.float64)
+    assert logs["poisson"] == pytest.approx(np.mean(p - counts * np.log(p + 1e-7)), rel=1e-5)
+    model.save(tmp_path / "m.keras")
+    assert load_model(tmp_path / "m.keras").metrics_names == model.metrics_names
+    best = callbacks.ModelCheckpoint(
+        str(tmp_path / "best.keras"), "val_poisson", save_best_only=True
+    )
+    model.fit(x, counts, epochs=1, validation_data=(x, counts), verbose=0, callbacks=[best])
+    assert best.mode == "min"
+
+
+def test_pad_sequences_with_a_str_dtype_keeps_whole_tokens():
+    """dtype=str had cut every token to its first character."""
+    from fastlstm.utils import pad_sequences
+
+    padded = pad_sequences([["hello", "world"], ["x"]], dtype=str, value="<pad>")
+    assert padded.tolist() == [["hello", "world"], ["<pad>", "x"]]
+    assert padded.dtype.kind == "U"
+
+
+def test_gelu_called_directly_takes_what_the_other_activations_take():
+    """Ints and float16 had met the core's erf unconverted (pybind's "incompatible function
+    arguments"), and a 0-d array had come back of shape (1,)."""
+    import math
+
+    expected = [0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in (-1.0, 0.0, 2.0)]
+    for z in (np.array([-1, 0, 2]), np.array([-1, 0, 2], np.float16)):
+        np.testing.assert_allclose(activations.gelu(z), expected, rtol=1e-3)
+    assert np.shape(activations.gelu(np.array(2.0))) == ()
+    assert activations.gelu(np.ones(3, np.float32)).dtype == np.float32
+
+
+def test_load_model_with_compile_where_keras_has_custom_objects_says_so(tmp_path):
+    compiled().save(tmp_path / "m.keras")
+    with pytest.raises(TypeError, match=r"Keras's order: load_model\(filepath, custom_objects"):
+        load_model(tmp_path / "m.keras", False)

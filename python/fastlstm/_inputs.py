@@ -118,7 +118,8 @@ def _first_batches(steps, batch_size: int, name: str, *arrays):
 
 
 def _check_class_weight(class_weight) -> dict[int, float]:
-    """A {class index: weight} dict: keys ints >= 0, weights finite numbers >= 0."""
+    """A {class index: weight} dict: keys ints (a negative one for a label such as a padded
+    step's -1), weights finite numbers >= 0."""
     if not isinstance(class_weight, dict):
         raise TypeError(
             f"class_weight: expected a dict {{class index: weight}}, got "
@@ -126,10 +127,8 @@ def _check_class_weight(class_weight) -> dict[int, float]:
         )
     checked = {}
     for key, weight in class_weight.items():
-        if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or key < 0:
-            raise TypeError(
-                f"class_weight: expected class indices (ints >= 0) as keys, got {key!r}"
-            )
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"class_weight: expected class indices (ints) as keys, got {key!r}")
         if isinstance(weight, bool) or not isinstance(
             weight, (int, float, np.integer, np.floating)
         ):
@@ -167,12 +166,14 @@ def _classes(y: np.ndarray, out_shape: tuple) -> np.ndarray:
             f"class_weight: expected y of shape (N, ..., {width}) (one-hot rows) or (N, ...) or "
             f"(N, ..., 1) (class indices) to match the model's output {out_shape}, got {y.shape}"
         )
-    wrong = y < 0
+    # Negative labels are classes too (Keras: weight 1 unless the dict names them), such as the
+    # -1 of padded steps that a loss's ignore_class leaves out.
+    wrong = np.zeros(y.shape, bool)
     if y.dtype.kind == "f":  # checked before the cast, which would wrap huge values
-        wrong |= (y != np.floor(y)) | (y >= 2.0**62)
+        wrong |= (y != np.floor(y)) | (np.abs(y) >= 2.0**62)
     if wrong.any():
         raise ValueError(
-            f"class_weight: expected class labels in y (whole numbers >= 0), got "
+            f"class_weight: expected class labels in y (whole numbers), got "
             f"{y[wrong].ravel()[0]}; class_weight is for classification targets"
         )
     return y.astype(np.int64)

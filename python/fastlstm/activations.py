@@ -99,11 +99,20 @@ _SQRT_HALF, _INV_SQRT_2PI = 0.7071067811865476, 0.3989422804014327
 def gelu(z: np.ndarray) -> np.ndarray:
     """z * Phi(z), Phi the standard normal CDF: 0.5 * z * (1 + erf(z / sqrt(2))) (Keras 3's
     "gelu", approximate=False; torch's GELU())."""
-    phi = _core.erf(np.ascontiguousarray(z * z.dtype.type(_SQRT_HALF)))
+    phi = _erf(z * _SQRT_HALF)
     phi += 1
     phi *= z
     phi *= 0.5
     return phi
+
+
+def _erf(u) -> np.ndarray:
+    """erf of every element, in u's dtype where that is float32 or float64 (the core's), else
+    in float64 (ints, float16), shaped as u (a 0-d array too)."""
+    u = np.asarray(u)
+    work = u if u.dtype in (np.float32, np.float64) else u.astype(np.float64)
+    out = _core.erf(np.ascontiguousarray(work).reshape(-1))
+    return out.reshape(u.shape)
 
 
 # Those whose derivative needs z: a layer keeps z for them.
@@ -148,7 +157,7 @@ def _backward(name: str, y, dy, z):
     if name == "hard_silu":  # hard_sigmoid(z) + z * hard_sigmoid'(z)
         return dy * (hard_sigmoid(z) + z * ((z > -3) & (z < 3)) / 6)
     if name == "gelu":  # Phi(z) + z * phi(z), phi the standard normal density
-        cdf = 0.5 * (1 + _core.erf(np.ascontiguousarray(z * z.dtype.type(_SQRT_HALF))))
+        cdf = 0.5 * (1 + _erf(z * z.dtype.type(_SQRT_HALF)))
         return dy * (cdf + z * _INV_SQRT_2PI * np.exp(-0.5 * z * z))
     # mish: tanh(sp) + z * (1 - tanh(sp)^2) * sigmoid(z), sp = softplus(z)
     t = np.tanh(softplus(z))

@@ -434,6 +434,11 @@ class ModelCheckpoint(Callback):
         # The value to beat; None: the first value saves.
         self.best = real_number(initial_value_threshold, "initial_value_threshold", allow_none=True)
 
+    def on_train_begin(self, logs=None) -> None:
+        from . import saving
+
+        saving.check_saveable(self.model)  # refused now, not after the first epoch's training
+
     def on_epoch_end(self, epoch, logs=None) -> None:
         logs = logs or {}
         try:

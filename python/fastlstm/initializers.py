@@ -623,10 +623,14 @@ def _array_shape(value) -> tuple | None:
     return None
 
 
+# A Constant's array up to this size is kept in a model file's config (a bias's values, say).
+MAX_SAVED_CONSTANT = 4096
+
+
 def refuse_arrays(layer, _seen: set | None = None) -> None:
     """ValueError when ``layer``, or a layer it wraps, has a Constant initialiser holding an
-    array: a model file keeps configs as JSON, which the array would make as large as itself (a
-    pretrained embedding: megabytes). Read from the layer's attributes, so that no config is
+    array of more than MAX_SAVED_CONSTANT values: a model file keeps configs as JSON, which the
+    array would make as large as itself (a pretrained embedding: megabytes). Read from the layer's attributes, so that no config is
     made (its array as lists of floats) only to be refused."""
     from .layers.base import Layer  # here: the layers import this module
 
@@ -636,12 +640,12 @@ def refuse_arrays(layer, _seen: set | None = None) -> None:
     seen.add(id(layer))
     for key, value in vars(layer).items():
         shape = _array_shape(value) if key.endswith("_initializer") else None
-        if shape is not None:
+        if shape is not None and math.prod(shape) > MAX_SAVED_CONSTANT:
             raise ValueError(
                 f"layer {layer.name!r}: {key} is a Constant holding an array of shape {shape}, "
-                "which a model file cannot hold (its config is JSON): give the array as the "
-                "layer's weights instead (Embedding(..., weights=[matrix]) or "
-                "layer.set_weights(...)), which the file holds"
+                f"more than the {MAX_SAVED_CONSTANT:,} values a model file holds in its config "
+                "(JSON): give the array as the layer's weights instead (Embedding(..., "
+                "weights=[matrix]) or layer.set_weights(...)), which the file holds"
             )
         for inner in value if isinstance(value, (list, tuple)) else (value,):
             if isinstance(inner, Layer):  # Bidirectional's halves, TimeDistributed's layer

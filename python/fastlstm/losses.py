@@ -54,9 +54,12 @@ def _dense_target(y_true, y_pred: np.ndarray, name: str) -> np.ndarray:
     return y_true.astype(y_pred.dtype, copy=False)
 
 
-def sparse_labels(y_true, y_pred: np.ndarray, name: str, ignore_class=None) -> np.ndarray:
+def sparse_labels(
+    y_true, y_pred: np.ndarray, name: str, ignore_class=None, any_label: bool = False
+) -> np.ndarray:
     """Integer class indices of shape y_pred.shape[:-1], checked to lie in [0, C) or to equal
-    ``ignore_class`` (which may lie outside, as Keras's -1 or 255)."""
+    ``ignore_class`` (which may lie outside, as Keras's -1 or 255); ``any_label``: any integer
+    (the accuracies count one outside [0, C) as a miss, as Keras's: a padded step's -1)."""
     y_true = np.asarray(y_true)
     target = y_pred.shape[:-1]
     if y_true.shape != target:
@@ -78,6 +81,8 @@ def sparse_labels(y_true, y_pred: np.ndarray, name: str, ignore_class=None) -> n
             raise TypeError(f"y_true: expected integer labels for {name}, got non-whole floats")
     else:
         raise TypeError(f"y_true: expected integer labels for {name}, got dtype {y_true.dtype}")
+    if any_label:
+        return labels
     classes = y_pred.shape[-1]
     kept = labels if ignore_class is None else labels[labels != ignore_class]
     if kept.size and (kept.min() < 0 or kept.max() >= classes):

@@ -318,13 +318,14 @@ class CategoricalAccuracy(Metric):
 
 
 class SparseCategoricalAccuracy(Metric):
-    """argmax(y_pred) == y_true, y_true integer labels (B, ...)."""
+    """argmax(y_pred) == y_true, y_true integer labels (B, ...); a label outside [0, C) (a
+    padded step's -1, masked or weighted 0) is a miss, as in Keras."""
 
     name = "sparse_categorical_accuracy"
     direction = "max"
 
     def _values(self, y_true, y_pred):
-        labels = losses.sparse_labels(y_true, y_pred, self.name)
+        labels = losses.sparse_labels(y_true, y_pred, self.name, any_label=True)
         return (labels == y_pred.argmax(axis=-1)).astype(np.float64)
 
 
@@ -362,6 +363,31 @@ class MeanSquaredLogarithmicError(_FromLoss):
 class LogCoshError(_FromLoss):
     name = "logcosh"
     loss_class = losses.LogCosh
+
+
+class Poisson(_FromLoss):
+    name = "poisson"
+    loss_class = losses.Poisson
+
+
+class KLDivergence(_FromLoss):
+    name = "kl_divergence"
+    loss_class = losses.KLDivergence
+
+
+class Hinge(_FromLoss):
+    name = "hinge"
+    loss_class = losses.Hinge
+
+
+class SquaredHinge(_FromLoss):
+    name = "squared_hinge"
+    loss_class = losses.SquaredHinge
+
+
+class CategoricalHinge(_FromLoss):
+    name = "categorical_hinge"
+    loss_class = losses.CategoricalHinge
 
 
 class RootMeanSquaredError(MeanSquaredError):
@@ -442,12 +468,13 @@ class SparseTopKCategoricalAccuracy(Metric):
         super().__init__(name)
 
     def _labels(self, y_true, y_pred):
-        return losses.sparse_labels(y_true, y_pred, self.name)
+        return losses.sparse_labels(y_true, y_pred, self.name, any_label=True)
 
     def _values(self, y_true, y_pred):
         labels = self._labels(y_true, y_pred)
-        score = np.take_along_axis(y_pred, labels[..., None], axis=-1)
-        return ((y_pred > score).sum(axis=-1) < self.k).astype(np.float64)
+        valid = (labels >= 0) & (labels < y_pred.shape[-1])  # else a miss, as in Keras
+        score = np.take_along_axis(y_pred, np.where(valid, labels, 0)[..., None], axis=-1)
+        return (((y_pred > score).sum(axis=-1) < self.k) & valid).astype(np.float64)
 
     def get_config(self):
         return {**super().get_config(), "k": self.k}
@@ -559,6 +586,11 @@ _CLASSES = {
         MeanAbsolutePercentageError,
         MeanSquaredLogarithmicError,
         LogCoshError,
+        Poisson,
+        KLDivergence,
+        Hinge,
+        SquaredHinge,
+        CategoricalHinge,
         RootMeanSquaredError,
         SparseTopKCategoricalAccuracy,
         TopKCategoricalAccuracy,
@@ -601,7 +633,28 @@ _ALIASES = {
     "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "poisson": Poisson,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
 }
+
+
+# The metrics that are a loss's per-sample mean, with no options (losses' functions map to them).
+_FROM_LOSSES = (
+    MeanSquaredError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError,
+    LogCoshError,
+    Poisson,
+    KLDivergence,
+    Hinge,
+    SquaredHinge,
+    CategoricalHinge,
+)
 
 
 def result_value(metric) -> float:
@@ -688,11 +741,15 @@ def get(identifier) -> Metric | str:
         key = identifier.lower()
         if key in ("accuracy", "acc"):
             return identifier
+        if identifier in _CLASSES:  # a class name: its default name in the logs, as Keras's
+            return _CLASSES[identifier]()  # ("AUC" logs "auc", which callbacks then find)
         if key in _ALIASES:
-            return _ALIASES[key](name=identifier)  # logged under the name given, as Keras
-        if identifier in _CLASSES:  # a class name, as Keras takes too
-            return _CLASSES[identifier]()
+            return _ALIASES[key](name=identifier)  # a function's name: logged as given
     elif callable(identifier) and not isinstance(identifier, type):
+        # One of fastlstm.losses' functions: the metric of that loss, which a file can name.
+        for cls in _FROM_LOSSES:
+            if getattr(identifier, "loss_class", None) is cls.loss_class:
+                return cls(name=identifier.__name__)
         return MeanMetricWrapper(identifier)
     raise ValueError(
         f"metrics: expected fastlstm.metrics.Metric instances, functions (y_true, y_pred) -> "

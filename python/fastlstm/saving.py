@@ -108,10 +108,17 @@ def model_to_bytes(model, include_optimizer: bool = True) -> bytes:
         return _model_bytes(model, include_optimizer)
 
 
-def _model_bytes(model, include_optimizer: bool) -> bytes:
+def check_saveable(model) -> None:
+    """ValueError where a save of ``model`` would be refused for what its layers are (a class
+    the loader may not make, a Constant initialiser holding an array): ModelCheckpoint asks
+    before training rather than after an epoch."""
     for layer in model.layers:
         _check_saveable(layer)
         initializers.refuse_arrays(layer)
+
+
+def _model_bytes(model, include_optimizer: bool) -> bytes:
+    check_saveable(model)
     arrays: list[tuple[str, np.ndarray]] = []
     for i, layer in enumerate(model.layers):
         arrays += [(f"weights/{i}/{k}", w) for k, w in enumerate(layer.weights)]
@@ -531,6 +538,12 @@ def _load(data: bytes, source: str, compile: bool = True, custom_objects=None):
     ):
         raise TypeError(
             f"custom_objects: expected None or a dict of name: metric, got {custom_objects!r}"
+            + (
+                " (Keras's order: load_model(filepath, custom_objects, compile); pass compile= "
+                "by name)"
+                if isinstance(custom_objects, bool)
+                else ""
+            )
         )
     try:
         header, blob = _read_members(bytes(data))

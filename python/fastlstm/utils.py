@@ -68,7 +68,9 @@ def pad_sequences(
     maxlen = longest if maxlen is None else integer(maxlen, "maxlen", at_least=0)
     if out_dtype.kind in "iu":
         _check_fits(rows, value, out_dtype)
-    out = np.full((len(rows), int(maxlen), *step), value, dtype=out_dtype)
+    # A str dtype without a width (str, "U") would hold one character: tokens as objects first.
+    sized = out_dtype.kind not in "SU" or out_dtype.itemsize > 0
+    out = np.full((len(rows), int(maxlen), *step), value, dtype=out_dtype if sized else object)
     for i, r in enumerate(rows):
         kept = r[-maxlen:] if truncating == "pre" else r[:maxlen]
         if maxlen == 0 or not len(kept):
@@ -77,7 +79,7 @@ def pad_sequences(
             out[i, : len(kept)] = kept
         else:
             out[i, -len(kept) :] = kept
-    return out
+    return out if sized else out.astype(out_dtype.kind)  # as wide as the longest token
 
 
 def _numbers(sequence, name: str, dtype: np.dtype) -> np.ndarray:
