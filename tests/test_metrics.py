@@ -163,8 +163,16 @@ def test_binary_accuracy_compares_labels_as_keras_does():
         ),
         (lambda: metrics.BinaryAccuracy(threshold=True), TypeError, "threshold"),
         (lambda: metrics.BinaryAccuracy(threshold=np.inf), ValueError, "threshold: expected a fin"),
-        (lambda: metrics.Precision(thresholds=-np.inf), ValueError, "thresholds: expected a fin"),
-        (lambda: metrics.Recall(thresholds=np.nan), ValueError, "thresholds: expected a finite"),
+        (
+            lambda: metrics.Precision(thresholds=-np.inf),
+            ValueError,
+            "thresholds: expected a number in \\[0, 1\\]",
+        ),
+        (
+            lambda: metrics.Recall(thresholds=np.nan),
+            ValueError,
+            "thresholds: expected a number in \\[0, 1\\]",
+        ),
         (
             lambda: metrics.AUC(num_thresholds=10**6 + 1),
             ValueError,

@@ -794,7 +794,7 @@ Y3, P3 = np.eye(3)[[0, 1, 2, 0]], RNG.random((4, 3))
         (_update(metrics.AUC(label_weights=[1.0, 2.0]), Y3, P3), ValueError, r"label_weights: expected one weight for each of the 3"),
         (_update(metrics.AUC(multi_label=True, num_labels=2), Y3, P3), ValueError, r"y_pred: expected 2 labels"),
         (lambda: metrics.Precision(thresholds=[0.3, 0.7]), ValueError, r"thresholds: expected a number or a list of one"),
-        (lambda: metrics.Recall(thresholds=["0.5"]), TypeError, r"thresholds\[0\]: expected a finite number"),
+        (lambda: metrics.Recall(thresholds=["0.5"]), TypeError, r"thresholds\[0\]: expected a number in \[0, 1\]"),
         (lambda: metrics.Precision(top_k=0), ValueError, r"top_k: expected a positive integer"),
         (lambda: metrics.Recall(class_id=-1), ValueError, r"class_id: expected a non-negative integer"),
         (lambda: metrics.Recall(class_id=1.0), TypeError, r"class_id: expected a non-negative integer"),
@@ -827,3 +827,29 @@ def test_a_metric_built_for_some_classes_refuses_others():
         m.update_state(Y3, P3)
         with pytest.raises(ValueError, match=r"y_pred: expected 3"):
             m.update_state(np.eye(2)[[0, 1]], RNG.random((2, 2)))
+
+
+def test_precision_and_recall_thresholds_lie_in_0_1():
+    """2.0 had made every prediction negative (a precision of 0), silently; Keras raises."""
+    for cls in (metrics.Precision, metrics.Recall):
+        for bad in (2.0, -0.1, [1.5]):
+            with pytest.raises(ValueError, match=r"thresholds(\[0\])?: expected"):
+                cls(thresholds=bad)
+
+
+def test_a_metric_function_of_one_number_a_batch_with_a_sequence_mask():
+    """Its docstring promised it; a (B, T) mask met its per-sample (B,) values and raised."""
+    from fastlstm.layers import Embedding
+
+    def batch_mae(y_true, y_pred):  # one number for the batch
+        return float(np.mean(np.abs(y_true - y_pred)))
+
+    x = np.array([[3, 4, 0], [5, 0, 0]])
+    y = np.ones((2, 3, 1))
+    model = Sequential(
+        [Embedding(10, 4, mask_zero=True), LSTM(4, return_sequences=True), Dense(1)], seed=0
+    )
+    model.compile("sgd", "mse", metrics=[batch_mae])
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    p = model.predict(x, verbose=0)
+    assert logs["batch_mae"] == pytest.approx(np.mean(np.abs(y - p)), rel=1e-6)

@@ -68,8 +68,8 @@ def _one_threshold(thresholds):
                 f"of its own, and the logs take one number a metric: make one metric a "
                 f"threshold, with a name each), got {thresholds!r}"
             )
-        return real_number(thresholds[0], "thresholds[0]")
-    return real_number(thresholds, "thresholds")
+        return real_number(thresholds[0], "thresholds[0]", at_least=0, at_most=1)
+    return real_number(thresholds, "thresholds", at_least=0, at_most=1)  # Keras's range
 
 
 class _Confusion(Metric):

@@ -495,8 +495,8 @@ class MeanMetricWrapper(Metric):
     """A function ``fn(y_true, y_pred)`` that returns a value per sample ((B,) or (B, T)), as a
     running weighted mean named after the function (Keras's wrapping of ``metrics=[fn]``). A
     function that returns one number for the batch counts it once per batch, as Keras's mean
-    does (batches of 8, 8 and 4 weigh alike), or once per sample where sample weights or a
-    mask apply."""
+    does (batches of 8, 8 and 4 weigh alike), or once per sample (per step of a sequence output)
+    where sample weights or a mask apply."""
 
     def __init__(self, fn, name: str | None = None) -> None:
         if not callable(fn):
@@ -511,8 +511,8 @@ class MeanMetricWrapper(Metric):
 
     def _values(self, y_true, y_pred):
         values = np.asarray(self.fn(y_true, y_pred), dtype=np.float64)
-        if values.ndim == 0:
-            return np.full(len(y_pred) if self._per_sample else 1, float(values))
+        if values.ndim == 0:  # per sample (or step: a (B, T) mask weighs each) where weighed
+            return np.full(y_pred.shape[:-1] if self._per_sample else 1, float(values))
         if values.shape[:1] != y_pred.shape[:1]:
             raise ValueError(
                 f"metric {self.name}: expected one value per sample (shape {y_pred.shape[:1]} "
