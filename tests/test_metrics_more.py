@@ -853,3 +853,18 @@ def test_a_metric_function_of_one_number_a_batch_with_a_sequence_mask():
     logs = model.evaluate(x, y, verbose=0, return_dict=True)
     p = model.predict(x, verbose=0)
     assert logs["batch_mae"] == pytest.approx(np.mean(np.abs(y - p)), rel=1e-6)
+
+
+def test_mean_is_keras_mean():
+    """metrics.Mean had kept Keras's name with an API of scalars only: an array gave an array,
+    and sample_weight raised."""
+    m = metrics.Mean()
+    m.update_state(np.array([1.0, 2.0, 3.0]))
+    assert m.result() == pytest.approx(2.0)
+    m.reset_state()
+    m.update_state([[1.0, 2.0], [3.0, 5.0]], sample_weight=[1.0, 0.0])  # row weights
+    assert m.result() == pytest.approx(1.5)
+    m.update_state(7.0, sample_weight=2)
+    assert m.result() == pytest.approx((3.0 + 14.0) / 4.0)
+    with pytest.raises(ValueError, match=r"sample_weight: expected a shape that weighs"):
+        m.update_state([1.0, 2.0], sample_weight=[1.0, 2.0, 3.0])

@@ -545,19 +545,43 @@ class Sum(Metric):
 
 
 class Mean:
-    """A weighted running mean of scalars (the loss over an epoch's batches)."""
+    """A weighted running mean (Keras's ``Mean``; the model's loss over an epoch's batches):
+    ``update_state(values, sample_weight=None)`` adds every value, weighted (a weight of fewer
+    dimensions weighs the values along the trailing axes), and ``result()`` is the weighted
+    sum over the sum of weights."""
 
-    def __init__(self, name: str = "loss") -> None:
+    def __init__(self, name: str = "mean", dtype=None) -> None:
         self.name = name
+        self.dtype = dtype  # accepted as Keras's; float64 whatever it is
         self.reset_state()
 
     def reset_state(self) -> None:
         self.total = 0.0
         self.count = 0.0
 
-    def update_state(self, value: float, weight: float = 1.0) -> None:
-        self.total += value * weight
-        self.count += weight
+    def update_state(self, values, sample_weight=None) -> None:
+        if isinstance(values, float) and (
+            sample_weight is None or type(sample_weight) in (int, float)
+        ):
+            weight = 1.0 if sample_weight is None else sample_weight  # a batch's loss: quick
+            self.total += values * weight
+            self.count += weight
+            return
+        v = real_array(values, "values").astype(np.float64)
+        if sample_weight is None:
+            self.total += float(v.sum())
+            self.count += v.size
+            return
+        w = real_array(sample_weight, "sample_weight").astype(np.float64)
+        try:
+            w = np.broadcast_to(w.reshape(w.shape + (1,) * (v.ndim - w.ndim)), v.shape)
+        except ValueError:
+            raise ValueError(
+                f"sample_weight: expected a shape that weighs values of shape {v.shape}, got "
+                f"{w.shape}"
+            ) from None
+        self.total += float(np.vdot(v, w))
+        self.count += float(w.sum())
 
     def result(self) -> float:
         return self.total / self.count if self.count else 0.0
