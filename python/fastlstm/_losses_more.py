@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._arrays import integer, real_number
+from .functional import _flag
 from .losses import EPSILON, Loss, _dense_target, _Probabilistic
 
 
@@ -171,12 +172,6 @@ class CategoricalHinge(Loss):
         d = (1 - y) * ties / ties.sum(axis=-1, keepdims=True) - y
         d *= _step(margin)[..., None]
         return values, d.astype(y_pred.dtype, copy=False)
-
-
-def _flag(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {value!r}")
-    return bool(value)
 
 
 class BinaryFocalCrossentropy(_Probabilistic):

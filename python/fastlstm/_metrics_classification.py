@@ -14,6 +14,7 @@ import numpy as np
 
 from . import losses
 from ._arrays import integer, real_array, real_number
+from .functional import _flag
 from .metrics import Metric
 
 # A million thresholds resolve the AUC to about 1e-6; more would only take memory (four float64
@@ -39,12 +40,6 @@ def _rows(a: np.ndarray) -> np.ndarray:
     """(N, C): the last axis as classes (labels), every other axis as samples; a 1-D array is
     one class. Keras takes (B, C) only; a sequence output (B, T, C) is B*T samples here."""
     return a.reshape(-1, 1) if a.ndim < 2 else a.reshape(-1, a.shape[-1])
-
-
-def _flag(value, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {value!r}")
-    return bool(value)
 
 
 def _top_k_mask(y_pred: np.ndarray, k: int) -> np.ndarray:

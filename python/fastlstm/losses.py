@@ -252,10 +252,6 @@ class Huber(Loss):
         return {**super().get_config(), "delta": self.delta}
 
 
-# Keras's backend epsilon: the floor of |y_true| in MAPE and of the values MSLE takes logs of.
-EPSILON = 1e-7
-
-
 class MeanAbsolutePercentageError(Loss):
     """100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7)) over the last axis (Keras's)."""
 

@@ -14,12 +14,7 @@ import math
 from typing import Any
 
 from ._arrays import real_number
-
-
-def _flag(value, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name}: expected True or False, got {value!r}")
-    return value
+from .functional import _flag
 
 
 class LearningRateSchedule:
