@@ -868,3 +868,20 @@ def test_mean_is_keras_mean():
     assert m.result() == pytest.approx((3.0 + 14.0) / 4.0)
     with pytest.raises(ValueError, match=r"sample_weight: expected a shape that weighs"):
         m.update_state([1.0, 2.0], sample_weight=[1.0, 2.0, 3.0])
+
+
+def test_a_nan_prediction_counts_as_negative_in_auc_as_in_precision():
+    """AUC had sorted a NaN above every threshold (a positive prediction at each), where
+    Precision, Recall and accuracy (y_pred > t, as Keras's AUC compares too) count it negative."""
+    y_true, y_pred = [1.0, 0.0, 0.0, 1.0], [0.9, np.nan, 0.2, 0.7]
+    for curve in ("ROC", "PR"):
+        auc, without = metrics.AUC(curve=curve), metrics.AUC(curve=curve)
+        auc.update_state(y_true, y_pred)
+        without.update_state([1.0, 0.0, 1.0], [0.9, 0.2, 0.7])  # the NaN's sample left out
+        for name in ("true_positives", "false_positives", "false_negatives"):
+            np.testing.assert_array_equal(
+                getattr(auc, name).numpy(), getattr(without, name).numpy()
+            )
+        np.testing.assert_array_equal(
+            auc.true_negatives.numpy(), without.true_negatives.numpy() + 1
+        )

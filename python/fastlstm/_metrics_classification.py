@@ -161,6 +161,9 @@ def _counts_above(scores, positive, negative, thresholds):
     from (N, L) scores and weights: each column sorted once, the thresholds looked up in it."""
     tp = np.empty((len(thresholds), scores.shape[1]))
     fp = np.empty_like(tp)
+    # NaN is above no threshold (as `y_pred > t` has it in Precision and Recall); sorted, it
+    # would come last, above them all.
+    scores = np.where(np.isnan(scores), -np.inf, scores)
     for j in range(scores.shape[1]):
         order = np.argsort(scores[:, j], kind="stable")
         first_above = np.searchsorted(scores[order, j], thresholds, side="right")
