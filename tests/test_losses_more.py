@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from fastlstm import losses, optimizers, saving
-from fastlstm.layers import LSTM, Dense, Embedding, Input
+from fastlstm.layers import LSTM, Dense, Embedding, Input, Masking
 from fastlstm.models import Sequential
 from test_losses import numeric_grad
 
@@ -903,3 +903,26 @@ def test_model_files_keep_the_compiled_loss(loss, activation, targets):
 def test_bad_arguments_are_named(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_a_loss_over_another_axis_with_a_sequence_mask_names_axis():
+    """It had said "mask: expected shape (6, 2) (batch, time)", never naming axis."""
+    x = np.random.default_rng(0).normal(size=(6, 5, 3))
+    x[::2, 3:] = 0
+    y = (x[..., :2] > 0).astype(float)
+    model = Sequential(
+        [
+            Input((5, 3)),
+            Masking(0.0),
+            LSTM(4, return_sequences=True),
+            Dense(2, activation="sigmoid"),
+        ],
+        seed=1,
+    )
+    model.compile("adam", losses.BinaryFocalCrossentropy(axis=1))
+    with pytest.raises(
+        ValueError, match=r"^axis: a loss reduced over axis 1 of y_pred \(6, 5, 2\)"
+    ):
+        model.evaluate(x, y, verbose=0)
+    model.compile("adam", losses.BinaryFocalCrossentropy(axis=2))  # the last axis: masked steps out
+    assert np.isfinite(model.evaluate(x, y, verbose=0))

@@ -161,6 +161,13 @@ class Loss:
     def _masked_values(self, y_true, y_pred, mask):
         """``_values`` and the mask to reduce them with: the model's, and, where a loss leaves
         entries out itself (SparseCategoricalCrossentropy's ignore_class), without those."""
+        axis = self._reduced_axis
+        if mask is not None and axis not in (-1, np.ndim(y_pred) - 1):
+            raise ValueError(
+                f"axis: a loss reduced over axis {axis} of y_pred {np.shape(y_pred)} cannot take "
+                f"the model's (batch, time) mask {np.shape(mask)}, which weighs each step; "
+                "reduce over the last axis (axis=-1)"
+            )
         return (*self._values(y_true, y_pred), mask)
 
     def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
