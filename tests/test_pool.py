@@ -46,7 +46,9 @@ def wait_for_child(pid: int, seconds: float) -> int:
 
 @SPLITS
 @pytest.mark.usefixtures("restore_threads")
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.skipif(
+    not hasattr(os, "fork"), reason="forks the process: os.fork is POSIX only (not on Windows)"
+)
 def test_forked_child_computes_after_parent_used_threads(shape):
     """A pre-forking server loads the model, warms it up, then forks its workers: the child's
     calls must neither hang on the parent's threads nor give a different answer."""
@@ -175,7 +177,10 @@ def tasks() -> set[str]:
 
 
 @pytest.mark.usefixtures("restore_threads")
-@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/task"),
+    reason="counts the process's threads in /proc/self/task, which only Linux has",
+)
 def test_short_lived_threads_reuse_the_workers_of_ended_ones():
     """A thread-per-request server: each new Python thread started its pool's workers and joined
     them when it ended (2 threads, B=1, T=25, H=256: 406 us a request against 199). The pool of a
@@ -206,7 +211,10 @@ def test_short_lived_threads_reuse_the_workers_of_ended_ones():
 
 
 @pytest.mark.usefixtures("restore_threads")
-@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/task"),
+    reason="counts the process's threads in /proc/self/task, which only Linux has",
+)
 def test_the_pools_kept_for_later_threads_are_bounded():
     """Many threads at once each need a pool; once they end, at most PoolShelf::kShelved (8)
     pools stay, the rest are joined."""
@@ -231,7 +239,10 @@ def test_the_pools_kept_for_later_threads_are_bounded():
 
 
 @pytest.mark.usefixtures("restore_threads")
-@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/task"),
+    reason="counts the process's threads in /proc/self/task, which only Linux has",
+)
 def test_a_lowered_thread_count_ends_the_spare_workers():
     """After calls on 16 threads, lowering the count to 2 must end the workers no call can use any
     more (they slept for the life of the calling thread), and the pool must grow again after."""
@@ -259,7 +270,10 @@ def test_a_lowered_thread_count_ends_the_spare_workers():
 
 
 @pytest.mark.usefixtures("restore_threads")
-@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs /proc")
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/task"),
+    reason="counts the process's threads in /proc/self/task, which only Linux has",
+)
 def test_a_pool_a_new_thread_takes_from_the_shelf_sheds_a_higher_counts_workers():
     """Threads that ended after calls on 16 threads left pools of 15 workers on the shelf; a new
     thread took one for its first call on 2 threads and kept all 15 asleep (a thread-per-request

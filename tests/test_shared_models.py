@@ -135,7 +135,9 @@ def test_two_threads_evaluating_one_model_keep_their_metrics_apart():
     assert model.test_on_batch(x[:8], right[:8])[1] == 1.0
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.skipif(
+    not hasattr(os, "fork"), reason="forks the process: os.fork is POSIX only (not on Windows)"
+)
 @pytest.mark.parametrize("during", ["build", "step"])
 def test_a_fork_during_another_threads_build_or_step_leaves_a_working_child(during):
     """The lock a build (or a training step's update) holds was inherited held by the child,

@@ -95,10 +95,6 @@ class CosineSimilarity(Loss):
         super().__init__(reduction, name)
         self.axis = integer(axis, "axis")
 
-    @property
-    def _reduced_axis(self) -> int:
-        return self.axis
-
     def _values(self, y_true, y_pred):
         y = _dense_target(y_true, y_pred, self.name)
         axis = _axis(self.axis, y_pred, self.name)
@@ -206,10 +202,6 @@ class BinaryFocalCrossentropy(_Probabilistic):
         self.gamma = real_number(gamma, "gamma", at_least=0)
         self.axis = integer(axis, "axis")
 
-    @property
-    def _reduced_axis(self) -> int:
-        return self.axis
-
     def _values(self, y_true, y_pred):
         y = _dense_target(y_true, y_pred, self.name)
         axis = _axis(self.axis, y_pred, self.name)
@@ -277,10 +269,6 @@ class CategoricalFocalCrossentropy(_Probabilistic):
         self.alpha = _class_alpha(alpha)
         self.gamma = real_number(gamma, "gamma", at_least=0)
         self.axis = integer(axis, "axis")
-
-    @property
-    def _reduced_axis(self) -> int:
-        return self.axis
 
     def _values(self, y_true, y_pred):
         y = _dense_target(y_true, y_pred, self.name)

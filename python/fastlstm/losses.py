@@ -139,9 +139,9 @@ class Loss:
 
     name = "loss"
     sparse = False  # y_true holds class indices, not one value per output
-    # The axis of y_pred that ``_values`` reduces (a loss with an ``axis`` option returns it):
+    # The axis of y_pred that ``_values`` reduces (a loss with an ``axis`` option sets its own):
     # the weights, shaped like the values, broadcast back along it onto the gradient.
-    _reduced_axis = -1
+    axis = -1
 
     def __init__(
         self, reduction: str | None = "sum_over_batch_size", name: str | None = None
@@ -161,7 +161,7 @@ class Loss:
     def _masked_values(self, y_true, y_pred, mask):
         """``_values`` and the mask to reduce them with: the model's, and, where a loss leaves
         entries out itself (SparseCategoricalCrossentropy's ignore_class), without those."""
-        axis = self._reduced_axis
+        axis = self.axis
         if mask is not None and axis not in (-1, np.ndim(y_pred) - 1):
             raise ValueError(
                 f"axis: a loss reduced over axis {axis} of y_pred {np.shape(y_pred)} cannot take "
@@ -195,7 +195,7 @@ class Loss:
             d *= scale
         else:
             loss = float(np.vdot(values, w)) / n
-            d *= np.expand_dims(w * scale, self._reduced_axis)
+            d *= np.expand_dims(w * scale, self.axis)
         return loss, d
 
     def get_config(self) -> dict[str, Any]:
