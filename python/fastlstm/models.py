@@ -31,6 +31,7 @@ from ._locks import WeightsLock
 from ._training import Trainer, unique_names
 from .functional import _flag
 from .layers.base import BUILD_LOCK, Layer, check_seed
+from .layers.cells import RecurrentCell
 from .layers.core import Input, TimeDistributed
 from .layers.recurrent import Recurrent
 from .layers.wrappers import Bidirectional
@@ -83,7 +84,12 @@ class Sequential(Trainer):
             self._build_shape = layer.batch_shape
             return
         if not isinstance(layer, Layer):
-            raise TypeError(f"layer: expected a fastlstm layer, got {type(layer).__name__}")
+            hint = (
+                "; a cell steps once: RNN(cell) is its layer"
+                if isinstance(layer, RecurrentCell)
+                else ""
+            )
+            raise TypeError(f"layer: expected a fastlstm layer, got {type(layer).__name__}{hint}")
         what = None  # a setting that gives the next layer something other than one array
         if isinstance(layer, (Recurrent, Bidirectional)):
             if layer.return_state:

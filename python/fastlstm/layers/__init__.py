@@ -4,6 +4,7 @@ Every layer implements the protocol described in :mod:`fastlstm.layers.base`.
 """
 
 from .base import Layer
+from .cells import RNN, GRUCell, LSTMCell, SimpleRNNCell
 from .core import (
     Dense,
     Dropout,
@@ -24,21 +25,25 @@ InputLayer = Input  # Keras 3's name for it as a Sequential's first entry
 __all__ = [
     "GRU",
     "LSTM",
+    "RNN",
     "Activation",
     "Bidirectional",
     "Dense",
     "Dropout",
     "Embedding",
     "Flatten",
+    "GRUCell",
     "GlobalAveragePooling1D",
     "GlobalMaxPooling1D",
     "Input",
     "InputLayer",
+    "LSTMCell",
     "Layer",
     "Masking",
     "RepeatVector",
     "Reshape",
     "SimpleRNN",
+    "SimpleRNNCell",
     "SpatialDropout1D",
     "TimeDistributed",
     "deserialize",

@@ -176,6 +176,14 @@ class Recurrent(Layer):
         # not known): what `states` shows as zeros, as Keras's.
         self._reset_rows: int | None = None
 
+    @property
+    def cell(self):
+        """Keras's ``layer.cell``: this layer's one step (an LSTMCell, GRUCell or SimpleRNNCell
+        of :mod:`.cells`), which reads the layer's weights."""
+        from .cells import cell_of  # cells builds on this module
+
+        return cell_of(self)
+
     kernel_regularizer = property(lambda self: self._regularizers["kernel"])
     recurrent_regularizer = property(lambda self: self._regularizers["recurrent_kernel"])
     bias_regularizer = property(lambda self: self._regularizers["bias"])
