@@ -10,6 +10,7 @@ import pytest
 import fastlstm
 from fastlstm import callbacks, optimizers
 from fastlstm.layers import LSTM, Bidirectional, Dense, Input, TimeDistributed
+from fastlstm.models import Sequential, load_model
 
 RNG = np.random.default_rng(0)
 
@@ -263,3 +264,19 @@ def test_time_distributed_refuses_a_layer_that_returns_states_or_time_first(opti
     """Such a model built, then predict failed deep inside: a list has no reshape."""
     with pytest.raises(ValueError, match=f"TimeDistributed takes a layer .* {option}=True"):
         TimeDistributed(LSTM(3, **{option: True}))
+
+
+def test_the_halves_have_kerass_names_and_keep_them_through_a_file(tmp_path):
+    both = Bidirectional(LSTM(3, name="enc"))
+    assert (both.forward_layer.name, both.backward_layer.name) == ("forward_enc", "backward_enc")
+    model = Sequential([Input((4, 2)), both], seed=0)
+    model.save(tmp_path / "m.keras")
+    again = load_model(tmp_path / "m.keras").layers[0]
+    assert (again.forward_layer.name, again.backward_layer.name) == ("forward_enc", "backward_enc")
+
+
+def test_a_refused_layer_keeps_its_name():
+    layer = LSTM(3)
+    with pytest.raises(ValueError, match="backward_layer"):
+        Bidirectional(layer, backward_layer=LSTM(3))
+    assert layer.name == "lstm"

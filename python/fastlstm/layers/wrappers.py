@@ -25,9 +25,10 @@ class Bidirectional(Layer):
     (default; (..., 2H)), "sum", "mul", "ave" ((..., H)), or None for the list
     ``[forward_output, backward_output]``; H is P for an LSTM with ``proj_size=P``, whose
     states are then ``(h (B, P), c (B, H))`` per direction. With ``return_state``, a call returns
-    ``[output, *forward_states, *backward_states]``. Weights: the forward layer's, then the
-    backward layer's. ``input_shape=(T, I)`` (Keras 2, on the wrapper) declares a Sequential's
-    input, as for any layer.
+    ``[output, *forward_states, *backward_states]``. The halves are named as Keras names them,
+    ``forward_lstm`` and ``backward_lstm`` for an LSTM named ``lstm``. Weights: the forward
+    layer's, then the backward layer's. ``input_shape=(T, I)`` (Keras 2, on the wrapper)
+    declares a Sequential's input, as for any layer.
     """
 
     default_name = "bidirectional"
@@ -47,9 +48,12 @@ class Bidirectional(Layer):
             raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
         if layer.stateful:
             raise ValueError("layer: a stateful layer cannot run in both directions")
+        # Keras's names for the halves, forward_lstm and backward_lstm (a file's halves, which
+        # have them already, keep them); the layer is renamed once nothing can fail.
+        base = layer.name.removeprefix("forward_")
         if backward_layer is None:
             config = {**layer.get_config(), "go_backwards": not layer.go_backwards}
-            config["name"] = "backward_" + layer.name
+            config["name"] = "backward_" + base
             if layer.seed is not None:
                 config["seed"] = layer.seed + 1  # its own weights, still reproducible
             backward_layer = type(layer).from_config(config)
@@ -78,6 +82,7 @@ class Bidirectional(Layer):
                 raise ValueError(
                     f"backward_layer: expected {attr}={shown(ours)} like layer, got {shown(theirs)}"
                 )
+        layer.name = "forward_" + base
         self.forward_layer, self.backward_layer = layer, backward_layer
         self._pair_lock = WeightsLock()  # the halves' weights change together (set_weights)
         # The halves keep their own flags (one may be frozen), unless trainable= is given here.
