@@ -265,6 +265,30 @@ def test_timeseries_targets_shorter_than_data_end_the_windows():
     np.testing.assert_array_equal(y, np.array(starts) + 10.0)
 
 
+def test_timeseries_without_a_batch_size_gives_single_windows():
+    # Keras's batch_size=None: the windows one by one, without a batch axis
+    data = np.arange(60.0).reshape(30, 2)
+    targets = np.arange(30) * 10
+    args = {"sequence_stride": 3, "sampling_rate": 2, "start_index": 1}
+    single = utils.timeseries_dataset_from_array(data, targets, 4, batch_size=None, **args)
+    batched = utils.timeseries_dataset_from_array(data, targets, 4, batch_size=3, **args)
+    pairs = list(single)  # iterable, as Keras's dataset
+    assert len(pairs) == len(single) == 8
+    assert pairs[0][0].shape == (4, 2)
+    assert np.ndim(pairs[0][1]) == 0
+    x = np.concatenate([batched[i][0] for i in range(len(batched))])
+    y = np.concatenate([batched[i][1] for i in range(len(batched))])
+    np.testing.assert_array_equal(np.stack([p[0] for p in pairs]), x)
+    np.testing.assert_array_equal([p[1] for p in pairs], y)
+    shuffled = utils.timeseries_dataset_from_array(
+        data, None, 4, batch_size=None, shuffle=True, seed=1
+    )
+    firsts = sorted(float(w[0, 0]) for w in shuffled)
+    np.testing.assert_array_equal(firsts, np.arange(27) * 2.0)
+    with pytest.raises(ValueError, match=r"x: expected a dataset of batches.*batch_size=None"):
+        model().fit(single, epochs=1, verbose=0)
+
+
 def test_fit_keeps_a_time_series_windows_in_order():
     # Keras's timeseries dataset is a tf.data dataset, which fit does not shuffle: a stateful
     # model carries its state from each window to the next.

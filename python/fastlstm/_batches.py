@@ -63,6 +63,11 @@ class DatasetBatches:
         self.data, self.name, self.need_y = data, name, need_y
         self.steps = integer(steps, steps_name, at_least=1, allow_none=True)
         self.indexed = not isinstance(data, Iterator)
+        if getattr(data, "unbatched", False):
+            raise ValueError(
+                f"{name}: expected a dataset of batches, got one of single windows "
+                "(timeseries_dataset_from_array(batch_size=None)); give it a batch_size"
+            )
         if self.indexed:
             count = len(data)
             if count < 1:

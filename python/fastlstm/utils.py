@@ -184,7 +184,9 @@ class _Windows(PyDataset):
     (Keras's is a tf.data dataset, which fit does not shuffle); ``rng``: the generator that
     shuffled the windows, which shuffles them again when a pass over them ends, at the first
     batch asked for after it (a pass may span epochs, with ``steps_per_epoch``: each window
-    comes once a pass, as from Keras's dataset); None: in time order always."""
+    comes once a pass, as from Keras's dataset); None: in time order always. ``batch_size``
+    None: single windows (sequence_length, ...) with their targets, not batches (``unbatched``:
+    fit, evaluate and predict refuse them)."""
 
     shuffled_by_fit = False
 
@@ -192,10 +194,13 @@ class _Windows(PyDataset):
         super().__init__()
         self.data, self.targets = data, targets
         self.starts, self.offsets, self.batch_size = starts, offsets, batch_size
+        self.unbatched = batch_size is None
         self._rng = rng
         self._served = 0  # batches given since the windows were last shuffled
 
     def __len__(self) -> int:
+        if self.unbatched:
+            return len(self.starts)
         return math.ceil(len(self.starts) / self.batch_size)
 
     def __getitem__(self, index):
@@ -204,6 +209,10 @@ class _Windows(PyDataset):
         if index == 0 and self._rng is not None and self._served >= len(self):
             self.starts, self._served = self._rng.permutation(self.starts), 0  # a new pass
         self._served += 1
+        if self.unbatched:
+            start = self.starts[index]
+            x = self.data[start + self.offsets]
+            return x if self.targets is None else (x, self.targets[start])
         starts = self.starts[index * self.batch_size : (index + 1) * self.batch_size]
         x = self.data[starts[:, None] + self.offsets]
         return x if self.targets is None else (x, self.targets[starts])
@@ -215,7 +224,7 @@ def timeseries_dataset_from_array(
     sequence_length: int,
     sequence_stride: int = 1,
     sampling_rate: int = 1,
-    batch_size: int = 128,
+    batch_size: int | None = 128,
     shuffle: bool = False,
     seed: int | None = None,
     start_index: int | None = None,
@@ -227,7 +236,9 @@ def timeseries_dataset_from_array(
     takes ``sequence_length`` rows ``sampling_rate`` apart; its target is ``targets[s_i]`` (None:
     windows only, for predict). As Keras's, ``targets`` may be shorter than ``data`` (say
     ``data[10:]``): windows past its end are left out. Windows lie within rows [start_index, end_index). Batches hold
-    ``batch_size`` windows, (batch, sequence_length, ...); ``shuffle`` orders the windows at
+    ``batch_size`` windows, (batch, sequence_length, ...); None, as Keras's, gives single
+    windows (sequence_length, ...) with their targets, to iterate over (fit needs batches);
+    ``shuffle`` orders the windows at
     random (``seed``), and again after each epoch of fit, as Keras's dataset gives a new order
     each pass. fit takes the batches in this order, whatever its own ``shuffle`` (as Keras's fit
     takes a dataset's)."""
@@ -241,7 +252,7 @@ def timeseries_dataset_from_array(
     sequence_length = integer(sequence_length, "sequence_length", at_least=1)
     sequence_stride = integer(sequence_stride, "sequence_stride", at_least=1)
     sampling_rate = integer(sampling_rate, "sampling_rate", at_least=1)
-    batch_size = integer(batch_size, "batch_size", at_least=1)
+    batch_size = integer(batch_size, "batch_size", at_least=1, allow_none=True)
     start = integer(start_index, "start_index", at_least=0, allow_none=True) or 0
     end = integer(end_index, "end_index", at_least=0, allow_none=True)
     end = len(data) if end is None else min(end, len(data))
