@@ -5,6 +5,7 @@ Every layer implements the protocol described in :mod:`fastlstm.layers.base`.
 
 from .base import Layer
 from .cells import RNN, GRUCell, LSTMCell, SimpleRNNCell
+from .convolutional import AveragePooling1D, Conv1D, MaxPooling1D
 from .core import (
     Dense,
     Dropout,
@@ -21,13 +22,19 @@ from .reshaping import Activation, Flatten, RepeatVector, Reshape
 from .wrappers import Bidirectional
 
 InputLayer = Input  # Keras 3's name for it as a Sequential's first entry
+# Keras's other names for these (the class's own name is the one a file holds)
+Convolution1D, MaxPool1D, AvgPool1D = Conv1D, MaxPooling1D, AveragePooling1D
 
 __all__ = [
     "GRU",
     "LSTM",
     "RNN",
     "Activation",
+    "AveragePooling1D",
+    "AvgPool1D",
     "Bidirectional",
+    "Conv1D",
+    "Convolution1D",
     "Dense",
     "Dropout",
     "Embedding",
@@ -40,6 +47,8 @@ __all__ = [
     "LSTMCell",
     "Layer",
     "Masking",
+    "MaxPool1D",
+    "MaxPooling1D",
     "RepeatVector",
     "Reshape",
     "SimpleRNN",
@@ -58,7 +67,9 @@ _CLASSES = {
         GRU,
         SimpleRNN,
         Activation,
+        AveragePooling1D,
         Bidirectional,
+        Conv1D,
         Dense,
         Dropout,
         Embedding,
@@ -66,6 +77,7 @@ _CLASSES = {
         GlobalAveragePooling1D,
         GlobalMaxPooling1D,
         Masking,
+        MaxPooling1D,
         RepeatVector,
         Reshape,
         SpatialDropout1D,
