@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._arrays import integer, real_number
+from ._loss_base import EPSILON, Loss, _dense_target, _Probabilistic
 from .functional import _flag
-from .losses import EPSILON, Loss, _dense_target, _Probabilistic
 
 
 def _axis(axis, y_pred: np.ndarray, name: str) -> int:

@@ -1,6 +1,6 @@
 """A metric's state as Keras 3's ``Metric.add_weight`` makes it: :class:`Variable`, a float64
 array that only ``assign``, ``assign_add`` and ``assign_sub`` change, and the checks of
-add_weight's shape and initializer (used by :mod:`fastlstm.metrics`)."""
+add_weight's shape and initializer (used by ``Metric``, in :mod:`fastlstm._metric_base`)."""
 
 from __future__ import annotations
 

@@ -3,9 +3,7 @@
 Each keeps weighted counts of true and false positives (and negatives) over every value seen
 since the last reset, in variables from :meth:`Metric.add_weight` named as Keras's, and computes
 its result from the counts: it is not a mean of per-batch values. ``sample_weight`` and a (B, T)
-mask weigh each value (a masked step weighs 0). Re-exported by :mod:`fastlstm.metrics`, which
-must be imported first (it is, by ``import fastlstm``): this module's classes derive from its
-``Metric``.
+mask weigh each value (a masked step weighs 0). Re-exported by :mod:`fastlstm.metrics`.
 """
 
 from __future__ import annotations
@@ -14,8 +12,9 @@ import numpy as np
 
 from . import losses
 from ._arrays import integer, real_array, real_number
+from ._loss_base import _dense_target, _floating
+from ._metric_base import Metric
 from .functional import _flag
-from .metrics import Metric
 
 # A million thresholds resolve the AUC to about 1e-6; more would only take memory (four float64
 # counts each), which a model file could otherwise ask for in gigabytes.
@@ -91,8 +90,8 @@ class _Confusion(Metric):
             setattr(self, count, self.add_weight(name=count))
 
     def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
-        y_pred = losses._floating(y_pred)
-        actual = losses._dense_target(y_true, y_pred, self.name) != 0
+        y_pred = _floating(y_pred)
+        actual = _dense_target(y_true, y_pred, self.name) != 0
         w = _weights(sample_weight, mask, y_pred.shape)
         predicted = y_pred > self.thresholds
         if self.top_k is not None:
@@ -291,8 +290,8 @@ class AUC(Metric):
         self._labels = labels
 
     def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
-        y_pred = losses._floating(y_pred).astype(np.float64, copy=False)
-        actual = losses._dense_target(y_true, y_pred, self.name) != 0
+        y_pred = _floating(y_pred).astype(np.float64, copy=False)
+        actual = _dense_target(y_true, y_pred, self.name) != 0
         w = _weights(sample_weight, mask, y_pred.shape)
         labels = y_pred.shape[-1] if y_pred.ndim >= 2 else 1
         if self.label_weights is not None and len(self.label_weights) != labels:
@@ -429,8 +428,8 @@ class FBetaScore(Metric):
         self._classes = classes
 
     def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
-        y_pred = losses._floating(y_pred).astype(np.float64, copy=False)
-        y = _rows(losses._dense_target(y_true, y_pred, self.name))
+        y_pred = _floating(y_pred).astype(np.float64, copy=False)
+        y = _rows(_dense_target(y_true, y_pred, self.name))
         w = _rows(_weights(sample_weight, mask, y_pred.shape))
         p = _rows(y_pred)
         classes = p.shape[1]

@@ -1,7 +1,6 @@
 """Keras 3's R2Score: the coefficient of determination from weighted sums over every value seen.
 
-Re-exported by :mod:`fastlstm.metrics`, which must be imported first (it is, by ``import
-fastlstm``): R2Score derives from its ``Metric``.
+Re-exported by :mod:`fastlstm.metrics`.
 """
 
 from __future__ import annotations
@@ -12,7 +11,8 @@ import numpy as np
 
 from . import losses
 from ._arrays import integer
-from .metrics import Metric
+from ._loss_base import _dense_target, _floating
+from ._metric_base import Metric
 
 _AGGREGATIONS = (None, "uniform_average", "variance_weighted_average")
 
@@ -61,8 +61,8 @@ class R2Score(Metric):
         self._columns = columns
 
     def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
-        y_pred = losses._floating(y_pred).astype(np.float64, copy=False)
-        y = losses._dense_target(y_true, y_pred, self.name)
+        y_pred = _floating(y_pred).astype(np.float64, copy=False)
+        y = _dense_target(y_true, y_pred, self.name)
         w = losses.sample_weights(
             sample_weight, mask, y_pred.shape, np.dtype(np.float64), rescale=False
         )

@@ -1,6 +1,7 @@
 """The optimizers' base class: Keras 3's base arguments (learning rate or schedule, weight
 decay, clipping, gradient accumulation), the step count and the per-weight slots, saved and
-restored. The optimizers themselves are in :mod:`fastlstm.optimizers`."""
+restored; and Adam's first-moment step, which Adamax (in :mod:`fastlstm._optimizers_more`)
+takes too. The optimizers themselves are in :mod:`fastlstm.optimizers`."""
 
 from __future__ import annotations
 
@@ -307,3 +308,12 @@ class Optimizer:
     def __repr__(self) -> str:
         rate = self._learning_rate if self._schedule is None else self._schedule
         return f"{type(self).__name__}(learning_rate={rate})"
+
+
+def update_first_moment(m, g, beta_1: float, scratch, f) -> None:
+    """Adam's (and Adamax's) first moment in place: ``m += (1-b1)*(g - m)``, m and g shaped as
+    the weight, ``scratch`` as well (overwritten: no array allocated), ``f`` the weight's scalar
+    type (1 - b1 taken in it, so that a float32 weight's step stays float32)."""
+    np.subtract(g, m, out=scratch)
+    scratch *= f(1 - beta_1)
+    m += scratch

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._arrays import real_number
-from ._optimizer_base import Optimizer
+from ._optimizer_base import Optimizer, update_first_moment
 
 
 class Adamax(Optimizer):
@@ -28,9 +28,7 @@ class Adamax(Optimizer):
     def _update(self, p, g, slots, scratch, lr, step) -> None:
         f = p.dtype.type
         m, u = slots["m"], slots["u"]
-        np.subtract(g, m, out=scratch)
-        scratch *= f(1 - self.beta_1)
-        m += scratch
+        update_first_moment(m, g, self.beta_1, scratch, f)
         u *= f(self.beta_2)
         np.maximum(u, np.abs(g, out=scratch), out=u)
         np.add(u, f(self.epsilon), out=scratch)

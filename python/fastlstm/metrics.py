@@ -26,121 +26,28 @@ import numpy as np
 
 from . import losses
 from ._arrays import check_name, integer, real_array, real_number
-from ._metric_variables import Variable, initial_value, variable_shape
-
-
-class Metric:
-    """Base: subclasses implement ``_values(y_true, y_pred) -> (B, ...) per-sample values``.
-
-    A Keras-style subclass may instead override ``update_state(y_true, y_pred,
-    sample_weight=None)``, ``result()`` and ``reset_state()``, making its state after
-    ``super().__init__(name=..., dtype=...)`` as in Keras: the model then passes a mask folded
-    into ``sample_weight``, as Keras does (only an ``update_state`` with a parameter named
-    ``mask`` gets it apart). Its state may be Keras 3's variables, from :meth:`add_weight`,
-    which the base ``reset_state()`` zeroes; ``result()`` may return one of them or a NumPy
-    scalar or 0-d array (the model logs it as a float)."""
-
-    name = "metric"
-    # Which way is better ("max" or "min"), for callbacks' mode="auto"; None: not known.
-    direction: str | None = None
-
-    def __init__(self, name: str | None = None, dtype=None) -> None:
-        check_name(name)
-        if name is not None:
-            self.name = name
-        self.dtype = dtype  # accepted as Keras's; the values are float64 whatever it is
-        self._variables: list[Variable] = []  # add_weight's, in order (Keras's `variables`)
-        # The running sums (reset_state's, set here directly: a Keras-style subclass makes its
-        # own state after this returns, which its reset_state may need)
-        self.total = 0.0
-        self.count = 0.0
-
-    def add_weight(self, shape=(), initializer="zeros", dtype=None, name=None) -> Variable:
-        """A state variable (Keras 3's ``add_weight``; its argument order): a float64 array of
-        ``shape`` that starts from ``initializer``, "zeros" or "ones" (or Keras's other names
-        for them, "zero", "Zeros", ...), a number or a function (shape, dtype=None) -> array.
-        ``dtype`` is accepted as Keras's: the values are float64 whatever it is."""
-        if "_variables" not in self.__dict__:
-            raise RuntimeError(
-                f"{type(self).__name__}.add_weight: call super().__init__() first (it makes "
-                "the metric's list of variables)"
-            )
-        check_name(name)
-        shape = variable_shape(shape)
-        variable = Variable(initial_value(initializer, shape), name or "variable")
-        self._variables.append(variable)
-        return variable
-
-    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
-        """Keras 3's other name for :meth:`add_weight` (``aggregation`` is accepted and does
-        nothing: one process holds the state)."""
-        return self.add_weight(shape, initializer, dtype, name)
-
-    @property
-    def variables(self) -> list[Variable]:
-        """The variables add_weight made, then those of the metrics held as attributes (Keras
-        3's list)."""
-        found = list(self.__dict__.get("_variables", ()))
-        for held in self._held_metrics():
-            found += held.__dict__.get("_variables", ())
-        return found
-
-    def _held_metrics(self) -> list[Metric]:
-        return [v for v in vars(self).values() if isinstance(v, Metric) and v is not self]
-
-    def reset_state(self) -> None:
-        """Keras 3's default: zeroes every variable made by add_weight (zeros, as Keras 3's,
-        whatever the initializer was) and resets the metrics held as attributes; and, as
-        always, this base's running sums ``total`` and ``count`` (unless a subclass made
-        variables of those names: they are zeroed as variables).
-
-        State a subclass keeps in other plain attributes is its own: without a reset_state of
-        its own that resets it, it runs on across epochs and evaluations (each evaluation
-        starting from a copy of the metric), as in Keras, whose reset_state also zeroes only
-        the variables."""
-        for variable in self.__dict__.get("_variables", ()):
-            variable.assign(np.zeros(variable.shape))
-        for held in self._held_metrics():
-            held.reset_state()
-        for name in ("total", "count"):
-            if not isinstance(getattr(self, name, None), Variable):
-                setattr(self, name, 0.0)
-
-    def _values(self, y_true, y_pred) -> np.ndarray:
-        raise NotImplementedError
-
-    def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
-        y_pred = np.asarray(y_pred)
-        values = self._values(y_true, y_pred)
-        # The mask only zeroes: count is then the weight of the valid values (Keras).
-        w = losses.sample_weights(
-            sample_weight, mask, values.shape, np.dtype(np.float64), rescale=False
-        )
-        if w is None:
-            self.total += float(values.sum())
-            self.count += values.size
-        else:
-            self.total += float(np.vdot(values, w))
-            self.count += float(w.sum())
-
-    def result(self) -> float:
-        return self.total / self.count if self.count else 0.0
-
-    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
-        """``update_state`` then ``result()``, as Keras 3's: the batch is added to the running
-        state (``reset_state()`` first for one batch alone)."""
-        self.update_state(y_true, y_pred, sample_weight)
-        return self.result()
-
-    def get_config(self) -> dict[str, Any]:
-        return {"name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r})"
+from ._loss_base import _dense_target
+from ._metric_base import Metric
+from ._metric_variables import Variable  # noqa: F401 (add_weight's, as fastlstm.metrics.Variable)
+from ._metrics_classification import AUC, F1Score, FBetaScore, Precision, Recall
+from ._metrics_from_losses import (
+    _FROM_LOSSES,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    CategoricalHinge,
+    Hinge,
+    KLDivergence,
+    LogCoshError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    RootMeanSquaredError,
+    SparseCategoricalCrossentropy,
+    SquaredHinge,
+)
+from ._metrics_regression import R2Score
 
 
 class Accuracy(Metric):
@@ -168,7 +75,7 @@ class BinaryAccuracy(Metric):
         super().__init__(name)
 
     def _values(self, y_true, y_pred):
-        y = losses._dense_target(y_true, y_pred.astype(np.float64, copy=False), self.name)
+        y = _dense_target(y_true, y_pred.astype(np.float64, copy=False), self.name)
         return ((y_pred > self.threshold).astype(y.dtype) == y).mean(axis=-1)
 
     def get_config(self):
@@ -182,7 +89,7 @@ class CategoricalAccuracy(Metric):
     direction = "max"
 
     def _values(self, y_true, y_pred):
-        y = losses._dense_target(y_true, y_pred.astype(np.float64, copy=False), self.name)
+        y = _dense_target(y_true, y_pred.astype(np.float64, copy=False), self.name)
         return (y.argmax(axis=-1) == y_pred.argmax(axis=-1)).astype(np.float64)
 
 
@@ -196,133 +103,6 @@ class SparseCategoricalAccuracy(Metric):
     def _values(self, y_true, y_pred):
         labels = losses.sparse_labels(y_true, y_pred, self.name, any_label=True)
         return (labels == y_pred.argmax(axis=-1)).astype(np.float64)
-
-
-class _FromLoss(Metric):
-    loss_class: type = losses.Loss
-    direction = "min"
-
-    def _loss(self) -> losses.Loss:
-        return self.loss_class(reduction="none", name=self.name)
-
-    def _values(self, y_true, y_pred):
-        return self._loss()._values(y_true, losses._floating(y_pred))[0]
-
-
-class MeanSquaredError(_FromLoss):
-    name = "mean_squared_error"
-    loss_class = losses.MeanSquaredError
-
-
-class MeanAbsoluteError(_FromLoss):
-    name = "mean_absolute_error"
-    loss_class = losses.MeanAbsoluteError
-
-
-class MeanAbsolutePercentageError(_FromLoss):
-    name = "mean_absolute_percentage_error"
-    loss_class = losses.MeanAbsolutePercentageError
-
-
-class MeanSquaredLogarithmicError(_FromLoss):
-    name = "mean_squared_logarithmic_error"
-    loss_class = losses.MeanSquaredLogarithmicError
-
-
-class LogCoshError(_FromLoss):
-    name = "logcosh"
-    loss_class = losses.LogCosh
-
-
-class Poisson(_FromLoss):
-    name = "poisson"
-    loss_class = losses.Poisson
-
-
-class KLDivergence(_FromLoss):
-    name = "kl_divergence"
-    loss_class = losses.KLDivergence
-
-
-class Hinge(_FromLoss):
-    name = "hinge"
-    loss_class = losses.Hinge
-
-
-class SquaredHinge(_FromLoss):
-    name = "squared_hinge"
-    loss_class = losses.SquaredHinge
-
-
-class CategoricalHinge(_FromLoss):
-    name = "categorical_hinge"
-    loss_class = losses.CategoricalHinge
-
-
-class RootMeanSquaredError(MeanSquaredError):
-    """The square root of the weighted mean squared error over everything seen (Keras's: not a
-    mean of per-sample roots)."""
-
-    name = "root_mean_squared_error"
-
-    def result(self) -> float:
-        return float(np.sqrt(super().result()))
-
-
-def _last_axis(axis) -> int:
-    if isinstance(axis, (bool, np.bool_)) or axis != -1:
-        raise ValueError(
-            f"axis: expected -1 (the class axis, the only one fastlstm takes), got {axis!r}"
-        )
-    return -1
-
-
-class BinaryCrossentropy(_FromLoss):
-    """Keras 3's metric: the mean of :class:`losses.BinaryCrossentropy`'s per-sample values
-    (its ``from_logits`` and ``label_smoothing``), weighted and masked as every mean here."""
-
-    name = "binary_crossentropy"
-    loss_class = losses.BinaryCrossentropy
-
-    def __init__(self, name=None, dtype=None, from_logits=False, label_smoothing=0.0, axis=-1):
-        self.axis = _last_axis(axis)
-        options = {"from_logits": from_logits, "label_smoothing": label_smoothing}
-        checked = self.loss_class(**options, reduction="none")  # names a bad option
-        self.from_logits, self.label_smoothing = checked.from_logits, checked.label_smoothing
-        super().__init__(name, dtype)
-
-    def _loss(self):
-        return self.loss_class(self.from_logits, self.label_smoothing, "none", self.name)
-
-    def get_config(self):
-        config = {**super().get_config(), "from_logits": self.from_logits}
-        return {**config, "label_smoothing": self.label_smoothing, "axis": self.axis}
-
-
-class CategoricalCrossentropy(BinaryCrossentropy):
-    """As BinaryCrossentropy, from :class:`losses.CategoricalCrossentropy` (one-hot y_true)."""
-
-    name = "categorical_crossentropy"
-    loss_class = losses.CategoricalCrossentropy
-
-
-class SparseCategoricalCrossentropy(_FromLoss):
-    """As BinaryCrossentropy, from :class:`losses.SparseCategoricalCrossentropy` (integer
-    y_true); no label smoothing, as Keras 3's."""
-
-    name = "sparse_categorical_crossentropy"
-    loss_class = losses.SparseCategoricalCrossentropy
-
-    def __init__(self, name=None, dtype=None, from_logits=False, axis=-1):
-        self.axis = _last_axis(axis)
-        self.from_logits = self.loss_class(from_logits, reduction="none").from_logits
-        super().__init__(name, dtype)
-
-    def _loss(self):
-        return self.loss_class(self.from_logits, None, "none", self.name)
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits, "axis": self.axis}
 
 
 class SparseTopKCategoricalAccuracy(Metric):
@@ -356,7 +136,7 @@ class TopKCategoricalAccuracy(SparseTopKCategoricalAccuracy):
     name = "top_k_categorical_accuracy"
 
     def _labels(self, y_true, y_pred):
-        y = losses._dense_target(y_true, y_pred.astype(np.float64, copy=False), self.name)
+        y = _dense_target(y_true, y_pred.astype(np.float64, copy=False), self.name)
         return y.argmax(axis=-1)
 
 
@@ -456,17 +236,6 @@ class Mean:
         return self.total / self.count if self.count else 0.0
 
 
-# Precision, Recall, AUC, F1Score, FBetaScore and R2Score live in modules of their own, which
-# derive them from Metric above: imported here, once Metric exists, and re-exported.
-from ._metrics_classification import (
-    AUC,
-    F1Score,
-    FBetaScore,
-    Precision,
-    Recall,
-)
-from ._metrics_regression import R2Score
-
 _CLASSES = {
     cls.__name__: cls
     for cls in (
@@ -533,21 +302,6 @@ _ALIASES = {
     "squared_hinge": SquaredHinge,
     "categorical_hinge": CategoricalHinge,
 }
-
-
-# The metrics that are a loss's per-sample mean, with no options (losses' functions map to them).
-_FROM_LOSSES = (
-    MeanSquaredError,
-    MeanAbsoluteError,
-    MeanAbsolutePercentageError,
-    MeanSquaredLogarithmicError,
-    LogCoshError,
-    Poisson,
-    KLDivergence,
-    Hinge,
-    SquaredHinge,
-    CategoricalHinge,
-)
 
 
 def result_value(metric) -> float:

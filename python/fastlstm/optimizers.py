@@ -32,7 +32,7 @@ import numpy as np
 
 from . import schedules  # noqa: F401 (fastlstm.optimizers.schedules, as Keras's)
 from ._arrays import real_number
-from ._optimizer_base import Optimizer
+from ._optimizer_base import Optimizer, update_first_moment
 from ._optimizers_more import Adadelta, Adamax, Ftrl, Lion
 
 
@@ -103,9 +103,7 @@ class Adam(Optimizer):
     def _moments(self, g, slots, scratch, f) -> tuple:
         """``m += (1-b1)*(g - m); v += (1-b2)*(g**2 - v)`` in place; returns (m, v)."""
         m, v = slots["m"], slots["v"]
-        np.subtract(g, m, out=scratch)
-        scratch *= f(1 - self.beta_1)
-        m += scratch
+        update_first_moment(m, g, self.beta_1, scratch, f)
         np.multiply(g, g, out=scratch)
         scratch -= v
         scratch *= f(1 - self.beta_2)

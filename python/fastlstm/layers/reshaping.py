@@ -19,16 +19,13 @@ from .._arrays import integer
 from .base import Layer, input_array
 
 
-class RepeatVector(Layer):
-    """Repeats each input vector ``n`` times: x (B, F) -> (B, n, F), as Keras's RepeatVector
-    (the encoder's last state handed to every step of a decoder). Backward sums the n steps'
-    gradients. It hands on no mask."""
-
-    default_name = "repeat_vector"
+class _Weightless(Layer):
+    """What the layers here share: no weights and nothing random, so no ``seed`` taken or saved
+    (Keras's have none); ``dtype``, ``name``, ``trainable`` and Keras 2's input-shape keywords
+    are handed to :class:`Layer`."""
 
     def __init__(
         self,
-        n: int,
         *,
         dtype: Any = "float32",
         name: str | None = None,
@@ -36,6 +33,22 @@ class RepeatVector(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable, **kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["seed"]
+        return config
+
+
+class RepeatVector(_Weightless):
+    """Repeats each input vector ``n`` times: x (B, F) -> (B, n, F), as Keras's RepeatVector
+    (the encoder's last state handed to every step of a decoder). Backward sums the n steps'
+    gradients. It hands on no mask."""
+
+    default_name = "repeat_vector"
+
+    def __init__(self, n: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.n = integer(n, "n", at_least=1, below=2**31)
 
     def _check(self, x) -> np.ndarray:
@@ -67,9 +80,7 @@ class RepeatVector(Layer):
         return None
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        del config["seed"]
-        return {**config, "n": self.n}
+        return {**super().get_config(), "n": self.n}
 
 
 def _batched(x) -> np.ndarray:
@@ -100,7 +111,7 @@ def _target_shape(value) -> tuple:
     return tuple(int(s) for s in value)
 
 
-class Reshape(Layer):
+class Reshape(_Weightless):
     """Reshapes each sample: x (B, ...) -> (B, *target_shape), as Keras's Reshape (the batch
     axis is not in ``target_shape``; one entry may be -1, worked out from the sample's size).
 
@@ -111,16 +122,8 @@ class Reshape(Layer):
 
     default_name = "reshape"
 
-    def __init__(
-        self,
-        target_shape,
-        *,
-        dtype: Any = "float32",
-        name: str | None = None,
-        trainable: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable, **kwargs)
+    def __init__(self, target_shape, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.target_shape = _target_shape(target_shape)
 
     def compute_output_shape(self, input_shape) -> tuple:
@@ -163,12 +166,10 @@ class Reshape(Layer):
         return None
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        del config["seed"]
-        return {**config, "target_shape": list(self.target_shape)}
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
 
 
-class Flatten(Layer):
+class Flatten(_Weightless):
     """x (B, ...) -> (B, product of the other sizes), as Keras's Flatten; x (B,) gives (B, 1).
     A None in the input shape makes the output's size None until a call. Backward reshapes
     dL/dout back to x's shape. It hands on no mask. ``data_format``: only "channels_last" (or
@@ -176,16 +177,8 @@ class Flatten(Layer):
 
     default_name = "flatten"
 
-    def __init__(
-        self,
-        data_format: str | None = None,
-        *,
-        dtype: Any = "float32",
-        name: str | None = None,
-        trainable: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable, **kwargs)
+    def __init__(self, data_format: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         if data_format is not None and not isinstance(data_format, str):
             raise TypeError(f"data_format: expected None or 'channels_last', got {data_format!r}")
         if data_format not in (None, "channels_last"):
@@ -220,12 +213,10 @@ class Flatten(Layer):
         return None
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        del config["seed"]
-        return {**config, "data_format": self.data_format}
+        return {**super().get_config(), "data_format": self.data_format}
 
 
-class Activation(Layer):
+class Activation(_Weightless):
     """``activation(x)``, element by element (softmax over the last axis), as Keras's
     Activation: any name or function Dense takes (see :mod:`fastlstm.activations`), with the
     same formulas and derivatives, so Dense(U) then Activation(a) equals Dense(U, activation=a).
@@ -234,16 +225,8 @@ class Activation(Layer):
 
     default_name = "activation"
 
-    def __init__(
-        self,
-        activation: Any,
-        *,
-        dtype: Any = "float32",
-        name: str | None = None,
-        trainable: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable, **kwargs)
+    def __init__(self, activation: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         if not (activation is None or isinstance(activation, str) or callable(activation)):
             raise TypeError(
                 "activation: expected None, an activation's name or one of "
@@ -267,6 +250,4 @@ class Activation(Layer):
         return activations.backward(self.activation, y, np.asarray(dout, dtype=self.dtype), z)
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        del config["seed"]
-        return {**config, "activation": self.activation}
+        return {**super().get_config(), "activation": self.activation}
