@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .. import activations, initializers, regularizers
+from .. import activations
 from .._arrays import integer
-from ..functional import _choice, _flag
-from .base import Layer, _init_name, input_array
+from ..functional import _choice
+from .base import KernelLayer, Layer, input_array
 
 _FORMATS = ("channels_last", "channels_first")
 
@@ -132,7 +132,7 @@ class _Windowed(Layer):
         return self.forward(x, training=training, mask=mask)[0]
 
 
-class Conv1D(_Windowed):
+class Conv1D(_Windowed, KernelLayer):
     """``activation(conv(x, kernel) + bias)``: x (B, T, C) -> (B, T_out, filters), Keras's
     ``keras.layers.Conv1D`` (a cross-correlation, as every framework's).
 
@@ -177,23 +177,12 @@ class Conv1D(_Windowed):
         self._setup(strides, padding, data_format)
         self._taps, self._dilation = self.kernel_size, self.dilation_rate
         self.activation = activations.get(activation)
-        self.use_bias = _flag(use_bias, "use_bias")
-        self.weight_names = ("kernel", "bias") if self.use_bias else ("kernel",)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self._init = {
-            "kernel": initializers.resolve(kernel_initializer, "kernel_initializer"),
-            "bias": initializers.resolve(bias_initializer, "bias_initializer"),
-        }
-        self._regularizers = {
-            "kernel": regularizers.get(kernel_regularizer, "kernel_regularizer"),
-            "bias": regularizers.get(bias_regularizer, "bias_regularizer"),
-        }
+        self._kernel_and_bias(
+            use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
 
     kernel = property(lambda self: self._weights.get("kernel"), doc="(k, C, filters) weights.")
     bias = property(lambda self: self._weights.get("bias"), doc="(filters,) bias.")
-    kernel_regularizer = property(lambda self: self._regularizers["kernel"])
-    bias_regularizer = property(lambda self: self._regularizers["bias"])
 
     def _out_channels(self, channels):
         return self.filters
@@ -216,12 +205,7 @@ class Conv1D(_Windowed):
         if channels is None:
             order = "(batch, channels, time)" if self._first else "(batch, time, channels)"
             raise ValueError(f"{self.name}: expected an input shape {order}, got {input_shape}")
-        rng = self._weight_rng()
-        shape = (self.kernel_size, int(channels), self.filters)
-        weights = [self._init["kernel"](shape, self.dtype, rng)]
-        if self.use_bias:
-            weights.append(self._init["bias"]((self.filters,), self.dtype, rng))
-        self._replace_weights(weights)
+        self._make_weights((self.kernel_size, int(channels), self.filters), self.filters)
         self.built_input_shape = input_shape
 
     def forward(self, x, training: bool = False, mask=None):
@@ -262,22 +246,11 @@ class Conv1D(_Windowed):
         grads = {"kernel": dkernel}
         if self.use_bias:
             grads["bias"] = dz2.sum(axis=0)
-        for name, g in grads.items():
-            reg = self._regularizers[name]
-            if reg is not None:
-                reg.add_gradient(self._weights[name], g)
-        self.grads = [grads[n] for n in self.weight_names] if self.trainable else []
+        self._keep_grads(grads)
         dwin = (dz2 @ kernel.reshape(taps * channels, filters).T).reshape(
             dz.shape[0], dz.shape[1], taps, channels
         )
         return self._laid_out(self._scatter(dwin, steps, pads))
-
-    def regularization_loss(self) -> float:
-        total = 0.0
-        for name, reg in self._regularizers.items():
-            if reg is not None and name in self._weights:
-                total += reg(self._weights[name])
-        return total
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -289,13 +262,7 @@ class Conv1D(_Windowed):
             "data_format": self.data_format,
             "dilation_rate": self.dilation_rate,
             "activation": self.activation,
-            "use_bias": self.use_bias,
-            "kernel_initializer": _init_name(
-                self.kernel_initializer, "kernel_initializer", self.name
-            ),
-            "bias_initializer": _init_name(self.bias_initializer, "bias_initializer", self.name),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            **self._kernel_config(),
         }
 
 

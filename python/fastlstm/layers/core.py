@@ -17,6 +17,7 @@ from .. import activations, initializers, regularizers
 from .._arrays import integer, real_number
 from ..functional import _flag
 from .base import (
+    KernelLayer,
     Layer,
     _init_name,
     check_shape,
@@ -72,7 +73,7 @@ class Input:
         return f"Input(batch_shape={self.batch_shape})"
 
 
-class Dense(Layer):
+class Dense(KernelLayer):
     """``activation(x @ kernel + bias)`` over the last axis: x (..., I) -> (..., U).
 
     kernel (I, U) glorot-uniform, bias (U,) zeros, as Keras. On (B, T, I) it applies the same
@@ -100,14 +101,9 @@ class Dense(Layer):
         super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
         self.units = integer(units, "units", at_least=1)
         self.activation = activations.get(activation)
-        self.use_bias = _flag(use_bias, "use_bias")
-        self.weight_names = ("kernel", "bias") if self.use_bias else ("kernel",)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self._init_kernel = initializers.resolve(kernel_initializer, "kernel_initializer")
-        self._init_bias = initializers.resolve(bias_initializer, "bias_initializer")
-        self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
-        self.bias_regularizer = regularizers.get(bias_regularizer, "bias_regularizer")
+        self._kernel_and_bias(
+            use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer
+        )
 
     kernel = property(lambda self: self._weights.get("kernel"), doc="(I, U) weights.")
     bias = property(lambda self: self._weights.get("bias"), doc="(U,) bias.")
@@ -126,11 +122,7 @@ class Dense(Layer):
             raise ValueError(
                 f"{self.name}: expected an input shape (batch, ..., features), got {input_shape}"
             )
-        rng = self._weight_rng()
-        weights = [self._init_kernel((int(input_shape[-1]), self.units), self.dtype, rng)]
-        if self.use_bias:
-            weights.append(self._init_bias((self.units,), self.dtype, rng))
-        self._replace_weights(weights)
+        self._make_weights((int(input_shape[-1]), self.units), self.units)
         self.built_input_shape = input_shape
 
     def compute_output_shape(self, input_shape) -> tuple:
@@ -165,38 +157,18 @@ class Dense(Layer):
         dz = activations.backward(self.activation, y, np.asarray(dout, dtype=self.dtype), z)
         kernel = self._weights["kernel"]
         dz2 = _rows(dz)
-        dkernel = _rows(x).T @ dz2
-        if self.kernel_regularizer is not None:
-            self.kernel_regularizer.add_gradient(kernel, dkernel)
-        grads = [dkernel]
+        grads = {"kernel": _rows(x).T @ dz2}
         if self.use_bias:
-            dbias = dz2.sum(axis=0)
-            if self.bias_regularizer is not None:
-                self.bias_regularizer.add_gradient(self._weights["bias"], dbias)
-            grads.append(dbias)
-        self.grads = grads if self.trainable else []
+            grads["bias"] = dz2.sum(axis=0)
+        self._keep_grads(grads)
         return dz @ kernel.T
-
-    def regularization_loss(self) -> float:
-        total = 0.0
-        if self.kernel_regularizer is not None and self.built:
-            total += self.kernel_regularizer(self._weights["kernel"])
-        if self.bias_regularizer is not None and self.use_bias and self.built:
-            total += self.bias_regularizer(self._weights["bias"])
-        return total
 
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "units": self.units,
             "activation": self.activation,
-            "use_bias": self.use_bias,
-            "kernel_initializer": _init_name(
-                self.kernel_initializer, "kernel_initializer", self.name
-            ),
-            "bias_initializer": _init_name(self.bias_initializer, "bias_initializer", self.name),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            **self._kernel_config(),
         }
 
 

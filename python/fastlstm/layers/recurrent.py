@@ -251,13 +251,6 @@ class Recurrent(Layer):
         self._replace_weights(weights)
         self.built_input_shape = input_shape
 
-    def regularization_loss(self) -> float:
-        total = 0.0
-        for name, reg in self._regularizers.items():
-            if reg is not None and name in self._weights:
-                total += reg(self._weights[name])
-        return total
-
     def _weight_arrays(self):
         """(kernel, recurrent_kernel, bias) without copies."""
         if not self.built:
@@ -463,12 +456,7 @@ class Recurrent(Layer):
                 grads = grads._replace(x=self._reverse(grads.x)[0])
             if keep is not None:
                 grads = grads._replace(x=grads.x * keep)
-        weights = [getattr(grads, name) for name in self.weight_names]
-        for name, g in zip(self.weight_names, weights):
-            reg = self._regularizers.get(name)
-            if reg is not None:
-                reg.add_gradient(self._weights[name], g)
-        self.grads = weights if self.trainable else []
+        self._keep_grads({name: getattr(grads, name) for name in self.weight_names})
         return grads
 
     def compute_output_shape(self, input_shape):
