@@ -548,6 +548,8 @@ def test_sum_as_keras_3s_and_refused_in_compile():
     assert m.result() == 16.0 + 1.5 + 14.0
     m.reset_state()
     assert m.result() == 0.0
+    assert m([1.0, 2.0]) == 3.0  # Keras 3's call: update_state(values), then result()
+    assert m([4.0], sample_weight=[0.5]) == 5.0
     model = Sequential([Input((4, 2)), LSTM(3), Dense(1)], seed=0)
     for given in ("sum", metrics.Sum, metrics.Sum()):
         with pytest.raises(ValueError, match=r"Keras's Sum, which adds up the values given"):
@@ -868,6 +870,9 @@ def test_mean_is_keras_mean():
     assert m.result() == pytest.approx((3.0 + 14.0) / 4.0)
     with pytest.raises(ValueError, match=r"sample_weight: expected a shape that weighs"):
         m.update_state([1.0, 2.0], sample_weight=[1.0, 2.0, 3.0])
+    m.reset_state()
+    assert m([1.0, 3.0]) == pytest.approx(2.0)  # called, as Keras 3's metrics are
+    assert m([6.0], [2.0]) == pytest.approx(4.0)
 
 
 def test_a_nan_prediction_counts_as_negative_in_auc_as_in_precision():

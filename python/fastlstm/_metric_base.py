@@ -115,10 +115,11 @@ class Metric:
     def result(self) -> float:
         return self.total / self.count if self.count else 0.0
 
-    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
-        """``update_state`` then ``result()``, as Keras 3's: the batch is added to the running
-        state (``reset_state()`` first for one batch alone)."""
-        self.update_state(y_true, y_pred, sample_weight)
+    def __call__(self, *args, **kwargs) -> float:
+        """``update_state(*args, **kwargs)`` then ``result()``, as Keras 3's: the batch is added
+        to the running state (``reset_state()`` first for one batch alone). Most metrics take
+        ``(y_true, y_pred, sample_weight=None)``; Sum takes ``(values, sample_weight=None)``."""
+        self.update_state(*args, **kwargs)
         return self.result()
 
     def get_config(self) -> dict[str, Any]:

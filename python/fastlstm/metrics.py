@@ -235,6 +235,11 @@ class Mean:
     def result(self) -> float:
         return self.total / self.count if self.count else 0.0
 
+    def __call__(self, values, sample_weight=None) -> float:
+        """``update_state`` then ``result()``, as Keras 3's metrics are called."""
+        self.update_state(values, sample_weight)
+        return self.result()
+
 
 _CLASSES = {
     cls.__name__: cls
