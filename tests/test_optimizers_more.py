@@ -566,7 +566,6 @@ def test_cosine_decay_restarts_at_chosen_steps():
             ValueError,
             "learning_rate: Ftrl divides by it",
         ),
-        (lambda: optimizers.Adam(use_ema=True), TypeError, "use_ema: not supported"),
         (lambda: optimizers.Lion(loss_scale_factor=128.0), TypeError, "loss_scale_factor: not"),
         (lambda: optimizers.SGD(ema_momentum=1.5), ValueError, "ema_momentum: expected"),
         (lambda: optimizers.SGD(ema_overwrite_frequency=0), ValueError, "ema_overwrite_freq"),

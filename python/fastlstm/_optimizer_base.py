@@ -12,6 +12,7 @@ import numpy as np
 
 from . import schedules
 from ._arrays import check_name, integer, real_number
+from .functional import _flag
 
 # Slots that hold running sums or means of squares, or maxima of |g|: never negative.
 _NON_NEGATIVE = frozenset(
@@ -44,20 +45,13 @@ class Optimizer:
     ) -> None:
         if lr is not None:
             raise TypeError(f"lr: Keras 2's name, use learning_rate={lr!r} (as Keras 3 does)")
-        if use_ema is not False:
-            raise TypeError(
-                f"use_ema: not supported (False, Keras's default, is accepted), got {use_ema!r}: "
-                "Keras's fit copies the weights' moving average into them at its end, and "
-                "fastlstm's fit does not"
-            )
         if loss_scale_factor is not None:
             raise TypeError(
                 "loss_scale_factor: not supported (None, Keras's default, is accepted), got "
                 f"{loss_scale_factor!r}: fastlstm's fit does not scale the loss (float16 "
                 "training's remedy; fastlstm trains in float32 or float64)"
             )
-        self.use_ema = False
-        # Used by Keras only with use_ema: checked as Keras checks them, and kept for get_config.
+        self.use_ema = _flag(use_ema, "use_ema")
         self.ema_momentum = real_number(ema_momentum, "ema_momentum", at_least=0, at_most=1)
         self.ema_overwrite_frequency = integer(
             ema_overwrite_frequency, "ema_overwrite_frequency", at_least=1, allow_none=True
@@ -147,9 +141,10 @@ class Optimizer:
         return self.slot_names
 
     def _all_slots(self, p) -> tuple[str, ...]:
-        """The subclass's slots, then the base's (Keras's gradient accumulator)."""
+        """The subclass's slots, then the base's: Keras's gradient accumulator, and with
+        ``use_ema`` the weight's moving average."""
         extra = ("gradient_accumulator",) if self.gradient_accumulation_steps else ()
-        return self._slots_for(p) + extra
+        return self._slots_for(p) + extra + (("average",) if self.use_ema else ())
 
     def built_for(self, params) -> bool:
         """Whether the state kept is for weights of these shapes and dtypes (or none is kept)."""
@@ -249,6 +244,7 @@ class Optimizer:
             if (count + 1) % steps:
                 for total, g in zip(sums, grads):
                     total += g
+                self._average(params, count)
                 self.iterations = count + 1
                 return
             grads = [(g + total) / steps for g, total in zip(grads, sums)]
@@ -266,7 +262,43 @@ class Optimizer:
         if steps:
             for total in sums:
                 total[...] = 0
+        self._average(params, count)
         self.iterations = count + 1
+
+    def _average(self, params, count: int) -> None:
+        """With ``use_ema``, Keras 3's moving average after a call of :meth:`apply` (every call,
+        accumulating ones too): ``average = m * average + (1 - m) * weight``, with m =
+        ``ema_momentum`` but at Keras's first update (``iterations``, // k with gradient
+        accumulation, 0), where it is 0: the weight itself. With ``ema_overwrite_frequency`` n,
+        every n-th update copies the averages into the weights."""
+        if not self.use_ema:
+            return
+        steps = self.gradient_accumulation_steps
+        updates = count // steps if steps else count  # Keras's iterations before this call
+        for p, slots, scratch in zip(params, self._slots, self._scratch):
+            f = p.dtype.type
+            momentum = f(self.ema_momentum) if updates else f(0)
+            average = slots["average"]
+            average *= momentum
+            np.multiply(p, f(1) - momentum, out=scratch)
+            average += scratch
+        every = self.ema_overwrite_frequency
+        if every and (updates + 1) % every == 0:
+            self.finalize_variable_values(params)
+
+    def finalize_variable_values(self, var_list) -> None:
+        """Keras's: with ``use_ema``, copy each weight's moving average into it (a model's fit
+        does so when it ends, if it took a step); nothing without, or before the first step."""
+        if not self.use_ema or self._slots is None:
+            return
+        params = list(var_list)
+        if not self.built_for(params):
+            raise ValueError(
+                "var_list: expected the weights this optimizer was built for "
+                f"({[s.shape for s in self._scratch]}), got {[p.shape for p in params]}"
+            )
+        for p, slots in zip(params, self._slots):
+            p[...] = slots["average"]
 
     def _check_rate(self, lr: float) -> None:
         """Refuse a rate the formula cannot take (Ftrl divides by it)."""

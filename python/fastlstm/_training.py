@@ -147,16 +147,21 @@ class Trainer:
         if self._regularised:
             loss += self._regularization()
         self._backward(dout)
-        params, grads = [], []
-        for layer in self.layers:
-            if layer.trainable and layer.grads:
-                params += layer.trainable_weights
-                grads += layer.grads
+        params, grads = self._stepped()
         with self._weights_lock.writing:
             self.optimizer.apply(grads, params)
         for m, weighted in zip(self._metrics, self._weighted):
             metrics_lib.update(m, y, out, weight if weighted else None, mask)
         return loss
+
+    def _stepped(self) -> tuple[list, list]:
+        """The weights a training step updates and their gradients, from the last backward."""
+        params, grads = [], []
+        for layer in self.layers:
+            if layer.trainable and layer.grads:
+                params += layer.trainable_weights
+                grads += layer.grads
+        return params, grads
 
     def _test_step(self, x, y, sample_weight, metrics: list) -> float:
         out, mask = self._forward_inference(x)
@@ -411,6 +416,7 @@ class Trainer:
         tracker = metrics_lib.Mean("loss")
         self.stop_training = False
         self.history = history
+        iterations_before = self.optimizer.iterations
         cbs.call("on_train_begin", {})
         epoch_logs: dict = {}
         for epoch in range(int(initial_epoch), int(epochs)):
@@ -451,6 +457,9 @@ class Trainer:
             cbs.call("on_epoch_end", epoch, epoch_logs)
             if self.stop_training:
                 break
+        if self.optimizer.iterations != iterations_before:  # use_ema: the averages, as Keras
+            with self._weights_lock.writing:
+                self.optimizer.finalize_variable_values(self._stepped()[0])
         cbs.call("on_train_end", epoch_logs)
         return history
 
