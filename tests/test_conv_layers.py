@@ -6,6 +6,7 @@ window); a CNN-LSTM model that trains, saves and loads; and the errors."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -228,3 +229,48 @@ def test_bad_inputs_are_named():
         layer(np.zeros((1, 6, 2)))
     with pytest.raises(ValueError, match="x: expected at least 2 steps"):
         MaxPooling1D(2)(np.zeros((1, 1, 3)))
+
+
+def test_a_window_far_longer_than_x_costs_what_x_does():
+    # only the taps that reach x are taken: pool_size=10**9 had padded x to 10**9 steps
+    x = np.random.default_rng(0).standard_normal((2, 10, 3))
+    for pool, reduce in ((MaxPooling1D, np.max), (AveragePooling1D, np.mean)):
+        y = pool(10**9, padding="same", dtype="float64")(x)
+        np.testing.assert_allclose(y, reduce(x, axis=1, keepdims=True), rtol=1e-12)
+    layer = Conv1D(2, 3, padding="causal", dilation_rate=10**9, seed=0, dtype="float64")
+    y, cache = layer.forward(x)
+    np.testing.assert_allclose(y, x @ layer.kernel[2], rtol=1e-12)  # only the last tap: x_t
+    dx = layer.backward(cache, np.ones_like(y))
+    np.testing.assert_allclose(dx, np.broadcast_to(layer.kernel[2].sum(axis=1), x.shape))
+    assert not layer.grads[0][:2].any()
+
+
+def test_a_tied_maximum_takes_the_whole_gradient_as_in_torch(torch):
+    x = np.array([[[3.0], [3.0], [3.0], [1.0], [2.0], [2.0]]], np.float32)
+    for size, stride in ((3, 1), (2, 2)):
+        layer = MaxPooling1D(size, stride)
+        y, cache = layer.forward(x)
+        xt = torch.tensor(x.transpose(0, 2, 1), requires_grad=True)
+        torch.nn.functional.max_pool1d(xt, size, stride=stride).sum().backward()
+        dx = layer.backward(cache, np.ones_like(y))
+        np.testing.assert_array_equal(dx, xt.grad.numpy().transpose(0, 2, 1))
+
+
+def test_a_model_whose_input_is_shorter_than_a_window_fails_when_built():
+    for layer in (Conv1D(2, 5), MaxPooling1D(5)):
+        with pytest.raises(ValueError, match=r"x: expected at least 5 steps.*\(None, 3, 2\)"):
+            Sequential([Input((3, 2)), layer])
+
+
+def test_a_gradient_of_the_wrong_shape_is_named():
+    x = np.zeros((2, 10, 3), np.float32)
+    for layer in (Conv1D(2, 3), MaxPooling1D(2), AveragePooling1D(2)):
+        y, cache = layer.forward(x)
+        with pytest.raises(ValueError, match=re.escape(f"dout: expected shape {y.shape}")):
+            layer.backward(cache, np.ones((2, y.shape[1] + 1, y.shape[2])))
+
+
+def test_same_padding_takes_one_step():
+    assert MaxPooling1D(2, padding="same")(np.ones((1, 1, 3))).shape == (1, 1, 3)
+    with pytest.raises(ValueError, match="x: expected at least 1 step "):
+        MaxPooling1D(2, padding="same")(np.zeros((1, 0, 3)))

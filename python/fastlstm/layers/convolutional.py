@@ -47,6 +47,57 @@ def _pads(steps: int, span: int, stride: int, padding: str) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+class _Geometry:
+    """Windows of ``taps`` taps ``dilation`` steps apart, one every ``stride`` steps, over x (B,
+    T, C) padded with ``left`` steps before it. Only the taps that reach one of x's steps in
+    some window are taken (``first`` to ``stop``; the others read padding alone, which adds
+    nothing to a sum, a maximum or a mean), and only the padding those taps read is made: a
+    window far longer than x (pool_size=10**9 with "same") costs what x does."""
+
+    def __init__(self, steps, pads, span, stride, dilation, taps) -> None:
+        left, right = pads
+        self.steps, self.left, self.stride, self.dilation = steps, left, stride, dilation
+        self.out_steps = (steps + left + right - span) // stride + 1
+        reach = (self.out_steps - 1) * stride  # from the first window's start to the last's
+        # Tap j reads padded steps j·d to j·d + reach over the windows: x's, [left, left + T),
+        # from the first j with j·d + reach >= left to the last with j·d < left + T.
+        self.first = max(0, -(-(left - reach) // dilation))
+        self.stop = max(self.first, min(taps, (left + steps - 1) // dilation + 1))
+        self.start = self.first * dilation  # the padded step where the taken taps begin
+        self.length = (max(self.stop - self.first, 1) - 1) * dilation + reach + 1
+
+    def windows(self, x: np.ndarray, fill: float) -> np.ndarray:
+        """(B, T_out, taken taps, C): a view of x padded (with ``fill``) where the taps read."""
+        if self.stop == self.first:  # no tap reaches x: no window reads anything
+            return np.zeros((x.shape[0], self.out_steps, 0, x.shape[2]), x.dtype)
+        padded = np.full((x.shape[0], self.length, x.shape[2]), fill, x.dtype)
+        lo, hi = self._overlap()
+        padded[:, lo - self.start : hi - self.start] = x[:, lo - self.left : hi - self.left]
+        span = (self.stop - self.first - 1) * self.dilation + 1
+        view = sliding_window_view(padded, span, axis=1)[:, :: self.stride, :, :: self.dilation]
+        return view.transpose(0, 1, 3, 2)
+
+    def scatter(self, dwin: np.ndarray) -> np.ndarray:
+        """The windows' gradient (B, T_out, taken taps, C) added back onto the steps they read:
+        dL/dx (B, T, C)."""
+        batch, out_steps, taps, channels = dwin.shape
+        dpadded = np.zeros((batch, self.length, channels), dwin.dtype)
+        last = (out_steps - 1) * self.stride + 1
+        for j in range(taps):  # taken tap j of window i reads step i·stride + j·dilation
+            at = j * self.dilation
+            dpadded[:, at : at + last : self.stride] += dwin[:, :, j]
+        dx = np.zeros((batch, self.steps, channels), dwin.dtype)
+        lo, hi = self._overlap()
+        dx[:, lo - self.left : hi - self.left] = dpadded[:, lo - self.start : hi - self.start]
+        return dx
+
+    def _overlap(self) -> tuple[int, int]:
+        """The padded steps that are x's and that the taken taps read: [lo, hi)."""
+        lo = max(self.left, self.start)
+        hi = min(self.left + self.steps, self.start + self.length)
+        return lo, max(lo, hi)
+
+
 class _Windowed(Layer):
     """What the three share: the layout, the padding, and x as windows (B, T_out, k, C) of k
     taps ``dilation`` steps apart."""
@@ -65,11 +116,21 @@ class _Windowed(Layer):
         """Steps a window covers."""
         return (self._taps - 1) * self._dilation + 1
 
-    def _out_steps(self, steps: int | None) -> int | None:
-        if steps is None:
-            return None
-        left, right = _pads(steps, self._span(), self.strides, self.padding)
-        return max((steps + left + right - self._span()) // self.strides + 1, 0)
+    def _geometry(self, steps: int, shape: tuple) -> _Geometry:
+        """Where the windows over ``steps`` steps lie; ValueError naming x (of ``shape``, as
+        given) where not one window fits."""
+        span = self._span()
+        left, right = _pads(steps, span, self.strides, self.padding)
+        if steps + left + right < span or steps < 1:
+            need = span if self.padding == "valid" else 1
+            raise ValueError(
+                f"x: expected at least {need} step{'s' * (need > 1)} (a window of the layer "
+                f"{self.name!r} covers {span} with padding {self.padding!r}), got shape {shape}"
+            )
+        return _Geometry(steps, (left, right), span, self.strides, self._dilation, self._taps)
+
+    def _out_steps(self, steps: int | None, shape: tuple) -> int | None:
+        return None if steps is None else self._geometry(steps, shape).out_steps
 
     def _input(self, x, name: str = "x") -> np.ndarray:
         """x as (B, T, C) floats in the layer's dtype, whatever the layout it came in."""
@@ -80,6 +141,16 @@ class _Windowed(Layer):
         x = x.astype(self.dtype, copy=False)
         return x.transpose(0, 2, 1) if self._first else x
 
+    def _gradient(self, dout, shape: tuple) -> np.ndarray:
+        """dL/d(output) as (B, T_out, C), checked against the output's ``shape`` (B, T_out, C)."""
+        dout = self._input(dout, "dout")
+        if dout.shape != shape:
+            raise ValueError(
+                f"dout: expected shape {self._laid_out(np.empty(shape)).shape} like the layer's "
+                f"output, got {self._laid_out(dout).shape}"
+            )
+        return dout
+
     def _ensure_built(self, x) -> None:
         if not self.built:
             self._input(x)  # a 2-D x is named as x, before build sees its shape
@@ -89,31 +160,6 @@ class _Windowed(Layer):
         """A (B, T, C) array in the layer's layout."""
         return a.transpose(0, 2, 1) if self._first else a
 
-    def _windows(self, x: np.ndarray, fill: float = 0.0):
-        """(windows (B, T_out, k, C), (left, right) padding) of x (B, T, C)."""
-        steps, span = x.shape[1], self._span()
-        left, right = _pads(steps, span, self.strides, self.padding)
-        if steps + left + right < span:
-            raise ValueError(
-                f"x: expected at least {span - left - right} steps (a window of the layer "
-                f"{self.name!r} covers {span}), got shape {self._laid_out(x).shape}"
-            )
-        xp = np.pad(x, ((0, 0), (left, right), (0, 0)), constant_values=fill)
-        view = sliding_window_view(xp, span, axis=1)[:, :: self.strides, :, :: self._dilation]
-        return view.transpose(0, 1, 3, 2), (left, right)
-
-    def _scatter(self, dwin: np.ndarray, steps: int, pads: tuple[int, int]) -> np.ndarray:
-        """The windows' gradient (B, T_out, k, C) added back onto the steps they read: dL/dx
-        (B, T, C)."""
-        left, right = pads
-        batch, out_steps, taps, channels = dwin.shape
-        dxp = np.zeros((batch, steps + left + right, channels), dwin.dtype)
-        last = (out_steps - 1) * self.strides + 1
-        for j in range(taps):  # tap j of window i reads padded step i * strides + j * dilation
-            start = j * self._dilation
-            dxp[:, start : start + last : self.strides] += dwin[:, :, j]
-        return dxp[:, left : left + steps]
-
     def compute_output_shape(self, input_shape) -> tuple:
         input_shape = tuple(input_shape)
         if len(input_shape) != 3:
@@ -122,7 +168,7 @@ class _Windowed(Layer):
             batch, channels, steps = input_shape
         else:
             batch, steps, channels = input_shape
-        steps, channels = self._out_steps(steps), self._out_channels(channels)
+        steps, channels = self._out_steps(steps, input_shape), self._out_channels(channels)
         return (batch, channels, steps) if self._first else (batch, steps, channels)
 
     def compute_mask(self, x, mask=None):
@@ -212,45 +258,42 @@ class Conv1D(_Windowed, KernelLayer):
         self._ensure_built(x)
         weights = self._weights  # one set, whatever another thread's set_weights does
         kernel = weights["kernel"]
+        given = np.shape(x)
         x = self._input(x)
         if x.shape[2] != kernel.shape[1]:
             raise ValueError(
                 f"x: expected {kernel.shape[1]} channels (the layer {self.name!r} was built for "
-                f"them), got shape {self._laid_out(x).shape}"
+                f"them), got shape {given}"
             )
-        windows, pads = self._windows(x)
+        where = self._geometry(x.shape[1], given)
+        taken = kernel[where.first : where.stop]  # the taps that reach x
+        windows = where.windows(x, 0.0)
         batch, out_steps, taps, channels = windows.shape
         cols = windows.reshape(batch * out_steps, taps * channels)  # a copy: im2col
-        z = cols @ kernel.reshape(taps * channels, self.filters)  # (B·T_out, filters)
+        z = cols @ taken.reshape(taps * channels, self.filters)  # (B·T_out, filters)
         if self.use_bias:
             z += weights["bias"]
         z = z.reshape(batch, out_steps, self.filters)
         y = activations.apply(self.activation, z)
-        cache = (
-            cols,
-            x.shape[1],
-            pads,
-            kernel,
-            y,
-            z if self.activation in activations.NEEDS_Z else None,
-        )
-        return self._laid_out(y), cache
+        keep_z = z if self.activation in activations.NEEDS_Z else None
+        return self._laid_out(y), (cols, where, kernel, y, keep_z)
 
     def backward(self, cache, dout):
-        cols, steps, pads, kernel, y, z = cache
-        dout = self._input(dout, "dout")
-        dz = activations.backward(self.activation, y, dout, z)
-        taps, channels, filters = kernel.shape
+        cols, where, kernel, y, z = cache
+        dz = activations.backward(self.activation, y, self._gradient(dout, y.shape), z)
+        taken = kernel[where.first : where.stop]
+        taps, channels, filters = taken.shape
         dz2 = dz.reshape(-1, filters)
-        dkernel = (cols.T @ dz2).reshape(kernel.shape)
+        dkernel = np.zeros_like(kernel)
+        dkernel[where.first : where.stop] = (cols.T @ dz2).reshape(taken.shape)
         grads = {"kernel": dkernel}
         if self.use_bias:
             grads["bias"] = dz2.sum(axis=0)
         self._keep_grads(grads)
-        dwin = (dz2 @ kernel.reshape(taps * channels, filters).T).reshape(
+        dwin = (dz2 @ taken.reshape(taps * channels, filters).T).reshape(
             dz.shape[0], dz.shape[1], taps, channels
         )
-        return self._laid_out(self._scatter(dwin, steps, pads))
+        return self._laid_out(where.scatter(dwin))
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -292,15 +335,17 @@ class _Pooling1D(_Windowed):
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
+        given = np.shape(x)
         x = self._input(x)
-        out, cache = self._pool(x)
-        return self._laid_out(out), cache
+        where = self._geometry(x.shape[1], given)
+        out, share = self._pool(x, where)
+        return self._laid_out(out), (share, where, out.shape)
 
     def backward(self, cache, dout):
         self.grads = []
-        share, steps, pads = cache
-        dwin = self._input(dout, "dout")[:, :, None, :] * share  # (B, T_out, k, C)
-        return self._laid_out(self._scatter(dwin, steps, pads))
+        share, where, shape = cache
+        dwin = self._gradient(dout, shape)[:, :, None, :] * share  # (B, T_out, k, C)
+        return self._laid_out(where.scatter(dwin))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -316,16 +361,18 @@ class _Pooling1D(_Windowed):
 
 class MaxPooling1D(_Pooling1D):
     """The maximum of each window (Keras's ``keras.layers.MaxPooling1D``). Backward gives a
-    window's gradient to its maximum, split evenly where steps tie (as GlobalMaxPooling1D)."""
+    window's gradient to its maximum, the first of tied ones (as torch's and TensorFlow's max
+    pooling; GlobalMaxPooling1D splits it, as TensorFlow's reduce_max)."""
 
     default_name = "max_pooling1d"
 
-    def _pool(self, x):
-        windows, pads = self._windows(x, fill=-np.inf)  # padding is never the maximum
-        out = windows.max(axis=2)
-        at_max = windows == out[:, :, None]  # none in a window holding NaN: no gradient
-        share = at_max / np.maximum(at_max.sum(axis=2, keepdims=True), 1)
-        return out, (share.astype(x.dtype), x.shape[1], pads)
+    def _pool(self, x, where):
+        windows = where.windows(x, -np.inf)  # padding is never the maximum
+        first = windows.argmax(axis=2)  # the first maximum (or NaN), as torch's and TensorFlow's
+        out = np.take_along_axis(windows, first[:, :, None], axis=2)[:, :, 0]
+        share = np.zeros(windows.shape, x.dtype)
+        np.put_along_axis(share, first[:, :, None], 1, axis=2)
+        return out, share
 
 
 class AveragePooling1D(_Pooling1D):
@@ -334,8 +381,8 @@ class AveragePooling1D(_Pooling1D):
 
     default_name = "average_pooling1d"
 
-    def _pool(self, x):
-        windows, pads = self._windows(x)
-        inside, _ = self._windows(np.ones((1, x.shape[1], 1), x.dtype))  # 1 where a step is x's
+    def _pool(self, x, where):
+        windows = where.windows(x, 0.0)
+        inside = where.windows(np.ones((1, x.shape[1], 1), x.dtype), 0.0)  # 1 at x's steps
         share = inside / inside.sum(axis=2, keepdims=True)  # (1, T_out, k, 1)
-        return (windows * share).sum(axis=2), (share, x.shape[1], pads)
+        return (windows * share).sum(axis=2), share
