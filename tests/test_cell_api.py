@@ -7,9 +7,13 @@ must then read that layer's (trained) weights."""
 
 from __future__ import annotations
 
+import copy
+import threading
+
 import numpy as np
 import pytest
 
+from conftest import child_timeout
 from fastlstm.layers import (
     GRU,
     LSTM,
@@ -274,6 +278,7 @@ def test_zero_output_for_mask_is_refused_with_why():
         (lambda c: c(np.ones((2, I + 1)), [np.zeros((2, H))] * 2), rf"inputs: expected {I} feat"),
         (lambda c: c(np.ones((2, I)), [np.zeros((2, H + 1))] * 2), r"states\[0\]: expected h"),
         (lambda c: c(np.ones((2, I)), [np.zeros((2, H))] * 2 + [None]), r"states: expected 2"),
+        (lambda c: c(np.ones((2, I)), [np.full((2, H), "a"), np.zeros((2, H))]), r"states\[0\]"),
         (lambda c: c.get_initial_state(), "batch_size"),
         (lambda c: c.build((None, 3, I)), "input_shape: expected"),
         (lambda c: c(np.ones((2, I)), training="yes"), "training"),
@@ -296,3 +301,57 @@ def test_an_unknown_attribute_names_the_cell():
         AttributeError, match="'GRUCell' object has no attribute 'unit_forget_bias'"
     ):
         _ = GRUCell(2).unit_forget_bias
+
+
+def test_a_cell_beside_fit_steps_with_the_weights_of_one_step():
+    """A cell had read its layer's weights while a training step updated them in place: an
+    output of no step's weights. Here a step stops halfway through its update (the kernel
+    changed, the rest not yet) while another thread steps the cell: the step must wait."""
+    cell = LSTMCell(H, seed=0)
+    model = Sequential([Input((T, I)), RNN(cell), Dense(1)], seed=0)
+    model.compile("sgd", "mse")
+    x, y = _x(np.float32), np.ones((B, 1), np.float32)
+    reference = copy.deepcopy(model)
+    reference.train_on_batch(x, y)
+    apply = model.optimizer.apply
+    halfway, stepped = threading.Event(), threading.Event()
+
+    def halting_apply(grads, params):
+        first = params[0].copy()
+        params[0] += 1.0  # the kernel changed, the rest not yet
+        halfway.set()
+        stepped.wait(0.5)  # a cell that does not wait steps with this torn set now
+        params[0][...] = first
+        apply(grads, params)
+
+    model.optimizer.apply = halting_apply
+    trainer = threading.Thread(target=lambda: model.train_on_batch(x, y))
+    trainer.start()
+    assert halfway.wait(child_timeout(30))
+    out, _ = cell(x[:, 0])
+    stepped.set()
+    trainer.join(child_timeout(30))
+    want, _ = reference.layers[0].cell(x[:, 0])
+    np.testing.assert_array_equal(out, want)
+
+
+def test_an_argument_given_to_the_cell_and_to_rnn():
+    layer = RNN(LSTMCell(2, dtype="float64", trainable=False), dtype="float64", trainable=False)
+    assert layer.dtype == np.float64
+    assert not layer.trainable
+    with pytest.raises(ValueError, match=r"dtype: given to the cell \('float64'\) and to RNN"):
+        RNN(LSTMCell(2, dtype="float64"), dtype="float32")
+    with pytest.raises(ValueError, match="units: given to the cell"):
+        RNN(GRUCell(2), units=3)
+
+
+@pytest.mark.parametrize("shape", [2.0, True, (None, 2.5), (None, True)])
+def test_build_takes_a_positive_int_and_names_input_shape(shape):
+    with pytest.raises((TypeError, ValueError), match="input_shape"):
+        LSTMCell(2).build(shape)
+
+
+@pytest.mark.parametrize("shape", [True, 2.0, (None, None, 2.5), (None, None, True)])
+def test_a_layers_build_names_input_shape(shape):
+    with pytest.raises((TypeError, ValueError), match="input_shape"):
+        LSTM(2).build(shape)

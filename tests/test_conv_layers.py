@@ -274,3 +274,15 @@ def test_same_padding_takes_one_step():
     assert MaxPooling1D(2, padding="same")(np.ones((1, 1, 3))).shape == (1, 1, 3)
     with pytest.raises(ValueError, match="x: expected at least 1 step "):
         MaxPooling1D(2, padding="same")(np.zeros((1, 0, 3)))
+
+
+@pytest.mark.parametrize("shape", [True, 2.0, (None, None, 2.5), (None, None, True)])
+def test_build_names_input_shape(shape):
+    with pytest.raises((TypeError, ValueError), match="input_shape"):
+        Conv1D(2, 3).build(shape)
+
+
+def test_build_takes_the_channels_alone():
+    layer = Conv1D(2, 3, seed=0)
+    layer.build(4)
+    assert layer.kernel.shape == (3, 4, 2)

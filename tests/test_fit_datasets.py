@@ -287,6 +287,8 @@ def test_timeseries_without_a_batch_size_gives_single_windows():
     np.testing.assert_array_equal(firsts, np.arange(27) * 2.0)
     with pytest.raises(ValueError, match=r"x: expected a dataset of batches.*batch_size=None"):
         model().fit(single, epochs=1, verbose=0)
+    with pytest.raises(TypeError, match="index: expected an integer"):
+        single[1.0]
 
 
 def test_fit_keeps_a_time_series_windows_in_order():

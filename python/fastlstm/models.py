@@ -142,12 +142,15 @@ class Sequential(Trainer):
                 ) from None
         ids.add(id(layer))
         names.add(layer.name)
+        # What a cell of the layer reads under (its one step beside this model's fit)
+        layer._model_lock = self._weights_lock
 
     def pop(self) -> Layer:
         """Remove the last layer and return it (as Keras's); ValueError when there is none."""
         if not self.layers:
             raise ValueError("pop: the model has no layers")
         layer = self.layers.pop()
+        layer._model_lock = None
         if self._output_shapes:
             self._output_shapes.pop()
             self._analyse()

@@ -204,6 +204,7 @@ class _Windows(PyDataset):
         return math.ceil(len(self.starts) / self.batch_size)
 
     def __getitem__(self, index):
+        index = integer(index, "index")
         if not 0 <= index < len(self):
             raise IndexError(f"index: expected 0 to {len(self) - 1}, got {index}")
         if index == 0 and self._rng is not None and self._served >= len(self):

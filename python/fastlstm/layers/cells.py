@@ -21,6 +21,7 @@ one but the last with ``return_sequences=True``; the result is the same.
 from __future__ import annotations
 
 import abc
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 import numpy as np
@@ -147,15 +148,13 @@ class RecurrentCell:
 
     def build(self, input_shape) -> None:
         """Make the weights for steps of ``input_shape`` ((batch, features), or features)."""
-        if isinstance(input_shape, (int, np.integer)):
-            features = int(input_shape)
-        else:
-            input_shape = tuple(input_shape)
+        if isinstance(input_shape, (tuple, list)):
             if len(input_shape) != 2 or input_shape[-1] is None:
                 raise ValueError(
                     f"input_shape: expected (batch, features) of one step, got {input_shape}"
                 )
-            features = input_shape[-1]
+            input_shape = input_shape[-1]
+        features = integer(input_shape, "input_shape", at_least=1)
         self._layer.build((None, None, features))
 
     def get_initial_state(self, batch_size: int | None = None) -> list[np.ndarray]:
@@ -190,7 +189,9 @@ class RecurrentCell:
         seq, _ = layer._drop(seq, training)
         options = layer._options(None, layer._recurrent_drop(seq, training))
         start = None if given is None else given if len(given) > 1 else given[0]
-        _, new = layer._cell_call(seq, layer._weight_arrays(), start, options)
+        lock = getattr(layer, "_model_lock", None)  # the weights of one step beside fit
+        with nullcontext() if lock is None else lock.reading:
+            _, new = layer._cell_call(seq, layer._weight_arrays(), start, options)
         new = [np.asarray(s) for s in new]
         return new[0], new if nested or len(new) > 1 else new[0]
 
@@ -206,6 +207,10 @@ class RecurrentCell:
         for k, (name, width, s) in enumerate(
             zip(self._layer.state_names, self._layer._state_widths(), states or ())
         ):
+            if np.asarray(s).dtype.kind not in "biuf":
+                raise TypeError(
+                    f"states[{k}]: expected {name} in real numbers, got dtype {np.asarray(s).dtype}"
+                )
             if np.shape(s) != (x.shape[0], width):
                 raise ValueError(
                     f"states[{k}]: expected {name} of shape {(x.shape[0], width)} (batch, "
@@ -231,7 +236,13 @@ class RecurrentCell:
                 f"cell: expected a cell of no layer, got the cell of layer {self._owner.name!r} "
                 f"(a cell's weights belong to one layer here: make another cell)"
             )
-        layer = self._layer_class(**self._kwargs, **rnn_kwargs)
+        for key in rnn_kwargs.keys() & self._kwargs.keys():
+            ours, theirs = self._kwargs[key], rnn_kwargs[key]
+            if not _same(ours, theirs):
+                raise ValueError(
+                    f"{key}: given to the cell ({ours!r}) and to RNN ({theirs!r}); give it once"
+                )
+        layer = self._layer_class(**{**self._kwargs, **rnn_kwargs})
         layer.trainable = self._layer.trainable
         if self._layer.built:
             layer.build((None, None, self._layer.kernel.shape[0]))
@@ -242,6 +253,16 @@ class RecurrentCell:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(units={self._layer.units}, built={self._layer.built})"
+
+
+def _same(a, b) -> bool:
+    """Whether an argument given twice (to a cell and to RNN) is given the same."""
+    if a is b:
+        return True
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except (TypeError, ValueError):  # arrays, or objects without a plain ==
+        return False
 
 
 class LSTMCell(RecurrentCell):

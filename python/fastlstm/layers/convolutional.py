@@ -246,12 +246,18 @@ class Conv1D(_Windowed, KernelLayer):
         return (None, channels, None) if self._first else (None, None, channels)
 
     def build(self, input_shape) -> None:
+        """Make the weights for inputs of ``input_shape`` ((B, T, C) in the layer's layout, or
+        just C)."""
+        if not isinstance(input_shape, (tuple, list)):  # the width alone: a positive int
+            channels = integer(input_shape, "input_shape", at_least=1)
+            input_shape = (None, channels, None) if self._first else (None, None, channels)
         input_shape = tuple(input_shape)
         channels = input_shape[1 if self._first else -1] if len(input_shape) == 3 else None
         if channels is None:
             order = "(batch, channels, time)" if self._first else "(batch, time, channels)"
             raise ValueError(f"{self.name}: expected an input shape {order}, got {input_shape}")
-        self._make_weights((self.kernel_size, int(channels), self.filters), self.filters)
+        channels = integer(channels, "input_shape's channels", at_least=1)
+        self._make_weights((self.kernel_size, channels, self.filters), self.filters)
         self.built_input_shape = input_shape
 
     def forward(self, x, training: bool = False, mask=None):

@@ -232,16 +232,16 @@ class Recurrent(Layer):
 
     def build(self, input_shape) -> None:
         """Make the weights for inputs of ``input_shape`` ((B, T, I), or just I)."""
-        if isinstance(input_shape, (int, np.integer)):
-            input_size = int(input_shape)
+        if not isinstance(input_shape, (tuple, list)):  # the width alone: a positive int
+            input_size = integer(input_shape, "input_shape", at_least=1)
             input_shape = (None, None, input_size)
         else:
             input_shape = tuple(input_shape)
-            input_size = input_shape[-1]
-            if len(input_shape) != 3 or input_size is None:
+            if len(input_shape) != 3 or input_shape[-1] is None:
                 raise ValueError(
                     f"{self.name}: expected an input shape (batch, time, input), got {input_shape}"
                 )
+            input_size = integer(input_shape[-1], "input_shape[-1]", at_least=1)
         rng = self._weight_rng()
         shapes = self._weight_shapes((int(input_size), self.gates * self.units))
         weights = []
