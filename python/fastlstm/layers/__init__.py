@@ -16,6 +16,7 @@ from .core import (
     TimeDistributed,
 )
 from .lstm import LSTM
+from .normalization import BatchNormalization, LayerNormalization
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from .recurrent import GRU, SimpleRNN
 from .reshaping import Activation, Flatten, RepeatVector, Reshape
@@ -32,6 +33,7 @@ __all__ = [
     "Activation",
     "AveragePooling1D",
     "AvgPool1D",
+    "BatchNormalization",
     "Bidirectional",
     "Conv1D",
     "Convolution1D",
@@ -46,6 +48,7 @@ __all__ = [
     "InputLayer",
     "LSTMCell",
     "Layer",
+    "LayerNormalization",
     "Masking",
     "MaxPool1D",
     "MaxPooling1D",
@@ -68,6 +71,7 @@ _CLASSES = {
         SimpleRNN,
         Activation,
         AveragePooling1D,
+        BatchNormalization,
         Bidirectional,
         Conv1D,
         Dense,
@@ -76,6 +80,7 @@ _CLASSES = {
         Flatten,
         GlobalAveragePooling1D,
         GlobalMaxPooling1D,
+        LayerNormalization,
         Masking,
         MaxPooling1D,
         RepeatVector,

@@ -281,7 +281,8 @@ class Layer:
 
     @property
     def weights(self) -> list[np.ndarray]:
-        return [self._weights[n] for n in self.weight_names if n in self._weights]
+        held = self._weights  # one set: weights are swapped in whole (set_weights, moving means)
+        return [held[n] for n in self.weight_names if n in held]
 
     def _weight_shapes(self, first_shape: tuple) -> dict[str, tuple]:
         raise NotImplementedError
@@ -366,13 +367,13 @@ class Layer:
         return total
 
     def _keep_grads(self, grads: dict[str, np.ndarray]) -> None:
-        """``grads`` (by weight name) with their regularisers' gradients added, as ``self.grads``
-        in ``weight_names`` order (none for a frozen layer)."""
+        """``grads`` (by weight name: the trainable weights') with their regularisers' gradients
+        added, as ``self.grads`` in ``weight_names`` order (none for a frozen layer)."""
         for name, g in grads.items():
             reg = self._regularizers.get(name)
             if reg is not None:
                 reg.add_gradient(self._weights[name], g)
-        self.grads = [grads[n] for n in self.weight_names] if self.trainable else []
+        self.grads = [grads[n] for n in self.weight_names if n in grads] if self.trainable else []
 
     # -- computation -----------------------------------------------------------------------
 
