@@ -15,6 +15,7 @@ from .core import (
     SpatialDropout1D,
     TimeDistributed,
 )
+from .elementwise import ELU, GaussianDropout, GaussianNoise, LeakyReLU, ReLU, Softmax
 from .lstm import LSTM
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
@@ -27,6 +28,7 @@ InputLayer = Input  # Keras 3's name for it as a Sequential's first entry
 Convolution1D, MaxPool1D, AvgPool1D = Conv1D, MaxPooling1D, AveragePooling1D
 
 __all__ = [
+    "ELU",
     "GRU",
     "LSTM",
     "RNN",
@@ -42,6 +44,8 @@ __all__ = [
     "Embedding",
     "Flatten",
     "GRUCell",
+    "GaussianDropout",
+    "GaussianNoise",
     "GlobalAveragePooling1D",
     "GlobalMaxPooling1D",
     "Input",
@@ -49,13 +53,16 @@ __all__ = [
     "LSTMCell",
     "Layer",
     "LayerNormalization",
+    "LeakyReLU",
     "Masking",
     "MaxPool1D",
     "MaxPooling1D",
+    "ReLU",
     "RepeatVector",
     "Reshape",
     "SimpleRNN",
     "SimpleRNNCell",
+    "Softmax",
     "SpatialDropout1D",
     "TimeDistributed",
     "deserialize",
@@ -70,6 +77,12 @@ _CLASSES = {
         GRU,
         SimpleRNN,
         Activation,
+        ELU,
+        GaussianDropout,
+        GaussianNoise,
+        LeakyReLU,
+        ReLU,
+        Softmax,
         AveragePooling1D,
         BatchNormalization,
         Bidirectional,

@@ -1,0 +1,136 @@
+"""ReLU, LeakyReLU, ELU and Softmax as layers against torch's functions (values and gradients,
+at the kinks too), ReLU's threshold and cap against its formula, and the noise layers' draws:
+their spread, the identity at inference, their gradient, and their seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastlstm.layers import (
+    ELU,
+    LSTM,
+    Dense,
+    GaussianDropout,
+    GaussianNoise,
+    Input,
+    LeakyReLU,
+    ReLU,
+    Softmax,
+)
+from fastlstm.models import Sequential, load_model
+
+
+def _x():
+    x = np.random.default_rng(0).standard_normal((4, 5, 6)) * 4
+    x[0, 0, :4] = [0.0, 6.0, -0.0, 3.0]  # the kinks
+    return x
+
+
+@pytest.mark.parametrize(
+    ("layer", "peer"),
+    [
+        (lambda **kw: ReLU(**kw), lambda F, t: F.relu(t)),
+        (lambda **kw: ReLU(max_value=6.0, **kw), lambda F, t: F.relu6(t)),
+        (lambda **kw: LeakyReLU(**kw), lambda F, t: F.leaky_relu(t, 0.3)),
+        (lambda **kw: LeakyReLU(alpha=0.1, **kw), lambda F, t: F.leaky_relu(t, 0.1)),
+        (lambda **kw: ELU(alpha=0.7, **kw), lambda F, t: F.elu(t, 0.7)),
+        (lambda **kw: Softmax(**kw), lambda F, t: F.softmax(t, dim=-1)),
+        (lambda **kw: Softmax(axis=1, **kw), lambda F, t: F.softmax(t, dim=1)),
+    ],
+)
+def test_values_and_gradients_are_torchs(torch, layer, peer):
+    layer = layer(dtype="float64")
+    x = _x()
+    y, cache = layer.forward(x)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = peer(torch.nn.functional, xt)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    dy = np.random.default_rng(1).standard_normal(x.shape)
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(layer.backward(cache, dy), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(layer(x), y)
+
+
+def test_relu_with_a_threshold_and_a_slope_is_kerass_formula():
+    layer = ReLU(max_value=2.0, negative_slope=0.5, threshold=1.0, dtype="float64")
+    x = np.array([-1.0, 0.5, 1.0, 1.5, 2.0, 3.0])
+    y, cache = layer.forward(x[None])
+    np.testing.assert_array_equal(y[0], [-1.0, -0.25, 1.0, 1.5, 2.0, 2.0])
+    np.testing.assert_array_equal(layer.backward(cache, np.ones((1, 6)))[0], [0.5, 0.5, 0, 1, 0, 0])
+    assert not np.signbit(ReLU()(np.array([[-3.0]]))).any()  # 0, not -0
+
+
+def test_gaussian_noise_adds_its_spread_in_training_alone():
+    layer = GaussianNoise(0.5, seed=3, dtype="float64")
+    x = np.ones((200, 50, 4))
+    np.testing.assert_array_equal(layer(x), x)
+    noisy, cache = layer.forward(x, training=True)
+    assert abs((noisy - x).std() - 0.5) < 0.01
+    assert abs((noisy - x).mean()) < 0.01
+    np.testing.assert_array_equal(layer.backward(cache, x * 2), x * 2)
+    again = GaussianNoise(0.5, seed=3, dtype="float64").forward(x, training=True)[0]
+    np.testing.assert_array_equal(again, noisy)
+
+
+def test_gaussian_dropout_multiplies_by_its_spread_in_training_alone():
+    rate = 0.2
+    layer = GaussianDropout(rate, seed=1, dtype="float64")
+    x = np.full((200, 50, 4), 2.0)
+    np.testing.assert_array_equal(layer(x), x)
+    noisy, cache = layer.forward(x, training=True)
+    factor = noisy / x
+    assert abs(factor.mean() - 1) < 0.01
+    assert abs(factor.std() - np.sqrt(rate / (1 - rate))) < 0.01
+    dy = np.random.default_rng(0).standard_normal(x.shape)
+    np.testing.assert_allclose(layer.backward(cache, dy), dy * factor, rtol=1e-12)
+
+
+def test_a_model_with_them_trains_saves_and_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 6, 3)).astype(np.float32)
+    y = x.sum(axis=(1, 2))[:, None] > 0
+    model = Sequential(
+        [
+            Input((6, 3)),
+            GaussianNoise(0.1),
+            LSTM(8),
+            LeakyReLU(),
+            GaussianDropout(0.1),
+            Dense(2),
+            Softmax(),
+        ],
+        seed=0,
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    history = model.fit(x, y.astype(int), epochs=15, verbose=0).history["loss"]
+    assert history[-1] < history[0]
+    model.save(tmp_path / "m.keras")
+    again = load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert [layer.get_config() for layer in again.layers] == [
+        layer.get_config() for layer in model.layers
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make", "exc", "message"),
+    [
+        (lambda: ReLU(max_value=-1.0), ValueError, "max_value"),
+        (lambda: ReLU(negative_slope="a"), TypeError, "negative_slope"),
+        (lambda: LeakyReLU(-0.1), ValueError, "negative_slope"),
+        (lambda: ELU(alpha=np.nan), ValueError, "alpha"),
+        (lambda: Softmax(axis=1.0), TypeError, "axis"),
+        (lambda: GaussianNoise(-1.0), ValueError, "stddev"),
+        (lambda: GaussianDropout(1.0), ValueError, "rate"),
+        (lambda: Softmax(axis=5)(np.zeros((2, 3))), ValueError, r"axis: expected an axis of x"),
+        (
+            lambda: ELU().backward(ELU().forward(np.zeros((2, 3)))[1], np.zeros(3)),
+            ValueError,
+            "dout",
+        ),
+    ],
+)
+def test_bad_arguments_are_named(make, exc, message):
+    with pytest.raises(exc, match=message):
+        make()
