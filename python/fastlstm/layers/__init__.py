@@ -21,6 +21,7 @@ from .normalization import BatchNormalization, LayerNormalization
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from .recurrent import GRU, SimpleRNN
 from .reshaping import Activation, Flatten, RepeatVector, Reshape
+from .temporal import Cropping1D, UpSampling1D, ZeroPadding1D
 from .wrappers import Bidirectional
 
 InputLayer = Input  # Keras 3's name for it as a Sequential's first entry
@@ -39,6 +40,7 @@ __all__ = [
     "Bidirectional",
     "Conv1D",
     "Convolution1D",
+    "Cropping1D",
     "Dense",
     "Dropout",
     "Embedding",
@@ -65,6 +67,8 @@ __all__ = [
     "Softmax",
     "SpatialDropout1D",
     "TimeDistributed",
+    "UpSampling1D",
+    "ZeroPadding1D",
     "deserialize",
     "serialize",
 ]
@@ -87,6 +91,7 @@ _CLASSES = {
         BatchNormalization,
         Bidirectional,
         Conv1D,
+        Cropping1D,
         Dense,
         Dropout,
         Embedding,
@@ -100,6 +105,8 @@ _CLASSES = {
         Reshape,
         SpatialDropout1D,
         TimeDistributed,
+        UpSampling1D,
+        ZeroPadding1D,
     )
 }
 
