@@ -11,6 +11,7 @@ from fastlstm.layers import (
     ELU,
     LSTM,
     Dense,
+    Dropout,
     GaussianDropout,
     GaussianNoise,
     Input,
@@ -134,3 +135,26 @@ def test_a_model_with_them_trains_saves_and_loads(tmp_path):
 def test_bad_arguments_are_named(make, exc, message):
     with pytest.raises(exc, match=message):
         make()
+
+
+def test_relu_keeps_nan_as_torch_does():
+    for layer in (ReLU(), ReLU(max_value=6.0)):
+        y = layer(np.array([[np.nan, 1.0, -1.0]]))
+        assert np.isnan(y[0, 0])
+        np.testing.assert_array_equal(y[0, 1:], [1.0, 0.0])
+
+
+@pytest.mark.parametrize("layer", [GaussianNoise(0.1), GaussianDropout(0.1)])
+def test_the_noise_layers_name_a_gradient_of_the_wrong_shape(layer):
+    for training in (True, False):
+        _, cache = layer.forward(np.ones((2, 3)), training=training)
+        with pytest.raises(ValueError, match=r"dout: expected shape \(2, 3\)"):
+            layer.backward(cache, np.ones((5, 5)))
+        with pytest.raises(TypeError, match="dout"):
+            layer.backward(cache, None)
+
+
+def test_training_must_be_a_flag():
+    for layer in (GaussianNoise(0.1), Dropout(0.5), LSTM(2)):
+        with pytest.raises(TypeError, match="training"):
+            layer(np.ones((2, 3, 4)), training="no")

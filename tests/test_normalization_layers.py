@@ -209,3 +209,50 @@ def test_bad_inputs_are_named():
     _, cache = norm.forward(_x())
     with pytest.raises(ValueError, match="dout: expected shape"):
         norm.backward(cache, np.zeros((3, 5, 3)))
+
+
+def test_in_a_model_the_moving_averages_change_with_the_steps_update():
+    """A training step had moved the averages in its forward pass, before the weights' update:
+    a predict in another thread then took one layer's averages from the step before and
+    another's from the step after. They are staged and made with the update now, under the
+    weights lock; loss_and_gradients makes none."""
+    model = Sequential([Input((F,)), BatchNormalization(momentum=0.5), Dense(1)], seed=0)
+    model.compile("sgd", "mse")
+    norm = model.layers[0]
+    x, y = _x(shape=(8, F)).astype(np.float32), np.ones((8, 1), np.float32)
+    before = norm.moving_mean.copy()
+    model.loss_and_gradients(x, y)
+    np.testing.assert_array_equal(norm.moving_mean, before)
+    apply, seen = model.optimizer.apply, []
+
+    def watching_apply(grads, params):
+        seen.append(norm.moving_mean.copy())  # the weights lock is held: the update under way
+        apply(grads, params)
+
+    model.optimizer.apply = watching_apply
+    model.train_on_batch(x, y)
+    np.testing.assert_array_equal(seen[0], before)
+    np.testing.assert_allclose(norm.moving_mean, 0.5 * before + 0.5 * x.mean(axis=0), rtol=1e-6)
+    moved = norm.moving_mean.copy()
+    model(x, training=True)  # a call in training mode moves them too, as Keras's
+    assert not np.array_equal(norm.moving_mean, moved)
+
+
+def test_layer_normalization_without_center_and_scale_has_no_weights():
+    layer = LayerNormalization(center=False, scale=False, dtype="float64")
+    x = _x()
+    y = layer(x)
+    want = (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(x.var(axis=-1, keepdims=True) + 1e-3)
+    np.testing.assert_allclose(y, want, rtol=1e-12)
+    assert layer.weights == []
+    model = Sequential([Input((T, F)), layer])
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, rtol=1e-12)
+
+
+def test_a_mask_of_other_values_than_bools_is_refused_and_an_empty_batch_moves_nothing():
+    norm = BatchNormalization()
+    with pytest.raises(TypeError, match="mask: expected an array of bools, got dtype float64"):
+        norm.forward(_x(), training=True, mask=np.full((B, T), 0.5))
+    norm.forward(np.zeros((0, T, F)), training=True)
+    assert norm.moving_mean.tolist() == [0.0] * F
+    assert norm.moving_variance.tolist() == [1.0] * F

@@ -36,7 +36,7 @@ from ._inputs import (
     class_sample_weight,
 )
 from .functional import _flag
-from .layers.base import input_gradient
+from .layers.base import input_gradient, sublayers
 
 
 @functools.cache
@@ -105,6 +105,9 @@ class Trainer:
                 except (ValueError, TypeError) as exc:
                     _raise_naming(layer, exc)
                 mask = next_mask
+        if training:  # a call in training mode moves BatchNormalization's averages, as Keras's
+            with self._weights_lock.writing:
+                self._commit_staged()
         return out, mask
 
     def _forward(self, x, training: bool):
@@ -150,9 +153,20 @@ class Trainer:
         params, grads = self._stepped()
         with self._weights_lock.writing:
             self.optimizer.apply(grads, params)
+            self._commit_staged()
         for m, weighted in zip(self._metrics, self._weighted):
             metrics_lib.update(m, y, out, weight if weighted else None, mask)
         return loss
+
+    def _commit_staged(self, keep: bool = True) -> None:
+        """Make (or with ``keep=False`` drop) what layers staged in a training forward pass,
+        BatchNormalization's moving averages: made with the step's weight update, under the
+        weights lock, so that a call beside fit sees one step's."""
+        for layer in self.layers:
+            for sub in sublayers(layer):
+                commit = getattr(sub, "commit_staged", None)
+                if commit is not None:
+                    commit(keep)
 
     def _stepped(self) -> tuple[list, list]:
         """The weights a training step updates and their gradients, from the last backward."""
@@ -177,8 +191,9 @@ class Trainer:
 
     def loss_and_gradients(self, x, y, sample_weight=None, training: bool = True):
         """The loss of one batch and the gradients of every trainable weight (in
-        ``trainable_weights`` order), without changing the weights: for custom loops and checks.
-        ``training=True`` turns dropout on."""
+        ``trainable_weights`` order), without changing the weights (BatchNormalization's moving
+        averages included): for custom loops and checks. ``training=True`` turns dropout on and
+        normalises by the batch's statistics."""
         self._require_compiled("loss_and_gradients")
         x, y, sample_weight = _data(x, y, sample_weight)
         self._ensure_built(x)
@@ -191,6 +206,7 @@ class Trainer:
             self._backward(dout)
         finally:
             self._first_backward = first
+        self._commit_staged(keep=False)
         grads = [g for layer in self.layers if layer.trainable for g in layer.grads]
         return loss, grads
 

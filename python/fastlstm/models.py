@@ -30,7 +30,7 @@ from ._arrays import check_name, integer
 from ._locks import WeightsLock
 from ._training import Trainer, unique_names
 from .functional import _flag
-from .layers.base import BUILD_LOCK, Layer, check_seed
+from .layers.base import BUILD_LOCK, Layer, check_seed, sublayers
 from .layers.cells import RecurrentCell
 from .layers.core import Input, TimeDistributed
 from .layers.recurrent import Recurrent
@@ -142,15 +142,18 @@ class Sequential(Trainer):
                 ) from None
         ids.add(id(layer))
         names.add(layer.name)
-        # What a cell of the layer reads under (its one step beside this model's fit)
-        layer._model_lock = self._weights_lock
+        # What a cell of the layer reads under (its one step beside this model's fit), and what
+        # tells a BatchNormalization to stage its moving averages for the step's update
+        for sub in sublayers(layer):
+            sub._model_lock = self._weights_lock
 
     def pop(self) -> Layer:
         """Remove the last layer and return it (as Keras's); ValueError when there is none."""
         if not self.layers:
             raise ValueError("pop: the model has no layers")
         layer = self.layers.pop()
-        layer._model_lock = None
+        for sub in sublayers(layer):
+            sub._model_lock = None
         if self._output_shapes:
             self._output_shapes.pop()
             self._analyse()

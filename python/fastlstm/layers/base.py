@@ -366,6 +366,18 @@ class Layer:
                 total += reg(self._weights[name])
         return total
 
+    def _dout(self, dout, shape: tuple, cast: bool = True) -> np.ndarray:
+        """dL/d(output) as real numbers (in the layer's dtype with ``cast``), of the output's
+        ``shape`` (ValueError naming dout otherwise, before NumPy's broadcasting could take it)."""
+        dy = real_array(dout, "dout")
+        if cast:
+            dy = dy.astype(self.dtype, copy=False)
+        if dy.shape != tuple(shape):
+            raise ValueError(
+                f"dout: expected shape {tuple(shape)} like the layer's output, got {dy.shape}"
+            )
+        return dy
+
     def _keep_grads(self, grads: dict[str, np.ndarray]) -> None:
         """``grads`` (by weight name: the trainable weights') with their regularisers' gradients
         added, as ``self.grads`` in ``weight_names`` order (none for a frozen layer)."""
@@ -402,6 +414,7 @@ class Layer:
 
     def __call__(self, x, training: bool = False, mask=None):
         self._refuse_input(x)
+        training = _flag(training, "training")  # "no" would turn dropout on
         self._ensure_built(x)
         return self.call(x, training=training, mask=mask)
 
@@ -527,3 +540,10 @@ class KernelLayer(Layer):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
         }
+
+
+def sublayers(layer: Layer) -> list[Layer]:
+    """``layer`` and the layers it wraps (TimeDistributed's, Bidirectional's halves), depth
+    first."""
+    inner = [getattr(layer, name, None) for name in ("layer", "forward_layer", "backward_layer")]
+    return [layer, *(deep for sub in inner if isinstance(sub, Layer) for deep in sublayers(sub))]

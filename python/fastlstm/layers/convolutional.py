@@ -143,13 +143,8 @@ class _Windowed(Layer):
 
     def _gradient(self, dout, shape: tuple) -> np.ndarray:
         """dL/d(output) as (B, T_out, C), checked against the output's ``shape`` (B, T_out, C)."""
-        dout = self._input(dout, "dout")
-        if dout.shape != shape:
-            raise ValueError(
-                f"dout: expected shape {self._laid_out(np.empty(shape)).shape} like the layer's "
-                f"output, got {self._laid_out(dout).shape}"
-            )
-        return dout
+        laid_out = (shape[0], shape[2], shape[1]) if self._first else shape
+        return self._input(self._dout(dout, laid_out), "dout")
 
     def _ensure_built(self, x) -> None:
         if not self.built:

@@ -224,13 +224,15 @@ class Dropout(Layer):
         self._ensure_built(x)
         x = input_array(x)
         if not training or self.rate == 0.0:
-            return x, None
+            return x, (None, x.shape)
         keep = self._mask(x)
-        return x * keep, keep
+        return x * keep, (keep, x.shape)
 
     def backward(self, cache, dout):
         self.grads = []
-        return dout if cache is None else dout * cache
+        keep, shape = cache
+        dy = self._dout(dout, shape, cast=False)
+        return dy if keep is None else dy * keep
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate, "noise_shape": self.noise_shape}

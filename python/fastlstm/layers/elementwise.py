@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._arrays import integer, real_number
+from ..functional import _flag
 from .base import Layer, input_array
 from .reshaping import _Weightless
 
@@ -41,10 +42,7 @@ class _Elementwise(_Weightless):
     def backward(self, cache, dout):
         self.grads = []
         x, y = cache
-        dy = np.asarray(dout, dtype=self.dtype)
-        if dy.shape != y.shape:
-            raise ValueError(f"dout: expected shape {y.shape} like the output, got {dy.shape}")
-        return self._slope(x, y, dy)
+        return self._slope(x, y, self._dout(dout, y.shape))
 
 
 class ReLU(_Elementwise):
@@ -67,7 +65,7 @@ class ReLU(_Elementwise):
 
     def _value(self, x):
         below = (x - self.threshold) * self.negative_slope if self.negative_slope else 0.0
-        y = np.where(x >= self.threshold, x, below)  # 0.0, not 0 * x's -0.0
+        y = np.where(x < self.threshold, below, x)  # NaN stays NaN; 0.0, not 0 * x's -0.0
         if self.max_value is not None:
             y = np.minimum(y, self.max_value)
         return y.astype(x.dtype, copy=False)
@@ -166,7 +164,9 @@ class _Noise(Layer):
 
     def backward(self, cache, dout):
         self.grads = []
-        return dout if cache is None else dout * cache
+        factor, shape = cache
+        dy = self._dout(dout, shape)
+        return dy if factor is None else dy * factor
 
 
 class GaussianNoise(_Noise):
@@ -182,9 +182,9 @@ class GaussianNoise(_Noise):
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
         x = input_array(x).astype(self.dtype, copy=False)
-        if training and self.stddev > 0:
+        if _flag(training, "training") and self.stddev > 0:
             x = x + self.noise_rng.normal(0.0, self.stddev, x.shape).astype(x.dtype)
-        return x, None  # d(x + noise)/dx = 1
+        return x, (None, x.shape)  # d(x + noise)/dx = 1
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "stddev": self.stddev}
@@ -203,11 +203,11 @@ class GaussianDropout(_Noise):
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
         x = input_array(x).astype(self.dtype, copy=False)
-        if not training or self.rate == 0:
-            return x, None
+        if not _flag(training, "training") or self.rate == 0:
+            return x, (None, x.shape)
         spread = math.sqrt(self.rate / (1.0 - self.rate))
         factor = self.noise_rng.normal(1.0, spread, x.shape).astype(x.dtype)
-        return x * factor, factor
+        return x * factor, (factor, x.shape)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "rate": self.rate}

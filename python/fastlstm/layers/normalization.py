@@ -86,12 +86,18 @@ class _Normalization(Layer):
             )
         features = (int(input_shape[-1]),)
         rng = np.random.default_rng(0)  # the initialisers here draw nothing at random
-        self._replace_weights([self._init[n](features, self.dtype, rng) for n in self.weight_names])
+        if self.weight_names:  # none for a LayerNormalization without center and scale
+            self._replace_weights(
+                [self._init[n](features, self.dtype, rng) for n in self.weight_names]
+            )
         self.built_input_shape = input_shape
 
     def _input(self, x, weights) -> np.ndarray:
         x = input_array(x).astype(self.dtype, copy=False)
-        features = next(iter(weights.values())).shape[0] if weights else None
+        if weights:
+            features = next(iter(weights.values())).shape[0]
+        else:  # no gamma, no beta: the width it was built for
+            features = (self.built_input_shape or (None,))[-1]
         if x.ndim < 2 or (features is not None and x.shape[-1] != features):
             raise ValueError(
                 f"x: expected an array (batch, ..., {features}) (the layer {self.name!r} was "
@@ -108,9 +114,7 @@ class _Normalization(Layer):
     def _backward_affine(self, dout, xhat, weights) -> np.ndarray:
         """dL/d(xhat) from dL/d(output), keeping dL/dgamma and dL/dbeta (summed over every
         position) in ``grads``."""
-        dy = np.asarray(dout, dtype=self.dtype)
-        if dy.shape != xhat.shape:
-            raise ValueError(f"dout: expected shape {xhat.shape} like the output, got {dy.shape}")
+        dy = self._dout(dout, xhat.shape)
         axes = tuple(range(dy.ndim - 1))
         grads = {}
         if self.scale:
@@ -243,7 +247,7 @@ class BatchNormalization(_Normalization):
         self._ensure_built(x)
         weights = self._weights  # one set: the moving averages are swapped in, not changed
         x = self._input(x, weights)
-        if training and self.trainable:
+        if training and self.trainable and x.size:  # an empty batch has no statistics
             mean, var, share = self._moments(x, mask)
             self._move(weights, mean, var)
         else:  # the moving averages: constants, for backward too (share None)
@@ -259,22 +263,36 @@ class BatchNormalization(_Normalization):
         if mask is None:
             share = 1.0 / max(x.size // x.shape[-1], 1)
         else:
-            valid = np.asarray(mask, dtype=bool)
+            valid = np.asarray(mask)
+            if valid.dtype.kind not in "biu":
+                raise TypeError(f"mask: expected an array of bools, got dtype {valid.dtype}")
             if valid.shape != x.shape[:-1]:
                 raise ValueError(f"mask: expected shape {x.shape[:-1]}, got {valid.shape}")
+            valid = valid != 0
             share = (valid[..., None] / max(int(valid.sum()), 1)).astype(x.dtype)
         mean = (x * share).sum(axis=axes)
         return mean, (((x - mean) ** 2) * share).sum(axis=axes), share
 
     def _move(self, weights, mean, var) -> None:
-        """The moving averages one step towards the batch's, swapped in whole (a call in
-        another thread reads the old pair or the new)."""
+        """The moving averages one step towards the batch's. A layer of a model stages them:
+        the model makes them with the step's weight update (:meth:`commit_staged`), so that a
+        call beside fit sees one step's statistics in every layer; a layer on its own swaps them
+        in at once, whole (a call in another thread reads the old pair or the new)."""
         m = self.dtype.type(self.momentum)
         moved = {
-            "moving_mean": weights["moving_mean"] * m + mean * (1 - m),
-            "moving_variance": weights["moving_variance"] * m + var * (1 - m),
+            "moving_mean": (weights["moving_mean"] * m + mean * (1 - m)).astype(self.dtype),
+            "moving_variance": (weights["moving_variance"] * m + var * (1 - m)).astype(self.dtype),
         }
-        self._weights = {**self._weights, **{k: v.astype(self.dtype) for k, v in moved.items()}}
+        if getattr(self, "_model_lock", None) is None:
+            self._weights = {**self._weights, **moved}
+        else:
+            self._staged = moved
+
+    def commit_staged(self, keep: bool = True) -> None:
+        """Swap in (``keep``) or drop the moving averages the last training pass staged."""
+        staged, self._staged = getattr(self, "_staged", None), None
+        if staged is not None and keep:
+            self._weights = {**self._weights, **staged}
 
     def backward(self, cache, dout):
         xhat, inv, weights, share = cache

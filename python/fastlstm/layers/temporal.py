@@ -42,12 +42,6 @@ class _Temporal(_Weightless):
     def call(self, x, training: bool = False, mask=None):
         return self.forward(x, training=training, mask=mask)[0]
 
-    def _gradient(self, dout, shape: tuple) -> np.ndarray:
-        dout = np.asarray(dout)
-        if dout.shape != shape:
-            raise ValueError(f"dout: expected shape {shape} like the output, got {dout.shape}")
-        return dout
-
     def compute_output_shape(self, input_shape) -> tuple:
         input_shape = tuple(input_shape)
         if len(input_shape) != 3:
@@ -81,7 +75,7 @@ class UpSampling1D(_Temporal):
     def backward(self, cache, dout):
         self.grads = []
         batch, steps, features = cache
-        dy = self._gradient(dout, cache)
+        dy = self._dout(dout, cache, cast=False)
         return dy.reshape(batch, steps // self.size, self.size, features).sum(axis=2)
 
     def get_config(self) -> dict[str, Any]:
@@ -109,7 +103,7 @@ class ZeroPadding1D(_Temporal):
     def backward(self, cache, dout):
         self.grads = []
         before, after = self.padding
-        dy = self._gradient(dout, cache)
+        dy = self._dout(dout, cache, cast=False)
         return dy[:, before : dy.shape[1] - after]
 
     def get_config(self) -> dict[str, Any]:
@@ -146,7 +140,7 @@ class Cropping1D(_Temporal):
         self.grads = []
         shape, dtype = cache
         start, end = self.cropping
-        dy = self._gradient(dout, (shape[0], shape[1] - start - end, shape[2]))
+        dy = self._dout(dout, (shape[0], shape[1] - start - end, shape[2]), cast=False)
         dx = np.zeros(shape, np.result_type(dy.dtype, dtype))
         dx[:, start : shape[1] - end] = dy
         return dx

@@ -267,6 +267,7 @@ class Bidirectional(Layer):
 
     def __call__(self, x, initial_state=None, *, training: bool = False, mask=None):
         self._refuse_input(x)
+        training = _flag(training, "training")  # "no" would turn dropout on
         return self.call(x, training=training, mask=mask, initial_state=initial_state)
 
     def forward(self, x, training: bool = False, mask=None, initial_state=None):
