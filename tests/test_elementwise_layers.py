@@ -16,6 +16,7 @@ from fastlstm.layers import (
     GaussianNoise,
     Input,
     LeakyReLU,
+    PReLU,
     ReLU,
     Softmax,
 )
@@ -158,3 +159,65 @@ def test_training_must_be_a_flag():
     for layer in (GaussianNoise(0.1), Dropout(0.5), LSTM(2)):
         with pytest.raises(TypeError, match="training"):
             layer(np.ones((2, 3, 4)), training="no")
+
+
+def test_prelu_shared_along_time_is_torchs_prelu(torch):
+    x = _x()
+    layer = PReLU(alpha_initializer="random_uniform", shared_axes=[1], dtype="float64")
+    y, cache = layer.forward(x)
+    assert layer.alpha.shape == (1, 6)
+    peer = torch.nn.PReLU(6, dtype=torch.float64)
+    with torch.no_grad():
+        peer.weight.copy_(torch.tensor(layer.alpha[0]))
+    xt = torch.tensor(x.transpose(0, 2, 1), requires_grad=True)
+    yt = peer(xt)
+    np.testing.assert_allclose(y, yt.detach().numpy().transpose(0, 2, 1), rtol=1e-12)
+    dy = np.random.default_rng(1).standard_normal(x.shape)
+    yt.backward(torch.tensor(dy.transpose(0, 2, 1)))
+    dx = layer.backward(cache, dy)
+    np.testing.assert_allclose(dx, xt.grad.numpy().transpose(0, 2, 1), rtol=1e-12)
+    np.testing.assert_allclose(layer.grads[0][0], peer.weight.grad.numpy(), rtol=1e-12)
+
+
+def test_prelu_unshared_has_a_slope_per_position():
+    x = _x()
+    layer = PReLU(alpha_initializer="random_uniform", dtype="float64")
+    y, cache = layer.forward(x)
+    assert layer.alpha.shape == x.shape[1:]
+    np.testing.assert_array_equal(y, np.where(x > 0, x, layer.alpha * x))
+    dy = np.ones_like(x)
+    layer.backward(cache, dy)
+    np.testing.assert_allclose(layer.grads[0], np.where(x > 0, 0, x).sum(axis=0))
+    with pytest.raises(ValueError, match=r"x: expected samples of shape \(5, 6\)"):
+        layer(np.zeros((2, 4, 6)))
+    shared = PReLU(shared_axes=1)
+    shared.build((None, 5, 6))
+    assert shared(np.zeros((2, 9, 6))).shape == (2, 9, 6)  # any length along a shared axis
+
+
+def test_prelu_in_a_model_trains_saves_and_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 6, 3)).astype(np.float32)
+    y = x.sum(axis=(1, 2))[:, None]
+    model = Sequential([Input((6, 3)), LSTM(8), PReLU(alpha_initializer="ones"), Dense(1)], seed=0)
+    model.compile("adam", "mse")
+    before = model.layers[1].alpha.copy()
+    model.fit(x, y, epochs=3, verbose=0)
+    assert not np.array_equal(model.layers[1].alpha, before)  # learnt
+    model.save(tmp_path / "m.keras")
+    again = load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize(
+    ("make", "exc", "message"),
+    [
+        (lambda: PReLU(shared_axes=[0]), ValueError, "shared_axes"),
+        (lambda: PReLU(shared_axes=[3]).build((None, 5, 6)), ValueError, "shared_axes: expected"),
+        (lambda: PReLU().build((None, None, 6)), ValueError, "every size but the batch's"),
+        (lambda: PReLU(alpha_constraint="non_neg"), TypeError, "alpha_constraint"),
+    ],
+)
+def test_prelu_bad_arguments_are_named(make, exc, message):
+    with pytest.raises(exc, match=message):
+        make()

@@ -15,7 +15,7 @@ from .core import (
     SpatialDropout1D,
     TimeDistributed,
 )
-from .elementwise import ELU, GaussianDropout, GaussianNoise, LeakyReLU, ReLU, Softmax
+from .elementwise import ELU, GaussianDropout, GaussianNoise, LeakyReLU, PReLU, ReLU, Softmax
 from .lstm import LSTM
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
@@ -85,6 +85,7 @@ _CLASSES = {
         GaussianDropout,
         GaussianNoise,
         LeakyReLU,
+        PReLU,
         ReLU,
         Softmax,
         AveragePooling1D,

@@ -1,7 +1,8 @@
 """Element-by-element layers with Keras 3's names and arguments: the activations that take
-parameters as layers of their own (``ReLU``, ``LeakyReLU``, ``ELU``, ``Softmax``) and the noise
-layers that regularise in training (``GaussianNoise``, ``GaussianDropout``; the identity at
-inference). None has weights; each hands the mask on.
+parameters as layers of their own (``ReLU``, ``LeakyReLU``, ``ELU``, ``Softmax``; ``PReLU``
+learns its slopes) and the noise layers that regularise in training (``GaussianNoise``,
+``GaussianDropout``; the identity at inference). None but PReLU has weights; each hands the
+mask on.
 
 Derivatives at a kink are torch's (and TensorFlow's): 0 for ReLU at its threshold, the slope
 for LeakyReLU at 0, alpha for ELU at 0.
@@ -14,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from .. import initializers, regularizers
 from .._arrays import integer, real_number
 from ..functional import _flag
-from .base import Layer, input_array
+from .base import Layer, _init_name, input_array
 from .reshaping import _Weightless
 
 
@@ -150,6 +152,103 @@ class Softmax(_Elementwise):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis}
+
+
+class PReLU(Layer):
+    """x where x > 0, ``alpha * x`` elsewhere, with ``alpha`` learnt (Keras's PReLU): one
+    value per position and feature of a sample (alpha's shape is the input's without the
+    batch), or shared along ``shared_axes`` (``shared_axes=[1]``: one alpha per feature for
+    every step of a sequence). ``alpha_initializer`` "zeros" by default (a ReLU to start)."""
+
+    default_name = "p_re_lu"
+    weight_names = ("alpha",)
+
+    def __init__(
+        self,
+        alpha_initializer: Any = "zeros",
+        alpha_regularizer: Any = None,
+        shared_axes=None,
+        *,
+        dtype: Any = "float32",
+        name: str | None = None,
+        trainable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable, **kwargs)
+        if shared_axes is None:
+            shared = ()
+        else:
+            listed = shared_axes if isinstance(shared_axes, (list, tuple)) else [shared_axes]
+            shared = tuple(sorted({integer(a, "shared_axes", at_least=1) for a in listed}))
+        self.shared_axes = shared
+        self.alpha_initializer = alpha_initializer
+        self._init = initializers.resolve(alpha_initializer, "alpha_initializer")
+        self._regularizers = {"alpha": regularizers.get(alpha_regularizer, "alpha_regularizer")}
+
+    alpha = property(lambda self: self._weights.get("alpha"), doc="The learnt slopes.")
+    alpha_regularizer = property(lambda self: self._regularizers["alpha"])
+
+    def _weight_shapes(self, first_shape):
+        return {"alpha": tuple(first_shape)}
+
+    def build(self, input_shape) -> None:
+        input_shape = tuple(input_shape)
+        sample = input_shape[1:]
+        if not sample or any(s is None for s in sample):
+            raise ValueError(
+                f"{self.name}: expected an input shape with every size but the batch's known "
+                f"(alpha has one value per position), got {input_shape}"
+            )
+        if self.shared_axes and self.shared_axes[-1] > len(sample):
+            raise ValueError(
+                f"shared_axes: expected axes of the input without the batch's (1 to "
+                f"{len(sample)}), got {list(self.shared_axes)}"
+            )
+        shape = tuple(1 if i + 1 in self.shared_axes else int(s) for i, s in enumerate(sample))
+        self._replace_weights([self._init(shape, self.dtype, self._weight_rng())])
+        self.built_input_shape = input_shape
+
+    def _input(self, x) -> tuple[np.ndarray, np.ndarray]:
+        alpha = self._weights["alpha"]
+        x = input_array(x).astype(self.dtype, copy=False)
+        shared = self.shared_axes
+        sample = tuple(None if i + 1 in shared else a for i, a in enumerate(alpha.shape))
+        fits = x.ndim == alpha.ndim + 1 and all(
+            a is None or a == s for a, s in zip(sample, x.shape[1:])
+        )
+        if not fits:
+            raise ValueError(
+                f"x: expected samples of shape {sample} (the layer {self.name!r} was built for "
+                f"them; None: any size, shared), got shape {x.shape}"
+            )
+        return x, alpha
+
+    def call(self, x, training: bool = False, mask=None):
+        return self.forward(x)[0]
+
+    def forward(self, x, training: bool = False, mask=None):
+        self._ensure_built(x)
+        x, alpha = self._input(x)
+        return np.where(x > 0, x, x * alpha), (x, alpha)
+
+    def backward(self, cache, dout):
+        x, alpha = cache
+        dy = self._dout(dout, x.shape)
+        below = x <= 0
+        # alpha's gradient summed over the batch and the axes it is shared along
+        axes = (0, *self.shared_axes)
+        self._keep_grads({"alpha": np.where(below, dy * x, 0).sum(axis=axes, keepdims=True)[0]})
+        return np.where(below, dy * alpha, dy)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["seed"]
+        return {
+            **config,
+            "alpha_initializer": _init_name(self.alpha_initializer, "alpha_initializer", self.name),
+            "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
+            "shared_axes": list(self.shared_axes) or None,
+        }
 
 
 class _Noise(Layer):
