@@ -18,6 +18,7 @@ CASES = {
     "anomaly_detection": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY, ["--epochs", "0"]],
     "session_recommendation": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY, ["--units", "0"]],
     "speech_commands": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY, ["--train", "0"]],
+    "activity_recognition": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY, ["--units", "0"]],
     "serving": [["--seed", "-1"], ["--threads", "0"], ["--threads", "1025"]],
     "demo": [*BAD_RATES, ["--seed", "-1"], NO_DIRECTORY],
 }
