@@ -23,7 +23,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .. import activations
 from .._arrays import integer
 from ..functional import _choice
-from .base import KernelLayer, Layer, input_array
+from .base import Layer, input_array
+from .kernel import KernelLayer
 
 _FORMATS = ("channels_last", "channels_first")
 

@@ -17,7 +17,6 @@ from .. import activations, initializers, regularizers
 from .._arrays import integer, real_number
 from ..functional import _flag
 from .base import (
-    KernelLayer,
     Layer,
     _init_name,
     check_shape,
@@ -26,6 +25,7 @@ from .base import (
     input_array,
     input_gradient,
 )
+from .kernel import KernelLayer
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
