@@ -19,6 +19,7 @@ from .elementwise import ELU, GaussianDropout, GaussianNoise, LeakyReLU, PReLU, 
 from .lstm import LSTM
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
+from .preprocessing import Normalization
 from .recurrent import GRU, SimpleRNN
 from .reshaping import Activation, Flatten, RepeatVector, Reshape
 from .temporal import Cropping1D, UpSampling1D, ZeroPadding1D
@@ -102,6 +103,7 @@ _CLASSES = {
         LayerNormalization,
         Masking,
         MaxPooling1D,
+        Normalization,
         RepeatVector,
         Reshape,
         SpatialDropout1D,
