@@ -20,6 +20,18 @@ from ..functional import _flag
 from .base import Layer, _init_name, input_array
 
 
+def feature_axis(axis) -> int:
+    """-1, Keras's default axis (also as [-1]): the features, last; other axes are not built."""
+    if isinstance(axis, (list, tuple)) and len(axis) == 1:
+        axis = axis[0]
+    if isinstance(axis, bool) or axis != -1:
+        raise ValueError(
+            f"axis: expected -1 (the features, last; normalising other axes is not built), "
+            f"got {axis!r}"
+        )
+    return -1
+
+
 class _Normalization(Layer):
     """What both share: the axis, epsilon, center and scale, and weights of shape (F,)."""
 
@@ -40,14 +52,7 @@ class _Normalization(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable, **kwargs)
-        if isinstance(axis, (list, tuple)) and len(axis) == 1:
-            axis = axis[0]
-        if isinstance(axis, bool) or axis != -1:
-            raise ValueError(
-                f"axis: expected -1 (the features, last; normalising other axes is not built), "
-                f"got {axis!r}"
-            )
-        self.axis = -1
+        self.axis = feature_axis(axis)
         self.epsilon = real_number(epsilon, "epsilon", above=0)
         self.center = _flag(center, "center")
         self.scale = _flag(scale, "scale")

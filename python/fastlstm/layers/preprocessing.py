@@ -13,6 +13,7 @@ from .._arrays import real_array
 from .._batches import is_dataset, unpack
 from ..functional import _flag
 from .base import Layer, input_array
+from .normalization import feature_axis
 
 EPSILON = 1e-7  # Keras's backend epsilon: the smallest deviation divided by
 
@@ -40,11 +41,7 @@ class Normalization(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, dtype=dtype, seed=None, trainable=trainable, **kwargs)
-        if isinstance(axis, (list, tuple)) and len(axis) == 1:
-            axis = axis[0]
-        if isinstance(axis, bool) or axis != -1:
-            raise ValueError(f"axis: expected -1 (the features, last), got {axis!r}")
-        self.axis = -1
+        self.axis = feature_axis(axis)
         self.invert = _flag(invert, "invert")
         if (mean is None) != (variance is None):
             raise ValueError("mean, variance: expected both or neither, got one of them")
