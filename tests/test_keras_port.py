@@ -61,17 +61,6 @@ def test_keras_defaults_spelt_out_are_taken():
         LSTM(4, activation=activations.relu)
 
 
-@pytest.mark.parametrize(
-    "make",
-    [lambda: LSTM(4), lambda: Dense(3), lambda: Bidirectional(LSTM(2))],
-    ids=["LSTM", "Dense", "Bidirectional"],
-)
-def test_a_layer_called_on_an_input_says_the_functional_api_is_not_supported(make):
-    """LSTM's error had been 'expected a 3-D array, got shape (5, 2)', Dense's 'dtype object'."""
-    with pytest.raises(TypeError, match=r"functional API .* is not supported; list the layers"):
-        make()(Input((5, 2)))
-
-
 def test_non_trainable_weights_are_the_frozen_layers():
     model = Sequential(
         [Input((5, 3)), Bidirectional(LSTM(3, return_sequences=True)), TimeDistributed(Dense(2))],

@@ -3,7 +3,7 @@
 Functional API: :func:`lstm` (inference), :func:`lstm_forward` and :func:`lstm_backward`
 (training), :class:`LSTMStream` (one timestep per call); the same for :func:`gru` and
 :func:`simple_rnn`; :mod:`fastlstm.stacked` for several layers and both directions.
-Models as in Keras: :class:`Sequential`, :mod:`fastlstm.layers`, :func:`load_model`.
+Models as in Keras: :class:`Sequential`, :class:`Model` (the functional API), :mod:`fastlstm.layers`, :func:`load_model`.
 """
 
 from . import (
@@ -44,7 +44,7 @@ from .functional import (
     simple_rnn_forward,
 )
 from .layers import Input
-from .models import Sequential
+from .models import Model, Sequential
 from .saving import load_model
 from .stream import GRUStream, LSTMStream, SimpleRNNStream
 
@@ -62,6 +62,7 @@ __all__ = [
     "LSTMGrads",
     "LSTMOptionGrads",
     "LSTMStream",
+    "Model",
     "Sequential",
     "SimpleRNNCache",
     "SimpleRNNGrads",

@@ -60,9 +60,31 @@ def _callbacks(callbacks) -> list:
     return list(callbacks)
 
 
+class ArrayGroup:
+    """The arrays of a model's several inputs (checked, each with the same number of rows),
+    indexed and sliced together: fit's shuffles, batches and validation split take the same
+    samples of each, treating the group as one x."""
+
+    __slots__ = ("arrays",)
+
+    def __init__(self, arrays) -> None:
+        self.arrays = tuple(arrays)
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, index) -> ArrayGroup:
+        return ArrayGroup([a[index] for a in self.arrays])
+
+    @property
+    def shape(self) -> list[tuple]:
+        return [a.shape for a in self.arrays]
+
+
 def _data(x, y=None, sample_weight=None, *, need_y=True):
-    """Checked (x, y, sample_weight) arrays with one sample per row."""
-    x = _array(x, "x")
+    """Checked (x, y, sample_weight) arrays with one sample per row (x may be an ArrayGroup)."""
+    if not isinstance(x, ArrayGroup):
+        x = _array(x, "x")
     if len(x) == 0:
         raise ValueError(f"x: expected at least one sample, got shape {x.shape}")
     if y is None:

@@ -133,6 +133,11 @@ class Trainer:
                 dout = input_gradient(layers[i].backward(caches[i], dout))
             caches[i] = None  # free the step's activations early
 
+    def _data(self, x, y=None, sample_weight=None, *, need_y=True):
+        """Checked (x, y, sample_weight) arrays, one sample per row (a model of several inputs
+        takes x's arrays together)."""
+        return _data(x, y, sample_weight, need_y=need_y)
+
     def _regularization(self) -> float:
         return sum(layer.regularization_loss() for layer in self._regularised)
 
@@ -195,7 +200,7 @@ class Trainer:
         averages included): for custom loops and checks. ``training=True`` turns dropout on and
         normalises by the batch's statistics."""
         self._require_compiled("loss_and_gradients")
-        x, y, sample_weight = _data(x, y, sample_weight)
+        x, y, sample_weight = self._data(x, y, sample_weight)
         self._ensure_built(x)
         out, mask = self._forward(x, training)
         loss, dout = self.loss.value_and_grad(y, out, sample_weight, mask)
@@ -261,7 +266,7 @@ class Trainer:
     def _prepare_metrics(self, y, x) -> None:
         if self._metrics is not None:
             return
-        out_shape = self._output_shapes[-1]
+        out_shape = self.output_shape
         resolved = []
         for spec in self._metric_specs:
             if isinstance(spec, str):  # "accuracy"/"acc": chosen from the loss and the shapes
@@ -347,10 +352,10 @@ class Trainer:
         if is_dataset(x):
             _dataset_only_arguments(y, sample_weight, batch_size, validation_split)
             source = DatasetBatches(x, "x", steps_per_epoch, "steps_per_epoch")
-            x, y, _ = _data(*source.first())
+            x, y, _ = self._data(*source.first())
         else:
             batch_size = self._batch_size_for(batch_size)
-            x, y, sample_weight = _data(x, y, sample_weight)
+            x, y, sample_weight = self._data(x, y, sample_weight)
             self._check_whole_batches(len(x), batch_size)
             if steps_per_epoch is not None:
                 raise ValueError(
@@ -374,7 +379,7 @@ class Trainer:
                     f"got {type(validation_data).__name__}"
                 )
             try:
-                val = _data(*validation_data)
+                val = self._data(*validation_data)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"validation_data: {exc}") from None
         elif validation_split:
@@ -392,9 +397,7 @@ class Trainer:
         self._ensure_built(x)
         loss_weight = None
         if class_weight is not None and source is None:
-            loss_weight = class_sample_weight(
-                class_weight, y, sample_weight, self._output_shapes[-1]
-            )
+            loss_weight = class_sample_weight(class_weight, y, sample_weight, self.output_shape)
         self._prepare_metrics(y, x)
         n = len(x)
         steps = source.steps if source is not None else math.ceil(n / batch_size)
@@ -404,11 +407,11 @@ class Trainer:
             if source is not None:
                 rng = self._shuffler() if shuffle else None
                 for xb, yb, swb in source.epoch(rng):
-                    xb, yb, swb = _data(xb, yb, swb)
+                    xb, yb, swb = self._data(xb, yb, swb)
                     self._check_dataset_batch(xb)
                     lwb = None
                     if class_weight is not None:
-                        lwb = class_sample_weight(class_weight, yb, swb, self._output_shapes[-1])
+                        lwb = class_sample_weight(class_weight, yb, swb, self.output_shape)
                     yield xb, yb, swb, lwb
                 return
             if shuffle:
@@ -503,7 +506,7 @@ class Trainer:
         want_end = cbs is not None and cbs.wants("on_test_batch_end")
         for step, (xb, yb, swb) in enumerate(batches):
             if not checked:
-                xb, yb, swb = _data(xb, yb, swb)
+                xb, yb, swb = self._data(xb, yb, swb)
                 self._check_dataset_batch(xb)
             if want_begin:
                 cbs.call("on_test_batch_begin", step, {})
@@ -535,11 +538,11 @@ class Trainer:
         if is_dataset(x):
             _dataset_only_arguments(y, sample_weight, batch_size)
             source = DatasetBatches(x, "x", steps)
-            x, y, _ = _data(*source.first())
+            x, y, _ = self._data(*source.first())
             count = source.steps
         else:
             batch_size = self._batch_size_for(batch_size)
-            x, y, sample_weight = _data(x, y, sample_weight)
+            x, y, sample_weight = self._data(x, y, sample_weight)
             x, y, sample_weight = _first_batches(steps, batch_size, "steps", x, y, sample_weight)
             self._check_whole_batches(len(x), batch_size)
             count = math.ceil(len(x) / batch_size)
@@ -568,10 +571,10 @@ class Trainer:
         if is_dataset(x):
             _dataset_only_arguments(None, None, batch_size)
             source = DatasetBatches(x, "x", steps, need_y=False)
-            self._ensure_built(_data(source.first()[0], need_y=False)[0])
+            self._ensure_built(self._data(source.first()[0], need_y=False)[0])
             return self._predict_batches(source, verbose, callbacks)
         batch_size = self._batch_size_for(batch_size)
-        x, _, _ = _data(x, need_y=False)
+        x, _, _ = self._data(x, need_y=False)
         (x,) = _first_batches(steps, batch_size, "steps", x)
         self._check_whole_batches(len(x), batch_size)
         self._ensure_built(x)
@@ -586,12 +589,14 @@ class Trainer:
             sl = slice(step * batch_size, (step + 1) * batch_size)
             cbs.call("on_predict_batch_begin", step, {})
             out = self(x[sl])
+            outs = out if isinstance(out, list) else [out]  # a model of several outputs
             if result is None:
-                result = np.empty((len(x), *out.shape[1:]), dtype=out.dtype)
-            result[sl] = out
+                result = [np.empty((len(x), *o.shape[1:]), dtype=o.dtype) for o in outs]
+            for r, o in zip(result, outs):
+                r[sl] = o
             cbs.call("on_predict_batch_end", step, {"outputs": out})
         cbs.call("on_predict_end", {})
-        return result
+        return result if isinstance(out, list) else result[0]
 
     def _predict_batches(self, source: DatasetBatches, verbose: int, callbacks) -> np.ndarray:
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
@@ -602,11 +607,13 @@ class Trainer:
         outputs = []
         for step, (xb, _, _) in enumerate(source.epoch()):
             cbs.call("on_predict_batch_begin", step, {})
-            xb = _data(xb, need_y=False)[0]
+            xb = self._data(xb, need_y=False)[0]
             self._check_dataset_batch(xb)
             outputs.append(self(xb))
             cbs.call("on_predict_batch_end", step, {"outputs": outputs[-1]})
         cbs.call("on_predict_end", {})
+        if outputs and isinstance(outputs[0], list):  # a model of several outputs
+            return [np.concatenate(parts) for parts in zip(*outputs)]
         return np.concatenate(outputs)
 
     def predict_on_batch(self, x) -> np.ndarray:
@@ -628,13 +635,11 @@ class Trainer:
         run on over the batches since the last reset (``reset_metrics()`` clears them).
         ``class_weight`` as in :meth:`fit`."""
         self._require_compiled("train_on_batch")
-        x, y, sample_weight = _data(x, y, sample_weight)
+        x, y, sample_weight = self._data(x, y, sample_weight)
         self._ensure_built(x)
         loss_weight = None
         if class_weight is not None:
-            loss_weight = class_sample_weight(
-                class_weight, y, sample_weight, self._output_shapes[-1]
-            )
+            loss_weight = class_sample_weight(class_weight, y, sample_weight, self.output_shape)
         self._prepare_metrics(y, x)
         if _flag(reset_metrics, "reset_metrics"):
             self._reset_metrics()
@@ -651,7 +656,7 @@ class Trainer:
         """The loss (and metrics) of one batch, without training; ``reset_metrics`` as in
         :meth:`train_on_batch`."""
         self._require_compiled("test_on_batch")
-        x, y, sample_weight = _data(x, y, sample_weight)
+        x, y, sample_weight = self._data(x, y, sample_weight)
         self._ensure_built(x)
         self._prepare_metrics(y, x)
         # this batch alone: copies of its own; run on: the model's running metrics

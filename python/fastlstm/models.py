@@ -105,19 +105,7 @@ class Sequential(Trainer):
             )
         if taken is None:
             taken = ({id(l) for l in self.layers}, {l.name for l in self.layers}, {})
-        ids, names, suffixes = taken
-        if id(layer) in ids:
-            raise ValueError(f"layer: {layer.name!r} is already in the model")
-        old_name = layer.name
-        if layer.name in names:
-            if not layer._auto_name:
-                raise ValueError(f"layer: the name {layer.name!r} is already used in the model")
-            base = layer.name
-            k = suffixes.get(base, 1)
-            while f"{base}_{k}" in names:
-                k += 1
-            suffixes[base] = k + 1
-            layer.name = f"{base}_{k}"
+        old_name = self._unique_name(layer, taken)
         declared = None
         if not self.layers and self._build_shape is None:
             declared = getattr(layer, "batch_input_shape", None)  # Keras 2's input_shape=
@@ -140,6 +128,30 @@ class Sequential(Trainer):
                     f"input_shape: the input shape {declared} that layer {old_name!r} declares "
                     f"does not fit it: {exc}"
                 ) from None
+        self._adopt(layer, taken)
+
+    def _unique_name(self, layer, taken: tuple[set, set, dict]) -> str:
+        """Give ``layer`` a name no other layer of the model has (an automatic name gets a
+        suffix, as Keras's lstm_1); returns the name it had. ValueError for a layer already in
+        the model or a name given twice."""
+        ids, names, suffixes = taken
+        if id(layer) in ids:
+            raise ValueError(f"layer: {layer.name!r} is already in the model")
+        old_name = layer.name
+        if layer.name in names:
+            if not layer._auto_name:
+                raise ValueError(f"layer: the name {layer.name!r} is already used in the model")
+            base = layer.name
+            k = suffixes.get(base, 1)
+            while f"{base}_{k}" in names:
+                k += 1
+            suffixes[base] = k + 1
+            layer.name = f"{base}_{k}"
+        return old_name
+
+    def _adopt(self, layer, taken: tuple[set, set, dict]) -> None:
+        """Count ``layer`` as the model's (``taken``), under the model's weights lock."""
+        ids, names, _ = taken
         ids.add(id(layer))
         names.add(layer.name)
         # What a cell of the layer reads under (its one step beside this model's fit), and what
@@ -550,10 +562,10 @@ class Sequential(Trainer):
 def clone_model(model: Sequential) -> Sequential:
     """A new model with ``model``'s layers and settings and weights of its own, made afresh from
     the layers' seeds (as Keras's ``clone_model``; ``clone.set_weights(model.get_weights())``
-    copies the trained ones). Uncompiled."""
+    copies the trained ones). Uncompiled. A functional Model's clone has the same graph."""
     if not isinstance(model, Sequential):
-        raise TypeError(f"model: expected a Sequential, got {type(model).__name__}")
-    return Sequential.from_config(model.get_config())
+        raise TypeError(f"model: expected a Sequential or a Model, got {type(model).__name__}")
+    return type(model).from_config(model.get_config())
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
@@ -601,3 +613,7 @@ def _has_regularizer(layer) -> bool:
         "embeddings_regularizer",
     )
     return any(getattr(layer, n, None) is not None for n in names)
+
+
+# The functional model subclasses Sequential (its loops, weights and saving), so it comes after.
+from ._model_graph import Model  # noqa: F401

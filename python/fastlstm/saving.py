@@ -451,22 +451,25 @@ def _check_declared_shape(layer) -> None:
 
 
 def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=None):
-    from .models import Sequential, check_build_shape
+    from .models import Model, Sequential, check_build_shape
 
     spec = header.get("model")
-    if not isinstance(spec, dict) or spec.get("class_name") != "Sequential":
-        _fail(f"model: expected class Sequential, got {str(spec)[:200]}")
+    classes = {"Sequential": Sequential, "Model": Model}
+    if not isinstance(spec, dict) or spec.get("class_name") not in ("Sequential", "Model"):
+        _fail(f"model: expected class Sequential or Model, got {str(spec)[:200]}")
     config = spec.get("config")
     if not isinstance(config, dict):
         _fail("model: expected a config object")
     # Build from the saved arrays, never from the config's sizes (nor from an input shape a
     # first layer declares): a layer whose weights are missing or mis-shaped is an error before
-    # anything of the config's size is allocated.
-    model = Sequential._from_config(config, build=False)
+    # anything of the config's size is allocated. A functional Model's layers are called on its
+    # inputs (built) only once they hold the file's weights.
+    model = classes[spec["class_name"]]._from_config(config, build=False)
+    functional = isinstance(model, Model)
     shape = config.get("build_input_shape")
     for i, layer in enumerate(model.layers):
         weights = _take(arrays, f"weights/{i}")
-        expected = len(layer.weight_names) if shape is not None else 0
+        expected = len(layer.weight_names) if functional or shape is not None else 0
         if len(weights) != expected:
             _fail(f"layer {layer.name!r}: expected {expected} weight arrays, got {len(weights)}")
         for name, w in zip(layer.weight_names, weights):
@@ -478,7 +481,9 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
             layer.set_state_arrays(_take(arrays, f"states/{i}"))
         except (ValueError, TypeError) as exc:
             _fail(f"layer {layer.name!r}: {exc}")
-    if shape is not None:
+    if functional:
+        model._wire()
+    elif shape is not None:
         first = model.layers[0] if model.layers else None
         _check_declared_shape(first)
         model.build(check_build_shape(shape, first.batch_input_shape if first else None))

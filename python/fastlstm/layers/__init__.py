@@ -17,6 +17,22 @@ from .core import (
 )
 from .elementwise import ELU, GaussianDropout, GaussianNoise, LeakyReLU, PReLU, ReLU, Softmax
 from .lstm import LSTM
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from .preprocessing import Normalization
@@ -35,10 +51,13 @@ __all__ = [
     "LSTM",
     "RNN",
     "Activation",
+    "Add",
+    "Average",
     "AveragePooling1D",
     "AvgPool1D",
     "BatchNormalization",
     "Bidirectional",
+    "Concatenate",
     "Conv1D",
     "Convolution1D",
     "Cropping1D",
@@ -60,6 +79,9 @@ __all__ = [
     "Masking",
     "MaxPool1D",
     "MaxPooling1D",
+    "Maximum",
+    "Minimum",
+    "Multiply",
     "ReLU",
     "RepeatVector",
     "Reshape",
@@ -67,11 +89,19 @@ __all__ = [
     "SimpleRNNCell",
     "Softmax",
     "SpatialDropout1D",
+    "Subtract",
     "TimeDistributed",
     "UpSampling1D",
     "ZeroPadding1D",
+    "add",
+    "average",
+    "concatenate",
     "deserialize",
+    "maximum",
+    "minimum",
+    "multiply",
     "serialize",
+    "subtract",
 ]
 
 # Only these classes may be made from a config (a saved model names its layers by class name).
@@ -110,6 +140,13 @@ _CLASSES = {
         TimeDistributed,
         UpSampling1D,
         ZeroPadding1D,
+        Add,
+        Average,
+        Concatenate,
+        Maximum,
+        Minimum,
+        Multiply,
+        Subtract,
     )
 }
 

@@ -50,6 +50,7 @@ import numpy as np
 
 from .. import activations, initializers
 from .._arrays import check_name, check_seed, generator, integer, real_array
+from .._graph import connect, is_symbolic
 from .._locks import BuildLock
 from ..functional import _flag
 
@@ -413,19 +414,11 @@ class Layer:
         return self.forward(x, training=training, mask=mask)[0]
 
     def __call__(self, x, training: bool = False, mask=None):
-        self._refuse_input(x)
+        if is_symbolic(x):  # describing a functional model: record the call (fastlstm._graph)
+            return connect(self, x, training=training, mask=mask)
         training = _flag(training, "training")  # "no" would turn dropout on
         self._ensure_built(x)
         return self.call(x, training=training, mask=mask)
-
-    def _refuse_input(self, x) -> None:
-        """TypeError for a layer called on an Input (Keras's functional API)."""
-        if getattr(x, "_declares_input", False):
-            raise TypeError(
-                "x: expected an array, got an Input: the functional API (a layer called on an "
-                "Input) is not supported; list the layers in "
-                f"Sequential([Input(shape), {type(self).__name__}(...), ...])"
-            )
 
     def forward(self, x, training: bool = False, mask=None):
         raise NotImplementedError(

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from .. import activations, initializers, regularizers
-from .._arrays import integer, real_number
+from .._arrays import check_name, integer, real_number
+from .._graph import KerasTensor
 from ..functional import _flag
 from .base import (
     Layer,
@@ -33,14 +34,14 @@ def _rows(x: np.ndarray) -> np.ndarray:
     return x.reshape(-1, x.shape[-1])
 
 
-class Input:
+class Input(KerasTensor):
     """Declares a model's input shape without the batch: ``Input(shape=(T, I))``, as Keras; with
     ``batch_size=B``, or as ``Input(batch_shape=(B, T, I))``, a fixed batch size too (a stateful
-    model's).
+    model's). Its ``shape`` is the batch shape, ``(None, T, I)``, as a Keras tensor's.
 
-    Only meaningful as the first entry of a :class:`~fastlstm.models.Sequential`."""
-
-    _declares_input = True  # a layer called on one says the functional API is not supported
+    The first entry of a :class:`~fastlstm.models.Sequential`, or a symbolic tensor that layers
+    are called on to describe a :class:`~fastlstm.models.Model` (see :mod:`fastlstm._graph`).
+    ``dtype`` is what the model's arrays for it hold (a string such as "int32"; None: any)."""
 
     def __init__(
         self,
@@ -59,18 +60,19 @@ class Input:
             message = str(exc).replace("batch_input_shape", "batch_shape")
             message = message.replace(" or input_dim", "")  # Input has no input_dim
             raise ValueError(message.replace("input_shape", "shape")) from None
-        self.batch_size, self.shape = declared[0], tuple(declared[1:])
-        self.dtype = dtype
+        check_name(name)
+        super().__init__(declared, dtype)
+        self.batch_size = declared[0]
         self.name = name
 
     @property
     def batch_shape(self) -> tuple:
-        return (self.batch_size, *self.shape)
+        return self.shape
 
     def __repr__(self) -> str:
         if self.batch_size is None:
-            return f"Input(shape={self.shape})"
-        return f"Input(batch_shape={self.batch_shape})"
+            return f"Input(shape={self.shape[1:]})"
+        return f"Input(batch_shape={self.shape})"
 
 
 class Dense(KernelLayer):

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import initializers, regularizers
 from .._arrays import integer, real_number
+from .._graph import connect, is_symbolic
 from ..functional import (
     _ACTIVATIONS,
     _choice,
@@ -405,7 +406,8 @@ class Recurrent(Layer):
         return self._outputs(y, states)
 
     def __call__(self, x, initial_state=None, *, training: bool = False, mask=None):
-        self._refuse_input(x)
+        if is_symbolic(x):  # describing a functional model: record the call (fastlstm._graph)
+            return connect(self, x, initial_state, training, mask)
         training = _flag(training, "training")  # "no" would turn dropout on
         return self.call(x, training=training, mask=mask, initial_state=initial_state)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._graph import connect, is_symbolic
 from .._locks import WeightsLock
 from ..functional import _flag
 from .base import Layer
@@ -266,7 +267,8 @@ class Bidirectional(Layer):
         return self._merge(self._masked(outs, self._keeps(mask)))
 
     def __call__(self, x, initial_state=None, *, training: bool = False, mask=None):
-        self._refuse_input(x)
+        if is_symbolic(x):  # describing a functional model: record the call (fastlstm._graph)
+            return connect(self, x, initial_state, training, mask)
         training = _flag(training, "training")  # "no" would turn dropout on
         return self.call(x, training=training, mask=mask, initial_state=initial_state)
 

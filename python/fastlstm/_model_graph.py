@@ -1,0 +1,439 @@
+"""Keras's functional model: :class:`Model` runs the graph that layers called on symbolic
+tensors recorded (:mod:`fastlstm._graph`).
+
+    encoder_in, decoder_in = Input(shape=(None, 32)), Input(shape=(None, 40))
+    _, h, c = LSTM(64, return_state=True)(encoder_in)
+    decoded = LSTM(64, return_sequences=True)(decoder_in, initial_state=[h, c])
+    model = Model([encoder_in, decoder_in], Dense(40, activation="softmax")(decoded))
+    model.compile("adam", "categorical_crossentropy")
+    model.fit([encoder_x, decoder_x], decoder_y)
+
+It is a :class:`~fastlstm.models.Sequential` whose walk over the layers follows the graph: the
+weights, compile, fit/evaluate/predict, callbacks and saving are the same code. The forward pass
+runs the nodes in order (each after every node it reads), keeping each output's array and mask;
+the backward pass runs them in reverse, summing the gradients of a tensor that several nodes
+read, and skips what no trained weight needs (a node with no trainable weight upstream gets no
+input gradient, and one with none upstream or in itself no backward pass at all).
+
+Data for several inputs is a list (or tuple) of arrays in the order of ``inputs``, or a dict by
+the Inputs' names; fit's batches, shuffles and validation split take the same rows of each
+(:class:`~fastlstm._inputs.ArrayGroup`). A model of several outputs is called and predicts (a
+list of arrays), but trains with one output only. A layer appears once in a model (a model
+may share layers with another, as an inference model built from a trained one's layers).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import layers as layers_module
+from ._graph import KerasTensor, Node, is_symbolic, trace
+from ._inputs import ArrayGroup, _array, _data
+from ._training import _raise_naming, _takes_input_grad
+from .layers.base import input_gradient, sublayers
+from .layers.core import Input
+from .models import Sequential, _has_regularizer
+
+
+def _listed(value, name: str) -> tuple[list, bool]:
+    """(the tensors, whether a list was given) from one tensor or a list of them."""
+    if isinstance(value, dict):
+        raise TypeError(f"{name}: expected a tensor or a list of them; a dict is not supported")
+    given = isinstance(value, (list, tuple))
+    items = list(value) if given else [value]
+    if not items or not all(isinstance(t, KerasTensor) for t in items):
+        raise TypeError(
+            f"{name}: expected symbolic tensors (Input(...) or a layer's output), got {value!r}"
+        )
+    return items, given
+
+
+class Model(Sequential):
+    """``Model(inputs, outputs)``: the layers between Input tensors and output tensors, as
+    Keras's functional API describes them (see the module docstring). ``inputs``: an Input or a
+    list of them; ``outputs``: a tensor or a list of them (then the model returns a list)."""
+
+    def __init__(self, inputs=None, outputs=None, name: str | None = None) -> None:
+        if inputs is None or outputs is None:
+            raise TypeError(
+                "Model: expected Model(inputs, outputs), the Input tensors and the output tensors "
+                "of layers called on them (a subclassed Model with its own call() is not "
+                "supported: fastlstm has no automatic differentiation)"
+            )
+        super().__init__(name=name)
+        if name is None:
+            self.name = "functional"
+        self._connect(inputs, outputs)
+
+    def _connect(self, inputs, outputs) -> None:
+        self.inputs, self._listed_inputs = _listed(inputs, "inputs")
+        self.outputs, self._listed_outputs = _listed(outputs, "outputs")
+        for k, t in enumerate(self.inputs):
+            if not isinstance(t, Input):
+                raise TypeError(f"inputs[{k}]: expected an Input, got {t!r}")
+        if len({id(t) for t in self.inputs}) != len(self.inputs):
+            raise ValueError("inputs: the same Input is given twice")
+        names = [t.name for t in self.inputs if t.name is not None]
+        if len(set(names)) != len(names):
+            raise ValueError(f"inputs: two Inputs have the same name, in {names}")
+        self._nodes: list[Node] = trace(self.inputs, self.outputs)
+        if not self._nodes:
+            raise ValueError("outputs: expected the output of a layer, got only Inputs")
+        # A model made of another's layers (an inference model of a trained one's) shares its
+        # weights lock: a call of one beside the other's fit sees one step's weights.
+        held = [getattr(s, "_model_lock", None) for n in self._nodes for s in sublayers(n.layer)]
+        self._weights_lock = next((lock for lock in held if lock is not None), self._weights_lock)
+        self.layers = []
+        taken: tuple[set, set, dict] = (set(), set(), {})
+        for node in self._nodes:
+            self._unique_name(node.layer, taken)
+            self.layers.append(node.layer)
+            self._adopt(node.layer, taken)
+        self._build_shape = self.inputs[0].shape
+        self._output_shapes = [
+            [t.shape for t in n.outputs] if n.multi else n.outputs[0].shape for n in self._nodes
+        ]
+        self._analyse()
+
+    # -- structure -------------------------------------------------------------------------
+
+    def add(self, layer) -> None:
+        raise TypeError("add: a functional Model's layers come from its graph; use Sequential")
+
+    def pop(self):
+        raise TypeError("pop: a functional Model's layers come from its graph; use Sequential")
+
+    def build(self, input_shape=None) -> None:
+        """A functional model is built when it is made (its layers were built for the shapes
+        of the tensors they were called on); this only checks ``input_shape``."""
+        want = self.input_shape
+        if input_shape is not None and _as_shapes(input_shape) != _as_shapes(want):
+            raise ValueError(f"input_shape: the model takes {want}, got {input_shape!r}")
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self.inputs]
+        return shapes if self._listed_inputs else shapes[0]
+
+    @property
+    def output_shape(self):
+        shapes = [t.shape for t in self.outputs]
+        return shapes if self._listed_outputs else shapes[0]
+
+    def _analyse(self) -> None:
+        """Which nodes need a backward pass, and which of those an input gradient (see the
+        module docstring), worked out once (again when a layer's ``trainable`` changed)."""
+        self._trainable_flags = [layer.trainable for layer in self.layers]
+        self._regularised = [l for l in self.layers if l.trainable and _has_regularizer(l)]
+        trained_above: dict[int, bool] = {id(t): False for t in self.inputs}
+        self._wants_input_grad, self._needs_backward = [], []
+        for node in self._nodes:
+            wants = any(trained_above[id(t)] for t in node.inputs + node.states)
+            trains = node.layer.trainable and bool(node.layer.weight_names)
+            self._wants_input_grad.append(wants)
+            self._needs_backward.append(wants or trains)
+            for t in node.outputs:
+                trained_above[id(t)] = wants or trains
+        self._trained_above = trained_above
+        self._first_backward = 0  # read by loss_and_gradients; every node's gradients here
+        self._caches = [None] * len(self._nodes)
+
+    # -- data ------------------------------------------------------------------------------
+
+    def _group(self, x) -> ArrayGroup:
+        """x as one array per input, in the order of ``inputs``."""
+        if isinstance(x, ArrayGroup):
+            return x
+        n = len(self.inputs)
+        if isinstance(x, dict):
+            names = [t.name for t in self.inputs]
+            if None in names or set(x) != set(names):
+                raise ValueError(
+                    f"x: expected a dict with the Inputs' names as keys, {names} (an unnamed Input "
+                    f"takes data in a list), got the keys {sorted(map(str, x))}"
+                )
+            arrays = [_array(x[k], f"x[{k!r}]") for k in names]
+        elif n > 1 or (isinstance(x, (list, tuple)) and len(x) == 1 and _is_array(x[0])):
+            if not isinstance(x, (list, tuple)) or len(x) != n:
+                got = f"a list of {len(x)}" if isinstance(x, (list, tuple)) else type(x).__name__
+                raise ValueError(
+                    f"x: expected a list of {n} arrays, one per input of the model, got {got}"
+                )
+            arrays = [_array(a, f"x[{k}]") for k, a in enumerate(x)]
+        else:
+            arrays = [_array(x, "x")]
+        rows = {len(a) if a.ndim else None for a in arrays}
+        if len(rows) != 1:
+            raise ValueError(
+                f"x: expected the same number of samples in every input's array, got shapes "
+                f"{[a.shape for a in arrays]}"
+            )
+        return ArrayGroup(arrays)
+
+    def _data(self, x, y=None, sample_weight=None, *, need_y=True):
+        return _data(self._group(x), y, sample_weight, need_y=need_y)
+
+    def _ensure_built(self, x) -> None:
+        group = self._group(x)
+        for k, (t, a) in enumerate(zip(self.inputs, group.arrays)):
+            if a.ndim != t.ndim or any(
+                want is not None and want != got for want, got in zip(t.shape[1:], a.shape[1:])
+            ):
+                name = f"x[{k}]" if len(self.inputs) > 1 else "x"
+                raise ValueError(
+                    f"{name}: expected an array of shape {t.shape} (the model's input "
+                    f"{t.name or k!r}, batch first), got shape {a.shape}"
+                )
+
+    # -- forward / backward ----------------------------------------------------------------
+
+    def __call__(self, x, training: bool = False, mask=None):
+        if is_symbolic(x):
+            raise TypeError(
+                "x: a model called on symbolic tensors (a model inside a functional model) is "
+                "not supported; call its layers on them instead"
+            )
+        if mask is not None:
+            raise ValueError(
+                "mask: expected None for a functional model (masks come from its layers)"
+            )
+        group = self._group(x)
+        self._ensure_built(group)
+        return self._call_layers(group, training)[0]
+
+    def _run(self, x, training: bool, keep: bool):
+        """Every node in order: the model's outputs and their masks (lists where it has
+        several); ``keep`` keeps each node's cache for the backward pass."""
+        values: dict[int, tuple] = {id(t): (a, None) for t, a in zip(self.inputs, x.arrays)}
+        for n, node in enumerate(self._nodes):
+            layer = node.layer
+            got = [values[id(t)] for t in node.inputs]
+            arrays, masks = [a for a, _ in got], [m for _, m in got]
+            x_in, mask = (arrays, masks) if node.listed else (arrays[0], masks[0])
+            extra = {}
+            if node.states:
+                extra["initial_state"] = [values[id(t)][0] for t in node.states]
+            try:
+                out_mask = layer.compute_mask(x_in, mask)
+                if keep:
+                    out, self._caches[n] = layer.forward(
+                        x_in, training=training, mask=mask, **extra
+                    )
+                else:
+                    out = layer.call(x_in, training=training, mask=mask, **extra)
+            except (ValueError, TypeError) as exc:
+                _raise_naming(layer, exc)
+            outs = out if node.multi else [out]
+            out_masks = [out_mask] + [None] * (len(outs) - 1)
+            for t, a, m in zip(node.outputs, outs, out_masks):
+                values[id(t)] = (a, m)
+        results = [values[id(t)] for t in self.outputs]
+        if not self._listed_outputs:
+            return results[0]
+        return [a for a, _ in results], [m for _, m in results]
+
+    def _call_layers(self, x, training: bool, mask=None):
+        with self._weights_lock.reading:  # the weights of one training step throughout
+            result = self._run(x, training, keep=False)
+        if training:  # a call in training mode moves BatchNormalization's averages, as Keras's
+            with self._weights_lock.writing:
+                self._commit_staged()
+        return result
+
+    def _forward(self, x, training: bool):
+        return self._run(x, training, keep=True)
+
+    def _backward(self, dout) -> None:
+        douts = dout if self._listed_outputs else [dout]
+        grads: dict[int, Any] = {}
+        _accumulate(grads, self.outputs, douts)
+        for n in range(len(self._nodes) - 1, -1, -1):
+            node, cache = self._nodes[n], self._caches[n]
+            self._caches[n] = None  # free the step's activations early
+            ds = [grads.pop(id(t), None) for t in node.outputs]
+            if not self._needs_backward[n] or all(d is None for d in ds):
+                continue
+            layer, wants = node.layer, self._wants_input_grad[n]
+            d = ds if node.multi else ds[0]
+            if not wants and _takes_input_grad(type(layer)):
+                layer.backward(cache, d, input_grad=False)  # skips dL/dx: it would go nowhere
+                continue
+            result = layer.backward(cache, d)
+            if not wants:
+                continue
+            dx = input_gradient(result)
+            _accumulate(grads, node.inputs, dx if node.listed else [dx])
+            if node.states:
+                names = layer.state_names
+                _accumulate(grads, node.states, [getattr(result, f"{s}0") for s in names])
+
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, *args, **kwargs) -> None:
+        """As :meth:`Sequential.compile`; a model of several outputs cannot be compiled (it is
+        called and predicts, but trains with one output only)."""
+        if self._listed_outputs and len(self.outputs) > 1:
+            raise ValueError(
+                f"compile: this model has {len(self.outputs)} outputs; training takes a model "
+                "of one output (several losses are not supported): make a Model of the output "
+                "to train, sharing the layers"
+            )
+        super().compile(optimizer, loss, *args, **kwargs)
+
+    # -- config ----------------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, Any]:
+        """Plain JSON data: the layers in the order the model runs them, the inputs, each
+        layer's call (which tensors it reads) and the outputs. A tensor is named by where it
+        comes from: ``["input", j]`` or ``["node", n, k]`` (output k of the n-th call)."""
+        where = {id(t): ["input", j] for j, t in enumerate(self.inputs)}
+        for n, node in enumerate(self._nodes):
+            for k, t in enumerate(node.outputs):
+                where[id(t)] = ["node", n, k]
+        return {
+            "name": self.name,
+            "layers": [layers_module.serialize(layer) for layer in self.layers],
+            "inputs": [
+                {
+                    "batch_shape": list(t.shape),
+                    "dtype": None if t.dtype is None else np.dtype(t.dtype).name,
+                    "name": t.name,
+                }
+                for t in self.inputs
+            ],
+            "listed_inputs": self._listed_inputs,
+            "nodes": [
+                {
+                    "inputs": [where[id(t)] for t in node.inputs],
+                    "listed": node.listed,
+                    "states": [where[id(t)] for t in node.states],
+                }
+                for node in self._nodes
+            ],
+            "outputs": [where[id(t)] for t in self.outputs],
+            "listed_outputs": self._listed_outputs,
+        }
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any], build: bool) -> Model:
+        """The model a config describes. ``build=False``: its layers are made but not yet
+        called (no weights from the config's sizes): the loader sets their weights from a
+        file's arrays first, then calls :meth:`_wire`."""
+        if not isinstance(config, dict):
+            raise TypeError(f"config: expected a dict, got {type(config).__name__}")
+        keys = {"name", "layers", "inputs", "listed_inputs", "nodes", "outputs", "listed_outputs"}
+        if set(config) != keys:
+            raise ValueError(f"config: expected the keys {sorted(keys)}, got {sorted(config)}")
+        layers, nodes = config["layers"], config["nodes"]
+        if not isinstance(layers, list) or not isinstance(nodes, list) or len(layers) != len(nodes):
+            raise ValueError("config: expected lists of layers and nodes, one node per layer")
+        model = cls.__new__(cls)
+        Sequential.__init__(model, name=config["name"])
+        model.layers = [layers_module.deserialize(spec) for spec in layers]
+        model._pending = config
+        if build:
+            model._wire()
+        return model
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Model:
+        """The same model, its layers' weights made afresh from their seeds."""
+        return cls._from_config(config, build=True)
+
+    def _wire(self) -> None:
+        """Call the layers as the pending config says, then take the graph (every reference
+        checked: a node reads only the inputs and the nodes before it)."""
+        config, self._pending = self._pending, None
+        specs = config["inputs"]
+        if not isinstance(specs, list) or not specs:
+            raise ValueError("inputs: expected a list of at least one input")
+        inputs = []
+        for spec in specs:
+            if not isinstance(spec, dict) or set(spec) != {"batch_shape", "dtype", "name"}:
+                raise ValueError(f"inputs: expected batch_shape, dtype and name, got {spec!r}")
+            shape = spec["batch_shape"]
+            if not isinstance(shape, list) or len(shape) < 2:
+                raise ValueError(
+                    f"inputs: expected a batch shape of 2 or more sizes, got {shape!r}"
+                )
+            dtype = spec["dtype"]
+            if dtype is not None and dtype not in _INPUT_DTYPES:
+                raise ValueError(f"inputs: expected a dtype in {_INPUT_DTYPES}, got {dtype!r}")
+            inputs.append(Input(batch_shape=shape, dtype=dtype, name=spec["name"]))
+        made: list[list[KerasTensor]] = []
+
+        def tensor(ref, where: str) -> KerasTensor:
+            ok = isinstance(ref, list) and all(type(v) is int for v in ref[1:])
+            if ok and len(ref) == 2 and ref[0] == "input" and 0 <= ref[1] < len(inputs):
+                return inputs[ref[1]]
+            node_ok = ok and len(ref) == 3 and ref[0] == "node" and 0 <= ref[1] < len(made)
+            if node_ok and 0 <= ref[2] < len(made[ref[1]]):
+                return made[ref[1]][ref[2]]
+            raise ValueError(
+                f"{where}: expected a reference to an input or an earlier node's "
+                f"output, got {ref!r}"
+            )
+
+        for n, (layer, spec) in enumerate(zip(self.layers, config["nodes"])):
+            if not isinstance(spec, dict) or set(spec) != {"inputs", "listed", "states"}:
+                raise ValueError(f"nodes[{n}]: expected inputs, listed and states, got {spec!r}")
+            if not isinstance(spec["inputs"], list) or not isinstance(spec["states"], list):
+                raise TypeError(f"nodes[{n}]: expected lists of inputs and states")
+            ins = [tensor(r, f"nodes[{n}]") for r in spec["inputs"]]
+            states = [tensor(r, f"nodes[{n}]") for r in spec["states"]] or None
+            if spec["listed"] is not True and (spec["listed"] is not False or len(ins) != 1):
+                raise ValueError(f"nodes[{n}]: expected one input, or listed: true")
+            if states is not None:
+                out = layer(ins if spec["listed"] else ins[0], initial_state=states)
+            else:
+                out = layer(ins if spec["listed"] else ins[0])
+            made.append(out if isinstance(out, list) else [out])
+        refs = config["outputs"]
+        if not isinstance(refs, list) or not refs:
+            raise ValueError("outputs: expected a list of at least one output")
+        outputs = [tensor(r, "outputs") for r in refs]
+        listed_in, listed_out = config["listed_inputs"], config["listed_outputs"]
+        if not isinstance(listed_in, bool) or not isinstance(listed_out, bool):
+            raise TypeError("listed_inputs, listed_outputs: expected true or false")
+        if (not listed_in and len(inputs) > 1) or (not listed_out and len(outputs) > 1):
+            raise ValueError("config: several inputs or outputs must be listed")
+        layers = self.layers
+        self._connect(inputs if listed_in else inputs[0], outputs if listed_out else outputs[0])
+        if [id(l) for l in self.layers] != [id(l) for l in layers]:
+            raise ValueError("nodes: expected every layer called once, in the order given")
+
+    def __repr__(self) -> str:
+        return f"Model(name={self.name!r}, layers={[l.name for l in self.layers]})"
+
+
+# The dtypes an Input of a saved model may declare
+_INPUT_DTYPES = (
+    "float16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "bool",
+)
+
+
+def _accumulate(grads: dict[int, Any], tensors, values) -> None:
+    """Add each value (None: no gradient) to its tensor's gradient so far."""
+    for t, d in zip(tensors, values):
+        if d is None:
+            continue
+        held = grads.get(id(t))
+        grads[id(t)] = d if held is None else held + d
+
+
+def _is_array(a) -> bool:
+    return isinstance(a, np.ndarray) or hasattr(a, "__array__")
+
+
+def _as_shapes(shape):
+    if isinstance(shape, list) and shape and isinstance(shape[0], (list, tuple)):
+        return [tuple(s) for s in shape]
+    return tuple(shape)

@@ -1,0 +1,270 @@
+"""Merge layers, Keras's: a list of arrays in, one out. Add, Subtract, Multiply, Average,
+Maximum, Minimum (element by element, inputs of one shape) and Concatenate (along an axis), with
+Keras's lower-case functions (``add([a, b])``). They join the branches of a functional model
+(:class:`fastlstm.models.Model`) and may be called on arrays too.
+
+Masks: where inputs carry (B, T) masks, a step is kept where every input keeps it (a missing
+mask keeps every step); Concatenate along the time axis joins the masks instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import BUILD_LOCK, Layer, input_array
+
+
+def _shapes(input_shape, name: str, exactly: int | None = None) -> list[tuple]:
+    if not isinstance(input_shape, (list, tuple)) or not all(
+        isinstance(s, (list, tuple)) for s in input_shape
+    ):
+        raise ValueError(f"{name}: expected a list of input shapes, got {input_shape!r}")
+    shapes = [tuple(s) for s in input_shape]
+    if exactly is not None and len(shapes) != exactly:
+        raise ValueError(f"{name}: expected exactly {exactly} inputs, got {len(shapes)}")
+    if len(shapes) < 2:
+        raise ValueError(f"{name}: expected a list of at least 2 inputs, got {len(shapes)}")
+    return shapes
+
+
+def _joined(sizes, what: str) -> int | None:
+    """One size from several where None is any size; ValueError where two disagree."""
+    known = {s for s in sizes if s is not None}
+    if len(known) > 1:
+        raise ValueError(what)
+    return known.pop() if known else None
+
+
+class _Merge(Layer):
+    """An element-by-element merge: subclasses give ``_merge(xs)`` and ``_grads(xs, out, dout)``
+    (a gradient per input); ``_inputs`` fixes how many inputs there are (None: 2 or more)."""
+
+    takes_list = True  # a functional model passes the layer a list of tensors
+    _inputs: int | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+
+    def build(self, input_shape) -> None:
+        self.compute_output_shape(input_shape)  # checks the shapes
+        self.built_input_shape = tuple(tuple(s) for s in input_shape)
+
+    def _ensure_built(self, x) -> None:
+        if not isinstance(x, (list, tuple)):
+            raise TypeError(f"x: expected a list of arrays, got {type(x).__name__}")
+        if not self.built:
+            with BUILD_LOCK:
+                if not self.built:
+                    self._build_named([(None, *np.shape(a)[1:]) for a in x])
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        shapes = _shapes(input_shape, self.name, self._inputs)
+        if len({len(s) for s in shapes}) != 1:
+            raise ValueError(f"{self.name}: expected inputs of one shape, got {shapes}")
+        what = f"{self.name}: expected inputs of one shape, got {shapes}"
+        return tuple(_joined(sizes, what) for sizes in zip(*shapes))
+
+    def _arrays(self, xs) -> list[np.ndarray]:
+        if not isinstance(xs, (list, tuple)):
+            raise TypeError(f"x: expected a list of arrays, got {type(xs).__name__}")
+        arrays = [
+            input_array(a, f"x[{k}]").astype(self.dtype, copy=False) for k, a in enumerate(xs)
+        ]
+        self.compute_output_shape([a.shape for a in arrays])
+        return arrays
+
+    def forward(self, x, training: bool = False, mask=None):
+        xs = self._arrays(x)
+        out = self._merge(xs)
+        return out, (xs, out)
+
+    def backward(self, cache, dout):
+        """A list of dL/d(input), one per input."""
+        xs, out = cache
+        dy = self._dout(dout, out.shape)
+        return self._grads(xs, out, dy)
+
+    def compute_mask(self, x, mask=None):
+        if mask is None or all(m is None for m in mask):
+            return None
+        kept = None
+        for m in mask:
+            if m is not None:
+                m = np.asarray(m, dtype=bool)
+                kept = m if kept is None else kept & m
+        return kept
+
+
+class Add(_Merge):
+    """The sum of the inputs."""
+
+    default_name = "add"
+
+    def _merge(self, xs):
+        return sum(xs[1:], xs[0].copy())
+
+    def _grads(self, xs, out, dy):
+        return [dy] * len(xs)
+
+
+class Subtract(_Merge):
+    """The first input minus the second (exactly two)."""
+
+    default_name = "subtract"
+    _inputs = 2
+
+    def _merge(self, xs):
+        return xs[0] - xs[1]
+
+    def _grads(self, xs, out, dy):
+        return [dy, -dy]
+
+
+class Multiply(_Merge):
+    """The product of the inputs, element by element."""
+
+    default_name = "multiply"
+
+    def _merge(self, xs):
+        return np.prod(np.stack(xs), axis=0)
+
+    def _grads(self, xs, out, dy):
+        grads = []
+        for k in range(len(xs)):
+            others = [a for j, a in enumerate(xs) if j != k]
+            grads.append(dy * np.prod(np.stack(others), axis=0))
+        return grads
+
+
+class Average(_Merge):
+    """The mean of the inputs."""
+
+    default_name = "average"
+
+    def _merge(self, xs):
+        return sum(xs[1:], xs[0].copy()) / len(xs)
+
+    def _grads(self, xs, out, dy):
+        return [dy / len(xs)] * len(xs)
+
+
+class Maximum(_Merge):
+    """The largest of the inputs at each position; where several tie, the first takes the
+    gradient (as TensorFlow's maximum)."""
+
+    default_name = "maximum"
+    _reduce, _pick = staticmethod(np.max), staticmethod(np.argmax)
+
+    def _merge(self, xs):
+        return self._reduce(np.stack(xs), axis=0)
+
+    def _grads(self, xs, out, dy):
+        chosen = self._pick(np.stack(xs), axis=0)  # the first extreme on ties
+        return [np.where(chosen == k, dy, 0).astype(dy.dtype) for k in range(len(xs))]
+
+
+class Minimum(Maximum):
+    """The smallest of the inputs at each position; the first of tied ones takes the gradient."""
+
+    default_name = "minimum"
+    _reduce, _pick = staticmethod(np.min), staticmethod(np.argmin)
+
+
+class Concatenate(_Merge):
+    """The inputs joined along ``axis`` (the last by default; not the batch axis); every other
+    axis must agree."""
+
+    default_name = "concatenate"
+
+    def __init__(self, axis: int = -1, **kwargs: Any) -> None:
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"axis: expected an int, got {axis!r}")
+        super().__init__(**kwargs)
+        self.axis = int(axis)
+
+    def _axis(self, ndim: int) -> int:
+        axis = self.axis + ndim if self.axis < 0 else self.axis
+        if not 1 <= axis < ndim:
+            raise ValueError(
+                f"axis: expected an axis of the {ndim}-D inputs other than the batch's (0), "
+                f"got {self.axis}"
+            )
+        return axis
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        shapes = _shapes(input_shape, self.name)
+        if len({len(s) for s in shapes}) != 1:
+            raise ValueError(
+                f"{self.name}: expected inputs with the same number of axes, got {shapes}"
+            )
+        axis = self._axis(len(shapes[0]))
+        what = (
+            f"{self.name}: expected inputs that agree on every axis but {self.axis}, got {shapes}"
+        )
+        out = [
+            _joined(sizes, what) if k != axis else (None if None in sizes else sum(sizes))
+            for k, sizes in enumerate(zip(*shapes))
+        ]
+        return tuple(out)
+
+    def _merge(self, xs):
+        return np.concatenate(xs, axis=self._axis(xs[0].ndim))
+
+    def _grads(self, xs, out, dy):
+        axis = self._axis(dy.ndim)
+        ends = np.cumsum([a.shape[axis] for a in xs])[:-1]
+        return np.split(dy, ends, axis=axis)
+
+    def compute_mask(self, x, mask=None):
+        if mask is None or all(m is None for m in mask):
+            return None
+        if self._axis(np.ndim(x[0])) != 1 or np.ndim(x[0]) < 3:
+            return super().compute_mask(x, mask)
+        # along time: each input's steps keep their own mask (all kept where it has none)
+        return np.concatenate(
+            [
+                np.ones(np.shape(a)[:2], dtype=bool) if m is None else np.asarray(m, dtype=bool)
+                for a, m in zip(x, mask)
+            ],
+            axis=1,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis}
+
+
+def add(inputs, **kwargs: Any):
+    """``Add(**kwargs)(inputs)``."""
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs: Any):
+    """``Subtract(**kwargs)(inputs)``."""
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs: Any):
+    """``Multiply(**kwargs)(inputs)``."""
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs: Any):
+    """``Average(**kwargs)(inputs)``."""
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs: Any):
+    """``Maximum(**kwargs)(inputs)``."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs: Any):
+    """``Minimum(**kwargs)(inputs)``."""
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis: int = -1, **kwargs: Any):
+    """``Concatenate(axis, **kwargs)(inputs)``."""
+    return Concatenate(axis, **kwargs)(inputs)
