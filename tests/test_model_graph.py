@@ -20,6 +20,7 @@ from fastlstm.layers import (
     LSTM,
     Add,
     Average,
+    BatchNormalization,
     Bidirectional,
     Concatenate,
     Dense,
@@ -29,6 +30,7 @@ from fastlstm.layers import (
     Minimum,
     Multiply,
     Subtract,
+    TimeDistributed,
     concatenate,
 )
 
@@ -68,15 +70,35 @@ def test_the_gradients_of_a_branching_graph_match_finite_differences(frozen_gru)
     model, gru = _branching(frozen_gru=frozen_gru)
     model.compile("sgd", "mse")
     x, y = _data(rng)
+    assert len(model.trainable_weights) == (13 if not frozen_gru else 10)
+    _check_against_finite_differences(model, x, y, rng)
+    if frozen_gru:
+        assert not any(w is v for w in model.trainable_weights for v in gru.weights)
+
+
+def _siamese(dtype="float64"):
+    """Two inputs through the same layers (wrapped ones among them), and a layer applied to its
+    own output: each shared layer's gradient is the sum over its calls."""
+    kw = {"dtype": dtype}
+    a, b, m = Input(shape=(T, I)), Input(shape=(T, I)), Input(shape=(F,))
+    td = TimeDistributed(Dense(4, seed=1, **kw))
+    bi = Bidirectional(LSTM(3, seed=2, **kw))
+    ea, eb = bi(td(a)), bi(td(b))
+    tied = Dense(F, activation="tanh", seed=3, **kw)
+    z = Concatenate(**kw)([Subtract(**kw)([ea, eb]), Multiply(**kw)([ea, eb]), tied(tied(m))])
+    return Model([a, b, m], Dense(2, seed=4, **kw)(z))
+
+
+def _check_against_finite_differences(model, x, y, rng, per_weight=4):
     _, grads = model.loss_and_gradients(x, y, training=False)
     weights = model.trainable_weights
-    assert len(grads) == len(weights) == (13 if not frozen_gru else 10)
+    assert len(grads) == len(weights)
     assert all(g.shape == w.shape for g, w in zip(grads, weights))
     eps = 1e-6
     where = [next(i for i, v in enumerate(model.weights) if v is w) for w in weights]
-    for k, (w, index) in enumerate(zip(weights, where)):
-        flat = w.reshape(-1)
-        for j in rng.choice(flat.size, size=min(4, flat.size), replace=False):
+    for k, index in enumerate(where):
+        size = weights[k].size
+        for j in rng.choice(size, size=min(per_weight, size), replace=False):
             values = model.get_weights()
             numeric = []
             for sign in (1, -1):
@@ -87,8 +109,30 @@ def test_the_gradients_of_a_branching_graph_match_finite_differences(frozen_gru)
             model.set_weights(values)
             fd = (numeric[0] - numeric[1]) / (2 * eps)
             assert grads[k].reshape(-1)[j] == pytest.approx(fd, rel=1e-5, abs=1e-8), (k, j)
-    if frozen_gru:
-        assert not any(any(g is w for g in gru.weights) for w in weights)
+
+
+def test_a_shared_layers_gradients_are_summed_over_its_calls():
+    rng = np.random.default_rng(8)
+    model = _siamese()
+    assert len(model.layers) == 7  # each shared layer listed once, as Keras lists it
+    model.compile("sgd", "mse")
+    x = [rng.standard_normal((B, T, I)), rng.standard_normal((B, T, I))]
+    x.append(rng.standard_normal((B, F)))
+    _check_against_finite_differences(model, x, rng.standard_normal((B, 2)), rng)
+
+
+def test_a_layer_that_cannot_be_called_twice_in_one_model_says_why():
+    a, b = Input(shape=(T, I)), Input(shape=(T, I))
+    for layer, why in (
+        (LSTM(2, stateful=True), "it is stateful"),
+        (LSTM(2, kernel_regularizer="l2"), "it has a regularizer"),
+        (TimeDistributed(Dense(2, bias_regularizer="l1")), "it has a regularizer"),
+    ):
+        with pytest.raises(ValueError, match=rf"called more than once in this model.*{why}"):
+            Model([a, b], Add()([layer(a), layer(b)]))
+    norm = BatchNormalization()
+    with pytest.raises(ValueError, match=r"moves its averages at each call"):
+        Model([a, b], Add()([norm(a), norm(b)]))
 
 
 def test_an_encoder_decoder_matches_torch_loss_and_every_gradient():
@@ -263,11 +307,18 @@ def test_inference_models_made_of_the_trained_layers_decode_step_by_step():
         decoder_model.compile("adam", "mse")
 
 
-def test_save_load_clone_and_pickle_keep_the_graph():
+@pytest.mark.parametrize("graph", ["branching", "siamese"])
+def test_save_load_clone_and_pickle_keep_the_graph(graph):
     rng = np.random.default_rng(6)
-    model, _ = _branching(dtype="float32")
+    if graph == "branching":
+        model, _ = _branching(dtype="float32")
+        x, y = _data(rng, "float32")
+    else:
+        model = _siamese(dtype="float32")
+        x = [rng.standard_normal((B, T, I)), rng.standard_normal((B, T, I))]
+        x = [a.astype(np.float32) for a in (*x, rng.standard_normal((B, F)))]
+        y = rng.standard_normal((B, 2)).astype(np.float32)
     model.compile("adam", "mse", metrics=["mae"])
-    x, y = _data(rng, "float32")
     model.fit(x, y, epochs=2, verbose=0)
     path = "model.fastlstm"
     for restored in (
@@ -287,8 +338,11 @@ def test_save_load_clone_and_pickle_keep_the_graph():
     clone = fastlstm.models.clone_model(model)
     assert clone.get_config() == model.get_config()
     assert clone.layers[0] is not model.layers[0]
-    by_name = {"seq": x[0], "meta": x[1]}
-    np.testing.assert_array_equal(model.predict(by_name, verbose=0), model.predict(x, verbose=0))
+    if graph == "branching":
+        by_name = {"seq": x[0], "meta": x[1]}
+        np.testing.assert_array_equal(
+            model.predict(by_name, verbose=0), model.predict(x, verbose=0)
+        )
 
 
 def _saved(model, name):
@@ -333,9 +387,6 @@ def test_what_a_graph_cannot_hold_is_refused_when_described():
     a, b = Input(shape=(T, I)), Input(shape=(T, I))
     with pytest.raises(ValueError, match=r"not among the model's inputs"):
         Model(a, Add()([LSTM(2)(a), LSTM(2)(b)]))
-    shared = LSTM(2)
-    with pytest.raises(ValueError, match=r"called twice in this model's graph"):
-        Model(a, Add()([shared(a), shared(a)]))
     with pytest.raises(
         ValueError, match=r"not supported for LSTM, GRU and SimpleRNN|supported for"
     ):

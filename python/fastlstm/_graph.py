@@ -151,7 +151,7 @@ def _check_states(layer, states: list[KerasTensor]) -> None:
 def trace(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Node]:
     """The nodes between ``inputs`` and ``outputs``, each after every node it reads from (so
     the one that makes the last output comes last). ValueError where an output depends on an
-    Input not among ``inputs``, or where a layer is called twice between them."""
+    Input not among ``inputs``."""
     order: list[Node] = []
     done: set[int] = set()
     given = {id(t) for t in inputs}
@@ -174,13 +174,4 @@ def trace(inputs: list[KerasTensor], outputs: list[KerasTensor]) -> list[Node]:
             continue
         stack.append((t, True))
         stack += [(s, False) for s in reversed(node.inputs + node.states)]
-    seen: dict[int, Node] = {}
-    for node in order:
-        other = seen.setdefault(id(node.layer), node)
-        if other is not node:
-            raise ValueError(
-                f"layer {node.layer.name!r} is called twice in this model's graph: a layer "
-                "shared within one model is not supported (its two calls' weight gradients "
-                "would have to be summed); make a second layer and copy the weights if needed"
-            )
     return order

@@ -12,14 +12,15 @@ It is a :class:`~fastlstm.models.Sequential` whose walk over the layers follows 
 weights, compile, fit/evaluate/predict, callbacks and saving are the same code. The forward pass
 runs the nodes in order (each after every node it reads), keeping each output's array and mask;
 the backward pass runs them in reverse, summing the gradients of a tensor that several nodes
-read, and skips what no trained weight needs (a node with no trainable weight upstream gets no
+read (and a shared layer's weight gradients over its calls), and skips what no trained weight needs (a node with no trainable weight upstream gets no
 input gradient, and one with none upstream or in itself no backward pass at all).
 
 Data for several inputs is a list (or tuple) of arrays in the order of ``inputs``, or a dict by
 the Inputs' names; fit's batches, shuffles and validation split take the same rows of each
 (:class:`~fastlstm._inputs.ArrayGroup`). A model of several outputs is called and predicts (a
-list of arrays), but trains with one output only. A layer appears once in a model (a model
-may share layers with another, as an inference model built from a trained one's layers).
+list of arrays), but trains with one output only. A layer may be called more than once (a
+shared encoder; it is listed once in ``layers``), and models may share layers (an inference
+model made of a trained one's).
 """
 
 from __future__ import annotations
@@ -85,15 +86,24 @@ class Model(Sequential):
         # weights lock: a call of one beside the other's fit sees one step's weights.
         held = [getattr(s, "_model_lock", None) for n in self._nodes for s in sublayers(n.layer)]
         self._weights_lock = next((lock for lock in held if lock is not None), self._weights_lock)
-        self.layers = []
+        self.layers, first_nodes = [], []  # each layer once, where it is first called
         taken: tuple[set, set, dict] = (set(), set(), {})
+        calls: dict[int, int] = {}
         for node in self._nodes:
-            self._unique_name(node.layer, taken)
-            self.layers.append(node.layer)
-            self._adopt(node.layer, taken)
+            calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
+            if calls[id(node.layer)] == 1:
+                self._unique_name(node.layer, taken)
+                self.layers.append(node.layer)
+                first_nodes.append(node)
+                self._adopt(node.layer, taken)
+        for layer in self.layers:
+            if calls[id(layer)] > 1:
+                _check_shareable(layer)
+        # per node: whether its layer is called more than once (its gradients are summed)
+        self._shared = [calls[id(n.layer)] > 1 for n in self._nodes]
         self._build_shape = self.inputs[0].shape
-        self._output_shapes = [
-            [t.shape for t in n.outputs] if n.multi else n.outputs[0].shape for n in self._nodes
+        self._output_shapes = [  # per layer, for summary: its first call's
+            [t.shape for t in n.outputs] if n.multi else n.outputs[0].shape for n in first_nodes
         ]
         self._analyse()
 
@@ -249,6 +259,7 @@ class Model(Sequential):
         douts = dout if self._listed_outputs else [dout]
         grads: dict[int, Any] = {}
         _accumulate(grads, self.outputs, douts)
+        summed: dict[int, list] = {}  # a shared layer's weight gradients, per layer owning some
         for n in range(len(self._nodes) - 1, -1, -1):
             node, cache = self._nodes[n], self._caches[n]
             self._caches[n] = None  # free the step's activations early
@@ -258,9 +269,11 @@ class Model(Sequential):
             layer, wants = node.layer, self._wants_input_grad[n]
             d = ds if node.multi else ds[0]
             if not wants and _takes_input_grad(type(layer)):
-                layer.backward(cache, d, input_grad=False)  # skips dL/dx: it would go nowhere
-                continue
-            result = layer.backward(cache, d)
+                result = layer.backward(cache, d, input_grad=False)  # skips dL/dx: goes nowhere
+            else:
+                result = layer.backward(cache, d)
+            if self._shared[n]:
+                _add_weight_grads(summed, layer)
             if not wants:
                 continue
             dx = input_gradient(result)
@@ -268,6 +281,8 @@ class Model(Sequential):
             if node.states:
                 names = layer.state_names
                 _accumulate(grads, node.states, [getattr(result, f"{s}0") for s in names])
+        for owner, total in summed.values():
+            owner.grads = total
 
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, *args, **kwargs) -> None:
         """As :meth:`Sequential.compile`; a model of several outputs cannot be compiled (it is
@@ -283,9 +298,10 @@ class Model(Sequential):
     # -- config ----------------------------------------------------------------------------
 
     def get_config(self) -> dict[str, Any]:
-        """Plain JSON data: the layers in the order the model runs them, the inputs, each
-        layer's call (which tensors it reads) and the outputs. A tensor is named by where it
+        """Plain JSON data: the layers in the order the model first calls them, the inputs, each
+        call of a layer (which layer, which tensors it reads) and the outputs. A tensor is named by where it
         comes from: ``["input", j]`` or ``["node", n, k]`` (output k of the n-th call)."""
+        index = {id(layer): i for i, layer in enumerate(self.layers)}
         where = {id(t): ["input", j] for j, t in enumerate(self.inputs)}
         for n, node in enumerate(self._nodes):
             for k, t in enumerate(node.outputs):
@@ -304,6 +320,7 @@ class Model(Sequential):
             "listed_inputs": self._listed_inputs,
             "nodes": [
                 {
+                    "layer": index[id(node.layer)],
                     "inputs": [where[id(t)] for t in node.inputs],
                     "listed": node.listed,
                     "states": [where[id(t)] for t in node.states],
@@ -325,8 +342,8 @@ class Model(Sequential):
         if set(config) != keys:
             raise ValueError(f"config: expected the keys {sorted(keys)}, got {sorted(config)}")
         layers, nodes = config["layers"], config["nodes"]
-        if not isinstance(layers, list) or not isinstance(nodes, list) or len(layers) != len(nodes):
-            raise ValueError("config: expected lists of layers and nodes, one node per layer")
+        if not isinstance(layers, list) or not isinstance(nodes, list):
+            raise TypeError("config: expected lists of layers and nodes")
         model = cls.__new__(cls)
         Sequential.__init__(model, name=config["name"])
         model.layers = [layers_module.deserialize(spec) for spec in layers]
@@ -374,9 +391,15 @@ class Model(Sequential):
                 f"output, got {ref!r}"
             )
 
-        for n, (layer, spec) in enumerate(zip(self.layers, config["nodes"])):
-            if not isinstance(spec, dict) or set(spec) != {"inputs", "listed", "states"}:
-                raise ValueError(f"nodes[{n}]: expected inputs, listed and states, got {spec!r}")
+        for n, spec in enumerate(config["nodes"]):
+            if not isinstance(spec, dict) or set(spec) != {"layer", "inputs", "listed", "states"}:
+                raise ValueError(
+                    f"nodes[{n}]: expected layer, inputs, listed and states, got {spec!r}"
+                )
+            i = spec["layer"]
+            if type(i) is not int or not 0 <= i < len(self.layers):
+                raise ValueError(f"nodes[{n}]: expected a layer's index, got {i!r}")
+            layer = self.layers[i]
             if not isinstance(spec["inputs"], list) or not isinstance(spec["states"], list):
                 raise TypeError(f"nodes[{n}]: expected lists of inputs and states")
             ins = [tensor(r, f"nodes[{n}]") for r in spec["inputs"]]
@@ -400,7 +423,7 @@ class Model(Sequential):
         layers = self.layers
         self._connect(inputs if listed_in else inputs[0], outputs if listed_out else outputs[0])
         if [id(l) for l in self.layers] != [id(l) for l in layers]:
-            raise ValueError("nodes: expected every layer called once, in the order given")
+            raise ValueError("nodes: expected every layer called, in the order of the layers")
 
     def __repr__(self) -> str:
         return f"Model(name={self.name!r}, layers={[l.name for l in self.layers]})"
@@ -427,6 +450,39 @@ def _accumulate(grads: dict[int, Any], tensors, values) -> None:
             continue
         held = grads.get(id(t))
         grads[id(t)] = d if held is None else held + d
+
+
+def _grad_owners(layer) -> list:
+    """The layers that hold ``layer``'s weight gradients: itself, or the layers it wraps."""
+    return [s for s in sublayers(layer) if "grads" in vars(s)]
+
+
+def _add_weight_grads(summed: dict[int, list], layer) -> None:
+    """Add the gradients one call of a shared layer left in its ``grads`` to the sums so far."""
+    for owner in _grad_owners(layer):
+        held = summed.get(id(owner))
+        if held is None:
+            summed[id(owner)] = (owner, [np.array(g) for g in owner.grads])
+        else:
+            held[1][:] = [a + g for a, g in zip(held[1], owner.grads)]
+
+
+def _check_shareable(layer) -> None:
+    """A layer called more than once in one model: not one that carries state between calls
+    (stateful, BatchNormalization's staged averages) or adds a penalty's gradient at each."""
+    for sub in sublayers(layer):
+        why = None
+        if getattr(sub, "stateful", False):
+            why = "it is stateful (each call would carry the other's state on)"
+        elif hasattr(sub, "commit_staged"):
+            why = "it moves its averages at each call in training"
+        elif _has_regularizer(sub):
+            why = "it has a regularizer (each call's gradient would add the penalty's)"
+        if why:
+            raise ValueError(
+                f"layer {layer.name!r} is called more than once in this model, which a layer "
+                f"may be unless {why}; make a layer for each call"
+            )
 
 
 def _is_array(a) -> bool:
