@@ -24,6 +24,7 @@ from fastlstm.layers import (
     Bidirectional,
     Concatenate,
     Dense,
+    Dot,
     Embedding,
     Input,
     Maximum,
@@ -260,6 +261,66 @@ def test_each_merge_layer_against_torch_forward_and_backward(name):
     (want * torch.tensor(dout)).sum().backward()
     for g, t in zip(grads, ts, strict=True):
         np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+_DOTS = {  # Dot's arguments, the inputs' shapes, and what torch computes
+    "rows": (1, False, (4, 5), (4, 5), lambda torch, x, y: (x * y).sum(1, keepdim=True)),
+    "cosine": (
+        -1,
+        True,
+        (4, 5),
+        (4, 5),
+        lambda torch, x, y: (
+            torch.nn.functional.normalize(x, dim=1, eps=1e-6)
+            * torch.nn.functional.normalize(y, dim=1, eps=1e-6)
+        ).sum(1, keepdim=True),
+    ),
+    "scores": (2, False, (2, 3, 5), (2, 4, 5), lambda torch, x, y: x @ y.transpose(1, 2)),
+    "matmul": ((2, 1), False, (2, 3, 5), (2, 5, 4), lambda torch, x, y: x @ y),
+    "time-axes": ((1, 1), False, (2, 5, 3), (2, 5, 4), lambda torch, x, y: x.transpose(1, 2) @ y),
+    "cosine-scores": (
+        (2, 2),
+        True,
+        (2, 3, 5),
+        (2, 4, 5),
+        lambda torch, x, y: (
+            torch.nn.functional.normalize(x, dim=2, eps=1e-6)
+            @ torch.nn.functional.normalize(y, dim=2, eps=1e-6).transpose(1, 2)
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(_DOTS))
+def test_dot_against_torch_forward_and_backward(name):
+    torch = import_peer("torch")
+    axes, normalize, sx, sy, fn = _DOTS[name]
+    rng = np.random.default_rng(9)
+    xs = [rng.standard_normal(sx), rng.standard_normal(sy)]
+    layer = Dot(axes=axes, normalize=normalize, dtype="float64")
+    ts = [torch.tensor(a, requires_grad=True) for a in xs]
+    want = fn(torch, *ts)
+    out, cache = layer.forward(xs)
+    assert out.shape == tuple(want.shape)
+    assert layer.compute_output_shape([sx, sy]) == out.shape
+    np.testing.assert_allclose(out, want.detach().numpy(), rtol=1e-12, atol=1e-14)
+    dout = rng.standard_normal(out.shape)
+    grads = layer.backward(cache, dout)
+    (want * torch.tensor(dout)).sum().backward()
+    for g, t in zip(grads, ts, strict=True):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_dot_refuses_what_it_cannot_multiply():
+    a, b = Input(shape=(5,)), Input(shape=(4,))
+    with pytest.raises(ValueError, match=r"summed axes to match"):
+        Dot(axes=1)([a, b])
+    with pytest.raises(ValueError, match=r"two 2-D or two 3-D inputs"):
+        Dot(axes=-1)([a, Input(shape=(3, 5))])
+    with pytest.raises(ValueError, match=r"other than the batch's"):
+        Dot(axes=0)([a, a])
+    with pytest.raises(TypeError, match=r"axes: expected an int or a pair of ints"):
+        Dot(axes="last")
 
 
 def test_subtract_and_a_tie_give_the_gradient_as_tensorflow():

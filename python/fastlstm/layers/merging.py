@@ -1,6 +1,7 @@
 """Merge layers, Keras's: a list of arrays in, one out. Add, Subtract, Multiply, Average,
-Maximum, Minimum (element by element, inputs of one shape) and Concatenate (along an axis), with
-Keras's lower-case functions (``add([a, b])``). They join the branches of a functional model
+Maximum, Minimum (element by element, inputs of one shape), Concatenate (along an axis) and Dot
+(dot products, as a two-tower recommender scores a user against an item), with Keras's
+lower-case functions (``add([a, b])``). They join the branches of a functional model
 (:class:`fastlstm.models.Model`) and may be called on arrays too.
 
 Masks: where inputs carry (B, T) masks, a step is kept where every input keeps it (a missing
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..functional import _flag
 from .base import BUILD_LOCK, Layer, input_array
 
 
@@ -235,6 +237,99 @@ class Concatenate(_Merge):
         return {**super().get_config(), "axis": self.axis}
 
 
+class Dot(_Merge):
+    """Dot products of two inputs along ``axes``, batch by batch (Keras's batch_dot): two
+    (B, D) inputs give (B, 1); two 3-D inputs (B, M, D) and (B, D, N) (``axes=(2, 1)``), or
+    (B, M, D) and (B, N, D) (``axes=2``, as attention scores), give (B, M, N). ``normalize``:
+    each input is first divided by its L2 norm along its axis (cosine similarity; a norm below
+    1e-6 counts as 1e-6, as Keras's epsilon of 1e-12 on the squared norm)."""
+
+    default_name = "dot"
+    _inputs = 2
+
+    def __init__(self, axes=-1, normalize: bool = False, **kwargs: Any) -> None:
+        pair = tuple(axes) if isinstance(axes, (list, tuple)) else (axes, axes)
+        if len(pair) != 2 or not all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in pair
+        ):
+            raise TypeError(f"axes: expected an int or a pair of ints, got {axes!r}")
+        super().__init__(**kwargs)
+        self.axes = tuple(int(a) for a in pair)
+        self.normalize = _flag(normalize, "normalize")
+
+    def _axes(self, ndims) -> tuple[int, int]:
+        out = []
+        for axis, ndim in zip(self.axes, ndims):
+            a = axis + ndim if axis < 0 else axis
+            if not 1 <= a < ndim:
+                raise ValueError(
+                    f"axes: expected axes of the inputs other than the batch's (0), got "
+                    f"{self.axes} for inputs of {list(ndims)} axes"
+                )
+            out.append(a)
+        return out[0], out[1]
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        (x, y) = _shapes(input_shape, self.name, 2)
+        if (len(x), len(y)) not in ((2, 2), (3, 3)):
+            raise ValueError(
+                f"{self.name}: expected two 2-D or two 3-D inputs, got shapes {[x, y]}"
+            )
+        ax, ay = self._axes((len(x), len(y)))
+        what = f"{self.name}: expected the summed axes to match, got shapes {[x, y]} at {self.axes}"
+        _joined((x[ax], y[ay]), what)
+        batch = _joined((x[0], y[0]), f"{self.name}: expected one batch size, got {[x, y]}")
+        if len(x) == 2:
+            return (batch, 1)
+        return (batch, x[3 - ax], y[3 - ay])
+
+    def _merge(self, xs):
+        return self._forward(xs)[0]
+
+    def forward(self, x, training: bool = False, mask=None):
+        xs = self._arrays(x)
+        out, parts = self._forward(xs)
+        return out, (xs, parts, out)
+
+    def _forward(self, xs):
+        """(output, (the inputs as (B, M, D) and (B, D, N) and their norms or None))."""
+        x, y = xs
+        ax, ay = self._axes((x.ndim, y.ndim))
+        a = np.moveaxis(x, ax, -1) if x.ndim == 3 else x[:, None, :]  # (B, M, D)
+        b = np.moveaxis(y, ay, 1) if y.ndim == 3 else y[:, :, None]  # (B, D, N)
+        norms = None
+        if self.normalize:
+            norms = (_norm(a, -1), _norm(b, 1))
+            a, b = a / norms[0], b / norms[1]
+        out = a @ b
+        return (out[:, 0, :] if x.ndim == 2 else out), (a, b, norms)
+
+    def backward(self, cache, dout):
+        (x, y), (a, b, norms), out = cache
+        dy = self._dout(dout, out.shape)
+        if x.ndim == 2:
+            dy = dy[:, None, :]  # (B, 1, 1)
+        da = dy @ np.swapaxes(b, 1, 2)  # (B, M, D)
+        db = np.swapaxes(a, 1, 2) @ dy  # (B, D, N)
+        if norms is not None:  # through a / |a|: (da - a (a . da)) / |a|
+            da = (da - a * np.sum(a * da, axis=-1, keepdims=True)) / norms[0]
+            db = (db - b * np.sum(b * db, axis=1, keepdims=True)) / norms[1]
+        if x.ndim == 2:
+            return [da[:, 0, :], db[:, :, 0]]
+        ax, ay = self._axes((x.ndim, y.ndim))
+        return [np.moveaxis(da, -1, ax), np.moveaxis(db, 1, ay)]
+
+    def compute_mask(self, x, mask=None):
+        return None  # as Keras's Dot: the output has no time axis of the inputs' to mask
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axes": list(self.axes), "normalize": self.normalize}
+
+
+def _norm(a: np.ndarray, axis: int) -> np.ndarray:
+    return np.maximum(np.sqrt(np.sum(a * a, axis=axis, keepdims=True)), 1e-6)
+
+
 def add(inputs, **kwargs: Any):
     """``Add(**kwargs)(inputs)``."""
     return Add(**kwargs)(inputs)
@@ -263,6 +358,11 @@ def maximum(inputs, **kwargs: Any):
 def minimum(inputs, **kwargs: Any):
     """``Minimum(**kwargs)(inputs)``."""
     return Minimum(**kwargs)(inputs)
+
+
+def dot(inputs, axes, normalize: bool = False, **kwargs: Any):
+    """``Dot(axes, normalize, **kwargs)(inputs)``."""
+    return Dot(axes, normalize, **kwargs)(inputs)
 
 
 def concatenate(inputs, axis: int = -1, **kwargs: Any):
