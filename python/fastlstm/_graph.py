@@ -28,6 +28,7 @@ class KerasTensor:
         self.dtype = dtype
         self.node = node
         self.index = index
+        self.name: str | None = None  # an Input's name
 
     @property
     def ndim(self) -> int:
@@ -127,7 +128,21 @@ def connect(layer, x, initial_state=None, training=False, mask=None):
     out_shape = layer.compute_output_shape(shape)
     multi = isinstance(out_shape, list)
     node = Node(layer, inputs, listed, states, out_shape if multi else [out_shape], multi)
+    layer.__dict__.setdefault("_graph_nodes", []).append(node)  # for layer.input, layer.output
     return list(node.outputs) if multi else node.outputs[0]
+
+
+def only_call(layer, what: str) -> Node:
+    """The node of a layer called once on symbolic tensors (Keras's layer.input and .output);
+    AttributeError saying how often it was called otherwise."""
+    nodes = layer.__dict__.get("_graph_nodes", [])
+    if len(nodes) != 1:
+        raise AttributeError(
+            f"{what}: layer {layer.name!r} has been called on symbolic tensors {len(nodes)} "
+            f"times; its {what} is that of its one call (a model's inputs and outputs are "
+            "model.inputs and model.outputs)"
+        )
+    return nodes[0]
 
 
 def _check_states(layer, states: list[KerasTensor]) -> None:

@@ -34,7 +34,7 @@ from ._graph import KerasTensor, Node, is_symbolic, trace
 from ._inputs import ArrayGroup, _array, _data
 from ._training import _raise_naming, _takes_input_grad
 from .layers.base import input_gradient, sublayers
-from .layers.core import Input
+from .layers.core import INPUT_DTYPES, Input
 from .models import Sequential, _has_regularizer
 
 
@@ -82,30 +82,68 @@ class Model(Sequential):
         self._nodes: list[Node] = trace(self.inputs, self.outputs)
         if not self._nodes:
             raise ValueError("outputs: expected the output of a layer, got only Inputs")
-        # A model made of another's layers (an inference model of a trained one's) shares its
-        # weights lock: a call of one beside the other's fit sees one step's weights.
-        held = [getattr(s, "_model_lock", None) for n in self._nodes for s in sublayers(n.layer)]
-        self._weights_lock = next((lock for lock in held if lock is not None), self._weights_lock)
-        self.layers, first_nodes = [], []  # each layer once, where it is first called
-        taken: tuple[set, set, dict] = (set(), set(), {})
-        calls: dict[int, int] = {}
+        self.layers, first_nodes, calls = [], [], {}  # each layer once, at its first call
         for node in self._nodes:
             calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
             if calls[id(node.layer)] == 1:
-                self._unique_name(node.layer, taken)
                 self.layers.append(node.layer)
                 first_nodes.append(node)
-                self._adopt(node.layer, taken)
+        self._take_layers()
         for layer in self.layers:
             if calls[id(layer)] > 1:
                 _check_shareable(layer)
         # per node: whether its layer is called more than once (its gradients are summed)
         self._shared = [calls[id(n.layer)] > 1 for n in self._nodes]
-        self._build_shape = self.inputs[0].shape
+        batches = {t.shape[0] for t in self.inputs if t.shape[0] is not None}
+        if len(batches) > 1:
+            raise ValueError(
+                f"inputs: they declare different batch sizes, {sorted(batches)}; a model takes "
+                "one batch of samples at a time"
+            )
+        # what fit and predict read the declared batch size from (Sequential's build shape)
+        self._build_shape = (next(iter(batches), None), *self.inputs[0].shape[1:])
         self._output_shapes = [  # per layer, for summary: its first call's
             [t.shape for t in n.outputs] if n.multi else n.outputs[0].shape for n in first_nodes
         ]
         self._analyse()
+
+    def _take_layers(self) -> None:
+        """Make the layers the model's: names unique in it, and its weights lock theirs.
+
+        A model made of another's layers (an inference model of a trained one's) shares that
+        model's lock, so that a call of one beside the other's fit sees one step's weights;
+        layers of two models with different locks cannot be joined (neither model would guard
+        the other's updates). Names: a layer another model holds keeps its name; a new one with
+        the same automatic name gets a suffix (lstm_1)."""
+        held = {
+            id(lock): lock
+            for layer in self.layers
+            for sub in sublayers(layer)
+            if (lock := getattr(sub, "_model_lock", None)) is not None
+        }
+        if len(held) > 1:
+            raise ValueError(
+                "outputs: the graph joins layers of models made separately, each guarding its "
+                "weights with its own lock; make the model that joins them first, then the "
+                "models of its parts from the same tensors (they then share its lock)"
+            )
+        if held:
+            self._weights_lock = next(iter(held.values()))
+        taken: tuple[set, set, dict] = (set(), set(), {})
+        held_first = sorted(self.layers, key=lambda l: getattr(l, "_model_lock", None) is None)
+        for layer in held_first:  # a stable sort: the held ones first, each in model order
+            self._unique_name(layer, taken)
+            self._adopt(layer, taken)
+
+    @property
+    def input(self):
+        """The Input, or the list of Inputs, the model was made from (Keras's)."""
+        return self.inputs if self._listed_inputs else self.inputs[0]
+
+    @property
+    def output(self):
+        """The output tensor, or the list of them (Keras's)."""
+        return self.outputs if self._listed_outputs else self.outputs[0]
 
     # -- structure -------------------------------------------------------------------------
 
@@ -131,6 +169,10 @@ class Model(Sequential):
     def output_shape(self):
         shapes = [t.shape for t in self.outputs]
         return shapes if self._listed_outputs else shapes[0]
+
+    @property
+    def _trained_shape(self) -> tuple:
+        return self.outputs[0].shape
 
     def _analyse(self) -> None:
         """Which nodes need a backward pass, and which of those an input gradient (see the
@@ -183,6 +225,8 @@ class Model(Sequential):
         return ArrayGroup(arrays)
 
     def _data(self, x, y=None, sample_weight=None, *, need_y=True):
+        if isinstance(y, (list, tuple)) and len(y) == 1 and _is_array(y[0]):
+            y = y[0]  # the targets of a model of one output given in a list, as Keras takes them
         return _data(self._group(x), y, sample_weight, need_y=need_y)
 
     def _ensure_built(self, x) -> None:
@@ -240,23 +284,30 @@ class Model(Sequential):
             for t, a, m in zip(node.outputs, outs, out_masks):
                 values[id(t)] = (a, m)
         results = [values[id(t)] for t in self.outputs]
-        if not self._listed_outputs:
-            return results[0]
         return [a for a, _ in results], [m for _, m in results]
 
     def _call_layers(self, x, training: bool, mask=None):
+        """The outputs and their masks, each a list where ``outputs`` was given as one."""
         with self._weights_lock.reading:  # the weights of one training step throughout
-            result = self._run(x, training, keep=False)
+            outs, masks = self._run(x, training, keep=False)
         if training:  # a call in training mode moves BatchNormalization's averages, as Keras's
             with self._weights_lock.writing:
                 self._commit_staged()
-        return result
+        return (outs, masks) if self._listed_outputs else (outs[0], masks[0])
 
+    # Training and evaluation take a model of one output (compile refuses more), given alone or
+    # as a list of one: its output and mask alone.
     def _forward(self, x, training: bool):
-        return self._run(x, training, keep=True)
+        outs, masks = self._run(x, training, keep=True)
+        return outs[0], masks[0]
+
+    def _forward_inference(self, x):
+        with self._weights_lock.reading:
+            outs, masks = self._run(x, False, keep=False)
+        return outs[0], masks[0]
 
     def _backward(self, dout) -> None:
-        douts = dout if self._listed_outputs else [dout]
+        douts = [dout]
         grads: dict[int, Any] = {}
         _accumulate(grads, self.outputs, douts)
         summed: dict[int, list] = {}  # a shared layer's weight gradients, per layer owning some
@@ -312,7 +363,7 @@ class Model(Sequential):
             "inputs": [
                 {
                     "batch_shape": list(t.shape),
-                    "dtype": None if t.dtype is None else np.dtype(t.dtype).name,
+                    "dtype": t.dtype,
                     "name": t.name,
                 }
                 for t in self.inputs
@@ -374,8 +425,8 @@ class Model(Sequential):
                     f"inputs: expected a batch shape of 2 or more sizes, got {shape!r}"
                 )
             dtype = spec["dtype"]
-            if dtype is not None and dtype not in _INPUT_DTYPES:
-                raise ValueError(f"inputs: expected a dtype in {_INPUT_DTYPES}, got {dtype!r}")
+            if dtype is not None and dtype not in INPUT_DTYPES:  # a name, never a type's path
+                raise ValueError(f"inputs: expected a dtype in {INPUT_DTYPES}, got {dtype!r}")
             inputs.append(Input(batch_shape=shape, dtype=dtype, name=spec["name"]))
         made: list[list[KerasTensor]] = []
 
@@ -427,20 +478,6 @@ class Model(Sequential):
 
     def __repr__(self) -> str:
         return f"Model(name={self.name!r}, layers={[l.name for l in self.layers]})"
-
-
-# The dtypes an Input of a saved model may declare
-_INPUT_DTYPES = (
-    "float16",
-    "float32",
-    "float64",
-    "int8",
-    "int16",
-    "int32",
-    "int64",
-    "uint8",
-    "bool",
-)
 
 
 def _accumulate(grads: dict[int, Any], tensors, values) -> None:

@@ -202,6 +202,8 @@ class Trainer:
         self._require_compiled("loss_and_gradients")
         x, y, sample_weight = self._data(x, y, sample_weight)
         self._ensure_built(x)
+        if [layer.trainable for layer in self.layers] != self._trainable_flags:
+            self._analyse()  # a layer frozen or unfrozen since compile(), as in _train_step
         out, mask = self._forward(x, training)
         loss, dout = self.loss.value_and_grad(y, out, sample_weight, mask)
         if self._regularised:
@@ -266,7 +268,7 @@ class Trainer:
     def _prepare_metrics(self, y, x) -> None:
         if self._metrics is not None:
             return
-        out_shape = self.output_shape
+        out_shape = self._trained_shape
         resolved = []
         for spec in self._metric_specs:
             if isinstance(spec, str):  # "accuracy"/"acc": chosen from the loss and the shapes
@@ -397,7 +399,7 @@ class Trainer:
         self._ensure_built(x)
         loss_weight = None
         if class_weight is not None and source is None:
-            loss_weight = class_sample_weight(class_weight, y, sample_weight, self.output_shape)
+            loss_weight = class_sample_weight(class_weight, y, sample_weight, self._trained_shape)
         self._prepare_metrics(y, x)
         n = len(x)
         steps = source.steps if source is not None else math.ceil(n / batch_size)
@@ -411,7 +413,7 @@ class Trainer:
                     self._check_dataset_batch(xb)
                     lwb = None
                     if class_weight is not None:
-                        lwb = class_sample_weight(class_weight, yb, swb, self.output_shape)
+                        lwb = class_sample_weight(class_weight, yb, swb, self._trained_shape)
                     yield xb, yb, swb, lwb
                 return
             if shuffle:
@@ -639,7 +641,7 @@ class Trainer:
         self._ensure_built(x)
         loss_weight = None
         if class_weight is not None:
-            loss_weight = class_sample_weight(class_weight, y, sample_weight, self.output_shape)
+            loss_weight = class_sample_weight(class_weight, y, sample_weight, self._trained_shape)
         self._prepare_metrics(y, x)
         if _flag(reset_metrics, "reset_metrics"):
             self._reset_metrics()

@@ -251,6 +251,11 @@ class Sequential(Trainer):
     def output_shape(self):
         return self._output_shapes[-1] if self.built else None
 
+    @property
+    def _trained_shape(self) -> tuple:
+        """The shape of the output the loss and metrics read (of a built model)."""
+        return self._output_shapes[-1]
+
     # -- weights ---------------------------------------------------------------------------
 
     @property

@@ -50,7 +50,7 @@ import numpy as np
 
 from .. import activations, initializers
 from .._arrays import check_name, check_seed, generator, integer, real_array
-from .._graph import connect, is_symbolic
+from .._graph import connect, is_symbolic, only_call
 from .._locks import BuildLock
 from ..functional import _flag
 
@@ -440,6 +440,30 @@ class Layer:
 
     def compute_mask(self, x, mask=None):
         return mask
+
+    # -- in a functional model's graph -----------------------------------------------------
+
+    @property
+    def input(self):
+        """The symbolic tensor (a list for a merge layer) of this layer's one call on symbolic
+        tensors, as Keras's ``layer.input``."""
+        node = only_call(self, "input")
+        return list(node.inputs) if node.listed else node.inputs[0]
+
+    @property
+    def output(self):
+        """The symbolic tensor (a list with ``return_state``) its one call made, as Keras's
+        ``layer.output``: ``Model(model.input, model.get_layer("lstm").output)`` gives a model
+        of the first layers."""
+        node = only_call(self, "output")
+        return list(node.outputs) if node.multi else node.outputs[0]
+
+    def __getstate__(self) -> dict:
+        # A copied or pickled layer leaves the graphs it was called in behind (as a saved
+        # model's do: the model file rebuilds them).
+        state = self.__dict__.copy()
+        state.pop("_graph_nodes", None)
+        return state
 
     # -- state beyond the weights (for exact save/resume) -----------------------------------
 

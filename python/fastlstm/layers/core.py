@@ -34,6 +34,36 @@ def _rows(x: np.ndarray) -> np.ndarray:
     return x.reshape(-1, x.shape[-1])
 
 
+# What an Input's arrays may hold: real numbers, or integers for Embedding's token ids
+INPUT_DTYPES = (
+    "float16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+)
+
+
+def input_dtype(dtype) -> str | None:
+    """An Input's ``dtype`` by its NumPy name, or None (any); ValueError for another."""
+    if dtype is None:
+        return None
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in INPUT_DTYPES:
+        raise ValueError(f"dtype: expected None or one of {', '.join(INPUT_DTYPES)}, got {dtype!r}")
+    return name
+
+
 class Input(KerasTensor):
     """Declares a model's input shape without the batch: ``Input(shape=(T, I))``, as Keras; with
     ``batch_size=B``, or as ``Input(batch_shape=(B, T, I))``, a fixed batch size too (a stateful
@@ -61,7 +91,7 @@ class Input(KerasTensor):
             message = message.replace(" or input_dim", "")  # Input has no input_dim
             raise ValueError(message.replace("input_shape", "shape")) from None
         check_name(name)
-        super().__init__(declared, dtype)
+        super().__init__(declared, input_dtype(dtype))
         self.batch_size = declared[0]
         self.name = name
 

@@ -1,5 +1,5 @@
 """Merge layers, Keras's: a list of arrays in, one out. Add, Subtract, Multiply, Average,
-Maximum, Minimum (element by element, inputs of one shape), Concatenate (along an axis) and Dot
+Maximum, Minimum (element by element, inputs of one shape, or broadcast along axes of size 1), Concatenate (along an axis) and Dot
 (dot products, as a two-tower recommender scores a user against an item), with Keras's
 lower-case functions (``add([a, b])``). They join the branches of a functional model
 (:class:`fastlstm.models.Model`) and may be called on arrays too.
@@ -10,6 +10,7 @@ mask keeps every step); Concatenate along the time axis joins the masks instead.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -62,11 +63,19 @@ class _Merge(Layer):
                     self._build_named([(None, *np.shape(a)[1:]) for a in x])
 
     def compute_output_shape(self, input_shape) -> tuple:
+        """The inputs' one shape, where an axis of size 1 stretches to the others' size
+        (NumPy's broadcasting, as Keras's merges allow: (B, T, U) and (B, 1, U))."""
         shapes = _shapes(input_shape, self.name, self._inputs)
+        what = f"{self.name}: expected inputs of one shape (or of size 1 where they differ), got {shapes}"
         if len({len(s) for s in shapes}) != 1:
-            raise ValueError(f"{self.name}: expected inputs of one shape, got {shapes}")
-        what = f"{self.name}: expected inputs of one shape, got {shapes}"
-        return tuple(_joined(sizes, what) for sizes in zip(*shapes))
+            raise ValueError(what)
+        out = []
+        for sizes in zip(*shapes):
+            known = {s for s in sizes if s is not None and s != 1}
+            if len(known) > 1:
+                raise ValueError(what)
+            out.append(known.pop() if known else (None if None in sizes else 1))
+        return tuple(out)
 
     def _arrays(self, xs) -> list[np.ndarray]:
         if not isinstance(xs, (list, tuple)):
@@ -83,10 +92,10 @@ class _Merge(Layer):
         return out, (xs, out)
 
     def backward(self, cache, dout):
-        """A list of dL/d(input), one per input."""
+        """A list of dL/d(input), one per input (summed over the axes it was stretched along)."""
         xs, out = cache
         dy = self._dout(dout, out.shape)
-        return self._grads(xs, out, dy)
+        return [_unstretched(g, x.shape) for g, x in zip(self._grads(xs, out, dy), xs)]
 
     def compute_mask(self, x, mask=None):
         if mask is None or all(m is None for m in mask):
@@ -99,13 +108,24 @@ class _Merge(Layer):
         return kept
 
 
+def _unstretched(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """The gradient of an input broadcast to g's shape: g summed over the stretched axes."""
+    axes = tuple(k for k, (a, b) in enumerate(zip(shape, g.shape)) if a == 1 and b != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+def _stacked(xs) -> np.ndarray:
+    """The inputs broadcast to one shape and stacked: (len(xs), *shape)."""
+    return np.stack(np.broadcast_arrays(*xs))
+
+
 class Add(_Merge):
     """The sum of the inputs."""
 
     default_name = "add"
 
     def _merge(self, xs):
-        return sum(xs[1:], xs[0].copy())
+        return functools.reduce(np.add, xs)
 
     def _grads(self, xs, out, dy):
         return [dy] * len(xs)
@@ -130,14 +150,13 @@ class Multiply(_Merge):
     default_name = "multiply"
 
     def _merge(self, xs):
-        return np.prod(np.stack(xs), axis=0)
+        return functools.reduce(np.multiply, xs)
 
     def _grads(self, xs, out, dy):
-        grads = []
-        for k in range(len(xs)):
-            others = [a for j, a in enumerate(xs) if j != k]
-            grads.append(dy * np.prod(np.stack(others), axis=0))
-        return grads
+        return [
+            dy * functools.reduce(np.multiply, [a for j, a in enumerate(xs) if j != k])
+            for k in range(len(xs))
+        ]
 
 
 class Average(_Merge):
@@ -146,7 +165,7 @@ class Average(_Merge):
     default_name = "average"
 
     def _merge(self, xs):
-        return sum(xs[1:], xs[0].copy()) / len(xs)
+        return functools.reduce(np.add, xs) / len(xs)
 
     def _grads(self, xs, out, dy):
         return [dy / len(xs)] * len(xs)
@@ -160,10 +179,10 @@ class Maximum(_Merge):
     _reduce, _pick = staticmethod(np.max), staticmethod(np.argmax)
 
     def _merge(self, xs):
-        return self._reduce(np.stack(xs), axis=0)
+        return self._reduce(_stacked(xs), axis=0)
 
     def _grads(self, xs, out, dy):
-        chosen = self._pick(np.stack(xs), axis=0)  # the first extreme on ties
+        chosen = self._pick(_stacked(xs), axis=0)  # the first extreme on ties
         return [np.where(chosen == k, dy, 0).astype(dy.dtype) for k in range(len(xs))]
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from .._graph import connect, is_symbolic
 from .._locks import WeightsLock
 from ..functional import _flag
-from .base import Layer
+from .base import Layer, check_dtype
 from .recurrent import Recurrent
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -89,6 +89,12 @@ class Bidirectional(Layer):
         # The halves keep their own flags (one may be frozen), unless trainable= is given here.
         trainable = kwargs.pop("trainable", None)
         flags = (layer.trainable, backward_layer.trainable)
+        dtype = kwargs.pop("dtype", None)  # Keras's Layer keyword: the halves' own, if given
+        if dtype is not None and check_dtype(dtype) != layer.dtype:
+            raise ValueError(
+                f"dtype: a Bidirectional computes in its layer's dtype, {layer.dtype}, got "
+                f"{check_dtype(dtype)}; give dtype= to the layer instead"
+            )
         super().__init__(name=name, dtype=layer.dtype, seed=layer.seed, **kwargs)
         if trainable is None:
             layer.trainable, backward_layer.trainable = flags

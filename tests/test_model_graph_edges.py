@@ -1,0 +1,186 @@
+"""The functional Model where a review of it found faults: outputs given as a list of one, a
+layer unfrozen between compile and loss_and_gradients, Inputs' dtypes and saved files, models
+sharing layers (their locks and their layers' names), Keras's input/output attributes, a batch
+size declared on a later input, merges that broadcast, Bidirectional's dtype. Each failed
+before its fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastlstm
+from conftest import import_peer
+from fastlstm import Model
+from fastlstm.layers import (
+    GRU,
+    LSTM,
+    Add,
+    Bidirectional,
+    Concatenate,
+    Dense,
+    Embedding,
+    Flatten,
+    Input,
+    Maximum,
+    Multiply,
+    Subtract,
+)
+
+B, T, I = 8, 5, 3
+
+
+def _xy(rng, dtype=np.float32):
+    return rng.standard_normal((B, T, I)).astype(dtype), rng.standard_normal((B, 2)).astype(dtype)
+
+
+def test_a_model_of_one_output_given_in_a_list_trains_with_y_or_a_list_of_it():
+    rng = np.random.default_rng(0)
+    x, y = _xy(rng)
+    inp = Input(shape=(T, I))
+    listed = Model(inp, [Dense(2, seed=1)(LSTM(4, seed=2)(inp))])
+    alone = Model(inp, listed.outputs[0])
+    for m in (listed, alone):
+        m.compile("sgd", "mse")
+    assert listed.evaluate(x, y, verbose=0) == alone.evaluate(x, [y], verbose=0)
+    listed.fit(x, [y], epochs=1, verbose=0, shuffle=False)
+    listed.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    out = listed.predict(x, verbose=0)
+    assert isinstance(out, list)
+    assert len(out) == 1
+    np.testing.assert_array_equal(out[0], alone.predict(x, verbose=0))  # one set of weights
+    assert listed.output_shape == [(None, 2)]
+    assert alone.output_shape == (None, 2)
+
+
+def test_loss_and_gradients_sees_a_layer_unfrozen_after_compile():
+    rng = np.random.default_rng(1)
+    x, y = _xy(rng, np.float64)
+    first = LSTM(4, return_sequences=True, seed=1, dtype="float64")
+    inp = Input(shape=(T, I))
+    model = Model(
+        inp, Dense(2, seed=3, dtype="float64")(LSTM(4, seed=2, dtype="float64")(first(inp)))
+    )
+    model.compile("sgd", "mse")
+    first.trainable = False
+    model.compile("sgd", "mse")
+    first.trainable = True  # and no compile() since
+    _, grads = model.loss_and_gradients(x, y)
+    fresh = fastlstm.models.clone_model(model)
+    fresh.set_weights(model.get_weights())
+    fresh.compile("sgd", "mse")
+    _, want = fresh.loss_and_gradients(x, y)
+    assert len(grads) == len(want) == 8
+    for g, w in zip(grads, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_an_inputs_dtype_is_checked_when_made_and_saved_as_given(tmp_path):
+    for bad in ("complex64", "object", "str", 5, "bogus"):
+        with pytest.raises(ValueError, match=r"dtype: expected None or one of float16"):
+            Input(shape=(4,), dtype=bad)
+    tokens = Input(shape=(4,), dtype=np.uint16)
+    assert tokens.dtype == "uint16"
+    model = Model(tokens, Dense(1, seed=1)(Flatten()(Embedding(10, 2, seed=2)(tokens))))
+    model.save(tmp_path / "m.fastlstm")
+    loaded = fastlstm.load_model(tmp_path / "m.fastlstm")
+    assert loaded.inputs[0].dtype == "uint16"
+    x = np.arange(8, dtype=np.uint16).reshape(2, 4)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_models_that_share_layers_share_one_lock_or_refuse_to_join():
+    u, i = Input(shape=(4,)), Input(shape=(4,))
+    tu, ti = Dense(8, seed=1), Dense(8, seed=2)
+    user_tower, item_tower = Model(u, tu(u)), Model(i, ti(i))
+    with pytest.raises(ValueError, match=r"joins layers of models made separately"):
+        Model([u, i], Dense(1)(Concatenate()([user_tower.outputs[0], item_tower.outputs[0]])))
+    # made the other way round, the parts share the joined model's lock
+    u, i = Input(shape=(4,)), Input(shape=(4,))
+    a, b = Dense(8, seed=1)(u), Dense(8, seed=2)(i)
+    full = Model([u, i], Dense(1)(Concatenate()([a, b])))
+    assert Model(u, a)._weights_lock is full._weights_lock
+    assert Model(i, b)._weights_lock is full._weights_lock
+
+
+def test_a_layer_another_model_holds_keeps_its_name():
+    item_in = Input(shape=(6,))
+    item_dense = Dense(4)
+    tower = Model(item_in, item_dense(item_in))
+    user_in = Input(shape=(6,))
+    user = Dense(4)(Dense(6)(user_in))  # new layers with the same automatic name, first
+    full = Model([user_in, item_in], Multiply()([user, item_dense(item_in)]))
+    assert tower.get_layer("dense") is item_dense
+    assert full.get_layer("dense") is item_dense
+    names = [layer.name for layer in full.layers]
+    assert len(set(names)) == len(names)
+
+
+def test_keras_input_and_output_attributes():
+    inp = Input(shape=(T, I), name="x")
+    encoder = LSTM(4, return_sequences=True, seed=1)
+    y, _h, _c = LSTM(3, return_state=True, seed=2)(encoder(inp))
+    model = Model(inp, Dense(1, seed=3)(y))
+    assert model.input is inp
+    assert model.output is model.outputs[0]
+    assert encoder.input is inp
+    assert [t.shape for t in model.get_layer("lstm_1").output] == [(None, 3)] * 3
+    features = Model(model.input, model.get_layer("lstm").output)  # Keras's feature extractor
+    x = np.random.default_rng(2).standard_normal((2, T, I)).astype(np.float32)
+    np.testing.assert_array_equal(features.predict(x, verbose=0), encoder(x))
+    assert inp.name == "x"
+    assert y.name is None
+    shared = Dense(2)
+    shared(inp), shared(inp)
+    with pytest.raises(
+        AttributeError, match=r"output: layer .* called on symbolic tensors 2 times"
+    ):
+        _ = shared.output
+    with pytest.raises(AttributeError, match=r"input: layer .* 0 times"):
+        _ = Dense(2).input
+
+
+def test_a_batch_size_declared_on_a_later_input_is_the_models():
+    a, b = Input(shape=(T, I)), Input(batch_shape=(4, T, 2))
+    model = Model([a, b], Concatenate()([LSTM(2)(a), LSTM(2, stateful=True)(b)]))
+    xs = [np.ones((8, T, I), np.float32), np.ones((8, T, 2), np.float32)]
+    with pytest.raises(ValueError, match=r"batch_size: expected 4 \(the batch size the model"):
+        model.predict(xs, batch_size=8, verbose=0)
+    assert model.predict(xs, verbose=0).shape == (8, 4)  # two batches of the declared 4
+    c = Input(batch_shape=(3, T, I))
+    outputs = [LSTM(2)(b), LSTM(2)(c)]
+    with pytest.raises(ValueError, match=r"declare different batch sizes, \[3, 4\]"):
+        Model([b, c], outputs)
+
+
+@pytest.mark.parametrize("merge", [Add, Subtract, Multiply, Maximum])
+def test_merges_broadcast_axes_of_size_one_against_torch(merge):
+    torch = import_peer("torch")
+    seq, one = Input(shape=(None, 4)), Input(shape=(1, 4))
+    assert merge()([seq, one]).shape == (None, None, 4)
+    with pytest.raises(ValueError, match=r"or of size 1 where they differ"):
+        merge()([seq, Input(shape=(3, 5))])
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal((2, 7, 4)), rng.standard_normal((2, 1, 4))]
+    layer = merge(dtype="float64")
+    out, cache = layer.forward(xs)
+    ts = [torch.tensor(a, requires_grad=True) for a in xs]
+    fns = {
+        "add": lambda a, b: a + b,
+        "subtract": lambda a, b: a - b,
+        "multiply": lambda a, b: a * b,
+        "maximum": torch.maximum,
+    }
+    want = fns[layer.default_name](*ts)
+    np.testing.assert_allclose(out, want.detach().numpy(), rtol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    (want * torch.tensor(dout)).sum().backward()
+    for g, t in zip(layer.backward(cache, dout), ts, strict=True):
+        assert g.shape == tuple(t.shape)
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_bidirectional_takes_its_layers_dtype_by_name():
+    assert Bidirectional(GRU(3, dtype="float64"), dtype="float64").dtype == np.float64
+    with pytest.raises(ValueError, match=r"dtype: a Bidirectional computes in its layer's dtype"):
+        Bidirectional(GRU(3), dtype="float64")
