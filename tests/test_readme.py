@@ -46,3 +46,11 @@ def test_torch_conversion_example_runs_and_matches_torch():
     with torch.no_grad():
         expected = net(torch.from_numpy(x))[0].numpy()
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_functional_example_runs(capsys):
+    text = README.read_text(encoding="utf-8")
+    section = text.split("Keras's functional API too:", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    exec(compile(code, "README functional example", "exec"), {})  # noqa: S102 (our own README)
+    assert capsys.readouterr().out.strip() == "(3, 3, 12)"
