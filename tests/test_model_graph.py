@@ -30,6 +30,7 @@ from fastlstm.layers import (
     Maximum,
     Minimum,
     Multiply,
+    RepeatVector,
     Subtract,
     TimeDistributed,
     concatenate,
@@ -120,6 +121,37 @@ def test_a_shared_layers_gradients_are_summed_over_its_calls():
     x = [rng.standard_normal((B, T, I)), rng.standard_normal((B, T, I))]
     x.append(rng.standard_normal((B, F)))
     _check_against_finite_differences(model, x, rng.standard_normal((B, 2)), rng)
+
+
+def test_models_inside_a_model_are_their_layers_called_again():
+    """An autoencoder of an encoder model and a decoder Sequential, and a tower model called on
+    two inputs (its layers shared): the same answers as the parts, gradients by finite
+    differences, and the weights one set with the parts'."""
+    rng = np.random.default_rng(10)
+    kw = {"dtype": "float64"}
+    inp = Input(shape=(T, I))
+    encoder = Model(inp, LSTM(H, seed=1, **kw)(inp))
+    decoder = Sequential(
+        [RepeatVector(T, **kw), LSTM(H, return_sequences=True, seed=2, **kw), Dense(I, **kw)],
+        seed=3,
+    )
+    x_in = Input(shape=(T, I))
+    autoencoder = Model(x_in, decoder(encoder(x_in)))
+    assert len(autoencoder.layers) == 4
+    x = rng.standard_normal((B, T, I))
+    np.testing.assert_array_equal(autoencoder.predict(x, verbose=0), decoder(encoder(x)))
+    autoencoder.compile("sgd", "mse")
+    _check_against_finite_differences(autoencoder, x, x, rng, per_weight=3)
+    autoencoder.fit(x, x, epochs=1, verbose=0)  # trains the parts' weights
+    np.testing.assert_array_equal(autoencoder.predict(x, verbose=0), decoder(encoder(x)))
+
+    a, b = Input(shape=(T, I)), Input(shape=(T, I))
+    t_in = Input(shape=(T, I))
+    tower = Model(t_in, Dense(4, seed=5, **kw)(LSTM(H, seed=4, **kw)(t_in)))
+    twin = Model([a, b], Dot(axes=1, normalize=True, **kw)([tower(a), tower(b)]))
+    twin.compile("sgd", "mse")
+    xs = [rng.standard_normal((B, T, I)), rng.standard_normal((B, T, I))]
+    _check_against_finite_differences(twin, xs, rng.standard_normal((B, 1)), rng, per_weight=3)
 
 
 def test_a_layer_that_cannot_be_called_twice_in_one_model_says_why():
@@ -355,7 +387,7 @@ def test_inference_models_made_of_the_trained_layers_decode_step_by_step():
     step_in, h_in, c_in = Input(shape=(1, F)), Input(shape=(H,)), Input(shape=(H,))
     y1, h1, c1 = decoder(step_in, initial_state=[h_in, c_in])
     decoder_model = Model([step_in, h_in, c_in], [dense(y1), h1, c1])
-    assert decoder_model._weights_lock is model._weights_lock  # one lock for shared weights
+    assert decoder_model._weights_lock._root() is model._weights_lock._root()  # one lock
     state = encoder_model.predict(xe, verbose=0)
     assert isinstance(state, list)
     assert [s.shape for s in state] == [(B, H), (B, H)]
@@ -475,8 +507,12 @@ def test_what_a_graph_cannot_hold_is_refused_when_described():
     with pytest.raises(ValueError, match=r"merge_mode=None"):
         Bidirectional(LSTM(2), merge_mode=None)(a)
     model = Model(a, Dense(1)(LSTM(2)(a)))
-    with pytest.raises(TypeError, match=r"a model called on symbolic tensors"):
-        model(b)
+    with pytest.raises(ValueError, match=r"expected 1 symbolic tensors, one per input"):
+        model([a, b])
+    with pytest.raises(ValueError, match=r"expected a tensor of shape \(None, 6, 3\) for input 0"):
+        model(Input(shape=(T, 4)))
+    with pytest.raises(ValueError, match=r"training= and mask= are given by the model"):
+        model(b, training=True)
     with pytest.raises(TypeError, match=r"add: a functional Model's layers come from its graph"):
         model.add(Dense(1))
     with pytest.raises(TypeError, match=r"has no values"):

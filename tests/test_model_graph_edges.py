@@ -6,12 +6,15 @@ before its fix."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 import fastlstm
 from conftest import import_peer
 from fastlstm import Model
+from fastlstm._locks import WeightsLock
 from fastlstm.layers import (
     GRU,
     LSTM,
@@ -89,18 +92,58 @@ def test_an_inputs_dtype_is_checked_when_made_and_saved_as_given(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-def test_models_that_share_layers_share_one_lock_or_refuse_to_join():
+def _excludes(writer_lock, reader_lock) -> bool:
+    """Whether a reader of ``reader_lock`` waits while a writer holds ``writer_lock``."""
+    entered = threading.Event()
+
+    def read():
+        with reader_lock.reading:
+            entered.set()
+
+    with writer_lock.writing:
+        thread = threading.Thread(target=read)
+        thread.start()
+        waited = not entered.wait(0.2)
+    thread.join(5)
+    return waited and entered.is_set()
+
+
+def test_models_made_separately_then_joined_share_one_lock():
     u, i = Input(shape=(4,)), Input(shape=(4,))
-    tu, ti = Dense(8, seed=1), Dense(8, seed=2)
-    user_tower, item_tower = Model(u, tu(u)), Model(i, ti(i))
-    with pytest.raises(ValueError, match=r"joins layers of models made separately"):
-        Model([u, i], Dense(1)(Concatenate()([user_tower.outputs[0], item_tower.outputs[0]])))
-    # made the other way round, the parts share the joined model's lock
-    u, i = Input(shape=(4,)), Input(shape=(4,))
-    a, b = Dense(8, seed=1)(u), Dense(8, seed=2)(i)
-    full = Model([u, i], Dense(1)(Concatenate()([a, b])))
-    assert Model(u, a)._weights_lock is full._weights_lock
-    assert Model(i, b)._weights_lock is full._weights_lock
+    user_tower, item_tower = Model(u, Dense(8, seed=1)(u)), Model(i, Dense(8, seed=2)(i))
+    assert not _excludes(user_tower._weights_lock, item_tower._weights_lock)
+    full = Model([u, i], Dense(1)(Concatenate()([user_tower.outputs[0], item_tower.outputs[0]])))
+    locks = [m._weights_lock for m in (user_tower, item_tower, full)]
+    for a in locks:
+        for b in locks:
+            assert _excludes(a, b)
+
+
+def test_a_join_waits_for_a_held_lock_and_moves_its_waiters():
+    a, b = WeightsLock(), WeightsLock()
+    joined, read = threading.Event(), threading.Event()
+
+    def join():
+        a.join(b)
+        joined.set()
+
+    def reader():
+        with a.reading:
+            read.set()
+
+    with a.writing:  # a training step of a's model in progress
+        threads = [threading.Thread(target=join), threading.Thread(target=reader)]
+        for t in threads:
+            t.start()
+        assert not joined.wait(0.2)  # the join waits for the step
+        assert not read.is_set()
+    for t in threads:
+        t.join(5)
+    assert joined.is_set()
+    assert read.is_set()
+    assert _excludes(a, b)
+    assert _excludes(b, a)
+    a.join(b)  # joined already: nothing to do
 
 
 def test_a_layer_another_model_holds_keeps_its_name():

@@ -83,16 +83,21 @@ def _tensors(value, name: str) -> list[KerasTensor]:
     return items
 
 
+def refuse_call_options(what: str, training, mask) -> None:
+    """A call on symbolic tensors takes no ``training`` or ``mask``: the model gives them."""
+    if training is not False or mask is not None:
+        raise ValueError(
+            f"{what}: training= and mask= are given by the model when it runs (fit trains, "
+            "predict does not; masks flow from Embedding(mask_zero=True) or Masking); a call "
+            "on symbolic tensors takes neither"
+        )
+
+
 def connect(layer, x, initial_state=None, training=False, mask=None):
     """Record a call of ``layer`` on the symbolic tensor(s) ``x`` and return its output
     tensor(s), as the layer's call would return arrays. The layer is built for their shapes
     (where it is not built yet, else they must fit its weights)."""
-    if training is not False or mask is not None:
-        raise ValueError(
-            f"layer {layer.name!r}: training= and mask= are given by the model when it runs "
-            "(fit trains, predict does not; masks flow from Embedding(mask_zero=True) or "
-            "Masking); a call on symbolic tensors takes neither"
-        )
+    refuse_call_options(f"layer {layer.name!r}", training, mask)
     listed = isinstance(x, (list, tuple))
     if listed != bool(getattr(layer, "takes_list", False)):
         want = "a list of symbolic tensors" if not listed else "one symbolic tensor"

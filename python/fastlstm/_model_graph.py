@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import layers as layers_module
-from ._graph import KerasTensor, Node, is_symbolic, trace
+from ._graph import KerasTensor, Node, is_symbolic, refuse_call_options, trace
 from ._inputs import ArrayGroup, _array, _data
 from ._training import _raise_naming, _takes_input_grad
 from .layers.base import input_gradient, sublayers
@@ -110,25 +110,19 @@ class Model(Sequential):
     def _take_layers(self) -> None:
         """Make the layers the model's: names unique in it, and its weights lock theirs.
 
-        A model made of another's layers (an inference model of a trained one's) shares that
-        model's lock, so that a call of one beside the other's fit sees one step's weights;
-        layers of two models with different locks cannot be joined (neither model would guard
-        the other's updates). Names: a layer another model holds keeps its name; a new one with
-        the same automatic name gets a suffix (lstm_1)."""
+        A model made of other models' layers (an inference model of a trained one's, an
+        autoencoder of an encoder and a decoder) joins their weights locks into one and takes
+        it, so that a call of any of them beside another's fit sees one step's weights. Names:
+        a layer another model holds keeps its name; a new one with the same automatic name gets
+        a suffix (lstm_1)."""
         held = {
             id(lock): lock
             for layer in self.layers
             for sub in sublayers(layer)
             if (lock := getattr(sub, "_model_lock", None)) is not None
         }
-        if len(held) > 1:
-            raise ValueError(
-                "outputs: the graph joins layers of models made separately, each guarding its "
-                "weights with its own lock; make the model that joins them first, then the "
-                "models of its parts from the same tensors (they then share its lock)"
-            )
-        if held:
-            self._weights_lock = next(iter(held.values()))
+        for lock in held.values():
+            lock.join(self._weights_lock)
         taken: tuple[set, set, dict] = (set(), set(), {})
         held_first = sorted(self.layers, key=lambda l: getattr(l, "_model_lock", None) is None)
         for layer in held_first:  # a stable sort: the held ones first, each in model order
@@ -243,12 +237,41 @@ class Model(Sequential):
 
     # -- forward / backward ----------------------------------------------------------------
 
+    def _called_on_tensors(self, x, training, mask):
+        """The model inside a functional model: its layers called again, in the same graph,
+        on the tensors given for its inputs (the functional model then holds these layers, not
+        this model, and shares their weights with it)."""
+        refuse_call_options(self.name, training, mask)
+        given, _ = _listed(x, "x")
+        if len(given) != len(self.inputs):
+            raise ValueError(
+                f"x: expected {len(self.inputs)} symbolic tensors, one per input of model "
+                f"{self.name!r}, got {len(given)}"
+            )
+        made: dict[int, Any] = {}
+        for k, (t, inp) in enumerate(zip(given, self.inputs)):
+            if t.ndim != inp.ndim or any(
+                a is not None and b is not None and a != b for a, b in zip(t.shape, inp.shape)
+            ):
+                raise ValueError(
+                    f"x: expected a tensor of shape {inp.shape} for input {k} of model "
+                    f"{self.name!r}, got {t.shape}"
+                )
+            made[id(inp)] = t
+        for node in self._nodes:
+            ins = [made[id(t)] for t in node.inputs]
+            out = node.layer(
+                ins if node.listed else ins[0],
+                **({"initial_state": [made[id(t)] for t in node.states]} if node.states else {}),
+            )
+            for t, o in zip(node.outputs, out if node.multi else [out]):
+                made[id(t)] = o
+        outs = [made[id(t)] for t in self.outputs]
+        return outs if self._listed_outputs else outs[0]
+
     def __call__(self, x, training: bool = False, mask=None):
         if is_symbolic(x):
-            raise TypeError(
-                "x: a model called on symbolic tensors (a model inside a functional model) is "
-                "not supported; call its layers on them instead"
-            )
+            return self._called_on_tensors(x, training, mask)
         if mask is not None:
             raise ValueError(
                 "mask: expected None for a functional model (masks come from its layers)"

@@ -24,6 +24,7 @@ from . import callbacks as callbacks_module
 from . import metrics as metrics_lib
 from ._arrays import generator, integer, real_number
 from ._batches import DatasetBatches, is_dataset
+from ._graph import is_symbolic
 from ._inputs import (
     _batch_size,
     _callbacks,
@@ -89,7 +90,10 @@ class Trainer:
     # -- forward / backward ----------------------------------------------------------------
 
     def __call__(self, x, training: bool = False, mask=None):
-        """The model's output for x, with as little Python as possible per layer."""
+        """The model's output for x, with as little Python as possible per layer. On symbolic
+        tensors (a model inside a functional model), its layers called on them."""
+        if is_symbolic(x):
+            return self._called_on_tensors(x, training, mask)
         if not self.built:
             self._ensure_built(x)
         return self._call_layers(x, training, mask)[0]

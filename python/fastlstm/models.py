@@ -27,6 +27,7 @@ from . import layers as layers_module
 from . import losses, optimizers
 from . import metrics as metrics_lib
 from ._arrays import check_name, integer
+from ._graph import KerasTensor, refuse_call_options
 from ._locks import WeightsLock
 from ._training import Trainer, unique_names
 from .functional import _flag
@@ -170,6 +171,24 @@ class Sequential(Trainer):
             self._output_shapes.pop()
             self._analyse()
         return layer
+
+    def _called_on_tensors(self, x, training, mask):
+        """The model inside a functional model: each layer called on the tensor in turn (the
+        functional model then holds these layers, not this model)."""
+        refuse_call_options(self.name, training, mask)
+        if not isinstance(x, KerasTensor):
+            raise TypeError(f"x: a Sequential takes one symbolic tensor, got {type(x).__name__}")
+        if not self.built:
+            self.build(self._build_shape or x.shape)
+        elif len(x.shape) != len(self._build_shape):
+            raise ValueError(
+                f"x: expected a tensor of shape like {self._build_shape} (the model's input), "
+                f"got {x.shape}"
+            )
+        out = x
+        for layer in self.layers:
+            out = layer(out)
+        return out
 
     def _layer_seed(self, index: int) -> int:
         return int(np.random.SeedSequence([self.seed, index]).generate_state(1)[0])
