@@ -94,6 +94,20 @@ class Model(Sequential):
                 _check_shareable(layer)
         # per node: whether its layer is called more than once (its gradients are summed)
         self._shared = [calls[id(n.layer)] > 1 for n in self._nodes]
+        # What _run walks: a slot per tensor (the inputs first), and per node its layer, the
+        # slots it reads (inputs, initial states) and writes, and whether it reads a list and
+        # writes several.
+        slot = {id(t): k for k, t in enumerate(self.inputs)}
+        self._plan = []
+        for node in self._nodes:
+            reads = tuple(slot[id(t)] for t in node.inputs)
+            states = tuple(slot[id(t)] for t in node.states)
+            for t in node.outputs:
+                slot[id(t)] = len(slot)
+            writes = tuple(slot[id(t)] for t in node.outputs)
+            self._plan.append((node.layer, reads, states, writes, node.listed, node.multi))
+        self._slots = len(slot)
+        self._output_slots = [slot[id(t)] for t in self.outputs]
         batches = {t.shape[0] for t in self.inputs if t.shape[0] is not None}
         if len(batches) > 1:
             raise ValueError(
@@ -193,6 +207,8 @@ class Model(Sequential):
         if isinstance(x, ArrayGroup):
             return x
         n = len(self.inputs)
+        if n == 1 and type(x) is np.ndarray and x.ndim and x.dtype.kind in "biuf":
+            return ArrayGroup((x,))  # what _array would give back: a model's call, quickly
         if isinstance(x, dict):
             names = [t.name for t in self.inputs]
             if None in names or set(x) != set(names):
@@ -226,6 +242,8 @@ class Model(Sequential):
     def _ensure_built(self, x) -> None:
         group = self._group(x)
         for k, (t, a) in enumerate(zip(self.inputs, group.arrays)):
+            if a.shape[1:] == t.shape[1:]:
+                continue  # every size fixed and as declared (a call's common case, quickly)
             if a.ndim != t.ndim or any(
                 want is not None and want != got for want, got in zip(t.shape[1:], a.shape[1:])
             ):
@@ -281,33 +299,32 @@ class Model(Sequential):
         return self._call_layers(group, training)[0]
 
     def _run(self, x, training: bool, keep: bool):
-        """Every node in order: the model's outputs and their masks (lists where it has
-        several); ``keep`` keeps each node's cache for the backward pass."""
-        values: dict[int, tuple] = {id(t): (a, None) for t, a in zip(self.inputs, x.arrays)}
-        for n, node in enumerate(self._nodes):
-            layer = node.layer
-            got = [values[id(t)] for t in node.inputs]
-            arrays, masks = [a for a, _ in got], [m for _, m in got]
-            x_in, mask = (arrays, masks) if node.listed else (arrays[0], masks[0])
-            extra = {}
-            if node.states:
-                extra["initial_state"] = [values[id(t)][0] for t in node.states]
+        """Every node in order (``_plan``): the model's outputs and their masks, as lists;
+        ``keep`` keeps each node's cache for the backward pass."""
+        values, masks = [None] * self._slots, [None] * self._slots
+        values[: len(x.arrays)] = x.arrays
+        caches = self._caches
+        for n, (layer, ins, states, outs, listed, multi) in enumerate(self._plan):
+            if listed:
+                x_in, mask = [values[k] for k in ins], [masks[k] for k in ins]
+            else:
+                x_in, mask = values[ins[0]], masks[ins[0]]
+            extra = {"initial_state": [values[k] for k in states]} if states else {}
             try:
                 out_mask = layer.compute_mask(x_in, mask)
                 if keep:
-                    out, self._caches[n] = layer.forward(
-                        x_in, training=training, mask=mask, **extra
-                    )
+                    out, caches[n] = layer.forward(x_in, training=training, mask=mask, **extra)
                 else:
                     out = layer.call(x_in, training=training, mask=mask, **extra)
             except (ValueError, TypeError) as exc:
                 _raise_naming(layer, exc)
-            outs = out if node.multi else [out]
-            out_masks = [out_mask] + [None] * (len(outs) - 1)
-            for t, a, m in zip(node.outputs, outs, out_masks):
-                values[id(t)] = (a, m)
-        results = [values[id(t)] for t in self.outputs]
-        return [a for a, _ in results], [m for _, m in results]
+            if multi:
+                for k, a in zip(outs, out):
+                    values[k] = a
+            else:
+                values[outs[0]] = out
+            masks[outs[0]] = out_mask  # a recurrent layer's states have none
+        return [values[k] for k in self._output_slots], [masks[k] for k in self._output_slots]
 
     def _call_layers(self, x, training: bool, mask=None):
         """The outputs and their masks, each a list where ``outputs`` was given as one."""
