@@ -91,7 +91,8 @@ def _data(x, y=None, sample_weight=None, *, need_y=True):
         if need_y:
             raise ValueError("y: expected the targets (an array with one row per sample), got None")
         return x, None, None
-    y = _array(y, "y")
+    if not isinstance(y, ArrayGroup):  # a model's several outputs' targets are one group
+        y = _array(y, "y")
     if len(y) != len(x):
         raise ValueError(
             f"x, y: expected the same number of samples, got x with {len(x)} and y with {len(y)}"

@@ -30,9 +30,11 @@ from typing import Any
 import numpy as np
 
 from . import layers as layers_module
+from . import metrics as metrics_lib
 from ._graph import KerasTensor, Node, is_symbolic, refuse_call_options, trace
 from ._inputs import ArrayGroup, _array, _data
-from ._training import _raise_naming, _takes_input_grad
+from ._model_outputs import compiled, targets
+from ._training import _raise_naming, _takes_input_grad, unique_names
 from .layers.base import input_gradient, sublayers
 from .layers.core import INPUT_DTYPES, Input
 from .models import Sequential, _has_regularizer
@@ -69,6 +71,7 @@ class Model(Sequential):
         self._connect(inputs, outputs)
 
     def _connect(self, inputs, outputs) -> None:
+        self._output_specs = None  # compile's per-output losses and metrics (several outputs)
         self.inputs, self._listed_inputs = _listed(inputs, "inputs")
         self.outputs, self._listed_outputs = _listed(outputs, "outputs")
         for k, t in enumerate(self.inputs):
@@ -235,7 +238,14 @@ class Model(Sequential):
         return ArrayGroup(arrays)
 
     def _data(self, x, y=None, sample_weight=None, *, need_y=True):
-        if isinstance(y, (list, tuple)) and len(y) == 1 and _is_array(y[0]):
+        if self._several_outputs:
+            y = targets(y, self.output_names)
+            if isinstance(sample_weight, (list, tuple, dict)):
+                raise ValueError(
+                    "sample_weight: expected one array of a weight per sample, for every "
+                    "output (weights per output are not supported)"
+                )
+        elif isinstance(y, (list, tuple)) and len(y) == 1 and _is_array(y[0]):
             y = y[0]  # the targets of a model of one output given in a list, as Keras takes them
         return _data(self._group(x), y, sample_weight, need_y=need_y)
 
@@ -335,19 +345,19 @@ class Model(Sequential):
                 self._commit_staged()
         return (outs, masks) if self._listed_outputs else (outs[0], masks[0])
 
-    # Training and evaluation take a model of one output (compile refuses more), given alone or
-    # as a list of one: its output and mask alone.
+    # Training and evaluation: a model of one output, given alone or as a list of one, gives its
+    # output and mask alone; one of several, the lists (the joint loss takes them).
     def _forward(self, x, training: bool):
         outs, masks = self._run(x, training, keep=True)
-        return outs[0], masks[0]
+        return (outs, masks) if self._several_outputs else (outs[0], masks[0])
 
     def _forward_inference(self, x):
         with self._weights_lock.reading:
             outs, masks = self._run(x, False, keep=False)
-        return outs[0], masks[0]
+        return (outs, masks) if self._several_outputs else (outs[0], masks[0])
 
     def _backward(self, dout) -> None:
-        douts = [dout]
+        douts = dout if self._several_outputs else [dout]
         grads: dict[int, Any] = {}
         _accumulate(grads, self.outputs, douts)
         summed: dict[int, list] = {}  # a shared layer's weight gradients, per layer owning some
@@ -375,16 +385,72 @@ class Model(Sequential):
         for owner, total in summed.values():
             owner.grads = total
 
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, *args, **kwargs) -> None:
-        """As :meth:`Sequential.compile`; a model of several outputs cannot be compiled (it is
-        called and predicts, but trains with one output only)."""
-        if self._listed_outputs and len(self.outputs) > 1:
-            raise ValueError(
-                f"compile: this model has {len(self.outputs)} outputs; training takes a model "
-                "of one output (several losses are not supported): make a Model of the output "
-                "to train, sharing the layers"
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: Any = None,
+        weighted_metrics: Any = None,
+        *,
+        loss_weights: Any = None,
+        **hints: Any,
+    ) -> None:
+        """As :meth:`Sequential.compile`. With several outputs (see
+        :mod:`fastlstm._model_outputs`): ``loss`` one for all, a list or a dict by output name;
+        ``loss_weights`` a list or dict of numbers (1 by default); ``metrics`` and
+        ``weighted_metrics`` a list of one list per output, or a dict."""
+        self._output_specs = None
+        if not self._several_outputs:
+            super().compile(
+                optimizer, loss, metrics, weighted_metrics, loss_weights=loss_weights, **hints
             )
-        super().compile(optimizer, loss, *args, **kwargs)
+            return
+        if loss is None:
+            raise ValueError("loss: expected a loss (a name such as 'mse' or a Loss), got None")
+        joint, flat, weighted, specs = compiled(
+            loss, loss_weights, metrics, weighted_metrics, self.output_names
+        )
+        super().compile(optimizer, joint, **hints)
+        self._metric_specs, self._weighted = flat, weighted
+        self._output_specs = specs
+
+    @property
+    def _several_outputs(self) -> bool:
+        return len(self.outputs) > 1
+
+    @property
+    def output_names(self) -> list[str]:
+        """Each output's name, the name of the layer that makes it (with a suffix where one
+        layer makes several: an LSTM's ``return_state``), as Keras names them."""
+        return unique_names(
+            [t.node.layer.name if t.node else (t.name or "input") for t in self.outputs]
+        )
+
+    def fit(self, *args, class_weight=None, **kwargs):
+        self._refuse_class_weight(class_weight)
+        return super().fit(*args, class_weight=class_weight, **kwargs)
+
+    def train_on_batch(self, *args, class_weight=None, **kwargs):
+        self._refuse_class_weight(class_weight)
+        return super().train_on_batch(*args, class_weight=class_weight, **kwargs)
+
+    def _refuse_class_weight(self, class_weight) -> None:
+        if class_weight is not None and self._several_outputs:
+            raise ValueError(
+                "class_weight: not supported for a model of several outputs (as in Keras 3); "
+                "give sample_weight instead"
+            )
+
+    def _custom_metrics(self) -> dict | None:
+        if not self._output_specs:
+            return super()._custom_metrics()
+        specs = self._output_specs
+        custom = {}
+        for m in (m for ms in specs["metrics"] + specs["weighted_metrics"] for m in ms):
+            if metrics_lib.is_custom(m):
+                plain = type(m) is metrics_lib.MeanMetricWrapper
+                custom[m.name] = m.fn if plain else m
+        return custom or None
 
     # -- config ----------------------------------------------------------------------------
 

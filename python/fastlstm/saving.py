@@ -41,6 +41,8 @@ import numpy as np
 
 from . import _core, initializers, losses, optimizers
 from . import metrics as metrics_lib
+from ._model_outputs import restored as restored_outputs
+from ._model_outputs import serialized as serialized_outputs
 from .functional import _flag
 
 FORMAT, VERSION = "fastlstm.model", 1
@@ -131,17 +133,26 @@ def _model_bytes(model, include_optimizer: bool) -> bytes:
                 "trainable ones (a layer added or removed, or `trainable` switched since it "
                 "trained): compile() the model again, or save with include_optimizer=False"
             )
+        specs = getattr(model, "_output_specs", None)  # a model of several outputs
         compile_config = {
             "optimizer": optimizers.serialize(model.optimizer),
-            "loss": losses.serialize(model.loss),
-            "metrics": [
-                metrics_lib.serialize(m)
-                for m, w in zip(model._metric_specs, model._weighted)
-                if not w
-            ],
-            "weighted_metrics": [
-                metrics_lib.serialize(m) for m, w in zip(model._metric_specs, model._weighted) if w
-            ],
+            **(
+                serialized_outputs(specs)
+                if specs
+                else {
+                    "loss": losses.serialize(model.loss),
+                    "metrics": [
+                        metrics_lib.serialize(m)
+                        for m, w in zip(model._metric_specs, model._weighted)
+                        if not w
+                    ],
+                    "weighted_metrics": [
+                        metrics_lib.serialize(m)
+                        for m, w in zip(model._metric_specs, model._weighted)
+                        if w
+                    ],
+                }
+            ),
             "iterations": model.optimizer.iterations,
         }
         slots = model.optimizer.get_slot_arrays()
@@ -510,16 +521,24 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
             or not isinstance(compile_config.get("weighted_metrics", []), list)
         ):
             _fail("compile: expected an object with optimizer, loss, metrics and iterations")
-        model.compile(
-            optimizer=optimizers.deserialize(compile_config.get("optimizer")),
-            loss=losses.deserialize(compile_config.get("loss")),
-            metrics=[metrics_lib.deserialize(m, custom_objects) for m in compile_config["metrics"]],
-            # files written before weighted_metrics existed have none
-            weighted_metrics=[
-                metrics_lib.deserialize(m, custom_objects)
-                for m in compile_config.get("weighted_metrics", [])
-            ],
-        )
+        optimizer = optimizers.deserialize(compile_config.get("optimizer"))
+        if "loss_weights" in compile_config:  # a model of several outputs
+            if not functional or not model._several_outputs:
+                _fail("compile: per-output losses for a model of one output")
+            model.compile(optimizer, **restored_outputs(compile_config, custom_objects))
+        else:
+            model.compile(
+                optimizer=optimizer,
+                loss=losses.deserialize(compile_config.get("loss")),
+                metrics=[
+                    metrics_lib.deserialize(m, custom_objects) for m in compile_config["metrics"]
+                ],
+                # files written before weighted_metrics existed have none
+                weighted_metrics=[
+                    metrics_lib.deserialize(m, custom_objects)
+                    for m in compile_config.get("weighted_metrics", [])
+                ],
+            )
         slots = _take(arrays, "optimizer")
         model.optimizer.set_slot_arrays(
             model.trainable_weights, slots, _int(compile_config.get("iterations"), "iterations")

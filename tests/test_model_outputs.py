@@ -1,0 +1,155 @@
+"""A functional model of several outputs trains as Keras's does: a loss per output, weighted and
+summed (against torch: the loss and every gradient), each output's loss and metrics in the logs
+under its name, targets as a list or a dict, saved and loaded with its compile state, and what
+it does not take refused by name."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import fastlstm
+from conftest import import_peer
+from fastlstm import Model, losses
+from fastlstm.layers import LSTM, Dense, Input
+
+B, T, I, H = 16, 6, 3, 5
+
+
+def _two_heads(dtype="float32"):
+    """An LSTM trunk and two heads: a level (regression) and a kind (3 classes, logits)."""
+    inp = Input(shape=(T, I))
+    trunk = LSTM(H, seed=1, dtype=dtype)(inp)
+    level = Dense(1, seed=2, name="level", dtype=dtype)(trunk)
+    kind = Dense(3, seed=3, name="kind", dtype=dtype)(trunk)
+    return Model(inp, [level, kind])
+
+
+def _data(rng, dtype=np.float32):
+    x = rng.standard_normal((B, T, I)).astype(dtype)
+    return x, rng.standard_normal((B, 1)).astype(dtype), rng.integers(0, 3, B)
+
+
+def test_the_weighted_sum_of_the_losses_and_its_gradients_match_torch():
+    torch = import_peer("torch")
+    rng = np.random.default_rng(0)
+    model = _two_heads("float64")
+    model.compile(
+        "sgd",
+        {"level": "mse", "kind": losses.SparseCategoricalCrossentropy(from_logits=True)},
+        loss_weights={"kind": 0.25},
+    )
+    x, level, kind = _data(rng, np.float64)
+    loss, grads = model.loss_and_gradients(x, {"kind": kind, "level": level})
+
+    k, r, b, k1, b1, k2, b2 = (torch.tensor(w, requires_grad=True) for w in model.get_weights())
+    h = c = torch.zeros(B, H, dtype=torch.float64)
+    for t in range(T):  # the LSTM's step, gates i, f, g, o (Keras's layout)
+        z = torch.from_numpy(x[:, t]) @ k + h @ r + b
+        i_, f, g, o = z.split(H, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i_) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+    mse = ((h @ k1 + b1 - torch.from_numpy(level)) ** 2).mean()
+    ce = torch.nn.functional.cross_entropy(h @ k2 + b2, torch.from_numpy(kind))
+    want = mse + 0.25 * ce
+    want.backward()
+    assert loss == pytest.approx(want.item(), rel=1e-10)
+    for got, w in zip(grads, (k, r, b, k1, b1, k2, b2), strict=True):
+        np.testing.assert_allclose(got, w.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_the_logs_name_each_outputs_loss_and_metrics():
+    rng = np.random.default_rng(1)
+    model = _two_heads()
+    model.compile(
+        "adam",
+        ["mse", losses.SparseCategoricalCrossentropy(from_logits=True)],
+        metrics=[["mae"], ["accuracy"]],
+        loss_weights=[1.0, 0.5],
+    )
+    x, level, kind = _data(rng)
+    history = model.fit(x, [level, kind], batch_size=B, epochs=2, verbose=0, validation_split=0.25)
+    assert list(history.history) == [
+        "loss",
+        "level_loss",
+        "kind_loss",
+        "level_mae",
+        "kind_accuracy",
+        "val_loss",
+        "val_level_loss",
+        "val_kind_loss",
+        "val_level_mae",
+        "val_kind_accuracy",
+    ]
+    logs = model.evaluate(x, [level, kind], batch_size=B, verbose=0, return_dict=True)
+    pred_level, pred_kind = model.predict(x, verbose=0)
+    mse = float(np.mean((pred_level - level) ** 2))
+    logp = pred_kind - np.log(np.exp(pred_kind).sum(axis=1, keepdims=True))
+    ce = float(-np.mean(logp[np.arange(B), kind]))
+    assert logs["level_loss"] == pytest.approx(mse, rel=1e-5)
+    assert logs["kind_loss"] == pytest.approx(ce, rel=1e-5)
+    assert logs["loss"] == pytest.approx(mse + 0.5 * ce, rel=1e-5)
+    assert logs["level_mae"] == pytest.approx(float(np.mean(np.abs(pred_level - level))), rel=1e-5)
+    assert logs["kind_accuracy"] == float(np.mean(pred_kind.argmax(axis=1) == kind))
+
+
+def test_several_outputs_save_load_and_pickle_with_their_compile_state(tmp_path):
+    rng = np.random.default_rng(2)
+    model = _two_heads()
+    model.compile(
+        "adam",
+        ["mse", losses.SparseCategoricalCrossentropy(from_logits=True)],
+        metrics={"kind": ["accuracy"]},
+        weighted_metrics={"level": ["mae"]},
+        loss_weights=[2.0, 1.0],
+    )
+    x, level, kind = _data(rng)
+    model.fit(x, [level, kind], epochs=2, verbose=0)
+    model.save(tmp_path / "m.fastlstm")
+    copies = [fastlstm.load_model(tmp_path / "m.fastlstm"), pickle.loads(pickle.dumps(model))]
+    want = model.evaluate(x, [level, kind], verbose=0, return_dict=True)
+    model.fit(x, [level, kind], epochs=1, shuffle=False, verbose=0)
+    for other in copies:
+        assert other.evaluate(x, [level, kind], verbose=0, return_dict=True) == want
+        other.fit(x, [level, kind], epochs=1, shuffle=False, verbose=0)  # the optimizer's state too
+        for a, b in zip(other.get_weights(), model.get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_what_several_outputs_do_not_take_is_refused_by_name():
+    rng = np.random.default_rng(3)
+    x, level, kind = _data(rng)
+    model = _two_heads()
+    for kwargs, match in (
+        (
+            {"loss": "mse", "metrics": ["mae"]},
+            r"metrics: for a model of 2 outputs, expected a list",
+        ),
+        (
+            {"loss": {"level": "mse"}},
+            r"loss: expected a loss for every output; none for \['kind'\]",
+        ),
+        (
+            {"loss": {"levels": "mse", "kind": "mse"}},
+            r"keys, \['level', 'kind'\], got also \['levels'\]",
+        ),
+        ({"loss": ["mse"]}, r"loss: for a model of 2 outputs, expected one entry per output"),
+        ({"loss": "mse", "loss_weights": [1.0, -1.0]}, r"finite numbers >= 0, got -1.0 for 'kind'"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            model.compile("adam", **kwargs)
+    with pytest.raises(TypeError, match=r"loss_weights: expected numbers, got True"):
+        model.compile("adam", "mse", loss_weights=[True, 1.0])
+    model.compile("adam", "mse")
+    with pytest.raises(ValueError, match=r"y: expected a list of 2 arrays, one per output"):
+        model.fit(x, level, verbose=0)
+    with pytest.raises(ValueError, match=r"y: expected a dict with the outputs' names"):
+        model.fit(x, {"level": level}, verbose=0)
+    with pytest.raises(ValueError, match=r"same number of samples for every output"):
+        model.fit(x, [level, kind[:3]], verbose=0)
+    with pytest.raises(ValueError, match=r"sample_weight: expected one array"):
+        model.fit(x, [level, kind], sample_weight=[np.ones(B), np.ones(B)], verbose=0)
+    with pytest.raises(ValueError, match=r"class_weight: not supported for a model of several"):
+        model.fit(x, [level, kind], class_weight={0: 1.0}, verbose=0)
