@@ -16,7 +16,8 @@ measures it where the kernels are cheap: the same data through an LSTM of one un
 its overhead in µs, as a share of the full model's time per batch, is the sharper figure.
 
 Serving (B=1, T=50): ``predict_on_batch``, ``model(x)`` and ``predict(x)`` against
-``fastlstm.lstm`` plus the Dense matmul; the overhead in µs (target: under 10 µs, "microseconds
+``fastlstm.lstm`` plus the Dense matmul (rows named ``Model:``: the same layers and weights as a
+functional ``Model``, its ``fit`` and ``model(x)``); the overhead in µs (target: under 10 µs, "microseconds
 above the kernel").
 
 Each overhead comes with a distribution-free 95% confidence interval of that median: on a shared
@@ -94,8 +95,9 @@ def parse_args(argv: list[str] | None = None):
     return args
 
 
-def make_model(optimizer: str, shape: tuple[int, int, int], seed: int):
-    """The compiled model Input((T, I)) -> LSTM(H) -> Dense(1), mse, for shape (T, I, H)."""
+def make_model(optimizer: str, shape: tuple[int, int, int], seed: int, functional=False):
+    """The compiled model Input((T, I)) -> LSTM(H) -> Dense(1), mse, for shape (T, I, H): a
+    Sequential, or with ``functional`` the same layers and weights as a functional Model."""
     import fastlstm
     from fastlstm import layers, optimizers
 
@@ -103,6 +105,11 @@ def make_model(optimizer: str, shape: tuple[int, int, int], seed: int):
     model = fastlstm.Sequential(
         [layers.Input((steps, inputs)), layers.LSTM(hidden), layers.Dense(1)], seed=seed
     )
+    if functional:
+        inp = layers.Input((steps, inputs))
+        graph = fastlstm.Model(inp, layers.Dense(1)(layers.LSTM(hidden)(inp)))
+        graph.set_weights(model.get_weights())
+        model = graph
     opt = optimizers.SGD(LEARNING_RATE) if optimizer == "sgd" else optimizers.Adam(LEARNING_RATE)
     model.compile(opt, "mse")
     return model
@@ -201,6 +208,7 @@ TRAINING_ROWS = (
     ("fit, adam, shuffle=False", "bare, adam"),
     ("train_on_batch, adam", "bare, adam"),
     ("H=1: fit, adam", "H=1: bare, adam"),
+    ("Model: fit, adam", "bare, adam"),
 )
 
 
@@ -240,6 +248,10 @@ def epoch_calls(args, shape, opts=("sgd", "adam"), variants=True, prefix="", che
             model_tob.train_on_batch(xb, yb)
 
     calls[f"{prefix}train_on_batch, adam"] = train_on_batch_epoch
+    graph = make_model("adam", shape, args.seed, functional=True)  # the functional Model's fit
+    calls[f"{prefix}Model: fit, adam"] = lambda: graph.fit(
+        x, y, batch_size=args.batch, epochs=1, verbose=0
+    )
     return calls
 
 
@@ -259,6 +271,7 @@ def serving_calls(args) -> dict:
     import fastlstm
 
     model = make_model("adam", (args.steps, args.input, args.hidden), args.seed)
+    graph = make_model("adam", (args.steps, args.input, args.hidden), args.seed, functional=True)
     x1 = np.random.default_rng(args.seed + 2).standard_normal(
         (1, args.steps, args.input), dtype=np.float32
     )
@@ -272,10 +285,13 @@ def serving_calls(args) -> dict:
 
     if not np.allclose(bare(), model.predict_on_batch(x1), rtol=1e-5, atol=1e-6):
         sys.exit("bare serving forward and predict_on_batch disagree")
+    if not np.array_equal(graph(x1), model(x1)):
+        sys.exit("the functional Model and the Sequential disagree")
     return {
         "serve, bare": bare,
         "predict_on_batch": lambda: model.predict_on_batch(x1),
         "model(x)": lambda: model(x1),
+        "Model: model(x)": lambda: graph(x1),
         "predict": lambda: model.predict(x1, verbose=0),
     }
 
@@ -367,7 +383,7 @@ def summarise(train_times: dict, serve_times: dict, args) -> list[dict]:
             row(name, train_times, bare, args.batches, small_shape, target, train_met, of)
         else:
             row(name, train_times, bare, args.batches, train_shape, target, train_met)
-    for name in ("predict_on_batch", "model(x)"):
+    for name in ("predict_on_batch", "model(x)", "Model: model(x)"):
         target = f"< {SERVE_TARGET_US:g} µs"
         row(name, serve_times, "serve, bare", 1, serve_shape, target, serve_met)
     # predict() is the dataset API (callbacks, batching, one output array): no target

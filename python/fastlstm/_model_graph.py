@@ -12,15 +12,16 @@ It is a :class:`~fastlstm.models.Sequential` whose walk over the layers follows 
 weights, compile, fit/evaluate/predict, callbacks and saving are the same code. The forward pass
 runs the nodes in order (each after every node it reads), keeping each output's array and mask;
 the backward pass runs them in reverse, summing the gradients of a tensor that several nodes
-read (and a shared layer's weight gradients over its calls), and skips what no trained weight needs (a node with no trainable weight upstream gets no
-input gradient, and one with none upstream or in itself no backward pass at all).
+read (and a shared layer's weight gradients over its calls), and skips what no trained weight
+needs (a node with no trainable weight upstream gets no input gradient, and one with none
+upstream or in itself no backward pass at all).
 
 Data for several inputs is a list (or tuple) of arrays in the order of ``inputs``, or a dict by
 the Inputs' names; fit's batches, shuffles and validation split take the same rows of each
-(:class:`~fastlstm._inputs.ArrayGroup`). A model of several outputs is called and predicts (a
-list of arrays), but trains with one output only. A layer may be called more than once (a
-shared encoder; it is listed once in ``layers``), and models may share layers (an inference
-model made of a trained one's).
+(:class:`~fastlstm._inputs.ArrayGroup`). A model of several outputs returns a list and trains
+with a loss per output (:mod:`fastlstm._model_outputs`). A layer may be called more than once
+(a shared encoder; it is listed once in ``layers``); models may share layers (an inference model
+made of a trained one's), and a model called on tensors is its layers called again on them.
 """
 
 from __future__ import annotations
@@ -91,15 +92,30 @@ class Model(Sequential):
             if calls[id(node.layer)] == 1:
                 self.layers.append(node.layer)
                 first_nodes.append(node)
-        self._take_layers()
         for layer in self.layers:
             if calls[id(layer)] > 1:
                 _check_shareable(layer)
+        batches = {t.shape[0] for t in self.inputs if t.shape[0] is not None}
+        if len(batches) > 1:
+            raise ValueError(
+                f"inputs: they declare different batch sizes, {sorted(batches)}; a model takes "
+                "one batch of samples at a time"
+            )
+        self._take_layers()  # checked: now the layers' names and locks may change
         # per node: whether its layer is called more than once (its gradients are summed)
         self._shared = [calls[id(n.layer)] > 1 for n in self._nodes]
-        # What _run walks: a slot per tensor (the inputs first), and per node its layer, the
-        # slots it reads (inputs, initial states) and writes, and whether it reads a list and
-        # writes several.
+        self._make_plan()
+        # what fit and predict read the declared batch size from (Sequential's build shape)
+        self._build_shape = (next(iter(batches), None), *self.inputs[0].shape[1:])
+        self._output_shapes = [  # per layer, for summary: its first call's
+            [t.shape for t in n.outputs] if n.multi else n.outputs[0].shape for n in first_nodes
+        ]
+        self._analyse()
+
+    def _make_plan(self) -> None:
+        """What _run walks: a slot per tensor (the inputs first), and per node its layer, the
+        slots it reads (inputs, initial states) and writes, and whether it reads a list and
+        writes several."""
         slot = {id(t): k for k, t in enumerate(self.inputs)}
         self._plan = []
         for node in self._nodes:
@@ -111,18 +127,6 @@ class Model(Sequential):
             self._plan.append((node.layer, reads, states, writes, node.listed, node.multi))
         self._slots = len(slot)
         self._output_slots = [slot[id(t)] for t in self.outputs]
-        batches = {t.shape[0] for t in self.inputs if t.shape[0] is not None}
-        if len(batches) > 1:
-            raise ValueError(
-                f"inputs: they declare different batch sizes, {sorted(batches)}; a model takes "
-                "one batch of samples at a time"
-            )
-        # what fit and predict read the declared batch size from (Sequential's build shape)
-        self._build_shape = (next(iter(batches), None), *self.inputs[0].shape[1:])
-        self._output_shapes = [  # per layer, for summary: its first call's
-            [t.shape for t in n.outputs] if n.multi else n.outputs[0].shape for n in first_nodes
-        ]
-        self._analyse()
 
     def _take_layers(self) -> None:
         """Make the layers the model's: names unique in it, and its weights lock theirs.
@@ -199,7 +203,6 @@ class Model(Sequential):
             self._needs_backward.append(wants or trains)
             for t in node.outputs:
                 trained_above[id(t)] = wants or trains
-        self._trained_above = trained_above
         self._first_backward = 0  # read by loss_and_gradients; every node's gradients here
         self._caches = [None] * len(self._nodes)
 
