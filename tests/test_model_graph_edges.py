@@ -227,3 +227,13 @@ def test_bidirectional_takes_its_layers_dtype_by_name():
     assert Bidirectional(GRU(3, dtype="float64"), dtype="float64").dtype == np.float64
     with pytest.raises(ValueError, match=r"dtype: a Bidirectional computes in its layer's dtype"):
         Bidirectional(GRU(3), dtype="float64")
+
+
+def test_a_refused_graph_leaves_its_layers_names_and_locks_as_they_were():
+    a, b = Input(shape=(T, I)), Input(shape=(T, I))
+    first, second, state = Dense(2), Dense(2), LSTM(2, stateful=True)
+    out = Add()([first(state(a)), second(state(b))])
+    with pytest.raises(ValueError, match=r"it is stateful"):
+        Model([a, b], out)
+    assert first.name == second.name == "dense"
+    assert all(getattr(l, "_model_lock", None) is None for l in (first, second, state))
