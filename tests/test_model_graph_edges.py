@@ -6,13 +6,15 @@ before its fix."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 
 import numpy as np
 import pytest
 
 import fastlstm
-from conftest import import_peer
+from conftest import child_timeout, import_peer
 from fastlstm import Model
 from fastlstm._locks import WeightsLock
 from fastlstm.layers import (
@@ -27,6 +29,7 @@ from fastlstm.layers import (
     Input,
     Maximum,
     Multiply,
+    RepeatVector,
     Subtract,
 )
 
@@ -237,3 +240,91 @@ def test_a_refused_graph_leaves_its_layers_names_and_locks_as_they_were():
         Model([a, b], out)
     assert first.name == second.name == "dense"
     assert all(getattr(l, "_model_lock", None) is None for l in (first, second, state))
+
+
+def test_a_sequential_that_takes_a_models_layer_joins_its_lock():
+    inp = Input(shape=(T, I))
+    lstm = LSTM(4)
+    encoder = Model(inp, lstm(inp))
+    stack = fastlstm.Sequential([Input(shape=(T, I)), lstm, Dense(1)])
+    assert _excludes(stack._weights_lock, encoder._weights_lock)
+    x = Input(shape=(T, I))
+    outer = Model(x, Dense(1)(encoder(x)))
+    assert _excludes(outer._weights_lock, encoder._weights_lock)
+    assert _excludes(stack._weights_lock, outer._weights_lock)
+
+
+def test_models_inside_a_model_keep_their_layers_names(tmp_path):
+    inp = Input(shape=(T, I))
+    encoder = Model(inp, Dense(4, name="proj")(LSTM(4)(inp)), name="encoder")
+    code = Input(shape=(4,))
+    decoder = Model(code, Dense(2, name="proj")(LSTM(3)(RepeatVector(T)(code))), name="decoder")
+    before = [[l.name for l in m.layers] for m in (encoder, decoder)]
+    x = Input(shape=(T, I))
+    autoencoder = Model(x, decoder(encoder(x)))
+    assert [[l.name for l in m.layers] for m in (encoder, decoder)] == before
+    assert decoder.get_layer("lstm") is decoder.layers[-2]
+    assert autoencoder.get_layer("proj") is encoder.layers[-1]  # the first of that name
+    autoencoder.save(tmp_path / "ae.fastlstm")
+    loaded = fastlstm.load_model(tmp_path / "ae.fastlstm")
+    assert [l.name for l in loaded.layers] == [l.name for l in autoencoder.layers]
+    data = np.random.default_rng(4).standard_normal((2, T, I)).astype(np.float32)
+    np.testing.assert_array_equal(
+        loaded.predict(data, verbose=0), autoencoder.predict(data, verbose=0)
+    )
+    fresh = Dense(1, name="proj")
+    with pytest.raises(ValueError, match=r"the name 'proj' is already used"):
+        Model(x, fresh(autoencoder(x)))
+
+
+def test_a_model_takes_a_dict_of_tensors_by_its_inputs_names():
+    a, b = Input(shape=(3,), name="a"), Input(shape=(3,), name="b")
+    two = Model([a, b], Dense(1, seed=1)(Concatenate()([a, b])))
+    p, q = Input(shape=(3,)), Input(shape=(3,))
+    outer = Model([p, q], two({"b": q, "a": p}))
+    xa, xb = np.ones((2, 3), np.float32), np.zeros((2, 3), np.float32)
+    np.testing.assert_array_equal(
+        outer.predict([xa, xb], verbose=0), two.predict([xa, xb], verbose=0)
+    )
+    with pytest.raises(ValueError, match=r"x: expected a dict with the Inputs' names as keys"):
+        two({"a": p})
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_child_forked_while_a_thread_draws_a_seed_can_draw_one():
+    """The lock around the global seed is renewed in a child: a thread that held it at the
+    fork (making a layer) had left it held for ever there."""
+    from fastlstm import _arrays
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with _arrays._global_lock:
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    held.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: draw a seed (os._exit: no pytest teardown here)
+        code = 1
+        try:
+            _arrays.generator()
+            Dense(2).build((None, 3))
+            code = 0
+        finally:
+            os._exit(code)
+    release.set()
+    thread.join(10)
+    deadline = time.monotonic() + child_timeout(30)
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung on the seed lock")
+    assert os.waitstatus_to_exitcode(status) == 0

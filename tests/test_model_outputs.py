@@ -125,7 +125,7 @@ def test_what_several_outputs_do_not_take_is_refused_by_name():
     for kwargs, match in (
         (
             {"loss": "mse", "metrics": ["mae"]},
-            r"metrics: for a model of 2 outputs, expected a list",
+            r"metrics: for a model of 2 outputs, expected a metric or a list of them",
         ),
         (
             {"loss": {"level": "mse"}},
@@ -151,5 +151,60 @@ def test_what_several_outputs_do_not_take_is_refused_by_name():
         model.fit(x, [level, kind[:3]], verbose=0)
     with pytest.raises(ValueError, match=r"sample_weight: expected one array"):
         model.fit(x, [level, kind], sample_weight=[np.ones(B), np.ones(B)], verbose=0)
-    with pytest.raises(ValueError, match=r"class_weight: not supported for a model of several"):
+    with pytest.raises(
+        ValueError, match=r"class_weight: not supported for a model whose outputs are a list"
+    ):
         model.fit(x, [level, kind], class_weight={0: 1.0}, verbose=0)
+
+
+def test_metrics_by_output_take_one_metric_or_a_list():
+    """A dict's value or a list's entry may be one metric (Keras's metrics={"kind": "accuracy"});
+    the value had been split into letters."""
+    rng = np.random.default_rng(4)
+    x, level, kind = _data(rng)
+    model = _two_heads()
+    ce = losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile("adam", ["mse", ce], metrics={"kind": "accuracy"})
+    assert model.metrics_names == ["loss", "level_loss", "kind_loss", "kind_accuracy"]
+    model.compile("adam", ["mse", ce], metrics=[["mae", "mse"], "accuracy"])
+    logs = model.evaluate(x, [level, kind], verbose=0, return_dict=True)
+    assert list(logs) == [
+        "loss",
+        "level_loss",
+        "kind_loss",
+        "level_mae",
+        "level_mse",
+        "kind_accuracy",
+    ]
+    assert logs["level_mse"] == pytest.approx(logs["level_loss"])
+
+
+def test_output_names_never_take_another_layers_name():
+    x = Input(shape=(3,))
+    first, other = Dense(2, name="out"), Dense(2, name="out_1")
+    t = first(x)
+    model = Model(x, [t, t, other(x)])
+    assert model.output_names == ["out", "out_2", "out_1"]
+    h = LSTM(2, return_state=True, name="lstm")(Input(shape=(T, I)))
+    assert Model(h[0].node.inputs[0], h).output_names == ["lstm", "lstm_1", "lstm_2"]
+
+
+def test_outputs_given_as_a_list_of_one_take_the_forms_of_several():
+    rng = np.random.default_rng(5)
+    x, level, _ = _data(rng)
+    inp = Input(shape=(T, I))
+    model = Model(inp, [Dense(1, name="out", seed=1)(LSTM(H, seed=2)(inp))])
+    for kwargs in (
+        {"loss": ["mse"]},
+        {"loss": {"out": "mse"}},
+        {"loss": "mse", "metrics": [["mae"]]},
+        {"loss": "mse", "metrics": {"out": "mae"}, "loss_weights": [1.0]},
+    ):
+        model.compile("sgd", **kwargs)
+        logs = model.evaluate(x, {"out": level}, verbose=0, return_dict=True)
+        assert logs["loss"] == model.evaluate(x, level, verbose=0, return_dict=True)["loss"]
+    assert list(logs) == ["loss", "out_mae"]  # the output's loss is the loss: logged once
+    model.compile("sgd", "mse", loss_weights=[0.5])
+    half = model.evaluate(x, [level], verbose=0)
+    model.compile("sgd", "mse")
+    assert half == pytest.approx(0.5 * model.evaluate(x, [level], verbose=0))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 import numbers
 import random
-import threading
 import unicodedata
 
 import numpy as np
+
+from ._locks import BuildLock
 
 
 def real_array(value, name: str) -> np.ndarray:
@@ -179,7 +180,7 @@ def check_seed(seed):
 # own draw theirs from, in the order they are made, and how many have drawn (Keras's global
 # seed); None: they take fresh entropy.
 _global_seed: list = [None, 0]
-_global_lock = threading.Lock()
+_global_lock = BuildLock()  # renewed in a forked child (a thread may hold it at the fork)
 
 
 def set_random_seed(seed) -> None:

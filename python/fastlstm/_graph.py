@@ -64,9 +64,11 @@ class Node:
 
 
 def is_symbolic(x) -> bool:
-    """Whether x is a symbolic tensor, or a list or tuple that holds one."""
+    """Whether x is a symbolic tensor, or a list, tuple or dict that holds one."""
     if isinstance(x, (list, tuple)):
         return any(isinstance(t, KerasTensor) for t in x)
+    if isinstance(x, dict):  # a model's inputs by name
+        return any(isinstance(t, KerasTensor) for t in x.values())
     return isinstance(x, KerasTensor)
 
 

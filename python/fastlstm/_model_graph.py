@@ -35,7 +35,7 @@ from . import metrics as metrics_lib
 from ._graph import KerasTensor, Node, is_symbolic, refuse_call_options, trace
 from ._inputs import ArrayGroup, _array, _data
 from ._model_outputs import compiled, targets
-from ._training import _raise_naming, _takes_input_grad, unique_names
+from ._training import _raise_naming, _takes_input_grad
 from .layers.base import input_gradient, sublayers
 from .layers.core import INPUT_DTYPES, Input
 from .models import Sequential, _has_regularizer
@@ -71,7 +71,7 @@ class Model(Sequential):
             self.name = "functional"
         self._connect(inputs, outputs)
 
-    def _connect(self, inputs, outputs) -> None:
+    def _connect(self, inputs, outputs, rename: bool = True) -> None:
         self._output_specs = None  # compile's per-output losses and metrics (several outputs)
         self.inputs, self._listed_inputs = _listed(inputs, "inputs")
         self.outputs, self._listed_outputs = _listed(outputs, "outputs")
@@ -101,7 +101,7 @@ class Model(Sequential):
                 f"inputs: they declare different batch sizes, {sorted(batches)}; a model takes "
                 "one batch of samples at a time"
             )
-        self._take_layers()  # checked: now the layers' names and locks may change
+        self._take_layers(rename)  # checked: now the layers' names and locks may change
         # per node: whether its layer is called more than once (its gradients are summed)
         self._shared = [calls[id(n.layer)] > 1 for n in self._nodes]
         self._make_plan()
@@ -128,26 +128,21 @@ class Model(Sequential):
         self._slots = len(slot)
         self._output_slots = [slot[id(t)] for t in self.outputs]
 
-    def _take_layers(self) -> None:
-        """Make the layers the model's: names unique in it, and its weights lock theirs.
-
-        A model made of other models' layers (an inference model of a trained one's, an
-        autoencoder of an encoder and a decoder) joins their weights locks into one and takes
-        it, so that a call of any of them beside another's fit sees one step's weights. Names:
-        a layer another model holds keeps its name; a new one with the same automatic name gets
-        a suffix (lstm_1)."""
-        held = {
-            id(lock): lock
-            for layer in self.layers
-            for sub in sublayers(layer)
-            if (lock := getattr(sub, "_model_lock", None)) is not None
-        }
-        for lock in held.values():
-            lock.join(self._weights_lock)
-        taken: tuple[set, set, dict] = (set(), set(), {})
-        held_first = sorted(self.layers, key=lambda l: getattr(l, "_model_lock", None) is None)
-        for layer in held_first:  # a stable sort: the held ones first, each in model order
-            self._unique_name(layer, taken)
+    def _take_layers(self, rename: bool = True) -> None:
+        """Make the layers the model's: under its weights lock (joined with the locks of other
+        models that hold them: see Sequential._adopt), and named apart. A layer another model
+        holds keeps its name (two such may share one: ``get_layer`` gives the first); a new one
+        whose automatic name is taken gets a suffix (lstm_1), and a new one given a taken name
+        is refused. ``rename=False`` (a model loaded from a file) keeps every name."""
+        held = [l for l in self.layers if getattr(l, "_model_lock", None) is not None]
+        taken: tuple[set, set, dict] = (set(), {l.name for l in held}, {})
+        if rename:
+            held_ids = {id(l) for l in held}
+            for layer in self.layers:
+                if id(layer) not in held_ids:
+                    self._unique_name(layer, taken)
+                    taken[1].add(layer.name)
+        for layer in self.layers:
             self._adopt(layer, taken)
 
     @property
@@ -241,7 +236,7 @@ class Model(Sequential):
         return ArrayGroup(arrays)
 
     def _data(self, x, y=None, sample_weight=None, *, need_y=True):
-        if self._several_outputs:
+        if self._joint:
             y = targets(y, self.output_names)
             if isinstance(sample_weight, (list, tuple, dict)):
                 raise ValueError(
@@ -273,6 +268,14 @@ class Model(Sequential):
         on the tensors given for its inputs (the functional model then holds these layers, not
         this model, and shares their weights with it)."""
         refuse_call_options(self.name, training, mask)
+        if isinstance(x, dict):  # by the Inputs' names, as data may be given
+            names = [t.name for t in self.inputs]
+            if None in names or set(x) != set(names):
+                raise ValueError(
+                    f"x: expected a dict with the Inputs' names as keys, {names}, got the keys "
+                    f"{sorted(map(str, x))}"
+                )
+            x = [x[name] for name in names]
         given, _ = _listed(x, "x")
         if len(given) != len(self.inputs):
             raise ValueError(
@@ -352,15 +355,15 @@ class Model(Sequential):
     # output and mask alone; one of several, the lists (the joint loss takes them).
     def _forward(self, x, training: bool):
         outs, masks = self._run(x, training, keep=True)
-        return (outs, masks) if self._several_outputs else (outs[0], masks[0])
+        return (outs, masks) if self._joint else (outs[0], masks[0])
 
     def _forward_inference(self, x):
         with self._weights_lock.reading:
             outs, masks = self._run(x, False, keep=False)
-        return (outs, masks) if self._several_outputs else (outs[0], masks[0])
+        return (outs, masks) if self._joint else (outs[0], masks[0])
 
     def _backward(self, dout) -> None:
-        douts = dout if self._several_outputs else [dout]
+        douts = dout if self._joint else [dout]
         grads: dict[int, Any] = {}
         _accumulate(grads, self.outputs, douts)
         summed: dict[int, list] = {}  # a shared layer's weight gradients, per layer owning some
@@ -403,7 +406,7 @@ class Model(Sequential):
         ``loss_weights`` a list or dict of numbers (1 by default); ``metrics`` and
         ``weighted_metrics`` a list of one list per output, or a dict."""
         self._output_specs = None
-        if not self._several_outputs:
+        if not self._joint:
             super().compile(
                 optimizer, loss, metrics, weighted_metrics, loss_weights=loss_weights, **hints
             )
@@ -413,21 +416,33 @@ class Model(Sequential):
         joint, flat, weighted, specs = compiled(
             loss, loss_weights, metrics, weighted_metrics, self.output_names
         )
+        if len(self.outputs) == 1:  # the loss is the output's: no second entry for it (Keras)
+            flat, weighted = flat[1:], weighted[1:]
         super().compile(optimizer, joint, **hints)
         self._metric_specs, self._weighted = flat, weighted
         self._output_specs = specs
 
     @property
-    def _several_outputs(self) -> bool:
-        return len(self.outputs) > 1
+    def _joint(self) -> bool:
+        """Whether the outputs were given as a list: then a loss per output (the joint loss),
+        targets as a list or dict, and the outputs' lists through the loop."""
+        return self._listed_outputs
 
     @property
     def output_names(self) -> list[str]:
-        """Each output's name, the name of the layer that makes it (with a suffix where one
-        layer makes several: an LSTM's ``return_state``), as Keras names them."""
-        return unique_names(
-            [t.node.layer.name if t.node else (t.name or "input") for t in self.outputs]
-        )
+        """Each output's name, the name of the layer that makes it, as Keras names them; where
+        one layer makes several (an LSTM's ``return_state``), the later ones get a suffix that
+        no layer of the model has."""
+        layer_names = {l.name for l in self.layers}
+        names: list[str] = []
+        for t in self.outputs:
+            base = t.node.layer.name if t.node else (t.name or "input")
+            name, k = base, 0
+            while name in names or (k and name in layer_names):
+                k += 1
+                name = f"{base}_{k}"
+            names.append(name)
+        return names
 
     def fit(self, *args, class_weight=None, **kwargs):
         self._refuse_class_weight(class_weight)
@@ -438,10 +453,10 @@ class Model(Sequential):
         return super().train_on_batch(*args, class_weight=class_weight, **kwargs)
 
     def _refuse_class_weight(self, class_weight) -> None:
-        if class_weight is not None and self._several_outputs:
+        if class_weight is not None and self._joint:
             raise ValueError(
-                "class_weight: not supported for a model of several outputs (as in Keras 3); "
-                "give sample_weight instead"
+                "class_weight: not supported for a model whose outputs are a list (as in Keras "
+                "3); give sample_weight instead (or a model of one output given alone)"
             )
 
     def _custom_metrics(self) -> dict | None:
@@ -581,7 +596,9 @@ class Model(Sequential):
         if (not listed_in and len(inputs) > 1) or (not listed_out and len(outputs) > 1):
             raise ValueError("config: several inputs or outputs must be listed")
         layers = self.layers
-        self._connect(inputs if listed_in else inputs[0], outputs if listed_out else outputs[0])
+        self._connect(
+            inputs if listed_in else inputs[0], outputs if listed_out else outputs[0], rename=False
+        )
         if [id(l) for l in self.layers] != [id(l) for l in layers]:
             raise ValueError("nodes: expected every layer called, in the order of the layers")
 

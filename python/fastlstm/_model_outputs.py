@@ -1,4 +1,5 @@
-"""Training a functional model of several outputs, as Keras's compile takes it: a loss per
+"""Training a functional model of several outputs (or of outputs given as a list), as Keras's
+compile takes it: a loss per
 output (one for all, a list in the order of ``outputs``, or a dict by output name), weighted by
 ``loss_weights`` and summed; metrics per output (a list of lists, or a dict); targets a list or
 a dict of arrays. An output's name is the name of the layer that makes it; the logs name each
@@ -105,20 +106,24 @@ def per_output(value, what: str, names: list[str], *, lists: bool = False) -> li
             raise ValueError(
                 f"{what}: expected the outputs' names as keys, {names}, got also {unknown}"
             )
-        return [value.get(name) for name in names]
-    if isinstance(value, (list, tuple)):
-        if len(value) != n or (
-            lists and not all(v is None or isinstance(v, (list, tuple)) for v in value)
-        ):
-            shape = "a list of one list of metrics (or None)" if lists else "one entry"
+        entries = [value.get(name) for name in names]
+    elif isinstance(value, (list, tuple)):
+        if len(value) != n:
+            shape = "a metric or a list of them (or None)" if lists else "one entry"
             raise ValueError(
                 f"{what}: for a model of {n} outputs, expected {shape} per output in the "
                 f"order of outputs ({names}), or a dict by output name, got {value!r}"
             )
-        return list(value)
-    if lists and value is not None:
-        raise TypeError(f"{what}: expected a list of {n} lists or a dict, got {value!r}")
-    return [value] * n
+        entries = list(value)
+    elif lists and value is not None:
+        raise TypeError(f"{what}: expected a list of {n} entries or a dict, got {value!r}")
+    else:
+        entries = [value] * n
+    if lists:  # each output's metrics: none, one, or a list of them
+        entries = [
+            list(e) if isinstance(e, (list, tuple)) else [] if e is None else [e] for e in entries
+        ]
+    return entries
 
 
 def compiled(losses, loss_weights, metrics, weighted_metrics, names: list[str]):
@@ -141,7 +146,7 @@ def compiled(losses, loss_weights, metrics, weighted_metrics, names: list[str]):
         weights.append(float(w))
     lists = []
     for given, what in ((metrics, "metrics"), (weighted_metrics, "weighted_metrics")):
-        lists.append([list(ms or []) for ms in per_output(given, what, names, lists=True)])
+        lists.append(per_output(given, what, names, lists=True))
     per_metrics = [[[metrics_lib.get(m) for m in ms] for ms in group] for group in lists]
     flat = [OutputLoss(loss_list[k], k, f"{name}_loss") for k, name in enumerate(names)]
     weighted = [True] * len(flat)
@@ -174,6 +179,8 @@ def targets(y, names: list[str]):
         arrays = [_array(y[name], f"y[{name!r}]") for name in names]
     elif isinstance(y, (list, tuple)) and len(y) == len(names):
         arrays = [_array(a, f"y[{k}]") for k, a in enumerate(y)]
+    elif len(names) == 1 and not isinstance(y, (list, tuple)):
+        arrays = [_array(y, "y")]  # one output's targets, not in a list
     else:
         got = f"a list of {len(y)}" if isinstance(y, (list, tuple)) else type(y).__name__
         raise ValueError(

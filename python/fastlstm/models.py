@@ -151,13 +151,18 @@ class Sequential(Trainer):
         return old_name
 
     def _adopt(self, layer, taken: tuple[set, set, dict]) -> None:
-        """Count ``layer`` as the model's (``taken``), under the model's weights lock."""
+        """Count ``layer`` as the model's (``taken``), under the model's weights lock: the lock
+        of another model that holds it is joined with this one's (one lock for the weights they
+        share, so that a call of either beside the other's fit sees one step's weights)."""
         ids, names, _ = taken
         ids.add(id(layer))
         names.add(layer.name)
         # What a cell of the layer reads under (its one step beside this model's fit), and what
         # tells a BatchNormalization to stage its moving averages for the step's update
         for sub in sublayers(layer):
+            held = getattr(sub, "_model_lock", None)
+            if held is not None and held is not self._weights_lock:
+                held.join(self._weights_lock)
             sub._model_lock = self._weights_lock
 
     def pop(self) -> Layer:

@@ -523,8 +523,8 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
             _fail("compile: expected an object with optimizer, loss, metrics and iterations")
         optimizer = optimizers.deserialize(compile_config.get("optimizer"))
         if "loss_weights" in compile_config:  # a model of several outputs
-            if not functional or not model._several_outputs:
-                _fail("compile: per-output losses for a model of one output")
+            if not functional or not model._joint:
+                _fail("compile: per-output losses for a model whose outputs are not a list")
             model.compile(optimizer, **restored_outputs(compile_config, custom_objects))
         else:
             model.compile(
