@@ -127,6 +127,11 @@ class Model(Sequential):
             self._plan.append((node.layer, reads, states, writes, node.listed, node.multi))
         self._slots = len(slot)
         self._output_slots = [slot[id(t)] for t in self.outputs]
+        # The one input's sizes after the batch where all are fixed: what a call's array may
+        # be checked against at once (None: no quick check)
+        tail = self.inputs[0].shape[1:]
+        one = len(self.inputs) == 1 and None not in tail
+        self._fixed_tail = tail if one else None
 
     def _take_layers(self, rename: bool = True) -> None:
         """Make the layers the model's: under its weights lock (joined with the locks of other
@@ -304,6 +309,10 @@ class Model(Sequential):
         return outs if self._listed_outputs else outs[0]
 
     def __call__(self, x, training: bool = False, mask=None):
+        # A service's call, quickly: one array of the one input's fixed shape
+        quick = type(x) is np.ndarray and x.shape[1:] == self._fixed_tail and mask is None
+        if quick and x.dtype.kind in "biuf":
+            return self._call_layers(ArrayGroup((x,)), training)[0]
         if is_symbolic(x):
             return self._called_on_tensors(x, training, mask)
         if mask is not None:
@@ -325,13 +334,20 @@ class Model(Sequential):
                 x_in, mask = [values[k] for k in ins], [masks[k] for k in ins]
             else:
                 x_in, mask = values[ins[0]], masks[ins[0]]
-            extra = {"initial_state": [values[k] for k in states]} if states else {}
             try:
                 out_mask = layer.compute_mask(x_in, mask)
-                if keep:
-                    out, caches[n] = layer.forward(x_in, training=training, mask=mask, **extra)
+                if states:
+                    initial = [values[k] for k in states]
+                    if keep:
+                        out, caches[n] = layer.forward(
+                            x_in, training=training, mask=mask, initial_state=initial
+                        )
+                    else:
+                        out = layer.call(x_in, training=training, mask=mask, initial_state=initial)
+                elif keep:
+                    out, caches[n] = layer.forward(x_in, training=training, mask=mask)
                 else:
-                    out = layer.call(x_in, training=training, mask=mask, **extra)
+                    out = layer.call(x_in, training=training, mask=mask)
             except (ValueError, TypeError) as exc:
                 _raise_naming(layer, exc)
             if multi:
