@@ -353,6 +353,10 @@ class Model(Sequential):
             if multi:
                 for k, a in zip(outs, out):
                     values[k] = a
+                if isinstance(out_mask, list):  # a mask per output (Attention's scores: none)
+                    for k, m in zip(outs, out_mask):
+                        masks[k] = m
+                    continue
             else:
                 values[outs[0]] = out
             masks[outs[0]] = out_mask  # a recurrent layer's states have none

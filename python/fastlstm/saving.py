@@ -159,7 +159,7 @@ def _model_bytes(model, include_optimizer: bool) -> bytes:
         arrays += [(f"optimizer/{k}", s) for k, s in enumerate(slots)]
     manifest, chunks, offset = [], [], 0
     for name, a in arrays:
-        a = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
+        a = np.asarray(a, dtype=a.dtype.newbyteorder("<"), order="C")  # a 0-d array stays 0-d
         pad = -offset % _ALIGN
         chunks.append(b"\0" * pad)
         offset += pad

@@ -3,6 +3,7 @@
 Every layer implements the protocol described in :mod:`fastlstm.layers.base`.
 """
 
+from .attention import Attention
 from .base import Layer
 from .cells import RNN, GRUCell, LSTMCell, SimpleRNNCell
 from .convolutional import AveragePooling1D, Conv1D, MaxPooling1D
@@ -54,6 +55,7 @@ __all__ = [
     "RNN",
     "Activation",
     "Add",
+    "Attention",
     "Average",
     "AveragePooling1D",
     "AvgPool1D",
@@ -147,6 +149,7 @@ _CLASSES = {
         UpSampling1D,
         ZeroPadding1D,
         Add,
+        Attention,
         Average,
         Concatenate,
         Dot,
