@@ -20,7 +20,7 @@ import numpy as np
 
 from .._arrays import real_number
 from ..functional import _flag
-from .base import BUILD_LOCK, Layer, dropout_mask, input_array
+from .base import Layer, dropout_mask, input_array
 
 _PADDING = 1e9  # what a masked score loses (Keras's, for float32 and float64)
 
@@ -70,12 +70,7 @@ class Attention(Layer):
         self.built_input_shape = tuple(tuple(s) for s in input_shape)
 
     def _ensure_built(self, x) -> None:
-        if not isinstance(x, (list, tuple)):
-            raise TypeError(f"x: expected a list [query, value] or [query, value, key], got {x!r}")
-        if not self.built:
-            with BUILD_LOCK:
-                if not self.built:
-                    self._build_named([(None, *np.shape(a)[1:]) for a in x])
+        self._ensure_built_from_list(x, "a list [query, value] or [query, value, key]")
 
     def compute_output_shape(self, input_shape):
         shapes = [tuple(s) for s in input_shape] if isinstance(input_shape, (list, tuple)) else []

@@ -410,6 +410,16 @@ class Layer:
                 if not self.built:
                     self._build_named((None, *np.shape(x)[1:]))
 
+    def _ensure_built_from_list(self, x, what: str = "a list of arrays") -> None:
+        """_ensure_built for a layer of a list of inputs (a merge layer, Attention): built for
+        their shapes, the batch left open."""
+        if not isinstance(x, (list, tuple)):
+            raise TypeError(f"x: expected {what}, got {type(x).__name__}")
+        if not self.built:
+            with BUILD_LOCK:
+                if not self.built:
+                    self._build_named([(None, *np.shape(a)[1:]) for a in x])
+
     def call(self, x, training: bool = False, mask=None):
         return self.forward(x, training=training, mask=mask)[0]
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..functional import _flag
-from .base import BUILD_LOCK, Layer, input_array
+from .base import Layer, input_array
 
 
 def _shapes(input_shape, name: str, exactly: int | None = None) -> list[tuple]:
@@ -55,12 +55,7 @@ class _Merge(Layer):
         self.built_input_shape = tuple(tuple(s) for s in input_shape)
 
     def _ensure_built(self, x) -> None:
-        if not isinstance(x, (list, tuple)):
-            raise TypeError(f"x: expected a list of arrays, got {type(x).__name__}")
-        if not self.built:
-            with BUILD_LOCK:
-                if not self.built:
-                    self._build_named([(None, *np.shape(a)[1:]) for a in x])
+        self._ensure_built_from_list(x)
 
     def compute_output_shape(self, input_shape) -> tuple:
         """The inputs' one shape, where an axis of size 1 stretches to the others' size
