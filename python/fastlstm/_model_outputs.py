@@ -1,8 +1,7 @@
 """Training a functional model of several outputs (or of outputs given as a list), as Keras's
-compile takes it: a loss per
-output (one for all, a list in the order of ``outputs``, or a dict by output name), weighted by
-``loss_weights`` and summed; metrics per output (a list of lists, or a dict); targets a list or
-a dict of arrays. An output's name is the name of the layer that makes it; the logs name each
+compile takes it: a loss per output (one for all, a list in the order of ``outputs``, or a dict
+by output name), weighted by ``loss_weights`` and summed; metrics per output (a list of one
+entry per output, a metric or a list of them, or a dict); targets a list or a dict of arrays. An output's name is the name of the layer that makes it; the logs name each
 output's loss and metrics after it (``dense_1_loss``, ``dense_1_mae``), as Keras 3 does.
 
 The training loop is the one-output loop (_training.py): the joint loss takes the lists of
