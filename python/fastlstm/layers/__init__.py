@@ -3,7 +3,7 @@
 Every layer implements the protocol described in :mod:`fastlstm.layers.base`.
 """
 
-from .attention import Attention
+from .attention import AdditiveAttention, Attention
 from .base import Layer
 from .cells import RNN, GRUCell, LSTMCell, SimpleRNNCell
 from .convolutional import AveragePooling1D, Conv1D, MaxPooling1D
@@ -149,6 +149,7 @@ _CLASSES = {
         UpSampling1D,
         ZeroPadding1D,
         Add,
+        AdditiveAttention,
         Attention,
         Average,
         Concatenate,

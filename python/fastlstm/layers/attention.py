@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import initializers
 from .._arrays import real_number
 from ..functional import _flag
 from .base import Layer, dropout_mask, input_array
@@ -52,7 +53,7 @@ class Attention(Layer):
             )
         super().__init__(seed=seed, **kwargs)
         self.use_scale = _flag(use_scale, "use_scale")
-        self.score_mode = score_mode
+        self.score_mode = score_mode  # AdditiveAttention's is its own
         self.dropout = real_number(dropout, "dropout", at_least=0, below=1)
         self.use_causal_mask = _flag(use_causal_mask, "use_causal_mask")
         self.return_attention_scores = _flag(return_attention_scores, "return_attention_scores")
@@ -106,9 +107,7 @@ class Attention(Layer):
         k = arrays[2] if len(arrays) == 3 else v
         masks = list(mask) if isinstance(mask, (list, tuple)) else []
         query_mask, value_mask = [*masks, None, None][:2]  # a key's mask is not read (Keras)
-        scale = self._weights["scale"] if self.use_scale else self.dtype.type(1.0)
-        products = q @ k.transpose(0, 2, 1)  # (B, Tq, Tv)
-        scores = scale * products
+        scores, saved = self._scores(q, k)
         padding = self._padding(scores.shape, value_mask)
         if padding is not None:
             scores = scores - self.dtype.type(_PADDING) * padding
@@ -122,7 +121,7 @@ class Attention(Layer):
         kept = None if query_mask is None else np.asarray(query_mask, bool)[..., None]
         if kept is not None:
             out = np.where(kept, out, 0).astype(self.dtype)
-        cache = (q, v, k, len(arrays) == 3, products, scale, weights, keep, kept)
+        cache = (q, v, k, len(arrays) == 3, saved, weights, keep, kept)
         return ([out, weights] if self.return_attention_scores else out), cache
 
     def _padding(self, shape, value_mask):
@@ -138,7 +137,7 @@ class Attention(Layer):
     def backward(self, cache, dout):
         """[dquery, dvalue] (and dkey where a key was given), from dL/d(output) (and, with
         return_attention_scores, dL/d(weights); either may be None)."""
-        q, v, k, keyed, products, scale, weights, keep, kept = cache
+        q, v, k, keyed, saved, weights, keep, kept = cache
         d_out, d_weights = dout if self.return_attention_scores else (dout, None)
         batch, tq, _ = weights.shape
         d_out = (
@@ -156,13 +155,28 @@ class Attention(Layer):
         if d_weights is not None:
             dw = dw + self._dout(d_weights, weights.shape)
         ds = weights * (dw - (dw * weights).sum(axis=-1, keepdims=True))  # through the softmax
-        dq = scale * (ds @ k)
-        dk = scale * (ds.transpose(0, 2, 1) @ q)
+        dq, dk, dscale = self._score_grads(ds, q, k, saved)
         if self.use_scale:
-            self._keep_grads({"scale": np.asarray((ds * products).sum(), self.dtype)})
+            self._keep_grads({"scale": dscale})
         else:
             self.grads = []
         return [dq, dv, dk] if keyed else [dq, dv + dk]
+
+    # -- the scores (B, Tq, Tv) and their gradients: the one difference of AdditiveAttention
+
+    def _scale(self):
+        return self._weights["scale"] if self.use_scale else self.dtype.type(1.0)
+
+    def _scores(self, q, k):
+        """(scale · q · kᵀ, what the gradients need: q · kᵀ)."""
+        products = q @ k.transpose(0, 2, 1)
+        return self._scale() * products, products
+
+    def _score_grads(self, ds, q, k, products):
+        """(dq, dk, dscale) from dL/d(scores)."""
+        scale = self._scale()
+        dscale = np.asarray((ds * products).sum(), self.dtype)
+        return scale * (ds @ k), scale * (ds.transpose(0, 2, 1) @ q), dscale
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -173,3 +187,65 @@ class Attention(Layer):
             "use_causal_mask": self.use_causal_mask,
             "return_attention_scores": self.return_attention_scores,
         }
+
+
+class AdditiveAttention(Attention):
+    """Keras's additive (Bahdanau) attention: the scores are Σ_d scale_d · tanh(query_d +
+    key_d) over the features, each query step against each key step, with ``scale`` (dim,)
+    learnt (glorot-uniform, as Keras's) where ``use_scale`` (True by default), 1 otherwise;
+    the rest is :class:`Attention`'s."""
+
+    default_name = "additive_attention"
+
+    def __init__(
+        self,
+        use_scale: bool = True,
+        dropout: float = 0.0,
+        *,
+        use_causal_mask: bool = False,
+        return_attention_scores: bool = False,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            use_scale,
+            "dot",
+            dropout,
+            use_causal_mask=use_causal_mask,
+            return_attention_scores=return_attention_scores,
+            seed=seed,
+            **kwargs,
+        )
+        self.score_mode = "additive"
+        self._init = initializers.resolve("glorot_uniform", "scale")
+
+    def _weight_shapes(self, first_shape):
+        return {"scale": tuple(first_shape)}
+
+    def build(self, input_shape) -> None:
+        self.compute_output_shape(input_shape)  # checks the shapes
+        if self.use_scale:
+            features = input_shape[0][-1]
+            if features is None:
+                raise ValueError(
+                    f"{self.name}: expected the query's features known (scale has one weight "
+                    f"per feature), got {input_shape!r}"
+                )
+            self._replace_weights([self._init((int(features),), self.dtype, self._weight_rng())])
+        self.built_input_shape = tuple(tuple(s) for s in input_shape)
+
+    def _scores(self, q, k):
+        """(Σ scale · tanh(q + k) over the features, the tanh (B, Tq, Tv, dim))."""
+        t = np.tanh(q[:, :, None, :] + k[:, None, :, :])
+        return (t * self._scale()).sum(axis=-1), t
+
+    def _score_grads(self, ds, q, k, t):
+        dt = ds[..., None] * self._scale()
+        dpre = dt * (1 - t * t)  # through the tanh
+        dscale = np.asarray((ds[..., None] * t).sum(axis=(0, 1, 2)), self.dtype)
+        return dpre.sum(axis=2), dpre.sum(axis=1), dscale
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["score_mode"]
+        return config
