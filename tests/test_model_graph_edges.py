@@ -328,3 +328,20 @@ def test_a_child_forked_while_a_thread_draws_a_seed_can_draw_one():
         os.waitpid(pid, 0)
         pytest.fail("the forked child hung on the seed lock")
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_functional_summary_says_what_each_call_reads():
+    a, b = Input(shape=(T, I), name="seq"), Input(shape=(4,))
+    _, h, c = LSTM(4, return_state=True)(a)
+    shared = Dense(4)
+    y = LSTM(4)(a, initial_state=[h, c])
+    model = Model([a, b], Dense(1)(Concatenate()([y, shared(b), shared(shared(b))])))
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert lines[2].split()[-2:] == ["Connected", "to"]
+    rows = {line.split()[0]: line for line in lines[4:9]}
+    assert rows["lstm_1"].endswith("seq, lstm[0][1], lstm[0][2]")  # the states' tensors
+    assert rows["dense"].endswith("input_1; input_1; dense[1][0]")  # three calls
+    assert rows["concatenate"].endswith("lstm_1[0][0], dense[0][0], dense[2][0]")
+    assert all(line == line.rstrip() for line in lines)
+    assert len({len(lines[1]), len(lines[3]), len(lines[-1])}) == 1  # rules as wide as rows

@@ -255,6 +255,10 @@ HOSTILE = {
         b, lambda h: h["compile"]["optimizer"].update(class_name="Evil")
     ),
     "unknown_loss": lambda b: rewrite(b, lambda h: h["compile"]["loss"].update(class_name="os")),
+    "unknown_compile_key": lambda b: rewrite(b, lambda h: h["compile"].update(run="import os")),
+    "per_output_losses_in_a_sequential": lambda b: rewrite(
+        b, lambda h: h["compile"].update(loss_weights=[1.0])
+    ),
     "wrong_shape_same_bytes": lambda b: rewrite(b, set_entry(1, shape=[4 * 6, 4])),
     "shape_disagrees_with_nbytes": lambda b: rewrite(b, set_entry(1, shape=[5, 24])),
     "huge_declared_shape": lambda b: rewrite(b, set_entry(0, shape=[2**39, 2**39], nbytes=2**60)),

@@ -150,6 +150,21 @@ class Model(Sequential):
         for layer in self.layers:
             self._adopt(layer, taken)
 
+    def _summary_connections(self) -> list[str]:
+        """Per layer, what each of its calls reads, as Keras's summary names it: an Input's
+        name (``input_<k>`` for an unnamed one), or ``layer[call][output]``."""
+        calls: dict[int, int] = {}
+        names: dict[int, str] = {id(t): t.name or f"input_{k}" for k, t in enumerate(self.inputs)}
+        per_layer: dict[int, list[str]] = {}
+        for node in self._nodes:
+            n = calls.get(id(node.layer), 0)
+            calls[id(node.layer)] = n + 1
+            for k, t in enumerate(node.outputs):
+                names[id(t)] = f"{node.layer.name}[{n}][{k}]"
+            read = ", ".join(names[id(t)] for t in node.inputs + node.states)
+            per_layer.setdefault(id(node.layer), []).append(read)
+        return ["; ".join(per_layer[id(layer)]) for layer in self.layers]
+
     @property
     def input(self):
         """The Input, or the list of Inputs, the model was made from (Keras's)."""

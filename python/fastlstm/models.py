@@ -479,14 +479,20 @@ class Sequential(Trainer):
             widths, header = [*widths, 11], (*header, "Trainable")
         for k, extra in enumerate((3, 2, 0, 0)[: len(widths)]):
             widths[k] = max(widths[k], *(len(c[k]) + extra for c in [*cells, header]))
-        line_length = sum(widths)
+        # A functional model's "Connected to" column (Keras's), after "Param #"
+        connections = self._summary_connections()
+        joined = 0 if connections is None else max(len(c) for c in [*connections, "Connected to"])
+        line_length = sum(widths) + (joined + 2 if joined else 0)
         rule = "_" * line_length
+        sources = iter(connections or [])
 
-        def row(a, b, c, *trains):
+        def row(a, b, c, *trains, source=None):
             line = f" {a:<{widths[0] - 2}} {b:<{widths[1] - 1}} {c:>{widths[2]}}"
-            return line + "".join(f"{t:>{widths[3]}}" for t in trains)
+            if joined:
+                line += f"  {source if source is not None else next(sources):<{joined}}"
+            return (line + "".join(f"{t:>{widths[3]}}" for t in trains)).rstrip()
 
-        lines = [f'Model: "{self.name}"', rule, row(*header)]
+        lines = [f'Model: "{self.name}"', rule, row(*header, source="Connected to")]
         lines.append("=" * line_length)
         lines += [row(*c) for c in cells]
         lines.append("=" * line_length)
@@ -500,6 +506,10 @@ class Sequential(Trainer):
         ]
         for line in lines:
             print_fn(line)
+
+    def _summary_connections(self) -> list[str] | None:
+        """A functional model's "Connected to" entries, one per layer; None here."""
+        return None
 
     def get_config(self) -> dict[str, Any]:
         """Plain JSON data: the name, seed, layers and the shape the model was built for."""

@@ -521,6 +521,9 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
             or not isinstance(compile_config.get("weighted_metrics", []), list)
         ):
             _fail("compile: expected an object with optimizer, loss, metrics and iterations")
+        unknown = set(compile_config) - _COMPILE_KEYS
+        if unknown:
+            _fail(f"compile: unexpected keys {sorted(map(str, unknown))[:10]}")
         optimizer = optimizers.deserialize(compile_config.get("optimizer"))
         if "loss_weights" in compile_config:  # a model of several outputs
             if not functional or not model._joint:
@@ -546,6 +549,11 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
     if arrays:
         _fail(f"arrays: unexpected entries {sorted(arrays)[:10]}")
     return model
+
+
+# What a file's compile entry may hold (loss_weights: a model of several outputs; files
+# written before weighted_metrics existed have none)
+_COMPILE_KEYS = {"optimizer", "loss", "loss_weights", "metrics", "weighted_metrics", "iterations"}
 
 
 def model_from_bytes(data: bytes, custom_objects=None):
