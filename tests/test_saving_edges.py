@@ -301,3 +301,25 @@ def test_weights_that_do_not_fit_name_their_layer(tmp_path):
         wide.load_weights(tmp_path / "small.fastlstm")
     for a, b in zip(wide.get_weights(), before):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_file_whose_layers_grow_a_sample_past_reason_is_refused(tmp_path):
+    """A file is data: layers that multiply their inputs' sizes (one Concatenate of a tensor
+    with itself, called 45 times; UpSampling1D) had loaded, and predict on one row then asked
+    for terabytes."""
+    from fastlstm import Model, Sequential
+    from fastlstm.layers import Concatenate, Dense, Input, UpSampling1D
+
+    x = Input(shape=(4, 2))
+    doubled, join = x, Concatenate(axis=1)
+    for _ in range(45):
+        doubled = join([doubled, doubled])
+    stretched = Sequential([Input((4, 2)), UpSampling1D(2**20), UpSampling1D(2**20)])
+    for model in (Model(x, Dense(1)(doubled)), stretched):
+        path = tmp_path / "m.fastlstm"
+        model.save(path)
+        with pytest.raises(ValueError, match=r"would hold [\d,]+ values a sample"):
+            load_model(path)
+    small = Sequential([Input((4, 2)), UpSampling1D(8), Dense(1)])
+    small.save(tmp_path / "small.fastlstm")
+    assert load_model(tmp_path / "small.fastlstm").output_shape == (None, 32, 1)

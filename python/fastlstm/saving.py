@@ -494,10 +494,12 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
             _fail(f"layer {layer.name!r}: {exc}")
     if functional:
         model._wire()
+        _check_sizes([t.shape for node in model._nodes for t in node.outputs])
     elif shape is not None:
         first = model.layers[0] if model.layers else None
         _check_declared_shape(first)
         model.build(check_build_shape(shape, first.batch_input_shape if first else None))
+        _check_sizes([s for out in model._output_shapes for s in _flat_shapes(out)])
     training = header.get("training")
     if not isinstance(training, dict):
         _fail("training: expected an object")
@@ -549,6 +551,26 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
     if arrays:
         _fail(f"arrays: unexpected entries {sorted(arrays)[:10]}")
     return model
+
+
+# The most values a layer's output may hold per sample in a model from a file (its known
+# sizes): a file is data, and one whose layers multiply their inputs' sizes (Concatenate of a
+# tensor with itself, again and again; UpSampling1D) must not make a predict ask for terabytes.
+MAX_SAMPLE_VALUES = 1 << 32
+
+
+def _flat_shapes(shape) -> list[tuple]:
+    return list(shape) if isinstance(shape, list) else [shape]
+
+
+def _check_sizes(shapes: list[tuple]) -> None:
+    for shape in shapes:
+        values = math.prod(s for s in shape[1:] if s is not None)
+        if values > MAX_SAMPLE_VALUES:
+            _fail(
+                f"model: a layer's output of shape {shape} would hold {values:,} values a "
+                f"sample (more than {MAX_SAMPLE_VALUES:,})"
+            )
 
 
 # What a file's compile entry may hold (loss_weights: a model of several outputs; files
