@@ -408,7 +408,7 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
         sorted ? sorted->packing().bounds(chunks) : even_bounds(s.B, chunks);
     const Index most = most_rows(ends);
     const bool pack = pack_shared(s.T, most);
-    const Index panel = panel_for<T>(most);
+    const Index panel = shared_panel<T>(most, P);
     Buffer<T> shared(pack ? P * padded_width(GH, panel) : 0);  // R in panels, read by every thread
     if (pack) all.recurrent = pack_units<G>(w.recurrent, P, H, 0, H, panel, shared.data());
     run_bounds(ends, [&](Index b0, Index b1) {

@@ -246,7 +246,7 @@ void backward_rows(const SeqShape& s, const Weights<T>& w, const BackwardBuffers
   T* const dzr = kSeparate ? dzr_all.data() : dz_all.data();
   // R^T for the steps: in panels where forward would pack R, else one panel, plain row-major.
   const Index most = most_rows(ends);
-  const Index panel = pack_shared(s.T, most) ? panel_for<T>(most) : std::max<Index>(P, 1);
+  const Index panel = pack_shared(s.T, most) ? shared_panel<T>(most, GH) : std::max<Index>(P, 1);
   Buffer<T> rt_data(padded_width(P, panel) * GH);
   const Panels<T> recurrent_t = transposed_panels(w.recurrent, P, GH, panel, rt_data.data());
   Matrix<T> projection_t;

@@ -47,13 +47,24 @@ inline double l2_bytes() {
 // 20 at H=256 1.13x and 1.18x, B=20 at H=512 1.19x; GRU B=16, H=288 (972 KiB) 1.15x, H=256 (768
 // KiB) 0.96x; SimpleRNN (one gate) B=16, H=448 and 512 0.83x and 0.92x; LSTM B=22 and 24 (11 and
 // 12 rows) at H=256 0.97x and 0.96x. Hence cells of 3 or more gates with R at least 0.9 of L2.
+//
+// Where R is larger than L2, a batch split's threads each stream all of R from L3 at every step,
+// and on a Xeon (2 MiB L2, 2 threads) L3 did not keep up with two at once: B=32, T=50, I=128,
+// H=512 ran 1.52x faster on 2 threads than on one, against 1.90x at H=256 (R in L2). A unit split
+// streams a thread's share alone. Measured there, 2 threads, I=128, T=50, unit split against
+// batch split: LSTM B=24 (12 rows a thread), H=512 1.30x (R's panels 256 columns wide); with
+// shared_panel's panels, B=32, H=1024 1.16x, H=512 (T=100) 1.11x, B=64, H=512 1.05x; GRU B=32,
+// H=512 1.07x (a training step, whose backward splits rows either way, 1.03x). Hence up to
+// kMaxUnitRowsBeyondL2 rows a thread, cells of 3 or more gates.
 constexpr Index kMinRowsPerThread = 4;
+constexpr Index kMaxUnitRowsBeyondL2 = 32;
 inline bool split_units(Index B, int threads, double recurrent_bytes, int gates) {
   const Index rows = (B + threads - 1) / threads;  // per thread, in a batch split
   if (rows < kMinRowsPerThread || (rows < 2 * kMinRowsPerThread && rows % kMinRowsPerThread)) {
     return true;
   }
   if (gates >= 3 && rows <= 10 && recurrent_bytes >= 0.9 * l2_bytes()) return true;
+  if (gates >= 3 && rows <= kMaxUnitRowsBeyondL2 && recurrent_bytes > l2_bytes()) return true;
   return recurrent_bytes > l2_bytes() && recurrent_bytes / threads <= l2_bytes() / 2;
 }
 
@@ -106,12 +117,36 @@ inline bool pack_blocks(double bytes_per_block, Index T) {
 // The batch split reads all of R at every step. Where the steps' products are small_gemm's for
 // their few rows (small_rows), R is first packed into panels that every thread shares: at
 // (16, 512) x (512, 2048) that product measured 1.2-2x faster from panels than from R's rows,
-// 8 KiB apart. The copy costs about one step's reading of R, so it waits for enough steps. More
-// rows than that take small_gemm only for an R of at most kSmallGemmBytes, read where it lies
-// (it stays in L2; at B=256, H=128 on 2 threads 1.03x Eigen's GEMM).
+// 8 KiB apart. The copy costs about one step's reading of R, so it waits for enough steps. With
+// 32 vector registers, more rows too: their panels (shared_panel) are then small enough for
+// small_gemm (kSmallGemmBytes), which reads R's panels where Eigen's GEMM copied all of R at
+// every step (14% of the time at B=256, T=100, I=256, H=512 on 2 threads). Measured on a Xeon (2
+// MiB L2), 2 threads, against Eigen's GEMM: that row 1.06x, B=256, T=50, I=64, H=128 1.10x,
+// B=128, T=50, I=128, H=256 1.04x (its training step 0.98x), B=96, H=384 1.00x. With 16
+// registers, more rows take Eigen's GEMM, R read where it lies.
 constexpr Index kMinPackSteps = 4;
 inline bool pack_shared(Index T, Index rows_per_thread) {
-  return T >= kMinPackSteps && small_rows(rows_per_thread);
+  return T >= kMinPackSteps && (small_rows(rows_per_thread) || kStrip == 4);
+}
+
+// Panel width of the copy of R (forward: K = P rows) or of R^T (backward: K = G*H rows) that the
+// threads of a batch split share: panel_for's, halved while a panel holds more than
+// kSharedPanelBytes, down to the strips of the rows' first blocks. small_gemm reads a panel once
+// per block of 8 rows; a panel small enough to stay in cache between the blocks comes from L3
+// once per step where R does not fit in L2 (from L2 where it does), and a narrower panel pads
+// less where the columns are fewer than 256. Measured on a Xeon (2 MiB L2), 2 threads, against
+// panels of 256 columns (the results the same bits): training steps B=32, T=100, I=128, H=512
+// 1.15x, B=16, T=50, I=128, H=1024 1.14x, B=32, T=50, I=256, H=384 1.11x, I=128, H=256 1.06x,
+// B=64, T=50, I=64, H=128 1.06x; inference at T=50, I=128: B=32, H=1024 1.23x, B=64, H=512
+// 1.08x, B=16, H=256 0.99-1.04x. A budget of 256 KiB measured within 2% of this one, but for
+// inference at H=1024 (1.14x).
+constexpr double kSharedPanelBytes = 128 << 10;
+template <typename T>
+Index shared_panel(Index rows, Index K) {
+  Index panel = panel_for<T>(rows);
+  const Index strip = strip_columns<T>(rows);
+  while (panel > strip && double(K) * panel * sizeof(T) > kSharedPanelBytes) panel /= 2;
+  return panel;
 }
 
 // The most rows of the chunks that boundaries `ends` make.
