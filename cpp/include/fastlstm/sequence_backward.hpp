@@ -18,92 +18,172 @@ namespace fastlstm {
 // for peepholes c_{t-1} into c_prev_all, and for a projection dL/dh_t into dh_all (each nullptr
 // when not wanted), rows in dZ's order, so that dR and the peephole and projection gradients are
 // single reductions afterwards. recurrent_t is R^T, (G*H, P), in column panels (transposed_panels);
-// projection_t is W_p^T, (P, H), or nullptr.
+// projection_t is W_p^T, (P, H), or nullptr. Steps go from T - 1 down to 0, one call each.
 template <typename Cell, typename T>
-void backward_steps(const SeqShape& s, const Weights<T>& w, const Panels<T>& recurrent_t,
-                    const T* projection_t, const BackwardBuffers<T>& buf, T* dz_all, T* dzr_all,
-                    T* h_prev, T* c_prev_all, T* dh_all, Index b0, Index n) {
-  constexpr bool kCell = Cell::kHasCell;
-  const Index H = s.H, P = s.state_width(), GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H;
-  Matrix<T> product(buf.recurrent_mask ? n : 0, P);
-  bool reverse = false;  // R^T's panels in alternating directions, step to step (panel_product)
-  const auto rec_t = [&](const auto& d, Index g0, Index ng, auto out) {
-    // Gate blocks [g0, g0 + ng) of R are rows [g0*H, (g0 + ng)*H) of every panel of R^T.
-    Panels<T> Rt = recurrent_t;
-    Rt.data += g0 * H * recurrent_t.ld;
-    if (!buf.recurrent_mask) return panel_product(d, Rt, ng * H, 0, P, out, reverse);
-    product.setZero();  // dL/d(h_{t-1} ⊙ mask), then the mask's factor
-    panel_product(d, Rt, ng * H, 0, P, map(product.data(), d.rows(), P), reverse);
-    out += product.topRows(d.rows()).cwiseProduct(map(buf.recurrent_mask + b0 * P, d.rows(), P));
-  };
-  auto dh = map(buf.dh0 + b0 * P, n, P);                           // dL/dh_t from the steps after t
-  auto dc = kCell ? map(buf.dc0 + b0 * H, n, H) : no_state<T>(n);  // dL/dc_t
-  if (buf.dh_last)
-    dh = map(buf.dh_last + b0 * P, n, P);
-  else
-    dh.setZero();
-  if (kCell && buf.dc_last)
-    dc = map(buf.dc_last + b0 * H, n, H);
-  else
-    dc.setZero();
-  Matrix<T> dh_t(n, P), kept(buf.mask && kCell ? n : 0, H);
-  Matrix<T> dm(projection_t ? n : 0, H);  // dL/d(the cell's h_t), before the projection
-  const Index all = n;
-  for (Index t = s.T - 1; t >= 0; --t) {
+class BackwardSteps {
+ public:
+  BackwardSteps(const SeqShape& s, const Weights<T>& w, const Panels<T>& recurrent_t,
+                const T* projection_t, const BackwardBuffers<T>& buf, T* dz_all, T* dzr_all,
+                T* h_prev, T* c_prev_all, T* dh_all, Index b0, Index n)
+      : s_(s),
+        w_(w),
+        recurrent_t_(recurrent_t),
+        projection_t_(projection_t),
+        buf_(buf),
+        dz_all_(dz_all),
+        dzr_all_(dzr_all),
+        h_prev_(h_prev),
+        c_prev_all_(c_prev_all),
+        dh_all_(dh_all),
+        b0_(b0),
+        all_(n),
+        product_(buf.recurrent_mask ? n : 0, s.state_width()),
+        dh_t_(n, s.state_width()),
+        kept_(buf.mask && kCell ? n : 0, s.H),
+        dm_(projection_t ? n : 0, s.H) {
+    const Index P = s.state_width(), H = s.H;
+    auto dh = map(buf.dh0 + b0 * P, n, P);  // dL/dh_t from the steps after t
+    auto dc = kCell ? map(buf.dc0 + b0 * H, n, H) : no_state<T>(n);  // dL/dc_t
+    if (buf.dh_last)
+      dh = map(buf.dh_last + b0 * P, n, P);
+    else
+      dh.setZero();
+    if (kCell && buf.dc_last)
+      dc = map(buf.dc_last + b0 * H, n, H);
+    else
+      dc.setZero();
+  }
+
+  // Step t. With `product`, dL/dh_{t-1} gets dZr_t * R^T here; without it the cell leaves that
+  // term out, and the caller adds it for every row before step t - 1 (BackwardUnits), which
+  // only a walk with no mask, recurrent mask or projection leaves to it.
+  void step(Index t, bool product) {
+    const SeqShape& s = s_;
+    const BackwardBuffers<T>& buf = buf_;
+    const Index H = s.H, P = s.state_width(), GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H;
     // In the packed order, the rows still running at step t (the first ones); the others carry
     // their dh and dc back unchanged.
-    const Index n = s.rows_at(t, b0, all);
-    if (n == 0) continue;
-    reverse = t % 2 == 1;
+    const Index b0 = b0_, n = s.rows_at(t, b0, all_);
+    if (n == 0) return;
+    const bool reverse = t % 2 == 1;  // R^T's panels in alternating directions (panel_product)
+    const auto rec_t = [&](const auto& d, Index g0, Index ng, auto out) {
+      if (!product) return;
+      // Gate blocks [g0, g0 + ng) of R are rows [g0*H, (g0 + ng)*H) of every panel of R^T.
+      Panels<T> Rt = recurrent_t_;
+      Rt.data += g0 * H * recurrent_t_.ld;
+      if (!buf.recurrent_mask) return panel_product(d, Rt, ng * H, 0, P, out, reverse);
+      product_.setZero();  // dL/d(h_{t-1} ⊙ mask), then the mask's factor
+      panel_product(d, Rt, ng * H, 0, P, map(product_.data(), d.rows(), P), reverse);
+      out += product_.topRows(d.rows()).cwiseProduct(map(buf.recurrent_mask + b0 * P, d.rows(), P));
+    };
     const auto masked = [&](Index r) { return !valid(buf.mask, s, b0 + r, t); };
     auto dh = map(buf.dh0 + b0 * P, n, P);
     auto dc = kCell ? map(buf.dc0 + b0 * H, n, H) : no_state<T>(n);
-    auto dh_t_map = map(dh_t.data(), n, P);
-    dh_t_map = dh;
-    if (buf.dy) dh_t_map += s.step(buf.dy, P, t, b0, n);
+    auto dh_t = map(dh_t_.data(), n, P);
+    dh_t = dh;
+    if (buf.dy) dh_t += s.step(buf.dy, P, t, b0, n);
     for (Index r = 0; buf.mask && r < n; ++r) {
       if (!masked(r)) continue;
-      if (buf.zero_masked) dh_t_map.row(r) = dh.row(r);  // a zero output has no gradient
-      if (kCell) kept.row(r) = dc.row(r);
+      if (buf.zero_masked) dh_t.row(r) = dh.row(r);  // a zero output has no gradient
+      if (kCell) kept_.row(r) = dc.row(r);
     }
     const auto hp = t == 0 ? map(buf.h0 + b0 * P, n, P) : s.step(buf.y, P, t - 1, b0, n);
     const auto c_prev = !kCell   ? no_state<const T>(n)
                         : t == 0 ? map(buf.c0 + b0 * H, n, H)
                                  : s.step(buf.c_all, H, t - 1, b0, n);
     const auto c = kCell ? s.step(buf.c_all, H, t, b0, n) : no_state<const T>(n);
-    auto dz = s.step(dz_all, GH, t, b0, n);
-    auto dzr = s.step(dzr_all, GH, t, b0, n);
-    if (projection_t) {
-      dm.topRows(n).setZero();
-      step_product(dh_t_map, map(projection_t, P, H), map(dm.data(), n, H));
+    auto dz = s.step(dz_all_, GH, t, b0, n);
+    auto dzr = s.step(dzr_all_, GH, t, b0, n);
+    if (projection_t_) {
+      dm_.topRows(n).setZero();
+      step_product(dh_t, map(projection_t_, P, H), map(dm_.data(), n, H));
     }
-    const T* dh_cell = projection_t ? dm.data() : dh_t.data();
+    const T* dh_cell = projection_t_ ? dm_.data() : dh_t_.data();
     Cell::backward(StepBackward<T>{s.step(buf.gates, SH, t, b0, n), hp, c_prev, c,
-                                   map(dh_cell, n, H), dc, dz, dzr, dh, w.peephole, w.clip},
+                                   map(dh_cell, n, H), dc, dz, dzr, dh, w_.peephole, w_.clip},
                    rec_t);
     // A masked step passed its state through unchanged: its gradients do too.
     for (Index r = 0; buf.mask && r < n; ++r) {
       if (!masked(r)) continue;
       dz.row(r).setZero();
       dzr.row(r).setZero();
-      dh.row(r) = dh_t_map.row(r);
-      if (kCell) dc.row(r) = kept.row(r);
+      dh.row(r) = dh_t.row(r);
+      if (kCell) dc.row(r) = kept_.row(r);
     }
     if (buf.recurrent_mask)
-      s.step(h_prev, P, t, b0, n) = hp.cwiseProduct(map(buf.recurrent_mask + b0 * P, n, P));
+      s.step(h_prev_, P, t, b0, n) = hp.cwiseProduct(map(buf.recurrent_mask + b0 * P, n, P));
     else
-      s.step(h_prev, P, t, b0, n) = hp;
-    if (projection_t) {  // dL/dh_t where the projection made h_t (a masked step did not)
-      auto d = s.step(dh_all, P, t, b0, n);
-      d = dh_t_map;
+      s.step(h_prev_, P, t, b0, n) = hp;
+    if (projection_t_) {  // dL/dh_t where the projection made h_t (a masked step did not)
+      auto d = s.step(dh_all_, P, t, b0, n);
+      d = dh_t;
       for (Index r = 0; buf.mask && r < n; ++r) {
         if (masked(r)) d.row(r).setZero();
       }
     }
     if constexpr (kCell) {
-      if (c_prev_all) s.step(c_prev_all, H, t, b0, n) = c_prev;
+      if (c_prev_all_) s.step(c_prev_all_, H, t, b0, n) = c_prev;
     }
   }
+
+ private:
+  static constexpr bool kCell = Cell::kHasCell;
+  const SeqShape& s_;
+  const Weights<T>& w_;
+  const Panels<T>& recurrent_t_;
+  const T* projection_t_;
+  const BackwardBuffers<T>& buf_;
+  T *dz_all_, *dzr_all_, *h_prev_, *c_prev_all_, *dh_all_;
+  Index b0_, all_;
+  Matrix<T> product_, dh_t_, kept_;
+  Matrix<T> dm_;  // dL/d(the cell's h_t), before the projection
+};
+
+// The threads that take the products dL/dh_{t-1} += dZr_t R^T of backward's steps by hidden
+// units, as forward splits a step (unit_threads), where nothing else in a step needs all its
+// units: no mask, recurrent mask or projection, a cell of one phase. 1: none.
+template <typename Cell, typename T>
+int backward_units(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
+  if (Cell::kPhases > 1 || buf.mask || buf.recurrent_mask || (Cell::kHasCell && w.projection))
+    return 1;
+  const Index P = s.state_width(), GH = Cell::kGates * s.H;
+  const double flops = 2.0 * s.T * s.B * P * GH;
+  return unit_threads(s.B, threads_for(s.B * P, flops), double(P) * GH * sizeof(T), Cell::kGates);
+}
+
+// Backward's steps with their products split by hidden units over `units` threads: at each
+// step the walks of the chunks of rows (`ends`, one BackwardSteps each, made by walk(b0, b1))
+// compute their rows' dZ_t, then each thread adds dZr_t R^T for every running row and its own
+// block of units, reading its share of R^T alone, where a batch split reads all of R^T in every
+// thread; two meetings a step. Blocks of units start at whole panels of R^T where it has
+// several.
+template <typename Cell, typename T, typename Walk>
+void backward_by_units(const SeqShape& s, const BackwardBuffers<T>& buf,
+                       const std::vector<Index>& ends, int units, Walk&& walk,
+                       const Panels<T>& recurrent_t, const T* dzr) {
+  const Index P = s.state_width(), GH = Cell::kGates * s.H;
+  const Index chunks = Index(ends.size()) - 1;
+  const Index width = recurrent_t.width < P ? recurrent_t.width : 1;
+  std::vector<Index> unit_ends(units + 1, P);
+  for (int k = 0; k < units; ++k)
+    unit_ends[k] = std::min(P, (P * k / units + width / 2) / width * width);
+  std::vector<std::optional<BackwardSteps<Cell, T>>> walks(chunks);
+  parallel_rounds(2 * s.T + 1, std::max<Index>(chunks, units), [&](Index round, Index k) {
+    if (round == 0) {
+      if (k < chunks) walks[k].emplace(walk(ends[k], ends[k + 1]));
+      return;
+    }
+    const Index t = s.T - 1 - (round - 1) / 2;
+    if ((round - 1) % 2 == 0) {
+      if (k < chunks) walks[k]->step(t, false);
+      return;
+    }
+    const Index n = s.rows_at(t, 0, s.B);
+    if (k >= units || n == 0 || unit_ends[k] == unit_ends[k + 1]) return;
+    const Index u0 = unit_ends[k], m = unit_ends[k + 1] - u0;
+    panel_product(s.step(dzr, GH, t, 0, n), recurrent_t, GH, u0, u0 + m,
+                  cols(map(buf.dh0, n, P), u0, m), t % 2 == 1);
+  });
 }
 
 // out (n values) += the column sums of a (rows, n) row-major block, summed row after row, each
@@ -245,17 +325,28 @@ void backward_rows(const SeqShape& s, const Weights<T>& w, const BackwardBuffers
   Buffer<T> c_prev(peepholes ? rows * H : 0), dh_all(project ? rows * P : 0);
   T* const dzr = kSeparate ? dzr_all.data() : dz_all.data();
   // R^T for the steps: in panels where forward would pack R, else one panel, plain row-major.
-  const Index most = most_rows(ends);
+  // Split by units, each step's product takes every row at once.
+  const int units = backward_units<Cell>(s, w, buf);
+  const Index most = units > 1 ? s.B : most_rows(ends);
   const Index panel = pack_shared(s.T, most) ? shared_panel<T>(most, GH) : std::max<Index>(P, 1);
   Buffer<T> rt_data(padded_width(P, panel) * GH);
   const Panels<T> recurrent_t = transposed_panels(w.recurrent, P, GH, panel, rt_data.data());
   Matrix<T> projection_t;
   if (project) projection_t = map(w.projection, H, P).transpose();
-  run_bounds(ends, [&](Index b0, Index b1) {
-    backward_steps<Cell>(s, w, recurrent_t, project ? projection_t.data() : nullptr, buf,
-                         dz_all.data(), dzr, h_prev.data(), peepholes ? c_prev.data() : nullptr,
-                         project ? dh_all.data() : nullptr, b0, b1 - b0);
-  });
+  const auto walk = [&](Index b0, Index b1) {
+    return BackwardSteps<Cell, T>(s, w, recurrent_t, project ? projection_t.data() : nullptr, buf,
+                                  dz_all.data(), dzr, h_prev.data(),
+                                  peepholes ? c_prev.data() : nullptr,
+                                  project ? dh_all.data() : nullptr, b0, b1 - b0);
+  };
+  if (units > 1) {
+    backward_by_units<Cell>(s, buf, ends, units, walk, recurrent_t, static_cast<const T*>(dzr));
+  } else {
+    run_bounds(ends, [&](Index b0, Index b1) {
+      auto steps = walk(b0, b1);
+      for (Index t = s.T - 1; t >= 0; --t) steps.step(t, true);
+    });
+  }
   if (s.T == 0) return;
   // Weight and input gradients: single GEMMs over all timesteps, split across threads by rows
   // (or columns: parallel_product) of dX and by columns (gate units) of dK, dR and db; each
