@@ -55,7 +55,7 @@ class BackwardSteps {
   }
 
   // Step t. With `product`, dL/dh_{t-1} gets dZr_t * R^T here; without it the cell leaves that
-  // term out, and the caller adds it for every row before step t - 1 (BackwardUnits), which
+  // term out, and the caller adds it for every row before step t - 1 (backward_by_units), which
   // only a walk with no mask, recurrent mask or projection leaves to it.
   void step(Index t, bool product) {
     const SeqShape& s = s_;
