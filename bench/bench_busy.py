@@ -13,13 +13,14 @@ same thread count; answers are checked against fastlstm's first, as in bench_pee
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+from timing import check_output, write_json
 
 # (name, cell, kind, B, T, I, H): a training step split by batch rows (threads meet once per
 # GEMM), a single sequence split by hidden units (threads meet at every step), and one streaming
@@ -51,7 +52,9 @@ def parse_args(argv=None):
     p.add_argument("--tol", type=float, default=1e-4, help="answer check, as in bench_peers.py")
     p.add_argument("--json", help="write the raw call times and the summary here")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    check_output(p, args.json, "--json")
+    return args
 
 
 def time_in_turns(calls: dict, count: int, block: int, settle: float) -> dict[str, list[float]]:
@@ -134,8 +137,7 @@ def main(argv=None) -> int:
             else "  ".join(f"{c:>14}" for c in cells)
         )
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"threads": args.threads, "busy": busy, "rows": rows, "raw_us": raw}, f)
+        write_json(args.json, {"threads": args.threads, "busy": busy, "rows": rows, "raw_us": raw})
     return 0
 
 

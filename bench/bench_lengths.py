@@ -20,10 +20,11 @@ without them.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
+
+from timing import write_json
 
 # (name, kind, B, T, I, H): bench_peers's small-batch inference row and small training step, and
 # that step under a Keras mask instead of lengths ("mask": fastlstm only; the peers have no such
@@ -259,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
         results.append(result)
     table(results, args.markdown)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": info, "settings": vars(args), "results": results}, f, indent=1)
+        write_json(
+            args.json, {"machine": info, "settings": vars(args), "results": results}, indent=1
+        )
         print(f"wrote {args.json}")
     return 0
 

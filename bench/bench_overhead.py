@@ -37,9 +37,10 @@ overhead is the median over rounds of (model call - bare call) in the same round
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
+
+from timing import check_output, write_json
 
 TRAIN_TARGET = 0.10  # the model's per-batch overhead, share of the model's time per batch
 SERVE_TARGET_US = 10.0  # serving: µs above the bare forward
@@ -87,6 +88,7 @@ def parse_args(argv: list[str] | None = None):
     parser.add_argument("--json", metavar="PATH", help="write all raw and summary figures here")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
+    check_output(parser, args.json, "--json")
     sizes = (args.threads, args.reps, args.batch, args.steps, args.input, args.hidden)
     if min(*sizes, args.batches, args.rounds) < 1:
         parser.error(
@@ -478,22 +480,21 @@ def main(argv: list[str] | None = None) -> int:
     print_table(rows, args.markdown)
     print(f"\nload average {_load()} after")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "args": vars(args),
-                    "commit": commit,
-                    "cpu_model": cpu_model(),
-                    "fastlstm_threads": fastlstm.get_num_threads(),
-                    "rows": rows,
-                    "bare_check_scaled_error": checked,
-                    "inner": timed["inner"],
-                    "training_times_us": timed["times_us"],
-                    "serving_times_us": serve_times,
-                },
-                f,
-                indent=1,
-            )
+        write_json(
+            args.json,
+            {
+                "args": vars(args),
+                "commit": commit,
+                "cpu_model": cpu_model(),
+                "fastlstm_threads": fastlstm.get_num_threads(),
+                "rows": rows,
+                "bare_check_scaled_error": checked,
+                "inner": timed["inner"],
+                "training_times_us": timed["times_us"],
+                "serving_times_us": serve_times,
+            },
+            indent=1,
+        )
         print(f"\nwrote {args.json}")
     return 0
 

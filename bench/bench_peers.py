@@ -16,10 +16,11 @@ See bench/README.md for what each row means and the last results.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from dataclasses import dataclass, field
+
+from timing import check_output, write_json
 
 # (name, cell, kind, B, T, I, H): a streaming service, one request, DeepBench's server shape (both
 # through the functional API, then served from a stream made once), a small batch, throughput,
@@ -323,6 +324,7 @@ def parse_shared(parser, argv: list[str] | None):
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error("--threads must be at least 1")
+    check_output(parser, args.json, "--json")
     return args
 
 
@@ -490,8 +492,7 @@ def main(argv: list[str] | None = None) -> int:
             "results": results,
             "extra": extra,
         }
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        write_json(args.json, report, indent=1)
         print(f"wrote {args.json}")
     return 0
 

@@ -20,9 +20,10 @@ process-wide: each timed call sets its own before each measurement, untimed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
+
+from timing import check_output, write_json
 
 SCALING = ("seq-256x100x256x512", "lstm", "seq", 256, 100, 256, 512)
 LATENCY = ("seq-1x25x512x512", "lstm", "seq", 1, 25, 512, 512)
@@ -219,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="write all raw and summary figures here")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     args = parser.parse_args(argv)
+    check_output(parser, args.json, "--json")
     try:
         args.threads = [int(n) for n in args.threads.split(",")]
     except ValueError:
@@ -256,8 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             report_json["gpu"] = torch.cuda.get_device_name(0)
-        with open(args.json, "w") as f:
-            json.dump(report_json, f, indent=1)
+        write_json(args.json, report_json, indent=1)
         print(f"wrote {args.json}")
     return 0
 

@@ -9,11 +9,11 @@ repetitions, matched threads), for a sequence of T=50 steps, I=128, H=256:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 from bench_peers import make_case, parse_args, run_case, set_thread_env
+from timing import check_output, write_json
 
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 T, I, H = 50, 128, 256
@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated batch sizes (default: %(default)s)",
     )
     opts = parser.parse_args(argv)
+    check_output(parser, opts.out, "--out")
+    check_output(parser, opts.json, "--json")
     try:
         batches = [int(b) for b in opts.batches.split(",")]
     except ValueError:
@@ -87,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     results = sweep(opts.threads, opts.reps, batches)
     plot(results, opts.out, opts.threads)
     if opts.json:
-        with open(opts.json, "w") as f:
-            json.dump(results, f, indent=1)
+        write_json(opts.json, results, indent=1)
     return 0
 
 

@@ -14,7 +14,9 @@ cores from whichever library runs next: interleaved without a pause, fastlstm an
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import json
 import math
 import os
 import platform
@@ -24,6 +26,37 @@ import time
 from typing import Callable
 
 Call = Callable[[], object]
+
+
+def check_output(parser, path: str | None, option: str) -> None:
+    """Checks an output file's path before a run of minutes, not when the run ends and writes it:
+    makes its folder where missing (``bench/results`` is not in a fresh clone) and has ``parser``
+    stop with the option's name where the file cannot be written there."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        parser.error(f"{option} {path}: cannot make the folder {folder} ({e.strerror})")
+    if os.path.isdir(path):
+        parser.error(f"{option} {path}: expected a file path, got a folder")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        parser.error(f"{option} {path}: not writable")
+
+
+def write_json(path: str, data, **options) -> None:
+    """Writes ``data`` as JSON to ``path`` whole or not at all: into a file beside it, renamed
+    over it once complete, so that a failure part way leaves no half-written file."""
+    partial = f"{path}.partial-{os.getpid()}"
+    try:
+        with open(partial, "w") as f:
+            json.dump(data, f, **options)
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise
 
 
 def _nothing() -> None:
