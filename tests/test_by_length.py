@@ -368,3 +368,27 @@ def test_training_with_uneven_lengths_and_every_length_zero():
             np.testing.assert_array_equal(finals[0], state[0])
             assert not y.any()
             assert not grads[0].any()
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("padding", ["none", "lengths"])
+@pytest.mark.parametrize("name", ["lstm", "gru-reset_after", "rnn"])
+def test_recurrent_dropout_with_the_step_products_split_by_units(name, padding):
+    """Three rows on 2 threads and a float64 recurrent kernel of 512 KiB or more (H = 288):
+    backward splits its step products by hidden units (sequence_backward.hpp), each thread's
+    block of dZr_t R^T times the recurrent dropout mask's columns of that block; with lengths,
+    over the packed rows sorted by length. The same outputs, final states and gradients as the
+    oracle's."""
+    B, H = 3, 288
+    fn, x, weights, state, kwargs, lengths = problem(name, B, False, H=H)
+    # problem()'s weights scaled for 288 units as for 32: at full scale a SimpleRNN of 288 units
+    # amplifies float64 rounding step after step beyond assert_matches' 1e-11.
+    weights = [w / 3 for w in weights]
+    pad = {} if padding == "none" else {"lengths": lengths}
+    drop = dropout_mask(B, H)
+    y, finals, _, grads, dy, dfinal = train(fn, x, weights, state, kwargs, pad, False, 2, drop)
+    full = {"lengths": np.full(B, T)}  # the oracle's padding argument for no padding
+    y_ref, finals_ref, grads_ref = reference(
+        fn, x, weights, state, kwargs, pad or full, drop, dy, dfinal
+    )
+    assert_matches([y, *finals, *grads], [y_ref, *finals_ref, *grads_ref])

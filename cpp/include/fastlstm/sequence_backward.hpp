@@ -54,9 +54,9 @@ class BackwardSteps {
       dc.setZero();
   }
 
-  // Step t. With `product`, dL/dh_{t-1} gets dZr_t * R^T here; without it the cell leaves that
-  // term out, and the caller adds it for every row before step t - 1 (backward_by_units), which
-  // only a walk with no mask, recurrent mask or projection leaves to it.
+  // Step t. With `product`, dL/dh_{t-1} gets dZr_t * R^T (⊙ the recurrent mask) here; without
+  // it the cell leaves that term out, and the caller adds it for every row before step t - 1
+  // (backward_by_units), which only a walk with no mask or projection leaves to it.
   void step(Index t, bool product) {
     const SeqShape& s = s_;
     const BackwardBuffers<T>& buf = buf_;
@@ -141,17 +141,20 @@ class BackwardSteps {
 
 // The threads that take the products dL/dh_{t-1} += dZr_t R^T of backward's steps by hidden
 // units, as forward splits a step (unit_threads), where nothing else in a step needs all its
-// units: no mask, recurrent mask or projection, a cell of one phase; and R of at least
-// kMinBackwardUnitBytes: a backward step meets twice where forward's meets once. Measured in
-// alternating processes, 2 threads, against the batch split: LSTM training steps at I=64, B=1,
-// T=200, H=64, 96, 128 (R 64 to 256 KiB) 0.89x, 0.92x, 0.98x, B=2, T=100, H=96 0.86x; at H=512
-// (4 MiB) B=1 1.50x, B=4 and 8 1.36x and 1.27x. 1: none.
+// units: no mask or projection, a cell of one phase (recurrent dropout's mask scales each unit's
+// column of the product, which a block applies to its own; a padded batch's valid steps, packed,
+// carry no mask); and R of at least kMinBackwardUnitBytes: a backward step meets twice where
+// forward's meets once. Measured in alternating processes, 2 threads, against the batch split:
+// LSTM training steps at I=64, B=1, T=200, H=64, 96, 128 (R 64 to 256 KiB) 0.89x, 0.92x, 0.98x,
+// B=2, T=100, H=96 0.86x; at H=512 (4 MiB) B=1 1.50x, B=4 and 8 1.36x and 1.27x; the same under
+// recurrent dropout B=1, T=25, I=512 1.53x, B=4, T=50, I=128 1.54x, B=8 1.28x, B=32, T=100 1.07x
+// (GRU, B=2 1.47x). 1: none.
 constexpr double kMinBackwardUnitBytes = 512 << 10;
 template <typename Cell, typename T>
 int backward_units(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
   const Index P = s.state_width(), GH = Cell::kGates * s.H;
   const double bytes = double(P) * GH * sizeof(T);
-  if (Cell::kPhases > 1 || buf.mask || buf.recurrent_mask || (Cell::kHasCell && w.projection) ||
+  if (Cell::kPhases > 1 || buf.mask || (Cell::kHasCell && w.projection) ||
       bytes < kMinBackwardUnitBytes)
     return 1;
   const double flops = 2.0 * s.T * s.B * P * GH;
@@ -163,7 +166,8 @@ int backward_units(const SeqShape& s, const Weights<T>& w, const BackwardBuffers
 // compute their rows' dZ_t, then each thread adds dZr_t R^T for every running row and its own
 // block of units, reading its share of R^T alone, where a batch split reads all of R^T in every
 // thread; two meetings a step. Blocks of units start at whole panels of R^T where it has
-// several.
+// several. Under recurrent dropout each block's product goes through a buffer of its own first,
+// then into dL/dh_{t-1} times the mask's columns of the block, as BackwardSteps adds it.
 template <typename Cell, typename T, typename Walk>
 void backward_by_units(const SeqShape& s, const BackwardBuffers<T>& buf,
                        const std::vector<Index>& ends, int units, Walk&& walk,
@@ -175,6 +179,9 @@ void backward_by_units(const SeqShape& s, const BackwardBuffers<T>& buf,
   for (int k = 0; k < units; ++k)
     unit_ends[k] = std::min(P, (P * k / units + width / 2) / width * width);
   std::vector<std::optional<BackwardSteps<Cell, T>>> walks(chunks);
+  std::vector<Matrix<T>> products(buf.recurrent_mask ? units : 0);  // (B, m), block k's
+  for (std::size_t k = 0; k < products.size(); ++k)
+    products[k].resize(s.B, unit_ends[k + 1] - unit_ends[k]);
   parallel_rounds(2 * s.T + 1, std::max<Index>(chunks, units), [&](Index round, Index k) {
     if (round == 0) {
       if (k < chunks) walks[k].emplace(walk(ends[k], ends[k + 1]));
@@ -188,8 +195,14 @@ void backward_by_units(const SeqShape& s, const BackwardBuffers<T>& buf,
     const Index n = s.rows_at(t, 0, s.B);
     if (k >= units || n == 0 || unit_ends[k] == unit_ends[k + 1]) return;
     const Index u0 = unit_ends[k], m = unit_ends[k + 1] - u0;
-    panel_product(s.step(dzr, GH, t, 0, n), recurrent_t, GH, u0, u0 + m,
-                  cols(map(buf.dh0, n, P), u0, m), t % 2 == 1);
+    const auto dzr_t = s.step(dzr, GH, t, 0, n);
+    auto dh = cols(map(buf.dh0, n, P), u0, m);
+    if (!buf.recurrent_mask)
+      return panel_product(dzr_t, recurrent_t, GH, u0, u0 + m, dh, t % 2 == 1);
+    auto product = map(products[k].data(), n, m);
+    product.setZero();
+    panel_product(dzr_t, recurrent_t, GH, u0, u0 + m, product, t % 2 == 1);
+    dh += product.cwiseProduct(cols(map(buf.recurrent_mask, n, P), u0, m));
   });
 }
 
