@@ -29,8 +29,8 @@ CELLS = {
 }
 
 
-def problem(name, B, time_major, seed=0, H=H):
-    fn, gates, options = CELLS[name]
+def problem(name, B, time_major, seed=0, H=H, cell=None):
+    fn, gates, options = cell or CELLS[name]
     rng = np.random.default_rng(seed)
 
     def r(*shape):
@@ -371,21 +371,27 @@ def test_training_with_uneven_lengths_and_every_length_zero():
 
 
 @pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("dropout", [False, True], ids=["", "recurrent_dropout"])
 @pytest.mark.parametrize("padding", ["none", "lengths"])
-@pytest.mark.parametrize("name", ["lstm", "gru-reset_after", "rnn"])
-def test_recurrent_dropout_with_the_step_products_split_by_units(name, padding):
-    """Three rows on 2 threads and a float64 recurrent kernel of 512 KiB or more (H = 288):
-    backward splits its step products by hidden units (sequence_backward.hpp), each thread's
-    block of dZr_t R^T times the recurrent dropout mask's columns of that block; with lengths,
-    over the packed rows sorted by length. The same outputs, final states and gradients as the
-    oracle's."""
+@pytest.mark.parametrize("name", ["lstm", "lstm-peephole-projection", "gru-reset_after", "rnn"])
+def test_step_products_split_by_units_under_dropout_and_projection(name, padding, dropout):
+    """Three rows on 2 threads and a float64 recurrent kernel of 512 KiB or more (H = 288; with
+    a projection to P = 160, (160, 4H)): backward splits its step products by the units of h
+    (sequence_backward.hpp), each thread's block of dZr_t R^T times the recurrent dropout mask's
+    columns of that block where there is one; with lengths, over the packed rows sorted by
+    length. The same outputs, final states and gradients as the oracle's."""
     B, H = 3, 288
-    fn, x, weights, state, kwargs, lengths = problem(name, B, False, H=H)
-    # problem()'s weights scaled for 288 units as for 32: at full scale a SimpleRNN of 288 units
-    # amplifies float64 rounding step after step beyond assert_matches' 1e-11.
+    cell = ("lstm", 4, {"peephole": 3, "projection": 160}) if "projection" in name else None
+    fn, x, weights, state, kwargs, lengths = problem(name, B, False, H=H, cell=cell)
+    # problem()'s weights scaled for 288 units as for 32 (the projection, whose sums run over
+    # the 288 units, further): at full scale a SimpleRNN of 288 units amplifies float64
+    # rounding step after step beyond assert_matches' 1e-11.
     weights = [w / 3 for w in weights]
+    if "projection" in kwargs:
+        kwargs["projection"] = kwargs["projection"] / 9
     pad = {} if padding == "none" else {"lengths": lengths}
-    drop = dropout_mask(B, H)
+    P = kwargs["projection"].shape[1] if "projection" in kwargs else H
+    drop = dropout_mask(B, P) if dropout else None
     y, finals, _, grads, dy, dfinal = train(fn, x, weights, state, kwargs, pad, False, 2, drop)
     full = {"lengths": np.full(B, T)}  # the oracle's padding argument for no padding
     y_ref, finals_ref, grads_ref = reference(

@@ -56,7 +56,7 @@ class BackwardSteps {
 
   // Step t. With `product`, dL/dh_{t-1} gets dZr_t * R^T (⊙ the recurrent mask) here; without
   // it the cell leaves that term out, and the caller adds it for every row before step t - 1
-  // (backward_by_units), which only a walk with no mask or projection leaves to it.
+  // (backward_by_units), which only a walk with no mask leaves to it.
   void step(Index t, bool product) {
     const SeqShape& s = s_;
     const BackwardBuffers<T>& buf = buf_;
@@ -141,22 +141,22 @@ class BackwardSteps {
 
 // The threads that take the products dL/dh_{t-1} += dZr_t R^T of backward's steps by hidden
 // units, as forward splits a step (unit_threads), where nothing else in a step needs all its
-// units: no mask or projection, a cell of one phase (recurrent dropout's mask scales each unit's
-// column of the product, which a block applies to its own; a padded batch's valid steps, packed,
-// carry no mask); and R of at least kMinBackwardUnitBytes: a backward step meets twice where
-// forward's meets once. Measured in alternating processes, 2 threads, against the batch split:
-// LSTM training steps at I=64, B=1, T=200, H=64, 96, 128 (R 64 to 256 KiB) 0.89x, 0.92x, 0.98x,
-// B=2, T=100, H=96 0.86x; at H=512 (4 MiB) B=1 1.50x, B=4 and 8 1.36x and 1.27x; the same under
-// recurrent dropout B=1, T=25, I=512 1.53x, B=4, T=50, I=128 1.54x, B=8 1.28x, B=32, T=100 1.07x
-// (GRU, B=2 1.47x). 1: none.
+// units: no mask, a cell of one phase (recurrent dropout's mask scales each unit's column of the
+// product, which a block applies to its own; a projection's step reads dL/dh_t whole, after the
+// products of step t + 1; a padded batch's valid steps, packed, carry no mask); and R of at
+// least kMinBackwardUnitBytes: a backward step meets twice where forward's meets once. Measured
+// in alternating processes, 2 threads, against the batch split: LSTM training steps at I=64,
+// B=1, T=200, H=64, 96, 128 (R 64 to 256 KiB) 0.89x, 0.92x, 0.98x, B=2, T=100, H=96 0.86x; at
+// H=512 (4 MiB) B=1 1.50x, B=4 and 8 1.36x and 1.27x; the same under recurrent dropout B=1,
+// T=25, I=512 1.53x, B=4, T=50, I=128 1.54x, B=8 1.28x, B=32, T=100 1.07x (GRU, B=2 1.47x);
+// with a projection to P=256 (R 2 MiB) B=1 1.18x, B=4 1.15x, H=1024, P=512, B=8 1.15x, B=32
+// 0.99x. 1: none.
 constexpr double kMinBackwardUnitBytes = 512 << 10;
 template <typename Cell, typename T>
-int backward_units(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
+int backward_units(const SeqShape& s, const BackwardBuffers<T>& buf) {
   const Index P = s.state_width(), GH = Cell::kGates * s.H;
   const double bytes = double(P) * GH * sizeof(T);
-  if (Cell::kPhases > 1 || buf.mask || (Cell::kHasCell && w.projection) ||
-      bytes < kMinBackwardUnitBytes)
-    return 1;
+  if (Cell::kPhases > 1 || buf.mask || bytes < kMinBackwardUnitBytes) return 1;
   const double flops = 2.0 * s.T * s.B * P * GH;
   return unit_threads(s.B, threads_for(s.B * P, flops), bytes, Cell::kGates);
 }
@@ -346,7 +346,7 @@ void backward_rows(const SeqShape& s, const Weights<T>& w, const BackwardBuffers
   T* const dzr = kSeparate ? dzr_all.data() : dz_all.data();
   // R^T for the steps: in panels where forward would pack R, else one panel, plain row-major.
   // Split by units, each step's product takes every row at once.
-  const int units = backward_units<Cell>(s, w, buf);
+  const int units = backward_units<Cell>(s, buf);
   const Index most = units > 1 ? s.B : most_rows(ends);
   const Index panel = pack_shared(s.T, most) ? shared_panel<T>(most, GH) : std::max<Index>(P, 1);
   Buffer<T> rt_data(padded_width(P, panel) * GH);
