@@ -1,10 +1,10 @@
 // The sequence walk: one time loop shared by every cell (LSTM, GRU, plain RNN). A cell
 // (cell_common.hpp) supplies the gate math and says which recurrent products it needs; the walk
 // does the GEMMs, the threads, masks and the bookkeeping:
-//   forward:  x*K + b as one GEMM over all timesteps, into the buffer that training keeps for
-//             backward (inference with a large T*B computes it a block of timesteps at a time
-//             instead and keeps no such buffer); per step, the cell adds h_{t-1}*R through the
-//             walk's step product and updates the state.
+//   forward:  x*K + b as one GEMM over all timesteps (each thread's over its rows), into the
+//             buffer that training keeps for backward (inference with a large T*B computes it
+//             a block of timesteps at a time instead and keeps no such buffer); per step, the
+//             cell adds h_{t-1}*R through the walk's step product and updates the state.
 //   backward: per step only the serial part, dZ_t and dh_{t-1} from the cell; then dX, dK, dR and
 //             db as single GEMMs over all timesteps, or, where that pays, summed by blocks of
 //             rows (grads_by_rows).
@@ -292,16 +292,17 @@ class ForwardWalk {
 // (InputBlocks) and no (T*B, S*H) buffer is kept at all.
 constexpr double kMaxProjectionBytes = 8 << 20;
 
-// Z = X*K + b for every row at once: X (rows, I), K (I, GH), Z (rows, GH) with rows `ld` apart.
+// Z = X*K + b for rows [r0, r1): X (rows, I), K (I, GH), Z (rows, GH) with rows `ld` apart,
+// split over the threads (by rows where there are more rows than columns, else by columns).
 template <typename T>
-void project_all(const SeqShape& s, const T* x, const T* kernel, const T* bias, Index GH, T* z,
-                 Index ld) {
-  const Index rows = s.rows();
-  parallel_product(rows, GH, 2.0 * rows * s.I * GH, [&](Index r0, Index r1, Index c0, Index c1) {
-    auto Z = map(z + r0 * ld + c0, r1 - r0, c1 - c0, ld);
+void project_rows(const SeqShape& s, const T* x, const T* kernel, const T* bias, Index GH, T* z,
+                  Index ld, Index r0, Index r1) {
+  const Index rows = r1 - r0;
+  parallel_product(rows, GH, 2.0 * rows * s.I * GH, [&](Index a, Index b, Index c0, Index c1) {
+    auto Z = map(z + (r0 + a) * ld + c0, b - a, c1 - c0, ld);
     // The bias first and the product added to it: `Z = X*K` would zero Z, then add the product.
     Z.rowwise() = row_vector(bias + c0, c1 - c0);
-    Z.noalias() += map(x + r0 * s.I, r1 - r0, s.I) * map(kernel + c0, s.I, c1 - c0, GH);
+    Z.noalias() += map(x + (r0 + a) * s.I, b - a, s.I) * map(kernel + c0, s.I, c1 - c0, GH);
   });
 }
 
@@ -390,7 +391,6 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   Buffer<T> projection(whole && !sorted ? s.rows() * SH : 0);
   if (whole && !sorted) buf.gates = projection.data();
   const ForwardBuffers<T>& walked = sorted ? sorted->buffers() : buf;
-  if (by_rows && walked.gates) project_all(ws, walked.x, w.kernel, w.bias, GH, walked.gates, SH);
   if (by_rows) {
     // Batch entries are independent: each thread walks the whole sequence for its own block of
     // the batch, with no synchronisation between steps.
@@ -406,6 +406,18 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     const int chunks = threads_for(s.B, flops);
     const std::vector<Index> ends =
         sorted ? sorted->packing().bounds(chunks) : even_bounds(s.B, chunks);
+    // x*K + b for every step where it is computed first (training, small inference). Where a
+    // block of the batch is one run of rows (batch-major, not packed), the block's thread
+    // computes that run just before it walks it, and reads at every step z that it wrote. Split
+    // otherwise (by columns where the rows are fewer), a thread read half of its z at every step
+    // from the other core's cache. Measured on a Xeon, 2 threads, alternating processes, against
+    // that split by columns: inference at T=50, I=128: B=16, H=256 1.07-1.11x, B=8 1.10x, GRU
+    // B=16, H=384 1.08x; T=20: B=16, I=64, H=128 1.19x, B=32, I=128, H=256 1.09x; the training
+    // step of B=16, T=50, I=128, H=256 1.04x, GRU B=16, T=30, H=384 0.94-1.00x.
+    const bool own_rows = walked.gates && !ws.packed && !ws.time_major;
+    if (walked.gates && !own_rows) {
+      project_rows(ws, walked.x, w.kernel, w.bias, GH, walked.gates, SH, 0, ws.rows());
+    }
     const Index most = most_rows(ends);
     const bool pack = pack_shared(s.T, most);
     const Index panel = shared_panel<T>(most, P);
@@ -413,6 +425,9 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     if (pack) all.recurrent = pack_units<G>(w.recurrent, P, H, 0, H, panel, shared.data());
     run_bounds(ends, [&](Index b0, Index b1) {
       const Index n = b1 - b0, steps = walked.gates ? 0 : block_steps(s.T, n, SH, sizeof(T));
+      if (own_rows) {
+        project_rows(ws, walked.x, w.kernel, w.bias, GH, walked.gates, SH, b0 * s.T, b1 * s.T);
+      }
       Buffer<T> z(steps * n * SH), x(steps > 1 ? steps * n * s.I : 0);
       ForwardWalk<Cell, T> walk(ws, all, walked, training, b0, n,
                                 InputBlocks<T>{z.data(), x.data(), steps, walked.gates != nullptr});
