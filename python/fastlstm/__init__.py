@@ -121,7 +121,7 @@ def set_num_threads(n: int) -> None:
 
 
 def cached_bytes() -> int:
-    """Bytes of freed large buffers (1 MiB and up) that the core keeps for its next calls.
+    """Bytes of freed large buffers (128 KiB and up) that the core keeps for its next calls.
 
     A training step asks for the same large buffers every time (tens of MB at B=32, T=100,
     H=512); reusing them spares the system's page faults. At most 512 MiB is kept."""

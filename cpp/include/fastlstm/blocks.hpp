@@ -8,6 +8,13 @@
 // process-wide cache when released, up to kMaxCached bytes in all (the oldest leave first), and a
 // request takes a cached block of its size class. Smaller buffers come and go through the C
 // library as usual. Thread-safe; a forked child starts with an empty cache.
+//
+// kMinCached is 128 KiB, where glibc starts to map blocks of their own by default. From 1 MiB
+// only, the buffers below it freed at the end of each call left enough free memory at the top of
+// glibc's heap for it to hand that back, and the next call's buffers (the core's, Eigen's and
+// NumPy's) came fresh from the system: measured on 2 threads, a backward at B=16, T=50, I=128,
+// H=256 took ~330 page faults a call, none from 128 KiB; alternating processes, its training
+// step ran 1.12x faster, B=8 1.03x, GRU B=16, T=30, H=384 1.04x, larger steps level.
 #pragma once
 
 #include <cstddef>
@@ -46,7 +53,7 @@ inline void free_aligned(void* p) {
   std::free(p);
 #endif
 }
-constexpr std::size_t kMinCached = std::size_t(1) << 20;
+constexpr std::size_t kMinCached = std::size_t(128) << 10;
 constexpr std::size_t kMaxCached = std::size_t(512) << 20;
 
 // The size class of a request: `bytes` rounded up to a multiple of the largest power of two that
