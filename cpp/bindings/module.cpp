@@ -7,6 +7,8 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "fastlstm/blocks.hpp"
@@ -66,7 +68,8 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
         "Registered with atexit by fastlstm._core: calls that end after it keep their thread "
         "(other than the exiting one) from taking the GIL again (see without_gil.hpp).");
   // For the tests: the pool's hand-over from one job to the next, many times over, with jobs of
-  // 1 to `items` items in turn. Returns the jobs in which an item did not run exactly once.
+  // 1 to `items` items in turn. Returns the items that did not run exactly once, and the jobs
+  // whose item 0 ran on a thread other than the caller's (Pool::run keeps it there).
   m.def(
       "check_pool",
       [](long jobs, int items) {
@@ -77,17 +80,23 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
         }
         py::gil_scoped_release nogil;
         std::vector<std::atomic<int>> runs(items);
-        long bad = 0;
+        const std::thread::id caller = std::this_thread::get_id();
+        std::thread::id first;
+        long bad = 0, moved = 0;
         for (long j = 0; j < jobs; ++j) {
           // Every other job has them all, after one with fewer: a worker still claiming items
           // of the smaller job must not take one of the larger.
           const fastlstm::Index n = j % 2 ? items : 1 + j / 2 % items;
           for (fastlstm::Index i = 0; i < n; ++i) runs[i].store(0);
-          auto item = [&](fastlstm::Index i) { runs[i].fetch_add(1); };
+          auto item = [&](fastlstm::Index i) {
+            runs[i].fetch_add(1);
+            if (i == 0) first = std::this_thread::get_id();
+          };
           fastlstm::this_threads_pool().run(n, item);
           for (fastlstm::Index i = 0; i < n; ++i) bad += runs[i].load() != 1 ? 1 : 0;
+          moved += first != caller ? 1 : 0;
         }
-        return bad;
+        return std::pair{bad, moved};
       },
       py::arg("jobs"), py::arg("items"));
   m.def(
