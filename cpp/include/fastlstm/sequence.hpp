@@ -180,9 +180,10 @@ class ForwardWalk {
     }();
     const auto h0 = map(buf.h0 + b0 * P, n, P);
     const auto h_prev = t == 0 ? h0 : s.step(static_cast<const T*>(buf.y), P, t - 1, b0, n);
-    // In a unit split the other blocks have just written most of h_{t-1} (prefetch). Measured, 2
-    // threads, B=1: T=100, I=64, H=256 1.03x, from a stream 1.05x; T=25, I=H=512 1.01-1.02x.
-    if (!all_units && t > 0 && phase == 0) prefetch(h_prev);
+    // In a unit split the other blocks have just written most of h_{t-1} (prefetch_window).
+    // Measured, 2 threads, B=1: T=100, I=64, H=256 1.03x, from a stream 1.05x; T=25, I=H=512
+    // 1.01-1.02x.
+    if (!all_units && t > 0 && phase == 0) prefetch_window(h_prev);
     auto y_t = cols(s.step(buf.y, P, t, b0, n), hu0_, hm_);
     auto h = project ? map(unprojected_.data(), n, H) : y_t;
     // With c_all (training, or a caller that asks for every c_t) each c_t goes there; else

@@ -46,12 +46,12 @@ auto cols(M m, Index c0, Index n) {
 // by value. Where another core has just written the window (h_{t-1} in a unit split, whose
 // blocks each write their own units), each line is a transfer between cores, ~0.15 us on a VM;
 // found one at a time as the product reaches them, the transfers follow one another. Windows
-// over kPrefetchBytes are left to the hardware prefetcher.
-constexpr Index kPrefetchBytes = 8 << 10;
+// over kPrefetchWindowBytes are left to the hardware prefetcher.
+constexpr Index kPrefetchWindowBytes = 8 << 10;
 template <typename M>
-void prefetch(const M& m) {
+void prefetch_window(const M& m) {
   const Index row_bytes = m.cols() * Index(sizeof(typename M::Scalar));
-  if (m.rows() * row_bytes > kPrefetchBytes) return;
+  if (m.rows() * row_bytes > kPrefetchWindowBytes) return;
 #if defined(__GNUC__) || defined(__clang__)
   for (Index r = 0; r < m.rows(); ++r) {
     const char* row = reinterpret_cast<const char*>(m.data() + r * m.outerStride());
