@@ -76,11 +76,7 @@ inline void in_register(P& p) {
 constexpr int kPrefetchBytes = 2048;
 
 inline void prefetch(std::uintptr_t address) {
-#if defined(__GNUC__)
-  __builtin_prefetch(reinterpret_cast<const void*>(address), 0, 3);
-#else
-  (void)address;
-#endif
+  prefetch_line(reinterpret_cast<const void*>(address));
 }
 
 // C[0:MR, 0:NP*L] += A[0:MR, 0:K] * B[0:K, 0:NP*L], L the lanes of packet P (the widest by

@@ -48,16 +48,24 @@ auto cols(M m, Index c0, Index n) {
 // found one at a time as the product reaches them, the transfers follow one another. Windows
 // over kPrefetchWindowBytes are left to the hardware prefetcher.
 constexpr Index kPrefetchWindowBytes = 8 << 10;
+
+// Asks the cache for the line holding `address`, to be read soon (a hint: any address will do).
+inline void prefetch_line(const void* address) {
+#if defined(__GNUC__)
+  __builtin_prefetch(address, 0, 3);
+#else
+  (void)address;
+#endif
+}
+
 template <typename M>
 void prefetch_window(const M& m) {
   const Index row_bytes = m.cols() * Index(sizeof(typename M::Scalar));
   if (m.rows() * row_bytes > kPrefetchWindowBytes) return;
-#if defined(__GNUC__) || defined(__clang__)
   for (Index r = 0; r < m.rows(); ++r) {
     const char* row = reinterpret_cast<const char*>(m.data() + r * m.outerStride());
-    for (Index b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b);
+    for (Index b = 0; b < row_bytes; b += 64) prefetch_line(row + b);
   }
-#endif
 }
 
 template <typename T>
