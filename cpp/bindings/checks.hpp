@@ -184,27 +184,27 @@ Array<T> aligned_empty(const std::vector<py::ssize_t>& shape) {
   return Array<T>(shape, reinterpret_cast<T*>(block + kAlign), owner);
 }
 
+// (No py::array is default-constructed here: that makes and frees an empty NumPy array.)
+inline bool is_float64(const py::array& array) {
+  const py::dtype dt = array.dtype();
+  return dt.kind() == 'f' && dt.itemsize() == 8;
+}
+
 // The one dtype rule: compute in float64 when the kernel is float64, in float32 otherwise.
 // Any 8-byte float counts, whatever its byte order or provenance (an unpickled array's dtype is
 // equal to, but not the same object as, NumPy's float64). An array of another library (a torch
 // tensor: it has a dtype and converts through __array__) counts by the array it converts to; a
 // Python list has no dtype and counts as float32.
 inline bool wants_double(const py::handle& kernel) {
-  py::array array;
-  if (py::isinstance<py::array>(kernel)) {
-    array = py::reinterpret_borrow<py::array>(kernel);
-  } else if (py::hasattr(kernel, "dtype") && py::hasattr(kernel, "__array__")) {
-    try {
-      array = py::array::ensure(py::module_::import("numpy").attr("asarray")(kernel));
-    } catch (py::error_already_set&) {
-      return false;  // as_array then names what arrived
-    }
-    if (!array) return false;
-  } else {
-    return false;
+  if (py::isinstance<py::array>(kernel))
+    return is_float64(py::reinterpret_borrow<py::array>(kernel));
+  if (!py::hasattr(kernel, "dtype") || !py::hasattr(kernel, "__array__")) return false;
+  try {
+    const py::array array = py::array::ensure(py::module_::import("numpy").attr("asarray")(kernel));
+    return array && is_float64(array);
+  } catch (py::error_already_set&) {
+    return false;  // as_array then names what arrived
   }
-  const py::dtype dt = array.dtype();
-  return dt.kind() == 'f' && dt.itemsize() == 8;
 }
 
 // "float32 array of shape (2, 3), not C-contiguous": what arrived, for error messages.
