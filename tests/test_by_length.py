@@ -372,14 +372,15 @@ def test_training_with_uneven_lengths_and_every_length_zero():
 
 @pytest.mark.usefixtures("restore_threads")
 @pytest.mark.parametrize("dropout", [False, True], ids=["", "recurrent_dropout"])
-@pytest.mark.parametrize("padding", ["none", "lengths"])
+@pytest.mark.parametrize("padding", ["none", "lengths", "mask-gaps"])
 @pytest.mark.parametrize("name", ["lstm", "lstm-peephole-projection", "gru-reset_after", "rnn"])
 def test_step_products_split_by_units_under_dropout_and_projection(name, padding, dropout):
     """Three rows on 2 threads and a float64 recurrent kernel of 512 KiB or more (H = 288; with
     a projection to P = 160, (160, 4H)): backward splits its step products by the units of h
     (sequence_backward.hpp), each thread's block of dZr_t R^T times the recurrent dropout mask's
     columns of that block where there is one; with lengths, over the packed rows sorted by
-    length. The same outputs, final states and gradients as the oracle's."""
+    length; under a mask with gaps, over every row at every step (a masked row's dZ_t is zero,
+    its dh carried). The same outputs, final states and gradients as the oracle's."""
     B, H = 3, 288
     cell = ("lstm", 4, {"peephole": 3, "projection": 160}) if "projection" in name else None
     fn, x, weights, state, kwargs, lengths = problem(name, B, False, H=H, cell=cell)
@@ -389,7 +390,9 @@ def test_step_products_split_by_units_under_dropout_and_projection(name, padding
     weights = [w / 3 for w in weights]
     if "projection" in kwargs:
         kwargs["projection"] = kwargs["projection"] / 9
-    pad = {} if padding == "none" else {"lengths": lengths}
+    pad = {"none": {}, "lengths": {"lengths": lengths}}.get(padding)
+    if padding == "mask-gaps":  # each row's valid steps in two runs or more; one row all masked
+        pad = {"mask": np.array([[1, 0, 1] * (T // 3), [0, 1, 1, 0] * (T // 4), [0] * T], bool)}
     P = kwargs["projection"].shape[1] if "projection" in kwargs else H
     drop = dropout_mask(B, P) if dropout else None
     y, finals, _, grads, dy, dfinal = train(fn, x, weights, state, kwargs, pad, False, 2, drop)
