@@ -6,6 +6,7 @@ a wrongly shaped x named as the caller passed it. Expected values are computed h
 from __future__ import annotations
 
 import random
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -151,13 +152,50 @@ def test_pad_sequences_refuses_ids_its_dtype_cannot_hold():
         utils.pad_sequences([[2**32 + 5, 7], [3]])
     with pytest.raises(ValueError, match=r"sequences\[1\]: holds -200, outside int8"):
         utils.pad_sequences([[1], [-200]], dtype="int8")
-    with pytest.raises(ValueError, match="value: expected a padding value in int8's range"):
+    with pytest.raises(ValueError, match="value: expected a whole padding value in int8's range"):
         utils.pad_sequences([[1]], dtype="int8", value=1000)
     with pytest.raises(ValueError, match=r"sequences\[0\]: expected ids, got a non-finite"):
         utils.pad_sequences([[1.0, np.nan]])
     wide = utils.pad_sequences([[2**32 + 5, 7], [3]], dtype="int64")
     np.testing.assert_array_equal(wide, [[2**32 + 5, 7], [0, 3]])
     np.testing.assert_array_equal(utils.pad_sequences([[127]], dtype="int8", value=-128), [[127]])
+
+
+def test_pad_sequences_refuses_fractions_an_integer_dtype_would_cut():
+    """Keras's int32 default cuts 2.7 to 2 and -0.9 to 0, the padding value: refused, with the
+    dtype that keeps them; whole floats (ids read as floats) pass."""
+    with pytest.raises(ValueError, match=r"sequences\[0\]: holds -0.9, not a whole .*float32"):
+        utils.pad_sequences([[1.0, 2.0, -0.9]])
+    with pytest.raises(ValueError, match="value: expected a whole padding value"):
+        utils.pad_sequences([[1]], value=0.5)
+    np.testing.assert_array_equal(utils.pad_sequences([[1.0, 2.0]], maxlen=3), [[0, 1, 2]])
+    kept = utils.pad_sequences([[1.5, -0.9]], dtype="float32", maxlen=3)
+    np.testing.assert_array_equal(kept, np.array([[0, 1.5, -0.9]], np.float32))
+
+
+def test_sizes_beyond_memory_name_the_argument():
+    with pytest.raises(MemoryError, match=r"^maxlen: cannot allocate an array of shape \(1, "):
+        utils.pad_sequences([[1]], maxlen=10**12)
+    with pytest.raises(MemoryError, match=r"^x: cannot allocate an array of shape \(1, 10{18}\)"):
+        utils.to_categorical([10**18 - 1])  # NumPy: "array is too big", a ValueError
+    with pytest.raises(MemoryError, match=r"^x: cannot allocate an array of shape \(2, 10"):
+        utils.to_categorical([1, 2], num_classes=10**15)
+
+
+def test_to_categorical_takes_memory_of_its_result_only():
+    """One entry set per label (Keras's way), not rows of an identity matrix of num_classes^2
+    values: 20,000 classes would have taken 1.5 GiB for a result of 160 KB."""
+    tracemalloc.start()
+    try:
+        out = utils.to_categorical([3, 19_999], num_classes=20_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * out.nbytes
+    expected = np.zeros((2, 20_000), np.float32)
+    expected[0, 3] = expected[1, 19_999] = 1
+    np.testing.assert_array_equal(out, expected)
+    assert out.dtype == np.float32
 
 
 def test_to_categorical_as_keras():
@@ -479,26 +517,33 @@ def test_csv_logger_writes_a_row_per_epoch(tmp_path):
     x = np.random.default_rng(13).standard_normal((12, 4, 2)).astype(np.float32)
     m = Sequential([Input((4, 2)), LSTM(3), Dense(1)], seed=0)
     m.compile("sgd", "mse", metrics=["mae"])
-    path = tmp_path / "log.csv"
-    history = m.fit(
-        x,
-        x[:, 0, :1],
-        epochs=3,
-        validation_split=0.25,
-        verbose=0,
-        callbacks=[callbacks.CSVLogger(path)],
-    )
-    with path.open() as f:
-        rows = list(csv.reader(f))
+
+    def fit_logged(name, append=False, **options):
+        """(history, the rows of the CSV file) of a fit logged into ``name``."""
+        path = tmp_path / name
+        logger = callbacks.CSVLogger(path, append=append)
+        history = m.fit(x, x[:, 0, :1], verbose=0, callbacks=[logger], **options)
+        with path.open() as f:
+            return history, list(csv.reader(f))
+
+    history, rows = fit_logged("log.csv", epochs=3, validation_split=0.25)
     assert rows[0] == ["epoch", "loss", "mae", "val_loss", "val_mae"]
     assert [int(r[0]) for r in rows[1:]] == [0, 1, 2]
     for r, loss in zip(rows[1:], history.history["loss"]):
         assert float(r[1]) == pytest.approx(loss)
-    m.fit(x, x[:, 0, :1], epochs=1, verbose=0, callbacks=[callbacks.CSVLogger(path, append=True)])
-    with path.open() as f:
-        rows = list(csv.reader(f))
+    _, rows = fit_logged("log.csv", append=True, epochs=1)
     assert len(rows) == 5  # one header, four epochs
     assert rows[4][3] == "NA"  # no validation in that fit
+    # Validation every second epoch: the first epoch's logs have no val_ entries, yet the
+    # columns are there from the header on (NA where an epoch did not validate), as Keras's.
+    history, rows = fit_logged(
+        "every_second.csv", epochs=4, validation_split=0.25, validation_freq=2
+    )
+    assert rows[0] == ["epoch", "loss", "mae", "val_loss", "val_mae"]
+    assert [r[3] for r in rows[1:]][::2] == ["NA", "NA"]
+    assert [float(r[3]) for r in rows[2::2]] == pytest.approx(history.history["val_loss"])
+    _, rows = fit_logged("no_validation.csv", epochs=1)  # no validation at all: no val_ columns
+    assert rows[0] == ["epoch", "loss", "mae"]
 
 
 def test_clone_model_has_the_layers_and_weights_of_its_own():

@@ -11,8 +11,17 @@ import pytest
 
 from conftest import check_model_gradients
 from fastlstm import callbacks, losses, optimizers
-from fastlstm.layers import LSTM, Dense, Dropout, Embedding, Input, Masking, TimeDistributed
-from fastlstm.models import Sequential
+from fastlstm.layers import (
+    LSTM,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Input,
+    Masking,
+    TimeDistributed,
+)
+from fastlstm.models import Sequential, load_model
 from fastlstm.regularizers import L2
 
 RNG = np.random.default_rng(0)
@@ -327,6 +336,42 @@ def test_bad_input_is_named(action, exc, match):
     model = Sequential([Embedding(V, 3), LSTM(4), Dense(2, name="dense")], seed=0)
     with pytest.raises(exc, match=match):
         action(model, x, y)
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        lambda: [Input(shape=(5, 3)), LSTM(2, return_sequences=True)],
+        lambda: [LSTM(2, input_shape=(5, 3), return_sequences=True)],
+    ],
+    ids=["Input", "input_shape"],
+)
+def test_a_declared_input_shape_is_checked_whole_as_keras_checks_it(first, tmp_path):
+    """Only the rank was checked: 7 steps went into a model declared for 5, and behind a
+    Flatten the error blamed the Dense. Each size the declaration fixes is checked (the batch
+    aside), after a save and load too; a model built from data checks the rank only, so one
+    trained on 5 steps still takes 7."""
+    model = Sequential([*first(), Flatten(), Dense(1)], seed=0)
+    model.predict(np.zeros((2, 5, 3)), verbose=0)
+    expected = r"^x: expected an array of shape \(None, 5, 3\) \(the model's declared input"
+    with pytest.raises(ValueError, match=expected + r".*got shape \(2, 7, 3\)"):
+        model.predict(np.zeros((2, 7, 3)), verbose=0)
+    model.save(tmp_path / "m.fastlstm")
+    loaded = load_model(tmp_path / "m.fastlstm")
+    with pytest.raises(ValueError, match=expected):
+        loaded.predict(np.zeros((2, 7, 3)), verbose=0)
+    with pytest.raises(ValueError, match=r"^x: expected a tensor of shape like \(None, 5, 3\)"):
+        Model_of(model, Input(shape=(7, 3)))
+    from_data = Sequential([LSTM(2), Dense(1)], seed=0)
+    from_data.predict(np.zeros((2, 5, 3)), verbose=0)
+    assert from_data.predict(np.zeros((2, 7, 3)), verbose=0).shape == (2, 1)
+
+
+def Model_of(inner, tensor):
+    """A functional model of one Sequential called on ``tensor``."""
+    from fastlstm.models import Model
+
+    return Model(tensor, inner(tensor))
 
 
 def test_changing_trainable_weights_after_compile_says_to_compile_again():

@@ -35,6 +35,35 @@ def real_array(value, name: str) -> np.ndarray:
     return arr
 
 
+# NumPy's words for a size it cannot even try to allocate (more than it can index).
+_TOO_BIG = ("Maximum allowed dimension exceeded", "array is too big")
+
+
+def too_big(exc: BaseException) -> bool:
+    """Whether ``exc`` is NumPy's refusal of a size: a MemoryError, or a ValueError saying the
+    array would be larger than it can index."""
+    return isinstance(exc, MemoryError) or (
+        isinstance(exc, ValueError) and any(words in str(exc) for words in _TOO_BIG)
+    )
+
+
+def allocate(name: str, shape: tuple, dtype, fill=None, what: str = "") -> np.ndarray:
+    """``np.empty(shape, dtype)`` (``np.full`` with ``fill``), where a size beyond memory, or
+    beyond what NumPy can index, is a MemoryError naming ``name`` (the argument the size came
+    from; ``what`` says more) and the shape: NumPy's own names neither."""
+    try:
+        return np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
+    except (MemoryError, ValueError) as exc:
+        if not too_big(exc):
+            raise
+    dtype = np.dtype(dtype)
+    gib = math.prod(shape) * dtype.itemsize / 2**30
+    raise MemoryError(
+        f"{name}: cannot allocate an array of shape {tuple(shape)} of {dtype} ({gib:.3g} GiB"
+        f"{', ' + what if what else ''}): more than memory holds"
+    )
+
+
 def refuse_masked(value, name: str) -> None:
     """TypeError for a NumPy masked array: its mask would be ignored (the values under it used)."""
     if isinstance(value, np.ma.MaskedArray):

@@ -435,6 +435,9 @@ class Trainer:
         user = _callbacks(callbacks)
         # The progress bar last, as Keras adds it: it prints what the others put in the logs.
         params = {"epochs": int(epochs), "steps": steps, "verbose": verbose}
+        # Whether this fit validates, for CSVLogger's columns (with validation_freq above 1 the
+        # first epochs' logs have no val_ entries); not in params, which are Keras's.
+        self._fit_validates = val is not None
         cbs = callbacks_module.CallbackList([*user, history, *extra], self, params)
         want_begin = cbs.wants("on_train_batch_begin")
         want_end = cbs.wants("on_train_batch_end")

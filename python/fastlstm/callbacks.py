@@ -585,8 +585,10 @@ class LearningRateScheduler(Callback):
 class CSVLogger(Callback):
     """Appends each epoch's logs to a CSV file: a header ``epoch,<keys...>`` (keys sorted, as
     Keras's), then one row per epoch; ``append=True`` adds to an existing file (no second
-    header). Each row is written and flushed when its epoch ends, so a crash loses no finished
-    epoch."""
+    header). Where fit validates (``validation_freq`` above 1 included), the header has the
+    ``val_`` columns from the first epoch on, ``NA`` in the epochs without validation, as
+    Keras writes. Each row is written and flushed when its epoch ends, so a crash loses no
+    finished epoch."""
 
     def __init__(self, filename, separator: str = ",", append: bool = False) -> None:
         super().__init__()
@@ -613,7 +615,11 @@ class CSVLogger(Callback):
     def on_epoch_end(self, epoch, logs=None) -> None:
         logs = logs or {}
         if self._keys is None:
-            self._keys = sorted(logs)
+            keys = set(logs)
+            validates = getattr(self.model, "_fit_validates", False)
+            if validates and not any(k.startswith("val_") for k in keys):
+                keys |= {f"val_{k}" for k in logs}  # this epoch did not validate; later ones do
+            self._keys = sorted(keys)
         if self._write_header:
             self._writer.writerow(["epoch", *self._keys])
             self._write_header = False

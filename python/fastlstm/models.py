@@ -50,6 +50,10 @@ class Sequential(Trainer):
         self.seed = check_seed(seed)
         self.layers: list[Layer] = []
         self._build_shape: tuple | None = None
+        # Whether an Input (or a first layer's input_shape=) declared _build_shape: every size
+        # it fixes is then checked, as Keras does; a model built from data checks the rank only
+        # (a model trained on 100 steps may be called on 1).
+        self._declared_input = False
         self._output_shapes: list = []
         self._shuffle_rng: np.random.Generator | None = None
         # Written while a training step updates the weights (and the optimizer's state) or
@@ -83,6 +87,7 @@ class Sequential(Trainer):
             if self.layers:
                 raise ValueError("layer: an Input can only be the first entry of a Sequential")
             self._build_shape = layer.batch_shape
+            self._declared_input = True
             return
         if not isinstance(layer, Layer):
             hint = (
@@ -112,7 +117,7 @@ class Sequential(Trainer):
             declared = getattr(layer, "batch_input_shape", None)  # Keras 2's input_shape=
         self.layers.append(layer)
         if declared is not None:
-            self._build_shape = declared
+            self._build_shape, self._declared_input = declared, True
         if build and self._build_shape is not None:  # after an Input or a build: as layers come
             try:
                 self.build(self._build_shape)
@@ -121,7 +126,7 @@ class Sequential(Trainer):
                 layer.name = old_name
                 if declared is None:
                     raise
-                self._build_shape = None
+                self._build_shape, self._declared_input = None, False
                 if not isinstance(exc, (ValueError, TypeError)):
                     raise
                 kind = TypeError if isinstance(exc, TypeError) else ValueError
@@ -185,7 +190,7 @@ class Sequential(Trainer):
             raise TypeError(f"x: a Sequential takes one symbolic tensor, got {type(x).__name__}")
         if not self.built:
             self.build(self._build_shape or x.shape)
-        elif len(x.shape) != len(self._build_shape):
+        elif len(x.shape) != len(self._build_shape) or self._fixed_size_differs(x.shape):
             raise ValueError(
                 f"x: expected a tensor of shape like {self._build_shape} (the model's input), "
                 f"got {x.shape}"
@@ -266,6 +271,19 @@ class Sequential(Trainer):
                 f"x: expected a {len(self._build_shape)}-D array, batch first, like "
                 f"{self._build_shape} (the model's input shape), got shape {shape}"
             )
+        if self._fixed_size_differs(shape):
+            raise ValueError(
+                f"x: expected an array of shape {self._build_shape} (the model's declared "
+                f"input, batch first), got shape {shape}"
+            )
+
+    def _fixed_size_differs(self, shape: tuple) -> bool:
+        """Whether ``shape`` (of the model's rank) has a size other than one the declared input
+        fixes (the batch aside: data comes in batches of any size)."""
+        return self._declared_input and any(
+            want is not None and got is not None and want != got
+            for want, got in zip(self._build_shape[1:], shape[1:])
+        )
 
     @property
     def input_shape(self):
@@ -518,6 +536,7 @@ class Sequential(Trainer):
             "seed": self.seed,
             "layers": [layers_module.serialize(layer) for layer in self.layers],
             "build_input_shape": None if self._build_shape is None else list(self._build_shape),
+            **({"input_declared": True} if self._declared_input else {}),
         }
 
     @classmethod
@@ -533,7 +552,7 @@ class Sequential(Trainer):
         (the loader builds from the file's arrays instead)."""
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise TypeError(f"config: expected a dict with a 'layers' list, got {config!r}")
-        unknown = set(config) - {"name", "seed", "layers", "build_input_shape"}
+        unknown = set(config) - {"name", "seed", "layers", "build_input_shape", "input_declared"}
         if unknown:
             raise ValueError(f"config: unexpected keys {sorted(unknown)}")
         model = cls(name=config.get("name"), seed=config.get("seed"))
@@ -547,6 +566,15 @@ class Sequential(Trainer):
             shape = check_build_shape(shape, declared)
             if build:
                 model.build(shape)
+        declared_input = config.get("input_declared", False)
+        if declared_input is not True and declared_input is not False:
+            raise TypeError(
+                f"config: input_declared: expected True or False, got {declared_input!r}"
+            )
+        if declared_input and shape is None:
+            raise ValueError("config: input_declared without a build_input_shape")
+        if declared_input:
+            model._build_shape, model._declared_input = tuple(shape), True
         return model
 
     # -- saving ----------------------------------------------------------------------------

@@ -581,10 +581,12 @@ _COMPILE_KEYS = {"optimizer", "loss", "loss_weights", "metrics", "weighted_metri
 def model_from_bytes(data: bytes, custom_objects=None):
     """A model from the bytes of a fastlstm model file; ValueError if they are not one.
     ``custom_objects``: as :func:`load_model`'s."""
-    return _load(data, "the data", custom_objects=custom_objects)
+    return _load(data, "the data", custom_objects=custom_objects, caller="model_from_bytes")
 
 
-def _load(data: bytes, source: str, compile: bool = True, custom_objects=None):
+def _load(data: bytes, source: str, compile: bool = True, custom_objects=None, caller="load_model"):
+    """The model in ``data`` (read from ``source``, as messages name it); ``caller``, the public
+    function, begins the message of a file that is not a model file."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data: expected bytes, got {type(data).__name__}")
     if custom_objects is not None and (
@@ -606,9 +608,7 @@ def _load(data: bytes, source: str, compile: bool = True, custom_objects=None):
     except metrics_lib.CustomMetricError:
         raise  # a valid file: the message says how to load it
     except _PARSE_ERRORS as exc:
-        raise ValueError(
-            f"load_model: {source} is not a valid fastlstm model file: {exc}"
-        ) from None
+        raise ValueError(f"{caller}: {source} is not a valid fastlstm model file: {exc}") from None
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
@@ -619,11 +619,22 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     (Keras's argument; the file never holds code). Keras's arguments in Keras's order;
     ``safe_mode`` changes nothing: with the file holding no code, loading is always safe."""
     _flag(safe_mode, "safe_mode")
-    path = os.fspath(filepath)
-    return _load(_read_file(path), repr(path), _flag(compile, "compile"), custom_objects)
+    return _load_path(filepath, _flag(compile, "compile"), custom_objects, "load_model")
 
 
-def _read_file(path) -> bytes:
+def _load_path(filepath, compile: bool, custom_objects, caller: str):
+    """load_model's work for ``caller`` (load_model, load_weights), which messages name."""
+    try:
+        path = os.fspath(filepath)
+    except TypeError:
+        raise TypeError(
+            f"filepath: expected a str or os.PathLike (the file's path; an open file is not "
+            f"read), got {type(filepath).__name__}"
+        ) from None
+    return _load(_read_file(path, caller), repr(path), compile, custom_objects, caller)
+
+
+def _read_file(path, caller: str) -> bytes:
     """The bytes of the regular file at ``path``. Opened without blocking (a FIFO would block
     the open itself), then refused unless regular: /dev/zero would be read until memory ran out."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
@@ -638,7 +649,7 @@ def _read_file(path) -> bytes:
         if not head.startswith(b"PK\x03\x04"):
             keras = f" (an HDF5 file, as Keras's .h5: {_FROM_KERAS})" if head == _HDF5 else ""
             raise ValueError(
-                f"load_model: {path!r} is not a valid fastlstm model file: expected a zip "
+                f"{caller}: {path!r} is not a valid fastlstm model file: expected a zip "
                 f"archive from its first byte to its last{keras}"
             )
     except BaseException:
@@ -651,7 +662,7 @@ def _read_file(path) -> bytes:
 def load_weights(model, filepath) -> None:
     """Set ``model``'s weights from a file saved by ``save``/``save_weights`` of a model with
     the same layers; nothing changes unless they all fit."""
-    other = load_model(filepath, compile=False)  # the weights alone: no optimizer, no metrics
+    other = _load_path(filepath, False, None, "load_weights")  # no optimizer, no metrics
     if [type(l).__name__ for l in other.layers] != [type(l).__name__ for l in model.layers]:
         raise ValueError(
             f"filepath: the saved model's layers {[type(l).__name__ for l in other.layers]} do "

@@ -10,6 +10,7 @@ files hold no code).
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -42,6 +43,19 @@ class FromCallable(LearningRateSchedule):
     one): called at every step. Like a schedule of your own, it cannot be saved."""
 
     def __init__(self, fn) -> None:
+        try:
+            signature = inspect.signature(fn)
+        except (TypeError, ValueError):  # no signature to read (some builtins): called as given
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind()
+            except TypeError:
+                raise TypeError(
+                    f"learning_rate: expected a schedule or a callable of no arguments (as Keras "
+                    f"3 calls it at every step), got {fn!r}, which takes {signature}; a rate by "
+                    f"step is a LearningRateSchedule subclass with __call__(self, step)"
+                ) from None
         self.fn = fn
 
     def __call__(self, step) -> float:

@@ -9,10 +9,11 @@ from ._arrays import integer
 from .functional import _ACTIVATIONS, _choice, _flag, _gru_cell, _pair, _single
 
 
-def _positional(compiled):
+def _positional(compiled, owner: str):
     """``step(x_t, out=None)`` or ``run(x, out=None, *, reset=False)`` over the compiled method of
-    that name,
-    always called positionally (the arguments keep their documented names for keyword calls)."""
+    that name, always called positionally (the arguments keep their documented names for keyword
+    calls). ``owner``, the stream's class name, names the method in Python's own errors (a
+    missing or unknown argument): ``LSTMStream.step()``."""
     if compiled.__name__ == "step":
 
         def method(x_t, out=None):
@@ -26,6 +27,7 @@ def _positional(compiled):
             return compiled(x, out, reset)
 
     method.__name__ = compiled.__name__
+    method.__qualname__ = f"{owner}.{compiled.__name__}"
     method.__doc__ = compiled.__doc__
     return method
 
@@ -90,8 +92,8 @@ class LSTMStream:
         self._impl = impl(
             kernel, recurrent_kernel, bias, int(batch_size), peephole, clip, projection
         )
-        self.step = _positional(self._impl.step)
-        self.run = _positional(self._impl.run)
+        self.step = _positional(self._impl.step, type(self).__name__)
+        self.run = _positional(self._impl.run, type(self).__name__)
         self._set(initial_state, "initial_state")
 
     @property

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ._arrays import (
+    allocate,
     check_seed,
     generator,
     integer,
@@ -70,7 +71,13 @@ def pad_sequences(
         _check_fits(rows, value, out_dtype)
     # A str dtype without a width (str, "U") would hold one character: tokens as objects first.
     sized = out_dtype.kind not in "SU" or out_dtype.itemsize > 0
-    out = np.full((len(rows), int(maxlen), *step), value, dtype=out_dtype if sized else object)
+    out = allocate(
+        "maxlen" if maxlen != longest else "sequences",
+        (len(rows), int(maxlen), *step),
+        out_dtype if sized else object,
+        fill=value,
+        what=f"{len(rows)} sequences of {maxlen} steps",
+    )
     for i, r in enumerate(rows):
         kept = r[-maxlen:] if truncating == "pre" else r[:maxlen]
         if maxlen == 0 or not len(kept):
@@ -97,7 +104,9 @@ def _numbers(sequence, name: str, dtype: np.dtype) -> np.ndarray:
 
 def _check_fits(rows, value, dtype: np.dtype) -> None:
     """pad_sequences's values and padding value as integers of ``dtype``: an id outside its range
-    would wrap round to another, valid-looking id, and a NaN would become an arbitrary one."""
+    would wrap round to another, valid-looking id, a NaN would become an arbitrary one, and a
+    fraction would be cut to a whole number (-0.9 to 0, the padding value). Keras cuts them;
+    here they are refused, with the dtype that keeps them."""
     info = np.iinfo(dtype)
     hint = "pass a wider dtype, e.g. dtype='int64'"
     for i, r in enumerate(rows):
@@ -105,6 +114,12 @@ def _check_fits(rows, value, dtype: np.dtype) -> None:
             continue
         if r.dtype.kind == "f" and not np.isfinite(r).all():
             raise ValueError(f"sequences[{i}]: expected ids, got a non-finite value")
+        if r.dtype.kind == "f" and not np.array_equal(r, np.trunc(r)):
+            bad = r[r != np.trunc(r)].flat[0]
+            raise ValueError(
+                f"sequences[{i}]: holds {bad}, not a whole number, for dtype {dtype} (which "
+                "would cut it); pass dtype='float32' to pad real values"
+            )
         low, high = r.min(), r.max()
         if low < info.min or high > info.max:
             bad = high if high > info.max else low
@@ -114,10 +129,10 @@ def _check_fits(rows, value, dtype: np.dtype) -> None:
             )
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"value: expected a number for dtype {dtype}, got {value!r}")
-    if not np.isfinite(value) or not info.min <= value <= info.max:
+    if not np.isfinite(value) or not info.min <= value <= info.max or value != int(value):
         raise ValueError(
-            f"value: expected a padding value in {dtype}'s range [{info.min}, {info.max}], got "
-            f"{value!r}"
+            f"value: expected a whole padding value in {dtype}'s range [{info.min}, "
+            f"{info.max}], got {value!r}"
         )
 
 
@@ -142,7 +157,11 @@ def to_categorical(x, num_classes: int | None = None, dtype="float32") -> np.nda
         raise ValueError(
             f"num_classes: expected at least {top} (the largest label + 1), got {num_classes}"
         )
-    return np.eye(int(num_classes), dtype=np.dtype(dtype))[labels]
+    shape = (*labels.shape, int(num_classes))
+    out = allocate("x", shape, np.dtype(dtype), fill=0, what=f"{num_classes} classes")
+    # one entry set per label: memory and time go with labels x classes, as Keras's
+    np.put_along_axis(out, labels[..., None], 1, axis=-1)
+    return out
 
 
 class PyDataset:

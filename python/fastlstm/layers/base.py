@@ -44,12 +44,13 @@ The protocol (what :class:`fastlstm.models.Sequential` relies on):
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .. import activations, initializers
-from .._arrays import check_name, check_seed, generator, integer, real_array
+from .._arrays import check_name, check_seed, generator, integer, real_array, too_big
 from .._graph import connect, is_symbolic, only_call
 from .._locks import BuildLock
 from ..functional import _flag
@@ -395,13 +396,21 @@ class Layer:
 
     def _build_named(self, input_shape) -> None:
         """build(), with a MemoryError that says which layer's weights did not fit (NumPy's
-        names only an array's shape)."""
+        names only an array's shape, or says "Maximum allowed dimension exceeded").
+        ``input_shape``: a shape, or (a recurrent layer's) the number of input features."""
         try:
             self.build(input_shape)
-        except MemoryError as exc:
+        except (MemoryError, ValueError) as exc:
+            if not too_big(exc):
+                raise
+            inputs = (
+                f"{input_shape} input features"
+                if isinstance(input_shape, numbers.Integral)
+                else f"inputs of shape {tuple(input_shape)}"
+            )
             raise MemoryError(
-                f"layer {self.name!r} ({type(self).__name__}): its weights for inputs of shape "
-                f"{tuple(input_shape)} do not fit in memory ({exc})"
+                f"layer {self.name!r} ({type(self).__name__}): its weights for {inputs} do not "
+                f"fit in memory ({exc})"
             ) from None
 
     def _ensure_built(self, x) -> None:

@@ -110,7 +110,9 @@ class _Windowed(Layer):
         self.padding = _choice(
             padding.lower() if isinstance(padding, str) else padding, "padding", self._paddings
         )
-        self.data_format = _choice(data_format or "channels_last", "data_format", _FORMATS)
+        if data_format is None:  # Keras: the configured image data format, channels_last
+            data_format = "channels_last"
+        self.data_format = _choice(data_format, "data_format", _FORMATS)
         self._first = self.data_format == "channels_first"
 
     def _span(self) -> int:

@@ -96,9 +96,10 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, negative_slope: float = 0.3, *, alpha: float | None = None, **kwargs):
         super().__init__(**kwargs)
-        if alpha is not None:  # Keras 2's name
-            negative_slope = alpha
-        self.negative_slope = real_number(negative_slope, "negative_slope", at_least=0)
+        name = "negative_slope"
+        if alpha is not None:  # Keras 2's name, named as given in errors
+            negative_slope, name = alpha, "alpha"
+        self.negative_slope = real_number(negative_slope, name, at_least=0)
 
     def _value(self, x):
         return np.where(x > 0, x, x * x.dtype.type(self.negative_slope))

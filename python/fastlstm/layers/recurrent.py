@@ -332,7 +332,7 @@ class Recurrent(Layer):
                 raise ValueError(f"x: expected a 3-D array {order}, got shape {shape}")
             with BUILD_LOCK:  # threads calling an unbuilt layer at once build it once
                 if not self.built:
-                    self.build(shape[2] if self.time_major else (None, *shape[1:]))
+                    self._build_named(shape[2] if self.time_major else (None, *shape[1:]))
         features = self._weights["kernel"].shape[0]
         if len(shape) == 3 and shape[2] != features:  # else the core would blame the kernel
             raise ValueError(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import activations
-from .._arrays import integer
+from .._arrays import allocate, integer
 from .base import Layer, input_array
 
 
@@ -59,7 +59,11 @@ class RepeatVector(_Weightless):
 
     def call(self, x, training: bool = False, mask=None):
         x = self._check(x)
-        return np.repeat(x[:, None, :], self.n, axis=1)
+        batch, features = x.shape
+        what = f"layer {self.name!r}'s output for x of shape {x.shape}"
+        out = allocate("n", (batch, self.n, features), x.dtype, what=what)
+        out[...] = x[:, None, :]
+        return out
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._arrays import integer
+from .._arrays import allocate, integer
 from .base import input_array
 from .reshaping import _Weightless
 
@@ -69,7 +69,10 @@ class UpSampling1D(_Temporal):
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
         x = self._sequence(x)
-        y = np.repeat(x, self.size, axis=1)
+        batch, steps, features = x.shape
+        what = f"layer {self.name!r}'s output for x of shape {x.shape}"
+        y = allocate("size", (batch, steps * self.size, features), x.dtype, what=what)
+        y.reshape(batch, steps, self.size, features)[...] = x[:, :, None, :]  # each step size times
         return y, y.shape
 
     def backward(self, cache, dout):
@@ -97,7 +100,10 @@ class ZeroPadding1D(_Temporal):
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
         x = self._sequence(x)
-        y = np.pad(x, ((0, 0), self.padding, (0, 0)))
+        (batch, steps, features), (before, after) = x.shape, self.padding
+        what = f"layer {self.name!r}'s output for x of shape {x.shape}"
+        y = allocate("padding", (batch, before + steps + after, features), x.dtype, 0, what)
+        y[:, before : before + steps] = x
         return y, y.shape
 
     def backward(self, cache, dout):
