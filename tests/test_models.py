@@ -367,6 +367,26 @@ def test_a_declared_input_shape_is_checked_whole_as_keras_checks_it(first, tmp_p
     assert from_data.predict(np.zeros((2, 7, 3)), verbose=0).shape == (2, 1)
 
 
+@pytest.mark.parametrize(
+    "first",
+    [
+        lambda: Embedding(10, 3, input_length=5),
+        lambda: LSTM(3, input_length=5, input_dim=1, return_sequences=True),
+    ],
+    ids=["Embedding", "LSTM"],
+)
+def test_keras_2s_input_length_declares_a_length_that_is_not_enforced(first, tmp_path):
+    """Keras 2 only warned when data of another length came to a model declared by
+    input_length, and Keras 3 ignores the argument: such a model takes 7 steps where 5 were
+    declared, after a save and load too."""
+    model = Sequential([first(), LSTM(2), Dense(1)], seed=0)
+    x = np.ones((2, 7) if isinstance(model.layers[0], Embedding) else (2, 7, 1))
+    want = model.predict(x, verbose=0)
+    assert want.shape == (2, 1)
+    model.save(tmp_path / "m.fastlstm")
+    np.testing.assert_array_equal(load_model(tmp_path / "m.fastlstm").predict(x, verbose=0), want)
+
+
 def Model_of(inner, tensor):
     """A functional model of one Sequential called on ``tensor``."""
     from fastlstm.models import Model

@@ -51,8 +51,9 @@ class Sequential(Trainer):
         self.layers: list[Layer] = []
         self._build_shape: tuple | None = None
         # Whether an Input (or a first layer's input_shape=) declared _build_shape: every size
-        # it fixes is then checked, as Keras does; a model built from data checks the rank only
-        # (a model trained on 100 steps may be called on 1).
+        # it fixes is then checked, as Keras 3 does; a model built from data, or declared by Keras
+        # 2's input_length (which Keras 2 only warned about and Keras 3 ignores), checks the rank
+        # only (a model trained on 100 steps may be called on 1).
         self._declared_input = False
         self._output_shapes: list = []
         self._shuffle_rng: np.random.Generator | None = None
@@ -117,7 +118,8 @@ class Sequential(Trainer):
             declared = getattr(layer, "batch_input_shape", None)  # Keras 2's input_shape=
         self.layers.append(layer)
         if declared is not None:
-            self._build_shape, self._declared_input = declared, True
+            self._build_shape = declared
+            self._declared_input = not getattr(layer, "_shape_from_length", False)
         if build and self._build_shape is not None:  # after an Input or a build: as layers come
             try:
                 self.build(self._build_shape)
@@ -574,7 +576,8 @@ class Sequential(Trainer):
         if declared_input and shape is None:
             raise ValueError("config: input_declared without a build_input_shape")
         if declared_input:
-            model._build_shape, model._declared_input = tuple(shape), True
+            model._build_shape = tuple(shape)
+        model._declared_input = declared_input  # as saved: input_length's layer marks nothing
         return model
 
     # -- saving ----------------------------------------------------------------------------

@@ -337,6 +337,9 @@ class Embedding(Layer):
                 )
             kwargs["input_shape"] = (length,)
         super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
+        # Keras 2 only warned when data of another length came, Keras 3 ignores input_length:
+        # a Sequential checks the rank only (models.py)
+        self._shape_from_length = input_length is not None
         self.input_dim = integer(input_dim, "input_dim", at_least=1)
         self.output_dim = integer(output_dim, "output_dim", at_least=1)
         self.embeddings_initializer = embeddings_initializer

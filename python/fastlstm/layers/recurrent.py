@@ -145,8 +145,12 @@ class Recurrent(Layer):
             raise ValueError(f"use_cudnn: expected 'auto', True or False, got {use_cudnn!r}")
         if isinstance(implementation, bool) or implementation not in (1, 2):
             raise ValueError(f"implementation: expected 1 or 2, got {implementation!r}")
+        # Keras 2's input_length/input_dim: a shape Keras 2 only warned about when data of another
+        # length came (Keras 3 has neither), so a Sequential checks its rank only (models.py)
+        from_keras2 = any(kwargs.get(k) is not None for k in ("input_length", "input_dim"))
         kwargs = _sequence_shape(kwargs)
         super().__init__(name=name, dtype=dtype, seed=seed, trainable=trainable, **kwargs)
+        self._shape_from_length = from_keras2 and self.batch_input_shape is not None
         self.units = units
         self.return_sequences = _flag(return_sequences, "return_sequences")
         self.return_state = _flag(return_state, "return_state")
