@@ -24,6 +24,12 @@ def test_a_recurrent_layer_too_large_for_memory_is_named_when_called_alone(layer
         layer(10**7)(X)
 
 
+@pytest.mark.parametrize("cell", [layers.LSTMCell, layers.GRUCell, layers.SimpleRNNCell])
+def test_a_cell_too_large_for_memory_is_named_when_built(cell):
+    with pytest.raises(MemoryError, match=r"^layer '\w+' \(\w+\): its weights for inputs of "):
+        cell(10**7).build((None, 3))
+
+
 @pytest.mark.parametrize(
     "make",
     [

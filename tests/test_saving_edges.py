@@ -282,6 +282,25 @@ def test_edited_headers_name_the_field(change, reason):
     assert reason in str(info.value)
 
 
+def test_a_constant_array_larger_than_save_writes_is_refused_when_loaded():
+    """save refuses a Constant initialiser holding more than MAX_SAVED_CONSTANT values (its
+    config would be as large as the array); a file edited to hold one had loaded all the same."""
+    model = Sequential([Input((70,)), Dense(64, name="wide")], seed=0)
+
+    def constant(header):
+        config = header["model"]["config"]["layers"][0]["config"]
+        config["kernel_initializer"] = {
+            "class_name": "Constant",
+            "config": {"value": [[0.1] * 64] * 70},
+        }
+
+    with pytest.raises(ValueError, match=INVALID) as info:
+        saving.model_from_bytes(_edited(saving.model_to_bytes(model), constant))
+    assert "layer 'wide': kernel_initializer is a Constant holding an array of shape (70, 64)" in (
+        str(info.value)
+    )
+
+
 def test_a_clip_the_dtype_cannot_hold_is_refused_when_the_layer_is_made():
     with pytest.raises(ValueError, match=r"clip: expected a bound that float32 holds"):
         LSTM(3, clip=1e300)

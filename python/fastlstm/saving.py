@@ -479,6 +479,10 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
     functional = isinstance(model, Model)
     shape = config.get("build_input_shape")
     for i, layer in enumerate(model.layers):
+        try:  # a file save writes holds no larger Constant array in its config
+            initializers.refuse_arrays(layer)
+        except ValueError as exc:
+            _fail(str(exc))
         weights = _take(arrays, f"weights/{i}")
         expected = len(layer.weight_names) if functional or shape is not None else 0
         if len(weights) != expected:

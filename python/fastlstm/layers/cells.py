@@ -155,7 +155,7 @@ class RecurrentCell:
                 )
             input_shape = input_shape[-1]
         features = integer(input_shape, "input_shape", at_least=1)
-        self._layer.build((None, None, features))
+        self._layer._build_named((None, None, features))  # a size beyond memory names the layer
 
     def get_initial_state(self, batch_size: int | None = None) -> list[np.ndarray]:
         """Zero states for ``batch_size`` rows, one array per state (Keras 3's list)."""
