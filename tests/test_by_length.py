@@ -373,14 +373,17 @@ def test_training_with_uneven_lengths_and_every_length_zero():
 @pytest.mark.usefixtures("restore_threads")
 @pytest.mark.parametrize("dropout", [False, True], ids=["", "recurrent_dropout"])
 @pytest.mark.parametrize("padding", ["none", "lengths", "mask-gaps"])
-@pytest.mark.parametrize("name", ["lstm", "lstm-peephole-projection", "gru-reset_after", "rnn"])
+@pytest.mark.parametrize(
+    "name", ["lstm", "lstm-peephole-projection", "gru-reset_after", "gru-reset_before", "rnn"]
+)
 def test_step_products_split_by_units_under_dropout_and_projection(name, padding, dropout):
     """Three rows on 2 threads and a float64 recurrent kernel of 512 KiB or more (H = 288; with
     a projection to P = 160, (160, 4H)): backward splits its step products by the units of h
     (sequence_backward.hpp), each thread's block of dZr_t R^T times the recurrent dropout mask's
     columns of that block where there is one; with lengths, over the packed rows sorted by
     length; under a mask with gaps, over every row at every step (a masked row's dZ_t is zero,
-    its dh carried). The same outputs, final states and gradients as the oracle's."""
+    its dh carried); the reset-before GRU in two phases, each with its own product (dn R_h^T,
+    then [du, dr] R_zr^T). The same outputs, final states and gradients as the oracle's."""
     B, H = 3, 288
     cell = ("lstm", 4, {"peephole": 3, "projection": 160}) if "projection" in name else None
     fn, x, weights, state, kwargs, lengths = problem(name, B, False, H=H, cell=cell)

@@ -12,7 +12,9 @@
 //                           own units' columns), or 2 for a cell whose second product needs a
 //                           value of every unit (the reset-before GRU's r ⊙ h_{t-1}); such a
 //                           cell has forward_phase(StepForward, rec, phase), which exchanges
-//                           that value through StepForward::shared
+//                           that value through StepForward::shared, and backward_phase(
+//                           StepBackward, rec_t, phase) with backward_gates(phase), the gate
+//                           blocks (first, count) of dZ that phase's product rec_t multiplies
 //   kSeparateRecurrentGrad  dL/d(recurrent term) differs from dL/d(input term) (GRU, reset after)
 //   recurrent_input(g)      dR's left operand for gate block g: -1 = h_{t-1}, k = saved block k
 //   forward(StepForward, rec) and backward(StepBackward, rec_t): one step, see below.

@@ -12,6 +12,8 @@
 // step is two phases, and the threads meet between them (kPhases).
 #pragma once
 
+#include <utility>
+
 #include "fastlstm/cell_common.hpp"
 
 namespace fastlstm {
@@ -133,7 +135,25 @@ struct GruCell {
       }
       rec_t(b.dzr, 0, 3, b.dh_prev);
     } else {
-      // dn and du first; then dL/d(r ⊙ h_{t-1}) = dn * R_h^T (into dh_prev as scratch) gives dr.
+      backward_phase(b, rec_t, 0);
+      backward_phase(b, rec_t, 1);
+    }
+  }
+
+  // Reset before, in two phases around the products: dn and du first, then dL/d(r ⊙ h_{t-1}) =
+  // dn * R_h^T (into dh_prev as scratch), which phase 1 needs for every unit of its rows (dr),
+  // then dh_{t-1} = dh_t ⊙ u + that ⊙ r and its product with [du, dr]. A unit split leaves
+  // rec_t out and takes each phase's product (backward_gates) between the phases.
+  static constexpr std::pair<int, int> backward_gates(int phase) {
+    return phase == 0 ? std::pair<int, int>{2, 1} : std::pair<int, int>{0, 2};
+  }
+
+  template <typename T, typename RecT>
+  static void backward_phase(StepBackward<T> b, RecT&& rec_t, int phase) {
+    using namespace cell_detail;
+    using Pk = P<T>;
+    const Index H = b.dh.cols(), n = b.dh.rows();
+    if (phase == 0) {
       for (Index r = 0; r < n; ++r) {
         const T* s = row_ptr(b.saved, r);
         T* dz = row_ptr(b.dz, r);
@@ -149,22 +169,23 @@ struct GruCell {
       }
       b.dh_prev.setZero();
       rec_t(cols(b.dz, 2 * H, H), 2, 1, b.dh_prev);
-      for (Index r = 0; r < n; ++r) {
-        const T* s = row_ptr(b.saved, r);
-        T* dz = row_ptr(b.dz, r);
-        T* dhp = row_ptr(b.dh_prev, r);
-        const T* ins[] = {s, s + H, row_ptr(b.h_prev, r), row_ptr(b.dh, r), dhp};
-        T* const outs[] = {dz + H, dhp};
-        for_packets<kLanes<T>>(H, ins, outs, [](const auto& in, const auto& out, Index j) {
-          const Pk one = pset1<Pk>(T(1));
-          const Pk u = ploadu<Pk>(in[0] + j), rs = ploadu<Pk>(in[1] + j);
-          const Pk drh = ploadu<Pk>(in[4] + j);
-          pstoreu(out[0] + j, pmul(pmul(drh, ploadu<Pk>(in[2] + j)), pmul(rs, psub(one, rs))));
-          pstoreu(out[1] + j, padd(pmul(ploadu<Pk>(in[3] + j), u), pmul(drh, rs)));
-        });
-      }
-      rec_t(cols(b.dz, 0, 2 * H), 0, 2, b.dh_prev);
+      return;
     }
+    for (Index r = 0; r < n; ++r) {
+      const T* s = row_ptr(b.saved, r);
+      T* dz = row_ptr(b.dz, r);
+      T* dhp = row_ptr(b.dh_prev, r);
+      const T* ins[] = {s, s + H, row_ptr(b.h_prev, r), row_ptr(b.dh, r), dhp};
+      T* const outs[] = {dz + H, dhp};
+      for_packets<kLanes<T>>(H, ins, outs, [](const auto& in, const auto& out, Index j) {
+        const Pk one = pset1<Pk>(T(1));
+        const Pk u = ploadu<Pk>(in[0] + j), rs = ploadu<Pk>(in[1] + j);
+        const Pk drh = ploadu<Pk>(in[4] + j);
+        pstoreu(out[0] + j, pmul(pmul(drh, ploadu<Pk>(in[2] + j)), pmul(rs, psub(one, rs))));
+        pstoreu(out[1] + j, padd(pmul(ploadu<Pk>(in[3] + j), u), pmul(drh, rs)));
+      });
+    }
+    rec_t(cols(b.dz, 0, 2 * H), 0, 2, b.dh_prev);
   }
 };
 

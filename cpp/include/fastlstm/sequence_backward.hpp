@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "fastlstm/sequence.hpp"
@@ -57,8 +58,10 @@ class BackwardSteps {
   // Step t. With `product`, dL/dh_{t-1} gets dZr_t * R^T (⊙ the recurrent mask) here; without
   // it the cell leaves that term out, and the caller adds it for every row before step t - 1
   // (backward_by_units). A masked row's dZ_t is zero by then, so the caller's product adds
-  // nothing to the dh it carried.
-  void step(Index t, bool product) {
+  // nothing to the dh it carried. `phase` (a cell of phases, without `product`): only that
+  // phase of the step, the caller taking the phase's product (Cell::backward_gates) before the
+  // next; -1: the whole step.
+  void step(Index t, bool product, int phase = -1) {
     const SeqShape& s = s_;
     const BackwardBuffers<T>& buf = buf_;
     const Index H = s.H, P = s.state_width(), GH = Cell::kGates * s.H, SH = Cell::kSaved * s.H;
@@ -81,12 +84,14 @@ class BackwardSteps {
     auto dh = map(buf.dh0 + b0 * P, n, P);
     auto dc = kCell ? map(buf.dc0 + b0 * H, n, H) : no_state<T>(n);
     auto dh_t = map(dh_t_.data(), n, P);
-    dh_t = dh;
-    if (buf.dy) dh_t += s.step(buf.dy, P, t, b0, n);
-    for (Index r = 0; buf.mask && r < n; ++r) {
-      if (!masked(r)) continue;
-      if (buf.zero_masked) dh_t.row(r) = dh.row(r);  // a zero output has no gradient
-      if (kCell) kept_.row(r) = dc.row(r);
+    if (phase <= 0) {  // dL/dh_t, before the cell's first phase overwrites dh
+      dh_t = dh;
+      if (buf.dy) dh_t += s.step(buf.dy, P, t, b0, n);
+      for (Index r = 0; buf.mask && r < n; ++r) {
+        if (!masked(r)) continue;
+        if (buf.zero_masked) dh_t.row(r) = dh.row(r);  // a zero output has no gradient
+        if (kCell) kept_.row(r) = dc.row(r);
+      }
     }
     const auto hp = t == 0 ? map(buf.h0 + b0 * P, n, P) : s.step(buf.y, P, t - 1, b0, n);
     const auto c_prev = !kCell   ? no_state<const T>(n)
@@ -95,14 +100,32 @@ class BackwardSteps {
     const auto c = kCell ? s.step(buf.c_all, H, t, b0, n) : no_state<const T>(n);
     auto dz = s.step(dz_all_, GH, t, b0, n);
     auto dzr = s.step(dzr_all_, GH, t, b0, n);
-    if (projection_t_) {
+    if (projection_t_ && phase <= 0) {
       dm_.topRows(n).setZero();
       step_product(dh_t, map(projection_t_, P, H), map(dm_.data(), n, H));
     }
     const T* dh_cell = projection_t_ ? dm_.data() : dh_t_.data();
-    Cell::backward(StepBackward<T>{s.step(buf.gates, SH, t, b0, n), hp, c_prev, c,
-                                   map(dh_cell, n, H), dc, dz, dzr, dh, w_.peephole, w_.clip},
-                   rec_t);
+    const StepBackward<T> cell{s.step(buf.gates, SH, t, b0, n),
+                               hp,
+                               c_prev,
+                               c,
+                               map(dh_cell, n, H),
+                               dc,
+                               dz,
+                               dzr,
+                               dh,
+                               w_.peephole,
+                               w_.clip};
+    if constexpr (Cell::kPhases > 1) {
+      if (phase >= 0) {
+        Cell::backward_phase(cell, rec_t, phase);
+        if (phase < Cell::kPhases - 1) return;
+      } else {
+        Cell::backward(cell, rec_t);
+      }
+    } else {
+      Cell::backward(cell, rec_t);
+    }
     // A masked step passed its state through unchanged: its gradients do too.
     for (Index r = 0; buf.mask && r < n; ++r) {
       if (!masked(r)) continue;
@@ -142,11 +165,13 @@ class BackwardSteps {
 
 // The threads that take the products dL/dh_{t-1} += dZr_t R^T of backward's steps by hidden
 // units, as forward splits a step (unit_threads), where nothing else in a step needs all its
-// units: a cell of one phase (recurrent dropout's mask scales each unit's column of the product,
-// which a block applies to its own; a projection's step reads dL/dh_t whole, after the products
-// of step t + 1; a padded batch's valid steps, packed, carry no mask; under a mask with gaps a
-// masked row's dZ_t is zero, and its carried dh gets nothing from the products); and R of at
-// least kMinBackwardUnitBytes: a backward step meets twice where forward's meets once. Measured
+// units between the products (recurrent dropout's mask scales each unit's column of the
+// product, which a block applies to its own; a projection's step reads dL/dh_t whole, after the
+// products of step t + 1; a padded batch's valid steps, packed, carry no mask; under a mask with
+// gaps a masked row's dZ_t is zero, and its carried dh gets nothing from the products; the
+// reset-before GRU's dr needs dn R_h^T of every unit, so its step is two phases, each with its
+// product); and R of at least kMinBackwardUnitBytes: a backward step meets twice (a phase, a
+// cell of phases) where forward's meets once. Measured
 // in alternating processes, 2 threads, against the batch split: LSTM training steps at I=64,
 // B=1, T=200, H=64, 96, 128 (R 64 to 256 KiB) 0.89x, 0.92x, 0.98x, B=2, T=100, H=96 0.86x; at
 // H=512 (4 MiB) B=1 1.50x, B=4 and 8 1.36x and 1.27x; the same under recurrent dropout B=1,
@@ -155,13 +180,16 @@ class BackwardSteps {
 // 0.99x. Under a mask with gaps (a fifth of the steps masked at random), on a Xeon (2 MiB L2),
 // whole training steps against the batch split, which a mask took before: LSTM B=1, T=100,
 // I=128, H=512 1.70x, T=25, I=512 1.46x, B=4 and 8 (T=50, I=128) 1.36x and 1.12x, B=16 1.07x,
-// B=32 0.99x, B=2, T=100, I=64, H=256 1.06x; GRU B=2, T=100, I=128, H=512 1.55x. 1: none.
+// B=32 0.99x, B=2, T=100, I=64, H=256 1.06x; GRU B=2, T=100, I=128, H=512 1.55x. The
+// reset-before GRU, its two phases split against the batch split there (four meetings a step):
+// B=1, T=100, I=128, H=512 2.20x, B=4, 8, 16, 32 (T=50) 1.46x, 1.24x, 1.10x, 1.03x; H=256 (768
+// KiB), I=64, T=100, B=1 1.09x, B=2 0.98x; under a mask with gaps, B=2, H=512 1.68x. 1: none.
 constexpr double kMinBackwardUnitBytes = 512 << 10;
 template <typename Cell, typename T>
 int backward_units(const SeqShape& s, const BackwardBuffers<T>& buf) {
   const Index P = s.state_width(), GH = Cell::kGates * s.H;
   const double bytes = double(P) * GH * sizeof(T);
-  if (Cell::kPhases > 1 || bytes < kMinBackwardUnitBytes) return 1;
+  if (bytes < kMinBackwardUnitBytes) return 1;
   const double flops = 2.0 * s.T * s.B * P * GH;
   return unit_threads(s.B, threads_for(s.B * P, flops), bytes, Cell::kGates);
 }
@@ -170,9 +198,11 @@ int backward_units(const SeqShape& s, const BackwardBuffers<T>& buf) {
 // step the walks of the chunks of rows (`ends`, one BackwardSteps each, made by walk(b0, b1))
 // compute their rows' dZ_t, then each thread adds dZr_t R^T for every running row and its own
 // block of units, reading its share of R^T alone, where a batch split reads all of R^T in every
-// thread; two meetings a step. Blocks of units start at whole panels of R^T where it has
-// several. Under recurrent dropout each block's product goes through a buffer of its own first,
-// then into dL/dh_{t-1} times the mask's columns of the block, as BackwardSteps adds it.
+// thread; two meetings a step (a cell of phases: two a phase, each phase's product taking its
+// gate blocks of dZ_t and R^T, Cell::backward_gates). Blocks of units start at whole panels of
+// R^T where it has several. Under recurrent dropout each block's product goes through a buffer
+// of its own first, then into dL/dh_{t-1} times the mask's columns of the block, as
+// BackwardSteps adds it.
 template <typename Cell, typename T, typename Walk>
 void backward_by_units(const SeqShape& s, const BackwardBuffers<T>& buf,
                        const std::vector<Index>& ends, int units, Walk&& walk,
@@ -187,26 +217,32 @@ void backward_by_units(const SeqShape& s, const BackwardBuffers<T>& buf,
   std::vector<Matrix<T>> products(buf.recurrent_mask ? units : 0);  // (B, m), block k's
   for (std::size_t k = 0; k < products.size(); ++k)
     products[k].resize(s.B, unit_ends[k + 1] - unit_ends[k]);
-  parallel_rounds(2 * s.T + 1, std::max<Index>(chunks, units), [&](Index round, Index k) {
+  constexpr int kPhases = Cell::kPhases;
+  const Index rounds = 2 * kPhases;  // a step's: the rows' phase, then its products, per phase
+  parallel_rounds(rounds * s.T + 1, std::max<Index>(chunks, units), [&](Index round, Index k) {
     if (round == 0) {
       if (k < chunks) walks[k].emplace(walk(ends[k], ends[k + 1]));
       return;
     }
-    const Index t = s.T - 1 - (round - 1) / 2;
+    const Index t = s.T - 1 - (round - 1) / rounds;
+    const int phase = static_cast<int>((round - 1) % rounds / 2);
     if ((round - 1) % 2 == 0) {
-      if (k < chunks) walks[k]->step(t, false);
+      if (k < chunks) walks[k]->step(t, false, kPhases > 1 ? phase : -1);
       return;
     }
     const Index n = s.rows_at(t, 0, s.B);
     if (k >= units || n == 0 || unit_ends[k] == unit_ends[k + 1]) return;
     const Index u0 = unit_ends[k], m = unit_ends[k + 1] - u0;
-    const auto dzr_t = s.step(dzr, GH, t, 0, n);
+    int g0 = 0, ng = Cell::kGates;  // the gate blocks of this phase's product
+    if constexpr (kPhases > 1) std::tie(g0, ng) = Cell::backward_gates(phase);
+    const auto dzr_t = cols(s.step(dzr, GH, t, 0, n), g0 * s.H, ng * s.H);
+    Panels<T> rt = recurrent_t;  // gate blocks [g0, g0 + ng): rows g0*H... of every panel
+    rt.data += g0 * s.H * recurrent_t.ld;
     auto dh = cols(map(buf.dh0, n, P), u0, m);
-    if (!buf.recurrent_mask)
-      return panel_product(dzr_t, recurrent_t, GH, u0, u0 + m, dh, t % 2 == 1);
+    if (!buf.recurrent_mask) return panel_product(dzr_t, rt, ng * s.H, u0, u0 + m, dh, t % 2 == 1);
     auto product = map(products[k].data(), n, m);
     product.setZero();
-    panel_product(dzr_t, recurrent_t, GH, u0, u0 + m, product, t % 2 == 1);
+    panel_product(dzr_t, rt, ng * s.H, u0, u0 + m, product, t % 2 == 1);
     dh += product.cwiseProduct(cols(map(buf.recurrent_mask, n, P), u0, m));
   });
 }
