@@ -141,3 +141,33 @@ def test_a_masked_array_is_refused_not_read_without_its_mask():
     # Its data and a mask give the answer it stood for
     y, _ = fastlstm.lstm(np.ma.getdata(x), *weights, mask=~np.ma.getmaskarray(x).any(-1))
     np.testing.assert_array_equal(y[:, 4:], np.repeat(y[:, 3:4], 2, axis=1))
+
+
+def test_a_masked_array_is_refused_in_every_argument_not_only_x():
+    """Only x was refused: a masked dy (a natural way to drop padded steps from a loss), masked
+    weights, states, mask or lengths, and a stream's masked frame were read without their masks."""
+    x = rng.standard_normal((B, T, I)).astype(np.float32)
+    weights = _weights("lstm")
+    h0 = np.zeros((B, H), np.float32)
+
+    def masked(a):
+        return np.ma.masked_array(a, mask=np.zeros(np.shape(a), bool))
+
+    def refused(name, call):
+        with pytest.raises(TypeError, match=rf"^{name}: expected an array, got a numpy.ma."):
+            call()
+
+    for k, name in enumerate(("kernel", "recurrent_kernel", "bias")):
+        w = list(weights)
+        w[k] = masked(w[k])
+        refused(name, lambda w=w: fastlstm.lstm(x, *w))
+    refused(r"initial_state\[0\]", lambda: fastlstm.lstm(x, *weights, (masked(h0), h0)))
+    refused("mask", lambda: fastlstm.lstm(x, *weights, mask=masked(np.ones((B, T), bool))))
+    refused("lengths", lambda: fastlstm.lstm(x, *weights, lengths=masked(np.full(B, T))))
+    y, _, cache = fastlstm.lstm_forward(x, *weights)
+    refused("dy", lambda: fastlstm.lstm_backward(cache, masked(np.ones_like(y))))
+    stream = fastlstm.LSTMStream(*weights, batch_size=B)
+    refused("x_t", lambda: stream.step(masked(x[:, 0])))
+    refused("x", lambda: stream.run(masked(x)))
+    refused("kernel", lambda: fastlstm.LSTMStream(masked(weights[0]), *weights[1:]))
+    assert stream.step(x[:, 0]).shape == (B, H)  # a plain array still goes in

@@ -122,3 +122,16 @@ def test_a_learning_rate_callable_must_take_no_arguments_as_keras_3_calls_it():
     rate = optimizers.Adam(learning_rate=lambda: 0.25)
     assert rate.learning_rate == 0.25
     assert optimizers.SGD(learning_rate=lambda step=0: 0.5).learning_rate == 0.5
+
+
+def test_a_stream_of_no_rows_names_where_its_batch_came_from():
+    """A stream is made for a batch of at least one row; one that took its batch from an
+    initial state of no rows had named batch_size, which the caller never passed."""
+    rng = np.random.default_rng(1)
+    weights = [rng.standard_normal(s) for s in ((3, 8), (2, 8), (8,))]
+    empty = (np.zeros((0, 2)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match=r"^initial_state's batch: expected a positive integer"):
+        fastlstm.LSTMStream(*weights, empty)
+    with pytest.raises(ValueError, match=r"^batch_size: expected a positive integer"):
+        fastlstm.LSTMStream(*weights, batch_size=0)
+    assert fastlstm.LSTMStream(*weights, (np.zeros((3, 2)), np.zeros((3, 2)))).batch_size == 3

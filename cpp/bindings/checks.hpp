@@ -219,11 +219,25 @@ inline std::string describe(const py::handle& obj) {
   return s;
 }
 
+// TypeError for a NumPy masked array (numpy.ma): its mask would be ignored, the values under it
+// used. A plain ndarray costs one comparison of its type; only a subclass is looked at.
+inline void refuse_masked(const py::handle& obj, const char* name) {
+  const auto& api = py::detail::npy_api::get();
+  if (Py_TYPE(obj.ptr()) == api.PyArray_Type_ || !api.PyArray_Check_(obj.ptr())) return;
+  const py::object masked = py::module_::import("numpy.ma").attr("MaskedArray");
+  if (PyObject_IsInstance(obj.ptr(), masked.ptr()) != 1) return;
+  throw py::type_error(std::string(name) +
+                       ": expected an array, got a numpy.ma.MaskedArray, whose mask would be "
+                       "ignored; pass its data (np.ma.getdata) and say which steps are valid with "
+                       "mask= or lengths= (or fill the masked values: .filled(value))");
+}
+
 // Any array-like of real numbers (bool, integer or float) as a C-contiguous array of T, copied
 // only when its dtype, layout or (with `align`) alignment differs. Complex, object and string
-// data raise TypeError.
+// data raise TypeError, as a masked array does.
 template <typename T>
 Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
+  refuse_masked(obj, name);
   if (py::isinstance<Array<T>>(obj)) {  // already C-contiguous T: no conversion (the hot path)
     auto ready = py::reinterpret_borrow<Array<T>>(obj);
     if (!align || ready.size() == 0 || ready.size() >= kAlignCopyLimit ||

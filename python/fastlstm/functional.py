@@ -124,7 +124,8 @@ class LSTMCache(_Cache):
 
     @property
     def cell_states(self) -> np.ndarray:
-        """c_t for every step, shaped like y, read-only: what backward uses, or a copy of it
+        """c_t for every step, shaped like y (H wide with a projection, where y is P wide),
+        read-only: what backward uses, or a copy of it
         where forward kept the valid steps only (lengths, masks of one run a row). Masked steps
         carry the state: c0 before a row's valid steps, the last valid c_t after them."""
         c = _core.cell_states(self._saved, self.time_major).view()
@@ -258,6 +259,7 @@ def _mask(mask, lengths, x, time_major: bool):
     if mask is not None and lengths is not None:
         raise ValueError("mask, lengths: expected at most one of them, got both")
     if mask is not None:
+        refuse_masked(mask, "mask")
         mask = np.asarray(mask)
         if mask.dtype.kind not in "biu":
             raise TypeError(
@@ -273,6 +275,7 @@ def _mask(mask, lengths, x, time_major: bool):
     if len(shape) != 3:
         return None, False  # the core names x's shape as the problem
     batch, steps = (shape[1], shape[0]) if time_major else (shape[0], shape[1])
+    refuse_masked(lengths, "lengths")
     lengths = np.asarray(lengths)
     if lengths.size == 0 and lengths.dtype.kind == "f":  # [] for an empty batch
         lengths = lengths.astype(np.int64)
@@ -337,7 +340,8 @@ def lstm(
     Returns:
         ``(y, (h, c))``: y is (B, T, H) (or (T, B, H)), the hidden state at every step; h and c
         (B, H) are the final states. With T = 0, y is empty and (h, c) is the initial state.
-        With ``return_cell_states=True``, ``(y, (h, c), c_seq)``, c_seq shaped like y.
+        With ``return_cell_states=True``, ``(y, (h, c), c_seq)``, c_seq shaped like y (H wide
+        with a projection, where y is P wide).
     """
     h0, c0 = _pair(initial_state, "initial_state")
     keep = _flag(return_cell_states, "return_cell_states")
@@ -454,7 +458,7 @@ def gru(
     """Run a GRU over a sequence (inference).
 
     Per step, gate blocks z (update), r (reset), h (candidate):
-    ``u = σ(x·K_z + h·R_z + b_z)``, ``r = σ(x·K_r + h·R_r + b_r)``,
+    ``u = σ(x·K_z + b_z + h·R_z + b'_z)``, ``r = σ(x·K_r + b_r + h·R_r + b'_r)``,
     ``n = tanh(x·K_h + b_h + r ⊙ (h·R_h + b'_h))`` with ``reset_after=True`` (PyTorch, Keras's
     default, ONNX ``linear_before_reset=1``; bias (2, 3H) = [b; b']) or
     ``n = tanh(x·K_h + (r ⊙ h)·R_h + b_h)`` without (the original GRU, ONNX's default; bias (3H,)),
