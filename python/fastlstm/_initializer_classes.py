@@ -81,25 +81,26 @@ def _drawn(shape: tuple, dtype: np.dtype, values) -> np.ndarray:
     return out
 
 
-def _truncated_normal(shape, stddev: float, rng: np.random.Generator, dtype, mean=0.0):
-    """N(mean, stddev) values of ``dtype``, each redrawn until within two standard deviations:
-    first every value, then, in index order, one draw for every value still out of range, as
-    often as needed (chunk by chunk, the values of drawing them all at once)."""
+def _truncated_normal(shape, stddev: float, rng: np.random.Generator, dtype, shift=None):
+    """N(0, stddev) values (then ``shift``ed, as N(mean, stddev) adds its mean) of ``dtype``, each
+    redrawn until within two standard deviations: first every value (``_drawn``'s chunks), then,
+    in index order, one draw for every value still out of range, as often as needed (the values
+    of drawing them all at once)."""
 
     def finish(v: np.ndarray) -> np.ndarray:
-        v = v * stddev
-        if mean:  # adding 0.0 would turn -0.0 to 0.0
-            v += mean
-        return v
+        return v * stddev if shift is None else shift(v * stddev)
 
-    out = np.empty(shape, dtype)
-    flat = out.reshape(-1)
     redraw = []  # positions whose value fell outside, in index order
-    for start in range(0, flat.size, _CHUNK):
-        stop = min(start + _CHUNK, flat.size)
-        v = rng.standard_normal(size=stop - start)
-        redraw.append(start + np.flatnonzero(np.abs(v) > 2.0))
-        flat[start:stop] = finish(v)
+    drawn = [0]  # values drawn so far
+
+    def first(n: int) -> np.ndarray:
+        v = rng.standard_normal(size=n)
+        redraw.append(drawn[0] + np.flatnonzero(np.abs(v) > 2.0))
+        drawn[0] += n
+        return finish(v)
+
+    out = _drawn(shape, dtype, first)
+    flat = out.reshape(-1)
     todo = np.concatenate(redraw) if redraw else np.empty(0, np.intp)
     while todo.size:
         v = rng.standard_normal(size=todo.size)
@@ -303,7 +304,7 @@ class TruncatedNormal(_MeanStddev):
     """N(mean, stddev), each value redrawn until within two standard deviations of the mean."""
 
     def _draw(self, shape, dtype, rng) -> np.ndarray:
-        return _truncated_normal(shape, self.stddev, rng, dtype, self.mean)
+        return _truncated_normal(shape, self.stddev, rng, dtype, self._shifted)
 
 
 class RandomUniform(_Random):
