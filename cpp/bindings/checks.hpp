@@ -226,10 +226,11 @@ inline void refuse_masked(const py::handle& obj, const char* name) {
   if (Py_TYPE(obj.ptr()) == api.PyArray_Type_ || !api.PyArray_Check_(obj.ptr())) return;
   const py::object masked = py::module_::import("numpy.ma").attr("MaskedArray");
   if (PyObject_IsInstance(obj.ptr(), masked.ptr()) != 1) return;
+  // The words of the Python layer's refuse_masked (_arrays.py), for arrays it converts itself.
   throw py::type_error(std::string(name) +
                        ": expected an array, got a numpy.ma.MaskedArray, whose mask would be "
                        "ignored; pass its data (np.ma.getdata) and say which steps are valid with "
-                       "mask= or lengths= (or fill the masked values: .filled(value))");
+                       "mask= or lengths=, or a Masking layer");
 }
 
 // Any array-like of real numbers (bool, integer or float) as a C-contiguous array of T, copied
