@@ -9,7 +9,9 @@
 // its own L2. A block is the same whichever thread runs it, so the results do not depend on the
 // threads; nor on the split where small_gemm takes the step products (each column summed in
 // order: with 32 vector registers up to 64 rows), while Eigen's GEMM, which takes them elsewhere
-// (16 registers: one row, or 5 and more), may sum a narrower block in another order.
+// (16 registers: one row, or 5 and more), may sum a narrower block in another order. Where
+// small_gemm takes them and the weights are small, a stream also keeps them packed as one block,
+// for the steps that stay on the caller (kWholeCopyBytes).
 #pragma once
 
 #include <algorithm>
@@ -29,6 +31,13 @@ namespace fastlstm {
 constexpr double kStreamBlockBytes = 128 << 10;
 // The fewest units in a block: a whole packet of the widest ISA's floats.
 constexpr Index kMinBlockUnits = 16;
+// Up to this many weight bytes, a stream split into blocks also keeps a copy of its weights as one
+// block, for the steps HandOff keeps on the caller: one product per matrix, not one per block.
+// Measured, 2 threads, alternating processes, against those steps in two blocks: B=1, I=64,
+// H=128 GRU 2.80 -> 2.57 us (one thread's stream: 2.35), LSTM 3.32 -> 3.13 us; B=4 LSTM 5.79 ->
+// 5.44 us; I=128, H=192 GRU 4.66 -> 4.40 us. Above this the split wins by more (I=128, H=256
+// LSTM: 7.5 us split, 11.3 us on one thread) and a second copy would cost more memory.
+constexpr double kWholeCopyBytes = 1 << 20;
 
 // Whether a stream's steps hand blocks to other threads, chosen by timing both ways. A hand-off
 // costs a few cache-line transfers between cores each step. On this project's 2-vCPU VM some
@@ -131,17 +140,20 @@ class Stream {
     z_.resize(n, B * S * most);
     for (Index k = 0; k < n; ++k) {
       const Index u0 = H * k / n, m = H * (k + 1) / n - u0;
-      T* panels = packed_.row(k).data();
-      T* bias = vectors_.row(k).data();
-      gather_units(w.bias, G, H, u0, m, bias);
-      if (Cell::kRecurrentBias) gather_units(w.recurrent_bias, G, H, u0, m, bias + G * m);
-      if (w.peephole) gather_units(w.peephole, 3, H, u0, m, bias + 2 * G * m);
-      blocks_.push_back({u0, m, pack_units<G>(w.kernel, I, H, u0, m, panel, panels),
-                         pack_units<G>(w.recurrent, P, H, u0, m, panel, panels + I * width), bias,
-                         Cell::kRecurrentBias ? bias + G * m : nullptr,
-                         w.peephole ? bias + 2 * G * m : nullptr, z_.row(k).data()});
+      blocks_.push_back(make_block(w, u0, m, panel, width, packed_.row(k).data(),
+                                   vectors_.row(k).data(), z_.row(k).data()));
     }
     if (Cell::kPhases > 1 && n > 1) shared_.resize(B, H);
+    // The whole step as one block too, for steps that stay on the caller, where every step
+    // product sums each column in order whatever its block (the same bits either way).
+    if (n > 1 && bytes <= kWholeCopyBytes && small_rows(B)) {
+      const Index whole_width = padded_width(G * H, panel);
+      whole_packed_.resize(1, (I + P) * whole_width);
+      whole_vectors_.resize(1, (2 * G + 3) * H);
+      whole_z_.resize(1, B * S * H);
+      whole_.push_back(make_block(w, 0, H, panel, whole_width, whole_packed_.data(),
+                                  whole_vectors_.data(), whole_z_.data()));
+    }
   }
 
   Index batch() const { return h_.rows(); }
@@ -203,17 +215,18 @@ class Stream {
     // The cells' h_t: the state itself, or o ⊙ tanh(c_t) before the projection.
     T* out = project ? unprojected_.data() : h_next_.data();
     // A hand-off per phase, the blocks exchanging values through shared() between phases.
-    // Measured, the reset-before GRU (two phases) on 2 threads, split against whole: I=64,
-    // H=128 about equal (two hand-offs cost what the split saves), H=256 1.04x, I=128, H=512
-    // 1.56x.
+    // Measured, the reset-before GRU (two phases) on 2 threads, split against both blocks on the
+    // caller: I=64, H=128 about equal (two hand-offs cost what the split saves), H=256 1.04x,
+    // I=128, H=512 1.56x. A step that stays whole runs the one-block copy where there is one.
     const bool split = handoff_.split(blocks());
     const auto start = handoff_.timing() ? Clock::now() : Clock::time_point();
     for (int phase = 0; phase < Cell::kPhases; ++phase) {
-      const auto block = [&](Index k) { step_block(blocks_[k], out, phase); };
       if (split) {
-        parallel_items(blocks(), block);
+        parallel_items(blocks(), [&](Index k) { step_block(blocks_[k], out, phase, shared()); });
+      } else if (!whole_.empty()) {
+        step_block(whole_[0], out, phase, nullptr);
       } else {
-        for (Index k = 0; k < blocks(); ++k) block(k);
+        for (Index k = 0; k < blocks(); ++k) step_block(blocks_[k], out, phase, shared());
       }
     }
     if (handoff_.timing()) handoff_.record(Clock::now() - start);
@@ -226,13 +239,31 @@ class Stream {
     h_.swap(h_next_);
   }
 
+  // Block of units [u0, u0 + m): its K and R packed into `panels` ((I + P) * width values, K's
+  // panels then R's), its biases and peepholes gathered into `vectors`, z at `z` (B * S*m).
+  Block make_block(const Weights<T>& w, Index u0, Index m, Index panel, Index width, T* panels,
+                   T* vectors, T* z) const {
+    const Index H = hidden_size(), P = state_size();
+    gather_units(w.bias, G, H, u0, m, vectors);
+    if (Cell::kRecurrentBias) gather_units(w.recurrent_bias, G, H, u0, m, vectors + G * m);
+    if (w.peephole) gather_units(w.peephole, 3, H, u0, m, vectors + 2 * G * m);
+    return {u0,
+            m,
+            pack_units<G>(w.kernel, I_, H, u0, m, panel, panels),
+            pack_units<G>(w.recurrent, P, H, u0, m, panel, panels + I_ * width),
+            vectors,
+            Cell::kRecurrentBias ? vectors + G * m : nullptr,
+            w.peephole ? vectors + 2 * G * m : nullptr,
+            z};
+  }
+
   // For cells with phases split into blocks: the (B, H) buffer the blocks exchange values of
   // their units through between phases (StepForward::shared); else nullptr.
   T* shared() { return shared_.size() > 0 ? shared_.data() : nullptr; }
 
   // Phase `phase` of one block's share of a step (cells without phases: the whole step); out:
   // (B, H), the cells' h_t, this block's columns written.
-  void step_block(const Block& u, T* out, int phase) {
+  void step_block(const Block& u, T* out, int phase, T* shared) {
     const Index B = batch(), H = hidden_size(), P = state_size(), m = u.m;
     auto z = map(u.z, B, S * m);
     if (phase == 0) {
@@ -258,7 +289,7 @@ class Stream {
                            map(out + u.u0, B, m, H),
                            u.peephole,
                            clip_,
-                           shared(),
+                           shared,
                            reverse_};
     if constexpr (Cell::kPhases == 1) {
       Cell::forward(f, rec);
@@ -277,6 +308,9 @@ class Stream {
   Matrix<T> x_, unprojected_;
   Matrix<T> shared_;  // (B, H) for a cell with phases in more than one block, else empty
   std::vector<Block> blocks_;
+  // All units as one block, for steps that stay whole (see the constructor), or none.
+  std::vector<Block> whole_;
+  Matrix<T> whole_packed_, whole_vectors_, whole_z_;  // one row each, as packed_ and the others
   HandOff handoff_;
   bool reverse_ = false;  // R's panels in alternating directions, step to step (panel_product)
 };
