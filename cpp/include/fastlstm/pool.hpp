@@ -269,7 +269,7 @@ class Pool {
   Pool& operator=(const Pool&) = delete;
   ~Pool() {
     stop_.store(true);
-    ticket_.fetch_add(std::uint64_t{1} << kJobShift);  // a new job number wakes every worker
+    ticket_.store(++job_ << kJobShift);  // a new job number wakes every worker
     wake_.notify();
     for (auto& t : threads_) t.join();
   }
@@ -294,11 +294,11 @@ class Pool {
     // The new job's ticket: its number, its item count and its next unclaimed item (1: item 0
     // is the caller's), all in one word, so that a claim sees either the old job whole or the
     // new one whole.
-    const std::uint64_t job = ((ticket_.load() >> kJobShift) + 1) << kJobShift;
-    ticket_.store(job | std::uint64_t(n) << kCountShift | 1);
-    wake_.notify(static_cast<int>(n - 1));
+    const std::uint64_t job = ++job_ << kJobShift;
+    ticket_.store(job | std::uint64_t(n) << kCountShift | 1, std::memory_order_release);
+    wake_.notify(static_cast<int>(n - 1));  // its fence orders the store before sleepers' count
     inside_job() = true;
-    run_item(0, n);
+    run_item(fn, 0, n);  // fn itself: call_ and context_ lie on the line the workers claim on
     work(job >> kJobShift);
     inside_job() = false;
     done_.wait([&] { return finished_.load(std::memory_order_acquire) == n; }, kWaitSpin);
@@ -312,7 +312,7 @@ class Pool {
     workers = std::max(workers, 0);
     if (static_cast<int>(threads_.size()) <= workers) return;
     keep_.store(workers);
-    ticket_.fetch_add(std::uint64_t{1} << kJobShift);  // a job with no items wakes every worker
+    ticket_.store(++job_ << kJobShift);  // a job with no items wakes every worker
     wake_.notify();
     for (std::size_t i = workers; i < threads_.size(); ++i) threads_[i].join();
     threads_.resize(workers);
@@ -359,8 +359,13 @@ class Pool {
 
   // Runs item i of the job in hand, of `count` items.
   void run_item(Index i, Index count) {
+    const auto call = [this](Index item) { call_(context_, item); };
+    run_item(call, i, count);
+  }
+  template <typename Fn>
+  void run_item(Fn& fn, Index i, Index count) {
     try {
-      call_(context_, i);
+      fn(i);
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex_);
       if (!error_) error_ = std::current_exception();
@@ -385,10 +390,9 @@ class Pool {
   // space for another stack) the pool stays as it is: whoever is there claims the items, the
   // caller at least, so the job runs on fewer threads instead of failing.
   void grow(int workers) {
-    const std::uint64_t seen = job_of(ticket_.load());
-    if (static_cast<int>(threads_.size()) < workers) {
-      keep_.store(std::numeric_limits<int>::max());  // those past an earlier shrink are gone
-    }
+    if (static_cast<int>(threads_.size()) >= workers) return;
+    keep_.store(std::numeric_limits<int>::max());  // those past an earlier shrink are gone
+    const std::uint64_t seen = job_;
     while (static_cast<int>(threads_.size()) < workers) {
       const int index = static_cast<int>(threads_.size());
       try {
@@ -403,18 +407,28 @@ class Pool {
   const unsigned forks = fork_count().load();  // the forks before this pool was made
 
  private:
+  // Laid out by who writes what (each alignas(64) starts a cache line), so that a job's start
+  // moves few lines between cores: the owner's (and an item's exception, rare); those workers read
+  // at every job, written rarely; the ticket with the job it announces, which a worker reads once
+  // it has claimed an item; the count of items done; each Signal's count of sleepers. Measured, 2
+  // threads, a stream's step forced to split in two blocks (I=64, H=128, B=1), 0.5 us between
+  // steps, four alternations: GRU 2.97-3.15 -> 2.79-2.99 us, LSTM 3.30-3.47 -> 3.10-3.28 us.
+  // (Before, a worker's claim on the ticket took from the owner the line that held the pool's fork
+  // count, and the count of items done shared a line with the job.)
   std::vector<std::thread> threads_;
-  std::atomic<std::uint64_t> ticket_{0};
-  std::atomic<bool> stop_{false};
-  std::atomic<int> keep_{std::numeric_limits<int>::max()};  // workers numbered below this stay
-  Signal wake_, done_;
-  // The job, written by the owner before it publishes the ticket, read by a worker after it
-  // claims an item (so never while the owner writes the next one).
-  void (*call_)(void*, Index) = nullptr;
-  void* context_ = nullptr;
-  std::atomic<Index> finished_{0};
+  std::uint64_t job_ = 0;  // the last job's number (only the owner makes jobs)
   std::mutex error_mutex_;
   std::exception_ptr error_;
+  alignas(64) std::atomic<bool> stop_{false};
+  std::atomic<int> keep_{std::numeric_limits<int>::max()};  // workers numbered below this stay
+  // The job, written by the owner before it publishes the ticket, read by a worker after it
+  // claims an item (so never while the owner writes the next one).
+  alignas(64) std::atomic<std::uint64_t> ticket_{0};
+  void (*call_)(void*, Index) = nullptr;
+  void* context_ = nullptr;
+  alignas(64) std::atomic<Index> finished_{0};
+  alignas(64) Signal wake_;
+  alignas(64) Signal done_;
 };
 
 // Pools of Python threads that have ended, kept for threads still to come: a server that starts
