@@ -168,7 +168,14 @@ class Rounds {
           throw;
         }
         if (i == 0) own = std::chrono::steady_clock::now() - start;
-        if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == (r + 1) * items_) signal_.notify();
+        if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == (r + 1) * items_) {
+          // The round is complete: nothing is left to take, so the thread that completed it goes
+          // on without reading the other items' slots (each read a line from another core, and
+          // makes that core's next claim wait for the line back). Measured, 2 threads, rounds of
+          // 100 KiB items: 2.37-2.52 -> 2.26-2.51 us a round, empty items 0.27-0.30 -> 0.25-0.28.
+          signal_.notify();
+          break;
+        }
       }
       ++r;
     }
