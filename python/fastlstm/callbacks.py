@@ -405,8 +405,8 @@ class ModelCheckpoint(Callback):
     """Save the model after each epoch to ``filepath`` formatted with ``epoch`` (1-based) and the
     epoch logs, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.fastlstm"``. With ``save_best_only``,
     only when ``monitor`` improves on the best so far (``initial_value_threshold`` is the bar to
-    beat at first). ``save_weights_only`` leaves the optimizer state out. A directory in the path
-    that does not exist yet is made (Keras's)."""
+    beat at first). ``save_weights_only`` saves with ``save_weights`` (no optimizer state; the
+    weights of any model). A directory in the path that does not exist yet is made (Keras's)."""
 
     def __init__(
         self,
@@ -437,7 +437,8 @@ class ModelCheckpoint(Callback):
     def on_train_begin(self, logs=None) -> None:
         from . import saving
 
-        saving.check_saveable(self.model)  # refused now, not after the first epoch's training
+        if not self.save_weights_only:  # save_weights writes any model's weights
+            saving.check_saveable(self.model)  # refused now, not after the first epoch's training
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         logs = logs or {}
@@ -475,7 +476,10 @@ class ModelCheckpoint(Callback):
                 raise type(exc)(
                     f"filepath: could not make the directory {folder!r} to save in ({exc})"
                 ) from None
-        self.model.save(path, include_optimizer=not self.save_weights_only)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
 
 
 class ReduceLROnPlateau(Callback):

@@ -591,8 +591,13 @@ class Sequential(Trainer):
         saving.save_model(self, filepath, overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
-        """Save without the optimizer state (the same file format; :meth:`load_weights`)."""
-        self.save(filepath, overwrite, include_optimizer=False)
+        """Save without the optimizer state, for :meth:`load_weights`: the same file format
+        (:func:`fastlstm.load_model` reads it too), or, for a model whose config cannot be
+        written (a layer class of your own, an initialiser given as a function, a ``Constant``
+        holding more than 4,096 values), the weights alone with the layers' class names."""
+        from . import saving
+
+        saving.save_model(self, filepath, overwrite, weights=True)
 
     def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
         """Set the weights from a file saved by a model with the same layers. Keras's

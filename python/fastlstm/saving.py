@@ -9,6 +9,13 @@ The file is a zip archive, uncompressed, with exactly two members:
 - ``arrays.bin``: the raw arrays back to back (each at a 64-byte aligned offset): every layer's
   weights, the optimizer's slots and the states of stateful layers.
 
+``save_weights`` writes the same file without the optimizer's state. For a model whose config
+cannot be written (a layer class of the caller's own, an initialiser given as a function, a
+``Constant`` holding more than 4,096 values), its JSON holds no model config, compile config or
+training state but ``weights_of``: the model's class, its layers' class names and its input
+shape; ``arrays.bin`` holds the layers' weights alone. ``load_weights`` reads such a file into a
+model with layers of those classes; ``load_model`` refuses it, saying so.
+
 Loading never unpickles anything: it parses JSON and copies bytes into arrays. Every member,
 size, dtype, shape, offset and config entry is checked before use, members must be stored
 (uncompressed, so no size can expand), and only fastlstm's own layer, loss, metric and
@@ -53,6 +60,7 @@ MAX_HEADER = 4 << 20
 _DTYPES = {"<f4": np.dtype("<f4"), "<f8": np.dtype("<f8")}
 _ALIGN = 64
 _KEYS = {"format", "version", "fastlstm_version", "model", "compile", "training", "arrays"}
+_WEIGHTS_KEYS = {"format", "version", "fastlstm_version", "weights_of", "arrays"}
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so that the same model gives the same bytes
 _HDF5 = b"\x89HDF\r\n\x1a\n"  # the signature of HDF5 files (Keras 2's .h5, Keras 3's weights)
 _FROM_KERAS = (
@@ -157,6 +165,44 @@ def _model_bytes(model, include_optimizer: bool) -> bytes:
         }
         slots = model.optimizer.get_slot_arrays()
         arrays += [(f"optimizer/{k}", s) for k, s in enumerate(slots)]
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "fastlstm_version": _core.__version__,
+        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "compile": compile_config,
+        "training": {
+            "shuffle_rng": _rng_state(model._shuffle_rng),
+            "layer_rng": [layer.get_rng_state() for layer in model.layers],
+        },
+    }
+    return _file_bytes(header, arrays)
+
+
+def _weights_bytes(model) -> bytes:
+    """The bytes of a file holding ``model``'s weights alone (see the module docstring), for a
+    model whose config cannot be written."""
+    shape = model.input_shape
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "fastlstm_version": _core.__version__,
+        "weights_of": {
+            "class_name": type(model).__name__,
+            "layers": [type(layer).__name__ for layer in model.layers],
+            "input_shape": list(shape) if isinstance(shape, tuple) else None,
+        },
+    }
+    arrays = [
+        (f"weights/{i}/{k}", w)
+        for i, layer in enumerate(model.layers)
+        for k, w in enumerate(layer.weights)
+    ]
+    return _file_bytes(header, arrays)
+
+
+def _file_bytes(header: dict, arrays: list[tuple[str, np.ndarray]]) -> bytes:
+    """A model file: ``header`` with the arrays' manifest added, and the arrays."""
     manifest, chunks, offset = [], [], 0
     for name, a in arrays:
         a = np.asarray(a, dtype=a.dtype.newbyteorder("<"), order="C")  # a 0-d array stays 0-d
@@ -174,18 +220,7 @@ def _model_bytes(model, include_optimizer: bool) -> bytes:
         )
         chunks.append(a.tobytes())
         offset += a.nbytes
-    header = {
-        "format": FORMAT,
-        "version": VERSION,
-        "fastlstm_version": _core.__version__,
-        "model": {"class_name": type(model).__name__, "config": model.get_config()},
-        "compile": compile_config,
-        "training": {
-            "shuffle_rng": _rng_state(model._shuffle_rng),
-            "layer_rng": [layer.get_rng_state() for layer in model.layers],
-        },
-        "arrays": manifest,
-    }
+    header = {**header, "arrays": manifest}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
         for name, payload in (
@@ -196,6 +231,16 @@ def _model_bytes(model, include_optimizer: bool) -> bytes:
             info.compress_type = zipfile.ZIP_STORED
             zf.writestr(info, payload)
     return buffer.getvalue()
+
+
+def _saved_weights(model) -> bytes:
+    """save_weights's bytes: the model without its optimizer state, which load_model reads too,
+    or where its config cannot be written (_model_bytes refuses it), its weights alone."""
+    with model._weights_lock.reading:
+        try:
+            return _model_bytes(model, False)
+        except ValueError:
+            return _weights_bytes(model)
 
 
 def _write_bytes(f, data: bytes) -> None:
@@ -248,13 +293,18 @@ def _target(filepath) -> str:
     return path
 
 
-def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+def save_model(
+    model, filepath, overwrite: bool = True, include_optimizer: bool = True, *, weights=False
+) -> None:
     """Write ``model`` to ``filepath`` atomically (see the module docstring); with
-    ``overwrite=False``, FileExistsError where a file is there already."""
+    ``overwrite=False``, FileExistsError where a file is there already. ``weights=True``:
+    save_weights's file (no optimizer state; the weights alone where the config cannot be
+    written)."""
     path = _target(filepath)
     if not _flag(overwrite, "overwrite") and os.path.lexists(path):
         raise FileExistsError(f"filepath: {path!r} exists, and overwrite=False")
-    data = model_to_bytes(model, include_optimizer)  # any error here leaves the old file alone
+    # Any error here leaves the old file alone.
+    data = _saved_weights(model) if weights else model_to_bytes(model, include_optimizer)
     directory = os.path.dirname(path)
     try:
         old = os.stat(path)
@@ -372,7 +422,7 @@ def _read_members(data: bytes) -> tuple[dict, bytes]:
             f"expected format {FORMAT!r} version {VERSION}, got {header.get('format')!r} "
             f"version {header.get('version')!r}"
         )
-    unknown = set(header) - _KEYS
+    unknown = set(header) - (_WEIGHTS_KEYS if "weights_of" in header else _KEYS)
     if unknown:
         _fail(f"{HEADER}: unexpected keys {sorted(unknown)[:10]}")
     return header, blob
@@ -605,12 +655,27 @@ def _load(data: bytes, source: str, compile: bool = True, custom_objects=None, c
                 else ""
             )
         )
+    header, arrays = _parsed(data, source, caller)
+    if "weights_of" in header:
+        raise ValueError(
+            f"{caller}: {source} holds a model's weights only (save_weights of a model whose "
+            "config cannot be saved: a layer class of your own, an initialiser given as a "
+            "function or a large Constant): make the model and call its load_weights"
+        )
     try:
-        header, blob = _read_members(bytes(data))
-        arrays = _read_arrays(header.get("arrays"), blob)
         return _restore(header, arrays, compile, custom_objects)
     except metrics_lib.CustomMetricError:
         raise  # a valid file: the message says how to load it
+    except _PARSE_ERRORS as exc:
+        raise ValueError(f"{caller}: {source} is not a valid fastlstm model file: {exc}") from None
+
+
+def _parsed(data: bytes, source: str, caller: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The header and arrays of the model file in ``data``; ValueError naming ``caller`` and
+    ``source`` where it is not one."""
+    try:
+        header, blob = _read_members(bytes(data))
+        return header, _read_arrays(header.get("arrays"), blob)
     except _PARSE_ERRORS as exc:
         raise ValueError(f"{caller}: {source} is not a valid fastlstm model file: {exc}") from None
 
@@ -627,15 +692,20 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
 
 
 def _load_path(filepath, compile: bool, custom_objects, caller: str):
-    """load_model's work for ``caller`` (load_model, load_weights), which messages name."""
+    """load_model's work for ``caller``, which messages name."""
+    path = _fspath(filepath)
+    return _load(_read_file(path, caller), repr(path), compile, custom_objects, caller)
+
+
+def _fspath(filepath):
+    """The path of a file to read."""
     try:
-        path = os.fspath(filepath)
+        return os.fspath(filepath)
     except TypeError:
         raise TypeError(
             f"filepath: expected a str or os.PathLike (the file's path; an open file is not "
             f"read), got {type(filepath).__name__}"
         ) from None
-    return _load(_read_file(path, caller), repr(path), compile, custom_objects, caller)
 
 
 def _read_file(path, caller: str) -> bytes:
@@ -666,14 +736,27 @@ def _read_file(path, caller: str) -> bytes:
 def load_weights(model, filepath) -> None:
     """Set ``model``'s weights from a file saved by ``save``/``save_weights`` of a model with
     the same layers; nothing changes unless they all fit."""
-    other = _load_path(filepath, False, None, "load_weights")  # no optimizer, no metrics
-    if [type(l).__name__ for l in other.layers] != [type(l).__name__ for l in model.layers]:
+    path = _fspath(filepath)
+    source = repr(path)
+    header, arrays = _parsed(_read_file(path, "load_weights"), source, "load_weights")
+    try:
+        if "weights_of" in header:
+            names, shape, by_layer = _weights_only(header, arrays)
+        else:
+            other = _restore(header, arrays, False, None)  # no optimizer, no metrics
+            names = [type(layer).__name__ for layer in other.layers]
+            shape, by_layer = other.input_shape, [layer.get_weights() for layer in other.layers]
+    except _PARSE_ERRORS as exc:
         raise ValueError(
-            f"filepath: the saved model's layers {[type(l).__name__ for l in other.layers]} do "
-            f"not match this model's {[type(l).__name__ for l in model.layers]}"
+            f"load_weights: {source} is not a valid fastlstm model file: {exc}"
+        ) from None
+    if names != [type(layer).__name__ for layer in model.layers]:
+        raise ValueError(
+            f"filepath: the saved model's layers {names} do not match this model's "
+            f"{[type(layer).__name__ for layer in model.layers]}"
         )
-    weights = other.get_weights()
-    if not model.built and other.input_shape is not None:
+    weights = [w for layer_weights in by_layer for w in layer_weights]
+    if not model.built and shape is not None:
         # Tried on a copy first: a build cannot be undone, and weights that do not fit would
         # leave this model built with fresh random weights. A model whose config cannot be
         # written (an initialiser given as a callable) is built untried.
@@ -682,7 +765,26 @@ def load_weights(model, filepath) -> None:
         except ValueError:
             probe = None
         if probe is not None:
-            probe.build(other.input_shape)
+            probe.build(shape)
             probe.set_weights(weights)
-        model.build(other.input_shape)
+        model.build(shape)
     model.set_weights(weights)
+
+
+def _weights_only(header: dict, arrays: dict) -> tuple[list[str], tuple | None, list[list]]:
+    """A weights-only file's layer class names, input shape and weights by layer."""
+    from .models import check_build_shape
+
+    spec = header.get("weights_of")
+    if not isinstance(spec, dict) or set(spec) != {"class_name", "layers", "input_shape"}:
+        _fail(f"weights_of: expected class_name, layers and input_shape, got {str(spec)[:200]}")
+    names = spec["layers"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        _fail(f"weights_of: layers: expected a list of class names, got {str(names)[:200]}")
+    shape = spec["input_shape"]
+    if shape is not None:
+        shape = check_build_shape(shape)
+    by_layer = [_take(arrays, f"weights/{i}") for i in range(len(names))]
+    if arrays:
+        _fail(f"arrays: unexpected entries {sorted(arrays)[:10]}")
+    return names, shape, by_layer
