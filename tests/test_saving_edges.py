@@ -231,6 +231,51 @@ def test_a_directory_that_cannot_be_written_is_named(tmp_path, monkeypatch):
         trained().save(tmp_path / "m.fastlstm")
 
 
+def test_a_directory_where_no_file_can_be_made_is_named(tmp_path, monkeypatch):
+    """/proc refuses new files with ENOENT: that error too had named the temporary file."""
+
+    def refuse(**kwargs):
+        raise FileNotFoundError(2, "No such file or directory", os.path.join(kwargs["dir"], ".t"))
+
+    monkeypatch.setattr(saving.tempfile, "mkstemp", refuse)
+    with pytest.raises(FileNotFoundError, match=r"filepath: .* directory of .*m.fastlstm' \(No "):
+        trained().save(tmp_path / "m.fastlstm")
+
+
+def test_a_name_too_long_is_named(tmp_path):
+    with pytest.raises(
+        OSError, match=r"filepath: cannot look at .*xxx.* \(File name too long"
+    ) as info:
+        trained().save(tmp_path / ("x" * 300 + ".fastlstm"))
+    assert info.value.errno == 36
+
+
+def test_a_write_that_fails_names_the_path_and_keeps_the_old_file():
+    """A file size limit (or a full disk) stops the write: the error had been the system's
+    about the temporary file; the old file stays whole and no temporary file is left."""
+    code = """
+import os, resource, signal, tempfile, fastlstm
+from fastlstm.layers import Input, LSTM
+folder = tempfile.mkdtemp()
+path = os.path.join(folder, "m.fastlstm")
+fastlstm.Sequential([Input((None, 3)), LSTM(2)]).save(path)
+old = open(path, "rb").read()
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (len(old) + 100, len(old) + 100))
+try:
+    fastlstm.Sequential([Input((None, 3)), LSTM(64)]).save(path)
+except OSError as exc:
+    print(type(exc).__name__, exc.errno, exc)
+print("kept", open(path, "rb").read() == old, sorted(os.listdir(folder)))
+"""
+    out = child_output(code, seconds=60)
+    assert "could not write" in out
+    assert "filepath: " in out
+    assert "the file there is as it was (File too large)" in out
+    assert "OSError 27" in out
+    assert "kept True ['m.fastlstm']" in out
+
+
 def test_a_schedule_that_outgrows_float_is_named():
     """An ExponentialDecay with a rate above 1 raised a bare OverflowError mid-training."""
     optimizer = optimizers.Adam(schedules.ExponentialDecay(1e-3, 10, 1.5))

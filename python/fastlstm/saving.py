@@ -262,6 +262,11 @@ def _umask() -> int:
     return umask
 
 
+def _named(exc: OSError, what: str) -> OSError:
+    """``exc`` again (its class and errno), its message naming ``filepath`` and ``what``."""
+    return type(exc)(exc.errno, f"filepath: {what} ({exc.strerror})")
+
+
 def _target(filepath) -> str:
     """The file to write for ``filepath``: a str or path-like (bytes are decoded as the file
     system does), through any symbolic link (the link stays; its target gets the model)."""
@@ -280,12 +285,17 @@ def _target(filepath) -> str:
         raise IsADirectoryError(f"filepath: expected a file path, got the directory {path!r}")
     if os.path.islink(path):  # realpath stops at a loop of links
         raise ValueError(f"filepath: {path!r} is a loop of symbolic links")
-    with contextlib.suppress(FileNotFoundError):
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise ValueError(
-                f"filepath: {path!r} exists and is not a regular file (a device, a FIFO or a "
-                "socket); refusing to replace it"
-            )
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:  # a name too long, say
+        raise _named(exc, f"cannot look at {path!r}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ValueError(
+            f"filepath: {path!r} exists and is not a regular file (a device, a FIFO or a "
+            "socket); refusing to replace it"
+        )
     if not os.path.isdir(os.path.dirname(path)):
         raise FileNotFoundError(
             f"filepath: the directory of {path!r} does not exist (make it first)"
@@ -316,10 +326,8 @@ def save_model(
     # A short name of its own: one built from the target's could pass the system's name limit.
     try:
         fd, tmp = tempfile.mkstemp(prefix=".fastlstm-", suffix=".tmp", dir=directory)
-    except PermissionError as exc:  # its message names the temporary file
-        raise PermissionError(
-            f"filepath: cannot write a file in the directory of {path!r} ({exc.strerror})"
-        ) from None
+    except OSError as exc:  # its message names the temporary file
+        raise _named(exc, f"cannot write a file in the directory of {path!r}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             if hasattr(os, "fchmod"):  # mkstemp makes 0600: the old file's mode, else the usual
@@ -331,9 +339,11 @@ def save_model(
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # a full disk, a file size limit: named, not the temp file
+            raise _named(exc, f"could not write {path!r}; the file there is as it was") from None
         raise
     if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable
         try:
