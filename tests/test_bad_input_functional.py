@@ -220,7 +220,8 @@ def test_complex_object_string_raise_type_error(fn, p, arg, kind):
 
 @FORWARDS
 @pytest.mark.parametrize(
-    ("value", "got"), [(None, "object"), (object(), "object"), ("abc", "<U3"), ([[1, 2], [3]], "")]
+    ("value", "got"),
+    [(None, "None"), (object(), "object"), ("abc", "str (as dtype <U3"), ([[1, 2], [3]], "")],
 )
 def test_non_arrays_raise_type_error(fn, p, value, got):
     with raises(TypeError, "x", "array of real numbers", got):

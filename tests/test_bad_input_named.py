@@ -4,6 +4,7 @@ now names the argument the caller passed (or the layer), what was expected and w
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -135,3 +136,55 @@ def test_a_stream_of_no_rows_names_where_its_batch_came_from():
     with pytest.raises(ValueError, match=r"^batch_size: expected a positive integer"):
         fastlstm.LSTMStream(*weights, batch_size=0)
     assert fastlstm.LSTMStream(*weights, (np.zeros((3, 2)), np.zeros((3, 2)))).batch_size == 3
+
+
+def physical_memory() -> int:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_a_cache_beyond_memory_is_named_as_the_cache_not_y():
+    """forward's largest output is its cache's gates (B, T, 4H): the MemoryError had called it y
+    and given the gates' shape. Sized so that y (float32, H=1) fits in memory and the gates do
+    not; I=0, so x takes nothing, and nothing is allocated before the check."""
+    steps = physical_memory() // 10 // 4096 + 1  # y: 0.4 of memory over 4096 rows
+    x = np.zeros((4096, steps, 0), np.float32)
+    weights = (np.zeros((0, 4), np.float32), np.zeros((1, 4), np.float32), np.zeros(4, np.float32))
+    with pytest.raises(MemoryError, match=rf"^the cache's gates .*\(4096, {steps}, 4\)"):
+        fastlstm.lstm_forward(x, *weights)
+    # y itself beyond memory is still y, with y's shape
+    huge = np.zeros((4096, steps * 4, 0), np.float32)
+    with pytest.raises(
+        MemoryError, match=rf"^y: cannot allocate an array of shape \(4096, {steps * 4}, 1\)"
+    ):
+        fastlstm.lstm_forward(huge, *weights)
+
+
+def test_a_stream_runs_output_beyond_memory_is_named():
+    stream = fastlstm.LSTMStream(
+        np.zeros((0, 4), np.float32), np.zeros((1, 4), np.float32), np.zeros(4, np.float32)
+    )
+    with pytest.raises(MemoryError, match=r"^run's output for x's steps: cannot allocate .*2199"):
+        stream.run(np.zeros((1, 2**41, 0), np.float32))
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [
+        (None, "None"),
+        (["a", "b"], r"list \(as dtype <U1\)"),
+        ({"a": 1}, r"dict \(as dtype object\)"),
+    ],
+)
+def test_what_is_no_array_is_named_as_what_it_is(value, got):
+    """None had been reported as "got dtype object", the array NumPy made of it."""
+    stream = fastlstm.LSTMStream(
+        np.zeros((2, 4), np.float32), np.zeros((1, 4), np.float32), np.zeros(4, np.float32)
+    )
+    with pytest.raises(
+        TypeError, match=rf"^x_t: expected an array of real numbers \(float32\), got {got}$"
+    ):
+        stream.step(value)
+    with pytest.raises(
+        TypeError, match=rf"^x: expected an array of real numbers \(float32\), got {got}$"
+    ):
+        fastlstm.lstm(value, *[np.zeros(s, np.float32) for s in ((2, 4), (1, 4), (4,))])

@@ -173,10 +173,11 @@ inline bool spans_overlap(const py::array& a, const py::array& b) {
 
 // An uninitialised C-contiguous array whose data is 64-byte aligned, in a block from the core's
 // block cache (blocks.hpp): the block's first kAlign bytes hold its size, for giving it back.
+// `what` names it where it is too large (checked_bytes).
 template <typename T>
-Array<T> aligned_empty(const std::vector<py::ssize_t>& shape) {
+Array<T> aligned_empty(const std::vector<py::ssize_t>& shape, const char* what = "an output") {
   static_assert(kAlign % kBlockAlign == 0 && kAlign >= sizeof(std::size_t));
-  const std::size_t bytes = (checked_bytes(shape, sizeof(T), "an output") / kAlign + 2) * kAlign;
+  const std::size_t bytes = (checked_bytes(shape, sizeof(T), what) / kAlign + 2) * kAlign;
   auto* block = static_cast<unsigned char*>(block_cache().acquire(bytes));
   *reinterpret_cast<std::size_t*>(block) = bytes;
   py::capsule owner(block,
@@ -263,9 +264,15 @@ Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
   }
   const char kind = a.dtype().kind();
   if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {
+    // What arrived: an array's dtype, or what NumPy made an array of (None: an object array).
+    const std::string dtype = "dtype " + std::string(py::str(a.dtype()));
+    const std::string got =
+        py::isinstance<py::array>(obj) ? dtype
+        : obj.is_none()
+            ? std::string("None")
+            : std::string(py::str(py::type::of(obj).attr("__name__"))) + " (as " + dtype + ")";
     throw py::type_error(std::string(name) + ": expected an array of real numbers (" +
-                         std::string(py::str(py::dtype::of<T>())) + "), got dtype " +
-                         std::string(py::str(a.dtype())));
+                         std::string(py::str(py::dtype::of<T>())) + "), got " + got);
   }
   Array<T> converted = Array<T>::ensure(a);
   if (!converted) {
@@ -295,7 +302,7 @@ Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
     return converted;
   }
   std::vector<py::ssize_t> shape(converted.shape(), converted.shape() + converted.ndim());
-  Array<T> aligned = aligned_empty<T>(shape);
+  Array<T> aligned = aligned_empty<T>(shape, name);
   std::memcpy(aligned.mutable_data(), converted.data(), sizeof(T) * converted.size());
   return aligned;
 }

@@ -33,14 +33,18 @@ SeqShape check_sizes(const Array<T>& x, const Array<T>& kernel, const Array<T>& 
   return s;
 }
 
+// What a MemoryError calls the forward pass's other per-step outputs (beside y).
+constexpr const char* kCacheGates = "the cache's gates (forward's saved pre-activations)";
+constexpr const char* kCellStates = "the cell states c_t for every step";
+
 // Shape of a per-timestep array with `cols` features, in the caller's layout.
 Shape seq_shape(const SeqShape& s, py::ssize_t cols) {
   return s.time_major ? Shape{s.T, s.B, cols} : Shape{s.B, s.T, cols};
 }
 
 template <typename T>
-Array<T> zeros(const Shape& shape) {
-  Array<T> a = aligned_empty<T>(shape);
+Array<T> zeros(const Shape& shape, const char* what) {
+  Array<T> a = aligned_empty<T>(shape, what);
   if (a.size()) std::memset(a.mutable_data(), 0, sizeof(T) * a.size());
   return a;
 }
@@ -50,8 +54,7 @@ template <typename T>
 Array<T> state_or_zeros(const py::handle& obj, const char* name, const SeqShape& s,
                         py::ssize_t width, const char* meaning) {
   if (obj.is_none()) {
-    checked_bytes({s.B, width}, sizeof(T), name);  // a MemoryError naming it, not bad_alloc
-    return zeros<T>({s.B, width});
+    return zeros<T>({s.B, width}, name);  // a MemoryError naming it, not bad_alloc
   }
   Array<T> a = as_array<T>(obj, name);
   expect_shape(a, name, {s.B, width}, meaning);
@@ -127,13 +130,12 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
   const auto projection = projection_or_none<Cell, T>(extras.projection);
   const SeqShape s = check_sizes<Cell>(x, kernel, recurrent, bias, time_major, projection);
   const py::ssize_t P = s.state_width();
-  // Before the initial states are made: a y no process could hold is a MemoryError now, not
-  // after gigabytes of zeros for h0 and c0.
+  // Before the initial states are made: outputs no process could hold are a MemoryError now,
+  // not after gigabytes of zeros for h0 and c0. Each is named by what it is.
   const bool keep_c = kCell && (training || cells);
-  checked_bytes(seq_shape(s, training ? std::max<py::ssize_t>(P, Cell::kSaved * s.H)
-                             : keep_c ? std::max<py::ssize_t>(P, s.H)
-                                      : P),
-                sizeof(T), "y");
+  checked_bytes(seq_shape(s, P), sizeof(T), "y");
+  if (training) checked_bytes(seq_shape(s, Cell::kSaved * s.H), sizeof(T), kCacheGates);
+  if (keep_c) checked_bytes(seq_shape(s, s.H), sizeof(T), kCellStates);
   const auto h0 =
       state_or_zeros<T>(h0_obj, kCell ? "initial_state[0]" : "initial_state", s, P, h_meaning(s));
   const auto c0 =
@@ -143,13 +145,14 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
   const auto rmask = recurrent_mask_or_none<T>(extras.recurrent_mask, s);
   const auto options = check_options<Cell, T>(extras.peephole, extras.clip, s.H);
 
-  auto y = aligned_empty<T>(seq_shape(s, P));
-  auto h = aligned_empty<T>({s.B, P});
-  auto c = aligned_empty<T>(kCell ? Shape{s.B, s.H} : Shape{0});
+  auto y = aligned_empty<T>(seq_shape(s, P), "y");
+  auto h = aligned_empty<T>({s.B, P}, "h");
+  auto c = aligned_empty<T>(kCell ? Shape{s.B, s.H} : Shape{0}, "c");
   // Training keeps what the cell saves per step and every c_t for backward; inference neither,
   // but every c_t where the caller asks for them.
-  auto gates = aligned_empty<T>(training ? seq_shape(s, Cell::kSaved * s.H) : Shape{0});
-  auto c_all = aligned_empty<T>(keep_c ? seq_shape(s, s.H) : Shape{0});
+  auto gates =
+      aligned_empty<T>(training ? seq_shape(s, Cell::kSaved * s.H) : Shape{0}, kCacheGates);
+  auto c_all = aligned_empty<T>(keep_c ? seq_shape(s, s.H) : Shape{0}, kCellStates);
   const ForwardBuffers<T> buf{x.data(),
                               h0.data(),
                               kCell ? c0.data() : nullptr,
@@ -238,14 +241,14 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
                         : std::nullopt;
 
   const py::ssize_t GH = Cell::kGates * s.H;
-  auto dx = zeros<T>(input_grad ? seq_shape(s, s.I) : Shape{0});
-  auto dkernel = zeros<T>({s.I, GH});
-  auto drecurrent = zeros<T>({P, GH});
-  auto dbias = zeros<T>(Cell::kRecurrentBias ? Shape{2, GH} : Shape{GH});
-  auto dh0 = aligned_empty<T>({s.B, P});
-  auto dc0 = aligned_empty<T>(kCell ? Shape{s.B, s.H} : Shape{0});
-  auto dpeephole = zeros<T>(options.peephole ? Shape{3 * s.H} : Shape{0});
-  auto dprojection = zeros<T>(projection ? Shape{s.H, P} : Shape{0});
+  auto dx = zeros<T>(input_grad ? seq_shape(s, s.I) : Shape{0}, "dx");
+  auto dkernel = zeros<T>({s.I, GH}, "dkernel");
+  auto drecurrent = zeros<T>({P, GH}, "drecurrent_kernel");
+  auto dbias = zeros<T>(Cell::kRecurrentBias ? Shape{2, GH} : Shape{GH}, "dbias");
+  auto dh0 = aligned_empty<T>({s.B, P}, "dh0");
+  auto dc0 = aligned_empty<T>(kCell ? Shape{s.B, s.H} : Shape{0}, "dc0");
+  auto dpeephole = zeros<T>(options.peephole ? Shape{3 * s.H} : Shape{0}, "dpeephole");
+  auto dprojection = zeros<T>(projection ? Shape{s.H, P} : Shape{0}, "dprojection");
   const BackwardBuffers<T> buf{x.data(),
                                h0.data(),
                                kCell ? c0.data() : nullptr,
@@ -297,7 +300,7 @@ py::object cell_states(const py::tuple& saved, bool time_major) {
   expect_shape(c0, "c0", {s.B, s.H}, "(batch, hidden)");
   const auto mask = mask_or_none(saved[9], s);
   if (!mask) throw std::invalid_argument("cache: packed cell states without a mask");
-  auto out = aligned_empty<T>(seq_shape(s, s.H));
+  auto out = aligned_empty<T>(seq_shape(s, s.H), kCellStates);
   const Packing packing(mask->data(), s.B, s.T);
   T* const to = out.mutable_data();
   without_gil([&] { packing.unpack(s, c_all.data(), s.H, to, c0.data()); });

@@ -70,7 +70,7 @@ class StreamBinding {
                                   ") (batch, time, input; batch-major), got " + shape_str(x));
     }
     const Shape shape{batch(), steps, state_size()};
-    Array<T> out = out_obj.is_none() ? aligned_empty<T>(shape)
+    Array<T> out = out_obj.is_none() ? aligned_empty<T>(shape, "run's output for x's steps")
                                      : writable_out(out_obj, {batch(), steps, state_size()});
     // The walk writes h_t while later steps of x are still to be read. The caller's x is
     // checked too, not only the copy that as_array may have made of it: whether a call is

@@ -264,7 +264,8 @@ def _umask() -> int:
 
 def _named(exc: OSError, what: str) -> OSError:
     """``exc`` again (its class and errno), its message naming ``filepath`` and ``what``."""
-    return type(exc)(exc.errno, f"filepath: {what} ({exc.strerror})")
+    message = f"filepath: {what} ({exc.strerror or exc})"
+    return type(exc)(message) if exc.errno is None else type(exc)(exc.errno, message)
 
 
 def _target(filepath) -> str:

@@ -142,6 +142,19 @@ class LSTMStream:
             "another stream from the weights for another session, and copy a state with .state"
         )
 
+    def __deepcopy__(self, memo):
+        raise TypeError(self._not_pickled("deep-copied"))
+
+    def __reduce_ex__(self, protocol):
+        # Its weights lie packed for this process's CPU and thread count, in the native stream.
+        raise TypeError(self._not_pickled("pickled"))
+
+    def _not_pickled(self, what: str) -> str:
+        return (
+            f"{type(self).__name__} cannot be {what}: make another stream from the weights "
+            "(in the other process, for multiprocessing), and pass its state with .state"
+        )
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(batch_size={self.batch_size}, input_size={self.input_size}, "
@@ -176,7 +189,8 @@ class GRUStream(_HStream):
     """A GRU that advances one timestep per :meth:`step` (see :class:`LSTMStream`). Its steps
     equal a :func:`fastlstm.gru` call to rounding, not always to the bit: where the call takes
     x·K for all steps in one GEMM, its sums may run in another order (float32 up to 7e-7 seen at
-    I=H=8; the same bits at H=128 and up). So for :class:`SimpleRNNStream`.
+    I=H=8; with AVX-512 the same bits at H=128 and up, with AVX2 or SSE up to 8e-7 at H=128 and
+    256). So for :class:`SimpleRNNStream`.
 
     Args:
         kernel, recurrent_kernel, bias, reset_after: as for :func:`fastlstm.gru`.
