@@ -45,6 +45,25 @@ def child_output(code: str, *args: str, seconds: float = 120) -> str:
     return done.stdout
 
 
+def with_header(blob: bytes, change) -> bytes:
+    """The model file ``blob`` with ``change(header)`` applied to its JSON header (a damaged or
+    hand-edited file, for tests of the loader)."""
+    import io
+    import json
+    import zipfile
+
+    from fastlstm import saving
+
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        header, arrays = json.loads(zf.read(saving.HEADER)), zf.read(saving.BLOB)
+    change(header)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(saving.HEADER, json.dumps(header))
+        zf.writestr(saving.BLOB, arrays)
+    return out.getvalue()
+
+
 def load_example(name: str):
     """The script examples/<name>.py as a module. examples/ is not a package: the script is
     loaded by path, as a user would run it."""

@@ -5,16 +5,15 @@ Expected values come from NumPy computations written here."""
 
 from __future__ import annotations
 
-import io
 import json
 import pickle
-import zipfile
 
 import numpy as np
 import pytest
 
 import fastlstm
 from badinput import raises
+from conftest import with_header
 from fastlstm import _arrays, initializers, saving, utils
 from fastlstm.initializers import (
     Constant,
@@ -517,17 +516,6 @@ def test_a_constant_array_is_refused_at_save_naming_the_layer_and_the_way_out(tm
     np.testing.assert_array_equal(clone.layers[0].get_weights()[0], matrix)
 
 
-def _with_header(blob: bytes, change) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-        header, data = json.loads(zf.read(saving.HEADER)), zf.read(saving.BLOB)
-    change(header)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr(saving.HEADER, json.dumps(header))
-        zf.writestr(saving.BLOB, data)
-    return out.getvalue()
-
-
 @pytest.mark.parametrize(
     ("spec", "reason"),
     [
@@ -547,7 +535,7 @@ def test_a_file_naming_an_unknown_initializer_is_refused(spec, reason):
         header["model"]["config"]["layers"][0]["config"]["kernel_initializer"] = spec
 
     with pytest.raises(ValueError, match=rf"not a valid fastlstm model file: .*{reason}"):
-        saving.model_from_bytes(_with_header(saving.model_to_bytes(model), change))
+        saving.model_from_bytes(with_header(saving.model_to_bytes(model), change))
 
 
 # -- get, serialize, deserialize ---------------------------------------------------------------

@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 
 import numpy as np
 import pytest
 
 import fastlstm
+from conftest import with_header
 from fastlstm import optimizers, saving
 from fastlstm.layers import (
     GRU,
@@ -177,17 +176,6 @@ def test_a_declared_shape_survives_save_and_load(tmp_path):
     assert h1 == h2
 
 
-def _with_header(blob: bytes, change) -> bytes:
-    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-        header, arrays = json.loads(zf.read(saving.HEADER)), zf.read(saving.BLOB)
-    change(header)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr(saving.HEADER, json.dumps(header))
-        zf.writestr(saving.BLOB, arrays)
-    return out.getvalue()
-
-
 def _first_layer(**values):
     return lambda h: h["model"]["config"]["layers"][0]["config"].update(values)
 
@@ -228,7 +216,7 @@ def _first_layer(**values):
 def test_declared_shapes_in_a_file_are_checked(tmp_path, change, match):
     model = Sequential([LSTM(4, input_shape=(T, I)), Dense(1)], seed=0)
     model.save(tmp_path / "m.fastlstm")
-    bad = _with_header((tmp_path / "m.fastlstm").read_bytes(), change)
+    bad = with_header((tmp_path / "m.fastlstm").read_bytes(), change)
     with pytest.raises(ValueError, match="is not a valid fastlstm model file") as info:
         saving.model_from_bytes(bad)
     assert match in str(info.value)

@@ -16,12 +16,11 @@ import pytest
 
 import fastlstm
 from badinput import raises
-from conftest import check_model_gradients
+from conftest import check_model_gradients, with_header
 from fastlstm import convert, losses, saving
 from fastlstm.layers import LSTM, Bidirectional, Dense, Embedding, deserialize, serialize
 from fastlstm.models import Sequential
 from test_cells import assert_close
-from test_keras_compat import _with_header
 from test_models_torch import BATCH, STEPS, assert_same_curve, optimizer_pair, torch_curve
 from test_models_torch import torch_linear as torch_dense
 from test_stacked import torch_module
@@ -411,7 +410,7 @@ def test_files_without_the_new_keys_load_as_before():
             projection_initializer="glorot_uniform",
         )  # fmt: skip
 
-    same = saving.model_from_bytes(_with_header(blob, explicit))
+    same = saving.model_from_bytes(with_header(blob, explicit))
     assert same.get_config() == model.get_config()
     np.testing.assert_array_equal(same.predict(x, verbose=0), model.predict(x, verbose=0))
 
@@ -426,7 +425,7 @@ def test_a_file_that_loses_the_keys_but_keeps_the_weights_is_refused():
             del header["model"]["config"]["layers"][0]["config"][key]
 
     with pytest.raises(ValueError, match="expected 3 weight arrays, got 5"):
-        saving.model_from_bytes(_with_header(blob, strip))
+        saving.model_from_bytes(with_header(blob, strip))
 
 
 def test_config_round_trips_through_json():

@@ -220,25 +220,27 @@ def test_a_read_only_file_is_not_replaced(tmp_path, monkeypatch):
     assert path.read_bytes() == b"kept"
 
 
-def test_a_directory_that_cannot_be_written_is_named(tmp_path, monkeypatch):
-    """The error had named the temporary file, .fastlstm-xxxx.tmp, not the path asked for."""
+@pytest.mark.parametrize(
+    ("error", "errno", "reason"),
+    [
+        (PermissionError, 13, "Permission denied"),
+        (FileNotFoundError, 2, "No such file or directory"),
+    ],
+)
+def test_a_directory_where_no_file_can_be_made_is_named(
+    tmp_path, monkeypatch, error, errno, reason
+):
+    """The error had named the temporary file, .fastlstm-xxxx.tmp, not the path asked for
+    (ENOENT: as /proc refuses new files)."""
 
     def refuse(**kwargs):
-        raise PermissionError(13, "Permission denied", os.path.join(kwargs["dir"], ".f.tmp"))
+        raise error(errno, reason, os.path.join(kwargs["dir"], ".f.tmp"))
 
     monkeypatch.setattr(saving.tempfile, "mkstemp", refuse)
-    with pytest.raises(PermissionError, match=r"in the directory of .*m.fastlstm' \(Permission"):
-        trained().save(tmp_path / "m.fastlstm")
-
-
-def test_a_directory_where_no_file_can_be_made_is_named(tmp_path, monkeypatch):
-    """/proc refuses new files with ENOENT: that error too had named the temporary file."""
-
-    def refuse(**kwargs):
-        raise FileNotFoundError(2, "No such file or directory", os.path.join(kwargs["dir"], ".t"))
-
-    monkeypatch.setattr(saving.tempfile, "mkstemp", refuse)
-    with pytest.raises(FileNotFoundError, match=r"filepath: .* directory of .*m.fastlstm' \(No "):
+    with pytest.raises(
+        error,
+        match=rf"^\[Errno {errno}\] filepath: cannot write a file in the directory of .*m.fastlstm' \({reason}\)$",
+    ):
         trained().save(tmp_path / "m.fastlstm")
 
 

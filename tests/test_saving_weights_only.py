@@ -4,14 +4,11 @@ load_weights reads and load_model refuses, saying why; such files are data like 
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
-
 import numpy as np
 import pytest
 
 import fastlstm
+from conftest import with_header
 from fastlstm import initializers, saving
 from fastlstm.callbacks import ModelCheckpoint
 from fastlstm.layers import LSTM, Dense, Dropout, Embedding, Input
@@ -133,18 +130,6 @@ def test_model_checkpoint_saves_the_weights_of_any_model(tmp_path):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(pattern)])
 
 
-def edited(blob: bytes, change) -> bytes:
-    """The file with ``change(header)`` applied to its JSON."""
-    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-        header, data = json.loads(zf.read(saving.HEADER)), zf.read(saving.BLOB)
-    change(header)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr(saving.HEADER, json.dumps(header))
-        zf.writestr(saving.BLOB, data)
-    return out.getvalue()
-
-
 DAMAGED = {
     "layers_not_names": lambda h: h["weights_of"].update(layers=[{"class_name": "LSTM"}, 1]),
     "missing_key": lambda h: h["weights_of"].pop("input_shape"),
@@ -159,7 +144,7 @@ DAMAGED = {
 def test_damaged_weights_files_are_refused_and_nothing_changes(damage, tmp_path):
     UNSAVEABLE["own_layer_class"](0).save_weights(tmp_path / "w.fastlstm")
     path = tmp_path / "damaged.fastlstm"
-    path.write_bytes(edited((tmp_path / "w.fastlstm").read_bytes(), DAMAGED[damage]))
+    path.write_bytes(with_header((tmp_path / "w.fastlstm").read_bytes(), DAMAGED[damage]))
     other = UNSAVEABLE["own_layer_class"](1)
     before = other.get_weights()
     with pytest.raises(ValueError, match=r"load_weights: .* is not a valid fastlstm model file"):
@@ -171,7 +156,9 @@ def test_damaged_weights_files_are_refused_and_nothing_changes(damage, tmp_path)
 def test_a_weights_file_with_arrays_missing_changes_nothing(tmp_path):
     UNSAVEABLE["own_layer_class"](0).save_weights(tmp_path / "w.fastlstm")
     path = tmp_path / "short.fastlstm"
-    path.write_bytes(edited((tmp_path / "w.fastlstm").read_bytes(), lambda h: h["arrays"].pop()))
+    path.write_bytes(
+        with_header((tmp_path / "w.fastlstm").read_bytes(), lambda h: h["arrays"].pop())
+    )
     other = UNSAVEABLE["own_layer_class"](1)
     before = other.get_weights()
     with pytest.raises(ValueError, match=r"weights: expected a list of 5 arrays, got 4"):
