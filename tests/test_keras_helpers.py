@@ -23,7 +23,7 @@ from fastlstm.layers import (
     Input,
     SpatialDropout1D,
 )
-from fastlstm.models import Sequential, load_model
+from fastlstm.models import Model, Sequential, load_model
 
 
 def test_input_with_a_batch_size_builds_a_stateful_model():
@@ -37,6 +37,28 @@ def test_input_with_a_batch_size_builds_a_stateful_model():
         Input((3,), batch_shape=(1, 3))
     with pytest.raises(ValueError, match="shape: expected a shape"):
         Input()
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+def test_a_declared_batch_size_holds_for_a_stateful_layers_first_batch(functional):
+    """With no state yet, a batch of 1 row (fewer than the declared 2) had been taken: the layer
+    then kept a state of 1 row, and the next fit, in batches of 2, was refused."""
+    if functional:
+        inputs = Input(batch_shape=(2, None, 3))
+        m = Model(inputs, Dense(1)(LSTM(4, stateful=True)(inputs)))
+    else:
+        m = Sequential([Input(batch_shape=(2, None, 3)), LSTM(4, stateful=True), Dense(1)], seed=0)
+    m.compile("adam", "mse")
+    x = np.random.default_rng(0).standard_normal((4, 5, 3)).astype(np.float32)
+    refusal = r"x: expected a batch of 2 rows \(the batch size declared for this stateful layer"
+    with pytest.raises(ValueError, match=refusal):
+        m.predict(x[:1], verbose=0)
+    with pytest.raises(ValueError, match=refusal):
+        m.predict_on_batch(x[:1])
+    with pytest.raises(ValueError, match=refusal):
+        m.train_on_batch(x[:1], np.zeros((1, 1)))
+    m.fit(x, np.zeros((4, 1)), batch_size=2, shuffle=False, verbose=0)  # as declared: taken
+    assert m.predict(x[:2], verbose=0).shape == (2, 1)
 
 
 def numeric_grad(layer, x, dout, mask=None, eps=1e-6):

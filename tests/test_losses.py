@@ -250,6 +250,8 @@ def test_get_aliases_and_functions():
     )
     assert isinstance(losses.get(losses.Huber), losses.Huber)
     assert isinstance(losses.get(losses.binary_crossentropy), losses.BinaryCrossentropy)
+    for name in ("bce", "BCE"):  # Keras 3's aliases, refused before (the metric took "bce")
+        assert isinstance(losses.get(name), losses.BinaryCrossentropy)
     yt, yp = RNG.standard_normal((B, C)), RNG.standard_normal((B, C))
     np.testing.assert_allclose(losses.mse(yt, yp), ((yp - yt) ** 2).mean(-1))
     for name, cls in [

@@ -340,6 +340,7 @@ _ALIASES = {
     "log_cosh": LogCosh,
     "logcosh": LogCosh,
     "binary_crossentropy": BinaryCrossentropy,
+    "bce": BinaryCrossentropy,  # Keras 3's alias (and "BCE")
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "poisson": Poisson,

@@ -314,10 +314,21 @@ class Recurrent(Layer):
         self._states = tuple(out)
 
     def _initial(self, x, initial_state):
-        if initial_state is not None or not self.stateful or self._states is None:
+        if initial_state is not None or not self.stateful:
             return initial_state
         shape = np.shape(x)
         batch = shape[1] if self.time_major else shape[0]
+        if self._states is None:
+            # A batch size declared for the input (Input(batch_shape=...)) is the state's: a
+            # batch of another size would start a state that the next batches do not fit.
+            built = self.built_input_shape or ()
+            declared = built[1 if self.time_major else 0] if len(built) == 3 else None
+            if declared is not None and batch != declared:
+                raise ValueError(
+                    f"x: expected a batch of {declared} rows (the batch size declared for this "
+                    f"stateful layer {self.name!r}'s input), got {batch}"
+                )
+            return None
         kept = self._states[0].shape[0]
         if batch != kept:
             raise ValueError(
