@@ -276,7 +276,7 @@ class Recurrent(Layer):
 
     def reset_states(self, states=None) -> None:
         """Start the next call of a stateful layer from ``states`` (zeros when None; the next
-        call may then have another batch size)."""
+        call may then have another batch size, unless the input declares one)."""
         if states is None:
             if self._states:
                 self._reset_rows = self._states[0].shape[0]
