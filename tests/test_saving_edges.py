@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import io
-import json
 import os
 import pickle
 import threading
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 
 import fastlstm
-from conftest import child_output, child_timeout
+from conftest import child_output, child_timeout, with_header
 from fastlstm import optimizers, saving, schedules
 from fastlstm.layers import LSTM, Bidirectional, Dense, Input
 from fastlstm.models import Sequential, load_model
@@ -292,19 +291,6 @@ def test_a_custom_metric_without_a_name_is_refused():
         fastlstm.metrics.deserialize(spec)
 
 
-def _edited(blob: bytes, change) -> bytes:
-    """The file with its header changed by ``change(header)``."""
-    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-        header = json.loads(zf.read(saving.HEADER))
-        data = zf.read(saving.BLOB)
-    change(header)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
-        zf.writestr(saving.HEADER, json.dumps(header))
-        zf.writestr(saving.BLOB, data)
-    return out.getvalue()
-
-
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -325,7 +311,7 @@ def _edited(blob: bytes, change) -> bytes:
 def test_edited_headers_name_the_field(change, reason):
     model = Sequential([Input((5, 3)), LSTM(4, name="lstm"), Dense(2), Dense(2)], seed=0)
     with pytest.raises(ValueError, match=INVALID) as info:
-        saving.model_from_bytes(_edited(saving.model_to_bytes(model), change))
+        saving.model_from_bytes(with_header(saving.model_to_bytes(model), change))
     assert reason in str(info.value)
 
 
@@ -342,7 +328,7 @@ def test_a_constant_array_larger_than_save_writes_is_refused_when_loaded():
         }
 
     with pytest.raises(ValueError, match=INVALID) as info:
-        saving.model_from_bytes(_edited(saving.model_to_bytes(model), constant))
+        saving.model_from_bytes(with_header(saving.model_to_bytes(model), constant))
     assert "layer 'wide': kernel_initializer is a Constant holding an array of shape (70, 64)" in (
         str(info.value)
     )

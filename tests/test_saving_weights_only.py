@@ -130,38 +130,40 @@ def test_model_checkpoint_saves_the_weights_of_any_model(tmp_path):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(pattern)])
 
 
+# Each: the change to the header, and what load_weights says of the file.
+INVALID = r"load_weights: .* is not a valid fastlstm model file"
 DAMAGED = {
-    "layers_not_names": lambda h: h["weights_of"].update(layers=[{"class_name": "LSTM"}, 1]),
-    "missing_key": lambda h: h["weights_of"].pop("input_shape"),
-    "unknown_key": lambda h: h["weights_of"].update(code="import os"),
-    "bad_input_shape": lambda h: h["weights_of"].update(input_shape=[None, -3, 3]),
-    "an_array_of_no_layer": lambda h: h["arrays"].append({**h["arrays"][0], "name": "weights/7/0"}),
-    "a_model_config_beside_it": lambda h: h.update(model={"class_name": "Sequential"}),
+    "layers_not_names": (
+        lambda h: h["weights_of"].update(layers=[{"class_name": "LSTM"}, 1]),
+        INVALID,
+    ),
+    "missing_key": (lambda h: h["weights_of"].pop("input_shape"), INVALID),
+    "unknown_key": (lambda h: h["weights_of"].update(code="import os"), INVALID),
+    "bad_input_shape": (lambda h: h["weights_of"].update(input_shape=[None, -3, 3]), INVALID),
+    "an_array_of_no_layer": (
+        lambda h: h["arrays"].append({**h["arrays"][0], "name": "weights/7/0"}),
+        INVALID,
+    ),
+    "a_model_config_beside_it": (
+        lambda h: h.update(model={"class_name": "Sequential"}),
+        INVALID,
+    ),
+    "arrays_missing": (
+        lambda h: h["arrays"].pop(),
+        r"weights: expected a list of 5 arrays, got 4",
+    ),
 }
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGED))
 def test_damaged_weights_files_are_refused_and_nothing_changes(damage, tmp_path):
+    change, message = DAMAGED[damage]
     UNSAVEABLE["own_layer_class"](0).save_weights(tmp_path / "w.fastlstm")
     path = tmp_path / "damaged.fastlstm"
-    path.write_bytes(with_header((tmp_path / "w.fastlstm").read_bytes(), DAMAGED[damage]))
+    path.write_bytes(with_header((tmp_path / "w.fastlstm").read_bytes(), change))
     other = UNSAVEABLE["own_layer_class"](1)
     before = other.get_weights()
-    with pytest.raises(ValueError, match=r"load_weights: .* is not a valid fastlstm model file"):
-        other.load_weights(path)
-    for a, b in zip(other.get_weights(), before):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_a_weights_file_with_arrays_missing_changes_nothing(tmp_path):
-    UNSAVEABLE["own_layer_class"](0).save_weights(tmp_path / "w.fastlstm")
-    path = tmp_path / "short.fastlstm"
-    path.write_bytes(
-        with_header((tmp_path / "w.fastlstm").read_bytes(), lambda h: h["arrays"].pop())
-    )
-    other = UNSAVEABLE["own_layer_class"](1)
-    before = other.get_weights()
-    with pytest.raises(ValueError, match=r"weights: expected a list of 5 arrays, got 4"):
+    with pytest.raises(ValueError, match=message):
         other.load_weights(path)
     for a, b in zip(other.get_weights(), before):
         np.testing.assert_array_equal(a, b)

@@ -175,7 +175,7 @@ inline bool spans_overlap(const py::array& a, const py::array& b) {
 // block cache (blocks.hpp): the block's first kAlign bytes hold its size, for giving it back.
 // `what` names it where it is too large (checked_bytes).
 template <typename T>
-Array<T> aligned_empty(const std::vector<py::ssize_t>& shape, const char* what = "an output") {
+Array<T> aligned_empty(const std::vector<py::ssize_t>& shape, const char* what) {
   static_assert(kAlign % kBlockAlign == 0 && kAlign >= sizeof(std::size_t));
   const std::size_t bytes = (checked_bytes(shape, sizeof(T), what) / kAlign + 2) * kAlign;
   auto* block = static_cast<unsigned char*>(block_cache().acquire(bytes));

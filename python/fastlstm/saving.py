@@ -166,9 +166,6 @@ def _model_bytes(model, include_optimizer: bool) -> bytes:
         slots = model.optimizer.get_slot_arrays()
         arrays += [(f"optimizer/{k}", s) for k, s in enumerate(slots)]
     header = {
-        "format": FORMAT,
-        "version": VERSION,
-        "fastlstm_version": _core.__version__,
         "model": {"class_name": type(model).__name__, "config": model.get_config()},
         "compile": compile_config,
         "training": {
@@ -184,9 +181,6 @@ def _weights_bytes(model) -> bytes:
     model whose config cannot be written."""
     shape = model.input_shape
     header = {
-        "format": FORMAT,
-        "version": VERSION,
-        "fastlstm_version": _core.__version__,
         "weights_of": {
             "class_name": type(model).__name__,
             "layers": [type(layer).__name__ for layer in model.layers],
@@ -202,7 +196,8 @@ def _weights_bytes(model) -> bytes:
 
 
 def _file_bytes(header: dict, arrays: list[tuple[str, np.ndarray]]) -> bytes:
-    """A model file: ``header`` with the arrays' manifest added, and the arrays."""
+    """A model file: ``header`` between the format's fields and the arrays' manifest, and the
+    arrays."""
     manifest, chunks, offset = [], [], 0
     for name, a in arrays:
         a = np.asarray(a, dtype=a.dtype.newbyteorder("<"), order="C")  # a 0-d array stays 0-d
@@ -220,7 +215,13 @@ def _file_bytes(header: dict, arrays: list[tuple[str, np.ndarray]]) -> bytes:
         )
         chunks.append(a.tobytes())
         offset += a.nbytes
-    header = {**header, "arrays": manifest}
+    header = {
+        "format": FORMAT,
+        "version": VERSION,
+        "fastlstm_version": _core.__version__,
+        **header,
+        "arrays": manifest,
+    }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
         for name, payload in (

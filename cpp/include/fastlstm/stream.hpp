@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <vector>
 
 #include "fastlstm/cell_common.hpp"
@@ -151,8 +152,8 @@ class Stream {
       whole_packed_.resize(1, (I + P) * whole_width);
       whole_vectors_.resize(1, (2 * G + 3) * H);
       whole_z_.resize(1, B * S * H);
-      whole_.push_back(make_block(w, 0, H, panel, whole_width, whole_packed_.data(),
-                                  whole_vectors_.data(), whole_z_.data()));
+      whole_ = make_block(w, 0, H, panel, whole_width, whole_packed_.data(), whole_vectors_.data(),
+                          whole_z_.data());
     }
   }
 
@@ -223,8 +224,8 @@ class Stream {
     for (int phase = 0; phase < Cell::kPhases; ++phase) {
       if (split) {
         parallel_items(blocks(), [&](Index k) { step_block(blocks_[k], out, phase, shared()); });
-      } else if (!whole_.empty()) {
-        step_block(whole_[0], out, phase, nullptr);
+      } else if (whole_) {
+        step_block(*whole_, out, phase, nullptr);
       } else {
         for (Index k = 0; k < blocks(); ++k) step_block(blocks_[k], out, phase, shared());
       }
@@ -309,7 +310,7 @@ class Stream {
   Matrix<T> shared_;  // (B, H) for a cell with phases in more than one block, else empty
   std::vector<Block> blocks_;
   // All units as one block, for steps that stay whole (see the constructor), or none.
-  std::vector<Block> whole_;
+  std::optional<Block> whole_;
   Matrix<T> whole_packed_, whole_vectors_, whole_z_;  // one row each, as packed_ and the others
   HandOff handoff_;
   bool reverse_ = false;  // R's panels in alternating directions, step to step (panel_product)
