@@ -186,7 +186,7 @@ class BackwardSteps {
 // KiB), I=64, T=100, B=1 1.09x, B=2 0.98x; under a mask with gaps, B=2, H=512 1.68x. 1: none.
 constexpr double kMinBackwardUnitBytes = 512 << 10;
 template <typename Cell, typename T>
-int backward_units(const SeqShape& s, const BackwardBuffers<T>& buf) {
+int backward_units(const SeqShape& s) {
   const Index P = s.state_width(), GH = Cell::kGates * s.H;
   const double bytes = double(P) * GH * sizeof(T);
   if (bytes < kMinBackwardUnitBytes) return 1;
@@ -387,7 +387,7 @@ void backward_rows(const SeqShape& s, const Weights<T>& w, const BackwardBuffers
   T* const dzr = kSeparate ? dzr_all.data() : dz_all.data();
   // R^T for the steps: in panels where forward would pack R, else one panel, plain row-major.
   // Split by units, each step's product takes every row at once.
-  const int units = backward_units<Cell>(s, buf);
+  const int units = backward_units<Cell, T>(s);
   const Index most = units > 1 ? s.B : most_rows(ends);
   const Index panel = pack_shared(s.T, most) ? shared_panel<T>(most, GH) : std::max<Index>(P, 1);
   Buffer<T> rt_data(padded_width(P, panel) * GH);

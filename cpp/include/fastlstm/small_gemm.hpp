@@ -18,6 +18,14 @@
 
 namespace fastlstm {
 
+// Packet types (__m256 and the like) are template arguments below; GCC warns that their
+// attributes (alignment, may_alias) take no part in a template's identity, which nothing here
+// relies on. Eigen silences the same warning inside its own headers.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"
+#endif
+
 namespace small_gemm_detail {
 
 using Eigen::internal::padd;
@@ -161,6 +169,10 @@ inline void rows(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc, 
 }
 
 }  // namespace small_gemm_detail
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // Packets per strip: enough accumulators to hide the FMA latency, few enough to stay in the
 // vector registers (32 with AVX-512, 16 with AVX2, SSE and NEON).
