@@ -440,6 +440,7 @@ class Model(Sequential):
         :mod:`fastlstm._model_outputs`): ``loss`` one for all, a list or a dict by output name;
         ``loss_weights`` a list or dict of numbers (1 by default); ``metrics`` and
         ``weighted_metrics`` a list of one list per output, or a dict."""
+        self._refuse_while_fitting("compile")
         self._output_specs = None
         if not self._joint:
             super().compile(

@@ -445,50 +445,54 @@ class Trainer:
         self.stop_training = False
         self.history = history
         iterations_before = self.optimizer.iterations
-        cbs.call("on_train_begin", {})
-        epoch_logs: dict = {}
-        for epoch in range(int(initial_epoch), int(epochs)):
-            tracker.reset_state()
-            self._reset_metrics()
-            cbs.call("on_epoch_begin", epoch, {})
-            batches = epoch_batches()
-            for step in itertools.count():
-                batch = next(batches, None)
-                if batch is None:  # the epoch's batches are done
-                    break
-                if want_begin:
-                    cbs.call("on_train_batch_begin", step, {})
-                loss = self._train_step(*batch)
-                tracker.update_state(loss, len(batch[0]))
-                if want_end:
-                    cbs.call("on_train_batch_end", step, self._logs(tracker))
+        self._fits += 1  # compile() is refused until this fit returns
+        try:
+            cbs.call("on_train_begin", {})
+            epoch_logs: dict = {}
+            for epoch in range(int(initial_epoch), int(epochs)):
+                tracker.reset_state()
+                self._reset_metrics()
+                cbs.call("on_epoch_begin", epoch, {})
+                batches = epoch_batches()
+                for step in itertools.count():
+                    batch = next(batches, None)
+                    if batch is None:  # the epoch's batches are done
+                        break
+                    if want_begin:
+                        cbs.call("on_train_batch_begin", step, {})
+                    loss = self._train_step(*batch)
+                    tracker.update_state(loss, len(batch[0]))
+                    if want_end:
+                        cbs.call("on_train_batch_end", step, self._logs(tracker))
+                    if self.stop_training:
+                        break
+                batches.close()
+                if source is not None and source.exhausted:
+                    self.stop_training = True
+                    if tracker.count == 0:
+                        break  # no batch this epoch: no logs to give the callbacks
+                if source is not None and params["steps"] is None:
+                    params["steps"] = source.steps  # an iterator's first epoch told its length
+                epoch_logs = self._logs(tracker)
+                if val is not None and (epoch + 1) % validation_freq == 0:
+                    cbs.call("on_test_begin", {})  # as Keras's fit, which calls evaluate
+                    if isinstance(val, DatasetBatches):
+                        results = self._evaluate_batches(val.epoch(), cbs)
+                    else:
+                        batch = _batch_size(validation_batch_size or batch_size)
+                        taken = _first_batches(validation_steps, batch, "validation_steps", *val)
+                        results = self._evaluate(*taken, batch, cbs=cbs)
+                    cbs.call("on_test_end", results)
+                    epoch_logs.update({f"val_{k}": v for k, v in results.items()})
+                cbs.call("on_epoch_end", epoch, epoch_logs)
                 if self.stop_training:
                     break
-            batches.close()
-            if source is not None and source.exhausted:
-                self.stop_training = True
-                if tracker.count == 0:
-                    break  # no batch this epoch: no logs to give the callbacks
-            if source is not None and params["steps"] is None:
-                params["steps"] = source.steps  # an iterator's first epoch told its length
-            epoch_logs = self._logs(tracker)
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                cbs.call("on_test_begin", {})  # as Keras's fit, which calls evaluate
-                if isinstance(val, DatasetBatches):
-                    results = self._evaluate_batches(val.epoch(), cbs)
-                else:
-                    batch = _batch_size(validation_batch_size or batch_size)
-                    taken = _first_batches(validation_steps, batch, "validation_steps", *val)
-                    results = self._evaluate(*taken, batch, cbs=cbs)
-                cbs.call("on_test_end", results)
-                epoch_logs.update({f"val_{k}": v for k, v in results.items()})
-            cbs.call("on_epoch_end", epoch, epoch_logs)
-            if self.stop_training:
-                break
-        if self.optimizer.iterations != iterations_before:  # use_ema: the averages, as Keras
-            with self._weights_lock.writing:
-                self.optimizer.finalize_variable_values(self._stepped()[0])
-        cbs.call("on_train_end", epoch_logs)
+            if self.optimizer.iterations != iterations_before:  # use_ema: the averages, as Keras
+                with self._weights_lock.writing:
+                    self.optimizer.finalize_variable_values(self._stepped()[0])
+            cbs.call("on_train_end", epoch_logs)
+        finally:
+            self._fits -= 1
         return history
 
     def _shuffler(self) -> np.random.Generator:

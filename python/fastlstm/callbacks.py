@@ -425,7 +425,9 @@ class ModelCheckpoint(Callback):
                 f"save_freq: expected 'epoch' (a save at the end of each epoch; saving every N "
                 f"batches is not supported), got {save_freq!r}"
             )
-        self.filepath = str(filepath)
+        from .saving import path_str
+
+        self.filepath = path_str(filepath)
         self.monitor = monitor
         self.verbose = integer(verbose, "verbose", at_least=0)
         self.save_best_only = bool(save_best_only)
@@ -444,7 +446,7 @@ class ModelCheckpoint(Callback):
         logs = logs or {}
         try:
             path = self.filepath.format(epoch=epoch + 1, **logs)
-        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError, MemoryError) as exc:
             raise ValueError(
                 f"filepath: could not format {self.filepath!r} with epoch and the logs "
                 f"{sorted(logs)}: {exc!r}"
@@ -595,8 +597,10 @@ class CSVLogger(Callback):
     finished epoch."""
 
     def __init__(self, filename, separator: str = ",", append: bool = False) -> None:
+        from .saving import path_str
+
         super().__init__()
-        self.filename = os.fspath(filename)
+        self.filename = path_str(filename, "filename")
         if not isinstance(separator, str) or len(separator) != 1:
             raise ValueError(f"separator: expected one character, got {separator!r}")
         if not isinstance(append, (bool, np.bool_)):
@@ -607,12 +611,25 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs=None) -> None:
         self._keys = None  # the columns, from the first epoch's logs or the file's header
-        if self.append and os.path.exists(self.filename) and os.path.getsize(self.filename):
-            with open(self.filename, newline="") as f:
-                header = next(csv.reader(f, delimiter=self.separator), None)
+        name = self.filename
+        # Only a regular file is written: opening a FIFO for writing waits for a reader for ever.
+        if os.path.exists(name) and not os.path.isfile(name):
+            raise ValueError(
+                f"filename: {name!r} exists and is not a regular file (a directory, a device, "
+                "a FIFO or a socket)"
+            )
+        if self.append and os.path.exists(name) and os.path.getsize(name):
+            try:
+                with open(name, newline="", encoding="utf-8") as f:
+                    header = next(csv.reader(f, delimiter=self.separator), None)
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"filename: {name!r} is not a UTF-8 text file, which append=True adds rows "
+                    f"to ({exc.reason} at byte {exc.start})"
+                ) from None
             if header and header[0] == "epoch":
                 self._keys = header[1:]
-        self._file = open(self.filename, "a" if self.append else "w", newline="")  # noqa: SIM115
+        self._file = open(name, "a" if self.append else "w", newline="", encoding="utf-8")  # noqa: SIM115
         self._writer = csv.writer(self._file, delimiter=self.separator)
         self._write_header = self._keys is None
 

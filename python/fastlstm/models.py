@@ -61,6 +61,7 @@ class Sequential(Trainer):
         # set_weights replaces them, read while a call, a save or get_weights uses them: each
         # sees the weights of one step, never some of the next.
         self._weights_lock = WeightsLock()
+        self._fits = 0  # fit calls running (a callback's fit runs inside another)
         self._reset_compile()
         self.stop_training = False
         self.history = None
@@ -385,6 +386,15 @@ class Sequential(Trainer):
 
     # -- compile ---------------------------------------------------------------------------
 
+    def _refuse_while_fitting(self, what: str) -> None:
+        """A RuntimeError where fit is running on this model (a callback's call, or another
+        thread's): the step under way reads the optimizer, loss and metrics compile replaces."""
+        if self._fits:
+            raise RuntimeError(
+                f"{what}: fit is running on this model (this call came from a callback or "
+                "another thread); compile before fit, or after it returns"
+            )
+
     def _reset_compile(self) -> None:
         self.optimizer = None
         self.loss = None
@@ -412,6 +422,7 @@ class Sequential(Trainer):
         backends (``run_eagerly``, ``jit_compile``, ``steps_per_execution``,
         ``auto_scale_loss``) are checked and otherwise change nothing here; ``loss_weights``
         (for models of several outputs) must be None."""
+        self._refuse_while_fitting("compile")
         _flag(run_eagerly, "run_eagerly")
         _flag(auto_scale_loss, "auto_scale_loss")
         if not (isinstance(jit_compile, (bool, np.bool_)) or jit_compile == "auto"):

@@ -269,15 +269,21 @@ def _named(exc: OSError, what: str) -> OSError:
     return type(exc)(message) if exc.errno is None else type(exc)(exc.errno, message)
 
 
+def path_str(path, name: str = "filepath") -> str:
+    """``path`` as a str: a str or path-like, bytes decoded as the file system does; else a
+    TypeError naming the argument ``name`` (str() of None or a list would be a file's name)."""
+    try:
+        return os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise TypeError(
+            f"{name}: expected a str or os.PathLike, got {type(path).__name__}"
+        ) from None
+
+
 def _target(filepath) -> str:
     """The file to write for ``filepath``: a str or path-like (bytes are decoded as the file
     system does), through any symbolic link (the link stays; its target gets the model)."""
-    try:
-        path = os.fsdecode(os.fspath(filepath))
-    except TypeError:
-        raise TypeError(
-            f"filepath: expected a str or os.PathLike, got {type(filepath).__name__}"
-        ) from None
+    path = path_str(filepath)
     if not path:
         raise ValueError("filepath: expected a file path, got ''")
     if path.endswith(("/", os.sep)):  # a directory's path: realpath would drop the separator
