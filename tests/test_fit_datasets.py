@@ -368,3 +368,43 @@ def test_steps_with_arrays_take_their_first_batches():
             a.evaluate(x, y, steps=bad, verbose=0)
         with pytest.raises(error, match="validation_steps: expected a positive integer or None"):
             a.fit(x, y, verbose=0, validation_data=(x, y), validation_steps=bad)
+
+
+class Endless(utils.PyDataset):
+    """``length`` batches, each the first batch of X: a synthetic dataset as Keras users make."""
+
+    def __init__(self, length):
+        super().__init__()
+        self.length, self.taken = length, []
+
+    def __len__(self):
+        return self.length
+
+    def __getitem__(self, i):
+        self.taken.append(i)
+        return X[:BATCH], Y[:BATCH]
+
+
+def test_a_dataset_of_very_many_batches_costs_only_the_steps_taken():
+    import tracemalloc
+
+    data = Endless(10**7)
+    tracemalloc.start()
+    try:
+        model().fit(data, steps_per_epoch=2, epochs=2, shuffle=False, verbose=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert data.taken[-4:] == [0, 1, 2, 3]  # in order, the next epoch going on from the last
+    assert peak < 20 << 20  # a list of the pass's order had been made: 2.3 GB for 5e7 batches
+    huge = Endless(2**62)  # NumPy refuses its permutation's size outright: nothing allocated
+    with pytest.raises(MemoryError, match=r"^x: cannot shuffle the order of its 4,611,686,018,"):
+        model().fit(huge, steps_per_epoch=2, shuffle=True, verbose=0)
+    model().fit(huge, steps_per_epoch=2, shuffle=False, verbose=0)
+    assert huge.taken[-2:] == [0, 1]
+
+
+def test_a_dataset_whose_len_is_not_an_integer_is_named():
+    data = Endless(2.5)
+    with pytest.raises(TypeError, match=r"^x: len\(\) of the dataset failed: .*float"):
+        model().fit(data, verbose=0)

@@ -69,14 +69,23 @@ class DatasetBatches:
                 "(timeseries_dataset_from_array(batch_size=None)); give it a batch_size"
             )
         if self.indexed:
-            count = len(data)
+            count = self._count()
             if count < 1:
                 raise ValueError(f"{name}: expected a dataset with at least one batch, got none")
             self.steps = count if self.steps is None else min(self.steps, count)
         self._held = None  # an iterator's batch drawn by first() and not yet given out
-        self._order: list[int] = []  # a PyDataset's batches in the current pass, and
-        self._next = 0  # the next of them
+        # A PyDataset's batches in the current pass (a range, or a shuffled array: a list of
+        # 5e7 ints had taken 2.3 GB, where steps_per_epoch took two of them), and the next one.
+        self._order: range | np.ndarray = range(0)
+        self._next = 0
         self.exhausted = False
+
+    def _count(self) -> int:
+        """``len(self.data)``, its failure naming the dataset."""
+        try:
+            return len(self.data)
+        except TypeError as exc:  # __len__ gave a float, say
+            raise TypeError(f"{self.name}: len() of the dataset failed: {exc}") from None
 
     def first(self):
         """The first batch, (x, y, sample_weight) (drawn, not consumed, from an iterator)."""
@@ -89,6 +98,19 @@ class DatasetBatches:
                 raise ValueError(f"{self.name}: expected at least one batch, got none") from None
         return unpack(self._held, self.name, self.need_y)
 
+    def _pass(self, rng) -> range | np.ndarray:
+        """The order of a pass over a PyDataset's batches: shuffled with ``rng``, else theirs."""
+        count = self._count()
+        if rng is None:
+            return range(count)
+        try:
+            return rng.permutation(count)
+        except (MemoryError, ValueError):  # ValueError: NumPy's "array is too big"
+            raise MemoryError(
+                f"{self.name}: cannot shuffle the order of its {count:,} batches (its len()) in "
+                "memory; give fit shuffle=False, or a dataset with fewer batches"
+            ) from None
+
     def epoch(self, rng=None):
         """Yields one epoch's (x, y, sample_weight) batches."""
         if self.indexed:
@@ -99,8 +121,7 @@ class DatasetBatches:
                 hook()
             for _ in range(self.steps):
                 if self._next == len(self._order):  # a new pass over the dataset
-                    count = len(self.data)
-                    self._order = list(rng.permutation(count) if rng is not None else range(count))
+                    self._order = self._pass(rng)
                     self._next = 0
                 self._next += 1
                 yield unpack(self.data[int(self._order[self._next - 1])], self.name, self.need_y)
