@@ -355,10 +355,9 @@ def test_weights_that_do_not_fit_name_their_layer(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_file_whose_layers_grow_a_sample_past_reason_is_refused(tmp_path):
-    """A file is data: layers that multiply their inputs' sizes (one Concatenate of a tensor
-    with itself, called 45 times; UpSampling1D) had loaded, and predict on one row then asked
-    for terabytes."""
+def grown_models():
+    """Models whose layers multiply their inputs' sizes past saving.MAX_SAMPLE_VALUES a sample:
+    one Concatenate of a tensor with itself, called 45 times; two UpSampling1D."""
     from fastlstm import Model, Sequential
     from fastlstm.layers import Concatenate, Dense, Input, UpSampling1D
 
@@ -367,11 +366,41 @@ def test_a_file_whose_layers_grow_a_sample_past_reason_is_refused(tmp_path):
     for _ in range(45):
         doubled = join([doubled, doubled])
     stretched = Sequential([Input((4, 2)), UpSampling1D(2**20), UpSampling1D(2**20)])
-    for model in (Model(x, Dense(1)(doubled)), stretched):
+    return [Model(x, Dense(1)(doubled)), stretched]
+
+
+def test_a_file_whose_layers_grow_a_sample_past_reason_is_refused(tmp_path, monkeypatch):
+    """A file is data: such a model had loaded, and predict on one row then asked for
+    terabytes. (save refuses to write one: the files are written with its limit lifted.)"""
+    from fastlstm import Sequential, saving
+    from fastlstm.layers import Dense, Input, UpSampling1D
+
+    for model in grown_models():
         path = tmp_path / "m.fastlstm"
-        model.save(path)
+        with monkeypatch.context() as m:
+            m.setattr(saving, "MAX_SAMPLE_VALUES", 1 << 62)
+            model.save(path)
         with pytest.raises(ValueError, match=r"would hold [\d,]+ values a sample"):
             load_model(path)
     small = Sequential([Input((4, 2)), UpSampling1D(8), Dense(1)])
     small.save(tmp_path / "small.fastlstm")
     assert load_model(tmp_path / "small.fastlstm").output_shape == (None, 32, 1)
+
+
+def test_save_refuses_a_model_that_load_model_would_refuse(tmp_path):
+    # It had been written without a word, and load_model then called the file invalid.
+    from fastlstm import callbacks
+
+    for i, model in enumerate(grown_models()):
+        path = tmp_path / f"m{i}.fastlstm"
+        with pytest.raises(ValueError, match=r"values a sample .*load_model refuses such a model"):
+            model.save(path)
+        assert not path.exists()
+        check = callbacks.ModelCheckpoint(path)
+        check.set_model(model)
+        with pytest.raises(ValueError, match=r"load_model refuses such a model"):
+            check.on_train_begin()  # before training, not after the first epoch
+        model.save_weights(path)  # the weights alone, which load_weights reads into the model
+        with pytest.raises(ValueError, match=r"holds a model's weights only"):
+            load_model(path)
+        model.load_weights(path)

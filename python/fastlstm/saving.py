@@ -125,6 +125,7 @@ def check_saveable(model) -> None:
     for layer in model.layers:
         _check_saveable(layer)
         initializers.refuse_arrays(layer)
+    _check_sizes(model, " (load_model refuses such a model, so it is not saved)")
 
 
 def _model_bytes(model, include_optimizer: bool) -> bytes:
@@ -566,12 +567,12 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
             _fail(f"layer {layer.name!r}: {exc}")
     if functional:
         model._wire()
-        _check_sizes([t.shape for node in model._nodes for t in node.outputs])
+        _check_sizes(model)
     elif shape is not None:
         first = model.layers[0] if model.layers else None
         _check_declared_shape(first)
         model.build(check_build_shape(shape, first.batch_input_shape if first else None))
-        _check_sizes([s for out in model._output_shapes for s in _flat_shapes(out)])
+        _check_sizes(model)
     training = header.get("training")
     if not isinstance(training, dict):
         _fail("training: expected an object")
@@ -631,17 +632,22 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
 MAX_SAMPLE_VALUES = 1 << 32
 
 
-def _flat_shapes(shape) -> list[tuple]:
-    return list(shape) if isinstance(shape, list) else [shape]
-
-
-def _check_sizes(shapes: list[tuple]) -> None:
+def _check_sizes(model, why: str = "") -> None:
+    """ValueError where a layer's output in built ``model`` (every node's, in a functional
+    model) holds more than MAX_SAMPLE_VALUES a sample; ``why`` ends the message."""
+    nodes = getattr(model, "_nodes", None)
+    if nodes is not None:
+        shapes = [t.shape for node in nodes for t in node.outputs]
+    else:  # a layer's output shape, or a list of them (an LSTM's return_state)
+        shapes = [
+            s for out in model._output_shapes for s in (out if isinstance(out, list) else [out])
+        ]
     for shape in shapes:
         values = math.prod(s for s in shape[1:] if s is not None)
         if values > MAX_SAMPLE_VALUES:
             _fail(
                 f"model: a layer's output of shape {shape} would hold {values:,} values a "
-                f"sample (more than {MAX_SAMPLE_VALUES:,})"
+                f"sample (more than {MAX_SAMPLE_VALUES:,}){why}"
             )
 
 
