@@ -176,6 +176,18 @@ def test_float64_kernel_computes_in_float64(fn, p):
 
 
 @FORWARDS
+def test_a_wider_float_kernel_computes_in_float64_not_float32(fn, p):
+    """np.longdouble had been computed in float32, below what the caller asked for."""
+    wide = {n: v.astype(np.longdouble) for n, v in p.items()}
+    out = call(fn, wide)
+    assert out[0].dtype == np.float64
+    assert_outputs_same(out, call(fn, p))  # the same values, as float64
+    assert fastlstm.LSTMStream(wide["kernel"], wide["recurrent_kernel"], wide["bias"]).dtype == (
+        np.float64
+    )
+
+
+@FORWARDS
 def test_float64_kernel_that_went_through_pickle_computes_in_float64(fn, p):
     """An unpickled array (multiprocessing, joblib) is float64 too, with an equal dtype object."""
     kernel = pickle.loads(pickle.dumps(p["kernel"]))

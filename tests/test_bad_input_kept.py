@@ -5,6 +5,10 @@ rather than read without its mask. Each case failed before its fix."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -170,4 +174,38 @@ def test_a_masked_array_is_refused_in_every_argument_not_only_x():
     refused("x_t", lambda: stream.step(masked(x[:, 0])))
     refused("x", lambda: stream.run(masked(x)))
     refused("kernel", lambda: fastlstm.LSTMStream(masked(weights[0]), *weights[1:]))
+    out = masked(np.empty((B, H), np.float32))  # its mask would come back over the new values
+    refused("out", lambda: stream.step(x[:, 0], out=out))
+    refused("out", lambda: stream.run(x, out=masked(np.empty((B, T, H), np.float32))))
     assert stream.step(x[:, 0]).shape == (B, H)  # a plain array still goes in
+    # The advice fits weights too, not only a batch of sequences
+    with pytest.raises(TypeError, match=r"np.ma.getdata\) or its values filled in \(.filled"):
+        fastlstm.lstm(x, masked(weights[0]), *weights[1:])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS as Linux counts it")
+def test_an_allocation_a_memory_limit_refuses_is_named():
+    """Below the machine's memory but above the process's limit (ulimit -v, a container's), the
+    allocator's refusal came through as 'MemoryError: std::bad_alloc', naming nothing."""
+    code = """
+import resource
+import numpy as np
+import fastlstm
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+K, R, b = np.zeros((1, 8), np.float32), np.zeros((2, 8), np.float32), np.zeros(8, np.float32)
+x = np.broadcast_to(np.zeros((1, 1, 1), np.float32), (1, 2**28, 1))  # 1 GiB once copied
+for call in (fastlstm.lstm_forward, fastlstm.lstm):
+    try:
+        call(x, K, R, b)
+        print("no error")
+    except MemoryError as exc:
+        print(exc)
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    lines = run.stdout.splitlines()
+    assert len(lines) == 2, run.stdout
+    for line in lines:
+        assert re.match(r"^(y|x|the cache's gates)\b.*: cannot allocate an array of shape", line)
+        assert "the allocator refused it" in line

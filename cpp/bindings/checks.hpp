@@ -121,6 +121,16 @@ inline std::string gib(double bytes) {
          " GiB)";
 }
 
+// A MemoryError: `what` cannot be allocated at `shape`, for the reason `why` (", ..." or "").
+[[noreturn]] inline void cannot_allocate(const std::vector<py::ssize_t>& shape,
+                                         const std::string& what, const std::string& why) {
+  std::string dims;
+  for (auto d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+  PyErr_SetString(PyExc_MemoryError,
+                  (what + ": cannot allocate an array of shape (" + dims + ")" + why).c_str());
+  throw py::error_already_set();
+}
+
 // The bytes of an array of `shape` with items of `item` bytes; MemoryError, naming `what`, where
 // no process could hold it (the product overflows, or passes PTRDIFF_MAX: a zero-size input of
 // 2^30 x 2^30 rows asks for outputs of 2^60 rows, and its size in size_t wraps round) or where it
@@ -142,13 +152,8 @@ inline std::size_t checked_bytes(const std::vector<py::ssize_t>& shape, std::siz
   for (auto d : shape) {
     if (d == 0) return 0;
   }
-  std::string dims;
-  for (auto d : shape) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
-  const std::string beyond =
-      fits && memory > 0 ? ", more than this machine's memory" + gib(memory) : std::string();
-  PyErr_SetString(PyExc_MemoryError,
-                  (what + ": cannot allocate an array of shape (" + dims + ")" + beyond).c_str());
-  throw py::error_already_set();
+  cannot_allocate(shape, what,
+                  fits && memory > 0 ? ", more than this machine's memory" + gib(memory) : "");
 }
 
 inline bool is_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % kAlign == 0; }
@@ -178,20 +183,31 @@ template <typename T>
 Array<T> aligned_empty(const std::vector<py::ssize_t>& shape, const char* what) {
   static_assert(kAlign % kBlockAlign == 0 && kAlign >= sizeof(std::size_t));
   const std::size_t bytes = (checked_bytes(shape, sizeof(T), what) / kAlign + 2) * kAlign;
-  auto* block = static_cast<unsigned char*>(block_cache().acquire(bytes));
+  unsigned char* block = nullptr;
+  try {
+    block = static_cast<unsigned char*>(block_cache().acquire(bytes));
+  } catch (const std::bad_alloc&) {  // below the machine's memory, above the process's limit
+    cannot_allocate(shape, what,
+                    gib(double(bytes)) +
+                        ": the allocator refused it (a limit on this process's memory, or memory "
+                        "in use)");
+  }
   *reinterpret_cast<std::size_t*>(block) = bytes;
   py::capsule owner(block,
                     [](void* p) { block_cache().release(p, *static_cast<const std::size_t*>(p)); });
   return Array<T>(shape, reinterpret_cast<T*>(block + kAlign), owner);
 }
 
+// Whether `array` holds floats of 8 bytes or more: float64, or a wider float (long double),
+// which computes in float64, the widest there is here (float32 would narrow it most).
 // (No py::array is default-constructed here: that makes and frees an empty NumPy array.)
 inline bool is_float64(const py::array& array) {
   const py::dtype dt = array.dtype();
-  return dt.kind() == 'f' && dt.itemsize() == 8;
+  return dt.kind() == 'f' && dt.itemsize() >= 8;
 }
 
-// The one dtype rule: compute in float64 when the kernel is float64, in float32 otherwise.
+// The one dtype rule: compute in float64 when the kernel is float64 (or wider), in float32
+// otherwise.
 // Any 8-byte float counts, whatever its byte order or provenance (an unpickled array's dtype is
 // equal to, but not the same object as, NumPy's float64). An array of another library (a torch
 // tensor: it has a dtype and converts through __array__) counts by the array it converts to; a
@@ -230,8 +246,9 @@ inline void refuse_masked(const py::handle& obj, const char* name) {
   // The words of the Python layer's refuse_masked (_arrays.py), for arrays it converts itself.
   throw py::type_error(std::string(name) +
                        ": expected an array, got a numpy.ma.MaskedArray, whose mask would be "
-                       "ignored; pass its data (np.ma.getdata) and say which steps are valid with "
-                       "mask= or lengths=, or a Masking layer");
+                       "ignored; pass its data (np.ma.getdata) or its values filled in "
+                       "(.filled()), and for a batch of sequences say which steps are valid "
+                       "with mask= or lengths=, or a Masking layer");
 }
 
 // Any array-like of real numbers (bool, integer or float) as a C-contiguous array of T, copied
@@ -273,6 +290,11 @@ Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
             : std::string(py::str(py::type::of(obj).attr("__name__"))) + " (as " + dtype + ")";
     throw py::type_error(std::string(name) + ": expected an array of real numbers (" +
                          std::string(py::str(py::dtype::of<T>())) + "), got " + got);
+  }
+  // A copy that no process could hold (a broadcast view of 2^62 elements, say) is refused by
+  // name, where NumPy would say "array is too big" (a ValueError) or allocate.
+  if (!py::isinstance<Array<T>>(a)) {
+    checked_bytes(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()), sizeof(T), name);
   }
   Array<T> converted = Array<T>::ensure(a);
   if (!converted) {

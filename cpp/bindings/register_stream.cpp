@@ -133,6 +133,7 @@ class StreamBinding {
   // The caller's `out`: a C-contiguous, writable array of this dtype and shape (the last
   // dimension h's width). The shape is a list, not a vector: nothing allocated on a step.
   Array<T> writable_out(const py::handle& obj, std::initializer_list<py::ssize_t> shape) const {
+    refuse_masked(obj, "out");  // its mask would be returned unchanged over new values
     if (!py::isinstance<Array<T>>(obj)) {
       throw py::type_error(std::string("out: expected a C-contiguous ") +
                            std::string(py::str(py::dtype::of<T>())) + " array, got " +

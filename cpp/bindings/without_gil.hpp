@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <new>
 #include <thread>
 
 #include "fastlstm/threads.hpp"
@@ -62,15 +63,21 @@ inline void wait_out_exit(const ExitState& e) {
 }
 
 // Runs fn() with the GIL released (fn must not touch Python objects), at the thread count set
-// when it starts.
+// when it starts. The core's own buffers that cannot be allocated (std::bad_alloc: the arrays a
+// call returns are allocated and named before) raise a MemoryError saying so.
 template <typename Fn>
 void without_gil(Fn&& fn) {
   ExitState& e = exit_state();
+  bool out_of_memory = false;
   {
     py::gil_scoped_release nogil;
     {
       PinThreads pin;
-      fn();
+      try {
+        fn();
+      } catch (const std::bad_alloc&) {
+        out_of_memory = true;
+      }
     }
     // Counted before looking (both sequentially consistent, as at_exit's store and load are):
     // at_exit either sees this call leaving and waits for it, or this call sees `closing`.
@@ -82,6 +89,13 @@ void without_gil(Fn&& fn) {
     }
   }
   e.leaving.fetch_sub(1);  // with the GIL
+  if (out_of_memory) {
+    PyErr_SetString(PyExc_MemoryError,
+                    "the call's working buffers (sized by its batch, sequence and weights) cannot "
+                    "be allocated: the allocator refused them (a limit on this process's memory, "
+                    "or memory in use)");
+    throw py::error_already_set();
+  }
 }
 
 // The atexit hook, called with the GIL held by the thread that exits.

@@ -69,8 +69,8 @@ def refuse_masked(value, name: str) -> None:
     if isinstance(value, np.ma.MaskedArray):
         raise TypeError(
             f"{name}: expected an array, got a numpy.ma.MaskedArray, whose mask would be ignored; "
-            "pass its data (np.ma.getdata) and say which steps are valid with mask= or lengths=, "
-            "or a Masking layer"
+            "pass its data (np.ma.getdata) or its values filled in (.filled()), and for a batch "
+            "of sequences say which steps are valid with mask= or lengths=, or a Masking layer"
         )
 
 

@@ -9,7 +9,8 @@ Weights use one layout (Keras's), gate blocks side by side:
              recurrent bias] with ``reset_after=True`` (PyTorch's GRU), (3H,) without.
   SimpleRNN  kernel (I, H), recurrent_kernel (H, H), bias (H,).
 
-Dtype rule: fastlstm computes in float64 when ``kernel`` is float64 and in float32 otherwise. Every
+Dtype rule: fastlstm computes in float64 when ``kernel`` is float64 (or a wider float, such as
+``np.longdouble``: float64 is the widest it computes in) and in float32 otherwise. Every
 other array is converted to that dtype (copied only when its dtype or memory layout differs);
 bool and integer arrays are accepted, complex, object and string arrays raise ``TypeError``.
 
@@ -316,7 +317,8 @@ def lstm(
     Args:
         x: (B, T, I), or (T, B, I) with ``time_major=True``.
         kernel: (I, 4H). recurrent_kernel: (H, 4H). bias: (4H,). Gate blocks i, f, g, o.
-        initial_state: ``(h0, c0)``, each (B, H); zeros when omitted.
+        initial_state: ``(h0, c0)``, each (B, H) (h0 (B, P) with a projection); zeros when
+            omitted.
         time_major: take x and return y time-major.
         mask: (B, T) bools (batch-major in either layout), False where a step is padding. A masked
             step carries the state unchanged and its output repeats the previous one (Keras).
@@ -339,7 +341,7 @@ def lstm(
 
     Returns:
         ``(y, (h, c))``: y is (B, T, H) (or (T, B, H)), the hidden state at every step; h and c
-        (B, H) are the final states. With T = 0, y is empty and (h, c) is the initial state.
+        (B, H) are the final states (y and h P wide with a projection). With T = 0, y is empty and (h, c) is the initial state.
         With ``return_cell_states=True``, ``(y, (h, c), c_seq)``, c_seq shaped like y (H wide
         with a projection, where y is P wide).
     """
@@ -414,8 +416,8 @@ def lstm_backward(
     Args:
         cache: the cache that call returned.
         dy: dL/dy, shaped like y; None when the loss does not depend on y.
-        dstate: ``(dh, dc)``, dL/dh and dL/dc for the final state, each (B, H); either or both
-            may be None (zero).
+        dstate: ``(dh, dc)``, dL/dh and dL/dc for the final state, each (B, H) (dh (B, P) with a
+            projection); either or both may be None (zero).
         input_grad: False when dL/dx is not wanted (x is data, as for a model's first layer):
             its product, about I / (2 * (I + H)) of backward's work, is skipped and ``x`` is
             None. The other gradients are the same bits either way.

@@ -55,17 +55,19 @@ class LSTMStream:
 
     Args:
         kernel, recurrent_kernel, bias: the weights, as for :func:`fastlstm.lstm`.
-        initial_state: ``(h0, c0)``, each (B, H); zeros when omitted.
+        initial_state: ``(h0, c0)``, h0 (B, H) or (B, P) with a projection, c0 (B, H); zeros
+            when omitted.
         batch_size: B, the number of independent streams advanced together. Defaults to the
             initial state's batch, else 1.
         peephole, clip, projection: the LSTM's options, as for :func:`fastlstm.lstm` (with a
             projection, h is (B, P)).
 
-    ``step(x_t, out=None)``: x_t is (B, I); returns h_t (B, H). With ``out``, a C-contiguous
-    (B, H) array of the stream's dtype, h_t is written there and no array is allocated at all.
+    ``step(x_t, out=None)``: x_t is (B, I); returns h_t (B, H), (B, P) with a projection. With
+    ``out``, a C-contiguous array of that shape and the stream's dtype, h_t is written there and
+    no array is allocated at all.
 
     ``run(x, out=None, *, reset=False)``: x is (B, T, I); returns h_t for every step, (B, T, H)
-    (into ``out`` when given), and carries the state on, as T calls of ``step`` would (equal to
+    or (B, T, P) (into ``out`` when given), and carries the state on, as T calls of ``step`` would (equal to
     float rounding); ``reset=True`` first sets the state to zeros.
     """
 
@@ -114,7 +116,7 @@ class LSTMStream:
 
     @property
     def state(self) -> tuple[np.ndarray, np.ndarray]:
-        """A copy of the carried state ``(h, c)``, each (B, H)."""
+        """A copy of the carried state ``(h, c)``: h (B, H) ((B, P) with a projection), c (B, H)."""
         return self._impl.state()
 
     @state.setter
