@@ -217,3 +217,60 @@ def test_names_are_printable_strings(name, exc, match):
         with pytest.raises(exc, match=match):
             make()
     LSTM(H, name="ünïcödé layer 1")  # printable beyond ASCII is fine
+
+
+def test_flags_set_after_construction_and_call_options_are_checked():
+    import fastlstm
+
+    layer = LSTM(H, seed=0)
+    for value in (2, "no", None):
+        with pytest.raises(TypeError, match=r"^trainable: expected True or False, got"):
+            layer.trainable = value  # 2 and "no" had been kept as given
+    assert layer.trainable is True
+    layer.trainable = np.False_
+    assert layer.trainable is False
+    x = np.zeros((B, T, I), np.float32)
+    inputs = fastlstm.layers.Input(shape=(T, I))
+    for model in (fastlstm.Sequential([LSTM(H, seed=0)]), fastlstm.Model(inputs, LSTM(H)(inputs))):
+        with pytest.raises(TypeError, match=r"^training: expected True or False, got 'yes'"):
+            model(x, training="yes")  # had been taken as True: dropout on in a prediction
+        assert model(x, training=np.bool_(False)).shape == (B, H)
+
+
+def test_set_weights_refuses_masked_arrays_as_every_other_entry_does():
+    from fastlstm.layers import Bidirectional, Dense
+
+    masked = np.ma.masked_array(np.ones((I, G * H), np.float32))
+    masked[0, 0] = np.ma.masked  # under it, a value the weights would have taken
+    expected = r"^kernel: expected an array, got a numpy.ma.MaskedArray, whose mask would be"
+    for layer, w in (
+        (LSTM(H, seed=0), [masked, np.zeros((H, G * H)), np.zeros(G * H)]),
+        (Bidirectional(LSTM(H, seed=0)), [masked, np.zeros((H, G * H)), np.zeros(G * H)] * 2),
+        (Dense(G * H, seed=0), [masked, np.zeros(G * H)]),
+    ):
+        layer(np.zeros((B, T, I), np.float32))
+        before = layer.get_weights()
+        with pytest.raises(TypeError, match=expected):
+            layer.set_weights(w)
+        for kept, now in zip(before, layer.get_weights()):
+            np.testing.assert_array_equal(kept, now)
+
+
+def test_the_class_the_recurrent_layers_document_their_arguments_in_is_public():
+    from fastlstm import layers
+
+    assert "Recurrent" in LSTM.__doc__
+    assert issubclass(LSTM, layers.Recurrent)
+    assert all(issubclass(c, layers.Recurrent) for c in (layers.GRU, layers.SimpleRNN))
+
+
+def test_sizes_no_memory_holds_are_named():
+    import fastlstm
+    from fastlstm.layers import Input, LSTMCell
+
+    with pytest.raises(MemoryError, match=r"^batch_size: cannot allocate an array of shape"):
+        LSTMCell(H).get_initial_state(batch_size=2**40)  # NumPy's message had named nothing
+    assert [s.shape for s in LSTMCell(H).get_initial_state(batch_size=3)] == [(3, H), (3, H)]
+    model = fastlstm.Sequential([Input((T, I)), LSTM(H)])
+    with pytest.raises(ValueError, match=r"^line_length: expected a positive integer up to"):
+        model.summary(line_length=2**40)  # a MemoryError with no message at all

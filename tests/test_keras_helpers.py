@@ -59,6 +59,16 @@ def test_a_declared_batch_size_holds_for_a_stateful_layers_first_batch(functiona
         m.train_on_batch(x[:1], np.zeros((1, 1)))
     m.fit(x, np.zeros((4, 1)), batch_size=2, shuffle=False, verbose=0)  # as declared: taken
     assert m.predict(x[:2], verbose=0).shape == (2, 1)
+    # A state of another batch size had been taken too, and the next call of the declared size
+    # refused ("expected a batch of 3 rows (the state ...)") until another reset.
+    layer = next(layer for layer in m.layers if isinstance(layer, LSTM))
+    before = layer.get_state_arrays()
+    with pytest.raises(ValueError, match=r"^states: expected 2 rows \(the batch size declared"):
+        layer.reset_states([np.ones((3, 4)), np.ones((3, 4))])
+    for kept, now in zip(before, layer.get_state_arrays()):
+        np.testing.assert_array_equal(kept, now)  # nothing changed
+    layer.reset_states([np.ones((2, 4)), np.ones((2, 4))])
+    assert m.predict(x[:2], verbose=0).shape == (2, 1)
 
 
 def numeric_grad(layer, x, dout, mask=None, eps=1e-6):

@@ -36,6 +36,7 @@ from ._graph import KerasTensor, Node, is_symbolic, refuse_call_options, trace
 from ._inputs import ArrayGroup, _array, _data
 from ._model_outputs import compiled, targets
 from ._training import _raise_naming, _takes_input_grad
+from .functional import _flag
 from .layers.base import input_gradient, sublayers
 from .layers.core import INPUT_DTYPES, Input
 from .models import Sequential, _has_regularizer
@@ -324,6 +325,8 @@ class Model(Sequential):
         return outs if self._listed_outputs else outs[0]
 
     def __call__(self, x, training: bool = False, mask=None):
+        if training is not False:  # "no" would turn dropout on
+            training = _flag(training, "training")
         # A service's call, quickly: one array of the one input's fixed shape
         quick = type(x) is np.ndarray and x.shape[1:] == self._fixed_tail and mask is None
         if quick and x.dtype.kind in "biuf":

@@ -92,6 +92,8 @@ class Trainer:
     def __call__(self, x, training: bool = False, mask=None):
         """The model's output for x, with as little Python as possible per layer. On symbolic
         tensors (a model inside a functional model), its layers called on them."""
+        if training is not False:  # "no" would turn dropout on
+            training = _flag(training, "training")
         if is_symbolic(x):
             return self._called_on_tensors(x, training, mask)
         if not self.built:

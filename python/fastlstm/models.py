@@ -484,7 +484,10 @@ class Sequential(Trainer):
         ``show_trainable`` whether each trains. Keras's arguments: ``line_length`` None is 72
         characters; ``expand_nested`` changes nothing (a Sequential holds no models);
         ``positions`` and ``layer_range`` are not supported."""
-        line_length = integer(72 if line_length is None else line_length, "line_length", at_least=1)
+        # Up to 10,000: a table as wide as 2**40 had been tried, a MemoryError naming nothing.
+        line_length = integer(
+            72 if line_length is None else line_length, "line_length", at_least=1, at_most=10_000
+        )
         _flag(expand_nested, "expand_nested")
         show_trainable = _flag(show_trainable, "show_trainable")
         for name, value in (("positions", positions), ("layer_range", layer_range)):

@@ -39,7 +39,7 @@ from .merging import (
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D
 from .preprocessing import Normalization
-from .recurrent import GRU, SimpleRNN
+from .recurrent import GRU, Recurrent, SimpleRNN
 from .reshaping import Activation, Flatten, RepeatVector, Reshape
 from .temporal import Cropping1D, UpSampling1D, ZeroPadding1D
 from .wrappers import Bidirectional
@@ -90,6 +90,7 @@ __all__ = [
     "Normalization",
     "PReLU",
     "ReLU",
+    "Recurrent",
     "RepeatVector",
     "Reshape",
     "SimpleRNN",

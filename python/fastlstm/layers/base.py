@@ -50,7 +50,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import activations, initializers
-from .._arrays import check_name, check_seed, generator, integer, real_array, too_big
+from .._arrays import check_name, check_seed, generator, integer, real_array, refuse_masked, too_big
 from .._graph import connect, is_symbolic, only_call
 from .._locks import BuildLock
 from ..functional import _flag
@@ -65,7 +65,9 @@ BUILD_LOCK = BuildLock()
 
 
 def _as_array(value, name: str) -> np.ndarray:
-    """np.asarray that names the argument when NumPy cannot make an array of it."""
+    """np.asarray that names the argument when NumPy cannot make an array of it (or a masked
+    array, whose mask it would drop)."""
+    refuse_masked(value, name)
     try:
         return np.asarray(value)
     except (ValueError, TypeError) as exc:
@@ -241,7 +243,7 @@ class Layer:
         check_name(name)
         self.dtype = check_dtype(dtype)
         self.seed = check_seed(seed)
-        self.trainable = _flag(trainable, "trainable")
+        self.trainable = trainable
         self.name = name or self.default_name
         self._auto_name = name is None  # a model may rename it to keep names unique
         self._weights: dict[str, np.ndarray] = {}
@@ -280,6 +282,15 @@ class Layer:
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
         return [] if self.trainable else self.weights
+
+    @property
+    def trainable(self) -> bool:
+        """Whether training updates this layer's weights (Keras's flag; set it at any time)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = _flag(value, "trainable")  # 2 or "no" had been kept as given
 
     @property
     def weights(self) -> list[np.ndarray]:

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .._arrays import integer
+from .._arrays import allocate, integer
 from ..functional import _flag
 from .base import input_array
 from .lstm import LSTM
@@ -160,7 +160,8 @@ class RecurrentCell:
     def get_initial_state(self, batch_size: int | None = None) -> list[np.ndarray]:
         """Zero states for ``batch_size`` rows, one array per state (Keras 3's list)."""
         rows = integer(batch_size, "batch_size", at_least=0)
-        return [np.zeros((rows, w), self._layer.dtype) for w in self._layer._state_widths()]
+        layer = self._layer
+        return [allocate("batch_size", (rows, w), layer.dtype, 0) for w in layer._state_widths()]
 
     def __call__(self, inputs, states=None, training: bool = False):
         """One step: inputs (B, I) and ``states`` (a list: LSTM [h, c]; GRU, SimpleRNN [h] or h

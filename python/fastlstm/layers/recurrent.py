@@ -302,6 +302,12 @@ class Recurrent(Layer):
         if len(arrays) != n:
             raise ValueError(f"states: expected {n} arrays {self.state_names}, got {len(arrays)}")
         rows = np.shape(arrays[0])[0] if np.ndim(arrays[0]) == 2 else None
+        declared = self._declared_batch()
+        if rows is not None and declared is not None and rows != declared:
+            raise ValueError(
+                f"states: expected {declared} rows (the batch size declared for this stateful "
+                f"layer {self.name!r}'s input), got {rows}"
+            )
         out = []
         for name, width, a in zip(self.state_names, self._state_widths(), arrays):
             a = _as_array(a, name)
@@ -313,6 +319,11 @@ class Recurrent(Layer):
             out.append(np.array(a, dtype=self.dtype))
         self._states = tuple(out)
 
+    def _declared_batch(self) -> int | None:
+        """The batch size declared for the input (Input(batch_shape=...)), or None."""
+        built = self.built_input_shape or ()
+        return built[1 if self.time_major else 0] if len(built) == 3 else None
+
     def _initial(self, x, initial_state):
         if initial_state is not None or not self.stateful:
             return initial_state
@@ -321,8 +332,7 @@ class Recurrent(Layer):
         if self._states is None:
             # A batch size declared for the input (Input(batch_shape=...)) is the state's: a
             # batch of another size would start a state that the next batches do not fit.
-            built = self.built_input_shape or ()
-            declared = built[1 if self.time_major else 0] if len(built) == 3 else None
+            declared = self._declared_batch()
             if declared is not None and batch != declared:
                 raise ValueError(
                     f"x: expected a batch of {declared} rows (the batch size declared for this "
