@@ -286,3 +286,83 @@ def test_a_narrower_recurrent_weight_needs_proj_size():
         convert.to_torch(k, r, b, proj_size=2.0)
     for none in (None, 0):  # torch's default proj_size is 0
         np.testing.assert_array_equal(convert.from_torch(w_ih, w_hh, proj_size=none)[1], r)
+
+
+TORCH_FROM = {4: convert.from_torch, 3: convert.gru_from_torch, 1: convert.rnn_from_torch}
+TORCH_TO = {4: convert.to_torch, 3: convert.gru_to_torch, 1: convert.rnn_to_torch}
+ONNX_TO = {4: convert.to_onnx, 3: convert.gru_to_onnx, 1: convert.rnn_to_onnx}
+
+
+@pytest.mark.parametrize(("gates", "proj_size"), [(4, None), (4, 3), (3, None), (1, None)])
+def test_a_transposed_torch_input_weight_is_named_as_such(gates, proj_size):
+    """weight_ih given as its transpose (I, gates*H) had its I read as gates*H (H = 1 where
+    gates divides I), and the correct weight_hh blamed for not being (I, I/gates)."""
+    I, H = 4, 6
+    rng = np.random.default_rng(3)
+    weight_ih = rng.standard_normal((gates * H, I))
+    weight_hh = rng.standard_normal((gates * H, proj_size or H))
+    extra = {"proj_size": proj_size} if proj_size else {}
+    expected = rf"\({gates}\*H, I\) = \({gates * H}, {I}\)"
+    with pytest.raises(
+        ValueError, match=rf"^weight_ih: .*{expected}.*transpose \({I}, {gates * H}\)"
+    ):
+        TORCH_FROM[gates](weight_ih.T.copy(), weight_hh, **extra)
+    TORCH_FROM[gates](weight_ih, weight_hh, **extra)  # the right way round
+    square = rng.standard_normal((gates * H, gates * H))  # I = gates*H: no transpose to tell
+    TORCH_FROM[gates](square, weight_hh, **extra)
+    with pytest.raises(
+        ValueError, match=r"^weight_(ih|hh)(, weight_hh)?: expected (?!.*transpose)"
+    ):
+        TORCH_FROM[gates](np.ones((5, 5)), weight_hh, **extra)
+
+
+@pytest.mark.parametrize(("gates", "proj_size"), [(4, None), (4, 3), (3, None), (1, None)])
+def test_a_transposed_kernel_is_named_as_such(gates, proj_size):
+    I, H = 4, 6
+    bias_shape = (2, gates * H) if gates == 3 else (gates * H,)
+    kernel, recurrent_kernel, bias = cell_weights(gates, I, H, bias_shape)
+    recurrent_kernel = recurrent_kernel[: proj_size or H]
+    extra = {"proj_size": proj_size} if proj_size else {}
+    expected = rf"\(I, {gates}\*H\) = \({I}, {gates * H}\)"
+    match = rf"^kernel: .*{expected}.*transpose \({gates * H}, {I}\)"
+    with pytest.raises(ValueError, match=match):
+        TORCH_TO[gates](kernel.T, recurrent_kernel, bias, **extra)
+    if not proj_size:
+        with pytest.raises(ValueError, match=match):
+            ONNX_TO[gates](kernel.T, recurrent_kernel, bias)
+
+
+def test_a_transposed_projection_is_refused():
+    """torch's weight_hr is (P, H) and fastlstm's projection (H, P), with P < H in both: each
+    one's transpose is told apart by its shape (it had been taken, and transposed again)."""
+    weight_hr = np.random.default_rng(4).standard_normal((3, 6))  # P = 3, H = 6
+    np.testing.assert_array_equal(convert.projection_from_torch(weight_hr), weight_hr.T)
+    np.testing.assert_array_equal(convert.projection_to_torch(weight_hr.T), weight_hr)
+    with pytest.raises(ValueError, match=r"^weight_hr: .*\(P, H\).*\(6, 3\).*transpose"):
+        convert.projection_from_torch(weight_hr.T)
+    with pytest.raises(ValueError, match=r"^projection: .*\(H, P\).*\(3, 6\).*transpose"):
+        convert.projection_to_torch(weight_hr)
+
+
+def two_directions(onnx):
+    """A one-direction node's tensors stacked twice: a bidirectional node's."""
+    return [np.concatenate([a, a]) for a in onnx]
+
+
+@pytest.mark.parametrize("gates", [4, 3, 1])
+def test_onnx_tensors_must_have_one_direction_count(gates):
+    """W (1, ...) with R (2, ...) had been read as one node's tensors."""
+    bias_shape = (2, gates * 2) if gates == 3 else None
+    one = ONNX_TO[gates](*cell_weights(gates, H=2, bias_shape=bias_shape))
+    two = two_directions(one)
+    from_onnx = {4: convert.from_onnx, 3: convert.gru_from_onnx, 1: convert.rnn_from_onnx}[gates]
+    for args, names in (
+        ((one[0], two[1], one[2]), r"W \(1, .*R \(2, "),
+        ((two[0], one[1]), r"W \(2, .*R \(1, "),
+        ((one[0], one[1], two[2]), r"B \(2, "),
+        ((two[0], two[1], one[2]), r"B \(1, "),
+    ):
+        with pytest.raises(ValueError, match=rf"^ONNX W, R.*: .*directions.*{names}"):
+            from_onnx(*args)
+    for direction in (0, 1):
+        from_onnx(*two, direction=direction)

@@ -246,6 +246,9 @@ def test_time_major_equals_batch_major():
             r"initial_state: expected a list of 1 states .*pass list\(zip\(h0, c0\)\)",
         ),
         ({"return_cell_states": True}, TypeError, "return_cell_states: stacked.rnn returns final"),
+        # merge_mode combines two directions: with one it had been ignored (None: no pair).
+        ({"merge_mode": None}, ValueError, r"merge_mode: .*bidirectional.*got None"),
+        ({"merge_mode": "sum"}, ValueError, r"merge_mode: .*bidirectional.*got 'sum'"),
     ],
 )
 def test_bad_arguments(kwargs, error, message):
@@ -272,3 +275,41 @@ def test_a_bad_weight_names_its_layer_and_direction():
     weights[3] = (k, r, b[:-1])
     with pytest.raises(ValueError, match=r"layer 1, direction 1 \(weights\[3\]\): bias"):
         rnn(x, weights, num_layers=2, bidirectional=True)
+
+
+def test_merge_mode_applies_to_bidirectional_stacks_only():
+    x = np.zeros((2, 4, 3))
+    weights = make_weights("gru", 3, 5, 1, 1, np.float64)
+    with pytest.raises(ValueError, match=r"merge_mode: .*bidirectional"):
+        rnn_forward(x, weights, cell="gru", merge_mode="ave")
+    y, _ = rnn(x, weights, cell="gru", merge_mode="concat")  # the default, spelled out
+    assert y.shape == (2, 4, 5)
+
+
+def test_every_layer_computes_at_one_precision():
+    """A float64 entry computes in float64 and a float32 one in float32 (the functional API's
+    rule): mixed in one list, layer 0 had run in float64 and layer 1 in float32."""
+    x = np.zeros((2, 4, 3))
+    weights = make_weights("lstm", 3, 5, 2, 2, np.float64)
+    weights[2] = tuple(a.astype(np.float32) for a in weights[2])
+    with pytest.raises(ValueError, match=r"^weights\[2\]: .*float64.*weights\[0\].*float32"):
+        rnn(x, weights, num_layers=2, bidirectional=True)
+    # Kernels of other dtypes that compute in float32 (the functional API's rule) go together.
+    weights = make_weights("simple_rnn", 3, 5, 2, 1, np.float32)
+    weights[1] = (weights[1][0].astype(np.float16), *weights[1][1:])
+    y, _ = rnn(x, weights, cell="simple_rnn", num_layers=2)
+    assert y.dtype == np.float32
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_pytorch_state_gradients_layout_is_explained(bidirectional):
+    """dstates given as PyTorch's (dh_n, dc_n), each (layers*directions, B, H), as
+    initial_state had been: the pair passed for 2 entries and the first was blamed."""
+    x = np.zeros((3, 4, 2))
+    D = 2 if bidirectional else 1
+    weights = make_weights("lstm", 2, 6, 1, D, np.float64)
+    y, _, cache = rnn_forward(x, weights, bidirectional=bidirectional)
+    dh = dc = np.zeros((D, 3, 6))
+    with pytest.raises(ValueError, match=r"^dstates: expected a list of .*list\(zip\(dh, dc\)\)"):
+        rnn_backward(cache, np.zeros_like(y), (dh, dc))
+    rnn_backward(cache, np.zeros_like(y), list(zip(dh, dc)))

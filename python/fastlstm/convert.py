@@ -38,6 +38,8 @@ The LSTM functions keep their short names (``from_torch``, ``to_torch``, ``to_on
 are summed on the way in and the second is zero on the way out. A SimpleRNN's activation ("tanh"
 or "relu": torch's ``nonlinearity``, ONNX's ``activations=["Tanh"]`` or ``["Relu"]``) is not part
 of its weights and is not converted.
+A whole torch module, every layer and direction: :func:`stacked_from_torch`, for
+:func:`fastlstm.stacked.rnn`.
 Only NumPy is needed: pass arrays (for torch, ``tensor.detach().numpy()``).
 """
 
@@ -76,12 +78,31 @@ def _width_hint(width: int, hidden: int, proj_size: int | None, projection: bool
     return ""
 
 
+def _refuse_transposed(a, name: str, other, other_name: str, gates: int, axis: int) -> None:
+    """Refuse the input weight ``a`` given as its transpose. Its gate axis ``axis`` (0 in torch's
+    (gates*H, I), 1 in fastlstm's (I, gates*H)) is as long as the recurrent weight ``other``'s,
+    gates*H; a transpose has that length on its other axis. Unrefused, its I would be read as
+    gates*H (a tiny H where gates divides I) and the correct ``other`` blamed."""
+    width = other.shape[axis] if other.ndim == 2 else -1
+    transposed = a.ndim == 2 and a.shape[1 - axis] == width != a.shape[axis]
+    if not transposed or width < 1 or width % gates:
+        return
+    layout, whose = (
+        (f"({gates}*H, I)", "PyTorch's") if axis == 0 else (f"(I, {gates}*H)", "fastlstm's")
+    )
+    raise ValueError(
+        f"{name}: expected a 2-D array {layout} = {a.shape[::-1]} to match {other_name}, got its "
+        f"transpose {a.shape} (pass {whose} {name} as it is: the conversion transposes it)"
+    )
+
+
 def _ours(kernel, recurrent_kernel, bias, gates: int, projection=False, proj_size=None):
     """fastlstm's kernel (I, gates*H), recurrent_kernel (H, gates*H), or (P, gates*H) where the
     target has a projection (``projection``: torch's LSTM) and proj_size P < H is given, and bias
     (gates*H,), checked against each other (bias None: left to the caller)."""
     kernel = real_array(kernel, "kernel")
     recurrent_kernel = real_array(recurrent_kernel, "recurrent_kernel")
+    _refuse_transposed(kernel, "kernel", recurrent_kernel, "recurrent_kernel", gates, axis=1)
     if kernel.ndim != 2 or kernel.shape[1] % gates or kernel.shape[1] == 0:
         raise ValueError(f"kernel: expected a 2-D array (I, {gates}*H), got shape {kernel.shape}")
     cols = kernel.shape[1]
@@ -106,6 +127,7 @@ def _theirs(weight_ih, weight_hh, gates: int, projection=False, proj_size=None):
     """torch's weight_ih (gates*H, I) and weight_hh (gates*H, H), or (gates*H, P) where the
     module has a projection (``projection``: nn.LSTM) and proj_size P < H is given, checked."""
     weight_ih, weight_hh = real_array(weight_ih, "weight_ih"), real_array(weight_hh, "weight_hh")
+    _refuse_transposed(weight_ih, "weight_ih", weight_hh, "weight_hh", gates, axis=0)
     if weight_ih.ndim != 2 or weight_ih.shape[0] % gates or weight_ih.shape[0] == 0:
         raise ValueError(
             f"weight_ih: expected a 2-D array ({gates}*H, I), got shape {weight_ih.shape}"
@@ -181,7 +203,7 @@ def to_onnx(kernel, recurrent_kernel, bias) -> tuple[np.ndarray, np.ndarray, np.
 def from_onnx(W, R, B=None, direction: int = 0) -> Weights:
     """(kernel, recurrent_kernel, bias) from one direction of an ONNX ``LSTM`` node: 0 (its
     forward one), or 1 for a bidirectional node's reverse direction."""
-    W, R = _onnx_weights(W, R, 4, direction)
+    W, R, b = _onnx_weights(W, R, B, 4, direction)
     inverse = np.argsort(_ONNX_ORDER)
 
     def reorder(a: np.ndarray, axis: int) -> np.ndarray:
@@ -190,8 +212,7 @@ def from_onnx(W, R, B=None, direction: int = 0) -> Weights:
 
     hidden4 = W.shape[0]
     bias = np.zeros(hidden4, dtype=W.dtype)
-    if B is not None:
-        b = _one_direction("B", B, direction)
+    if b is not None:
         if b.shape != (2 * hidden4,):
             raise ValueError(f"ONNX B must be (D, {2 * hidden4}), got {np.shape(B)}")
         bias = b[:hidden4] + b[hidden4:]
@@ -210,7 +231,7 @@ def peephole_to_onnx(peephole) -> np.ndarray:
 
 def peephole_from_onnx(P, direction: int = 0) -> np.ndarray:
     """fastlstm's peepholes (3H,), blocks i, f, o, from one direction of an ONNX ``P`` (i, o, f)."""
-    p = _one_direction("P", P, direction)
+    p = _one_direction({"P": P}, direction)["P"]
     if p.shape[0] % 3:
         raise ValueError(f"ONNX P must be (D, 3H), got {np.shape(P)}")
     p_i, p_o, p_f = np.split(p, 3)
@@ -220,18 +241,28 @@ def peephole_from_onnx(P, direction: int = 0) -> np.ndarray:
 def projection_from_torch(weight_hr) -> np.ndarray:
     """fastlstm's projection (H, P) from ``nn.LSTM(proj_size=P)``'s ``weight_hr_l0`` (P, H); the
     recurrent kernel comes from ``from_torch`` as usual, (P, 4H)."""
-    return _matrix(weight_hr, "weight_hr", "(P, H)").T.copy()
+    return _projection(weight_hr, "weight_hr", torch_layout=True).T.copy()
 
 
 def projection_to_torch(projection) -> np.ndarray:
     """``weight_hr_l0`` (P, H) from fastlstm's projection (H, P)."""
-    return _matrix(projection, "projection", "(H, P)").T.copy()
+    return _projection(projection, "projection", torch_layout=False).T.copy()
 
 
-def _matrix(a, name: str, meaning: str) -> np.ndarray:
+def _projection(a, name: str, torch_layout: bool) -> np.ndarray:
+    """torch's weight_hr (P, H) or fastlstm's projection (H, P), checked. P < H (torch refuses
+    proj_size >= hidden_size), so one given in the other's layout shows in its shape; a square
+    one cannot be told apart and is taken."""
+    meaning = "(P, H)" if torch_layout else "(H, P)"
     a = real_array(a, name)
     if a.ndim != 2:
         raise ValueError(f"{name}: expected a 2-D array {meaning}, got shape {a.shape}")
+    p, h = a.shape if torch_layout else a.shape[::-1]
+    if p > h:
+        raise ValueError(
+            f"{name}: expected a 2-D array {meaning} with P < H, got shape {a.shape}, which looks "
+            "like its transpose (fastlstm's projection is (H, P); torch's weight_hr is (P, H))"
+        )
     return a
 
 
@@ -241,35 +272,50 @@ lstm_to_onnx = to_onnx
 lstm_from_onnx = from_onnx
 
 
-def _one_direction(name: str, a, direction: int = 0) -> np.ndarray:
-    """One direction of an ONNX W or R (D, gates*H, I or H), or B (D, 2*gates*H) or P (D, 3H):
-    0 is a node's forward direction, 1 a bidirectional node's reverse one."""
-    a = real_array(a, name)
-    ndim = 2 if name in ("B", "P") else 3
-    if a.ndim != ndim:
+def _one_direction(tensors: dict, direction: int = 0) -> dict:
+    """One direction of each of an ONNX node's tensors, by name: W or R (D, gates*H, I or H), B
+    (D, 2*gates*H), P (D, 3H). 0 is a node's forward direction, 1 a bidirectional node's reverse
+    one; every tensor has the node's D directions (they had been read one by one, so a (1, ...)
+    W passed with a (2, ...) R)."""
+    arrays = {}
+    for name, a in tensors.items():
+        a = arrays[name] = real_array(a, name)
+        ndim = 2 if name in ("B", "P") else 3
+        if a.ndim != ndim:
+            raise ValueError(
+                f"ONNX {name} must be {ndim}-D with a leading direction axis, got shape {a.shape}"
+            )
+    counts = {a.shape[0] for a in arrays.values()}
+    if len(counts) > 1:
+        shapes = ", ".join(f"{name} {a.shape}" for name, a in arrays.items())
         raise ValueError(
-            f"ONNX {name} must be {ndim}-D with a leading direction axis, got shape {a.shape}"
+            f"ONNX {', '.join(arrays)}: expected one number of directions D (the leading axis) in "
+            f"every tensor of the node, got {shapes}"
         )
     if isinstance(direction, bool) or not isinstance(direction, (int, np.integer)):
         raise TypeError(f"direction: expected 0 or 1, got {direction!r}")
-    if not 0 <= direction < a.shape[0]:
+    (count,) = counts
+    if not 0 <= direction < count:
         raise ValueError(
-            f"direction: expected one of the node's {a.shape[0]} directions (0 to "
-            f"{a.shape[0] - 1}), got {direction}"
+            f"direction: expected one of the node's {count} directions (0 to {count - 1}), got "
+            f"{direction}"
         )
-    return a[direction]
+    return {name: a[direction] for name, a in arrays.items()}
 
 
-def _onnx_weights(W, R, gates: int, direction: int) -> tuple[np.ndarray, np.ndarray]:
-    """Direction `direction` of an ONNX node's W (gates*H, I) and R (gates*H, H), checked."""
-    W, R = _one_direction("W", W, direction), _one_direction("R", R, direction)
+def _onnx_weights(W, R, B, gates: int, direction: int):
+    """Direction `direction` of an ONNX node's W (gates*H, I), R (gates*H, H), checked, and B
+    (2*gates*H,), its shape left to the caller (None where B is)."""
+    given = {"W": W, "R": R} | ({} if B is None else {"B": B})
+    one = _one_direction(given, direction)
+    W, R, B = one["W"], one["R"], one.get("B")
     hidden = R.shape[1]
     if R.shape[0] != gates * hidden or W.shape[0] != gates * hidden:
         raise ValueError(
             f"ONNX W, R: expected (D, {gates}*H, I) and (D, {gates}*H, H), got W {W.shape} and "
             f"R {R.shape} for one direction"
         )
-    return W, R
+    return W, R, B
 
 
 # ------------------------------------------------------------------------------------------------
@@ -316,6 +362,7 @@ def gru_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
     """(kernel, recurrent_kernel, bias) from ``nn.GRU``'s weights, for ``reset_after=True``
     (torch's only convention): bias (2, 3H) = [bias_ih; bias_hh], reordered, missing ones zero."""
     weight_ih, weight_hh = real_array(weight_ih, "weight_ih"), real_array(weight_hh, "weight_hh")
+    _refuse_transposed(weight_ih, "weight_ih", weight_hh, "weight_hh", 3, axis=0)
     rows = weight_ih.shape[0] if weight_ih.ndim == 2 else -1
     if weight_ih.ndim != 2 or rows % 3 or weight_hh.shape != (rows, rows // 3):
         raise ValueError(
@@ -378,9 +425,9 @@ def gru_from_onnx(W, R, B=None, linear_before_reset=0, direction: int = 0) -> We
     Wb + Rb (3H,) (the two add in every gate there). ``direction``: as for :func:`from_onnx`.
     """
     linear_before_reset = _flag(linear_before_reset, "linear_before_reset")
-    W, R = _onnx_weights(W, R, 3, direction)
+    W, R, bias = _onnx_weights(W, R, B, 3, direction)
     hidden3 = W.shape[0]
-    bias = np.zeros(2 * hidden3, dtype=W.dtype) if B is None else _one_direction("B", B, direction)
+    bias = np.zeros(2 * hidden3, dtype=W.dtype) if bias is None else bias
     if bias.shape != (2 * hidden3,):
         raise ValueError(f"ONNX GRU B must be (D, {2 * hidden3}), got {np.shape(B)}")
     wb, rb = bias[:hidden3], bias[hidden3:]
@@ -414,12 +461,16 @@ def rnn_to_onnx(kernel, recurrent_kernel, bias) -> tuple[np.ndarray, np.ndarray,
 def rnn_from_onnx(W, R, B=None, direction: int = 0) -> Weights:
     """(kernel, recurrent_kernel, bias) from one direction of an ONNX ``RNN`` node; bias Wb + Rb.
     ``direction``: as for :func:`from_onnx`."""
-    W, R = _onnx_weights(W, R, 1, direction)
+    W, R, b = _onnx_weights(W, R, B, 1, direction)
     hidden = W.shape[0]
     bias = np.zeros(hidden, dtype=W.dtype)
-    if B is not None:
-        b = _one_direction("B", B, direction)
+    if b is not None:
         if b.shape != (2 * hidden,):
             raise ValueError(f"ONNX RNN B must be (D, {2 * hidden}), got {np.shape(B)}")
         bias = b[:hidden] + b[hidden:]
     return W.T.copy(), R.T.copy(), bias
+
+
+# A whole torch module (num_layers, bidirectional, proj_size), for fastlstm.stacked.rnn: its own
+# module, which reads this one's converters.
+from ._torch_modules import StackedWeights, stacked_from_torch  # noqa: F401 (public here)

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _core
 from . import functional as F
 from ._arrays import check_seed, generator, integer, real_array, real_number
 
@@ -54,7 +55,7 @@ class StackedGrads(NamedTuple):
 class StackedCache:
     """What :func:`rnn_backward` needs from one :func:`rnn_forward` call."""
 
-    __slots__ = ("backward", "caches", "directions", "drop", "merge_mode", "order", "y")
+    __slots__ = ("backward", "caches", "cell", "directions", "drop", "merge_mode", "order", "y")
 
     def __repr__(self) -> str:
         n = len(self.caches) // self.directions
@@ -89,6 +90,51 @@ def _check_list(value, name: str, count: int, what: str) -> list:
         got = f"{len(value)} entries" if isinstance(value, (list, tuple)) else type(value).__name__
         raise ValueError(f"{name}: expected a list of {count} {what}, got {got}")
     return list(value)
+
+
+def _check_states(value, name: str, count: int, what: str, cell: str, pair: str) -> list:
+    """A list of ``count`` ``what``, one per weight entry. PyTorch's LSTM layout, the pair ``pair``
+    of (layers*directions, B, H) arrays, is named as such: where there are 2 entries it had
+    passed as the list, and the first entry been blamed for holding a 3-D array."""
+    if (
+        cell == "lstm"
+        and isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(not isinstance(s, (list, tuple)) and np.ndim(s) == 3 for s in value)
+    ):
+        raise ValueError(
+            f"{name}: expected a list of {count} {what}, one ({pair}) per weight entry, got a "
+            f"pair of 3-D arrays; from PyTorch's ({pair}) pass list(zip({pair}))"
+        )
+    return _check_list(value, name, count, what)
+
+
+def _precision(kernel) -> str | None:
+    """The dtype an entry computes in, by the functional API's rule (the core's compute_dtype);
+    None for a kernel that is no array of real numbers (its call says why)."""
+    try:
+        real_array(kernel, "kernel")
+    except TypeError:
+        return None
+    return _core.compute_dtype(kernel).name
+
+
+def _check_precision(entries: list) -> None:
+    """Every entry computes at one precision: each is its own functional call, so mixed kernels
+    had run layer 0 in float64 and layer 1 in float32."""
+    first = None
+    for k, ((kernel, *_), _) in enumerate(entries):
+        precision = _precision(kernel)
+        if precision is None:
+            continue
+        if first is None:
+            first = k, precision
+        elif precision != first[1]:
+            raise ValueError(
+                f"weights[{k}]: expected a kernel computing in {first[1]} as weights[{first[0]}]'s "
+                "does (every layer and direction computes at one precision: float64 for a float64 "
+                f"or wider kernel, float32 otherwise), got a {np.asarray(kernel).dtype} kernel"
+            )
 
 
 def _entry(w, k: int, cell: str):
@@ -187,6 +233,9 @@ def rnn_forward(
         x: (B, T, I), or (T, B, I) with ``time_major=True``.
         weights: ``num_layers * directions`` entries ``(kernel, recurrent_kernel, bias)``; an
             LSTM entry may add its projection (H, P) as a 4th item (see the module's notes).
+            Every entry computes at one precision (float64 where its kernel is float64, float32
+            otherwise, as in the functional API), so float64 and other kernels do not mix.
+            :func:`fastlstm.convert.stacked_from_torch` gives them for a whole torch module.
         initial_state: None (zeros) or one state per weight entry (an LSTM entry with a
             projection: ``(h (B, P), c (B, H))``).
         cell: "lstm", "gru" or "simple_rnn"; ``options`` go to every layer (``reset_after``,
@@ -198,7 +247,8 @@ def rnn_forward(
             forward direction first.
         merge_mode: how the last layer's two directions are combined: "concat" (B, T, 2H),
             "sum", "mul", "ave" (B, T, H), or None for the pair ``(y_forward, y_backward)``
-            (P instead of H when the last layer has projections).
+            (P instead of H when the last layer has projections). Bidirectional stacks only:
+            with ``bidirectional=False`` any other value than the default is refused.
         dropout, training, seed: with ``training=True``, each input of layers 1.. has its
             elements zeroed with probability ``dropout`` (the rest scaled by 1/(1 - dropout));
             ``seed`` makes the masks reproducible.
@@ -214,26 +264,23 @@ def rnn_forward(
         raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
     dropout = real_number(dropout, "dropout", at_least=0, below=1)
     directions = 2 if F._flag(bidirectional, "bidirectional") else 1
+    if directions == 1 and merge_mode != "concat":  # it had been ignored: None gave no pair
+        raise ValueError(
+            "merge_mode: expected the default 'concat' with bidirectional=False (merge_mode "
+            f"applies to bidirectional stacks only: it combines two directions), got {merge_mode!r}"
+        )
     training = F._flag(training, "training")
     time_major = F._flag(time_major, "time_major")
     count = num_layers * directions
     layout = f"{num_layers} layers x {directions} directions"
     _check_options(options)
     weights = _check_list(weights, "weights", count, f"weight entries ({layout})")
+    entries = [_entry(w, k, cell) for k, w in enumerate(weights)]
+    _check_precision(entries)
     states = [None] * count
     if initial_state is not None:
-        if (
-            cell == "lstm"
-            and isinstance(initial_state, (list, tuple))
-            and len(initial_state) == 2
-            and all(not isinstance(s, (list, tuple)) and np.ndim(s) == 3 for s in initial_state)
-        ):  # PyTorch's (h0, c0), each (layers*directions, B, H)
-            raise ValueError(
-                f"initial_state: expected a list of {count} states ({layout}), one (h, c) per "
-                "weight entry, got a pair of 3-D arrays; from PyTorch's (h0, c0) pass "
-                "list(zip(h0, c0))"
-            )
-        states = _check_list(initial_state, "initial_state", count, f"states ({layout})")
+        what = f"states ({layout})"
+        states = _check_states(initial_state, "initial_state", count, what, cell, "h0, c0")
     infer_fn, forward_fn, backward_fn = _CELLS[cell]
     x = real_array(x, "x")
     if x.ndim != 3:
@@ -264,7 +311,7 @@ def rnn_forward(
         outs = []
         for d in range(directions):
             k = layer * directions + d
-            w, extra = _entry(weights[k], k, cell)
+            w, extra = entries[k]
             seq = inputs if d == 0 else order(inputs, time_major)
             m = mask if d == 0 or mask is None else rev_mask
             try:
@@ -289,7 +336,7 @@ def rnn_forward(
         inputs = outs[0] if directions == 1 else np.concatenate(outs, axis=-1)
     outs = cache.y[-1]
     y = outs[0] if directions == 1 else _merge(outs[0], outs[1], merge_mode)
-    cache.backward, cache.order, cache.directions = backward_fn, order, directions
+    cache.backward, cache.order, cache.directions, cache.cell = backward_fn, order, directions, cell
     cache.merge_mode = merge_mode
     return y, final, cache
 
@@ -310,7 +357,8 @@ def rnn_backward(cache: StackedCache, dy, dstates=None, *, input_grad: bool = Tr
     Args:
         dy: dL/dy, shaped like y (a pair for merge_mode=None); None for zero.
         dstates: None or one entry per final state (an LSTM's entry is (dh, dc), either None;
-            dh is P wide for an entry with a projection).
+            dh is P wide for an entry with a projection); from PyTorch's (dh, dc), each
+            (layers*directions, B, H), pass ``list(zip(dh, dc))``.
         input_grad: False skips dL/dx for the first layer (``x`` is then None, and so is each
             first-layer entry's ``x`` in ``layers``); the layers above still get theirs.
 
@@ -325,7 +373,8 @@ def rnn_backward(cache: StackedCache, dy, dstates=None, *, input_grad: bool = Tr
     count, D = len(cache.caches), cache.directions
     if dstates is None:
         dstates = [None] * count
-    dstates = _check_list(dstates, "dstates", count, "state gradients (one per final state)")
+    what = f"state gradients (one per final state: {count // D} layers x {D} directions)"
+    dstates = _check_states(dstates, "dstates", count, what, cache.cell, "dh, dc")
     input_grad = F._flag(input_grad, "input_grad")
     time_major = cache.caches[0].time_major
     grads: list = [None] * count
