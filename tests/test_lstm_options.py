@@ -541,6 +541,17 @@ def test_bad_projection():
         fastlstm.lstm(*args, (p["h0"], np.zeros((B, P))), **kw)
     with pytest.raises(ValueError, match="projection: expected shape"):
         fastlstm.lstm(*args, state, projection=np.zeros((H, 0)))
+    # PyTorch's weight_hr (P, H) as it is: the recurrent kernel, (P, 4H) as it should be, had
+    # been blamed, asked to be (5, 8) to match a projection read as (H, P) = (2, 5)
+    for call in (fastlstm.lstm, fastlstm.lstm_forward):
+        with pytest.raises(
+            ValueError,
+            match=r"^projection: expected shape \(5, 2\) \(hidden, proj\) to match "
+            r"recurrent_kernel .*got its transpose \(2, 5\)",
+        ):
+            call(*args, state, projection=kw["projection"].T.copy())
+    with pytest.raises(ValueError, match=r"^projection: .*got its transpose \(2, 5\)"):
+        fastlstm.LSTMStream(*args[1:], projection=kw["projection"].T.copy())
     _, _, cache = fastlstm.lstm_forward(*args, state, **kw)
     with pytest.raises(ValueError, match=r"dy: expected shape \(2, 3, 2\)"):
         fastlstm.lstm_backward(cache, np.zeros((B, T, H)))

@@ -239,8 +239,8 @@ BAD = {  # case: (error, message)
     "transposed": (
         ValueError,
         (
-            r"layer 0, direction 1 \(weights\[1\]\): recurrent_kernel: expected shape \(6, 12\) "
-            r"\(proj, 4\*hidden\) to match projection"
+            r"layer 0, direction 1 \(weights\[1\]\): projection: expected shape \(6, 3\) "
+            r"\(hidden, proj\) to match recurrent_kernel .*got its transpose \(3, 6\)"
         ),
     ),
     "one_d": (

@@ -346,6 +346,13 @@ SeqShape check_weights(const Array<T>& kernel, const Array<T>& recurrent, const 
   SeqShape s;
   if (projection) {
     expect_ndim(*projection, "projection", 2, "(hidden, proj)");
+    // PyTorch's weight_hr (P, H) passed as it is: the recurrent kernel (P, G*H) tells H and P,
+    // where the projection's own shape, read as (H, P), blamed the recurrent kernel.
+    if (recurrent.ndim() == 2 && recurrent.shape(1) % G == 0) {
+      refuse_transposed(
+          *projection, "projection", recurrent.shape(1) / G, recurrent.shape(0),
+          "(hidden, proj) to match recurrent_kernel (proj, " + std::to_string(G) + "*hidden)");
+    }
     s.H = projection->shape(0);
     s.P = projection->shape(1);
     if (s.H < 1 || s.P < 1) {
