@@ -274,3 +274,30 @@ def test_sizes_no_memory_holds_are_named():
     model = fastlstm.Sequential([Input((T, I)), LSTM(H)])
     with pytest.raises(ValueError, match=r"^line_length: expected a positive integer up to"):
         model.summary(line_length=2**40)  # a MemoryError with no message at all
+
+
+def test_pytorch_layouts_given_to_layers_are_named_as_such():
+    from fastlstm.layers import GRU, Bidirectional, Dense
+
+    x = np.zeros((B, T, I), np.float32)
+    layer = LSTM(H, seed=0)
+    layer(x)
+    kernel, recurrent, bias = layer.get_weights()
+    transposed = r"got its transpose \((\d+), (\d+)\) \(PyTorch and ONNX store weights"
+    with pytest.raises(ValueError, match=rf"^kernel: expected shape \({I}, {G}\), {transposed}"):
+        layer.set_weights([kernel.T, recurrent, bias])  # torch's weight_ih_l0 as it is
+    with pytest.raises(ValueError, match=r"^recurrent_kernel: .*its transpose"):
+        layer.set_weights([kernel, recurrent.T, bias])
+    dense = Dense(3, seed=0)
+    dense(np.zeros((B, I), np.float32))
+    with pytest.raises(ValueError, match=rf"^kernel: expected shape \({I}, 3\), {transposed}"):
+        dense.set_weights([np.zeros((3, I)), np.zeros(3)])  # a torch Linear's weight
+    with pytest.raises(ValueError, match=rf"^kernel: expected shape \({I}, 3\), got \(2, 3\)$"):
+        dense.set_weights([np.zeros((2, 3)), np.zeros(3)])  # not a transpose: no advice
+    # PyTorch's bidirectional states, the directions stacked: "got a list of 2" had not said so
+    h0 = np.zeros((2, B, H), np.float32)
+    with pytest.raises(ValueError, match=r"got a tuple of 2; .*pass \[h0\[0\], c0\[0\], h0\[1\]"):
+        Bidirectional(LSTM(H))(x, initial_state=(h0, h0))
+    with pytest.raises(ValueError, match=r"got ndarray; from PyTorch's h0 .*pass list\(h0\)"):
+        Bidirectional(GRU(H))(x, initial_state=h0)
+    assert Bidirectional(GRU(H))(x, initial_state=list(h0)).shape == (B, 2 * H)

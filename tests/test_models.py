@@ -460,3 +460,11 @@ def test_a_frozen_layers_penalty_is_not_in_the_loss():
     dense.trainable = False
     model.compile(optimizer="sgd", loss="mse")
     assert model.evaluate(x, y, verbose=0) == pytest.approx(plain, rel=1e-5)
+
+
+def test_a_sequential_in_a_sequential_is_refused_with_what_to_write():
+    inner = Sequential([Dense(2)])
+    with pytest.raises(TypeError, match=r"a Sequential cannot hold another: list its layers"):
+        Sequential([inner])
+    outer = Sequential([*inner.layers])  # as the message says
+    assert outer.layers == inner.layers

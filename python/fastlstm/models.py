@@ -92,11 +92,11 @@ class Sequential(Trainer):
             self._declared_input = True
             return
         if not isinstance(layer, Layer):
-            hint = (
-                "; a cell steps once: RNN(cell) is its layer"
-                if isinstance(layer, RecurrentCell)
-                else ""
-            )
+            hint = ""
+            if isinstance(layer, RecurrentCell):
+                hint = "; a cell steps once: RNN(cell) is its layer"
+            elif isinstance(layer, Sequential):
+                hint = "; a Sequential cannot hold another: list its layers (*model.layers) instead"
             raise TypeError(f"layer: expected a fastlstm layer, got {type(layer).__name__}{hint}")
         what = None  # a setting that gives the next layer something other than one array
         if isinstance(layer, (Recurrent, Bidirectional)):

@@ -313,7 +313,17 @@ class Layer:
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{name}: expected an array of real numbers, got dtype {arr.dtype}")
         if arr.shape != tuple(shape):
-            raise ValueError(f"{name}: expected shape {tuple(shape)}, got {arr.shape}")
+            transposed = arr.ndim == 2 and arr.shape == tuple(shape)[::-1]
+            raise ValueError(
+                f"{name}: expected shape {tuple(shape)}, got "
+                + (
+                    f"its transpose {arr.shape} (PyTorch and ONNX store weights as W for W·x: "
+                    "fastlstm.convert converts a recurrent layer's; a Linear's weight is the "
+                    "transpose of a Dense kernel)"
+                    if transposed
+                    else str(arr.shape)
+                )
+            )
         return np.array(arr, dtype=self.dtype, order="C")
 
     def get_weights(self) -> list[np.ndarray]:

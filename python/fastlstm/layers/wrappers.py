@@ -16,6 +16,18 @@ from .recurrent import Recurrent
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
+def _torch_states_hint(given, n: int) -> str:
+    """Advice where ``given`` is PyTorch's bidirectional state for a layer of ``n`` states: h0
+    (2, B, H), or (h0, c0) for an LSTM, the directions stacked on the first axis."""
+    if n == 1:
+        torch = not isinstance(given, (list, tuple)) and np.ndim(given) == 3
+        return "; from PyTorch's h0 (2, batch, units) pass list(h0)" if torch else ""
+    torch = isinstance(given, (list, tuple)) and len(given) == 2
+    if not (torch and all(not isinstance(a, (list, tuple)) and np.ndim(a) == 3 for a in given)):
+        return ""
+    return "; from PyTorch's (h0, c0), each (2, batch, units), pass [h0[0], c0[0], h0[1], c0[1]]"
+
+
 class Bidirectional(Layer):
     """Runs ``layer`` forwards and a copy of it backwards (``go_backwards`` flipped, its own
     weights, seeded apart) and merges the two outputs.
@@ -253,13 +265,13 @@ class Bidirectional(Layer):
         if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2 * n:
             names = ", ".join(self.forward_layer.state_names)
             got = (
-                f"a list of {len(initial_state)}"
+                f"a {type(initial_state).__name__} of {len(initial_state)}"
                 if isinstance(initial_state, (list, tuple))
                 else type(initial_state).__name__
             )
             raise ValueError(
                 f"initial_state: expected a list of {2 * n} arrays, the forward layer's ({names}) "
-                f"then the backward layer's, got {got}"
+                f"then the backward layer's, got {got}{_torch_states_hint(initial_state, n)}"
             )
         return list(initial_state[:n]), list(initial_state[n:])
 
