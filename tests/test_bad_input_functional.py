@@ -643,3 +643,16 @@ def test_weights_in_the_peers_layout_are_named_as_such(cell, G):
             match=rf"recurrent_kernel: expected shape \(20, {G * H}\) .*" + layout.format(G * H, H),
         ):
             call(x, k, r.T, b)
+
+
+def test_a_packed_sequence_is_named_with_the_way_to_pass_it(p):
+    """It had got NumPy's 'inhomogeneous shape' message."""
+    torch = import_peer("torch")
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    x = torch.from_numpy(p["x"])
+    packed = pack_padded_sequence(x, torch.tensor([T] * B), batch_first=True)
+    with pytest.raises(
+        TypeError, match=r"^x: .*got PackedSequence \(torch.nn.utils.rnn.pad_packed"
+    ):
+        lstm(packed, p["kernel"], p["recurrent_kernel"], p["bias"])

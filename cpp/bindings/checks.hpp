@@ -275,8 +275,13 @@ Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
       why = " (" + std::string(py::str(e.type().attr("__name__"))) + ": " +
             std::string(py::str(e.value())) + ")";
     }
-    throw py::type_error(std::string(name) + ": expected an array of real numbers, got " +
-                         std::string(py::str(py::type::of(obj).attr("__name__"))) +
+    const std::string type = py::str(py::type::of(obj).attr("__name__"));
+    if (type == "PackedSequence") {  // torch's: a tuple of tensors, which NumPy cannot stack
+      why =
+          " (torch.nn.utils.rnn.pad_packed_sequence(..., batch_first=True) gives the padded "
+          "batch and its lengths: pass those, with lengths=)";
+    }
+    throw py::type_error(std::string(name) + ": expected an array of real numbers, got " + type +
                          (grad ? " that requires grad (pass .detach())" : why));
   }
   const char kind = a.dtype().kind();
