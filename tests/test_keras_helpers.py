@@ -186,6 +186,11 @@ def test_pad_sequences_refuses_ids_its_dtype_cannot_hold():
         utils.pad_sequences([[1], [-200]], dtype="int8")
     with pytest.raises(ValueError, match="value: expected a whole padding value in int8's range"):
         utils.pad_sequences([[1]], dtype="int8", value=1000)
+    with pytest.raises(ValueError, match=r"value: .*int32's range .*got 1180591620717411303424"):
+        utils.pad_sequences([[1]], value=2**70)  # NumPy's isfinite had refused the int, unnamed
+    for dtype in ("datetime64", "complex64", "timedelta64[s]"):
+        with pytest.raises(TypeError, match=r"^dtype: expected an integer, float or bool dtype"):
+            utils.pad_sequences([[1, 2]], dtype=dtype)
     with pytest.raises(ValueError, match=r"sequences\[0\]: expected ids, got a non-finite"):
         utils.pad_sequences([[1.0, np.nan]])
     wide = utils.pad_sequences([[2**32 + 5, 7], [3]], dtype="int64")

@@ -50,6 +50,11 @@ def pad_sequences(
         out_dtype = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype: expected a NumPy dtype, got {dtype!r}") from None
+    if out_dtype.kind not in "biufOSU":  # datetimes, complex numbers, records
+        raise TypeError(
+            f"dtype: expected an integer, float or bool dtype (or object or str for tokens), got "
+            f"{out_dtype}"
+        )
     if out_dtype.kind in "OSU":  # tokens: any values, kept as they are
         rows = [np.asarray(s, dtype=object) for s in sequences]
     else:
@@ -129,7 +134,9 @@ def _check_fits(rows, value, dtype: np.dtype) -> None:
             )
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
         raise TypeError(f"value: expected a number for dtype {dtype}, got {value!r}")
-    if not np.isfinite(value) or not info.min <= value <= info.max or value != int(value):
+    # a Python int may be wider than any float, which np.isfinite cannot take (2**70)
+    finite = isinstance(value, (int, np.integer)) or np.isfinite(value)
+    if not finite or not info.min <= value <= info.max or value != int(value):
         raise ValueError(
             f"value: expected a whole padding value in {dtype}'s range [{info.min}, "
             f"{info.max}], got {value!r}"
