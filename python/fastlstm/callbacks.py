@@ -629,7 +629,8 @@ class CSVLogger(Callback):
                 ) from None
             if header and header[0] == "epoch":
                 self._keys = header[1:]
-        self._file = open(name, "a" if self.append else "w", newline="", encoding="utf-8")  # noqa: SIM115
+        mode = "a" if self.append else "w"
+        self._file = open(name, mode, newline="", encoding="utf-8")  # noqa: SIM115
         self._writer = csv.writer(self._file, delimiter=self.separator)
         self._write_header = self._keys is None
 
