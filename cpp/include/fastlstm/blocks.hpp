@@ -6,8 +6,13 @@
 // that step's time, whenever the C library had handed the last step's memory back (which depends
 // on everything else the process allocates). So blocks of kMinCached bytes or more go to a
 // process-wide cache when released, up to kMaxCached bytes in all (the oldest leave first), and a
-// request takes a cached block of its size class. Smaller buffers come and go through the C
-// library as usual. Thread-safe; a forked child starts with an empty cache.
+// request takes the smallest cached block that holds it, up to kMaxReuse times its size.
+// Smaller buffers come and go through the C library as usual. Thread-safe; a forked child starts
+// with an empty cache.
+//
+// Taking only blocks of a request's own size class, a service whose calls vary in length kept a
+// block of every size it met: training steps at B=8, I=H=64 and T from 1 to 1000 held 244 MiB
+// where the largest step used 24 MiB (inference 99 MiB against 10), up to the 512 MiB cap.
 //
 // kMinCached is 128 KiB, where glibc starts to map blocks of their own by default. From 1 MiB
 // only, the buffers below it freed at the end of each call left enough free memory at the top of
@@ -20,9 +25,9 @@
 #include <cstddef>
 #include <cstdlib>
 #include <deque>
-#include <iterator>
 #include <mutex>
 #include <new>
+#include <unordered_map>
 
 #include "fastlstm/pool.hpp"  // renewed_at_fork
 #include "fastlstm/types.hpp"
@@ -55,6 +60,9 @@ inline void free_aligned(void* p) {
 }
 constexpr std::size_t kMinCached = std::size_t(128) << 10;
 constexpr std::size_t kMaxCached = std::size_t(512) << 20;
+// A request takes a cached block up to this many times its size (a block holds up to twice the
+// bytes a buffer uses, where a fresh one would cost page faults).
+constexpr std::size_t kMaxReuse = 2;
 
 // The size class of a request: `bytes` rounded up to a multiple of the largest power of two that
 // is at most an eighth of it (and at least kBlockAlign). Near sizes share blocks, at most 1/8 is
@@ -71,27 +79,48 @@ class BlockCache {
   void* acquire(std::size_t bytes) {
     if (bytes == 0) return nullptr;
     const std::size_t size = block_size(bytes);
-    if (size >= kMinCached) {
+    if (size < kMinCached) return allocate(size);
+    {
       std::lock_guard<std::mutex> lock(mutex_);
-      for (auto it = blocks_.rbegin(); it != blocks_.rend(); ++it) {  // the most recent first
-        if (it->size != size) continue;
-        void* data = it->data;
-        held_ -= size;
-        blocks_.erase(std::next(it).base());
-        return data;
+      auto best = blocks_.end();  // the smallest that fits, the most recent of equals
+      for (auto it = blocks_.begin(); it != blocks_.end(); ++it) {
+        if (it->size >= size && it->size / kMaxReuse <= size &&
+            (best == blocks_.end() || it->size <= best->size)) {
+          best = it;
+        }
+      }
+      if (best != blocks_.end()) {
+        const Block block = *best;
+        lent_[block.data] = block.size;  // first: where it throws, the cache is as it was
+        held_ -= block.size;
+        blocks_.erase(best);
+        return block.data;
       }
     }
-    void* data = alloc_aligned(kBlockAlign, size);
-    if (!data) throw std::bad_alloc();
+    void* data = allocate(size);  // outside the lock: other threads' calls go on meanwhile
+    try {
+      std::lock_guard<std::mutex> lock(mutex_);
+      lent_[data] = size;
+    } catch (...) {
+      free_aligned(data);
+      throw;
+    }
     return data;
   }
 
   // Gives back a block from acquire(bytes), with the same `bytes`.
   void release(void* data, std::size_t bytes) {
     if (!data) return;
-    const std::size_t size = block_size(bytes);
-    if (size < kMinCached || size > kMaxCached) return free_aligned(data);
+    std::size_t size = block_size(bytes);
+    if (size < kMinCached) return free_aligned(data);
     std::lock_guard<std::mutex> lock(mutex_);
+    // The block's own size (a cached block may be larger than the request it was lent for). One
+    // lent by the parent of a forked child is not in this cache's record: its request's size.
+    if (const auto it = lent_.find(data); it != lent_.end()) {
+      size = it->second;
+      lent_.erase(it);
+    }
+    if (size > kMaxCached) return free_aligned(data);
     blocks_.push_back({data, size});
     held_ += size;
     while (held_ > kMaxCached) {
@@ -127,9 +156,16 @@ class BlockCache {
     void* data;
     std::size_t size;
   };
+  static void* allocate(std::size_t size) {
+    void* data = alloc_aligned(kBlockAlign, size);
+    if (!data) throw std::bad_alloc();
+    return data;
+  }
+
   std::mutex mutex_;
   std::deque<Block> blocks_;  // oldest first
   std::size_t held_ = 0;
+  std::unordered_map<void*, std::size_t> lent_;  // blocks of kMinCached and up in use: sizes
 };
 
 // The process's cache: never destroyed (NumPy arrays holding blocks may be freed after static
