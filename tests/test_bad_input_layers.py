@@ -49,6 +49,8 @@ def test_layer_zero_length_sequence_returns_zero_state():
         ({"dtype": "complex64"}, TypeError, "dtype", "float32", "complex64"),
         ({"dtype": "float16"}, TypeError, "dtype", "float32", "float16"),
         ({"dtype": "no-such-type"}, TypeError, "dtype", "float32", "no-such-type"),
+        # Keras 3's DTypePolicy config: NumPy's own "entry not a 2- or 3- tuple" had come out
+        ({"dtype": {"class_name": "DTypePolicy"}}, TypeError, "dtype", "float32", "DTypePolicy"),
         ({"return_sequences": 1}, TypeError, "return_sequences", "True or False", "1"),
         ({"return_state": "yes"}, TypeError, "return_state", "True or False", "'yes'"),
         ({"time_major": None}, TypeError, "time_major", "True or False", "None"),

@@ -82,7 +82,7 @@ def input_array(x, name: str = "x") -> np.ndarray:
 def check_dtype(dtype) -> np.dtype:
     try:
         known = dtype is not None and np.dtype(dtype).name in _DTYPES
-    except TypeError:
+    except (TypeError, ValueError):  # ValueError: a dict, as Keras 3's DTypePolicy config
         known = False
     if not known:
         raise TypeError(f"dtype: expected one of {_DTYPES}, got {dtype!r}")
