@@ -207,11 +207,10 @@ inline bool is_float64(const py::array& array) {
 }
 
 // The one dtype rule: compute in float64 when the kernel is float64 (or wider), in float32
-// otherwise.
-// Any 8-byte float counts, whatever its byte order or provenance (an unpickled array's dtype is
-// equal to, but not the same object as, NumPy's float64). An array of another library (a torch
-// tensor: it has a dtype and converts through __array__) counts by the array it converts to; a
-// Python list has no dtype and counts as float32.
+// otherwise. Any float of 8 bytes or more counts, whatever its byte order or provenance (an
+// unpickled array's dtype is equal to, but not the same object as, NumPy's float64). An array
+// of another library (a torch tensor: it has a dtype and converts through __array__) counts by
+// the array it converts to; a Python list has no dtype and counts as float32.
 inline bool wants_double(const py::handle& kernel) {
   if (py::isinstance<py::array>(kernel))
     return is_float64(py::reinterpret_borrow<py::array>(kernel));
