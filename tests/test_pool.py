@@ -317,6 +317,53 @@ def test_a_pool_a_new_thread_takes_from_the_shelf_sheds_a_higher_counts_workers(
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/task"),
+    reason="counts the process's threads in /proc/self/task, which only Linux has",
+)
+def test_a_lowered_thread_count_ends_the_workers_of_the_kept_pools_at_once():
+    """Pools that ended threads left on the shelf kept their workers when the count went down,
+    until a new thread took each of them: 4 threads at 16 left 60 asleep after the count went to
+    2 (a burst of 8 at 8 had left 56 at 1). A fresh process: the shelf holds these pools only."""
+    code = """
+import os, threading, time, numpy as np, fastlstm
+from conftest import make_problem
+p = make_problem(128, 10, 16, 32, dtype=np.float64, seed=7)  # work for 16 threads
+args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"])
+count = lambda: len(os.listdir("/proc/self/task"))
+base = count()
+fastlstm.set_num_threads(16)
+threads = [threading.Thread(target=fastlstm.lstm, args=args) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+# A thread's pool goes to the shelf as its OS thread ends, after join() returns
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline and any(
+    os.path.exists(f"/proc/self/task/{t.native_id}") for t in threads
+):
+    time.sleep(0.01)
+kept = count()
+fastlstm.set_num_threads(2)
+print(base, kept, count())
+"""
+    path = [os.path.dirname(__file__), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=child_timeout(120),
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    base, kept, after = map(int, done.stdout.split())
+    assert kept >= base + 16  # the four pools on the shelf, most of 15 workers each
+    assert after <= base + 4  # one worker each is what 2 threads use
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="context switches from getrusage")
 def test_a_job_wakes_only_the_workers_it_can_use():
     """After one call on 256 threads the pool keeps 255 workers asleep; a later job of 2 items

@@ -459,6 +459,15 @@ class PoolShelf {
     return nullptr;
   }
 
+  // Ends the kept pools' workers beyond `workers` each (a lowered thread count: a burst of
+  // threads at 8 had left 56 workers asleep on the shelf after the count went to 1).
+  void shrink(int workers) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& pool : pools_) {
+      if (pool->forks == fork_count().load()) pool->shrink(workers);
+    }
+  }
+
   // Keeps `pool` unless the shelf is full; then it goes (joining its workers).
   void put(std::unique_ptr<Pool> pool) {
     {

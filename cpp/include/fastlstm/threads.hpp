@@ -44,7 +44,12 @@ inline std::atomic<int>& thread_setting() {
   static std::atomic<int> threads{default_threads()};
   return threads;
 }
-inline void set_num_threads(int n) { thread_setting().store(std::clamp(n, 1, kMaxThreads)); }
+// A lowered count also ends the workers it no longer uses in the pools kept from ended threads
+// (each thread's own pool loses its surplus at its next call: drop_spare_workers).
+inline void set_num_threads(int n) {
+  thread_setting().store(std::clamp(n, 1, kMaxThreads));
+  pool_shelf().shrink(std::clamp(n, 1, kMaxThreads) - 1);
+}
 
 // The count a call on this thread holds to (0: none, read the setting). A call reads the setting
 // several times as it splits its parts; set_num_threads from another thread in between gave a
