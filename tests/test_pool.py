@@ -172,6 +172,23 @@ def test_more_workers_than_a_call_needs():
             np.testing.assert_array_equal(a, b)
 
 
+def run_child(code: str) -> str:
+    """The output of ``code`` run by a fresh Python, which must succeed; conftest beside this
+    file comes ahead of whatever path found fastlstm for this process."""
+    path = [os.path.dirname(__file__), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=child_timeout(120),
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
 def thread_count() -> int:
     return len(os.listdir("/proc/self/task"))
 
@@ -348,18 +365,7 @@ kept = count()
 fastlstm.set_num_threads(2)
 print(base, kept, count())
 """
-    path = [os.path.dirname(__file__), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=child_timeout(120),
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    base, kept, after = map(int, done.stdout.split())
+    base, kept, after = map(int, run_child(code).split())
     assert kept >= base + 16  # the four pools on the shelf, most of 15 workers each
     assert after <= base + 4  # one worker each is what 2 threads use
 
@@ -387,19 +393,7 @@ for _ in range(200):
     fastlstm.lstm(*args)
 print((switches() - before) / 200)
 """
-    # conftest beside this file, ahead of whatever path found fastlstm for this process.
-    path = [os.path.dirname(__file__), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=child_timeout(120),
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    per_call = float(done.stdout.split()[-1])
+    per_call = float(run_child(code).split()[-1])
     assert per_call < 128, per_call  # fewer than half the idle workers
 
 
@@ -426,12 +420,4 @@ y = fastlstm.lstm(x, K, R, b)[0]
 reserve.close()
 print(float(np.abs(y - expected).max()))
 """
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=child_timeout(120),
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert float(done.stdout.split()[-1]) < 1e-5
+    assert float(run_child(code).split()[-1]) < 1e-5
