@@ -4,6 +4,7 @@ ModelCheckpoint, ReduceLROnPlateau, LearningRateScheduler, TerminateOnNaN, the p
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -368,10 +369,8 @@ def test_checkpoint_names_a_format_it_cannot_fill():
         m.fit(x, y, epochs=1, verbose=0, callbacks=[check])
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs os.mkfifo (POSIX)")
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo (POSIX)")
 def test_csv_logger_refuses_a_fifo_rather_than_wait_for_a_reader(tmp_path):
-    import os
-
     fifo = tmp_path / "log.csv"
     os.mkfifo(fifo)
     m, x, y = model(), *data(4)
