@@ -290,13 +290,22 @@ def test_a_result_of_one_number_is_logged_as_a_float(result):
     assert logs["fixed"] == float(np.asarray(result).ravel()[0])
 
 
-def test_a_result_of_several_numbers_is_refused_naming_the_metric():
-    class Two(metrics.Metric):
+def test_a_result_of_a_matrix_is_refused_naming_the_metric_and_a_vector_is_logged():
+    """One number, or a 1-D array (one a class, as Keras's F1Score gives), goes to the logs;
+    anything else is named."""
+
+    class Shaped(metrics.Metric):
+        def __init__(self, shape, name):
+            super().__init__(name=name)
+            self.shape = shape
+
         def update_state(self, y_true, y_pred, sample_weight=None):
             pass
 
         def result(self):
-            return np.zeros(2)
+            return np.arange(np.prod(self.shape), dtype=float).reshape(self.shape)
 
     with pytest.raises(TypeError, match=r"metric 'two': expected result\(\) to give one number"):
-        regressor(Two(name="two")).evaluate(X, Y, verbose=0)
+        regressor(Shaped((2, 2), name="two")).evaluate(X, Y, verbose=0)
+    logs = regressor(Shaped((3,), name="three")).evaluate(X, Y, verbose=0, return_dict=True)
+    np.testing.assert_array_equal(logs["three"], [0.0, 1.0, 2.0])

@@ -11,6 +11,7 @@ names, configs, model files, copies and bad arguments."""
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import pickle
 
@@ -276,6 +277,8 @@ def precision_recall(y, p, w, threshold=0.5, top_k=None, class_id=None):
         {"top_k": 2, "thresholds": 0.4},
         {"class_id": 2},
         {"top_k": 2, "class_id": 0},
+        {"thresholds": [0.2, 0.5, 0.8]},
+        {"thresholds": (0.3, 0.6), "top_k": 2, "class_id": 1},
     ],
 )
 def test_precision_and_recall_options_match_the_formula(options):
@@ -291,7 +294,17 @@ def test_precision_and_recall_options_match_the_formula(options):
             m.update_state(y[part], p[part], w[part], mask=mask[part])
         found.append(m.result())
     threshold = options.get("thresholds", 0.5 if "top_k" not in options else -1e10)
-    threshold = threshold[0] if isinstance(threshold, list) else threshold
+    if np.ndim(threshold) and len(threshold) > 1:  # one result a threshold: (n,) arrays
+        each = [
+            precision_recall(y, p, weight, t, options.get("top_k"), options.get("class_id"))
+            for t in threshold
+        ]
+        assert [np.shape(f) for f in found] == [(len(threshold),)] * 2
+        for k in range(2):
+            np.testing.assert_allclose(found[k], [e[k] for e in each], rtol=1e-12)
+        assert len({e[0] for e in each}) > 1  # the thresholds give different results here
+        return
+    threshold = threshold[0] if np.ndim(threshold) else threshold
     expected = precision_recall(
         y, p, weight, threshold, options.get("top_k"), options.get("class_id")
     )
@@ -332,6 +345,11 @@ def test_precision_and_recall_give_keras_3s_worked_examples():
     )
     assert weighted == pytest.approx(7 / 10)
     assert [v.name for v in metrics.Precision().variables] == ["true_positives", "false_positives"]
+    several = metrics.Precision(thresholds=[0.5, 0.7])(
+        np.array([[0, 1, 1, 0]]), np.array([[1, 0, 0.6, 0]])
+    )
+    np.testing.assert_array_equal(several, [0.5, 0.0])
+    assert metrics.Recall(thresholds=[0.5, 0.7]).get_config()["thresholds"] == [0.5, 0.7]
     assert [v.name for v in metrics.Recall().variables] == ["true_positives", "false_negatives"]
 
 
@@ -358,7 +376,7 @@ def fbeta(y, p, w, beta=1.0, threshold=None, average="macro"):
     if average == "weighted":
         support = (w * y).sum(0)
         return float(np.sum(score * support / (support.sum() + 1e-7)))
-    return float(np.mean(score))
+    return score if average is None else float(np.mean(score))
 
 
 @pytest.mark.parametrize("average", ["micro", "macro", "weighted"])
@@ -404,15 +422,75 @@ def test_fbeta_gives_keras_3s_test_values(average, beta, weights, expected):
     assert m(KF_TRUE, KF_PRED, weights) == pytest.approx(expected, abs=1e-6)
 
 
-def test_f1_per_class_only_for_one_class():
-    """average=None (Keras's default) is one score a class: one output column gives one number
-    for the logs; more raise, naming average."""
+@pytest.mark.parametrize("beta", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("weights", [None, [0.5, 1.0, 0.0, 1.0, 0.5, 1.0]])
+def test_fbeta_average_none_gives_the_score_of_each_class(beta, weights):
+    """average=None (Keras's default): a (C,) array, one score a class, whose mean is the
+    macro score; over two batches as over one."""
+    w = np.ones(6) if weights is None else np.asarray(weights)
+    m = metrics.FBetaScore(None, beta)
+    m.update_state(KF_TRUE[:4], KF_PRED[:4], w[:4])
+    got = m(KF_TRUE[4:], KF_PRED[4:], w[4:])
+    expected = fbeta(KF_TRUE, KF_PRED, w, beta, average=None)
+    assert isinstance(got, np.ndarray)
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert len(set(np.round(expected, 4))) > 1  # the classes differ: no mean hides in a class
+    macro = metrics.FBetaScore("macro", beta)(KF_TRUE, KF_PRED, w)
+    assert float(np.mean(got)) == pytest.approx(macro, abs=1e-6)
+
+
+def test_f1_of_one_class_is_one_number():
     y, p = RNG.integers(0, 2, (20, 1)), RNG.random((20, 1))
-    assert metrics.F1Score(threshold=0.5)(y, p) == pytest.approx(
-        fbeta(y, p, np.ones(20), threshold=0.5)
-    )
-    with pytest.raises(ValueError, match=r"average: None gives one f1_score for each of the 3"):
-        metrics.F1Score()(KF_TRUE, KF_PRED)
+    got = metrics.F1Score(threshold=0.5)(y, p)
+    assert isinstance(got, float)
+    assert got == pytest.approx(fbeta(y, p, np.ones(20), threshold=0.5))
+
+
+def _three_classes(n=60):
+    x = RNG.standard_normal((n, 5, 3)).astype(np.float32)
+    labels = np.argmax(x[:, -1], axis=1)
+    return x, np.eye(3, dtype=np.float32)[labels]
+
+
+def test_fit_logs_each_class_f1_and_the_callbacks_take_it(tmp_path, capsys):
+    """A (C,) metric in fit's logs, as in Keras 3: History and evaluate hold the array,
+    CSVLogger writes it as [a, b, c], the progress bar shows its mean."""
+    x, y = _three_classes()
+    model = Sequential([Input((5, 3)), LSTM(8, seed=0), Dense(3, activation="softmax", seed=1)])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["f1_score"])
+    log = tmp_path / "log.csv"
+    history = model.fit(
+        x, y, epochs=2, batch_size=20, validation_split=0.25, verbose=2,
+        callbacks=[callbacks.CSVLogger(log)],
+    )  # fmt: skip
+    printed = capsys.readouterr().out.splitlines()
+    for key in ("f1_score", "val_f1_score"):
+        assert [np.shape(v) for v in history.history[key]] == [(3,), (3,)]
+    last = history.history["val_f1_score"][-1]
+    np.testing.assert_allclose(last, metrics.F1Score()(y[45:], model.predict(x[45:])), atol=1e-6)
+    evaluated = model.evaluate(x[45:], y[45:], verbose=0, return_dict=True)["f1_score"]
+    np.testing.assert_allclose(evaluated, last, atol=1e-6)
+    assert f"val_f1_score: {np.mean(last):.4f}" in printed[-1]
+    rows = log.read_text().splitlines()
+    header, row = rows[0].split(","), next(csv.reader([rows[-1]]))
+    field = row[header.index("val_f1_score")]
+    np.testing.assert_allclose(json.loads(field), last)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: callbacks.EarlyStopping(monitor="val_f1_score"),
+    lambda: callbacks.ReduceLROnPlateau(monitor="val_f1_score"),
+    lambda: callbacks.ModelCheckpoint("m.fastlstm", monitor="val_f1_score", save_best_only=True),
+])  # fmt: skip
+def test_a_callback_monitoring_each_class_score_names_it(make, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    x, y = _three_classes(40)
+    model = Sequential([Input((5, 3)), LSTM(4, seed=0), Dense(3, activation="softmax", seed=1)])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["f1_score"])
+    with pytest.raises(ValueError, match=r"'val_f1_score' is 3 numbers, one a class.*'macro'"):
+        model.fit(x, y, epochs=1, validation_split=0.25, verbose=0, callbacks=[make()])
+    assert not (tmp_path / "m.fastlstm").exists()
 
 
 # -- R2Score ----------------------------------------------------------------------------------
@@ -427,7 +505,8 @@ def r2(y, p, w, aggregation="uniform_average", regressors=0, seen=None):
     mean = (w * y).sum(0) / w.sum(0)
     total = (w * (y - mean) ** 2).sum(0)
     raw = 1 - (w * (y - p) ** 2).sum(0) / total
-    score = np.sum(total * raw) / total.sum() if aggregation != "uniform_average" else raw.mean()
+    score = {"uniform_average": raw.mean(), None: raw}.get(aggregation)
+    score = np.sum(total * raw) / total.sum() if score is None else score
     n = y.size if seen is None else seen
     return 1 - (1 - score) * (n - 1) / (n - regressors - 1) if regressors else score
 
@@ -468,6 +547,21 @@ def test_r2_gives_keras_3s_test_values(aggregation, regressors, expected):
     m = metrics.R2Score(aggregation, regressors)
     assert m(y, p, [0.8, 0.1, 0.4]) == pytest.approx(expected, abs=1e-5)
     assert m.result() == pytest.approx(r2(y, p, [0.8, 0.1, 0.4], aggregation, regressors))
+
+
+@pytest.mark.parametrize("regressors", [0, 1])
+def test_r2_class_aggregation_none_gives_each_column(regressors):
+    """class_aggregation=None: a (C,) array, each column's score (adjusted one by one), whose
+    mean is the uniform average's score."""
+    y = [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    p = [[0.4, 0.9, 1.6], [0.1, 1.2, 0.6], [1.5, 0.8, 0.6]]
+    w = [0.8, 0.1, 0.4]
+    got = metrics.R2Score(None, regressors)(y, p, w)
+    assert isinstance(got, np.ndarray)
+    assert got.shape == (3,)
+    np.testing.assert_allclose(got, r2(y, p, w, None, regressors), rtol=1e-12)
+    uniform = metrics.R2Score("uniform_average", regressors)(y, p, w)
+    assert float(np.mean(got)) == pytest.approx(uniform)  # the adjustment is affine
 
 
 def test_r2_edges_as_keras():
@@ -795,7 +889,8 @@ Y3, P3 = np.eye(3)[[0, 1, 2, 0]], RNG.random((4, 3))
         (lambda: metrics.AUC(label_weights=[1.0, -1.0]), ValueError, r"label_weights: expected a list of finite non-neg"),
         (_update(metrics.AUC(label_weights=[1.0, 2.0]), Y3, P3), ValueError, r"label_weights: expected one weight for each of the 3"),
         (_update(metrics.AUC(multi_label=True, num_labels=2), Y3, P3), ValueError, r"y_pred: expected 2 labels"),
-        (lambda: metrics.Precision(thresholds=[0.3, 0.7]), ValueError, r"thresholds: expected a number or a list of one"),
+        (lambda: metrics.Precision(thresholds=[]), ValueError, r"thresholds: expected a number or a non-empty list"),
+        (lambda: metrics.Recall(thresholds=[0.3, 1.5]), ValueError, r"thresholds\[1\]: expected a number in \[0, 1\]"),
         (lambda: metrics.Recall(thresholds=["0.5"]), TypeError, r"thresholds\[0\]: expected a number in \[0, 1\]"),
         (lambda: metrics.Precision(top_k=0), ValueError, r"top_k: expected a positive integer"),
         (lambda: metrics.Recall(class_id=-1), ValueError, r"class_id: expected a non-negative integer"),
@@ -808,10 +903,8 @@ Y3, P3 = np.eye(3)[[0, 1, 2, 0]], RNG.random((4, 3))
         (lambda: metrics.FBetaScore(beta="1"), TypeError, r"beta: expected a finite number > 0"),
         (lambda: metrics.F1Score(threshold=0.0), ValueError, r"threshold: expected a number in \(0, 1\]"),
         (lambda: metrics.F1Score(threshold=1.5), ValueError, r"threshold: expected a number in \(0, 1\]"),
-        (_update(metrics.F1Score(), Y3, P3), ValueError, r"average: None gives one f1_score for each"),
         (lambda: metrics.R2Score(class_aggregation="mean"), ValueError, r"class_aggregation: expected one of"),
         (lambda: metrics.R2Score(num_regressors=-1), ValueError, r"num_regressors: expected a non-negative"),
-        (_update(metrics.R2Score(class_aggregation=None), Y3, P3), ValueError, r"class_aggregation: None gives one r2_score"),
         (lambda: metrics.BinaryCrossentropy(from_logits=1), TypeError, r"from_logits: expected True or False"),
         (lambda: metrics.CategoricalCrossentropy(label_smoothing=2), ValueError, r"label_smoothing: expected a number in \[0, 1\]"),
         (lambda: metrics.SparseCategoricalCrossentropy(axis=1), ValueError, r"axis: expected -1"),

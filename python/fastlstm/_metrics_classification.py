@@ -52,25 +52,31 @@ def _top_k_mask(y_pred: np.ndarray, k: int) -> np.ndarray:
     return keep
 
 
-def _one_threshold(thresholds):
-    """The threshold Precision/Recall compare with, from Keras's ``thresholds``: a number or a
-    list of one (Keras then gives one result a threshold; the logs take one number)."""
-    if isinstance(thresholds, (list, tuple)):
-        if len(thresholds) != 1:
-            raise ValueError(
-                f"thresholds: expected a number or a list of one (each threshold gives a result "
-                f"of its own, and the logs take one number a metric: make one metric a "
-                f"threshold, with a name each), got {thresholds!r}"
-            )
-        return real_number(thresholds[0], "thresholds[0]", at_least=0, at_most=1)
-    return real_number(thresholds, "thresholds", at_least=0, at_most=1)  # Keras's range
+def _parse_thresholds(thresholds) -> list[float]:
+    """The thresholds Precision/Recall compare with, from Keras's ``thresholds``: a number or a
+    non-empty list, each in [0, 1] (Keras's range)."""
+    if isinstance(thresholds, (list, tuple, np.ndarray)):
+        if len(thresholds) == 0:
+            raise ValueError("thresholds: expected a number or a non-empty list, got an empty one")
+        return [
+            real_number(t, f"thresholds[{k}]", at_least=0, at_most=1)
+            for k, t in enumerate(thresholds)
+        ]
+    return [real_number(thresholds, "thresholds", at_least=0, at_most=1)]
+
+
+def _one_or_each(value):
+    """A float, or an (n,) float64 array of one result a threshold."""
+    value = np.asarray(value, dtype=np.float64)
+    return value.copy() if value.ndim else float(value)
 
 
 class _Confusion(Metric):
     """Keras 3's Precision and Recall: y_true is positive where nonzero; y_pred above the
     threshold is predicted positive. ``top_k`` predicts positive only the k highest of each
     row (the threshold, unless given, is then -1e10); ``class_id`` counts that column of y_true
-    and y_pred alone. Keras's argument order."""
+    and y_pred alone. Keras's argument order. A list of several thresholds gives one result a
+    threshold, an (n,) array (the logs hold it, the progress bar shows its mean), as Keras's."""
 
     direction = "max"
     _counts: tuple = ()  # the variables kept, Keras's names
@@ -82,20 +88,26 @@ class _Confusion(Metric):
             self.init_thresholds = None
             self.thresholds = 0.5 if self.top_k is None else NEG_INF
         else:
-            self.thresholds = _one_threshold(thresholds)
-            listed = isinstance(thresholds, (list, tuple))
-            self.init_thresholds = [self.thresholds] if listed else self.thresholds
+            parsed = _parse_thresholds(thresholds)
+            listed = isinstance(thresholds, (list, tuple, np.ndarray))
+            self.init_thresholds = parsed if listed else parsed[0]
+            self.thresholds = parsed if len(parsed) > 1 else parsed[0]
         super().__init__(name, dtype)
+        shape = (len(self.thresholds),) if isinstance(self.thresholds, list) else ()
         for count in self._counts:
-            setattr(self, count, self.add_weight(name=count))
+            setattr(self, count, self.add_weight(shape, name=count))
 
     def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
         y_pred = _floating(y_pred)
         actual = _dense_target(y_true, y_pred, self.name) != 0
         w = _weights(sample_weight, mask, y_pred.shape)
-        predicted = y_pred > self.thresholds
+        several = isinstance(self.thresholds, list)
+        predicted = y_pred[..., None] > np.array(self.thresholds) if several else (
+            y_pred > self.thresholds
+        )  # fmt: skip
         if self.top_k is not None:
-            predicted &= _top_k_mask(y_pred, self.top_k)
+            keep = _top_k_mask(y_pred, self.top_k)
+            predicted &= keep[..., None] if several else keep
         if self.class_id is not None:
             classes = y_pred.shape[-1] if y_pred.ndim >= 2 else None
             if classes is None or self.class_id >= classes:
@@ -104,14 +116,18 @@ class _Confusion(Metric):
                     f"{self.class_id} for y_pred of shape {y_pred.shape}"
                 )
             c = self.class_id
-            predicted, actual, w = predicted[..., c], actual[..., c], w[..., c]
+            predicted = predicted[..., c, :] if several else predicted[..., c]
+            actual, w = actual[..., c], w[..., c]
+        if several:  # a last axis of thresholds
+            actual, w = actual[..., None], w[..., None]
         where = {
             "true_positives": predicted & actual,
             "false_positives": predicted & ~actual,
             "false_negatives": ~predicted & actual,
         }
+        axes = tuple(range(predicted.ndim - 1)) if several else None
         for count in self._counts:
-            getattr(self, count).assign_add(w[where[count]].sum())
+            getattr(self, count).assign_add(np.where(where[count], w, 0.0).sum(axis=axes))
 
     def get_config(self):
         return {
@@ -128,8 +144,8 @@ class Precision(_Confusion):
     name = "precision"
     _counts = ("true_positives", "false_positives")
 
-    def result(self) -> float:
-        return float(
+    def result(self) -> float | np.ndarray:
+        return _one_or_each(
             _divide_no_nan(self.true_positives, self.true_positives + self.false_positives)
         )
 
@@ -140,8 +156,8 @@ class Recall(_Confusion):
     name = "recall"
     _counts = ("true_positives", "false_negatives")
 
-    def result(self) -> float:
-        return float(
+    def result(self) -> float | np.ndarray:
+        return _one_or_each(
             _divide_no_nan(self.true_positives, self.true_positives + self.false_negatives)
         )
 
@@ -397,8 +413,9 @@ class FBetaScore(Metric):
     A row's predictions are positive above ``threshold`` (in (0, 1]), or, with ``threshold``
     None, where they equal the row's maximum (and are not 0). ``average``: "micro" one score
     from the counts summed over the classes; "macro" the mean of the scores per class;
-    "weighted" their mean weighted by each class's weight of positive labels; None the score
-    of each class, which the logs, one number a metric, take only where there is one class."""
+    "weighted" their mean weighted by each class's weight of positive labels; None (Keras's
+    default) the score of each class: ``result()`` and the logs give a (C,) array (one number
+    where C is 1), the progress bar their mean, as Keras's."""
 
     name = "fbeta_score"
     direction = "max"
@@ -415,12 +432,6 @@ class FBetaScore(Metric):
         self._classes = None
 
     def _build(self, classes: int) -> None:
-        if self.average is None and classes != 1:
-            raise ValueError(
-                f"average: None gives one {self.name} for each of the {classes} classes, and "
-                f"the logs take one number a metric: pass average='macro', 'micro' or "
-                f"'weighted'"
-            )
         shape = () if self.average == "micro" else (classes,)
         for name in ("true_positives", "false_positives", "false_negatives"):
             setattr(self, name, self.add_weight(shape, name=name))
@@ -452,7 +463,7 @@ class FBetaScore(Metric):
         self.false_negatives.assign_add(((1 - predicted) * y * w).sum(axis=axis))
         self.intermediate_weights.assign_add((y * w).sum(axis=axis))
 
-    def result(self) -> float:
+    def result(self) -> float | np.ndarray:
         if self._classes is None:
             return 0.0
         tp = self.true_positives.value
@@ -465,6 +476,8 @@ class FBetaScore(Metric):
             score = np.sum(score * support / (support.sum() + EPSILON))
         elif self.average is not None:
             score = np.mean(score)
+        if np.size(score) > 1:
+            return np.array(score, dtype=np.float64)  # average=None: one a class
         return float(np.reshape(score, -1)[0]) if np.ndim(score) else float(score)
 
     def get_config(self):

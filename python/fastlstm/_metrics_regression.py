@@ -24,8 +24,8 @@ class R2Score(Metric):
     target) scores 0, and a column with nothing to compare (0 / 0) is NaN, as Keras's.
 
     ``class_aggregation``: "uniform_average" the mean over the columns, "variance_weighted_
-    average" weighted by SS_tot, None the score of each column (which the logs, one number a
-    metric, take only for one column). ``num_regressors`` p > 0 gives the adjusted score
+    average" weighted by SS_tot, None the score of each column: a (C,) array (one number for
+    one column), as Keras's, which the logs hold as it is and the progress bar as its mean. ``num_regressors`` p > 0 gives the adjusted score
     1 - (1 - R2) (n - 1) / (n - p - 1), n every value seen (Keras's count: samples times
     columns, weights aside; a masked step is not seen), with Keras's warning and the plain
     score where n - 1 <= p. y (B, C), or (B, T, C): B*T rows weighed by the mask. 0 before
@@ -50,12 +50,6 @@ class R2Score(Metric):
         self._columns = None
 
     def _build(self, columns: int) -> None:
-        if self.class_aggregation is None and columns != 1:
-            raise ValueError(
-                f"class_aggregation: None gives one {self.name} for each of the {columns} "
-                f"outputs, and the logs take one number a metric: pass 'uniform_average' or "
-                f"'variance_weighted_average'"
-            )
         for name in ("squared_sum", "sum", "total_mse", "count"):
             setattr(self, name, self.add_weight((columns,), name=name))
         self._columns = columns
@@ -89,7 +83,7 @@ class R2Score(Metric):
         self.count.assign_add(w.sum(axis=0))
         self.num_samples.assign_add(seen)
 
-    def result(self) -> float:
+    def result(self) -> float | np.ndarray:
         if self._columns is None or not self.num_samples:  # nothing seen since the reset
             return 0.0
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -99,6 +93,8 @@ class R2Score(Metric):
             raw = np.where(np.isinf(raw), 0.0, raw)
             if self.class_aggregation == "variance_weighted_average":
                 score = float(np.sum(total * raw) / np.sum(total))
+            elif self.class_aggregation is None and raw.size > 1:
+                score = np.array(raw, dtype=np.float64)  # one a column
             else:
                 score = float(np.mean(raw))
         n, p = float(self.num_samples), self.num_regressors

@@ -86,7 +86,7 @@ class OutputMetric(metrics_lib.Metric):
             self.metric = chosen
         metrics_lib.update(self.metric, y_true.arrays[k], y_pred[k], sample_weight, mask[k])
 
-    def result(self) -> float:
+    def result(self) -> float | np.ndarray:
         return 0.0 if isinstance(self.metric, str) else metrics_lib.result_value(self.metric)
 
     def reset_state(self) -> None:

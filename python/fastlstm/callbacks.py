@@ -134,7 +134,9 @@ class History(Callback):
             self.history.setdefault(key, []).append(value)
 
 
-def _format_value(value: float) -> str:
+def _format_value(value) -> str:
+    # An array (an F-score's one a class) shows its mean, as Keras's progress bar does.
+    value = float(np.mean(value)) if isinstance(value, np.ndarray) else float(value)
     return f"{value:.4f}" if abs(value) > 1e-3 or value == 0 else f"{value:.4e}"
 
 
@@ -183,7 +185,7 @@ class Progbar:
     def update(
         self,
         current: int | None,
-        values: dict[str, float] | None = None,
+        values: dict[str, float | np.ndarray] | None = None,
         finalize: bool | None = None,
     ) -> None:
         """Shows progress to `current` (None: as far as the last call said)."""
@@ -213,7 +215,7 @@ class Progbar:
                 f"{_format_rate(per_unit, self.unit_name)}"
             )
         for key, value in (values or {}).items():
-            line += f" - {key}: {_format_value(float(value))}"
+            line += f" - {key}: {_format_value(value)}"
         if self._dynamic and self.verbose == 1:
             pad = max(0, self._prev_width - len(line))
             self._stream.write("\r" + line + " " * pad)
@@ -318,6 +320,12 @@ def _monitored(logs, monitor: str, who: str, instead: str = "skipping"):
             f"(available: {sorted(logs or {})}); {instead}",
             RuntimeWarning,
             stacklevel=3,
+        )
+    elif np.size(value) != 1:
+        raise ValueError(
+            f"{who}: the monitored quantity {monitor!r} is {np.size(value)} numbers, one a class "
+            f"(a metric with average=None), where one number is compared from epoch to epoch: "
+            f"monitor a metric with average='macro', 'micro' or 'weighted'"
         )
     return value
 
@@ -645,13 +653,21 @@ class CSVLogger(Callback):
         if self._write_header:
             self._writer.writerow(["epoch", *self._keys])
             self._write_header = False
-        self._writer.writerow([epoch, *(logs.get(k, "NA") for k in self._keys)])
+        self._writer.writerow([epoch, *(_csv_field(logs.get(k, "NA")) for k in self._keys)])
         self._file.flush()
 
     def on_train_end(self, logs=None) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _csv_field(value):
+    """A log value as CSVLogger writes it: an array (one number a class) as "[a, b, c]", as
+    Keras's does."""
+    if isinstance(value, np.ndarray) and value.ndim:
+        return "[" + ", ".join(str(v) for v in value.tolist()) + "]"
+    return value
 
 
 class TerminateOnNaN(Callback):

@@ -300,9 +300,10 @@ _ALIASES = {
 }
 
 
-def result_value(metric) -> float:
-    """``metric.result()`` as a float, for the logs: a Keras-style metric may give a Variable,
-    a NumPy scalar or a 0-d array."""
+def result_value(metric) -> float | np.ndarray:
+    """``metric.result()`` for the logs: a float (a Keras-style metric may give a Variable, a
+    NumPy scalar or a 0-d array), or a 1-D float64 array where it gives one number for each of
+    several classes (an F-score with ``average=None``), as Keras 3's logs hold it."""
     value = metric.result()
     if type(value) is float:
         return value
@@ -310,9 +311,12 @@ def result_value(metric) -> float:
         number = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         number = None
+    if number is not None and number.ndim == 1 and number.size > 1:
+        return number.copy()
     if number is None or number.size != 1:
         raise TypeError(
-            f"metric {metric.name!r}: expected result() to give one number, got {value!r}"
+            f"metric {metric.name!r}: expected result() to give one number or a 1-D array of "
+            f"them, got {value!r}"
         )
     return float(number.reshape(()))
 
