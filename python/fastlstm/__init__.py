@@ -9,6 +9,7 @@ Models as in Keras: :class:`Sequential`, :class:`Model` (the functional API), :m
 from . import (
     _core,
     _cpus,
+    activations,
     callbacks,
     convert,
     datasets,
@@ -21,6 +22,8 @@ from . import (
     oracle,
     preprocessing,
     regularizers,
+    saving,
+    schedules,
     stacked,
     utils,
 )
@@ -68,6 +71,7 @@ __all__ = [
     "SimpleRNNGrads",
     "SimpleRNNStream",
     "__version__",
+    "activations",
     "cached_bytes",
     "callbacks",
     "convert",
@@ -91,6 +95,8 @@ __all__ = [
     "oracle",
     "preprocessing",
     "regularizers",
+    "saving",
+    "schedules",
     "set_num_threads",
     "simd_level",
     "simple_rnn",

@@ -1,12 +1,15 @@
 # Type stubs for the compiled core. Use the functions of the fastlstm package instead.
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 __version__: str
 capability: str  # the ISA level loaded: baseline, v3 or v4
 LEVELS: tuple[str, ...]
+ENV: str  # the environment variable that forces a level
+
+_Float = TypeVar("_Float", np.float32, np.float64)
 
 def cpu_supports(level: str) -> bool: ...
 def simd_level() -> str: ...
@@ -19,8 +22,8 @@ def _at_exit() -> None: ...
 def cached_bytes() -> int: ...
 def pool_workers() -> int: ...  # for tests
 def empty_cache() -> int: ...
-def erf(x: np.ndarray) -> np.ndarray: ...  # float32 or float64, C-ordered
-def compute_dtype(kernel: Any) -> np.dtype: ...
+def erf(x: NDArray[_Float]) -> NDArray[_Float]: ...  # C-ordered
+def compute_dtype(kernel: Any) -> np.dtype[Any]: ...
 def rnn_forward(
     cell: str,
     x: ArrayLike,
@@ -38,23 +41,40 @@ def rnn_forward(
     peephole: ArrayLike | None = ...,
     clip: float | None = ...,
     projection: ArrayLike | None = ...,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple | None]: ...
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple[Any, ...] | None]: ...
+
+# (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0, dpeephole, dprojection): dx None without
+# input_grad, dc0 for cells without a cell state, the last two without those options.
 def rnn_backward(
     cell: str,
-    saved: tuple,
+    saved: tuple[Any, ...],
     dy: ArrayLike | None,
     dh: ArrayLike | None,
     dc: ArrayLike | None,
     time_major: bool,
     input_grad: bool = True,
 ) -> tuple[
-    np.ndarray | None, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None
+    np.ndarray | None,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray | None,
+    np.ndarray | None,
+    np.ndarray | None,
 ]: ...
-def cell_states(saved: tuple, time_major: bool) -> np.ndarray: ...
+def cell_states(saved: tuple[Any, ...], time_major: bool) -> np.ndarray: ...
 
 class _Stream:
     def __init__(
-        self, kernel: ArrayLike, recurrent_kernel: ArrayLike, bias: ArrayLike, batch_size: int
+        self,
+        kernel: ArrayLike,
+        recurrent_kernel: ArrayLike,
+        bias: ArrayLike,
+        batch_size: int,
+        peephole: ArrayLike | None = None,
+        clip: float | None = None,
+        projection: ArrayLike | None = None,
     ) -> None: ...
     @property
     def batch_size(self) -> int: ...
@@ -64,6 +84,8 @@ class _Stream:
     def units(self) -> int: ...
     @property
     def blocks(self) -> int: ...
+    @property
+    def state_size(self) -> int: ...
     def step(self, x_t: ArrayLike, out: np.ndarray | None = None) -> np.ndarray: ...
     def run(
         self, x: ArrayLike, out: np.ndarray | None = None, reset: bool = False

@@ -81,7 +81,7 @@ class _Confusion(Metric):
     direction = "max"
     _counts: tuple = ()  # the variables kept, Keras's names
 
-    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None) -> None:
         self.top_k = integer(top_k, "top_k", at_least=1, allow_none=True)
         self.class_id = integer(class_id, "class_id", at_least=0, allow_none=True)
         if thresholds is None:
@@ -229,7 +229,7 @@ class AUC(Metric):
         num_labels=None,
         label_weights=None,
         from_logits=False,
-    ):
+    ) -> None:
         # Keras ignores num_thresholds where thresholds are given (its configs then say None)
         num_thresholds = integer(
             num_thresholds,
@@ -420,7 +420,7 @@ class FBetaScore(Metric):
     name = "fbeta_score"
     direction = "max"
 
-    def __init__(self, average=None, beta=1.0, threshold=None, name=None, dtype=None):
+    def __init__(self, average=None, beta=1.0, threshold=None, name=None, dtype=None) -> None:
         if not (average is None or isinstance(average, str)) or average not in _AVERAGES:
             raise ValueError(
                 f"average: expected None, 'micro', 'macro' or 'weighted', got {average!r}"
@@ -494,7 +494,7 @@ class F1Score(FBetaScore):
 
     name = "f1_score"
 
-    def __init__(self, average=None, threshold=None, name=None, dtype=None):
+    def __init__(self, average=None, threshold=None, name=None, dtype=None) -> None:
         super().__init__(average, 1.0, threshold, name, dtype)
 
     def get_config(self):

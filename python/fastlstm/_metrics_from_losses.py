@@ -101,7 +101,9 @@ class BinaryCrossentropy(_FromLoss):
     name = "binary_crossentropy"
     loss_class = losses.BinaryCrossentropy
 
-    def __init__(self, name=None, dtype=None, from_logits=False, label_smoothing=0.0, axis=-1):
+    def __init__(
+        self, name=None, dtype=None, from_logits=False, label_smoothing=0.0, axis=-1
+    ) -> None:
         self.axis = _last_axis(axis)
         options = {"from_logits": from_logits, "label_smoothing": label_smoothing}
         checked = self.loss_class(**options, reduction="none")  # names a bad option
@@ -130,7 +132,7 @@ class SparseCategoricalCrossentropy(_FromLoss):
     name = "sparse_categorical_crossentropy"
     loss_class = losses.SparseCategoricalCrossentropy
 
-    def __init__(self, name=None, dtype=None, from_logits=False, axis=-1):
+    def __init__(self, name=None, dtype=None, from_logits=False, axis=-1) -> None:
         self.axis = _last_axis(axis)
         self.from_logits = self.loss_class(from_logits, reduction="none").from_logits
         super().__init__(name, dtype)

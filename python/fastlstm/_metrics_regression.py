@@ -36,7 +36,7 @@ class R2Score(Metric):
 
     def __init__(
         self, class_aggregation="uniform_average", num_regressors=0, name=None, dtype=None
-    ):
+    ) -> None:
         if not (class_aggregation is None or isinstance(class_aggregation, str)) or (
             class_aggregation not in _AGGREGATIONS
         ):

@@ -483,15 +483,7 @@ class Model(Sequential):
             names.append(name)
         return names
 
-    def fit(self, *args, class_weight=None, **kwargs):
-        self._refuse_class_weight(class_weight)
-        return super().fit(*args, class_weight=class_weight, **kwargs)
-
-    def train_on_batch(self, *args, class_weight=None, **kwargs):
-        self._refuse_class_weight(class_weight)
-        return super().train_on_batch(*args, class_weight=class_weight, **kwargs)
-
-    def _refuse_class_weight(self, class_weight) -> None:
+    def _check_class_weight(self, class_weight) -> None:
         if class_weight is not None and self._joint:
             raise ValueError(
                 "class_weight: not supported for a model whose outputs are a list (as in Keras "

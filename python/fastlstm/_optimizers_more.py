@@ -19,7 +19,9 @@ class Adamax(Optimizer):
     name = "adamax"
     slot_names = ("m", "u")
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+    def __init__(
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs
+    ) -> None:
         super().__init__(learning_rate, **kwargs)
         self.beta_1 = real_number(beta_1, "beta_1", at_least=0, below=1)
         self.beta_2 = real_number(beta_2, "beta_2", at_least=0, at_most=1)
@@ -55,7 +57,7 @@ class Adadelta(Optimizer):
     name = "adadelta"
     slot_names = ("accumulated_grad", "accumulated_delta_var")
 
-    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs) -> None:
         super().__init__(learning_rate, **kwargs)
         self.rho = real_number(rho, "rho", at_least=0, at_most=1)
         self.epsilon = real_number(epsilon, "epsilon", at_least=0)
@@ -88,7 +90,7 @@ class Lion(Optimizer):
     name = "lion"
     slot_names = ("momentum",)
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, **kwargs):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, **kwargs) -> None:
         super().__init__(learning_rate, **kwargs)
         self.beta_1 = real_number(beta_1, "beta_1", above=0, at_most=1)
         self.beta_2 = real_number(beta_2, "beta_2", at_least=0, at_most=1)

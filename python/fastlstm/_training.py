@@ -17,6 +17,7 @@ import functools
 import inspect
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class Trainer:
 
     # -- forward / backward ----------------------------------------------------------------
 
-    def __call__(self, x, training: bool = False, mask=None):
+    def __call__(self, x, training: bool = False, mask=None) -> Any:
         """The model's output for x, with as little Python as possible per layer. On symbolic
         tensors (a model inside a functional model), its layers called on them."""
         if training is not False:  # "no" would turn dropout on
@@ -304,6 +305,9 @@ class Trainer:
             m.reset_state()
         return metrics
 
+    def _check_class_weight(self, class_weight) -> None:
+        """Refuses a class_weight the model cannot apply (a functional model's says why)."""
+
     def _reset_metrics(self) -> None:
         for m in self._metrics:
             m.reset_state()
@@ -316,7 +320,7 @@ class Trainer:
         y=None,
         batch_size=None,
         epochs: int = 1,
-        verbose="auto",
+        verbose: int | bool | str = "auto",
         callbacks=None,
         validation_split: float = 0.0,
         validation_data=None,
@@ -328,7 +332,7 @@ class Trainer:
         validation_freq: int = 1,
         steps_per_epoch=None,
         validation_steps=None,
-    ):
+    ) -> callbacks_module.History:
         """Train for ``epochs`` epochs (Keras's arguments and meaning); returns the History.
 
         ``x`` is an array (with ``y``), or a dataset that makes its own batches (then no ``y``,
@@ -349,6 +353,7 @@ class Trainer:
         :func:`class_sample_weight`). As in Keras, it weights neither the other metrics nor the
         validation data.
         """
+        self._check_class_weight(class_weight)
         self._require_compiled("fit")
         verbose = _verbosity(verbose)
         epochs = integer(epochs, "epochs", at_least=0)
@@ -537,12 +542,12 @@ class Trainer:
         x=None,
         y=None,
         batch_size=None,
-        verbose="auto",
+        verbose: int | bool | str = "auto",
         sample_weight=None,
         callbacks=None,
         return_dict: bool = False,
         steps=None,
-    ):
+    ) -> Any:
         """The loss (and metrics) over the data: a float without metrics, else
         ``[loss, *metrics]``, or a dict with ``return_dict=True``. ``x`` may be a dataset, as
         in :meth:`fit` (``steps`` of its batches; all by default); of arrays, ``steps`` takes
@@ -578,7 +583,14 @@ class Trainer:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None, steps=None):
+    def predict(
+        self,
+        x,
+        batch_size=None,
+        verbose: int | bool | str = "auto",
+        callbacks=None,
+        steps=None,
+    ) -> Any:
         """The model's outputs for x, computed batch by batch into one array. ``x`` may be a
         dataset, as in :meth:`fit`, whose batches may hold x alone (targets are ignored);
         ``steps`` of its batches, all by default (of arrays, the first ``steps`` batches)."""
@@ -643,12 +655,13 @@ class Trainer:
         class_weight=None,
         reset_metrics: bool = True,
         return_dict: bool = False,
-    ):
+    ) -> Any:
         """One optimizer step on one batch; returns that batch's loss (and metrics). The
         metrics are reset first, so they are this batch's (``reset_metrics=True``, as in Keras;
         Keras 3.15 gave the same per-batch values in a check); with ``reset_metrics=False`` they
         run on over the batches since the last reset (``reset_metrics()`` clears them).
         ``class_weight`` as in :meth:`fit`."""
+        self._check_class_weight(class_weight)
         self._require_compiled("train_on_batch")
         x, y, sample_weight = self._data(x, y, sample_weight)
         self._ensure_built(x)
@@ -667,7 +680,7 @@ class Trainer:
 
     def test_on_batch(
         self, x, y, sample_weight=None, reset_metrics: bool = True, return_dict: bool = False
-    ):
+    ) -> Any:
         """The loss (and metrics) of one batch, without training; ``reset_metrics`` as in
         :meth:`train_on_batch`."""
         self._require_compiled("test_on_batch")

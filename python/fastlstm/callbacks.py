@@ -51,7 +51,7 @@ class Callback:
     which Keras keeps as these aliases), so a subclass may override either name."""
 
     def __init__(self) -> None:
-        self.model = None
+        self.model: Any = None  # the model being trained, from set_model (Keras's attribute)
         self.params: dict[str, Any] = {}
 
     def set_model(self, model) -> None:

@@ -473,4 +473,29 @@ def rnn_from_onnx(W, R, B=None, direction: int = 0) -> Weights:
 
 # A whole torch module (num_layers, bidirectional, proj_size), for fastlstm.stacked.rnn: its own
 # module, which reads this one's converters.
-from ._torch_modules import StackedWeights, stacked_from_torch  # noqa: F401 (public here)
+from ._torch_modules import StackedWeights, stacked_from_torch
+
+__all__ = [
+    "StackedWeights",
+    "from_onnx",
+    "from_torch",
+    "gru_from_onnx",
+    "gru_from_torch",
+    "gru_to_onnx",
+    "gru_to_torch",
+    "lstm_from_onnx",
+    "lstm_from_torch",
+    "lstm_to_onnx",
+    "lstm_to_torch",
+    "peephole_from_onnx",
+    "peephole_to_onnx",
+    "projection_from_torch",
+    "projection_to_torch",
+    "rnn_from_onnx",
+    "rnn_from_torch",
+    "rnn_to_onnx",
+    "rnn_to_torch",
+    "stacked_from_torch",
+    "to_onnx",
+    "to_torch",
+]

@@ -25,7 +25,7 @@ update and the outputs read h_{t-1} itself). Keras draws it as Bernoulli(1 - rat
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple, overload
 
 import numpy as np
 
@@ -296,6 +296,59 @@ def _mask(mask, lengths, x, time_major: bool):
         ) from None
 
 
+# The result's length follows return_cell_states: (y, state), or (y, state, c_seq); a bool known
+# only at run time gives either.
+@overload
+def lstm(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    initial_state: State | None = ...,
+    *,
+    time_major: bool = ...,
+    mask=...,
+    lengths=...,
+    return_cell_states: Literal[False] = ...,
+    peephole=...,
+    clip: float | None = ...,
+    projection=...,
+    recurrent_dropout_mask=...,
+) -> tuple[np.ndarray, State]: ...
+@overload
+def lstm(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    initial_state: State | None = ...,
+    *,
+    time_major: bool = ...,
+    mask=...,
+    lengths=...,
+    return_cell_states: Literal[True],
+    peephole=...,
+    clip: float | None = ...,
+    projection=...,
+    recurrent_dropout_mask=...,
+) -> tuple[np.ndarray, State, np.ndarray]: ...
+@overload
+def lstm(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    initial_state: State | None = ...,
+    *,
+    time_major: bool = ...,
+    mask=...,
+    lengths=...,
+    return_cell_states: bool,
+    peephole=...,
+    clip: float | None = ...,
+    projection=...,
+    recurrent_dropout_mask=...,
+) -> tuple[np.ndarray, State] | tuple[np.ndarray, State, np.ndarray]: ...
 def lstm(
     x,
     kernel,
@@ -311,7 +364,7 @@ def lstm(
     clip: float | None = None,
     projection=None,
     recurrent_dropout_mask=None,
-):
+) -> tuple[np.ndarray, State] | tuple[np.ndarray, State, np.ndarray]:
     """Run an LSTM over a sequence (inference).
 
     Args:
@@ -410,7 +463,7 @@ def lstm_forward(
 
 def lstm_backward(
     cache: LSTMCache, dy, dstate: tuple | None = None, *, input_grad: bool = True
-) -> LSTMGrads:
+) -> LSTMGrads | LSTMOptionGrads:
     """Backpropagate through time for one :func:`lstm_forward` call.
 
     Args:

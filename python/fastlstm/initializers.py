@@ -60,7 +60,7 @@ from ._initializer_classes import (
     TruncatedNormal,
     VarianceScaling,
     Zeros,
-    compute_fans,  # noqa: F401 (fastlstm.initializers.compute_fans)
+    compute_fans,
 )
 
 RngInitializer = Callable[[tuple, np.dtype, np.random.Generator], np.ndarray]
@@ -301,3 +301,38 @@ random_uniform = _function(RandomUniform)
 truncated_normal = _function(TruncatedNormal)
 zeros = _function(Zeros)
 ones = _function(Ones)
+
+__all__ = [
+    "Constant",
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "Identity",
+    "Initializer",
+    "LecunNormal",
+    "LecunUniform",
+    "Ones",
+    "Orthogonal",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "Zeros",
+    "compute_fans",
+    "deserialize",
+    "get",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "lecun_normal",
+    "lecun_uniform",
+    "ones",
+    "orthogonal",
+    "random_normal",
+    "random_uniform",
+    "serialize",
+    "truncated_normal",
+    "zeros",
+]

@@ -30,7 +30,7 @@ from ._loss_base import (
     Loss,
     _dense_target,
     _Probabilistic,
-    sample_weights,  # noqa: F401 (fastlstm.losses.sample_weights)
+    sample_weights,
     sparse_labels,
 )
 from ._losses_more import (
@@ -397,3 +397,53 @@ def deserialize(spec) -> Loss:
         return _CLASSES[spec["class_name"]].from_config(config)
     except TypeError as exc:
         raise ValueError(f"loss {spec['class_name']}: bad config ({exc})") from None
+
+
+__all__ = [
+    "BinaryCrossentropy",
+    "BinaryFocalCrossentropy",
+    "CategoricalCrossentropy",
+    "CategoricalFocalCrossentropy",
+    "CategoricalHinge",
+    "CosineSimilarity",
+    "Hinge",
+    "Huber",
+    "KLDivergence",
+    "LogCosh",
+    "Loss",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Poisson",
+    "SparseCategoricalCrossentropy",
+    "SquaredHinge",
+    "binary_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_crossentropy",
+    "categorical_focal_crossentropy",
+    "categorical_hinge",
+    "cosine_similarity",
+    "deserialize",
+    "get",
+    "hinge",
+    "huber",
+    "kl_divergence",
+    "kld",
+    "log_cosh",
+    "logcosh",
+    "mae",
+    "mape",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "mse",
+    "msle",
+    "poisson",
+    "sample_weights",
+    "serialize",
+    "sparse_categorical_crossentropy",
+    "sparse_labels",
+    "squared_hinge",
+]

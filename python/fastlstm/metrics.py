@@ -28,7 +28,7 @@ from . import losses
 from ._arrays import check_name, integer, real_array, real_number
 from ._loss_base import _dense_target
 from ._metric_base import Metric
-from ._metric_variables import Variable  # noqa: F401 (add_weight's, as fastlstm.metrics.Variable)
+from ._metric_variables import Variable
 from ._metrics_classification import AUC, F1Score, FBetaScore, Precision, Recall
 from ._metrics_from_losses import (
     _FROM_LOSSES,
@@ -456,3 +456,42 @@ def deserialize(spec, custom_objects=None):
         return _CLASSES[spec["class_name"]].from_config(config)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"metrics {spec['class_name']}: bad config ({exc})") from None
+
+
+__all__ = [
+    "AUC",
+    "Accuracy",
+    "BinaryAccuracy",
+    "BinaryCrossentropy",
+    "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "CategoricalHinge",
+    "CustomMetricError",
+    "F1Score",
+    "FBetaScore",
+    "Hinge",
+    "KLDivergence",
+    "LogCoshError",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Metric",
+    "Poisson",
+    "Precision",
+    "R2Score",
+    "Recall",
+    "RootMeanSquaredError",
+    "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
+    "SparseTopKCategoricalAccuracy",
+    "SquaredHinge",
+    "Sum",
+    "TopKCategoricalAccuracy",
+    "Variable",
+    "deserialize",
+    "get",
+    "serialize",
+]

@@ -705,4 +705,11 @@ def _has_regularizer(layer) -> bool:
 
 
 # The functional model subclasses Sequential (its loops, weights and saving), so it comes after.
-from ._model_graph import Model  # noqa: F401
+from ._model_graph import Model
+
+__all__ = [
+    "Model",
+    "Sequential",
+    "clone_model",
+    "load_model",
+]

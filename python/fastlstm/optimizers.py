@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from . import schedules  # noqa: F401 (fastlstm.optimizers.schedules, as Keras's)
+from . import schedules
 from ._arrays import real_number
 from ._optimizer_base import Optimizer, update_first_moment
 from ._optimizers_more import Adadelta, Adamax, Ftrl, Lion
@@ -270,7 +270,9 @@ class Nadam(Adam):
 
     name = "nadam"
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+    def __init__(
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs
+    ) -> None:
         if "amsgrad" in kwargs:
             raise TypeError("amsgrad: Nadam takes none (as Keras's); use Adam(amsgrad=True)")
         super().__init__(learning_rate, beta_1, beta_2, epsilon, False, **kwargs)
@@ -362,3 +364,22 @@ def deserialize(spec) -> Optimizer:
         return _CLASSES[spec["class_name"]].from_config(config)
     except TypeError as exc:
         raise ValueError(f"optimizer {spec['class_name']}: bad config ({exc})") from None
+
+
+__all__ = [
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Ftrl",
+    "Lion",
+    "Nadam",
+    "Optimizer",
+    "RMSprop",
+    "deserialize",
+    "get",
+    "schedules",
+    "serialize",
+]

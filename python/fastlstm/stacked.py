@@ -24,7 +24,7 @@ valid step (PyTorch's packed sequences, ONNX); otherwise, from step T - 1, maske
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -226,7 +226,7 @@ def rnn_forward(
     lengths=None,
     _keep: bool = True,
     **options,
-):
+) -> tuple[Any, list, StackedCache]:
     """Run the network and keep what :func:`rnn_backward` needs.
 
     Args:
@@ -341,13 +341,42 @@ def rnn_forward(
     return y, final, cache
 
 
-def rnn(x, weights, initial_state=None, **kwargs):
-    """Inference: :func:`rnn_forward` without the cache. Returns ``(y, states)``.
-
-    Keyword arguments as :func:`rnn_forward`'s: ``cell``, ``num_layers``, ``bidirectional``,
-    ``merge_mode``, ``dropout``, ``training``, ``seed``, ``time_major``, ``mask``, ``lengths``
-    and the cell's options."""
-    y, states, _ = rnn_forward(x, weights, initial_state, _keep=False, **kwargs)
+def rnn(
+    x,
+    weights,
+    initial_state=None,
+    *,
+    cell: str = "lstm",
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    merge_mode: str | None = "concat",
+    dropout: float = 0.0,
+    training: bool = False,
+    seed: int | None = None,
+    time_major: bool = False,
+    mask=None,
+    lengths=None,
+    **options,
+) -> tuple[Any, list]:
+    """Inference: :func:`rnn_forward` without the cache. Returns ``(y, states)``, the arguments
+    and results as :func:`rnn_forward`'s (y a pair for ``merge_mode=None``)."""
+    y, states, _ = rnn_forward(
+        x,
+        weights,
+        initial_state,
+        cell=cell,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        merge_mode=merge_mode,
+        dropout=dropout,
+        training=training,
+        seed=seed,
+        time_major=time_major,
+        mask=mask,
+        lengths=lengths,
+        _keep=False,
+        **options,
+    )
     return y, states
 
 

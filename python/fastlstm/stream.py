@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core
 from ._arrays import integer
 from .functional import _ACTIVATIONS, _choice, _flag, _gru_cell, _pair, _single
 
 
-def _positional(compiled, owner: str):
+class _Step(Protocol):
+    def __call__(self, x_t: ArrayLike, out: np.ndarray | None = None) -> np.ndarray: ...
+
+
+class _Run(Protocol):
+    def __call__(
+        self, x: ArrayLike, out: np.ndarray | None = None, *, reset: bool = False
+    ) -> np.ndarray: ...
+
+
+def _positional(compiled, owner: str) -> Any:
     """``step(x_t, out=None)`` or ``run(x, out=None, *, reset=False)`` over the compiled method of
     that name, always called positionally (the arguments keep their documented names for keyword
     calls). ``owner``, the stream's class name, names the method in Python's own errors (a
@@ -70,6 +83,10 @@ class LSTMStream:
     or (B, T, P) (into ``out`` when given), and carries the state on, as T calls of ``step`` would (equal to
     float rounding); ``reset=True`` first sets the state to zeros.
     """
+
+    # Bound in __init__ to one-line wrappers over the compiled methods (see _positional).
+    step: _Step
+    run: _Run
 
     _cell = "lstm"  # the core's name for the cell
 
@@ -173,10 +190,10 @@ class _HStream(LSTMStream):
         return self._impl.state()[0]
 
     @state.setter
-    def state(self, value) -> None:
+    def state(self, value: np.ndarray) -> None:
         self.reset(value)
 
-    def reset(self, state=None) -> None:
+    def reset(self, state: np.ndarray | None = None) -> None:  # type: ignore[override]
         """Start again from ``state`` = h, or from zeros when it is None."""
         self._set(state, "state")
 
