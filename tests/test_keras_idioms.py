@@ -398,6 +398,31 @@ def test_a_layer_with_only_call_says_what_training_needs():
         m.fit(x, y, verbose=0)
 
 
+def test_a_keras_style_call_of_the_inputs_alone_runs_and_is_named_as_keras_names_it():
+    """Keras 3 passes training= and mask= to a layer's call only where it takes them: a
+    ``call(self, inputs)`` layer had failed with "unexpected keyword argument 'training'". Its
+    default name is its class's, in snake case (Keras's), not "layer"."""
+
+    class MyScale(Layer):
+        def call(self, inputs):
+            return 2 * np.asarray(inputs)
+
+    class Shift(Layer):
+        def call(self, inputs, training=None):
+            return np.asarray(inputs) + (1 if training else 0)
+
+    x = np.random.default_rng(3).standard_normal((5, 4, 2))
+    np.testing.assert_array_equal(MyScale()(x), 2 * x)
+    np.testing.assert_array_equal(Shift()(x, training=True), x + 1)
+    m = Sequential([Input((4, 2)), MyScale(), Shift(), LSTM(3)], seed=0)
+    reference = Sequential([Input((4, 2)), LSTM(3)], seed=0)
+    reference.set_weights(m.get_weights())
+    np.testing.assert_allclose(m.predict(x, verbose=0), reference.predict(2 * x, verbose=0))
+    assert [layer.name for layer in m.layers[:2]] == ["my_scale", "shift"]
+    assert MyScale(name="mine").name == "mine"
+    assert LSTM(2).name == "lstm"  # the library's own layers keep their names
+
+
 def test_models_load_model_is_the_loader(tmp_path):
     m = classifier()
     m.compile("adam", "sparse_categorical_crossentropy")

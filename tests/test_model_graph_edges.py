@@ -59,6 +59,30 @@ def test_a_model_of_one_output_given_in_a_list_trains_with_y_or_a_list_of_it():
     assert alone.output_shape == (None, 2)
 
 
+def test_a_model_of_one_output_takes_its_targets_by_the_outputs_name():
+    """As Keras 3: {"scores": y}. It had met "y: expected an array of real numbers, got dtype
+    object"; a Sequential given a dict now says that only a functional Model takes one."""
+    rng = np.random.default_rng(0)
+    x, y = _xy(rng)
+    inp = Input(shape=(T, I))
+    model = Model(inp, Dense(2, seed=1, name="scores")(LSTM(4, seed=2)(inp)))
+    model.compile("sgd", "mse")
+    assert model.evaluate(x, {"scores": y}, verbose=0) == model.evaluate(x, y, verbose=0)
+    before = model.get_weights()
+    model.fit(x, {"scores": y}, epochs=1, verbose=0, shuffle=False)
+    by_name = model.get_weights()
+    model.set_weights(before)
+    model.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(by_name, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"outputs' names as keys, \['scores'\], got the keys"):
+        model.fit(x, {"other": y}, verbose=0)
+    sequential = fastlstm.Sequential([Input((T, I)), LSTM(4), Dense(2)])
+    sequential.compile("sgd", "mse")
+    with pytest.raises(TypeError, match=r"y: expected an array, got a dict \(keys \['dense'\]\)"):
+        sequential.fit(x, {"dense": y}, verbose=0)
+
+
 def test_loss_and_gradients_sees_a_layer_unfrozen_after_compile():
     rng = np.random.default_rng(1)
     x, y = _xy(rng, np.float64)

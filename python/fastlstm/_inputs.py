@@ -36,6 +36,11 @@ def _array(value, name: str) -> np.ndarray:
     tensor that cannot convert says why)."""
     if value is None:
         raise ValueError(f"{name}: expected an array, got None")
+    if isinstance(value, dict):  # else "dtype object": arrays by name are a functional Model's
+        raise TypeError(
+            f"{name}: expected an array, got a dict (keys {sorted(map(str, value))}): a "
+            "functional Model takes its inputs and targets by name, a Sequential one array each"
+        )
     try:
         arr = real_array(value, name)
     except TypeError as exc:

@@ -266,6 +266,8 @@ class Model(Sequential):
                 )
         elif isinstance(y, (list, tuple)) and len(y) == 1 and _is_array(y[0]):
             y = y[0]  # the targets of a model of one output given in a list, as Keras takes them
+        elif isinstance(y, dict):  # or by the output's name
+            y = targets(y, self.output_names).arrays[0]
         return _data(self._group(x), y, sample_weight, need_y=need_y)
 
     def _ensure_built(self, x) -> None:

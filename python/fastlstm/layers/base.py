@@ -44,7 +44,10 @@ The protocol (what :class:`fastlstm.models.Sequential` relies on):
 
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
+import re
 from typing import Any, ClassVar
 
 import numpy as np
@@ -196,6 +199,32 @@ def _is_fixed(value, fixed) -> bool:
     return False
 
 
+def _snake_case(name: str) -> str:
+    """A class name as Keras names its layers: "MyScale" -> "my_scale", "GRU" -> "gru"."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name))
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _keywords_taken(call) -> Any:
+    """``call`` itself where it takes ``training`` and ``mask`` (or any keyword), else ``call``
+    given only the ones it names: Keras 3 passes them to a layer's ``call`` only where its
+    signature has them, so ``call(self, inputs)`` is a whole layer's call there."""
+    parameters = inspect.signature(call).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return call
+    dropped = {"training", "mask"} - parameters.keys()
+    if not dropped:
+        return call
+
+    @functools.wraps(call)
+    def taking_its_own(self, x, **keywords):
+        for name in dropped:
+            keywords.pop(name, None)
+        return call(self, x, **keywords)
+
+    return taking_its_own
+
+
 class Layer:
     """Base class: name, dtype, seed, trainable flag, weight bookkeeping, config and RNG state.
 
@@ -213,6 +242,13 @@ class Layer:
     # each that it takes (Keras's default: code ported from Keras often spells it out).
     _refused: ClassVar[dict[str, str]] = {}
     _fixed: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "call" in cls.__dict__:
+            cls.call = _keywords_taken(cls.__dict__["call"])
+        if "default_name" not in cls.__dict__ and not cls.__module__.startswith("fastlstm."):
+            cls.default_name = _snake_case(cls.__name__)  # a layer of the user's own, as Keras
 
     def __init__(
         self,
