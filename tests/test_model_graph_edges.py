@@ -59,6 +59,32 @@ def test_a_model_of_one_output_given_in_a_list_trains_with_y_or_a_list_of_it():
     assert alone.output_shape == (None, 2)
 
 
+def test_a_sequentials_inputs_and_its_layers_outputs_make_a_feature_extractor():
+    """Keras's guide: Model(seq.inputs, seq.get_layer(name).output) and the outputs of every
+    layer. A Sequential had no inputs, outputs, input or output, nor its layers an output."""
+    rng = np.random.default_rng(4)
+    x, y = _xy(rng)
+    seq = fastlstm.Sequential(
+        [Input((T, I)), LSTM(5, return_sequences=True, name="l1"), LSTM(4, name="l2"), Dense(2)],
+        seed=0,
+    )
+    seq.compile("adam", "mse")
+    seq.fit(x, y, epochs=2, verbose=0)  # trained first: the extractor shares the weights
+    extractor = Model(inputs=seq.inputs, outputs=seq.get_layer("l2").output)
+    l1, l2, _ = seq.layers
+    np.testing.assert_allclose(extractor.predict(x, verbose=0), l2(l1(x)), rtol=1e-6)
+    every = Model(inputs=seq.input, outputs=[layer.output for layer in seq.layers])
+    outs = every.predict(x, verbose=0)
+    assert [o.shape for o in outs] == [(B, T, 5), (B, 4), (B, 2)]
+    np.testing.assert_allclose(outs[-1], seq.predict(x, verbose=0), rtol=1e-6)
+    assert seq.outputs == [seq.output]
+    assert seq.output.shape == (None, 2)
+    seq.pop()
+    assert seq.output.shape == (None, 4)  # made again for the layers now held
+    with pytest.raises(AttributeError, match=r"Sequential 'later' has no input yet: start it"):
+        _ = fastlstm.Sequential([LSTM(3)], name="later").inputs
+
+
 def test_a_model_of_one_output_takes_its_targets_by_the_outputs_name():
     """As Keras 3: {"scores": y}. It had met "y: expected an array of real numbers, got dtype
     object"; a Sequential given a dict now says that only a functional Model takes one."""

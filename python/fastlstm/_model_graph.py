@@ -60,6 +60,10 @@ class Model(Sequential):
     Keras's functional API describes them (see the module docstring). ``inputs``: an Input or a
     list of them; ``outputs``: a tensor or a list of them (then the model returns a list)."""
 
+    # Its own, set by _connect (Sequential's properties make them from its layers instead).
+    inputs: list = None  # type: ignore[assignment]
+    outputs: list = None  # type: ignore[assignment]
+
     def __init__(self, inputs=None, outputs=None, name: str | None = None) -> None:
         if inputs is None or outputs is None:
             raise TypeError(

@@ -185,6 +185,44 @@ class Sequential(Trainer):
             self._analyse()
         return layer
 
+    # -- as a graph: Keras's seq.inputs and seq.outputs, and its layers' .input and .output --
+
+    def _graph(self) -> tuple[list, list]:
+        """The Input of the model's declared shape and the output of its layers called on it in
+        turn, made at the first ask (Keras's Sequential is such a graph): what a feature
+        extractor is built from, ``Model(seq.inputs, seq.get_layer("encoder").output)``."""
+        graph = self.__dict__.get("_symbolic")
+        if graph is None or graph[2] != [id(layer) for layer in self.layers]:
+            if self._build_shape is None or not self.layers:
+                raise AttributeError(
+                    f"Sequential {self.name!r} has no input yet: start it with Input(shape), "
+                    "or build, call or fit it first"
+                )
+            inp = Input(batch_shape=self._build_shape)
+            out = self._called_on_tensors(inp, False, None)
+            graph = ([inp], out if isinstance(out, list) else [out], [id(l) for l in self.layers])
+            self.__dict__["_symbolic"] = graph
+        return graph[0], graph[1]
+
+    @property
+    def inputs(self) -> list:
+        """[the Input of the model's shape] (Keras's); see :meth:`_graph`."""
+        return list(self._graph()[0])
+
+    @property
+    def outputs(self) -> list:
+        """The last layer's output tensor(s) on :attr:`inputs` (Keras's)."""
+        return list(self._graph()[1])
+
+    @property
+    def input(self):
+        return self._graph()[0][0]
+
+    @property
+    def output(self):
+        outputs = self._graph()[1]
+        return outputs if len(outputs) > 1 else outputs[0]
+
     def _called_on_tensors(self, x, training, mask):
         """The model inside a functional model: each layer called on the tensor in turn (the
         functional model then holds these layers, not this model)."""
