@@ -3,6 +3,7 @@ API as documented type-checks under ``mypy --strict`` with no error, and runs.""
 
 from __future__ import annotations
 
+import inspect
 import os
 import runpy
 import site
@@ -43,3 +44,21 @@ def test_the_typed_usage_runs():
     total = runpy.run_path(str(USAGE))["main"]()
     assert isinstance(total, float)
     assert np.isfinite(total)
+
+
+def test_help_shows_the_keywords_a_layer_passes_on():
+    """help(layers.LSTM) had shown (units, *, unit_forget_bias, ..., **kwargs), hiding
+    return_sequences, seed and every other keyword of the recurrent layers and of Layer."""
+    from fastlstm import layers
+
+    lstm = inspect.signature(layers.LSTM).parameters
+    for name in ("units", "proj_size", "return_sequences", "dropout", "seed", "name", "dtype"):
+        assert name in lstm, name
+    assert next(iter(lstm)) == "units"
+    assert lstm["return_sequences"].default is False
+    gru = inspect.signature(layers.GRU).parameters
+    assert {"reset_after", "go_backwards", "kernel_initializer"} <= gru.keys()
+    assert "name" in inspect.signature(layers.Dense).parameters
+    for cls in (layers.GRU, layers.LSTM):  # every keyword shown is one the layer takes
+        shown = inspect.signature(cls).parameters.items()
+        cls(2, **{k: p.default for k, p in shown if p.default is not p.empty})

@@ -225,6 +225,31 @@ def _keywords_taken(call) -> Any:
     return taking_its_own
 
 
+def _passed_on(cls) -> inspect.Signature | None:
+    """The signature of ``cls(...)`` with the keywords its ``__init__`` passes on through
+    ``**kwargs`` spelt out (its base's, recursively): what help() and an editor show, where
+    ``LSTM(units, *, unit_forget_bias, ..., **kwargs)`` hid return_sequences, seed and the rest.
+    None where the class has no ``__init__`` of its own or takes no ``**kwargs``."""
+    init = cls.__dict__.get("__init__")
+    if init is None:
+        return None
+    own = list(inspect.signature(init).parameters.values())[1:]  # without self
+    if not own or own[-1].kind is not inspect.Parameter.VAR_KEYWORD:
+        return None
+    base = next(c for c in cls.__mro__[1:] if "__init__" in c.__dict__)
+    named = {p.name for p in own}
+    inherited = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in inspect.signature(base).parameters.values()
+        if p.name not in named and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    if not inherited:
+        return None
+    positional = [p for p in own[:-1] if p.kind is not p.KEYWORD_ONLY]
+    keywords = [p for p in own[:-1] if p.kind is p.KEYWORD_ONLY]
+    return inspect.Signature([*positional, *keywords, *inherited, own[-1]])
+
+
 class Layer:
     """Base class: name, dtype, seed, trainable flag, weight bookkeeping, config and RNG state.
 
@@ -249,6 +274,9 @@ class Layer:
             cls.call = _keywords_taken(cls.__dict__["call"])
         if "default_name" not in cls.__dict__ and not cls.__module__.startswith("fastlstm."):
             cls.default_name = _snake_case(cls.__name__)  # a layer of the user's own, as Keras
+        signature = _passed_on(cls)
+        if signature is not None:
+            cls.__signature__ = signature
 
     def __init__(
         self,
