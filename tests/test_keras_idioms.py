@@ -423,6 +423,44 @@ def test_a_keras_style_call_of_the_inputs_alone_runs_and_is_named_as_keras_names
     assert LSTM(2).name == "lstm"  # the library's own layers keep their names
 
 
+def _top_k(labels, p, k):
+    order = np.argsort(-p, axis=-1)[:, :k]  # random scores: no ties
+    return (order == labels[:, None]).any(axis=1).astype(float)
+
+
+def test_keras_metric_functions_give_values_per_sample_and_compile_as_their_classes(tmp_path):
+    """keras.metrics.sparse_top_k_categorical_accuracy and the like, as functions and as
+    compile's metrics=[fn] (logged under the function's name; a file names them, so the model
+    loads without custom_objects). They had been missing from fastlstm.metrics."""
+    rng = np.random.default_rng(8)
+    labels, p = rng.integers(0, 6, 40), rng.random((40, 6))
+    onehot = np.eye(6)[labels]
+    binary = (rng.random((40, 6)) > 0.5).astype(float)
+    checks = [
+        (metrics.binary_accuracy(binary, p), ((p > 0.5) == binary).mean(axis=-1)),
+        (metrics.categorical_accuracy(onehot, p), (p.argmax(-1) == labels).astype(float)),
+        (metrics.sparse_categorical_accuracy(labels, p), (p.argmax(-1) == labels).astype(float)),
+        (metrics.top_k_categorical_accuracy(onehot, p, k=2), _top_k(labels, p, 2)),
+        (metrics.sparse_top_k_categorical_accuracy(labels, p), _top_k(labels, p, 5)),
+    ]
+    for got, expected in checks:
+        np.testing.assert_array_equal(got, expected)
+    assert 0 < metrics.sparse_top_k_categorical_accuracy(labels, p, k=2).mean() < 1
+    model = classifier(seed=3)
+    chosen = [metrics.sparse_top_k_categorical_accuracy, metrics.sparse_categorical_crossentropy]
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=chosen)
+    x, y = sessions()
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    predicted = model.predict(x, verbose=0)
+    top = metrics.sparse_top_k_categorical_accuracy(y, predicted)
+    assert logs["sparse_top_k_categorical_accuracy"] == pytest.approx(top.mean())
+    assert logs["sparse_categorical_crossentropy"] == pytest.approx(logs["loss"], rel=1e-5)
+    model.save(tmp_path / "m.fastlstm")
+    assert load_model(tmp_path / "m.fastlstm").evaluate(x, y, verbose=0) == pytest.approx(
+        [logs["loss"], top.mean(), logs["loss"]], rel=1e-5
+    )
+
+
 def test_models_load_model_is_the_loader(tmp_path):
     m = classifier()
     m.compile("adam", "sparse_categorical_crossentropy")

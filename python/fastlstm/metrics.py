@@ -48,6 +48,25 @@ from ._metrics_from_losses import (
     SquaredHinge,
 )
 from ._metrics_regression import R2Score
+from .losses import (  # Keras's metrics module has the losses' functions too
+    binary_crossentropy,
+    categorical_crossentropy,
+    categorical_hinge,
+    hinge,
+    kl_divergence,
+    kld,
+    mae,
+    mape,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+    mse,
+    msle,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
 
 
 class Accuracy(Metric):
@@ -138,6 +157,49 @@ class TopKCategoricalAccuracy(SparseTopKCategoricalAccuracy):
     def _labels(self, y_true, y_pred):
         y = _dense_target(y_true, y_pred.astype(np.float64, copy=False), self.name)
         return y.argmax(axis=-1)
+
+
+# Keras's metric functions: values per sample ((B,), or (B, T) for a sequence output) from
+# the classes above. Given to compile(metrics=[...]) they become those classes (named after the
+# function, as Keras logs them), so that a model file can name them.
+def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> np.ndarray:
+    """Per sample, the mean over the last axis of (y_pred > threshold) == y_true."""
+    return BinaryAccuracy(threshold=threshold)._values(y_true, np.asarray(y_pred))
+
+
+def categorical_accuracy(y_true, y_pred) -> np.ndarray:
+    """Per sample, 1 where argmax(y_pred) == argmax(y_true) (one-hot y_true), else 0."""
+    return CategoricalAccuracy()._values(y_true, np.asarray(y_pred))
+
+
+def sparse_categorical_accuracy(y_true, y_pred) -> np.ndarray:
+    """Per sample, 1 where argmax(y_pred) equals the integer label y_true, else 0."""
+    return SparseCategoricalAccuracy()._values(y_true, np.asarray(y_pred))
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
+    """Per sample, 1 where the class of one-hot y_true is among y_pred's k highest."""
+    return TopKCategoricalAccuracy(k)._values(y_true, np.asarray(y_pred))
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
+    """Per sample, 1 where the integer label y_true is among y_pred's k highest."""
+    return SparseTopKCategoricalAccuracy(k)._values(y_true, np.asarray(y_pred))
+
+
+_FUNCTIONS = {
+    fn.__name__: (fn, cls)
+    for fn, cls in (
+        (binary_accuracy, BinaryAccuracy),
+        (categorical_accuracy, CategoricalAccuracy),
+        (sparse_categorical_accuracy, SparseCategoricalAccuracy),
+        (top_k_categorical_accuracy, TopKCategoricalAccuracy),
+        (sparse_top_k_categorical_accuracy, SparseTopKCategoricalAccuracy),
+        (binary_crossentropy, BinaryCrossentropy),
+        (categorical_crossentropy, CategoricalCrossentropy),
+        (sparse_categorical_crossentropy, SparseCategoricalCrossentropy),
+    )
+}
 
 
 class MeanMetricWrapper(Metric):
@@ -393,7 +455,11 @@ def get(identifier) -> Metric | str:
         if key in _ALIASES:
             return _ALIASES[key](name=identifier)  # a function's name: logged as given
     elif callable(identifier) and not isinstance(identifier, type):
-        # One of fastlstm.losses' functions: the metric of that loss, which a file can name.
+        # One of this module's functions, or of fastlstm.losses': its metric, which a file can
+        # name.
+        fn, cls = _FUNCTIONS.get(getattr(identifier, "__name__", None), (None, None))
+        if fn is identifier:
+            return cls(name=identifier.__name__)
         for cls in _FROM_LOSSES:
             if getattr(identifier, "loss_class", None) is cls.loss_class:
                 return cls(name=identifier.__name__)
@@ -491,7 +557,29 @@ __all__ = [
     "Sum",
     "TopKCategoricalAccuracy",
     "Variable",
+    "binary_accuracy",
+    "binary_crossentropy",
+    "categorical_accuracy",
+    "categorical_crossentropy",
+    "categorical_hinge",
     "deserialize",
     "get",
+    "hinge",
+    "kl_divergence",
+    "kld",
+    "mae",
+    "mape",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "mse",
+    "msle",
+    "poisson",
     "serialize",
+    "sparse_categorical_accuracy",
+    "sparse_categorical_crossentropy",
+    "sparse_top_k_categorical_accuracy",
+    "squared_hinge",
+    "top_k_categorical_accuracy",
 ]
