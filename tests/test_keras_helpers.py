@@ -599,6 +599,48 @@ def test_clone_model_has_the_layers_and_weights_of_its_own():
     np.testing.assert_array_equal(clone.predict(x, verbose=0), m.predict(x, verbose=0))
 
 
+def test_to_json_and_model_from_json_give_the_architecture_back():
+    """Keras's model.to_json() / models.model_from_json(text): the architecture as JSON, no
+    weights (a model of the same layers, made afresh from their seeds, as clone_model's)."""
+    from fastlstm.models import clone_model, model_from_json
+
+    x = np.random.default_rng(15).standard_normal((3, 4, 2)).astype(np.float32)
+    inp = Input((4, 2), name="frames")
+    branch = Model(inp, Dense(2, seed=2)(GRU(3, return_sequences=True, seed=1)(inp)))
+    for model in (Sequential([Input((4, 2)), LSTM(3), Dense(1)], seed=0), branch):
+        text = model.to_json(indent=2)
+        again = model_from_json(text)
+        assert type(again) is type(model)
+        assert again.get_config() == model.get_config()
+        np.testing.assert_array_equal(
+            again.predict(x, verbose=0), clone_model(model).predict(x, verbose=0)
+        )
+        assert model_from_json(text.encode()).to_json(indent=2) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{", r"json_string: not JSON text"),
+        ("[1]", r"json_string: expected \{\"class_name\", \"config\"\}"),
+        ('{"class_name": "Functional", "config": {}}', r"class_name 'Sequential' or 'Model'"),
+        ('{"class_name": "Sequential", "config": {}, "keras_version": "3.5"}', r"a Keras model"),
+        ('{"class_name": "Sequential", "config": {"layers": [], "seed": NaN}}', r"NaN is not"),
+        (b"\xff{}", r"json_string: not UTF-8 text"),
+        (
+            '{"class_name": "Sequential", "config": {"layers": [{"class_name": "os.system", '
+            '"config": {}}]}}',
+            r"layer: expected a class name in",
+        ),
+    ],
+)
+def test_model_from_json_names_what_is_wrong(text, match):
+    from fastlstm.models import model_from_json
+
+    with pytest.raises(ValueError, match=match):
+        model_from_json(text)
+
+
 @pytest.fixture
 def global_seed():
     yield

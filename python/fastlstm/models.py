@@ -19,6 +19,7 @@ Without a seed these are drawn from fresh entropy, as Keras.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -593,6 +594,13 @@ class Sequential(Trainer):
             **({"input_declared": True} if self._declared_input else {}),
         }
 
+    def to_json(self, **kwargs: Any) -> str:
+        """The architecture as JSON text (Keras's ``to_json``; no weights):
+        ``{"class_name", "config"}``, which :func:`model_from_json` reads back. ``kwargs`` go to
+        ``json.dumps`` (``indent=2``, say)."""
+        spec = {"class_name": type(self).__name__, "config": self.get_config()}
+        return json.dumps(spec, allow_nan=False, **kwargs)
+
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
         """The same model, unbuilt weights re-made from the layers' seeds (built if the config
@@ -695,6 +703,49 @@ def clone_model(model: Sequential) -> Sequential:
     return type(model).from_config(model.get_config())
 
 
+def model_from_json(json_string: str | bytes, custom_objects=None) -> Sequential:
+    """The model (unbuilt weights made from the layers' seeds, as from_config) that
+    :meth:`Sequential.to_json` described. Only fastlstm's own classes are made: the text holds
+    data, never code. ``custom_objects`` is accepted for Keras's signature and unused (a
+    model's layers are fastlstm's)."""
+    from ._model_graph import Model
+
+    if isinstance(json_string, (bytes, bytearray)):
+        try:
+            json_string = bytes(json_string).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"json_string: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from None
+    if not isinstance(json_string, str):
+        raise TypeError(f"json_string: expected JSON text, got {type(json_string).__name__}")
+    try:
+        spec = json.loads(json_string, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"json_string: not JSON text ({exc})") from None
+    classes = {"Sequential": Sequential, "Model": Model}
+    if isinstance(spec, dict) and "keras_version" in spec:
+        raise ValueError(
+            "json_string: a Keras model's JSON, which fastlstm does not read: build the model "
+            "with fastlstm's layers, then model.set_weights(keras_model.get_weights())"
+        )
+    if not isinstance(spec, dict) or set(spec) != {"class_name", "config"}:
+        raise ValueError(
+            'json_string: expected {"class_name", "config"}, as to_json writes it, got '
+            f"{str(spec)[:200]}"
+        )
+    if not isinstance(spec["class_name"], str) or spec["class_name"] not in classes:
+        raise ValueError(
+            f"json_string: expected the class_name 'Sequential' or 'Model', got "
+            f"{str(spec['class_name'])[:100]!r}"
+        )
+    return classes[spec["class_name"]].from_config(spec["config"])
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not allowed")
+
+
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
     """The model saved at ``filepath`` (:func:`fastlstm.saving.load_model`), where Keras users
     look for it."""
@@ -750,4 +801,5 @@ __all__ = [
     "Sequential",
     "clone_model",
     "load_model",
+    "model_from_json",
 ]
