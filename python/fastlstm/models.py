@@ -217,10 +217,12 @@ class Sequential(Trainer):
 
     @property
     def input(self):
+        """The Input of :attr:`inputs` (Keras's)."""
         return self._graph()[0][0]
 
     @property
     def output(self):
+        """The last layer's output tensor, or the list of them (Keras's)."""
         outputs = self._graph()[1]
         return outputs if len(outputs) > 1 else outputs[0]
 
