@@ -366,3 +366,28 @@ def test_onnx_tensors_must_have_one_direction_count(gates):
             from_onnx(*args)
     for direction in (0, 1):
         from_onnx(*two, direction=direction)
+
+
+@pytest.mark.parametrize(
+    ("convert_fn", "gates", "zero_bias"),
+    [
+        (convert.to_torch, 4, lambda h: np.zeros(4 * h)),
+        (convert.to_onnx, 4, lambda h: np.zeros(4 * h)),
+        (convert.rnn_to_torch, 1, lambda h: np.zeros(h)),
+        (convert.rnn_to_onnx, 1, lambda h: np.zeros(h)),
+        (convert.gru_to_torch, 3, lambda h: np.zeros((2, 3 * h))),
+        (convert.gru_to_onnx, 3, lambda h: np.zeros((2, 3 * h))),
+    ],
+)
+def test_a_bias_of_none_converts_as_zeros(convert_fn, gates, zero_bias):
+    """As the converters from torch take a missing bias; to_torch(k, r, None) had raised
+    AttributeError ('NoneType' object has no attribute 'copy'), to_onnx another."""
+    rng = np.random.default_rng(5)
+    hidden = 3
+    kernel = rng.standard_normal((2, gates * hidden))
+    recurrent = rng.standard_normal((hidden, gates * hidden))
+    for got, want in zip(
+        convert_fn(kernel, recurrent, None), convert_fn(kernel, recurrent, zero_bias(hidden))
+    ):
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == want.dtype

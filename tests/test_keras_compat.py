@@ -222,6 +222,23 @@ def test_declared_shapes_in_a_file_are_checked(tmp_path, change, match):
     assert match in str(info.value)
 
 
+@pytest.mark.parametrize(("entry", "wrapper"), [(0, "Bidirectional"), (1, "TimeDistributed")])
+def test_a_wrapper_without_its_layer_in_a_file_is_named(tmp_path, entry, wrapper):
+    """The reason had been the bare KeyError text "'layer'"."""
+    model = Sequential(
+        [Input((T, I)), Bidirectional(LSTM(2, return_sequences=True)), TimeDistributed(Dense(1))]
+    )
+    blob = saving.model_to_bytes(model)
+    bad = with_header(blob, lambda h: h["model"]["config"]["layers"][entry]["config"].pop("layer"))
+    with pytest.raises(ValueError, match=rf"layer {wrapper}: expected its config to hold the"):
+        saving.model_from_bytes(bad)
+    # a member whose local header runs past the end: zipfile's bare EOFError had said nothing
+    past = bytearray(blob)
+    past[28:30] = (60000).to_bytes(2, "little")  # the first member's extra field's length
+    with pytest.raises(ValueError, match=r"member 'fastlstm.json' runs past the end of the file"):
+        saving.model_from_bytes(bytes(past))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [

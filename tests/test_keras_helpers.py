@@ -628,8 +628,10 @@ def test_to_json_and_model_from_json_give_the_architecture_back():
         ('{"class_name": "Sequential", "config": {"layers": [], "seed": NaN}}', r"NaN is not"),
         (b"\xff{}", r"json_string: not UTF-8 text"),
         (
-            '{"class_name": "Sequential", "config": {"layers": [{"class_name": "os.system", '
-            '"config": {}}]}}',
+            (
+                '{"class_name": "Sequential", "config": {"layers": [{"class_name": "os.system", '
+                '"config": {}}]}}'
+            ),
             r"layer: expected a class name in",
         ),
     ],

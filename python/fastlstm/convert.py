@@ -99,7 +99,8 @@ def _refuse_transposed(a, name: str, other, other_name: str, gates: int, axis: i
 def _ours(kernel, recurrent_kernel, bias, gates: int, projection=False, proj_size=None):
     """fastlstm's kernel (I, gates*H), recurrent_kernel (H, gates*H), or (P, gates*H) where the
     target has a projection (``projection``: torch's LSTM) and proj_size P < H is given, and bias
-    (gates*H,), checked against each other (bias None: left to the caller)."""
+    (gates*H,), checked against each other (bias None: zeros, a layer without a bias, as the
+    converters from torch take it)."""
     kernel = real_array(kernel, "kernel")
     recurrent_kernel = real_array(recurrent_kernel, "recurrent_kernel")
     _refuse_transposed(kernel, "kernel", recurrent_kernel, "recurrent_kernel", gates, axis=1)
@@ -116,10 +117,11 @@ def _ours(kernel, recurrent_kernel, bias, gates: int, projection=False, proj_siz
             f"kernel{'' if proj_size is None else ' and proj_size'}, got shape "
             f"{recurrent_kernel.shape}{wrong or ''}"
         )
-    if bias is not None:
-        bias = real_array(bias, "bias")
-        if bias.shape != (cols,):
-            raise ValueError(f"bias: expected shape ({cols},) to match kernel, got {bias.shape}")
+    if bias is None:
+        return kernel, recurrent_kernel, np.zeros(cols, kernel.dtype)
+    bias = real_array(bias, "bias")
+    if bias.shape != (cols,):
+        raise ValueError(f"bias: expected shape ({cols},) to match kernel, got {bias.shape}")
     return kernel, recurrent_kernel, bias
 
 
@@ -332,9 +334,12 @@ def _swap_zr(a: np.ndarray, axis: int) -> np.ndarray:
     return np.concatenate([blocks[k] for k in _GRU_TORCH_ORDER], axis=axis)
 
 
-def _gru_bias(bias, hidden: int, reset_after: bool) -> np.ndarray:
-    bias = real_array(bias, "bias")
+def _gru_bias(bias, hidden: int, reset_after: bool, dtype) -> np.ndarray:
+    """A GRU's bias, checked: (2, 3H) with reset_after, else (3H,); None: zeros."""
     expected = (2, 3 * hidden) if reset_after else (3 * hidden,)
+    if bias is None:
+        return np.zeros(expected, dtype)
+    bias = real_array(bias, "bias")
     if bias.shape != expected:
         raise ValueError(
             f"a GRU bias with reset_after={reset_after} is {expected} for H={hidden}, "
@@ -396,7 +401,7 @@ def gru_to_torch(
             "torch.nn.GRU only implements reset_after=True (bias (2, 3H)); a reset_after=False "
             "GRU (bias (3H,)) cannot be converted to it (ONNX can hold it: gru_to_onnx)"
         )
-    bias = _gru_bias(bias, hidden, reset_after=True)
+    bias = _gru_bias(bias, hidden, True, kernel.dtype)
     return (
         _swap_zr(kernel, 1).T.copy(),
         _swap_zr(recurrent_kernel, 1).T.copy(),
@@ -412,7 +417,9 @@ def gru_to_onnx(
     ``linear_before_reset=int(reset_after)``; for ``reset_after=False`` the bias goes in Wb and
     Rb is zero."""
     kernel, recurrent_kernel = _gru_matrices(kernel, recurrent_kernel)
-    bias = _gru_bias(bias, recurrent_kernel.shape[0], _flag(reset_after, "reset_after"))
+    bias = _gru_bias(
+        bias, recurrent_kernel.shape[0], _flag(reset_after, "reset_after"), kernel.dtype
+    )
     B = bias.reshape(-1) if reset_after else np.concatenate([bias, np.zeros_like(bias)])
     return kernel.T.copy()[None], recurrent_kernel.T.copy()[None], B[None].copy()
 

@@ -369,6 +369,11 @@ def save_model(
 # -- reading ---------------------------------------------------------------------------------
 
 
+def _reason(exc: BaseException) -> str:
+    """What a parse error says, or its type where it says nothing (zipfile's bare EOFError)."""
+    return str(exc) or type(exc).__name__
+
+
 def _fail(reason: str):
     raise ValueError(reason)
 
@@ -420,7 +425,7 @@ def _read_members(data: bytes) -> tuple[dict, bytes]:
                 _fail(f"member {info.filename!r} declares {info.file_size} bytes")
         if zf.getinfo(HEADER).file_size > MAX_HEADER:
             _fail(f"{HEADER} is larger than {MAX_HEADER} bytes")
-        raw = zf.read(HEADER)  # zipfile checks each member's CRC-32 as it reads
+        raw = bytes(_stored_member(data, zf.getinfo(HEADER)))
         blob = _stored_member(data, zf.getinfo(BLOB))
 
     def no_constants(name):
@@ -691,7 +696,9 @@ def _load(data: bytes, source: str, compile: bool = True, custom_objects=None, c
     except metrics_lib.CustomMetricError:
         raise  # a valid file: the message says how to load it
     except _PARSE_ERRORS as exc:
-        raise ValueError(f"{caller}: {source} is not a valid fastlstm model file: {exc}") from None
+        raise ValueError(
+            f"{caller}: {source} is not a valid fastlstm model file: {_reason(exc)}"
+        ) from None
 
 
 def _parsed(data: bytes, source: str, caller: str) -> tuple[dict, dict[str, np.ndarray]]:
@@ -701,7 +708,9 @@ def _parsed(data: bytes, source: str, caller: str) -> tuple[dict, dict[str, np.n
         header, blob = _read_members(bytes(data))
         return header, _read_arrays(header.get("arrays"), blob)
     except _PARSE_ERRORS as exc:
-        raise ValueError(f"{caller}: {source} is not a valid fastlstm model file: {exc}") from None
+        raise ValueError(
+            f"{caller}: {source} is not a valid fastlstm model file: {_reason(exc)}"
+        ) from None
 
 
 def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: bool = True):
@@ -772,7 +781,7 @@ def load_weights(model, filepath) -> None:
             shape, by_layer = other.input_shape, [layer.get_weights() for layer in other.layers]
     except _PARSE_ERRORS as exc:
         raise ValueError(
-            f"load_weights: {source} is not a valid fastlstm model file: {exc}"
+            f"load_weights: {source} is not a valid fastlstm model file: {_reason(exc)}"
         ) from None
     if names != [type(layer).__name__ for layer in model.layers]:
         raise ValueError(

@@ -199,6 +199,14 @@ def _is_fixed(value, fixed) -> bool:
     return False
 
 
+def wrapped_spec(config: dict, wrapper: str) -> Any:
+    """The wrapped layer's spec in a wrapper's config (popped from it), or a ValueError naming
+    what is missing (a file's config without it had given a bare KeyError 'layer')."""
+    if "layer" not in config:
+        raise ValueError(f"layer {wrapper}: expected its config to hold the wrapped 'layer'")
+    return config.pop("layer")
+
+
 def _snake_case(name: str) -> str:
     """A class name as Keras names its layers: "MyScale" -> "my_scale", "GRU" -> "gru"."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name))

@@ -25,6 +25,7 @@ from .base import (
     dropout_mask,
     input_array,
     input_gradient,
+    wrapped_spec,
 )
 from .kernel import KernelLayer
 
@@ -624,4 +625,4 @@ class TimeDistributed(Layer):
         from . import deserialize  # the registry of the package's own layer classes
 
         config = dict(config)
-        return cls(deserialize(config.pop("layer")), **config)
+        return cls(deserialize(wrapped_spec(config, "TimeDistributed")), **config)

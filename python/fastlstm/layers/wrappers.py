@@ -10,7 +10,7 @@ import numpy as np
 from .._graph import connect, is_symbolic
 from .._locks import WeightsLock
 from ..functional import _flag
-from .base import Layer, check_dtype
+from .base import Layer, check_dtype, wrapped_spec
 from .recurrent import Recurrent
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -383,7 +383,7 @@ class Bidirectional(Layer):
         from . import deserialize  # the registry of the package's own layer classes
 
         config = dict(config)
-        layer = deserialize(config.pop("layer"))
+        layer = deserialize(wrapped_spec(config, "Bidirectional"))
         backward = config.pop("backward_layer", None)
         backward = None if backward is None else deserialize(backward)
         return cls(layer, backward_layer=backward, **config)
