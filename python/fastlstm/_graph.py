@@ -95,7 +95,7 @@ def refuse_call_options(what: str, training, mask) -> None:
         )
 
 
-def connect(layer, x, initial_state=None, training=False, mask=None):
+def connect(layer, x, initial_state=None, training=False, mask=None) -> Any:
     """Record a call of ``layer`` on the symbolic tensor(s) ``x`` and return its output
     tensor(s), as the layer's call would return arrays. The layer is built for their shapes
     (where it is not built yet, else they must fit its weights)."""

@@ -330,7 +330,7 @@ class Model(Sequential):
         outs = [made[id(t)] for t in self.outputs]
         return outs if self._listed_outputs else outs[0]
 
-    def __call__(self, x, training: bool = False, mask=None):
+    def __call__(self, x, training: bool = False, mask=None) -> Any:
         if training is not False:  # "no" would turn dropout on
             training = _flag(training, "training")
         # A service's call, quickly: one array of the one input's fixed shape

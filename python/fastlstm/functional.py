@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Literal, NamedTuple, overload
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core
 from ._arrays import refuse_masked
@@ -300,70 +301,70 @@ def _mask(mask, lengths, x, time_major: bool):
 # only at run time gives either.
 @overload
 def lstm(
-    x,
-    kernel,
-    recurrent_kernel,
-    bias,
+    x: ArrayLike,
+    kernel: ArrayLike,
+    recurrent_kernel: ArrayLike,
+    bias: ArrayLike,
     initial_state: State | None = ...,
     *,
     time_major: bool = ...,
-    mask=...,
-    lengths=...,
+    mask: ArrayLike | None = ...,
+    lengths: ArrayLike | None = ...,
     return_cell_states: Literal[False] = ...,
-    peephole=...,
+    peephole: ArrayLike | None = ...,
     clip: float | None = ...,
-    projection=...,
-    recurrent_dropout_mask=...,
+    projection: ArrayLike | None = ...,
+    recurrent_dropout_mask: ArrayLike | None = ...,
 ) -> tuple[np.ndarray, State]: ...
 @overload
 def lstm(
-    x,
-    kernel,
-    recurrent_kernel,
-    bias,
+    x: ArrayLike,
+    kernel: ArrayLike,
+    recurrent_kernel: ArrayLike,
+    bias: ArrayLike,
     initial_state: State | None = ...,
     *,
     time_major: bool = ...,
-    mask=...,
-    lengths=...,
+    mask: ArrayLike | None = ...,
+    lengths: ArrayLike | None = ...,
     return_cell_states: Literal[True],
-    peephole=...,
+    peephole: ArrayLike | None = ...,
     clip: float | None = ...,
-    projection=...,
-    recurrent_dropout_mask=...,
+    projection: ArrayLike | None = ...,
+    recurrent_dropout_mask: ArrayLike | None = ...,
 ) -> tuple[np.ndarray, State, np.ndarray]: ...
 @overload
 def lstm(
-    x,
-    kernel,
-    recurrent_kernel,
-    bias,
+    x: ArrayLike,
+    kernel: ArrayLike,
+    recurrent_kernel: ArrayLike,
+    bias: ArrayLike,
     initial_state: State | None = ...,
     *,
     time_major: bool = ...,
-    mask=...,
-    lengths=...,
+    mask: ArrayLike | None = ...,
+    lengths: ArrayLike | None = ...,
     return_cell_states: bool,
-    peephole=...,
+    peephole: ArrayLike | None = ...,
     clip: float | None = ...,
-    projection=...,
-    recurrent_dropout_mask=...,
+    projection: ArrayLike | None = ...,
+    recurrent_dropout_mask: ArrayLike | None = ...,
 ) -> tuple[np.ndarray, State] | tuple[np.ndarray, State, np.ndarray]: ...
 def lstm(
-    x,
-    kernel,
-    recurrent_kernel,
-    bias,
+    x: ArrayLike,
+    kernel: ArrayLike,
+    recurrent_kernel: ArrayLike,
+    bias: ArrayLike,
     initial_state: State | None = None,
     *,
     time_major: bool = False,
-    mask=None,
-    lengths=None,
+    mask: ArrayLike | None = None,
+    lengths: ArrayLike | None = None,
     return_cell_states: bool = False,
-    peephole=None,
+    peephole: ArrayLike | None = None,
     clip: float | None = None,
-    projection=None,
-    recurrent_dropout_mask=None,
+    projection: ArrayLike | None = None,
+    recurrent_dropout_mask: ArrayLike | None = None,
 ) -> tuple[np.ndarray, State] | tuple[np.ndarray, State, np.ndarray]:
     """Run an LSTM over a sequence (inference).
 
@@ -421,19 +422,19 @@ def lstm(
 
 
 def lstm_forward(
-    x,
-    kernel,
-    recurrent_kernel,
-    bias,
+    x: ArrayLike,
+    kernel: ArrayLike,
+    recurrent_kernel: ArrayLike,
+    bias: ArrayLike,
     initial_state: State | None = None,
     *,
     time_major: bool = False,
-    mask=None,
-    lengths=None,
-    peephole=None,
+    mask: ArrayLike | None = None,
+    lengths: ArrayLike | None = None,
+    peephole: ArrayLike | None = None,
     clip: float | None = None,
-    projection=None,
-    recurrent_dropout_mask=None,
+    projection: ArrayLike | None = None,
+    recurrent_dropout_mask: ArrayLike | None = None,
 ) -> tuple[np.ndarray, State, LSTMCache]:
     """Like :func:`lstm`, and also return the cache that :func:`lstm_backward` needs (it
     remembers the masks and options).
@@ -462,7 +463,11 @@ def lstm_forward(
 
 
 def lstm_backward(
-    cache: LSTMCache, dy, dstate: tuple | None = None, *, input_grad: bool = True
+    cache: LSTMCache,
+    dy: ArrayLike | None,
+    dstate: tuple[ArrayLike | None, ArrayLike | None] | None = None,
+    *,
+    input_grad: bool = True,
 ) -> LSTMGrads | LSTMOptionGrads:
     """Backpropagate through time for one :func:`lstm_forward` call.
 
@@ -498,17 +503,17 @@ def _gru_cell(reset_after) -> str:
 
 
 def gru(
-    x,
-    kernel,
-    recurrent_kernel,
-    bias,
-    initial_state=None,
+    x: ArrayLike,
+    kernel: ArrayLike,
+    recurrent_kernel: ArrayLike,
+    bias: ArrayLike,
+    initial_state: ArrayLike | None = None,
     *,
     reset_after: bool = True,
     time_major: bool = False,
-    mask=None,
-    lengths=None,
-    recurrent_dropout_mask=None,
+    mask: ArrayLike | None = None,
+    lengths: ArrayLike | None = None,
+    recurrent_dropout_mask: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run a GRU over a sequence (inference).
 
@@ -539,17 +544,17 @@ def gru(
 
 
 def gru_forward(
-    x,
-    kernel,
-    recurrent_kernel,
-    bias,
-    initial_state=None,
+    x: ArrayLike,
+    kernel: ArrayLike,
+    recurrent_kernel: ArrayLike,
+    bias: ArrayLike,
+    initial_state: ArrayLike | None = None,
     *,
     reset_after: bool = True,
     time_major: bool = False,
-    mask=None,
-    lengths=None,
-    recurrent_dropout_mask=None,
+    mask: ArrayLike | None = None,
+    lengths: ArrayLike | None = None,
+    recurrent_dropout_mask: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray, GRUCache]:
     """Like :func:`gru`, and also return the cache :func:`gru_backward` needs: ``(y, h, cache)``."""
     cell = _gru_cell(reset_after)
@@ -561,7 +566,9 @@ def gru_forward(
     return _kept(y), h, GRUCache(saved, time_major, cell)
 
 
-def gru_backward(cache: GRUCache, dy, dh=None, *, input_grad: bool = True) -> GRUGrads:
+def gru_backward(
+    cache: GRUCache, dy: ArrayLike | None, dh: ArrayLike | None = None, *, input_grad: bool = True
+) -> GRUGrads:
     """Backpropagate through time for one :func:`gru_forward` call.
 
     Args:
@@ -587,17 +594,17 @@ _ACTIVATIONS = ("tanh", "relu")
 
 
 def simple_rnn(
-    x,
-    kernel,
-    recurrent_kernel,
-    bias,
-    initial_state=None,
+    x: ArrayLike,
+    kernel: ArrayLike,
+    recurrent_kernel: ArrayLike,
+    bias: ArrayLike,
+    initial_state: ArrayLike | None = None,
     *,
     activation: str = "tanh",
     time_major: bool = False,
-    mask=None,
-    lengths=None,
-    recurrent_dropout_mask=None,
+    mask: ArrayLike | None = None,
+    lengths: ArrayLike | None = None,
+    recurrent_dropout_mask: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run a plain RNN over a sequence (inference): ``h_t = act(x_t·K + h_{t-1}·R + b)``.
 
@@ -621,17 +628,17 @@ def simple_rnn(
 
 
 def simple_rnn_forward(
-    x,
-    kernel,
-    recurrent_kernel,
-    bias,
-    initial_state=None,
+    x: ArrayLike,
+    kernel: ArrayLike,
+    recurrent_kernel: ArrayLike,
+    bias: ArrayLike,
+    initial_state: ArrayLike | None = None,
     *,
     activation: str = "tanh",
     time_major: bool = False,
-    mask=None,
-    lengths=None,
-    recurrent_dropout_mask=None,
+    mask: ArrayLike | None = None,
+    lengths: ArrayLike | None = None,
+    recurrent_dropout_mask: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray, SimpleRNNCache]:
     """Like :func:`simple_rnn`, and also return the cache :func:`simple_rnn_backward` needs."""
     cell = "rnn_" + _choice(activation, "activation", _ACTIVATIONS)
@@ -644,7 +651,11 @@ def simple_rnn_forward(
 
 
 def simple_rnn_backward(
-    cache: SimpleRNNCache, dy, dh=None, *, input_grad: bool = True
+    cache: SimpleRNNCache,
+    dy: ArrayLike | None,
+    dh: ArrayLike | None = None,
+    *,
+    input_grad: bool = True,
 ) -> SimpleRNNGrads:
     """Backpropagate through time for one :func:`simple_rnn_forward` call (see
     :func:`gru_backward`)."""

@@ -525,7 +525,7 @@ class Layer:
     def call(self, x, training: bool = False, mask=None):
         return self.forward(x, training=training, mask=mask)[0]
 
-    def __call__(self, x, training: bool = False, mask=None):
+    def __call__(self, x, training: bool = False, mask=None) -> Any:
         if is_symbolic(x):  # describing a functional model: record the call (fastlstm._graph)
             return connect(self, x, training=training, mask=mask)
         training = _flag(training, "training")  # "no" would turn dropout on

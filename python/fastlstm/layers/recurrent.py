@@ -430,7 +430,7 @@ class Recurrent(Layer):
         self._carry(states)
         return self._outputs(y, states)
 
-    def __call__(self, x, initial_state=None, *, training: bool = False, mask=None):
+    def __call__(self, x, initial_state=None, *, training: bool = False, mask=None) -> Any:
         if is_symbolic(x):  # describing a functional model: record the call (fastlstm._graph)
             return connect(self, x, initial_state, training, mask)
         training = _flag(training, "training")  # "no" would turn dropout on

@@ -284,7 +284,7 @@ class Bidirectional(Layer):
             ]
         return self._merge(self._masked(outs, self._keeps(mask)))
 
-    def __call__(self, x, initial_state=None, *, training: bool = False, mask=None):
+    def __call__(self, x, initial_state=None, *, training: bool = False, mask=None) -> Any:
         if is_symbolic(x):  # describing a functional model: record the call (fastlstm._graph)
             return connect(self, x, initial_state, training, mask)
         training = _flag(training, "training")  # "no" would turn dropout on
