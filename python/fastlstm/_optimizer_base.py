@@ -14,6 +14,9 @@ from . import schedules
 from ._arrays import check_name, integer, real_number
 from .functional import _flag
 
+# What every optimizer's learning_rate takes: a float, or a schedule read at every step.
+LearningRate = float | schedules.LearningRateSchedule
+
 # Slots that hold running sums or means of squares, or maxima of |g|: never negative.
 _NON_NEGATIVE = frozenset(
     {"v", "v_hat", "velocity", "accumulator", "u", "accumulated_grad", "accumulated_delta_var"}
@@ -29,7 +32,7 @@ class Optimizer:
 
     def __init__(
         self,
-        learning_rate: float,
+        learning_rate: LearningRate,
         *,
         weight_decay: float | None = None,
         clipnorm: float | None = None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._arrays import real_number
-from ._optimizer_base import Optimizer, update_first_moment
+from ._optimizer_base import LearningRate, Optimizer, update_first_moment
 
 
 class Adamax(Optimizer):
@@ -20,7 +20,7 @@ class Adamax(Optimizer):
     slot_names = ("m", "u")
 
     def __init__(
-        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs
+        self, learning_rate: LearningRate = 0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs
     ) -> None:
         super().__init__(learning_rate, **kwargs)
         self.beta_1 = real_number(beta_1, "beta_1", at_least=0, below=1)
@@ -57,7 +57,9 @@ class Adadelta(Optimizer):
     name = "adadelta"
     slot_names = ("accumulated_grad", "accumulated_delta_var")
 
-    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs) -> None:
+    def __init__(
+        self, learning_rate: LearningRate = 0.001, rho=0.95, epsilon=1e-7, **kwargs
+    ) -> None:
         super().__init__(learning_rate, **kwargs)
         self.rho = real_number(rho, "rho", at_least=0, at_most=1)
         self.epsilon = real_number(epsilon, "epsilon", at_least=0)
@@ -90,7 +92,9 @@ class Lion(Optimizer):
     name = "lion"
     slot_names = ("momentum",)
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, **kwargs) -> None:
+    def __init__(
+        self, learning_rate: LearningRate = 0.001, beta_1=0.9, beta_2=0.99, **kwargs
+    ) -> None:
         super().__init__(learning_rate, **kwargs)
         self.beta_1 = real_number(beta_1, "beta_1", above=0, at_most=1)
         self.beta_2 = real_number(beta_2, "beta_2", at_least=0, at_most=1)
@@ -129,7 +133,7 @@ class Ftrl(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate: LearningRate = 0.001,
         learning_rate_power=-0.5,
         initial_accumulator_value=0.1,
         l1_regularization_strength=0.0,

@@ -32,7 +32,7 @@ import numpy as np
 
 from . import schedules
 from ._arrays import real_number
-from ._optimizer_base import Optimizer, update_first_moment
+from ._optimizer_base import LearningRate, Optimizer, update_first_moment
 from ._optimizers_more import Adadelta, Adamax, Ftrl, Lion
 
 
@@ -42,7 +42,9 @@ class SGD(Optimizer):
 
     name = "SGD"
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs) -> None:
+    def __init__(
+        self, learning_rate: LearningRate = 0.01, momentum=0.0, nesterov=False, **kwargs
+    ) -> None:
         super().__init__(learning_rate, **kwargs)
         self.momentum = real_number(momentum, "momentum", at_least=0, at_most=1)  # Keras: [0, 1]
         if not isinstance(nesterov, (bool, np.bool_)):
@@ -82,7 +84,7 @@ class Adam(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate: LearningRate = 0.001,
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-7,
@@ -141,7 +143,7 @@ class AdamW(Adam):
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate: LearningRate = 0.001,
         weight_decay=0.004,
         beta_1=0.9,
         beta_2=0.999,
@@ -163,7 +165,7 @@ class RMSprop(Optimizer):
 
     def __init__(
         self,
-        learning_rate=0.001,
+        learning_rate: LearningRate = 0.001,
         rho=0.9,
         momentum=0.0,
         epsilon=1e-7,
@@ -229,7 +231,11 @@ class Adagrad(Optimizer):
     name = "adagrad"
 
     def __init__(
-        self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs
+        self,
+        learning_rate: LearningRate = 0.001,
+        initial_accumulator_value=0.1,
+        epsilon=1e-7,
+        **kwargs,
     ) -> None:
         super().__init__(learning_rate, **kwargs)
         self.initial_accumulator_value = real_number(
@@ -271,7 +277,7 @@ class Nadam(Adam):
     name = "nadam"
 
     def __init__(
-        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs
+        self, learning_rate: LearningRate = 0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs
     ) -> None:
         if "amsgrad" in kwargs:
             raise TypeError("amsgrad: Nadam takes none (as Keras's); use Adam(amsgrad=True)")
