@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -129,6 +130,18 @@ def test_lengths_whose_mask_does_not_fit_in_memory_are_named():
     kernel, recurrent, bias = (np.zeros(s, np.float32) for s in ((0, 4), (1, 4), (4,)))
     with pytest.raises(MemoryError, match=r"^lengths: the \(batch, time\) mask they make"):
         fastlstm.lstm(x, kernel, recurrent, bias, lengths=[1, 2])
+
+
+def test_lengths_of_a_batch_too_large_for_its_mask_are_refused_before_they_are_read():
+    """x and lengths views of 2^40 rows and no data: lengths were read (minutes) before the
+    mask they make was found not to fit."""
+    x = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), (2**40, 1, 0), (0, 0, 0))
+    lengths = np.broadcast_to(np.zeros(1, np.int64), (2**40,))
+    kernel, recurrent, bias = (np.zeros(s, np.float32) for s in ((0, 4), (1, 4), (4,)))
+    start = time.perf_counter()
+    with pytest.raises(MemoryError, match=r"^lengths: the \(batch, time\) mask they make"):
+        fastlstm.lstm(x, kernel, recurrent, bias, lengths=lengths)
+    assert time.perf_counter() - start < 5
 
 
 def test_a_masked_array_is_refused_not_read_without_its_mask():

@@ -285,16 +285,20 @@ def _mask(mask, lengths, x, time_major: bool):
         raise TypeError(f"lengths: expected an array of ints, got dtype {lengths.dtype}")
     if lengths.shape != (batch,):
         raise ValueError(f"lengths: expected shape ({batch},) (batch,), got {lengths.shape}")
-    if lengths.size and (lengths.min() < 0 or lengths.max() > steps):
-        bad = lengths[(lengths < 0) | (lengths > steps)][0]
-        raise ValueError(f"lengths: expected values in [0, {steps}] (time steps), got {bad}")
+    # The mask first: a batch too large for it (x a view of no data, its strides 0) is refused
+    # at once, not after minutes of reading lengths as large.
     try:
-        return (np.arange(steps) < lengths[:, None]).view(np.uint8), True
-    except MemoryError:  # x holds no values (I = 0) but many steps
+        mask = np.empty((batch, steps), np.bool_)
+    except (MemoryError, ValueError):  # x holds no values (I = 0) but many steps
         raise MemoryError(
             f"lengths: the (batch, time) mask they make, {batch} x {steps} bytes, does not fit "
             "in memory"
         ) from None
+    if lengths.size and (lengths.min() < 0 or lengths.max() > steps):
+        bad = lengths[(lengths < 0) | (lengths > steps)][0]
+        raise ValueError(f"lengths: expected values in [0, {steps}] (time steps), got {bad}")
+    np.less(np.arange(steps), lengths[:, None], out=mask)
+    return mask.view(np.uint8), True
 
 
 # The result's length follows return_cell_states: (y, state), or (y, state, c_seq); a bool known
