@@ -16,7 +16,7 @@ import pytest
 
 from conftest import child_output, child_timeout
 from fastlstm import optimizers
-from fastlstm.layers import LSTM, Bidirectional, Dense, Input
+from fastlstm.layers import GRU, LSTM, Bidirectional, Dense, Input
 from fastlstm.models import Sequential
 
 rng = np.random.default_rng(0)
@@ -101,6 +101,23 @@ def test_a_bidirectional_set_weights_that_fails_changes_neither_half():
         layer.set_weights(bad)
     for a, b in zip(layer.get_weights(), before):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_bidirectional_refuses_halves_of_other_input_sizes():
+    """Both read the same x: such a pair (from set_weights or a file) had loaded, and then run
+    on no input at all."""
+    rng_ = np.random.default_rng(2)
+    weights = [
+        rng_.standard_normal(s).astype(np.float32)
+        for s in ((3, 12), (4, 12), (2, 12), (0, 12), (4, 12), (2, 12))
+    ]
+    layer = Bidirectional(GRU(4))
+    with pytest.raises(ValueError, match=r"forward layer's kernel takes 3 input features and"):
+        layer.set_weights(weights)
+    assert not layer.built
+    weights[3] = rng_.standard_normal((3, 12)).astype(np.float32)
+    layer.set_weights(weights)
+    assert layer(np.ones((2, 5, 3), np.float32)).shape == (2, 8)
 
 
 def test_two_threads_evaluating_one_model_keep_their_metrics_apart():

@@ -313,3 +313,21 @@ def test_pytorch_state_gradients_layout_is_explained(bidirectional):
     with pytest.raises(ValueError, match=r"^dstates: expected a list of .*list\(zip\(dh, dc\)\)"):
         rnn_backward(cache, np.zeros_like(y), (dh, dc))
     rnn_backward(cache, np.zeros_like(y), list(zip(dh, dc)))
+
+
+def test_dy_as_nested_lists_with_lengths_and_merge_mode_none():
+    """Both directions' dy as lists: the backward direction's reversal within each length had
+    indexed a list by a tuple (TypeError); they give what the arrays give."""
+    B, T, I, H = 3, 4, 2, 3
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((B, T, I))
+    weights = make_weights("lstm", I, H, 1, 2, np.float64, seed=4)
+    lengths = np.array([4, 2, 3])
+    y, _, cache = rnn_forward(x, weights, bidirectional=True, merge_mode=None, lengths=lengths)
+    dy = [rng.standard_normal(y[0].shape), rng.standard_normal(y[1].shape)]
+    from_arrays = rnn_backward(cache, dy)
+    from_lists = rnn_backward(cache, [dy[0], dy[1].tolist()])
+    np.testing.assert_array_equal(from_lists.x, from_arrays.x)
+    for got, want in zip(from_lists.layers, from_arrays.layers):
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)

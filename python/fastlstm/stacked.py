@@ -72,9 +72,10 @@ class _Reversal:
     def __call__(self, a, time_major: bool):
         if a is None:
             return None
+        a = np.asarray(a)  # a caller's dy may be nested lists (indexed by tuples below)
         if self.lengths is None:
             return np.flip(a, axis=0 if time_major else 1)
-        out = np.array(a)
+        out = a.copy()
         for b, n in enumerate(self.lengths):
             if n == 0:
                 continue

@@ -193,6 +193,14 @@ class Bidirectional(Layer):
         staged = [
             h._staged_weights(list(w)) for h, w in zip(self._halves, (weights[:n], weights[n:]))
         ]
+        # Both halves read the same x: kernels of other input sizes made a layer (and a model
+        # file) that loaded but ran on no input at all.
+        sizes = [new[h.weight_names[0]].shape[0] for h, new in zip(self._halves, staged)]
+        if sizes[0] != sizes[1]:
+            raise ValueError(
+                f"weights: the forward layer's kernel takes {sizes[0]} input features and the "
+                f"backward layer's {sizes[1]}; both halves read the same input"
+            )
         with self._pair_lock.writing:
             for half, new in zip(self._halves, staged):
                 half._swap_weights(new)
