@@ -192,17 +192,19 @@ class Sequential(Trainer):
         """The Input of the model's declared shape and the output of its layers called on it in
         turn, made at the first ask (Keras's Sequential is such a graph): what a feature
         extractor is built from, ``Model(seq.inputs, seq.get_layer("encoder").output)``."""
-        graph = self.__dict__.get("_symbolic")
-        if graph is None or graph[2] != [id(layer) for layer in self.layers]:
-            if self._build_shape is None or not self.layers:
-                raise AttributeError(
-                    f"Sequential {self.name!r} has no input yet: start it with Input(shape), "
-                    "or build, call or fit it first"
-                )
-            inp = Input(batch_shape=self._build_shape)
-            out = self._called_on_tensors(inp, False, None)
-            graph = ([inp], out if isinstance(out, list) else [out], [id(l) for l in self.layers])
-            self.__dict__["_symbolic"] = graph
+        with BUILD_LOCK:  # one graph, whichever thread asks first (a layer's .output is its one)
+            graph = self.__dict__.get("_symbolic")
+            if graph is None or graph[2] != [id(layer) for layer in self.layers]:
+                if self._build_shape is None or not self.layers:
+                    raise AttributeError(
+                        f"Sequential {self.name!r} has no input yet: start it with "
+                        "Input(shape), or build, call or fit it first"
+                    )
+                inp = Input(batch_shape=self._build_shape)
+                out = self._called_on_tensors(inp, False, None)
+                listed = out if isinstance(out, list) else [out]
+                graph = ([inp], listed, [id(layer) for layer in self.layers])
+                self.__dict__["_symbolic"] = graph
         return graph[0], graph[1]
 
     @property
