@@ -618,6 +618,19 @@ def test_to_json_and_model_from_json_give_the_architecture_back():
         assert model_from_json(text.encode()).to_json(indent=2) == text
 
 
+def test_to_json_refuses_a_layer_of_the_users_own():
+    """It had written a class name that model_from_json refuses, as save refuses it."""
+    from fastlstm.layers import Layer
+
+    class Halved(Layer):
+        def call(self, inputs):
+            return inputs / 2
+
+    model = Sequential([Input((4, 2)), LSTM(3), Halved()])
+    with pytest.raises(ValueError, match=r"only fastlstm's own layer classes can be saved"):
+        model.to_json()
+
+
 @pytest.mark.parametrize(
     ("text", "match"),
     [
@@ -625,6 +638,7 @@ def test_to_json_and_model_from_json_give_the_architecture_back():
         ("[1]", r"json_string: expected \{\"class_name\", \"config\"\}"),
         ('{"class_name": "Functional", "config": {}}', r"class_name 'Sequential' or 'Model'"),
         ('{"class_name": "Sequential", "config": {}, "keras_version": "3.5"}', r"a Keras model"),
+        ('{"module": "keras", "class_name": "Functional", "config": {}}', r"a Keras model"),
         ('{"class_name": "Sequential", "config": {"layers": [], "seed": NaN}}', r"NaN is not"),
         (b"\xff{}", r"json_string: not UTF-8 text"),
         (

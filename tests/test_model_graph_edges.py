@@ -51,10 +51,13 @@ def test_a_model_of_one_output_given_in_a_list_trains_with_y_or_a_list_of_it():
     assert listed.evaluate(x, y, verbose=0) == alone.evaluate(x, [y], verbose=0)
     listed.fit(x, [y], epochs=1, verbose=0, shuffle=False)
     listed.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    called = listed(x)
+    assert isinstance(called, list)
+    assert len(called) == 1
+    # predict gives the one output's array, as Keras 3's (which unpacks a list of one)
     out = listed.predict(x, verbose=0)
-    assert isinstance(out, list)
-    assert len(out) == 1
-    np.testing.assert_array_equal(out[0], alone.predict(x, verbose=0))  # one set of weights
+    np.testing.assert_array_equal(out, alone.predict(x, verbose=0))  # one set of weights
+    np.testing.assert_array_equal(out, called[0])
     assert listed.output_shape == [(None, 2)]
     assert alone.output_shape == (None, 2)
 
@@ -70,7 +73,8 @@ def test_a_sequentials_inputs_and_its_layers_outputs_make_a_feature_extractor():
     )
     seq.compile("adam", "mse")
     seq.fit(x, y, epochs=2, verbose=0)  # trained first: the extractor shares the weights
-    extractor = Model(inputs=seq.inputs, outputs=seq.get_layer("l2").output)
+    # a layer's output before the model's inputs were read, as Keras's has it by then
+    extractor = Model(outputs=seq.get_layer("l2").output, inputs=seq.inputs)
     l1, l2, _ = seq.layers
     np.testing.assert_allclose(extractor.predict(x, verbose=0), l2(l1(x)), rtol=1e-6)
     every = Model(inputs=seq.input, outputs=[layer.output for layer in seq.layers])
@@ -78,6 +82,9 @@ def test_a_sequentials_inputs_and_its_layers_outputs_make_a_feature_extractor():
     assert [o.shape for o in outs] == [(B, T, 5), (B, 4), (B, 2)]
     np.testing.assert_allclose(outs[-1], seq.predict(x, verbose=0), rtol=1e-6)
     assert seq.outputs == [seq.output]
+    np.testing.assert_array_equal(
+        Model(seq.inputs, seq.outputs).predict(x, verbose=0), seq.predict(x, verbose=0)
+    )
     assert seq.output.shape == (None, 2)
     seq.pop()
     assert seq.output.shape == (None, 4)  # made again for the layers now held
@@ -103,6 +110,16 @@ def test_a_model_of_one_output_takes_its_targets_by_the_outputs_name():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match=r"outputs' names as keys, \['scores'\], got the keys"):
         model.fit(x, {"other": y}, verbose=0)
+    # and compile's loss and metrics by that name too (Keras takes them so)
+    named = Model(inp, model.outputs[0])
+    named.compile("sgd", loss={"scores": "mse"}, metrics={"scores": ["mae"]})
+    named.set_weights(before)
+    logs = named.evaluate(x, {"scores": y}, verbose=0, return_dict=True)
+    model.set_weights(before)
+    assert logs["loss"] == model.evaluate(x, y, verbose=0)
+    assert logs["mae"] == pytest.approx(float(np.mean(np.abs(model.predict(x, verbose=0) - y))))
+    with pytest.raises(ValueError, match=r"loss: expected a dict with the output's name as its"):
+        named.compile("sgd", loss={"other": "mse"})
     sequential = fastlstm.Sequential([Input((T, I)), LSTM(4), Dense(2)])
     sequential.compile("sgd", "mse")
     with pytest.raises(TypeError, match=r"y: expected an array, got a dict \(keys \['dense'\]\)"):

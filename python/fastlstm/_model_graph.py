@@ -58,7 +58,8 @@ def _listed(value, name: str) -> tuple[list, bool]:
 class Model(Sequential):
     """``Model(inputs, outputs)``: the layers between Input tensors and output tensors, as
     Keras's functional API describes them (see the module docstring). ``inputs``: an Input or a
-    list of them; ``outputs``: a tensor or a list of them (then the model returns a list)."""
+    list of them; ``outputs``: a tensor or a list of them (then a call returns a list, and
+    predict too unless the list holds one output, whose array it gives, as Keras 3's)."""
 
     # Its own, set by _connect (Sequential's properties make them from its layers instead).
     inputs: list = None  # type: ignore[assignment]
@@ -452,6 +453,16 @@ class Model(Sequential):
         self._refuse_while_fitting("compile")
         self._output_specs = None
         if not self._joint:
+            # One output: its entries may also come by its name, as Keras takes them
+            loss, metrics, weighted_metrics, loss_weights = (
+                self._by_output_name(value, what)
+                for value, what in (
+                    (loss, "loss"),
+                    (metrics, "metrics"),
+                    (weighted_metrics, "weighted_metrics"),
+                    (loss_weights, "loss_weights"),
+                )
+            )
             super().compile(
                 optimizer, loss, metrics, weighted_metrics, loss_weights=loss_weights, **hints
             )
@@ -466,6 +477,19 @@ class Model(Sequential):
         super().compile(optimizer, joint, **hints)
         self._metric_specs, self._weighted = flat, weighted
         self._output_specs = specs
+
+    def _by_output_name(self, value, what: str):
+        """A compile argument of a model of one output given as {output name: entry}: the entry
+        (other values as they are)."""
+        if not isinstance(value, dict):
+            return value
+        names = self.output_names
+        if set(map(str, value)) != set(names):
+            raise ValueError(
+                f"{what}: expected a dict with the output's name as its key, {names}, got the "
+                f"keys {sorted(map(str, value))}"
+            )
+        return value[names[0]]
 
     @property
     def _joint(self) -> bool:

@@ -623,7 +623,9 @@ class Trainer:
                 r[sl] = o
             cbs.call("on_predict_batch_end", step, {"outputs": out})
         cbs.call("on_predict_end", {})
-        return result if isinstance(out, list) else result[0]
+        # A list of one output (Model(inputs, [output])) comes back as its array, as Keras 3's
+        # predict unpacks it (the model's call keeps the list)
+        return result if len(result) > 1 else result[0]
 
     def _predict_batches(self, source: DatasetBatches, verbose: int, callbacks) -> np.ndarray:
         extra = [callbacks_module.ProgbarLogger()] if verbose else []
@@ -640,7 +642,8 @@ class Trainer:
             cbs.call("on_predict_batch_end", step, {"outputs": outputs[-1]})
         cbs.call("on_predict_end", {})
         if outputs and isinstance(outputs[0], list):  # a model of several outputs
-            return [np.concatenate(parts) for parts in zip(*outputs)]
+            joined = [np.concatenate(parts) for parts in zip(*outputs)]
+            return joined if len(joined) > 1 else joined[0]  # one: as above
         return np.concatenate(outputs)
 
     def predict_on_batch(self, x) -> np.ndarray:

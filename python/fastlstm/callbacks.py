@@ -324,8 +324,9 @@ def _monitored(logs, monitor: str, who: str, instead: str = "skipping"):
     elif np.size(value) != 1:
         raise ValueError(
             f"{who}: the monitored quantity {monitor!r} is {np.size(value)} numbers, one a class "
-            f"(a metric with average=None), where one number is compared from epoch to epoch: "
-            f"monitor a metric with average='macro', 'micro' or 'weighted'"
+            f"or threshold (F1Score's average=None, R2Score's class_aggregation=None, several "
+            f"thresholds), where one number is compared from epoch to epoch: monitor a metric "
+            f"of one number (average='macro', say)"
         )
     return value
 

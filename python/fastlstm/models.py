@@ -20,6 +20,7 @@ Without a seed these are drawn from fresh entropy, as Keras.
 from __future__ import annotations
 
 import json
+import weakref
 from typing import Any
 
 import numpy as np
@@ -139,6 +140,9 @@ class Sequential(Trainer):
                     f"does not fit it: {exc}"
                 ) from None
         self._adopt(layer, taken)
+        # Whose graph gives its .input and .output where it has not been called on tensors
+        # (Keras's Sequential has made that graph by then): a weak reference, no cycle.
+        layer.__dict__["_sequential"] = weakref.ref(self)
 
     def _unique_name(self, layer, taken: tuple[set, set, dict]) -> str:
         """Give ``layer`` a name no other layer of the model has (an automatic name gets a
@@ -602,6 +606,9 @@ class Sequential(Trainer):
         """The architecture as JSON text (Keras's ``to_json``; no weights):
         ``{"class_name", "config"}``, which :func:`model_from_json` reads back. ``kwargs`` go to
         ``json.dumps`` (``indent=2``, say)."""
+        from . import saving
+
+        saving.check_saveable(self)  # a layer class of the user's: text model_from_json refuses
         spec = {"class_name": type(self).__name__, "config": self.get_config()}
         return json.dumps(spec, allow_nan=False, **kwargs)
 
@@ -728,7 +735,7 @@ def model_from_json(json_string: str | bytes, custom_objects=None) -> Sequential
     except (ValueError, RecursionError) as exc:
         raise ValueError(f"json_string: not JSON text ({exc})") from None
     classes = {"Sequential": Sequential, "Model": Model}
-    if isinstance(spec, dict) and "keras_version" in spec:
+    if isinstance(spec, dict) and spec.keys() & {"keras_version", "module", "registered_name"}:
         raise ValueError(
             "json_string: a Keras model's JSON, which fastlstm does not read: build the model "
             "with fastlstm's layers, then model.set_weights(keras_model.get_weights())"

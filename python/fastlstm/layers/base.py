@@ -44,6 +44,7 @@ The protocol (what :class:`fastlstm.models.Sequential` relies on):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import numbers
@@ -522,8 +523,10 @@ class Layer:
                 if not self.built:
                     self._build_named([(None, *np.shape(a)[1:]) for a in x])
 
-    def call(self, x, training: bool = False, mask=None):
-        return self.forward(x, training=training, mask=mask)[0]
+    def call(self, *args: Any, **kwargs: Any) -> Any:
+        """The output for ``(x, training=False, mask=None)``: forward's, its cache not kept. A
+        layer of the user's may define ``call(self, inputs)`` alone (see _keywords_taken)."""
+        return self.forward(*args, **kwargs)[0]
 
     def __call__(self, x, training: bool = False, mask=None) -> Any:
         if is_symbolic(x):  # describing a functional model: record the call (fastlstm._graph)
@@ -559,7 +562,7 @@ class Layer:
     def input(self):
         """The symbolic tensor (a list for a merge layer) of this layer's one call on symbolic
         tensors, as Keras's ``layer.input``."""
-        node = only_call(self, "input")
+        node = only_call(self._in_a_graph(), "input")
         return list(node.inputs) if node.listed else node.inputs[0]
 
     @property
@@ -567,14 +570,25 @@ class Layer:
         """The symbolic tensor (a list with ``return_state``) its one call made, as Keras's
         ``layer.output``: ``Model(model.input, model.get_layer("lstm").output)`` gives a model
         of the first layers."""
-        node = only_call(self, "output")
+        node = only_call(self._in_a_graph(), "output")
         return list(node.outputs) if node.multi else node.outputs[0]
+
+    def _in_a_graph(self) -> Layer:
+        """Itself, called on its Sequential's Input first where it has never been called on
+        tensors (seq.layers[1].output before seq.inputs was read, as Keras's has it)."""
+        owner = self.__dict__.get("_sequential")
+        model = owner() if owner is not None else None
+        if not self.__dict__.get("_graph_nodes") and model is not None and self in model.layers:
+            with contextlib.suppress(AttributeError):  # no input yet: only_call says so
+                model._graph()
+        return self
 
     def __getstate__(self) -> dict:
         # A copied or pickled layer leaves the graphs it was called in behind (as a saved
-        # model's do: the model file rebuilds them).
+        # model's do: the model file rebuilds them), and the model that held it.
         state = self.__dict__.copy()
         state.pop("_graph_nodes", None)
+        state.pop("_sequential", None)
         return state
 
     # -- state beyond the weights (for exact save/resume) -----------------------------------
