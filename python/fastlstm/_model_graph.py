@@ -92,13 +92,13 @@ class Model(Sequential):
         self._nodes: list[Node] = trace(self.inputs, self.outputs)
         if not self._nodes:
             raise ValueError("outputs: expected the output of a layer, got only Inputs")
-        self.layers, first_nodes, calls = [], [], {}  # each layer once, at its first call
+        self._layers, first_nodes, calls = [], [], {}  # each layer once, at its first call
         for node in self._nodes:
             calls[id(node.layer)] = calls.get(id(node.layer), 0) + 1
             if calls[id(node.layer)] == 1:
-                self.layers.append(node.layer)
+                self._layers.append(node.layer)
                 first_nodes.append(node)
-        for layer in self.layers:
+        for layer in self._layers:
             if calls[id(layer)] > 1:
                 _check_shareable(layer)
         batches = {t.shape[0] for t in self.inputs if t.shape[0] is not None}
@@ -145,15 +145,15 @@ class Model(Sequential):
         holds keeps its name (two such may share one: ``get_layer`` gives the first); a new one
         whose automatic name is taken gets a suffix (lstm_1), and a new one given a taken name
         is refused. ``rename=False`` (a model loaded from a file) keeps every name."""
-        held = [l for l in self.layers if getattr(l, "_model_lock", None) is not None]
+        held = [l for l in self._layers if getattr(l, "_model_lock", None) is not None]
         taken: tuple[set, set, dict] = (set(), {l.name for l in held}, {})
         if rename:
             held_ids = {id(l) for l in held}
-            for layer in self.layers:
+            for layer in self._layers:
                 if id(layer) not in held_ids:
                     self._unique_name(layer, taken)
                     taken[1].add(layer.name)
-        for layer in self.layers:
+        for layer in self._layers:
             self._adopt(layer, taken)
 
     def _summary_connections(self) -> list[str]:
@@ -169,7 +169,7 @@ class Model(Sequential):
                 names[id(t)] = f"{node.layer.name}[{n}][{k}]"
             read = ", ".join(names[id(t)] for t in node.inputs + node.states)
             per_layer.setdefault(id(node.layer), []).append(read)
-        return ["; ".join(per_layer[id(layer)]) for layer in self.layers]
+        return ["; ".join(per_layer[id(layer)]) for layer in self._layers]
 
     @property
     def input(self):
@@ -213,8 +213,8 @@ class Model(Sequential):
     def _analyse(self) -> None:
         """Which nodes need a backward pass, and which of those an input gradient (see the
         module docstring), worked out once (again when a layer's ``trainable`` changed)."""
-        self._trainable_flags = [layer.trainable for layer in self.layers]
-        self._regularised = [l for l in self.layers if l.trainable and _has_regularizer(l)]
+        self._trainable_flags = [layer.trainable for layer in self._layers]
+        self._regularised = [l for l in self._layers if l.trainable and _has_regularizer(l)]
         trained_above: dict[int, bool] = {id(t): False for t in self.inputs}
         self._wants_input_grad, self._needs_backward = [], []
         for node in self._nodes:
@@ -502,7 +502,7 @@ class Model(Sequential):
         """Each output's name, the name of the layer that makes it, as Keras names them; where
         one layer makes several (an LSTM's ``return_state``), the later ones get a suffix that
         no layer of the model has."""
-        layer_names = {l.name for l in self.layers}
+        layer_names = {l.name for l in self._layers}
         names: list[str] = []
         for t in self.outputs:
             base = t.node.layer.name if t.node else (t.name or "input")
@@ -537,14 +537,14 @@ class Model(Sequential):
         """Plain JSON data: the layers in the order the model first calls them, the inputs, each
         call of a layer (which layer, which tensors it reads) and the outputs. A tensor is named by where it
         comes from: ``["input", j]`` or ``["node", n, k]`` (output k of the n-th call)."""
-        index = {id(layer): i for i, layer in enumerate(self.layers)}
+        index = {id(layer): i for i, layer in enumerate(self._layers)}
         where = {id(t): ["input", j] for j, t in enumerate(self.inputs)}
         for n, node in enumerate(self._nodes):
             for k, t in enumerate(node.outputs):
                 where[id(t)] = ["node", n, k]
         return {
             "name": self.name,
-            "layers": [layers_module.serialize(layer) for layer in self.layers],
+            "layers": [layers_module.serialize(layer) for layer in self._layers],
             "inputs": [
                 {
                     "batch_shape": list(t.shape),
@@ -582,7 +582,7 @@ class Model(Sequential):
             raise TypeError("config: expected lists of layers and nodes")
         model = cls.__new__(cls)
         Sequential.__init__(model, name=config["name"])
-        model.layers = [layers_module.deserialize(spec) for spec in layers]
+        model._layers = [layers_module.deserialize(spec) for spec in layers]
         model._pending = config
         if build:
             model._wire()
@@ -633,9 +633,9 @@ class Model(Sequential):
                     f"nodes[{n}]: expected layer, inputs, listed and states, got {spec!r}"
                 )
             i = spec["layer"]
-            if type(i) is not int or not 0 <= i < len(self.layers):
+            if type(i) is not int or not 0 <= i < len(self._layers):
                 raise ValueError(f"nodes[{n}]: expected a layer's index, got {i!r}")
-            layer = self.layers[i]
+            layer = self._layers[i]
             if not isinstance(spec["inputs"], list) or not isinstance(spec["states"], list):
                 raise TypeError(f"nodes[{n}]: expected lists of inputs and states")
             ins = [tensor(r, f"nodes[{n}]") for r in spec["inputs"]]
@@ -656,15 +656,15 @@ class Model(Sequential):
             raise TypeError("listed_inputs, listed_outputs: expected true or false")
         if (not listed_in and len(inputs) > 1) or (not listed_out and len(outputs) > 1):
             raise ValueError("config: several inputs or outputs must be listed")
-        layers = self.layers
+        layers = self._layers
         self._connect(
             inputs if listed_in else inputs[0], outputs if listed_out else outputs[0], rename=False
         )
-        if [id(l) for l in self.layers] != [id(l) for l in layers]:
+        if [id(l) for l in self._layers] != [id(l) for l in layers]:
             raise ValueError("nodes: expected every layer called, in the order of the layers")
 
     def __repr__(self) -> str:
-        return f"Model(name={self.name!r}, layers={[l.name for l in self.layers]})"
+        return f"Model(name={self.name!r}, layers={[l.name for l in self._layers]})"
 
 
 def _accumulate(grads: dict[int, Any], tensors, values) -> None:

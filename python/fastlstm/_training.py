@@ -105,7 +105,7 @@ class Trainer:
         """The output and mask at the end, keeping no caches."""
         out = x
         with self._weights_lock.reading:  # the weights of one training step throughout
-            for layer in self.layers:
+            for layer in self._layers:
                 try:
                     next_mask = layer.compute_mask(out, mask)
                     out = layer.call(out, training=training, mask=mask)
@@ -120,7 +120,7 @@ class Trainer:
     def _forward(self, x, training: bool):
         """Outputs and the mask at the end; caches kept in ``self._caches``."""
         out, mask, caches = x, None, self._caches
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(self._layers):
             try:
                 next_mask = layer.compute_mask(out, mask)
                 out, caches[i] = layer.forward(out, training=training, mask=mask)
@@ -130,7 +130,7 @@ class Trainer:
         return out, mask
 
     def _backward(self, dout) -> None:
-        layers, caches = self.layers, self._caches
+        layers, caches = self._layers, self._caches
         first = self._first_backward
         for i in range(len(layers) - 1, first - 1, -1):
             if i == first and _takes_input_grad(type(layers[i])):
@@ -154,7 +154,7 @@ class Trainer:
         unweighted (Keras's metrics and weighted_metrics)."""
         # A layer unfrozen since compile() would have had no backward pass, and its update
         # would have taken the gradients it kept from an earlier step.
-        if [layer.trainable for layer in self.layers] != self._trainable_flags:
+        if [layer.trainable for layer in self._layers] != self._trainable_flags:
             self._analyse()
         out, mask = self._forward(x, True)
         weight = sample_weight if loss_weight is None else loss_weight
@@ -174,7 +174,7 @@ class Trainer:
         """Make (or with ``keep=False`` drop) what layers staged in a training forward pass,
         BatchNormalization's moving averages: made with the step's weight update, under the
         weights lock, so that a call beside fit sees one step's."""
-        for layer in self.layers:
+        for layer in self._layers:
             for sub in sublayers(layer):
                 commit = getattr(sub, "commit_staged", None)
                 if commit is not None:
@@ -183,7 +183,7 @@ class Trainer:
     def _stepped(self) -> tuple[list, list]:
         """The weights a training step updates and their gradients, from the last backward."""
         params, grads = [], []
-        for layer in self.layers:
+        for layer in self._layers:
             if layer.trainable and layer.grads:
                 params += layer.trainable_weights
                 grads += layer.grads
@@ -209,7 +209,7 @@ class Trainer:
         self._require_compiled("loss_and_gradients")
         x, y, sample_weight = self._data(x, y, sample_weight)
         self._ensure_built(x)
-        if [layer.trainable for layer in self.layers] != self._trainable_flags:
+        if [layer.trainable for layer in self._layers] != self._trainable_flags:
             self._analyse()  # a layer frozen or unfrozen since compile(), as in _train_step
         out, mask = self._forward(x, training)
         loss, dout = self.loss.value_and_grad(y, out, sample_weight, mask)
@@ -221,7 +221,7 @@ class Trainer:
         finally:
             self._first_backward = first
         self._commit_staged(keep=False)
-        grads = [g for layer in self.layers if layer.trainable for g in layer.grads]
+        grads = [g for layer in self._layers if layer.trainable for g in layer.grads]
         return loss, grads
 
     # -- helpers ---------------------------------------------------------------------------
@@ -259,7 +259,7 @@ class Trainer:
         if (
             n > batch_size
             and n % batch_size
-            and any(getattr(l, "stateful", False) for l in self.layers)
+            and any(getattr(l, "stateful", False) for l in self._layers)
         ):
             raise ValueError(
                 f"x: a model with stateful layers takes whole batches: {n} samples is not a "

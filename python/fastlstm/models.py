@@ -50,7 +50,7 @@ class Sequential(Trainer):
         check_name(name)
         self.name = name or "sequential"
         self.seed = check_seed(seed)
-        self.layers: list[Layer] = []
+        self._layers: list[Layer] = []
         self._build_shape: tuple | None = None
         # Whether an Input (or a first layer's input_shape=) declared _build_shape: every size
         # it fixes is then checked, as Keras 3 does; a model built from data, or declared by Keras
@@ -75,6 +75,16 @@ class Sequential(Trainer):
 
     # -- structure -------------------------------------------------------------------------
 
+    @property
+    def layers(self) -> list[Layer]:
+        """The model's layers in order, a new list each time (add and pop change the model);
+        a Sequential's ``Input`` is not among them, as in Keras 3."""
+        return list(self._layers)
+
+    @layers.setter
+    def layers(self, value) -> None:
+        raise AttributeError("layers: a model's layers change through add and pop, not by setting")
+
     def add(self, layer) -> None:
         """Append a layer (or, first, an ``Input``). A first layer that declares its input shape
         (``LSTM(32, input_shape=(T, I))``) builds the model like an ``Input`` before it; on a
@@ -88,7 +98,7 @@ class Sequential(Trainer):
         that adds many (from_config), so that each add costs O(1), not a scan of the model (a
         file of 30,000 layers had taken a minute to load)."""
         if isinstance(layer, Input):
-            if self.layers:
+            if self._layers:
                 raise ValueError("layer: an Input can only be the first entry of a Sequential")
             self._build_shape = layer.batch_shape
             self._declared_input = True
@@ -114,12 +124,12 @@ class Sequential(Trainer):
                 f"so {layer.name!r} cannot have {what}"
             )
         if taken is None:
-            taken = ({id(l) for l in self.layers}, {l.name for l in self.layers}, {})
+            taken = ({id(l) for l in self._layers}, {l.name for l in self._layers}, {})
         old_name = self._unique_name(layer, taken)
         declared = None
-        if not self.layers and self._build_shape is None:
+        if not self._layers and self._build_shape is None:
             declared = getattr(layer, "batch_input_shape", None)  # Keras 2's input_shape=
-        self.layers.append(layer)
+        self._layers.append(layer)
         if declared is not None:
             self._build_shape = declared
             self._declared_input = not getattr(layer, "_shape_from_length", False)
@@ -127,7 +137,7 @@ class Sequential(Trainer):
             try:
                 self.build(self._build_shape)
             except Exception as exc:
-                self.layers.pop()  # a layer that does not fit is not added
+                self._layers.pop()  # a layer that does not fit is not added
                 layer.name = old_name
                 if declared is None:
                     raise
@@ -180,9 +190,9 @@ class Sequential(Trainer):
 
     def pop(self) -> Layer:
         """Remove the last layer and return it (as Keras's); ValueError when there is none."""
-        if not self.layers:
+        if not self._layers:
             raise ValueError("pop: the model has no layers")
-        layer = self.layers.pop()
+        layer = self._layers.pop()
         for sub in sublayers(layer):
             sub._model_lock = None
         if self._output_shapes:
@@ -198,8 +208,8 @@ class Sequential(Trainer):
         extractor is built from, ``Model(seq.inputs, seq.get_layer("encoder").output)``."""
         with BUILD_LOCK:  # one graph, whichever thread asks first (a layer's .output is its one)
             graph = self.__dict__.get("_symbolic")
-            if graph is None or graph[2] != [id(layer) for layer in self.layers]:
-                if self._build_shape is None or not self.layers:
+            if graph is None or graph[2] != [id(layer) for layer in self._layers]:
+                if self._build_shape is None or not self._layers:
                     raise AttributeError(
                         f"Sequential {self.name!r} has no input yet: start it with "
                         "Input(shape), or build, call or fit it first"
@@ -207,7 +217,7 @@ class Sequential(Trainer):
                 inp = Input(batch_shape=self._build_shape)
                 out = self._called_on_tensors(inp, False, None)
                 listed = out if isinstance(out, list) else [out]
-                graph = ([inp], listed, [id(layer) for layer in self.layers])
+                graph = ([inp], listed, [id(layer) for layer in self._layers])
                 self.__dict__["_symbolic"] = graph
         return graph[0], graph[1]
 
@@ -246,7 +256,7 @@ class Sequential(Trainer):
                 f"got {x.shape}"
             )
         out = x
-        for layer in self.layers:
+        for layer in self._layers:
             out = layer(out)
         return out
 
@@ -259,12 +269,12 @@ class Sequential(Trainer):
             input_shape = self._build_shape
         if input_shape is None:
             raise ValueError("input_shape: expected a shape (None, ...) to build the model from")
-        if not self.layers:
+        if not self._layers:
             raise ValueError("build: the model has no layers")
         shape = tuple(None if s is None else int(s) for s in input_shape)
         shapes = []
         current = shape
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(self._layers):
             if layer.seed is None and self.seed is not None and not layer.built:
                 layer.seed = self._layer_seed(i)
             if not layer.built:
@@ -285,29 +295,29 @@ class Sequential(Trainer):
     def _analyse(self) -> None:
         """Facts the training loop uses every batch, worked out once (again when a layer's
         ``trainable`` has changed since: see _train_step)."""
-        self._trainable_flags = [layer.trainable for layer in self.layers]
+        self._trainable_flags = [layer.trainable for layer in self._layers]
         # Keras 3: only trained weights add their penalty to the loss
-        self._regularised = [l for l in self.layers if l.trainable and _has_regularizer(l)]
+        self._regularised = [l for l in self._layers if l.trainable and _has_regularizer(l)]
         # layers before the first trainable one need no backward pass (nothing to update there)
-        trainable = [i for i, l in enumerate(self.layers) if l.trainable and l.weight_names]
-        self._first_backward = trainable[0] if trainable else len(self.layers)
-        self._caches = [None] * len(self.layers)
+        trainable = [i for i, l in enumerate(self._layers) if l.trainable and l.weight_names]
+        self._first_backward = trainable[0] if trainable else len(self._layers)
+        self._caches = [None] * len(self._layers)
 
     @property
     def trainable(self) -> bool:
         """Whether any layer trains. Setting it sets every layer's flag, as Keras's
         ``model.trainable = False`` freezes the whole model."""
-        return any(layer.trainable for layer in self.layers)
+        return any(layer.trainable for layer in self._layers)
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
         value = _flag(value, "trainable")
-        for layer in self.layers:
+        for layer in self._layers:
             layer.trainable = value
 
     @property
     def built(self) -> bool:
-        return bool(self._output_shapes) and len(self._output_shapes) == len(self.layers)
+        return bool(self._output_shapes) and len(self._output_shapes) == len(self._layers)
 
     def _ensure_built(self, x) -> None:
         shape = x.shape if type(x) is np.ndarray else np.shape(x)  # np.shape costs 0.1 µs more
@@ -353,17 +363,17 @@ class Sequential(Trainer):
     @property
     def trainable_weights(self) -> list[np.ndarray]:
         """The weight arrays that training updates (of layers with ``trainable=True``)."""
-        return [w for layer in self.layers for w in layer.trainable_weights]
+        return [w for layer in self._layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
         """The weight arrays of frozen layers (``trainable=False``), which training leaves."""
-        return [w for layer in self.layers for w in layer.non_trainable_weights]
+        return [w for layer in self._layers for w in layer.non_trainable_weights]
 
     @property
     def weights(self) -> list[np.ndarray]:
         """Every layer's weight arrays themselves (not copies), layer by layer."""
-        return [w for layer in self.layers for w in layer.weights]
+        return [w for layer in self._layers for w in layer.weights]
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """The layer called ``name``, or at position ``index`` (as Keras's)."""
@@ -372,26 +382,26 @@ class Sequential(Trainer):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name: expected a layer's name (for a position, index={name!r})")
         if index is not None:
-            index = integer(index, "index", at_least=-len(self.layers), below=len(self.layers))
-            return self.layers[index]
-        for layer in self.layers:
+            index = integer(index, "index", at_least=-len(self._layers), below=len(self._layers))
+            return self._layers[index]
+        for layer in self._layers:
             if layer.name == name:
                 return layer
         raise ValueError(
-            f"name: no layer called {name!r}; the layers are {[l.name for l in self.layers]}"
+            f"name: no layer called {name!r}; the layers are {[l.name for l in self._layers]}"
         )
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every layer's weights, layer by layer (of one step, beside fit)."""
         with self._weights_lock.reading:
-            return [w for layer in self.layers for w in layer.get_weights()]
+            return [w for layer in self._layers for w in layer.get_weights()]
 
     def set_weights(self, weights) -> None:
         """Set every layer's weights from a list like :meth:`get_weights`'s; nothing changes
         unless all are valid."""
         if not self.built:
             raise ValueError("set_weights: build the model first (fit, call, build or Input)")
-        counts = [len(layer.weights) for layer in self.layers]
+        counts = [len(layer.weights) for layer in self._layers]
         if not isinstance(weights, (list, tuple)) or len(weights) != sum(counts):
             got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
             raise ValueError(f"weights: expected a list of {sum(counts)} arrays, got {got}")
@@ -402,7 +412,7 @@ class Sequential(Trainer):
     def _set_layer_weights(self, weights, counts: list[int], before: list) -> None:
         start = 0
         try:
-            for layer, n in zip(self.layers, counts):
+            for layer, n in zip(self._layers, counts):
                 if n:
                     try:
                         layer.set_weights(list(weights[start : start + n]))
@@ -411,7 +421,7 @@ class Sequential(Trainer):
                 start += n
         except Exception:
             start = 0
-            for layer, n in zip(self.layers, counts):
+            for layer, n in zip(self._layers, counts):
                 if n:
                     layer.set_weights(before[start : start + n])
                 start += n
@@ -419,13 +429,13 @@ class Sequential(Trainer):
 
     def count_params(self) -> int:
         """The number of weights, trainable or not, of every built layer."""
-        return sum(layer.count_params() for layer in self.layers)
+        return sum(layer.count_params() for layer in self._layers)
 
     def reset_states(self) -> None:
         """Reset the state of every stateful layer to zeros (of the batch size the model's
         input declares, where the layer knows no other)."""
         declared = self._build_shape[0] if self._build_shape else None
-        for layer in self.layers:
+        for layer in self._layers:
             if isinstance(layer, Recurrent):
                 layer.reset_states()
                 if layer._reset_rows is None:
@@ -548,7 +558,7 @@ class Sequential(Trainer):
                 f"{layer.count_params():,}" if layer.built else "0 (unbuilt)",
             )
             + (("Y" if layer.trainable else "N",) if show_trainable else ())
-            for i, layer in enumerate(self.layers)
+            for i, layer in enumerate(self._layers)
         ]
         # Columns of 45%, 33% and the rest of line_length, each widened to fit its longest entry
         # (the table then grows past line_length rather than breaking its columns).
@@ -597,7 +607,7 @@ class Sequential(Trainer):
         return {
             "name": self.name,
             "seed": self.seed,
-            "layers": [layers_module.serialize(layer) for layer in self.layers],
+            "layers": [layers_module.serialize(layer) for layer in self._layers],
             "build_input_shape": None if self._build_shape is None else list(self._build_shape),
             **({"input_declared": True} if self._declared_input else {}),
         }
@@ -635,7 +645,7 @@ class Sequential(Trainer):
         shape = config.get("build_input_shape")
         if shape is not None:
             # The loader (build=False) checks the declaration against the weights first.
-            declared = model.layers[0].batch_input_shape if build and model.layers else None
+            declared = model._layers[0].batch_input_shape if build and model._layers else None
             shape = check_build_shape(shape, declared)
             if build:
                 model.build(shape)
@@ -702,7 +712,7 @@ class Sequential(Trainer):
         return custom or None
 
     def __repr__(self) -> str:
-        return f"Sequential(name={self.name!r}, layers={[l.name for l in self.layers]})"
+        return f"Sequential(name={self.name!r}, layers={[l.name for l in self._layers]})"
 
 
 def clone_model(model: Sequential) -> Sequential:

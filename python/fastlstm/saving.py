@@ -122,7 +122,7 @@ def check_saveable(model) -> None:
     """ValueError where a save of ``model`` would be refused for what its layers are (a class
     the loader may not make, a Constant initialiser holding an array): ModelCheckpoint asks
     before training rather than after an epoch."""
-    for layer in model.layers:
+    for layer in model._layers:
         _check_saveable(layer)
         initializers.refuse_arrays(layer)
     _check_sizes(model, " (load_model refuses such a model, so it is not saved)")
@@ -131,7 +131,7 @@ def check_saveable(model) -> None:
 def _model_bytes(model, include_optimizer: bool) -> bytes:
     check_saveable(model)
     arrays: list[tuple[str, np.ndarray]] = []
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(model._layers):
         arrays += [(f"weights/{i}/{k}", w) for k, w in enumerate(layer.weights)]
         arrays += [(f"states/{i}/{k}", s) for k, s in enumerate(layer.get_state_arrays())]
     compile_config = None
@@ -171,7 +171,7 @@ def _model_bytes(model, include_optimizer: bool) -> bytes:
         "compile": compile_config,
         "training": {
             "shuffle_rng": _rng_state(model._shuffle_rng),
-            "layer_rng": [layer.get_rng_state() for layer in model.layers],
+            "layer_rng": [layer.get_rng_state() for layer in model._layers],
         },
     }
     return _file_bytes(header, arrays)
@@ -184,13 +184,13 @@ def _weights_bytes(model) -> bytes:
     header = {
         "weights_of": {
             "class_name": type(model).__name__,
-            "layers": [type(layer).__name__ for layer in model.layers],
+            "layers": [type(layer).__name__ for layer in model._layers],
             "input_shape": list(shape) if isinstance(shape, tuple) else None,
         },
     }
     arrays = [
         (f"weights/{i}/{k}", w)
-        for i, layer in enumerate(model.layers)
+        for i, layer in enumerate(model._layers)
         for k, w in enumerate(layer.weights)
     ]
     return _file_bytes(header, arrays)
@@ -552,7 +552,7 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
     model = classes[spec["class_name"]]._from_config(config, build=False)
     functional = isinstance(model, Model)
     shape = config.get("build_input_shape")
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(model._layers):
         try:  # a file save writes holds no larger Constant array in its config
             initializers.refuse_arrays(layer)
         except ValueError as exc:
@@ -574,7 +574,7 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
         model._wire()
         _check_sizes(model)
     elif shape is not None:
-        first = model.layers[0] if model.layers else None
+        first = model._layers[0] if model._layers else None
         _check_declared_shape(first)
         model.build(check_build_shape(shape, first.batch_input_shape if first else None))
         _check_sizes(model)
@@ -587,9 +587,9 @@ def _restore(header: dict, arrays: dict, compile: bool = True, custom_objects=No
         model._shuffle_rng = np.random.default_rng()
         model._shuffle_rng.bit_generator.state = state
     layer_rng = training.get("layer_rng")
-    if not isinstance(layer_rng, list) or len(layer_rng) != len(model.layers):
+    if not isinstance(layer_rng, list) or len(layer_rng) != len(model._layers):
         _fail("layer_rng: expected one entry per layer")
-    for layer, state in zip(model.layers, layer_rng):
+    for layer, state in zip(model._layers, layer_rng):
         layer.set_rng_state(_check_rng_state(state, f"layer {layer.name!r} rng"))
     compile_config = header.get("compile")
     if compile_config is not None and not compile:
@@ -777,16 +777,16 @@ def load_weights(model, filepath) -> None:
             names, shape, by_layer = _weights_only(header, arrays)
         else:
             other = _restore(header, arrays, False, None)  # no optimizer, no metrics
-            names = [type(layer).__name__ for layer in other.layers]
-            shape, by_layer = other.input_shape, [layer.get_weights() for layer in other.layers]
+            names = [type(layer).__name__ for layer in other._layers]
+            shape, by_layer = other.input_shape, [layer.get_weights() for layer in other._layers]
     except _PARSE_ERRORS as exc:
         raise ValueError(
             f"load_weights: {source} is not a valid fastlstm model file: {_reason(exc)}"
         ) from None
-    if names != [type(layer).__name__ for layer in model.layers]:
+    if names != [type(layer).__name__ for layer in model._layers]:
         raise ValueError(
             f"filepath: the saved model's layers {names} do not match this model's "
-            f"{[type(layer).__name__ for layer in model.layers]}"
+            f"{[type(layer).__name__ for layer in model._layers]}"
         )
     weights = [w for layer_weights in by_layer for w in layer_weights]
     if not model.built and shape is not None:

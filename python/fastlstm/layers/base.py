@@ -578,7 +578,7 @@ class Layer:
         tensors (seq.layers[1].output before seq.inputs was read, as Keras's has it)."""
         owner = self.__dict__.get("_sequential")
         model = owner() if owner is not None else None
-        if not self.__dict__.get("_graph_nodes") and model is not None and self in model.layers:
+        if not self.__dict__.get("_graph_nodes") and model is not None and self in model._layers:
             with contextlib.suppress(AttributeError):  # no input yet: only_call says so
                 model._graph()
         return self
