@@ -37,8 +37,8 @@ from ._inputs import ArrayGroup, _array, _data
 from ._model_outputs import compiled, targets
 from ._training import _raise_naming, _takes_input_grad
 from .functional import _flag
-from .layers.base import input_gradient, sublayers
-from .layers.core import INPUT_DTYPES, Input
+from .layers.base import Layer, input_gradient, sublayers
+from .layers.core import INPUT_DTYPES, Input, InputLayer
 from .models import Sequential, _has_regularizer
 
 
@@ -49,8 +49,12 @@ def _listed(value, name: str) -> tuple[list, bool]:
     given = isinstance(value, (list, tuple))
     items = list(value) if given else [value]
     if not items or not all(isinstance(t, KerasTensor) for t in items):
+        hint = " (an InputLayer's tensor is its .output)" * any(
+            isinstance(t, InputLayer) for t in items
+        )
         raise TypeError(
-            f"{name}: expected symbolic tensors (Input(...) or a layer's output), got {value!r}"
+            f"{name}: expected symbolic tensors (Input(...) or a layer's output), got "
+            f"{value!r}{hint}"
         )
     return items, given
 
@@ -64,6 +68,7 @@ class Model(Sequential):
     # Its own, set by _connect (Sequential's properties make them from its layers instead).
     inputs: list = None  # type: ignore[assignment]
     outputs: list = None  # type: ignore[assignment]
+    _input_layers: list = []  # noqa: RUF012 (read only: _connect sets the model's own list)
 
     def __init__(self, inputs=None, outputs=None, name: str | None = None) -> None:
         if inputs is None or outputs is None:
@@ -108,6 +113,7 @@ class Model(Sequential):
                 "one batch of samples at a time"
             )
         self._take_layers(rename)  # checked: now the layers' names and locks may change
+        self._input_layers = _input_layers(self.inputs, {l.name for l in self._layers})
         # per node: whether its layer is called more than once (its gradients are summed)
         self._shared = [calls[id(n.layer)] > 1 for n in self._nodes]
         self._make_plan()
@@ -156,11 +162,24 @@ class Model(Sequential):
         for layer in self._layers:
             self._adopt(layer, taken)
 
+    @property
+    def layers(self) -> list[Layer]:
+        """Its layers as Keras 3 lists a functional model's: an :class:`InputLayer` for each
+        Input first, then each layer at its first call (a new list each time)."""
+        return [*self._input_layers, *self._layers]
+
+    @layers.setter
+    def layers(self, value) -> None:
+        raise AttributeError("layers: a functional Model's layers come from its graph")
+
+    def _summary_rows(self) -> list[tuple[Layer, Any]]:
+        return [(l, l.batch_shape) for l in self._input_layers] + super()._summary_rows()
+
     def _summary_connections(self) -> list[str]:
-        """Per layer, what each of its calls reads, as Keras's summary names it: an Input's
-        name (``input_<k>`` for an unnamed one), or ``layer[call][output]``."""
+        """Per row, what each call of its layer reads, as Keras's summary names it: an Input's
+        layer's name, or ``layer[call][output]``; "-" for an InputLayer."""
         calls: dict[int, int] = {}
-        names: dict[int, str] = {id(t): t.name or f"input_{k}" for k, t in enumerate(self.inputs)}
+        names: dict[int, str] = {id(l.output): l.name for l in self._input_layers}
         per_layer: dict[int, list[str]] = {}
         for node in self._nodes:
             n = calls.get(id(node.layer), 0)
@@ -169,7 +188,9 @@ class Model(Sequential):
                 names[id(t)] = f"{node.layer.name}[{n}][{k}]"
             read = ", ".join(names[id(t)] for t in node.inputs + node.states)
             per_layer.setdefault(id(node.layer), []).append(read)
-        return ["; ".join(per_layer[id(layer)]) for layer in self._layers]
+        return ["-"] * len(self._input_layers) + [
+            "; ".join(per_layer[id(layer)]) for layer in self._layers
+        ]
 
     @property
     def input(self):
@@ -665,6 +686,25 @@ class Model(Sequential):
 
     def __repr__(self) -> str:
         return f"Model(name={self.name!r}, layers={[l.name for l in self._layers]})"
+
+
+def _input_layers(inputs: list, taken: set) -> list:
+    """An InputLayer per Input, as Keras 3 lists a functional model's first: the one the Input
+    was made by (``InputLayer(shape=...).output``), else one of the model's own, named as the
+    Input is or, for an unnamed one, ``input_layer``, ``input_layer_1``... apart from the
+    model's other names."""
+    made = []
+    for t in inputs:
+        layer = t.__dict__.get("_layer")
+        if layer is None:
+            name, k = t.name, 0
+            while name is None:
+                candidate = "input_layer" + (f"_{k}" if k else "")
+                name, k = (None if candidate in taken else candidate), k + 1
+            layer = InputLayer(input_tensor=t, name=name)
+        taken.add(layer.name)
+        made.append(layer)
+    return made
 
 
 def _accumulate(grads: dict[int, Any], tensors, values) -> None:

@@ -35,7 +35,7 @@ from ._training import Trainer, unique_names
 from .functional import _flag
 from .layers.base import BUILD_LOCK, Layer, check_seed, sublayers
 from .layers.cells import RecurrentCell
-from .layers.core import Input, TimeDistributed
+from .layers.core import Input, InputLayer, TimeDistributed
 from .layers.recurrent import Recurrent
 from .layers.wrappers import Bidirectional
 
@@ -97,6 +97,8 @@ class Sequential(Trainer):
         and names of the layers so far and the next suffix to try per name, kept by a caller
         that adds many (from_config), so that each add costs O(1), not a scan of the model (a
         file of 30,000 layers had taken a minute to load)."""
+        if isinstance(layer, InputLayer):
+            layer = layer.output  # Keras 3's InputLayer(shape=...): its Input
         if isinstance(layer, Input):
             if self._layers:
                 raise ValueError("layer: an Input can only be the first entry of a Sequential")
@@ -381,14 +383,15 @@ class Sequential(Trainer):
             raise ValueError("get_layer: expected exactly one of name= and index=")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name: expected a layer's name (for a position, index={name!r})")
+        layers = self.layers  # a functional model's InputLayers first, as Keras's
         if index is not None:
-            index = integer(index, "index", at_least=-len(self._layers), below=len(self._layers))
-            return self._layers[index]
-        for layer in self._layers:
+            index = integer(index, "index", at_least=-len(layers), below=len(layers))
+            return layers[index]
+        for layer in layers:
             if layer.name == name:
                 return layer
         raise ValueError(
-            f"name: no layer called {name!r}; the layers are {[l.name for l in self._layers]}"
+            f"name: no layer called {name!r}; the layers are {[l.name for l in layers]}"
         )
 
     def get_weights(self) -> list[np.ndarray]:
@@ -554,11 +557,11 @@ class Sequential(Trainer):
         cells = [
             (
                 f"{layer.name} ({type(layer).__name__})",
-                str(self._output_shapes[i]) if self.built else "?",
+                str(shape) if self.built else "?",
                 f"{layer.count_params():,}" if layer.built else "0 (unbuilt)",
             )
             + (("Y" if layer.trainable else "N",) if show_trainable else ())
-            for i, layer in enumerate(self._layers)
+            for layer, shape in self._summary_rows()
         ]
         # Columns of 45%, 33% and the rest of line_length, each widened to fit its longest entry
         # (the table then grows past line_length rather than breaking its columns).
@@ -597,6 +600,13 @@ class Sequential(Trainer):
         ]
         for line in lines:
             print_fn(line)
+
+    def _summary_rows(self) -> list[tuple[Layer, Any]]:
+        """summary's rows: each layer with its output shape (unused before the model is built)."""
+        return [
+            (layer, self._output_shapes[i] if self.built else None)
+            for i, layer in enumerate(self._layers)
+        ]
 
     def _summary_connections(self) -> list[str] | None:
         """A functional model's "Connected to" entries, one per layer; None here."""

@@ -12,6 +12,7 @@ from .core import (
     Dropout,
     Embedding,
     Input,
+    InputLayer,
     Masking,
     SpatialDropout1D,
     TimeDistributed,
@@ -44,7 +45,6 @@ from .reshaping import Activation, Flatten, RepeatVector, Reshape
 from .temporal import Cropping1D, UpSampling1D, ZeroPadding1D
 from .wrappers import Bidirectional
 
-InputLayer = Input  # Keras 3's name for it as a Sequential's first entry
 # Keras's other names for these (the class's own name is the one a file holds)
 Convolution1D, MaxPool1D, AvgPool1D = Conv1D, MaxPooling1D, AveragePooling1D
 

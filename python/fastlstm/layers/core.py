@@ -1,6 +1,7 @@
 """Core layers with Keras's names, defaults and semantics: Dense, Dropout, Embedding, Masking,
-TimeDistributed, and Input (declares the input shape of a model). See :mod:`.base` for the
-protocol they implement. Shapes: B (batch), T (time), I (input features), U (units).
+TimeDistributed, Input (declares the input shape of a model) and InputLayer (an Input as a
+model lists it). See :mod:`.base` for the protocol they implement. Shapes: B (batch), T (time),
+I (input features), U (units).
 
 Every layer also takes Keras 2's ``input_shape`` (with ``batch_size``), ``batch_input_shape`` and
 ``input_dim`` keywords; as the first layer of a Sequential they declare its input like an
@@ -104,6 +105,81 @@ class Input(KerasTensor):
         if self.batch_size is None:
             return f"Input(shape={self.shape[1:]})"
         return f"Input(batch_shape={self.shape})"
+
+
+class InputLayer(Layer):
+    """An :class:`Input` as a layer, as Keras 3 has it: a functional
+    :class:`~fastlstm.models.Model` lists one for each of its Inputs first in its ``layers``
+    (so that ``model.layers[2]`` is the layer Keras's index names), with no weights; its
+    ``output`` is the Input tensor. Made as ``InputLayer(shape=(T, I))`` (arguments as
+    :class:`Input`'s), it is a Sequential's first entry, as an Input is, and not among the
+    Sequential's ``layers`` (nor is it in Keras 3). It passes arrays through unchanged."""
+
+    default_name = "input_layer"
+
+    def __init__(
+        self,
+        shape=None,
+        batch_size: int | None = None,
+        dtype: Any = None,
+        name: str | None = None,
+        batch_shape=None,
+        *,
+        input_tensor: Input | None = None,
+    ) -> None:
+        made = input_tensor is None
+        if made:
+            input_tensor = Input(shape, batch_size, dtype, name, batch_shape)
+        elif not isinstance(input_tensor, Input):
+            raise TypeError(f"input_tensor: expected an Input, got {type(input_tensor).__name__}")
+        super().__init__(name=name or input_tensor.name)
+        self._tensor = input_tensor
+        self.built_input_shape = input_tensor.shape  # built: it has no weights to make
+        if made:  # a model made from its output lists this layer itself, as Keras's does
+            input_tensor._layer = self
+
+    @property
+    def input(self) -> Input:
+        return self._tensor
+
+    @property
+    def output(self) -> Input:
+        return self._tensor
+
+    @property
+    def batch_shape(self) -> tuple:
+        return self._tensor.shape
+
+    def __call__(self, x, training: bool = False, mask=None) -> Any:
+        if isinstance(x, KerasTensor):
+            raise TypeError(
+                f"InputLayer {self.name!r}: an input layer is not called on tensors; its "
+                "output is the Input tensor the next layers are called on"
+            )
+        return super().__call__(x, training=training, mask=mask)
+
+    def forward(self, x, training: bool = False, mask=None):
+        return input_array(x), None
+
+    def backward(self, cache, dout):
+        return dout
+
+    def __array__(self, *args, **kwargs):
+        # a layer called on the InputLayer itself would read it as an array of one object
+        raise TypeError(
+            f"InputLayer {self.name!r} has no values: call the next layer on its .output, the "
+            "Input tensor"
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "batch_shape": list(self.batch_shape),
+            "dtype": self._tensor.dtype,
+            "name": self.name,
+        }
+
+    def __repr__(self) -> str:
+        return f"InputLayer(name={self.name!r}, batch_shape={self.batch_shape})"
 
 
 class Dense(KernelLayer):
