@@ -93,7 +93,10 @@ def keras_style(folder: str) -> float:
     optimizer: Optimizer = Adam(learning_rate=schedules.ExponentialDecay(1e-2, 10, 0.9))
     metrics: list[Metric | str] = ["accuracy", F1Score(average="macro"), AUC(), Precision()]
     model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=metrics)
-    history = model.fit(tokens, labels, batch_size=8, epochs=2, verbose=0, callbacks=[StopEarly()])
+    board = callbacks.TensorBoard(os.path.join(folder, "logs"), update_freq="batch")
+    history = model.fit(
+        tokens, labels, batch_size=8, epochs=2, verbose=0, callbacks=[StopEarly(), board]
+    )
     path = os.path.join(folder, "classifier.fastlstm")
     model.save(path)
     probabilities: np.ndarray = load_model(path).predict(tokens[:3], verbose=0)

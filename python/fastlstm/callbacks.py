@@ -692,3 +692,22 @@ class LambdaCallback(Callback):
                     f"{name}: expected one of the hooks {[*_HOOKS, *_ALIASES.values()]}"
                 )
             setattr(self, name, fn)
+
+
+from ._tensorboard import TensorBoard  # after Callback, which it derives from
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "CallbackList",
+    "EarlyStopping",
+    "History",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "Progbar",
+    "ProgbarLogger",
+    "ReduceLROnPlateau",
+    "TensorBoard",
+    "TerminateOnNaN",
+]
