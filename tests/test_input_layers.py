@@ -72,10 +72,11 @@ def test_a_functional_models_input_layers():
     a, b = Input(shape=(T_ENC, V)), Input(shape=(3,), name="extra")
     lstm = LSTM(H)
     model = Model([a, b], Dense(1)(layers.Concatenate()([lstm(a), b])))
-    first, second = model.layers[:2]
+    first, second = model.layers[0], model.layers[2]
     assert isinstance(first, layers.InputLayer)
     assert isinstance(second, InputLayer)
-    assert (first.name, second.name) == ("input_layer", "extra")
+    assert first.name.startswith("input_layer")
+    assert second.name == "extra"
     assert first.output is a
     assert first.input is a
     assert second.output is b
@@ -83,23 +84,51 @@ def test_a_functional_models_input_layers():
     assert first.weights == []
     assert first.get_weights() == []
     assert first.count_params() == 0
-    assert model.layers[2] is lstm
-    assert model.get_layer(index=2) is lstm
+    assert model.layers[1] is lstm
+    assert model.get_layer(index=1) is lstm
     assert model.get_layer(index=0) is first
     assert model.get_layer("extra") is second
     # the parameters are the other layers' alone
-    assert model.count_params() == sum(layer.count_params() for layer in model.layers[2:])
+    assert model.count_params() == sum(layer.count_params() for layer in model.layers)
     x = rng.standard_normal((2, T_ENC, V)).astype(np.float32)
     np.testing.assert_array_equal(first(x), x)  # called on an array: passes it through
 
 
-def test_unnamed_inputs_take_names_no_other_layer_has():
+def test_an_input_that_joins_late_is_listed_where_keras_lists_it():
+    """Keras 3 orders a functional model's layers by their depth from the outputs, deepest
+    first: an input concatenated near the end comes after the other input's layers (keras.io's
+    multi-input models index them so)."""
+    main, aux = Input(shape=(10,), dtype="int32", name="main"), Input(shape=(5,), name="aux")
+    joined = layers.Concatenate()([LSTM(8)(layers.Embedding(50, 8)(main)), aux])
+    model = Model([main, aux], Dense(1)(Dense(8)(joined)))
+    names = ["main", "embedding", "lstm", "aux", "concatenate", "dense", "dense_1"]
+    assert [layer.name for layer in model.layers] == names
+    lines: list[str] = []
+    model.summary(print_fn=lines.append)
+    assert [line.split()[0] for line in lines[4:11]] == names
+    assert lines[7].split()[-1] == "-"  # aux's row reads nothing
+    assert model.layers[0].dtype == np.dtype("int32")  # the Input's dtype
+
+
+def test_inputs_layers_are_named_once_for_every_model():
+    """Unnamed Inputs' layers take Keras 3's names, input_layer_<n> in the order they are made,
+    so the same Input's layer has one name in each model that reads it; a layer's automatic
+    name steps aside for an Input's, a name given twice is refused."""
     a, b = Input(shape=(4,)), Input(shape=(4,))
-    named = Dense(2, name="input_layer")
-    model = Model([a, b], layers.Add()([named(a), Dense(2)(b)]))
-    assert [layer.name for layer in model.layers[:2]] == ["input_layer_1", "input_layer_2"]
-    names = [layer.name for layer in model.layers]
-    assert len(set(names)) == len(names)
+    model = Model([a, b], layers.Add()([Dense(2)(a), Dense(2)(b)]))
+    first, second = model.layers[:2]
+    assert first.name != second.name
+    assert first.name.startswith("input_layer")
+    assert second.name.startswith("input_layer")
+    alone = Model(b, Dense(1)(b))
+    assert alone.layers[0] is second  # the same layer, the same name
+    named = Input(shape=(4,), name="dense")
+    auto = Dense(2)
+    clash = Model(named, auto(named))
+    assert [layer.name for layer in clash.layers] == ["dense", "dense_1"]
+    given = Input(shape=(4,), name="features")
+    with pytest.raises(ValueError, match="'features' is already used"):
+        Model(given, Dense(2, name="features")(given))
 
 
 def test_an_input_layer_made_by_the_user_is_the_one_listed():
@@ -107,7 +136,7 @@ def test_an_input_layer_made_by_the_user_is_the_one_listed():
     model = Model(made.output, Dense(2)(LSTM(H)(made.output)))
     assert model.layers[0] is made
     assert made.output.name == "tokens"
-    with pytest.raises(TypeError, match=r"inputs: expected symbolic tensors.*its \.output"):
+    with pytest.raises(TypeError, match=r"inputs: expected a symbolic tensor.*its \.output"):
         Model(made, Dense(2)(made.output))
     with pytest.raises(TypeError, match="is not called on tensors"):
         made(Input(shape=(T_ENC, V)))
@@ -157,3 +186,32 @@ def test_freezing_every_listed_layer_and_a_sequential_of_them():
     assert chain.layers == model.layers[1:]
     x = rng.standard_normal((3, T_ENC, V)).astype(np.float32)
     np.testing.assert_array_equal(chain.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_input_layer_takes_keras_keywords_and_refuses_what_it_cannot_be():
+    assert InputLayer(input_shape=(T_ENC, V)).batch_shape == (None, T_ENC, V)  # Keras 2's names
+    assert InputLayer(batch_input_shape=(2, T_ENC, V)).batch_shape == (2, T_ENC, V)
+    assert InputLayer(shape=(3,), sparse=False, ragged=None, optional=False).batch_shape == (
+        None,
+        3,
+    )
+    for keyword in ("sparse", "ragged", "optional"):
+        with pytest.raises(ValueError, match=f"{keyword}: expected None or False, got True"):
+            InputLayer(shape=(3,), **{keyword: True})
+    with pytest.raises(ValueError, match=r"input_tensor: .*expected no shape"):
+        InputLayer(shape=(4,), input_tensor=Input(shape=(3,)))
+    made = InputLayer(shape=(T_ENC,), dtype="int32", name="tokens")
+    again = layers.deserialize(layers.serialize(made))
+    assert isinstance(again, InputLayer)
+    assert (again.name, again.batch_shape, again.output.dtype) == ("tokens", (None, T_ENC), "int32")
+
+
+def test_a_sequential_takes_one_input_and_a_nested_output_list_is_named():
+    with pytest.raises(ValueError, match="an Input can only be the first entry"):
+        Sequential([Input(shape=(T_ENC, V)), Input(shape=(3, 2)), LSTM(2)])
+    with pytest.raises(ValueError, match="an Input can only be the first entry"):
+        Sequential([InputLayer(shape=(T_ENC, V)), InputLayer(shape=(3, 2))])
+    inputs = Input(shape=(T_ENC, V))
+    sequence, h, c = LSTM(H, return_sequences=True, return_state=True)(inputs)
+    with pytest.raises(TypeError, match=r"outputs\[1\]: .*got list \(a layer of several outputs"):
+        Model(inputs, [sequence, [h, c]])

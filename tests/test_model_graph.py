@@ -116,9 +116,20 @@ def _check_against_finite_differences(model, x, y, rng, per_weight=4):
 def test_a_shared_layers_gradients_are_summed_over_its_calls():
     rng = np.random.default_rng(8)
     model = _siamese()
-    # each shared layer listed once, after an InputLayer per Input, as Keras 3 lists them
-    assert [type(l).__name__ for l in model.layers[:4]] == ["InputLayer"] * 3 + ["TimeDistributed"]
-    assert len(model.layers) == 10
+    # each shared layer listed once, with an InputLayer per Input, deepest first, as Keras 3
+    # lists them (depths: a, b 5; td, m 4; bi, tied 3 (its inner call); subtract, multiply 2)
+    assert [type(l).__name__ for l in model.layers] == [
+        "InputLayer",
+        "InputLayer",
+        "TimeDistributed",
+        "InputLayer",
+        "Bidirectional",
+        "Dense",
+        "Subtract",
+        "Multiply",
+        "Concatenate",
+        "Dense",
+    ]
     model.compile("sgd", "mse")
     x = [rng.standard_normal((B, T, I)), rng.standard_normal((B, T, I))]
     x.append(rng.standard_normal((B, F)))

@@ -407,11 +407,21 @@ def test_a_functional_summary_says_what_each_call_reads():
     model.summary(print_fn=lines.append)
     assert lines[2].split()[-2:] == ["Connected", "to"]
     rows = {line.split()[0]: line for line in lines[4:11]}
-    # an InputLayer's row first for each Input, as Keras 3's: no parameters, reading nothing
+    # Keras 3's rows: deepest first, an InputLayer's with no parameters, reading nothing
+    other = model.layers[1].name  # the unnamed Input's layer: input_layer_<n>
+    assert [line.split()[0] for line in lines[4:11]] == [
+        "seq",
+        other,
+        "lstm",
+        "dense",
+        "lstm_1",
+        "concatenate",
+        "dense_1",
+    ]
     assert lines[4].split() == ["seq", "(InputLayer)", "(None,", f"{T},", f"{I})", "0", "-"]
-    assert lines[5].split() == ["input_layer", "(InputLayer)", "(None,", "4)", "0", "-"]
-    assert rows["lstm_1"].endswith("seq, lstm[0][1], lstm[0][2]")  # the states' tensors
-    assert rows["dense"].endswith("input_layer; input_layer; dense[1][0]")  # three calls
+    assert lines[5].split() == [other, "(InputLayer)", "(None,", "4)", "0", "-"]
+    assert rows["lstm_1"].endswith("seq[0][0], lstm[0][1], lstm[0][2]")  # the states' tensors
+    assert rows["dense"].endswith(f"{other}[0][0]; {other}[0][0]; dense[1][0]")  # three calls
     assert rows["concatenate"].endswith("lstm_1[0][0], dense[0][0], dense[2][0]")
     assert all(line == line.rstrip() for line in lines)
     assert len({len(lines[1]), len(lines[3]), len(lines[-1])}) == 1  # rules as wide as rows

@@ -38,7 +38,7 @@ from ._model_outputs import compiled, targets
 from ._training import _raise_naming, _takes_input_grad
 from .functional import _flag
 from .layers.base import Layer, input_gradient, sublayers
-from .layers.core import INPUT_DTYPES, Input, InputLayer
+from .layers.core import INPUT_DTYPES, Input, InputLayer, input_layer_of
 from .models import Sequential, _has_regularizer
 
 
@@ -48,14 +48,21 @@ def _listed(value, name: str) -> tuple[list, bool]:
         raise TypeError(f"{name}: expected a tensor or a list of them; a dict is not supported")
     given = isinstance(value, (list, tuple))
     items = list(value) if given else [value]
-    if not items or not all(isinstance(t, KerasTensor) for t in items):
-        hint = " (an InputLayer's tensor is its .output)" * any(
-            isinstance(t, InputLayer) for t in items
-        )
+    for k, t in enumerate(items):
+        if isinstance(t, KerasTensor):
+            continue
+        where = f"{name}[{k}]" if given else name
+        hint = ""
+        if isinstance(t, InputLayer):
+            hint = " (an InputLayer's tensor is its .output)"
+        elif isinstance(t, (list, tuple)):
+            hint = " (a layer of several outputs gives a list: list its tensors one by one)"
         raise TypeError(
-            f"{name}: expected symbolic tensors (Input(...) or a layer's output), got "
-            f"{value!r}{hint}"
+            f"{where}: expected a symbolic tensor (Input(...) or a layer's output), got "
+            f"{type(t).__name__}{hint}"
         )
+    if not items:
+        raise TypeError(f"{name}: expected a symbolic tensor or a list of them, got an empty list")
     return items, given
 
 
@@ -68,7 +75,8 @@ class Model(Sequential):
     # Its own, set by _connect (Sequential's properties make them from its layers instead).
     inputs: list = None  # type: ignore[assignment]
     outputs: list = None  # type: ignore[assignment]
-    _input_layers: list = []  # noqa: RUF012 (read only: _connect sets the model's own list)
+    _input_layers: list = []  # noqa: RUF012 (read only: _connect sets the model's own lists)
+    _listing: list = []  # noqa: RUF012
 
     def __init__(self, inputs=None, outputs=None, name: str | None = None) -> None:
         if inputs is None or outputs is None:
@@ -112,8 +120,9 @@ class Model(Sequential):
                 f"inputs: they declare different batch sizes, {sorted(batches)}; a model takes "
                 "one batch of samples at a time"
             )
+        self._input_layers = [input_layer_of(t) for t in self.inputs]
         self._take_layers(rename)  # checked: now the layers' names and locks may change
-        self._input_layers = _input_layers(self.inputs, {l.name for l in self._layers})
+        self._listing = _keras_order(self.inputs, self.outputs, self._input_layers)
         # per node: whether its layer is called more than once (its gradients are summed)
         self._shared = [calls[id(n.layer)] > 1 for n in self._nodes]
         self._make_plan()
@@ -152,7 +161,10 @@ class Model(Sequential):
         whose automatic name is taken gets a suffix (lstm_1), and a new one given a taken name
         is refused. ``rename=False`` (a model loaded from a file) keeps every name."""
         held = [l for l in self._layers if getattr(l, "_model_lock", None) is not None]
-        taken: tuple[set, set, dict] = (set(), {l.name for l in held}, {})
+        inputs = [l.name for l in self._input_layers]
+        if rename and len(set(inputs)) != len(inputs):
+            raise ValueError(f"inputs: their layers' names are used twice, in {inputs}")
+        taken: tuple[set, set, dict] = (set(), {l.name for l in held} | set(inputs), {})
         if rename:
             held_ids = {id(l) for l in held}
             for layer in self._layers:
@@ -165,21 +177,22 @@ class Model(Sequential):
     @property
     def layers(self) -> list[Layer]:
         """Its layers as Keras 3 lists a functional model's: an :class:`InputLayer` for each
-        Input first, then each layer at its first call (a new list each time)."""
-        return [*self._input_layers, *self._layers]
+        Input among them, in Keras's order (see _keras_order); a new list each time."""
+        return list(self._listing)
 
     @layers.setter
     def layers(self, value) -> None:
         raise AttributeError("layers: a functional Model's layers come from its graph")
 
     def _summary_rows(self) -> list[tuple[Layer, Any]]:
-        return [(l, l.batch_shape) for l in self._input_layers] + super()._summary_rows()
+        shapes = {id(l): shape for l, shape in super()._summary_rows()}
+        return [(l, shapes.get(id(l), getattr(l, "batch_shape", None))) for l in self._listing]
 
     def _summary_connections(self) -> list[str]:
-        """Per row, what each call of its layer reads, as Keras's summary names it: an Input's
-        layer's name, or ``layer[call][output]``; "-" for an InputLayer."""
+        """Per row, what each call of its layer reads, as Keras's summary names it,
+        ``layer[call][output]`` (an Input's: ``input_layer[0][0]``); "-" for an InputLayer."""
         calls: dict[int, int] = {}
-        names: dict[int, str] = {id(l.output): l.name for l in self._input_layers}
+        names: dict[int, str] = {id(l.output): f"{l.name}[0][0]" for l in self._input_layers}
         per_layer: dict[int, list[str]] = {}
         for node in self._nodes:
             n = calls.get(id(node.layer), 0)
@@ -188,9 +201,7 @@ class Model(Sequential):
                 names[id(t)] = f"{node.layer.name}[{n}][{k}]"
             read = ", ".join(names[id(t)] for t in node.inputs + node.states)
             per_layer.setdefault(id(node.layer), []).append(read)
-        return ["-"] * len(self._input_layers) + [
-            "; ".join(per_layer[id(layer)]) for layer in self._layers
-        ]
+        return ["; ".join(per_layer.get(id(layer), ["-"])) for layer in self._listing]
 
     @property
     def input(self):
@@ -570,9 +581,9 @@ class Model(Sequential):
                 {
                     "batch_shape": list(t.shape),
                     "dtype": t.dtype,
-                    "name": t.name,
+                    "name": layer.name,  # what the Input's layer is called, kept across a load
                 }
-                for t in self.inputs
+                for t, layer in zip(self.inputs, self._input_layers)
             ],
             "listed_inputs": self._listed_inputs,
             "nodes": [
@@ -688,23 +699,52 @@ class Model(Sequential):
         return f"Model(name={self.name!r}, layers={[l.name for l in self._layers]})"
 
 
-def _input_layers(inputs: list, taken: set) -> list:
-    """An InputLayer per Input, as Keras 3 lists a functional model's first: the one the Input
-    was made by (``InputLayer(shape=...).output``), else one of the model's own, named as the
-    Input is or, for an unnamed one, ``input_layer``, ``input_layer_1``... apart from the
-    model's other names."""
-    made = []
-    for t in inputs:
-        layer = t.__dict__.get("_layer")
-        if layer is None:
-            name, k = t.name, 0
-            while name is None:
-                candidate = "input_layer" + (f"_{k}" if k else "")
-                name, k = (None if candidate in taken else candidate), k + 1
-            layer = InputLayer(input_tensor=t, name=name)
-        taken.add(layer.name)
-        made.append(layer)
-    return made
+def _keras_order(inputs: list, outputs: list, input_layers: list) -> list:
+    """The layers in the order Keras 3 lists a functional model's: by depth, the number of
+    calls between a layer and the outputs (a layer called more than once at its deepest), the
+    deepest first; within a depth, in the order a depth-first walk back from the outputs
+    (outputs in order, then each call's inputs and states in order) first meets them. So an
+    Input that joins late (a second input concatenated near the end) is listed where Keras
+    lists it, not first. Inputs the outputs do not depend on come last, with depth 0."""
+    layer_of = {id(t): l for t, l in zip(inputs, input_layers)}
+
+    def op(t):  # what makes tensor t: its node, or the Input's layer
+        return t.node if t.node is not None else layer_of[id(t)]
+
+    def layer(o):
+        return o.layer if isinstance(o, Node) else o
+
+    def parents(o):
+        return [op(t) for t in o.inputs + o.states] if isinstance(o, Node) else []
+
+    order: list = []  # ops, each after those it reads
+    first_seen: dict[int, int] = {}  # layer -> its index in the walk
+    done: set[int] = set()
+    for out in outputs:
+        stack = [(op(out), False)]
+        while stack:
+            o, expanded = stack.pop()
+            if expanded:
+                done.add(id(o))
+                order.append(o)
+                continue
+            if id(o) in done:
+                continue
+            first_seen.setdefault(id(layer(o)), len(first_seen))
+            stack.append((o, True))
+            stack.extend((p, False) for p in reversed(parents(o)))
+    depth: dict[int, int] = {}  # per op
+    layer_depth: dict[int, int] = {}
+    for o in reversed(order):
+        d = max(depth.setdefault(id(o), 0), layer_depth.get(id(layer(o)), 0))
+        depth[id(o)] = layer_depth[id(layer(o))] = d
+        for p in parents(o):
+            depth[id(p)] = max(d + 1, depth.get(id(p), 0))
+    by_id = {id(layer(o)): layer(o) for o in order}
+    for l in input_layers:
+        if id(l) not in by_id:  # an Input no output reads
+            by_id[id(l)], layer_depth[id(l)], first_seen[id(l)] = l, 0, -1
+    return sorted(by_id.values(), key=lambda l: (-layer_depth[id(l)], first_seen[id(l)]))
 
 
 def _accumulate(grads: dict[int, Any], tensors, values) -> None:

@@ -100,7 +100,7 @@ class Sequential(Trainer):
         if isinstance(layer, InputLayer):
             layer = layer.output  # Keras 3's InputLayer(shape=...): its Input
         if isinstance(layer, Input):
-            if self._layers:
+            if self._layers or self._declared_input:
                 raise ValueError("layer: an Input can only be the first entry of a Sequential")
             self._build_shape = layer.batch_shape
             self._declared_input = True

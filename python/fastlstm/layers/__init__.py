@@ -134,6 +134,7 @@ _CLASSES = {
         Conv1D,
         Cropping1D,
         Dense,
+        InputLayer,
         Dropout,
         Embedding,
         Flatten,

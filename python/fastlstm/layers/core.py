@@ -10,6 +10,7 @@ Every layer also takes Keras 2's ``input_shape`` (with ``batch_size``), ``batch_
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -107,13 +108,25 @@ class Input(KerasTensor):
         return f"Input(batch_shape={self.shape})"
 
 
+# Names for unnamed Inputs' layers, as Keras 3 gives them, one sequence for the process:
+# input_layer, input_layer_1, ... (so the same Input's layer has one name in every model).
+_INPUT_NAMES = itertools.count()
+
+
+def _next_input_name() -> str:
+    n = next(_INPUT_NAMES)
+    return "input_layer" + (f"_{n}" if n else "")
+
+
 class InputLayer(Layer):
     """An :class:`Input` as a layer, as Keras 3 has it: a functional
-    :class:`~fastlstm.models.Model` lists one for each of its Inputs first in its ``layers``
-    (so that ``model.layers[2]`` is the layer Keras's index names), with no weights; its
-    ``output`` is the Input tensor. Made as ``InputLayer(shape=(T, I))`` (arguments as
-    :class:`Input`'s), it is a Sequential's first entry, as an Input is, and not among the
-    Sequential's ``layers`` (nor is it in Keras 3). It passes arrays through unchanged."""
+    :class:`~fastlstm.models.Model` lists one for each of its Inputs in its ``layers`` (so that
+    ``model.layers[2]`` is the layer Keras's index names), with no weights; its ``output`` is
+    the Input tensor. Made as ``InputLayer(shape=(T, I))`` (arguments as :class:`Input`'s, and
+    Keras's ``input_shape``/``batch_input_shape``), it is a Sequential's first entry, as an Input
+    is, and not among the Sequential's ``layers`` (nor is it in Keras 3). Unnamed, it is called
+    ``input_layer``, ``input_layer_1``, ... in the order such layers are made. It passes arrays
+    through unchanged."""
 
     default_name = "input_layer"
 
@@ -122,21 +135,35 @@ class InputLayer(Layer):
         shape=None,
         batch_size: int | None = None,
         dtype: Any = None,
-        name: str | None = None,
+        sparse: bool | None = None,
         batch_shape=None,
-        *,
         input_tensor: Input | None = None,
+        optional: bool = False,
+        name: str | None = None,
+        *,
+        input_shape=None,
+        batch_input_shape=None,
+        ragged: bool | None = None,
     ) -> None:
-        made = input_tensor is None
-        if made:
+        for key, value in (("sparse", sparse), ("ragged", ragged), ("optional", optional)):
+            if value:
+                raise ValueError(f"{key}: expected None or False, got {value!r}: inputs are dense")
+        shape = input_shape if shape is None else shape  # Keras 2's names
+        batch_shape = batch_input_shape if batch_shape is None else batch_shape
+        if input_tensor is None:
             input_tensor = Input(shape, batch_size, dtype, name, batch_shape)
         elif not isinstance(input_tensor, Input):
             raise TypeError(f"input_tensor: expected an Input, got {type(input_tensor).__name__}")
-        super().__init__(name=name or input_tensor.name)
+        elif (shape, batch_shape, batch_size, dtype) != (None, None, None, None):
+            raise ValueError(
+                "input_tensor: its shape and dtype are the layer's; expected no shape, "
+                "batch_shape, batch_size or dtype beside it"
+            )
+        super().__init__(name=name or input_tensor.name or _next_input_name())
         self._tensor = input_tensor
+        self.dtype = np.dtype(input_tensor.dtype or "float32")
         self.built_input_shape = input_tensor.shape  # built: it has no weights to make
-        if made:  # a model made from its output lists this layer itself, as Keras's does
-            input_tensor._layer = self
+        input_tensor._layer = self  # the models made from the tensor list this layer
 
     @property
     def input(self) -> Input:
@@ -180,6 +207,12 @@ class InputLayer(Layer):
 
     def __repr__(self) -> str:
         return f"InputLayer(name={self.name!r}, batch_shape={self.batch_shape})"
+
+
+def input_layer_of(tensor: Input) -> InputLayer:
+    """The InputLayer of an Input: the one made with it or for it before, else a new one."""
+    held = tensor.__dict__.get("_layer")
+    return held if held is not None else InputLayer(input_tensor=tensor)
 
 
 class Dense(KernelLayer):
