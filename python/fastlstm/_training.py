@@ -455,8 +455,11 @@ class Trainer:
         self._fits += 1  # compile() is refused until this fit returns
         try:
             cbs.call("on_train_begin", {})
+            # A BackupAndRestore that restored a backup says where to resume
+            resumed = self.__dict__.pop("_initial_epoch", None)
+            start = int(initial_epoch) if resumed is None else resumed
             epoch_logs: dict = {}
-            for epoch in range(int(initial_epoch), int(epochs)):
+            for epoch in range(start, int(epochs)):
                 tracker.reset_state()
                 self._reset_metrics()
                 cbs.call("on_epoch_begin", epoch, {})

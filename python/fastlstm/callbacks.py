@@ -694,9 +694,11 @@ class LambdaCallback(Callback):
             setattr(self, name, fn)
 
 
-from ._tensorboard import TensorBoard  # after Callback, which it derives from
+from ._backup import BackupAndRestore  # after Callback, which they derive from
+from ._tensorboard import TensorBoard
 
 __all__ = [
+    "BackupAndRestore",
     "CSVLogger",
     "Callback",
     "CallbackList",
