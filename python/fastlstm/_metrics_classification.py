@@ -124,6 +124,7 @@ class _Confusion(Metric):
             "true_positives": predicted & actual,
             "false_positives": predicted & ~actual,
             "false_negatives": ~predicted & actual,
+            "true_negatives": ~predicted & ~actual,
         }
         axes = tuple(range(predicted.ndim - 1)) if several else None
         for count in self._counts:
@@ -160,6 +161,44 @@ class Recall(_Confusion):
         return _one_or_each(
             _divide_no_nan(self.true_positives, self.true_positives + self.false_negatives)
         )
+
+
+class _Count(_Confusion):
+    """Keras 3's TruePositives, FalsePositives, TrueNegatives and FalseNegatives: the weighted
+    count of such values, y_pred above ``thresholds`` (0.5) predicted positive, y_true positive
+    where nonzero; a list of thresholds gives a count each, an (n,) array. No top_k or
+    class_id (Keras's take none)."""
+
+    def __init__(self, thresholds=None, name=None, dtype=None) -> None:
+        super().__init__(thresholds=thresholds, name=name, dtype=dtype)
+
+    def result(self) -> float | np.ndarray:
+        return _one_or_each(getattr(self, self._counts[0]))
+
+    def get_config(self):
+        return {"name": self.name, "thresholds": self.init_thresholds}
+
+
+class TruePositives(_Count):
+    name = "true_positives"
+    _counts = ("true_positives",)
+
+
+class FalsePositives(_Count):
+    name = "false_positives"
+    direction = "min"
+    _counts = ("false_positives",)
+
+
+class TrueNegatives(_Count):
+    name = "true_negatives"
+    _counts = ("true_negatives",)
+
+
+class FalseNegatives(_Count):
+    name = "false_negatives"
+    direction = "min"
+    _counts = ("false_negatives",)
 
 
 def _evenly_spaced(thresholds: np.ndarray) -> bool:

@@ -6,6 +6,7 @@ Re-exported by :mod:`fastlstm.metrics`.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -117,3 +118,83 @@ class R2Score(Metric):
             "class_aggregation": self.class_aggregation,
             "num_regressors": self.num_regressors,
         }
+
+
+# -- the means of per-sample scores over the last axis (Keras 3's correlation metrics) --------
+
+_EPSILON = 1e-7  # Keras's backend.epsilon()
+
+
+def _pair(y_true, y_pred, name: str) -> tuple[np.ndarray, np.ndarray]:
+    y_pred = _floating(y_pred)
+    return _dense_target(y_true, y_pred, name).astype(y_pred.dtype, copy=False), y_pred
+
+
+def pearson_correlation(y_true, y_pred, axis=-1) -> np.ndarray:
+    """Keras 3's: per sample, the mean over ``axis`` of the product of y_true and y_pred each
+    centred and divided by (its standard deviation + 1e-7): the Pearson coefficient, near 0
+    where either is constant."""
+    t, p = _pair(y_true, y_pred, "pearson_correlation")
+    axis = integer(axis, "axis")
+    t = t - t.mean(axis, keepdims=True)
+    p = p - p.mean(axis, keepdims=True)
+    t = t / (t.std(axis, keepdims=True) + _EPSILON)
+    p = p / (p.std(axis, keepdims=True) + _EPSILON)
+    return (t * p).mean(axis)
+
+
+def concordance_correlation(y_true, y_pred, axis=-1) -> np.ndarray:
+    """Keras 3's: per sample, Lin's concordance 2 cov(t, p) / (var t + var p + (mean t -
+    mean p)^2 + 1e-7) over ``axis`` (population moments): 1 only where they agree, not just
+    correlate."""
+    t, p = _pair(y_true, y_pred, "concordance_correlation")
+    axis = integer(axis, "axis")
+    t_mean, p_mean = t.mean(axis, keepdims=True), p.mean(axis, keepdims=True)
+    covariance = ((t - t_mean) * (p - p_mean)).mean(axis, keepdims=True)
+    norm = t.var(axis, keepdims=True) + p.var(axis, keepdims=True) + (t_mean - p_mean) ** 2
+    return (2 * covariance / (norm + _EPSILON)).squeeze(axis)
+
+
+class _PerSample(Metric):
+    """The weighted mean of a per-sample score over the last axis (y (B, F) or (B, T, F))."""
+
+    direction = "max"
+    _fn: Any = None
+
+    def __init__(self, name=None, dtype=None, axis=-1) -> None:
+        self.axis = integer(axis, "axis")
+        if self.axis != -1:
+            raise ValueError(f"axis: expected -1 (the features' axis), got {axis!r}")
+        super().__init__(name, dtype)
+
+    def _values(self, y_true, y_pred):
+        return type(self)._fn(y_true, y_pred, self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class PearsonCorrelation(_PerSample):
+    """The mean of :func:`pearson_correlation` over the samples seen (Keras 3's)."""
+
+    name = "pearson_correlation"
+    _fn = staticmethod(pearson_correlation)
+
+
+class ConcordanceCorrelation(_PerSample):
+    """The mean of :func:`concordance_correlation` over the samples seen (Keras 3's)."""
+
+    name = "concordance_correlation"
+    _fn = staticmethod(concordance_correlation)
+
+
+def _cosine(y_true, y_pred, axis=-1):
+    return -losses.CosineSimilarity(axis, reduction="none")._values(y_true, _floating(y_pred))[0]
+
+
+class CosineSimilarity(_PerSample):
+    """The mean cosine of the angle between y_true and y_pred over the last axis (Keras 3's
+    metric: the loss's value with its sign turned, 1 where they point the same way)."""
+
+    name = "cosine_similarity"
+    _fn = staticmethod(_cosine)

@@ -29,7 +29,17 @@ from ._arrays import check_name, integer, real_array, real_number
 from ._loss_base import _dense_target
 from ._metric_base import Metric
 from ._metric_variables import Variable
-from ._metrics_classification import AUC, F1Score, FBetaScore, Precision, Recall
+from ._metrics_classification import (
+    AUC,
+    F1Score,
+    FalseNegatives,
+    FalsePositives,
+    FBetaScore,
+    Precision,
+    Recall,
+    TrueNegatives,
+    TruePositives,
+)
 from ._metrics_from_losses import (
     _FROM_LOSSES,
     BinaryCrossentropy,
@@ -47,14 +57,25 @@ from ._metrics_from_losses import (
     SparseCategoricalCrossentropy,
     SquaredHinge,
 )
-from ._metrics_regression import R2Score
+from ._metrics_regression import (
+    ConcordanceCorrelation,
+    CosineSimilarity,
+    PearsonCorrelation,
+    R2Score,
+    concordance_correlation,
+    pearson_correlation,
+)
 from .losses import (  # Keras's metrics module has the losses' functions too
     binary_crossentropy,
+    binary_focal_crossentropy,
     categorical_crossentropy,
+    categorical_focal_crossentropy,
     categorical_hinge,
     hinge,
+    huber,
     kl_divergence,
     kld,
+    log_cosh,
     mae,
     mape,
     mean_absolute_error,
@@ -198,6 +219,8 @@ _FUNCTIONS = {
         (binary_crossentropy, BinaryCrossentropy),
         (categorical_crossentropy, CategoricalCrossentropy),
         (sparse_categorical_crossentropy, SparseCategoricalCrossentropy),
+        (pearson_correlation, PearsonCorrelation),
+        (concordance_correlation, ConcordanceCorrelation),
     )
 }
 
@@ -323,6 +346,13 @@ _CLASSES = {
         BinaryCrossentropy,
         CategoricalCrossentropy,
         SparseCategoricalCrossentropy,
+        TruePositives,
+        FalsePositives,
+        TrueNegatives,
+        FalseNegatives,
+        PearsonCorrelation,
+        ConcordanceCorrelation,
+        CosineSimilarity,
     )
 }
 _ALIASES = {
@@ -349,6 +379,13 @@ _ALIASES = {
     "fbeta_score": FBetaScore,  # its default name
     "f_beta_score": FBetaScore,  # Keras 3's key (snake case of the class name)
     "r2_score": R2Score,
+    "true_positives": TruePositives,
+    "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives,
+    "false_negatives": FalseNegatives,
+    "pearson_correlation": PearsonCorrelation,
+    "concordance_correlation": ConcordanceCorrelation,
+    "cosine_similarity": CosineSimilarity,
     "binary_crossentropy": BinaryCrossentropy,
     "bce": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
@@ -532,9 +569,13 @@ __all__ = [
     "CategoricalAccuracy",
     "CategoricalCrossentropy",
     "CategoricalHinge",
+    "ConcordanceCorrelation",
+    "CosineSimilarity",
     "CustomMetricError",
     "F1Score",
     "FBetaScore",
+    "FalseNegatives",
+    "FalsePositives",
     "Hinge",
     "KLDivergence",
     "LogCoshError",
@@ -545,6 +586,7 @@ __all__ = [
     "MeanSquaredError",
     "MeanSquaredLogarithmicError",
     "Metric",
+    "PearsonCorrelation",
     "Poisson",
     "Precision",
     "R2Score",
@@ -556,17 +598,24 @@ __all__ = [
     "SquaredHinge",
     "Sum",
     "TopKCategoricalAccuracy",
+    "TrueNegatives",
+    "TruePositives",
     "Variable",
     "binary_accuracy",
     "binary_crossentropy",
+    "binary_focal_crossentropy",
     "categorical_accuracy",
     "categorical_crossentropy",
+    "categorical_focal_crossentropy",
     "categorical_hinge",
+    "concordance_correlation",
     "deserialize",
     "get",
     "hinge",
+    "huber",
     "kl_divergence",
     "kld",
+    "log_cosh",
     "mae",
     "mape",
     "mean_absolute_error",
@@ -575,6 +624,7 @@ __all__ = [
     "mean_squared_logarithmic_error",
     "mse",
     "msle",
+    "pearson_correlation",
     "poisson",
     "serialize",
     "sparse_categorical_accuracy",

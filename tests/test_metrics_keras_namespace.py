@@ -1,0 +1,143 @@
+"""The rest of Keras 3's ``keras.metrics`` that a forecaster or an anomaly detector reaches for:
+the confusion counts (TruePositives, ...), the correlation metrics and their functions, the
+cosine-similarity metric, and the loss functions Keras's metrics module re-exports. Each is
+checked against a computation of its own (np.corrcoef, counts by hand) and Keras's documented
+values, and through compile, fit, a callback and a saved file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastlstm
+from fastlstm import callbacks, layers, losses, metrics
+
+rng = np.random.default_rng(31)
+
+
+def test_the_loss_functions_keras_metrics_re_exports():
+    for name in (
+        "huber",
+        "log_cosh",
+        "binary_focal_crossentropy",
+        "categorical_focal_crossentropy",
+    ):
+        assert getattr(metrics, name) is getattr(losses, name)
+        assert name in metrics.__all__
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (3, 4, 6)])
+def test_pearson_correlation_is_each_samples_coefficient(shape):
+    t = rng.standard_normal(shape)
+    p = 0.5 * t + rng.standard_normal(shape)
+    flat_t, flat_p = t.reshape(-1, shape[-1]), p.reshape(-1, shape[-1])
+    expected = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(flat_t, flat_p)])
+    got = metrics.pearson_correlation(t, p)
+    assert got.shape == shape[:-1]
+    np.testing.assert_allclose(got.reshape(-1), expected, rtol=1e-5)
+    metric = metrics.PearsonCorrelation()
+    metric.update_state(t, p)
+    assert metric.result() == pytest.approx(expected.mean(), rel=1e-5)
+
+
+def test_concordance_correlation_is_lins_coefficient():
+    t = rng.standard_normal((6, 8))
+    p = 0.8 * t + 0.3 + 0.2 * rng.standard_normal((6, 8))
+    expected = []
+    for a, b in zip(t, p):
+        covariance = np.cov(a, b, bias=True)[0, 1]
+        expected.append(2 * covariance / (a.var() + b.var() + (a.mean() - b.mean()) ** 2))
+    np.testing.assert_allclose(metrics.concordance_correlation(t, p), expected, rtol=1e-5)
+
+
+def test_the_correlations_keras_documents():
+    y_true = [[0, 1, 0.5], [1, 1, 0.2]]
+    y_pred = [[0.1, 0.9, 0.5], [1, 0.9, 0.2]]
+    pearson, concordance = metrics.PearsonCorrelation(), metrics.ConcordanceCorrelation()
+    pearson.update_state(y_true, y_pred)
+    concordance.update_state(y_true, y_pred)
+    assert pearson.result() == pytest.approx(0.9966996338993913, abs=1e-6)
+    assert concordance.result() == pytest.approx(0.9816320385426076, abs=1e-6)
+    np.testing.assert_allclose(
+        metrics.concordance_correlation(np.array(y_true), np.array(y_pred)),
+        [0.97560976, 0.98765432],
+        atol=1e-6,
+    )
+
+
+def test_cosine_similarity_metric_is_the_mean_cosine():
+    t, p = rng.standard_normal((9, 4)), rng.standard_normal((9, 4))
+    cosines = (t * p).sum(1) / np.linalg.norm(t, axis=1) / np.linalg.norm(p, axis=1)
+    metric = metrics.CosineSimilarity()
+    metric.update_state(t, p)
+    assert metric.result() == pytest.approx(cosines.mean(), rel=1e-6)
+    assert metric.direction == "max"
+
+
+def test_confusion_counts_by_hand_weighted_and_at_several_thresholds():
+    y_true = rng.integers(0, 2, (40, 3))
+    y_pred = rng.random((40, 3))
+    w = rng.random(40)
+    thresholds = [0.2, 0.5, 0.8]
+    counted = {}
+    for name, cls in (
+        ("tp", metrics.TruePositives),
+        ("fp", metrics.FalsePositives),
+        ("tn", metrics.TrueNegatives),
+        ("fn", metrics.FalseNegatives),
+    ):
+        metric = cls(thresholds=thresholds)
+        metric.update_state(y_true, y_pred, sample_weight=w)
+        counted[name] = metric.result()
+        single = cls()  # threshold 0.5
+        single.update_state(y_true, y_pred, sample_weight=w)
+        assert single.result() == pytest.approx(counted[name][1])
+    weights = np.broadcast_to(w[:, None], y_true.shape)
+    for k, threshold in enumerate(thresholds):
+        predicted, actual = y_pred > threshold, y_true == 1
+        for name, where in (
+            ("tp", predicted & actual),
+            ("fp", predicted & ~actual),
+            ("tn", ~predicted & ~actual),
+            ("fn", ~predicted & actual),
+        ):
+            assert counted[name][k] == pytest.approx(weights[where].sum())
+    total = sum(counted.values())
+    np.testing.assert_allclose(total, weights.sum() * np.ones(3))
+
+
+def test_compiled_by_name_and_function_monitored_and_saved(tmp_path):
+    x = rng.standard_normal((32, 6, 2)).astype(np.float32)
+    y = np.stack([x[:, -1, 0], x[:, -2, 1], x[:, 0, 0]], axis=1)
+    labels = (y[:, :1] > 0).astype(np.float32)
+    inputs = layers.Input((6, 2))
+    hidden = layers.LSTM(8, seed=1)(inputs)
+    forecast = layers.Dense(3, name="forecast", seed=2)(hidden)
+    alarm = layers.Dense(1, activation="sigmoid", name="alarm", seed=3)(hidden)
+    model = fastlstm.Model(inputs, [forecast, alarm])
+    model.compile(
+        "adam",
+        ["mse", "binary_crossentropy"],
+        metrics=[
+            ["pearson_correlation", metrics.concordance_correlation, "cosine_similarity"],
+            ["false_negatives", metrics.TruePositives(thresholds=[0.3, 0.7])],
+        ],
+    )
+    stop = callbacks.EarlyStopping("val_alarm_false_negatives", patience=50)  # mode auto: min
+    history = model.fit(
+        x, [y, labels], epochs=2, validation_split=0.25, verbose=0, callbacks=[stop]
+    )
+    for key in (
+        "forecast_pearson_correlation",
+        "forecast_concordance_correlation",
+        "forecast_cosine_similarity",
+        "val_alarm_false_negatives",
+    ):
+        assert len(history.history[key]) == 2, key
+    assert np.shape(history.history["alarm_true_positives"][0]) == (2,)
+    assert stop.mode == "min"  # "auto" resolved: fewer false negatives is better
+    model.save(tmp_path / "m.keras")
+    again = fastlstm.load_model(tmp_path / "m.keras")  # no custom_objects: they are Keras's
+    loaded = again.evaluate(x, [y, labels], verbose=0)
+    for got, want in zip(loaded, model.evaluate(x, [y, labels], verbose=0), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
