@@ -120,7 +120,11 @@ def test_compiled_by_name_and_function_monitored_and_saved(tmp_path):
         ["mse", "binary_crossentropy"],
         metrics=[
             ["pearson_correlation", metrics.concordance_correlation, "cosine_similarity"],
-            ["false_negatives", metrics.TruePositives(thresholds=[0.3, 0.7])],
+            [
+                "false_negatives",
+                metrics.TruePositives(thresholds=[0.3, 0.7]),
+                metrics.PrecisionAtRecall(0.5, num_thresholds=20),
+            ],
         ],
     )
     stop = callbacks.EarlyStopping("val_alarm_false_negatives", patience=50)  # mode auto: min
@@ -132,6 +136,7 @@ def test_compiled_by_name_and_function_monitored_and_saved(tmp_path):
         "forecast_concordance_correlation",
         "forecast_cosine_similarity",
         "val_alarm_false_negatives",
+        "alarm_precision_at_recall",
     ):
         assert len(history.history[key]) == 2, key
     assert np.shape(history.history["alarm_true_positives"][0]) == (2,)
@@ -141,3 +146,67 @@ def test_compiled_by_name_and_function_monitored_and_saved(tmp_path):
     loaded = again.evaluate(x, [y, labels], verbose=0)
     for got, want in zip(loaded, model.evaluate(x, [y, labels], verbose=0), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def _best_under_constraint(y_true, y_pred, w, thresholds, constrained, dependent, value):
+    """By brute force: the four weighted counts at each threshold, then the largest dependent
+    rate where the constrained one reaches value (0 where none does)."""
+    best = None
+    for threshold in thresholds:
+        predicted, actual = y_pred > threshold, y_true == 1
+        tp, fp = w[predicted & actual].sum(), w[predicted & ~actual].sum()
+        tn, fn = w[~predicted & ~actual].sum(), w[~predicted & actual].sum()
+        rates = {
+            "sensitivity": tp / (tp + fn) if tp + fn else 0.0,
+            "specificity": tn / (tn + fp) if tn + fp else 0.0,
+            "precision": tp / (tp + fp) if tp + fp else 0.0,
+        }
+        if rates[constrained] >= value:
+            best = max(best or 0.0, rates[dependent])
+    return best or 0.0
+
+
+@pytest.mark.parametrize(
+    ("cls", "constrained", "dependent"),
+    [
+        (metrics.SensitivityAtSpecificity, "specificity", "sensitivity"),
+        (metrics.SpecificityAtSensitivity, "sensitivity", "specificity"),
+        (metrics.PrecisionAtRecall, "sensitivity", "precision"),
+        (metrics.RecallAtPrecision, "precision", "sensitivity"),
+    ],
+)
+@pytest.mark.parametrize("value", [0.3, 0.8, 0.99])
+def test_a_rate_at_another_by_brute_force(cls, constrained, dependent, value):
+    y_true = rng.integers(0, 2, 300)
+    y_pred = np.clip(0.35 * y_true + 0.65 * rng.random(300), 0, 1)
+    w = rng.random(300)
+    num_thresholds = 50
+    thresholds = [0.0, *((i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)), 1.0]
+    metric = cls(value, num_thresholds=num_thresholds)
+    metric.update_state(y_true[:150], y_pred[:150], sample_weight=w[:150])
+    metric.update_state(y_true[150:], y_pred[150:], sample_weight=w[150:])  # sums carried on
+    expected = _best_under_constraint(y_true, y_pred, w, thresholds, constrained, dependent, value)
+    assert metric.result() == pytest.approx(expected)
+    assert metric.direction == "max"
+    again = cls.from_config(metric.get_config())
+    assert (again.value, again.num_thresholds) == (value, num_thresholds)
+
+
+def test_rates_at_others_keras_documents():
+    """Keras's docstring examples: 5 samples, the default 200 thresholds."""
+    y_true, y_pred = [0, 0, 0, 1, 1], [0, 0.3, 0.8, 0.3, 0.8]
+    for cls, value, expected in (
+        (metrics.SensitivityAtSpecificity, 0.5, 0.5),
+        (metrics.SpecificityAtSensitivity, 0.5, 2 / 3),
+        (metrics.PrecisionAtRecall, 0.5, 0.5),
+    ):
+        metric = cls(value)
+        metric.update_state(y_true, y_pred)
+        assert metric.result() == pytest.approx(expected), cls.__name__
+    weighted = metrics.SensitivityAtSpecificity(0.5)
+    weighted.update_state(y_true, y_pred, sample_weight=[1, 1, 2, 2, 1])
+    assert weighted.result() == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="specificity"):
+        metrics.SensitivityAtSpecificity(1.5)
+    with pytest.raises(ValueError, match="num_thresholds"):
+        metrics.PrecisionAtRecall(0.5, num_thresholds=0)

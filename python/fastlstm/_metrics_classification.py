@@ -201,6 +201,87 @@ class FalseNegatives(_Count):
     _counts = ("false_negatives",)
 
 
+class _AtConstraint(_Confusion):
+    """Keras 3's SensitivityAtSpecificity and its kin: the four counts at ``num_thresholds``
+    thresholds evenly spread over [0, 1] (0 and 1 included; 0.5 alone for one), then the
+    largest of one rate among the thresholds where the other reaches ``value`` (0 where none
+    does). ``class_id`` counts that column alone."""
+
+    direction = "max"
+    _counts = ("true_positives", "false_positives", "true_negatives", "false_negatives")
+    _value_name = "value"  # the constraint's keyword, Keras's
+
+    def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None) -> None:
+        self.value = real_number(value, self._value_name, at_least=0, at_most=1)
+        self.num_thresholds = integer(num_thresholds, "num_thresholds", at_least=1)
+        n = self.num_thresholds
+        thresholds = [0.5] if n == 1 else [0.0, *((i + 1) / (n - 1) for i in range(n - 2)), 1.0]
+        super().__init__(thresholds=thresholds, class_id=class_id, name=name, dtype=dtype)
+
+    def _rates(self) -> dict[str, np.ndarray]:
+        tp, fp = self.true_positives.numpy(), self.false_positives.numpy()
+        tn, fn = self.true_negatives.numpy(), self.false_negatives.numpy()
+        return {
+            "sensitivity": _divide_no_nan(tp, tp + fn),  # = recall
+            "specificity": _divide_no_nan(tn, tn + fp),
+            "precision": _divide_no_nan(tp, tp + fp),
+        }
+
+    def result(self) -> float:
+        rates = self._rates()
+        constrained, dependent = rates[self._constrained], rates[self._dependent]
+        feasible = constrained >= self.value
+        return float(dependent[feasible].max()) if feasible.any() else 0.0
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            self._value_name: self.value,
+            "num_thresholds": self.num_thresholds,
+            "class_id": self.class_id,
+        }
+
+
+class SensitivityAtSpecificity(_AtConstraint):
+    """The best sensitivity (recall) at a specificity of at least ``specificity``."""
+
+    name = "sensitivity_at_specificity"
+    _value_name, _constrained, _dependent = "specificity", "specificity", "sensitivity"
+
+    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(specificity, num_thresholds, class_id, name, dtype)
+
+
+class SpecificityAtSensitivity(_AtConstraint):
+    """The best specificity at a sensitivity (recall) of at least ``sensitivity``."""
+
+    name = "specificity_at_sensitivity"
+    _value_name, _constrained, _dependent = "sensitivity", "sensitivity", "specificity"
+
+    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
+
+
+class PrecisionAtRecall(_AtConstraint):
+    """The best precision at a recall of at least ``recall``."""
+
+    name = "precision_at_recall"
+    _value_name, _constrained, _dependent = "recall", "sensitivity", "precision"
+
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
+
+
+class RecallAtPrecision(_AtConstraint):
+    """The best recall at a precision of at least ``precision``."""
+
+    name = "recall_at_precision"
+    _value_name, _constrained, _dependent = "precision", "precision", "sensitivity"
+
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(precision, num_thresholds, class_id, name, dtype)
+
+
 def _evenly_spaced(thresholds: np.ndarray) -> bool:
     """Keras's is_evenly_distributed_thresholds: i / (n - 1) for each i, within 1e-7."""
     n = len(thresholds)
