@@ -137,3 +137,39 @@ def test_a_backup_of_another_model_is_refused_and_left_alone(tmp_path):
     not_a_dir.write_text("")
     with pytest.raises(ValueError, match=r"backup_dir: .* is not a directory"):
         _fit(_model(), callbacks.BackupAndRestore(not_a_dir))
+
+
+def test_a_model_that_cannot_be_saved_is_refused_before_an_epoch_is_spent(tmp_path):
+    class MyLoss(fastlstm.losses.MeanSquaredError):  # a loss class of the user's own
+        pass
+
+    model = _model()
+    model.compile("adam", MyLoss())
+    seen = []
+    count = callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))
+    with pytest.raises(ValueError, match="backup_dir: BackupAndRestore backs the model up as"):
+        _fit(model, callbacks.BackupAndRestore(tmp_path / "b"), count)
+    assert seen == []
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_backup_that_does_not_fit_leaves_the_weights_as_they_were(tmp_path):
+    with pytest.raises(RuntimeError):
+        _fit(_model(), callbacks.BackupAndRestore(tmp_path), Interrupt(epoch=1))
+    other = _model()
+    other.compile("sgd", "mse")  # the same layers, another optimizer
+    before = other.get_weights()
+    with pytest.raises(ValueError, match="its optimizer is a Adam, this model's a SGD"):
+        _fit(other, callbacks.BackupAndRestore(tmp_path))
+    for got, want in zip(other.get_weights(), before):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_unreadable_backups_and_impossible_directories_are_named(tmp_path):
+    (tmp_path / "backup-3.fastlstm").write_bytes(b"not a model file")
+    with pytest.raises(ValueError, match=r"backup_dir: the backup .* cannot be read .*remove it"):
+        _fit(_model(), callbacks.BackupAndRestore(tmp_path))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ValueError, match=r"backup_dir: .* is under a file, not a directory"):
+        _fit(_model(), callbacks.BackupAndRestore(blocker / "sub"))

@@ -114,11 +114,10 @@ def test_a_metric_of_one_number_a_class_gives_a_tag_each(tmp_path):
     ("keyword", "value", "message"),
     [
         ("histogram_freq", 1, "histogram_freq: expected 0, got 1"),
-        ("write_images", True, "write_images: expected False, got True"),
         ("embeddings_freq", 2, "embeddings_freq: expected 0"),
-        ("profile_batch", (2, 4), r"profile_batch: expected 0, got \(2, 4\)"),
+        ("profile_batch", (2, 4), r"profile_batch: expected 0 \(no profiling\), got \(2, 4\)"),
         ("update_freq", 0, "update_freq"),
-        ("update_freq", "step", "update_freq"),
+        ("update_freq", "epochs", "update_freq: expected 'epoch', 'batch' or a number"),
     ],
 )
 def test_what_it_does_not_write_is_refused(keyword, value, message):
@@ -132,3 +131,43 @@ def test_a_log_dir_that_is_a_file_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"log_dir: .*taken' exists and is not a directory"):
         _model().fit(X, Y, epochs=1, verbose=0, callbacks=[callbacks.TensorBoard(path)])
     assert path.read_text() == "not a directory"
+
+
+def test_keras_arguments_that_write_nothing_are_taken():
+    for kwargs in (
+        {"profile_batch": "0,0"},
+        {"profile_batch": (0, 0)},
+        {"write_images": True},  # images come with histograms, which histogram_freq=0 leaves out
+        {"embeddings_metadata": {"embedding": "meta.tsv"}},  # as embeddings_freq=0 does
+    ):
+        callbacks.TensorBoard("logs", **kwargs)
+
+
+def test_the_learning_rate_written_is_the_optimizers_at_the_epochs_end(tmp_path):
+    """Keras 3 writes the rate the optimizer has then: after ReduceLROnPlateau lowered it, the
+    lowered one, whichever callback comes first."""
+    model = _model()
+    reduce = callbacks.ReduceLROnPlateau("loss", factor=0.5, patience=0, min_delta=10)
+    model.fit(X, Y, epochs=3, verbose=0, callbacks=[reduce, callbacks.TensorBoard(tmp_path)])
+    rates = [v for _, v in _read(tmp_path / "train")["epoch_learning_rate"]]
+    assert rates == pytest.approx([0.01, 0.005, 0.0025])  # lowered after epochs 1 and 2
+
+
+def test_steps_per_second_with_batch_updates_and_a_fresh_file_after_a_failed_fit(tmp_path):
+    model = _model()
+    tb = callbacks.TensorBoard(tmp_path, update_freq="batch", write_steps_per_second=True)
+    fail = callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        model.fit(X, Y, epochs=2, batch_size=8, verbose=0, callbacks=[tb, fail])
+    model.fit(X, Y, epochs=1, batch_size=8, verbose=0, callbacks=[tb])
+    assert len(os.listdir(tmp_path / "train")) == 2  # one file a run
+    train = _read(tmp_path / "train")
+    assert len(train["batch_steps_per_second"]) == 10  # 5 batches a run
+    assert all(v > 0 for _, v in train["batch_steps_per_second"])
+
+
+def test_a_log_dir_that_cannot_be_written_is_named(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(OSError, match="log_dir: cannot write in"):
+        _model().fit(X, Y, epochs=1, verbose=0, callbacks=[callbacks.TensorBoard(blocker / "sub")])

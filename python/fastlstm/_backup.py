@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 
 from ._arrays import integer
 from .callbacks import Callback
@@ -29,7 +30,13 @@ class BackupAndRestore(Callback):
     Keras's does). ``delete_checkpoint``: remove the backup when fit ends normally (an exception
     leaves it for the next run). Only the backup's own file is removed; ``backup_dir`` goes too
     if that leaves it empty. The model must be one that ``save`` can write (no loss or layer
-    of the user's own code)."""
+    of the user's own code): fit refuses one at its start, as it does a directory it cannot
+    write in.
+
+    Not backed up, as in Keras: other callbacks' state (EarlyStopping's and ReduceLROnPlateau's
+    best value and waiting count, ModelCheckpoint's best), and where a generator or dataset read
+    with ``steps_per_epoch`` had got to; a resumed fit that depends on them goes on from where
+    they start, not where they stopped."""
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint: bool = True) -> None:
         from .functional import _flag
@@ -58,22 +65,42 @@ class BackupAndRestore(Callback):
         except FileNotFoundError:
             return []
         except NotADirectoryError:
-            raise ValueError(
-                f"backup_dir: {self.backup_dir!r} exists and is not a directory"
-            ) from None
+            what = (
+                "exists and is not" if os.path.exists(self.backup_dir) else "is under a file, not"
+            )
+            raise ValueError(f"backup_dir: {self.backup_dir!r} {what} a directory") from None
         found = [(int(m.group(1)), n) for n in names if (m := _NAME.fullmatch(n))]
         return [(done, os.path.join(self.backup_dir, n)) for done, n in sorted(found)]
 
     def on_train_begin(self, logs=None) -> None:
+        from .saving import model_to_bytes
+
         self._batches = 0
         self._epochs_done = 0
         backups = self._backups()
-        if not backups:
-            return
-        done, path = backups[-1]
-        _restore(self.model, path)
-        self._epochs_done = done
-        self.model._initial_epoch = done  # fit starts there (as Keras's model._initial_epoch)
+        # What a backup needs, checked before the first epoch is spent: a model save can
+        # write (none of the user's own loss classes, say), and a directory it can write in.
+        try:
+            model_to_bytes(self.model)
+        except ValueError as exc:
+            raise ValueError(
+                f"backup_dir: BackupAndRestore backs the model up as a model file, and this "
+                f"model cannot be saved: {exc}"
+            ) from None
+        try:
+            os.makedirs(self.backup_dir, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".fastlstm-", dir=self.backup_dir)
+            os.close(fd)
+            os.remove(probe)
+        except OSError as exc:
+            raise type(exc)(
+                f"backup_dir: cannot write in {self.backup_dir!r}: {exc.strerror or exc}"
+            ) from None
+        if backups:
+            done, path = backups[-1]
+            _restore(self.model, path)
+            self._epochs_done = done
+            self.model._initial_epoch = done  # where fit starts (Keras's model._initial_epoch)
 
     def on_train_batch_end(self, batch, logs=None) -> None:
         if self.save_freq == "epoch":
@@ -90,9 +117,12 @@ class BackupAndRestore(Callback):
     def _save(self) -> None:
         from .saving import save_model
 
-        os.makedirs(self.backup_dir, exist_ok=True)
         target = os.path.join(self.backup_dir, f"backup-{self._epochs_done}.fastlstm")
-        save_model(self.model, target)  # atomic: a crash leaves the previous backup whole
+        try:
+            os.makedirs(self.backup_dir, exist_ok=True)
+            save_model(self.model, target)  # atomic: a crash leaves the previous backup whole
+        except OSError as exc:
+            raise type(exc)(f"backup_dir: could not back up into {target!r}: {exc}") from None
         for _, path in self._backups():
             if path != target:
                 os.remove(path)
@@ -111,7 +141,12 @@ def _restore(model, path: str) -> None:
     ``path``, which must hold a model of the same layers and optimizer."""
     from .saving import load_model
 
-    saved = load_model(path, custom_objects=model._custom_metrics())
+    try:
+        saved = load_model(path, custom_objects=model._custom_metrics())
+    except (ValueError, OSError) as exc:
+        raise ValueError(
+            f"backup_dir: the backup {path!r} cannot be read ({exc}); remove it to start afresh"
+        ) from None
     names = [type(layer).__name__ for layer in model._layers]
     if [type(layer).__name__ for layer in saved._layers] != names:
         raise ValueError(
@@ -119,24 +154,27 @@ def _restore(model, path: str) -> None:
             f"({[type(layer).__name__ for layer in saved._layers]}, this model's {names}); "
             "remove it to start afresh"
         )
+    optimizer = model.optimizer if model.compiled and saved.compiled else None
+    before = model.get_weights()
     try:
-        model.set_weights(saved.get_weights())
-        if model.compiled and saved.compiled:
-            if type(model.optimizer) is not type(saved.optimizer):
-                raise ValueError(
-                    f"its optimizer is a {type(saved.optimizer).__name__}, this model's a "
-                    f"{type(model.optimizer).__name__}"
-                )
-            model.optimizer.set_slot_arrays(
+        if optimizer is not None and type(optimizer) is not type(saved.optimizer):
+            raise ValueError(
+                f"its optimizer is a {type(saved.optimizer).__name__}, this model's a "
+                f"{type(optimizer).__name__}"
+            )
+        model.set_weights(saved.get_weights())  # all or nothing
+        if optimizer is not None:
+            optimizer.set_slot_arrays(
                 model.trainable_weights,
                 saved.optimizer.get_slot_arrays(),
                 saved.optimizer.iterations,
             )
-            fixed = getattr(model.optimizer, "_schedule", None) is None
+            fixed = getattr(optimizer, "_schedule", None) is None
             if fixed and getattr(saved.optimizer, "_schedule", None) is None:
                 # a rate a callback lowered (ReduceLROnPlateau) stays lowered
-                model.optimizer.learning_rate = saved.optimizer.learning_rate
+                optimizer.learning_rate = saved.optimizer.learning_rate
     except ValueError as exc:
+        model.set_weights(before)  # the model as it was: a fit started afresh starts from it
         raise ValueError(
             f"backup_dir: the backup {path!r} does not fit this model: {exc}; remove it to "
             "start afresh"

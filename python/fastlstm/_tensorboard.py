@@ -56,22 +56,30 @@ class TensorBoard(Callback):
 
         super().__init__()
         self.log_dir = path_str(log_dir, "log_dir")
-        for name, value, default in (
-            ("histogram_freq", histogram_freq, 0),
-            ("embeddings_freq", embeddings_freq, 0),
-            ("write_images", write_images, False),
-            ("profile_batch", profile_batch, 0),
-            ("embeddings_metadata", embeddings_metadata, None),
+        # What would write more than scalars is refused; what writes nothing is taken (Keras's
+        # write_images and embeddings_metadata do nothing without histograms or embeddings).
+        for name, value in (
+            ("histogram_freq", histogram_freq),
+            ("embeddings_freq", embeddings_freq),
         ):
-            if value is not default and value != default:
+            if value is not None and value != 0:
                 raise ValueError(
-                    f"{name}: expected {default!r}, got {value!r}: only the logs' scalars are "
-                    "written (no weight histograms, images, embeddings or profiles)"
+                    f"{name}: expected 0, got {value!r}: only the logs' scalars are written (no "
+                    "weight histograms, images or embeddings)"
                 )
+        no_profile = (0, "0", "0,0", (0, 0), [0, 0], None)
+        if not any(profile_batch == p and type(profile_batch) is type(p) for p in no_profile):
+            raise ValueError(f"profile_batch: expected 0 (no profiling), got {profile_batch!r}")
+        self.write_images = _flag(write_images, "write_images")
+        self.embeddings_metadata = embeddings_metadata
         self.write_graph = _flag(write_graph, "write_graph")
         self.write_steps_per_second = _flag(write_steps_per_second, "write_steps_per_second")
         if update_freq in ("epoch", "batch"):
             self.update_freq = update_freq
+        elif isinstance(update_freq, str):
+            raise ValueError(
+                f"update_freq: expected 'epoch', 'batch' or a number of batches, got {update_freq!r}"
+            )
         else:
             self.update_freq = integer(update_freq, "update_freq", at_least=1)
         self._writers: dict[str, EventWriter] = {}
@@ -84,7 +92,10 @@ class TensorBoard(Callback):
             for path in (self.log_dir, directory):
                 if os.path.exists(path) and not os.path.isdir(path):
                     raise ValueError(f"log_dir: {path!r} exists and is not a directory")
-            self._writers[run] = EventWriter(directory)
+            try:
+                self._writers[run] = EventWriter(directory)
+            except OSError as exc:
+                raise type(exc)(f"log_dir: cannot write in {directory!r}: {exc}") from None
         return self._writers[run]
 
     def _close(self) -> None:
@@ -93,6 +104,7 @@ class TensorBoard(Callback):
         self._writers = {}
 
     def on_train_begin(self, logs=None) -> None:
+        self._close()  # a fit that raised left its files open: this run starts new ones
         self._training = True
         self._global_batch = 0
         self._epoch_batches, self._epoch_start = 0, time.perf_counter()
@@ -100,18 +112,25 @@ class TensorBoard(Callback):
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self._epoch_batches, self._epoch_start = 0, time.perf_counter()
 
+    def on_train_batch_begin(self, batch, logs=None) -> None:
+        self._batch_start = time.perf_counter()
+
     def on_train_batch_end(self, batch, logs=None) -> None:
         self._global_batch += 1
         self._epoch_batches += 1
         every = 1 if self.update_freq == "batch" else self.update_freq
         if every != "epoch" and self._global_batch % every == 0:
-            self._writer("train").scalars(self._global_batch, _scalars("batch_", logs or {}))
+            values = dict(logs or {})
+            if self.write_steps_per_second:
+                elapsed = time.perf_counter() - self._batch_start
+                values["steps_per_second"] = 1 / elapsed if elapsed > 0 else 0.0
+            self._writer("train").scalars(self._global_batch, _scalars("batch_", values))
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         logs = logs or {}
         train = {k: v for k, v in logs.items() if not k.startswith("val_")}
         optimizer = getattr(self.model, "optimizer", None)
-        if "learning_rate" not in train and optimizer is not None:
+        if optimizer is not None:  # the rate now, as Keras 3's (after a callback lowered it)
             train["learning_rate"] = optimizer.learning_rate
         if self.write_steps_per_second:
             elapsed = time.perf_counter() - self._epoch_start
