@@ -6,6 +6,7 @@ Every layer implements the protocol described in :mod:`fastlstm.layers.base`.
 from .attention import AdditiveAttention, Attention
 from .base import Layer
 from .cells import RNN, GRUCell, LSTMCell, SimpleRNNCell
+from .conv_transpose import Conv1DTranspose
 from .convolutional import AveragePooling1D, Conv1D, MaxPooling1D
 from .core import (
     Dense,
@@ -47,6 +48,7 @@ from .wrappers import Bidirectional
 
 # Keras's other names for these (the class's own name is the one a file holds)
 Convolution1D, MaxPool1D, AvgPool1D = Conv1D, MaxPooling1D, AveragePooling1D
+Convolution1DTranspose = Conv1DTranspose
 
 __all__ = [
     "ELU",
@@ -63,7 +65,9 @@ __all__ = [
     "Bidirectional",
     "Concatenate",
     "Conv1D",
+    "Conv1DTranspose",
     "Convolution1D",
+    "Convolution1DTranspose",
     "Cropping1D",
     "Dense",
     "Dot",
@@ -132,6 +136,7 @@ _CLASSES = {
         BatchNormalization,
         Bidirectional,
         Conv1D,
+        Conv1DTranspose,
         Cropping1D,
         Dense,
         InputLayer,

@@ -239,8 +239,13 @@ class Conv1D(_Windowed, KernelLayer):
             )
         return {"kernel": (self.kernel_size, first_shape[1], self.filters), "bias": (self.filters,)}
 
+    _kernel_channels = 1  # the kernel's axis of the input's channels
+
+    def _kernel_shape(self, channels: int) -> tuple:
+        return (self.kernel_size, channels, self.filters)
+
     def _input_shape_from_weights(self):
-        channels = self._weights["kernel"].shape[1]
+        channels = self._weights["kernel"].shape[self._kernel_channels]
         return (None, channels, None) if self._first else (None, None, channels)
 
     def build(self, input_shape) -> None:
@@ -255,7 +260,7 @@ class Conv1D(_Windowed, KernelLayer):
             order = "(batch, channels, time)" if self._first else "(batch, time, channels)"
             raise ValueError(f"{self.name}: expected an input shape {order}, got {input_shape}")
         channels = integer(channels, "input_shape's channels", at_least=1)
-        self._make_weights((self.kernel_size, channels, self.filters), self.filters)
+        self._make_weights(self._kernel_shape(channels), self.filters)
         self.built_input_shape = input_shape
 
     def forward(self, x, training: bool = False, mask=None):
