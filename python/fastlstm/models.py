@@ -105,6 +105,11 @@ class Sequential(Trainer):
             self._build_shape = layer.batch_shape
             self._declared_input = True
             return
+        if getattr(layer, "_data_only", False):
+            raise TypeError(
+                f"layer: {type(layer).__name__} maps texts, and a model takes numbers: apply it "
+                "to the data before fit (x_ids = layer(texts)) and give the model the ids"
+            )
         if not isinstance(layer, Layer):
             hint = ""
             if isinstance(layer, RecurrentCell):

@@ -44,6 +44,7 @@ from .preprocessing import Normalization
 from .recurrent import GRU, Recurrent, SimpleRNN
 from .reshaping import Activation, Flatten, RepeatVector, Reshape
 from .temporal import Cropping1D, UpSampling1D, ZeroPadding1D
+from .text import TextVectorization
 from .wrappers import Bidirectional
 
 # Keras's other names for these (the class's own name is the one a file holds)
@@ -102,6 +103,7 @@ __all__ = [
     "Softmax",
     "SpatialDropout1D",
     "Subtract",
+    "TextVectorization",
     "TimeDistributed",
     "UpSampling1D",
     "ZeroPadding1D",
