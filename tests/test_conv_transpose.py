@@ -125,3 +125,9 @@ def test_a_kernel_of_the_wrong_shape_and_a_wrong_input_are_named():
         layer(np.zeros((1, 4, C + 1)))
     with pytest.raises(ValueError, match="x: expected at least 1 step"):
         layer(np.zeros((1, 0, C)))
+
+
+def test_output_padding_zero_is_taken_and_a_negative_one_named():
+    assert Conv1DTranspose(2, 3, strides=2, output_padding=(0,)).output_padding == 0
+    with pytest.raises(ValueError, match="output_padding: expected a non-negative integer, got -1"):
+        Conv1DTranspose(2, 3, strides=2, output_padding=-1)

@@ -210,3 +210,25 @@ def test_rates_at_others_keras_documents():
         metrics.SensitivityAtSpecificity(1.5)
     with pytest.raises(ValueError, match="num_thresholds"):
         metrics.PrecisionAtRecall(0.5, num_thresholds=0)
+
+
+def test_a_one_column_output_is_scored_over_the_batch_as_keras_does():
+    """A forecaster's Dense(1) output (B, 1) against a (B,) target: Keras squeezes the 1 and
+    scores the batch's rows together; per row (one value each) the scores would be 0."""
+    t = rng.standard_normal(60)
+    p = t + 0.7 * rng.standard_normal(60)
+    pearson, cosine = metrics.PearsonCorrelation(), metrics.CosineSimilarity()
+    pearson.update_state(t, p[:, None])
+    cosine.update_state(t[:, None], p[:, None])
+    assert pearson.result() == pytest.approx(np.corrcoef(t, p)[0, 1], rel=1e-5)
+    assert cosine.result() == pytest.approx(t @ p / np.linalg.norm(t) / np.linalg.norm(p))
+    # a second batch is a second value in the mean; rows of weight 0 are left out
+    pearson.update_state(t[:30], p[:30, None], sample_weight=np.r_[np.ones(20), np.zeros(10)])
+    expected = (np.corrcoef(t, p)[0, 1] + np.corrcoef(t[:20], p[:20])[0, 1]) / 2
+    assert pearson.result() == pytest.approx(expected, rel=1e-5)
+    x = rng.standard_normal((32, 4, 2)).astype(np.float32)
+    model = fastlstm.Sequential([layers.Input((4, 2)), layers.LSTM(4, seed=1), layers.Dense(1)])
+    model.compile("adam", "mse", metrics=["pearson_correlation"])
+    y = x.sum(axis=(1, 2))
+    got = model.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)["pearson_correlation"]
+    assert got == pytest.approx(np.corrcoef(y, model.predict(x, verbose=0)[:, 0])[0, 1], rel=1e-4)

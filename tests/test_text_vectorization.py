@@ -81,7 +81,7 @@ def test_adapt_from_a_dataset_of_batches_and_a_vocabulary_file(tmp_path):
     [
         ({"output_mode": "tf_idf"}, ValueError, "output_mode"),
         ({"output_mode": "count", "output_sequence_length": 4}, ValueError, "only output_mode"),
-        ({"max_tokens": 2}, ValueError, "max_tokens"),
+        ({"max_tokens": 1}, ValueError, "max_tokens"),
         ({"pad_to_max_tokens": True}, ValueError, "pad_to_max_tokens: True needs max_tokens"),
         ({"standardize": "upper"}, ValueError, "standardize"),
         ({"ragged": True}, ValueError, "ragged: expected False"),
@@ -125,3 +125,20 @@ def test_a_model_refuses_it_and_a_text_classifier_trains_on_its_ids():
     model.compile(fastlstm.optimizers.Adam(0.02), "binary_crossentropy", metrics=["accuracy"])
     history = model.fit(ids, np.array(labels), epochs=15, batch_size=32, verbose=0)
     assert history.history["accuracy"][-1] > 0.9
+
+
+def test_vocabulary_files_bytes_and_keras_configs(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("great\nfilm\n\n", encoding="utf-8")  # the file's last newlines
+    layer = TextVectorization(vocabulary=path)  # a pathlib.Path
+    assert layer.get_vocabulary() == ["", "[UNK]", "great", "film"]
+    path.write_text("great\n\nfilm\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"vocabulary \(line 2 of .*\): '' is reserved"):
+        TextVectorization(vocabulary=path)
+    with pytest.raises(ValueError, match=r"x\[0\]: expected UTF-8 text, got invalid start byte"):
+        layer([b"\xff\xfe great"])
+    config = {**layer.get_config(), "vocabulary_size": 4}  # Keras 3's config has it
+    assert TextVectorization.from_config(config).get_vocabulary() == layer.get_vocabulary()
+    smallest = TextVectorization(max_tokens=2)  # the reserved tokens alone, as Keras allows
+    smallest.adapt(["a b"])
+    np.testing.assert_array_equal(smallest(["a b"]), [[1, 1]])

@@ -156,7 +156,10 @@ def concordance_correlation(y_true, y_pred, axis=-1) -> np.ndarray:
 
 
 class _PerSample(Metric):
-    """The weighted mean of a per-sample score over the last axis (y (B, F) or (B, T, F))."""
+    """The weighted mean of a per-sample score over the last axis (y (B, F) or (B, T, F)). A
+    one-column output (B, 1) (a forecaster's Dense(1)) is scored as Keras 3 scores it with a
+    (B,) target: its trailing 1 squeezed, the score over the batch's rows, one value a batch
+    (the rows a mask or zero weight leaves out are not taken; other weights do not weigh it)."""
 
     direction = "max"
     _fn: Any = None
@@ -169,6 +172,18 @@ class _PerSample(Metric):
 
     def _values(self, y_true, y_pred):
         return type(self)._fn(y_true, y_pred, self.axis)
+
+    def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
+        y_true, y_pred = _pair(y_true, y_pred, self.name)
+        if y_pred.ndim != 2 or y_pred.shape[1] != 1:
+            return super().update_state(y_true, y_pred, sample_weight, mask)
+        w = losses.sample_weights(sample_weight, mask, (len(y_pred),), np.dtype(np.float64))
+        rows = slice(None) if w is None else w != 0
+        t, p = y_true[rows, 0], y_pred[rows, 0]
+        if len(p):
+            self.total += float(type(self)._fn(t[None], p[None], -1)[0])
+            self.count += 1
+        return None
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from .. import activations
-from .convolutional import Conv1D, _one_int
+from .._arrays import integer
+from .convolutional import Conv1D
 
 
 def _window(steps: int, span: int, stride: int, padding: str, output_padding) -> tuple[int, int]:
@@ -81,7 +82,9 @@ class Conv1DTranspose(Conv1D):
             **kwargs,
         )
         if output_padding is not None:
-            output_padding = _one_int(output_padding, "output_padding") if output_padding else 0
+            if isinstance(output_padding, (tuple, list)) and len(output_padding) == 1:
+                output_padding = output_padding[0]
+            output_padding = integer(output_padding, "output_padding", at_least=0)
             if output_padding >= self.strides:
                 raise ValueError(
                     f"output_padding: expected fewer steps than strides ({self.strides}), got "

@@ -14,6 +14,7 @@ the token, the later in code-point order first (Keras's order), at most ``max_to
 
 from __future__ import annotations
 
+import os
 import re
 import string
 from collections import Counter
@@ -47,11 +48,17 @@ def _texts(data, name: str) -> list[str]:
     if array.ndim == 2 and array.shape[1] == 1:  # Keras's (N, 1) column of texts
         array = array[:, 0]
     if array.ndim != 1:
-        raise ValueError(f"{name}: expected a batch of texts (N,) or (N, 1), got shape {array.shape}")
+        raise ValueError(
+            f"{name}: expected a batch of texts (N,) or (N, 1), got shape {array.shape}"
+        )
     texts = []
     for k, text in enumerate(array.tolist()):
         if isinstance(text, bytes):
-            text = text.decode("utf-8")
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{name}[{k}]: expected UTF-8 text, got {exc.reason} at byte "
+                                 f"{exc.start}") from None  # fmt: skip
         if not isinstance(text, str):
             raise TypeError(f"{name}[{k}]: expected a str, got {type(text).__name__}")
         texts.append(text)
@@ -93,7 +100,7 @@ class TextVectorization(Layer):
         super().__init__(name=name, **kwargs)
         self.output_mode = _choice(output_mode, "output_mode", _MODES)
         reserved = 2 if self.output_mode == "int" else 1
-        self.max_tokens = integer(max_tokens, "max_tokens", at_least=reserved + 1, allow_none=True)
+        self.max_tokens = integer(max_tokens, "max_tokens", at_least=reserved, allow_none=True)
         if standardize is not None and not callable(standardize):
             standardize = _choice(standardize, "standardize", _STANDARDIZE)
         if split is not None and not callable(split):
@@ -188,16 +195,21 @@ class TextVectorization(Layer):
         them as get_vocabulary gives them), or the path of a file of one token a line."""
         if idf_weights is not None:
             raise ValueError("idf_weights: output_mode 'tf_idf' is not built")
-        if isinstance(vocabulary, str) and "\n" not in vocabulary:
+        where = "vocabulary"
+        if isinstance(vocabulary, (str, os.PathLike)):  # a file of one token a line
+            where = f"vocabulary (line {{}} of {os.fspath(vocabulary)!r})"
             with open(vocabulary, encoding="utf-8") as f:
                 vocabulary = f.read().splitlines()
+            while vocabulary and not vocabulary[-1]:  # the file's last newlines
+                vocabulary.pop()
         tokens = _texts(vocabulary, "vocabulary")
         reserved = self._reserved()
-        if tokens[: len(reserved)] == reserved:
-            tokens = tokens[len(reserved) :]
+        skipped = len(reserved) if tokens[: len(reserved)] == reserved else 0
+        tokens = tokens[skipped:]
         for k, token in enumerate(tokens):
             if token in reserved:
-                raise ValueError(f"vocabulary[{k}]: {token!r} is reserved (the mask or OOV token)")
+                at = where.format(k + skipped + 1) if "{}" in where else f"{where}[{k + skipped}]"
+                raise ValueError(f"{at}: {token!r} is reserved (the mask or OOV token)")
         if len(set(tokens)) != len(tokens):
             repeated = next(t for t in tokens if tokens.count(t) > 1)
             raise ValueError(f"vocabulary: {repeated!r} is listed more than once")
@@ -213,7 +225,9 @@ class TextVectorization(Layer):
         self._vocabulary, self._ids = vocabulary, ids  # swapped in together
 
     def get_vocabulary(self, include_special_tokens: bool = True) -> list[str]:
-        skip = 0 if _flag(include_special_tokens, "include_special_tokens") else len(self._reserved())
+        skip = (
+            0 if _flag(include_special_tokens, "include_special_tokens") else len(self._reserved())
+        )
         return list(self._vocabulary[skip:])
 
     def vocabulary_size(self) -> int:
@@ -256,7 +270,10 @@ class TextVectorization(Layer):
     def compute_output_shape(self, input_shape) -> tuple:
         if self.output_mode == "int":
             return (input_shape[0], self.output_sequence_length)
-        return (input_shape[0], self.max_tokens if self.pad_to_max_tokens else len(self._vocabulary))
+        return (
+            input_shape[0],
+            self.max_tokens if self.pad_to_max_tokens else len(self._vocabulary),
+        )
 
     def get_config(self) -> dict[str, Any]:
         if callable(self.standardize) or callable(self.split):
@@ -276,6 +293,11 @@ class TextVectorization(Layer):
             "vocabulary": self.get_vocabulary(include_special_tokens=False),
         }
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]):
+        config = dict(config)
+        config.pop("vocabulary_size", None)  # Keras 3's config has it: the vocabulary tells it
+        return cls(**config)
+
     def __repr__(self) -> str:
         return f"TextVectorization(name={self.name!r}, vocabulary_size={len(self._vocabulary)})"
-
