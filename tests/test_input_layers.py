@@ -10,6 +10,7 @@ import pickle
 import numpy as np
 import pytest
 
+from conftest import child_output
 from fastlstm import layers
 from fastlstm.layers import LSTM, Dense, Input, InputLayer
 from fastlstm.models import Model, Sequential, load_model, model_from_json
@@ -215,3 +216,33 @@ def test_a_sequential_takes_one_input_and_a_nested_output_list_is_named():
     sequence, h, c = LSTM(H, return_sequences=True, return_state=True)(inputs)
     with pytest.raises(TypeError, match=r"outputs\[1\]: .*got list \(a layer of several outputs"):
         Model(inputs, [sequence, [h, c]])
+
+
+def test_inputs_made_after_a_load_in_a_new_process_are_named_apart(tmp_path):
+    """keras.io's seq2seq inference setup in the process that loads the model: the loaded
+    Inputs keep their saved names (input_layer, input_layer_1), and the state Inputs made then
+    take names after them (they had taken the same ones: the decoder model was refused)."""
+    # the names a training process's first two Inputs get
+    encoder_inputs = Input(shape=(None, V), name="input_layer")
+    _, state_h, state_c = LSTM(H, return_state=True, seed=1)(encoder_inputs)
+    decoder_inputs = Input(shape=(None, V), name="input_layer_1")
+    decoded, _, _ = LSTM(H, return_sequences=True, return_state=True, seed=2)(
+        decoder_inputs, initial_state=[state_h, state_c]
+    )
+    model = Model([encoder_inputs, decoder_inputs], Dense(V, activation="softmax")(decoded))
+    model.compile("adam", "categorical_crossentropy")
+    path = tmp_path / "s2s.keras"
+    model.save(path)
+    code = """
+import sys
+from fastlstm.layers import Input
+from fastlstm.models import Model, load_model
+model = load_model(sys.argv[1])
+states = [Input(shape=(8,)), Input(shape=(8,))]
+out, h, c = model.layers[3](model.input[1], initial_state=states)
+decoder = Model([model.input[1], *states], [model.layers[4](out), h, c])
+print(" ".join(layer.name for layer in decoder.layers[:3]))
+"""
+    names = child_output(code, str(path)).split()
+    assert len(set(names)) == 3
+    assert names[0] == "input_layer_1"  # the decoder's Input keeps its saved name

@@ -10,7 +10,8 @@ Every layer also takes Keras 2's ``input_shape`` (with ``batch_size``), ``batch_
 
 from __future__ import annotations
 
-import itertools
+import re
+import threading
 from typing import Any
 
 import numpy as np
@@ -109,13 +110,26 @@ class Input(KerasTensor):
 
 
 # Names for unnamed Inputs' layers, as Keras 3 gives them, one sequence for the process:
-# input_layer, input_layer_1, ... (so the same Input's layer has one name in every model).
-_INPUT_NAMES = itertools.count()
+# input_layer, input_layer_1, ... (so the same Input's layer has one name in every model). A
+# layer given such a name (a loaded model's) moves the sequence past it, so that the Inputs
+# made after a load (keras.io's seq2seq inference models) are not named as the loaded ones.
+_INPUT_NAME = re.compile(r"input_layer(?:_(\d+))?")
+_input_names = [0]  # the next number
+_input_names_lock = threading.Lock()
 
 
 def _next_input_name() -> str:
-    n = next(_INPUT_NAMES)
+    with _input_names_lock:
+        n = _input_names[0]
+        _input_names[0] = n + 1
     return "input_layer" + (f"_{n}" if n else "")
+
+
+def _note_input_name(name: str) -> None:
+    match = _INPUT_NAME.fullmatch(name)
+    if match:
+        with _input_names_lock:
+            _input_names[0] = max(_input_names[0], int(match.group(1) or 0) + 1)
 
 
 class InputLayer(Layer):
@@ -159,7 +173,10 @@ class InputLayer(Layer):
                 "input_tensor: its shape and dtype are the layer's; expected no shape, "
                 "batch_shape, batch_size or dtype beside it"
             )
-        super().__init__(name=name or input_tensor.name or _next_input_name())
+        given = name or input_tensor.name
+        if given:
+            _note_input_name(given)
+        super().__init__(name=given or _next_input_name())
         self._tensor = input_tensor
         self.dtype = np.dtype(input_tensor.dtype or "float32")
         self.built_input_shape = input_tensor.shape  # built: it has no weights to make
