@@ -19,6 +19,7 @@ from .core import (
     TimeDistributed,
 )
 from .elementwise import ELU, GaussianDropout, GaussianNoise, LeakyReLU, PReLU, ReLU, Softmax
+from .lookup import IntegerLookup, StringLookup
 from .lstm import LSTM
 from .merging import (
     Add,
@@ -82,6 +83,7 @@ __all__ = [
     "GlobalMaxPooling1D",
     "Input",
     "InputLayer",
+    "IntegerLookup",
     "LSTMCell",
     "Layer",
     "LayerNormalization",
@@ -102,6 +104,7 @@ __all__ = [
     "SimpleRNNCell",
     "Softmax",
     "SpatialDropout1D",
+    "StringLookup",
     "Subtract",
     "TextVectorization",
     "TimeDistributed",

@@ -14,19 +14,15 @@ the token, the later in code-point order first (Keras's order), at most ``max_to
 
 from __future__ import annotations
 
-import os
 import re
 import string
-from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from .._arrays import integer
-from .._batches import is_dataset, unpack
-from .._graph import KerasTensor
 from ..functional import _choice, _flag
-from .base import Layer
+from .vocabulary import VocabularyLayer
 
 MASK, OOV = "", "[UNK]"
 # Keras's DEFAULT_STRIP_REGEX: the ASCII punctuation characters
@@ -65,7 +61,7 @@ def _texts(data, name: str) -> list[str]:
     return texts
 
 
-class TextVectorization(Layer):
+class TextVectorization(VocabularyLayer):
     """Texts (N,) to token ids (N, L) (``output_mode="int"``: L is ``output_sequence_length``,
     shorter ones padded with 0 and longer cut on the right, else the batch's longest), or to
     (N, vocabulary_size) vectors ("multi_hot": 1 where a token occurs, "count": how often; with
@@ -78,7 +74,6 @@ class TextVectorization(Layer):
     outputs are not built."""
 
     default_name = "text_vectorization"
-    _data_only = True  # models refuse it (Sequential.add): it maps texts, not arrays
 
     def __init__(
         self,
@@ -122,8 +117,7 @@ class TextVectorization(Layer):
             raise ValueError("idf_weights: output_mode 'tf_idf' is not built")
         if str(encoding).lower().replace("-", "") != "utf8":
             raise ValueError(f"encoding: expected 'utf-8', got {encoding!r}")
-        self._ids: dict[str, int] = {}
-        self._vocabulary: list[str] = self._reserved()
+        self._set(self._reserved())
         if vocabulary is not None:
             self.set_vocabulary(vocabulary)
 
@@ -165,83 +159,15 @@ class TextVectorization(Layer):
         sizes = range(1, self.ngrams + 1) if isinstance(self.ngrams, int) else self.ngrams
         return [" ".join(tokens[i : i + n]) for n in sizes for i in range(len(tokens) - n + 1)]
 
-    # -- the vocabulary ----------------------------------------------------------------------
+    # -- the vocabulary (VocabularyLayer's adapt and set_vocabulary) ----------------------
 
-    def adapt(self, data, batch_size=None, steps=None) -> None:
-        """Learn the vocabulary from ``data``: texts (a list or array), or a dataset of batches
-        of them (``x`` or ``(x, y)``: its x; ``steps`` batches at most). ``batch_size`` is
-        taken as Keras's and changes nothing."""
-        counts: Counter = Counter()
-        if not is_dataset(data):
-            batches: Any = [data]
-        else:
-            batches = data if not hasattr(data, "__len__") else (data[i] for i in range(len(data)))
-        for k, batch in enumerate(batches):
-            if steps is not None and k >= steps:
-                break
-            x = unpack(batch, "data", need_y=False)[0] if is_dataset(data) else batch
-            for text in _texts(x, "data"):
-                counts.update(self._tokens(text))
-        reserved = self._reserved()
-        for token in reserved:
-            counts.pop(token, None)
-        ordered = sorted(counts.items(), key=lambda item: (item[1], item[0]), reverse=True)
-        if self.max_tokens is not None:
-            ordered = ordered[: self.max_tokens - len(reserved)]
-        self._set([*reserved, *(token for token, _ in ordered)])
+    def _tokens_of(self, x, name: str) -> list[str]:
+        return [token for text in _texts(x, name) for token in self._tokens(text)]
 
-    def set_vocabulary(self, vocabulary, idf_weights=None) -> None:
-        """Set the vocabulary: a list of tokens (without the reserved ones, or starting with
-        them as get_vocabulary gives them), or the path of a file of one token a line."""
-        if idf_weights is not None:
-            raise ValueError("idf_weights: output_mode 'tf_idf' is not built")
-        where = "vocabulary"
-        if isinstance(vocabulary, (str, os.PathLike)):  # a file of one token a line
-            where = f"vocabulary (line {{}} of {os.fspath(vocabulary)!r})"
-            with open(vocabulary, encoding="utf-8") as f:
-                vocabulary = f.read().splitlines()
-            while vocabulary and not vocabulary[-1]:  # the file's last newlines
-                vocabulary.pop()
-        tokens = _texts(vocabulary, "vocabulary")
-        reserved = self._reserved()
-        skipped = len(reserved) if tokens[: len(reserved)] == reserved else 0
-        tokens = tokens[skipped:]
-        for k, token in enumerate(tokens):
-            if token in reserved:
-                at = where.format(k + skipped + 1) if "{}" in where else f"{where}[{k + skipped}]"
-                raise ValueError(f"{at}: {token!r} is reserved (the mask or OOV token)")
-        if len(set(tokens)) != len(tokens):
-            repeated = next(t for t in tokens if tokens.count(t) > 1)
-            raise ValueError(f"vocabulary: {repeated!r} is listed more than once")
-        if self.max_tokens is not None and len(tokens) + len(reserved) > self.max_tokens:
-            raise ValueError(
-                f"vocabulary: {len(tokens) + len(reserved)} tokens with the reserved ones, more "
-                f"than max_tokens={self.max_tokens}"
-            )
-        self._set([*reserved, *tokens])
-
-    def _set(self, vocabulary: list[str]) -> None:
-        ids = {token: i for i, token in enumerate(vocabulary)}
-        self._vocabulary, self._ids = vocabulary, ids  # swapped in together
-
-    def get_vocabulary(self, include_special_tokens: bool = True) -> list[str]:
-        skip = (
-            0 if _flag(include_special_tokens, "include_special_tokens") else len(self._reserved())
-        )
-        return list(self._vocabulary[skip:])
-
-    def vocabulary_size(self) -> int:
-        return len(self._vocabulary)
+    def _listed(self, vocabulary, name: str) -> list[str]:
+        return _texts(vocabulary, name)
 
     # -- calls ---------------------------------------------------------------------------------
-
-    def __call__(self, x, training: bool = False, mask=None) -> Any:
-        if isinstance(x, KerasTensor):
-            raise TypeError(
-                f"TextVectorization {self.name!r}: a model takes numbers only; map the texts "
-                "to ids with this layer before fit and give the model those"
-            )
-        return self.call(x)
 
     def call(self, x, training: bool = False, mask=None) -> np.ndarray:
         ids, vocabulary = self._ids, self._vocabulary  # one vocabulary for the whole batch
@@ -260,12 +186,6 @@ class TextVectorization(Layer):
         for r, row in enumerate(rows):
             np.add.at(out[r], row, 1.0)
         return np.minimum(out, 1.0) if self.output_mode == "multi_hot" else out
-
-    def forward(self, x, training: bool = False, mask=None):
-        return self.call(x), None
-
-    def backward(self, cache, dout):
-        raise TypeError("TextVectorization: texts have no gradient (it is not a model's layer)")
 
     def compute_output_shape(self, input_shape) -> tuple:
         if self.output_mode == "int":
@@ -292,12 +212,3 @@ class TextVectorization(Layer):
             "pad_to_max_tokens": self.pad_to_max_tokens,
             "vocabulary": self.get_vocabulary(include_special_tokens=False),
         }
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]):
-        config = dict(config)
-        config.pop("vocabulary_size", None)  # Keras 3's config has it: the vocabulary tells it
-        return cls(**config)
-
-    def __repr__(self) -> str:
-        return f"TextVectorization(name={self.name!r}, vocabulary_size={len(self._vocabulary)})"
