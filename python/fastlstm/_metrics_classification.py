@@ -71,6 +71,15 @@ def _one_or_each(value):
     return value.copy() if value.ndim else float(value)
 
 
+# The confusion matrix's cells, from the predicted and the actual positives (bool arrays)
+_CELLS = {
+    "true_positives": lambda predicted, actual: predicted & actual,
+    "false_positives": lambda predicted, actual: predicted & ~actual,
+    "false_negatives": lambda predicted, actual: ~predicted & actual,
+    "true_negatives": lambda predicted, actual: ~predicted & ~actual,
+}
+
+
 class _Confusion(Metric):
     """Keras 3's Precision and Recall: y_true is positive where nonzero; y_pred above the
     threshold is predicted positive. ``top_k`` predicts positive only the k highest of each
@@ -120,15 +129,10 @@ class _Confusion(Metric):
             actual, w = actual[..., c], w[..., c]
         if several:  # a last axis of thresholds
             actual, w = actual[..., None], w[..., None]
-        where = {
-            "true_positives": predicted & actual,
-            "false_positives": predicted & ~actual,
-            "false_negatives": ~predicted & actual,
-            "true_negatives": ~predicted & ~actual,
-        }
         axes = tuple(range(predicted.ndim - 1)) if several else None
-        for count in self._counts:
-            getattr(self, count).assign_add(np.where(where[count], w, 0.0).sum(axis=axes))
+        for count in self._counts:  # only the cells this metric keeps
+            cell = _CELLS[count](predicted, actual)
+            getattr(self, count).assign_add(np.where(cell, w, 0.0).sum(axis=axes))
 
     def get_config(self):
         return {

@@ -75,8 +75,8 @@ class Model(Sequential):
     # Its own, set by _connect (Sequential's properties make them from its layers instead).
     inputs: list = None  # type: ignore[assignment]
     outputs: list = None  # type: ignore[assignment]
-    _input_layers: list = []  # noqa: RUF012 (read only: _connect sets the model's own lists)
-    _listing: list = []  # noqa: RUF012
+    _input_layers: tuple | list = ()  # _connect sets the model's own lists
+    _listing: tuple | list = ()
 
     def __init__(self, inputs=None, outputs=None, name: str | None = None) -> None:
         if inputs is None or outputs is None:

@@ -107,12 +107,15 @@ class Conv1DTranspose(Conv1D):
     def _kernel_shape(self, channels: int) -> tuple:
         return (self.kernel_size, self.filters, channels)
 
-    def _out_steps(self, steps: int | None, shape: tuple) -> int | None:
-        if steps is None:
-            return None
+    def _where(self, steps: int, shape: tuple) -> tuple[int, int]:
+        """_window's (start, T_out) for ``steps`` input steps; ValueError naming x (``shape``,
+        as given) for none."""
         if steps < 1:
             raise ValueError(f"x: expected at least 1 step, got shape {shape}")
-        return _window(steps, self._span(), self.strides, self.padding, self.output_padding)[1]
+        return _window(steps, self._span(), self.strides, self.padding, self.output_padding)
+
+    def _out_steps(self, steps: int | None, shape: tuple) -> int | None:
+        return None if steps is None else self._where(steps, shape)[1]
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
@@ -126,39 +129,31 @@ class Conv1DTranspose(Conv1D):
                 f"x: expected {kernel.shape[2]} channels (the layer {self.name!r} was built for "
                 f"them), got shape {given}"
             )
-        if steps < 1:
-            raise ValueError(f"x: expected at least 1 step, got shape {given}")
-        start, out_steps = _window(
-            steps, self._span(), self.strides, self.padding, self.output_padding
-        )
+        start, out_steps = self._where(steps, given)
         # Every tap's contribution at once: (B·T, C) @ (C, k·filters)
         taps = x.reshape(-1, channels) @ kernel.transpose(2, 0, 1).reshape(channels, -1)
         taps = taps.reshape(batch, steps, self.kernel_size, self.filters)
         z = np.zeros((batch, out_steps, self.filters), taps.dtype)
         for j in range(self.kernel_size):
-            self._tap_slice(z, j, start, steps, taps[:, :, j], add=True)
+            if (lands := self._tap_steps(j, start, steps, out_steps)) is not None:
+                i0, i1, at = lands
+                z[:, at] += taps[:, i0:i1, j]
         if self.use_bias:
             z += weights["bias"]
         y = activations.apply(self.activation, z)
         keep_z = z if self.activation in activations.NEEDS_Z else None
         return self._laid_out(y), (x, start, kernel, y, keep_z)
 
-    def _tap_slice(self, out, j: int, start: int, steps: int, values, add: bool):
-        """Tap j reads or adds ``values`` (B, T, filters) at the window's steps i·strides +
-        j·dilation - start, those inside [0, T_out)."""
+    def _tap_steps(self, j: int, start: int, steps: int, out_steps: int):
+        """Where tap j's contributions land in the window: input steps [i0, i1) go to output
+        steps ``at`` (i·strides + j·dilation - start, those inside [0, T_out)); None for none."""
         stride = self.strides
         first = j * self.dilation_rate - start  # where input step 0 lands in the window
         i0 = max(0, -(first // stride))  # the first input step landing at 0 or after
-        i1 = min(steps, (out.shape[1] - 1 - first) // stride + 1)  # past the last inside
+        i1 = min(steps, (out_steps - 1 - first) // stride + 1)  # past the last inside
         if i1 <= i0:
             return None
-        at = slice(first + i0 * stride, first + (i1 - 1) * stride + 1, stride)
-        if add:
-            out[:, at] += values[:, i0:i1]
-            return None
-        taken = np.zeros_like(values)
-        taken[:, i0:i1] = out[:, at]
-        return taken
+        return i0, i1, slice(first + i0 * stride, first + (i1 - 1) * stride + 1, stride)
 
     def backward(self, cache, dout):
         x, start, kernel, y, z = cache
@@ -166,9 +161,9 @@ class Conv1DTranspose(Conv1D):
         batch, steps, channels = x.shape
         dtaps = np.zeros((batch, steps, self.kernel_size, self.filters), dz.dtype)
         for j in range(self.kernel_size):
-            taken = self._tap_slice(dz, j, start, steps, dtaps[:, :, j], add=False)
-            if taken is not None:
-                dtaps[:, :, j] = taken
+            if (lands := self._tap_steps(j, start, steps, dz.shape[1])) is not None:
+                i0, i1, at = lands
+                dtaps[:, i0:i1, j] = dz[:, at]
         flat = dtaps.reshape(-1, self.kernel_size * self.filters)  # (B·T, k·filters)
         dkernel = (x.reshape(-1, channels).T @ flat).reshape(channels, self.kernel_size, -1)
         grads = {"kernel": dkernel.transpose(1, 2, 0).astype(kernel.dtype, copy=False)}

@@ -16,7 +16,7 @@ import numpy as np
 
 from .._arrays import integer
 from ..functional import _choice, _flag
-from .vocabulary import VocabularyLayer
+from .vocabulary import VocabularyLayer, decoded
 
 _MODES = ("int", "one_hot", "multi_hot", "count")
 
@@ -175,12 +175,8 @@ class StringLookup(_Lookup):
         array = np.asarray(data, dtype=object)
         flat = array.reshape(-1)
         for k, value in enumerate(flat.tolist()):
-            if isinstance(value, bytes):
-                try:
-                    flat[k] = value.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise ValueError(f"{name}: expected UTF-8 text, got {exc.reason}") from None
-            elif not isinstance(value, str):
+            flat[k] = decoded(value, name)
+            if not isinstance(flat[k], str):
                 raise TypeError(f"{name}: expected strings, got {type(value).__name__}")
         return array
 

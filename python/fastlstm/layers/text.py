@@ -22,7 +22,7 @@ import numpy as np
 
 from .._arrays import integer
 from ..functional import _choice, _flag
-from .vocabulary import VocabularyLayer
+from .vocabulary import VocabularyLayer, decoded
 
 MASK, OOV = "", "[UNK]"
 # Keras's DEFAULT_STRIP_REGEX: the ASCII punctuation characters
@@ -49,12 +49,7 @@ def _texts(data, name: str) -> list[str]:
         )
     texts = []
     for k, text in enumerate(array.tolist()):
-        if isinstance(text, bytes):
-            try:
-                text = text.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise ValueError(f"{name}[{k}]: expected UTF-8 text, got {exc.reason} at byte "
-                                 f"{exc.start}") from None  # fmt: skip
+        text = decoded(text, f"{name}[{k}]")
         if not isinstance(text, str):
             raise TypeError(f"{name}[{k}]: expected a str, got {type(text).__name__}")
         texts.append(text)

@@ -16,6 +16,19 @@ from ..functional import _flag
 from .base import Layer
 
 
+def decoded(value, where: str):
+    """``value`` as a str where it is one or UTF-8 bytes (ValueError naming ``where`` for
+    other bytes); anything else as it is, for the caller to refuse."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{where}: expected UTF-8 text, got {exc.reason} at byte {exc.start}"
+            ) from None
+    return value
+
+
 class VocabularyLayer(Layer):
     """Subclasses give ``_reserved()`` (the tokens before the learnt ones), ``_tokens_of(x,
     name)`` (a batch's tokens, for adapt), ``_listed(vocabulary, name)`` (a vocabulary list's
@@ -59,23 +72,20 @@ class VocabularyLayer(Layer):
         get_vocabulary gives them), or the path of a file of one token a line."""
         if idf_weights is not None:
             raise ValueError("idf_weights: output_mode 'tf_idf' is not built")
-        where = "vocabulary[{}]"
+        where, first = "vocabulary[{}]", 0  # how an entry is named, and its first number
         if isinstance(vocabulary, (str, os.PathLike)):  # a file of one token a line
-            where = f"vocabulary (line {{}} of {os.fspath(vocabulary)!r})"
+            where, first = f"vocabulary (line {{}} of {os.fspath(vocabulary)!r})", 1
             with open(vocabulary, encoding="utf-8") as f:
                 vocabulary = f.read().splitlines()
             while vocabulary and not vocabulary[-1]:  # the file's last newlines
                 vocabulary.pop()
-            lines = True
-        else:
-            lines = False
         tokens = self._listed(vocabulary, "vocabulary")
         reserved = self._reserved()
         skipped = len(reserved) if tokens[: len(reserved)] == reserved else 0
         tokens = tokens[skipped:]
         for k, token in enumerate(tokens):
             if token in reserved:
-                at = where.format(k + skipped + (1 if lines else 0))
+                at = where.format(k + skipped + first)
                 raise ValueError(f"{at}: {token!r} is reserved (the mask or OOV token)")
         if len(set(tokens)) != len(tokens):
             repeated = next(t for t in tokens if tokens.count(t) > 1)
