@@ -186,7 +186,8 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
 
 template <typename Cell, typename T>
 py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::handle& dh_obj,
-                   const py::handle& dc_obj, bool time_major, bool input_grad) {
+                   const py::handle& dc_obj, bool time_major, bool input_grad,
+                   const py::handle& dc_all_obj) {
   constexpr bool kCell = Cell::kHasCell;
   if (saved.size() != kSavedItems) {
     throw std::invalid_argument("cache: not a cache from a forward call");
@@ -239,6 +240,14 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
                                 s.P ? "(batch, proj) like h" : "(batch, hidden) like h");
   const auto dc = kCell ? optional_grad(dc_obj, "dstate[1]", {s.B, s.H}, "(batch, hidden) like c")
                         : std::nullopt;
+  if (!kCell && !dc_all_obj.is_none()) {
+    throw std::invalid_argument("dcell_states: expected None for a cell without a cell state");
+  }
+  const auto dc_all =
+      kCell ? optional_grad(dc_all_obj, "dcell_states", seq_shape(s, s.H),
+                            time_major ? "(time, batch, hidden) like the cache's cell_states"
+                                       : "(batch, time, hidden) like the cache's cell_states")
+            : std::nullopt;
 
   const py::ssize_t GH = Cell::kGates * s.H;
   auto dx = zeros<T>(input_grad ? seq_shape(s, s.I) : Shape{0}, "dx");
@@ -270,7 +279,8 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
                                rmask ? rmask->data() : nullptr,
                                options.peephole ? dpeephole.mutable_data() : nullptr,
                                projection ? dprojection.mutable_data() : nullptr,
-                               mask && saved[15].cast<bool>()};
+                               mask && saved[15].cast<bool>(),
+                               dc_all ? dc_all->data() : nullptr};
   without_gil([&] {
     fastlstm::backward<Cell, T>(s, weights<Cell>(kernel, recurrent, bias, options, projection),
                                 buf);
@@ -342,18 +352,20 @@ void register_rnn(py::module_& m) {
   m.def(
       "rnn_backward",
       [](const std::string& cell, const py::tuple& saved, const py::handle& dy,
-         const py::handle& dh, const py::handle& dc, bool time_major, bool input_grad) {
+         const py::handle& dh, const py::handle& dc, bool time_major, bool input_grad,
+         const py::handle& dc_all) {
         if (saved.size() < 2) throw std::invalid_argument("cache: not a cache from a forward call");
         return with_cell(cell, [&](auto tag) {
           using Cell = decltype(tag);
           return wants_double(saved[1])
-                     ? backward<Cell, double>(saved, dy, dh, dc, time_major, input_grad)
-                     : backward<Cell, float>(saved, dy, dh, dc, time_major, input_grad);
+                     ? backward<Cell, double>(saved, dy, dh, dc, time_major, input_grad, dc_all)
+                     : backward<Cell, float>(saved, dy, dh, dc, time_major, input_grad, dc_all);
         });
       },
       py::arg("cell"), py::arg("saved"), py::arg("dy"), py::arg("dh"), py::arg("dc"),
-      py::arg("time_major"), py::arg("input_grad") = true,
-      "Backward through rnn_forward. Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0, "
+      py::arg("time_major"), py::arg("input_grad") = true, py::arg("dc_all") = py::none(),
+      "Backward through rnn_forward. dc_all: dL/dc_t for every step (an LSTM's cell states read "
+      "as an output), or None. Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0, "
       "dpeephole, dprojection); dx is None without input_grad, dc0 for cells without a cell "
       "state, dpeephole without peepholes, dprojection without a projection.");
   m.def(

@@ -53,6 +53,7 @@ def rnn_backward(
     dc: ArrayLike | None,
     time_major: bool,
     input_grad: bool = True,
+    dc_all: ArrayLike | None = None,
 ) -> tuple[
     np.ndarray | None,
     np.ndarray,

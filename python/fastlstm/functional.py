@@ -385,7 +385,9 @@ def lstm(
             packed sequences; no sorting needed).
         return_cell_states: also return c_t for every step (masked steps carry the state: with
             lengths, each sequence's last valid c_t repeats past its length, as the final c
-            holds it).
+            holds it). To train through them, :func:`lstm_forward`'s cache has them
+            (``cache.cell_states``) and :func:`lstm_backward` takes their gradient
+            (``dcell_states=``).
         peephole: (3H,) peephole weights, blocks i, f, o (ONNX's ``P`` holds them as i, o, f):
             ``p_i ⊙ c_{t-1}`` is added to the input gate's pre-activation, ``p_f ⊙ c_{t-1}`` to
             the forget gate's and ``p_o ⊙ c_t`` to the output gate's.
@@ -471,6 +473,7 @@ def lstm_backward(
     dy: ArrayLike | None,
     dstate: tuple[ArrayLike | None, ArrayLike | None] | None = None,
     *,
+    dcell_states: ArrayLike | None = None,
     input_grad: bool = True,
 ) -> LSTMGrads | LSTMOptionGrads:
     """Backpropagate through time for one :func:`lstm_forward` call.
@@ -480,6 +483,10 @@ def lstm_backward(
         dy: dL/dy, shaped like y; None when the loss does not depend on y.
         dstate: ``(dh, dc)``, dL/dh and dL/dc for the final state, each (B, H) (dh (B, P) with a
             projection); either or both may be None (zero).
+        dcell_states: dL/dc_t for every step, shaped like ``cache.cell_states`` (H wide), where
+            the loss reads the cell states too; None (the default) when it does not. A masked
+            step's c_t is the state it carried (c0 before a row's valid steps, the last valid
+            c_t after them, with lengths too), so its gradient goes to that state.
         input_grad: False when dL/dx is not wanted (x is data, as for a model's first layer):
             its product, about I / (2 * (I + H)) of backward's work, is skipped and ``x`` is
             None. The other gradients are the same bits either way.
@@ -492,7 +499,14 @@ def lstm_backward(
     _check_cache(cache, LSTMCache, "lstm_forward")
     dh, dc = _pair(dstate, "dstate")
     grads = _core.rnn_backward(
-        "lstm", cache._saved, dy, dh, dc, cache.time_major, _flag(input_grad, "input_grad")
+        "lstm",
+        cache._saved,
+        dy,
+        dh,
+        dc,
+        cache.time_major,
+        _flag(input_grad, "input_grad"),
+        dcell_states,
     )
     if grads[6] is None and grads[7] is None:
         return LSTMGrads(*grads[:6])

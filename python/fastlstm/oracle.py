@@ -114,8 +114,10 @@ def forward(
     return _stack(ys, h0), h, c, saved
 
 
-def backward(saved, dy, dh_last, dc_last):
-    """LSTM gradients of a loss given dL/dy (T, B, H) and dL/dh_T, dL/dc_T (B, H).
+def backward(saved, dy, dh_last, dc_last, dc_seq=None):
+    """LSTM gradients of a loss given dL/dy (T, B, H) and dL/dh_T, dL/dc_T (B, H); dc_seq
+    (T, B, H), or None: dL/dc_t for every step, the cell states read as an output (a skipped
+    step's c_t is the state it carried).
 
     Returns (dx, dkernel, drecurrent_kernel, dbias, dh0, dc0), then dpeephole (3H,) when forward
     had peepholes and dprojection (H, P) when it had a projection.
@@ -137,6 +139,8 @@ def backward(saved, dy, dh_last, dc_last):
         c = f * c_prev + i * g
         tc = np.tanh(c)
         dh = dh + dy[t]  # y_t = h_t, masked or not
+        if dc_seq is not None:
+            dc = dc + dc_seq[t]  # c_seq[t] = c_t, masked or not
         # Only the rows that ran the cell at step t get gradients through it.
         dh_cell = np.where(keep, dh, 0.0)
         if projection is not None:  # h_t = (o ⊙ tanh(c_t))·W_p

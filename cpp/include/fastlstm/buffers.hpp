@@ -74,6 +74,9 @@ struct BackwardBuffers {
   T* dprojection = nullptr;  // (H, P), added into, where they have a projection
   // What forward returned: whether gates and c_all hold the valid steps only, packed (ByLength).
   bool packed = false;
+  // Optional (T*B, H): dL/dc_t for every step, where the caller used the cell states as an
+  // output too (a masked step's c_t is the state it carried: its gradient goes to that state).
+  const T* dc_all = nullptr;
 };
 
 }  // namespace fastlstm

@@ -87,6 +87,7 @@ class BackwardSteps {
     if (phase <= 0) {  // dL/dh_t, before the cell's first phase overwrites dh
       dh_t = dh;
       if (buf.dy) dh_t += s.step(buf.dy, P, t, b0, n);
+      if (kCell && buf.dc_all) dc += s.step(buf.dc_all, H, t, b0, n);  // c_t read as an output
       for (Index r = 0; buf.mask && r < n; ++r) {
         if (!masked(r)) continue;
         if (buf.zero_masked) dh_t.row(r) = dh.row(r);  // a zero output has no gradient
@@ -492,6 +493,7 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   const Index rows = ps.rows(), H = s.H;
   constexpr bool kCell = Cell::kHasCell;
   Buffer<T> x(rows * s.I), y(rows * P), dy(buf.dy ? rows * P : 0), dx(buf.dx ? rows * s.I : 0);
+  Buffer<T> dc_all(kCell && buf.dc_all ? rows * H : 0);
   Buffer<T> states(3 * s.B * (P + H));  // sorted: h0, dh_last, dh0, then c0, dc_last, dc0
   T* const h0 = states.data();
   T *const dh_last = h0 + s.B * P, *const dh0 = dh_last + s.B * P;
@@ -502,6 +504,13 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   Matrix<T> dh0_masked = Matrix<T>::Zero(fold ? s.B : 0, P);  // sorted rows
   if (buf.dy) packing.gather(s, buf.dy, P, dy.data());
   if (fold) packing.fold_masked(s, buf.dy, P, dy.data(), dh0_masked.data());
+  // A masked step's c_t is the state carried (c0 before a row's run, its last c_t after it, with
+  // lengths too, where y is zero there): its dL/dc_t goes to that state.
+  Matrix<T> dc0_masked = Matrix<T>::Zero(dc_all.size() ? s.B : 0, H);  // sorted rows
+  if (dc_all.size()) {
+    packing.gather(s, buf.dc_all, H, dc_all.data());
+    packing.fold_masked(s, buf.dc_all, H, dc_all.data(), dc0_masked.data());
+  }
   Matrix<T> recurrent_mask(buf.recurrent_mask ? s.B : 0, P);  // sorted rows
   if (buf.recurrent_mask) packing.sort_rows(buf.recurrent_mask, P, recurrent_mask.data());
   packing.sort_rows(buf.h0, P, h0);
@@ -516,6 +525,7 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   sorted.dy = buf.dy ? dy.data() : nullptr;
   sorted.dh_last = buf.dh_last ? dh_last : nullptr;
   sorted.dc_last = buf.dc_last ? dc_last : nullptr;
+  sorted.dc_all = dc_all.size() ? dc_all.data() : nullptr;
   sorted.dx = buf.dx ? dx.data() : nullptr;
   sorted.dh0 = dh0;
   sorted.dc0 = kCell ? dc0 : nullptr;
@@ -527,6 +537,7 @@ void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& 
   backward_rows<Cell>(ps, w, sorted, packing.bounds(chunks));
   if (buf.dx) packing.add_unpacked(s, static_cast<const T*>(dx.data()), s.I, buf.dx);
   if (fold) map(dh0, s.B, P) += dh0_masked;
+  if (dc_all.size()) map(dc0, s.B, H) += dc0_masked;
   packing.unsort_rows(dh0, P, buf.dh0);
   if (kCell) packing.unsort_rows(dc0, H, buf.dc0);
 }
