@@ -8,6 +8,7 @@ import pytest
 
 from fastlstm import convert
 from fastlstm.stacked import rnn, rnn_backward, rnn_forward
+from test_core_layers import numeric_grad
 
 TOL = {np.float32: 2e-5, np.float64: 1e-10}
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
@@ -62,13 +63,20 @@ def torch_module(torch, cell, I, H, layers, bidirectional, dtype, weights, proj_
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("use_lengths", [False, True])
+@pytest.mark.parametrize("padding", [None, "lengths", "mask"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
-def test_two_layer_bidirectional_matches_torch(torch, cell, use_lengths, dtype):
+def test_two_layer_bidirectional_matches_torch(torch, cell, padding, dtype):
+    """Against torch's packed sequences, given as lengths or as the right-padded mask they
+    make: on the valid steps a mask gives the same outputs, final states and gradients (the
+    backward direction walks the masked steps first, carrying its initial state), and on the
+    padding each direction repeats its previous output (the forward one its last valid output,
+    the backward one its initial h), where lengths give zeros as torch does."""
     B, T, I, H, L = 4, 7, 5, 6, 2
     rng = np.random.default_rng(1)
     x = rng.standard_normal((B, T, I)).astype(dtype)
+    use_lengths = padding is not None
     lengths = np.array([5, 7, 2, 6]) if use_lengths else None
+    valid = np.arange(T)[None, :] < np.array([5, 7, 2, 6])[:, None]
     weights = make_weights(cell, I, H, L, 2, dtype)
     lstm = cell == "lstm"
     h0 = (0.5 * rng.standard_normal((2 * L, B, H))).astype(dtype)
@@ -98,13 +106,23 @@ def test_two_layer_bidirectional_matches_torch(torch, cell, use_lengths, dtype):
         grads.append(dc)
     torch.autograd.backward(tensors, [torch.from_numpy(g) for g in grads])
 
+    padded = {"lengths": lengths} if padding == "lengths" else {"mask": valid if padding else None}
     y, final, cache = rnn_forward(
-        x, weights, states, cell=cell, num_layers=L, bidirectional=True, lengths=lengths
+        x, weights, states, cell=cell, num_layers=L, bidirectional=True, **padded
     )
     dstates = [(dh[k], dc[k]) if lstm else dh[k] for k in range(2 * L)]
     g = rnn_backward(cache, dy, dstates)
 
-    assert_close(y, out.detach().numpy(), dtype, "y")
+    want = out.detach().numpy()
+    if padding == "mask":
+        for b, n in enumerate([5, 7, 2, 6]):  # the padding: each direction's previous output
+            np.testing.assert_array_equal(
+                y[b, n:, :H], np.broadcast_to(y[b, n - 1, :H], (T - n, H))
+            )
+            h0_backward = h0[2 * (L - 1) + 1, b]
+            np.testing.assert_array_equal(y[b, n:, H:], np.broadcast_to(h0_backward, (T - n, H)))
+        y = np.where(valid[:, :, None], y, 0)
+    assert_close(y, want, dtype, "y")
     hn_h = (hn[0] if lstm else hn).detach().numpy()
     for k in range(2 * L):
         assert_close(final[k][0] if lstm else final[k], hn_h[k], dtype, f"h_n[{k}]")
@@ -159,16 +177,7 @@ def test_merge_modes_and_their_gradients(merge_mode):
         return float(np.sum(out * dy))
 
     dx = rnn_backward(cache, dy).x
-    eps, numeric = 1e-6, np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        old = x[idx]
-        x[idx] = old + eps
-        up = loss(x)
-        x[idx] = old - eps
-        down = loss(x)
-        x[idx] = old
-        numeric[idx] = (up - down) / (2 * eps)
-    np.testing.assert_allclose(dx, numeric, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dx, numeric_grad(lambda: loss(x), x), rtol=1e-6, atol=1e-8)
 
 
 def test_dropout_between_layers_is_seeded_and_backpropagated():
@@ -193,14 +202,61 @@ def test_dropout_between_layers_is_seeded_and_backpropagated():
     def loss(x_):
         return float(np.sum(rnn(x_, weights, **kwargs)[0] * dy))
 
-    eps, idx = 1e-6, (1, 2, 3)
-    old = x[idx]
-    x[idx] = old + eps
-    up = loss(x)
-    x[idx] = old - eps
-    down = loss(x)
-    x[idx] = old
-    np.testing.assert_allclose(g.x[idx], (up - down) / (2 * eps), rtol=1e-6)
+    numeric = numeric_grad(lambda: loss(x), x)  # the seed gives each call the same masks
+    np.testing.assert_allclose(g.x, numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("masking", ["left", "gaps"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn"])
+def test_masked_stack_gradients_match_finite_differences(cell, masking):
+    """Two bidirectional layers under a mask no lengths can give (the padding first, as Keras's
+    pad_sequences pads; or steps masked anywhere): every gradient, dL/dx, each entry's weights
+    and initial state, against central differences in float64, the loss reading y and every
+    final state. The backward direction reads the mask reversed with its sequence."""
+    B, T, I, H, L = 3, 5, 3, 4, 2
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((B, T, I))
+    if masking == "left":
+        mask = np.arange(T)[None, :] >= np.array([0, 3, 1])[:, None]
+    else:
+        mask = np.array([[1, 0, 1, 1, 0], [0, 1, 1, 0, 1], [1, 1, 0, 0, 0]], dtype=bool)
+    weights = [list(w) for w in make_weights(cell, I, H, L, 2, np.float64, seed=10)]
+    lstm = cell == "lstm"
+    states = [
+        [0.5 * rng.standard_normal((B, H)) for _ in range(2 if lstm else 1)] for _ in range(2 * L)
+    ]
+    dy = rng.standard_normal((B, T, 2 * H))
+    dfinal = [[rng.standard_normal((B, H)) for _ in s] for s in states]
+    kwargs = {"cell": cell, "num_layers": L, "bidirectional": True, "mask": mask}
+
+    def as_states():
+        return [tuple(s) if lstm else s[0] for s in states]
+
+    def loss():
+        y, final = rnn(x, [tuple(w) for w in weights], as_states(), **kwargs)
+        total = float(np.sum(y * dy))
+        for k, f in enumerate(final):
+            for value, d in zip(f if lstm else (f,), dfinal[k]):
+                total += float(np.sum(value * d))
+        return total
+
+    _, _, cache = rnn_forward(x, [tuple(w) for w in weights], as_states(), **kwargs)
+    g = rnn_backward(cache, dy, [tuple(d) if lstm else d[0] for d in dfinal])
+
+    np.testing.assert_allclose(g.x, numeric_grad(loss, x), rtol=1e-6, atol=1e-8)
+    for k in range(2 * L):
+        ours = g.layers[k]
+        pairs = list(zip((ours.kernel, ours.recurrent_kernel, ours.bias), weights[k]))
+        pairs += list(zip((ours.h0, ours.c0) if lstm else (ours.h0,), states[k]))
+        for j, (analytic, value) in enumerate(pairs):
+            np.testing.assert_allclose(
+                analytic,
+                numeric_grad(loss, value),
+                rtol=1e-6,
+                atol=1e-8,
+                err_msg=f"entry {k}, item {j}",
+            )
+    assert np.all(g.x[~mask] == 0)  # a masked step's input reaches nothing
 
 
 def test_time_major_equals_batch_major():

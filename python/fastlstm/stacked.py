@@ -20,6 +20,14 @@ same width (P, or H without a projection): the merge and the next layer read the
 The backward direction reads each sequence from its end: with ``lengths``, from its own last
 valid step (PyTorch's packed sequences, ONNX); otherwise, from step T - 1, masked steps included
 (Keras's ``go_backwards``). Its outputs are put back in input order before they are merged.
+
+A ``mask`` reaches every layer and direction (the backward direction's reversed with its
+sequence), with the functional API's rule: a masked step carries the state and repeats that
+direction's previous output in its own reading order (the forward direction's last output
+before the step, the backward direction's first output after it, or the direction's initial h
+where there is none). Keras's ``Bidirectional`` layer, and :class:`fastlstm.layers.Bidirectional`
+as it, gives zeros at masked steps instead. The next layer reads a masked step's output but
+does not use it (the step is masked there too), so only the last layer's outputs differ.
 """
 
 from __future__ import annotations
