@@ -121,6 +121,8 @@ class Sequential(Trainer):
         if isinstance(layer, (Recurrent, Bidirectional)):
             if layer.return_state:
                 what = "return_state=True"
+            elif getattr(layer, "return_cell_states", False):
+                what = "return_cell_states=True (two outputs)"
             elif getattr(layer, "time_major", False):
                 what = "time_major=True"
             elif isinstance(layer, Bidirectional) and layer.merge_mode is None:

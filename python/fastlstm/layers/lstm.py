@@ -40,7 +40,7 @@ class LSTM(Recurrent):
 
     Three options that Keras's LSTM lacks, off by default (the functional API's ``projection=``,
     ``peephole=`` and ``clip=``, see :func:`fastlstm.lstm`); their weights come after the bias in
-    ``weight_names``, peephole first, and are trained like the others:
+    ``weight_names``, peephole first, and are trained like the others (and a fourth output):
 
     - ``proj_size``: P, PyTorch's ``nn.LSTM(proj_size=P)``, an int with 0 < P < units. Adds
       ``projection`` (H, P) (``projection_initializer``, glorot-uniform), and
@@ -53,6 +53,13 @@ class LSTM(Recurrent):
       pre-activation is bounded to [-clip, clip], with no gradient where it clips. It is neither
       TensorFlow 1's ``cell_clip`` (which bounds c_t) nor an optimizer's gradient clipping
       (``clipnorm``, ``clipvalue``).
+    - ``return_cell_states``: also return c_t for every step, (B, T, H) (H wide with a
+      projection), in the order and layout of the sequence output (a go_backwards layer's
+      reversed, as its outputs are): ``[output, cell_states]``, or ``[output, h, c,
+      cell_states]`` with ``return_state``. A masked step's c_t is the state it carried. In a
+      functional model it is one more output tensor, with the sequence's mask, and training
+      reaches the weights through it; a Sequential and a Bidirectional take one output and
+      refuse it. ``backward`` then takes its gradient last in ``doutputs``.
 
     Args: those of :class:`Recurrent`, ``unit_forget_bias``: start the forget gate's bias at 1,
     and the options above with ``peephole_initializer`` and ``projection_initializer``.
@@ -81,6 +88,7 @@ class LSTM(Recurrent):
         proj_size: int | None = None,
         use_peepholes: bool = False,
         clip: float | None = None,
+        return_cell_states: bool = False,
         peephole_initializer: Any = "zeros",
         projection_initializer: Any = "glorot_uniform",
         **kwargs: Any,
@@ -90,6 +98,7 @@ class LSTM(Recurrent):
         self.proj_size = check_proj_size(proj_size, self.units)
         self.use_peepholes = _flag(use_peepholes, "use_peepholes")
         self.clip = _check_clip(clip, self.dtype)
+        self.return_cell_states = _flag(return_cell_states, "return_cell_states")
         self.peephole_initializer = peephole_initializer
         self.projection_initializer = projection_initializer
         self._init["peephole"] = initializers.resolve(peephole_initializer, "peephole_initializer")
@@ -139,18 +148,59 @@ class LSTM(Recurrent):
             options["clip"] = self.clip
         return options
 
+    # With return_cell_states, y below is the pair (y, every c_t), which _outputs unpacks.
     def _cell_call(self, x, weights, states, options):
         options = {**self._lstm_options(), **options}
-        return lstm(x, *weights, states, time_major=self.time_major, **options)
+        if not self.return_cell_states:
+            return lstm(x, *weights, states, time_major=self.time_major, **options)
+        y, states, c_seq = lstm(
+            x, *weights, states, time_major=self.time_major, return_cell_states=True, **options
+        )
+        return (y, c_seq), states
 
     def _cell_forward(self, x, weights, states, options):
         options = {**self._lstm_options(), **options}
-        return lstm_forward(x, *weights, states, time_major=self.time_major, **options)
+        y, states, cache = lstm_forward(x, *weights, states, time_major=self.time_major, **options)
+        return ((y, cache.cell_states) if self.return_cell_states else y), states, cache
 
     def _cell_backward(
-        self, cache: LSTMCache, dy, dstates, input_grad
+        self, cache: LSTMCache, dy, dstates, input_grad, dcell_states=None
     ) -> LSTMGrads | LSTMOptionGrads:
-        return lstm_backward(cache, dy, dstates, input_grad=input_grad)
+        return lstm_backward(cache, dy, dstates, dcell_states=dcell_states, input_grad=input_grad)
+
+    def _outputs(self, y, states):
+        if not self.return_cell_states:
+            return super()._outputs(y, states)
+        y, c_seq = y
+        out = super()._outputs(y, states)
+        return [*out, c_seq] if self.return_state else [out, c_seq]
+
+    def _upstream(self, doutputs):
+        if not self.return_cell_states:
+            return super()._upstream(doutputs)
+        count = len(self.state_names) + 2 if self.return_state else 2
+        if not isinstance(doutputs, (list, tuple)) or len(doutputs) != count:
+            names = "doutput, dh, dc" if self.return_state else "doutput"
+            raise ValueError(
+                f"doutputs: expected [{names}, dcell_states] for a return_cell_states layer"
+            )
+        rest = list(doutputs[:-1]) if self.return_state else doutputs[0]
+        dout, dstates, _ = super()._upstream(rest)
+        return dout, dstates, {"dcell_states": doutputs[-1]}
+
+    def compute_output_shape(self, input_shape):
+        shape = super().compute_output_shape(input_shape)
+        if not self.return_cell_states:
+            return shape
+        first, second = tuple(input_shape)[:2]  # (batch, time), or (time, batch) time-major
+        cells = (first, second, self.units)
+        return [*shape, cells] if self.return_state else [shape, cells]
+
+    def compute_mask(self, x, mask=None):
+        out = super().compute_mask(x, mask)
+        if not self.return_cell_states:
+            return out
+        return [out, *([None] * len(self.state_names) if self.return_state else []), mask]
 
     def stream(self, initial_state=None, *, batch_size: int | None = None) -> LSTMStream:
         """A :class:`fastlstm.LSTMStream` with a copy of this layer's current weights (and its
@@ -177,6 +227,7 @@ _LSTM_OPTION_DEFAULTS = {
     "proj_size": None,
     "use_peepholes": False,
     "clip": None,
+    "return_cell_states": False,
     "peephole_initializer": "zeros",
     "projection_initializer": "glorot_uniform",
 }

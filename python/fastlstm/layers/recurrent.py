@@ -204,9 +204,9 @@ class Recurrent(Layer):
         """Training: ``(y, states, cache)``."""
         raise NotImplementedError
 
-    def _cell_backward(self, cache, dy, dstates, input_grad):
+    def _cell_backward(self, cache, dy, dstates, input_grad, **extra):
         """A gradient tuple (x, kernel, recurrent_kernel, bias, d_initial_states...); x is None
-        without ``input_grad``."""
+        without ``input_grad``. ``extra``: what ``_upstream`` found beyond Keras's outputs."""
         raise NotImplementedError
 
     def _initial_bias(self, bias: np.ndarray) -> np.ndarray:
@@ -455,14 +455,7 @@ class Recurrent(Layer):
         add peephole and projection); the weight gradients, with the regularisers', are also
         kept in ``grads``, in ``weight_names`` order. ``input_grad=False`` skips dL/dx (``x``
         is None), which a model's first trained layer does not need."""
-        n = len(self.state_names)
-        if self.return_state:
-            if not isinstance(doutputs, (list, tuple)) or len(doutputs) != n + 1:
-                names = ", ".join(f"d{s}" for s in self.state_names)
-                raise ValueError(f"doutputs: expected [doutput, {names}] for a return_state layer")
-            dout, dstates = doutputs[0], list(doutputs[1:])
-        else:
-            dout, dstates = doutputs, [None] * n
+        dout, dstates, extra = self._upstream(doutputs)
         core, keep = (
             (cache.core, cache.dropout) if isinstance(cache, RecurrentCache) else (cache, None)
         )
@@ -478,7 +471,7 @@ class Recurrent(Layer):
                 )
             dstates[0] = dout if dstates[0] is None else np.add(dstates[0], dout)
             dout = None
-        grads = self._cell_backward(core, dout, tuple(dstates), input_grad)
+        grads = self._cell_backward(core, dout, tuple(dstates), input_grad, **extra)
         if grads.x is not None:  # None without input_grad
             if self.go_backwards:
                 grads = grads._replace(x=self._reverse(grads.x)[0])
@@ -486,6 +479,17 @@ class Recurrent(Layer):
                 grads = grads._replace(x=grads.x * keep)
         self._keep_grads({name: getattr(grads, name) for name in self.weight_names})
         return grads
+
+    def _upstream(self, doutputs):
+        """dL/d(outputs) as ``(doutput, [dstate, ...], extra)``: ``extra``, keywords for
+        ``_cell_backward`` from outputs beyond Keras's (an LSTM's cell states)."""
+        n = len(self.state_names)
+        if not self.return_state:
+            return doutputs, [None] * n, {}
+        if not isinstance(doutputs, (list, tuple)) or len(doutputs) != n + 1:
+            names = ", ".join(f"d{s}" for s in self.state_names)
+            raise ValueError(f"doutputs: expected [doutput, {names}] for a return_state layer")
+        return doutputs[0], list(doutputs[1:]), {}
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)

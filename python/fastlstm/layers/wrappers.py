@@ -61,6 +61,12 @@ class Bidirectional(Layer):
             raise ValueError(f"merge_mode: expected one of {MERGE_MODES}, got {merge_mode!r}")
         if layer.stateful:
             raise ValueError("layer: a stateful layer cannot run in both directions")
+        if getattr(layer, "return_cell_states", False):
+            raise ValueError(
+                "layer: a Bidirectional merges one output a direction, so its layer cannot have "
+                "return_cell_states=True; call two LSTM layers (one with go_backwards=True) in a "
+                "functional model to have each one's cell states"
+            )
         # Keras's names for the halves, forward_lstm and backward_lstm (a file's halves, which
         # have them already, keep them); the layer is renamed once nothing can fail.
         base = layer.name.removeprefix("forward_")
