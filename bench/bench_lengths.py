@@ -1,7 +1,7 @@
 """What a padded batch costs with its lengths given, against the same batch without them.
 
-Each library runs the same float32 LSTM twice: on the padded batch as if every sequence were
-full length, and with the lengths (fastlstm's ``lengths=``, torch's ``pack_padded_sequence`` with
+Each library runs the same float32 LSTM (GRU, SimpleRNN on the rows named so) twice: on the
+padded batch as if every sequence were full length, and with the lengths (fastlstm's ``lengths=``, torch's ``pack_padded_sequence`` with
 ``enforce_sorted=False`` and ``pad_packed_sequence`` back, ONNX Runtime's ``sequence_lens``). The
 lengths are drawn uniformly from [1, T] in no order, one of them T. With lengths, every library's
 outputs are checked against fastlstm's before timing: y (zero past each length), the final state
@@ -10,7 +10,7 @@ fastlstm's training step under a Keras mask (``mask=``, the same lengths, left-p
 ``pad_sequences`` pads by default) against the same step without it. Timing is bench_peers's:
 interleaved repetitions, medians, one process, the same thread count everywhere.
 
-    python bench/bench_lengths.py            # the three rows, about a minute
+    python bench/bench_lengths.py            # the seven rows, about two minutes
     python bench/bench_lengths.py --json out.json --markdown
 
 Target (the recurrent family's): fastlstm with lengths (or the mask) costs no more than fastlstm
@@ -26,14 +26,25 @@ import numpy as np
 
 from timing import write_json
 
-# (name, kind, B, T, I, H): bench_peers's small-batch inference row and small training step, and
-# that step under a Keras mask instead of lengths ("mask": fastlstm only; the peers have no such
-# masks).
+# (name, kind, B, T, I, H, cell): bench_peers's small-batch inference row and small training
+# step, and that step under a Keras mask instead of lengths ("mask": fastlstm only; the peers
+# have no such masks); the same two rows for the GRU (fastlstm's default, torch's and ONNX
+# Runtime's with linear_before_reset=1) and the SimpleRNN (tanh).
 CONFIGS = [
-    ("lengths-seq-16x50x128x256", "seq", 16, 50, 128, 256),
-    ("lengths-train-64x50x64x128", "train", 64, 50, 64, 128),
-    ("mask-train-64x50x64x128", "mask", 64, 50, 64, 128),
+    ("lengths-seq-16x50x128x256", "seq", 16, 50, 128, 256, "lstm"),
+    ("lengths-train-64x50x64x128", "train", 64, 50, 64, 128, "lstm"),
+    ("mask-train-64x50x64x128", "mask", 64, 50, 64, 128, "lstm"),
+    ("gru-lengths-seq-16x50x128x256", "seq", 16, 50, 128, 256, "gru"),
+    ("gru-lengths-train-64x50x64x128", "train", 64, 50, 64, 128, "gru"),
+    ("rnn-lengths-seq-16x50x128x256", "seq", 16, 50, 128, 256, "rnn"),
+    ("rnn-lengths-train-64x50x64x128", "train", 64, 50, 64, 128, "rnn"),
 ]
+# Per cell: fastlstm's inference, forward and backward calls.
+CALLS = {
+    "lstm": ("lstm", "lstm_forward", "lstm_backward"),
+    "gru": ("gru", "gru_forward", "gru_backward"),
+    "rnn": ("simple_rnn", "simple_rnn_forward", "simple_rnn_backward"),
+}
 # Variants: (library, with lengths). fastlstm with lengths is the reference of every ratio.
 REFERENCE = ("fastlstm", True)
 SHORT = {"fastlstm": "fl", "torch": "torch", "onnxruntime": "ORT"}
@@ -45,16 +56,18 @@ def label(variant: tuple[str, bool]) -> str:
     return SHORT[lib] + ("+len" if lengths else "")
 
 
-def make_data(kind: str, B: int, T: int, I: int, H: int, seed: int) -> dict:
-    """Weights (fastlstm's layout), x (B, T, I), lengths (B,) in [1, T] unsorted with one T, and
-    dy (B, T, H) for training."""
-    from peers import make_weights
+def make_data(kind: str, B: int, T: int, I: int, H: int, cell: str, seed: int) -> dict:
+    """Weights of the cell (fastlstm's layout), x (B, T, I), lengths (B,) in [1, T] unsorted
+    with one T, and dy (B, T, H) for training."""
+    from peers_family import make_cell_weights
 
     rng = np.random.default_rng(seed + 1)
     lengths = rng.integers(1, T + 1, size=B)
     lengths[rng.integers(B)] = T
     data = {
-        "weights": make_weights(I, H, seed),
+        "cell": cell,
+        "hidden": H,
+        "weights": make_cell_weights(cell, I, H, seed),
         "x": rng.standard_normal((B, T, I), dtype=np.float32),
         "lengths": lengths,
     }
@@ -64,9 +77,11 @@ def make_data(kind: str, B: int, T: int, I: int, H: int, seed: int) -> dict:
 
 
 def setup_fastlstm(kind: str, data: dict, lengths: bool):
-    """fastlstm.lstm, or lstm_forward + lstm_backward; returns (call, outputs of the first call)."""
+    """fastlstm.lstm (gru, simple_rnn), or its forward + backward; returns (call, outputs of the
+    first call)."""
     import fastlstm
 
+    infer, forward, backward = (getattr(fastlstm, f) for f in CALLS[data["cell"]])
     w = data["weights"]
     args = (data["x"], w["kernel"], w["recurrent_kernel"], w["bias"])
     extra = {"lengths": data["lengths"]} if lengths else {}
@@ -75,28 +90,40 @@ def setup_fastlstm(kind: str, data: dict, lengths: bool):
         T = data["x"].shape[1]
         extra = {"mask": np.arange(T) >= T - data["lengths"][:, None]}
     if kind == "seq":
-        y, (h, c) = fastlstm.lstm(*args, **extra)
-        return (lambda: fastlstm.lstm(*args, **extra)), {"y": y, "h": h, "c": c}
+        y, state = infer(*args, **extra)
+        return (lambda: infer(*args, **extra)), {"y": y, **named_state(state)}
 
     def train():
-        y, _, cache = fastlstm.lstm_forward(*args, **extra)
-        return y, fastlstm.lstm_backward(cache, data["dy"])
+        y, _, cache = forward(*args, **extra)
+        return y, backward(cache, data["dy"])
 
     y, g = train()
     grads = {"dx": g.x, "dkernel": g.kernel, "drecurrent_kernel": g.recurrent_kernel}
     return train, {"y": y, **grads, "dbias": g.bias}
 
 
+def named_state(state) -> dict:
+    """A final state as outputs: {"h", "c"} from an LSTM's (h, c), {"h"} from h alone (each
+    (B, H), a leading axis of one dropped)."""
+    h, c = state if isinstance(state, tuple) else (state, None)
+    out = {"h": np.asarray(h).reshape(h.shape[-2:])}
+    return out if c is None else {**out, "c": np.asarray(c).reshape(c.shape[-2:])}
+
+
 def setup_torch(kind: str, data: dict, lengths: bool):
-    """torch.nn.LSTM on the padded batch, or on it packed (pack_padded_sequence, unsorted) and
-    padded back to T steps."""
+    """torch.nn.LSTM (GRU, RNN) on the padded batch, or on it packed (pack_padded_sequence,
+    unsorted) and padded back to T steps."""
     import torch
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
     from peers import to_torch_lstm, torch_train
+    from peers_family import to_torch_module, torch_train_cell
 
-    module = to_torch_lstm(data["weights"])
-    x = torch.from_numpy(data["x"])
+    cell, x = data["cell"], torch.from_numpy(data["x"])
+    if cell == "lstm":
+        module = to_torch_lstm(data["weights"])
+    else:
+        module = to_torch_module(cell, data["weights"], x.shape[2], data["hidden"])
     T = x.shape[1]
     sizes = torch.from_numpy(data["lengths"])  # pack_padded_sequence wants them on the CPU
 
@@ -109,24 +136,36 @@ def setup_torch(kind: str, data: dict, lengths: bool):
 
     if kind == "seq":
         module.requires_grad_(False)
-        y, (h, c) = forward()
-        return forward, {"y": y.numpy(), "h": h[0].numpy(), "c": c[0].numpy()}
-    runner = torch_train(module, x, torch.from_numpy(data["dy"]), forward)
+        y, state = forward()
+        state = tuple(s.numpy() for s in state) if cell == "lstm" else state.numpy()
+        return forward, {"y": y.numpy(), **named_state(state)}
+    dy = torch.from_numpy(data["dy"])
+    if cell == "lstm":
+        runner = torch_train(module, x, dy, forward)
+    else:
+        runner = torch_train_cell(cell, module, x, dy, forward)
     return runner.call, runner.output
 
 
 def setup_onnxruntime(kind: str, data: dict, lengths: bool, threads: int):
-    """ONNX Runtime's LSTM op (inference only), with or without sequence_lens."""
+    """ONNX Runtime's LSTM (GRU, RNN) op (inference only), with or without sequence_lens."""
     from peers import ort_session, to_onnx_model
+    from peers_family import to_onnx_cell_model
 
     del kind  # inference rows only
-    model = to_onnx_model(data["weights"], with_state=False, with_lengths=lengths)
+    if data["cell"] == "lstm":
+        model = to_onnx_model(data["weights"], with_state=False, with_lengths=lengths)
+    else:
+        model = to_onnx_cell_model(data["cell"], data["weights"], False, with_lengths=lengths)
     session = ort_session(model, threads)
     feeds = {"X": np.ascontiguousarray(data["x"].transpose(1, 0, 2))}  # (T, B, I)
     if lengths:
         feeds["sequence_lens"] = data["lengths"].astype(np.int32)
-    y, h, c = session.run(None, feeds)
-    output = {"y": y[:, 0].transpose(1, 0, 2), "h": h[0], "c": c[0]}
+    y, *state = session.run(None, feeds)
+    output = {
+        "y": y[:, 0].transpose(1, 0, 2),
+        **named_state(tuple(state) if len(state) > 1 else state[0]),
+    }
     return (lambda: session.run(None, feeds)), output
 
 
@@ -158,8 +197,8 @@ def run_row(config: tuple, args) -> dict:
     """Set up every variant of one row, check the ones with lengths, time them all."""
     from timing import interleave, median
 
-    name, kind, B, T, I, H = config
-    data = make_data(kind, B, T, I, H, args.seed)
+    name, kind, B, T, I, H, cell = config
+    data = make_data(kind, B, T, I, H, cell, args.seed)
     calls, errors, reference = {}, {}, None
     for variant in variants(kind):
         lib, with_lengths = variant
@@ -180,6 +219,7 @@ def run_row(config: tuple, args) -> dict:
     return {
         "config": name,
         "kind": kind,
+        "cell": cell,
         "shape": {"B": B, "T": T, "I": I, "H": H},
         "lengths": data["lengths"].tolist(),
         "max_scaled_error": errors,

@@ -120,12 +120,14 @@ def _finish(graph) -> bytes:
     return model.SerializeToString()
 
 
-def to_onnx_cell_model(cell: str, weights: dict, with_state: bool) -> bytes:
+def to_onnx_cell_model(
+    cell: str, weights: dict, with_state: bool, with_lengths: bool = False
+) -> bytes:
     """A one-node model (opset 14): ONNX ``GRU`` (linear_before_reset=1; 0 for gru_rb) or
     ``RNN`` (Tanh).
 
-    X is time-major (T, B, I); with ``with_state`` it also takes initial_h (1, B, H). Outputs
-    Y (T, 1, B, H) and Y_h (1, B, H).
+    X is time-major (T, B, I); with ``with_state`` it also takes initial_h (1, B, H), with
+    ``with_lengths`` sequence_lens (B,) int32. Outputs Y (T, 1, B, H) and Y_h (1, B, H).
     """
     from onnx import TensorProto, helper
 
@@ -138,12 +140,16 @@ def to_onnx_cell_model(cell: str, weights: dict, with_state: bool) -> bytes:
         w, r, b = convert.rnn_to_onnx(*_triple(weights))
         attrs = {"activations": ["Tanh"]}
     inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["T", "B", input_size])]
-    node_inputs = ["X", "W", "R", "B"]
+    node_inputs = ["X", "W", "R", "B", "sequence_lens" if with_lengths else ""]
+    if with_lengths:
+        inputs.append(helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["B"]))
     if with_state:
         inputs.append(
             helper.make_tensor_value_info("initial_h", TensorProto.FLOAT, [1, "B", hidden])
         )
-        node_inputs += ["", "initial_h"]  # "" skips sequence_lens
+        node_inputs.append("initial_h")  # after sequence_lens, "" where there is none
+    while not node_inputs[-1]:
+        node_inputs.pop()
     outputs = [
         helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["T", 1, "B", hidden]),
         helper.make_tensor_value_info("Y_h", TensorProto.FLOAT, [1, "B", hidden]),
@@ -248,7 +254,7 @@ def setup_torch(case, threads: int) -> Runner:
     module = to_torch_module(case.cell, case.weights, case.input_size, case.hidden)
     x = torch.from_numpy(case.x)
     if case.kind == "train":
-        return _torch_train(case.cell, module, x, torch.from_numpy(case.dy))
+        return torch_train_cell(case.cell, module, x, torch.from_numpy(case.dy))
     module.requires_grad_(False)
     if case.cell == "bilstm2":
         y, (h, c) = module(x)
@@ -265,10 +271,11 @@ def setup_torch(case, threads: int) -> Runner:
     return Runner(lambda: module(x), {"y": y.numpy(), "h": h[0].numpy()})
 
 
-def _torch_train(cell: str, module, x, dy) -> Runner:
-    """torch training step: forward, then ``y.backward(dy)``; gradients back in fastlstm's layout
-    (GRU: convert.gru_from_torch, linear in its arguments; RNN: transposes, bias_ih's gradient)."""
-    call, y = torch_train_call(module, x, dy)
+def torch_train_cell(cell: str, module, x, dy, forward=None) -> Runner:
+    """torch training step: forward (``forward()``, default ``module(x)``), then
+    ``y.backward(dy)``; gradients back in fastlstm's layout (GRU: convert.gru_from_torch, linear
+    in its arguments; RNN: transposes, bias_ih's gradient)."""
+    call, y = torch_train_call(module, x, dy, forward)
     params = [module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, module.bias_hh_l0]
     grads = [p.grad.numpy() for p in params]
     if cell == "gru":
