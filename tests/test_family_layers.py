@@ -216,6 +216,19 @@ def test_bad_arguments(make_layer, error, message):
         make_layer()
 
 
+@pytest.mark.parametrize(
+    "make_layer",
+    [lambda: make(GRU), lambda: make(SimpleRNN), lambda: Bidirectional(make(GRU))],
+    ids=["gru", "simple_rnn", "bidirectional"],
+)
+def test_a_mask_of_the_wrong_shape_is_named(make_layer):
+    layer = make_layer()
+    with pytest.raises(ValueError, match=r"mask: expected shape \(4, 6\) \(batch, time\)"):
+        layer(X, mask=np.ones((6, 4), bool))  # (time, batch): transposed
+    with pytest.raises(ValueError, match=r"mask: expected shape \(4, 6\)"):
+        layer.forward(X, mask=np.ones((4, 5), bool))
+
+
 def test_bad_weights_for_a_gru_name_the_shape():
     layer = make(GRU)
     layer(X)

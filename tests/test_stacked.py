@@ -296,6 +296,7 @@ def test_time_major_equals_batch_major():
         ({"dropout": "0.1"}, TypeError, r"dropout: expected a number in \[0, 1\), got '0.1'"),
         ({"dropout": True}, TypeError, r"dropout: expected a number in \[0, 1\), got True"),
         ({"lengths": [9, 1]}, ValueError, r"lengths: expected values in \[0, 4\]"),
+        ({"mask": np.ones((4, 2), bool)}, ValueError, r"mask: expected shape \(2, 4\) \(batch, ti"),
         (
             {"initial_state": (np.zeros((1, 2, 5)), np.zeros((1, 2, 5)))},  # PyTorch's (h0, c0)
             ValueError,
