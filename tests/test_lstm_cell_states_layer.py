@@ -159,6 +159,31 @@ def test_model_with_cell_states_trains_saves_and_loads(tmp_path):
     assert "return_cell_states" not in layers.LSTM(3).get_config()  # Keras's keys when off
 
 
+def test_go_backwards_cell_states_carry_their_own_mask():
+    """A go_backwards layer's cell states are in reversed order: their mask is reversed with them,
+    so that a masked loss reads the valid steps (with the input's mask it read only the padding,
+    and every gradient was zero)."""
+    tokens = np.array([[3, 4, 0, 0], [1, 2, 5, 0]])
+    inp = layers.Input((4,), dtype="int64")
+    embedded = layers.Embedding(6, 2, mask_zero=True, seed=1)(inp)
+    lstm = layers.LSTM(3, return_sequences=True, return_cell_states=True, go_backwards=True, seed=2)
+    _, c_seq = lstm(embedded)
+    model = models.Model(inp, c_seq)
+    valid = tokens != 0
+    masks = lstm.compute_mask(None, valid)
+    np.testing.assert_array_equal(masks[1], valid[:, ::-1])
+    np.testing.assert_array_equal(masks[0], valid)  # Keras's: the sequence output's, unreversed
+    model.compile("sgd", "mse")
+    target = np.ones((2, 4, 3), np.float32)
+    loss, grads = model.loss_and_gradients(tokens, target)
+    assert all(np.any(g != 0) for g in grads)
+    # The loss reads the valid steps alone: their cell states are where the mask says.
+    c = model.predict(tokens, verbose=0)
+    keep = valid[:, ::-1]
+    want = np.mean(np.mean((c - 1) ** 2, axis=-1)[keep])  # Keras: the mean over valid steps
+    assert loss == pytest.approx(want, rel=1e-5)
+
+
 def test_refusals():
     with pytest.raises(TypeError, match="return_cell_states: expected True or False"):
         layers.LSTM(3, return_cell_states="yes")
@@ -166,14 +191,19 @@ def test_refusals():
         models.Sequential([layers.Input((T, I)), layers.LSTM(3, return_cell_states=True)])
     with pytest.raises(ValueError, match="Bidirectional merges one output a direction"):
         layers.Bidirectional(layers.LSTM(3, return_cell_states=True))
+    with pytest.raises(ValueError, match="backward_layer: expected return_cell_states=False"):
+        layers.Bidirectional(
+            layers.LSTM(3),
+            backward_layer=layers.LSTM(3, go_backwards=True, return_cell_states=True),
+        )
     layer = layers.LSTM(3, return_sequences=True, return_cell_states=True)
     x = np.zeros((2, T, I), np.float32)
     _, cache = layer.forward(x)
-    with pytest.raises(ValueError, match=r"doutputs: expected \[doutput, dcell_states\]"):
+    with pytest.raises(ValueError, match=r"expected \[doutput, dcell_states\].*got ndarray"):
         layer.backward(cache, np.zeros((2, T, 3), np.float32))
     with pytest.raises(ValueError, match=r"dcell_states: expected shape \(2, 6, 3\)"):
         layer.backward(cache, [None, np.zeros((2, T, 4), np.float32)])
     stated = layers.LSTM(3, return_state=True, return_cell_states=True)
     _, cache = stated.forward(x)
-    with pytest.raises(ValueError, match=r"expected \[doutput, dh, dc, dcell_states\]"):
+    with pytest.raises(ValueError, match=r"dh, dc, dcell_states\].*got a list of 3"):
         stated.backward(cache, [None, None, None])

@@ -443,7 +443,8 @@ def lstm_forward(
     recurrent_dropout_mask: ArrayLike | None = None,
 ) -> tuple[np.ndarray, State, LSTMCache]:
     """Like :func:`lstm`, and also return the cache that :func:`lstm_backward` needs (it
-    remembers the masks and options).
+    remembers the masks and options); ``cache.cell_states`` gives c_t for every step (a loss
+    may read them: their gradient is ``lstm_backward``'s ``dcell_states``).
 
     Returns:
         ``(y, (h, c), cache)``.

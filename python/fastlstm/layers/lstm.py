@@ -38,9 +38,10 @@ class LSTM(Recurrent):
     model, or passed to a call) skips padding steps: the state is carried over them and the output
     repeats the previous one, as Keras.
 
-    Three options that Keras's LSTM lacks, off by default (the functional API's ``projection=``,
-    ``peephole=`` and ``clip=``, see :func:`fastlstm.lstm`); their weights come after the bias in
-    ``weight_names``, peephole first, and are trained like the others (and a fourth output):
+    Options that Keras's LSTM lacks, off by default: three of the cell (the functional API's
+    ``projection=``, ``peephole=`` and ``clip=``, see :func:`fastlstm.lstm`), whose weights come
+    after the bias in ``weight_names``, peephole first, and are trained like the others; and one
+    more output, every c_t:
 
     - ``proj_size``: P, PyTorch's ``nn.LSTM(proj_size=P)``, an int with 0 < P < units. Adds
       ``projection`` (H, P) (``projection_initializer``, glorot-uniform), and
@@ -54,12 +55,15 @@ class LSTM(Recurrent):
       TensorFlow 1's ``cell_clip`` (which bounds c_t) nor an optimizer's gradient clipping
       (``clipnorm``, ``clipvalue``).
     - ``return_cell_states``: also return c_t for every step, (B, T, H) (H wide with a
-      projection), in the order and layout of the sequence output (a go_backwards layer's
-      reversed, as its outputs are): ``[output, cell_states]``, or ``[output, h, c,
-      cell_states]`` with ``return_state``. A masked step's c_t is the state it carried. In a
-      functional model it is one more output tensor, with the sequence's mask, and training
-      reaches the weights through it; a Sequential and a Bidirectional take one output and
-      refuse it. ``backward`` then takes its gradient last in ``doutputs``.
+      projection; every step with or without ``return_sequences``), in the order and layout of
+      the sequence output (a go_backwards layer's reversed, as its outputs are): ``[output,
+      cell_states]``, or ``[output, h, c, cell_states]`` with ``return_state``. A masked step's
+      c_t is the state it carried. In a functional model it is one more output tensor, and
+      training reaches the weights through it; its mask is the input's, reversed under
+      go_backwards as the cell states are (Keras leaves a go_backwards layer's sequence output
+      with the input's mask unreversed, and fastlstm follows it there). A Sequential and a
+      Bidirectional take one output and refuse it. ``backward`` then takes its gradient last
+      in ``doutputs``.
 
     Args: those of :class:`Recurrent`, ``unit_forget_bias``: start the forget gate's bias at 1,
     and the options above with ``peephole_initializer`` and ``projection_initializer``.
@@ -181,8 +185,14 @@ class LSTM(Recurrent):
         count = len(self.state_names) + 2 if self.return_state else 2
         if not isinstance(doutputs, (list, tuple)) or len(doutputs) != count:
             names = "doutput, dh, dc" if self.return_state else "doutput"
+            got = (
+                f"a list of {len(doutputs)}"
+                if isinstance(doutputs, (list, tuple))
+                else type(doutputs).__name__
+            )
             raise ValueError(
-                f"doutputs: expected [{names}, dcell_states] for a return_cell_states layer"
+                f"doutputs: expected [{names}, dcell_states] for a return_cell_states layer, "
+                f"got {got}"
             )
         rest = list(doutputs[:-1]) if self.return_state else doutputs[0]
         dout, dstates, _ = super()._upstream(rest)
@@ -200,7 +210,10 @@ class LSTM(Recurrent):
         out = super().compute_mask(x, mask)
         if not self.return_cell_states:
             return out
-        return [out, *([None] * len(self.state_names) if self.return_state else []), mask]
+        cells = mask  # (B, T) in either layout; the cell states' order under go_backwards
+        if mask is not None and self.go_backwards:
+            cells = np.ascontiguousarray(np.asarray(mask)[:, ::-1])
+        return [out, *([None] * len(self.state_names) if self.return_state else []), cells]
 
     def stream(self, initial_state=None, *, batch_size: int | None = None) -> LSTMStream:
         """A :class:`fastlstm.LSTMStream` with a copy of this layer's current weights (and its

@@ -450,7 +450,8 @@ class Recurrent(Layer):
 
     def backward(self, cache, doutputs, input_grad: bool = True):
         """Gradients from dL/d(outputs), shaped like what :meth:`forward` returned: one array,
-        or ``[doutput, *dstates]`` with ``return_state`` (any of them None). Returns the cell's
+        or ``[doutput, *dstates]`` with ``return_state`` (any of them None; an LSTM with
+        ``return_cell_states`` adds dL/d(cell states) last). Returns the cell's
         gradient tuple (x, kernel, recurrent_kernel, bias, initial states; an LSTM's options
         add peephole and projection); the weight gradients, with the regularisers', are also
         kept in ``grads``, in ``weight_names`` order. ``input_grad=False`` skips dL/dx (``x``

@@ -91,6 +91,7 @@ class Bidirectional(Layer):
             "proj_size",
             "return_sequences",
             "return_state",
+            "return_cell_states",  # an LSTM's; refused for layer above, so False
             "time_major",
             "stateful",
             "dtype",  # one dtype for the layer's output, and the file that holds both halves
