@@ -146,6 +146,13 @@ def declared_input_shape(input_shape, batch_input_shape, batch_size, input_dim) 
     return None
 
 
+def arrived(value) -> str:
+    """What came where a list was expected, for errors: "a tuple of 2", or the type's name."""
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
 def input_gradient(result):
     """dx from what a layer's backward returned: an array, None, or a gradient tuple (x first)."""
     return result[0] if isinstance(result, tuple) else result

@@ -21,7 +21,7 @@ from ..functional import (
     lstm_forward,
 )
 from ..stream import LSTMStream
-from .base import _init_name, weight_property
+from .base import _init_name, arrived, weight_property
 from .recurrent import Recurrent
 
 
@@ -185,14 +185,9 @@ class LSTM(Recurrent):
         count = len(self.state_names) + 2 if self.return_state else 2
         if not isinstance(doutputs, (list, tuple)) or len(doutputs) != count:
             names = "doutput, dh, dc" if self.return_state else "doutput"
-            got = (
-                f"a list of {len(doutputs)}"
-                if isinstance(doutputs, (list, tuple))
-                else type(doutputs).__name__
-            )
             raise ValueError(
                 f"doutputs: expected [{names}, dcell_states] for a return_cell_states layer, "
-                f"got {got}"
+                f"got {arrived(doutputs)}"
             )
         rest = list(doutputs[:-1]) if self.return_state else doutputs[0]
         dout, dstates, _ = super()._upstream(rest)

@@ -10,7 +10,7 @@ import numpy as np
 from .._graph import connect, is_symbolic
 from .._locks import WeightsLock
 from ..functional import _flag
-from .base import Layer, check_dtype, wrapped_spec
+from .base import Layer, arrived, check_dtype, wrapped_spec
 from .recurrent import Recurrent
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -279,14 +279,10 @@ class Bidirectional(Layer):
         n = len(self.forward_layer.state_names)
         if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2 * n:
             names = ", ".join(self.forward_layer.state_names)
-            got = (
-                f"a {type(initial_state).__name__} of {len(initial_state)}"
-                if isinstance(initial_state, (list, tuple))
-                else type(initial_state).__name__
-            )
             raise ValueError(
                 f"initial_state: expected a list of {2 * n} arrays, the forward layer's ({names}) "
-                f"then the backward layer's, got {got}{_torch_states_hint(initial_state, n)}"
+                f"then the backward layer's, got {arrived(initial_state)}"
+                f"{_torch_states_hint(initial_state, n)}"
             )
         return list(initial_state[:n]), list(initial_state[n:])
 
