@@ -161,7 +161,7 @@ def test_a_step_split_over_threads_changes_nothing(cls, options, I, H, B):
 
 
 @pytest.mark.usefixtures("restore_threads")
-@pytest.mark.parametrize("B", [6, 9])
+@pytest.mark.parametrize("B", [6, 8, 9])
 @pytest.mark.parametrize(("cls", "options", "I", "H"), SPLIT_CASES[:1] + SPLIT_CASES[3:4])
 def test_a_split_of_more_rows_agrees_to_rounding_and_exactly_with_avx512(cls, options, I, H, B):
     """With 16 vector registers (AVX2, SSE) Eigen's GEMM takes the step products of 5 or more

@@ -170,6 +170,11 @@ def test_small_batch_weight_layouts_match_oracle(B, T, I, H):
         ("lstm", 2, 5, 7, 300),
         ("gru", 3, 5, 7, 300),
         ("lstm", 12, 5, 7, 300),
+        # Batch split (2 threads) of 8 rows a thread: one block of 8 rows x 3 packets with 32
+        # vector registers, from panels as wide (24 float64 columns); G*H = 280 and 210 leave
+        # narrower panels at the end (16 columns as 12 and 4; 18 as 12 and 6).
+        ("lstm", 16, 5, 7, 70),
+        ("gru", 16, 5, 7, 70),
         # 80 rows per thread at 2 threads. With 32 vector registers (AVX-512) and enough steps
         # (4) R is packed into panels that small_gemm reads (at H=136, 64 float64 columns wide:
         # at most 128 KiB each); otherwise R is read in place, by small_gemm where it is at most

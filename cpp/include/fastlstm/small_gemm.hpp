@@ -177,18 +177,29 @@ inline void rows(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc, 
 // Packets per strip: enough accumulators to hide the FMA latency, few enough to stay in the
 // vector registers (32 with AVX-512, 16 with AVX2, SSE and NEON).
 constexpr int kStrip = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 4 : 2;
+// Packets per strip where a call has exactly 8 rows (a batch split's 8 rows a thread): with 32
+// registers 8 x 3 accumulators and 3 loads of B (28 registers; 11 loads for 24 FMAs where 8 x 2
+// has 10 for 16), read from panels of that strip's width (panel_for). Measured on a Sapphire
+// Rapids VM, one thread, 8 x 256 by 256 x 1024 (B from L2): 166-175 GFLOP/s against 132-147 for
+// 8 x 2 from panels of 128 columns, 152-162 from panels of 32; in the library, 2 threads,
+// alternating processes (the same bits), B=16, T=50, I=128, H=256 inference 0.94-0.96x the time
+// (GRU 0.97x), its training step 0.985x. With rows left over (9 to 11) the rest's blocks read
+// such narrow panels in strips too narrow to keep their accumulators busy: 8-row blocks there
+// keep kStrip/2 packets (B=20, 10 rows a thread, ran 1.09-1.12x slower with 8 x 3 blocks and
+// panels of 48 columns).
+constexpr int kEightStrip = kStrip == 4 ? 3 : kStrip / 2;
 
 // C (n, N) += A (n, K) * B (K, N); row-major, row strides lda, ldb, ldc. Blocks of 8 rows x
-// kStrip/2 packets (each B load feeds 8 rows), then 4 x kStrip; fewer rows take wider strips so
-// that the accumulator count stays up. With 32 vector registers, 12 rows or more and a strip of
-// kStrip packets in N, blocks of 6 rows x kStrip packets first (24 accumulators, 10 loads for 24
-// FMAs where 8 x 2 has 10 for 16). Measured on a Sapphire Rapids VM, 2 threads, alternating
-// processes, against 8-row blocks throughout (each element's sum is the same either way: the
-// same bits): B=256, T=100, I=256, H=512 inference 0.88-0.99x the time (GRU 0.92-0.99x), B=64,
-// T=50, I=128, H=256 0.91-0.98x, B=32, T=50, I=128, H=512 0.89-0.91x, training steps B=64, T=50,
-// I=64, H=128 0.89-0.96x, B=32, T=100, I=128, H=512 0.91-1.00x (GRU 1.00-1.03x); B=24 and
-// B=16, H=64 and 256, within noise either way. The Xeon and EPYC VMs of the earlier runs were not
-// at hand to measure it on.
+// kStrip/2 packets (each B load feeds 8 rows; kEightStrip where n is 8), then 4 x kStrip; fewer
+// rows take wider strips so that the accumulator count stays up. With 32 vector registers, 12 rows
+// or more and a strip of kStrip packets in N, blocks of 6 rows x kStrip packets first (24
+// accumulators, 10 loads for 24 FMAs where 8 x 2 has 10 for 16). Measured on a Sapphire Rapids VM,
+// 2 threads, alternating processes, against 8-row blocks throughout (each element's sum is the same
+// either way: the same bits): B=256, T=100, I=256, H=512 inference 0.88-0.99x the time (GRU
+// 0.92-0.99x), B=64, T=50, I=128, H=256 0.91-0.98x, B=32, T=50, I=128, H=512 0.89-0.91x, training
+// steps B=64, T=50, I=64, H=128 0.89-0.96x, B=32, T=100, I=128, H=512 0.91-1.00x (GRU 1.00-1.03x);
+// B=24 and B=16, H=64 and 256, within noise either way. The Xeon and EPYC VMs of the earlier runs
+// were not at hand to measure it on.
 template <typename T>
 void small_gemm(Index n, Index N, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
                 Index ldc) {
@@ -196,6 +207,10 @@ void small_gemm(Index n, Index N, Index K, const T* A, Index lda, const T* B, In
   Index r = 0;
   if (kStrip == 4 && n >= 12 && N >= kStrip * kLanes<T>) {
     for (; r + 6 <= n; r += 6) rows<6, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
+  }
+  if (n == 8) {
+    rows<8, kEightStrip>(A, lda, B, ldb, C, ldc, K, N);
+    r = 8;
   }
   for (; r + 8 <= n; r += 8) rows<8, kStrip / 2>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
   for (; r + 4 <= n; r += 4) rows<4, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
@@ -225,7 +240,11 @@ inline bool small_rows(Index n) { return kStrip == 4 ? n <= 64 : (n >= 2 && n <=
 // 256 columns: 2 rows 1.8x faster, 3 rows 1.6x, 4 rows 1.0-1.3x.
 template <typename T>
 Index strip_columns(Index n) {
-  const int packets = n >= 8 ? kStrip / 2 : n >= 3 ? kStrip : n == 2 ? 2 * kStrip : 4 * kStrip;
+  const int packets = n == 8   ? kEightStrip
+                      : n >= 8 ? kStrip / 2
+                      : n >= 3 ? kStrip
+                      : n == 2 ? 2 * kStrip
+                               : 4 * kStrip;
   return packets * small_gemm_detail::kLanes<T>;
 }
 

@@ -88,14 +88,15 @@ inline int unit_threads(Index B, int threads, double recurrent_bytes, int gates)
 // Panel width of a packed copy of weights that products of `rows` rows read. Below 8 rows, the
 // strips small_gemm reads them in (strip_columns), so that a strip is one sequential stream:
 // measured, 2 threads, B=2, T=50, I=128, H=256 1.17-1.26x faster than from panels of 256
-// columns (GRU 1.08-1.12x), B=3 1.03-1.12x, B=1 (T=100, I=64) 1.01-1.08x. From 8 rows on
-// (blocks of 8 rows, bound by the FMAs) kPanel: 32-column panels, eight times the product
-// calls, were 1.035x slower at B=16, T=50, I=128, H=256. Eigen's GEMM, where it takes the
-// product, copies what it reads anyway.
+// columns (GRU 1.08-1.12x), B=3 1.03-1.12x, B=1 (T=100, I=64) 1.01-1.08x. So for 8 rows, one
+// block of kEightStrip packets (see there). From 9 rows on (blocks of 8 or 6 rows, bound by the
+// FMAs) kPanel: on a Xeon without AMX, 32-column panels for blocks of 8 x 2 packets, eight times
+// the product calls, were 1.035x slower at B=16, T=50, I=128, H=256. Eigen's GEMM, where it
+// takes the product, copies what it reads anyway.
 constexpr Index kPanel = 256;
 template <typename T>
 Index panel_for(Index rows) {
-  return small_rows(rows) && rows < 8 ? strip_columns<T>(rows) : kPanel;
+  return small_rows(rows) && rows <= 8 ? strip_columns<T>(rows) : kPanel;
 }
 // A unit-split block packs its recurrent columns into contiguous panels, which then stream at
 // every step: from its core's L2 where they fit (as the CPU reports it; 768 KiB where it reports
