@@ -175,6 +175,10 @@ def test_small_batch_weight_layouts_match_oracle(B, T, I, H):
         # narrower panels at the end (16 columns as 12 and 4; 18 as 12 and 6).
         ("lstm", 16, 5, 7, 70),
         ("gru", 16, 5, 7, 70),
+        # 9, 10 and 11 rows a thread: blocks of 6 rows and then 3 or 4 (9, 10), of 8 and 3 (11).
+        ("lstm", 18, 5, 7, 70),
+        ("gru", 20, 5, 7, 70),
+        ("lstm", 22, 5, 7, 70),
         # 80 rows per thread at 2 threads. With 32 vector registers (AVX-512) and enough steps
         # (4) R is packed into panels that small_gemm reads (at H=136, 64 float64 columns wide:
         # at most 128 KiB each); otherwise R is read in place, by small_gemm where it is at most

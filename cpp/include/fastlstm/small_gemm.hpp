@@ -191,21 +191,26 @@ constexpr int kEightStrip = kStrip == 4 ? 3 : kStrip / 2;
 
 // C (n, N) += A (n, K) * B (K, N); row-major, row strides lda, ldb, ldc. Blocks of 8 rows x
 // kStrip/2 packets (each B load feeds 8 rows; kEightStrip where n is 8), then 4 x kStrip; fewer
-// rows take wider strips so that the accumulator count stays up. With 32 vector registers, 12 rows
-// or more and a strip of kStrip packets in N, blocks of 6 rows x kStrip packets first (24
+// rows take wider strips so that the accumulator count stays up. With 32 vector registers, 9 rows
+// or more (but 11) and a strip of kStrip packets in N, blocks of 6 rows x kStrip packets first (24
 // accumulators, 10 loads for 24 FMAs where 8 x 2 has 10 for 16). Measured on a Sapphire Rapids VM,
 // 2 threads, alternating processes, against 8-row blocks throughout (each element's sum is the same
 // either way: the same bits): B=256, T=100, I=256, H=512 inference 0.88-0.99x the time (GRU
 // 0.92-0.99x), B=64, T=50, I=128, H=256 0.91-0.98x, B=32, T=50, I=128, H=512 0.89-0.91x, training
 // steps B=64, T=50, I=64, H=128 0.89-0.96x, B=32, T=100, I=128, H=512 0.91-1.00x (GRU 1.00-1.03x);
 // B=24 and B=16, H=64 and 256, within noise either way. The Xeon and EPYC VMs of the earlier runs
-// were not at hand to measure it on.
+// were not at hand to measure it on. Later, from 12 rows down to 9 (a batch split's 9 and 10 rows a
+// thread: 6 + 3 and 6 + 4 rows, two passes over B as 8 + 1 and 8 + 2 take), not 11 (6 + 4 + 1,
+// three passes where 8 + 3 takes two): B=18, 20 and 22 on 2 threads, T=50, I=128, H=256, inference
+// 0.92x, 0.94x and 1.06x the time with 6-row blocks first (GRU B=20 0.96x, the training step at
+// B=20 0.975x, B=18, I=64, H=128 0.976x); a unit split's blocks of all B=9 and 10 rows 0.91x and
+// 0.97x (GRU B=10, H=384 0.99x).
 template <typename T>
 void small_gemm(Index n, Index N, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
                 Index ldc) {
   using namespace small_gemm_detail;
   Index r = 0;
-  if (kStrip == 4 && n >= 12 && N >= kStrip * kLanes<T>) {
+  if (kStrip == 4 && n >= 9 && n != 11 && N >= kStrip * kLanes<T>) {
     for (; r + 6 <= n; r += 6) rows<6, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
   }
   if (n == 8) {
