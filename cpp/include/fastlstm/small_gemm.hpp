@@ -183,10 +183,10 @@ constexpr int kStrip = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 4 : 2;
 // Rapids VM, one thread, 8 x 256 by 256 x 1024 (B from L2): 166-175 GFLOP/s against 132-147 for
 // 8 x 2 from panels of 128 columns, 152-162 from panels of 32; in the library, 2 threads,
 // alternating processes (the same bits), B=16, T=50, I=128, H=256 inference 0.94-0.96x the time
-// (GRU 0.97x), its training step 0.985x. With rows left over (9 to 11) the rest's blocks read
-// such narrow panels in strips too narrow to keep their accumulators busy: 8-row blocks there
-// keep kStrip/2 packets (B=20, 10 rows a thread, ran 1.09-1.12x slower with 8 x 3 blocks and
-// panels of 48 columns).
+// (GRU 0.97x), its training step 0.985x. Where rows are left over, their blocks would read such
+// narrow panels in strips too narrow to keep their accumulators busy (B=20, 10 rows a thread, ran
+// 1.09-1.12x slower with 8 x 3 blocks and panels of 48 columns): the one call of more rows that
+// takes a block of 8, 11 rows (8 + 3), keeps kStrip/2 packets.
 constexpr int kEightStrip = kStrip == 4 ? 3 : kStrip / 2;
 
 // C (n, N) += A (n, K) * B (K, N); row-major, row strides lda, ldb, ldc. Blocks of 8 rows x
