@@ -424,7 +424,7 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     }
     const Index most = most_rows(ends);
     const bool pack = pack_shared(s.T, most);
-    const Index panel = shared_panel<T>(most, P);
+    const Index panel = shared_panel<T>(most, P, ws.packed != nullptr);
     Buffer<T> shared(pack ? P * padded_width(GH, panel) : 0);  // R in panels, read by every thread
     if (pack) all.recurrent = pack_units<G>(w.recurrent, P, H, 0, H, panel, shared.data());
     run_bounds(ends, [&](Index b0, Index b1) {
@@ -451,7 +451,9 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const UnitInputs<T> inputs(s, threads, S * most);
   // Every block multiplies all B rows by its R, and inputs.steps() * B rows (a block of
   // timesteps) by its K.
-  const Index r_panel = panel_for<T>(s.B), k_panel = panel_for<T>(inputs.steps() * s.B);
+  const bool shrinking = ws.packed != nullptr;
+  const Index r_panel = panel_for<T>(s.B, shrinking);
+  const Index k_panel = panel_for<T>(inputs.steps() * s.B, shrinking);
   const Index packed_rows = pack ? (pack_k ? s.I : 0) + H : 0;
   const Index packed_cols =
       std::max(padded_width(G * most, r_panel), padded_width(G * most, k_panel));

@@ -390,7 +390,8 @@ void backward_rows(const SeqShape& s, const Weights<T>& w, const BackwardBuffers
   // Split by units, each step's product takes every row at once.
   const int units = backward_units<Cell, T>(s);
   const Index most = units > 1 ? s.B : most_rows(ends);
-  const Index panel = pack_shared(s.T, most) ? shared_panel<T>(most, GH) : std::max<Index>(P, 1);
+  const Index panel = pack_shared(s.T, most) ? shared_panel<T>(most, GH, s.packed != nullptr)
+                                             : std::max<Index>(P, 1);
   Buffer<T> rt_data(padded_width(P, panel) * GH);
   const Panels<T> recurrent_t = transposed_panels(w.recurrent, P, GH, panel, rt_data.data());
   Matrix<T> projection_t;

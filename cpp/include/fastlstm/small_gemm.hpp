@@ -183,7 +183,9 @@ constexpr int kStrip = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 4 : 2;
 // Rapids VM, one thread, 8 x 256 by 256 x 1024 (B from L2): 166-175 GFLOP/s against 132-147 for
 // 8 x 2 from panels of 128 columns, 152-162 from panels of 32; in the library, 2 threads,
 // alternating processes (the same bits), B=16, T=50, I=128, H=256 inference 0.94-0.96x the time
-// (GRU 0.97x), its training step 0.985x. Where rows are left over, their blocks would read such
+// (GRU 0.97x), its training step 0.985x. Only where N is whole strips of 3 packets (a panel of
+// that width): in wider panels (a walk packed by length, panel_for) 8 rows keep 8 x 2 blocks,
+// whose 2-packet strips fill them. Where rows are left over, their blocks would read such
 // narrow panels in strips too narrow to keep their accumulators busy (B=20, 10 rows a thread, ran
 // 1.09-1.12x slower with 8 x 3 blocks and panels of 48 columns): the one call of more rows that
 // takes a block of 8, 11 rows (8 + 3), keeps kStrip/2 packets.
@@ -213,7 +215,7 @@ void small_gemm(Index n, Index N, Index K, const T* A, Index lda, const T* B, In
   if (kStrip == 4 && n >= 9 && n != 11 && N >= kStrip * kLanes<T>) {
     for (; r + 6 <= n; r += 6) rows<6, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
   }
-  if (n == 8) {
+  if (n == 8 && N % (kEightStrip * kLanes<T>) == 0) {
     rows<8, kEightStrip>(A, lda, B, ldb, C, ldc, K, N);
     r = 8;
   }
