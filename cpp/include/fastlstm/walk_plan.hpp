@@ -95,9 +95,10 @@ inline int unit_threads(Index B, int threads, double recurrent_bytes, int gates)
 // takes the product, copies what it reads anyway. A walk packed by length (`shrinking`: its
 // later steps take fewer rows than `rows`) keeps kPanel for 8 rows, where small_gemm then takes
 // blocks of 8 x 2 packets: panels of 3 packets left the later steps' blocks of 4 rows and fewer
-// strips too narrow for their accumulators (measured, B=16, T=50, I=128, H=256, lengths uniform
-// in [1, T], 2 threads: SimpleRNN inference took 1.03x as long with the lengths as without, where
-// it had taken 0.84x).
+// strips too narrow for their accumulators (a run of bench_lengths with them, B=16, T=50, I=128,
+// H=256, 2 threads: the SimpleRNN's inference took 1.03x as long with its lengths as without;
+// 0.84x in the run before them, 0.90-0.99x with the kernels before them in alternating processes
+// the same hour, 0.97x in this rule's run).
 constexpr Index kPanel = 256;
 template <typename T>
 Index panel_for(Index rows, bool shrinking = false) {
