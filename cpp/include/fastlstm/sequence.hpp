@@ -392,6 +392,7 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   std::optional<ByLength<T>> sorted;
   if (by_length) sorted.emplace(s, buf, SH, whole);
   const SeqShape& ws = sorted ? sorted->shape() : s;  // the walk's shape
+  const bool shrinking = ws.packed != nullptr;        // later steps take fewer rows (panel_for)
   Buffer<T> projection(whole && !sorted ? s.rows() * SH : 0);
   if (whole && !sorted) buf.gates = projection.data();
   const ForwardBuffers<T>& walked = sorted ? sorted->buffers() : buf;
@@ -424,7 +425,7 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     }
     const Index most = most_rows(ends);
     const bool pack = pack_shared(s.T, most);
-    const Index panel = shared_panel<T>(most, P, ws.packed != nullptr);
+    const Index panel = shared_panel<T>(most, P, shrinking);
     Buffer<T> shared(pack ? P * padded_width(GH, panel) : 0);  // R in panels, read by every thread
     if (pack) all.recurrent = pack_units<G>(w.recurrent, P, H, 0, H, panel, shared.data());
     run_bounds(ends, [&](Index b0, Index b1) {
@@ -451,7 +452,6 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   const UnitInputs<T> inputs(s, threads, S * most);
   // Every block multiplies all B rows by its R, and inputs.steps() * B rows (a block of
   // timesteps) by its K.
-  const bool shrinking = ws.packed != nullptr;
   const Index r_panel = panel_for<T>(s.B, shrinking);
   const Index k_panel = panel_for<T>(inputs.steps() * s.B, shrinking);
   const Index packed_rows = pack ? (pack_k ? s.I : 0) + H : 0;

@@ -240,11 +240,12 @@ void small_gemm(Index n, Index N, Index K, const T* A, Index lda, const T* B, In
 // (with 32 vector registers up to 64 rows; with 16, for 2 to 4 rows).
 inline bool small_rows(Index n) { return kStrip == 4 ? n <= 64 : (n >= 2 && n <= 4); }
 
-// The columns of the strips small_gemm reads B in for n rows (those of its first blocks: 8 rows
-// at a time from 8 on). A copy of B in panels this wide (panels.hpp) reads each strip as one
-// sequential stream, where a strip narrower than its panel reads short runs a panel row apart.
-// Measured, one thread, B (512 KiB, from L2) in panels of a strip's width against panels of
-// 256 columns: 2 rows 1.8x faster, 3 rows 1.6x, 4 rows 1.0-1.3x.
+// The columns of the strips small_gemm reads B in for n rows: those of its first blocks, but
+// where blocks of 6 rows x 4 packets come first (from 9 rows, 32 registers) the 2-packet strips
+// of 8-row blocks, half as wide. A copy of B in panels this wide (panels.hpp) reads each
+// strip as one sequential stream, where a strip narrower than its panel reads short runs a panel
+// row apart. Measured, one thread, B (512 KiB, from L2) in panels of a strip's width against panels
+// of 256 columns: 2 rows 1.8x faster, 3 rows 1.6x, 4 rows 1.0-1.3x.
 template <typename T>
 Index strip_columns(Index n) {
   const int packets = n == 8   ? kEightStrip
