@@ -187,6 +187,11 @@ def test_small_batch_weight_layouts_match_oracle(B, T, I, H):
         ("lstm", 160, 4, 7, 20),
         ("lstm", 160, 4, 7, 136),
         ("lstm", 160, 3, 7, 136),
+        # Many rows a thread (2 and 4 rows x 300 steps): with 32 vector registers x*K + b is
+        # small_gemm's over K in panels for chunks of 512 float64 rows (256 KiB of x at I=64), the
+        # last chunk partial; G*H = 80 and 63 end in narrower panels, 63 in one scalar column.
+        ("lstm", 4, 300, 64, 20),
+        ("gru", 4, 300, 64, 21),
         # Fewer rows (B*T) than columns: x*K and dX = dZ*K^T split by columns, 16 at a time (the
         # last group partial: I = 100, 70), instead of by rows.
         ("lstm", 2, 10, 100, 100),

@@ -54,9 +54,6 @@ inline bool single_runs(const std::uint8_t* mask, Index B, Index T, bool from_st
   return true;
 }
 
-// Copies cost a thread hand-off's worth (threads_for's kMinFlopsPerThread) from about 25k values.
-constexpr double kFlopsPerCopiedValue = 8;
-
 class Packing {
  public:
   // mask: (B, T), each row one run of valid steps (single_runs). Sequence step τ of a row is the

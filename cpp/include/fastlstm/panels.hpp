@@ -82,7 +82,7 @@ template <int G, typename T>
 Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index panel, T* dst) {
   const Index width = G * m;
   const Panels<T> panels{dst, panel, panel * rows, panel, width / panel * panel, width};
-  parallel_chunks(rows, double(rows) * width, [&](Index r0, Index r1) {
+  parallel_chunks(rows, kFlopsPerCopiedValue * double(rows) * width, [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) {
       // Column c of the block is unit c % m of gate c / m; copy runs within one gate and panel.
       for (Index c = 0; c < width;) {

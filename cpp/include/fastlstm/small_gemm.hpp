@@ -1,4 +1,6 @@
-// C += A * B for the few rows of a recurrent step (n = batch rows per thread, typically <= 16).
+// C += A * B for the few rows of a recurrent step (n = batch rows per thread, typically <= 16),
+// and, with 32 vector registers, for the many rows of an input projection from K in panels
+// (sequence.hpp's project_panels, which has C = b + A * B: the `init` row).
 //
 // Eigen's GEMM packs B into a blocked copy on every call. For a recurrent step B is the whole
 // recurrent kernel R (H, G*H) and A has only a handful of rows, so that copy costs as much as the
@@ -88,9 +90,12 @@ inline void prefetch(std::uintptr_t address) {
 }
 
 // C[0:MR, 0:NP*L] += A[0:MR, 0:K] * B[0:K, 0:NP*L], L the lanes of packet P (the widest by
-// default); MR*NP accumulators stay in registers.
+// default); MR*NP accumulators stay in registers. With `init`, C = init + A*B instead, init one
+// row (NP*L values) for every row of C: C is written, not read, and each element gets the bits
+// it would from C set to init first.
 template <int MR, int NP, typename T, typename P = Packet<T>>
-inline void block(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc, Index K) {
+inline void block(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc, Index K,
+                  const T* init) {
   constexpr int L = kSize<P>;
   constexpr int kStripBytes = NP * L * int(sizeof(T));
   constexpr Index kAhead = MR == 1 ? std::max(1, kPrefetchBytes / kStripBytes) : 0;
@@ -117,7 +122,7 @@ inline void block(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc,
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NP; ++j) {
       T* c = C + i * ldc + j * L;
-      pstoreu(c, padd(ploadu<P>(c), acc[i][j]));
+      pstoreu(c, padd(ploadu<P>(init ? init + j * L : c), acc[i][j]));
     }
 }
 
@@ -131,15 +136,16 @@ inline void block(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc,
 // a chain of K dependent FMAs down a strided column: a unit split of H=512 on 3 threads (12 such
 // columns a block) ran 2.66x slower.
 template <int MR, typename P, typename T>
-inline void tail(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc, Index K, Index N) {
+inline void tail(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc, Index K, Index N,
+                 const T* init) {
   using H = Half<P>;
   if constexpr (kSize<H> < kSize<P>) {
     Index c = 0;
     if (N >= kSize<H>) {
-      block<MR, 1, T, H>(A, lda, B, ldb, C, ldc, K);
+      block<MR, 1, T, H>(A, lda, B, ldb, C, ldc, K, init);
       c = kSize<H>;
     }
-    tail<MR, H>(A, lda, B + c, ldb, C + c, ldc, K, N - c);
+    tail<MR, H>(A, lda, B + c, ldb, C + c, ldc, K, N - c, init ? init + c : nullptr);
   } else if (N > 0) {
     T sum[MR][kSize<P>] = {};
     for (Index k = 0; k < K; ++k) {
@@ -150,21 +156,23 @@ inline void tail(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc, 
       }
     }
     for (int i = 0; i < MR; ++i)
-      for (Index j = 0; j < N; ++j) C[i * ldc + j] += sum[i][j];
+      for (Index j = 0; j < N; ++j) C[i * ldc + j] = (init ? init[j] : C[i * ldc + j]) + sum[i][j];
   }
 }
 
 // Rows [0, MR) of C over all N columns: strips of NP packets, the rest in strips half as wide
 // (so that a narrow slice still keeps several accumulators busy), the last columns in tail().
 template <int MR, int NP, typename T>
-inline void rows(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc, Index K, Index N) {
+inline void rows(const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc, Index K, Index N,
+                 const T* init) {
   constexpr int L = kLanes<T>;
+  const auto at = [init](Index c) { return init ? init + c : nullptr; };
   Index c = 0;
-  for (; c + NP * L <= N; c += NP * L) block<MR, NP>(A, lda, B + c, ldb, C + c, ldc, K);
+  for (; c + NP * L <= N; c += NP * L) block<MR, NP>(A, lda, B + c, ldb, C + c, ldc, K, at(c));
   if constexpr (NP > 1) {
-    rows<MR, NP / 2>(A, lda, B + c, ldb, C + c, ldc, K, N - c);
+    rows<MR, NP / 2>(A, lda, B + c, ldb, C + c, ldc, K, N - c, at(c));
   } else if (c < N) {
-    tail<MR, Packet<T>>(A, lda, B + c, ldb, C + c, ldc, K, N - c);
+    tail<MR, Packet<T>>(A, lda, B + c, ldb, C + c, ldc, K, N - c, at(c));
   }
 }
 
@@ -191,7 +199,8 @@ constexpr int kStrip = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 4 : 2;
 // takes a block of 8, 11 rows (8 + 3), keeps kStrip/2 packets.
 constexpr int kEightStrip = kStrip == 4 ? 3 : kStrip / 2;
 
-// C (n, N) += A (n, K) * B (K, N); row-major, row strides lda, ldb, ldc. Blocks of 8 rows x
+// C (n, N) += A (n, K) * B (K, N); row-major, row strides lda, ldb, ldc. With `init` (N values),
+// C = init + A * B, init added to every row (see block). Blocks of 8 rows x
 // kStrip/2 packets (each B load feeds 8 rows; kEightStrip where n is 8), then 4 x kStrip; fewer
 // rows take wider strips so that the accumulator count stays up. With 32 vector registers, 9 rows
 // or more (but 11) and a strip of kStrip packets in N, blocks of 6 rows x kStrip packets first (24
@@ -209,27 +218,30 @@ constexpr int kEightStrip = kStrip == 4 ? 3 : kStrip / 2;
 // 0.97x (GRU B=10, H=384 0.99x).
 template <typename T>
 void small_gemm(Index n, Index N, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
-                Index ldc) {
+                Index ldc, const T* init = nullptr) {
   using namespace small_gemm_detail;
   Index r = 0;
   if (kStrip == 4 && n >= 9 && n != 11 && N >= kStrip * kLanes<T>) {
-    for (; r + 6 <= n; r += 6) rows<6, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
+    for (; r + 6 <= n; r += 6)
+      rows<6, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N, init);
   }
   if (n == 8 && N % (kEightStrip * kLanes<T>) == 0) {
-    rows<8, kEightStrip>(A, lda, B, ldb, C, ldc, K, N);
+    rows<8, kEightStrip>(A, lda, B, ldb, C, ldc, K, N, init);
     r = 8;
   }
-  for (; r + 8 <= n; r += 8) rows<8, kStrip / 2>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
-  for (; r + 4 <= n; r += 4) rows<4, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
+  for (; r + 8 <= n; r += 8)
+    rows<8, kStrip / 2>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N, init);
+  for (; r + 4 <= n; r += 4)
+    rows<4, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N, init);
   switch (n - r) {
     case 3:
-      rows<3, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
+      rows<3, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N, init);
       break;
     case 2:
-      rows<2, 2 * kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
+      rows<2, 2 * kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N, init);
       break;
     case 1:
-      rows<1, 4 * kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N);
+      rows<1, 4 * kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N, init);
       break;
     default:
       break;

@@ -178,7 +178,7 @@ inline Index padded_width(Index width, Index panel = kPanel) {
 constexpr Index kTransposeTile = 16;
 template <typename T>
 Panels<T> transposed_panels(const T* src, Index rows, Index cols, Index panel, T* dst) {
-  parallel_chunks(cols, double(rows) * cols, [&](Index k0, Index k1) {
+  parallel_chunks(cols, kFlopsPerCopiedValue * double(rows) * cols, [&](Index k0, Index k1) {
     for (Index t0 = k0; t0 < k1; t0 += kTransposeTile) {
       const Index t1 = std::min(t0 + kTransposeTile, k1);
       for (Index j = 0; j < rows; ++j) {
