@@ -63,14 +63,45 @@ bool all_zero(const T* p, Index n) {
 // cell's saved blocks after the G gate blocks), and, with more than one step, those steps' rows
 // of x gathered, (steps*n, I), so that K is read once per block by one GEMM instead of once per
 // step. With `precomputed`, the gates buffer holds x_t*K + b for every step instead (a walk of
-// all the units only).
+// all the units only). With `packed_kernel`, the walk's K is in panels that project_panels
+// reads (a batch split with 32 vector registers).
 template <typename T>
 struct InputBlocks {
   T* z;
   T* x;
   Index steps;
   bool precomputed;
+  bool packed_kernel = false;
 };
+
+// Z = X*K + b on the calling thread for the n rows of X (`lda` apart), from K in panels
+// (pack_units): small_gemm over a chunk of rows (at most kChunkBytes of X, which stays in L2) a
+// panel at a time, each panel's columns for all of the chunk's rows (a panel of I rows by one
+// strip of its 6-row blocks stays in L1 while X streams past it), b added as the sums are stored.
+// Eigen's GEMM copies both operands on every call, and adding its product to Z needs a pass that
+// first sets Z to b: over a thread's (T*n, G*H) block of Z, most of it out of cache (1.6 MiB a
+// thread at B=16, T=50, H=256). Measured on a Sapphire Rapids VM, 2 threads, alternating
+// processes, against project_rows: inference at T=50: B=16, I=128, H=256 0.95-0.97x the time (GRU
+// 0.96x), B=64, I=64, H=128 0.91x; GRU B=8, T=100, I=40, H=100 0.95x; training steps B=64, T=50,
+// I=64, H=128 0.96-0.98x, B=128, T=50, I=256, H=512 0.95x, B=64, T=50, I=512, H=256 0.96x, GRU
+// B=32, T=50, I=128, H=256 0.97x; B=32, T=100, I=128, H=512, B=4, T=50, I=H=256 and smaller level.
+template <typename T>
+void project_panels(const T* x, Index lda, Index n, Index I, const Panels<T>& k, const T* bias,
+                    Index GH, T* z, Index ld) {
+  constexpr double kChunkBytes = 256 << 10;
+  const double row_bytes = double(std::max<Index>(I, 1)) * sizeof(T);
+  const Index chunk = std::max<Index>(6, static_cast<Index>(kChunkBytes / row_bytes));
+  for (Index a = 0; a < n; a += chunk) {
+    const Index rows = std::min(chunk, n - a);
+    for (Index c = 0; c < GH;) {
+      const auto p = k.at(c);
+      const Index width = std::min(p.c0 + p.width, GH) - c;
+      small_gemm(rows, width, I, x + a * lda, lda, p.data + (c - p.c0), p.ld, z + a * ld + c, ld,
+                 bias + c);
+      c += width;
+    }
+  }
+}
 
 // Timesteps per input block: about kBlockRows rows of x for the GEMM (fewer rows than that and
 // the GEMM runs below speed), while the block's z stays within kMaxBlockBytes.
@@ -91,20 +122,25 @@ void project_block(const SeqShape& s, const UnitWeights<T>& u, const T* x, Index
   Index rows = 0;
   for (Index t = t0; t < t0 + steps; ++t) rows += s.rows_at(t, b0, n);
   auto z = map(blocks.z, rows, G * m, S * m);
-  z.rowwise() = row_vector(u.bias, G * m);
-  if (rows == 0) return;
+  const auto product = [&](const auto& a) {
+    if (blocks.packed_kernel) {
+      return project_panels(a.data(), a.outerStride(), rows, s.I, u.kernel, u.bias, G * m, z.data(),
+                            z.outerStride());
+    }
+    z.rowwise() = row_vector(u.bias, G * m);
+    panel_product(a, u.kernel, s.I, 0, G * m, z);
+  };
   // In the packed order one step's rows are one run of x, and so are the whole batch's of
   // several steps.
   if (s.packed && (steps == 1 || (b0 == 0 && n == s.B))) {
-    return panel_product(map(x + s.row(b0, t0) * s.I, rows, s.I), u.kernel, s.I, 0, G * m, z);
+    return product(map(x + s.row(b0, t0) * s.I, rows, s.I));
   }
-  if (blocks.steps == 1)
-    return panel_product(s.step(x, s.I, t0, b0, n), u.kernel, s.I, 0, G * m, z);
+  if (blocks.steps == 1) return product(s.step(x, s.I, t0, b0, n));
   auto gathered = map(blocks.x, rows, s.I);
   for (Index t = t0, r = 0; t < t0 + steps; r += s.rows_at(t++, b0, n)) {
     gathered.middleRows(r, s.rows_at(t, b0, n)) = s.step(x, s.I, t, b0, s.rows_at(t, b0, n));
   }
-  panel_product(gathered, u.kernel, s.I, 0, G * m, z);
+  product(gathered);
 }
 
 // Forward for batch entries [b0, b0 + n) and the units of `u`, one step at a time. A thread
@@ -310,35 +346,6 @@ void project_rows(const SeqShape& s, const T* x, const T* kernel, const T* bias,
   });
 }
 
-// Z = X*K + b for rows [r0, r1) on the calling thread, from K in panels (pack_units): small_gemm
-// over a chunk of rows (at most kChunkBytes of X, which stays in L2) a panel at a time, each
-// panel's columns for all of the chunk's rows (a panel of I rows by one strip of its 6-row
-// blocks stays in L1 while X streams past it), b added as the sums are stored. Eigen's GEMM
-// copies both operands on every call, and adding its product to Z needs a pass that first sets
-// Z to b: over a thread's (T*n, G*H) block of Z, most of it out of cache (1.6 MiB a thread at
-// B=16, T=50, H=256). Measured on a Sapphire Rapids VM, 2 threads, alternating processes, against
-// project_rows: inference at T=50: B=16, I=128, H=256 0.95-0.97x the time (GRU 0.96x), B=64,
-// I=64, H=128 0.91x; GRU B=8, T=100, I=40, H=100 0.95x; training steps B=64, T=50, I=64, H=128
-// 0.96-0.98x, B=128, T=50, I=256, H=512 0.95x, B=64, T=50, I=512, H=256 0.96x, GRU B=32, T=50,
-// I=128, H=256 0.97x; B=32, T=100, I=128, H=512, B=4, T=50, I=H=256 and smaller level.
-template <typename T>
-void project_panels(const SeqShape& s, const T* x, const Panels<T>& k, const T* bias, Index GH,
-                    T* z, Index ld, Index r0, Index r1) {
-  constexpr double kChunkBytes = 256 << 10;
-  const double row_bytes = double(std::max<Index>(s.I, 1)) * sizeof(T);
-  const Index chunk = std::max<Index>(6, static_cast<Index>(kChunkBytes / row_bytes));
-  for (Index a = r0; a < r1; a += chunk) {
-    const Index n = std::min(chunk, r1 - a);
-    for (Index c = 0; c < GH;) {
-      const auto p = k.at(c);
-      const Index width = std::min(p.c0 + p.width, GH) - c;
-      small_gemm(n, width, s.I, x + a * s.I, s.I, p.data + (c - p.c0), p.ld, z + a * ld + c, ld,
-                 bias + c);
-      c += width;
-    }
-  }
-}
-
 // The blocks' scratch for z_t = x_t*K + b (InputBlocks) in a unit split of `n` blocks of at most
 // `z_cols` columns of z each: z for a block of timesteps and the x rows it gathers.
 template <typename T>
@@ -454,28 +461,35 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     }
     const Index most = most_rows(ends);
     const bool pack = pack_shared(s.T, most);
-    // Where each thread computes x*K + b for its own rows, with 32 vector registers: by
-    // small_gemm (project_panels) from one copy of K in panels as wide as its 6-row blocks'
-    // strips, which every thread reads. With 16 registers small_gemm's blocks of many rows have
-    // too few accumulators (8 x 1 packets): Eigen's GEMM (project_rows).
+    // Where each thread computes x*K + b for its own rows (all steps first, or blocks of steps
+    // as it walks), with 32 vector registers: by small_gemm (project_panels) from one copy of K
+    // in panels as wide as its 6-row blocks' strips, which every thread reads. For blocks of
+    // steps Eigen's GEMM had copied all of K for each block's 128 or so rows; measured as for
+    // project_panels: inference at B=8, T=500, I=H=256 0.92x the time (GRU 0.92x), B=256,
+    // T=100, I=256, H=512 0.96x; B=64, T=100, I=256, H=512 (GRU too), B=4, T=1000, I=512,
+    // H=256 and B=2, T=1000, I=256, H=128 level. With 16 registers small_gemm's blocks of many
+    // rows have too few accumulators (8 x 1 packets): Eigen's GEMM (project_rows, panel_product).
     const Index k_panel = kStrip * small_gemm_detail::kLanes<T>;
-    const bool k_panels = own_rows && kStrip == 4;
+    const bool k_panels = (own_rows || !walked.gates) && kStrip == 4;
     Buffer<T> kernel(k_panels ? s.I * padded_width(GH, k_panel) : 0);
     Panels<T> k_packed{};
     if (k_panels) k_packed = pack_units<G>(w.kernel, s.I, H, 0, H, k_panel, kernel.data());
+    if (k_panels && !walked.gates) all.kernel = k_packed;
     const Index panel = shared_panel<T>(most, P, shrinking);
     Buffer<T> shared(pack ? P * padded_width(GH, panel) : 0);  // R in panels, read by every thread
     if (pack) all.recurrent = pack_units<G>(w.recurrent, P, H, 0, H, panel, shared.data());
     run_bounds(ends, [&](Index b0, Index b1) {
       const Index n = b1 - b0, steps = walked.gates ? 0 : block_steps(s.T, n, SH, sizeof(T));
-      if (k_panels) {
-        project_panels(ws, walked.x, k_packed, w.bias, GH, walked.gates, SH, b0 * s.T, b1 * s.T);
+      if (k_panels && own_rows) {
+        project_panels(walked.x + b0 * s.T * s.I, s.I, (b1 - b0) * s.T, s.I, k_packed, w.bias, GH,
+                       walked.gates + b0 * s.T * SH, SH);
       } else if (own_rows) {
         project_rows(ws, walked.x, w.kernel, w.bias, GH, walked.gates, SH, b0 * s.T, b1 * s.T);
       }
       Buffer<T> z(steps * n * SH), x(steps > 1 ? steps * n * s.I : 0);
       ForwardWalk<Cell, T> walk(ws, all, walked, training, b0, n,
-                                InputBlocks<T>{z.data(), x.data(), steps, walked.gates != nullptr});
+                                InputBlocks<T>{z.data(), x.data(), steps, walked.gates != nullptr,
+                                               k_panels && !walked.gates});
       for (Index t = 0; t < s.T; ++t) {
         for (int phase = 0; phase < Cell::kPhases; ++phase) walk.step(t, phase);
       }
