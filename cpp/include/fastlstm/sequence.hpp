@@ -76,8 +76,9 @@ struct InputBlocks {
 
 // Z = X*K + b on the calling thread for the n rows of X (`lda` apart), from K in panels
 // (pack_units): small_gemm over a chunk of rows (at most kChunkBytes of X, which stays in L2) a
-// panel at a time, each panel's columns for all of the chunk's rows (a panel of I rows by one
-// strip of its 6-row blocks stays in L1 while X streams past it), b added as the sums are stored.
+// panel at a time, each panel's columns for all of the chunk's rows (a panel, I rows by one
+// 6-row block's strip, 32 KiB of float32 at I=128, stays in L1 while X streams past it), b added
+// as the sums are stored.
 // Eigen's GEMM copies both operands on every call, and adding its product to Z needs a pass that
 // first sets Z to b: over a thread's (T*n, G*H) block of Z, most of it out of cache (1.6 MiB a
 // thread at B=16, T=50, H=256). Measured on a Sapphire Rapids VM, 2 threads, alternating
