@@ -63,15 +63,13 @@ bool all_zero(const T* p, Index n) {
 // cell's saved blocks after the G gate blocks), and, with more than one step, those steps' rows
 // of x gathered, (steps*n, I), so that K is read once per block by one GEMM instead of once per
 // step. With `precomputed`, the gates buffer holds x_t*K + b for every step instead (a walk of
-// all the units only). With `packed_kernel`, the walk's K is in panels that project_panels
-// reads (a batch split with 32 vector registers).
+// all the units only).
 template <typename T>
 struct InputBlocks {
   T* z;
   T* x;
   Index steps;
   bool precomputed;
-  bool packed_kernel = false;
 };
 
 // Z = X*K + b on the calling thread for the n rows of X (`lda` apart), from K in panels
@@ -94,13 +92,9 @@ void project_panels(const T* x, Index lda, Index n, Index I, const Panels<T>& k,
   const Index chunk = std::max<Index>(6, static_cast<Index>(kChunkBytes / row_bytes));
   for (Index a = 0; a < n; a += chunk) {
     const Index rows = std::min(chunk, n - a);
-    for (Index c = 0; c < GH;) {
-      const auto p = k.at(c);
-      const Index width = std::min(p.c0 + p.width, GH) - c;
-      small_gemm(rows, width, I, x + a * lda, lda, p.data + (c - p.c0), p.ld, z + a * ld + c, ld,
-                 bias + c);
-      c += width;
-    }
+    // small_gemm (step_product): the panels hold at most 512 KiB, or a chunk fewer than 32 rows.
+    panel_product(map(x + a * lda, rows, I, lda), k, I, 0, GH, map(z + a * ld, rows, GH, ld), false,
+                  bias);
   }
 }
 
@@ -123,13 +117,9 @@ void project_block(const SeqShape& s, const UnitWeights<T>& u, const T* x, Index
   Index rows = 0;
   for (Index t = t0; t < t0 + steps; ++t) rows += s.rows_at(t, b0, n);
   auto z = map(blocks.z, rows, G * m, S * m);
+  // z = b + x*K, b added as the sums are stored where small_gemm takes the product.
   const auto product = [&](const auto& a) {
-    if (blocks.packed_kernel) {
-      return project_panels(a.data(), a.outerStride(), rows, s.I, u.kernel, u.bias, G * m, z.data(),
-                            z.outerStride());
-    }
-    z.rowwise() = row_vector(u.bias, G * m);
-    panel_product(a, u.kernel, s.I, 0, G * m, z);
+    panel_product(a, u.kernel, s.I, 0, G * m, z, false, u.bias);
   };
   // In the packed order one step's rows are one run of x, and so are the whole batch's of
   // several steps.
@@ -489,8 +479,7 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
       }
       Buffer<T> z(steps * n * SH), x(steps > 1 ? steps * n * s.I : 0);
       ForwardWalk<Cell, T> walk(ws, all, walked, training, b0, n,
-                                InputBlocks<T>{z.data(), x.data(), steps, walked.gates != nullptr,
-                                               k_panels && !walked.gates});
+                                InputBlocks<T>{z.data(), x.data(), steps, walked.gates != nullptr});
       for (Index t = 0; t < s.T; ++t) {
         for (int phase = 0; phase < Cell::kPhases; ++phase) walk.step(t, phase);
       }

@@ -277,16 +277,18 @@ Index strip_columns(Index n) {
 constexpr double kSmallGemmBytes = 512 << 10;
 
 // c += a * b on strided windows: small_gemm for small_rows(a.rows()) or a small enough b, Eigen's
-// GEMM elsewhere.
-template <typename A, typename B, typename C>
-void step_product(const A& a, const B& b, C&& c) {
+// GEMM elsewhere. With `init` (b.cols() values), c = init + a * b, init added to every row: the
+// bits of c set to init first, which Eigen's GEMM does (it adds its product to c) and small_gemm
+// does as it stores its sums.
+template <typename A, typename B, typename C, typename T = typename std::decay_t<B>::Scalar>
+void step_product(const A& a, const B& b, C&& c, const T* init = nullptr) {
   const Index n = a.rows();
-  using T = typename std::decay_t<B>::Scalar;
   if (small_rows(n) ||
       (kStrip == 4 && double(b.rows()) * b.cols() * sizeof(T) <= kSmallGemmBytes)) {
     small_gemm(n, b.cols(), a.cols(), a.data(), a.outerStride(), b.data(), b.outerStride(),
-               c.data(), c.outerStride());
+               c.data(), c.outerStride(), init);
   } else {
+    if (init) c.rowwise() = row_vector(init, c.cols());
     c.noalias() += a * b;
   }
 }
