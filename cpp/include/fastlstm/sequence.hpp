@@ -447,9 +447,6 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     // B=16, H=384 1.08x; T=20: B=16, I=64, H=128 1.19x, B=32, I=128, H=256 1.09x; the training
     // step of B=16, T=50, I=128, H=256 1.04x, GRU B=16, T=30, H=384 0.94-1.00x.
     const bool own_rows = walked.gates && !ws.packed && !ws.time_major;
-    if (walked.gates && !own_rows) {
-      project_rows(ws, walked.x, w.kernel, w.bias, GH, walked.gates, SH, 0, ws.rows());
-    }
     const Index most = most_rows(ends);
     const bool pack = pack_shared(s.T, most);
     // Where each thread computes x*K + b for its own rows (all steps first, or blocks of steps
@@ -461,11 +458,21 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     // H=256 and B=2, T=1000, I=256, H=128 level. With 16 registers small_gemm's blocks of many
     // rows have too few accumulators (8 x 1 packets): Eigen's GEMM (project_rows, panel_product).
     const Index k_panel = kStrip * small_gemm_detail::kLanes<T>;
-    const bool k_panels = (own_rows || !walked.gates) && kStrip == 4;
+    // The same kernel where the rows are split over the threads first (packed by length, or
+    // time-major), so that a padded batch's valid steps get the bits the same steps get alone.
+    const bool k_panels = kStrip == 4;
     Buffer<T> kernel(k_panels ? s.I * padded_width(GH, k_panel) : 0);
     Panels<T> k_packed{};
     if (k_panels) k_packed = pack_units<G>(w.kernel, s.I, H, 0, H, k_panel, kernel.data());
     if (k_panels && !walked.gates) all.kernel = k_packed;
+    if (walked.gates && !own_rows && k_panels) {
+      parallel_chunks(ws.rows(), 2.0 * ws.rows() * s.I * GH, [&](Index r0, Index r1) {
+        project_panels(walked.x + r0 * s.I, s.I, r1 - r0, s.I, k_packed, w.bias, GH,
+                       walked.gates + r0 * SH, SH);
+      });
+    } else if (walked.gates && !own_rows) {
+      project_rows(ws, walked.x, w.kernel, w.bias, GH, walked.gates, SH, 0, ws.rows());
+    }
     const Index panel = shared_panel<T>(most, P, shrinking);
     Buffer<T> shared(pack ? P * padded_width(GH, panel) : 0);  // R in panels, read by every thread
     if (pack) all.recurrent = pack_units<G>(w.recurrent, P, H, 0, H, panel, shared.data());
