@@ -154,31 +154,38 @@ def test_small_batch_weight_layouts_match_oracle(B, T, I, H):
 @pytest.mark.parametrize(
     ("kind", "B", "T", "I", "H"),
     [
-        # Batch split (2 threads) with R packed once per call into panels as wide as the strips
-        # the step product reads for a thread's 3 rows (32 float64 columns with AVX-512): G*H =
-        # 1200 columns, 37 panels and narrower ones at the end (16, 8); backward reads R^T from
-        # panels of its 300 columns the same way.
+        # 6 rows on 2 threads: a unit split (under 4 rows a thread), each block's R packed once
+        # per call for all 6 rows into panels as wide as the strips the product reads (32
+        # float64 columns with AVX-512, where 6 rows take one block of 4 packets), its columns
+        # (600 for the LSTM) ending in narrower panels (16, 8); backward reads R^T from panels
+        # of its 300 columns the same way.
         ("lstm", 6, 5, 7, 300),
         ("gru", 6, 5, 7, 300),
         ("rnn", 6, 5, 7, 300),
         ("lstm", 6, 3, 7, 300),  # fewer steps than pay for the copy: R read where it lies
-        # Unit split (2 threads), each block's R packed into panels for all B rows: for 1, 2
-        # and 3 rows as wide as the strips the product reads (16, 8 and 4 packets), for 12
-        # rows (blocks of 8 and 4) 256 columns; each block has 600 columns (450 for the GRU),
-        # which none of those widths divides.
+        # Unit split (2 threads), each block's R packed into panels for all B rows: for 1, 2, 3,
+        # 5 and 7 rows as wide as the strips the product reads (16, 8 and 4 packets; with 32
+        # vector registers 5 and 7 rows take one block of 4 packets), for 12 rows (blocks of 6)
+        # 256 columns; each block has 600 columns (450 for the GRU), which none of those widths
+        # divides.
         ("lstm", 1, 5, 7, 300),
         ("lstm", 2, 5, 7, 300),
         ("gru", 3, 5, 7, 300),
+        ("lstm", 5, 5, 7, 300),
+        ("gru", 7, 5, 7, 300),
         ("lstm", 12, 5, 7, 300),
         # Batch split (2 threads) of 8 rows a thread: one block of 8 rows x 3 packets with 32
         # vector registers, from panels as wide (24 float64 columns); G*H = 280 and 210 leave
         # narrower panels at the end (16 columns as 12 and 4; 18 as 12 and 6).
         ("lstm", 16, 5, 7, 70),
         ("gru", 16, 5, 7, 70),
-        # 9, 10 and 11 rows a thread: blocks of 6 rows and then 3 or 4 (9, 10), of 8 and 3 (11).
+        # 9 to 17 rows a thread, with 32 vector registers blocks of 6 rows and the rest: 6 + 3
+        # (9), 6 + 4 (10), 6 + 5 (11), 6 + 7 (13), 6 + 6 + 5 (17); with 16, of 8 and 4 first.
         ("lstm", 18, 5, 7, 70),
         ("gru", 20, 5, 7, 70),
         ("lstm", 22, 5, 7, 70),
+        ("gru", 26, 5, 7, 70),
+        ("lstm", 34, 5, 7, 70),
         # 80 rows per thread at 2 threads. With 32 vector registers (AVX-512) and enough steps
         # (4) R is packed into panels that small_gemm reads (at H=136, 64 float64 columns wide:
         # at most 128 KiB each); otherwise R is read in place, by small_gemm where it is at most

@@ -195,35 +195,62 @@ constexpr int kStrip = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 4 : 2;
 // that width): in wider panels (a walk packed by length, panel_for) 8 rows keep 8 x 2 blocks,
 // whose 2-packet strips fill them. Where rows are left over, their blocks would read such
 // narrow panels in strips too narrow to keep their accumulators busy (B=20, 10 rows a thread, ran
-// 1.09-1.12x slower with 8 x 3 blocks and panels of 48 columns): the one call of more rows that
-// takes a block of 8, 11 rows (8 + 3), keeps kStrip/2 packets.
+// 1.09-1.12x slower with 8 x 3 blocks and panels of 48 columns): blocks of 8 in calls of more
+// rows keep kStrip/2 packets (with 32 registers, only calls narrower than a strip of kStrip
+// packets take them; wider ones take blocks of 5 to 7 rows, see small_gemm).
 constexpr int kEightStrip = kStrip == 4 ? 3 : kStrip / 2;
+
+namespace small_gemm_detail {
+// All n = 5, 6 or 7 rows of C in one block of kStrip packets (32 vector registers only). At 7
+// rows 28 accumulators and 4 packets of B leave no register for A's broadcast: GCC keeps one
+// accumulator on the stack, and the block still beats 4 + 3 rows (see small_gemm).
+template <typename T>
+inline void one_block(Index n, const T* A, Index lda, const T* B, Index ldb, T* C, Index ldc,
+                      Index K, Index N, const T* init) {
+  if constexpr (kStrip == 4) {
+    if (n == 5) rows<5, kStrip>(A, lda, B, ldb, C, ldc, K, N, init);
+    if (n == 6) rows<6, kStrip>(A, lda, B, ldb, C, ldc, K, N, init);
+    if (n == 7) rows<7, kStrip>(A, lda, B, ldb, C, ldc, K, N, init);
+  }
+}
+}  // namespace small_gemm_detail
 
 // C (n, N) += A (n, K) * B (K, N); row-major, row strides lda, ldb, ldc. With `init` (N values),
 // C = init + A * B, init added to every row (see block). Blocks of 8 rows x
 // kStrip/2 packets (each B load feeds 8 rows; kEightStrip where n is 8), then 4 x kStrip; fewer
-// rows take wider strips so that the accumulator count stays up. With 32 vector registers, 9 rows
-// or more (but 11) and a strip of kStrip packets in N, blocks of 6 rows x kStrip packets first (24
-// accumulators, 10 loads for 24 FMAs where 8 x 2 has 10 for 16). Measured on a Sapphire Rapids VM,
-// 2 threads, alternating processes, against 8-row blocks throughout (each element's sum is the same
-// either way: the same bits): B=256, T=100, I=256, H=512 inference 0.88-0.99x the time (GRU
-// 0.92-0.99x), B=64, T=50, I=128, H=256 0.91-0.98x, B=32, T=50, I=128, H=512 0.89-0.91x, training
-// steps B=64, T=50, I=64, H=128 0.89-0.96x, B=32, T=100, I=128, H=512 0.91-1.00x (GRU 1.00-1.03x);
-// B=24 and B=16, H=64 and 256, within noise either way. The Xeon and EPYC VMs of the earlier runs
-// were not at hand to measure it on. Later, from 12 rows down to 9 (a batch split's 9 and 10 rows a
-// thread: 6 + 3 and 6 + 4 rows, two passes over B as 8 + 1 and 8 + 2 take), not 11 (6 + 4 + 1,
-// three passes where 8 + 3 takes two): B=18, 20 and 22 on 2 threads, T=50, I=128, H=256, inference
-// 0.92x, 0.94x and 1.06x the time with 6-row blocks first (GRU B=20 0.96x, the training step at
-// B=20 0.975x, B=18, I=64, H=128 0.976x); a unit split's blocks of all B=9 and 10 rows 0.91x and
-// 0.97x (GRU B=10, H=384 0.99x).
+// rows take wider strips so that the accumulator count stays up. With 32 vector registers and a
+// strip of kStrip packets in N: 5 to 7 rows as one block (20 to 28 accumulators; one pass over
+// B where 4 + 1, 4 + 2 and 4 + 3 take two, the second with too few accumulators to keep the
+// FMAs busy), and from 9 rows blocks of 6 rows x kStrip packets first (24 accumulators, 10 loads
+// for 24 FMAs where 8 x 2 has 10 for 16), the 1 or 5 rows left over as a last block of 7 (6 + 1)
+// or 5 (11 rows: 6 + 5). Each element's sum runs over k in order in any block: the same bits
+// however the rows are blocked. Measured on a Sapphire Rapids VM, 2 threads, alternating
+// processes: 6-row blocks against 8-row blocks throughout, B=256, T=100, I=256, H=512 inference
+// 0.88-0.99x the time (GRU 0.92-0.99x), B=64, T=50, I=128, H=256 0.91-0.98x, B=32, T=50, I=128,
+// H=512 0.89-0.91x, training steps B=64, T=50, I=64, H=128 0.89-0.96x, B=32, T=100, I=128, H=512
+// 0.91-1.00x (GRU 1.00-1.03x); B=24 and B=16, H=64 and 256, within noise either way; a batch
+// split's 9 and 10 rows a thread (6 + 3, 6 + 4) against 8 + 1 and 8 + 2: B=18 and 20, T=50,
+// I=128, H=256 0.92x and 0.94x (GRU B=20 0.96x, the training step at B=20 0.975x), a unit
+// split's blocks of all B=9 and 10 rows 0.91x and 0.97x. Later, one block of 5 to 7 rows and the
+// last blocks of 7 and 5, against 4 + 1 ... 4 + 3, 6 + 6 + 1 and 8 + 3: a unit split's B=5 and 6
+// rows (T=50, I=128, H=256) 0.81-0.85x and 0.87-0.89x (GRU B=6 0.89x, the LSTM's training step
+// 0.95x), B=7 and 13 at T=30, H=512 0.93x and 0.94x; a batch split's 11 rows a thread (B=22)
+// 0.93-0.97x; B=16 (8 rows a thread), B=1 at I=H=512 and the training step of B=64, T=50, I=64,
+// H=128 (blocks unchanged) level. The Xeon and EPYC VMs of the earlier runs were not at hand.
 template <typename T>
 void small_gemm(Index n, Index N, Index K, const T* A, Index lda, const T* B, Index ldb, T* C,
                 Index ldc, const T* init = nullptr) {
   using namespace small_gemm_detail;
   Index r = 0;
-  if (kStrip == 4 && n >= 9 && n != 11 && N >= kStrip * kLanes<T>) {
-    for (; r + 6 <= n; r += 6)
+  const bool wide = kStrip == 4 && N >= kStrip * kLanes<T>;
+  if (wide && n >= 5 && n <= 7) return one_block(n, A, lda, B, ldb, C, ldc, K, N, init);
+  if (wide && n >= 9) {
+    const Index left = n % 6;
+    for (const Index sixes = n - left - (left == 1 ? 6 : 0); r < sixes; r += 6)
       rows<6, kStrip>(A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N, init);
+    if (left == 1 || left == 5) {
+      return one_block(n - r, A + r * lda, lda, B, ldb, C + r * ldc, ldc, K, N, init);
+    }
   }
   if (n == 8 && N % (kEightStrip * kLanes<T>) == 0) {
     rows<8, kEightStrip>(A, lda, B, ldb, C, ldc, K, N, init);
