@@ -179,6 +179,10 @@ def test_small_batch_weight_layouts_match_oracle(B, T, I, H):
         # narrower panels at the end (16 columns as 12 and 4; 18 as 12 and 6).
         ("lstm", 16, 5, 7, 70),
         ("gru", 16, 5, 7, 70),
+        # 5 and 7 rows a thread: with 32 vector registers a batch split, each step's product
+        # one block of all of a thread's rows; with 16, a unit split.
+        ("lstm", 10, 5, 7, 70),
+        ("gru", 14, 5, 7, 70),
         # 9 to 17 rows a thread, with 32 vector registers blocks of 6 rows and the rest: 6 + 3
         # (9), 6 + 4 (10), 6 + 5 (11), 6 + 7 (13), 6 + 6 + 5 (17); with 16, of 8 and 4 first.
         ("lstm", 18, 5, 7, 70),

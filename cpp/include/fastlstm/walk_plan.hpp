@@ -27,10 +27,15 @@ inline double l2_bytes() {
 // The batch split reads all of R at every step, once per block of rows the small GEMM takes (8,
 // then 4, then the rest); the unit split reads a thread's share of R, from that core's cache,
 // once per such block of the whole batch, and meets the other threads once per step. Below 4
-// rows per thread the unit split reads less of R; so it does from 5 to 7 rows, where the batch
-// split reads all of R twice (a block of 4 and the rest). Measured on 2 threads, unit split
-// against batch split: B=10, 12, 14 at H=128-384 1.08-1.27x; B=8 (4 rows a thread) 0.90x at
-// H=128, 1.07-1.13x at H=256, so it stays a batch split.
+// rows per thread the unit split reads less of R; so it does from 5 to 7 rows with 16 vector
+// registers, where the batch split reads all of R twice (a block of 4 and the rest). Measured on
+// 2 threads, unit split against batch split: B=10, 12, 14 at H=128-384 1.08-1.27x; B=8 (4 rows
+// a thread) 0.90x at H=128, 1.07-1.13x at H=256, so it stays a batch split. With 32 registers
+// small_gemm takes 5 to 7 rows in one block, and the batch split, whose threads never meet, is
+// the faster there: on a Sapphire Rapids VM (2 MiB L2), 2 threads, alternating processes, batch
+// split against unit split, T=50, I=128: B=10, 12 and 14 at H=256 0.97x the time, B=12 at I=64,
+// H=128 0.82x, GRU B=12, H=256 0.94x, the training step of B=12, H=256 0.91x. (Larger R still
+// splits units by the rules below.)
 //
 // With many threads and an R (`recurrent_bytes`) larger than a core's L2, the batch split has
 // every thread stream all of R from L3 at every step (once per block of rows), and the threads
@@ -60,9 +65,8 @@ constexpr Index kMinRowsPerThread = 4;
 constexpr Index kMaxUnitRowsBeyondL2 = 32;
 inline bool split_units(Index B, int threads, double recurrent_bytes, int gates) {
   const Index rows = (B + threads - 1) / threads;  // per thread, in a batch split
-  if (rows < kMinRowsPerThread || (rows < 2 * kMinRowsPerThread && rows % kMinRowsPerThread)) {
-    return true;
-  }
+  const bool five_to_seven = rows > kMinRowsPerThread && rows < 2 * kMinRowsPerThread;
+  if (rows < kMinRowsPerThread || (five_to_seven && kStrip != 4)) return true;
   if (gates >= 3 && rows <= 10 && recurrent_bytes >= 0.9 * l2_bytes()) return true;
   if (gates >= 3 && rows <= kMaxUnitRowsBeyondL2 && recurrent_bytes > l2_bytes()) return true;
   return recurrent_bytes > l2_bytes() && recurrent_bytes / threads <= l2_bytes() / 2;
