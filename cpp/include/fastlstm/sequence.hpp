@@ -465,25 +465,27 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
     Panels<T> k_packed{};
     if (k_panels) k_packed = pack_units<G>(w.kernel, s.I, H, 0, H, k_panel, kernel.data());
     if (k_panels && !walked.gates) all.kernel = k_packed;
-    if (walked.gates && !own_rows && k_panels) {
-      parallel_chunks(ws.rows(), 2.0 * ws.rows() * s.I * GH, [&](Index r0, Index r1) {
+    // x*K + b for rows [r0, r1) of the walk (step-major within a row) into its gates buffer.
+    const auto project = [&](Index r0, Index r1) {
+      if (k_panels) {
         project_panels(walked.x + r0 * s.I, s.I, r1 - r0, s.I, k_packed, w.bias, GH,
                        walked.gates + r0 * SH, SH);
-      });
+      } else {
+        project_rows(ws, walked.x, w.kernel, w.bias, GH, walked.gates, SH, r0, r1);
+      }
+    };
+    // project_rows splits its columns or rows over the threads itself.
+    if (walked.gates && !own_rows && k_panels) {
+      parallel_chunks(ws.rows(), 2.0 * ws.rows() * s.I * GH, project);
     } else if (walked.gates && !own_rows) {
-      project_rows(ws, walked.x, w.kernel, w.bias, GH, walked.gates, SH, 0, ws.rows());
+      project(0, ws.rows());
     }
     const Index panel = shared_panel<T>(most, P, shrinking);
     Buffer<T> shared(pack ? P * padded_width(GH, panel) : 0);  // R in panels, read by every thread
     if (pack) all.recurrent = pack_units<G>(w.recurrent, P, H, 0, H, panel, shared.data());
     run_bounds(ends, [&](Index b0, Index b1) {
       const Index n = b1 - b0, steps = walked.gates ? 0 : block_steps(s.T, n, SH, sizeof(T));
-      if (k_panels && own_rows) {
-        project_panels(walked.x + b0 * s.T * s.I, s.I, (b1 - b0) * s.T, s.I, k_packed, w.bias, GH,
-                       walked.gates + b0 * s.T * SH, SH);
-      } else if (own_rows) {
-        project_rows(ws, walked.x, w.kernel, w.bias, GH, walked.gates, SH, b0 * s.T, b1 * s.T);
-      }
+      if (own_rows) project(b0 * s.T, b1 * s.T);
       Buffer<T> z(steps * n * SH), x(steps > 1 ? steps * n * s.I : 0);
       ForwardWalk<Cell, T> walk(ws, all, walked, training, b0, n,
                                 InputBlocks<T>{z.data(), x.data(), steps, walked.gates != nullptr});
