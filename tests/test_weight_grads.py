@@ -1,9 +1,12 @@
 """Backward's weight gradients over many rows: with 32 vector registers (the v4 level) and at
 least 4 blocks of 64 rows a thread, dK, dR, db (the GRU's recurrent bias too) and dX are summed
 by blocks of rows, each thread its own chunk of rows, the chunks' sums added after in chunk order
-(grads_by_rows, sequence.hpp); elsewhere Eigen's GEMMs split by columns. Either way every
-gradient must be the oracle's, for every cell and option, with and without padding and recurrent
-dropout, on 1 to 3 threads; the same bits run to run and whether dL/dx is wanted or not."""
+(grads_by_rows, sequence_backward.hpp); elsewhere the threads split the columns, and each sums
+its columns of dK and dR with Eigen's GEMM or, for wide layers over many rows (at least 1,024 rows
+and 384 rows of dK and dR), by blocks of 128 rows from copies of dZ in panels (gemm_tn.hpp).
+Every way every gradient must be the oracle's, for every cell and option, with and without
+padding and recurrent dropout, on 1 to 3 threads; the same bits run to run and whether dL/dx is
+wanted or not."""
 
 from __future__ import annotations
 
@@ -40,6 +43,36 @@ def test_weight_gradients_over_many_rows_match_the_oracle(
     fn, x, weights, state, kwargs, pad, ref_pad, drop = setup(name, padding, dropout)
     y, finals, _, grads, dy, dfinal = train(
         fn, x, weights, state, kwargs, pad, time_major, threads, drop
+    )
+    y_ref, finals_ref, grads_ref = reference(
+        fn, x, weights, state, kwargs, ref_pad, drop, dy, dfinal
+    )
+    assert_matches([y, *finals, *grads], [y_ref, *finals_ref, *grads_ref])
+
+
+WIDE = 400  # I + H = 406 rows of dK and dR stacked (LSTM, SimpleRNN), H = 400 of the GRU's dR
+
+
+@pytest.mark.usefixtures("restore_threads")
+@pytest.mark.parametrize("dropout", [False, True], ids=["", "recurrent_dropout"])
+@pytest.mark.parametrize("padding", ["none", "mask-left"])
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("name", ["lstm", "gru-reset_after", "gru-reset_before", "rnn"])
+def test_wide_weight_gradients_match_the_oracle(name, threads, padding, dropout):
+    """gemm_tn's blocks: 2,400 rows (about 1,300 valid under the mask) in blocks of 128 and a
+    shorter last one; on one thread dK and dR's copy (406 x 1,600 float64, 5.2 MB) in two
+    groups of columns, on three thread chunks of 533-534 columns, panels of 32 and a narrower
+    last one; the reset-before GRU's dR in two runs of columns with different operands."""
+    fn, x, weights, state, kwargs, lengths = problem(name, B, False, H=WIDE)
+    # R scaled as H = 32's (each z sums H terms): errors then grow over the steps as they do there.
+    weights[1] = weights[1] * np.sqrt(H / WIDE)
+    if padding == "none":
+        pad, ref_pad = {}, {"lengths": np.full(B, T)}
+    else:
+        pad = ref_pad = padded(padding, lengths, np.random.default_rng(5))
+    drop = dropout_mask(B, WIDE) if dropout else None
+    y, finals, _, grads, dy, dfinal = train(
+        fn, x, weights, state, kwargs, pad, False, threads, drop
     )
     y_ref, finals_ref, grads_ref = reference(
         fn, x, weights, state, kwargs, ref_pad, drop, dy, dfinal
