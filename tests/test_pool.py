@@ -234,6 +234,12 @@ def test_short_lived_threads_reuse_the_workers_of_ended_ones():
         t = threading.Thread(target=request, args=(results,))
         t.start()
         t.join()
+        # join() returns once the thread's Python part is done; its pool goes back to the shelf
+        # after that, as the thread itself ends (a thread_local's destructor), and only then
+        # may the next request take it: wait until the thread has left /proc/self/task.
+        deadline = time.monotonic() + 5
+        while str(t.native_id) in tasks() and time.monotonic() < deadline:
+            time.sleep(0.001)
     workers = seen - before - requests
     assert len(workers) <= 1, f"{len(workers)} workers started for 20 requests, one at a time"
     for got in results:
