@@ -3,7 +3,7 @@ least 4 blocks of 64 rows a thread, dK, dR, db (the GRU's recurrent bias too) an
 by blocks of rows, each thread its own chunk of rows, the chunks' sums added after in chunk order
 (grads_by_rows, sequence_backward.hpp); elsewhere the threads split the columns, and each sums
 its columns of dK and dR with Eigen's GEMM or, for wide layers over many rows (at least 1,024 rows
-and 384 rows of dK and dR), by blocks of 128 rows from copies of dZ in panels (gemm_tn.hpp).
+and 384 rows of dK and dR), by blocks of 64 rows from copies of dZ in panels (gemm_tn.hpp).
 Every way every gradient must be the oracle's, for every cell and option, with and without
 padding and recurrent dropout, on 1 to 3 threads; the same bits run to run and whether dL/dx is
 wanted or not."""
@@ -59,7 +59,7 @@ WIDE = 400  # I + H = 406 rows of dK and dR stacked (LSTM, SimpleRNN), H = 400 o
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("name", ["lstm", "gru-reset_after", "gru-reset_before", "rnn"])
 def test_wide_weight_gradients_match_the_oracle(name, threads, padding, dropout):
-    """gemm_tn's blocks: 2,400 rows (about 1,300 valid under the mask) in blocks of 128 and a
+    """gemm_tn's blocks: 2,400 rows (about 1,300 valid under the mask) in blocks of 64 and a
     shorter last one; on one thread dK and dR's copy (406 x 1,600 float64, 5.2 MB) in two
     groups of columns, on three thread chunks of 533-534 columns, panels of 32 and a narrower
     last one; the reset-before GRU's dR in two runs of columns with different operands."""

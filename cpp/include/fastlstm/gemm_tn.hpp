@@ -38,9 +38,11 @@ struct TnOperand {
   Index ldc;
 };
 
-// Rows of D a block takes: a panel of them (kTnRows x 4 packets, 32 KiB of float with AVX-512)
-// stays in L1 while every block of 6 rows of C reads it.
-constexpr Index kTnRows = 128;
+// Rows of D a block takes: a panel of them (kTnRows x 4 packets, 16 KiB of float with AVX-512)
+// stays in L1 while every block of 6 rows of C reads it. Blocks of 64, 96 and 128 rows measured
+// level (0.99-1.01x the backward's time, 2 threads, B=32, T=100, I=128, H=512 and B=128, T=50,
+// H=256) on a 48 KiB L1; 64 leaves half of a 32 KiB L1 (Skylake-SP, Zen 4) to A's rows and C.
+constexpr Index kTnRows = 64;
 // At most this many bytes of C's compact copy: wider calls go by groups of columns (each group
 // transposing A's rows again).
 constexpr double kTnSumBytes = 4 << 20;
