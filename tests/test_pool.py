@@ -193,13 +193,18 @@ def thread_count() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+def wait_until(done, seconds: float = 5) -> None:
+    """Polls ``done()`` every millisecond until it is true or ``seconds`` have passed."""
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.001)
+
+
 def thread_count_down_to(limit: int) -> int:
     """The thread count once it is at most ``limit``, or after 5 s: a joined thread leaves
     /proc/self/task a moment after pthread_join returns (the kernel wakes the joiner as the
     thread's exit begins and removes its entry at the end)."""
-    deadline = time.monotonic() + 5
-    while thread_count() > limit and time.monotonic() < deadline:
-        time.sleep(0.001)
+    wait_until(lambda: thread_count() <= limit)
     return thread_count()
 
 
@@ -237,9 +242,7 @@ def test_short_lived_threads_reuse_the_workers_of_ended_ones():
         # join() returns once the thread's Python part is done; its pool goes back to the shelf
         # after that, as the thread itself ends (a thread_local's destructor), and only then
         # may the next request take it: wait until the thread has left /proc/self/task.
-        deadline = time.monotonic() + 5
-        while str(t.native_id) in tasks() and time.monotonic() < deadline:
-            time.sleep(0.001)
+        wait_until(lambda t=t: str(t.native_id) not in tasks())
     workers = seen - before - requests
     assert len(workers) <= 1, f"{len(workers)} workers started for 20 requests, one at a time"
     for got in results:

@@ -77,7 +77,7 @@ void gemm_tn(Index rows, Index N, const T* d, Index ldd, std::initializer_list<T
   }
   constexpr Index W = kStrip * small_gemm_detail::kLanes<T>;  // a panel: one block strip
   const Index kc = std::min(kTnRows, rows);
-  const Index fit = static_cast<Index>(kTnSumBytes / (double(sizeof(T)) * std::max<Index>(M, 1)));
+  const Index fit = static_cast<Index>(kTnSumBytes / (double(sizeof(T)) * M));  // M >= 384 here
   const Index nc = std::min(N, std::max(W, fit / W * W));
   Buffer<T> at(M * kc), panels(kc * nc), c_copy(M * nc), column_sums(nc);
   for (Index g0 = 0; g0 < N; g0 += nc) {
