@@ -231,15 +231,23 @@ def test_many_threads_split_large_recurrent_weights_by_units(kind, B):
 
 @pytest.mark.usefixtures("restore_threads")
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-@pytest.mark.parametrize("I", [24, 600], ids=["packed-kernel", "kernel-in-place"])
-def test_unit_split_input_products_match_oracle(kind, I):
-    """A unit split on 2 threads computes x*K + b in each block for blocks of steps: from a
-    packed copy of its columns of K where that fits in L2 (I=24), else from K where it lies
-    (I=600: 2.4 MiB of float64 K a thread for the LSTM, 1.8 MiB for the GRU, beyond a 1 MiB
-    L2). Training and inference take the same way, so they give the same bits (test_cells
-    checks that)."""
+@pytest.mark.parametrize(
+    ("T", "I"),
+    [(5, 24), (12, 24), (300, 24), (12, 600), (300, 600)],
+    ids=["few-steps", "one-block", "many-blocks", "one-block-staged", "many-blocks-in-place"],
+)
+def test_unit_split_input_products_match_oracle(kind, T, I):
+    """A unit split on 2 threads (B=1, H=250: blocks of 125 units, 500 columns for the LSTM and
+    375 for the GRU, ending in panels narrower than 256) computes x*K + b in each block for blocks
+    of steps. A block's float64 R is 0.95 MiB (LSTM), its K 94 KiB at I=24 and 2.3 MiB at I=600.
+    With T=5 both are read where they lie (too few steps to pay for a copy); with T=300 (3 blocks
+    of steps) K is packed where it fits in L2, else read where it lies; with T=12 (one block of
+    steps) K is read once: from a packed copy where K and R together fit in L2 (on a 2 MiB L2,
+    I=24), else staged, its panels copied one at a time into a scratch panel just before their
+    product (staged_product; at I=600 64 columns wide, the last ones 32, 16 and 4). Training and
+    inference take the same way, so they give the same bits (test_cells checks that)."""
     fastlstm.set_num_threads(2)
-    assert_all_match_oracle(kind, 1, 5, I, 256)
+    assert_all_match_oracle(kind, 1, T, I, 250)
 
 
 @pytest.mark.usefixtures("restore_threads")

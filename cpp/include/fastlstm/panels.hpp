@@ -73,6 +73,21 @@ void gather_units(const T* src, Index blocks, Index H, Index u0, Index m, T* dst
   for (Index g = 0; g < blocks; ++g) std::copy(src + g * H + u0, src + g * H + u0 + m, dst + g * m);
 }
 
+// Copies columns [c0, c1) of rows [r0, r1) of a block of units laid out as `w` says into dst,
+// row r at dst + (r - r0) * ld: runs within one of w's panels (one gate, where w is in place).
+template <typename T>
+void copy_columns(const Panels<T>& w, Index r0, Index r1, Index c0, Index c1, T* dst, Index ld) {
+  for (Index r = r0; r < r1; ++r) {
+    for (Index c = c0; c < c1;) {
+      const auto p = w.at(c);
+      const Index run = std::min(p.c0 + p.width, c1) - c;
+      const T* from = p.data + r * p.ld + (c - p.c0);
+      std::copy(from, from + run, dst + (r - r0) * ld + (c - c0));
+      c += run;
+    }
+  }
+}
+
 // Copies the columns of units [u0, u0 + m) of a (rows, G*H) matrix into contiguous column panels
 // `panel` wide, (rows, panel) each, panel after panel, and a tail of narrower ones (see Panels):
 // each is one sequential stream for the step product, which the prefetchers follow better than
@@ -82,15 +97,14 @@ template <int G, typename T>
 Panels<T> pack_units(const T* src, Index rows, Index H, Index u0, Index m, Index panel, T* dst) {
   const Index width = G * m;
   const Panels<T> panels{dst, panel, panel * rows, panel, width / panel * panel, width};
+  const Panels<T> from = units_in_place<G>(src, H, u0, m);
   parallel_chunks(rows, kFlopsPerCopiedValue * double(rows) * width, [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) {
-      // Column c of the block is unit c % m of gate c / m; copy runs within one gate and panel.
       for (Index c = 0; c < width;) {
         const auto p = panels.at(c);
-        const Index run = std::min(m - c % m, p.c0 + p.width - c);
-        const T* from = src + r * G * H + (c / m) * H + u0 + c % m;
-        std::copy(from, from + run, dst + (p.data - dst) + r * p.ld + (c - p.c0));
-        c += run;
+        T* to = dst + (p.data - dst) + r * p.ld;
+        copy_columns(from, r, r + 1, p.c0, p.c0 + p.width, to, p.ld);
+        c = p.c0 + p.width;
       }
     }
   });
@@ -114,6 +128,24 @@ void panel_product(const A& a, const Panels<T>& w, Index rows, Index c_begin, In
     step_product(a, map(p.data + (begin - p.c0), rows, end - begin, p.ld),
                  cols(z, begin - c_begin, end - begin), init ? init + (begin - c_begin) : nullptr);
     c = reverse ? begin : end;
+  }
+}
+
+// z = init + a * w for a block of units `width` columns wide that lies as `w` says (in place)
+// and is read once (a sequence's x*K where one block of timesteps covers it): each panel that
+// pack_units would make is copied into `scratch` (rows * panel values) just before its product,
+// which then reads it from cache for every row of a. The products of a packed copy (the same
+// bits), without writing the whole block out and reading it back.
+template <typename A, typename T, typename Z>
+void staged_product(const A& a, const Panels<T>& w, Index rows, Index width, Index panel,
+                    T* scratch, Z z, const T* init) {
+  const Panels<T> packed{scratch, panel, panel * rows, panel, width / panel * panel, width};
+  for (Index c = 0; c < width;) {
+    const auto p = packed.at(c);  // where the packed copy has it: its columns and row stride
+    copy_columns(w, 0, rows, p.c0, p.c0 + p.width, scratch, p.ld);
+    step_product(a, map(static_cast<const T*>(scratch), rows, p.width, p.ld),
+                 cols(z, p.c0, p.width), init ? init + p.c0 : nullptr);
+    c = p.c0 + p.width;
   }
 }
 
