@@ -242,10 +242,11 @@ def test_unit_split_input_products_match_oracle(kind, T, I):
     of steps. A block's float64 R is 0.95 MiB (LSTM), its K 94 KiB at I=24 and 2.3 MiB at I=600.
     With T=5 both are read where they lie (too few steps to pay for a copy); with T=300 (3 blocks
     of steps) K is packed where it fits in L2, else read where it lies; with T=12 (one block of
-    steps) K is read once: from a packed copy where K and R together fit in L2 (on a 2 MiB L2,
-    I=24), else staged, its panels copied one at a time into a scratch panel just before their
-    product (staged_product; at I=600 64 columns wide, the last ones 32, 16 and 4). Training and
-    inference take the same way, so they give the same bits (test_cells checks that)."""
+    steps) K is read once: from a packed copy where K and R together fit in L2, else staged, its
+    panels copied one at a time into a scratch panel just before their product (staged_product).
+    On a 2 MiB L2: I=24 packed, I=600 staged through panels 64 columns wide (the LSTM's last
+    ones 32, 16 and 4 wide, the GRU's 32, 16 and 7). Training and inference take the same way,
+    so they give the same bits (test_cells checks that)."""
     fastlstm.set_num_threads(2)
     assert_all_match_oracle(kind, 1, T, I, 250)
 

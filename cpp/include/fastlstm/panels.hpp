@@ -132,10 +132,11 @@ void panel_product(const A& a, const Panels<T>& w, Index rows, Index c_begin, In
 }
 
 // z = init + a * w for a block of units `width` columns wide that lies as `w` says (in place)
-// and is read once (a sequence's x*K where one block of timesteps covers it): each panel that
-// pack_units would make is copied into `scratch` (rows * panel values) just before its product,
-// which then reads it from cache for every row of a. The products of a packed copy (the same
-// bits), without writing the whole block out and reading it back.
+// and is read once (a sequence's x*K where one block of timesteps covers it): each panel of a
+// packed copy `panel` wide (pack_units's layout) is copied into `scratch` (rows * panel values)
+// just before its product, which then reads it from cache for every row of a. The products of a
+// packed copy, without writing the whole block out and reading it back: the same bits where
+// small_gemm takes them (it sums each column in the same order whatever the panel's width).
 template <typename A, typename T, typename Z>
 void staged_product(const A& a, const Panels<T>& w, Index rows, Index width, Index panel,
                     T* scratch, Z z, const T* init) {

@@ -141,6 +141,16 @@ inline bool pack_shared(Index T, Index rows_per_thread) {
   return T >= kMinPackSteps && (small_rows(rows_per_thread) || kStrip == 4);
 }
 
+// For `rows` rows: panel_for's width, halved while a panel of K rows holds more than `bytes`,
+// down to the strips of the rows' first blocks.
+template <typename T>
+Index panel_within(Index rows, Index K, double bytes, bool shrinking = false) {
+  Index panel = panel_for<T>(rows, shrinking);
+  const Index strip = strip_columns<T>(rows);
+  while (panel > strip && double(K) * panel * sizeof(T) > bytes) panel /= 2;
+  return panel;
+}
+
 // Panel width of the copy of R (forward: K = P rows) or of R^T (backward: K = G*H rows) that the
 // threads of a batch split share: panel_for's, halved while a panel holds more than
 // kSharedPanelBytes, down to the strips of the rows' first blocks. small_gemm reads a panel once
@@ -153,15 +163,6 @@ inline bool pack_shared(Index T, Index rows_per_thread) {
 // 1.08x, B=16, H=256 0.99-1.04x. A budget of 256 KiB measured within 2% of this one, but for
 // inference at H=1024 (1.14x).
 constexpr double kSharedPanelBytes = 128 << 10;
-// For `rows` rows: panel_for's width, halved while a panel of K rows holds more than `bytes`,
-// down to the strips of the rows' first blocks.
-template <typename T>
-Index panel_within(Index rows, Index K, double bytes, bool shrinking = false) {
-  Index panel = panel_for<T>(rows, shrinking);
-  const Index strip = strip_columns<T>(rows);
-  while (panel > strip && double(K) * panel * sizeof(T) > bytes) panel /= 2;
-  return panel;
-}
 template <typename T>
 Index shared_panel(Index rows, Index K, bool shrinking = false) {
   return panel_within<T>(rows, K, kSharedPanelBytes, shrinking);
