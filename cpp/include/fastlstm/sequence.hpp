@@ -417,12 +417,14 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   // x*K + b for every step at once (one GEMM; training keeps it in its gates buffer) in a batch
   // split; in a unit split each block computes its own columns for blocks of steps, training
   // and inference alike (so they give the same bits), from a packed copy of its columns of K
-  // where that fits in L2, else from K where it lies. Measured, 2 threads, blocks against the
-  // GEMM over all steps first, both call orders: inference at B=1, T=25, I=256, H=512
-  // 1.33-1.38x and B=2, T=25, I=H=512 1.29x; B=1, T=25, I=H=512 1.05x and T=20, I=1024, H=512
-  // 1.04-1.17x (K where it lies); T=50, I=H=256, T=200, I=H=128 and T=100, I=64, H=256 level to
-  // 1.2x; B=4, T=25, I=H=512 0.97-0.98x. Training steps at B=1, T=25, I=256, H=512 0.95-0.97x (the
-  // forward alone 1.08-1.11x), B=2, T=50, I=H=256 0.98-0.99x, B=1 and 2, T=25, I=H=512 level.
+  // where that fits in L2, else from K where it lies, or through a scratch panel where one block
+  // of steps covers the sequence (the small batch's rules, below). Measured (before that scratch
+  // panel), 2 threads, blocks against the GEMM over all steps first, both call orders: inference at
+  // B=1, T=25, I=256, H=512 1.33-1.38x and B=2, T=25, I=H=512 1.29x; B=1, T=25, I=H=512 1.05x and
+  // T=20, I=1024, H=512 1.04-1.17x (K where it lies); T=50, I=H=256, T=200, I=H=128 and T=100,
+  // I=64, H=256 level to 1.2x; B=4, T=25, I=H=512 0.97-0.98x. Training steps at B=1, T=25, I=256,
+  // H=512 0.95-0.97x (the forward alone 1.08-1.11x), B=2, T=50, I=H=256 0.98-0.99x, B=1 and 2,
+  // T=25, I=H=512 level.
   const bool whole =
       !buf.gates && by_rows && double(s.rows()) * SH * sizeof(T) <= kMaxProjectionBytes;
   // A padded batch walks its valid steps only, sorted by length and packed (ByLength), training
@@ -514,7 +516,8 @@ bool forward(const SeqShape& s, const Weights<T>& w, const ForwardBuffers<T>& in
   }
   // Small batch: the hidden units are split into one block per thread (walk_unit_blocks). A
   // block's recurrent columns are first packed into contiguous panels (pack_blocks), and its
-  // input columns with them where those fit in L2 (else its x*K reads K where it lies).
+  // input columns with them where those fit in L2 (else its x*K reads K where it lies), but
+  // where a scratch panel takes them (below).
   const bool pack = pack_blocks(double(H) * G * most * sizeof(T), s.T);
   const bool k_fits = double(s.I) * G * most * sizeof(T) <= l2_bytes();
   // Every block multiplies all B rows by its R, and `steps` * B rows (a block of timesteps) by
