@@ -126,8 +126,17 @@ def sample_weights(
 
 
 class Loss:
-    """Base: subclasses implement ``_values(y_true, y_pred) -> (values, dvalues)`` with values
-    (B, ...) per sample and dvalues = d(values)/d(y_pred), shaped like y_pred."""
+    """Base of every loss. A loss of your own subclasses it with two methods (Keras's ``call``,
+    and its gradient, which fastlstm cannot derive: it has no automatic differentiation):
+
+    - ``call(y_true, y_pred)``: the per-sample values, shape y_pred.shape[:-1] (the last axis
+      reduced, as Keras's losses reduce it);
+    - ``gradient(y_true, y_pred)``: d(values)/d(y_pred), shaped like y_pred (entry [..., c] is
+      the derivative of values[...] with respect to y_pred[..., c]).
+
+    Both get y_pred as a float array and y_true as an array, of y_pred's dtype where it holds
+    numbers. The base class then weights, masks and reduces them as for the built-in losses.
+    (The built-in ones implement ``_values(y_true, y_pred) -> (values, dvalues)`` instead.)"""
 
     name = "loss"
     sparse = False  # y_true holds class indices, not one value per output
@@ -148,7 +157,26 @@ class Loss:
             self.name = name
 
     def _values(self, y_true, y_pred):
-        raise NotImplementedError
+        """A subclass's ``call`` and ``gradient``, checked against y_pred's shape."""
+        check_custom(self)
+        y_true = np.asarray(y_true)
+        if y_true.dtype.kind in "biuf":
+            y_true = y_true.astype(y_pred.dtype, copy=False)
+        who = type(self).__name__
+        values = np.asarray(self.call(y_true, y_pred), dtype=y_pred.dtype)
+        if values.shape != y_pred.shape[:-1]:
+            raise ValueError(
+                f"loss: {who}.call returned values of shape {values.shape}; expected "
+                f"{y_pred.shape[:-1]}, one per sample (y_pred {y_pred.shape} without its last "
+                "axis, which a loss reduces)"
+            )
+        grad = np.array(self.gradient(y_true, y_pred), dtype=y_pred.dtype)  # scaled in place
+        if grad.shape != y_pred.shape:
+            raise ValueError(
+                f"loss: {who}.gradient returned shape {grad.shape}; expected y_pred's "
+                f"{y_pred.shape} (d values / d y_pred)"
+            )
+        return values, grad
 
     def _masked_values(self, y_true, y_pred, mask):
         """``_values`` and the mask to reduce them with: the model's, and, where a loss leaves
@@ -199,6 +227,23 @@ class Loss:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get_config()})"
+
+
+def check_custom(loss: Loss) -> None:
+    """Refuses a loss of the caller's own that lacks ``call`` or ``gradient`` (the built-in
+    losses override ``_values`` instead, a model's joint loss ``value_and_grad``), with what to
+    write."""
+    cls = type(loss)
+    if cls._values is not Loss._values or cls.value_and_grad is not Loss.value_and_grad:
+        return
+    missing = [m for m in ("call", "gradient") if not callable(getattr(loss, m, None))]
+    if missing:
+        raise TypeError(
+            f"loss: {type(loss).__name__} defines no {' and no '.join(f'{m}()' for m in missing)}; "
+            "a Loss subclass gives call(y_true, y_pred) (the per-sample values, y_pred's shape "
+            "without its last axis) and gradient(y_true, y_pred) (their derivative with respect "
+            "to y_pred, shaped like y_pred): fastlstm has no automatic differentiation"
+        )
 
 
 class _Probabilistic(Loss):

@@ -30,6 +30,7 @@ from ._loss_base import (
     Loss,
     _dense_target,
     _Probabilistic,
+    check_custom,
     sample_weights,
     sparse_labels,
 )
@@ -361,10 +362,11 @@ def get(identifier) -> Loss:
     takes); a class or an instance; one of this module's functions, or a ``functools.partial``
     of one with keyword options (``partial(sparse_categorical_crossentropy, ignore_class=-1)``,
     the class's options)."""
-    if isinstance(identifier, Loss):
-        return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
+        identifier = identifier()
+    if isinstance(identifier, Loss):
+        check_custom(identifier)
+        return identifier
     fn, options = identifier, {}
     if isinstance(identifier, functools.partial) and not identifier.args:
         fn, options = identifier.func, identifier.keywords
@@ -375,9 +377,15 @@ def get(identifier) -> Loss:
             return _CLASSES[identifier]()
         if identifier.lower() in _ALIASES:
             return _ALIASES[identifier.lower()]()
+    own = ""
+    if callable(identifier):  # a plain function has no gradient to train with
+        own = (
+            "; for a loss of your own, subclass fastlstm.losses.Loss with call(y_true, y_pred) "
+            "and gradient(y_true, y_pred) (fastlstm has no automatic differentiation)"
+        )
     raise ValueError(
         f"loss: expected a fastlstm.losses.Loss, one of {sorted(_ALIASES)} or a class name in "
-        f"{sorted(_CLASSES)}, got {identifier!r}"
+        f"{sorted(_CLASSES)}, got {identifier!r}{own}"
     )
 
 
