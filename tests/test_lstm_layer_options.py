@@ -497,13 +497,23 @@ def test_bidirectional_with_a_projection_equals_two_functional_calls():
         np.testing.assert_array_equal(g, e)
 
 
-def test_bidirectional_halves_must_agree_on_proj_size():
-    with pytest.raises(ValueError, match="backward_layer: expected proj_size=2 like layer, got 3"):
-        Bidirectional(LSTM(H, proj_size=2), backward_layer=LSTM(H, proj_size=3, go_backwards=True))
-    with pytest.raises(
-        ValueError, match="backward_layer: expected proj_size=2 like layer, got None"
-    ):
-        Bidirectional(LSTM(H, proj_size=2), backward_layer=LSTM(H, go_backwards=True))
+def test_bidirectional_halves_of_other_widths_merge_by_concatenation_only():
+    """The halves' widths are P where a projection has one, else H (Keras allows other widths
+    with "concat"; "sum", "mul" and "ave" need one width)."""
+    with pytest.raises(ValueError, match=r"merge_mode 'sum' .* layer gives 2 and backward_layer 3"):
+        Bidirectional(
+            LSTM(H, proj_size=2),
+            merge_mode="sum",
+            backward_layer=LSTM(H, proj_size=3, go_backwards=True),
+        )
+    with pytest.raises(ValueError, match=f"merge_mode 'ave' .* gives 2 and backward_layer {H}"):
+        Bidirectional(
+            LSTM(H, proj_size=2), merge_mode="ave", backward_layer=LSTM(H, go_backwards=True)
+        )
+    layer = Bidirectional(LSTM(H, proj_size=2), backward_layer=LSTM(H, go_backwards=True))
+    x = np.random.default_rng(5).standard_normal((B, 6, I))
+    assert layer(x).shape == (B, 2 + H)
+    assert layer.compute_output_shape((None, 6, I)) == (None, 2 + H)
 
 
 def test_stateful_layer_carries_h_of_width_p(tmp_path):

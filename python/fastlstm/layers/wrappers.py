@@ -30,7 +30,9 @@ def _torch_states_hint(given, n: int) -> str:
 
 class Bidirectional(Layer):
     """Runs ``layer`` forwards and a copy of it backwards (``go_backwards`` flipped, its own
-    weights, seeded apart) and merges the two outputs.
+    weights, seeded apart) and merges the two outputs. A ``backward_layer`` given instead (with
+    the opposite ``go_backwards``) may be of another cell or width, as Keras's: halves of other
+    widths merge by "concat" or None only, and the states are each half's own.
 
     With ``return_sequences``, the backward layer's output sequence is put back in input order
     first, so that step t of both halves belongs to input step t; with a mask, both halves'
@@ -85,23 +87,34 @@ class Bidirectional(Layer):
                 f"backward_layer: expected go_backwards={not layer.go_backwards} (the opposite "
                 f"of layer's), got {backward_layer.go_backwards}"
             )
-        # proj_size (an LSTM's; None for the other cells) sets the width of the outputs
+        if getattr(backward_layer, "return_cell_states", False):  # an LSTM's option
+            raise ValueError(
+                "backward_layer: expected return_cell_states=False (a Bidirectional merges one "
+                "output a direction), got True"
+            )
+        # The halves may be of different cells and widths (Keras's too): an LSTM forwards and
+        # a GRU backwards, or 64 units and 32 with merge_mode "concat" or None.
         for attr in (
-            "units",
-            "proj_size",
             "return_sequences",
             "return_state",
-            "return_cell_states",  # an LSTM's; refused for layer above, so False
             "time_major",
             "stateful",
             "dtype",  # one dtype for the layer's output, and the file that holds both halves
         ):
-            ours, theirs = getattr(layer, attr, None), getattr(backward_layer, attr, None)
+            ours, theirs = getattr(layer, attr), getattr(backward_layer, attr)
             if theirs != ours:
                 shown = str if attr == "dtype" else repr  # float32, not dtype('float32')
                 raise ValueError(
                     f"backward_layer: expected {attr}={shown(ours)} like layer, got {shown(theirs)}"
                 )
+        # _output_units: an LSTM's proj_size where it has one, else units
+        widths = (layer._output_units, backward_layer._output_units)
+        if merge_mode not in ("concat", None) and widths[0] != widths[1]:
+            raise ValueError(
+                f"backward_layer: merge_mode {merge_mode!r} combines outputs of one width, and "
+                f"layer gives {widths[0]} and backward_layer {widths[1]}; give both the same "
+                "width, or merge_mode 'concat'"
+            )
         layer.name = "forward_" + base
         self.forward_layer, self.backward_layer = layer, backward_layer
         self._pair_lock = WeightsLock()  # the halves' weights change together (set_weights)
@@ -155,8 +168,8 @@ class Bidirectional(Layer):
 
     @property
     def weight_names(self) -> tuple[str, ...]:
-        names = self.forward_layer.weight_names
-        return tuple(f"forward_{n}" for n in names) + tuple(f"backward_{n}" for n in names)
+        f, b = (half.weight_names for half in self._halves)
+        return tuple(f"forward_{n}" for n in f) + tuple(f"backward_{n}" for n in b)
 
     # -- weights: the two layers' -----------------------------------------------------------
 
@@ -191,11 +204,11 @@ class Bidirectional(Layer):
     def set_weights(self, weights) -> None:
         """The forward layer's weights, then the backward layer's; nothing changes unless all
         are valid, and a call in another thread uses the old pair or the new one."""
-        n = len(self.forward_layer.weight_names)
-        if not isinstance(weights, (list, tuple)) or len(weights) != 2 * n:
+        n, m = (len(half.weight_names) for half in self._halves)
+        if not isinstance(weights, (list, tuple)) or len(weights) != n + m:
             got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
             raise ValueError(
-                f"weights: expected a list of {2 * n} arrays (forward, backward), got {got}"
+                f"weights: expected a list of {n + m} arrays (forward {n}, backward {m}), got {got}"
             )
         staged = [
             h._staged_weights(list(w)) for h, w in zip(self._halves, (weights[:n], weights[n:]))
@@ -276,13 +289,13 @@ class Bidirectional(Layer):
         backward layer's (None: zeros)."""
         if initial_state is None:
             return None, None
-        n = len(self.forward_layer.state_names)
-        if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2 * n:
-            names = ", ".join(self.forward_layer.state_names)
+        n, m = (len(half.state_names) for half in self._halves)
+        if not isinstance(initial_state, (list, tuple)) or len(initial_state) != n + m:
+            f, b = (", ".join(half.state_names) for half in self._halves)
+            hint = _torch_states_hint(initial_state, n) if n == m else ""
             raise ValueError(
-                f"initial_state: expected a list of {2 * n} arrays, the forward layer's ({names}) "
-                f"then the backward layer's, got {arrived(initial_state)}"
-                f"{_torch_states_hint(initial_state, n)}"
+                f"initial_state: expected a list of {n + m} arrays, the forward layer's ({f}) "
+                f"then the backward layer's ({b}), got {arrived(initial_state)}{hint}"
             )
         return list(initial_state[:n]), list(initial_state[n:])
 
@@ -334,35 +347,39 @@ class Bidirectional(Layer):
         gradients are kept in ``grads``, the forward layer's first. ``input_grad=False`` skips
         dL/dx and returns None."""
         caches, outs, keeps = cache
-        n = len(self.forward_layer.state_names)
+        n, m = (len(half.state_names) for half in self._halves)
         if self.return_state:
-            if not isinstance(dout, (list, tuple)) or len(dout) != 1 + 2 * n:
+            if not isinstance(dout, (list, tuple)) or len(dout) != 1 + n + m:
                 raise ValueError(
-                    f"doutputs: expected [doutput, {2 * n} state gradients] for a return_state "
+                    f"doutputs: expected [doutput, {n + m} state gradients] for a return_state "
                     "layer"
                 )
             dout, dstates = dout[0], list(dout[1:])
         else:
-            dstates = [None] * (2 * n)
+            dstates = [None] * (n + m)
         df, db = self._split(dout, outs)
         if keeps is not None and df is not None:  # a zeroed output has no gradient
             df, db = (np.where(k, d, 0) for d, k in zip((df, db), keeps))
         dx = None
-        for k, (half, d) in enumerate(zip(self._halves, (df, db))):
-            douts = [d, *dstates[k * n : (k + 1) * n]] if self.return_state else d
-            g = half.backward(caches[k], douts, input_grad)
+        for half, c, d, ds in zip(self._halves, caches, (df, db), (dstates[:n], dstates[n:])):
+            douts = [d, *ds] if self.return_state else d
+            g = half.backward(c, douts, input_grad)
             if g.x is not None:
                 dx = g.x if dx is None else dx + g.x
         return dx
 
     def compute_output_shape(self, input_shape):
-        shape = self.forward_layer.compute_output_shape(input_shape)
-        out, states = (shape[0], shape[1:]) if self.return_state else (shape, [])
-        units = self.forward_layer._output_units  # an LSTM's proj_size when it has one
-        merged = (*out[:-1], 2 * units) if self.merge_mode == "concat" else tuple(out)
-        if self.merge_mode is None:
-            merged = [tuple(out), tuple(out)]
-        return [merged, *states, *states] if self.return_state else merged
+        shapes = [half.compute_output_shape(input_shape) for half in self._halves]
+        if self.return_state:
+            (out, *states), (back, *back_states) = shapes
+            states += back_states
+        else:
+            (out, back), states = shapes, []
+        if self.merge_mode == "concat":  # widths: an LSTM's proj_size where it has one
+            merged = (*out[:-1], out[-1] + back[-1])
+        else:
+            merged = [tuple(out), tuple(back)] if self.merge_mode is None else tuple(out)
+        return [merged, *states] if self.return_state else merged
 
     def compute_mask(self, x, mask=None):
         return mask if self.return_sequences else None
