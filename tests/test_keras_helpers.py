@@ -69,6 +69,22 @@ def test_a_declared_batch_size_holds_for_a_stateful_layers_first_batch(functiona
         np.testing.assert_array_equal(kept, now)  # nothing changed
     layer.reset_states([np.ones((2, 4)), np.ones((2, 4))])
     assert m.predict(x[:2], verbose=0).shape == (2, 1)
+    # With a state kept, the refusal had advised reset_states(), after which the same call was
+    # refused again for the declared size: it names the declared size instead.
+    kept = r"keeps\), got 1; its input declares a batch of 2 rows$"
+    with pytest.raises(ValueError, match=kept):
+        m.predict(x[:1], verbose=0)
+
+
+def test_a_stateful_layers_kept_batch_size_yields_to_reset_states_where_none_is_declared():
+    layer = LSTM(4, stateful=True)
+    x = np.random.default_rng(1).standard_normal((3, 5, 2))
+    layer(x)
+    refusal = r"expected a batch of 3 rows \(the state .* keeps\), got 2; call reset_states\(\)"
+    with pytest.raises(ValueError, match=refusal):
+        layer(x[:2])
+    layer.reset_states()  # as the error advises: then the other size is taken
+    assert layer(x[:2]).shape == (2, 4)
 
 
 def numeric_grad(layer, x, dout, mask=None, eps=1e-6):

@@ -341,9 +341,16 @@ class Recurrent(Layer):
             return None
         kept = self._states[0].shape[0]
         if batch != kept:
+            # reset_states() frees the batch size only where the input declares none
+            declared = self._declared_batch()
+            hint = (
+                f"; its input declares a batch of {declared} rows"
+                if declared is not None
+                else "; call reset_states() to start over"
+            )
             raise ValueError(
                 f"x: expected a batch of {kept} rows (the state this stateful layer {self.name!r} "
-                f"keeps), got {batch}; call reset_states() to start over"
+                f"keeps), got {batch}{hint}"
             )
         return self._states
 
