@@ -237,6 +237,18 @@ def test_saving_to_odd_paths_names_filepath(tmp_path):
         m.save(tmp_path)
     with pytest.raises(TypeError, match=r"filepath: expected a str or os\.PathLike, got int"):
         m.save(3)
+    # had been the system's "embedded null byte", naming no argument
+    nul = r"filepath: expected a path without NUL characters, got "
+    with pytest.raises(ValueError, match=nul + r"'a\\x00b.fastlstm'"):
+        m.save("a\x00b.fastlstm")
+    with pytest.raises(ValueError, match=nul + r"b'a\\x00b'"):
+        load_model(b"a\x00b")
+    with pytest.raises(ValueError, match=nul):
+        m.save_weights(tmp_path / "a\x00b")
+    with pytest.raises(ValueError, match=nul):
+        m.load_weights("a\x00b")
+    with pytest.raises(ValueError, match=r"^filename: expected a path without NUL"):
+        callbacks.CSVLogger("log\x00.csv")
     m.save(os.fsencode(tmp_path / "bytes.fastlstm"))  # bytes paths work, as open() takes them
     assert (tmp_path / "bytes.fastlstm").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bytes.fastlstm"]

@@ -27,6 +27,18 @@ def model(seed=0):
     return m
 
 
+class Negative(utils.PyDataset):
+    def __init__(self, x, y):
+        super().__init__()
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return -1  # noqa: PLE0303 (the bad input under test)
+
+    def __getitem__(self, i):
+        return self.x, self.y
+
+
 class Batches(utils.PyDataset):
     """The arrays in batches of BATCH rows, counting the calls."""
 
@@ -210,6 +222,11 @@ def test_progress_of_an_iterator_of_unknown_length(capsys):
         (lambda m: m.fit(iter([(X,)])), ValueError, r"got a tuple \(x,\)"),
         (lambda m: m.fit(iter([])), ValueError, "x: expected at least one batch"),
         (lambda m: m.fit(Batches(X[:0], Y[:0])), ValueError, "at least one batch, got none"),
+        (  # had been Python's own "__len__() should return >= 0", naming nothing
+            lambda m: m.fit(Negative(X, Y)),
+            ValueError,
+            r"x: len\(\) of the dataset failed: __len__\(\) should return >= 0",
+        ),
         (lambda m: m.fit(iter([(X, Y[:3])])), ValueError, "x, y: expected the same number"),
         (lambda m: m.evaluate(Batches(X, Y), batch_size=4), ValueError, "batch_size: expected"),
         (

@@ -93,6 +93,11 @@ def test_summary_takes_keras_arguments():
     assert plain[2].split() == ["Layer", "(type)", "Output", "Shape", "Param", "#"]
     with pytest.raises(ValueError, match=r"layer_range: only None is supported"):
         model.summary(layer_range=["lstm", "dense"])
+    # had failed at the first line with "'int' object is not callable"
+    with pytest.raises(
+        TypeError, match=r"^print_fn: expected a callable \(print's place\) or None, got 5$"
+    ):
+        model.summary(print_fn=5)
 
 
 def test_save_and_load_take_keras_arguments_in_keras_order(tmp_path):

@@ -86,6 +86,8 @@ class DatasetBatches:
             return len(self.data)
         except TypeError as exc:  # __len__ gave a float, say
             raise TypeError(f"{self.name}: len() of the dataset failed: {exc}") from None
+        except ValueError as exc:  # a negative __len__
+            raise ValueError(f"{self.name}: len() of the dataset failed: {exc}") from None
 
     def first(self):
         """The first batch, (x, y, sample_weight) (drawn, not consumed, from an iterator)."""

@@ -560,6 +560,10 @@ class Sequential(Trainer):
         for name, value in (("positions", positions), ("layer_range", layer_range)):
             if value is not None:
                 raise ValueError(f"{name}: only None is supported, got {value!r}")
+        if print_fn is not None and not callable(print_fn):
+            raise TypeError(
+                f"print_fn: expected a callable (print's place) or None, got {print_fn!r}"
+            )
         print_fn = print_fn or print
         cells = [
             (

@@ -274,11 +274,20 @@ def path_str(path, name: str = "filepath") -> str:
     """``path`` as a str: a str or path-like, bytes decoded as the file system does; else a
     TypeError naming the argument ``name`` (str() of None or a list would be a file's name)."""
     try:
-        return os.fsdecode(os.fspath(path))
+        text = os.fsdecode(os.fspath(path))
     except TypeError:
         raise TypeError(
             f"{name}: expected a str or os.PathLike, got {type(path).__name__}"
         ) from None
+    _no_nul(text, name)
+    return text
+
+
+def _no_nul(path, name: str) -> None:
+    """A ValueError naming ``name`` for a path holding a NUL character, which no file's name
+    can hold (the system calls' own error names nothing: "embedded null byte")."""
+    if ("\0" if isinstance(path, str) else b"\0") in path:
+        raise ValueError(f"{name}: expected a path without NUL characters, got {path!r}")
 
 
 def _target(filepath) -> str:
@@ -733,12 +742,14 @@ def _load_path(filepath, compile: bool, custom_objects, caller: str):
 def _fspath(filepath):
     """The path of a file to read."""
     try:
-        return os.fspath(filepath)
+        path = os.fspath(filepath)
     except TypeError:
         raise TypeError(
             f"filepath: expected a str or os.PathLike (the file's path; an open file is not "
             f"read), got {type(filepath).__name__}"
         ) from None
+    _no_nul(path, "filepath")
+    return path
 
 
 def _read_file(path, caller: str) -> bytes:
