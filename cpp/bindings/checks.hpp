@@ -4,8 +4,10 @@
 
 #include <pybind11/numpy.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
@@ -115,10 +117,54 @@ inline double physical_memory() {
 #endif
 }
 
+// Bytes that new arrays can take now before Linux's out-of-memory killer ends the process: its
+// MemAvailable plus SwapFree, or less where the process's cgroup (a container) allows less; the
+// machine's memory where the system says nothing (0: unknown). Read from /proc and /sys at each
+// call, tens of us: room_for asks only for large sizes.
+inline double available_memory() {
+  double room = physical_memory();
+#if defined(__linux__)
+  if (std::FILE* f = std::fopen("/proc/meminfo", "r")) {
+    double avail = -1, swap = 0;
+    char line[256];
+    unsigned long long kib = 0;
+    while (std::fgets(line, sizeof line, f)) {
+      if (std::sscanf(line, "MemAvailable: %llu kB", &kib) == 1) avail = double(kib) * 1024;
+      if (std::sscanf(line, "SwapFree: %llu kB", &kib) == 1) swap = double(kib) * 1024;
+    }
+    std::fclose(f);
+    if (avail >= 0) room = avail + swap;
+  }
+  // cgroup v2, as a container sees its own: the limit less what the group holds already.
+  const auto number = [](const char* path, double& value) {
+    std::FILE* f = std::fopen(path, "r");
+    if (!f) return false;
+    unsigned long long n = 0;
+    const bool read = std::fscanf(f, "%llu", &n) == 1;  // "max": no limit
+    std::fclose(f);
+    value = double(n);
+    return read;
+  };
+  double limit = 0, used = 0;
+  if (number("/sys/fs/cgroup/memory.max", limit) && number("/sys/fs/cgroup/memory.current", used)) {
+    room = std::min(room, std::max(limit - used, 0.0));
+  }
+#endif
+  return room;
+}
+
+// Whether `bytes` more fit in memory now. Below a sixteenth of the machine's memory, yes without
+// asking (available_memory costs tens of us a call).
+inline bool room_for(double bytes) {
+  const double memory = physical_memory();
+  return memory == 0 || bytes <= memory / 16 || bytes <= available_memory();
+}
+
 // " (N GiB)" for a count of bytes.
 inline std::string gib(double bytes) {
-  return " (" + std::to_string(static_cast<long long>(std::ceil(bytes / double(1 << 30)))) +
-         " GiB)";
+  char text[48];
+  std::snprintf(text, sizeof text, " (%.1f GiB)", bytes / double(1 << 30));
+  return text;
 }
 
 // A MemoryError: `what` cannot be allocated at `shape`, for the reason `why` (", ..." or "").
@@ -147,13 +193,33 @@ inline std::size_t checked_bytes(const std::vector<py::ssize_t>& shape, std::siz
   const double memory = physical_memory();
   if (fits && bytes <= std::size_t(PTRDIFF_MAX) - 2 * kAlign &&
       (memory == 0 || double(bytes) <= memory)) {
-    return bytes;
+    if (room_for(double(bytes))) return bytes;
+    cannot_allocate(
+        shape, what,
+        gib(double(bytes)) + ", more than the memory free now" + gib(available_memory()));
   }
   for (auto d : shape) {
     if (d == 0) return 0;
   }
   cannot_allocate(shape, what,
                   fits && memory > 0 ? ", more than this machine's memory" + gib(memory) : "");
+}
+
+// A MemoryError where arrays that each fit take more than the memory free now together (Linux
+// grants each allocation, then ends the process while their pages are filled). `parts`: each
+// array's bytes and what it is.
+inline void check_room(std::initializer_list<std::pair<double, const char*>> parts) {
+  double total = 0;
+  for (const auto& part : parts) total += part.first;
+  if (room_for(total)) return;
+  std::string names;
+  for (const auto& part : parts) {
+    if (part.first > 0) names += (names.empty() ? "" : "; ") + std::string(part.second);
+  }
+  PyErr_SetString(PyExc_MemoryError, (names + ": cannot allocate them together" + gib(total) +
+                                      ", more than the memory free now" + gib(available_memory()))
+                                         .c_str());
+  throw py::error_already_set();
 }
 
 inline bool is_aligned(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % kAlign == 0; }

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "checks.hpp"
 #include "fastlstm/blocks.hpp"
 #include "fastlstm/info.hpp"
 #include "fastlstm/threads.hpp"
@@ -64,6 +65,11 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
   m.def(
       "max_threads", [] { return fastlstm::kMaxThreads; },
       "The most threads set_num_threads takes.");
+  m.def("_room_for", &fastlstm::bindings::room_for, py::arg("bytes"),
+        "Whether `bytes` more fit in the memory free now (asked of the system only for sizes "
+        "beyond a sixteenth of the machine's memory).");
+  m.def("_available_memory", &fastlstm::bindings::available_memory,
+        "Bytes new arrays can take now: MemAvailable plus SwapFree, or a cgroup's room.");
   m.def("_at_exit", &fastlstm::bindings::at_exit,
         "Registered with atexit by fastlstm._core: calls that end after it keep their thread "
         "(other than the exiting one) from taking the GIL again (see without_gil.hpp).");

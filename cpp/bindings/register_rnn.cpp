@@ -42,6 +42,15 @@ Shape seq_shape(const SeqShape& s, py::ssize_t cols) {
   return s.time_major ? Shape{s.T, s.B, cols} : Shape{s.B, s.T, cols};
 }
 
+// Bytes of an array of T of `shape` (a double: no overflow; checked_bytes has refused the
+// sizes no process could hold).
+template <typename T>
+double bytes_of(const Shape& shape) {
+  double n = sizeof(T);
+  for (auto d : shape) n *= double(d);
+  return n;
+}
+
 template <typename T>
 Array<T> zeros(const Shape& shape, const char* what) {
   Array<T> a = aligned_empty<T>(shape, what);
@@ -136,6 +145,10 @@ py::tuple forward(const py::handle& x_obj, const py::handle& kernel_obj,
   checked_bytes(seq_shape(s, P), sizeof(T), "y");
   if (training) checked_bytes(seq_shape(s, Cell::kSaved * s.H), sizeof(T), kCacheGates);
   if (keep_c) checked_bytes(seq_shape(s, s.H), sizeof(T), kCellStates);
+  // ... and together: each may fit where all three do not.
+  check_room({{bytes_of<T>(seq_shape(s, P)), "y"},
+              {training ? bytes_of<T>(seq_shape(s, Cell::kSaved * s.H)) : 0, kCacheGates},
+              {keep_c ? bytes_of<T>(seq_shape(s, s.H)) : 0, kCellStates}});
   const auto h0 =
       state_or_zeros<T>(h0_obj, kCell ? "initial_state[0]" : "initial_state", s, P, h_meaning(s));
   const auto c0 =
@@ -249,6 +262,16 @@ py::tuple backward(const py::tuple& saved, const py::handle& dy_obj, const py::h
                                        : "(batch, time, hidden) like the cache's cell_states")
             : std::nullopt;
 
+  // dx and the walk's working arrays together, before any is made.
+  BackwardOptions work;
+  work.peepholes = bool(options.peephole);
+  work.projection = bool(projection);
+  work.mask = bool(mask);
+  work.recurrent_mask = bool(rmask);
+  work.packed = mask && saved[15].cast<bool>();
+  check_room({{input_grad ? bytes_of<T>(seq_shape(s, s.I)) : 0, "dx"},
+              {backward_work_bytes<Cell, T>(s, work),
+               "backward's working arrays (dL/dz and h_{t-1} for every step)"}});
   const py::ssize_t GH = Cell::kGates * s.H;
   auto dx = zeros<T>(input_grad ? seq_shape(s, s.I) : Shape{0}, "dx");
   auto dkernel = zeros<T>({s.I, GH}, "dkernel");

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import random
 import unicodedata
 
@@ -47,21 +48,70 @@ def too_big(exc: BaseException) -> bool:
     )
 
 
+def _machine_memory() -> float:
+    """The machine's memory in bytes (0: unknown), once."""
+    global _MEMORY
+    if _MEMORY is None:
+        try:
+            _MEMORY = float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):  # no such names on this system
+            _MEMORY = 0.0
+    return _MEMORY
+
+
+_MEMORY: float | None = None
+
+
+def room_for(nbytes: float) -> bool:
+    """Whether ``nbytes`` more fit in the memory free now. The core asks the system (tens of
+    µs) only beyond a sixteenth of the machine's memory, and this asks the core only there."""
+    memory = _machine_memory()
+    if memory == 0 or nbytes <= memory / 16:
+        return True
+    from . import _core  # here: the core imports nothing of this module, but loads late
+
+    return _core._room_for(float(nbytes))
+
+
+def _free_gib() -> str:
+    from . import _core
+
+    return f"{_core._available_memory() / 2**30:.1f} GiB"
+
+
+def check_room(who: str, values: float, dtype, what: str) -> None:
+    """A MemoryError naming ``who`` where ``values`` values of ``dtype`` (``what``: an output and
+    the working copies NumPy makes of it) do not fit in the memory free now. Linux grants such
+    arrays and then ends the process while their pages are filled."""
+    nbytes = float(values) * np.dtype(dtype).itemsize
+    if not room_for(nbytes):
+        raise MemoryError(
+            f"{who}: {what} need {nbytes / 2**30:.1f} GiB, more than the memory free now "
+            f"({_free_gib()})"
+        )
+
+
 def allocate(name: str, shape: tuple, dtype, fill=None, what: str = "") -> np.ndarray:
-    """``np.empty(shape, dtype)`` (``np.full`` with ``fill``), where a size beyond memory, or
-    beyond what NumPy can index, is a MemoryError naming ``name`` (the argument the size came
-    from; ``what`` says more) and the shape: NumPy's own names neither."""
+    """``np.empty(shape, dtype)`` (``np.full`` with ``fill``; ``np.zeros`` for 0), where a size
+    beyond memory, the memory free now, or what NumPy can index is a MemoryError naming
+    ``name`` (the argument the size came from; ``what`` says more) and the shape: NumPy's own
+    names neither."""
+    dtype = np.dtype(dtype)
+    gib = math.prod(shape) * dtype.itemsize / 2**30
+    about = f"{tuple(shape)} of {dtype} ({gib:.3g} GiB{', ' + what if what else ''})"
+    if not room_for(gib * 2**30):
+        raise MemoryError(
+            f"{name}: cannot allocate an array of shape {about}: more than the memory free "
+            f"now ({_free_gib()})"
+        )
     try:
-        return np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
+        if fill is None:
+            return np.empty(shape, dtype)
+        return np.zeros(shape, dtype) if fill == 0 else np.full(shape, fill, dtype)
     except (MemoryError, ValueError) as exc:
         if not too_big(exc):
             raise
-    dtype = np.dtype(dtype)
-    gib = math.prod(shape) * dtype.itemsize / 2**30
-    raise MemoryError(
-        f"{name}: cannot allocate an array of shape {tuple(shape)} of {dtype} ({gib:.3g} GiB"
-        f"{', ' + what if what else ''}): more than memory holds"
-    )
+    raise MemoryError(f"{name}: cannot allocate an array of shape {about}: more than memory holds")
 
 
 def refuse_masked(value, name: str) -> None:

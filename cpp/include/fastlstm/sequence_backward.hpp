@@ -490,6 +490,29 @@ void backward_rows(const SeqShape& s, const Weights<T>& w, const BackwardBuffers
   });
 }
 
+// Bytes of the working arrays a backward call allocates, one row per step of each sequence
+// (T*B rows): dZ (and the GRU's recurrent part of it), h_{t-1}, c_{t-1} with peepholes, dL/dh and
+// the unprojected h with a projection, under a mask x with its masked steps zeroed, under
+// recurrent dropout the saved gates masked, and over a packed batch the gathered x, y, dy, dx and
+// dL/dc_t. The binding checks them against free memory before the call, before its buffers
+// exist: on a machine that grants every allocation, pages beyond memory end the process while
+// they are filled. Buffers of a step or of the weights' size are left out.
+struct BackwardOptions {
+  bool peepholes = false, projection = false, mask = false, recurrent_mask = false, packed = false;
+};
+template <typename Cell, typename T>
+double backward_work_bytes(const SeqShape& s, const BackwardOptions& o) {
+  const double H = double(s.H), P = double(s.state_width()), I = double(s.I);
+  const bool cell = Cell::kHasCell;
+  double per_row = Cell::kGates * H * (Cell::kSeparateRecurrentGrad ? 2 : 1) + P;
+  if (cell && o.peepholes) per_row += H;
+  if (cell && o.projection) per_row += P + H;
+  if (o.mask) per_row += I;
+  if (o.recurrent_mask) per_row += H;
+  if (o.packed) per_row += 2 * I + 2 * P + H;
+  return per_row * double(s.rows()) * sizeof(T);
+}
+
 template <typename Cell, typename T>
 void backward(const SeqShape& s, const Weights<T>& w, const BackwardBuffers<T>& buf) {
   if (s.B == 0) return;  // no rows: no gradient to add, however long the sequence

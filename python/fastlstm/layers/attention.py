@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import initializers
-from .._arrays import real_number
+from .._arrays import check_room, real_number
 from ..functional import _flag
 from .base import Layer, dropout_mask, input_array
 
@@ -107,6 +107,12 @@ class Attention(Layer):
         k = arrays[2] if len(arrays) == 3 else v
         masks = list(mask) if isinstance(mask, (list, tuple)) else []
         query_mask, value_mask = [*masks, None, None][:2]  # a key's mask is not read (Keras)
+        what = (
+            f"its scores for {q.shape[1]} query and {k.shape[1]} key steps (batch "
+            f"{q.shape[0]}) and their working copies"
+        )
+        values = q.shape[0] * q.shape[1] * k.shape[1] * self._score_copies(q.shape[2])
+        check_room(f"layer {self.name!r}", values, self.dtype, what)
         scores, saved = self._scores(q, k)
         padding = self._padding(scores.shape, value_mask)
         if padding is not None:
@@ -166,6 +172,11 @@ class Attention(Layer):
 
     def _scale(self):
         return self._weights["scale"] if self.use_scale else self.dtype.type(1.0)
+
+    def _score_copies(self, dim: int) -> int:
+        """Arrays of the scores' size (B, Tq, Tv) a call holds at once, about: the products,
+        the scores, their padding, exponentials and the weights, dropped."""
+        return 6
 
     def _scores(self, q, k):
         """(scale · q · kᵀ, what the gradients need: q · kᵀ)."""
@@ -233,6 +244,10 @@ class AdditiveAttention(Attention):
                 )
             self._replace_weights([self._init((int(features),), self.dtype, self._weight_rng())])
         self.built_input_shape = tuple(tuple(s) for s in input_shape)
+
+    def _score_copies(self, dim: int) -> int:
+        """Attention's, and the sum q + k and its tanh, (B, Tq, Tv, dim) each."""
+        return 6 + 2 * dim
 
     def _scores(self, q, k):
         """(Σ scale · tanh(q + k) over the features, the tanh (B, Tq, Tv, dim))."""

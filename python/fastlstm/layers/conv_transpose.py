@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import activations
-from .._arrays import integer
+from .._arrays import check_room, integer
 from .convolutional import Conv1D
 
 
@@ -130,6 +130,14 @@ class Conv1DTranspose(Conv1D):
                 f"them), got shape {given}"
             )
         start, out_steps = self._where(steps, given)
+        # The taps' products (B, T, k, filters), and z, y and an activation's temporaries: the
+        # output's steps grow with strides and dilation_rate, not with x alone
+        values = batch * (steps * self.kernel_size + 4 * out_steps) * self.filters
+        what = (
+            f"its output of {out_steps} steps (strides {self.strides}, dilation_rate "
+            f"{self.dilation_rate}) for x of shape {given} and its working copies"
+        )
+        check_room(f"layer {self.name!r}", values, kernel.dtype, what)
         # Every tap's contribution at once: (B·T, C) @ (C, k·filters)
         taps = x.reshape(-1, channels) @ kernel.transpose(2, 0, 1).reshape(channels, -1)
         taps = taps.reshape(batch, steps, self.kernel_size, self.filters)

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import activations
-from .._arrays import integer
+from .._arrays import check_room, integer
 from ..functional import _choice
 from .base import Layer, input_array
 from .kernel import KernelLayer
@@ -276,6 +276,10 @@ class Conv1D(_Windowed, KernelLayer):
             )
         where = self._geometry(x.shape[1], given)
         taken = kernel[where.first : where.stop]  # the taps that reach x
+        # the windows' copy (B·T_out, taps·C), and z, y and an activation's temporaries
+        out_values = x.shape[0] * where.out_steps * (len(taken) * x.shape[2] + 4 * self.filters)
+        what = f"its windows and output for x of shape {given} and their working copies"
+        check_room(f"layer {self.name!r}", out_values, kernel.dtype, what)
         windows = where.windows(x, 0.0)
         batch, out_steps, taps, channels = windows.shape
         cols = windows.reshape(batch * out_steps, taps * channels)  # a copy: im2col

@@ -10,6 +10,7 @@ Every layer also takes Keras 2's ``input_shape`` (with ``batch_size``), ``batch_
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .. import activations, initializers, regularizers
-from .._arrays import check_name, integer, real_number
+from .._arrays import check_name, check_room, integer, real_number
 from .._graph import KerasTensor
 from ..functional import _flag
 from .base import (
@@ -295,6 +296,11 @@ class Dense(KernelLayer):
                 f"x: expected an array with {kernel.shape[0]} features in its last axis "
                 f"(the layer {self.name!r} was built for them), got shape {x.shape}"
             )
+        # z, and where an activation follows, y and its temporaries (softmax: two more)
+        values = math.prod(x.shape[:-1]) * kernel.shape[1]
+        copies = 1 if self.activation == "linear" else 4
+        what = f"its output for x of shape {x.shape} ({self.units} units) and its working copies"
+        check_room(f"layer {self.name!r}", copies * values, kernel.dtype, what)
         z = x @ kernel  # works on (B, I) and (B, T, I) alike
         if self.use_bias:
             z += weights["bias"]
@@ -530,12 +536,19 @@ class Embedding(Layer):
         return x if x.dtype.kind in "iu" else x.astype(np.int64)
 
     def call(self, x, training: bool = False, mask=None):
-        return self._weights["embeddings"][self._indices(x)]
+        return self._rows(self._indices(x))
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
         idx = self._indices(x)
-        return self._weights["embeddings"][idx], idx
+        return self._rows(idx), idx
+
+    def _rows(self, idx: np.ndarray) -> np.ndarray:
+        """The table's rows for ``idx``, (*idx.shape, output_dim)."""
+        table = self._weights["embeddings"]
+        what = f"its output for x of shape {idx.shape} (output_dim {self.output_dim})"
+        check_room(f"layer {self.name!r}", idx.size * self.output_dim, table.dtype, what)
+        return table[idx]
 
     def backward(self, cache, dout):
         idx = cache
