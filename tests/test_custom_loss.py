@@ -10,6 +10,7 @@ import pytest
 from fastlstm import losses
 from fastlstm.layers import LSTM, Dense, Input
 from fastlstm.models import Sequential
+from test_losses import numeric_grad
 
 RNG = np.random.default_rng(7)
 
@@ -32,19 +33,6 @@ class Quartic(losses.Loss):
 
     def gradient(self, y_true, y_pred):
         return 4 * (y_pred - y_true) ** 3
-
-
-def numeric_grad(f, y, eps=1e-6):
-    g = np.zeros_like(y)
-    for i in np.ndindex(y.shape):
-        keep = y[i]
-        y[i] = keep + eps
-        up = f(y)
-        y[i] = keep - eps
-        down = f(y)
-        y[i] = keep
-        g[i] = (up - down) / (2 * eps)
-    return g
 
 
 @pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum"])
