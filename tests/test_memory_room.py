@@ -35,11 +35,18 @@ def refused(code: str, expected: str, tmp_path=None) -> None:
 
 
 def test_a_training_forward_whose_outputs_do_not_fit_together():
-    """y and c_t a fifth of memory each, the gates four fifths: each fits, not all three."""
+    """y and c_t a fifth of the memory free each, the gates four fifths: each fits, not all
+    three. (Free memory counts swap: where it exceeds the machine's, the gates would not fit in
+    the machine alone.)"""
+    from fastlstm import _core
+
+    if _core._available_memory() > 1.15 * MEMORY:
+        pytest.skip("free memory with swap beyond the machine's: each array would not fit alone")
     refused(
         """
+        from fastlstm import _core
         H = 64
-        T = int(0.2 * MEMORY / (4 * H))
+        T = int(0.21 * _core._available_memory() / (4 * H))
         x = np.zeros((1, T, 1), np.float32)
         K, R = np.zeros((1, 4 * H), np.float32), np.zeros((H, 4 * H), np.float32)
         fastlstm.lstm_forward(x, K, R, np.zeros(4 * H, np.float32))
