@@ -148,6 +148,30 @@ def test_bad_state_dicts_name_the_key(change, cell, match):
         convert.stacked_from_torch(state, cell=cell)
 
 
+@pytest.mark.parametrize(
+    ("module", "cell", "match"),
+    [
+        ("gru", "lstm", r"these are nn.GRU's weights .*cell='gru' for stacked_from_torch$"),
+        ("lstm", "simple_rnn", r"these are nn.LSTM's weights .*cell='lstm' for stacked_from_"),
+        ("simple_rnn", "lstm", r"weight_ih: .*these are nn.RNN's weights .*convert.rnn_from_"),
+        ("lstm", "gru", r"expected nn.GRU's .*these are nn.LSTM's weights .*convert.from_torch"),
+    ],
+)
+def test_another_modules_weights_are_named_as_its(module, cell, match):
+    """A GRU's state_dict given as an LSTM's had been refused for weight_hh's width alone."""
+    with pytest.raises(ValueError, match=match):
+        convert.stacked_from_torch(state_of(module), cell=cell)
+
+
+def test_torchs_h0_for_a_one_state_cell_is_named_as_such():
+    converted = convert.stacked_from_torch(state_of("gru"), cell="gru")._asdict()
+    h0 = np.zeros((4, B, H))  # 2 layers x 2 directions
+    with pytest.raises(ValueError, match=r"got a 3-D array; from PyTorch's h0 .* pass list\(h0\)"):
+        rnn(np.zeros((B, T, I)), **converted, initial_state=h0)
+    y, _ = rnn(np.zeros((B, T, I)), **converted, initial_state=list(h0))  # as it advises
+    assert y.shape == (B, T, 2 * H)
+
+
 def test_projections_in_some_entries_only_are_refused():
     state = state_of("lstm", proj_size=P)
     assert len(convert.stacked_from_torch(state).weights[3]) == 4

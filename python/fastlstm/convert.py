@@ -130,9 +130,10 @@ def _theirs(weight_ih, weight_hh, gates: int, projection=False, proj_size=None):
     module has a projection (``projection``: nn.LSTM) and proj_size P < H is given, checked."""
     weight_ih, weight_hh = real_array(weight_ih, "weight_ih"), real_array(weight_hh, "weight_hh")
     _refuse_transposed(weight_ih, "weight_ih", weight_hh, "weight_hh", gates, axis=0)
+    other = _other_module(weight_ih, weight_hh, gates)
     if weight_ih.ndim != 2 or weight_ih.shape[0] % gates or weight_ih.shape[0] == 0:
         raise ValueError(
-            f"weight_ih: expected a 2-D array ({gates}*H, I), got shape {weight_ih.shape}"
+            f"weight_ih: expected a 2-D array ({gates}*H, I), got shape {weight_ih.shape}{other}"
         )
     rows = weight_ih.shape[0]
     hidden = rows // gates
@@ -143,9 +144,33 @@ def _theirs(weight_ih, weight_hh, gates: int, projection=False, proj_size=None):
         raise ValueError(
             f"weight_hh: expected a 2-D array ({rows}, {proj_size or hidden}) to match "
             f"weight_ih{'' if proj_size is None else ' and proj_size'}, got shape "
-            f"{weight_hh.shape}{wrong or ''}"
+            f"{weight_hh.shape}{wrong or other}"
         )
     return weight_ih, weight_hh
+
+
+# torch's modules by their gate blocks: the module, its converter and its stacked.rnn cell
+_MODULES = {
+    4: ("nn.LSTM", "from_torch", "lstm"),
+    3: ("nn.GRU", "gru_from_torch", "gru"),
+    1: ("nn.RNN", "rnn_from_torch", "simple_rnn"),
+}
+
+
+def _other_module(weight_ih, weight_hh, gates: int) -> str:
+    """A hint where weights that do not fit ``gates`` gate blocks are another module's: rows
+    (G*H) that are G times weight_hh's columns (H) for another G. ("" where they are not.)"""
+    if weight_ih.ndim != 2 or weight_hh.ndim != 2 or weight_hh.shape[1] == 0:
+        return ""
+    rows, hidden = weight_ih.shape[0], weight_hh.shape[1]
+    blocks = rows // hidden if rows % hidden == 0 and weight_hh.shape[0] == rows else 0
+    if blocks == gates or blocks not in _MODULES:
+        return ""
+    module, converter, cell = _MODULES[blocks]
+    return (
+        f"; these are {module}'s weights (weight_ih's {rows} rows are {blocks}x weight_hh's "
+        f"{hidden} columns): convert.{converter}, or cell={cell!r} for stacked_from_torch"
+    )
 
 
 def from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, proj_size=None) -> Weights:
@@ -372,7 +397,7 @@ def gru_from_torch(weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Weights:
     if weight_ih.ndim != 2 or rows % 3 or weight_hh.shape != (rows, rows // 3):
         raise ValueError(
             "weight_ih, weight_hh: expected nn.GRU's (3H, I) and (3H, H), got "
-            f"{weight_ih.shape} and {weight_hh.shape}"
+            f"{weight_ih.shape} and {weight_hh.shape}{_other_module(weight_ih, weight_hh, 3)}"
         )
     bias = np.zeros((2, rows), dtype=weight_ih.dtype)
     for row, (name, b) in enumerate((("bias_ih", bias_ih), ("bias_hh", bias_hh))):

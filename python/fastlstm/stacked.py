@@ -115,6 +115,11 @@ def _check_states(value, name: str, count: int, what: str, cell: str, pair: str)
             f"{name}: expected a list of {count} {what}, one ({pair}) per weight entry, got a "
             f"pair of 3-D arrays; from PyTorch's ({pair}) pass list(zip({pair}))"
         )
+    if cell != "lstm" and not isinstance(value, (list, tuple)) and np.ndim(value) == 3:
+        raise ValueError(
+            f"{name}: expected a list of {count} {what}, one h0 per weight entry, got a 3-D "
+            "array; from PyTorch's h0 (layers*directions, batch, hidden) pass list(h0)"
+        )
     return _check_list(value, name, count, what)
 
 
