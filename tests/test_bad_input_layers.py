@@ -303,3 +303,38 @@ def test_pytorch_layouts_given_to_layers_are_named_as_such():
     with pytest.raises(ValueError, match=r"got ndarray; from PyTorch's h0 .*pass list\(h0\)"):
         Bidirectional(GRU(H))(x, initial_state=h0)
     assert Bidirectional(GRU(H))(x, initial_state=list(h0)).shape == (B, 2 * H)
+
+
+def test_float64_values_beyond_float32_are_refused_not_made_inf():
+    # A finite float64 beyond float32's range had become inf with only NumPy's RuntimeWarning
+    # (the file loader refused it; set_weights and reset_states took it).
+    from fastlstm.layers import Dense
+
+    expected = (
+        r"^{}: expected values within float32's range \(magnitude <= 3\.403e\+38\), "
+        r"got {} at index \(1, 2\) \(2 such values\)$"
+    )
+    kernel = np.zeros((I, G))
+    kernel[1, 2], kernel[2, 0] = -1e39, 1e300
+    for layer, w in (
+        (LSTM(H, seed=0), [kernel, np.zeros((H, G)), np.zeros(G)]),
+        (Dense(G, seed=0), [kernel, np.zeros(G)]),
+    ):
+        layer(np.zeros((B, T, I), np.float32))
+        before = layer.get_weights()
+        with pytest.raises(ValueError, match=expected.format("kernel", r"-1e\+39")):
+            layer.set_weights(w)
+        for kept, now in zip(before, layer.get_weights()):
+            np.testing.assert_array_equal(kept, now)
+        # Infinities and NaN given as such are the caller's values, and kept.
+        w[0] = np.where(kernel == 0, 0.0, np.copysign(np.inf, kernel))
+        w[0][0, 0] = np.nan
+        layer.set_weights(w)
+        np.testing.assert_array_equal(layer.get_weights()[0], w[0].astype(np.float32))
+
+    stateful = LSTM(H, stateful=True, seed=0)
+    stateful(np.zeros((B, T, I), np.float32))
+    c = np.zeros((B, H))
+    c[1, 2], c[1, 3] = 3.5e38, -4e38
+    with pytest.raises(ValueError, match=expected.format("c", r"3\.5e\+38")):
+        stateful.reset_states([np.zeros((B, H)), c])

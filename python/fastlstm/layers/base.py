@@ -78,6 +78,24 @@ def _as_array(value, name: str) -> np.ndarray:
         raise ValueError(f"{name}: expected an array, got {type(value).__name__} ({exc})") from None
 
 
+def cast_within_range(arr: np.ndarray, dtype, name: str) -> np.ndarray:
+    """A C-contiguous copy of ``arr`` in ``dtype``; ValueError naming ``name`` where a finite
+    value lies beyond that dtype's range (NumPy's cast makes it inf, with only a warning: 1e300
+    as float32). Infinities and NaN given as such are kept."""
+    with np.errstate(over="ignore"):
+        out = np.array(arr, dtype=dtype, order="C")
+    if arr.dtype.kind == "f" and out.dtype.kind == "f" and arr.dtype.itemsize > out.dtype.itemsize:
+        lost = np.flatnonzero(np.isinf(out) & np.isfinite(arr))
+        if lost.size:
+            at = tuple(int(i) for i in np.unravel_index(lost[0], arr.shape))
+            raise ValueError(
+                f"{name}: expected values within {out.dtype}'s range "
+                f"(magnitude <= {np.finfo(out.dtype).max:.4g}), got {arr[at]:.4g} at index {at} "
+                f"({lost.size} such value{'s' if lost.size > 1 else ''})"
+            )
+    return out
+
+
 def input_array(x, name: str = "x") -> np.ndarray:
     """A layer's input as an array of real numbers, or TypeError naming it (see real_array)."""
     return real_array(x, name)
@@ -404,7 +422,7 @@ class Layer:
                     else str(arr.shape)
                 )
             )
-        return np.array(arr, dtype=self.dtype, order="C")
+        return cast_within_range(arr, self.dtype, name)
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights, in ``weight_names`` order (empty before the layer is built)."""

@@ -34,6 +34,7 @@ from .base import (
     Layer,
     _as_array,
     _init_name,
+    cast_within_range,
     dropout_mask,
     input_array,
     weight_property,
@@ -316,7 +317,7 @@ class Recurrent(Layer):
                     f"states: expected {name} of shape (batch, {width}) in real numbers, "
                     f"got {a.dtype} {a.shape}"
                 )
-            out.append(np.array(a, dtype=self.dtype))
+            out.append(cast_within_range(a, self.dtype, name))
         self._states = tuple(out)
 
     def _declared_batch(self) -> int | None:
