@@ -120,3 +120,40 @@ def test_merging_halves_of_other_widths_other_than_by_concatenation_is_refused(m
 def test_a_backward_lstm_may_not_return_its_cell_states():
     with pytest.raises(ValueError, match="backward_layer: expected return_cell_states=False"):
         Bidirectional(GRU(3), backward_layer=LSTM(3, go_backwards=True, return_cell_states=True))
+
+
+@pytest.mark.parametrize("where", ["forward", "backward"])
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+def test_a_regularizer_on_either_half_is_in_the_loss_and_its_gradient(where, functional):
+    # A penalty on the backward half alone had been left out of the reported loss (the model
+    # asked the wrapper's properties, which are the forward half's) but not out of the gradient.
+    from fastlstm import regularizers
+
+    def model_with(reg):
+        on = {"kernel_regularizer": regularizers.L2(10.0)} if reg else {}
+        f = LSTM(4, dtype="float64", seed=1, **(on if where == "forward" else {}))
+        b = GRU(
+            3, go_backwards=True, dtype="float64", seed=2, **(on if where == "backward" else {})
+        )
+        layer = Bidirectional(f, backward_layer=b)
+        dense = Dense(1, dtype="float64", seed=3)
+        if functional:
+            inputs = Input((T, I), dtype="float64")
+            model = Model(inputs, dense(layer(inputs)))
+        else:
+            model = Sequential([Input((T, I), dtype="float64"), layer, dense])
+        model.compile("sgd", "mse")
+        return model, (f if where == "forward" else b)
+
+    x, y = RNG.standard_normal((B, T, I)), RNG.standard_normal((B, 1))
+    model, half = model_with(True)
+    plain, _ = model_with(False)  # the same weights (the same seeds), no penalty
+    penalty = 10.0 * np.sum(half.kernel**2)
+    mse = np.mean((model.predict(x, verbose=0) - y) ** 2)
+    np.testing.assert_allclose(model.evaluate(x, y, verbose=0), mse + penalty, rtol=1e-12)
+    loss, grads = model.loss_and_gradients(x, y)
+    np.testing.assert_allclose(loss, mse + penalty, rtol=1e-12)
+    _, plain_grads = plain.loss_and_gradients(x, y)
+    for w, g, g0 in zip(model.trainable_weights, grads, plain_grads):
+        expected = g0 + 20.0 * half.kernel if w is half.kernel else g0
+        np.testing.assert_allclose(g, expected, rtol=1e-12, atol=1e-12)

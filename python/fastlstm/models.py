@@ -826,6 +826,8 @@ def check_build_shape(shape, declared: tuple | None = None) -> tuple:
 def _has_regularizer(layer) -> bool:
     if isinstance(layer, TimeDistributed):
         return _has_regularizer(layer.layer)
+    if isinstance(layer, Bidirectional):  # its properties are the forward half's alone
+        return any(_has_regularizer(half) for half in layer._halves)
     names = (
         "kernel_regularizer",
         "recurrent_regularizer",
