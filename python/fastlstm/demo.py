@@ -20,7 +20,7 @@ Two forecasts, each scored as an RMSE in ppm over the 574 test weeks:
   year, adding the mean yearly increase once per year.
 
 What the default run prints (seed 0, 20 epochs, a few seconds): one week ahead, the LSTM's RMSE
-is about 0.41 ppm against 0.52 for persistence and 0.90 for the seasonal naive forecast. Over the
+is about 0.41 ppm against 0.52 for persistence and 0.91 for the seasonal naive forecast. Over the
 whole test period the LSTM does worse than the seasonal naive baseline (about 5.0 ppm against
 2.0): its small errors in the mean weekly change add up over 574 fed-back steps, whereas the
 baseline's trend is fixed. More epochs or another network size change the iterated number
