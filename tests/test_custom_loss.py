@@ -88,6 +88,44 @@ def test_a_model_trains_with_it_as_with_the_built_in_loss():
         np.testing.assert_allclose(ours, built_in, rtol=1e-5, atol=1e-7)
 
 
+def test_targets_without_the_outputs_trailing_axis_are_given_it_as_the_built_in_losses_do():
+    # y of shape (B,) for a Dense(1) output (B, 1), the usual regression target: it had reached
+    # call() as (B,), broadcast against (B, 1) to (B, B), and gradient()'s shape was blamed.
+    x, y = RNG.standard_normal((16, 5, 3)), RNG.standard_normal(16)
+    shapes = []
+
+    class Recording(SquaredError):
+        def call(self, y_true, y_pred):
+            shapes.append(y_true.shape)
+            return super().call(y_true, y_pred)
+
+    p = RNG.standard_normal((16, 1))
+    for yt in (y, y[:, None], y[:, None, None]):
+        assert Recording()(yt, p) == pytest.approx(losses.MeanSquaredError()(y[:, None], p))
+    assert shapes == [(16, 1)] * 3
+    weights = []
+    for loss in (SquaredError(), "mse"):
+        model = Sequential([Input((5, 3)), LSTM(4), Dense(1)], seed=3)
+        model.compile("sgd", loss)
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+        assert model.evaluate(x, y, verbose=0) == pytest.approx(
+            float(np.mean((model.predict(x, verbose=0)[:, 0] - y) ** 2)), rel=1e-5
+        )
+    for ours, built_in in zip(*weights):
+        np.testing.assert_allclose(ours, built_in, rtol=1e-5, atol=1e-7)
+
+
+def test_unreduced_values_do_not_ask_for_the_gradient():
+    class NoGradientNeeded(SquaredError):
+        def gradient(self, y_true, y_pred):
+            raise AssertionError("gradient() called for reduction='none'")
+
+    yt, yp = RNG.standard_normal((3, 2)), RNG.standard_normal((3, 2))
+    got = NoGradientNeeded(reduction="none")(yt, yp, sample_weight=np.array([1.0, 2.0, 0.5]))
+    np.testing.assert_allclose(got, ((yp - yt) ** 2).mean(-1) * [1.0, 2.0, 0.5], rtol=1e-12)
+
+
 class CallOnly(losses.Loss):
     def call(self, y_true, y_pred):
         return np.mean((y_pred - y_true) ** 2, axis=-1)

@@ -135,7 +135,8 @@ class Loss:
       the derivative of values[...] with respect to y_pred[..., c]).
 
     Both get y_pred as a float array and y_true as an array, of y_pred's dtype where it holds
-    numbers. The base class then weights, masks and reduces them as for the built-in losses.
+    numbers, and of y_pred's shape where the two differ by a trailing axis of size 1 ((B,)
+    targets of a (B, 1) output). The base class then weights, masks and reduces them as for the built-in losses.
     (The built-in ones implement ``_values(y_true, y_pred) -> (values, dvalues)`` instead.)"""
 
     name = "loss"
@@ -156,12 +157,19 @@ class Loss:
         if name is not None:
             self.name = name
 
-    def _values(self, y_true, y_pred):
-        """A subclass's ``call`` and ``gradient``, checked against y_pred's shape."""
+    def _custom_values(self, y_true, y_pred):
+        """A subclass's ``call``, checked against y_pred's shape: (y_true as given to it, the
+        values). y_true gains or loses a trailing axis of size 1 to match y_pred, as the
+        built-in losses' does ((B,) targets of a (B, 1) output had broadcast to (B, B) in
+        ``call``); of another shape (a sparse loss's labels), it is passed as it is."""
         check_custom(self)
         y_true = np.asarray(y_true)
         if y_true.dtype.kind in "biuf":
             y_true = y_true.astype(y_pred.dtype, copy=False)
+            if y_pred.shape[-1:] == (1,) and y_true.shape == y_pred.shape[:-1]:
+                y_true = y_true[..., None]
+            elif y_true.shape == (*y_pred.shape, 1):
+                y_true = y_true[..., 0]
         who = type(self).__name__
         values = np.asarray(self.call(y_true, y_pred), dtype=y_pred.dtype)
         if values.shape != y_pred.shape[:-1]:
@@ -170,6 +178,12 @@ class Loss:
                 f"{y_pred.shape[:-1]}, one per sample (y_pred {y_pred.shape} without its last "
                 "axis, which a loss reduces)"
             )
+        return y_true, values
+
+    def _values(self, y_true, y_pred):
+        """A subclass's ``call`` and ``gradient``, checked against y_pred's shape."""
+        y_true, values = self._custom_values(y_true, y_pred)
+        who = type(self).__name__
         grad = np.array(self.gradient(y_true, y_pred), dtype=y_pred.dtype)  # scaled in place
         if grad.shape != y_pred.shape:
             raise ValueError(
@@ -193,7 +207,10 @@ class Loss:
     def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
         if self.reduction == "none":
             y_pred = _floating(y_pred)
-            values, _, mask = self._masked_values(y_true, y_pred, mask)
+            if type(self)._values is Loss._values:  # the caller's own: no gradient needed
+                values = self._custom_values(y_true, y_pred)[1]
+            else:
+                values, _, mask = self._masked_values(y_true, y_pred, mask)
             w = sample_weights(sample_weight, mask, values.shape, values.dtype, rescale=False)
             return values if w is None else values * w
         return self.value_and_grad(y_true, y_pred, sample_weight, mask)[0]
