@@ -244,15 +244,19 @@ def test_set_weights_refuses_masked_arrays_as_every_other_entry_does():
 
     masked = np.ma.masked_array(np.ones((I, G * H), np.float32))
     masked[0, 0] = np.ma.masked  # under it, a value the weights would have taken
-    expected = r"^kernel: expected an array, got a numpy.ma.MaskedArray, whose mask would be"
-    for layer, w in (
-        (LSTM(H, seed=0), [masked, np.zeros((H, G * H)), np.zeros(G * H)]),
-        (Bidirectional(LSTM(H, seed=0)), [masked, np.zeros((H, G * H)), np.zeros(G * H)] * 2),
-        (Dense(G * H, seed=0), [masked, np.zeros(G * H)]),
+    expected = r"^{}kernel: expected an array, got a numpy.ma.MaskedArray, whose mask would be"
+    for layer, w, name in (
+        (LSTM(H, seed=0), [masked, np.zeros((H, G * H)), np.zeros(G * H)], ""),
+        (
+            Bidirectional(LSTM(H, seed=0)),
+            [masked, np.zeros((H, G * H)), np.zeros(G * H)] * 2,
+            "forward_",
+        ),
+        (Dense(G * H, seed=0), [masked, np.zeros(G * H)], ""),
     ):
         layer(np.zeros((B, T, I), np.float32))
         before = layer.get_weights()
-        with pytest.raises(TypeError, match=expected):
+        with pytest.raises(TypeError, match=expected.format(name)):
             layer.set_weights(w)
         for kept, now in zip(before, layer.get_weights()):
             np.testing.assert_array_equal(kept, now)

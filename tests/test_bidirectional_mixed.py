@@ -157,3 +157,20 @@ def test_a_regularizer_on_either_half_is_in_the_loss_and_its_gradient(where, fun
     for w, g, g0 in zip(model.trainable_weights, grads, plain_grads):
         expected = g0 + 20.0 * half.kernel if w is half.kernel else g0
         np.testing.assert_allclose(g, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_bad_weight_is_named_with_its_half():
+    # "kernel: ..." had not said which half's kernel was refused.
+    layer = Bidirectional(LSTM(5, seed=1), backward_layer=GRU(3, go_backwards=True, seed=2))
+    layer(np.zeros((B, T, I), np.float32))
+    before = layer.get_weights()
+    weights = [w.astype(np.float64) for w in before]
+    weights[3][1, 2] = 1e300  # the backward GRU's kernel
+    with pytest.raises(ValueError, match=r"^backward_kernel: expected values within float32's"):
+        layer.set_weights(weights)
+    weights = [w.copy() for w in before]
+    weights[1] = weights[1][:, :-1]  # the forward LSTM's recurrent kernel
+    with pytest.raises(ValueError, match=r"^forward_recurrent_kernel: expected shape \(5, 20\)"):
+        layer.set_weights(weights)
+    for kept, now in zip(before, layer.get_weights()):
+        np.testing.assert_array_equal(kept, now)

@@ -210,9 +210,14 @@ class Bidirectional(Layer):
             raise ValueError(
                 f"weights: expected a list of {n + m} arrays (forward {n}, backward {m}), got {got}"
             )
-        staged = [
-            h._staged_weights(list(w)) for h, w in zip(self._halves, (weights[:n], weights[n:]))
-        ]
+        staged = []
+        for side, half, given in zip(
+            ("forward", "backward"), self._halves, (weights[:n], weights[n:])
+        ):
+            try:
+                staged.append(half._staged_weights(list(given)))
+            except (TypeError, ValueError) as exc:  # "kernel: ..." names this wrapper's weight
+                raise type(exc)(f"{side}_{exc}") from None
         # Both halves read the same x: kernels of other input sizes made a layer (and a model
         # file) that loaded but ran on no input at all.
         sizes = [new[h.weight_names[0]].shape[0] for h, new in zip(self._halves, staged)]
