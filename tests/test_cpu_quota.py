@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import child_timeout
-from fastlstm import _cpus
+from fastlstm import _cgroups
 
 
 def write(path: Path, text: str) -> None:
@@ -26,7 +26,7 @@ def limit(tmp_path: Path, mounts: list[str], cgroup: str) -> float | None:
     mountinfo = tmp_path / "mountinfo"
     mountinfo.write_text("".join(line.format(root=tmp_path) + "\n" for line in mounts))
     write(tmp_path / "cgroup", cgroup)
-    return _cpus.cgroup_cpu_limit(str(mountinfo), str(tmp_path / "cgroup"))
+    return _cgroups.cgroup_cpu_limit(str(mountinfo), str(tmp_path / "cgroup"))
 
 
 V2 = "30 23 0:26 / {root}/v2 rw,nosuid - cgroup2 cgroup2 rw,nsdelegate"
@@ -96,7 +96,7 @@ def test_unusable_limits_are_no_limit(tmp_path, text):
 
 
 def test_unreadable_files_are_no_limit(tmp_path):
-    assert _cpus.cgroup_cpu_limit(str(tmp_path / "none"), str(tmp_path / "none")) is None
+    assert _cgroups.cgroup_cpu_limit(str(tmp_path / "none"), str(tmp_path / "none")) is None
     write(tmp_path / "v1/cpu.cfs_quota_us", "50000\n")  # a period file is missing
     mount = "32 31 0:29 / {root}/v1 rw - cgroup cgroup rw,cpu"
     assert limit(tmp_path, [mount], "4:cpu:/\n") is None
@@ -107,8 +107,8 @@ def test_unreadable_files_are_no_limit(tmp_path):
 
 
 def test_threads_for_a_limit():
-    assert _cpus.quota_threads(None) is None
-    assert [_cpus.quota_threads(x) for x in (0.2, 1.0, 1.5, 2.0, 15.99)] == [1, 1, 1, 2, 15]
+    assert _cgroups.quota_threads(None) is None
+    assert [_cgroups.quota_threads(x) for x in (0.2, 1.0, 1.5, 2.0, 15.99)] == [1, 1, 1, 2, 15]
 
 
 @pytest.mark.parametrize(
@@ -117,11 +117,11 @@ def test_threads_for_a_limit():
      ("0", False), ("-2", False), ("two", False), ("3x", False), ("3\n", False)],
 )  # fmt: skip
 def test_omp_num_threads_given(value, given):
-    assert _cpus.omp_threads_given(value) is given
+    assert _cgroups.omp_threads_given(value) is given
 
 
-def writable_cpu_cgroup() -> tuple[str, bool] | None:
-    """This process's cgroup with the cpu controller, where a child cgroup with a CPU limit can
+def writable_cgroup(controller: str = "cpu") -> tuple[str, bool] | None:
+    """This process's cgroup with ``controller``, where a child cgroup with a limit of it can
     be made in it (root, a cgroup file system mounted read-write), else None."""
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         return None
@@ -130,11 +130,11 @@ def writable_cpu_cgroup() -> tuple[str, bool] | None:
         cgroup = Path("/proc/self/cgroup").read_text()
     except OSError:
         return None
-    for directory, _point, v2 in _cpus.cpu_cgroups(mountinfo, cgroup):
-        if v2:  # the cpu controller must reach the children, and a v2 cgroup with processes
+    for directory, _point, v2 in _cgroups.own_cgroups(mountinfo, cgroup, controller):
+        if v2:  # the controller must reach the children, and a v2 cgroup with processes
             # cannot have children with controllers ("no internal processes")
             try:
-                if "cpu" not in Path(directory, "cgroup.subtree_control").read_text().split():
+                if controller not in Path(directory, "cgroup.subtree_control").read_text().split():
                     continue
             except OSError:
                 continue
@@ -146,7 +146,7 @@ def writable_cpu_cgroup() -> tuple[str, bool] | None:
 def threads_in_cgroup(quota: float) -> int:
     """fastlstm's default thread count in a child process that joins a new cgroup limited to
     ``quota`` CPUs before it imports fastlstm."""
-    directory, v2 = writable_cpu_cgroup()
+    directory, v2 = writable_cgroup("cpu")
     child = Path(directory, f"fastlstm-test-{uuid.uuid4().hex[:12]}")
     child.mkdir()
     try:
@@ -175,12 +175,13 @@ def threads_in_cgroup(quota: float) -> int:
 
 
 @pytest.mark.skipif(
-    writable_cpu_cgroup() is None, reason="needs root and a writable cgroup with the cpu controller"
+    writable_cgroup("cpu") is None,
+    reason="needs root and a writable cgroup with the cpu controller",
 )
 def test_a_real_cgroup_limit_caps_the_default():
     cpus = len(os.sched_getaffinity(0))
     # A child cgroup's limit may not exceed one set above it (cgroup v1 refuses the write).
-    above = _cpus.cgroup_cpu_limit()
+    above = _cgroups.cgroup_cpu_limit()
     assert threads_in_cgroup(0.5) == 1
     if above is None or above >= 2:
         assert threads_in_cgroup(1.9) == 1

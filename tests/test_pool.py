@@ -15,7 +15,7 @@ import pytest
 
 import fastlstm
 from conftest import child_timeout, make_problem
-from fastlstm import _core, _cpus
+from fastlstm import _cgroups, _core
 
 # (B, T, I, H): a batch split over threads (chunks, no meeting) and a single sequence whose hidden
 # units are split into blocks (rounds: every block's step is done before any block's next).
@@ -95,7 +95,9 @@ def threads_in_child(env: dict, affinity: set | None = None) -> int:
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
 def test_default_threads_follow_omp_num_threads_then_affinity():
     # The CPUs this process may run on, capped by its cgroup's CPU limit (test_cpu_quota.py).
-    cpus = min(len(os.sched_getaffinity(0)), _cpus.quota_threads(_cpus.cgroup_cpu_limit()) or 1024)
+    cpus = min(
+        len(os.sched_getaffinity(0)), _cgroups.quota_threads(_cgroups.cgroup_cpu_limit()) or 1024
+    )
     assert threads_in_child({}) == cpus
     assert threads_in_child({}, affinity={min(os.sched_getaffinity(0))}) == 1
     assert threads_in_child({"OMP_NUM_THREADS": "3"}) == 3

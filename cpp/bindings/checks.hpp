@@ -16,14 +16,11 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
-
-#if defined(__unix__) || defined(__APPLE__)
-#include <unistd.h>
-#endif
 #include <vector>
 
 #include "fastlstm/blocks.hpp"
 #include "fastlstm/types.hpp"
+#include "memory.hpp"
 
 namespace fastlstm::bindings {
 
@@ -101,64 +98,6 @@ namespace fastlstm::bindings {
 constexpr std::size_t kAlign = 64;
 // Inputs with at least this many elements are used where they are (see as_array).
 constexpr py::ssize_t kAlignCopyLimit = 4096;
-
-// The machine's memory in bytes (0: unknown). Linux lets a process allocate far more than it
-// has, then the out-of-memory killer ends it while the pages are filled: a size beyond this is
-// refused with an error instead.
-inline double physical_memory() {
-#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
-  static const double bytes = [] {
-    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return pages > 0 && page > 0 ? double(pages) * double(page) : 0.0;
-  }();
-  return bytes;
-#else
-  return 0.0;
-#endif
-}
-
-// Bytes that new arrays can take now before Linux's out-of-memory killer ends the process: its
-// MemAvailable plus SwapFree, or less where the process's cgroup (a container) allows less; the
-// machine's memory where the system says nothing (0: unknown). Read from /proc and /sys at each
-// call, tens of us: room_for asks only for large sizes.
-inline double available_memory() {
-  double room = physical_memory();
-#if defined(__linux__)
-  if (std::FILE* f = std::fopen("/proc/meminfo", "r")) {
-    double avail = -1, swap = 0;
-    char line[256];
-    unsigned long long kib = 0;
-    while (std::fgets(line, sizeof line, f)) {
-      if (std::sscanf(line, "MemAvailable: %llu kB", &kib) == 1) avail = double(kib) * 1024;
-      if (std::sscanf(line, "SwapFree: %llu kB", &kib) == 1) swap = double(kib) * 1024;
-    }
-    std::fclose(f);
-    if (avail >= 0) room = avail + swap;
-  }
-  // cgroup v2, as a container sees its own: the limit less what the group holds already.
-  const auto number = [](const char* path, double& value) {
-    std::FILE* f = std::fopen(path, "r");
-    if (!f) return false;
-    unsigned long long n = 0;
-    const bool read = std::fscanf(f, "%llu", &n) == 1;  // "max": no limit
-    std::fclose(f);
-    value = double(n);
-    return read;
-  };
-  double limit = 0, used = 0;
-  if (number("/sys/fs/cgroup/memory.max", limit) && number("/sys/fs/cgroup/memory.current", used)) {
-    room = std::min(room, std::max(limit - used, 0.0));
-  }
-#endif
-  return room;
-}
-
-// Whether `bytes` more fit in memory now. Below a sixteenth of the machine's memory, yes without
-// asking (available_memory costs tens of us a call).
-inline bool room_for(double bytes) {
-  const double memory = physical_memory();
-  return memory == 0 || bytes <= memory / 16 || bytes <= available_memory();
-}
 
 // " (N GiB)" for a count of bytes.
 inline std::string gib(double bytes) {

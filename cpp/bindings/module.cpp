@@ -22,6 +22,16 @@ namespace py = pybind11;
 namespace fastlstm::bindings {
 namespace {
 
+// (directory, is_v2) pairs from Python, for the memory checks (memory.hpp).
+std::vector<MemoryGroup> memory_groups(const py::sequence& items) {
+  std::vector<MemoryGroup> groups;
+  for (const py::handle item : items) {
+    const auto pair = item.cast<py::tuple>();
+    groups.push_back({pair[0].cast<std::string>(), pair[1].cast<bool>()});
+  }
+  return groups;
+}
+
 // erf of every element, for the gelu activation (NumPy has no erf). Any shape; the result is a
 // new C-ordered array of x's dtype (float32 or float64: activations.py passes only those).
 template <typename T>
@@ -67,9 +77,28 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
       "The most threads set_num_threads takes.");
   m.def("_room_for", &fastlstm::bindings::room_for, py::arg("bytes"),
         "Whether `bytes` more fit in the memory free now (asked of the system only for sizes "
-        "beyond a sixteenth of the machine's memory).");
+        "beyond a sixteenth of the memory this process may use).");
   m.def("_available_memory", &fastlstm::bindings::available_memory,
         "Bytes new arrays can take now: MemAvailable plus SwapFree, or a cgroup's room.");
+  m.def("_memory_limit", &fastlstm::bindings::memory_limit,
+        "The most memory this process may use: the machine's, or its cgroups' limit (0: unknown).");
+  m.def(
+      "_set_memory_groups",
+      [](const py::sequence& groups) {
+        fastlstm::bindings::set_memory_groups(fastlstm::bindings::memory_groups(groups));
+      },
+      py::arg("groups"),
+      "The process's cgroups with a memory controller, (directory, is_v2) each, whose limits "
+      "and use the memory checks read (fastlstm/_cgroups.py finds them at import).");
+  m.def(
+      "_group_memory",
+      [](const py::sequence& groups) {
+        using namespace fastlstm::bindings;
+        const GroupMemory g = group_memory(memory_groups(groups));
+        return py::make_tuple(g.limit, g.room);
+      },
+      py::arg("groups"),
+      "(limit, room) in bytes that the cgroups (directory, is_v2) allow now (inf: no limit).");
   m.def("_at_exit", &fastlstm::bindings::at_exit,
         "Registered with atexit by fastlstm._core: calls that end after it keep their thread "
         "(other than the exiting one) from taking the GIL again (see without_gil.hpp).");

@@ -7,8 +7,8 @@ Models as in Keras: :class:`Sequential`, :class:`Model` (the functional API), :m
 """
 
 from . import (
+    _cgroups,
     _core,
-    _cpus,
     activations,
     callbacks,
     convert,
@@ -53,8 +53,10 @@ from .stream import GRUStream, LSTMStream, SimpleRNNStream
 
 __version__: str = _core.__version__
 
-# A container's CPU limit caps the default thread count (see _cpus): set before any call.
-_core.set_num_threads(_cpus.capped_default(_core.get_num_threads()))
+# A container's CPU limit caps the default thread count, and its memory limit the sizes the
+# memory checks let through (see _cgroups): set before any call.
+_core.set_num_threads(_cgroups.capped_default(_core.get_num_threads()))
+_core._set_memory_groups(_cgroups.memory_cgroups())
 
 __all__ = [
     "GRUCache",

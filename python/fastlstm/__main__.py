@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 import fastlstm
-from fastlstm import _core, _cpus, oracle
+from fastlstm import _cgroups, _core, oracle
 
 
 def timed(fn, repeats=5):
@@ -72,7 +72,7 @@ def main() -> int:
     print(f"fastlstm {fastlstm.__version__}")
     print(f"SIMD level: {fastlstm.simd_level()} (Eigen: {_core.simd_instructions()})")
     print(f"ISA level: {fastlstm.cpu_capability()}")
-    limit = _cpus.cgroup_cpu_limit()
+    limit = _cgroups.cgroup_cpu_limit()
     quota = f" (the cgroup's CPU limit: {limit:g} CPUs)" if limit is not None else ""
     print(f"threads: {fastlstm.get_num_threads()}{quota}")
     print("self-check, forward + backward against the NumPy oracle (B=4, T=16, I=24, H=32):")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 import random
 import unicodedata
 
@@ -48,29 +47,23 @@ def too_big(exc: BaseException) -> bool:
     )
 
 
-def _machine_memory() -> float:
-    """The machine's memory in bytes (0: unknown), once."""
-    global _MEMORY
-    if _MEMORY is None:
-        try:
-            _MEMORY = float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError, AttributeError):  # no such names on this system
-            _MEMORY = 0.0
-    return _MEMORY
-
-
-_MEMORY: float | None = None
-
-
 def room_for(nbytes: float) -> bool:
     """Whether ``nbytes`` more fit in the memory free now. The core asks the system (tens of
-    µs) only beyond a sixteenth of the machine's memory, and this asks the core only there."""
-    memory = _machine_memory()
-    if memory == 0 or nbytes <= memory / 16:
+    µs) only beyond a sixteenth of the memory this process may use (the machine's, or its
+    cgroups' limit), and this asks the core only there."""
+    global _LIMIT
+    if _LIMIT is None:
+        from . import _core  # here: the core imports nothing of this module, but loads late
+
+        _LIMIT = _core._memory_limit()  # the package's import has given the core its cgroups
+    if _LIMIT == 0 or nbytes <= _LIMIT / 16:
         return True
-    from . import _core  # here: the core imports nothing of this module, but loads late
+    from . import _core
 
     return _core._room_for(float(nbytes))
+
+
+_LIMIT: float | None = None
 
 
 def _free_gib() -> str:

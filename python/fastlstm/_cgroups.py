@@ -1,7 +1,7 @@
-"""The CPU time a Linux cgroup grants this process: a container's CPU limit (Kubernetes'
-``resources.limits.cpu``, ``docker run --cpus``).
+"""What Linux cgroups grant this process: a container's CPU limit (Kubernetes'
+``resources.limits.cpu``, ``docker run --cpus``) and the groups whose memory limits bound it.
 
-Such a limit leaves the CPUs the process may run on unchanged, so a default of one thread per
+A CPU limit leaves the CPUs the process may run on unchanged, so a default of one thread per
 CPU on a 64-core node with a 2-CPU limit starts 64 threads; busy together they can spend the
 container's quota in a fraction of a period, and then every thread of the container waits for
 the next period (100 ms by default). Threads no more than the quota's whole CPUs cannot overrun
@@ -10,6 +10,10 @@ it by themselves, so the default thread count is capped there, as Rust's
 requests every 0.9 ms (73% of the limit on one thread), 10 x 0.5 s: on 2 threads 16 periods
 throttled and a slowest call of 51 ms (median 311 us); on 1 thread 1 period and 1.3 ms (median
 653 us).
+
+A memory limit (``docker run --memory``, a pod's ``resources.limits.memory``) ends the process
+when the group's use reaches it, however much the machine has free: the core's memory checks
+(cpp/bindings/memory.hpp) read the limit and use of every group found here.
 
 Linux only; elsewhere, or where the files cannot be read, there is no limit.
 """
@@ -77,18 +81,18 @@ def _quota(directory: str, v2: bool) -> float | None:
     return quota / period if quota > 0 and period > 0 else None
 
 
-def cpu_cgroups(mountinfo: str, cgroup: str) -> list[tuple[str, str, bool]]:
+def own_cgroups(mountinfo: str, cgroup: str, controller: str) -> list[tuple[str, str, bool]]:
     """(directory, mount point, is_v2) of the process's own cgroup in each hierarchy that has
-    the cpu controller, from the texts of /proc/self/mountinfo and /proc/self/cgroup. A cgroup
-    outside the mount's root (seen from another cgroup namespace) is taken as the mount point
-    itself."""
+    ``controller`` ("cpu", "memory"; cgroup v2 has them all), from the texts of
+    /proc/self/mountinfo and /proc/self/cgroup. A cgroup outside the mount's root (seen from
+    another cgroup namespace) is taken as the mount point itself."""
     paths = _paths(cgroup)
     found = []
     for root, point, controllers in _mounts(mountinfo):
         if controllers is None:
             path = paths.get(None)
-        elif "cpu" in controllers:
-            path = next((p for key, p in paths.items() if key and "cpu" in key), None)
+        elif controller in controllers:
+            path = next((p for key, p in paths.items() if key and controller in key), None)
         else:
             continue
         if path is None:
@@ -103,29 +107,50 @@ def cpu_cgroups(mountinfo: str, cgroup: str) -> list[tuple[str, str, bool]]:
     return found
 
 
-def cgroup_cpu_limit(
-    mountinfo_file: str = "/proc/self/mountinfo", cgroup_file: str = "/proc/self/cgroup"
-) -> float | None:
-    """CPUs' worth of time per period that the process's cgroups grant it: the smallest limit on
-    its cgroup and every cgroup above it up to the mount point, in each hierarchy with the cpu
-    controller; None when none is set or none can be read."""
+def binding_cgroups(
+    controller: str,
+    mountinfo_file: str = "/proc/self/mountinfo",
+    cgroup_file: str = "/proc/self/cgroup",
+) -> list[tuple[str, bool]]:
+    """(directory, is_v2) of every cgroup whose limit of ``controller`` binds this process: its
+    own and those above it up to the mount point (a parent's limit binds its children), in each
+    hierarchy with the controller; [] where the files cannot be read."""
     try:
         with open(mountinfo_file) as f:
             mountinfo = f.read()
         with open(cgroup_file) as f:
             cgroup = f.read()
     except OSError:
-        return None
-    limits = []
-    for directory, point, v2 in cpu_cgroups(mountinfo, cgroup):
+        return []
+    found = []
+    for directory, point, v2 in own_cgroups(mountinfo, cgroup, controller):
         while True:
-            quota = _quota(directory, v2)
-            if quota is not None:
-                limits.append(quota)
+            found.append((directory, v2))
             if directory == point or not directory.startswith(point + "/"):
                 break
             directory = os.path.dirname(directory)
+    return found
+
+
+def cgroup_cpu_limit(
+    mountinfo_file: str = "/proc/self/mountinfo", cgroup_file: str = "/proc/self/cgroup"
+) -> float | None:
+    """CPUs' worth of time per period that the process's cgroups grant it: the smallest limit
+    among its binding cgroups with the cpu controller; None when none is set or can be read."""
+    limits = []
+    for directory, v2 in binding_cgroups("cpu", mountinfo_file, cgroup_file):
+        quota = _quota(directory, v2)
+        if quota is not None:
+            limits.append(quota)
     return min(limits) if limits else None
+
+
+def memory_cgroups(
+    mountinfo_file: str = "/proc/self/mountinfo", cgroup_file: str = "/proc/self/cgroup"
+) -> list[tuple[str, bool]]:
+    """(directory, is_v2) of every cgroup whose memory limit binds this process (the core reads
+    their limits and use: cpp/bindings/memory.hpp)."""
+    return binding_cgroups("memory", mountinfo_file, cgroup_file)
 
 
 def quota_threads(limit: float | None) -> int | None:
