@@ -73,10 +73,9 @@ def test_a_group_seen_from_another_namespace_is_the_mount_point(tmp_path):
 
 def test_the_packages_groups_are_the_cores():
     # The import gave the core this process's groups: its limit is theirs or the machine's.
-    own = _core._group_memory(_cgroups.memory_cgroups())
+    limit, _room = _core._group_memory(_cgroups.memory_cgroups())  # the room moves with use
     physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    assert _core._memory_limit() == min(physical, own[0])
-    assert _core._available_memory() <= own[1]
+    assert _core._memory_limit() == min(physical, limit)
 
 
 def run_in_memory_cgroup(limit: int, code: str) -> subprocess.CompletedProcess:
