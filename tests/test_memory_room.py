@@ -111,6 +111,19 @@ def test_a_backward_whose_working_arrays_do_not_fit(tmp_path):
             ),
             "layer 'attention': its scores for",
         ),
+        (  # float64 x cast for a float32 layer: the cast's copy twice memory (NumPy's own
+            # MemoryError had named nothing, and a copy under memory was granted and filled)
+            "layers.Dense(1)(np.broadcast_to(np.float64(0), (int(MEMORY / 8), 4)))",
+            "x: a copy of shape (",
+        ),
+        (
+            "layers.Conv1D(1, 1)(np.broadcast_to(np.int64(0), (1, int(MEMORY / 2), 1)))",
+            "x: a copy of shape (1, ",
+        ),
+        (  # the output's size before x's indices are read (their checks copy x)
+            "layers.Embedding(2, 1)(np.broadcast_to(np.float64(0), (int(MEMORY / 2), 1)))",
+            "layer 'embedding': its output for x of shape (",
+        ),
     ],
     ids=[
         "dense-softmax",
@@ -118,6 +131,9 @@ def test_a_backward_whose_working_arrays_do_not_fit(tmp_path):
         "conv-transpose-dilation",
         "embedding",
         "attention",
+        "dense-cast",
+        "conv-cast",
+        "embedding-before-indices",
     ],
 )
 def test_a_layer_whose_output_and_working_copies_do_not_fit(layer, expected):

@@ -101,7 +101,7 @@ class Attention(Layer):
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
-        arrays = [input_array(a, f"x[{i}]").astype(self.dtype, copy=False) for i, a in enumerate(x)]
+        arrays = [input_array(a, f"x[{i}]", dtype=self.dtype) for i, a in enumerate(x)]
         self.compute_output_shape([a.shape for a in arrays])
         q, v = arrays[0], arrays[1]
         k = arrays[2] if len(arrays) == 3 else v

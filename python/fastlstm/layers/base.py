@@ -54,7 +54,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import activations, initializers
-from .._arrays import check_name, check_seed, generator, integer, real_array, refuse_masked, too_big
+from .._arrays import (
+    check_name,
+    check_room,
+    check_seed,
+    generator,
+    integer,
+    real_array,
+    refuse_masked,
+    too_big,
+)
 from .._graph import connect, is_symbolic, only_call
 from .._locks import BuildLock
 from ..functional import _flag
@@ -96,9 +105,15 @@ def cast_within_range(arr: np.ndarray, dtype, name: str) -> np.ndarray:
     return out
 
 
-def input_array(x, name: str = "x") -> np.ndarray:
-    """A layer's input as an array of real numbers, or TypeError naming it (see real_array)."""
-    return real_array(x, name)
+def input_array(x, name: str = "x", dtype=None) -> np.ndarray:
+    """A layer's input as an array of real numbers, or TypeError naming it (see real_array);
+    with ``dtype``, in that dtype, where the copy a cast makes is first checked against the
+    memory free now (MemoryError naming ``name``, not NumPy's, which names nothing)."""
+    arr = real_array(x, name)
+    if dtype is None or arr.dtype == dtype:
+        return arr
+    check_room(name, arr.size, dtype, f"a copy of shape {arr.shape} as {np.dtype(dtype)}")
+    return arr.astype(dtype)
 
 
 def check_dtype(dtype) -> np.dtype:

@@ -141,7 +141,7 @@ class _Windowed(Layer):
         if x.ndim != 3:
             order = "(batch, channels, time)" if self._first else "(batch, time, channels)"
             raise ValueError(f"{name}: expected a 3-D array {order}, got shape {x.shape}")
-        x = x.astype(self.dtype, copy=False)
+        x = input_array(x, name, dtype=self.dtype)  # a cast's copy checked against memory
         return x.transpose(0, 2, 1) if self._first else x
 
     def _gradient(self, dout, shape: tuple) -> np.ndarray:

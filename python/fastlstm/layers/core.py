@@ -307,12 +307,12 @@ class Dense(KernelLayer):
         return z
 
     def call(self, x, training: bool = False, mask=None):
-        x = input_array(x).astype(self.dtype, copy=False)
+        x = input_array(x, dtype=self.dtype)
         return activations.apply(self.activation, self._affine(x))
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
-        x = input_array(x).astype(self.dtype, copy=False)
+        x = input_array(x, dtype=self.dtype)
         z = self._affine(x)
         y = activations.apply(self.activation, z)
         return y, (x, y, z if self.activation in activations.NEEDS_Z else None)
@@ -536,19 +536,23 @@ class Embedding(Layer):
         return x if x.dtype.kind in "iu" else x.astype(np.int64)
 
     def call(self, x, training: bool = False, mask=None):
-        return self._rows(self._indices(x))
+        return self._rows(x)[0]
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
-        idx = self._indices(x)
-        return self._rows(idx), idx
+        return self._rows(x)
 
-    def _rows(self, idx: np.ndarray) -> np.ndarray:
-        """The table's rows for ``idx``, (*idx.shape, output_dim)."""
+    def _rows(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """The table's rows for the indices in ``x``, (*x.shape, output_dim), and the indices.
+        The output's size is checked first: reading x's indices takes time and copies of its
+        size (a broadcast x of 10^11 entries had been scanned for tens of seconds, then given
+        NumPy's unnamed MemoryError)."""
+        x = np.asarray(x)
         table = self._weights["embeddings"]
-        what = f"its output for x of shape {idx.shape} (output_dim {self.output_dim})"
-        check_room(f"layer {self.name!r}", idx.size * self.output_dim, table.dtype, what)
-        return table[idx]
+        what = f"its output for x of shape {x.shape} (output_dim {self.output_dim})"
+        check_room(f"layer {self.name!r}", x.size * self.output_dim, table.dtype, what)
+        idx = self._indices(x)
+        return table[idx], idx
 
     def backward(self, cache, dout):
         idx = cache

@@ -33,11 +33,11 @@ class _Elementwise(_Weightless):
         raise NotImplementedError
 
     def call(self, x, training: bool = False, mask=None):
-        return self._value(input_array(x).astype(self.dtype, copy=False))
+        return self._value(input_array(x, dtype=self.dtype))
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
-        x = input_array(x).astype(self.dtype, copy=False)
+        x = input_array(x, dtype=self.dtype)
         y = self._value(x)
         return y, (x, y)
 
@@ -211,7 +211,7 @@ class PReLU(Layer):
 
     def _input(self, x) -> tuple[np.ndarray, np.ndarray]:
         alpha = self._weights["alpha"]
-        x = input_array(x).astype(self.dtype, copy=False)
+        x = input_array(x, dtype=self.dtype)
         shared = self.shared_axes
         sample = tuple(None if i + 1 in shared else a for i, a in enumerate(alpha.shape))
         fits = x.ndim == alpha.ndim + 1 and all(
@@ -281,7 +281,7 @@ class GaussianNoise(_Noise):
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
-        x = input_array(x).astype(self.dtype, copy=False)
+        x = input_array(x, dtype=self.dtype)
         if _flag(training, "training") and self.stddev > 0:
             x = x + self.noise_rng.normal(0.0, self.stddev, x.shape).astype(x.dtype)
         return x, (None, x.shape)  # d(x + noise)/dx = 1
@@ -302,7 +302,7 @@ class GaussianDropout(_Noise):
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
-        x = input_array(x).astype(self.dtype, copy=False)
+        x = input_array(x, dtype=self.dtype)
         if not _flag(training, "training") or self.rate == 0:
             return x, (None, x.shape)
         spread = math.sqrt(self.rate / (1.0 - self.rate))

@@ -75,9 +75,7 @@ class _Merge(Layer):
     def _arrays(self, xs) -> list[np.ndarray]:
         if not isinstance(xs, (list, tuple)):
             raise TypeError(f"x: expected a list of arrays, got {type(xs).__name__}")
-        arrays = [
-            input_array(a, f"x[{k}]").astype(self.dtype, copy=False) for k, a in enumerate(xs)
-        ]
+        arrays = [input_array(a, f"x[{k}]", dtype=self.dtype) for k, a in enumerate(xs)]
         self.compute_output_shape([a.shape for a in arrays])
         return arrays
 

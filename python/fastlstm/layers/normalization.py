@@ -98,7 +98,7 @@ class _Normalization(Layer):
         self.built_input_shape = input_shape
 
     def _input(self, x, weights) -> np.ndarray:
-        x = input_array(x).astype(self.dtype, copy=False)
+        x = input_array(x, dtype=self.dtype)
         if weights:
             features = next(iter(weights.values())).shape[0]
         else:  # no gamma, no beta: the width it was built for

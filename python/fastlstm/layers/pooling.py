@@ -44,7 +44,7 @@ class _GlobalPooling1D(Layer):
             order = "(batch, features, time)" if self._first else "(batch, time, features)"
             raise ValueError(f"x: expected a {order} array, got shape {x.shape}")
         if x.dtype.kind != "f":  # an integer mean would round
-            x = x.astype(self.dtype)
+            x = input_array(x, dtype=self.dtype)
         return x.transpose(0, 2, 1) if self._first else x
 
     def call(self, x, training: bool = False, mask=None):

@@ -135,7 +135,7 @@ class Normalization(Layer):
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
         weights = self._weights  # one set: adapt swaps both in at once
-        x = input_array(x).astype(self.dtype, copy=False)
+        x = input_array(x, dtype=self.dtype)
         features = weights["mean"].shape[0]
         if x.ndim < 2 or x.shape[-1] != features:
             raise ValueError(

@@ -377,7 +377,7 @@ class Recurrent(Layer):
         """x with input dropout applied, and the (B, 1, I)-broadcastable mask (or None)."""
         if not training or self.dropout == 0.0:
             return x, None
-        x = input_array(x).astype(self.dtype, copy=False)
+        x = input_array(x, dtype=self.dtype)
         batch, features = (x.shape[1], x.shape[2]) if self.time_major else (x.shape[0], x.shape[2])
         keep = dropout_mask(self.noise_rng, (batch, features), self.dropout, self.dtype)
         keep = keep[None] if self.time_major else keep[:, None]

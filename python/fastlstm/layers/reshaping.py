@@ -239,11 +239,11 @@ class Activation(_Weightless):
         self.activation = activations.get(activation)
 
     def call(self, x, training: bool = False, mask=None):
-        return activations.apply(self.activation, _batched(x).astype(self.dtype, copy=False))
+        return activations.apply(self.activation, input_array(_batched(x), dtype=self.dtype))
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
-        z = _batched(x).astype(self.dtype, copy=False)
+        z = input_array(_batched(x), dtype=self.dtype)
         y = activations.apply(self.activation, z)
         # z kept only where y alone does not give the derivative
         return y, (y, z if self.activation in activations.NEEDS_Z else None)
