@@ -232,3 +232,26 @@ def test_a_one_column_output_is_scored_over_the_batch_as_keras_does():
     y = x.sum(axis=(1, 2))
     got = model.evaluate(x, y, batch_size=32, verbose=0, return_dict=True)["pearson_correlation"]
     assert got == pytest.approx(np.corrcoef(y, model.predict(x, verbose=0)[:, 0])[0, 1], rel=1e-4)
+
+
+def test_a_loss_object_or_callable_object_as_a_metric_is_logged_under_its_name():
+    # Keras names such a metric by the object's name, else its class's in snake case; they had
+    # been logged as "metric" and "metric_1", which no callback's monitor could name.
+    class RangeError:
+        def __call__(self, y_true, y_pred):
+            return np.abs(y_pred - y_true).max(axis=-1)
+
+    x = rng.standard_normal((8, 3)).astype(np.float32)
+    y = rng.standard_normal((8, 1)).astype(np.float32)
+    model = fastlstm.Sequential([layers.Input((3,)), layers.Dense(1, seed=1)])
+    model.compile(
+        "sgd",
+        "mse",
+        metrics=[losses.MeanSquaredError(), losses.MeanAbsoluteError(name="l1"), RangeError()],
+    )
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert list(logs) == ["loss", "mean_squared_error", "l1", "range_error"]
+    error = model.predict(x, verbose=0) - y
+    assert logs["mean_squared_error"] == pytest.approx(float(np.mean(error**2)), rel=1e-6)
+    assert logs["l1"] == pytest.approx(float(np.mean(np.abs(error))), rel=1e-6)
+    assert logs["range_error"] == pytest.approx(float(np.mean(np.abs(error))), rel=1e-6)

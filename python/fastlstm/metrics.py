@@ -229,6 +229,20 @@ _FUNCTIONS = {
 }
 
 
+def _object_name(fn) -> str:
+    """What Keras names a metric made of ``fn``: its ``name`` (a loss object's,
+    "mean_squared_error"), else its ``__name__``, else its class's in snake case."""
+    name = getattr(fn, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    name = getattr(fn, "__name__", None)
+    if isinstance(name, str) and name:
+        return name
+    from .layers.base import _snake_case  # layers import metrics' users, not metrics
+
+    return _snake_case(type(fn).__name__) or "metric"
+
+
 class MeanMetricWrapper(Metric):
     """A function ``fn(y_true, y_pred)`` that returns a value per sample ((B,) or (B, T)), as a
     running weighted mean named after the function (Keras's wrapping of ``metrics=[fn]``). A
@@ -241,7 +255,7 @@ class MeanMetricWrapper(Metric):
             raise TypeError(f"fn: expected a function (y_true, y_pred) -> values, got {fn!r}")
         self.fn = fn
         self._per_sample = False  # whether this update has weights or a mask
-        super().__init__(name or getattr(fn, "__name__", None) or "metric")
+        super().__init__(name or _object_name(fn))
 
     def update_state(self, y_true, y_pred, sample_weight=None, mask=None) -> None:
         self._per_sample = sample_weight is not None or mask is not None
