@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import fastlstm
 from fastlstm import losses
 from fastlstm.layers import LSTM, Dense, Input
 from fastlstm.models import Sequential
@@ -180,3 +181,17 @@ class FlatGradient(SquaredError):
 def test_wrong_shapes_are_named(loss, match):
     with pytest.raises(ValueError, match=match):
         loss.value_and_grad(np.zeros((4, 3)), np.ones((4, 3)))
+
+
+def test_a_model_compiled_with_it_saves_without_its_compile_state(tmp_path):
+    x, y = RNG.standard_normal((8, 5, 3)), RNG.standard_normal((8, 2))
+    model = Sequential([Input((5, 3)), LSTM(4), Dense(2)], seed=3)
+    model.compile("adam", SquaredError())
+    model.fit(x, y, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"include_optimizer=False\) saves the model without"):
+        model.save(tmp_path / "with.fastlstm")
+    assert not (tmp_path / "with.fastlstm").exists()  # nothing written
+    model.save(tmp_path / "without.fastlstm", include_optimizer=False)
+    loaded = fastlstm.load_model(tmp_path / "without.fastlstm")
+    assert not loaded.compiled
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -391,7 +391,11 @@ def get(identifier) -> Loss:
 
 def serialize(loss: Loss) -> dict[str, Any]:
     if type(loss).__name__ not in _CLASSES or type(loss) is not _CLASSES[type(loss).__name__]:
-        raise ValueError(f"loss: only fastlstm's own losses can be saved, got {loss!r}")
+        raise ValueError(
+            f"loss: only fastlstm's own losses can be saved, got {loss!r}; "
+            "save(..., include_optimizer=False) saves the model without its compile state "
+            "(load_model then gives it uncompiled: compile it with the loss again)"
+        )
     return {"class_name": type(loss).__name__, "config": loss.get_config()}
 
 

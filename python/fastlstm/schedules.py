@@ -326,7 +326,8 @@ def serialize(schedule: LearningRateSchedule) -> dict[str, Any]:
     if _CLASSES.get(cls.__name__) is not cls:
         raise ValueError(
             f"learning_rate: only fastlstm's own schedules ({', '.join(_CLASSES)}) can be saved, "
-            f"got {schedule!r}; save the weights (save_weights) instead"
+            f"got {schedule!r}; save the weights (save_weights), or the model without its "
+            "compile state (save(..., include_optimizer=False))"
         )
     return {"class_name": cls.__name__, "config": schedule.get_config()}
 
