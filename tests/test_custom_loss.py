@@ -195,3 +195,32 @@ def test_a_model_compiled_with_it_saves_without_its_compile_state(tmp_path):
     loaded = fastlstm.load_model(tmp_path / "without.fastlstm")
     assert not loaded.compiled
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+class NoneGradient(SquaredError):
+    def gradient(self, y_true, y_pred):
+        return None
+
+
+class TextValues(SquaredError):
+    def call(self, y_true, y_pred):
+        return np.array(["abc"] * len(y_pred))
+
+
+class ComplexGradient(SquaredError):
+    def gradient(self, y_true, y_pred):
+        return super().gradient(y_true, y_pred) + 1j  # NumPy would keep the real part
+
+
+@pytest.mark.parametrize(
+    ("loss", "match"),
+    [
+        (NoneGradient(), r"^loss: NoneGradient.gradient returned None; expected an array of real"),
+        (TextValues(), r"^loss: TextValues.call returned dtype <U3; expected an array of real"),
+        (ComplexGradient(), r"^loss: ComplexGradient.gradient returned dtype complex128; expected"),
+    ],
+)
+def test_values_that_are_not_real_numbers_are_named(loss, match):
+    yt, yp = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3))
+    with pytest.raises(TypeError, match=match):
+        loss.value_and_grad(yt, yp)

@@ -125,6 +125,17 @@ def sample_weights(
     return w
 
 
+def _returned(value, who: str, dtype: np.dtype) -> np.ndarray:
+    """What a loss of the caller's own returned, as an array of ``dtype``; TypeError naming the
+    method where it holds no real numbers (None, text, complex values NumPy would cut to their
+    real part)."""
+    arr = None if value is None else np.asarray(value)
+    if arr is None or arr.dtype.kind not in "biuf":
+        got = "None" if arr is None else f"dtype {arr.dtype}"
+        raise TypeError(f"loss: {who} returned {got}; expected an array of real numbers")
+    return arr.astype(dtype, copy=False)
+
+
 class Loss:
     """Base of every loss. A loss of your own subclasses it with two methods (Keras's ``call``,
     and its gradient, which fastlstm cannot derive: it has no automatic differentiation):
@@ -171,7 +182,7 @@ class Loss:
             elif y_true.shape == (*y_pred.shape, 1):
                 y_true = y_true[..., 0]
         who = type(self).__name__
-        values = np.asarray(self.call(y_true, y_pred), dtype=y_pred.dtype)
+        values = _returned(self.call(y_true, y_pred), f"{who}.call", y_pred.dtype)
         if values.shape != y_pred.shape[:-1]:
             raise ValueError(
                 f"loss: {who}.call returned values of shape {values.shape}; expected "
@@ -184,7 +195,8 @@ class Loss:
         """A subclass's ``call`` and ``gradient``, checked against y_pred's shape."""
         y_true, values = self._custom_values(y_true, y_pred)
         who = type(self).__name__
-        grad = np.array(self.gradient(y_true, y_pred), dtype=y_pred.dtype)  # scaled in place
+        grad = _returned(self.gradient(y_true, y_pred), f"{who}.gradient", y_pred.dtype)
+        grad = np.array(grad, copy=True)  # scaled in place: never the caller's own array
         if grad.shape != y_pred.shape:
             raise ValueError(
                 f"loss: {who}.gradient returned shape {grad.shape}; expected y_pred's "
