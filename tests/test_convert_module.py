@@ -172,6 +172,22 @@ def test_torchs_h0_for_a_one_state_cell_is_named_as_such():
     assert y.shape == (B, T, 2 * H)
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_one_entrys_state_given_bare_is_named_as_such(torch, cell):
+    # A single layer's (h, c) (or h) not wrapped in the list of entries had been refused as
+    # "got 2 entries" (or as the array itself), without what to pass.
+    module = (torch.nn.LSTM if cell == "lstm" else torch.nn.GRU)(I, H, batch_first=True)
+    state = {k: v.detach().numpy() for k, v in module.state_dict().items()}
+    converted = convert.stacked_from_torch(state, cell=cell)._asdict()
+    h = np.ones((B, H), np.float32)
+    bare, wrapped = ((h, h), [(h, h)]) if cell == "lstm" else (h, [h])
+    advice = r"\[\(h, c\)\]" if cell == "lstm" else r"\[h\]"
+    with pytest.raises(ValueError, match=rf"^initial_state: expected a list of 1 .*pass {advice}$"):
+        rnn(np.zeros((B, T, I), np.float32), **converted, initial_state=bare)
+    y, _ = rnn(np.zeros((B, T, I), np.float32), **converted, initial_state=wrapped)  # as advised
+    assert y.shape == (B, T, H)
+
+
 def test_projections_in_some_entries_only_are_refused():
     state = state_of("lstm", proj_size=P)
     assert len(convert.stacked_from_torch(state).weights[3]) == 4

@@ -120,6 +120,21 @@ def _check_states(value, name: str, count: int, what: str, cell: str, pair: str)
             f"{name}: expected a list of {count} {what}, one h0 per weight entry, got a 3-D "
             "array; from PyTorch's h0 (layers*directions, batch, hidden) pass list(h0)"
         )
+    # One entry's state given bare: a single layer's (h, c), or its h.
+    bare_pair = (
+        cell == "lstm"
+        and isinstance(value, tuple)
+        and len(value) == 2
+        and all(not isinstance(s, (list, tuple)) and np.ndim(s) == 2 for s in value)
+    )
+    bare_h = cell != "lstm" and not isinstance(value, (list, tuple)) and np.ndim(value) == 2
+    if count == 1 and (bare_pair or bare_h):
+        given = "an (h, c) pair" if bare_pair else "a 2-D array"
+        wrapped = "[(h, c)]" if bare_pair else "[h]"
+        raise ValueError(
+            f"{name}: expected a list of 1 {what}, one per weight entry, got {given}; for the "
+            f"one entry pass {wrapped}"
+        )
     return _check_list(value, name, count, what)
 
 
