@@ -174,3 +174,9 @@ def test_a_bad_weight_is_named_with_its_half():
         layer.set_weights(weights)
     for kept, now in zip(before, layer.get_weights()):
         np.testing.assert_array_equal(kept, now)
+
+
+def test_the_forward_layer_itself_as_backward_layer_is_named():
+    layer = LSTM(4, seed=1)
+    with pytest.raises(ValueError, match=r"^backward_layer: expected a layer of its own, got the"):
+        Bidirectional(layer, backward_layer=layer)

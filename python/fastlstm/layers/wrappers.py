@@ -82,6 +82,11 @@ class Bidirectional(Layer):
             raise TypeError(
                 f"backward_layer: expected a recurrent layer, got {type(backward_layer).__name__}"
             )
+        elif backward_layer is layer:  # one set of weights cannot read the sequence both ways
+            raise ValueError(
+                "backward_layer: expected a layer of its own, got the forward layer itself; "
+                "leave backward_layer out for a copy of it that reads backwards"
+            )
         if backward_layer.go_backwards == layer.go_backwards:
             raise ValueError(
                 f"backward_layer: expected go_backwards={not layer.go_backwards} (the opposite "
