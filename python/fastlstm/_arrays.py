@@ -51,16 +51,12 @@ def room_for(nbytes: float) -> bool:
     """Whether ``nbytes`` more fit in the memory free now. The core asks the system (tens of
     µs) only beyond a sixteenth of the memory this process may use (the machine's, or its
     cgroups' limit), and this asks the core only there."""
+    from . import _core  # here: the core imports nothing of this module, but loads late
+
     global _LIMIT
     if _LIMIT is None:
-        from . import _core  # here: the core imports nothing of this module, but loads late
-
         _LIMIT = _core._memory_limit()  # the package's import has given the core its cgroups
-    if _LIMIT == 0 or nbytes <= _LIMIT / 16:
-        return True
-    from . import _core
-
-    return _core._room_for(float(nbytes))
+    return _LIMIT == 0 or nbytes <= _LIMIT / 16 or _core._room_for(float(nbytes))
 
 
 _LIMIT: float | None = None
