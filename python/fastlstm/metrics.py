@@ -238,7 +238,7 @@ def _object_name(fn) -> str:
     name = getattr(fn, "__name__", None)
     if isinstance(name, str) and name:
         return name
-    from .layers.base import _snake_case  # layers import metrics' users, not metrics
+    from .layers.base import _snake_case  # here: the package imports its layers after this
 
     return _snake_case(type(fn).__name__) or "metric"
 
