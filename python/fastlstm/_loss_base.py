@@ -148,7 +148,8 @@ class Loss:
     Both get y_pred as a float array and y_true as an array, of y_pred's dtype where it holds
     numbers, and of y_pred's shape where the two differ by a trailing axis of size 1 ((B,)
     targets of a (B, 1) output). The base class then weights, masks and reduces them as for the
-    built-in losses. (The built-in ones implement ``_values(y_true, y_pred) -> (values, dvalues)`` instead.)"""
+    built-in losses. (The built-in ones implement ``_values(y_true, y_pred) -> (values,
+    dvalues)`` instead.)"""
 
     name = "loss"
     sparse = False  # y_true holds class indices, not one value per output
