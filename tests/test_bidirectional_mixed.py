@@ -180,3 +180,20 @@ def test_the_forward_layer_itself_as_backward_layer_is_named():
     layer = LSTM(4, seed=1)
     with pytest.raises(ValueError, match=r"^backward_layer: expected a layer of its own, got the"):
         Bidirectional(layer, backward_layer=layer)
+
+
+def test_a_frozen_halfs_penalty_is_left_out_as_a_frozen_layers_is():
+    # Only trained weights add their penalty (Keras 3); a frozen backward half's had been added.
+    from fastlstm import regularizers
+
+    def model(backward_reg):
+        b = GRU(3, go_backwards=True, dtype="float64", seed=2, kernel_regularizer=backward_reg)
+        layer = Bidirectional(LSTM(4, dtype="float64", seed=1), backward_layer=b)
+        m = Sequential([Input((T, I), dtype="float64"), layer, Dense(1, dtype="float64", seed=3)])
+        b.trainable = False
+        m.compile("sgd", "mse")
+        return m
+
+    x, y = RNG.standard_normal((B, T, I)), RNG.standard_normal((B, 1))
+    plain = model(None).evaluate(x, y, verbose=0)
+    assert model(regularizers.L2(10.0)).evaluate(x, y, verbose=0) == plain

@@ -468,3 +468,32 @@ def test_a_sequential_in_a_sequential_is_refused_with_what_to_write():
         Sequential([inner])
     outer = Sequential([*inner.layers])  # as the message says
     assert outer.layers == inner.layers
+
+
+@pytest.mark.parametrize("kind", ["prelu", "layer_norm", "batch_norm"])
+def test_every_layers_regularizer_is_in_the_reported_loss(kind):
+    # PReLU's alpha and the normalizations' gamma and beta regularizers had trained (their
+    # gradient) but been left out of the loss that evaluate and fit report.
+    from fastlstm.layers import BatchNormalization, LayerNormalization, PReLU
+
+    reg = L2(0.5)
+    make = {
+        "prelu": lambda r: PReLU(alpha_regularizer=r),
+        "layer_norm": lambda r: LayerNormalization(gamma_regularizer=r, beta_regularizer=r),
+        "batch_norm": lambda r: BatchNormalization(gamma_regularizer=r, beta_regularizer=r),
+    }[kind]
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((6, 4)), rng.standard_normal((6, 1))
+    losses_ = []
+    for r in (None, reg):
+        layer = make(r)
+        model = Sequential([Input((4,), dtype="float64"), Dense(3, dtype="float64", seed=1)])
+        model.add(layer)
+        model.add(Dense(1, dtype="float64", seed=2))
+        model.compile("sgd", "mse")
+        model.build((None, 4))
+        layer.set_weights([w + 0.25 for w in layer.get_weights()])  # penalties away from 0
+        losses_.append(model.evaluate(x, y, verbose=0))
+    penalty = sum(0.5 * np.sum(w**2) for w in layer.trainable_weights)
+    assert penalty > 0
+    assert losses_[1] == pytest.approx(losses_[0] + penalty, rel=1e-12)

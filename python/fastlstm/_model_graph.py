@@ -39,7 +39,7 @@ from ._training import _raise_naming, _takes_input_grad
 from .functional import _flag
 from .layers.base import Layer, input_gradient, sublayers
 from .layers.core import INPUT_DTYPES, Input, InputLayer, input_layer_of
-from .models import Sequential, _has_regularizer
+from .models import Sequential, _has_regularizer, _penalised
 
 
 def _listed(value, name: str) -> tuple[list, bool]:
@@ -246,7 +246,7 @@ class Model(Sequential):
         """Which nodes need a backward pass, and which of those an input gradient (see the
         module docstring), worked out once (again when a layer's ``trainable`` changed)."""
         self._trainable_flags = [layer.trainable for layer in self._layers]
-        self._regularised = [l for l in self._layers if l.trainable and _has_regularizer(l)]
+        self._regularised = [p for layer in self._layers for p in _penalised(layer)]
         trained_above: dict[int, bool] = {id(t): False for t in self.inputs}
         self._wants_input_grad, self._needs_backward = [], []
         for node in self._nodes:

@@ -306,7 +306,7 @@ class Sequential(Trainer):
         ``trainable`` has changed since: see _train_step)."""
         self._trainable_flags = [layer.trainable for layer in self._layers]
         # Keras 3: only trained weights add their penalty to the loss
-        self._regularised = [l for l in self._layers if l.trainable and _has_regularizer(l)]
+        self._regularised = [p for layer in self._layers for p in _penalised(layer)]
         # layers before the first trainable one need no backward pass (nothing to update there)
         trainable = [i for i, l in enumerate(self._layers) if l.trainable and l.weight_names]
         self._first_backward = trainable[0] if trainable else len(self._layers)
@@ -824,17 +824,27 @@ def check_build_shape(shape, declared: tuple | None = None) -> tuple:
 
 
 def _has_regularizer(layer) -> bool:
+    """Whether ``layer`` (a wrapper: either of its layers) has a weight regularizer."""
     if isinstance(layer, TimeDistributed):
         return _has_regularizer(layer.layer)
     if isinstance(layer, Bidirectional):  # its properties are the forward half's alone
         return any(_has_regularizer(half) for half in layer._halves)
-    names = (
-        "kernel_regularizer",
-        "recurrent_regularizer",
-        "bias_regularizer",
-        "embeddings_regularizer",
+    own = getattr(layer, "_regularizers", {})  # PReLU's alpha, the normalizations' gamma, beta
+    return any(r is not None for r in own.values()) or (
+        getattr(layer, "embeddings_regularizer", None) is not None
     )
-    return any(getattr(layer, n, None) is not None for n in names)
+
+
+def _penalised(layer) -> list:
+    """The layers whose penalties a model adds to its loss for ``layer``: only trained weights
+    add theirs (Keras 3), so a Bidirectional gives each trained half with a regularizer (a
+    frozen half's penalty had been added, though nothing trains it)."""
+    if not layer.trainable or not _has_regularizer(layer):
+        return []
+    inner = layer.layer if isinstance(layer, TimeDistributed) else layer
+    if isinstance(inner, Bidirectional):
+        return [h for h in inner._halves if h.trainable and _has_regularizer(h)]
+    return [layer]
 
 
 # The functional model subclasses Sequential (its loops, weights and saving), so it comes after.
