@@ -89,32 +89,48 @@ def test_a_model_trains_with_it_as_with_the_built_in_loss():
         np.testing.assert_allclose(ours, built_in, rtol=1e-5, atol=1e-7)
 
 
-def test_targets_without_the_outputs_trailing_axis_are_given_it_as_the_built_in_losses_do():
-    # y of shape (B,) for a Dense(1) output (B, 1), the usual regression target: it had reached
-    # call() as (B,), broadcast against (B, 1) to (B, B), and gradient()'s shape was blamed.
+class OwnShapes(losses.Loss):
+    """Squared error for (B,) targets of a (B, 1) output, reshaped by the loss itself."""
+
+    def call(self, y_true, y_pred):
+        return (y_pred[:, 0] - y_true) ** 2
+
+    def gradient(self, y_true, y_pred):
+        return (2 * (y_pred[:, 0] - y_true))[:, None]
+
+
+def test_targets_reach_call_in_the_shape_given_and_a_broadcast_is_named():
+    # As Keras passes y_true to a Loss subclass: a loss written for (B,) targets of a (B, 1)
+    # output trains; one that broadcasts them to (B, B) is told so, where its gradient's shape
+    # had been blamed alone.
     x, y = RNG.standard_normal((16, 5, 3)), RNG.standard_normal(16)
-    shapes = []
-
-    class Recording(SquaredError):
-        def call(self, y_true, y_pred):
-            shapes.append(y_true.shape)
-            return super().call(y_true, y_pred)
-
-    p = RNG.standard_normal((16, 1))
-    for yt in (y, y[:, None], y[:, None, None]):
-        assert Recording()(yt, p) == pytest.approx(losses.MeanSquaredError()(y[:, None], p))
-    assert shapes == [(16, 1)] * 3
     weights = []
-    for loss in (SquaredError(), "mse"):
+    for loss in (OwnShapes(), "mse"):
         model = Sequential([Input((5, 3)), LSTM(4), Dense(1)], seed=3)
         model.compile("sgd", loss)
         model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
         weights.append(model.get_weights())
-        assert model.evaluate(x, y, verbose=0) == pytest.approx(
-            float(np.mean((model.predict(x, verbose=0)[:, 0] - y) ** 2)), rel=1e-5
-        )
     for ours, built_in in zip(*weights):
         np.testing.assert_allclose(ours, built_in, rtol=1e-5, atol=1e-7)
+    model = Sequential([Input((5, 3)), LSTM(4), Dense(1)], seed=3)
+    model.compile("sgd", SquaredError())
+    with pytest.raises(
+        ValueError,
+        match=r"SquaredError.gradient returned shape \(8, 8\); .*; y_true \(8,\) and y_pred "
+        r"\(8, 1\) broadcast to \(8, 8\) in NumPy's arithmetic: reshape y_true",
+    ):
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    model.fit(x, y[:, None], batch_size=8, epochs=1, verbose=0)  # as advised
+
+
+def test_a_subclass_without_a_name_is_named_after_its_class():
+    assert SquaredError().name == "squared_error"
+    assert OwnShapes(name="mine").name == "mine"
+    assert losses.MeanSquaredError().name == "mean_squared_error"
+    x, y = RNG.standard_normal((8, 5, 3)), RNG.standard_normal((8, 1))
+    model = Sequential([Input((5, 3)), LSTM(4), Dense(1)], seed=3)
+    model.compile("sgd", "mse", metrics=[SquaredError()])
+    assert list(model.evaluate(x, y, verbose=0, return_dict=True)) == ["loss", "squared_error"]
 
 
 def test_unreduced_values_do_not_ask_for_the_gradient():

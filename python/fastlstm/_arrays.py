@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import random
+import re
 import unicodedata
 
 import numpy as np
@@ -37,6 +38,12 @@ def real_array(value, name: str) -> np.ndarray:
 
 # NumPy's words for a size it cannot even try to allocate (more than it can index).
 _TOO_BIG = ("Maximum allowed dimension exceeded", "array is too big")
+
+
+def snake_case(name: str) -> str:
+    """A class name as Keras names its objects: "MyScale" -> "my_scale", "GRU" -> "gru"."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name))
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def too_big(exc: BaseException) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import check_name, real_number
+from ._arrays import check_name, real_number, snake_case
 
 EPSILON = 1e-7  # Keras's backend.epsilon()
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none")
@@ -136,6 +136,22 @@ def _returned(value, who: str, dtype: np.dtype) -> np.ndarray:
     return arr.astype(dtype, copy=False)
 
 
+def _broadcast_hint(y_true: np.ndarray, y_pred: np.ndarray) -> str:
+    """Where y_true and y_pred differ by a trailing axis of size 1 ((B,) targets of a (B, 1)
+    output), what NumPy makes of them in a loss's arithmetic, and what to do."""
+    if y_true.shape == y_pred.shape or np.squeeze(y_true).shape != np.squeeze(y_pred).shape:
+        return ""
+    try:
+        both = np.broadcast_shapes(y_true.shape, y_pred.shape)
+    except ValueError:
+        return ""
+    return (
+        f"; y_true {y_true.shape} and y_pred {y_pred.shape} broadcast to {both} in NumPy's "
+        "arithmetic: reshape y_true to y_pred's shape in call and gradient "
+        "(y_true.reshape(y_pred.shape)), as the built-in losses take it"
+    )
+
+
 class Loss:
     """Base of every loss. A loss of your own subclasses it with two methods (Keras's ``call``,
     and its gradient, which fastlstm cannot derive: it has no automatic differentiation):
@@ -146,10 +162,11 @@ class Loss:
       the derivative of values[...] with respect to y_pred[..., c]).
 
     Both get y_pred as a float array and y_true as an array, of y_pred's dtype where it holds
-    numbers, and of y_pred's shape where the two differ by a trailing axis of size 1 ((B,)
-    targets of a (B, 1) output). The base class then weights, masks and reduces them as for the
-    built-in losses. (The built-in ones implement ``_values(y_true, y_pred) -> (values,
-    dvalues)`` instead.)"""
+    numbers, and in the shape it was given, as Keras gives it ((B,) targets of a (B, 1) output
+    stay (B,): reshape them where the arithmetic needs y_pred's shape). The base class then
+    weights, masks and reduces them as for the built-in losses. A subclass without a ``name``
+    is named after its class in snake case ("MyLoss" -> "my_loss"), as Keras names it. (The
+    built-in ones implement ``_values(y_true, y_pred) -> (values, dvalues)`` instead.)"""
 
     name = "loss"
     sparse = False  # y_true holds class indices, not one value per output
@@ -168,27 +185,23 @@ class Loss:
         check_name(name)
         if name is not None:
             self.name = name
+        elif type(self).name == Loss.name and type(self) is not Loss:  # a class of the caller's
+            self.name = snake_case(type(self).__name__)
 
     def _custom_values(self, y_true, y_pred):
         """A subclass's ``call``, checked against y_pred's shape: (y_true as given to it, the
-        values). y_true gains or loses a trailing axis of size 1 to match y_pred, as the
-        built-in losses' does ((B,) targets of a (B, 1) output had broadcast to (B, B) in
-        ``call``); of another shape (a sparse loss's labels), it is passed as it is."""
+        values). y_true keeps its shape, as Keras passes it to a Loss subclass's ``call``."""
         check_custom(self)
         y_true = np.asarray(y_true)
         if y_true.dtype.kind in "biuf":
             y_true = y_true.astype(y_pred.dtype, copy=False)
-            if y_pred.shape[-1:] == (1,) and y_true.shape == y_pred.shape[:-1]:
-                y_true = y_true[..., None]
-            elif y_true.shape == (*y_pred.shape, 1):
-                y_true = y_true[..., 0]
         who = type(self).__name__
         values = _returned(self.call(y_true, y_pred), f"{who}.call", y_pred.dtype)
         if values.shape != y_pred.shape[:-1]:
             raise ValueError(
                 f"loss: {who}.call returned values of shape {values.shape}; expected "
                 f"{y_pred.shape[:-1]}, one per sample (y_pred {y_pred.shape} without its last "
-                "axis, which a loss reduces)"
+                f"axis, which a loss reduces){_broadcast_hint(y_true, y_pred)}"
             )
         return y_true, values
 
@@ -201,7 +214,7 @@ class Loss:
         if grad.shape != y_pred.shape:
             raise ValueError(
                 f"loss: {who}.gradient returned shape {grad.shape}; expected y_pred's "
-                f"{y_pred.shape} (d values / d y_pred)"
+                f"{y_pred.shape} (d values / d y_pred){_broadcast_hint(y_true, y_pred)}"
             )
         return values, grad
 

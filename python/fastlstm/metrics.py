@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import losses
-from ._arrays import check_name, integer, real_array, real_number
+from ._arrays import check_name, integer, real_array, real_number, snake_case
 from ._loss_base import _dense_target
 from ._metric_base import Metric
 from ._metric_variables import Variable
@@ -238,9 +238,7 @@ def _object_name(fn) -> str:
     name = getattr(fn, "__name__", None)
     if isinstance(name, str) and name:
         return name
-    from .layers.base import _snake_case  # here: the package imports its layers after this
-
-    return _snake_case(type(fn).__name__) or "metric"
+    return snake_case(type(fn).__name__) or "metric"
 
 
 class MeanMetricWrapper(Metric):

@@ -48,7 +48,6 @@ import contextlib
 import functools
 import inspect
 import numbers
-import re
 from typing import Any, ClassVar
 
 import numpy as np
@@ -62,6 +61,7 @@ from .._arrays import (
     integer,
     real_array,
     refuse_masked,
+    snake_case,
     too_big,
 )
 from .._graph import connect, is_symbolic, only_call
@@ -248,12 +248,6 @@ def wrapped_spec(config: dict, wrapper: str) -> Any:
     return config.pop("layer")
 
 
-def _snake_case(name: str) -> str:
-    """A class name as Keras names its layers: "MyScale" -> "my_scale", "GRU" -> "gru"."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", name))
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def _keywords_taken(call) -> Any:
     """``call`` itself where it takes ``training`` and ``mask`` (or any keyword), else ``call``
     given only the ones it names: Keras 3 passes them to a layer's ``call`` only where its
@@ -322,7 +316,7 @@ class Layer:
         if "call" in cls.__dict__:
             cls.call = _keywords_taken(cls.__dict__["call"])
         if "default_name" not in cls.__dict__ and not cls.__module__.startswith("fastlstm."):
-            cls.default_name = _snake_case(cls.__name__)  # a layer of the user's own, as Keras
+            cls.default_name = snake_case(cls.__name__)  # a layer of the user's own, as Keras
         signature = _passed_on(cls)
         if signature is not None:
             cls.__signature__ = signature
