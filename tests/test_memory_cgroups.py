@@ -38,8 +38,12 @@ def test_v2_groups_up_to_the_mount_and_the_tightest_room(tmp_path):
     assert _core._group_memory(found) == (math.inf, math.inf)  # no files: no limit
     write(v2 / "pods/memory.max", f"{4 * GIB}\n")
     write(v2 / "pods/memory.current", f"{3 * GIB}\n")
-    # 2 GiB of the use is page cache the kernel drops before it kills: room 4 - (3 - 2) GiB
-    write(v2 / "pods/memory.stat", f"anon {GIB}\nfile {2 * GIB}\ninactive_file {2 * GIB}\n")
+    # 2 GiB of the use is page cache the kernel drops before it kills, active or not (shared
+    # memory is no such cache): room 4 - (3 - 2) GiB
+    write(
+        v2 / "pods/memory.stat",
+        f"anon {GIB}\nfile {2 * GIB}\nshmem {GIB}\nactive_file {GIB}\ninactive_file {GIB}\n",
+    )
     write(v2 / "pods/web/memory.max", "max\n")
     write(v2 / "pods/web/memory.current", f"{GIB}\n")
     assert _core._group_memory(found) == (4 * GIB, 3 * GIB)
@@ -59,7 +63,11 @@ def test_v1_memory_hierarchy_and_its_unlimited_value(tmp_path):
     write(memory / "memory.usage_in_bytes", f"{20 * GIB}\n")
     write(memory / "docker/abc/memory.limit_in_bytes", f"{GIB}\n")
     write(memory / "docker/abc/memory.usage_in_bytes", f"{GIB // 2}\n")
-    write(memory / "docker/abc/memory.stat", f"inactive_file 0\ntotal_inactive_file {GIB // 4}\n")
+    write(
+        memory / "docker/abc/memory.stat",
+        f"active_file 0\ninactive_file 0\ntotal_active_file {GIB // 8}\n"
+        f"total_inactive_file {GIB // 8}\ntotal_shmem {GIB // 8}\n",
+    )  # the hierarchy's totals count: 1 GiB less (0.5 - 0.25) GiB of use
     assert _core._group_memory(found) == (GIB, GIB - GIB // 4)
 
 
@@ -69,6 +77,21 @@ def test_a_group_seen_from_another_namespace_is_the_mount_point(tmp_path):
     assert groups(tmp_path, [mount], "0::/elsewhere\n") == [(str(tmp_path / "v2"), True)]
     assert groups(tmp_path, [], "0::/\n") == []  # no cgroup file system mounted
     assert _cgroups.memory_cgroups(str(tmp_path / "none"), str(tmp_path / "none")) == []
+
+
+def test_a_mount_of_a_group_the_process_is_not_in_is_not_its_own(tmp_path):
+    # A second mount of the hierarchy, of another group (bound elsewhere by an agent, say): its
+    # limit had been taken as the process's, which every allocation then met.
+    other = "34 31 0:30 /other {root}/mnt rw,relatime - cgroup cgroup rw,memory"
+    found = groups(tmp_path, [V1_MEMORY, other], "5:memory:/docker/abc\n")
+    memory, docker = tmp_path / "memory", tmp_path / "memory/docker"
+    assert found == [(str(docker / "abc"), False), (str(docker), False), (str(memory), False)]
+    # Where no mount holds the process's group, each gives its mount point, as before.
+    assert groups(tmp_path, [other], "5:memory:/docker/abc\n") == [(str(tmp_path / "mnt"), False)]
+
+
+def test_sizes_let_through_unasked_are_at_most_32_mib():
+    assert _core._unchecked_bytes() == min(_core._memory_limit() / 16, 32 * 2**20)
 
 
 def test_the_packages_groups_are_the_cores():

@@ -77,7 +77,10 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
       "The most threads set_num_threads takes.");
   m.def("_room_for", &fastlstm::bindings::room_for, py::arg("bytes"),
         "Whether `bytes` more fit in the memory free now (asked of the system only for sizes "
-        "beyond a sixteenth of the memory this process may use).");
+        "beyond _unchecked_bytes()).");
+  m.def("_unchecked_bytes", &fastlstm::bindings::unchecked_bytes,
+        "Sizes up to this fit without asking the system: a sixteenth of the memory this process "
+        "may use, at most 32 MiB.");
   m.def("_available_memory", &fastlstm::bindings::available_memory,
         "Bytes new arrays can take now: MemAvailable plus SwapFree, or a cgroup's room.");
   m.def("_memory_limit", &fastlstm::bindings::memory_limit,

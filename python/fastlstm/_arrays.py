@@ -56,17 +56,17 @@ def too_big(exc: BaseException) -> bool:
 
 def room_for(nbytes: float) -> bool:
     """Whether ``nbytes`` more fit in the memory free now. The core asks the system (tens of
-    µs) only beyond a sixteenth of the memory this process may use (the machine's, or its
-    cgroups' limit), and this asks the core only there."""
+    µs) only beyond its unchecked size (a sixteenth of the memory this process may use, at
+    most 32 MiB), and this asks the core only there."""
     from . import _core  # here: the core imports nothing of this module, but loads late
 
-    global _LIMIT
-    if _LIMIT is None:
-        _LIMIT = _core._memory_limit()  # the package's import has given the core its cgroups
-    return _LIMIT == 0 or nbytes <= _LIMIT / 16 or _core._room_for(float(nbytes))
+    global _UNCHECKED
+    if _UNCHECKED is None:
+        _UNCHECKED = _core._unchecked_bytes()  # the package's import gave the core its cgroups
+    return nbytes <= _UNCHECKED or _core._room_for(float(nbytes))
 
 
-_LIMIT: float | None = None
+_UNCHECKED: float | None = None
 
 
 def _free_gib() -> str:

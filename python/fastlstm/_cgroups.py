@@ -84,10 +84,12 @@ def _quota(directory: str, v2: bool) -> float | None:
 def own_cgroups(mountinfo: str, cgroup: str, controller: str) -> list[tuple[str, str, bool]]:
     """(directory, mount point, is_v2) of the process's own cgroup in each hierarchy that has
     ``controller`` ("cpu", "memory"; cgroup v2 has them all), from the texts of
-    /proc/self/mountinfo and /proc/self/cgroup. A cgroup outside the mount's root (seen from
-    another cgroup namespace) is taken as the mount point itself."""
+    /proc/self/mountinfo and /proc/self/cgroup. A hierarchy mounted where no mount holds the
+    process's cgroup (seen from another cgroup namespace) gives its mount point itself; where
+    one mount holds it, the hierarchy's other mounts (another group bound elsewhere, which the
+    process is not in) give nothing."""
     paths = _paths(cgroup)
-    found = []
+    mounts = []  # (hierarchy, holds the process's group, directory, mount point, is_v2)
     for root, point, controllers in _mounts(mountinfo):
         if controllers is None:
             path = paths.get(None)
@@ -101,10 +103,15 @@ def own_cgroups(mountinfo: str, cgroup: str, controller: str) -> list[tuple[str,
         inside = not root or path == root or path.startswith(root + "/")
         relative = path[len(root) :].strip("/") if inside else ""
         point = point.rstrip("/") or "/"
-        found.append(
-            (os.path.join(point, relative) if relative else point, point, controllers is None)
-        )
-    return found
+        directory = os.path.join(point, relative) if relative else point
+        hierarchy = None if controllers is None else frozenset(controllers)
+        mounts.append((hierarchy, inside, directory, point, controllers is None))
+    held = {hierarchy for hierarchy, inside, *_ in mounts if inside}
+    return [
+        (directory, point, v2)
+        for hierarchy, inside, directory, point, v2 in mounts
+        if inside or hierarchy not in held
+    ]
 
 
 def binding_cgroups(
