@@ -315,7 +315,7 @@ def test_float64_values_beyond_float32_are_refused_not_made_inf():
     from fastlstm.layers import Dense
 
     expected = (
-        r"^{}: expected values within float32's range \(magnitude <= 3\.403e\+38\), "
+        r"^{}: expected values within float32's range \(magnitude <= 3\.40282347e\+38\), "
         r"got {} at index \(1, 2\) \(2 such values\)$"
     )
     kernel = np.zeros((I, G))

@@ -188,6 +188,22 @@ def test_one_entrys_state_given_bare_is_named_as_such(torch, cell):
     assert y.shape == (B, T, H)
 
 
+def test_an_lstms_bare_arrays_are_named_as_pairs_to_give():
+    # Keras's [h, c] for one layer, and one (h, c) for a bidirectional layer's two entries (the
+    # latter had been told to pass the tuple (h, c), which it had).
+    w = [(np.zeros((I, 4 * H)), np.zeros((H, 4 * H)), np.zeros(4 * H))]
+    h = np.zeros((B, H))
+    with pytest.raises(
+        ValueError, match=r"got an \(h, c\) pair; for the one entry pass \[\(h, c\)\]"
+    ):
+        rnn(np.zeros((B, T, I)), w, initial_state=[h, h])
+    with pytest.raises(
+        ValueError,
+        match=r"an \(h, c\) pair per weight entry, got 2 arrays; pass \[\(h0, c0\), \(h1, c1\)\]$",
+    ):
+        rnn(np.zeros((B, T, I)), w * 2, initial_state=(h, h), bidirectional=True)
+
+
 def test_projections_in_some_entries_only_are_refused():
     state = state_of("lstm", proj_size=P)
     assert len(convert.stacked_from_torch(state).weights[3]) == 4

@@ -120,20 +120,28 @@ def _check_states(value, name: str, count: int, what: str, cell: str, pair: str)
             f"{name}: expected a list of {count} {what}, one h0 per weight entry, got a 3-D "
             "array; from PyTorch's h0 (layers*directions, batch, hidden) pass list(h0)"
         )
-    # One entry's state given bare: a single layer's (h, c), or its h.
-    bare_pair = (
+    # A state given bare: a single layer's (h, c) (or [h, c], Keras's form), or its h; or an
+    # LSTM's arrays where each entry takes a pair.
+    bare_arrays = (
         cell == "lstm"
-        and isinstance(value, tuple)
-        and len(value) == 2
+        and isinstance(value, (list, tuple))
+        and len(value) > 0
         and all(not isinstance(s, (list, tuple)) and np.ndim(s) == 2 for s in value)
     )
     bare_h = cell != "lstm" and not isinstance(value, (list, tuple)) and np.ndim(value) == 2
-    if count == 1 and (bare_pair or bare_h):
-        given = "an (h, c) pair" if bare_pair else "a 2-D array"
-        wrapped = "[(h, c)]" if bare_pair else "[h]"
+    h, c = (n.rstrip("0") for n in pair.split(", "))  # h, c; or dh, dc
+    if count == 1 and ((bare_arrays and len(value) == 2) or bare_h):
+        given = f"an ({h}, {c}) pair" if bare_arrays else "a 2-D array"
+        wrapped = f"[({h}, {c})]" if bare_arrays else f"[{h}]"
         raise ValueError(
             f"{name}: expected a list of 1 {what}, one per weight entry, got {given}; for the "
             f"one entry pass {wrapped}"
+        )
+    if bare_arrays:
+        pairs = ", ".join(f"({h}{k}, {c}{k})" for k in range(count))
+        raise ValueError(
+            f"{name}: expected a list of {count} {what}, an ({h}, {c}) pair per weight entry, "
+            f"got {len(value)} arrays; pass [{pairs}]"
         )
     return _check_list(value, name, count, what)
 

@@ -99,7 +99,7 @@ def cast_within_range(arr: np.ndarray, dtype, name: str) -> np.ndarray:
             at = tuple(int(i) for i in np.unravel_index(lost[0], arr.shape))
             raise ValueError(
                 f"{name}: expected values within {out.dtype}'s range "
-                f"(magnitude <= {np.finfo(out.dtype).max:.4g}), got {arr[at]:.4g} at index {at} "
+                f"(magnitude <= {np.finfo(out.dtype).max:.9g}), got {arr[at]:.9g} at index {at} "
                 f"({lost.size} such value{'s' if lost.size > 1 else ''})"
             )
     return out
