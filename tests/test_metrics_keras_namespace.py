@@ -255,3 +255,27 @@ def test_a_loss_object_or_callable_object_as_a_metric_is_logged_under_its_name()
     assert logs["mean_squared_error"] == pytest.approx(float(np.mean(error**2)), rel=1e-6)
     assert logs["l1"] == pytest.approx(float(np.mean(np.abs(error))), rel=1e-6)
     assert logs["range_error"] == pytest.approx(float(np.mean(np.abs(error))), rel=1e-6)
+
+
+def test_a_built_in_loss_object_as_a_metric_saves_and_loads_as_itself(tmp_path):
+    # It had saved, and load_model had then called its name a metric of the caller's code.
+    x = rng.standard_normal((8, 3)).astype(np.float32)
+    y = rng.standard_normal((8, 1)).astype(np.float32)
+    model = fastlstm.Sequential([layers.Input((3,)), layers.Dense(1, seed=1)])
+    model.compile("sgd", "mse", metrics=[losses.Huber(delta=0.1), losses.MeanAbsoluteError()])
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.fastlstm")
+    loaded = fastlstm.load_model(tmp_path / "m.fastlstm")
+    logs = loaded.evaluate(x, y, verbose=0, return_dict=True)
+    assert logs == model.evaluate(x, y, verbose=0, return_dict=True)
+    assert list(logs) == ["loss", "huber_loss", "mean_absolute_error"]
+    error = np.abs(model.predict(x, verbose=0) - y)
+    huber = np.where(error <= 0.1, 0.5 * error**2, 0.1 * (error - 0.05))
+    assert logs["huber_loss"] == pytest.approx(float(huber.mean()), rel=1e-5)
+    # A file names only fastlstm's own losses there: another class is refused, nothing run.
+    spec = {
+        "class_name": "MeanMetricWrapper",
+        "config": {"name": "x", "loss": {"class_name": "os"}},
+    }
+    with pytest.raises(ValueError, match=r"^loss: expected a class name in"):
+        metrics.deserialize(spec)

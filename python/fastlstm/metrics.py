@@ -528,9 +528,23 @@ def get(identifier) -> Metric | str:
     )
 
 
+def _wraps_own_loss(metric) -> bool:
+    """Whether ``metric`` is compile's wrapper of one of fastlstm's own loss objects
+    (``metrics=[losses.Huber(delta=0.5)]``), which a model file holds by the loss's config."""
+    fn = getattr(metric, "fn", None)
+    return (
+        type(metric) is MeanMetricWrapper
+        and isinstance(fn, losses.Loss)
+        and losses._CLASSES.get(type(fn).__name__) is type(fn)
+    )
+
+
 def serialize(metric) -> dict[str, Any] | str:
     if isinstance(metric, str):
         return metric
+    if _wraps_own_loss(metric):
+        config = {"name": metric.name, "loss": losses.serialize(metric.fn)}
+        return {"class_name": "MeanMetricWrapper", "config": config}
     if is_custom(metric):
         # A function or a class of the caller's: code, which a model file does not hold. Its
         # name is kept, so that loading can say what to do (load_model(compile=False)).
@@ -541,7 +555,11 @@ def serialize(metric) -> dict[str, Any] | str:
 def is_custom(metric) -> bool:
     """Whether a compiled metric is of the caller's code (a function, wrapped, or a class of
     theirs), which a model file holds by name only."""
-    return not isinstance(metric, str) and _CLASSES.get(type(metric).__name__) is not type(metric)
+    return (
+        not isinstance(metric, str)
+        and not _wraps_own_loss(metric)
+        and _CLASSES.get(type(metric).__name__) is not type(metric)
+    )
 
 
 # The class name a saved compile config gives a metric that is code (see serialize).
@@ -570,6 +588,13 @@ def deserialize(spec, custom_objects=None):
             f"a model file does not hold: load_model(path, custom_objects={{{name!r}: ...}}) "
             f"with it, or load_model(path, compile=False), then compile() again"
         )
+    if isinstance(spec, dict) and spec.get("class_name") == "MeanMetricWrapper":
+        config = spec.get("config")
+        name = config.get("name") if isinstance(config, dict) else None
+        if not isinstance(name, str):
+            raise ValueError(f"metrics: expected a loss's config and name, got {spec!r}")
+        check_name(name)
+        return MeanMetricWrapper(losses.deserialize(config.get("loss")), name=name)
     if not isinstance(spec, dict) or spec.get("class_name") not in _CLASSES:
         raise ValueError(f"metrics: expected a class name in {sorted(_CLASSES)}, got {spec!r}")
     config = spec.get("config")
