@@ -126,14 +126,14 @@ def sample_weights(
 
 
 def _returned(value, who: str, dtype: np.dtype) -> np.ndarray:
-    """What a loss of the caller's own returned, as an array of ``dtype``; TypeError naming the
-    method where it holds no real numbers (None, text, complex values NumPy would cut to their
+    """What a loss of the caller's own returned, as a new array of ``dtype`` (the gradient is
+    scaled in place: never the caller's own array); TypeError naming the method where it holds no real numbers (None, text, complex values NumPy would cut to their
     real part)."""
     arr = None if value is None else np.asarray(value)
     if arr is None or arr.dtype.kind not in "biuf":
         got = "None" if arr is None else f"dtype {arr.dtype}"
         raise TypeError(f"loss: {who} returned {got}; expected an array of real numbers")
-    return arr.astype(dtype, copy=False)
+    return np.array(arr, dtype=dtype)
 
 
 def _broadcast_hint(y_true: np.ndarray, y_pred: np.ndarray) -> str:
@@ -210,7 +210,6 @@ class Loss:
         y_true, values = self._custom_values(y_true, y_pred)
         who = type(self).__name__
         grad = _returned(self.gradient(y_true, y_pred), f"{who}.gradient", y_pred.dtype)
-        grad = np.array(grad, copy=True)  # scaled in place: never the caller's own array
         if grad.shape != y_pred.shape:
             raise ValueError(
                 f"loss: {who}.gradient returned shape {grad.shape}; expected y_pred's "
