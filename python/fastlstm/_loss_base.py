@@ -127,8 +127,8 @@ def sample_weights(
 
 def _returned(value, who: str, dtype: np.dtype) -> np.ndarray:
     """What a loss of the caller's own returned, as a new array of ``dtype`` (the gradient is
-    scaled in place: never the caller's own array); TypeError naming the method where it holds no real numbers (None, text, complex values NumPy would cut to their
-    real part)."""
+    scaled in place: never the caller's own array); TypeError naming the method where it holds
+    no real numbers (None, text, complex values NumPy would cut to their real part)."""
     arr = None if value is None else np.asarray(value)
     if arr is None or arr.dtype.kind not in "biuf":
         got = "None" if arr is None else f"dtype {arr.dtype}"
