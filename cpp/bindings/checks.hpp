@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
+#include <limits>
 #include <new>
 #include <optional>
 #include <stdexcept>
@@ -255,6 +256,52 @@ inline void refuse_masked(const py::handle& obj, const char* name) {
                        "with mask= or lengths=, or a Masking layer");
 }
 
+// ValueError naming `name` where a finite value of `a`, floats wider than T, lies beyond T's range:
+// NumPy's cast makes it inf with only a RuntimeWarning (1e300 as float32), and the call would
+// compute on inf. Infinities and NaN given as such are kept. The words of the Python layer's
+// cast_within_range (_arrays.py). A C-contiguous float64 array, the usual case, is scanned
+// here; any other (strided, byte-swapped, long double) and a found value go through NumPy.
+template <typename T>
+void refuse_beyond_range(const py::array& a, const char* name) {
+  if (a.dtype().equal(py::dtype::of<double>()) && (a.flags() & py::array::c_style)) {
+    const auto* v = static_cast<const double*>(a.data());
+    bool beyond = false;
+    for (py::ssize_t i = 0, n = a.size(); i < n; ++i) {
+      beyond |= std::isinf(static_cast<T>(v[i])) && std::isfinite(v[i]);
+    }
+    if (!beyond) return;
+  }
+  const py::module_ np = py::module_::import("numpy");
+  py::object quiet = np.attr("errstate")(py::arg("over") = "ignore");
+  quiet.attr("__enter__")();
+  py::object cast;
+  try {
+    cast = a.attr("astype")(py::dtype::of<T>());
+  } catch (...) {
+    quiet.attr("__exit__")(py::none(), py::none(), py::none());
+    throw;
+  }
+  quiet.attr("__exit__")(py::none(), py::none(), py::none());
+  const py::array lost =
+      np.attr("flatnonzero")(np.attr("isinf")(cast).attr("__and__")(np.attr("isfinite")(a)));
+  if (lost.size() == 0) return;
+  const py::tuple index = np.attr("unravel_index")(lost.attr("__getitem__")(0), a.attr("shape"));
+  py::list at;
+  for (const auto& i : index) at.append(py::int_(py::reinterpret_borrow<py::object>(i)));
+  const auto format = py::module_::import("builtins").attr("format");
+  const py::object value = a.attr("__getitem__")(py::tuple(at));
+  std::string shown = py::str(format(value, ".9g"));
+  // format() goes through a Python float: a long double beyond float64 would read "inf"
+  if (shown == "inf" || shown == "-inf") shown = py::str(value);
+  const py::ssize_t count = lost.size();
+  throw std::invalid_argument(std::string(name) + ": expected values within " +
+                              std::string(py::str(py::dtype::of<T>())) + "'s range (magnitude <= " +
+                              std::string(py::str(format(std::numeric_limits<T>::max(), ".9g"))) +
+                              "), got " + shown + " at index " +
+                              std::string(py::str(py::tuple(at))) + " (" + std::to_string(count) +
+                              " such value" + (count > 1 ? "s" : "") + ")");
+}
+
 // Any array-like of real numbers (bool, integer or float) as a C-contiguous array of T, copied
 // only when its dtype, layout or (with `align`) alignment differs. Complex, object and string
 // data raise TypeError, as a masked array does.
@@ -304,6 +351,9 @@ Array<T> as_array(const py::handle& obj, const char* name, bool align = true) {
   // name, where NumPy would say "array is too big" (a ValueError) or allocate.
   if (!py::isinstance<Array<T>>(a)) {
     checked_bytes(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()), sizeof(T), name);
+  }
+  if (kind == 'f' && a.dtype().itemsize() > static_cast<py::ssize_t>(sizeof(T))) {
+    refuse_beyond_range<T>(a, name);
   }
   Array<T> converted = Array<T>::ensure(a);
   if (!converted) {

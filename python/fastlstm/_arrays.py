@@ -110,6 +110,56 @@ def allocate(name: str, shape: tuple, dtype, fill=None, what: str = "") -> np.nd
     raise MemoryError(f"{name}: cannot allocate an array of shape {about}: more than memory holds")
 
 
+def _shown(value) -> str:
+    """A float to nine digits; a long double beyond float64 (which format() would call inf) as
+    NumPy writes it."""
+    shown = f"{value:.9g}"
+    return str(value) if math.isinf(float(shown)) and np.isfinite(value) else shown
+
+
+def _refuse_lost(arr: np.ndarray, out: np.ndarray, name: str, first_row: int = 0, among="") -> None:
+    """ValueError naming ``name`` where ``out``, ``arr`` cast to a narrower float, holds inf for a
+    finite value of ``arr``; ``arr`` is the caller's rows from ``first_row`` on (``among`` says
+    which, where there are more)."""
+    if arr.dtype.kind != "f" or out.dtype.kind != "f" or arr.dtype.itemsize <= out.dtype.itemsize:
+        return
+    lost = np.flatnonzero(np.isinf(out) & np.isfinite(arr))
+    if lost.size:
+        at = tuple(int(i) for i in np.unravel_index(lost[0], arr.shape))
+        shown = _shown(arr[at])
+        at = (at[0] + first_row, *at[1:]) if at else at
+        raise ValueError(
+            f"{name}: expected values within {out.dtype}'s range "
+            f"(magnitude <= {np.finfo(out.dtype).max:.9g}), got {shown} at index {at} "
+            f"({lost.size} such value{'s' if lost.size > 1 else ''}{among})"
+        )
+
+
+def cast_within_range(arr: np.ndarray, dtype, name: str) -> np.ndarray:
+    """A C-contiguous copy of ``arr`` in ``dtype``; ValueError naming ``name`` where a finite
+    value lies beyond that dtype's range (NumPy's cast makes it inf, with only a warning: 1e300
+    as float32). Infinities and NaN given as such are kept."""
+    with np.errstate(over="ignore"):
+        out = np.array(arr, dtype=dtype, order="C")
+    _refuse_lost(arr, out, name)
+    return out
+
+
+def check_within_range(arr: np.ndarray, dtype, name: str, chunk: int = 1 << 20) -> None:
+    """cast_within_range's check of a whole array without keeping its cast, a block of rows
+    (about ``chunk`` values) at a time: a dataset checked before it is cut into batches, so that
+    the index named is the caller's (a memory-mapped one is never read whole into memory)."""
+    if arr.dtype.kind != "f" or arr.ndim == 0 or arr.dtype.itemsize <= np.dtype(dtype).itemsize:
+        return
+    rows = max(1, chunk // max(1, arr[:1].size))
+    for start in range(0, len(arr), rows):
+        block = arr[start : start + rows]
+        with np.errstate(over="ignore"):
+            out = block.astype(dtype)
+        among = "" if len(block) == len(arr) else f" among rows {start}-{start + len(block) - 1}"
+        _refuse_lost(block, out, name, start, among)
+
+
 def refuse_masked(value, name: str) -> None:
     """TypeError for a NumPy masked array: its mask would be ignored (the values under it used)."""
     if isinstance(value, np.ma.MaskedArray):

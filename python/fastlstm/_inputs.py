@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import callbacks as callbacks_module
-from ._arrays import integer, real_array
+from ._arrays import check_within_range, integer, real_array
 
 
 def _verbosity(verbose) -> int:
@@ -86,8 +86,17 @@ class ArrayGroup:
         return [a.shape for a in self.arrays]
 
 
-def _data(x, y=None, sample_weight=None, *, need_y=True):
-    """Checked (x, y, sample_weight) arrays with one sample per row (x may be an ArrayGroup)."""
+def _within_range(value, name: str, dtype) -> None:
+    """Floats wider than ``dtype`` checked against its range before batching (check_within_range:
+    the row named is the caller's; each layer's own check would name a row of a batch)."""
+    arrays = value.arrays if isinstance(value, ArrayGroup) else (value,)
+    for k, a in enumerate(arrays):
+        check_within_range(a, dtype, f"{name}[{k}]" if len(arrays) > 1 else name)
+
+
+def _data(x, y=None, sample_weight=None, *, need_y=True, dtype=None):
+    """Checked (x, y, sample_weight) arrays with one sample per row (x may be an ArrayGroup);
+    with ``dtype``, the model's widest, x's and y's floats checked against its range."""
     if not isinstance(x, ArrayGroup):
         x = _array(x, "x")
     if len(x) == 0:
@@ -95,6 +104,8 @@ def _data(x, y=None, sample_weight=None, *, need_y=True):
     if y is None:
         if need_y:
             raise ValueError("y: expected the targets (an array with one row per sample), got None")
+        if dtype is not None:
+            _within_range(x, "x", dtype)
         return x, None, None
     if not isinstance(y, ArrayGroup):  # a model's several outputs' targets are one group
         y = _array(y, "y")
@@ -109,6 +120,9 @@ def _data(x, y=None, sample_weight=None, *, need_y=True):
                 f"sample_weight: expected {len(x)} rows (one per sample of x), got "
                 f"{len(sample_weight)}"
             )
+    if dtype is not None:
+        _within_range(x, "x", dtype)
+        _within_range(y, "y", dtype)
     return x, y, sample_weight
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._arrays import check_name, real_number, snake_case
+from ._arrays import cast_within_range, check_name, real_number, snake_case
 
 EPSILON = 1e-7  # Keras's backend.epsilon()
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none")
@@ -43,7 +43,9 @@ def _dense_target(y_true, y_pred: np.ndarray, name: str) -> np.ndarray:
                 f"y_true: expected shape {y_pred.shape} to match the model's output for {name}, "
                 f"got {y_true.shape}"
             )
-    return y_true.astype(y_pred.dtype, copy=False)
+    if y_true.dtype == y_pred.dtype:
+        return y_true
+    return cast_within_range(y_true, y_pred.dtype, "y_true")
 
 
 def sparse_labels(
@@ -193,8 +195,8 @@ class Loss:
         values). y_true keeps its shape, as Keras passes it to a Loss subclass's ``call``."""
         check_custom(self)
         y_true = np.asarray(y_true)
-        if y_true.dtype.kind in "biuf":
-            y_true = y_true.astype(y_pred.dtype, copy=False)
+        if y_true.dtype.kind in "biuf" and y_true.dtype != y_pred.dtype:
+            y_true = cast_within_range(y_true, y_pred.dtype, "y_true")
         who = type(self).__name__
         values = _returned(self.call(y_true, y_pred), f"{who}.call", y_pred.dtype)
         if values.shape != y_pred.shape[:-1]:

@@ -305,7 +305,7 @@ class Model(Sequential):
             y = y[0]  # the targets of a model of one output given in a list, as Keras takes them
         elif isinstance(y, dict):  # or by the output's name
             y = targets(y, self.output_names).arrays[0]
-        return _data(self._group(x), y, sample_weight, need_y=need_y)
+        return _data(self._group(x), y, sample_weight, need_y=need_y, dtype=self._widest_dtype())
 
     def _ensure_built(self, x) -> None:
         group = self._group(x)

@@ -143,7 +143,15 @@ class Trainer:
     def _data(self, x, y=None, sample_weight=None, *, need_y=True):
         """Checked (x, y, sample_weight) arrays, one sample per row (a model of several inputs
         takes x's arrays together)."""
-        return _data(x, y, sample_weight, need_y=need_y)
+        return _data(x, y, sample_weight, need_y=need_y, dtype=self._widest_dtype())
+
+    def _widest_dtype(self) -> np.dtype:
+        """The widest float any layer computes in: a value beyond its range is refused before
+        batching (where a layer of it would refuse it naming a row of the batch)."""
+        dtypes = [
+            np.dtype(d) for d in (getattr(layer, "dtype", None) for layer in self.layers) if d
+        ]
+        return max(dtypes, key=lambda d: d.itemsize, default=np.dtype(np.float32))
 
     def _regularization(self) -> float:
         return sum(layer.regularization_loss() for layer in self._regularised)

@@ -54,6 +54,7 @@ import numpy as np
 
 from .. import activations, initializers
 from .._arrays import (
+    cast_within_range,
     check_name,
     check_room,
     check_seed,
@@ -87,33 +88,16 @@ def _as_array(value, name: str) -> np.ndarray:
         raise ValueError(f"{name}: expected an array, got {type(value).__name__} ({exc})") from None
 
 
-def cast_within_range(arr: np.ndarray, dtype, name: str) -> np.ndarray:
-    """A C-contiguous copy of ``arr`` in ``dtype``; ValueError naming ``name`` where a finite
-    value lies beyond that dtype's range (NumPy's cast makes it inf, with only a warning: 1e300
-    as float32). Infinities and NaN given as such are kept."""
-    with np.errstate(over="ignore"):
-        out = np.array(arr, dtype=dtype, order="C")
-    if arr.dtype.kind == "f" and out.dtype.kind == "f" and arr.dtype.itemsize > out.dtype.itemsize:
-        lost = np.flatnonzero(np.isinf(out) & np.isfinite(arr))
-        if lost.size:
-            at = tuple(int(i) for i in np.unravel_index(lost[0], arr.shape))
-            raise ValueError(
-                f"{name}: expected values within {out.dtype}'s range "
-                f"(magnitude <= {np.finfo(out.dtype).max:.9g}), got {arr[at]:.9g} at index {at} "
-                f"({lost.size} such value{'s' if lost.size > 1 else ''})"
-            )
-    return out
-
-
 def input_array(x, name: str = "x", dtype=None) -> np.ndarray:
     """A layer's input as an array of real numbers, or TypeError naming it (see real_array);
     with ``dtype``, in that dtype, where the copy a cast makes is first checked against the
-    memory free now (MemoryError naming ``name``, not NumPy's, which names nothing)."""
+    memory free now (MemoryError naming ``name``, not NumPy's, which names nothing) and a value
+    beyond that dtype's range refused (see cast_within_range)."""
     arr = real_array(x, name)
     if dtype is None or arr.dtype == dtype:
         return arr
     check_room(name, arr.size, dtype, f"a copy of shape {arr.shape} as {np.dtype(dtype)}")
-    return arr.astype(dtype)
+    return cast_within_range(arr, dtype, name)
 
 
 def check_dtype(dtype) -> np.dtype:
@@ -500,8 +484,8 @@ class Layer:
         """dL/d(output) as real numbers (in the layer's dtype with ``cast``), of the output's
         ``shape`` (ValueError naming dout otherwise, before NumPy's broadcasting could take it)."""
         dy = real_array(dout, "dout")
-        if cast:
-            dy = dy.astype(self.dtype, copy=False)
+        if cast and dy.dtype != self.dtype:
+            dy = cast_within_range(dy, self.dtype, "dout")
         if dy.shape != tuple(shape):
             raise ValueError(
                 f"dout: expected shape {tuple(shape)} like the layer's output, got {dy.shape}"
