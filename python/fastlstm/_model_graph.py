@@ -184,6 +184,14 @@ class Model(Sequential):
     def layers(self, value) -> None:
         raise AttributeError("layers: a functional Model's layers come from its graph")
 
+    @property
+    def _weight_layers(self) -> list[Layer]:
+        # Keras's order (layers, less the InputLayers), not the calls' (_layers): the weight
+        # lists of a model with branches follow it, as Keras's do.
+        held = {id(layer) for layer in self._layers}
+        listed = [layer for layer in self._listing if id(layer) in held]
+        return listed if len(listed) == len(self._layers) else self._layers
+
     def _summary_rows(self) -> list[tuple[Layer, Any]]:
         shapes = {id(l): shape for l, shape in super()._summary_rows()}
         return [(l, shapes.get(id(l), getattr(l, "batch_shape", None))) for l in self._listing]

@@ -191,7 +191,7 @@ class Trainer:
     def _stepped(self) -> tuple[list, list]:
         """The weights a training step updates and their gradients, from the last backward."""
         params, grads = [], []
-        for layer in self._layers:
+        for layer in self._weight_layers:  # trainable_weights's order, which the slots follow
             if layer.trainable and layer.grads:
                 params += layer.trainable_weights
                 grads += layer.grads
@@ -229,7 +229,7 @@ class Trainer:
         finally:
             self._first_backward = first
         self._commit_staged(keep=False)
-        grads = [g for layer in self._layers if layer.trainable for g in layer.grads]
+        grads = [g for layer in self._weight_layers if layer.trainable for g in layer.grads]
         return loss, grads
 
     # -- helpers ---------------------------------------------------------------------------

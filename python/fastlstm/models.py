@@ -370,19 +370,26 @@ class Sequential(Trainer):
     # -- weights ---------------------------------------------------------------------------
 
     @property
+    def _weight_layers(self) -> list[Layer]:
+        """The layers in the order of every weight list (``weights``, ``get_weights``, the
+        optimizer's slots, a saved file's): that of ``layers``, as Keras's, whose model walks its
+        layers list for them (a functional model's ``_layers`` are in the order of its calls)."""
+        return self._layers
+
+    @property
     def trainable_weights(self) -> list[np.ndarray]:
         """The weight arrays that training updates (of layers with ``trainable=True``)."""
-        return [w for layer in self._layers for w in layer.trainable_weights]
+        return [w for layer in self._weight_layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
         """The weight arrays of frozen layers (``trainable=False``), which training leaves."""
-        return [w for layer in self._layers for w in layer.non_trainable_weights]
+        return [w for layer in self._weight_layers for w in layer.non_trainable_weights]
 
     @property
     def weights(self) -> list[np.ndarray]:
         """Every layer's weight arrays themselves (not copies), layer by layer."""
-        return [w for layer in self._layers for w in layer.weights]
+        return [w for layer in self._weight_layers for w in layer.weights]
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """The layer called ``name``, or at position ``index`` (as Keras's)."""
@@ -404,14 +411,14 @@ class Sequential(Trainer):
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every layer's weights, layer by layer (of one step, beside fit)."""
         with self._weights_lock.reading:
-            return [w for layer in self._layers for w in layer.get_weights()]
+            return [w for layer in self._weight_layers for w in layer.get_weights()]
 
     def set_weights(self, weights) -> None:
         """Set every layer's weights from a list like :meth:`get_weights`'s; nothing changes
         unless all are valid."""
         if not self.built:
             raise ValueError("set_weights: build the model first (fit, call, build or Input)")
-        counts = [len(layer.weights) for layer in self._layers]
+        counts = [len(layer.weights) for layer in self._weight_layers]
         if not isinstance(weights, (list, tuple)) or len(weights) != sum(counts):
             got = len(weights) if isinstance(weights, (list, tuple)) else type(weights).__name__
             raise ValueError(f"weights: expected a list of {sum(counts)} arrays, got {got}")
@@ -422,7 +429,7 @@ class Sequential(Trainer):
     def _set_layer_weights(self, weights, counts: list[int], before: list) -> None:
         start = 0
         try:
-            for layer, n in zip(self._layers, counts):
+            for layer, n in zip(self._weight_layers, counts):
                 if n:
                     try:
                         layer.set_weights(list(weights[start : start + n]))
@@ -431,7 +438,7 @@ class Sequential(Trainer):
                 start += n
         except Exception:
             start = 0
-            for layer, n in zip(self._layers, counts):
+            for layer, n in zip(self._weight_layers, counts):
                 if n:
                     layer.set_weights(before[start : start + n])
                 start += n
