@@ -224,6 +224,27 @@ def _is_fixed(value, fixed) -> bool:
     return False
 
 
+def wrapper_keywords(kwargs: dict, layer, who: str) -> tuple:
+    """Keras's Layer keywords given to a wrapper of ``layer`` (popped from ``kwargs``): its
+    dtype must be the layer's, which it computes in; ``(trainable, seed)`` are returned for the
+    wrapper to set on the layer once made (None where not given). A seed other than a built
+    layer's, or than the one it has, is refused: its weights come from that one."""
+    dtype = kwargs.pop("dtype", None)
+    if dtype is not None and check_dtype(dtype) != layer.dtype:
+        raise ValueError(
+            f"dtype: a {who} computes in its layer's dtype, {layer.dtype}, got "
+            f"{check_dtype(dtype)}; give dtype= to the layer instead"
+        )
+    seed = check_seed(kwargs.pop("seed", None))
+    if seed is not None and layer.seed != seed and (layer.seed is not None or layer.built):
+        why = f"its seed is {layer.seed}" if layer.seed is not None else "it is built"
+        raise ValueError(
+            f"seed: a {who}'s weights are its layer's, and {why}; got {seed}: give seed= to "
+            "the layer instead"
+        )
+    return kwargs.pop("trainable", None), seed
+
+
 def wrapped_spec(config: dict, wrapper: str) -> Any:
     """The wrapped layer's spec in a wrapper's config (popped from it), or a ValueError naming
     what is missing (a file's config without it had given a bare KeyError 'layer')."""

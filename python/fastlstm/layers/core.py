@@ -30,6 +30,7 @@ from .base import (
     input_array,
     input_gradient,
     wrapped_spec,
+    wrapper_keywords,
 )
 from .kernel import KernelLayer
 
@@ -669,10 +670,15 @@ class TimeDistributed(Layer):
                     f"layer: TimeDistributed takes a layer that returns one batch-first array, "
                     f"got {type(layer).__name__} with {option}=True"
                 )
+        trainable, seed = wrapper_keywords(kwargs, layer, "TimeDistributed")
         self.layer = layer  # first: the properties below read through to it
         super().__init__(
             name=name, dtype=layer.dtype, seed=layer.seed, trainable=layer.trainable, **kwargs
         )
+        if trainable is not None:
+            self.trainable = trainable  # the layer's, as Keras's wrapper sets its layer's
+        if seed is not None:
+            self.seed = seed
 
     # The wrapped layer owns the weights; these read through to it, through its public names
     # (a Bidirectional keeps its weights in its two halves, not in _weights).

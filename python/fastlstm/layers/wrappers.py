@@ -10,7 +10,7 @@ import numpy as np
 from .._graph import connect, is_symbolic
 from .._locks import WeightsLock
 from ..functional import _flag
-from .base import Layer, arrived, check_dtype, wrapped_spec
+from .base import Layer, arrived, wrapped_spec, wrapper_keywords
 from .recurrent import Recurrent
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -124,19 +124,14 @@ class Bidirectional(Layer):
         self.forward_layer, self.backward_layer = layer, backward_layer
         self._pair_lock = WeightsLock()  # the halves' weights change together (set_weights)
         # The halves keep their own flags (one may be frozen), unless trainable= is given here.
-        trainable = kwargs.pop("trainable", None)
+        trainable, seed = wrapper_keywords(kwargs, layer, "Bidirectional")
         flags = (layer.trainable, backward_layer.trainable)
-        dtype = kwargs.pop("dtype", None)  # Keras's Layer keyword: the halves' own, if given
-        if dtype is not None and check_dtype(dtype) != layer.dtype:
-            raise ValueError(
-                f"dtype: a Bidirectional computes in its layer's dtype, {layer.dtype}, got "
-                f"{check_dtype(dtype)}; give dtype= to the layer instead"
-            )
         super().__init__(name=name, dtype=layer.dtype, seed=layer.seed, **kwargs)
         if trainable is None:
             layer.trainable, backward_layer.trainable = flags
         else:
             self.trainable = trainable
+        self.seed = seed  # both halves' (the backward one's seed + 1, unless it has its own)
         self.merge_mode = merge_mode
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
 
