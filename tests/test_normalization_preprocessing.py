@@ -75,7 +75,7 @@ def test_fit_leaves_the_statistics_alone_and_a_file_keeps_them(tmp_path):
     model.fit(x, y, epochs=2, verbose=0)
     for got, want in zip(norm.get_weights(), before):
         np.testing.assert_array_equal(got, want)
-    assert len(model.non_trainable_weights) == 2
+    assert len(model.non_trainable_weights) == 3  # mean, variance, count
     model.save(tmp_path / "m.keras")
     again = load_model(tmp_path / "m.keras")
     np.testing.assert_array_equal(again.layers[0].mean, norm.mean)
@@ -108,3 +108,40 @@ def test_adapting_to_other_features_is_named():
         layer.adapt(np.ones((4, 2)))
     with pytest.raises(ValueError, match=r"x: expected an array \(batch, \.\.\., 3\)"):
         layer(np.ones((4, 2)))
+
+
+def test_the_weights_are_keras_3s():
+    # Keras 3: a layer that adapts has mean, variance and a scalar count (7 parameters for 3
+    # features); one given its statistics has no weights. Else set_weights(keras_model's) fails.
+    x = _data()
+    learnt = Normalization()
+    learnt.adapt(x)
+    mean, variance, count = learnt.get_weights()
+    assert (mean.shape, variance.shape, count.shape) == ((3,), (3,), ())
+    assert count == x.shape[0] * x.shape[1]  # every position counted
+    model = Sequential([Input((6, 3)), learnt, LSTM(4), Dense(1)])
+    assert model.layers[0].count_params() == 7
+    keras_like = [mean + 1, variance * 2, np.int64(0)]  # Keras's count: an int, 0
+    learnt.set_weights(keras_like)
+    np.testing.assert_allclose(learnt.mean, mean + 1)
+    np.testing.assert_allclose(learnt(x[:1]), (x[:1] - mean - 1) / np.sqrt(variance * 2), rtol=1e-5)
+    given = Normalization(mean=[1.0, 2.0, 3.0], variance=4.0)
+    model = Sequential([Input((6, 3)), given, LSTM(4), Dense(1)])
+    assert given.get_weights() == []
+    assert given.count_params() == 0
+    assert len(model.get_weights()) == 5  # the LSTM's and the Dense's
+    np.testing.assert_array_equal(given.variance, np.full(3, 4.0, np.float32))
+    with pytest.raises(ValueError, match=r"^adapt: the layer 'normalization.*' was given its mean"):
+        given.adapt(x)
+
+
+def test_a_given_layer_keeps_its_statistics_through_a_file(tmp_path):
+    x = _data().astype(np.float32)
+    model = Sequential(
+        [Input((6, 3)), Normalization(mean=[1.0, 2.0, 3.0], variance=[4.0, 1.0, 9.0]), LSTM(4)],
+        seed=0,
+    )
+    model.save(tmp_path / "m.keras")
+    again = load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+    np.testing.assert_array_equal(again.layers[0].mean, [1.0, 2.0, 3.0])

@@ -22,11 +22,13 @@ class Normalization(Layer):
     """``(x - mean) / max(sqrt(variance), 1e-7)`` per feature, as Keras's; ``invert=True``
     maps back, ``x * max(sqrt(variance), 1e-7) + mean``. ``mean`` and ``variance`` (a number or
     one per feature) are given together, or learnt by :meth:`adapt`; before either, mean 0 and
-    variance 1. They are the layer's weights, not trained (saved with the model). Only
-    ``axis=-1`` (the features) is taken. The mask is handed on."""
+    variance 1. As in Keras 3, a layer that learns them has three weights, not trained (saved
+    with the model): ``mean``, ``variance`` and ``count`` (a scalar: the samples adapt counted;
+    Keras keeps it, at 0, for its older files), and a layer given them has none (they are its
+    config). Only ``axis=-1`` (the features) is taken. The mask is handed on."""
 
     default_name = "normalization"
-    weight_names = ("mean", "variance")
+    weight_names = ("mean", "variance", "count")  # a layer given mean and variance: none
 
     def __init__(
         self,
@@ -54,9 +56,16 @@ class Normalization(Layer):
             if not (np.isfinite(variance).all() and (variance >= 0).all()):
                 raise ValueError("variance: expected finite numbers of at least 0")
             self._given = (mean, variance)
+            self.weight_names = ()  # Keras's: constants, not weights
+        self._fixed: dict = {}  # the given mean and variance, once built: (F,) each
 
-    mean = property(lambda self: self._weights.get("mean"), doc="(F,) means.")
-    variance = property(lambda self: self._weights.get("variance"), doc="(F,) variances.")
+    def _stats(self) -> dict:
+        """The mean and variance in use: the given ones, or the weights (one dict: adapt swaps
+        the weights in at once)."""
+        return self._fixed if self._given is not None else self._weights
+
+    mean = property(lambda self: self._stats().get("mean"), doc="(F,) means.")
+    variance = property(lambda self: self._stats().get("variance"), doc="(F,) variances.")
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:
@@ -67,7 +76,7 @@ class Normalization(Layer):
         return self.weights
 
     def _weight_shapes(self, first_shape):
-        return {"mean": tuple(first_shape), "variance": tuple(first_shape)}
+        return {"mean": tuple(first_shape), "variance": tuple(first_shape), "count": ()}
 
     def build(self, input_shape) -> None:
         input_shape = tuple(input_shape)
@@ -83,20 +92,27 @@ class Normalization(Layer):
                     f"{name}: expected one number or {features} (the input's features), got "
                     f"{given.size}"
                 )
-        self._replace_weights(
-            [np.broadcast_to(mean, features), np.broadcast_to(variance, features)]
-        )
+        mean, variance = np.broadcast_to(mean, features), np.broadcast_to(variance, features)
+        if self._given is not None:
+            self._fixed = {"mean": mean.astype(self.dtype), "variance": variance.astype(self.dtype)}
+        else:
+            self._replace_weights([mean, variance, 0])
         self.built_input_shape = input_shape
 
     def adapt(self, data, batch_size=None, steps=None) -> None:
         """Learn each feature's mean and (biased) variance from ``data``: an array (N, ..., F),
         every position counted, or a dataset of batches (``x`` or ``(x, y)``: its x; ``steps``
         batches at most). ``batch_size`` is taken as Keras's and changes nothing."""
+        if self._given is not None:  # Keras's layer has no weights to learn them into either
+            raise ValueError(
+                f"adapt: the layer {self.name!r} was given its mean and variance; make it "
+                "without them to learn them from data"
+            )
         total = squares = count = None
         for x in self._adapt_batches(data, steps):
             if not self.built:
                 self.build((None, *x.shape[1:]))
-            features = self._weights["mean"].shape[0]
+            features = self._stats()["mean"].shape[0]
             if x.ndim < 2 or x.shape[-1] != features:
                 raise ValueError(
                     f"data: expected arrays (batch, ..., {features}) (the layer {self.name!r} "
@@ -112,7 +128,7 @@ class Normalization(Layer):
             raise ValueError("data: expected at least one sample to adapt to, got none")
         mean = total / count
         variance = np.maximum(squares / count - mean * mean, 0.0)  # rounding may go below 0
-        self._replace_weights([mean, variance], keep_shapes=True)
+        self._replace_weights([mean, variance, count], keep_shapes=True)
 
     @staticmethod
     def _adapt_batches(data, steps):
@@ -134,7 +150,7 @@ class Normalization(Layer):
 
     def forward(self, x, training: bool = False, mask=None):
         self._ensure_built(x)
-        weights = self._weights  # one set: adapt swaps both in at once
+        weights = self._stats()  # one set: adapt swaps both in at once
         x = input_array(x, dtype=self.dtype)
         features = weights["mean"].shape[0]
         if x.ndim < 2 or x.shape[-1] != features:
