@@ -50,6 +50,7 @@ from fastlstm.demo import positive_int, positive_number, seed_value
 from fastlstm.layers import LSTM, Dense, Input
 from fastlstm.optimizers import Adam
 from fastlstm.schedules import CosineDecay
+from fastlstm.utils import set_random_seed
 
 CHARS = " 0123456789+\t"  # padding, digits, plus, and the decoder's start character
 INDEX = {c: i for i, c in enumerate(CHARS)}
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.train >= 10000:
         parser.error("--train must leave some of the 10,000 questions to test on")
+    set_random_seed(args.seed)  # fit's shuffles: a functional Model has no seed= (Keras's too)
     train, test = split(args.train, np.random.default_rng(args.seed))
     questions, answers = questions_and_answers(train)
     test_questions, test_answers = questions_and_answers(test)
