@@ -338,6 +338,15 @@ def test_bad_input_is_named(action, exc, match):
         action(model, x, y)
 
 
+def test_a_declared_batch_size_is_not_asked_of_a_model_that_keeps_no_state():
+    # The message had given the declared batch (4, 5, 3) for a model that takes any batch size.
+    model = Sequential([LSTM(2, batch_input_shape=(4, 5, 3)), Dense(1)], seed=0)
+    assert model.predict(np.zeros((3, 5, 3)), verbose=0).shape == (3, 1)
+    expected = r"^x: expected an array of shape \(None, 5, 3\) \(.*any batch size\), got shape"
+    with pytest.raises(ValueError, match=expected + r" \(4, 6, 3\)$"):
+        model.predict(np.zeros((4, 6, 3)), verbose=0)
+
+
 @pytest.mark.parametrize(
     "first",
     [

@@ -341,9 +341,10 @@ class Sequential(Trainer):
                 f"{self._build_shape} (the model's input shape), got shape {shape}"
             )
         if self._fixed_size_differs(shape):
+            want = (None, *self._build_shape[1:])  # batches of any size: the batch aside
             raise ValueError(
-                f"x: expected an array of shape {self._build_shape} (the model's declared "
-                f"input, batch first), got shape {shape}"
+                f"x: expected an array of shape {want} (the model's declared input, batch "
+                f"first, any batch size), got shape {shape}"
             )
 
     def _fixed_size_differs(self, shape: tuple) -> bool:
