@@ -128,8 +128,8 @@ def test_what_several_outputs_do_not_take_is_refused_by_name():
             r"metrics: for a model of 2 outputs, expected a metric or a list of them",
         ),
         (
-            {"loss": {"level": "mse"}},
-            r"loss: expected a loss for every output; none for \['kind'\]",
+            {"loss": {"level": None}},
+            r"loss: expected a loss for at least one output \(\['level', 'kind'\]\), got none",
         ),
         (
             {"loss": {"levels": "mse", "kind": "mse"}},
@@ -208,3 +208,53 @@ def test_outputs_given_as_a_list_of_one_take_the_forms_of_several():
     half = model.evaluate(x, [level], verbose=0)
     model.compile("sgd", "mse")
     assert half == pytest.approx(0.5 * model.evaluate(x, [level], verbose=0))
+
+
+def test_an_output_without_a_loss_is_not_trained_and_needs_no_targets(tmp_path):
+    # Keras allows None for an output's loss (or a dict that leaves it out): an output read at
+    # inference alone. It had been refused ("expected a loss for every output").
+    rng = np.random.default_rng(4)
+    x, level, _ = _data(rng)
+    alone = Model.from_config(_two_heads().get_config())  # the same weights: seeded layers
+    for model, loss in ((_two_heads(), {"level": "mse"}), (_two_heads(), ["mse", None])):
+        model.compile(fastlstm.optimizers.SGD(0.1), loss=loss)
+        head = model.get_layer("kind").get_weights()
+        lost = model.evaluate(x, [level, None], verbose=0, return_dict=True)
+        assert set(lost) == {"loss", "level_loss"}
+        np.testing.assert_allclose(
+            lost["loss"], np.mean((model.predict(x, verbose=0)[0] - level) ** 2), rtol=1e-5
+        )
+        model.fit(x, {"level": level}, epochs=2, batch_size=B, shuffle=False, verbose=0)
+        for a, b in zip(head, model.get_layer("kind").get_weights()):
+            np.testing.assert_array_equal(a, b)  # no loss reads it: not trained
+        assert isinstance(model.predict(x, verbose=0), list)
+    # The trunk and the level head train as a model of that output alone would.
+    single = Model(alone.inputs, alone.outputs[0])
+    single.compile(fastlstm.optimizers.SGD(0.1), loss="mse")
+    single.fit(x, level, epochs=2, batch_size=B, shuffle=False, verbose=0)
+    for name in ("lstm", "level"):
+        for a, b in zip(single.get_layer(name).get_weights(), model.get_layer(name).get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    model.save(tmp_path / "m.fastlstm")
+    again = fastlstm.load_model(tmp_path / "m.fastlstm")
+    assert again.evaluate(x, [level, None], verbose=0) == pytest.approx(
+        model.evaluate(x, [level, None], verbose=0), rel=1e-6
+    )
+
+
+def test_an_output_without_a_loss_still_needs_targets_for_its_metrics():
+    rng = np.random.default_rng(5)
+    x, level, kind = _data(rng)
+    model = _two_heads()
+    model.compile("adam", loss=["mse", None], metrics=[[], ["accuracy"]])
+    with pytest.raises(
+        ValueError, match=r"^y\[1\]: expected the targets of output 'kind', got None"
+    ):
+        model.fit(x, [level, None], verbose=0)
+    with pytest.raises(ValueError, match=r"y: expected a dict with the outputs' names as keys"):
+        model.fit(x, {"level": level}, verbose=0)
+    model.compile("adam", loss=["mse", None])
+    with pytest.raises(ValueError, match=r"^y\[0\]: expected the targets of output 'level'"):
+        model.fit(x, [None, kind], verbose=0)
+    with pytest.raises(ValueError, match=r"\['kind'\] may be left out: no loss or metric"):
+        model.fit(x, {"kind": kind}, verbose=0)

@@ -34,7 +34,7 @@ from . import layers as layers_module
 from . import metrics as metrics_lib
 from ._graph import KerasTensor, Node, is_symbolic, refuse_call_options, trace
 from ._inputs import ArrayGroup, _array, _data
-from ._model_outputs import compiled, targets
+from ._model_outputs import compiled, needs_targets, targets
 from ._training import _raise_naming, _takes_input_grad
 from .functional import _flag
 from .layers.base import Layer, input_gradient, sublayers
@@ -303,7 +303,7 @@ class Model(Sequential):
 
     def _data(self, x, y=None, sample_weight=None, *, need_y=True):
         if self._joint:
-            y = targets(y, self.output_names)
+            y = targets(y, self.output_names, needs_targets(self._output_specs, len(self.outputs)))
             if isinstance(sample_weight, (list, tuple, dict)):
                 raise ValueError(
                     "sample_weight: expected one array of a weight per sample, for every "

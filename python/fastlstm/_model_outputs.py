@@ -1,6 +1,7 @@
 """Training a functional model of several outputs (or of outputs given as a list), as Keras's
 compile takes it: a loss per output (one for all, a list in the order of ``outputs``, or a dict
-by output name), weighted by ``loss_weights`` and summed; metrics per output (a list of one
+by output name; None, or an output left out of the dict, for an output that is not trained, as
+Keras allows), weighted by ``loss_weights`` and summed; metrics per output (a list of one
 entry per output, a metric or a list of them, or a dict); targets a list or a dict of arrays. An output's name is the name of the layer that makes it; the logs name each
 output's loss and metrics after it (``dense_1_loss``, ``dense_1_mae``), as Keras 3 does.
 
@@ -21,7 +22,8 @@ from ._inputs import ArrayGroup
 
 
 class JointLoss(losses_lib.Loss):
-    """Σ_k weight_k · loss_k(y_k, output_k): the loss of a model of several outputs."""
+    """Σ_k weight_k · loss_k(y_k, output_k) over the outputs with a loss (loss_k None: none,
+    and a zero gradient into that output): the loss of a model of several outputs."""
 
     name = "loss"
 
@@ -34,6 +36,9 @@ class JointLoss(losses_lib.Loss):
         masks (lists, one per output)."""
         total, grads = 0.0, []
         for k, (loss, weight) in enumerate(zip(self.losses, self.weights)):
+            if loss is None:
+                grads.append(np.zeros_like(y_pred[k]))
+                continue
             value, d = loss.value_and_grad(y_true.arrays[k], y_pred[k], sample_weight, mask[k])
             total += weight * value
             grads.append(d * d.dtype.type(weight) if weight != 1.0 else d)
@@ -43,6 +48,7 @@ class JointLoss(losses_lib.Loss):
         return sum(
             weight * loss(y_true.arrays[k], y_pred[k], sample_weight, mask[k])
             for k, (loss, weight) in enumerate(zip(self.losses, self.weights))
+            if loss is not None
         )
 
 
@@ -132,9 +138,10 @@ def compiled(losses, loss_weights, metrics, weighted_metrics, names: list[str]):
     loss_list = [
         losses_lib.get(l) if l is not None else None for l in per_output(losses, "loss", names)
     ]
-    missing = [name for name, l in zip(names, loss_list) if l is None]
-    if missing:
-        raise ValueError(f"loss: expected a loss for every output; none for {missing}")
+    if all(l is None for l in loss_list):
+        raise ValueError(
+            f"loss: expected a loss for at least one output ({names}), got none for any"
+        )
     weights = []
     for name, w in zip(names, per_output(loss_weights, "loss_weights", names)):
         w = 1.0 if w is None else w
@@ -147,7 +154,11 @@ def compiled(losses, loss_weights, metrics, weighted_metrics, names: list[str]):
     for given, what in ((metrics, "metrics"), (weighted_metrics, "weighted_metrics")):
         lists.append(per_output(given, what, names, lists=True))
     per_metrics = [[[metrics_lib.get(m) for m in ms] for ms in group] for group in lists]
-    flat = [OutputLoss(loss_list[k], k, f"{name}_loss") for k, name in enumerate(names)]
+    flat = [
+        OutputLoss(loss_list[k], k, f"{name}_loss")
+        for k, name in enumerate(names)
+        if loss_list[k] is not None
+    ]
     weighted = [True] * len(flat)
     for group, flag in zip(per_metrics, (False, True)):
         for k, ms in enumerate(group):
@@ -162,22 +173,48 @@ def compiled(losses, loss_weights, metrics, weighted_metrics, names: list[str]):
     return JointLoss(loss_list, weights), flat, weighted, specs
 
 
-def targets(y, names: list[str]):
+def needs_targets(specs: dict | None, count: int) -> list[bool]:
+    """Which outputs need targets: those with a loss or a metric (every one before compile)."""
+    if not specs:
+        return [True] * count
+    groups = zip(specs["loss"], specs["metrics"], specs["weighted_metrics"])
+    return [loss is not None or bool(ms) or bool(ws) for loss, ms, ws in groups]
+
+
+def targets(y, names: list[str], needed: list[bool] | None = None):
     """The targets of a model of several outputs: a list or tuple of one array per output, or a
-    dict by output name, as one ArrayGroup (each checked by the caller's _data)."""
+    dict by output name, as one ArrayGroup (each checked by the caller's _data). An output
+    that ``needed`` says is trained by no loss and scored by no metric may have None in the
+    list or be left out of the dict; its entry is then an array of no columns."""
     if isinstance(y, ArrayGroup) or y is None:
         return y
     from ._inputs import _array
 
+    needed = needed or [True] * len(names)
+    optional = {name for name, need in zip(names, needed) if not need}
     if isinstance(y, dict):
-        if set(map(str, y)) != set(names):
-            raise ValueError(
-                f"y: expected a dict with the outputs' names as keys, {names}, got the keys "
-                f"{sorted(map(str, y))}"
-            )
-        arrays = [_array(y[name], f"y[{name!r}]") for name in names]
+        keys = set(map(str, y))
+        if not set(names) - optional <= keys <= set(names):
+            wanted = f"the outputs' names as keys, {names}"
+            if optional:
+                wanted += f" ({sorted(optional)} may be left out: no loss or metric reads them)"
+            raise ValueError(f"y: expected a dict with {wanted}, got the keys {sorted(keys)}")
+        given = [y.get(name) for name in names]
     elif isinstance(y, (list, tuple)) and len(y) == len(names):
-        arrays = [_array(a, f"y[{k}]") for k, a in enumerate(y)]
+        given = list(y)
+    else:
+        given = None
+    if given is not None:
+        for k, (name, a) in enumerate(zip(names, given)):
+            if a is None and name not in optional:
+                what = f"y[{name!r}]" if isinstance(y, dict) else f"y[{k}]"
+                raise ValueError(f"{what}: expected the targets of output {name!r}, got None")
+        arrays = [
+            None if a is None else _array(a, f"y[{name!r}]" if isinstance(y, dict) else f"y[{k}]")
+            for k, (name, a) in enumerate(zip(names, given))
+        ]
+        rows = len(next(a for a in arrays if a is not None))
+        arrays = [np.zeros((rows, 0), np.float32) if a is None else a for a in arrays]
     elif len(names) == 1 and not isinstance(y, (list, tuple)):
         arrays = [_array(y, "y")]  # one output's targets, not in a list
     else:
@@ -208,7 +245,7 @@ def restored(config: dict, custom_objects=None) -> dict[str, Any]:
         [[metrics_lib.deserialize(m, custom_objects) for m in ms] for ms in g] for g in groups
     ]
     return {
-        "loss": [losses_lib.deserialize(l) for l in loss],
+        "loss": [None if l is None else losses_lib.deserialize(l) for l in loss],
         "loss_weights": weights,
         "metrics": nested[0],
         "weighted_metrics": nested[1],
@@ -218,7 +255,7 @@ def restored(config: dict, custom_objects=None) -> dict[str, Any]:
 def serialized(specs: dict) -> dict[str, Any]:
     """A model file's compile entries for the per-output specs."""
     return {
-        "loss": [losses_lib.serialize(l) for l in specs["loss"]],
+        "loss": [None if l is None else losses_lib.serialize(l) for l in specs["loss"]],
         "loss_weights": list(specs["loss_weights"]),
         "metrics": [[metrics_lib.serialize(m) for m in ms] for ms in specs["metrics"]],
         "weighted_metrics": [
