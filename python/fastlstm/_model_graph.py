@@ -253,13 +253,13 @@ class Model(Sequential):
     def _analyse(self) -> None:
         """Which nodes need a backward pass, and which of those an input gradient (see the
         module docstring), worked out once (again when a layer's ``trainable`` changed)."""
-        self._trainable_flags = [layer.trainable for layer in self._layers]
-        self._regularised = [p for layer in self._layers for p in _penalised(layer)]
+        self._trainable_flags = self._flags()
+        self._regularised = [p for layer in self._trained_layers() for p in _penalised(layer)]
         trained_above: dict[int, bool] = {id(t): False for t in self.inputs}
         self._wants_input_grad, self._needs_backward = [], []
         for node in self._nodes:
             wants = any(trained_above[id(t)] for t in node.inputs + node.states)
-            trains = node.layer.trainable and bool(node.layer.weight_names)
+            trains = self._trains and node.layer.trainable and bool(node.layer.weight_names)
             self._wants_input_grad.append(wants)
             self._needs_backward.append(wants or trains)
             for t in node.outputs:
@@ -605,6 +605,7 @@ class Model(Sequential):
             ],
             "outputs": [where[id(t)] for t in self.outputs],
             "listed_outputs": self._listed_outputs,
+            **({} if self._trains else {"trainable": False}),
         }
 
     @classmethod
@@ -615,13 +616,14 @@ class Model(Sequential):
         if not isinstance(config, dict):
             raise TypeError(f"config: expected a dict, got {type(config).__name__}")
         keys = {"name", "layers", "inputs", "listed_inputs", "nodes", "outputs", "listed_outputs"}
-        if set(config) != keys:
+        if not keys <= set(config) <= keys | {"trainable"}:
             raise ValueError(f"config: expected the keys {sorted(keys)}, got {sorted(config)}")
         layers, nodes = config["layers"], config["nodes"]
         if not isinstance(layers, list) or not isinstance(nodes, list):
             raise TypeError("config: expected lists of layers and nodes")
         model = cls.__new__(cls)
         Sequential.__init__(model, name=config["name"])
+        model._trains = _flag(config.get("trainable", True), "trainable")  # the layers keep theirs
         model._layers = [layers_module.deserialize(spec) for spec in layers]
         model._pending = config
         if build:

@@ -162,7 +162,7 @@ class Trainer:
         unweighted (Keras's metrics and weighted_metrics)."""
         # A layer unfrozen since compile() would have had no backward pass, and its update
         # would have taken the gradients it kept from an earlier step.
-        if [layer.trainable for layer in self._layers] != self._trainable_flags:
+        if self._flags() != self._trainable_flags:
             self._analyse()
         out, mask = self._forward(x, True)
         weight = sample_weight if loss_weight is None else loss_weight
@@ -191,8 +191,8 @@ class Trainer:
     def _stepped(self) -> tuple[list, list]:
         """The weights a training step updates and their gradients, from the last backward."""
         params, grads = [], []
-        for layer in self._weight_layers:  # trainable_weights's order, which the slots follow
-            if layer.trainable and layer.grads:
+        for layer in self._trained_layers():  # trainable_weights's order: the slots follow it
+            if layer.grads:
                 params += layer.trainable_weights
                 grads += layer.grads
         return params, grads
@@ -217,7 +217,7 @@ class Trainer:
         self._require_compiled("loss_and_gradients")
         x, y, sample_weight = self._data(x, y, sample_weight)
         self._ensure_built(x)
-        if [layer.trainable for layer in self._layers] != self._trainable_flags:
+        if self._flags() != self._trainable_flags:
             self._analyse()  # a layer frozen or unfrozen since compile(), as in _train_step
         out, mask = self._forward(x, training)
         loss, dout = self.loss.value_and_grad(y, out, sample_weight, mask)
@@ -229,7 +229,7 @@ class Trainer:
         finally:
             self._first_backward = first
         self._commit_staged(keep=False)
-        grads = [g for layer in self._weight_layers if layer.trainable for g in layer.grads]
+        grads = [g for layer in self._trained_layers() for g in layer.grads]
         return loss, grads
 
     # -- helpers ---------------------------------------------------------------------------

@@ -64,6 +64,7 @@ class Sequential(Trainer):
         # sees the weights of one step, never some of the next.
         self._weights_lock = WeightsLock()
         self._fits = 0  # fit calls running (a callback's fit runs inside another)
+        self._trains = True  # the model's own flag (Keras 3's): False, no layer of it trains
         self._reset_compile()
         self.stop_training = False
         self.history = None
@@ -304,25 +305,39 @@ class Sequential(Trainer):
     def _analyse(self) -> None:
         """Facts the training loop uses every batch, worked out once (again when a layer's
         ``trainable`` has changed since: see _train_step)."""
-        self._trainable_flags = [layer.trainable for layer in self._layers]
+        self._trainable_flags = self._flags()
         # Keras 3: only trained weights add their penalty to the loss
-        self._regularised = [p for layer in self._layers for p in _penalised(layer)]
+        self._regularised = [p for layer in self._trained_layers() for p in _penalised(layer)]
         # layers before the first trainable one need no backward pass (nothing to update there)
-        trainable = [i for i, l in enumerate(self._layers) if l.trainable and l.weight_names]
+        trained = {id(layer) for layer in self._trained_layers()}
+        trainable = [i for i, l in enumerate(self._layers) if id(l) in trained and l.weight_names]
         self._first_backward = trainable[0] if trainable else len(self._layers)
         self._caches = [None] * len(self._layers)
 
+    def _flags(self) -> list[bool]:
+        """The model's flag and its layers': the training loop works its facts out again when
+        they change (see _train_step)."""
+        return [self._trains, *(layer.trainable for layer in self._layers)]
+
+    def _trained_layers(self) -> list[Layer]:
+        """The layers training updates, in ``layers``'s order: none while the model's own flag
+        is False (Keras 3's, whatever the layers' flags say), else those whose flag is True."""
+        return [layer for layer in self._weight_layers if self._trains and layer.trainable]
+
     @property
     def trainable(self) -> bool:
-        """Whether any layer trains. Setting it sets every layer's flag, as Keras's
-        ``model.trainable = False`` freezes the whole model."""
-        return any(layer.trainable for layer in self._layers)
+        """The model's own flag, as Keras 3's. Setting it sets every layer's flag too, as
+        ``model.trainable = False`` freezes the whole model; while it is False no layer trains,
+        even one whose own flag is set True again afterwards (Keras 3: ``trainable_weights``
+        is then empty), until it is set True (which sets every layer's True)."""
+        return self._trains
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
         value = _flag(value, "trainable")
         for layer in self._layers:
             layer.trainable = value
+        self._trains = value
 
     @property
     def built(self) -> bool:
@@ -380,11 +395,16 @@ class Sequential(Trainer):
     @property
     def trainable_weights(self) -> list[np.ndarray]:
         """The weight arrays that training updates (of layers with ``trainable=True``)."""
+        if not self._trains:
+            return []
         return [w for layer in self._weight_layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
-        """The weight arrays of frozen layers (``trainable=False``), which training leaves."""
+        """The weight arrays of frozen layers (``trainable=False``), which training leaves;
+        every weight while the model's own flag is False."""
+        if not self._trains:
+            return self.weights
         return [w for layer in self._weight_layers for w in layer.non_trainable_weights]
 
     @property
@@ -639,6 +659,7 @@ class Sequential(Trainer):
             "layers": [layers_module.serialize(layer) for layer in self._layers],
             "build_input_shape": None if self._build_shape is None else list(self._build_shape),
             **({"input_declared": True} if self._declared_input else {}),
+            **({} if self._trains else {"trainable": False}),
         }
 
     def to_json(self, **kwargs: Any) -> str:
@@ -664,10 +685,12 @@ class Sequential(Trainer):
         (the loader builds from the file's arrays instead)."""
         if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
             raise TypeError(f"config: expected a dict with a 'layers' list, got {config!r}")
-        unknown = set(config) - {"name", "seed", "layers", "build_input_shape", "input_declared"}
+        known = {"name", "seed", "layers", "build_input_shape", "input_declared", "trainable"}
+        unknown = set(config) - known
         if unknown:
             raise ValueError(f"config: unexpected keys {sorted(unknown)}")
         model = cls(name=config.get("name"), seed=config.get("seed"))
+        model._trains = _flag(config.get("trainable", True), "trainable")  # the layers keep theirs
         taken: tuple[set, set, dict] = (set(), set(), {})
         for spec in config["layers"]:
             model._add(layers_module.deserialize(spec), build=build, taken=taken)
