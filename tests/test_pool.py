@@ -452,3 +452,37 @@ reserve.close()
 print(float(np.abs(y - expected).max()))
 """
     assert float(run_child(code).split()[-1]) < 1e-5
+
+
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/task"),
+    reason="waits for the ended thread to leave /proc/self/task, which only Linux has",
+)
+def test_a_lowered_thread_count_never_waits_for_a_worker_caught_between_job_and_end():
+    """A worker woken for a job read whether to end, then the job's number: a shrink between the
+    two reads (set_num_threads, on a pool kept from an ended thread) left it asleep waiting for a
+    job after the shrink's, and the shrink joining it for ever, holding the GIL (a stress run of
+    calls from many threads beside a thread changing the count hung so, rarely). Here the workers
+    pause in that window while the count is lowered: a fresh process that must end in time."""
+    code = """
+import os, threading, time, numpy as np, fastlstm
+from fastlstm import _core
+from conftest import make_problem
+p = make_problem(64, 10, 16, 32, dtype=np.float64, seed=3)  # work for 4 threads
+args = (p["x"], p["kernel"], p["recurrent_kernel"], p["bias"])
+fastlstm.set_num_threads(4)
+expected, _ = fastlstm.lstm(*args)  # on this thread's own pool, before any pause
+_core._pause_workers_for_tests(300_000)  # 0.3 s in the window, for each woken worker
+worker = threading.Thread(target=lambda: fastlstm.lstm(*args))
+worker.start()
+worker.join()
+deadline = time.monotonic() + 10  # its pool reaches the shelf as the OS thread ends
+while time.monotonic() < deadline and os.path.exists(f"/proc/self/task/{worker.native_id}"):
+    time.sleep(0.001)
+fastlstm.set_num_threads(1)  # shrinks the kept pool while its workers pause in the window
+_core._pause_workers_for_tests(0)
+fastlstm.set_num_threads(4)
+got, _ = fastlstm.lstm(*args)
+print(np.array_equal(got, expected) or float(np.abs(got - expected).max()))
+"""
+    assert run_child(code).split() == ["True"]

@@ -3,6 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <stdexcept>
@@ -69,9 +70,16 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
                                       std::to_string(fastlstm::kMaxThreads) + ", got " +
                                       std::to_string(n));
         }
+        // Without the GIL: it joins the workers a lowered count ends, which need none.
+        py::gil_scoped_release released;
         fastlstm::set_num_threads(n);
       },
       py::arg("n"), "Set the threads one call of the core may use.");
+  m.def(
+      "_pause_workers_for_tests",
+      [](int microseconds) { fastlstm::worker_pause_us().store(std::max(microseconds, 0)); },
+      py::arg("microseconds"),
+      "Tests only: woken workers pause this long between reading their job and whether to end.");
   m.def(
       "max_threads", [] { return fastlstm::kMaxThreads; },
       "The most threads set_num_threads takes.");

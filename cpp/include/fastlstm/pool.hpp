@@ -268,6 +268,14 @@ inline bool& inside_job() {
   return inside;
 }
 
+// A pause, in microseconds, that a test puts into the window between a woken worker's reads of
+// the job and of whether to end (Pool::worker): a shrink in that window once hung the process,
+// seen only under heavy load. 0 (no pause) in use; an atomic load per woken worker.
+inline std::atomic<int>& worker_pause_us() {
+  static std::atomic<int> pause{0};
+  return pause;
+}
+
 // Workers that run the items of one job at a time for the thread that owns the pool.
 class Pool {
  public:
@@ -383,12 +391,22 @@ class Pool {
 
   // A worker starts knowing the last job it need not run: one made while it starts is its to run.
   // It is the pool's worker number `index`, and ends when the pool keeps fewer (shrink).
+  //
+  // The job is read before whether to end: shrink and the destructor store keep_ or stop_ before
+  // their ticket, so a worker that reads their ticket also reads its end. Read the other way
+  // round, a shrink between the two reads (its keep_ after the worker's check, its ticket before
+  // the worker's read) left the worker asleep waiting for a job after shrink's, and shrink
+  // joining it for ever: set_num_threads from one thread while others' calls came and went hung
+  // the process (it holds the GIL there).
   void worker(std::uint64_t seen, int index) {
     inside_job() = true;
     for (;;) {
       wake_.wait([&] { return job_of(ticket_.load()) != seen; }, kIdleSpin);
-      if (stop_.load() || index >= keep_.load()) return;
       seen = job_of(ticket_.load());
+      if (const int pause = worker_pause_us().load(std::memory_order_relaxed)) {
+        std::this_thread::sleep_for(std::chrono::microseconds(pause));
+      }
+      if (stop_.load() || index >= keep_.load()) return;
       work(seen);
     }
   }
