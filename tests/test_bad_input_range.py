@@ -178,10 +178,15 @@ def test_a_models_data_is_checked_whole_naming_the_callers_row():
 
 
 def test_a_functional_models_inputs_are_named_by_position():
-    a, b = layers.Input((I,)), layers.Input((I,))
-    model = fastlstm.models.Model([a, b], layers.Add()([layers.Dense(1)(a), layers.Dense(1)(b)]))
-    with refused(r"x\[1\]", r"1e\+300", (3, 0), 1):
-        model.predict([np.zeros((5, I)), beyond((5, I), (3, 0))], verbose=0)
+    # An Input of integer token ids beside the float one: the model's range is still float32's.
+    ids, b = layers.Input((I,), dtype="int64"), layers.Input((I,))
+    tokens = layers.Flatten()(layers.Embedding(10, 2, seed=0)(ids))
+    joined = layers.Concatenate()([tokens, layers.Dense(1, seed=1)(b)])
+    model = fastlstm.models.Model([ids, b], layers.Dense(1, seed=2)(joined))
+    with refused(r"x\[1\]", r"1e\+300", (33, 0), 1):
+        model.predict(
+            [np.zeros((40, I), np.int64), beyond((40, I), (33, 0))], batch_size=8, verbose=0
+        )
 
 
 def test_the_whole_array_check_counts_within_a_block_of_rows_and_names_the_row():

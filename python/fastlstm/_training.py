@@ -147,11 +147,13 @@ class Trainer:
 
     def _widest_dtype(self) -> np.dtype:
         """The widest float any layer computes in: a value beyond its range is refused before
-        batching (where a layer of it would refuse it naming a row of the batch)."""
+        batching (where a layer of it would refuse it naming a row of the batch). Floats only:
+        an Input of integer token ids sets no range."""
         dtypes = [
             np.dtype(d) for d in (getattr(layer, "dtype", None) for layer in self.layers) if d
         ]
-        return max(dtypes, key=lambda d: d.itemsize, default=np.dtype(np.float32))
+        floats = [d for d in dtypes if d.kind == "f"]
+        return max(floats, key=lambda d: d.itemsize, default=np.dtype(np.float32))
 
     def _regularization(self) -> float:
         return sum(layer.regularization_loss() for layer in self._regularised)
