@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -263,13 +264,19 @@ inline void refuse_masked(const py::handle& obj, const char* name) {
 // here; any other (strided, byte-swapped, long double) and a found value go through NumPy.
 template <typename T>
 void refuse_beyond_range(const py::array& a, const char* name) {
-  if (a.dtype().equal(py::dtype::of<double>()) && (a.flags() & py::array::c_style)) {
-    const auto* v = static_cast<const double*>(a.data());
-    bool beyond = false;
-    for (py::ssize_t i = 0, n = a.size(); i < n; ++i) {
-      beyond |= std::isinf(static_cast<T>(v[i])) && std::isfinite(v[i]);
+  if constexpr (std::is_same_v<T, float>) {
+    // The least double that float rounds to infinity: halfway from FLT_MAX to 2^128 (a tie goes
+    // to 2^128, FLT_MAX's last bit being 1). Compared, not cast: a cast past float's range is
+    // undefined behaviour in C++ (inf on IEEE hardware, but not promised).
+    constexpr double kOverflow = 0x1.ffffffp127;
+    if (a.dtype().equal(py::dtype::of<double>()) && (a.flags() & py::array::c_style)) {
+      const auto* v = static_cast<const double*>(a.data());
+      bool beyond = false;
+      for (py::ssize_t i = 0, n = a.size(); i < n; ++i) {
+        beyond |= std::fabs(v[i]) >= kOverflow && std::isfinite(v[i]);
+      }
+      if (!beyond) return;
     }
-    if (!beyond) return;
   }
   const py::module_ np = py::module_::import("numpy");
   py::object quiet = np.attr("errstate")(py::arg("over") = "ignore");

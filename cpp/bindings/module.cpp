@@ -70,8 +70,6 @@ PYBIND11_MODULE(FASTLSTM_MODULE, m) {
                                       std::to_string(fastlstm::kMaxThreads) + ", got " +
                                       std::to_string(n));
         }
-        // Without the GIL: it joins the workers a lowered count ends, which need none.
-        py::gil_scoped_release released;
         fastlstm::set_num_threads(n);
       },
       py::arg("n"), "Set the threads one call of the core may use.");
